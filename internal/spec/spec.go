@@ -1,0 +1,243 @@
+// Package spec is the typed model of a dmls workspace: the Go side of the
+// CUE schemas, filled only from values that passed them.
+package spec
+
+// Platform is the platform as a whole (schemas #Platform).
+type Platform struct {
+	Name   string          `json:"name"`
+	Teams  map[string]Team `json:"teams"`
+	Repos  map[string]Repo `json:"repos"`
+	ArgoCD ArgoCD          `json:"argocd"`
+}
+
+// Team owns apps and one namespace per environment.
+type Team struct {
+	Description string `json:"description,omitempty"`
+	Quota       *Quota `json:"quota,omitempty"`
+}
+
+// Quota caps what a team may request in each of its namespaces.
+type Quota struct {
+	CPU    string `json:"cpu,omitempty"`
+	Memory string `json:"memory,omitempty"`
+	GPU    *int   `json:"gpu,omitempty"`
+	Pods   *int   `json:"pods,omitempty"`
+}
+
+// Repo is a config repository that dmls publishes to.
+type Repo struct {
+	URL    string `json:"url"`
+	Branch string `json:"branch"`
+	Path   string `json:"path"`
+}
+
+// ArgoCD says where Argo CD runs.
+type ArgoCD struct {
+	Namespace string `json:"namespace"`
+}
+
+// Well-known config repo names.
+const (
+	RepoK8sConfig      = "k8s-config"
+	RepoKubeflowConfig = "kubeflow-config"
+	RepoInfra          = "infra"
+	RepoMLModel        = "ml-model"
+)
+
+// Environment is one deployment environment (schemas #Environment).
+type Environment struct {
+	// Name comes from the file name, overlays/<name>.cue.
+	Name       string            `json:"-"`
+	Order      int               `json:"order"`
+	Namespaces map[string]string `json:"namespaces"`
+	Cluster    Cluster           `json:"cluster"`
+	ImageTags  string            `json:"imageTags"`
+	Training   EnvTraining       `json:"training"`
+	Serving    EnvServing        `json:"serving"`
+}
+
+// Cluster is an Argo CD destination cluster.
+type Cluster struct {
+	Server string `json:"server"`
+}
+
+// Image tag policies.
+const (
+	ImageTagsAny    = "any"
+	ImageTagsPinned = "pinned"
+	ImageTagsDigest = "digest"
+)
+
+// EnvTraining adjusts training jobs in one environment.
+type EnvTraining struct {
+	WorkerReplicas *int       `json:"workerReplicas,omitempty"`
+	MaxReplicas    *int       `json:"maxReplicas,omitempty"`
+	Resources      *Resources `json:"resources,omitempty"`
+}
+
+// EnvServing holds serving defaults of one environment.
+type EnvServing struct {
+	MinScale             *int       `json:"minScale,omitempty"`
+	MaxScale             *int       `json:"maxScale,omitempty"`
+	Target               *int       `json:"target,omitempty"`
+	ContainerConcurrency *int       `json:"containerConcurrency,omitempty"`
+	TimeoutSeconds       *int       `json:"timeoutSeconds,omitempty"`
+	Resources            *Resources `json:"resources,omitempty"`
+}
+
+// App is one app with its settings for one environment already merged in
+// (schemas #App without overrides).
+type App struct {
+	Name     string            `json:"name"`
+	Team     string            `json:"team"`
+	Envs     []string          `json:"envs,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	Training *TrainingJob      `json:"training,omitempty"`
+	Serving  *ModelService     `json:"serving,omitempty"`
+}
+
+// Container holds settings shared by a training job and its replica sets.
+type Container struct {
+	Image        string            `json:"image,omitempty"`
+	Command      []string          `json:"command,omitempty"`
+	Args         []string          `json:"args,omitempty"`
+	Env          map[string]string `json:"env,omitempty"`
+	Resources    *Resources        `json:"resources,omitempty"`
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	Tolerations  []Toleration      `json:"tolerations,omitempty"`
+	Volumes      map[string]Volume `json:"volumes,omitempty"`
+}
+
+// TrainingJob is distributed TensorFlow training (schemas #TrainingJob).
+type TrainingJob struct {
+	Container
+	Run                     int            `json:"run"`
+	Hyperparameters         map[string]any `json:"hyperparameters,omitempty"`
+	HyperparametersAs       string         `json:"hyperparametersAs"`
+	Replicas                Replicas       `json:"replicas"`
+	RestartPolicy           string         `json:"restartPolicy"`
+	CleanPodPolicy          string         `json:"cleanPodPolicy"`
+	BackoffLimit            *int32         `json:"backoffLimit,omitempty"`
+	ActiveDeadlineSeconds   *int64         `json:"activeDeadlineSeconds,omitempty"`
+	TTLSecondsAfterFinished *int32         `json:"ttlSecondsAfterFinished,omitempty"`
+	SuccessPolicy           string         `json:"successPolicy"`
+	Scheduling              *Scheduling    `json:"scheduling,omitempty"`
+}
+
+// Replicas are the replica sets of a TFJob, by role.
+type Replicas struct {
+	Chief     *ReplicaSet `json:"chief,omitempty"`
+	Worker    *ReplicaSet `json:"worker,omitempty"`
+	PS        *ReplicaSet `json:"ps,omitempty"`
+	Evaluator *ReplicaSet `json:"evaluator,omitempty"`
+}
+
+// Roles lists the replica roles in a fixed order.
+var Roles = []string{"chief", "ps", "worker", "evaluator"}
+
+// Get returns the replica set of role, or nil.
+func (r Replicas) Get(role string) *ReplicaSet {
+	switch role {
+	case "chief":
+		return r.Chief
+	case "worker":
+		return r.Worker
+	case "ps":
+		return r.PS
+	case "evaluator":
+		return r.Evaluator
+	}
+	return nil
+}
+
+// ReplicaSet is one TFJob replica type.
+type ReplicaSet struct {
+	Container
+	Replicas      int    `json:"replicas"`
+	RestartPolicy string `json:"restartPolicy,omitempty"`
+}
+
+// Scheduling places a job in a queue with a priority.
+type Scheduling struct {
+	Queue         string `json:"queue,omitempty"`
+	PriorityClass string `json:"priorityClass,omitempty"`
+	MinAvailable  *int32 `json:"minAvailable,omitempty"`
+}
+
+// Resources are container requests and limits.
+type Resources struct {
+	CPU    string  `json:"cpu,omitempty"`
+	Memory string  `json:"memory,omitempty"`
+	GPU    *int    `json:"gpu,omitempty"`
+	Limits *Limits `json:"limits,omitempty"`
+}
+
+// Limits are container limits above the requests.
+type Limits struct {
+	CPU    string `json:"cpu,omitempty"`
+	Memory string `json:"memory,omitempty"`
+}
+
+// Toleration lets pods schedule onto tainted nodes.
+type Toleration struct {
+	Key               string `json:"key,omitempty"`
+	Operator          string `json:"operator"`
+	Value             string `json:"value,omitempty"`
+	Effect            string `json:"effect,omitempty"`
+	TolerationSeconds *int64 `json:"tolerationSeconds,omitempty"`
+}
+
+// Volume mounts a PersistentVolumeClaim.
+type Volume struct {
+	MountPath string       `json:"mountPath"`
+	ClaimName string       `json:"claimName,omitempty"`
+	ReadOnly  bool         `json:"readOnly"`
+	SubPath   string       `json:"subPath,omitempty"`
+	Create    *VolumeClaim `json:"create,omitempty"`
+}
+
+// VolumeClaim asks for the PVC of a volume to be created.
+type VolumeClaim struct {
+	Size         string   `json:"size"`
+	AccessModes  []string `json:"accessModes"`
+	StorageClass string   `json:"storageClass,omitempty"`
+}
+
+// ModelService serves a model on Knative (schemas #ModelService).
+type ModelService struct {
+	Image       string            `json:"image,omitempty"`
+	Model       *Model            `json:"model,omitempty"`
+	Port        int               `json:"port,omitempty"`
+	Command     []string          `json:"command,omitempty"`
+	Args        []string          `json:"args,omitempty"`
+	Env         map[string]string `json:"env,omitempty"`
+	Resources   *Resources        `json:"resources,omitempty"`
+	Autoscaling Autoscaling       `json:"autoscaling"`
+	Revision    string            `json:"revision,omitempty"`
+	Traffic     Traffic           `json:"traffic"`
+}
+
+// Model is a saved model in storage plus the runtime that serves it.
+type Model struct {
+	StorageURI     string `json:"storageUri"`
+	Runtime        string `json:"runtime"`
+	RuntimeVersion string `json:"runtimeVersion"`
+	Name           string `json:"name,omitempty"`
+}
+
+// Autoscaling bounds and targets of a model service.
+type Autoscaling struct {
+	MinScale             *int `json:"minScale,omitempty"`
+	MaxScale             *int `json:"maxScale,omitempty"`
+	Target               *int `json:"target,omitempty"`
+	ContainerConcurrency *int `json:"containerConcurrency,omitempty"`
+	TimeoutSeconds       *int `json:"timeoutSeconds,omitempty"`
+}
+
+// Traffic splits requests between revisions.
+type Traffic struct {
+	Stable        string            `json:"stable,omitempty"`
+	CanaryPercent *int              `json:"canaryPercent,omitempty"`
+	Pinned        bool              `json:"pinned"`
+	Tags          map[string]string `json:"tags,omitempty"`
+}

@@ -1,0 +1,330 @@
+package workspace
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sync"
+
+	"cuelang.org/go/cue"
+
+	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/schemas"
+)
+
+// Spec paths used when layering environments.
+const (
+	pathName      = "name"
+	pathTeam      = "team"
+	pathEnvs      = "envs"
+	pathOverrides = "overrides"
+	pathTraining  = "training"
+	pathServing   = "serving"
+)
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+func isDNSLabel(s string) bool { return len(s) <= 63 && dnsLabel.MatchString(s) }
+
+var schemaDigest = sync.OnceValue(func() string {
+	h := sha256.New()
+	_ = fs.WalkDir(schemas.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := fs.ReadFile(schemas.FS, p)
+			fmt.Fprintf(h, "%s %d\n", p, len(b))
+			h.Write(b)
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))
+})
+
+// loadApp evaluates one app folder on its own: it needs only the platform
+// and the environments, so apps load in parallel and cache by Digest.
+func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
+	rel := path.Join(AppsDir, dir)
+	dirPos := l.filePos(rel)
+	var d diag.List
+	if !isDNSLabel(dir) {
+		d.Add(dirPos, "", "app folder name %q must be a DNS-1123 label: lower-case letters, digits and '-'", dir)
+		return nil, d
+	}
+	files, fd := l.specFiles(rel)
+	d = append(d, fd...)
+	if len(files) == 0 {
+		if len(fd) == 0 {
+			d.Add(dirPos, "", "no spec files in the app folder; add a .cue, .yaml or .json spec")
+		}
+		return nil, d
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "workspace %s\napp %s\n", l.ws.Digest, dir)
+	var raw cue.Value
+	var display []string
+	for i, f := range files {
+		v, fd := l.readSpec(ev, f, h)
+		display = append(display, l.display(f))
+		if len(fd) > 0 {
+			d = append(d, fd...)
+			continue
+		}
+		if i == 0 || !raw.Exists() {
+			raw = v
+		} else {
+			raw = raw.Unify(v)
+		}
+	}
+	if len(d) > 0 {
+		return nil, d
+	}
+	if !raw.LookupPath(cue.ParsePath(pathName)).Exists() {
+		raw = raw.FillPath(cue.ParsePath(pathName), dir)
+	}
+	prov := provenance.Map{}
+	positions(raw, prov)
+	prov.Set("", provenance.Pos{File: display[0]})
+
+	// Types, constraints and unknown fields first, with the user's own
+	// positions; the user's data must then be concrete.
+	if err := ev.schema.LookupPath(defApp).Unify(raw).Validate(); err != nil {
+		return nil, fromCUE(err, defApp.String(), prov, dirPos)
+	}
+	if err := raw.Validate(cue.Concrete(true)); err != nil {
+		return nil, fromCUE(err, "", prov, dirPos)
+	}
+	data, err := toData(raw)
+	if err != nil {
+		d.Add(dirPos, "", "%v", err)
+		return nil, d
+	}
+	app := &App{Dir: dir, Files: display, Digest: hex.EncodeToString(h.Sum(nil))}
+	app.Name, _ = data[pathName].(string)
+	app.Team, _ = data[pathTeam].(string)
+
+	d = append(d, l.checkRefs(data, prov)...)
+	if len(d) > 0 {
+		return nil, d
+	}
+	overrides, _ := data[pathOverrides].(map[string]any)
+	delete(data, pathOverrides)
+
+	base, bd := l.instance(ev, nil, data, prov)
+	d = append(d, bd...)
+	app.Base = base
+	for _, env := range l.ws.Envs {
+		if !runsIn(data, env.Name) {
+			continue
+		}
+		// The environment adjusts the app's own settings; the app's
+		// overrides for that environment have the last word.
+		layer, lprov := envLayer(env, data, l.ws.EnvProv[env.Name])
+		merged := merge(data, layer)
+		eprov := prov.Clone()
+		eprov.Overlay("", lprov)
+		if o, ok := overrides[env.Name].(map[string]any); ok {
+			merged = merge(merged, o)
+			eprov.Overlay("", prov.Sub(provenance.Join(pathOverrides, env.Name)))
+		}
+		in, ed := l.instance(ev, env, merged, eprov)
+		d = append(d, ed...)
+		if in != nil {
+			app.Envs = append(app.Envs, in)
+		}
+	}
+	if len(d) > 0 {
+		return nil, d
+	}
+	return app, nil
+}
+
+// instance validates the merged data of an app in env (nil: the base)
+// against #App and decodes it.
+func (l *loader) instance(ev *evaluator, env *spec.Environment, data map[string]any, prov provenance.Map) (*Instance, diag.List) {
+	v, err := ev.fromJSON(data)
+	if err != nil {
+		var d diag.List
+		d.Add(prov[""], "", "%v", err)
+		return nil, d
+	}
+	var a spec.App
+	if d := validate(ev, defApp, v, prov, prov[""], &a); len(d) > 0 {
+		return nil, d
+	}
+	in := &Instance{Env: env, Spec: &a, Prov: prov}
+	if env != nil {
+		in.Namespace = env.Namespaces[a.Team]
+	}
+	if d := l.check(in); len(d) > 0 {
+		return nil, d
+	}
+	return in, nil
+}
+
+// checkRefs checks what an app names outside itself: its team and
+// environments.
+func (l *loader) checkRefs(data map[string]any, prov provenance.Map) diag.List {
+	var d diag.List
+	team, _ := data[pathTeam].(string)
+	if _, ok := l.ws.Platform.Teams[team]; !ok {
+		pos, _ := prov.Lookup(pathTeam)
+		d.Add(pos, pathTeam, "unknown team %q; the platform's teams are %s", team, quoteList(sortedKeys(l.ws.Platform.Teams)))
+	}
+	envNames := make([]string, len(l.ws.Envs))
+	for i, e := range l.ws.Envs {
+		envNames[i] = e.Name
+	}
+	if envs, ok := data[pathEnvs].([]any); ok {
+		for i, e := range envs {
+			if name, _ := e.(string); l.ws.Env(name) == nil {
+				at := fmt.Sprintf("%s[%d]", pathEnvs, i)
+				pos, _ := prov.Lookup(at)
+				d.Add(pos, at, "unknown environment %q; the environments are %s", name, quoteList(envNames))
+			}
+		}
+	}
+	if o, ok := data[pathOverrides].(map[string]any); ok {
+		for _, name := range sortedKeys(o) {
+			at := provenance.Join(pathOverrides, name)
+			pos, _ := prov.Lookup(at)
+			if l.ws.Env(name) == nil {
+				d.Add(pos, at, "unknown environment %q; the environments are %s", name, quoteList(envNames))
+			} else if !runsIn(data, name) {
+				d.Add(pos, at, "the app does not run in environment %q (see envs)", name)
+			}
+		}
+	}
+	for _, env := range l.ws.Envs {
+		if !runsIn(data, env.Name) {
+			continue
+		}
+		if _, ok := env.Namespaces[team]; !ok && len(d) == 0 {
+			pos, _ := prov.Lookup(pathTeam)
+			epos, _ := l.ws.EnvProv[env.Name].Lookup("namespaces")
+			d.Add(pos, pathTeam, "team %q has no namespace in environment %q; add it to namespaces in %s", team, env.Name, epos.File)
+		}
+	}
+	return d
+}
+
+// runsIn reports whether the app runs in env: every environment unless its
+// envs list says otherwise.
+func runsIn(data map[string]any, env string) bool {
+	envs, ok := data[pathEnvs].([]any)
+	if !ok {
+		return true
+	}
+	for _, e := range envs {
+		if e == env {
+			return true
+		}
+	}
+	return false
+}
+
+// envLayer turns an environment's settings into a layer over the app's own
+// settings, under the app's overrides for that environment.
+func envLayer(env *spec.Environment, app map[string]any, eprov provenance.Map) (map[string]any, provenance.Map) {
+	layer := map[string]any{}
+	prov := provenance.Map{}
+	set := func(at string, value any, from string) {
+		setPath(layer, at, value)
+		if pos, ok := eprov.Lookup(from); ok {
+			prov.Set(at, pos)
+		}
+	}
+	if t, ok := app[pathTraining].(map[string]any); ok {
+		if env.Training.WorkerReplicas != nil && getPath(t, "replicas.worker") != nil {
+			set("training.replicas.worker.replicas", *env.Training.WorkerReplicas, "training.workerReplicas")
+		}
+		if env.Training.Resources != nil {
+			set("training.resources", toMap(env.Training.Resources), "training.resources")
+		}
+	}
+	if _, ok := app[pathServing].(map[string]any); ok {
+		s := env.Serving
+		for _, f := range []struct {
+			name string
+			v    *int
+		}{
+			{"minScale", s.MinScale}, {"maxScale", s.MaxScale}, {"target", s.Target},
+			{"containerConcurrency", s.ContainerConcurrency}, {"timeoutSeconds", s.TimeoutSeconds},
+		} {
+			if f.v != nil {
+				set("serving.autoscaling."+f.name, *f.v, "serving."+f.name)
+			}
+		}
+		if s.Resources != nil {
+			set("serving.resources", toMap(s.Resources), "serving.resources")
+		}
+	}
+	return layer, prov
+}
+
+func toMap(v any) map[string]any {
+	b, _ := json.Marshal(v)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return m
+}
+
+// merge returns base with over merged in: maps merge field by field, and
+// everything else, lists included, is replaced.
+func merge(base, over map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(over))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		if om, ok := v.(map[string]any); ok {
+			if bm, ok := out[k].(map[string]any); ok {
+				out[k] = merge(bm, om)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func setPath(m map[string]any, dotted string, v any) {
+	keys := splitDots(dotted)
+	for _, k := range keys[:len(keys)-1] {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[k] = next
+		}
+		m = next
+	}
+	m[keys[len(keys)-1]] = v
+}
+
+func getPath(m map[string]any, dotted string) any {
+	var cur any = m
+	for _, k := range splitDots(dotted) {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[k]
+	}
+	return cur
+}
+
+func splitDots(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '.' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}

@@ -1,0 +1,217 @@
+package workspace
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/spec"
+)
+
+// checker collects findings about one instance, placed through its
+// provenance.
+type checker struct {
+	in    *Instance
+	diags diag.List
+}
+
+func (c *checker) add(at, format string, args ...any) {
+	pos, _ := c.in.Prov.Lookup(at)
+	c.diags.Add(pos, at, format, args...)
+}
+
+// envSuffix says which environment a finding is about.
+func (c *checker) envSuffix() string {
+	if c.in.Env == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (environment %s)", c.in.Env.Name)
+}
+
+// check holds the rules that span fields, which read better in Go than in
+// CUE, and that need the environment.
+func (l *loader) check(in *Instance) diag.List {
+	c := &checker{in: in}
+	a := in.Spec
+	if a.Training != nil {
+		c.training(a)
+	}
+	if a.Serving != nil {
+		c.serving(a)
+	}
+	return c.diags
+}
+
+// maxPodSuffix is the longest suffix the training operator appends to a
+// TFJob name for its pods and services: "-evaluator-" plus an index.
+const maxPodSuffix = len("-evaluator-") + 4
+
+func (c *checker) training(a *spec.App) {
+	t := a.Training
+	if name := spec.TFJobName(a.Name, t.Run); len(name)+maxPodSuffix > 63 {
+		c.add("name", "app name too long for training: the TFJob %q plus its pod suffixes must fit in 63 characters; shorten the name to at most %d characters", name, 63-maxPodSuffix-len(name)+len(a.Name))
+	}
+	roles := 0
+	for _, role := range spec.Roles {
+		rs := t.Replicas.Get(role)
+		if rs == nil {
+			continue
+		}
+		roles++
+		at := "training.replicas." + role
+		if rs.Image == "" && t.Image == "" {
+			c.add(at, "no image: set training.image, or image for every replica set")
+		}
+		if rs.Image != "" {
+			c.image(at+".image", rs.Image)
+		}
+		if max := c.in.Env; max != nil && max.Training.MaxReplicas != nil && rs.Replicas > *max.Training.MaxReplicas {
+			c.add(at+".replicas", "%d replicas exceed the limit of %d set by environment %s (training.maxReplicas)", rs.Replicas, *max.Training.MaxReplicas, max.Name)
+		}
+		c.resources(at+".resources", rs.Resources)
+	}
+	if roles == 0 {
+		c.add("training.replicas", "a training job needs at least one replica set: chief, worker, ps or evaluator")
+	}
+	if t.Replicas.PS != nil && t.Replicas.Worker == nil {
+		c.add("training.replicas.ps", "parameter servers need workers: add training.replicas.worker")
+	}
+	if t.Image != "" {
+		c.image("training.image", t.Image)
+	}
+	c.resources("training.resources", t.Resources)
+	for name, v := range t.Volumes {
+		c.volume("training.volumes."+name, v)
+	}
+}
+
+func (c *checker) volume(at string, v spec.Volume) {
+	if v.Create != nil {
+		c.quantity(at+".create.size", v.Create.Size)
+	}
+}
+
+func (c *checker) serving(a *spec.App) {
+	s := a.Serving
+	if a.Name[0] < 'a' || a.Name[0] > 'z' {
+		c.add("name", "a model service's name must start with a letter (Knative requires DNS-1035 names)")
+	}
+	switch {
+	case s.Image == "" && s.Model == nil:
+		c.add("serving", "set serving.image, or serving.model with a storageUri")
+	case s.Image != "" && s.Model != nil:
+		c.add("serving.model", "set serving.image or serving.model, not both")
+	case s.Image != "":
+		c.image("serving.image", s.Image)
+	default:
+		if env := c.in.Env; env != nil {
+			switch {
+			case env.ImageTags == spec.ImageTagsDigest:
+				c.add("serving.model.runtimeVersion", "environment %s requires image digests; set serving.image to an image@sha256:… of the runtime instead of serving.model", env.Name)
+			case env.ImageTags == spec.ImageTagsPinned && s.Model.RuntimeVersion == "latest":
+				c.add("serving.model.runtimeVersion", "environment %s refuses the tag \"latest\"; pin a runtime version such as 2.14.1", env.Name)
+			}
+		}
+	}
+	if rev := s.Revision; rev != "" {
+		if n := len(spec.RevisionName(a.Name, rev)); n > 63 {
+			c.add("serving.revision", "the revision name %q is %d characters; app name and revision together must fit in 62", spec.RevisionName(a.Name, rev), n)
+		}
+	}
+	as := s.Autoscaling
+	if as.MinScale != nil && as.MaxScale != nil && *as.MaxScale != 0 && *as.MinScale > *as.MaxScale {
+		c.add("serving.autoscaling.minScale", "minScale %d is above maxScale %d%s", *as.MinScale, *as.MaxScale, c.envSuffix())
+	}
+	tr := s.Traffic
+	if tr.CanaryPercent != nil {
+		if tr.Stable == "" {
+			c.add("serving.traffic.canaryPercent", "a canary needs serving.traffic.stable, the revision that keeps the rest of the traffic")
+		}
+		if s.Revision == "" {
+			c.add("serving.traffic.canaryPercent", "a canary needs serving.revision, the name of the new revision that gets canaryPercent")
+		}
+	} else if tr.Stable != "" {
+		c.add("serving.traffic.stable", "stable is only used with a canary; set serving.traffic.canaryPercent (0-100)")
+	}
+	if tr.Stable != "" && tr.Stable == s.Revision {
+		c.add("serving.traffic.stable", "stable and revision are both %q; the canary must be a different revision", tr.Stable)
+	}
+	if tr.Pinned && s.Revision == "" {
+		c.add("serving.traffic.pinned", "pinned traffic needs serving.revision, the revision to pin")
+	}
+	if tr.Pinned && tr.CanaryPercent != nil {
+		c.add("serving.traffic.pinned", "pinned and canaryPercent exclude each other: a canary already pins both revisions")
+	}
+	for tag := range tr.Tags {
+		if tag == spec.TagStable || tag == spec.TagCanary || tag == spec.TagCurrent {
+			c.add("serving.traffic.tags."+tag, "tag %q is reserved for the routes dmls makes; choose another", tag)
+		}
+	}
+	c.resources("serving.resources", s.Resources)
+}
+
+// image applies the environment's image tag policy.
+func (c *checker) image(at, image string) {
+	env := c.in.Env
+	if env == nil {
+		return
+	}
+	tag, digest := splitImage(image)
+	switch env.ImageTags {
+	case spec.ImageTagsDigest:
+		if digest == "" {
+			c.add(at, "environment %s requires image digests: use %s@sha256:<digest>", env.Name, image)
+		}
+	case spec.ImageTagsPinned:
+		if digest == "" && (tag == "" || tag == "latest") {
+			c.add(at, "environment %s requires a pinned tag or digest, not %q: use a version tag such as :1.4.2", env.Name, image)
+		}
+	}
+}
+
+// splitImage returns the tag and digest of an image reference.
+func splitImage(image string) (tag, digest string) {
+	if i := strings.Index(image, "@"); i >= 0 {
+		image, digest = image[:i], image[i+1:]
+	}
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		tag = image[i+1:]
+	}
+	return tag, digest
+}
+
+// resources checks that quantities parse and that requests fit in limits.
+func (c *checker) resources(at string, r *spec.Resources) {
+	if r == nil {
+		return
+	}
+	cpu := c.quantity(at+".cpu", r.CPU)
+	mem := c.quantity(at+".memory", r.Memory)
+	if r.Limits == nil {
+		return
+	}
+	if lim := c.quantity(at+".limits.cpu", r.Limits.CPU); lim != nil && cpu != nil && lim.Cmp(*cpu) < 0 {
+		c.add(at+".limits.cpu", "cpu limit %s is below the request %s", r.Limits.CPU, r.CPU)
+	}
+	if lim := c.quantity(at+".limits.memory", r.Limits.Memory); lim != nil && mem != nil && lim.Cmp(*mem) < 0 {
+		c.add(at+".limits.memory", "memory limit %s is below the request %s", r.Limits.Memory, r.Memory)
+	}
+}
+
+func (c *checker) quantity(at, s string) *resource.Quantity {
+	if s == "" {
+		return nil
+	}
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		c.add(at, "invalid quantity %q: must be a Kubernetes quantity such as 500m, 2, 1.5Gi or 8Gi", s)
+		return nil
+	}
+	if q.Sign() <= 0 {
+		c.add(at, "quantity %q must be positive", s)
+		return nil
+	}
+	return &q
+}

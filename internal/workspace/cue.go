@@ -1,0 +1,187 @@
+package workspace
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/build"
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/parser"
+	"cuelang.org/go/cue/token"
+	cuejson "cuelang.org/go/encoding/json"
+	cueyaml "cuelang.org/go/encoding/yaml"
+
+	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/schemas"
+)
+
+// Schema definition paths.
+var (
+	defPlatform    = cue.ParsePath("#Platform")
+	defEnvironment = cue.ParsePath("#Environment")
+	defApp         = cue.ParsePath("#App")
+)
+
+// schemaFilePrefix marks positions inside the embedded schemas, which are
+// never the user's own line.
+const schemaFilePrefix = "$dmls/schemas/"
+
+// maxSpecBytes bounds one spec file; specs are small, and a bound keeps a
+// stray data file from exhausting memory.
+const maxSpecBytes = 1 << 20
+
+// evaluator owns one CUE context and the schema built in it. A CUE context
+// is not safe for concurrent use, so each worker has its own evaluator.
+type evaluator struct {
+	ctx    *cue.Context
+	schema cue.Value
+}
+
+func newEvaluator() (*evaluator, error) {
+	ctx := cuecontext.New()
+	inst := build.NewContext().NewInstance("schemas", nil)
+	entries, err := fs.ReadDir(schemas.FS, ".")
+	if err != nil {
+		return nil, fmt.Errorf("read embedded schemas: %w", err)
+	}
+	for _, e := range entries {
+		if path.Ext(e.Name()) != ".cue" {
+			continue
+		}
+		src, err := fs.ReadFile(schemas.FS, e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("read embedded schema %s: %w", e.Name(), err)
+		}
+		f, err := parser.ParseFile(schemaFilePrefix+e.Name(), src, parser.ParseComments)
+		if err != nil {
+			return nil, fmt.Errorf("parse embedded schema: %w", err)
+		}
+		if err := inst.AddSyntax(f); err != nil {
+			return nil, fmt.Errorf("add embedded schema: %w", err)
+		}
+	}
+	v := ctx.BuildInstance(inst)
+	if err := v.Err(); err != nil {
+		return nil, fmt.Errorf("build embedded schemas: %w", err)
+	}
+	return &evaluator{ctx: ctx, schema: v}, nil
+}
+
+// parseFile parses one spec file, .cue, .yaml, .yml or .json, into a CUE
+// value whose positions name the file as the user sees it.
+func (e *evaluator) parseFile(name string, src []byte) (cue.Value, error) {
+	if len(src) > maxSpecBytes {
+		return cue.Value{}, fmt.Errorf("%s: file is %d bytes; spec files may be at most %d", name, len(src), maxSpecBytes)
+	}
+	var expr ast.Expr
+	switch path.Ext(name) {
+	case ".cue":
+		f, err := parser.ParseFile(name, src, parser.ParseComments)
+		if err != nil {
+			return cue.Value{}, err
+		}
+		v := e.ctx.BuildFile(f)
+		return v, v.Err()
+	case ".yaml", ".yml":
+		if n := bytes.Count(src, []byte("\n---")); n > 0 || bytes.HasPrefix(src, []byte("---\n---")) {
+			return cue.Value{}, fmt.Errorf("%s: a spec file holds one YAML document, found more", name)
+		}
+		f, err := cueyaml.Extract(name, src)
+		if err != nil {
+			return cue.Value{}, err
+		}
+		v := e.ctx.BuildFile(f)
+		return v, v.Err()
+	case ".json":
+		x, err := cuejson.Extract(name, src)
+		if err != nil {
+			return cue.Value{}, err
+		}
+		expr = x
+	default:
+		return cue.Value{}, fmt.Errorf("%s: unknown spec file type; use .cue, .yaml, .yml or .json", name)
+	}
+	v := e.ctx.BuildExpr(expr)
+	return v, v.Err()
+}
+
+// fromJSON builds a CUE value from merged JSON data. Its positions are
+// meaningless; errors on it are placed through a provenance map.
+func (e *evaluator) fromJSON(data any) (cue.Value, error) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return cue.Value{}, err
+	}
+	x, err := cuejson.Extract("merged.json", b)
+	if err != nil {
+		return cue.Value{}, err
+	}
+	v := e.ctx.BuildExpr(x)
+	return v, v.Err()
+}
+
+// toData turns a concrete CUE value into plain JSON data (maps, slices,
+// json.Number, strings, bools), the form that environment layers merge.
+func toData(v cue.Value) (map[string]any, error) {
+	b, err := v.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, nil
+}
+
+// positions records where each field of v was written.
+func positions(v cue.Value, prov provenance.Map) {
+	var walk func(p string, v cue.Value)
+	walk = func(p string, v cue.Value) {
+		prov.Set(p, toPos(v.Pos()))
+		switch v.IncompleteKind() {
+		case cue.StructKind:
+			it, err := v.Fields(cue.Optional(true))
+			if err != nil {
+				return
+			}
+			for it.Next() {
+				walk(provenance.Join(p, selectorString(it.Selector())), it.Value())
+			}
+		case cue.ListKind:
+			it, err := v.List()
+			if err != nil {
+				return
+			}
+			for i := 0; it.Next(); i++ {
+				walk(fmt.Sprintf("%s[%d]", p, i), it.Value())
+			}
+		}
+	}
+	walk("", v)
+}
+
+func selectorString(s cue.Selector) string {
+	if s.LabelType() == cue.StringLabel {
+		return s.Unquoted()
+	}
+	return s.String()
+}
+
+func toPos(p token.Pos) provenance.Pos {
+	if !p.IsValid() || strings.HasPrefix(p.Filename(), schemaFilePrefix) || p.Filename() == "merged.json" {
+		return provenance.Pos{}
+	}
+	return provenance.Pos{File: p.Filename(), Line: p.Line(), Col: p.Column()}
+}

@@ -1,0 +1,184 @@
+package workspace
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	cueerrors "cuelang.org/go/cue/errors"
+
+	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/provenance"
+)
+
+// friendly replaces schema regexps in CUE messages with what they mean. The
+// keys are the patterns as written in schemas/*.cue; TestFriendlyMessages
+// fails if a schema pattern changes without its entry here.
+var friendly = []struct{ pattern, text string }{
+	{`=~"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"`, "must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"},
+	{`=~"^[a-z]"`, "must start with a lower-case letter"},
+	{`=~"^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][-+]?[0-9]+)?$"`, "must be a Kubernetes quantity such as 500m, 2, 1.5Gi or 8Gi"},
+	{`=~"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"`, "must be an image reference such as registry.example.com/team/trainer:1.2 or repo@sha256:<64 hex>"},
+	{`=~"^(/[A-Za-z0-9_.@+-]+)+$"`, "must be an absolute path such as /trained_model"},
+	{`!~"(^|/)\\.\\.?(/|$)"`, "must not contain . or .. elements"},
+	{`=~"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"`, "must be a relative path such as models/v2"},
+	{`=~"^[A-Za-z_][A-Za-z0-9_]*$"`, "must be an environment variable name: letters, digits and '_', not starting with a digit"},
+	{`=~"^pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?(/[A-Za-z0-9_.-]+)*/?$"`, "must be pvc://<claim>/<path>"},
+	{`=~"^[a-z][a-z0-9_]*$"`, "must be a lower-case identifier such as learning_rate"},
+}
+
+var (
+	outOfBound  = regexp.MustCompile(`\(out of bound (.*)\)$`)
+	conflicting = regexp.MustCompile(`^conflicting values (.+) and (.+)$`)
+)
+
+// humanize rewrites a CUE message into one a spec author can act on.
+func humanize(msg string) string {
+	if m := outOfBound.FindStringSubmatch(msg); m != nil {
+		for _, f := range friendly {
+			if m[1] == f.pattern {
+				return strings.TrimSpace(strings.TrimSuffix(msg, m[0])) + ": " + f.text
+			}
+		}
+		bound := m[1]
+		switch {
+		case strings.HasPrefix(bound, ">="):
+			return strings.TrimSpace(strings.TrimSuffix(msg, m[0])) + ": must be at least " + bound[2:]
+		case strings.HasPrefix(bound, "<="):
+			return strings.TrimSpace(strings.TrimSuffix(msg, m[0])) + ": must be at most " + bound[2:]
+		case strings.HasPrefix(bound, "strings.MaxRunes("):
+			return strings.TrimSpace(strings.TrimSuffix(msg, m[0])) + ": must be at most " + strings.TrimSuffix(strings.TrimPrefix(bound, "strings.MaxRunes("), ")") + " characters"
+		}
+	}
+	if msg == "field not allowed" {
+		return "field not allowed (unknown field; check its spelling and the schema)"
+	}
+	return msg
+}
+
+// finding is one CUE error, placed.
+type finding struct {
+	pos  provenance.Pos
+	path string
+	msg  string
+}
+
+// fromCUE turns a CUE error into findings. Each finding is placed at the
+// first position inside a user file; failing that, at the position the
+// provenance map gives for its path; failing that, at fallback.
+func fromCUE(err error, trim string, prov provenance.Map, fallback provenance.Pos) diag.List {
+	var items []finding
+	for _, e := range cueerrors.Errors(err) {
+		sels := e.Path()
+		if len(sels) > 0 && sels[0] == trim {
+			sels = sels[1:]
+		}
+		for i, s := range sels {
+			sels[i] = strings.Trim(s, `"`)
+		}
+		p := joinSelectors(sels)
+		format, args := e.Msg()
+		msg := fmt.Sprintf(format, args...)
+		pos := provenance.Pos{}
+		for _, ip := range append(e.InputPositions(), e.Position()) {
+			if pp := toPos(ip); pp.IsValid() {
+				pos = pp
+				break
+			}
+		}
+		if !pos.IsValid() {
+			if pp, ok := prov.Lookup(p); ok {
+				pos = pp
+			} else {
+				pos = fallback
+			}
+		}
+		items = append(items, finding{pos, p, msg})
+	}
+
+	// A value that fails a field with a default (`*1 | int & >=1`) or an
+	// enum fails every branch of the disjunction; say it once, plainly.
+	byPath := map[string][]finding{}
+	var order []string
+	for _, it := range items {
+		if _, ok := byPath[it.path]; !ok {
+			order = append(order, it.path)
+		}
+		byPath[it.path] = append(byPath[it.path], it)
+	}
+	var out diag.List
+	for _, p := range order {
+		group := byPath[p]
+		var specific, conflicts []finding
+		var allowed []string
+		var got string
+		for _, it := range group {
+			switch {
+			case strings.Contains(it.msg, "errors in empty disjunction"):
+			case conflicting.MatchString(it.msg):
+				m := conflicting.FindStringSubmatch(it.msg)
+				conflicts = append(conflicts, it)
+				allowed = append(allowed, m[1])
+				got = m[2]
+			default:
+				specific = append(specific, it)
+			}
+		}
+		switch {
+		case len(specific) > 0:
+			for _, it := range specific {
+				out = append(out, diag.Diagnostic{Pos: it.pos, Path: p, Message: humanize(it.msg)})
+			}
+		case len(conflicts) > 1 && sameSecond(conflicts):
+			sort.Strings(allowed)
+			out = append(out, diag.Diagnostic{Pos: bestPos(conflicts), Path: p,
+				Message: fmt.Sprintf("invalid value %s: must be one of %s", got, strings.Join(allowed, ", "))})
+		case len(conflicts) > 0:
+			for _, it := range conflicts {
+				out = append(out, diag.Diagnostic{Pos: it.pos, Path: p, Message: it.msg})
+			}
+		default:
+			for _, it := range group {
+				out = append(out, diag.Diagnostic{Pos: it.pos, Path: p, Message: humanize(it.msg)})
+			}
+		}
+	}
+	return out
+}
+
+// sameSecond reports whether every conflict is about the same user value,
+// as when a value matches none of an enum's members.
+func sameSecond(items []finding) bool {
+	for _, it := range items[1:] {
+		if conflicting.FindStringSubmatch(it.msg)[2] != conflicting.FindStringSubmatch(items[0].msg)[2] {
+			return false
+		}
+	}
+	return true
+}
+
+// bestPos returns the first valid position among items.
+func bestPos(items []finding) provenance.Pos {
+	for _, it := range items {
+		if it.pos.IsValid() {
+			return it.pos
+		}
+	}
+	return provenance.Pos{}
+}
+
+func joinSelectors(sels []string) string {
+	var b strings.Builder
+	for _, s := range sels {
+		if s != "" && s[0] >= '0' && s[0] <= '9' {
+			fmt.Fprintf(&b, "[%s]", s)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}

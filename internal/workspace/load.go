@@ -1,0 +1,421 @@
+// Package workspace loads a dmls workspace: it checks every spec file
+// against the CUE schemas and yields the typed model of each app in each
+// environment, with the provenance of every field.
+package workspace
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"cuelang.org/go/cue"
+
+	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/spec"
+)
+
+// Workspace layout, relative to its root.
+const (
+	PlatformName = "platform" // platform.cue (or .yaml, .yml, .json)
+	OverlaysDir  = "overlays" // overlays/<env>.cue
+	AppsDir      = "apps"     // apps/<app>/*.cue
+)
+
+// specExts are the spec file types, in the order they are tried.
+var specExts = []string{".cue", ".yaml", ".yml", ".json"}
+
+// Options tune Load.
+type Options struct {
+	// Workers bounds how many apps are evaluated at once; 0 means GOMAXPROCS.
+	Workers int
+}
+
+// Workspace is a loaded, valid workspace.
+type Workspace struct {
+	// Root is the workspace folder as the user named it; file positions in
+	// findings are under it.
+	Root         string
+	Platform     *spec.Platform
+	PlatformProv provenance.Map
+	// Envs are sorted by their order, then name.
+	Envs    []*spec.Environment
+	EnvProv map[string]provenance.Map
+	// Apps are sorted by name.
+	Apps []*App
+	// Digest identifies the platform, environments and schemas; an app's
+	// own Digest includes it, so it is a complete cache key.
+	Digest string
+}
+
+// App is one app, evaluated on its own.
+type App struct {
+	Name string
+	Team string
+	// Dir is the app folder's name under apps/.
+	Dir   string
+	Files []string
+	// Base is the app without any environment's settings: what the
+	// kustomize base holds.
+	Base *Instance
+	// Envs are the app in each environment it runs in, in environment order.
+	Envs []*Instance
+	// Digest is a hash of everything the app's output depends on.
+	Digest string
+}
+
+// Instance is an app as it runs in one environment.
+type Instance struct {
+	// Env is nil for the base.
+	Env       *spec.Environment
+	Namespace string
+	Spec      *spec.App
+	// Prov maps spec paths of Spec to where they were written.
+	Prov provenance.Map
+}
+
+// Env returns the environment named name, or nil.
+func (w *Workspace) Env(name string) *spec.Environment {
+	for _, e := range w.Envs {
+		if e.Name == name {
+			return e
+		}
+	}
+	return nil
+}
+
+// App returns the app named name, or nil.
+func (w *Workspace) App(name string) *App {
+	i := sort.Search(len(w.Apps), func(i int) bool { return w.Apps[i].Name >= name })
+	if i < len(w.Apps) && w.Apps[i].Name == name {
+		return w.Apps[i]
+	}
+	return nil
+}
+
+// Instance returns the app in environment env, or nil if it does not run there.
+func (a *App) Instance(env string) *Instance {
+	for _, in := range a.Envs {
+		if in.Env.Name == env {
+			return in
+		}
+	}
+	return nil
+}
+
+// Load reads the workspace in fsys. root is how the user names the
+// workspace folder; it prefixes file names in findings. Spec errors come
+// back as a diag.List holding every finding; the Workspace then holds what
+// was valid.
+func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
+	l := &loader{fsys: fsys, root: root, ws: &Workspace{Root: root, EnvProv: map[string]provenance.Map{}}}
+	ev, err := newEvaluator()
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "schemas %s\n", schemaDigest())
+	l.loadPlatform(ev, h)
+	l.loadEnvs(ev, h)
+	l.ws.Digest = hex.EncodeToString(h.Sum(nil))
+	if len(l.diags) > 0 || l.ws.Platform == nil {
+		return l.ws, l.diags.Err()
+	}
+	l.loadApps(ev, opts)
+	return l.ws, l.diags.Err()
+}
+
+type loader struct {
+	fsys  fs.FS
+	root  string
+	ws    *Workspace
+	diags diag.List
+}
+
+// display names a file as the user sees it.
+func (l *loader) display(rel string) string {
+	return filepath.Join(l.root, filepath.FromSlash(rel))
+}
+
+func (l *loader) filePos(rel string) provenance.Pos {
+	return provenance.Pos{File: l.display(rel)}
+}
+
+// readSpec reads and parses one spec file.
+func (l *loader) readSpec(ev *evaluator, rel string, h interface{ Write([]byte) (int, error) }) (cue.Value, diag.List) {
+	src, err := fs.ReadFile(l.fsys, rel)
+	if err != nil {
+		var d diag.List
+		d.Add(l.filePos(rel), "", "cannot read spec file: %v", unwrapPathError(err))
+		return cue.Value{}, d
+	}
+	if h != nil {
+		fmt.Fprintf(h, "file %s %d\n", rel, len(src))
+		h.Write(src)
+	}
+	v, err := ev.parseFile(l.display(rel), src)
+	if err != nil {
+		return cue.Value{}, fromCUE(err, "", nil, l.filePos(rel))
+	}
+	return v, nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// specFiles lists the spec files of a folder, sorted, refusing symlinks
+// (which could lead outside the workspace).
+func (l *loader) specFiles(dir string) ([]string, diag.List) {
+	entries, err := fs.ReadDir(l.fsys, dir)
+	if err != nil {
+		return nil, nil
+	}
+	var files []string
+	var d diag.List
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") || !isSpecExt(path.Ext(e.Name())) {
+			continue
+		}
+		rel := path.Join(dir, e.Name())
+		if e.Type()&fs.ModeSymlink != 0 {
+			d.Add(l.filePos(rel), "", "spec files may not be symlinks; copy the file into the workspace")
+			continue
+		}
+		if !e.Type().IsRegular() {
+			continue
+		}
+		files = append(files, rel)
+	}
+	return files, d
+}
+
+func isSpecExt(ext string) bool {
+	for _, e := range specExts {
+		if ext == e {
+			return true
+		}
+	}
+	return false
+}
+
+// validate checks v against the schema definition def and decodes it into
+// target. Findings are placed through prov when CUE has no user position.
+func validate(ev *evaluator, def cue.Path, v cue.Value, prov provenance.Map, fallback provenance.Pos, target any) diag.List {
+	u := ev.schema.LookupPath(def).Unify(v)
+	if err := u.Validate(cue.Concrete(true), cue.Final()); err != nil {
+		return fromCUE(err, def.String(), prov, fallback)
+	}
+	if err := u.Decode(target); err != nil {
+		var d diag.List
+		d.Add(fallback, "", "decode: %v", err)
+		return d
+	}
+	return nil
+}
+
+func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, error) }) {
+	var found []string
+	for _, ext := range specExts {
+		if _, err := fs.Stat(l.fsys, PlatformName+ext); err == nil {
+			found = append(found, PlatformName+ext)
+		}
+	}
+	switch len(found) {
+	case 0:
+		l.diags.Add(l.filePos(PlatformName+".cue"), "", "no platform spec: a workspace needs platform.cue (or .yaml, .json) at its root; `dmls init` writes one")
+		return
+	case 1:
+	default:
+		l.diags.Add(l.filePos(found[1]), "", "more than one platform spec (%s); keep one", strings.Join(found, ", "))
+		return
+	}
+	v, d := l.readSpec(ev, found[0], h)
+	if len(d) > 0 {
+		l.diags = append(l.diags, d...)
+		return
+	}
+	prov := provenance.Map{}
+	positions(v, prov)
+	var p spec.Platform
+	if d := validate(ev, defPlatform, v, prov, l.filePos(found[0]), &p); len(d) > 0 {
+		l.diags = append(l.diags, d...)
+		return
+	}
+	l.ws.Platform = &p
+	l.ws.PlatformProv = prov
+}
+
+func (l *loader) loadEnvs(ev *evaluator, h interface{ Write([]byte) (int, error) }) {
+	files, d := l.specFiles(OverlaysDir)
+	l.diags = append(l.diags, d...)
+	if len(files) == 0 && len(d) == 0 {
+		l.diags.Add(l.filePos(OverlaysDir), "", "no environments: add overlays/<env>.cue, for example overlays/dev.cue")
+		return
+	}
+	seen := map[string]string{}
+	for _, rel := range files {
+		name := strings.TrimSuffix(path.Base(rel), path.Ext(rel))
+		if !isDNSLabel(name) {
+			l.diags.Add(l.filePos(rel), "", "environment name %q (from the file name) must be a DNS-1123 label: lower-case letters, digits and '-'", name)
+			continue
+		}
+		if prev, ok := seen[name]; ok {
+			l.diags.Add(l.filePos(rel), "", "environment %q is defined twice, also in %s", name, l.display(prev))
+			continue
+		}
+		seen[name] = rel
+		v, d := l.readSpec(ev, rel, h)
+		if len(d) > 0 {
+			l.diags = append(l.diags, d...)
+			continue
+		}
+		prov := provenance.Map{}
+		positions(v, prov)
+		var e spec.Environment
+		if d := validate(ev, defEnvironment, v, prov, l.filePos(rel), &e); len(d) > 0 {
+			l.diags = append(l.diags, d...)
+			continue
+		}
+		e.Name = name
+		l.ws.Envs = append(l.ws.Envs, &e)
+		l.ws.EnvProv[name] = prov
+	}
+	sort.Slice(l.ws.Envs, func(i, j int) bool {
+		a, b := l.ws.Envs[i], l.ws.Envs[j]
+		if a.Order != b.Order {
+			return a.Order < b.Order
+		}
+		return a.Name < b.Name
+	})
+	if l.ws.Platform != nil {
+		l.checkEnvs()
+	}
+}
+
+// checkEnvs checks environments against the platform: namespaces belong to
+// known teams, no two teams share one, and none is Argo CD's.
+func (l *loader) checkEnvs() {
+	p := l.ws.Platform
+	for _, e := range l.ws.Envs {
+		prov := l.ws.EnvProv[e.Name]
+		owner := map[string]string{}
+		for _, team := range sortedKeys(e.Namespaces) {
+			ns := e.Namespaces[team]
+			at := "namespaces." + team
+			pos, _ := prov.Lookup(at)
+			if _, ok := p.Teams[team]; !ok {
+				l.diags.Add(pos, at, "unknown team %q; the platform's teams are %s", team, quoteList(sortedKeys(p.Teams)))
+			}
+			if ns == p.ArgoCD.Namespace {
+				l.diags.Add(pos, at, "namespace %q is Argo CD's own; give the team a namespace of its own", ns)
+			}
+			if other, ok := owner[ns]; ok {
+				l.diags.Add(pos, at, "namespace %q is already team %q's; each team needs its own namespace", ns, other)
+			}
+			owner[ns] = team
+		}
+	}
+}
+
+func (l *loader) loadApps(ev *evaluator, opts Options) {
+	entries, err := fs.ReadDir(l.fsys, AppsDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		l.diags.Add(l.filePos(AppsDir), "", "cannot read apps folder: %v", unwrapPathError(err))
+		return
+	}
+	var dirs []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if e.Type()&fs.ModeSymlink != 0 {
+			l.diags.Add(l.filePos(path.Join(AppsDir, e.Name())), "", "app folders may not be symlinks")
+			continue
+		}
+		if e.IsDir() {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, len(dirs))
+	apps := make([]*App, len(dirs))
+	diags := make([]diag.List, len(dirs))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			wev := ev
+			if w > 0 {
+				var err error
+				if wev, err = newEvaluator(); err != nil {
+					for i := range next {
+						diags[i].Add(l.filePos(path.Join(AppsDir, dirs[i])), "", "%v", err)
+					}
+					return
+				}
+			}
+			for i := range next {
+				apps[i], diags[i] = l.loadApp(wev, dirs[i])
+			}
+		}(w)
+	}
+	for i := range dirs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+
+	byName := map[string]*App{}
+	for i, a := range apps {
+		l.diags = append(l.diags, diags[i]...)
+		if a == nil {
+			continue
+		}
+		if prev, ok := byName[a.Name]; ok {
+			pos, _ := a.Base.Prov.Lookup("name")
+			l.diags.Add(pos, "name", "duplicate app name %q: %s already uses it; app names are unique in a workspace", a.Name, l.display(path.Join(AppsDir, prev.Dir)))
+			continue
+		}
+		byName[a.Name] = a
+		l.ws.Apps = append(l.ws.Apps, a)
+	}
+	sort.Slice(l.ws.Apps, func(i, j int) bool { return l.ws.Apps[i].Name < l.ws.Apps[j].Name })
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func quoteList(s []string) string {
+	q := make([]string, len(s))
+	for i, x := range s {
+		q[i] = fmt.Sprintf("%q", x)
+	}
+	if len(q) == 0 {
+		return "(none)"
+	}
+	return strings.Join(q, ", ")
+}
