@@ -1,0 +1,196 @@
+// Package generators holds what every generator shares: the generated
+// object with the provenance of its fields, and the labels dmls sets.
+//
+// Generators are pure functions from the typed model (package spec) to
+// Kubernetes objects built from the upstream Go types. They do no I/O, so
+// they run in parallel and their output depends on their input alone.
+package generators
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/spec"
+)
+
+// Object is one generated Kubernetes object and where its fields came from.
+type Object struct {
+	*unstructured.Unstructured
+	// Trace maps the object's field paths to the spec paths that set them.
+	Trace *provenance.Trace
+}
+
+// Func generates the objects of one app. It must be pure: no I/O, no
+// clock, no randomness, and the same input gives the same output.
+type Func func(app *spec.App, p *spec.Platform) ([]Object, error)
+
+// ID identifies an object within one app and environment.
+func (o Object) ID() string {
+	return ID(o.GroupVersionKind(), o.GetName())
+}
+
+// ID formats an object identity as group/Kind/name ("Kind/name" in the
+// core group).
+func ID(gvk schema.GroupVersionKind, name string) string {
+	if gvk.Group == "" {
+		return gvk.Kind + "/" + name
+	}
+	return gvk.Group + "/" + gvk.Kind + "/" + name
+}
+
+// New turns a typed object into an Object. It drops what the API server
+// fills in (creationTimestamp, status), so output is byte-stable.
+func New(obj runtime.Object, gvk schema.GroupVersionKind, trace *provenance.Trace) (Object, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return Object{}, fmt.Errorf("convert %s: %w", gvk.Kind, err)
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetGroupVersionKind(gvk)
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(u.Object, "status")
+	prune(u.Object)
+	if trace == nil {
+		trace = &provenance.Trace{}
+	}
+	return Object{Unstructured: u, Trace: trace}, nil
+}
+
+// prune drops empty maps and nils that typed structs serialise, such as
+// template.metadata.creationTimestamp, so that objects stay minimal.
+func prune(m map[string]any) {
+	for k, v := range m {
+		switch x := v.(type) {
+		case nil:
+			delete(m, k)
+		case map[string]any:
+			if k == "creationTimestamp" {
+				delete(m, k)
+				continue
+			}
+			prune(x)
+			if len(x) == 0 && k != "emptyDir" && k != "podSelector" {
+				delete(m, k)
+			}
+		case []any:
+			for _, e := range x {
+				if em, ok := e.(map[string]any); ok {
+					prune(em)
+				}
+			}
+		}
+	}
+}
+
+// Label keys dmls sets on every object.
+const (
+	LabelName      = "app.kubernetes.io/name"
+	LabelComponent = "app.kubernetes.io/component"
+	LabelPartOf    = "app.kubernetes.io/part-of"
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelTeam      = "dmls.dev/team"
+	LabelApp       = "dmls.dev/app"
+	LabelEnv       = "dmls.dev/env"
+	ManagedBy      = "dmls"
+)
+
+// Annotation keys dmls sets.
+const (
+	// AnnotationSource names the spec folder an object came from.
+	AnnotationSource = "dmls.dev/source"
+)
+
+// Labels returns the labels of an app's objects of one component. The
+// app's own labels come first, so that dmls's keys win.
+func Labels(app *spec.App, p *spec.Platform, component string) map[string]string {
+	l := map[string]string{}
+	for k, v := range app.Labels {
+		l[k] = v
+	}
+	l[LabelName] = app.Name
+	l[LabelComponent] = component
+	l[LabelManagedBy] = ManagedBy
+	l[LabelTeam] = app.Team
+	l[LabelApp] = app.Name
+	if p != nil {
+		l[LabelPartOf] = p.Name
+	}
+	return l
+}
+
+// GPUResource is the extended resource name of NVIDIA GPUs.
+const GPUResource corev1.ResourceName = "nvidia.com/gpu"
+
+// Resources converts spec resources to container requirements. A GPU count
+// is set as a limit, which Kubernetes also takes as the request.
+func Resources(r *spec.Resources) corev1.ResourceRequirements {
+	var out corev1.ResourceRequirements
+	if r == nil {
+		return out
+	}
+	set := func(l *corev1.ResourceList, name corev1.ResourceName, q string) {
+		if q == "" {
+			return
+		}
+		if *l == nil {
+			*l = corev1.ResourceList{}
+		}
+		(*l)[name] = resource.MustParse(q)
+	}
+	set(&out.Requests, corev1.ResourceCPU, r.CPU)
+	set(&out.Requests, corev1.ResourceMemory, r.Memory)
+	if r.Limits != nil {
+		set(&out.Limits, corev1.ResourceCPU, r.Limits.CPU)
+		set(&out.Limits, corev1.ResourceMemory, r.Limits.Memory)
+	}
+	if r.GPU != nil && *r.GPU > 0 {
+		set(&out.Limits, GPUResource, strconv.Itoa(*r.GPU))
+	}
+	return out
+}
+
+// Tolerations converts spec tolerations.
+func Tolerations(ts []spec.Toleration) []corev1.Toleration {
+	var out []corev1.Toleration
+	for _, t := range ts {
+		out = append(out, corev1.Toleration{
+			Key: t.Key, Operator: corev1.TolerationOperator(t.Operator), Value: t.Value,
+			Effect: corev1.TaintEffect(t.Effect), TolerationSeconds: t.TolerationSeconds,
+		})
+	}
+	return out
+}
+
+// SortedKeys returns the keys of m in order, so that output never depends
+// on map iteration.
+func SortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Tree is a generated file tree: slash-separated paths relative to its
+// root, and file contents.
+type Tree map[string][]byte
+
+// Add copies the files of t into tr under prefix.
+func (tr Tree) Add(prefix string, t Tree) {
+	for p, b := range t {
+		if prefix != "" {
+			p = prefix + "/" + p
+		}
+		tr[p] = b
+	}
+}

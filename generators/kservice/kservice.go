@@ -1,0 +1,261 @@
+// Package kservice generates Knative Services from model service specs,
+// and checks them with Knative's own validation.
+package kservice
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"knative.dev/pkg/apis"
+	"knative.dev/serving/pkg/apis/autoscaling"
+	"knative.dev/serving/pkg/apis/config"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/spec"
+)
+
+// Component is the app.kubernetes.io/component label of serving objects.
+const Component = "serving"
+
+// TensorFlow Serving runtime settings.
+const (
+	TFServingImage = "tensorflow/serving"
+	TFServingPort  = 8501 // the REST API port
+	ModelsDir      = "/models"
+	modelVolume    = "model"
+)
+
+// DefaultPort is the container port of an image-based service.
+const DefaultPort = 8080
+
+var _ generators.Func = Generate
+
+// Generate returns the Knative Service of app's serving spec. An app
+// without serving gives nothing.
+func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
+	s := app.Serving
+	if s == nil {
+		return nil, nil
+	}
+	labels := generators.Labels(app, p, Component)
+	trace := &provenance.Trace{}
+	const tmpl = "spec.template"
+	const ctr = tmpl + ".spec.containers[0]"
+
+	c := corev1.Container{Name: "model"}
+	port := s.Port
+	var volumes []corev1.Volume
+	if m := s.Model; m != nil {
+		claim, sub := splitPVC(m.StorageURI)
+		name := m.Name
+		if name == "" {
+			name = app.Name
+		}
+		if port == 0 {
+			port = TFServingPort
+		}
+		base := path.Join(ModelsDir, name)
+		c.Image = TFServingImage + ":" + m.RuntimeVersion
+		trace.Record(ctr+".image", "serving.model.runtimeVersion")
+		c.Args = []string{
+			"--port=8500",
+			"--rest_api_port=" + strconv.Itoa(port),
+			"--model_name=" + name,
+			"--model_base_path=" + base,
+		}
+		trace.Record(ctr+".args", "serving.model")
+		c.VolumeMounts = []corev1.VolumeMount{{Name: modelVolume, MountPath: base, SubPath: sub, ReadOnly: true}}
+		trace.Record(ctr+".volumeMounts", "serving.model.storageUri")
+		volumes = []corev1.Volume{{Name: modelVolume, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim, ReadOnly: true},
+		}}}
+		trace.Record(tmpl+".spec.volumes", "serving.model.storageUri")
+	} else {
+		c.Image = s.Image
+		trace.Record(ctr+".image", "serving.image")
+		if port == 0 {
+			port = DefaultPort
+		}
+	}
+	if s.Command != nil {
+		c.Command = s.Command
+		trace.Record(ctr+".command", "serving.command")
+	}
+	if s.Args != nil {
+		c.Args = append(c.Args, s.Args...)
+		trace.Record(ctr+".args", "serving.args")
+	}
+	c.Ports = []corev1.ContainerPort{{Name: "http1", ContainerPort: int32(port)}}
+	trace.Record(ctr+".ports", "serving.port")
+	for i, k := range generators.SortedKeys(s.Env) {
+		c.Env = append(c.Env, corev1.EnvVar{Name: k, Value: s.Env[k]})
+		trace.Record(fmt.Sprintf("%s.env[%d]", ctr, i), "serving.env."+k)
+	}
+	c.Resources = generators.Resources(s.Resources)
+	trace.Record(ctr+".resources", "serving.resources")
+
+	ann := map[string]string{}
+	as := s.Autoscaling
+	setScale := func(key string, v *int, from string) {
+		if v != nil {
+			ann[key] = strconv.Itoa(*v)
+			trace.Record(tmpl+".metadata.annotations."+key, "serving.autoscaling."+from)
+		}
+	}
+	setScale(autoscaling.MinScaleAnnotationKey, as.MinScale, "minScale")
+	setScale(autoscaling.MaxScaleAnnotationKey, as.MaxScale, "maxScale")
+	setScale(autoscaling.TargetAnnotationKey, as.Target, "target")
+
+	svc := &servingv1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: app.Name, Labels: labels},
+	}
+	rt := &svc.Spec.ConfigurationSpec.Template
+	rt.ObjectMeta = metav1.ObjectMeta{Labels: labels}
+	if len(ann) > 0 {
+		rt.Annotations = ann
+	}
+	if s.Revision != "" {
+		rt.Name = spec.RevisionName(app.Name, s.Revision)
+		trace.Record(tmpl+".metadata.name", "serving.revision")
+	}
+	rt.Spec.PodSpec = corev1.PodSpec{Containers: []corev1.Container{c}, Volumes: volumes}
+	if as.ContainerConcurrency != nil {
+		rt.Spec.ContainerConcurrency = ptr(int64(*as.ContainerConcurrency))
+		trace.Record(tmpl+".spec.containerConcurrency", "serving.autoscaling.containerConcurrency")
+	}
+	if as.TimeoutSeconds != nil {
+		rt.Spec.TimeoutSeconds = ptr(int64(*as.TimeoutSeconds))
+		trace.Record(tmpl+".spec.timeoutSeconds", "serving.autoscaling.timeoutSeconds")
+	}
+	svc.Spec.RouteSpec.Traffic = traffic(app, trace)
+
+	obj, err := generators.New(svc, servingv1.SchemeGroupVersion.WithKind("Service"), trace)
+	if err != nil {
+		return nil, err
+	}
+	return []generators.Object{obj}, nil
+}
+
+// traffic splits requests: all to the latest ready revision by default,
+// all to one pinned revision, or stable and canary by percent. Extra tags
+// route by name at 0%.
+func traffic(app *spec.App, trace *provenance.Trace) []servingv1.TrafficTarget {
+	s := app.Serving
+	tr := s.Traffic
+	var out []servingv1.TrafficTarget
+	switch {
+	case tr.CanaryPercent != nil:
+		p := int64(*tr.CanaryPercent)
+		out = append(out,
+			servingv1.TrafficTarget{Tag: spec.TagStable, RevisionName: spec.RevisionName(app.Name, tr.Stable), Percent: ptr(100 - p), LatestRevision: ptr(false)},
+			servingv1.TrafficTarget{Tag: spec.TagCanary, RevisionName: spec.RevisionName(app.Name, s.Revision), Percent: ptr(p), LatestRevision: ptr(false)},
+		)
+		trace.Record("spec.traffic[0]", "serving.traffic.stable")
+		trace.Record("spec.traffic[1]", "serving.traffic.canaryPercent")
+	case tr.Pinned:
+		out = append(out, servingv1.TrafficTarget{Tag: spec.TagCurrent, RevisionName: spec.RevisionName(app.Name, s.Revision), Percent: ptr(int64(100)), LatestRevision: ptr(false)})
+		trace.Record("spec.traffic[0]", "serving.traffic.pinned")
+	default:
+		out = append(out, servingv1.TrafficTarget{Tag: spec.TagCurrent, LatestRevision: ptr(true), Percent: ptr(int64(100))})
+		trace.Record("spec.traffic[0]", "serving.traffic")
+	}
+	for _, tag := range generators.SortedKeys(tr.Tags) {
+		trace.Record(fmt.Sprintf("spec.traffic[%d]", len(out)), "serving.traffic.tags."+tag)
+		out = append(out, servingv1.TrafficTarget{Tag: tag, RevisionName: spec.RevisionName(app.Name, tr.Tags[tag]), Percent: ptr(int64(0)), LatestRevision: ptr(false)})
+	}
+	return out
+}
+
+// splitPVC splits pvc://claim/sub/path into the claim and the sub path.
+func splitPVC(uri string) (claim, sub string) {
+	rest := strings.TrimSuffix(strings.TrimPrefix(uri, "pvc://"), "/")
+	claim, sub, _ = strings.Cut(rest, "/")
+	return claim, sub
+}
+
+// Features are the Knative feature flags that generated services rely on.
+// The platform's config-features ConfigMap must enable them, and Validate
+// checks services with them enabled.
+var Features = map[string]string{
+	"kubernetes.podspec-persistent-volume-claim": "enabled",
+}
+
+// FieldError is one finding of Knative's validation.
+type FieldError struct {
+	// Field is the object field path, e.g. spec.template.spec.containers[0].image.
+	Field   string
+	Message string
+	// Warning is true for findings Knative only warns about.
+	Warning bool
+}
+
+// Validate runs Knative's own admission validation on a generated Service,
+// as Knative's webhook would on create, with Features enabled. Each
+// finding names the object field; callers map it to the spec through the
+// object's Trace.
+func Validate(obj generators.Object) []FieldError {
+	svc := &servingv1.Service{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, svc); err != nil {
+		return []FieldError{{Message: err.Error()}}
+	}
+	feats, err := config.NewFeaturesConfigFromMap(Features)
+	if err != nil {
+		return []FieldError{{Message: err.Error()}}
+	}
+	ctx := config.ToContext(context.Background(), &config.Config{Features: feats})
+	ctx = apis.WithinCreate(ctx)
+	if svc.Namespace == "" {
+		svc.Namespace = "default"
+	}
+	fe := svc.Validate(ctx)
+	if fe == nil {
+		return nil
+	}
+	var out []FieldError
+	for _, e := range fe.WrappedErrors() {
+		msg := e.Message
+		if e.Details != "" {
+			msg += ": " + e.Details
+		}
+		paths := e.Paths
+		if len(paths) == 0 {
+			paths = []string{""}
+		}
+		for _, p := range paths {
+			out = append(out, FieldError{Field: normalizePath(p), Message: msg, Warning: e.Level == apis.WarningLevel})
+		}
+	}
+	return out
+}
+
+// normalizePath writes Knative's map keys (annotations[a/b]) the way
+// traces do (annotations.a/b); list indexes stay.
+func normalizePath(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] == '[' {
+			j := strings.IndexByte(p[i:], ']')
+			if j > 0 {
+				key := p[i+1 : i+j]
+				if _, err := strconv.Atoi(key); err != nil {
+					b.WriteByte('.')
+					b.WriteString(key)
+					i += j
+					continue
+				}
+			}
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String()
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,292 @@
+// Package tfjob generates Kubeflow TFJobs, and the volume claims they ask
+// for, from training specs.
+package tfjob
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/spec"
+)
+
+// Component is the app.kubernetes.io/component label of training objects.
+const Component = "training"
+
+// ContainerName is the container name the training operator expects.
+const ContainerName = kubeflowv1.TFJobDefaultContainerName
+
+var _ generators.Func = Generate
+
+// roleTypes maps spec roles to TFJob replica types.
+var roleTypes = map[string]kubeflowv1.ReplicaType{
+	"chief":     kubeflowv1.TFJobReplicaTypeChief,
+	"worker":    kubeflowv1.TFJobReplicaTypeWorker,
+	"ps":        kubeflowv1.TFJobReplicaTypePS,
+	"evaluator": kubeflowv1.TFJobReplicaTypeEval,
+}
+
+// Generate returns the TFJob of app's training spec, preceded by the
+// PersistentVolumeClaims its volumes ask to create. An app without
+// training gives nothing.
+func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
+	t := app.Training
+	if t == nil {
+		return nil, nil
+	}
+	labels := generators.Labels(app, p, Component)
+	var out []generators.Object
+
+	claims, err := volumeClaims(app, labels)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, claims...)
+
+	trace := &provenance.Trace{}
+	job := &kubeflowv1.TFJob{
+		ObjectMeta: metav1.ObjectMeta{Name: spec.TFJobName(app.Name, t.Run), Labels: labels},
+		Spec: kubeflowv1.TFJobSpec{
+			RunPolicy: kubeflowv1.RunPolicy{
+				CleanPodPolicy:          ptr(kubeflowv1.CleanPodPolicy(t.CleanPodPolicy)),
+				TTLSecondsAfterFinished: t.TTLSecondsAfterFinished,
+				ActiveDeadlineSeconds:   t.ActiveDeadlineSeconds,
+				BackoffLimit:            t.BackoffLimit,
+			},
+			TFReplicaSpecs: map[kubeflowv1.ReplicaType]*kubeflowv1.ReplicaSpec{},
+		},
+	}
+	trace.Record("metadata.name", "training.run")
+	trace.Record("spec.runPolicy.cleanPodPolicy", "training.cleanPodPolicy")
+	trace.Record("spec.runPolicy.ttlSecondsAfterFinished", "training.ttlSecondsAfterFinished")
+	trace.Record("spec.runPolicy.activeDeadlineSeconds", "training.activeDeadlineSeconds")
+	trace.Record("spec.runPolicy.backoffLimit", "training.backoffLimit")
+	if t.SuccessPolicy != "" {
+		job.Spec.SuccessPolicy = ptr(kubeflowv1.SuccessPolicy(t.SuccessPolicy))
+		trace.Record("spec.successPolicy", "training.successPolicy")
+	}
+	if s := t.Scheduling; s != nil {
+		job.Spec.RunPolicy.SchedulingPolicy = &kubeflowv1.SchedulingPolicy{
+			Queue:         s.Queue,
+			PriorityClass: s.PriorityClass,
+			MinAvailable:  s.MinAvailable,
+		}
+		trace.Record("spec.runPolicy.schedulingPolicy", "training.scheduling")
+	}
+	for _, role := range spec.Roles {
+		rs := t.Replicas.Get(role)
+		if rs == nil {
+			continue
+		}
+		rt := roleTypes[role]
+		job.Spec.TFReplicaSpecs[rt] = replicaSpec(app, role, rs, labels, trace, "spec.tfReplicaSpecs."+string(rt))
+	}
+	obj, err := generators.New(job, kubeflowv1.SchemeGroupVersion.WithKind(kubeflowv1.TFJobKind), trace)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, obj), nil
+}
+
+// replicaSpec builds one replica type: the job's settings, overridden by
+// the replica set's own.
+func replicaSpec(app *spec.App, role string, rs *spec.ReplicaSet, labels map[string]string, trace *provenance.Trace, at string) *kubeflowv1.ReplicaSpec {
+	t := app.Training
+	sp := "training.replicas." + role
+	// pick returns the replica set's setting if it has one, else the job's.
+	pick := func(field string, set bool) string {
+		if set {
+			return sp + "." + field
+		}
+		return "training." + field
+	}
+	c := corev1.Container{Name: ContainerName}
+	cat := at + ".template.spec.containers[0]"
+
+	c.Image = firstNonEmpty(rs.Image, t.Image)
+	trace.Record(cat+".image", pick("image", rs.Image != ""))
+	c.Command = firstList(rs.Command, t.Command)
+	trace.Record(cat+".command", pick("command", rs.Command != nil))
+	c.Args = append([]string(nil), firstList(rs.Args, t.Args)...)
+	trace.Record(cat+".args", pick("args", rs.Args != nil))
+	env := mergeMaps(t.Env, rs.Env)
+	for _, k := range generators.SortedKeys(env) {
+		c.Env = append(c.Env, corev1.EnvVar{Name: k, Value: env[k]})
+		trace.Record(fmt.Sprintf("%s.env[%d]", cat, len(c.Env)-1), pick("env."+k, rs.Env[k] != ""))
+	}
+	for _, k := range generators.SortedKeys(t.Hyperparameters) {
+		v := formatValue(t.Hyperparameters[k])
+		if t.HyperparametersAs == "env" {
+			c.Env = append(c.Env, corev1.EnvVar{Name: "HP_" + strings.ToUpper(k), Value: v})
+			trace.Record(fmt.Sprintf("%s.env[%d]", cat, len(c.Env)-1), "training.hyperparameters."+k)
+		} else {
+			c.Args = append(c.Args, fmt.Sprintf("--%s=%s", k, v))
+			trace.Record(fmt.Sprintf("%s.args[%d]", cat, len(c.Args)-1), "training.hyperparameters."+k)
+		}
+	}
+	res := rs.Resources
+	if res == nil {
+		res = t.Resources
+	}
+	c.Resources = generators.Resources(res)
+	trace.Record(cat+".resources", pick("resources", rs.Resources != nil))
+
+	pod := corev1.PodSpec{}
+	pod.NodeSelector = mergeMaps(t.NodeSelector, rs.NodeSelector)
+	trace.Record(at+".template.spec.nodeSelector", pick("nodeSelector", rs.NodeSelector != nil))
+	pod.Tolerations = generators.Tolerations(firstList(rs.Tolerations, t.Tolerations))
+	trace.Record(at+".template.spec.tolerations", pick("tolerations", rs.Tolerations != nil))
+
+	vols := map[string]spec.Volume{}
+	for k, v := range t.Volumes {
+		vols[k] = v
+	}
+	for k, v := range rs.Volumes {
+		vols[k] = v
+	}
+	for i, name := range generators.SortedKeys(vols) {
+		v := vols[name]
+		from := "training.volumes." + name
+		if _, ok := rs.Volumes[name]; ok {
+			from = sp + ".volumes." + name
+		}
+		pod.Volumes = append(pod.Volumes, corev1.Volume{
+			Name: name,
+			VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{
+				ClaimName: ClaimName(app.Name, name, v), ReadOnly: v.ReadOnly,
+			}},
+		})
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: v.MountPath, ReadOnly: v.ReadOnly, SubPath: v.SubPath})
+		trace.Record(fmt.Sprintf("%s.template.spec.volumes[%d]", at, i), from)
+		trace.Record(fmt.Sprintf("%s.volumeMounts[%d]", cat, i), from)
+	}
+	pod.Containers = []corev1.Container{c}
+	trace.Record(cat, sp)
+
+	restart := t.RestartPolicy
+	if rs.RestartPolicy != "" {
+		restart = rs.RestartPolicy
+	}
+	trace.Record(at+".restartPolicy", pick("restartPolicy", rs.RestartPolicy != ""))
+	trace.Record(at+".replicas", sp+".replicas")
+	return &kubeflowv1.ReplicaSpec{
+		Replicas:      ptr(int32(rs.Replicas)),
+		RestartPolicy: kubeflowv1.RestartPolicy(restart),
+		Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Spec:       pod,
+		},
+	}
+}
+
+// volumeClaims returns the PersistentVolumeClaims that the job's volumes
+// ask to create, in name order.
+func volumeClaims(app *spec.App, labels map[string]string) ([]generators.Object, error) {
+	t := app.Training
+	type claim struct {
+		from string
+		v    spec.Volume
+	}
+	claims := map[string]claim{}
+	add := func(from, name string, v spec.Volume) {
+		if v.Create != nil {
+			claims[ClaimName(app.Name, name, v)] = claim{from, v}
+		}
+	}
+	for _, name := range generators.SortedKeys(t.Volumes) {
+		add("training.volumes."+name, name, t.Volumes[name])
+	}
+	for _, role := range spec.Roles {
+		if rs := t.Replicas.Get(role); rs != nil {
+			for _, name := range generators.SortedKeys(rs.Volumes) {
+				add("training.replicas."+role+".volumes."+name, name, rs.Volumes[name])
+			}
+		}
+	}
+	var out []generators.Object
+	for _, name := range generators.SortedKeys(claims) {
+		cl := claims[name]
+		pvc := &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				VolumeMode: ptr(corev1.PersistentVolumeFilesystem),
+				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
+					corev1.ResourceStorage: resource.MustParse(cl.v.Create.Size),
+				}},
+			},
+		}
+		for _, m := range cl.v.Create.AccessModes {
+			pvc.Spec.AccessModes = append(pvc.Spec.AccessModes, corev1.PersistentVolumeAccessMode(m))
+		}
+		if sc := cl.v.Create.StorageClass; sc != "" {
+			pvc.Spec.StorageClassName = &sc
+		}
+		trace := &provenance.Trace{}
+		trace.Record("metadata.name", cl.from)
+		trace.Record("spec", cl.from+".create")
+		trace.Record("spec.resources.requests.storage", cl.from+".create.size")
+		obj, err := generators.New(pvc, corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"), trace)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, obj)
+	}
+	return out, nil
+}
+
+// ClaimName is the PVC a volume mounts: its claimName, or <app>-<volume>.
+func ClaimName(app, volume string, v spec.Volume) string {
+	if v.ClaimName != "" {
+		return v.ClaimName
+	}
+	return app + "-" + volume
+}
+
+// formatValue prints a hyperparameter as the training code reads it.
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case string:
+		return x
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func firstList[T any](a, b []T) []T {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+func mergeMaps(a, b map[string]string) map[string]string {
+	if len(a) == 0 && len(b) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,204 @@
+// Package build runs the generators over a loaded workspace, app by app
+// and in parallel, checks what they produce, and lays out the trees of the
+// config repos.
+package build
+
+import (
+	"fmt"
+	"path"
+	"runtime"
+	"sync"
+
+	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/kservice"
+	"github.com/dmls-project/dmls/generators/kustomize"
+	"github.com/dmls-project/dmls/generators/platform"
+	"github.com/dmls-project/dmls/generators/tfjob"
+	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/workspace"
+)
+
+// appGenerators run, in this order, for every app instance.
+var appGenerators = []generators.Func{tfjob.Generate, kservice.Generate}
+
+// PlatformDir is where the per-environment platform objects (team
+// namespaces and quotas) live in the k8s-config repo.
+func PlatformDir(env string) string { return "platform/" + env }
+
+// App is the generated output of one app.
+type App struct {
+	App *workspace.App
+	// Tree is the app's kustomize tree, relative to the k8s-config repo's
+	// path prefix.
+	Tree generators.Tree
+	// Objects are the app's objects per environment, before kustomize.
+	Objects map[string][]generators.Object
+}
+
+// Result is the generated output of a workspace.
+type Result struct {
+	Apps []*App
+	// Platform is the tree of the platform objects, relative to the
+	// k8s-config repo's path prefix.
+	Platform generators.Tree
+}
+
+// Options tune Workspace.
+type Options struct {
+	// Workers bounds parallel apps; 0 means GOMAXPROCS.
+	Workers int
+	// Apps limits the build to these apps; empty means all.
+	Apps []string
+}
+
+// Workspace generates every app of ws and the platform objects. Findings
+// against the specs come back as a diag.List.
+func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
+	apps := ws.Apps
+	if len(opts.Apps) > 0 {
+		apps = nil
+		for _, name := range opts.Apps {
+			a := ws.App(name)
+			if a == nil {
+				return nil, fmt.Errorf("no app named %q in the workspace", name)
+			}
+			apps = append(apps, a)
+		}
+	}
+	res := &Result{Apps: make([]*App, len(apps))}
+	errs := make([]error, len(apps))
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for i, a := range apps {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			res.Apps[i], errs[i] = BuildApp(ws.Platform, a)
+		}()
+	}
+	wg.Wait()
+	var diags diag.List
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if d, ok := err.(diag.List); ok {
+			diags = append(diags, d...)
+			continue
+		}
+		return nil, err
+	}
+	if err := diags.Err(); err != nil {
+		return nil, err
+	}
+	pt, err := Platform(ws)
+	if err != nil {
+		return nil, err
+	}
+	res.Platform = pt
+	return res, nil
+}
+
+// BuildApp generates one app: its objects in the base and in every
+// environment, checked with Knative's validation, laid out as a kustomize
+// base and overlays.
+func BuildApp(p *spec.Platform, a *workspace.App) (*App, error) {
+	out := &App{App: a, Objects: map[string][]generators.Object{}}
+	base, err := generate(p, a.Base)
+	if err != nil {
+		return nil, err
+	}
+	k := kustomize.App{Name: a.Name, Source: path.Join(workspace.AppsDir, a.Dir), Base: base}
+	var diags diag.List
+	for _, in := range a.Envs {
+		objs, err := generate(p, in)
+		if err != nil {
+			return nil, err
+		}
+		diags = append(diags, check(in, objs)...)
+		out.Objects[in.Env.Name] = objs
+		k.Overlays = append(k.Overlays, kustomize.Overlay{Env: in.Env.Name, Namespace: in.Namespace, Objects: objs})
+	}
+	if err := diags.Err(); err != nil {
+		return nil, err
+	}
+	tree, err := kustomize.Layout(k)
+	if err != nil {
+		return nil, fmt.Errorf("app %s: %w", a.Name, err)
+	}
+	out.Tree = tree
+	return out, nil
+}
+
+func generate(p *spec.Platform, in *workspace.Instance) ([]generators.Object, error) {
+	var objs []generators.Object
+	for _, g := range appGenerators {
+		o, err := g(in.Spec, p)
+		if err != nil {
+			return nil, fmt.Errorf("app %s: %w", in.Spec.Name, err)
+		}
+		objs = append(objs, o...)
+	}
+	return objs, nil
+}
+
+// check runs upstream admission rules on generated objects and places
+// each finding on the spec line that produced the field.
+func check(in *workspace.Instance, objs []generators.Object) diag.List {
+	var d diag.List
+	for _, o := range objs {
+		if o.GetKind() != "Service" || o.GroupVersionKind().Group != "serving.knative.dev" {
+			continue
+		}
+		for _, fe := range kservice.Validate(o) {
+			if fe.Warning {
+				continue
+			}
+			specPath, _ := o.Trace.Spec(fe.Field)
+			pos, _ := in.Prov.Lookup(specPath)
+			d.Add(pos, specPath, "Knative rejects %s %s in environment %s: %s", o.ID(), fe.Field, in.Env.Name, fe.Message)
+		}
+	}
+	return d
+}
+
+// Platform returns the platform objects of every environment.
+func Platform(ws *workspace.Workspace) (generators.Tree, error) {
+	tree := generators.Tree{}
+	for _, env := range ws.Envs {
+		objs, err := platform.Namespaces(ws.Platform, env)
+		if err != nil {
+			return nil, err
+		}
+		t, err := kustomize.Plain(objs)
+		if err != nil {
+			return nil, err
+		}
+		tree.Add(PlatformDir(env.Name), t)
+	}
+	return tree, nil
+}
+
+// Repos returns the tree of every config repo named by the platform, with
+// each repo's path prefix applied. Repos dmls writes nothing to yet come
+// back empty, so that publishing clears what dmls once wrote there.
+func (r *Result) Repos(p *spec.Platform) map[string]generators.Tree {
+	repos := map[string]generators.Tree{}
+	for name := range p.Repos {
+		repos[name] = generators.Tree{}
+	}
+	k8s := repos[spec.RepoK8sConfig]
+	prefix := p.Repos[spec.RepoK8sConfig].Path
+	for _, a := range r.Apps {
+		k8s.Add(prefix, a.Tree)
+	}
+	k8s.Add(prefix, r.Platform)
+	return repos
+}

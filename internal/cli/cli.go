@@ -1,0 +1,122 @@
+// Package cli implements the dmls command line. Each subcommand lives in a
+// file of its own and only wires packages together.
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/workspace"
+)
+
+// Exit codes.
+const (
+	ExitOK    = 0
+	ExitError = 1 // spec errors and failed operations
+	ExitUsage = 2 // bad flags or arguments
+)
+
+// usageError marks errors in how dmls was called.
+type usageError struct{ error }
+
+// globals are the flags every command shares.
+type globals struct {
+	workspace string
+	output    string
+	stdout    io.Writer
+	stderr    io.Writer
+}
+
+// Main runs dmls with args and returns the process exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "dmls",
+		Short: "GitOps for distributed machine learning on Kubernetes",
+		Long: `dmls turns small typed specs of training jobs (Kubeflow TFJob) and model
+services (Knative Service) into kustomize trees, commits them to the config
+repos and registers them with Argo CD, which deploys them.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVarP(&g.workspace, "workspace", "w", ".", "workspace folder")
+	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format where output is structured: text, yaml or json")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	for _, c := range []*cobra.Command{
+		validateCmd(g), renderCmd(g), generateCmd(g), initCmd(g), versionCmd(g),
+	} {
+		root.AddCommand(c)
+	}
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	var se silentExit
+	if errors.As(err, &se) {
+		return se.code
+	}
+	var d diag.List
+	if errors.As(err, &d) {
+		for _, x := range d {
+			fmt.Fprintln(stderr, x.String())
+		}
+		fmt.Fprintf(stderr, "dmls: %d error(s) in the specs\n", len(d))
+		return ExitError
+	}
+	var u usageError
+	if errors.As(err, &u) || isCobraUsage(err) {
+		fmt.Fprintf(stderr, "dmls: %v\nRun 'dmls --help' for usage.\n", err)
+		return ExitUsage
+	}
+	fmt.Fprintf(stderr, "dmls: %v\n", err)
+	return ExitError
+}
+
+// isCobraUsage recognises cobra's own argument errors.
+func isCobraUsage(err error) bool {
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand", "flag needs an argument"} {
+		if strings.Contains(err.Error(), p) {
+			return true
+		}
+	}
+	return false
+}
+
+// load reads and checks the workspace.
+func (g *globals) load() (*workspace.Workspace, error) {
+	st, err := os.Stat(g.workspace)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("workspace %s: %w", g.workspace, errors.Unwrap(err))}
+	}
+	if !st.IsDir() {
+		return nil, usageError{fmt.Errorf("workspace %s is not a folder", g.workspace)}
+	}
+	return workspace.Load(os.DirFS(g.workspace), g.workspace, workspace.Options{})
+}
+
+// checkOutput validates -o for commands that support the given formats.
+func (g *globals) checkOutput(formats ...string) error {
+	for _, f := range formats {
+		if g.output == f {
+			return nil
+		}
+	}
+	return usageError{fmt.Errorf("-o %s is not supported here; use one of %v", g.output, formats)}
+}
+
+// printJSON writes v as indented JSON.
+func (g *globals) printJSON(v any) error {
+	enc := json.NewEncoder(g.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

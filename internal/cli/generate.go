@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dmls-project/dmls/internal/build"
+	"github.com/dmls-project/dmls/internal/outdir"
+)
+
+func generateCmd(g *globals) *cobra.Command {
+	var out string
+	c := &cobra.Command{
+		Use:   "generate --out DIR",
+		Short: "Write the GitOps tree of every config repo",
+		Long: `generate writes DIR/<repo>/..., one folder per config repo of platform.cue,
+as publish would commit them. The k8s-config repo gets apps/<app>/base and
+apps/<app>/overlays/<env>, each with a kustomization.yaml, and
+platform/<env> with the team namespaces and quotas.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return usageError{fmt.Errorf("--out DIR is required")}
+			}
+			ws, err := g.load()
+			if err != nil {
+				return err
+			}
+			res, err := build.Workspace(ws, build.Options{})
+			if err != nil {
+				return err
+			}
+			repos := res.Repos(ws.Platform)
+			all := map[string][]byte{}
+			for name, tree := range repos {
+				for p, b := range tree {
+					all[name+"/"+p] = b
+				}
+			}
+			if err := outdir.Write(out, all); err != nil {
+				return err
+			}
+			for _, name := range sortedNames(repos) {
+				fmt.Fprintf(g.stdout, "%s/%s: %d files\n", out, name, len(repos[name]))
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&out, "out", "", "output folder (replaced as a whole)")
+	return c
+}
