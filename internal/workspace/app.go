@@ -91,9 +91,14 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 	prov.Set("", provenance.Pos{File: display[0]})
 
 	// Types, constraints and unknown fields first, with the user's own
-	// positions; the user's data must then be concrete.
+	// positions, together with what the app names outside itself; the
+	// user's data must then be concrete.
+	refs := l.checkRefs(rawRefs(raw), prov)
 	if err := ev.schema.LookupPath(defApp).Unify(raw).Validate(); err != nil {
-		return nil, fromCUE(err, defApp.String(), prov, dirPos)
+		return nil, append(refs, fromCUE(err, defApp.String(), prov, dirPos)...)
+	}
+	if len(refs) > 0 {
+		return nil, refs
 	}
 	if err := raw.Validate(cue.Concrete(true)); err != nil {
 		return nil, fromCUE(err, "", prov, dirPos)
@@ -106,11 +111,6 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 	app := &App{Dir: dir, Files: display, Digest: hex.EncodeToString(h.Sum(nil))}
 	app.Name, _ = data[pathName].(string)
 	app.Team, _ = data[pathTeam].(string)
-
-	d = append(d, l.checkRefs(data, prov)...)
-	if len(d) > 0 {
-		return nil, d
-	}
 	overrides, _ := data[pathOverrides].(map[string]any)
 	delete(data, pathOverrides)
 
@@ -170,8 +170,8 @@ func (l *loader) instance(ev *evaluator, env *spec.Environment, data map[string]
 // environments.
 func (l *loader) checkRefs(data map[string]any, prov provenance.Map) diag.List {
 	var d diag.List
-	team, _ := data[pathTeam].(string)
-	if _, ok := l.ws.Platform.Teams[team]; !ok {
+	team, isString := data[pathTeam].(string)
+	if _, ok := l.ws.Platform.Teams[team]; !ok && isString {
 		pos, _ := prov.Lookup(pathTeam)
 		d.Add(pos, pathTeam, "unknown team %q; the platform's teams are %s", team, quoteList(sortedKeys(l.ws.Platform.Teams)))
 	}
@@ -210,6 +210,31 @@ func (l *loader) checkRefs(data map[string]any, prov provenance.Map) diag.List {
 		}
 	}
 	return d
+}
+
+// rawRefs picks, from a value that may not pass the schema yet, what
+// checkRefs needs: team, envs and the environments of overrides.
+func rawRefs(raw cue.Value) map[string]any {
+	out := map[string]any{}
+	if s, err := raw.LookupPath(cue.ParsePath(pathTeam)).String(); err == nil {
+		out[pathTeam] = s
+	}
+	if it, err := raw.LookupPath(cue.ParsePath(pathEnvs)).List(); err == nil {
+		var envs []any
+		for it.Next() {
+			s, _ := it.Value().String()
+			envs = append(envs, s)
+		}
+		out[pathEnvs] = envs
+	}
+	if it, err := raw.LookupPath(cue.ParsePath(pathOverrides)).Fields(); err == nil {
+		o := map[string]any{}
+		for it.Next() {
+			o[it.Selector().Unquoted()] = map[string]any{}
+		}
+		out[pathOverrides] = o
+	}
+	return out
 }
 
 // runsIn reports whether the app runs in env: every environment unless its

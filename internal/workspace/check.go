@@ -95,9 +95,6 @@ func (c *checker) volume(at string, v spec.Volume) {
 
 func (c *checker) serving(a *spec.App) {
 	s := a.Serving
-	if a.Name[0] < 'a' || a.Name[0] > 'z' {
-		c.add("name", "a model service's name must start with a letter (Knative requires DNS-1035 names)")
-	}
 	switch {
 	case s.Image == "" && s.Model == nil:
 		c.add("serving", "set serving.image, or serving.model with a storageUri")

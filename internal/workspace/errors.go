@@ -4,12 +4,16 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+
+	"io/fs"
 
 	cueerrors "cuelang.org/go/cue/errors"
 
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/schemas"
 )
 
 // friendly replaces schema regexps in CUE messages with what they mean. The
@@ -17,7 +21,7 @@ import (
 // fails if a schema pattern changes without its entry here.
 var friendly = []struct{ pattern, text string }{
 	{`=~"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"`, "must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"},
-	{`=~"^[a-z]"`, "must start with a lower-case letter"},
+	{`=~"^[a-z]([-a-z0-9]*[a-z0-9])?$"`, "must be a DNS-1035 label: lower-case letters, digits and '-', starting with a letter and ending with a letter or digit, at most 63 characters"},
 	{`=~"^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][-+]?[0-9]+)?$"`, "must be a Kubernetes quantity such as 500m, 2, 1.5Gi or 8Gi"},
 	{`=~"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"`, "must be an image reference such as registry.example.com/team/trainer:1.2 or repo@sha256:<64 hex>"},
 	{`=~"^(/[A-Za-z0-9_.@+-]+)+$"`, "must be an absolute path such as /trained_model"},
@@ -31,6 +35,7 @@ var friendly = []struct{ pattern, text string }{
 var (
 	outOfBound  = regexp.MustCompile(`\(out of bound (.*)\)$`)
 	conflicting = regexp.MustCompile(`^conflicting values (.+) and (.+)$`)
+	lineInMsg   = regexp.MustCompile(`^(\S+\.ya?ml):([0-9]+): (.*)$`)
 )
 
 // humanize rewrites a CUE message into one a spec author can act on.
@@ -80,6 +85,16 @@ func fromCUE(err error, trim string, prov provenance.Map, fallback provenance.Po
 		p := joinSelectors(sels)
 		format, args := e.Msg()
 		msg := fmt.Sprintf(format, args...)
+		if msg == "" {
+			msg = e.Error()
+		}
+		// YAML errors carry their line in the message: "file:3: ...".
+		if m := lineInMsg.FindStringSubmatch(msg); m != nil {
+			line, _ := strconv.Atoi(m[2])
+			pos := provenance.Pos{File: m[1], Line: line, Col: 1}
+			items = append(items, finding{pos, p, m[3]})
+			continue
+		}
 		pos := provenance.Pos{}
 		for _, ip := range append(e.InputPositions(), e.Position()) {
 			if pp := toPos(ip); pp.IsValid() {
@@ -181,4 +196,21 @@ func joinSelectors(sels []string) string {
 		b.WriteString(s)
 	}
 	return b.String()
+}
+
+// schemaFiles returns the source of the embedded schema files.
+func schemaFiles() ([]string, error) {
+	entries, err := fs.ReadDir(schemas.FS, ".")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		b, err := fs.ReadFile(schemas.FS, e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, string(b))
+	}
+	return out, nil
 }
