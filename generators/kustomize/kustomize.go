@@ -254,8 +254,8 @@ func Plain(objs []generators.Object) (generators.Tree, error) {
 	k := newKustomization()
 	for _, o := range objs {
 		file := FileName(o.Unstructured)
-		if _, dup := tree[file]; dup {
-			file = strings.TrimSuffix(file, ".yaml") + "-" + o.GetNamespace() + ".yaml"
+		if ns := o.GetNamespace(); ns != "" {
+			file = strings.TrimSuffix(file, ".yaml") + "." + ns + ".yaml"
 		}
 		if err := put(tree, file, o.Object); err != nil {
 			return nil, err

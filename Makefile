@@ -1,0 +1,50 @@
+# dmls: GitOps for distributed machine learning on Kubernetes.
+# `make render` and `make test` do all their set-up on a fresh machine.
+
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+GO      ?= go
+BIN     := bin/dmls
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X github.com/dmls-project/dmls/internal/cli.Version=$(VERSION)
+
+.PHONY: all build render test lint golden bench fuzz e2e e2e-deps e2e-up e2e-down clean
+
+all: build
+
+build: $(BIN)
+
+$(BIN): go.mod go.sum $(shell find cmd generators internal schemas -name '*.go' -o -name '*.cue' -o -name '*.txtar' 2>/dev/null)
+	$(GO) mod download
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/dmls
+
+## render: validate and render the example workspace into rendered/<env>/<app>.yaml
+render: $(BIN)
+	$(BIN) validate -w .
+	$(BIN) render -w . --out rendered
+	@echo "rendered/:"; find rendered -name '*.yaml' | sort
+
+## test: unit, golden and CLI tests
+test:
+	$(GO) mod download
+	$(GO) vet ./...
+	$(GO) test ./...
+
+## lint: gofmt and go vet
+lint:
+	@out=$$(gofmt -l cmd generators internal schemas tests 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## golden: refresh golden files after an intended change of output
+golden:
+	$(GO) test ./internal/cli/ ./generators/... -run 'Golden' -update
+
+## bench: benchmarks of loading, generating and rendering
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/... ./generators/...
+
+## fuzz: fuzz the spec loader for a minute
+fuzz:
+	$(GO) test ./internal/workspace/ -run '^$$' -fuzz FuzzLoad -fuzztime 60s
+
+clean:
+	rm -rf bin rendered
