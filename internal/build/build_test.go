@@ -83,7 +83,7 @@ func TestOverlaysRenderWhatTheGeneratorsMake(t *testing.T) {
 // set the field: K_SERVICE is reserved by Knative, and no CUE rule knows it.
 func TestKnativeFindingsPointAtSpec(t *testing.T) {
 	fsys := fstest.MapFS{
-		"platform.cue": {Data: []byte("name: \"p\"\nteams: t: {}\nrepos: \"k8s-config\": url: \"https://git.example.com/k.git\"\n")},
+		"platform.cue":     {Data: []byte("name: \"p\"\nteams: t: {}\nrepos: \"k8s-config\": url: \"https://git.example.com/k.git\"\n")},
 		"overlays/dev.cue": {Data: []byte("order: 0\nnamespaces: t: \"t-dev\"\n")},
 		"apps/svc/app.cue": {Data: []byte("name: \"svc\"\nteam: \"t\"\nserving: {\n\timage: \"registry.example.com/svc:1\"\n\tenv: K_SERVICE: \"mine\"\n}\n")},
 	}

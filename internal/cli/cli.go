@@ -53,7 +53,7 @@ repos and registers them with Argo CD, which deploys them.`,
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format where output is structured: text, yaml or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	for _, c := range []*cobra.Command{
-		validateCmd(g), renderCmd(g), generateCmd(g), initCmd(g), versionCmd(g),
+		validateCmd(g), renderCmd(g), generateCmd(g), publishCmd(g), initCmd(g), versionCmd(g),
 	} {
 		root.AddCommand(c)
 	}

@@ -1,0 +1,100 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing/transport"
+)
+
+func TestRedactorWrap(t *testing.T) {
+	const secret = "s3cr3t-tok"
+	r := newRedactor(secret)
+	tests := []struct {
+		name       string
+		err        error
+		kind       error
+		wantIs     []error
+		wantDetail string
+		keepsCause bool
+	}{
+		{
+			name:       "secret in text",
+			err:        fmt.Errorf("get https://u:%s@host/x: %w", secret, context.DeadlineExceeded),
+			wantIs:     []error{context.DeadlineExceeded},
+			wantDetail: "get https://u:***@host/x: context deadline exceeded",
+		},
+		{
+			name:       "secret next to a sentinel",
+			err:        fmt.Errorf("header token=%s: %w", "s3cr3t-tok", transport.ErrAuthenticationRequired),
+			kind:       ErrAuth,
+			wantIs:     []error{ErrAuth, transport.ErrAuthenticationRequired},
+			wantDetail: "header token=***: authentication required",
+		},
+		{
+			name:       "token as lone URL user",
+			err:        errors.New("dial https://ghp_zzz@host/x failed"),
+			wantDetail: "dial https://***@host/x failed",
+		},
+		{
+			name:       "clean error is kept",
+			err:        fmt.Errorf("boom: %w", transport.ErrRepositoryNotFound),
+			kind:       ErrNotFound,
+			wantIs:     []error{ErrNotFound, transport.ErrRepositoryNotFound},
+			wantDetail: "boom: repository not found",
+			keepsCause: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := r.wrap("fetch", "repo", tt.kind, tt.err)
+			if e.Detail != tt.wantDetail {
+				t.Fatalf("detail = %q, want %q", e.Detail, tt.wantDetail)
+			}
+			for _, w := range tt.wantIs {
+				if !errors.Is(e, w) {
+					t.Fatalf("errors.Is(%v, %v) = false", e, w)
+				}
+			}
+			if got := errors.Is(e, tt.err); got != tt.keepsCause {
+				t.Fatalf("cause kept = %v, want %v", got, tt.keepsCause)
+			}
+			for _, c := range e.Unwrap() {
+				if strings.Contains(c.Error(), secret) {
+					t.Fatalf("unwrapped error leaks the secret: %v", c)
+				}
+			}
+		})
+	}
+}
+
+func TestClassifyPush(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{name: "go-git lease check", err: errors.New("non-fast-forward update: refs/heads/main"), want: errRetry},
+		{name: "server non-fast-forward", err: errors.New("command error on refs/heads/main: non-fast-forward"), want: errRetry},
+		{name: "server ref moved", err: errors.New("command error on refs/heads/main: failed to update ref"), want: errRetry},
+		{name: "server lock", err: errors.New("command error on refs/heads/main: cannot lock ref 'refs/heads/main'"), want: errRetry},
+		{name: "hook", err: errors.New("command error on refs/heads/main: pre-receive hook declined"), want: ErrRejected},
+		{name: "protected branch", err: errors.New("command error on refs/heads/main: protected branch hook declined"), want: ErrRejected},
+		{name: "unpack", err: errors.New("unpack error: index-pack abnormal exit"), want: ErrRejected},
+		{name: "401", err: fmt.Errorf("%w: x", transport.ErrAuthenticationRequired), want: ErrAuth},
+		{name: "403", err: fmt.Errorf("%w: x", transport.ErrAuthorizationFailed), want: ErrAuth},
+		{name: "ssh", err: errors.New("ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey]"), want: ErrAuth},
+		{name: "404", err: fmt.Errorf("%w: x", transport.ErrRepositoryNotFound), want: ErrNotFound},
+		{name: "network", err: errors.New("dial tcp 127.0.0.1:1: connect: connection refused"), want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := classifyPush(tt.err); got != tt.want {
+				t.Fatalf("classifyPush(%q) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}

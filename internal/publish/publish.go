@@ -1,0 +1,172 @@
+// Package publish commits the generated trees of a workspace to its config
+// repos, one commit per repo that changed, and pushes them.
+package publish
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/go-git/go-git/v5"
+
+	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/spec"
+)
+
+// ManagedDirs are the folders dmls owns in each config repo, under the
+// repo's path prefix. Files there that dmls no longer generates are
+// deleted; everything else in the repo is left alone.
+var ManagedDirs = map[string][]string{
+	spec.RepoK8sConfig: {"apps", "platform", "argocd"},
+}
+
+// TrailerSource names the workspace commit a config commit was made from.
+const TrailerSource = "Dmls-Source-Commit"
+
+// Options tune Publish.
+type Options struct {
+	// URLs override repo URLs of the platform by repo name (--repo NAME=URL).
+	URLs map[string]string
+	// DryRun reports what would change and pushes nothing.
+	DryRun bool
+	// Message is the first line of each commit message; empty means a
+	// summary of what changed.
+	Message string
+	// SourceCommit is the workspace's git commit, recorded as a trailer.
+	SourceCommit string
+	Auth         gitops.Auth
+	Author       gitops.Signature
+}
+
+// Result is what happened in one repo.
+type Result struct {
+	gitops.Result
+	Name string
+	URL  string
+}
+
+// Publish writes each repo's tree into its repo. Repos are published one
+// after another; the first error stops it, and the repos already pushed
+// keep their (complete) commits.
+func Publish(ctx context.Context, p *spec.Platform, trees map[string]generators.Tree, opts Options) ([]Result, error) {
+	for name := range opts.URLs {
+		if _, ok := p.Repos[name]; !ok {
+			return nil, fmt.Errorf("--repo %s: the platform has no repo of that name; its repos are %s", name, strings.Join(generators.SortedKeys(p.Repos), ", "))
+		}
+	}
+	var out []Result
+	for _, name := range generators.SortedKeys(p.Repos) {
+		repo := p.Repos[name]
+		managed := managedDirs(name, repo.Path)
+		tree := trees[name]
+		if len(managed) == 0 && len(tree) == 0 {
+			continue
+		}
+		url := repo.URL
+		if u, ok := opts.URLs[name]; ok {
+			url = u
+		}
+		req := gitops.Request{
+			Target:  gitops.Target{Name: name, URL: url, Branch: repo.Branch},
+			Files:   tree,
+			Managed: managed,
+			Auth:    opts.Auth,
+			Author:  opts.Author,
+			DryRun:  true,
+		}
+		if opts.SourceCommit != "" {
+			req.Trailers = []gitops.Trailer{{Key: TrailerSource, Value: opts.SourceCommit}}
+		}
+		// A dry run first tells what changed, for the commit message.
+		res, err := gitops.Publish(ctx, req)
+		if err != nil {
+			return out, fmt.Errorf("publish to %s: %w", name, err)
+		}
+		if res.Changed && !opts.DryRun {
+			req.DryRun = false
+			req.Message = Message(opts.Message, repo.Path, res)
+			res, err = gitops.Publish(ctx, req)
+			if err != nil {
+				return out, fmt.Errorf("publish to %s: %w", name, err)
+			}
+		}
+		out = append(out, Result{Result: res, Name: name, URL: gitops.RedactURL(url)})
+	}
+	return out, nil
+}
+
+func managedDirs(repo, prefix string) []string {
+	var out []string
+	for _, d := range ManagedDirs[repo] {
+		out = append(out, path.Join(prefix, d))
+	}
+	return out
+}
+
+// Message writes a commit message that lists the apps and environments
+// that changed, from the changed paths.
+func Message(subject, prefix string, res gitops.Result) string {
+	apps := map[string]map[string]bool{}
+	other := map[string]map[string]bool{}
+	var all []string
+	all = append(all, res.Added...)
+	all = append(all, res.Modified...)
+	all = append(all, res.Deleted...)
+	for _, p := range all {
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, prefix), "/")
+		parts := strings.Split(rel, "/")
+		switch {
+		case len(parts) >= 4 && parts[0] == "apps" && parts[2] == "overlays":
+			add(apps, parts[1], parts[3])
+		case len(parts) >= 3 && parts[0] == "apps":
+			add(apps, parts[1], "all environments")
+		case len(parts) >= 2:
+			add(other, parts[0], parts[1])
+		}
+	}
+	if subject == "" {
+		names := generators.SortedKeys(apps)
+		switch {
+		case len(names) == 0:
+			subject = "dmls: update " + strings.Join(generators.SortedKeys(other), ", ")
+		case len(names) <= 3:
+			subject = "dmls: update " + strings.Join(names, ", ")
+		default:
+			subject = fmt.Sprintf("dmls: update %d apps", len(names))
+		}
+	}
+	var b strings.Builder
+	b.WriteString(subject)
+	b.WriteString("\n\n")
+	for _, name := range generators.SortedKeys(apps) {
+		fmt.Fprintf(&b, "app %s: %s\n", name, strings.Join(generators.SortedKeys(apps[name]), ", "))
+	}
+	for _, name := range generators.SortedKeys(other) {
+		fmt.Fprintf(&b, "%s: %s\n", name, strings.Join(generators.SortedKeys(other[name]), ", "))
+	}
+	fmt.Fprintf(&b, "\n%d added, %d changed, %d deleted\n", len(res.Added), len(res.Modified), len(res.Deleted))
+	return b.String()
+}
+
+func add(m map[string]map[string]bool, k, v string) {
+	if m[k] == nil {
+		m[k] = map[string]bool{}
+	}
+	m[k][v] = true
+}
+
+// SourceCommit returns the commit checked out in dir, when dir is in a git
+// work tree.
+func SourceCommit(dir string) string {
+	r, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return ""
+	}
+	head, err := r.Head()
+	if err != nil {
+		return ""
+	}
+	return head.Hash().String()
+}

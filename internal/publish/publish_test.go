@@ -1,0 +1,145 @@
+package publish
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/dmls-project/dmls/internal/build"
+	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/gittest"
+	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/workspace"
+)
+
+// exampleFS copies the bundled example workspace into memory, so a test
+// can change it.
+func exampleFS(t *testing.T) fstest.MapFS {
+	t.Helper()
+	root := os.DirFS("../..")
+	out := fstest.MapFS{}
+	for _, pattern := range []string{"platform.cue", "overlays/*.cue", "apps/*/*.cue"} {
+		names, err := fs.Glob(root, pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			b, err := fs.ReadFile(root, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[n] = &fstest.MapFile{Data: b}
+		}
+	}
+	return out
+}
+
+func publishFS(t *testing.T, fsys fs.FS, url string, auth gitops.Auth, dryRun bool) []Result {
+	t.Helper()
+	ws, err := workspace.Load(fsys, "ws", workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := build.Workspace(ws, build.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Publish(context.Background(), ws.Platform, res.Repos(ws.Platform), Options{
+		URLs: map[string]string{spec.RepoK8sConfig: url}, Auth: auth, DryRun: dryRun, SourceCommit: "0123456789abcdef",
+	})
+	if err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	return out
+}
+
+// TestPublishExample publishes the example workspace into a real git
+// server: first publish, a no-op republish, a dry run, and a removed app.
+func TestPublishExample(t *testing.T) {
+	srv := gittest.Start(t)
+	url := srv.CreateRepo(t, "k8s-config")
+	user, pass := srv.Credentials()
+	auth := gitops.Auth{Username: user, Password: pass}
+
+	// Another writer owns a file outside dmls's folders.
+	srv.Push(t, "k8s-config", gittest.Change{Files: map[string]string{"README.md": "hand-written\n"}})
+
+	fsys := exampleFS(t)
+	res := publishFS(t, fsys, url, auth, false)
+	if len(res) != 1 || !res[0].Changed {
+		t.Fatalf("first publish: %+v, want one changed repo", res)
+	}
+	files := srv.Files(t, "k8s-config", "main")
+	for _, p := range []string{
+		"apps/fashion-mnist/base/kustomization.yaml",
+		"apps/fashion-mnist/base/tfjob-fashion-mnist-r1.yaml",
+		"apps/fashion-mnist/overlays/prod/patch-tfjob-fashion-mnist-r1.yaml",
+		"platform/dev/kustomization.yaml",
+		"README.md",
+	} {
+		if _, ok := files[p]; !ok {
+			t.Errorf("remote lacks %s", p)
+		}
+	}
+	msgs := srv.Messages(t, "k8s-config", "main")
+	if !strings.Contains(msgs[0], "app fashion-mnist: all environments, dev, prod, staging") || !strings.Contains(msgs[0], "Dmls-Source-Commit: 0123456789abcdef") {
+		t.Errorf("commit message lacks the apps, envs or trailer:\n%s", msgs[0])
+	}
+	count := srv.CommitCount(t, "k8s-config", "main")
+
+	// The same specs make no commit.
+	if res := publishFS(t, fsys, url, auth, false); res[0].Changed {
+		t.Errorf("second publish changed %+v", res[0])
+	}
+	if got := srv.CommitCount(t, "k8s-config", "main"); got != count {
+		t.Errorf("second publish made a commit: %d commits, want %d", got, count)
+	}
+
+	// A dry run of a change reports it and leaves the remote alone.
+	fsys["apps/fashion-mnist/training.cue"].Data = []byte(strings.Replace(string(fsys["apps/fashion-mnist/training.cue"].Data), "replicas: worker: replicas: 2", "replicas: worker: replicas: 3", 1))
+	head := srv.Head(t, "k8s-config", "main")
+	dry := publishFS(t, fsys, url, auth, true)
+	if !dry[0].Changed || len(dry[0].Modified) == 0 {
+		t.Errorf("dry run reports no change: %+v", dry[0])
+	}
+	if srv.Head(t, "k8s-config", "main") != head {
+		t.Errorf("dry run moved the branch")
+	}
+
+	// Removing the app deletes its files, and only those.
+	for name := range fsys {
+		if strings.HasPrefix(name, "apps/") {
+			delete(fsys, name)
+		}
+	}
+	res = publishFS(t, fsys, url, auth, false)
+	if !res[0].Changed || len(res[0].Deleted) == 0 {
+		t.Fatalf("publish after removing the app: %+v", res[0])
+	}
+	files = srv.Files(t, "k8s-config", "main")
+	for p := range files {
+		if strings.HasPrefix(p, "apps/") {
+			t.Errorf("%s survived the app's removal", p)
+		}
+	}
+	if files["README.md"] != "hand-written\n" {
+		t.Errorf("file outside the managed folders changed: %q", files["README.md"])
+	}
+	if msg := srv.Messages(t, "k8s-config", "main")[0]; !strings.Contains(msg, "app fashion-mnist") {
+		t.Errorf("deletion commit does not name the app:\n%s", msg)
+	}
+}
+
+func TestPublishUnknownRepoOverride(t *testing.T) {
+	ws, err := workspace.Load(exampleFS(t), "ws", workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Publish(context.Background(), ws.Platform, nil, Options{URLs: map[string]string{"nope": "file:///x"}})
+	if err == nil || !strings.Contains(err.Error(), "--repo nope: the platform has no repo of that name") {
+		t.Errorf("err = %v", err)
+	}
+}
