@@ -50,7 +50,13 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 	const tmpl = "spec.template"
 	const ctr = tmpl + ".spec.containers[0]"
 
-	c := corev1.Container{Name: "model"}
+	// A restricted security context, as Knative recommends; runAsNonRoot is
+	// left to the image, since tensorflow/serving runs as root.
+	c := corev1.Container{Name: "model", SecurityContext: &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}}
 	port := s.Port
 	var volumes []corev1.Volume
 	if m := s.Model; m != nil {

@@ -1,0 +1,98 @@
+package tfjob
+
+import (
+	"bytes"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/dmls-project/dmls/internal/golden"
+	"github.com/dmls-project/dmls/internal/spec"
+)
+
+// fullJob uses every training feature: all four roles, GPUs, tolerations,
+// node selectors, per-role overrides, volumes with and without claims,
+// hyperparameters as env, and every run policy.
+func fullJob() *spec.App {
+	return &spec.App{
+		Name: "resnet", Team: "vision", Labels: map[string]string{"cost-center": "ml"},
+		Training: &spec.TrainingJob{
+			Container: spec.Container{
+				Image:   "registry.example.com/vision/resnet:2.1",
+				Command: []string{"python", "-m", "train"},
+				Args:    []string{"--data=/data"},
+				Env:     map[string]string{"TF_CPP_MIN_LOG_LEVEL": "2"},
+				Resources: &spec.Resources{CPU: "4", Memory: "16Gi", GPU: ptr(2),
+					Limits: &spec.Limits{Memory: "20Gi"}},
+				NodeSelector: map[string]string{"node.kubernetes.io/instance-type": "p3.8xlarge"},
+				Tolerations:  []spec.Toleration{{Key: "nvidia.com/gpu", Operator: "Exists", Effect: "NoSchedule"}},
+				Volumes: map[string]spec.Volume{
+					"data":   {MountPath: "/data", ClaimName: "imagenet", ReadOnly: true},
+					"models": {MountPath: "/models", Create: &spec.VolumeClaim{Size: "50Gi", AccessModes: []string{"ReadWriteMany"}, StorageClass: "efs"}},
+				},
+			},
+			Run:               3,
+			Hyperparameters:   map[string]any{"learning_rate": 0.1, "batch_size": 256, "augment": true},
+			HyperparametersAs: "env",
+			Replicas: spec.Replicas{
+				Chief:     &spec.ReplicaSet{Replicas: 1},
+				Worker:    &spec.ReplicaSet{Replicas: 4, RestartPolicy: "OnFailure"},
+				PS:        &spec.ReplicaSet{Replicas: 2, Container: spec.Container{Resources: &spec.Resources{CPU: "2", Memory: "8Gi"}, Tolerations: []spec.Toleration{}}},
+				Evaluator: &spec.ReplicaSet{Replicas: 1, Container: spec.Container{Image: "registry.example.com/vision/resnet-eval:2.1"}},
+			},
+			RestartPolicy:           "Never",
+			CleanPodPolicy:          "Running",
+			BackoffLimit:            ptr(int32(3)),
+			ActiveDeadlineSeconds:   ptr(int64(86400)),
+			TTLSecondsAfterFinished: ptr(int32(3600)),
+			SuccessPolicy:           "AllWorkers",
+			Scheduling:              &spec.Scheduling{Queue: "gpu", PriorityClass: "high", MinAvailable: ptr(int32(8))},
+		},
+	}
+}
+
+func TestGolden(t *testing.T) {
+	objs, err := Generate(fullJob(), &spec.Platform{Name: "ml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	for _, o := range objs {
+		b, err := yaml.Marshal(o.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf.WriteString("---\n")
+		buf.Write(b)
+	}
+	golden.Check(t, "testdata/full.golden.yaml", buf.Bytes())
+}
+
+// TestProvenance checks that fields remember the spec field that set them,
+// including per-role overrides.
+func TestProvenance(t *testing.T) {
+	objs, err := Generate(fullJob(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := objs[len(objs)-1]
+	for field, want := range map[string]string{
+		"spec.tfReplicaSpecs.Worker.replicas":                                       "training.replicas.worker.replicas",
+		"spec.tfReplicaSpecs.Evaluator.template.spec.containers[0].image":           "training.replicas.evaluator.image",
+		"spec.tfReplicaSpecs.Chief.template.spec.containers[0].image":               "training.image",
+		"spec.tfReplicaSpecs.PS.template.spec.containers[0].resources.requests.cpu": "training.replicas.ps.resources",
+		"spec.tfReplicaSpecs.Worker.restartPolicy":                                  "training.replicas.worker.restartPolicy",
+		"spec.tfReplicaSpecs.Chief.restartPolicy":                                   "training.restartPolicy",
+	} {
+		if got, _ := job.Trace.Spec(field); got != want {
+			t.Errorf("%s comes from %q, want %q", field, got, want)
+		}
+	}
+}
+
+func TestNoTraining(t *testing.T) {
+	objs, err := Generate(&spec.App{Name: "x"}, nil)
+	if err != nil || len(objs) != 0 {
+		t.Errorf("Generate without training = %v, %v; want nothing", objs, err)
+	}
+}
