@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -102,6 +103,16 @@ func (g *globals) load() (*workspace.Workspace, error) {
 		return nil, usageError{fmt.Errorf("workspace %s is not a folder", g.workspace)}
 	}
 	return workspace.Load(os.DirFS(g.workspace), g.workspace, workspace.Options{})
+}
+
+// build loads the workspace and runs the generators over it.
+func (g *globals) build(opts build.Options) (*workspace.Workspace, *build.Result, error) {
+	ws, err := g.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := build.Workspace(ws, opts)
+	return ws, res, err
 }
 
 // checkOutput validates -o for commands that support the given formats.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/outdir"
 )
@@ -23,11 +24,7 @@ platform/<env> with the team namespaces and quotas.`,
 			if out == "" {
 				return usageError{fmt.Errorf("--out DIR is required")}
 			}
-			ws, err := g.load()
-			if err != nil {
-				return err
-			}
-			res, err := build.Workspace(ws, build.Options{})
+			ws, res, err := g.build(build.Options{})
 			if err != nil {
 				return err
 			}
@@ -41,7 +38,7 @@ platform/<env> with the team namespaces and quotas.`,
 			if err := outdir.Write(out, all); err != nil {
 				return err
 			}
-			for _, name := range sortedNames(repos) {
+			for _, name := range generators.SortedKeys(repos) {
 				fmt.Fprintf(g.stdout, "%s/%s: %d files\n", out, name, len(repos[name]))
 			}
 			return nil

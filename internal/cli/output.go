@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"sort"
-
 	"sigs.k8s.io/yaml"
 )
 
@@ -19,13 +17,4 @@ func (g *globals) printYAML(v any) error {
 	}
 	_, err = g.stdout.Write(b)
 	return err
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -50,11 +50,7 @@ those keys. They never appear in output.`,
 			if err != nil {
 				return err
 			}
-			ws, err := g.load()
-			if err != nil {
-				return err
-			}
-			res, err := build.Workspace(ws, build.Options{})
+			ws, res, err := g.build(build.Options{})
 			if err != nil {
 				return err
 			}
