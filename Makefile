@@ -48,3 +48,18 @@ fuzz:
 
 clean:
 	rm -rf bin rendered
+
+## e2e: end-to-end tests against a real etcd, kube-apiserver and Argo CD (tools cached in .cache/e2e)
+E2E := tests/e2e/cluster.sh
+
+e2e-deps:
+	bash $(E2E) deps
+e2e-up: e2e-deps
+	bash $(E2E) up
+e2e-down:
+	bash $(E2E) down
+e2e: e2e-deps
+	@set -e; trap 'bash $(E2E) down' EXIT; \
+	bash $(E2E) up; \
+	eval "$$(bash $(E2E) env)"; \
+	$(GO) test -tags e2e -count=1 -timeout 15m -v ./tests/e2e/... || { status=$$?; bash $(E2E) logs; exit $$status; }
