@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/argocd"
 	"github.com/dmls-project/dmls/generators/kservice"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/generators/platform"
@@ -42,6 +43,11 @@ type Result struct {
 	// Platform is the tree of the platform objects, relative to the
 	// k8s-config repo's path prefix.
 	Platform generators.Tree
+	// ArgoCD is the tree of the Argo CD objects (Applications,
+	// AppProjects, roots, settings), relative to the k8s-config repo's path
+	// prefix. It is only built with every app, never for a subset: a root
+	// synced from a partial tree would prune the other apps.
+	ArgoCD generators.Tree
 }
 
 // Options tune Workspace.
@@ -103,6 +109,19 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.Platform = pt
+	if len(opts.Apps) == 0 {
+		var apps []argocd.App
+		for _, a := range res.Apps {
+			for _, in := range a.App.Envs {
+				apps = append(apps, argocd.App{Name: a.App.Name, Team: a.App.Team, Env: in.Env.Name, Objects: a.Objects[in.Env.Name]})
+			}
+		}
+		at, err := argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: apps, PlatformDir: PlatformDir})
+		if err != nil {
+			return nil, err
+		}
+		res.ArgoCD = at
+	}
 	return res, nil
 }
 
@@ -115,6 +134,7 @@ func BuildApp(p *spec.Platform, a *workspace.App) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	argocd.Annotate(base)
 	k := kustomize.App{Name: a.Name, Source: path.Join(workspace.AppsDir, a.Dir), Base: base}
 	var diags diag.List
 	for _, in := range a.Envs {
@@ -122,6 +142,7 @@ func BuildApp(p *spec.Platform, a *workspace.App) (*App, error) {
 		if err != nil {
 			return nil, err
 		}
+		argocd.Annotate(objs)
 		diags = append(diags, check(in, objs)...)
 		out.Objects[in.Env.Name] = objs
 		k.Overlays = append(k.Overlays, kustomize.Overlay{Env: in.Env.Name, Namespace: in.Namespace, Objects: objs})
@@ -154,6 +175,11 @@ func generate(p *spec.Platform, in *workspace.Instance) ([]generators.Object, er
 func check(in *workspace.Instance, objs []generators.Object) diag.List {
 	var d diag.List
 	for _, o := range objs {
+		for _, f := range argocd.Check(o) {
+			specPath, _ := o.Trace.Spec(f.Field)
+			pos, _ := in.Prov.Lookup(specPath)
+			d.Add(pos, specPath, "%s in environment %s: %s", o.ID(), in.Env.Name, f.Message)
+		}
 		if o.GetKind() != "Service" || o.GroupVersionKind().Group != "serving.knative.dev" {
 			continue
 		}
@@ -177,6 +203,7 @@ func Platform(ws *workspace.Workspace) (generators.Tree, error) {
 		if err != nil {
 			return nil, err
 		}
+		argocd.Annotate(objs)
 		t, err := kustomize.Plain(objs)
 		if err != nil {
 			return nil, err
@@ -200,5 +227,6 @@ func (r *Result) Repos(p *spec.Platform) map[string]generators.Tree {
 		k8s.Add(prefix, a.Tree)
 	}
 	k8s.Add(prefix, r.Platform)
+	k8s.Add(prefix, r.ArgoCD)
 	return repos
 }

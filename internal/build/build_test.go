@@ -64,7 +64,12 @@ func TestOverlaysRenderWhatTheGeneratorsMake(t *testing.T) {
 					l := want.GetLabels()
 					l[generators.LabelEnv] = env
 					want.SetLabels(l)
-					want.SetAnnotations(map[string]string{generators.AnnotationSource: "apps/" + a.App.Dir})
+					ann := want.GetAnnotations()
+					if ann == nil {
+						ann = map[string]string{}
+					}
+					ann[generators.AnnotationSource] = "apps/" + a.App.Dir
+					want.SetAnnotations(ann)
 					wb, _ := yaml.Marshal(want.Object)
 					var wm map[string]any
 					_ = yaml.Unmarshal(wb, &wm)
@@ -98,6 +103,28 @@ func TestKnativeFindingsPointAtSpec(t *testing.T) {
 	}
 	if got := d.Error(); !strings.Contains(got, "ws/apps/svc/app.cue:5:7: serving.env.K_SERVICE: Knative rejects") {
 		t.Errorf("finding not placed on the spec line:\n%s", got)
+	}
+}
+
+// TestTTLIsRefused checks the Argo CD rule that a TFJob must not delete
+// itself while in git, placed on the spec line that set the TTL.
+func TestTTLIsRefused(t *testing.T) {
+	fsys := fstest.MapFS{
+		"platform.cue":     {Data: []byte("name: \"p\"\nteams: t: {}\nrepos: \"k8s-config\": url: \"https://git.example.com/k.git\"\n")},
+		"overlays/dev.cue": {Data: []byte("order: 0\nnamespaces: t: \"t-dev\"\n")},
+		"apps/job/app.cue": {Data: []byte("name: \"job\"\nteam: \"t\"\ntraining: {\n\timage: \"registry.example.com/j:1\"\n\tttlSecondsAfterFinished: 60\n\treplicas: worker: replicas: 1\n}\n")},
+	}
+	ws, err := workspace.Load(fsys, "ws", workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Workspace(ws, Options{})
+	var d diag.List
+	if !errors.As(err, &d) {
+		t.Fatalf("want findings, got %v", err)
+	}
+	if got := d.Error(); !strings.Contains(got, "ws/apps/job/app.cue:5:2: training.ttlSecondsAfterFinished:") {
+		t.Errorf("TTL finding not placed on the spec line:\n%s", got)
 	}
 }
 

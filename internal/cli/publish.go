@@ -50,7 +50,16 @@ those keys. They never appear in output.`,
 			if err != nil {
 				return err
 			}
-			ws, res, err := g.build(build.Options{})
+			ws, err := g.load()
+			if err != nil {
+				return err
+			}
+			// An overridden URL is the repo's URL for everything generated
+			// too: Argo CD Applications must point where the tree goes.
+			if err := publish.OverrideURLs(ws.Platform, urls); err != nil {
+				return usageError{err}
+			}
+			res, err := build.Workspace(ws, build.Options{})
 			if err != nil {
 				return err
 			}

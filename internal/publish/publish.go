@@ -51,10 +51,8 @@ type Result struct {
 // after another; the first error stops it, and the repos already pushed
 // keep their (complete) commits.
 func Publish(ctx context.Context, p *spec.Platform, trees map[string]generators.Tree, opts Options) ([]Result, error) {
-	for name := range opts.URLs {
-		if _, ok := p.Repos[name]; !ok {
-			return nil, fmt.Errorf("--repo %s: the platform has no repo of that name; its repos are %s", name, strings.Join(generators.SortedKeys(p.Repos), ", "))
-		}
+	if err := checkURLs(p, opts.URLs); err != nil {
+		return nil, err
 	}
 	var out []Result
 	for _, name := range generators.SortedKeys(p.Repos) {
@@ -95,6 +93,30 @@ func Publish(ctx context.Context, p *spec.Platform, trees map[string]generators.
 		out = append(out, Result{Result: res, Name: name, URL: gitops.RedactURL(url)})
 	}
 	return out, nil
+}
+
+// OverrideURLs sets the URLs of the platform's repos from urls (repo name
+// to URL), so that what is generated, such as Argo CD's repoURLs, names
+// the repo that is actually published to. Call it before the build.
+func OverrideURLs(p *spec.Platform, urls map[string]string) error {
+	if err := checkURLs(p, urls); err != nil {
+		return err
+	}
+	for name, url := range urls {
+		r := p.Repos[name]
+		r.URL = url
+		p.Repos[name] = r
+	}
+	return nil
+}
+
+func checkURLs(p *spec.Platform, urls map[string]string) error {
+	for name := range urls {
+		if _, ok := p.Repos[name]; !ok {
+			return fmt.Errorf("--repo %s: the platform has no repo of that name; its repos are %s", name, strings.Join(generators.SortedKeys(p.Repos), ", "))
+		}
+	}
+	return nil
 }
 
 func managedDirs(repo, prefix string) []string {

@@ -43,6 +43,9 @@ func publishFS(t *testing.T, fsys fs.FS, url string, auth gitops.Auth, dryRun bo
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := OverrideURLs(ws.Platform, map[string]string{spec.RepoK8sConfig: url}); err != nil {
+		t.Fatal(err)
+	}
 	res, err := build.Workspace(ws, build.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -78,11 +81,16 @@ func TestPublishExample(t *testing.T) {
 		"apps/fashion-mnist/base/tfjob-fashion-mnist-r1.yaml",
 		"apps/fashion-mnist/overlays/prod/patch-tfjob-fashion-mnist-r1.yaml",
 		"platform/dev/kustomization.yaml",
+		"argocd/dev/application-fashion-mnist-dev.argocd.yaml",
+		"argocd/bootstrap/application-dmls-root.argocd.yaml",
 		"README.md",
 	} {
 		if _, ok := files[p]; !ok {
 			t.Errorf("remote lacks %s", p)
 		}
+	}
+	if app := files["argocd/dev/application-fashion-mnist-dev.argocd.yaml"]; !strings.Contains(app, "repoURL: "+url) {
+		t.Errorf("the Application does not point at the published repo %s:\n%s", url, app)
 	}
 	msgs := srv.Messages(t, "k8s-config", "main")
 	if !strings.Contains(msgs[0], "app fashion-mnist: all environments, dev, prod, staging") || !strings.Contains(msgs[0], "Dmls-Source-Commit: 0123456789abcdef") {

@@ -10,8 +10,9 @@ const (
 	TagCurrent = "current"
 )
 
-// TFJobName names the TFJob of a training run. A new run is a new object,
-// so Argo CD never recreates a finished run that its TTL deleted.
+// TFJobName names the TFJob of a training run. A re-training bumps the run,
+// which makes a new object and lets Argo CD prune the old one; a finished
+// run stays in the cluster while it is in git (see generators/argocd).
 func TFJobName(app string, run int) string { return fmt.Sprintf("%s-r%d", app, run) }
 
 // RevisionName names a Knative revision of an app.

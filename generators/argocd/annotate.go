@@ -1,0 +1,124 @@
+package argocd
+
+import (
+	"strings"
+
+	argocommon "github.com/argoproj/argo-cd/v2/common"
+	synccommon "github.com/argoproj/gitops-engine/pkg/sync/common"
+	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/dmls-project/dmls/generators"
+)
+
+// CompareOptionIgnoreExtraneous keeps an object that is in the cluster but
+// no longer in git from making its Application OutOfSync.
+const CompareOptionIgnoreExtraneous = "IgnoreExtraneous"
+
+var (
+	kindNamespace     = schema.GroupKind{Kind: "Namespace"}
+	kindResourceQuota = schema.GroupKind{Kind: "ResourceQuota"}
+	kindClaim         = schema.GroupKind{Kind: "PersistentVolumeClaim"}
+	kindTFJob         = schema.GroupKind{Group: kubeflowv1.SchemeGroupVersion.Group, Kind: kubeflowv1.TFJobKind}
+)
+
+// SyncWave returns the sync wave of an object dmls syncs: WaveFirst for
+// Namespaces and ResourceQuotas, WaveWorkloads for everything else, claims
+// included (see the package doc). ok is false for objects without a
+// GroupVersionKind.
+func SyncWave(obj generators.Object) (wave string, ok bool) {
+	if obj.Unstructured == nil || obj.GetKind() == "" {
+		return "", false
+	}
+	switch obj.GroupVersionKind().GroupKind() {
+	case kindNamespace, kindResourceQuota:
+		return WaveFirst, true
+	}
+	return WaveWorkloads, true
+}
+
+// keepsData reports whether Argo CD must never prune or delete obj: it
+// holds data a sync must not throw away.
+func keepsData(obj generators.Object) bool {
+	gk := obj.GroupVersionKind().GroupKind()
+	return gk == kindNamespace || gk == kindClaim
+}
+
+// Annotate sets on each object the Argo CD annotations it needs: its sync
+// wave, and for Namespaces and PersistentVolumeClaims Prune=false,
+// Delete=false and IgnoreExtraneous. Options already on an object are
+// kept. The build calls it on every object it publishes for Argo CD to
+// sync, before laying them out. Annotate changes objs in place and is
+// idempotent.
+func Annotate(objs []generators.Object) {
+	for _, o := range objs {
+		if o.Unstructured == nil {
+			continue
+		}
+		wave, ok := SyncWave(o)
+		if !ok {
+			continue
+		}
+		ann := o.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[synccommon.AnnotationSyncWave] = wave
+		if keepsData(o) {
+			ann[synccommon.AnnotationSyncOptions] = addCSV(ann[synccommon.AnnotationSyncOptions],
+				synccommon.SyncOptionDisablePrune, synccommon.SyncOptionDisableDeletion)
+			ann[argocommon.AnnotationCompareOptions] = addCSV(ann[argocommon.AnnotationCompareOptions], CompareOptionIgnoreExtraneous)
+		}
+		o.SetAnnotations(ann)
+	}
+}
+
+// addCSV adds items missing from the comma-separated list csv.
+func addCSV(csv string, items ...string) string {
+	var list []string
+	have := map[string]bool{}
+	for _, s := range strings.Split(csv, ",") {
+		if s = strings.TrimSpace(s); s != "" && !have[s] {
+			have[s] = true
+			list = append(list, s)
+		}
+	}
+	for _, s := range items {
+		if !have[s] {
+			have[s] = true
+			list = append(list, s)
+		}
+	}
+	return strings.Join(list, ",")
+}
+
+// Finding is one problem of a generated object under Argo CD.
+type Finding struct {
+	// Field is the object field path, e.g.
+	// spec.runPolicy.ttlSecondsAfterFinished; the object's Trace maps it
+	// to the spec.
+	Field   string
+	Message string
+}
+
+// fieldTTL is where a TFJob asks to be deleted after it finishes.
+const fieldTTL = "spec.runPolicy.ttlSecondsAfterFinished"
+
+// Check reports what Argo CD would do wrong with obj: a TFJob that sets
+// ttlSecondsAfterFinished is deleted by the training operator while still
+// in git, and selfHeal recreates it, so the training runs again, forever.
+func Check(obj generators.Object) []Finding {
+	if obj.Unstructured == nil || obj.GroupVersionKind().GroupKind() != kindTFJob {
+		return nil
+	}
+	if _, found, _ := unstructured.NestedFieldNoCopy(obj.Object, strings.Split(fieldTTL, ".")...); !found {
+		return nil
+	}
+	return []Finding{{
+		Field: fieldTTL,
+		Message: "Argo CD's selfHeal would recreate the TFJob each time the training operator deletes it after " +
+			"ttlSecondsAfterFinished, and the training would run again; leave ttlSecondsAfterFinished unset " +
+			"(cleanPodPolicy frees the pods, the finished job stays and shows Healthy) and bump run to train again",
+	}}
+}

@@ -1,0 +1,100 @@
+package argocd
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/platform"
+	"github.com/dmls-project/dmls/generators/tfjob"
+)
+
+// TestAnnotate checks the waves and the data protection Annotate puts on
+// the objects the build publishes, on real generated objects.
+func TestAnnotate(t *testing.T) {
+	p := fixturePlatform()
+	var objs []generators.Object
+	nsObjs, err := platform.Namespaces(p, fixtureEnvs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs = append(objs, nsObjs...)
+	objs = append(objs, fixtureApps(t)[0].Objects...)
+	// An option set elsewhere stays.
+	objs[0].SetAnnotations(map[string]string{"argocd.argoproj.io/sync-options": "Replace=true"})
+
+	Annotate(objs)
+	first := map[string]map[string]string{}
+	for _, o := range objs {
+		first[o.ID()] = o.GetAnnotations()
+	}
+	want := map[string]map[string]string{
+		"Namespace/ml-research-dev": {
+			"argocd.argoproj.io/sync-wave":       "-1",
+			"argocd.argoproj.io/sync-options":    "Replace=true,Prune=false,Delete=false",
+			"argocd.argoproj.io/compare-options": "IgnoreExtraneous",
+		},
+		"Namespace/ml-serving-dev": {
+			"argocd.argoproj.io/sync-wave":       "-1",
+			"argocd.argoproj.io/sync-options":    "Prune=false,Delete=false",
+			"argocd.argoproj.io/compare-options": "IgnoreExtraneous",
+		},
+		"ResourceQuota/" + platform.QuotaName: {"argocd.argoproj.io/sync-wave": "-1"},
+		"PersistentVolumeClaim/fashion-mnist-model": {
+			"argocd.argoproj.io/sync-wave":       "0",
+			"argocd.argoproj.io/sync-options":    "Prune=false,Delete=false",
+			"argocd.argoproj.io/compare-options": "IgnoreExtraneous",
+		},
+		"kubeflow.org/TFJob/fashion-mnist-r3":       {"argocd.argoproj.io/sync-wave": "0"},
+		"serving.knative.dev/Service/fashion-mnist": {"argocd.argoproj.io/sync-wave": "0"},
+	}
+	if !reflect.DeepEqual(first, want) {
+		t.Errorf("annotations:\n got %v\nwant %v", first, want)
+	}
+
+	Annotate(objs)
+	for _, o := range objs {
+		if !reflect.DeepEqual(o.GetAnnotations(), first[o.ID()]) {
+			t.Errorf("%s: a second Annotate changed %v to %v", o.ID(), first[o.ID()], o.GetAnnotations())
+		}
+	}
+}
+
+// TestCheckTTL checks that a TFJob with ttlSecondsAfterFinished is
+// reported, at a field its Trace maps back to the training spec.
+func TestCheckTTL(t *testing.T) {
+	p := fixturePlatform()
+	for _, tt := range []struct {
+		name string
+		ttl  *int32
+		want int
+	}{
+		{"no ttl", nil, 0},
+		{"ttl", ptr(int32(3600)), 1},
+		{"ttl zero", ptr(int32(0)), 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			app := fixtureSpecs()["dev"][0]
+			app.Training.TTLSecondsAfterFinished = tt.ttl
+			objs, err := tfjob.Generate(app, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []Finding
+			for _, o := range objs {
+				for _, f := range Check(o) {
+					got = append(got, f)
+					if o.GetKind() != "TFJob" {
+						t.Errorf("finding on %s", o.ID())
+					}
+					if sp, ok := o.Trace.Spec(f.Field); !ok || sp != "training.ttlSecondsAfterFinished" {
+						t.Errorf("finding field %s traces to %q, want training.ttlSecondsAfterFinished", f.Field, sp)
+					}
+				}
+			}
+			if len(got) != tt.want {
+				t.Errorf("got %d findings %v, want %d", len(got), got, tt.want)
+			}
+		})
+	}
+}

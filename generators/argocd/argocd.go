@@ -1,0 +1,611 @@
+package argocd
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+
+	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
+	synccommon "github.com/argoproj/gitops-engine/pkg/sync/common"
+	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/kustomize"
+	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/spec"
+)
+
+// Names of the objects and folders dmls gives Argo CD.
+const (
+	// PlatformProject is the AppProject of the platform team's
+	// Applications: platform-<env> and the roots.
+	PlatformProject = "dmls-platform"
+	// RootName is the Application the platform team applies once; it
+	// syncs argocd/shared.
+	RootName = "dmls-root"
+	// InClusterServer is the API server of the cluster Argo CD runs in,
+	// where its Applications and AppProjects live.
+	InClusterServer = "https://kubernetes.default.svc"
+
+	// Dir holds every Argo CD object, under the k8s-config path prefix.
+	Dir = "argocd"
+	// BootstrapDir is what the platform team applies by hand, once.
+	BootstrapDir = Dir + "/bootstrap"
+	// SharedDir holds the objects the Argo CD instance has once.
+	SharedDir = Dir + "/shared"
+)
+
+// reservedEnvs cannot be environment names: their folders under Dir are
+// taken.
+var reservedEnvs = []string{"bootstrap", "shared"}
+
+// reservedProjects cannot be team names: Argo CD has a default project, and
+// dmls has its own.
+var reservedProjects = []string{v1alpha1.DefaultAppProjectName, PlatformProject}
+
+// EnvDir is the folder of one environment's Applications.
+func EnvDir(env string) string { return Dir + "/" + env }
+
+// EnvRootName names the root Application of one environment.
+func EnvRootName(env string) string { return RootName + "-" + env }
+
+// ApplicationName names the Application of an app in one environment.
+func ApplicationName(app, env string) string { return app + "-" + env }
+
+// PlatformApplicationName names the Application of an environment's team
+// namespaces and quotas.
+func PlatformApplicationName(env string) string { return "platform-" + env }
+
+// Sync waves of the objects dmls generates (argocd.argoproj.io/sync-wave).
+const (
+	// WaveFirst goes before everything else: AppProjects, argocd-cm,
+	// platform-<env>, and Namespaces and ResourceQuotas within it.
+	WaveFirst = "-1"
+	// WaveWorkloads is everything else, claims included.
+	WaveWorkloads = "0"
+)
+
+// Retry policy of every Application.
+const (
+	retryLimit       = 5
+	retryBackoff     = "5s"
+	retryFactor      = 2
+	retryMaxDuration = "3m"
+)
+
+// Source is where Argo CD reads the k8s-config tree.
+type Source struct {
+	RepoURL string
+	// Branch is the Applications' targetRevision.
+	Branch string
+	// Path is the prefix under which dmls owns files; "" is the repo root.
+	Path string
+}
+
+// SourceOf returns the k8s-config repo of p.
+func SourceOf(p *spec.Platform) (Source, error) {
+	r, ok := p.Repos[spec.RepoK8sConfig]
+	if !ok || r.URL == "" {
+		return Source{}, fmt.Errorf("platform repos.%q.url is not set: Argo CD reads every Application from the k8s-config repo", spec.RepoK8sConfig)
+	}
+	return Source{RepoURL: r.URL, Branch: r.Branch, Path: r.Path}, nil
+}
+
+// at returns the Application source of the folder rel of the tree.
+func (s Source) at(rel string) *v1alpha1.ApplicationSource {
+	return &v1alpha1.ApplicationSource{RepoURL: s.RepoURL, TargetRevision: s.Branch, Path: path.Join(s.Path, rel)}
+}
+
+// App is one app in one environment.
+type App struct {
+	Name string
+	Team string
+	Env  string
+	// Objects are the app's objects in Env, as generated (before
+	// kustomize). Their Knative Services decide the Application's
+	// ignoreDifferences.
+	Objects []generators.Object
+}
+
+// TeamKinds are the namespaced kinds a team's Applications may sync: what
+// the app generators produce. A generator that starts producing another
+// kind must add it here, or Argo CD refuses to sync it.
+func TeamKinds() []metav1.GroupKind {
+	return []metav1.GroupKind{
+		{Group: "", Kind: "PersistentVolumeClaim"},
+		{Group: kubeflowv1.SchemeGroupVersion.Group, Kind: kubeflowv1.TFJobKind},
+		{Group: servingv1.SchemeGroupVersion.Group, Kind: "Service"},
+	}
+}
+
+// platformClusterKinds and platformKinds are what the dmls-platform
+// project may sync: team namespaces and their quotas, and Argo CD's own
+// objects in its namespace.
+var (
+	platformClusterKinds = []metav1.GroupKind{{Group: "", Kind: "Namespace"}}
+	platformKinds        = []metav1.GroupKind{
+		{Group: "", Kind: "ConfigMap"},
+		{Group: "", Kind: "ResourceQuota"},
+		{Group: v1alpha1.ApplicationSchemaGroupVersionKind.Group, Kind: v1alpha1.ApplicationSchemaGroupVersionKind.Kind},
+		{Group: v1alpha1.AppProjectSchemaGroupVersionKind.Group, Kind: v1alpha1.AppProjectSchemaGroupVersionKind.Kind},
+	}
+)
+
+// Projects returns the dmls-platform AppProject and then one AppProject per
+// team, in team order, all in Argo CD's namespace. repoURLs are the repos
+// they may read from (see RepoURLs).
+func Projects(p *spec.Platform, envs []*spec.Environment, repoURLs []string) ([]generators.Object, error) {
+	if err := checkPlatform(p, envs); err != nil {
+		return nil, err
+	}
+	urls := sortedUnique(repoURLs)
+	if len(urls) == 0 {
+		return nil, fmt.Errorf("no config repo URLs: an AppProject needs at least one source repo")
+	}
+	type dest struct{ server, namespace string }
+	type use struct{ team, env string }
+	owner := map[dest]use{}
+	for _, env := range envs {
+		for _, team := range generators.SortedKeys(env.Namespaces) {
+			d := dest{env.Cluster.Server, env.Namespaces[team]}
+			if o, ok := owner[d]; ok && o.team != team {
+				return nil, fmt.Errorf("namespace %q on %s belongs to team %q in environment %s (overlays/%s.cue) and to team %q in environment %s (overlays/%s.cue): each team needs namespaces of its own, or one team's project would reach into the other's",
+					d.namespace, d.server, o.team, o.env, o.env, team, env.Name, env.Name)
+			}
+			owner[d] = use{team, env.Name}
+		}
+	}
+
+	plat, err := platformProject(p, envs, urls)
+	if err != nil {
+		return nil, err
+	}
+	out := []generators.Object{plat}
+	for _, team := range generators.SortedKeys(p.Teams) {
+		var dests []v1alpha1.ApplicationDestination
+		for _, env := range envs {
+			if ns, ok := env.Namespaces[team]; ok {
+				dests = append(dests, v1alpha1.ApplicationDestination{Server: env.Cluster.Server, Namespace: ns})
+			}
+		}
+		desc := p.Teams[team].Description
+		if desc == "" {
+			desc = "Apps of team " + team
+		}
+		proj := &v1alpha1.AppProject{
+			ObjectMeta: metav1.ObjectMeta{
+				Name: team, Namespace: p.ArgoCD.Namespace,
+				Labels:      teamLabels(p, team),
+				Annotations: map[string]string{synccommon.AnnotationSyncWave: WaveFirst},
+			},
+			Spec: v1alpha1.AppProjectSpec{
+				Description:                desc + " (generated by dmls)",
+				SourceRepos:                urls,
+				Destinations:               uniqueDests(dests),
+				NamespaceResourceWhitelist: TeamKinds(),
+			},
+		}
+		tr := &provenance.Trace{}
+		tr.Record("metadata.name", "teams."+team)
+		tr.Record("spec.description", "teams."+team+".description")
+		obj, err := generators.New(proj, v1alpha1.AppProjectSchemaGroupVersionKind, tr)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, obj)
+	}
+	return out, nil
+}
+
+// platformProject may create team namespaces and quotas in every
+// environment and manage Argo CD's own objects in its namespace.
+func platformProject(p *spec.Platform, envs []*spec.Environment, urls []string) (generators.Object, error) {
+	var dests []v1alpha1.ApplicationDestination
+	for _, env := range envs {
+		// platform-<env> has no namespace of its own: its Namespaces
+		// are cluster-scoped and its quotas name their namespaces.
+		dests = append(dests, v1alpha1.ApplicationDestination{Server: env.Cluster.Server})
+		for _, team := range generators.SortedKeys(env.Namespaces) {
+			dests = append(dests, v1alpha1.ApplicationDestination{Server: env.Cluster.Server, Namespace: env.Namespaces[team]})
+		}
+	}
+	dests = append(dests, v1alpha1.ApplicationDestination{Server: InClusterServer, Namespace: p.ArgoCD.Namespace})
+	proj := &v1alpha1.AppProject{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: PlatformProject, Namespace: p.ArgoCD.Namespace,
+			Labels:      platformLabels(p, ""),
+			Annotations: map[string]string{synccommon.AnnotationSyncWave: WaveFirst},
+		},
+		Spec: v1alpha1.AppProjectSpec{
+			Description:                "Team namespaces and quotas, and Argo CD's own Applications, AppProjects and settings (generated by dmls)",
+			SourceRepos:                urls,
+			Destinations:               uniqueDests(dests),
+			ClusterResourceWhitelist:   platformClusterKinds,
+			NamespaceResourceWhitelist: platformKinds,
+		},
+	}
+	return generators.New(proj, v1alpha1.AppProjectSchemaGroupVersionKind, nil)
+}
+
+// Applications returns the Applications of one environment:
+// platform-<env>, which syncs platformDir (the environment's team
+// namespaces and quotas, relative to the path prefix), then <app>-<env> for
+// each of apps deployed to env, in app order. Apps of other environments
+// are skipped.
+func Applications(p *spec.Platform, env *spec.Environment, src Source, platformDir string, apps []App) ([]generators.Object, error) {
+	if err := checkPlatform(p, []*spec.Environment{env}); err != nil {
+		return nil, err
+	}
+	if src.RepoURL == "" {
+		return nil, fmt.Errorf("environment %s: no k8s-config repo URL to read Applications from", env.Name)
+	}
+	if platformDir == "" {
+		return nil, fmt.Errorf("environment %s: no platform folder for platform-%s", env.Name, env.Name)
+	}
+	plat := &v1alpha1.Application{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: PlatformApplicationName(env.Name), Namespace: p.ArgoCD.Namespace,
+			Labels:      platformLabels(p, env.Name),
+			Annotations: map[string]string{synccommon.AnnotationSyncWave: WaveFirst},
+		},
+		Spec: v1alpha1.ApplicationSpec{
+			Project:     PlatformProject,
+			Source:      src.at(platformDir),
+			Destination: v1alpha1.ApplicationDestination{Server: env.Cluster.Server},
+			SyncPolicy:  syncPolicy(),
+		},
+	}
+	tr := &provenance.Trace{}
+	tr.Record("spec.destination.server", "cluster.server")
+	obj, err := generators.New(plat, v1alpha1.ApplicationSchemaGroupVersionKind, tr)
+	if err != nil {
+		return nil, err
+	}
+	out := []generators.Object{obj}
+	names := map[string]string{plat.Name: "the platform Application of environment " + env.Name}
+
+	var mine []App
+	for _, a := range apps {
+		if a.Env == env.Name {
+			mine = append(mine, a)
+		}
+	}
+	sort.SliceStable(mine, func(i, j int) bool { return mine[i].Name < mine[j].Name })
+	for _, a := range mine {
+		if _, ok := p.Teams[a.Team]; !ok {
+			return nil, fmt.Errorf("app %s: unknown team %q; the platform's teams are %v", a.Name, a.Team, generators.SortedKeys(p.Teams))
+		}
+		ns, ok := env.Namespaces[a.Team]
+		if !ok {
+			return nil, fmt.Errorf("app %s: team %q has no namespace in environment %s; add it to namespaces in overlays/%s.cue", a.Name, a.Team, env.Name, env.Name)
+		}
+		name := ApplicationName(a.Name, env.Name)
+		if err := checkAppName(name); err != nil {
+			return nil, fmt.Errorf("app %s in environment %s: %w", a.Name, env.Name, err)
+		}
+		if other, dup := names[name]; dup {
+			return nil, fmt.Errorf("app %s in environment %s: its Application %q has the same name as %s; rename the app", a.Name, env.Name, name, other)
+		}
+		names[name] = "app " + a.Name
+		ignore, err := IgnoreDifferences(a.Objects)
+		if err != nil {
+			return nil, fmt.Errorf("app %s in environment %s: %w", a.Name, env.Name, err)
+		}
+		app := &v1alpha1.Application{
+			ObjectMeta: metav1.ObjectMeta{
+				Name: name, Namespace: p.ArgoCD.Namespace,
+				Labels:      appLabels(p, a, env.Name),
+				Annotations: map[string]string{synccommon.AnnotationSyncWave: WaveWorkloads},
+				// Removing the app from dmls deletes its objects.
+				Finalizers: []string{v1alpha1.ResourcesFinalizerName},
+			},
+			Spec: v1alpha1.ApplicationSpec{
+				Project:           a.Team,
+				Source:            src.at(kustomize.OverlayDir(a.Name, env.Name)),
+				Destination:       v1alpha1.ApplicationDestination{Server: env.Cluster.Server, Namespace: ns},
+				SyncPolicy:        syncPolicy(),
+				IgnoreDifferences: ignore,
+			},
+		}
+		tr := &provenance.Trace{}
+		tr.Record("spec.project", "team")
+		tr.Record("spec.destination.namespace", "namespaces."+a.Team)
+		tr.Record("spec.destination.server", "cluster.server")
+		obj, err := generators.New(app, v1alpha1.ApplicationSchemaGroupVersionKind, tr)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, obj)
+	}
+	return out, nil
+}
+
+// Roots returns the root Application of each environment, dmls-root-<env>,
+// which syncs argocd/<env>. They live in argocd/shared, synced by the
+// bootstrap root (see Bootstrap), so that a new environment arrives by git.
+func Roots(p *spec.Platform, envs []*spec.Environment, src Source) ([]generators.Object, error) {
+	if err := checkPlatform(p, envs); err != nil {
+		return nil, err
+	}
+	var out []generators.Object
+	for _, env := range envs {
+		obj, err := root(p, src, EnvRootName(env.Name), EnvDir(env.Name), WaveWorkloads, platformLabels(p, env.Name))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, obj)
+	}
+	return out, nil
+}
+
+// Bootstrap returns what the platform team applies once, by hand: the
+// dmls-platform AppProject (the root needs its project before it can
+// sync) and the dmls-root Application, which syncs argocd/shared. projects
+// are the output of Projects.
+func Bootstrap(p *spec.Platform, src Source, projects []generators.Object) ([]generators.Object, error) {
+	if err := checkPlatform(p, nil); err != nil {
+		return nil, err
+	}
+	var out []generators.Object
+	for _, o := range projects {
+		if o.GetName() == PlatformProject {
+			out = append(out, o)
+		}
+	}
+	if len(out) != 1 {
+		return nil, fmt.Errorf("bootstrap: projects hold %d AppProjects named %s, want 1", len(out), PlatformProject)
+	}
+	obj, err := root(p, src, RootName, SharedDir, "", platformLabels(p, ""))
+	if err != nil {
+		return nil, err
+	}
+	return append(out, obj), nil
+}
+
+// root is an app-of-apps Application in the dmls-platform project that
+// syncs dir into Argo CD's own namespace.
+func root(p *spec.Platform, src Source, name, dir, wave string, labels map[string]string) (generators.Object, error) {
+	if src.RepoURL == "" {
+		return generators.Object{}, fmt.Errorf("%s: no k8s-config repo URL to read from", name)
+	}
+	if err := checkAppName(name); err != nil {
+		return generators.Object{}, err
+	}
+	var ann map[string]string
+	if wave != "" {
+		ann = map[string]string{synccommon.AnnotationSyncWave: wave}
+	}
+	app := &v1alpha1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.ArgoCD.Namespace, Labels: labels, Annotations: ann},
+		Spec: v1alpha1.ApplicationSpec{
+			Project:     PlatformProject,
+			Source:      src.at(dir),
+			Destination: v1alpha1.ApplicationDestination{Server: InClusterServer, Namespace: p.ArgoCD.Namespace},
+			SyncPolicy:  syncPolicy(),
+		},
+	}
+	return generators.New(app, v1alpha1.ApplicationSchemaGroupVersionKind, nil)
+}
+
+// syncPolicy is automated with prune and selfHeal, its options beside
+// automated (not under it), and retries.
+func syncPolicy() *v1alpha1.SyncPolicy {
+	factor := int64(retryFactor)
+	return &v1alpha1.SyncPolicy{
+		Automated: &v1alpha1.SyncPolicyAutomated{Prune: true, SelfHeal: true},
+		SyncOptions: v1alpha1.SyncOptions{
+			synccommon.SyncOptionServerSideApply,
+			synccommon.SyncOptionApplyOutOfSyncOnly,
+		},
+		Retry: &v1alpha1.RetryStrategy{
+			Limit:   retryLimit,
+			Backoff: &v1alpha1.Backoff{Duration: retryBackoff, Factor: &factor, MaxDuration: retryMaxDuration},
+		},
+	}
+}
+
+// Input is what Tree lays out.
+type Input struct {
+	Platform *spec.Platform
+	// Envs are the environments, in promotion order.
+	Envs []*spec.Environment
+	// Apps are every app in every environment it runs in.
+	Apps []App
+	// PlatformDir is where an environment's team namespaces and quotas
+	// live, relative to the k8s-config path prefix (build.PlatformDir).
+	PlatformDir func(env string) string
+}
+
+// Tree returns the Argo CD objects laid out as kustomizations, relative to
+// the k8s-config repo's path prefix: argocd/bootstrap, argocd/shared and
+// argocd/<env> (see the package doc). The AppProjects may read from the
+// k8s-config repo only: every Application dmls generates reads from it.
+func Tree(in Input) (generators.Tree, error) {
+	p := in.Platform
+	if p == nil {
+		return nil, fmt.Errorf("no platform")
+	}
+	if in.PlatformDir == nil {
+		return nil, fmt.Errorf("no platform folder: set Input.PlatformDir")
+	}
+	src, err := SourceOf(p)
+	if err != nil {
+		return nil, err
+	}
+	projects, err := Projects(p, in.Envs, []string{src.RepoURL})
+	if err != nil {
+		return nil, err
+	}
+	roots, err := Roots(p, in.Envs, src)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := ConfigMap(p)
+	if err != nil {
+		return nil, err
+	}
+	boot, err := Bootstrap(p, src, projects)
+	if err != nil {
+		return nil, err
+	}
+
+	tree := generators.Tree{}
+	add := func(dir string, objs []generators.Object) error {
+		t, err := kustomize.Plain(objs)
+		if err != nil {
+			return fmt.Errorf("%s: %w", dir, err)
+		}
+		tree.Add(dir, t)
+		return nil
+	}
+	if err := add(BootstrapDir, boot); err != nil {
+		return nil, err
+	}
+	shared := append(append(slices.Clone(projects), cm), roots...)
+	if err := add(SharedDir, shared); err != nil {
+		return nil, err
+	}
+	// All Applications share Argo CD's namespace, so their names must
+	// differ across folders too: app "dmls-root" in dev would be
+	// dmls-root-dev.
+	names := map[string]string{}
+	unique := func(dir string, objs []generators.Object) error {
+		for _, o := range objs {
+			if o.GetKind() != v1alpha1.ApplicationSchemaGroupVersionKind.Kind {
+				continue
+			}
+			if other, dup := names[o.GetName()]; dup && other != dir {
+				return fmt.Errorf("Application %s is generated in both %s and %s; rename the app or environment", o.GetName(), other, dir)
+			}
+			names[o.GetName()] = dir
+		}
+		return nil
+	}
+	if err := unique(BootstrapDir, boot); err != nil {
+		return nil, err
+	}
+	if err := unique(SharedDir, roots); err != nil {
+		return nil, err
+	}
+	known := map[string]bool{}
+	for _, env := range in.Envs {
+		known[env.Name] = true
+		apps, err := Applications(p, env, src, in.PlatformDir(env.Name), in.Apps)
+		if err != nil {
+			return nil, err
+		}
+		if err := unique(EnvDir(env.Name), apps); err != nil {
+			return nil, err
+		}
+		if err := add(EnvDir(env.Name), apps); err != nil {
+			return nil, err
+		}
+	}
+	for _, a := range in.Apps {
+		if !known[a.Env] {
+			return nil, fmt.Errorf("app %s: unknown environment %q", a.Name, a.Env)
+		}
+	}
+	return tree, nil
+}
+
+// checkPlatform checks what every object here relies on.
+func checkPlatform(p *spec.Platform, envs []*spec.Environment) error {
+	if p == nil {
+		return fmt.Errorf("no platform")
+	}
+	if p.ArgoCD.Namespace == "" {
+		return fmt.Errorf("platform argocd.namespace is not set: Applications and AppProjects live in Argo CD's namespace")
+	}
+	for _, team := range generators.SortedKeys(p.Teams) {
+		if slices.Contains(reservedProjects, team) {
+			return fmt.Errorf("platform teams.%s: %q is the name of an Argo CD project dmls or Argo CD needs; name the team differently", team, team)
+		}
+	}
+	seen := map[string]bool{}
+	for _, env := range envs {
+		if env == nil {
+			return fmt.Errorf("nil environment")
+		}
+		if slices.Contains(reservedEnvs, env.Name) {
+			return fmt.Errorf("environment %s (overlays/%s.cue): the name is taken by the %s folder; name the environment differently", env.Name, env.Name, path.Join(Dir, env.Name))
+		}
+		if seen[env.Name] {
+			return fmt.Errorf("environment %s is listed twice", env.Name)
+		}
+		seen[env.Name] = true
+		if env.Cluster.Server == "" {
+			return fmt.Errorf("environment %s (overlays/%s.cue): cluster.server is not set", env.Name, env.Name)
+		}
+		for _, team := range generators.SortedKeys(env.Namespaces) {
+			if env.Namespaces[team] == p.ArgoCD.Namespace {
+				return fmt.Errorf("environment %s (overlays/%s.cue) namespaces.%s: %q is Argo CD's namespace; give the team a namespace of its own", env.Name, env.Name, team, p.ArgoCD.Namespace)
+			}
+		}
+		if err := checkAppName(PlatformApplicationName(env.Name)); err != nil {
+			return fmt.Errorf("environment %s: %w", env.Name, err)
+		}
+		if err := checkAppName(EnvRootName(env.Name)); err != nil {
+			return fmt.Errorf("environment %s: %w", env.Name, err)
+		}
+	}
+	return nil
+}
+
+// maxAppName is the longest Application name: Argo CD's default label
+// tracking writes the name into the app.kubernetes.io/instance label.
+const maxAppName = 63
+
+func checkAppName(name string) error {
+	if len(name) > maxAppName {
+		return fmt.Errorf("Application name %q is %d characters, more than the %d a label value may have; shorten the app or environment name", name, len(name), maxAppName)
+	}
+	return nil
+}
+
+func teamLabels(p *spec.Platform, team string) map[string]string {
+	l := platformLabels(p, "")
+	l[generators.LabelTeam] = team
+	return l
+}
+
+func platformLabels(p *spec.Platform, env string) map[string]string {
+	l := map[string]string{generators.LabelManagedBy: generators.ManagedBy}
+	if p.Name != "" {
+		l[generators.LabelPartOf] = p.Name
+	}
+	if env != "" {
+		l[generators.LabelEnv] = env
+	}
+	return l
+}
+
+func appLabels(p *spec.Platform, a App, env string) map[string]string {
+	l := teamLabels(p, a.Team)
+	l[generators.LabelApp] = a.Name
+	l[generators.LabelName] = a.Name
+	l[generators.LabelEnv] = env
+	return l
+}
+
+func sortedUnique(s []string) []string {
+	out := slices.Clone(s)
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func uniqueDests(ds []v1alpha1.ApplicationDestination) []v1alpha1.ApplicationDestination {
+	seen := map[[2]string]bool{}
+	var out []v1alpha1.ApplicationDestination
+	for _, d := range ds {
+		k := [2]string{d.Server, d.Namespace}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}

@@ -1,0 +1,158 @@
+package argocd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
+	authv1 "k8s.io/api/authentication/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"knative.dev/pkg/apis"
+	"knative.dev/serving/pkg/apis/config"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/kservice"
+)
+
+var kindKService = schema.GroupKind{Group: servingv1.SchemeGroupVersion.Group, Kind: "Service"}
+
+// webhookUser stands for whoever creates the Service; Knative records it
+// in the creator and lastModifier annotations.
+const webhookUser = "system:serviceaccount:argocd:argocd-application-controller"
+
+// IgnoreDifferences returns what an Application must not compare on the
+// Knative Services among objs, one entry per Service in name order: the
+// fields Knative's admission webhook adds or changes when the Service is
+// created, found by running Knative's own defaulting (SetDefaults) with
+// its built-in config-defaults and the features dmls needs
+// (kservice.Features). Fields dmls sets to the value Knative would give
+// them are not ignored, so changes to them still sync.
+//
+// A cluster whose config-defaults adds more (say, revision-cpu-request)
+// defaults more fields than these.
+func IgnoreDifferences(objs []generators.Object) ([]v1alpha1.ResourceIgnoreDifferences, error) {
+	var out []v1alpha1.ResourceIgnoreDifferences
+	for _, o := range objs {
+		if o.Unstructured == nil || o.GroupVersionKind().GroupKind() != kindKService {
+			continue
+		}
+		ptrs, err := KnativeDefaults(o)
+		if err != nil {
+			return nil, err
+		}
+		if len(ptrs) == 0 {
+			continue
+		}
+		out = append(out, v1alpha1.ResourceIgnoreDifferences{
+			Group: kindKService.Group, Kind: kindKService.Kind, Name: o.GetName(),
+			JSONPointers: ptrs,
+		})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// KnativeDefaults returns the JSON pointers (RFC 6901) of the fields of a
+// Knative Service that Knative's webhook adds or changes on create, in
+// order. Like the webhook (knative.dev/pkg defaulting), it reads the
+// object into Knative's Go type and writes it back, which adds the empty
+// fields the type does not omit, then runs SetDefaults and records the
+// creator. A map the webhook adds is one pointer, except annotations and
+// labels, whose new keys are one pointer each.
+func KnativeDefaults(obj generators.Object) ([]string, error) {
+	raw, err := json.Marshal(obj.Object)
+	if err != nil {
+		return nil, fmt.Errorf("knative service %s: %w", obj.GetName(), err)
+	}
+	svc := &servingv1.Service{}
+	if err := json.Unmarshal(raw, svc); err != nil {
+		return nil, fmt.Errorf("knative service %s: %w", obj.GetName(), err)
+	}
+	feats, err := config.NewFeaturesConfigFromMap(kservice.Features)
+	if err != nil {
+		return nil, fmt.Errorf("knative features: %w", err)
+	}
+	ctx := config.ToContext(context.Background(), &config.Config{Features: feats})
+	ctx = apis.WithinCreate(ctx)
+	ctx = apis.WithUserInfo(ctx, &authv1.UserInfo{Username: webhookUser})
+	svc.SetDefaults(ctx)
+	admitted, err := json.Marshal(svc)
+	if err != nil {
+		return nil, fmt.Errorf("knative service %s: %w", obj.GetName(), err)
+	}
+	var before, after map[string]any
+	if err := json.Unmarshal(raw, &before); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(admitted, &after); err != nil {
+		return nil, err
+	}
+	// The API server owns status and the object's creation time.
+	delete(before, "status")
+	delete(after, "status")
+	for _, m := range []map[string]any{before, after} {
+		if meta, ok := m["metadata"].(map[string]any); ok {
+			delete(meta, "creationTimestamp")
+		}
+	}
+	var ptrs []string
+	changed("", before, after, &ptrs)
+	return ptrs, nil
+}
+
+// changed appends the pointers under at where after adds to or differs
+// from before. Lists of the same length are compared item by item, so a
+// field the webhook adds to one container is one pointer.
+func changed(at string, before, after any, out *[]string) {
+	switch a := after.(type) {
+	case map[string]any:
+		b, ok := before.(map[string]any)
+		if !ok {
+			if before != nil || !isKeyMap(at) {
+				*out = append(*out, at)
+				return
+			}
+			b = map[string]any{}
+		}
+		for _, k := range generators.SortedKeys(a) {
+			p := at + "/" + escapePointer(k)
+			bv, has := b[k]
+			if !has && !isKeyMap(p) {
+				*out = append(*out, p)
+				continue
+			}
+			changed(p, bv, a[k], out)
+		}
+	case []any:
+		b, ok := before.([]any)
+		if !ok || len(b) != len(a) {
+			*out = append(*out, at)
+			return
+		}
+		for i := range a {
+			changed(at+"/"+strconv.Itoa(i), b[i], a[i], out)
+		}
+	default:
+		if !reflect.DeepEqual(before, after) {
+			*out = append(*out, at)
+		}
+	}
+}
+
+// isKeyMap reports whether the map at pointer p holds independent keys
+// (annotations, labels): each key the webhook adds is ignored on its own,
+// so that dmls's keys are still compared.
+func isKeyMap(p string) bool {
+	return strings.HasSuffix(p, "/metadata/annotations") || strings.HasSuffix(p, "/metadata/labels")
+}
+
+// escapePointer escapes a JSON pointer token (RFC 6901).
+func escapePointer(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}
