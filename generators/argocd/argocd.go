@@ -299,8 +299,9 @@ func Applications(p *spec.Platform, env *spec.Environment, src Source, platformD
 				Name: name, Namespace: p.ArgoCD.Namespace,
 				Labels:      appLabels(p, a, env.Name),
 				Annotations: map[string]string{synccommon.AnnotationSyncWave: WaveWorkloads},
-				// Removing the app from dmls deletes its objects.
-				Finalizers: []string{v1alpha1.ResourcesFinalizerName},
+				// Removing the app from dmls deletes its objects, in the
+				// background (see the package doc, Sync).
+				Finalizers: []string{v1alpha1.BackgroundPropagationPolicyFinalizer},
 			},
 			Spec: v1alpha1.ApplicationSpec{
 				Project:           a.Team,
@@ -390,6 +391,13 @@ func root(p *spec.Platform, src Source, name, dir, wave string, labels map[strin
 	return generators.New(app, v1alpha1.ApplicationSchemaGroupVersionKind, nil)
 }
 
+// SyncOptionPruneInBackground prunes with background propagation: the
+// pruned object goes at once and the garbage collector removes what it
+// owns afterwards. Foreground propagation would keep a pruned Application
+// or TFJob until the collector has finished, and a cluster whose
+// controller manager is slow or down would then never finish a prune.
+const SyncOptionPruneInBackground = "PrunePropagationPolicy=background"
+
 // syncPolicy is automated with prune and selfHeal, its options beside
 // automated (not under it), and retries.
 func syncPolicy() *v1alpha1.SyncPolicy {
@@ -399,6 +407,7 @@ func syncPolicy() *v1alpha1.SyncPolicy {
 		SyncOptions: v1alpha1.SyncOptions{
 			synccommon.SyncOptionServerSideApply,
 			synccommon.SyncOptionApplyOutOfSyncOnly,
+			SyncOptionPruneInBackground,
 		},
 		Retry: &v1alpha1.RetryStrategy{
 			Limit:   retryLimit,

@@ -50,6 +50,10 @@
 // An app's Application has the resources finalizer, so removing the app
 // from dmls deletes its objects; platform-<env> and the roots have none, so
 // that removing an environment or a root never cascades into namespaces.
+// Deletion and pruning use background propagation (the /background
+// finalizer, PrunePropagationPolicy=background): an object goes at once and
+// the garbage collector removes its dependents later, so a prune never waits
+// on the collector.
 //
 // # Waves
 //

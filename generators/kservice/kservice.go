@@ -99,7 +99,7 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 		c.Args = append(c.Args, s.Args...)
 		trace.Record(ctr+".args", "serving.args")
 	}
-	c.Ports = []corev1.ContainerPort{{Name: "http1", ContainerPort: int32(port)}}
+	c.Ports = []corev1.ContainerPort{{Name: "http1", ContainerPort: int32(port), Protocol: corev1.ProtocolTCP}}
 	trace.Record(ctr+".ports", "serving.port")
 	for i, k := range generators.SortedKeys(s.Env) {
 		c.Env = append(c.Env, corev1.EnvVar{Name: k, Value: s.Env[k]})

@@ -249,6 +249,7 @@ func TestArgoCDSyncsFromGit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ns := newNamespace(t, c, "argocd-sync")
+	applySettings(t, c)
 
 	root, base := gitServer(t)
 	git(t, root, "init", "--quiet", "--bare", "--initial-branch=main", "train.git")

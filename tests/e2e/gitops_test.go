@@ -1,0 +1,402 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/yaml"
+
+	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/argocd"
+	"github.com/dmls-project/dmls/internal/cli"
+	"github.com/dmls-project/dmls/internal/gittest"
+	"github.com/dmls-project/dmls/internal/render"
+	"github.com/dmls-project/dmls/internal/spec"
+)
+
+var (
+	kserviceGVR = schema.GroupVersionResource{Group: "serving.knative.dev", Version: "v1", Resource: "services"}
+	secretGVR   = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+)
+
+// applySettings server-side applies the argocd-cm keys that dmls
+// generates, so that the checks under test are dmls's own.
+func applySettings(t *testing.T, c *Cluster) {
+	t.Helper()
+	cm, err := argocd.ConfigMap(&spec.Platform{Name: "e2e", ArgoCD: spec.ArgoCD{Namespace: ArgoCDNamespace}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := cm.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	force := true
+	_, err = c.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}).Namespace(ArgoCDNamespace).
+		Patch(context.Background(), "argocd-cm", types.ApplyPatchType, b, metav1.PatchOptions{FieldManager: "dmls-settings", Force: &force})
+	if err != nil {
+		t.Fatalf("apply argocd-cm settings: %v", err)
+	}
+}
+
+// copyExample copies the example workspace at the repo root into a
+// temporary folder that the test may edit.
+func copyExample(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	root := os.DirFS("../..")
+	for _, pattern := range []string{"platform.cue", "overlays/*.cue", "apps/*/*.cue"} {
+		names, err := fs.Glob(root, pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			b, err := fs.ReadFile(root, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := filepath.Join(dir, filepath.FromSlash(n))
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dst, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir
+}
+
+// dmls runs the CLI in-process and fails the test on a non-zero exit.
+func dmls(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if code := cli.Main(args, &out, &errOut); code != 0 {
+		t.Fatalf("dmls %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+	}
+	return out.String()
+}
+
+func editFile(t *testing.T, path, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(old)) {
+		t.Fatalf("%s does not contain %q", path, old)
+	}
+	if err := os.WriteFile(path, bytes.Replace(b, []byte(old), []byte(new), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPublishDeploysThroughArgoCD is the product's promise end to end
+// (issue 5, steps 5 to 7): dmls publish writes the example workspace into
+// a git server, the platform team applies the bootstrap folder once, and
+// from then on Argo CD deploys, follows changes and prunes removed apps,
+// all from git.
+func TestPublishDeploysThroughArgoCD(t *testing.T) {
+	c := connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
+	defer cancel()
+
+	srv := gittest.Start(t)
+	url := srv.CreateRepo(t, "k8s-config")
+	user, pass := srv.Credentials()
+	t.Setenv("DMLS_GIT_USERNAME", user)
+	t.Setenv("DMLS_GIT_PASSWORD", pass)
+
+	// Argo CD reads the repo with the same credentials, from a repository
+	// secret, as a platform team would configure it.
+	repoSecret := &corev1.Secret{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: "dmls-k8s-config", Namespace: ArgoCDNamespace,
+			Labels: map[string]string{"argocd.argoproj.io/secret-type": "repository"}},
+		StringData: map[string]string{"type": "git", "url": url, "username": user, "password": pass},
+	}
+	applyTyped(t, c, repoSecret, secretGVR, ArgoCDNamespace)
+
+	ws := copyExample(t)
+	out := dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url)
+	t.Logf("dmls publish:\n%s", out)
+	if !strings.Contains(out, "k8s-config: committed") {
+		t.Fatalf("first publish made no commit:\n%s", out)
+	}
+
+	// Bootstrap: build argocd/bootstrap from what is in git and apply it
+	// once. Everything after this arrives by git.
+	files := srv.Files(t, "k8s-config", "main")
+	tree := generators.Tree{}
+	for p, content := range files {
+		if strings.HasPrefix(p, argocd.BootstrapDir+"/") {
+			tree[p] = []byte(content)
+		}
+	}
+	y, err := render.Build(tree, argocd.BootstrapDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range strings.Split(string(y), "\n---\n") {
+		obj := mustObj(t, doc)
+		ri, err := c.Resource(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := obj.MarshalJSON()
+		force := true
+		if _, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, b, metav1.PatchOptions{FieldManager: FieldManager, Force: &force}); err != nil {
+			t.Fatalf("apply bootstrap %s/%s: %v", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+
+	apps := c.Dynamic.Resource(applicationGVR).Namespace(ArgoCDNamespace)
+	tfjobs := func(ns string) dynamicGetter { return c.Dynamic.Resource(tfjobGVR).Namespace(ns) }
+	ksvcs := func(ns string) dynamicGetter { return c.Dynamic.Resource(kserviceGVR).Namespace(ns) }
+	envs := []string{"dev", "staging", "prod"}
+
+	waitFor := func(what string, timeout time.Duration, cond func() (bool, string)) {
+		t.Helper()
+		var last string
+		start := time.Now()
+		err := wait.PollUntilContextTimeout(ctx, 2*time.Second, timeout, true, func(context.Context) (bool, error) {
+			ok, detail := cond()
+			last = detail
+			return ok, nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v\nlast seen: %s\n%s", what, err, last, appSummary(ctx, apps))
+		}
+		t.Logf("%s after %s", what, time.Since(start).Round(time.Second))
+	}
+	// refresh asks Argo CD to look at git now rather than at its next poll.
+	refresh := func() {
+		list, err := apps.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return
+		}
+		for _, a := range list.Items {
+			patch := []byte(`{"metadata":{"annotations":{"argocd.argoproj.io/refresh":"normal"}}}`)
+			_, _ = apps.Patch(ctx, a.GetName(), types.MergePatchType, patch, metav1.PatchOptions{})
+		}
+	}
+
+	// Step 5: the Applications become Synced and the workloads exist with
+	// what the specs asked for.
+	waitFor("every fashion-mnist Application Synced", 6*time.Minute, func() (bool, string) {
+		for _, env := range envs {
+			a, err := apps.Get(ctx, "fashion-mnist-"+env, metav1.GetOptions{})
+			if err != nil {
+				return false, fmt.Sprintf("fashion-mnist-%s: %v", env, err)
+			}
+			if s := str(a, "status", "sync", "status"); s != "Synced" {
+				return false, fmt.Sprintf("fashion-mnist-%s sync %s", env, s)
+			}
+		}
+		return true, ""
+	})
+	wantWorkers := map[string]int64{"dev": 2, "staging": 2, "prod": 8}
+	for _, env := range envs {
+		ns := "ml-research-" + env
+		job, err := tfjobs(ns).Get(ctx, "fashion-mnist-r1", metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("TFJob in %s: %v", ns, err)
+		}
+		if got := num(job, "spec", "tfReplicaSpecs", "Worker", "replicas"); got != wantWorkers[env] {
+			t.Errorf("%s: %d workers, want %d", env, got, wantWorkers[env])
+		}
+		ctr := firstContainer(job, "spec", "tfReplicaSpecs", "Worker", "template", "spec", "containers")
+		if ctr["name"] != "tensorflow" || ctr["image"] != "kubeflow/multi-worker-strategy:v0.1" {
+			t.Errorf("%s: TFJob container %v/%v", env, ctr["name"], ctr["image"])
+		}
+		if !strings.Contains(fmt.Sprint(ctr["volumeMounts"]), "/trained_model") {
+			t.Errorf("%s: TFJob lacks the /trained_model mount: %v", env, ctr["volumeMounts"])
+		}
+		svc, err := ksvcs(ns).Get(ctx, "fashion-mnist", metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("Knative Service in %s: %v", ns, err)
+		}
+		ann, _, _ := unstructured.NestedStringMap(svc.Object, "spec", "template", "metadata", "annotations")
+		wantMin := map[string]string{"dev": "0", "staging": "1", "prod": "2"}[env]
+		if ann["autoscaling.knative.dev/min-scale"] != wantMin {
+			t.Errorf("%s: min-scale %q, want %q", env, ann["autoscaling.knative.dev/min-scale"], wantMin)
+		}
+	}
+	if got := trafficPercents(t, ksvcs("ml-research-staging")); got != "stable=90,canary=10" {
+		t.Errorf("staging traffic %s, want stable=90,canary=10", got)
+	}
+
+	// The TFJob health check that dmls publishes in argocd-cm is in effect:
+	// with no training operator the job is Progressing, and once its status
+	// says Succeeded it is Healthy.
+	tfjobHealth := func() string {
+		a, err := apps.Get(ctx, "fashion-mnist-dev", metav1.GetOptions{})
+		if err != nil {
+			return ""
+		}
+		res, _, _ := unstructured.NestedSlice(a.Object, "status", "resources")
+		for _, r := range res {
+			m, _ := r.(map[string]any)
+			if m["kind"] == "TFJob" {
+				h, _, _ := unstructured.NestedString(m, "health", "status")
+				return h
+			}
+		}
+		return ""
+	}
+	waitFor("TFJob health Progressing", 2*time.Minute, func() (bool, string) {
+		h := tfjobHealth()
+		return h == "Progressing", h
+	})
+	job, err := tfjobs("ml-research-dev").Get(ctx, "fashion-mnist-r1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := metav1.Now().UTC().Format(time.RFC3339)
+	job.Object["status"] = map[string]any{"conditions": []any{
+		map[string]any{"type": "Created", "status": "True", "reason": "TFJobCreated", "lastUpdateTime": now, "lastTransitionTime": now},
+		map[string]any{"type": "Succeeded", "status": "True", "reason": "TFJobSucceeded", "message": "TFJob fashion-mnist-r1 successfully completed.", "lastUpdateTime": now, "lastTransitionTime": now},
+	}}
+	if _, err := tfjobs("ml-research-dev").UpdateStatus(ctx, job, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
+		t.Fatalf("update TFJob status: %v", err)
+	}
+	refresh()
+	waitFor("TFJob health Healthy", 2*time.Minute, func() (bool, string) {
+		h := tfjobHealth()
+		return h == "Healthy", h
+	})
+
+	// Step 6: change the specs, publish, and the cluster follows.
+	editFile(t, filepath.Join(ws, "apps/fashion-mnist/training.cue"), "overrides: dev: training: replicas: worker: replicas: 2", "overrides: dev: training: replicas: worker: replicas: 3")
+	editFile(t, filepath.Join(ws, "apps/fashion-mnist/serving.cue"), "canaryPercent: 10", "canaryPercent: 50")
+	out = dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url)
+	t.Logf("dmls publish:\n%s", out)
+	refresh()
+	waitFor("dev workers 2→3 and staging canary 10→50%", 4*time.Minute, func() (bool, string) {
+		refresh()
+		job, err := tfjobs("ml-research-dev").Get(ctx, "fashion-mnist-r1", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		w := num(job, "spec", "tfReplicaSpecs", "Worker", "replicas")
+		tr := trafficPercents(t, ksvcs("ml-research-staging"))
+		return w == 3 && tr == "stable=50,canary=50", fmt.Sprintf("workers %d, traffic %s", w, tr)
+	})
+
+	// Step 7: delete the app from the workspace, publish, and Argo CD
+	// prunes its Applications and their objects.
+	if err := os.RemoveAll(filepath.Join(ws, "apps/fashion-mnist")); err != nil {
+		t.Fatal(err)
+	}
+	out = dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url)
+	t.Logf("dmls publish:\n%s", out)
+	waitFor("fashion-mnist pruned", 4*time.Minute, func() (bool, string) {
+		refresh()
+		for _, env := range envs {
+			ns := "ml-research-" + env
+			if _, err := apps.Get(ctx, "fashion-mnist-"+env, metav1.GetOptions{}); err == nil {
+				return false, "Application fashion-mnist-" + env + " still exists"
+			}
+			if _, err := tfjobs(ns).Get(ctx, "fashion-mnist-r1", metav1.GetOptions{}); err == nil {
+				return false, "TFJob still in " + ns
+			}
+			if _, err := ksvcs(ns).Get(ctx, "fashion-mnist", metav1.GetOptions{}); err == nil {
+				return false, "Knative Service still in " + ns
+			}
+		}
+		return true, ""
+	})
+}
+
+type dynamicGetter interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions, subresources ...string) (*unstructured.Unstructured, error)
+	UpdateStatus(ctx context.Context, obj *unstructured.Unstructured, opts metav1.UpdateOptions) (*unstructured.Unstructured, error)
+}
+
+func applyTyped(t *testing.T, c *Cluster, obj runtime.Object, gvr schema.GroupVersionResource, ns string) {
+	t.Helper()
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{Object: m}
+	b, _ := u.MarshalJSON()
+	force := true
+	if _, err := c.Dynamic.Resource(gvr).Namespace(ns).Patch(context.Background(), u.GetName(), types.ApplyPatchType, b,
+		metav1.PatchOptions{FieldManager: FieldManager, Force: &force}); err != nil {
+		t.Fatalf("apply %s: %v", u.GetName(), err)
+	}
+}
+
+func str(obj *unstructured.Unstructured, path ...string) string {
+	s, _, _ := unstructured.NestedString(obj.Object, path...)
+	return s
+}
+
+func num(obj *unstructured.Unstructured, path ...string) int64 {
+	n, _, _ := unstructured.NestedInt64(obj.Object, path...)
+	return n
+}
+
+func firstContainer(obj *unstructured.Unstructured, path ...string) map[string]any {
+	l, _, _ := unstructured.NestedSlice(obj.Object, path...)
+	if len(l) == 0 {
+		return nil
+	}
+	m, _ := l[0].(map[string]any)
+	return m
+}
+
+// trafficPercents summarises a Knative Service's traffic as tag=percent.
+func trafficPercents(t *testing.T, ri dynamicGetter) string {
+	svc, err := ri.Get(context.Background(), "fashion-mnist", metav1.GetOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	l, _, _ := unstructured.NestedSlice(svc.Object, "spec", "traffic")
+	var parts []string
+	for _, x := range l {
+		m, _ := x.(map[string]any)
+		parts = append(parts, fmt.Sprintf("%v=%v", m["tag"], m["percent"]))
+	}
+	return strings.Join(parts, ",")
+}
+
+// appSummary lists every Application's sync and health, for failures.
+func appSummary(ctx context.Context, apps interface {
+	List(context.Context, metav1.ListOptions) (*unstructured.UnstructuredList, error)
+}) string {
+	list, err := apps.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, a := range list.Items {
+		cond, _, _ := unstructured.NestedSlice(a.Object, "status", "conditions")
+		op, _, _ := unstructured.NestedString(a.Object, "status", "operationState", "message")
+		fmt.Fprintf(&b, "  %s: sync=%s health=%s op=%q conditions=%s\n", a.GetName(),
+			str(&a, "status", "sync", "status"), str(&a, "status", "health", "status"), op, mustYAML(cond))
+	}
+	return b.String()
+}
+
+func mustYAML(v any) string {
+	b, _ := yaml.Marshal(v)
+	return strings.TrimSpace(string(b))
+}
