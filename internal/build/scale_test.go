@@ -1,0 +1,86 @@
+package build
+
+import (
+	"fmt"
+	"testing"
+	"testing/fstest"
+
+	"github.com/dmls-project/dmls/internal/workspace"
+)
+
+// manyApps is a workspace of n apps, each with training and serving, in
+// three environments: the scale dmls is designed for.
+func manyApps(n int) fstest.MapFS {
+	fsys := fstest.MapFS{
+		"platform.cue":         {Data: []byte("name: \"p\"\nteams: t: {}\nrepos: \"k8s-config\": url: \"https://git.example.com/k.git\"\n")},
+		"overlays/dev.cue":     {Data: []byte("order: 0\nnamespaces: t: \"t-dev\"\nserving: minScale: 0\n")},
+		"overlays/staging.cue": {Data: []byte("order: 1\nnamespaces: t: \"t-staging\"\n")},
+		"overlays/prod.cue":    {Data: []byte("order: 2\nnamespaces: t: \"t-prod\"\nimageTags: \"pinned\"\nserving: minScale: 2\n")},
+	}
+	for i := 0; i < n; i++ {
+		fsys[fmt.Sprintf("apps/app-%04d/app.cue", i)] = &fstest.MapFile{Data: []byte(fmt.Sprintf(`name: "app-%04d"
+team: "t"
+training: {
+	image: "registry.example.com/train:1.%d"
+	hyperparameters: {learning_rate: 0.01, epochs: %d}
+	volumes: data: {mountPath: "/data", create: size: "1Gi"}
+	resources: {cpu: "1", memory: "2Gi"}
+	replicas: {chief: replicas: 1, worker: replicas: 2}
+}
+serving: {
+	image: "registry.example.com/serve:1.%d"
+	revision: "v2"
+	autoscaling: maxScale: 4
+}
+overrides: prod: training: replicas: worker: replicas: 4
+overrides: staging: serving: traffic: {stable: "v1", canaryPercent: 20}
+`, i, i, i%10, i))}
+	}
+	return fsys
+}
+
+// BenchmarkLoad1000Apps loads and validates 1000 apps in 3 environments.
+func BenchmarkLoad1000Apps(b *testing.B) {
+	fsys := manyApps(1000)
+	for b.Loop() {
+		if _, err := workspace.Load(fsys, "ws", workspace.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBuild1000Apps generates and lays out 1000 loaded apps, Argo CD
+// objects included.
+func BenchmarkBuild1000Apps(b *testing.B) {
+	ws, err := workspace.Load(manyApps(1000), "ws", workspace.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Workspace(ws, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestManyApps checks that a large workspace loads and builds with every
+// app in every environment.
+func TestManyApps(t *testing.T) {
+	ws, err := workspace.Load(manyApps(50), "ws", workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Workspace(ws, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Apps) != 50 {
+		t.Fatalf("built %d apps, want 50", len(res.Apps))
+	}
+	k8s := res.Repos(ws.Platform)["k8s-config"]
+	for _, p := range []string{"apps/app-0049/overlays/prod/kustomization.yaml", "argocd/prod/application-app-0049-prod.argocd.yaml"} {
+		if _, ok := k8s[p]; !ok {
+			t.Errorf("tree lacks %s", p)
+		}
+	}
+}
