@@ -16,6 +16,7 @@ import (
 	"github.com/dmls-project/dmls/generators/platform"
 	"github.com/dmls-project/dmls/generators/tfjob"
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -56,6 +57,9 @@ type Options struct {
 	Workers int
 	// Apps limits the build to these apps; empty means all.
 	Apps []string
+	// Cache, when set, keeps built apps by the app's Digest, which covers
+	// everything BuildApp reads.
+	Cache *memo.Cache[*App]
 }
 
 // Workspace generates every app of ws and the platform objects. Findings
@@ -86,7 +90,14 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			if b, ok := opts.Cache.Get(a.Digest); ok {
+				res.Apps[i] = b
+				return
+			}
 			res.Apps[i], errs[i] = BuildApp(ws.Platform, a)
+			if errs[i] == nil {
+				opts.Cache.Put(a.Digest, res.Apps[i])
+			}
 		}()
 	}
 	wg.Wait()

@@ -2,9 +2,11 @@ package build
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"testing/fstest"
 
+	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -82,5 +84,58 @@ func TestManyApps(t *testing.T) {
 		if _, ok := k8s[p]; !ok {
 			t.Errorf("tree lacks %s", p)
 		}
+	}
+}
+
+// BenchmarkReload1000AppsOneChanged is what a long-running server pays
+// per change: reload and rebuild 1000 apps with caches, one app changed.
+func BenchmarkReload1000AppsOneChanged(b *testing.B) {
+	fsys := manyApps(1000)
+	wcache, bcache := memo.New[*workspace.App](5000), memo.New[*App](5000)
+	load := func() {
+		ws, err := workspace.Load(fsys, "ws", workspace.Options{Cache: wcache})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Workspace(ws, Options{Cache: bcache}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	load()
+	i := 0
+	for b.Loop() {
+		i++
+		fsys["apps/app-0001/app.cue"].Data = []byte(strings.Replace(string(fsys["apps/app-0001/app.cue"].Data), "epochs: ", fmt.Sprintf("epochs: %d+", i), 1))
+		load()
+	}
+}
+
+// TestCacheReusesUnchangedApps checks that cached loads and builds reuse
+// the results of unchanged apps and redo changed ones.
+func TestCacheReusesUnchangedApps(t *testing.T) {
+	fsys := manyApps(3)
+	wcache, bcache := memo.New[*workspace.App](100), memo.New[*App](100)
+	load := func() (*workspace.Workspace, *Result) {
+		ws, err := workspace.Load(fsys, "ws", workspace.Options{Cache: wcache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Workspace(ws, Options{Cache: bcache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ws, res
+	}
+	ws1, res1 := load()
+	fsys["apps/app-0001/app.cue"].Data = []byte(strings.Replace(string(fsys["apps/app-0001/app.cue"].Data), "maxScale: 4", "maxScale: 5", 1))
+	ws2, res2 := load()
+	if ws1.App("app-0000") != ws2.App("app-0000") || res1.Apps[0] != res2.Apps[0] {
+		t.Errorf("unchanged app-0000 was evaluated again")
+	}
+	if ws1.App("app-0001") == ws2.App("app-0001") || res1.Apps[1] == res2.Apps[1] {
+		t.Errorf("changed app-0001 came from the cache")
+	}
+	if got := *ws2.App("app-0001").Envs[0].Spec.Serving.Autoscaling.MaxScale; got != 5 {
+		t.Errorf("changed app has maxScale %d, want 5", got)
 	}
 }

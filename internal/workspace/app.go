@@ -65,10 +65,23 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "workspace %s\napp %s\n", l.ws.Digest, dir)
+	srcs := make([][]byte, len(files))
+	for i, f := range files {
+		src, fd := l.readFile(f, h)
+		d = append(d, fd...)
+		srcs[i] = src
+	}
+	if len(d) > 0 {
+		return nil, d
+	}
+	digest := hex.EncodeToString(h.Sum(nil))
+	if a, ok := l.cache.Get(digest); ok {
+		return a, nil
+	}
 	var raw cue.Value
 	var display []string
 	for i, f := range files {
-		v, fd := l.readSpec(ev, f, h)
+		v, fd := l.parseSpec(ev, f, srcs[i])
 		display = append(display, l.display(f))
 		if len(fd) > 0 {
 			d = append(d, fd...)
@@ -108,7 +121,7 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 		d.Add(dirPos, "", "%v", err)
 		return nil, d
 	}
-	app := &App{Dir: dir, Files: display, Digest: hex.EncodeToString(h.Sum(nil))}
+	app := &App{Dir: dir, Files: display, Digest: digest}
 	app.Name, _ = data[pathName].(string)
 	app.Team, _ = data[pathTeam].(string)
 	overrides, _ := data[pathOverrides].(map[string]any)
@@ -140,6 +153,7 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 	if len(d) > 0 {
 		return nil, d
 	}
+	l.cache.Put(digest, app)
 	return app, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"cuelang.org/go/cue"
 
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
 )
@@ -37,6 +38,10 @@ var specExts = []string{".cue", ".yaml", ".yml", ".json"}
 type Options struct {
 	// Workers bounds how many apps are evaluated at once; 0 means GOMAXPROCS.
 	Workers int
+	// Cache, when set, keeps valid apps by Digest across loads, so that a
+	// long-running process re-evaluates only apps whose files, platform,
+	// environments or schemas changed.
+	Cache *memo.Cache[*App]
 }
 
 // Workspace is a loaded, valid workspace.
@@ -122,18 +127,20 @@ func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
 		return nil, err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "schemas %s\n", schemaDigest())
+	fmt.Fprintf(h, "schemas %s\nroot %s\n", schemaDigest(), root)
 	l.loadPlatform(ev, h)
 	l.loadEnvs(ev, h)
 	l.ws.Digest = hex.EncodeToString(h.Sum(nil))
 	if len(l.diags) > 0 || l.ws.Platform == nil {
 		return l.ws, l.diags.Err()
 	}
+	l.cache = opts.Cache
 	l.loadApps(ev, opts)
 	return l.ws, l.diags.Err()
 }
 
 type loader struct {
+	cache *memo.Cache[*App]
 	fsys  fs.FS
 	root  string
 	ws    *Workspace
@@ -151,16 +158,30 @@ func (l *loader) filePos(rel string) provenance.Pos {
 
 // readSpec reads and parses one spec file.
 func (l *loader) readSpec(ev *evaluator, rel string, h interface{ Write([]byte) (int, error) }) (cue.Value, diag.List) {
+	src, d := l.readFile(rel, h)
+	if len(d) > 0 {
+		return cue.Value{}, d
+	}
+	return l.parseSpec(ev, rel, src)
+}
+
+// readFile reads a spec file and adds it to the digest h.
+func (l *loader) readFile(rel string, h interface{ Write([]byte) (int, error) }) ([]byte, diag.List) {
 	src, err := fs.ReadFile(l.fsys, rel)
 	if err != nil {
 		var d diag.List
 		d.Add(l.filePos(rel), "", "cannot read spec file: %v", unwrapPathError(err))
-		return cue.Value{}, d
+		return nil, d
 	}
 	if h != nil {
 		fmt.Fprintf(h, "file %s %d\n", rel, len(src))
 		h.Write(src)
 	}
+	return src, nil
+}
+
+// parseSpec parses a spec file read by readFile.
+func (l *loader) parseSpec(ev *evaluator, rel string, src []byte) (cue.Value, diag.List) {
 	v, err := ev.parseFile(l.display(rel), src)
 	if err != nil {
 		return cue.Value{}, fromCUE(err, "", nil, l.filePos(rel))
