@@ -83,14 +83,13 @@ func TestOverlaysRenderWhatTheGeneratorsMake(t *testing.T) {
 	}
 }
 
-// TestKnativeFindingsPointAtSpec checks that Knative's own validation runs
-// on generated Services and that its findings point at the spec line that
-// set the field: K_SERVICE is reserved by Knative, and no CUE rule knows it.
-func TestKnativeFindingsPointAtSpec(t *testing.T) {
+// buildFindings builds a one-app workspace and returns its findings.
+func buildFindings(t *testing.T, app string) string {
+	t.Helper()
 	fsys := fstest.MapFS{
 		"platform.cue":     {Data: []byte("name: \"p\"\nteams: t: {}\nrepos: \"k8s-config\": url: \"https://git.example.com/k.git\"\n")},
 		"overlays/dev.cue": {Data: []byte("order: 0\nnamespaces: t: \"t-dev\"\n")},
-		"apps/svc/app.cue": {Data: []byte("name: \"svc\"\nteam: \"t\"\nserving: {\n\timage: \"registry.example.com/svc:1\"\n\tenv: K_SERVICE: \"mine\"\n}\n")},
+		"apps/a/app.cue":   {Data: []byte(app)},
 	}
 	ws, err := workspace.Load(fsys, "ws", workspace.Options{})
 	if err != nil {
@@ -101,7 +100,15 @@ func TestKnativeFindingsPointAtSpec(t *testing.T) {
 	if !errors.As(err, &d) {
 		t.Fatalf("want findings, got %v", err)
 	}
-	if got := d.Error(); !strings.Contains(got, "ws/apps/svc/app.cue:5:7: serving.env.K_SERVICE: Knative rejects") {
+	return d.Error()
+}
+
+// TestKnativeFindingsPointAtSpec checks that Knative's own validation runs
+// on generated Services and that its findings point at the spec line that
+// set the field: K_SERVICE is reserved by Knative, and no CUE rule knows it.
+func TestKnativeFindingsPointAtSpec(t *testing.T) {
+	got := buildFindings(t, "name: \"svc\"\nteam: \"t\"\nserving: {\n\timage: \"registry.example.com/svc:1\"\n\tenv: K_SERVICE: \"mine\"\n}\n")
+	if !strings.Contains(got, "ws/apps/a/app.cue:5:7: serving.env.K_SERVICE: Knative rejects") {
 		t.Errorf("finding not placed on the spec line:\n%s", got)
 	}
 }
@@ -109,21 +116,8 @@ func TestKnativeFindingsPointAtSpec(t *testing.T) {
 // TestTTLIsRefused checks the Argo CD rule that a TFJob must not delete
 // itself while in git, placed on the spec line that set the TTL.
 func TestTTLIsRefused(t *testing.T) {
-	fsys := fstest.MapFS{
-		"platform.cue":     {Data: []byte("name: \"p\"\nteams: t: {}\nrepos: \"k8s-config\": url: \"https://git.example.com/k.git\"\n")},
-		"overlays/dev.cue": {Data: []byte("order: 0\nnamespaces: t: \"t-dev\"\n")},
-		"apps/job/app.cue": {Data: []byte("name: \"job\"\nteam: \"t\"\ntraining: {\n\timage: \"registry.example.com/j:1\"\n\tttlSecondsAfterFinished: 60\n\treplicas: worker: replicas: 1\n}\n")},
-	}
-	ws, err := workspace.Load(fsys, "ws", workspace.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = Workspace(ws, Options{})
-	var d diag.List
-	if !errors.As(err, &d) {
-		t.Fatalf("want findings, got %v", err)
-	}
-	if got := d.Error(); !strings.Contains(got, "ws/apps/job/app.cue:5:2: training.ttlSecondsAfterFinished:") {
+	got := buildFindings(t, "name: \"job\"\nteam: \"t\"\ntraining: {\n\timage: \"registry.example.com/j:1\"\n\tttlSecondsAfterFinished: 60\n\treplicas: worker: replicas: 1\n}\n")
+	if !strings.Contains(got, "ws/apps/a/app.cue:5:2: training.ttlSecondsAfterFinished:") {
 		t.Errorf("TTL finding not placed on the spec line:\n%s", got)
 	}
 }
