@@ -7,7 +7,7 @@ BIN     := bin/dmls
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/dmls-project/dmls/internal/cli.Version=$(VERSION)
 
-.PHONY: all build render test lint golden bench fuzz e2e e2e-deps e2e-up e2e-down clean
+.PHONY: all build render test lint golden bench bench-api image fuzz e2e e2e-deps e2e-up e2e-down clean
 
 all: build
 
@@ -40,7 +40,15 @@ golden:
 
 ## bench: benchmarks of loading, generating and rendering
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/... ./generators/...
+	$(GO) test -run '^$$' -bench . -benchmem -skip Submit500 ./internal/... ./generators/...
+
+## bench-api: 500 submissions from 25 clients against a real git server: req/s, p50, p99
+bench-api:
+	$(GO) test ./internal/api/ -run '^$$' -bench BenchmarkSubmit500 -benchtime 1x -timeout 20m
+
+## image: the dmls image (needs a Docker engine; dmls serve runs the API)
+image:
+	docker build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) -t dmls:$(VERSION) .
 
 ## fuzz: fuzz the spec loader for a minute
 fuzz:

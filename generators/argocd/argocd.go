@@ -134,10 +134,48 @@ var (
 	}
 )
 
+// componentKinds are platformKinds plus what platform components (the
+// API server) are made of.
+var componentKinds = append(slices.Clone(platformKinds),
+	metav1.GroupKind{Group: "", Kind: "ServiceAccount"},
+	metav1.GroupKind{Group: "", Kind: "Service"},
+	metav1.GroupKind{Group: "apps", Kind: "Deployment"},
+	metav1.GroupKind{Group: "policy", Kind: "PodDisruptionBudget"},
+)
+
+// components returns the Applications of platform components, synced by
+// the dmls-root like the per-environment roots.
+func components(p *spec.Platform, src Source, comps []Component) ([]generators.Object, error) {
+	var out []generators.Object
+	for _, c := range comps {
+		if err := checkAppName(c.Name); err != nil {
+			return nil, err
+		}
+		policy := syncPolicy()
+		policy.SyncOptions = append(policy.SyncOptions, "CreateNamespace=true")
+		app := &v1alpha1.Application{
+			ObjectMeta: metav1.ObjectMeta{Name: c.Name, Namespace: p.ArgoCD.Namespace, Labels: platformLabels(p, ""),
+				Annotations: map[string]string{synccommon.AnnotationSyncWave: WaveWorkloads}},
+			Spec: v1alpha1.ApplicationSpec{
+				Project:     PlatformProject,
+				Source:      src.at(c.Dir),
+				Destination: v1alpha1.ApplicationDestination{Server: InClusterServer, Namespace: c.Namespace},
+				SyncPolicy:  policy,
+			},
+		}
+		obj, err := generators.New(app, v1alpha1.ApplicationSchemaGroupVersionKind, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, obj)
+	}
+	return out, nil
+}
+
 // Projects returns the dmls-platform AppProject and then one AppProject per
 // team, in team order, all in Argo CD's namespace. repoURLs are the repos
 // they may read from (see RepoURLs).
-func Projects(p *spec.Platform, envs []*spec.Environment, repoURLs []string) ([]generators.Object, error) {
+func Projects(p *spec.Platform, envs []*spec.Environment, repoURLs []string, comps ...Component) ([]generators.Object, error) {
 	if err := checkPlatform(p, envs); err != nil {
 		return nil, err
 	}
@@ -159,7 +197,7 @@ func Projects(p *spec.Platform, envs []*spec.Environment, repoURLs []string) ([]
 		}
 	}
 
-	plat, err := platformProject(p, envs, urls)
+	plat, err := platformProject(p, envs, urls, comps)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +240,7 @@ func Projects(p *spec.Platform, envs []*spec.Environment, repoURLs []string) ([]
 
 // platformProject may create team namespaces and quotas in every
 // environment and manage Argo CD's own objects in its namespace.
-func platformProject(p *spec.Platform, envs []*spec.Environment, urls []string) (generators.Object, error) {
+func platformProject(p *spec.Platform, envs []*spec.Environment, urls []string, comps []Component) (generators.Object, error) {
 	var dests []v1alpha1.ApplicationDestination
 	for _, env := range envs {
 		// platform-<env> has no namespace of its own: its Namespaces
@@ -213,6 +251,11 @@ func platformProject(p *spec.Platform, envs []*spec.Environment, urls []string) 
 		}
 	}
 	dests = append(dests, v1alpha1.ApplicationDestination{Server: InClusterServer, Namespace: p.ArgoCD.Namespace})
+	kinds := platformKinds
+	for _, c := range comps {
+		dests = append(dests, v1alpha1.ApplicationDestination{Server: InClusterServer, Namespace: c.Namespace})
+		kinds = componentKinds
+	}
 	proj := &v1alpha1.AppProject{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: PlatformProject, Namespace: p.ArgoCD.Namespace,
@@ -224,7 +267,7 @@ func platformProject(p *spec.Platform, envs []*spec.Environment, urls []string) 
 			SourceRepos:                urls,
 			Destinations:               uniqueDests(dests),
 			ClusterResourceWhitelist:   platformClusterKinds,
-			NamespaceResourceWhitelist: platformKinds,
+			NamespaceResourceWhitelist: kinds,
 		},
 	}
 	return generators.New(proj, v1alpha1.AppProjectSchemaGroupVersionKind, nil)
@@ -426,6 +469,21 @@ type Input struct {
 	// PlatformDir is where an environment's team namespaces and quotas
 	// live, relative to the k8s-config path prefix (build.PlatformDir).
 	PlatformDir func(env string) string
+	// Components are platform components, such as the dmls API server,
+	// each synced by an Application of its own in argocd/shared.
+	Components []Component
+}
+
+// Component is a platform component: a folder of the k8s-config repo that
+// the dmls-platform project syncs into one namespace of the in-cluster
+// server.
+type Component struct {
+	// Name names the Application.
+	Name string
+	// Dir is the folder, relative to the path prefix.
+	Dir string
+	// Namespace is where the component runs; the Application creates it.
+	Namespace string
 }
 
 // Tree returns the Argo CD objects laid out as kustomizations, relative to
@@ -444,7 +502,7 @@ func Tree(in Input) (generators.Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	projects, err := Projects(p, in.Envs, []string{src.RepoURL})
+	projects, err := Projects(p, in.Envs, []string{src.RepoURL}, in.Components...)
 	if err != nil {
 		return nil, err
 	}
@@ -452,6 +510,11 @@ func Tree(in Input) (generators.Tree, error) {
 	if err != nil {
 		return nil, err
 	}
+	comps, err := components(p, src, in.Components)
+	if err != nil {
+		return nil, err
+	}
+	roots = append(roots, comps...)
 	cm, err := ConfigMap(p)
 	if err != nil {
 		return nil, err

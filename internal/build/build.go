@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/apiserver"
 	"github.com/dmls-project/dmls/generators/argocd"
 	"github.com/dmls-project/dmls/generators/kservice"
 	"github.com/dmls-project/dmls/generators/kustomize"
@@ -23,6 +24,10 @@ import (
 
 // appGenerators run, in this order, for every app instance.
 var appGenerators = []generators.Func{tfjob.Generate, kservice.Generate}
+
+// APIServerDir is where the dmls API server component lives in the
+// k8s-config repo, when the platform asks for one.
+const APIServerDir = "platform/dmls-api"
 
 // PlatformDir is where the per-environment platform objects (team
 // namespaces and quotas) live in the k8s-config repo.
@@ -127,7 +132,11 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 				apps = append(apps, argocd.App{Name: a.App.Name, Team: a.App.Team, Env: in.Env.Name, Objects: a.Objects[in.Env.Name]})
 			}
 		}
-		at, err := argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: apps, PlatformDir: PlatformDir})
+		var comps []argocd.Component
+		if api := ws.Platform.API; api != nil {
+			comps = append(comps, argocd.Component{Name: apiserver.DefaultName, Dir: APIServerDir, Namespace: api.Namespace})
+		}
+		at, err := argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: apps, PlatformDir: PlatformDir, Components: comps})
 		if err != nil {
 			return nil, err
 		}
@@ -220,6 +229,20 @@ func Platform(ws *workspace.Workspace) (generators.Tree, error) {
 			return nil, err
 		}
 		tree.Add(PlatformDir(env.Name), t)
+	}
+	if api := ws.Platform.API; api != nil {
+		repos := map[string]string{}
+		for name, r := range ws.Platform.Repos {
+			repos[name] = r.URL
+		}
+		t, err := apiserver.Tree(apiserver.Config{
+			Platform: ws.Platform.Name, Namespace: api.Namespace, Image: api.Image,
+			Replicas: int32(api.Replicas), Repos: repos,
+		})
+		if err != nil {
+			return nil, err
+		}
+		tree.Add(APIServerDir, t)
 	}
 	return tree, nil
 }

@@ -29,7 +29,8 @@ objects, lay them out as kustomize bases and overlays in memory, and build
 each overlay in-process with kustomize.
 
 Output goes to stdout as one multi-document YAML stream or, with --out DIR,
-to DIR/<env>/<app>.yaml (and DIR/<env>/_platform.yaml for team namespaces).
+to DIR/<env>/<app>.yaml (and DIR/<env>/_platform.yaml for team namespaces,
+DIR/_platform/dmls-api.yaml for the API server when platform.cue asks for one).
 --out writes a temporary folder and renames it into place, so a failed
 render leaves no partial output.`,
 		Args: cobra.NoArgs,
@@ -68,13 +69,21 @@ render leaves no partial output.`,
 
 // Render builds every overlay of res with kustomize and returns the
 // rendered files, <env>/<app>.yaml. With platform set it also renders each
-// environment's platform objects as <env>/_platform.yaml.
+// environment's platform objects as <env>/_platform.yaml, and the platform
+// components (the API server) as _platform/<component>.yaml.
 func Render(ws *workspace.Workspace, res *build.Result, envs []string, platform bool) (generators.Tree, error) {
 	want := map[string]bool{}
 	for _, e := range envs {
 		want[e] = true
 	}
 	files := generators.Tree{}
+	if _, ok := res.Platform[build.APIServerDir+"/"+kustomize.KustomizationFile]; ok && platform {
+		y, err := render.Build(res.Platform, build.APIServerDir)
+		if err != nil {
+			return nil, err
+		}
+		files[PlatformRenderName+"/dmls-api.yaml"] = append(y, '\n')
+	}
 	for _, env := range ws.Envs {
 		if len(want) > 0 && !want[env.Name] {
 			continue

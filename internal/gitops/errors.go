@@ -22,6 +22,9 @@ var (
 	ErrRejected = errors.New("push rejected by the remote")
 	// ErrConflict means other writers kept moving the branch and every attempt lost the race.
 	ErrConflict = errors.New("branch kept moving, retries exhausted")
+	// ErrStale means the branch tip is not Request.ExpectTip: the change was
+	// computed from a state that is gone, and must be computed again.
+	ErrStale = errors.New("branch moved since the change was computed")
 	// ErrNotFound means the repository does not exist or is hidden from these credentials.
 	ErrNotFound = errors.New("repository not found")
 	// ErrInvalidPath means a file path or managed prefix is unsafe or malformed.

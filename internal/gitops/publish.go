@@ -22,6 +22,9 @@ const DefaultMaxAttempts = 5
 // DefaultMessage is the commit message used when a Request has none.
 const DefaultMessage = "dmls: publish generated configuration"
 
+// NoTip is the ExpectTip of an empty repository or a missing branch.
+var NoTip = plumbing.ZeroHash.String()
+
 // Default author of commits when a Request names none.
 const (
 	DefaultAuthorName  = "dmls"
@@ -64,6 +67,12 @@ type Request struct {
 	// MaxAttempts bounds fetch-and-push rounds against concurrent writers; 0 means
 	// DefaultMaxAttempts.
 	MaxAttempts int
+	// ExpectTip, when set, makes the publish a compare-and-swap: it commits only onto
+	// this commit, and fails with ErrStale, without retrying, if the branch tip is
+	// another one (also after losing a push race). NoTip expects an empty repository or
+	// a missing branch. Use it for changes computed from a read of the branch, which
+	// re-applying onto a newer tip could silently undo.
+	ExpectTip string
 
 	beforePush func(attempt int)               // test seam: runs after the commit is made, before it is pushed
 	backoff    func(attempt int) time.Duration // test seam: delay after a lost race
@@ -126,6 +135,9 @@ func Publish(ctx context.Context, req Request) (Result, error) {
 			res.Commit = parentHash.String()
 		} else {
 			res.Commit = ""
+		}
+		if req.ExpectTip != "" && parentHash.String() != req.ExpectTip {
+			return res, fmt.Errorf("publish %s: tip is %s, want %s: %w", r.name, parentHash, req.ExpectTip, ErrStale)
 		}
 		ch, err := applyFiles(r.repo.Storer, parentTree, req.Files, req.Managed)
 		if err != nil {

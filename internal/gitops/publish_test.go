@@ -281,6 +281,48 @@ func TestPublishRetriesAfterRace(t *testing.T) {
 	f.srv.Git(t, f.repo, "fsck", "--strict", "--no-dangling")
 }
 
+// TestPublishExpectTip checks the compare-and-swap: a change computed from
+// a tip commits onto that tip, and fails with ErrStale, without a retry,
+// when another writer moved the branch, before the fetch or during the push.
+func TestPublishExpectTip(t *testing.T) {
+	f := newFixture(t)
+	req := f.request(map[string]string{"apps/a.yaml": "a1"}, "apps")
+	req.ExpectTip = gitops.NoTip
+	first := publish(t, req)
+
+	// Onto the expected tip: commits.
+	req = f.request(map[string]string{"apps/a.yaml": "a2"}, "apps")
+	req.ExpectTip = first.Commit
+	second := publish(t, req)
+	if !second.Changed {
+		t.Fatalf("publish onto the expected tip made no commit")
+	}
+
+	// The tip moved before the fetch: stale, nothing pushed.
+	req = f.request(map[string]string{"apps/a.yaml": "a3"}, "apps")
+	req.ExpectTip = first.Commit
+	if _, err := gitops.Publish(context.Background(), req); !errors.Is(err, gitops.ErrStale) {
+		t.Fatalf("err = %v, want ErrStale", err)
+	}
+
+	// The tip moves during the push: the race is lost and not re-applied.
+	req = f.request(map[string]string{"apps/a.yaml": "a4"}, "apps")
+	req.ExpectTip = second.Commit
+	gitops.SetBeforePush(&req, func(attempt int) {
+		if attempt == 1 {
+			f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"apps/a.yaml": "by-human"}})
+		}
+	})
+	gitops.SetBackoff(&req, func(int) time.Duration { return 0 })
+	res, err := gitops.Publish(context.Background(), req)
+	if !errors.Is(err, gitops.ErrStale) || res.Attempts != 2 {
+		t.Fatalf("err = %v after %d attempts, want ErrStale after 2", err, res.Attempts)
+	}
+	if got := f.srv.Files(t, f.repo, "main")["apps/a.yaml"]; got != "by-human" {
+		t.Errorf("the other writer's change was overwritten: %q", got)
+	}
+}
+
 func TestPublishRaceIntoEmptyRepo(t *testing.T) {
 	f := newFixture(t)
 	req := f.request(map[string]string{"apps/a.yaml": "a"}, "apps")

@@ -8,6 +8,15 @@ type Platform struct {
 	Teams  map[string]Team `json:"teams"`
 	Repos  map[string]Repo `json:"repos"`
 	ArgoCD ArgoCD          `json:"argocd"`
+	// API, when set, installs dmls serve on the platform cluster.
+	API *APIServer `json:"api,omitempty"`
+}
+
+// APIServer is the installation of dmls serve on the platform cluster.
+type APIServer struct {
+	Image     string `json:"image"`
+	Namespace string `json:"namespace"`
+	Replicas  int    `json:"replicas"`
 }
 
 // Team owns apps and one namespace per environment.

@@ -275,6 +275,13 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 		l.diags = append(l.diags, d...)
 		return
 	}
+	if p.API != nil {
+		if _, ok := p.Repos[spec.RepoMLModel]; !ok {
+			pos, _ := prov.Lookup("api")
+			l.diags.Add(pos, "api", "the API server reads and writes specs in the %q repo; add it to repos", spec.RepoMLModel)
+			return
+		}
+	}
 	l.ws.Platform = &p
 	l.ws.PlatformProv = prov
 }

@@ -1,0 +1,156 @@
+// Package api serves the dmls job and task submission API: JSON over HTTP,
+// under /v1, with which teams submit and change training jobs and model
+// services instead of editing files. Git stays the single source of truth:
+// every accepted change is a commit of the app's spec to the ml-model repo
+// and a publish of the generated config to the config repos, which Argo CD
+// deploys.
+//
+// # Routes
+//
+// Every /v1 route needs a bearer token (401 without one or with an unknown
+// one); team routes need a token of that team or an admin token (403).
+//
+//	GET    /v1/whoami                                          200
+//	POST   /v1/teams/{team}/trainingjobs                       201 submit (creates the app)
+//	GET    /v1/teams/{team}/trainingjobs                       200 list
+//	GET    /v1/teams/{team}/trainingjobs/{app}                 200 spec, runs, commit
+//	PATCH  /v1/teams/{team}/trainingjobs/{app}[?env=&retrain=] 202 merge patch of the #TrainingJob
+//	POST   /v1/teams/{team}/trainingjobs/{app}/retrain         202 run + 1: TFJob <app>-r<run>
+//	DELETE /v1/teams/{team}/trainingjobs/{app}                 202
+//	POST   /v1/teams/{team}/modelservices                      201 submit
+//	GET    /v1/teams/{team}/modelservices                      200 list
+//	GET    /v1/teams/{team}/modelservices/{app}                200 spec, traffic, commit
+//	DELETE /v1/teams/{team}/modelservices/{app}                202
+//	POST   /v1/teams/{team}/modelservices/{app}/rollouts       202 new version, optional canary
+//	PUT    /v1/teams/{team}/modelservices/{app}/canary         202 canary percent
+//	POST   /v1/teams/{team}/modelservices/{app}/canary/promote 202 all traffic to the canary
+//	POST   /v1/teams/{team}/modelservices/{app}/rollback       202 all traffic to the previous revision
+//	POST   /v1/teams/{team}/apps/{app}/promote                 202 version of env "from" into the next env
+//	GET    /openapi.json, /healthz, /readyz, /metrics          no token
+//
+// A change that turns out to change nothing answers 200 with changed false
+// and commits nothing. Errors answer {"requestId", "errors": [{"path",
+// "message"}]}: 400 for an invalid request (each finding names the field
+// of the request body), 404 for an unknown team, app or section, 409 for a
+// change that conflicts with the app (it exists, it is written by hand, no
+// canary runs, the workspace in git has errors elsewhere), 413 for a body
+// over MaxBodyBytes, 422 for an Idempotency-Key reused with another
+// request, 429 (with Retry-After) when the queue is full, 500 for a panic
+// (the server stays up), 502 when a repo refuses the push, and 503 (with
+// Retry-After) while starting, shutting down or when git is unreachable.
+// Accepted changes answer a Result: the commit SHA of each repo written and
+// the Argo CD Applications (<app>-<env>) that sync the change.
+//
+// Bodies use the schemas of the spec files: a submission is an #App
+// without its team, a PATCH is a JSON merge patch of a #TrainingJob, and
+// the workspace loader validates the resulting app exactly as it validates
+// files, so findings read the same. The action bodies (#Rollout,
+// #CanaryUpdate, #Target, #Promotion) and the responses are CUE
+// definitions in api.cue, next to the schemas package; /openapi.json is
+// generated from both by CUE's OpenAPI encoder, with its paths from the
+// same route table that registers the handlers.
+//
+// # Specs in git
+//
+// The API writes an app as apps/<app>/app.json, an #App in JSON, in the
+// ml-model repo (under the platform's path prefix for ml-model). An app
+// folder with other spec files is hand-written: the API reads it but
+// answers 409 to changes. Model services: a submission without
+// serving.revision gets "v1". A rollout sets serving.image or
+// serving.model.storageUri and the next revision (v3 after v2); with
+// canaryPercent it keeps the serving revision as traffic.stable. Either
+// way the replaced revision stays routable under the traffic tag
+// "previous", which also keeps Knative from collecting it. Promoting the
+// canary drops stable and canaryPercent. A rollback sends all traffic to
+// the previous revision by name (stable with canaryPercent 0) rather than
+// rewriting the template: Knative refuses a revision name whose template
+// changed, and the new revision stays deployable for a later promote.
+// Operations with env change overrides.<env>; where the app's own settings
+// hold a canary that an override cannot remove, the override sets
+// canaryPercent 100 instead. Environment promotion copies the version
+// that runs in "from" (serving image or storageUri and revision; training
+// image) into overrides of the next environment by order, as a rollout
+// without canary; promoting across an environment is refused.
+//
+// # Group commit
+//
+// One writer goroutine changes ml-model. Handlers queue their change
+// (QueueSize deep; 429 beyond) and wait for its outcome. The writer takes
+// up to MaxBatch queued changes, reads the tip of ml-model, applies them
+// in order to in-memory app documents, and checks every app that changed
+// with workspace.Load and build.BuildApp (schemas, cross-field rules,
+// environment policies, Knative's validation). When an app fails, it
+// replays that app's changes one at a time and rejects only those that
+// break it, each with its own 400. It then makes one ml-model commit for
+// the batch (managed paths: the changed app folders only, so other apps
+// are never rewritten), generates the config of every app and publishes
+// it with publish.Publish, and answers each change with the batch's
+// commits. workspace.Load and build.Workspace run over the whole
+// workspace each time, with their digest caches (workspace.Options.Cache,
+// build.Options.Cache), so a batch evaluates only the apps it changes; the
+// Argo CD tree, which spans every app, is laid out again each time and is
+// most of a batch's CPU in a large workspace. A change whose commit fails
+// gets an error (502 or 503), never silence; a config publish that fails
+// after the spec commit is answered with a warning and retried by the next
+// batch or reconcile, since the spec is in git already. Shutdown stops taking
+// changes (503), finishes every queued one, then returns.
+//
+// # Replicas
+//
+// Several servers may run against the same repos. gitops.Publish pushes
+// with a lease and re-applies its files on a lost race, which is right for
+// generated trees but would let a spec change computed from a stale read
+// undo another replica's change to the same app. So every API commit is a
+// compare-and-swap (gitops.Request.ExpectTip set to the commit the batch
+// was computed from): if the branch moved, Publish fails with
+// gitops.ErrStale instead of re-applying, and the writer reads again and
+// re-applies the whole batch to the new tip (up to 10 times).
+//
+// Config publishes race too, and a replica may publish config from an older
+// spec commit after another published a newer one. After each batch
+// (unless more changes wait, whose batch does the same) and every
+// ReconcileInterval, a server reads ml-model's tip and publishes again if
+// the tip is not what it last published from; the replica that publishes
+// last has read the newest tip after its publish, so the config converges
+// to the newest specs. A server also publishes once at start.
+//
+// # Idempotency
+//
+// A change with an Idempotency-Key header (1 to 255 printable ASCII) is
+// run at most once per actor and key: a retry gets the first answer with
+// Idempotent-Replayed: true and makes no commit, a retry while the first
+// runs waits for it, and the same key with a different method, path,
+// query or body gets 422. Answers are kept for IdempotencyTTL (24h), at
+// most IdempotencyKeys of them; 5xx and 429 answers are not kept, since
+// those changes made no commit. The store is in memory, per replica: a
+// retry that reaches another replica is a new request (a repeated submit
+// then gets 409, a repeated retrain a second run), so route retries of one
+// key to one replica (session affinity) or use the replica that answered.
+//
+// # Reads
+//
+// GETs serve the newest snapshot this server has; one older than
+// ReadMaxAge (2s) is read again. A change made through this server is
+// visible at once. Each view names the ml-model commit that last changed
+// the app as far as the server has seen: exact for changes this server
+// made or read commit by commit, otherwise the first commit at which it
+// saw the app's current content (the server fetches at depth 1 and does
+// not walk history).
+//
+// # Tokens and the audit log
+//
+// See ParseTokens for the token file format. Tokens are kept as SHA-256
+// hashes and compared in constant time. Every API request logs one audit
+// line (log/slog, JSON in dmls serve) with the request id, method, route,
+// status, actor, team, app, operation, outcome (committed, unchanged,
+// rejected, failed), the resulting commit SHAs or the first finding, and a
+// hash prefix of the Idempotency-Key; never a token, header or body.
+//
+// # Metrics
+//
+// /metrics serves dmls_api_requests_total{route,method,code},
+// dmls_api_request_duration_seconds, dmls_api_requests_in_flight,
+// dmls_api_queue_depth, dmls_api_batch_size,
+// dmls_api_commits_total{repo,result}, dmls_api_commit_races_total and
+// dmls_api_idempotent_replays_total, with the Go and process collectors.
+package api

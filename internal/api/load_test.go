@@ -1,0 +1,106 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dmls-project/dmls/internal/apiclient"
+)
+
+// loadResult is what a load run measured.
+type loadResult struct {
+	elapsed  time.Duration
+	p50, p99 time.Duration
+	batches  float64
+}
+
+// load submits n training jobs from clients concurrent clients against a
+// fresh server, checks that every one is in git exactly once and that
+// k8s-config holds them all, and returns the timings.
+func load(t testing.TB, n, clients int) loadResult {
+	r := startRepos(t)
+	ts := startServer(t, r)
+	c := ts.client(researchToken)
+	ctx := context.Background()
+
+	latencies := make([]time.Duration, n)
+	results := make([]*apiclient.Result, n)
+	errs := make([]error, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				t0 := time.Now()
+				results[i], errs[i] = c.SubmitTrainingJob(ctx, "ml-research", trainingJob(fmt.Sprintf("load-%04d", i)))
+				latencies[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("submission %d: %v", i, err)
+		}
+	}
+
+	files := r.git.Files(t, "ml-model", "")
+	ids := r.requestIDs(t)
+	for i, res := range results {
+		if _, ok := files[fmt.Sprintf("apps/load-%04d/app.json", i)]; !ok {
+			t.Errorf("load-%04d is not in ml-model", i)
+		}
+		if ids[res.RequestID] != 1 {
+			t.Errorf("load-%04d (request %s) is in %d commits", i, res.RequestID, ids[res.RequestID])
+		}
+	}
+	if len(ids) != n {
+		t.Errorf("%d changes in ml-model's history, want %d", len(ids), n)
+	}
+	r.waitConfig(t)
+
+	slices.Sort(latencies)
+	var m dtoHistogram
+	m.read(ts.metrics.batchSize)
+	return loadResult{
+		elapsed: elapsed,
+		p50:     latencies[n*50/100],
+		p99:     latencies[min(n-1, n*99/100)],
+		batches: m.count,
+	}
+}
+
+// TestLoadSmall is a small load run of the regular test suite: 60
+// submissions from 10 clients.
+func TestLoadSmall(t *testing.T) {
+	res := load(t, 60, 10)
+	t.Logf("60 submissions in %v (%.1f/s) in %.0f batches; p50 %v, p99 %v",
+		res.elapsed.Round(time.Millisecond), 60/res.elapsed.Seconds(), res.batches, res.p50.Round(time.Millisecond), res.p99.Round(time.Millisecond))
+}
+
+// BenchmarkSubmit500 fires 500 submissions from 25 concurrent clients at
+// one server on a real git server, checks that all 500 are in git exactly
+// once, and reports throughput and the p50 and p99 latency of a
+// submission (make bench-api).
+func BenchmarkSubmit500(b *testing.B) {
+	for range b.N {
+		res := load(b, 500, 25)
+		b.ReportMetric(500/res.elapsed.Seconds(), "req/s")
+		b.ReportMetric(float64(res.p50.Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(res.p99.Microseconds())/1000, "p99-ms")
+		b.ReportMetric(res.batches, "commits")
+	}
+}

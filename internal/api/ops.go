@@ -1,0 +1,624 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/dmls-project/dmls/internal/apiclient"
+)
+
+// Sections of an app that operations change.
+const (
+	sectionTraining = "training"
+	sectionServing  = "serving"
+)
+
+// previousTag is the Knative route tag that keeps the revision a rollout
+// replaced: it stays routable (at 0%) and Knative does not collect it, so
+// a rollback can send traffic back to it by name.
+const previousTag = "previous"
+
+// operation is one change to one app. The writer calls apply on a copy of
+// the app's document, in the order requests arrived; apply is pure (no
+// I/O) and returns an *apiError for a request that cannot apply. It may
+// run more than once for one request (after a lost race), so it must
+// depend on its arguments only.
+type operation interface {
+	// kind names the operation in results, commit messages and the audit log.
+	kind() string
+	// app is the app the operation changes.
+	app() string
+	// creates reports whether the operation may create the app.
+	creates() bool
+	// section is the part of the app the operation is about.
+	section() string
+	apply(c *opContext, d *appDoc) error
+	// bodyPath maps a finding's spec path in the app to the field of the
+	// request body that caused it.
+	bodyPath(specPath string) string
+}
+
+// opContext is what operations know of the workspace.
+type opContext struct {
+	// team is the team the request acts for.
+	team string
+	// envs are the environment names in promotion order.
+	envs []string
+}
+
+func (c *opContext) hasEnv(env string) bool { return slices.Contains(c.envs, env) }
+
+// checkEnv validates an env field of a request against the app.
+func (c *opContext) checkEnv(d *appDoc, field, env string) error {
+	if env == "" {
+		return nil
+	}
+	if !c.hasEnv(env) {
+		return badRequest(field, "unknown environment %q; the environments are %s", env, strings.Join(c.envs, ", "))
+	}
+	if !d.runsIn(env) {
+		return badRequest(field, "app %s does not run in environment %s (see its envs)", d.name, env)
+	}
+	return nil
+}
+
+// submit adds a training job or a model service to an app, creating it.
+type submit struct {
+	name string
+	sec  string
+	body map[string]any
+}
+
+func (o *submit) kind() string {
+	if o.sec == sectionTraining {
+		return "submit-training-job"
+	}
+	return "submit-model-service"
+}
+func (o *submit) app() string              { return o.name }
+func (o *submit) creates() bool            { return true }
+func (o *submit) section() string          { return o.sec }
+func (o *submit) bodyPath(p string) string { return p }
+func (o *submit) apply(c *opContext, d *appDoc) error {
+	body := deepCopy(o.body).(map[string]any)
+	if !d.exists() {
+		body["team"] = c.team
+		if o.sec == sectionServing {
+			defaultRevision(body)
+		}
+		d.data = body
+		d.managed = true
+		return nil
+	}
+	if d.section(o.sec) != nil {
+		what := "a training job"
+		if o.sec == sectionServing {
+			what = "a model service"
+		}
+		return conflict("app %s already has %s; change it instead of submitting another", d.name, what)
+	}
+	for _, k := range []string{"envs", "labels"} {
+		if v, ok := body[k]; ok && !equalAny(v, d.data[k]) {
+			return fieldErrorf(409, k, "app %s exists with other %s; leave %s out to keep the app's", d.name, k, k)
+		}
+	}
+	if o.sec == sectionServing {
+		defaultRevision(body)
+	}
+	d.data[o.sec] = body[o.sec]
+	if ov, ok := body["overrides"].(map[string]any); ok {
+		for env, v := range ov {
+			if sec := asMap(v)[o.sec]; sec != nil {
+				child(child(d.data, "overrides", true), env, true)[o.sec] = sec
+			}
+		}
+	}
+	return nil
+}
+
+// defaultRevision names the first revision of a new model service, so
+// that the first rollout has a revision to keep as stable.
+func defaultRevision(body map[string]any) {
+	if s, ok := body[sectionServing].(map[string]any); ok && str(s, "revision") == "" {
+		s["revision"] = "v1"
+	}
+}
+
+func equalAny(a, b any) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+// patchTraining changes parameters of a training job by JSON merge patch.
+type patchTraining struct {
+	name    string
+	env     string
+	patch   map[string]any
+	retrain bool
+}
+
+func (o *patchTraining) kind() string    { return "set-training-job" }
+func (o *patchTraining) app() string     { return o.name }
+func (o *patchTraining) creates() bool   { return false }
+func (o *patchTraining) section() string { return sectionTraining }
+func (o *patchTraining) bodyPath(p string) string {
+	if o.env != "" {
+		if rest, ok := cutSpecPrefix(p, "overrides."+o.env+".training"); ok {
+			return rest
+		}
+	}
+	if rest, ok := cutSpecPrefix(p, "training"); ok {
+		return rest
+	}
+	return p
+}
+func (o *patchTraining) apply(c *opContext, d *appDoc) error {
+	if d.section(sectionTraining) == nil {
+		return notFound("app %s has no training job", d.name)
+	}
+	if err := c.checkEnv(d, "env", o.env); err != nil {
+		return err
+	}
+	if _, ok := o.patch["run"]; ok {
+		return badRequest("run", "run cannot be set; POST .../retrain (or ?retrain=true) starts a new run")
+	}
+	mergePatch(d.target(o.env, sectionTraining), o.patch)
+	if o.retrain {
+		bumpRun(d)
+	}
+	return nil
+}
+
+// retrain starts a new run: training.run + 1, so a new TFJob <app>-r<run>.
+type retrain struct{ name string }
+
+func (o *retrain) kind() string             { return "retrain" }
+func (o *retrain) app() string              { return o.name }
+func (o *retrain) creates() bool            { return false }
+func (o *retrain) section() string          { return sectionTraining }
+func (o *retrain) bodyPath(p string) string { return p }
+func (o *retrain) apply(c *opContext, d *appDoc) error {
+	if d.section(sectionTraining) == nil {
+		return notFound("app %s has no training job", d.name)
+	}
+	bumpRun(d)
+	return nil
+}
+
+// bumpRun sets training.run to one more than the highest run of any
+// environment, and drops runs from the overrides so that every environment
+// starts the same run.
+func bumpRun(d *appDoc) {
+	run := 1
+	if n, ok := intValue(d.section(sectionTraining), "run"); ok {
+		run = n
+	}
+	if o, ok := d.data["overrides"].(map[string]any); ok {
+		for _, v := range o {
+			if t := child(asMap(v), sectionTraining, false); t != nil {
+				if n, ok := intValue(t, "run"); ok && n > run {
+					run = n
+				}
+				delete(t, "run")
+			}
+		}
+	}
+	d.section(sectionTraining)["run"] = json.Number(strconv.Itoa(run + 1))
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+// remove deletes a training job or a model service, and the app when
+// nothing is left.
+type remove struct {
+	name string
+	sec  string
+}
+
+func (o *remove) kind() string {
+	if o.sec == sectionTraining {
+		return "delete-training-job"
+	}
+	return "delete-model-service"
+}
+func (o *remove) app() string              { return o.name }
+func (o *remove) creates() bool            { return false }
+func (o *remove) section() string          { return o.sec }
+func (o *remove) bodyPath(p string) string { return p }
+func (o *remove) apply(c *opContext, d *appDoc) error {
+	if d.section(o.sec) == nil {
+		return notFound("app %s has no %s", d.name, sectionNoun(o.sec))
+	}
+	delete(d.data, o.sec)
+	d.dropOverrides(o.sec)
+	if d.section(sectionTraining) == nil && d.section(sectionServing) == nil {
+		d.data = nil
+	}
+	return nil
+}
+
+func sectionNoun(sec string) string {
+	if sec == sectionTraining {
+		return "training job"
+	}
+	return "model service"
+}
+
+// rollout rolls out a new version of a model service.
+type rollout struct {
+	name string
+	r    apiclient.Rollout
+}
+
+func (o *rollout) kind() string    { return "rollout" }
+func (o *rollout) app() string     { return o.name }
+func (o *rollout) creates() bool   { return false }
+func (o *rollout) section() string { return sectionServing }
+func (o *rollout) bodyPath(p string) string {
+	return servingBodyPath(p, o.r.Env, map[string]string{
+		"image": "image", "model.storageUri": "storageUri", "model": "storageUri",
+		"revision": "revision", "traffic.canaryPercent": "canaryPercent", "traffic.stable": "canaryPercent",
+	})
+}
+func (o *rollout) apply(c *opContext, d *appDoc) error {
+	if d.section(sectionServing) == nil {
+		return notFound("app %s has no model service", d.name)
+	}
+	if err := c.checkEnv(d, "env", o.r.Env); err != nil {
+		return err
+	}
+	if (o.r.Image == "") == (o.r.StorageURI == "") {
+		return badRequest("", "set exactly one of image and storageUri")
+	}
+	return deploy(d, o.r.Env, version{image: o.r.Image, storageURI: o.r.StorageURI, revision: o.r.Revision}, o.r.CanaryPercent)
+}
+
+// version is what a rollout or a promotion deploys.
+type version struct {
+	image, storageURI, revision string
+}
+
+// deploy makes env (or the app's own settings) run v: a new revision,
+// with a canary of canary percent against the revision that served until
+// now, or with all traffic once it is ready. The replaced revision is kept
+// under the "previous" tag for rollbacks.
+func deploy(d *appDoc, env string, v version, canary *int) error {
+	eff := d.effective(env, sectionServing)
+	cur := str(eff, "revision")
+	serving := servingRevision(eff)
+	rev := v.revision
+	if rev == "" {
+		rev = nextRevision(cur, serving)
+	}
+	effImage := str(eff, "image")
+	effURI := str(asMap(eff["model"]), "storageUri")
+	if rev == cur {
+		if v.image == effImage && v.storageURI == effURI {
+			return nil // already deployed
+		}
+		return fieldErrorf(409, "revision", "revision %s already runs %s; a new version needs a new revision name", rev, orDash(effImage+effURI))
+	}
+	if rev == serving && canary != nil {
+		return fieldErrorf(409, "revision", "revision %s is the one serving now; name the new revision differently", rev)
+	}
+	t := d.target(env, sectionServing)
+	switch {
+	case v.image != "":
+		if env != "" && d.section(sectionServing)["model"] != nil {
+			return fieldErrorf(409, "image", "app %s serves a model from storage in its own settings; roll out a storageUri in %s, or roll out the image without env", d.name, env)
+		}
+		t["image"] = v.image
+		delete(t, "model")
+	default:
+		if env != "" && str(d.section(sectionServing), "image") != "" {
+			return fieldErrorf(409, "storageUri", "app %s serves an image in its own settings; roll out an image in %s, or the storageUri without env", d.name, env)
+		}
+		delete(t, "image")
+		m := child(t, "model", true)
+		m["storageUri"] = v.storageURI
+	}
+	t["revision"] = rev
+	tr := child(t, "traffic", true)
+	if canary != nil {
+		if serving == "" {
+			return fieldErrorf(409, "canaryPercent", "app %s has no named revision serving now, so there is nothing to keep as stable; roll out without canaryPercent first", d.name)
+		}
+		tr["stable"] = serving
+		tr["canaryPercent"] = json.Number(strconv.Itoa(*canary))
+	} else {
+		allToRevision(d, env, tr)
+	}
+	if eff := d.effective(env, sectionServing); asMap(eff["traffic"])["pinned"] == true {
+		tr["pinned"] = false
+	}
+	if serving != "" && serving != rev {
+		child(tr, "tags", true)[previousTag] = serving
+	}
+	return nil
+}
+
+// allToRevision ends a canary in tr (env's traffic settings): all traffic
+// goes to the template's revision. A canary that comes from the app's own
+// settings cannot be removed from an override, so the override sends it
+// 100% instead.
+func allToRevision(d *appDoc, env string, tr map[string]any) {
+	delete(tr, "stable")
+	delete(tr, "canaryPercent")
+	if eff := asMap(d.effective(env, sectionServing)["traffic"]); str(eff, "stable") != "" {
+		tr["canaryPercent"] = json.Number("100")
+	}
+}
+
+// servingRevision is the revision that serves (most of) the traffic: the
+// stable one while a canary runs or after a rollback, else the template's.
+func servingRevision(eff map[string]any) string {
+	tr := asMap(eff["traffic"])
+	if stable := str(tr, "stable"); stable != "" {
+		if p, ok := intValue(tr, "canaryPercent"); !ok || p < 100 {
+			return stable
+		}
+	}
+	return str(eff, "revision")
+}
+
+var revisionNumber = regexp.MustCompile(`^(.*?)([0-9]+)$`)
+
+// nextRevision names the revision after cur: v3 after v2, blue-2 after
+// blue; never the one serving.
+func nextRevision(cur, serving string) string {
+	next := func(r string) string {
+		if m := revisionNumber.FindStringSubmatch(r); m != nil {
+			n, _ := strconv.Atoi(m[2])
+			return m[1] + strconv.Itoa(n+1)
+		}
+		if r == "" {
+			return "v1"
+		}
+		return r + "-2"
+	}
+	rev := next(cur)
+	for rev == serving || rev == cur {
+		rev = next(rev)
+	}
+	return rev
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// setCanary changes the canary's share of traffic.
+type setCanary struct {
+	name string
+	u    apiclient.CanaryUpdate
+}
+
+func (o *setCanary) kind() string    { return "set-canary" }
+func (o *setCanary) app() string     { return o.name }
+func (o *setCanary) creates() bool   { return false }
+func (o *setCanary) section() string { return sectionServing }
+func (o *setCanary) bodyPath(p string) string {
+	return servingBodyPath(p, o.u.Env, map[string]string{"traffic.canaryPercent": "percent"})
+}
+func (o *setCanary) apply(c *opContext, d *appDoc) error {
+	if d.section(sectionServing) == nil {
+		return notFound("app %s has no model service", d.name)
+	}
+	if err := c.checkEnv(d, "env", o.u.Env); err != nil {
+		return err
+	}
+	eff := asMap(d.effective(o.u.Env, sectionServing)["traffic"])
+	if str(eff, "stable") == "" {
+		return conflict("app %s has no canary%s: roll out with canaryPercent first", d.name, inEnv(o.u.Env))
+	}
+	child(d.target(o.u.Env, sectionServing), "traffic", true)["canaryPercent"] = json.Number(strconv.Itoa(o.u.Percent))
+	return nil
+}
+
+// promoteCanary sends all traffic to the canary.
+type promoteCanary struct {
+	name string
+	env  string
+}
+
+func (o *promoteCanary) kind() string             { return "promote-canary" }
+func (o *promoteCanary) app() string              { return o.name }
+func (o *promoteCanary) creates() bool            { return false }
+func (o *promoteCanary) section() string          { return sectionServing }
+func (o *promoteCanary) bodyPath(p string) string { return p }
+func (o *promoteCanary) apply(c *opContext, d *appDoc) error {
+	if d.section(sectionServing) == nil {
+		return notFound("app %s has no model service", d.name)
+	}
+	if err := c.checkEnv(d, "env", o.env); err != nil {
+		return err
+	}
+	eff := asMap(d.effective(o.env, sectionServing)["traffic"])
+	stable := str(eff, "stable")
+	if stable == "" {
+		return conflict("app %s has no canary%s to promote", d.name, inEnv(o.env))
+	}
+	if p, _ := intValue(eff, "canaryPercent"); p == 100 {
+		return nil // already promoted
+	}
+	tr := child(d.target(o.env, sectionServing), "traffic", true)
+	allToRevision(d, o.env, tr)
+	child(tr, "tags", true)[previousTag] = stable
+	return nil
+}
+
+// rollback sends all traffic back to the revision that served before.
+type rollback struct {
+	name string
+	env  string
+}
+
+func (o *rollback) kind() string             { return "rollback" }
+func (o *rollback) app() string              { return o.name }
+func (o *rollback) creates() bool            { return false }
+func (o *rollback) section() string          { return sectionServing }
+func (o *rollback) bodyPath(p string) string { return p }
+func (o *rollback) apply(c *opContext, d *appDoc) error {
+	if d.section(sectionServing) == nil {
+		return notFound("app %s has no model service", d.name)
+	}
+	if err := c.checkEnv(d, "env", o.env); err != nil {
+		return err
+	}
+	eff := d.effective(o.env, sectionServing)
+	tr := asMap(eff["traffic"])
+	target := child(d.target(o.env, sectionServing), "traffic", true)
+	if stable := str(tr, "stable"); stable != "" {
+		if p, ok := intValue(tr, "canaryPercent"); ok && p == 0 {
+			return nil // already rolled back
+		}
+		target["canaryPercent"] = json.Number("0")
+		return nil
+	}
+	prev := str(asMap(tr["tags"]), previousTag)
+	if prev == "" || prev == str(eff, "revision") {
+		return conflict("app %s has no previous revision%s to roll back to", d.name, inEnv(o.env))
+	}
+	target["stable"] = prev
+	target["canaryPercent"] = json.Number("0")
+	if tr["pinned"] == true {
+		target["pinned"] = false
+	}
+	return nil
+}
+
+// promoteEnv copies the version an app runs in one environment to the next.
+type promoteEnv struct {
+	name string
+	p    apiclient.Promotion
+}
+
+func (o *promoteEnv) kind() string             { return "promote" }
+func (o *promoteEnv) app() string              { return o.name }
+func (o *promoteEnv) creates() bool            { return false }
+func (o *promoteEnv) section() string          { return "" }
+func (o *promoteEnv) bodyPath(p string) string { return p }
+func (o *promoteEnv) apply(c *opContext, d *appDoc) error {
+	if err := c.checkEnv(d, "from", o.p.From); err != nil {
+		return err
+	}
+	i := slices.Index(c.envs, o.p.From)
+	if i == len(c.envs)-1 {
+		return badRequest("from", "%s is the last environment; there is nothing to promote to", o.p.From)
+	}
+	next := c.envs[i+1]
+	to := o.p.To
+	if to == "" {
+		to = next
+	}
+	if to != next {
+		return badRequest("to", "promote one environment at a time: after %s comes %s", o.p.From, next)
+	}
+	if err := c.checkEnv(d, "to", to); err != nil {
+		return err
+	}
+	promoted := false
+	if from := d.effective(o.p.From, sectionServing); from != nil {
+		tr := asMap(from["traffic"])
+		if str(tr, "stable") != "" {
+			if p, _ := intValue(tr, "canaryPercent"); p != 100 {
+				return conflict("a canary runs in %s; promote it or roll it back before promoting %s", o.p.From, d.name)
+			}
+		}
+		v := version{image: str(from, "image"), storageURI: str(asMap(from["model"]), "storageUri"), revision: str(from, "revision")}
+		if v.revision == "" {
+			return conflict("app %s has no serving.revision in %s; a promotion needs a named revision", d.name, o.p.From)
+		}
+		if err := deploy(d, to, v, nil); err != nil {
+			return err
+		}
+		promoted = true
+	}
+	if from := d.effective(o.p.From, sectionTraining); from != nil {
+		if img := str(from, "image"); img != "" && img != str(d.effective(to, sectionTraining), "image") {
+			d.override(to, sectionTraining, true)["image"] = img
+		}
+		promoted = true
+	}
+	if !promoted {
+		return notFound("app %s has neither a training job nor a model service", d.name)
+	}
+	return nil
+}
+
+func inEnv(env string) string {
+	if env == "" {
+		return ""
+	}
+	return " in " + env
+}
+
+// servingBodyPath maps a serving spec path of env to a body field.
+func servingBodyPath(p, env string, fields map[string]string) string {
+	for _, prefix := range []string{"overrides." + env + ".serving", "serving"} {
+		if rest, ok := cutSpecPrefix(p, prefix); ok {
+			if f, ok := fields[rest]; ok {
+				return f
+			}
+		}
+	}
+	return p
+}
+
+// cutSpecPrefix removes prefix (a whole path element) from p.
+func cutSpecPrefix(p, prefix string) (string, bool) {
+	if p == prefix {
+		return "", true
+	}
+	if rest, ok := strings.CutPrefix(p, prefix+"."); ok {
+		return rest, true
+	}
+	return "", false
+}
+
+// describe is a one-line summary of what o does, for commit messages.
+func describe(o operation) string {
+	switch x := o.(type) {
+	case *patchTraining:
+		keys := slices.Sorted(maps.Keys(x.patch))
+		s := fmt.Sprintf("set %s", strings.Join(keys, ", "))
+		if x.env != "" {
+			s += " in " + x.env
+		}
+		if x.retrain {
+			s += " and retrain"
+		}
+		return s
+	case *rollout:
+		v := x.r.Image
+		if v == "" {
+			v = x.r.StorageURI
+		}
+		s := "roll out " + v + inEnv(x.r.Env)
+		if x.r.CanaryPercent != nil {
+			s += fmt.Sprintf(" as a %d%% canary", *x.r.CanaryPercent)
+		}
+		return s
+	case *setCanary:
+		return fmt.Sprintf("canary at %d%%%s", x.u.Percent, inEnv(x.u.Env))
+	case *promoteCanary:
+		return "promote the canary" + inEnv(x.env)
+	case *rollback:
+		return "roll back" + inEnv(x.env)
+	case *promoteEnv:
+		return fmt.Sprintf("promote from %s", x.p.From)
+	}
+	return o.kind()
+}

@@ -1,0 +1,511 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dmls-project/dmls/internal/apiclient"
+	"github.com/dmls-project/dmls/internal/gitops"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxBodyBytes      = 1 << 20
+	DefaultQueueSize         = 256
+	DefaultMaxBatch          = 64
+	DefaultReadMaxAge        = 2 * time.Second
+	DefaultReconcileInterval = 30 * time.Second
+	DefaultIdempotencyTTL    = 24 * time.Hour
+	DefaultIdempotencyKeys   = 10000
+	DefaultRetryAfter        = time.Second
+	DefaultShutdownTimeout   = 2 * time.Minute
+)
+
+// Config configures a Server.
+type Config struct {
+	// MLModel is the repo (URL and branch) that holds the workspace.
+	MLModel gitops.Target
+	// Prefix is the workspace folder inside MLModel; "" is the root.
+	Prefix string
+	// URLs override the URLs of the platform's repos by name (--repo
+	// NAME=URL); the generated config names the overridden URLs too.
+	URLs map[string]string
+	// Auth holds the git credentials of every repo.
+	Auth gitops.Auth
+	// Author signs the commits.
+	Author gitops.Signature
+	// Tokens are the teams' bearer tokens.
+	Tokens *Tokens
+	// Log receives operational messages; nil means slog.Default().
+	Log *slog.Logger
+	// Audit receives one line per request; nil means Log.
+	Audit *slog.Logger
+	// Registry receives the metrics; nil means a new registry with the Go
+	// and process collectors.
+	Registry *prometheus.Registry
+	// MaxBodyBytes bounds request bodies (413 beyond).
+	MaxBodyBytes int64
+	// QueueSize bounds the changes waiting for the writer (429 beyond).
+	QueueSize int
+	// MaxBatch bounds the changes in one group commit.
+	MaxBatch int
+	// ReadMaxAge is how stale a read (GET) may be when another server
+	// replica changed ml-model; changes made through this server show at
+	// once.
+	ReadMaxAge time.Duration
+	// ReconcileInterval is how often an idle server checks that the config
+	// repos hold what ml-model's tip generates.
+	ReconcileInterval time.Duration
+	// IdempotencyTTL is how long answers are kept for Idempotency-Key
+	// replays, and IdempotencyKeys how many at most.
+	IdempotencyTTL  time.Duration
+	IdempotencyKeys int
+	// RetryAfter is what 429 and 503 answers ask clients to wait.
+	RetryAfter time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	if c.ReadMaxAge <= 0 {
+		c.ReadMaxAge = DefaultReadMaxAge
+	}
+	if c.ReconcileInterval <= 0 {
+		c.ReconcileInterval = DefaultReconcileInterval
+	}
+	if c.IdempotencyTTL <= 0 {
+		c.IdempotencyTTL = DefaultIdempotencyTTL
+	}
+	if c.IdempotencyKeys <= 0 {
+		c.IdempotencyKeys = DefaultIdempotencyKeys
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = DefaultRetryAfter
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Audit == nil {
+		c.Audit = c.Log
+	}
+}
+
+// Server is the dmls API server. Create it with New, start its writer with
+// Start, serve Handler, and end with Shutdown (or run it all with Serve).
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	audit   *slog.Logger
+	store   *store
+	writer  *writer
+	idem    *idemStore
+	metrics *metrics
+	schema  *apiSchema
+	openapi []byte
+	mux     *http.ServeMux
+
+	mu       sync.RWMutex // guards draining against enqueues
+	draining bool
+	ready    atomic.Bool
+	start    sync.Once
+	stop     sync.Once
+
+	hooks hooks
+}
+
+// hooks are test seams.
+type hooks struct {
+	// beforeBatch runs in the writer before each batch.
+	beforeBatch func(jobs int)
+	// beforeHandle runs in every API handler after authentication.
+	beforeHandle func(r *http.Request)
+}
+
+// New checks cfg and builds a server. It does no I/O: Start begins reading
+// the workspace.
+func New(cfg Config) (*Server, error) {
+	cfg.defaults()
+	if cfg.MLModel.URL == "" {
+		return nil, errors.New("no ml-model repo URL")
+	}
+	if cfg.Tokens == nil || cfg.Tokens.Len() == 0 {
+		return nil, fmt.Errorf("%w: no tokens", ErrTokens)
+	}
+	if cfg.MLModel.Name == "" {
+		cfg.MLModel.Name = "ml-model"
+	}
+	schema, err := newAPISchema()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:     cfg,
+		log:     cfg.Log,
+		audit:   cfg.Audit,
+		store:   newStore(cfg.MLModel, cfg.Prefix, cfg.URLs, cfg.Auth, cfg.Author),
+		idem:    newIdemStore(cfg.IdempotencyTTL, cfg.IdempotencyKeys),
+		metrics: newMetrics(cfg.Registry),
+		schema:  schema,
+	}
+	s.writer = &writer{s: s, queue: make(chan *job, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{})}
+	routes := s.routes()
+	if s.openapi, err = s.openAPI(routes); err != nil {
+		return nil, err
+	}
+	s.mux = http.NewServeMux()
+	for _, rt := range routes {
+		s.mux.Handle(rt.method+" "+rt.path, s.serveRoute(rt))
+	}
+	s.mux.Handle("/", s.serveRoute(&route{method: "", path: "/", id: "notFound", h: func(*request) *response {
+		return errorResponse(notFound("no such API route; see /openapi.json"))
+	}}))
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Start starts the writer, which reads the workspace, marks the server
+// ready, publishes the config if it is behind, and then commits changes.
+func (s *Server) Start() {
+	s.start.Do(func() { go s.writer.run() })
+}
+
+// Ready reports whether the server has read the workspace and is not
+// shutting down.
+func (s *Server) Ready() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.ready.Load() && !s.draining
+}
+
+// Drain makes the server refuse new changes (503), while those already
+// accepted go on.
+func (s *Server) Drain() {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+}
+
+// Shutdown refuses new changes, finishes every accepted one and stops the
+// writer. Requests that wait for their change get their answers.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.Drain()
+	s.start.Do(func() { close(s.writer.done) }) // never started: nothing to finish
+	s.stop.Do(func() { close(s.writer.stop) })
+	select {
+	case <-s.writer.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("shut down the API server: %w", ctx.Err())
+	}
+}
+
+// Serve runs the server on ln until ctx ends, then shuts down gracefully:
+// it stops taking changes, waits (up to DefaultShutdownTimeout) for the
+// requests in flight and their commits, and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.Start()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	s.log.Info("shutting down: finishing accepted changes")
+	sctx, cancel := context.WithTimeout(context.Background(), DefaultShutdownTimeout)
+	defer cancel()
+	s.Drain()
+	if err := hs.Shutdown(sctx); err != nil && serveErr == nil {
+		serveErr = err
+	}
+	if err := s.Shutdown(sctx); err != nil && serveErr == nil {
+		serveErr = err
+	}
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}
+
+// request is one HTTP request on its way through a route.
+type request struct {
+	r     *http.Request
+	id    string
+	ident identity
+	body  []byte
+}
+
+// response is a handler's answer, kept whole so that it can be replayed
+// for an Idempotency-Key and described in the audit log.
+type response struct {
+	status     int
+	body       any
+	retryAfter int
+	replayed   bool
+	// raw, when set, is served instead of body as JSON.
+	raw []byte
+}
+
+func errorResponse(e *apiError) *response {
+	return &response{status: e.status, body: e.errors, retryAfter: e.retryAfter}
+}
+
+func (s *Server) retryAfter() int {
+	return max(1, int((s.cfg.RetryAfter+time.Second-1)/time.Second))
+}
+
+var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+func newRequestID(r *http.Request) string {
+	if id := r.Header.Get(apiclient.HeaderRequestID); requestIDRE.MatchString(id) {
+		return id
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// serveRoute wraps a route: request id, panic recovery, authentication,
+// body limit, idempotency, metrics and the audit line.
+func (s *Server) serveRoute(rt *route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		if rt.raw != nil {
+			rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+			rt.raw.ServeHTTP(rec, r)
+			s.metrics.requests.WithLabelValues(r.Pattern, r.Method, fmt.Sprint(rec.status)).Inc()
+			return
+		}
+		s.metrics.inflight.Inc()
+		defer s.metrics.inflight.Dec()
+		req := &request{r: r, id: newRequestID(r)}
+		var resp *response
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("panic in handler", "request_id", req.id, "route", rt.path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				resp = errorResponse(errorf(http.StatusInternalServerError, "internal error; the request id is %s", req.id))
+				s.write(w, req, resp)
+			}
+			pattern := r.Pattern
+			if pattern == "" {
+				pattern = "unmatched"
+			}
+			s.metrics.requests.WithLabelValues(pattern, r.Method, fmt.Sprint(resp.status)).Inc()
+			s.metrics.latency.WithLabelValues(pattern, r.Method).Observe(time.Since(start).Seconds())
+			s.auditLine(req, rt, resp, time.Since(start))
+		}()
+		resp = s.handle(rt, req)
+		s.write(w, req, resp)
+	})
+}
+
+func (s *Server) handle(rt *route, req *request) *response {
+	if rt.auth {
+		token, ok := bearer(req.r)
+		if !ok {
+			return errorResponse(errorf(http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer <token>"))
+		}
+		id, ok := s.cfg.Tokens.lookup(token)
+		if !ok {
+			return errorResponse(errorf(http.StatusUnauthorized, "invalid bearer token"))
+		}
+		req.ident = id
+	}
+	if h := s.hooks.beforeHandle; h != nil {
+		h(req.r)
+	}
+	if rt.mutation {
+		body, err := io.ReadAll(http.MaxBytesReader(nil, req.r.Body, s.cfg.MaxBodyBytes))
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			return errorResponse(errorf(http.StatusRequestEntityTooLarge, "the body is larger than %d bytes", s.cfg.MaxBodyBytes))
+		case err != nil:
+			return errorResponse(badRequest("", "cannot read the body: %v", err))
+		}
+		req.body = body
+		if key := req.r.Header.Get(apiclient.HeaderIdempotencyKey); key != "" {
+			return s.idempotent(rt, req, key)
+		}
+	}
+	return rt.h(req)
+}
+
+// idempotent runs a change at most once per actor and Idempotency-Key.
+func (s *Server) idempotent(rt *route, req *request, key string) (resp *response) {
+	if len(key) > maxIdempotencyKeyLen || !printableASCII(key) {
+		return errorResponse(badRequest("", "%s must be 1 to %d printable ASCII characters", apiclient.HeaderIdempotencyKey, maxIdempotencyKeyLen))
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", req.r.Method, req.r.URL.Path, req.r.URL.RawQuery)
+	h.Write(req.body)
+	var fp [sha256.Size]byte
+	copy(fp[:], h.Sum(nil))
+	e, state := s.idem.begin(req.ident.actor+"\x00"+key, fp)
+	switch state {
+	case idemMismatch:
+		return errorResponse(errorf(http.StatusUnprocessableEntity, "%s was used before for a different request; use a new key for a new request", apiclient.HeaderIdempotencyKey))
+	case idemReplay:
+		s.metrics.replays.Inc()
+		c := *e.resp
+		c.replayed = true
+		return &c
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			s.idem.finish(e, &response{status: http.StatusInternalServerError})
+		}
+	}()
+	resp = rt.h(req)
+	s.idem.finish(e, resp)
+	finished = true
+	return resp
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// statusRecorder notes the status a raw handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// write sends resp as JSON (an error list as an ErrorResponse).
+func (s *Server) write(w http.ResponseWriter, req *request, resp *response) {
+	h := w.Header()
+	h.Set(apiclient.HeaderRequestID, req.id)
+	h.Set("Cache-Control", "no-store")
+	if resp.retryAfter > 0 {
+		h.Set("Retry-After", fmt.Sprint(resp.retryAfter))
+	}
+	if resp.replayed {
+		h.Set(apiclient.HeaderReplayed, "true")
+	}
+	if resp.status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Bearer realm="dmls"`)
+	}
+	body := resp.raw
+	if body == nil {
+		v := resp.body
+		if errs, ok := v.([]apiclient.FieldError); ok {
+			v = apiclient.ErrorResponse{RequestID: req.id, Errors: errs}
+		}
+		var err error
+		if body, err = json.MarshalIndent(v, "", "  "); err != nil {
+			s.log.Error("encode answer", "request_id", req.id, "error", err)
+			resp.status = http.StatusInternalServerError
+			body = []byte(`{"errors":[{"message":"internal error"}]}`)
+		}
+		body = append(body, '\n')
+	}
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(resp.status)
+	_, _ = w.Write(body)
+}
+
+// auditLine logs one request: who, what, and the resulting commits or the
+// rejection. It never logs tokens, bodies or headers; the Idempotency-Key
+// appears as a hash prefix.
+func (s *Server) auditLine(req *request, rt *route, resp *response, d time.Duration) {
+	attrs := []slog.Attr{
+		slog.String("request_id", req.id),
+		slog.String("method", req.r.Method),
+		slog.String("route", rt.path),
+		slog.String("path", req.r.URL.Path),
+		slog.Int("status", resp.status),
+		slog.String("actor", req.ident.actor),
+		slog.String("team", req.r.PathValue("team")),
+		slog.String("token_team", req.ident.team),
+		slog.String("app", req.r.PathValue("app")),
+		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+		slog.String("remote", req.r.RemoteAddr),
+	}
+	if key := req.r.Header.Get(apiclient.HeaderIdempotencyKey); key != "" {
+		sum := sha256.Sum256([]byte(key))
+		attrs = append(attrs, slog.String("idempotency_key_sha256", hex.EncodeToString(sum[:8])), slog.Bool("replayed", resp.replayed))
+	}
+	outcome := "ok"
+	switch v := resp.body.(type) {
+	case *apiclient.Result:
+		outcome = "unchanged"
+		if v.Changed {
+			outcome = "committed"
+		}
+		attrs = append(attrs, slog.String("operation", v.Operation))
+		for _, c := range v.Commits {
+			attrs = append(attrs, slog.String("sha_"+c.Repo, c.SHA))
+		}
+		if len(v.Warnings) > 0 {
+			attrs = append(attrs, slog.String("warning", v.Warnings[0]))
+		}
+	case []apiclient.FieldError:
+		outcome = "rejected"
+		if resp.status >= 500 {
+			outcome = "failed"
+		}
+		if len(v) > 0 {
+			msg := v[0].Message
+			if v[0].Path != "" {
+				msg = v[0].Path + ": " + msg
+			}
+			attrs = append(attrs, slog.String("error", msg), slog.Int("errors", len(v)))
+		}
+	}
+	attrs = append(attrs, slog.String("outcome", outcome))
+	level := slog.LevelInfo
+	if resp.status >= 500 {
+		level = slog.LevelError
+	}
+	s.audit.LogAttrs(req.r.Context(), level, "api request", attrs...)
+}
+
+// metricsHandler serves the registry.
+func (s *Server) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+}

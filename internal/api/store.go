@@ -1,0 +1,517 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"testing/fstest"
+	"time"
+
+	"github.com/dmls-project/dmls/internal/build"
+	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/memo"
+	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/publish"
+	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/workspace"
+)
+
+// specFile is the file the API writes for an app: apps/<app>/app.json.
+const specFile = "app.json"
+
+// specExts are the spec file types the workspace loader reads.
+var specExts = map[string]bool{".cue": true, ".yaml": true, ".yml": true, ".json": true}
+
+// cacheApps bounds the loaded and the built apps a server keeps: enough
+// for every app of a large workspace and the versions a batch tries out.
+const cacheApps = 4096
+
+// store reads the workspace from the ml-model repo and commits to it. It
+// loads and generates with the digest caches of workspace.Load and
+// build.Workspace, so a change to one app of hundreds costs one app's
+// evaluation (plus the Argo CD tree, which spans every app). Safe for
+// concurrent use.
+type store struct {
+	target gitops.Target
+	auth   gitops.Auth
+	author gitops.Signature
+	// prefix is the workspace folder inside the repo; "" is the root.
+	prefix string
+	// urls override repo URLs of the platform (--repo NAME=URL), so that
+	// what is generated names the repos that are published to. They are
+	// the same for the server's life, so the caches need not key on them.
+	urls   map[string]string
+	loaded *memo.Cache[*workspace.App]
+	built  *memo.Cache[*build.App]
+
+	mu     sync.Mutex
+	latest *snapshot
+	seq    uint64             // numbers reads in the order they started
+	seen   map[string]seenApp // by app name
+	flight *readFlight        // the read in progress for current, if any
+}
+
+// appEntry is one app folder, loaded and generated, or its findings.
+type appEntry struct {
+	dir   string
+	hash  string
+	files map[string][]byte // name → content, the folder's spec files
+	app   *workspace.App
+	built *build.App
+	diags diag.List
+}
+
+// valid reports whether the app loaded and generated without findings.
+func (e *appEntry) valid() bool { return e.app != nil && e.built != nil && len(e.diags) == 0 }
+
+// managed reports whether the API owns the app: its folder holds only
+// app.json, named after the app.
+func (e *appEntry) managed() bool {
+	_, ok := e.files[specFile]
+	return ok && len(e.files) == 1 && (e.app == nil || e.app.Name == e.dir)
+}
+
+// seenApp is the commit at which the server first saw an app's content.
+type seenApp struct {
+	hash   string
+	commit string
+}
+
+// snapshot is the workspace at one ml-model commit. It is never changed
+// once made.
+type snapshot struct {
+	seq   uint64
+	sha   string
+	at    time.Time
+	files map[string][]byte // workspace-relative paths
+	// ws is the loaded workspace, with the URL overrides in its platform;
+	// nil when the platform or the environments do not load.
+	ws *workspace.Workspace
+	// dirs are the app folders; byName holds the valid apps by name.
+	dirs   map[string]*appEntry
+	byName map[string]*appEntry
+	// errs are the findings by app folder; "" holds those about the
+	// platform, the environments or the workspace as a whole.
+	errs map[string]diag.List
+	// commits are the commits that last changed each app, by name.
+	commits map[string]string
+
+	builds     *memo.Cache[*build.App]
+	resultOnce sync.Once
+	result     *build.Result
+	resultErr  error
+}
+
+// platform returns the platform with the URL overrides, or nil.
+func (sn *snapshot) platform() *spec.Platform {
+	if sn.ws == nil {
+		return nil
+	}
+	return sn.ws.Platform
+}
+
+// envs returns the environments in promotion order.
+func (sn *snapshot) envs() []*spec.Environment {
+	if sn.ws == nil {
+		return nil
+	}
+	return sn.ws.Envs
+}
+
+// entryByName returns the folder of app name, valid or not.
+func (sn *snapshot) entryByName(name string) *appEntry {
+	if e, ok := sn.byName[name]; ok {
+		return e
+	}
+	if e, ok := sn.dirs[name]; ok {
+		return e
+	}
+	return nil
+}
+
+// workspaceErrors lists the findings outside the folders in skip: a
+// workspace with errors cannot be published as a whole.
+func (sn *snapshot) workspaceErrors(skip map[string]bool) diag.List {
+	var out diag.List
+	for _, dir := range slices.Sorted(maps.Keys(sn.errs)) {
+		if dir == "" || !skip[dir] {
+			out = append(out, sn.errs[dir]...)
+		}
+	}
+	return out
+}
+
+// build generates the whole workspace with build.Workspace; the apps come
+// from the build cache, filled when the snapshot was loaded.
+func (sn *snapshot) build() (*build.Result, *workspace.Workspace, error) {
+	sn.resultOnce.Do(func() {
+		if d := sn.workspaceErrors(nil); len(d) > 0 {
+			sn.resultErr = d
+			return
+		}
+		sn.result, sn.resultErr = build.Workspace(sn.ws, build.Options{Cache: sn.builds})
+	})
+	return sn.result, sn.ws, sn.resultErr
+}
+
+func newStore(target gitops.Target, prefix string, urls map[string]string, auth gitops.Auth, author gitops.Signature) *store {
+	return &store{target: target, prefix: prefix, urls: urls, auth: auth, author: author,
+		loaded: memo.New[*workspace.App](cacheApps), built: memo.New[*build.App](cacheApps),
+		seen: map[string]seenApp{}}
+}
+
+// repoPath turns a workspace path into a repository path.
+func (s *store) repoPath(rel string) string {
+	if s.prefix == "" {
+		return rel
+	}
+	return path.Join(s.prefix, rel)
+}
+
+// current returns the latest snapshot if it is younger than maxAge, and
+// otherwise reads the repo; concurrent callers share one read.
+func (s *store) current(ctx context.Context, maxAge time.Duration) (*snapshot, error) {
+	s.mu.Lock()
+	if sn := s.latest; sn != nil && time.Since(sn.at) < maxAge {
+		s.mu.Unlock()
+		return sn, nil
+	}
+	f := s.flight
+	if f == nil {
+		f = &readFlight{done: make(chan struct{})}
+		s.flight = f
+		go func() {
+			f.sn, f.err = s.read(context.WithoutCancel(ctx))
+			s.mu.Lock()
+			s.flight = nil
+			s.mu.Unlock()
+			close(f.done)
+		}()
+	}
+	s.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.sn, f.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type readFlight struct {
+	done chan struct{}
+	sn   *snapshot
+	err  error
+}
+
+// read fetches the tip of ml-model and returns its snapshot, which
+// becomes the latest unless a read that started later got there first.
+func (s *store) read(ctx context.Context) (*snapshot, error) {
+	s.mu.Lock()
+	s.seq++
+	seq := s.seq
+	s.mu.Unlock()
+	prefix := s.prefix
+	if prefix == "" {
+		prefix = gitops.RootPrefix
+	}
+	raw, sha, err := gitops.ReadTree(ctx, s.target, s.auth, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("read the workspace from %s: %w", s.target.Name, err)
+	}
+	files := make(map[string][]byte, len(raw))
+	for p, b := range raw {
+		if s.prefix != "" {
+			p = strings.TrimPrefix(p, s.prefix+"/")
+		}
+		files[p] = b
+	}
+	return s.install(seq, sha, files), nil
+}
+
+// install loads the snapshot of files at sha and makes it the latest if
+// no read that started later got there first. Loading happens outside the
+// lock, so reads of the latest snapshot do not wait for it.
+func (s *store) install(seq uint64, sha string, files map[string][]byte) *snapshot {
+	sn := s.load(seq, sha, files)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.latest == nil || seq > s.latest.seq {
+		s.observe(sn)
+		s.latest = sn
+	}
+	if sn.commits == nil {
+		sn.commits = s.commitsOf(sn)
+	}
+	return sn
+}
+
+// observe records the commit at which each app's content first appeared.
+// Called with mu held.
+func (s *store) observe(sn *snapshot) {
+	names := map[string]bool{}
+	for name, e := range sn.byName {
+		names[name] = true
+		if s.seen[name].hash != e.hash {
+			s.seen[name] = seenApp{hash: e.hash, commit: sn.sha}
+		}
+	}
+	for name := range s.seen {
+		if !names[name] {
+			delete(s.seen, name)
+		}
+	}
+	sn.commits = s.commitsOf(sn)
+}
+
+func (s *store) commitsOf(sn *snapshot) map[string]string {
+	out := make(map[string]string, len(sn.byName))
+	for name, e := range sn.byName {
+		if seen, ok := s.seen[name]; ok && seen.hash == e.hash {
+			out[name] = seen.commit
+		} else {
+			out[name] = sn.sha
+		}
+	}
+	return out
+}
+
+// load loads and generates every app of files, through the caches.
+func (s *store) load(seq uint64, sha string, files map[string][]byte) *snapshot {
+	sn := &snapshot{seq: seq, sha: sha, at: time.Now(), files: files,
+		dirs: map[string]*appEntry{}, byName: map[string]*appEntry{}, errs: map[string]diag.List{}, builds: s.built}
+	ws, entries, base := s.loadFolders(files)
+	sn.ws = ws
+	if len(base) > 0 {
+		sn.errs[""] = base
+	}
+	sn.dirs = entries
+	for _, dir := range slices.Sorted(maps.Keys(entries)) {
+		e := entries[dir]
+		switch {
+		case len(e.diags) > 0:
+			sn.errs[dir] = e.diags
+		case e.valid():
+			sn.byName[e.app.Name] = e
+		}
+	}
+	return sn
+}
+
+// loadFolders runs workspace.Load over files and generates each valid app
+// with build.BuildApp, through the caches. It sorts the findings by app
+// folder; those about no folder come back on their own. ws is nil when
+// the platform or the environments do not load.
+func (s *store) loadFolders(files map[string][]byte) (*workspace.Workspace, map[string]*appEntry, diag.List) {
+	entries := map[string]*appEntry{}
+	for dir, f := range appFolders(files) {
+		entries[dir] = &appEntry{dir: dir, hash: contentHash(f), files: f}
+	}
+	var base diag.List
+	ws, err := workspace.Load(mapFS(files), "", workspace.Options{Cache: s.loaded})
+	if err != nil {
+		d, ok := err.(diag.List)
+		if !ok {
+			d.Add(positionless, "", "%v", err)
+		}
+		for _, x := range d {
+			if e := entries[dirOf(x.Pos.File)]; e != nil {
+				e.diags = append(e.diags, x)
+			} else {
+				base = append(base, x)
+			}
+		}
+	}
+	if ws == nil || ws.Platform == nil {
+		if len(base) == 0 {
+			base.Add(positionless, "", "no platform in the workspace")
+		}
+		return nil, entries, base
+	}
+	if err := publish.OverrideURLs(ws.Platform, s.platformURLs(ws.Platform)); err != nil {
+		base.Add(positionless, "", "%v", err)
+		return nil, entries, base
+	}
+	for _, a := range ws.Apps {
+		e := entries[a.Dir]
+		if e == nil || len(e.diags) > 0 {
+			continue
+		}
+		e.app = a
+		if b, ok := s.built.Get(a.Digest); ok {
+			e.built = b
+			continue
+		}
+		b, err := build.BuildApp(ws.Platform, a)
+		if err != nil {
+			d, ok := err.(diag.List)
+			if !ok {
+				d.Add(diagPos(a.Dir), "", "%v", err)
+			}
+			e.diags = d
+			continue
+		}
+		s.built.Put(a.Digest, b)
+		e.built = b
+	}
+	return ws, entries, base
+}
+
+var positionless = diagPos("")
+
+func diagPos(dir string) (p provenance.Pos) {
+	if dir != "" {
+		p.File = path.Join(workspace.AppsDir, dir)
+	}
+	return p
+}
+
+// check loads and generates candidate app folders (dir → spec files) in
+// sn's workspace, through the caches, and returns their entries.
+func (s *store) check(sn *snapshot, folders map[string]map[string][]byte) map[string]*appEntry {
+	files := maps.Clone(sn.files)
+	for dir, f := range folders {
+		prefix := path.Join(workspace.AppsDir, dir) + "/"
+		for p := range files {
+			if strings.HasPrefix(p, prefix) {
+				delete(files, p)
+			}
+		}
+		for name, b := range f {
+			files[prefix+name] = b
+		}
+	}
+	_, entries, base := s.loadFolders(files)
+	out := map[string]*appEntry{}
+	for dir := range folders {
+		e := entries[dir]
+		if len(base) > 0 {
+			e.diags = append(e.diags, base...)
+		}
+		out[dir] = e
+	}
+	return out
+}
+
+// commit writes the app folders in changes (dir → app.json, nil to delete
+// the folder) onto sn as a compare-and-swap: it fails with gitops.ErrStale
+// when the branch is no longer at sn, so that a change computed from sn
+// never undoes a change made since. It returns the new commit's snapshot.
+func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]byte, message string, trailers []gitops.Trailer) (*snapshot, error) {
+	files := map[string][]byte{}
+	var managed []string
+	next := maps.Clone(sn.files)
+	for _, dir := range slices.Sorted(maps.Keys(changes)) {
+		folder := path.Join(workspace.AppsDir, dir)
+		managed = append(managed, s.repoPath(folder))
+		for p := range next {
+			if strings.HasPrefix(p, folder+"/") {
+				delete(next, p)
+			}
+		}
+		if b := changes[dir]; b != nil {
+			files[s.repoPath(path.Join(folder, specFile))] = b
+			next[path.Join(folder, specFile)] = b
+		}
+	}
+	expect := sn.sha
+	if expect == "" {
+		expect = gitops.NoTip
+	}
+	res, err := gitops.Publish(ctx, gitops.Request{
+		Target:    s.target,
+		Files:     files,
+		Managed:   managed,
+		Message:   message,
+		Trailers:  trailers,
+		Author:    s.author,
+		Auth:      s.auth,
+		ExpectTip: expect,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.seq++
+	seq := s.seq
+	s.mu.Unlock()
+	return s.install(seq, res.Commit, next), nil
+}
+
+// appFolders groups the spec files of each app folder: what the loader
+// reads, directly inside apps/<dir>/, without dot files.
+func appFolders(files map[string][]byte) map[string]map[string][]byte {
+	out := map[string]map[string][]byte{}
+	for p, b := range files {
+		rest, ok := strings.CutPrefix(p, workspace.AppsDir+"/")
+		if !ok {
+			continue
+		}
+		dir, name, ok := strings.Cut(rest, "/")
+		if !ok || strings.HasPrefix(dir, ".") {
+			continue
+		}
+		if out[dir] == nil {
+			out[dir] = map[string][]byte{}
+		}
+		if strings.Contains(name, "/") || strings.HasPrefix(name, ".") || !specExts[path.Ext(name)] {
+			continue
+		}
+		out[dir][name] = b
+	}
+	return out
+}
+
+// dirOf returns the app folder of a finding's file, apps/<dir>/...
+func dirOf(file string) string {
+	rest, ok := strings.CutPrefix(file, workspace.AppsDir+"/")
+	if !ok {
+		return ""
+	}
+	dir, _, _ := strings.Cut(rest, "/")
+	return dir
+}
+
+func mapFS(files map[string][]byte) fstest.MapFS {
+	fsys := fstest.MapFS{}
+	for p, b := range files {
+		fsys[p] = &fstest.MapFile{Data: b}
+	}
+	return fsys
+}
+
+// contentHash identifies a set of files by their names and contents.
+func contentHash(files map[string][]byte) string {
+	h := sha256.New()
+	for _, p := range slices.Sorted(maps.Keys(files)) {
+		fmt.Fprintf(h, "%s %d\n", p, len(files[p]))
+		h.Write(files[p])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// platformURLs returns the URL overrides for the repos p names: the ones
+// publish.Publish takes (the ml-model override may name a repo the
+// platform does not list).
+func (s *store) platformURLs(p *spec.Platform) map[string]string {
+	out := map[string]string{}
+	for name, u := range s.urls {
+		if _, ok := p.Repos[name]; ok {
+			out[name] = u
+		}
+	}
+	return out
+}
+
+// latestSnapshot returns the newest snapshot, or nil before the first read.
+func (s *store) latestSnapshot() *snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.latest
+}

@@ -1,0 +1,160 @@
+package api
+
+import (
+	"encoding/json"
+	"maps"
+	"path"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/dmls-project/dmls/generators/argocd"
+	"github.com/dmls-project/dmls/internal/apiclient"
+	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/workspace"
+)
+
+// docOf returns the document of app name in sn: its app.json for an
+// API-managed app, a read-only stand-in for a hand-written one, or a doc
+// without data when there is no such app.
+func docOf(sn *snapshot, name string) (*appDoc, error) {
+	e := sn.entryByName(name)
+	if e == nil {
+		return &appDoc{name: name, managed: true}, nil
+	}
+	if !e.managed() {
+		team := ""
+		if e.app != nil {
+			team = e.app.Team
+		}
+		return &appDoc{name: name, data: map[string]any{"name": name, "team": team}, managed: false}, nil
+	}
+	data, err := decodeJSON(sn.files[path.Join(workspace.AppsDir, e.dir, specFile)])
+	if err != nil {
+		return nil, err
+	}
+	return &appDoc{name: name, data: data, managed: true}, nil
+}
+
+// applications names the Argo CD Applications of an app, one per
+// environment it runs in.
+func applications(e *appEntry) []string {
+	out := []string{}
+	if e == nil || e.app == nil {
+		return out
+	}
+	for _, in := range e.app.Envs {
+		out = append(out, argocd.ApplicationName(e.app.Name, in.Env.Name))
+	}
+	return out
+}
+
+// trainingView shows the training job of a valid app, or nil.
+func trainingView(sn *snapshot, e *appEntry) *apiclient.TrainingJob {
+	if e == nil || !e.valid() || e.app.Base.Spec.Training == nil {
+		return nil
+	}
+	a := e.app
+	v := &apiclient.TrainingJob{
+		Team: a.Team, App: a.Name, Managed: e.managed(), Commit: sn.commits[a.Name],
+		Run: a.Base.Spec.Training.Run, TFJob: spec.TFJobName(a.Name, a.Base.Spec.Training.Run),
+		Environments: []apiclient.TrainingEnvironment{},
+	}
+	v.Training, v.Overrides = stored(sn, e, sectionTraining, a.Base.Spec.Training)
+	for _, in := range a.Envs {
+		t := in.Spec.Training
+		if t == nil {
+			continue
+		}
+		env := apiclient.TrainingEnvironment{
+			Env: in.Env.Name, Namespace: in.Namespace, Application: argocd.ApplicationName(a.Name, in.Env.Name),
+			TFJob: spec.TFJobName(a.Name, t.Run), Image: t.Image, Replicas: map[string]int{},
+		}
+		for _, role := range spec.Roles {
+			if rs := t.Replicas.Get(role); rs != nil {
+				env.Replicas[role] = rs.Replicas
+			}
+		}
+		v.Environments = append(v.Environments, env)
+	}
+	return v
+}
+
+// serviceView shows the model service of a valid app, or nil.
+func serviceView(sn *snapshot, e *appEntry) *apiclient.ModelService {
+	if e == nil || !e.valid() || e.app.Base.Spec.Serving == nil {
+		return nil
+	}
+	a := e.app
+	v := &apiclient.ModelService{Team: a.Team, App: a.Name, Managed: e.managed(), Commit: sn.commits[a.Name],
+		Environments: []apiclient.ServingEnvironment{}}
+	v.Serving, v.Overrides = stored(sn, e, sectionServing, a.Base.Spec.Serving)
+	for _, in := range a.Envs {
+		s := in.Spec.Serving
+		if s == nil {
+			continue
+		}
+		env := apiclient.ServingEnvironment{
+			Env: in.Env.Name, Namespace: in.Namespace, Application: argocd.ApplicationName(a.Name, in.Env.Name),
+			Revision: s.Revision, Image: s.Image, Traffic: traffic(e, in.Env.Name),
+		}
+		if s.Model != nil {
+			env.StorageURI = s.Model.StorageURI
+		}
+		v.Environments = append(v.Environments, env)
+	}
+	return v
+}
+
+// stored returns a section as the app's own file holds it, and its
+// overrides. Hand-written apps show the section as loaded, defaults filled
+// in, and no overrides: their files are CUE, not JSON.
+func stored(sn *snapshot, e *appEntry, section string, loaded any) (json.RawMessage, map[string]json.RawMessage) {
+	if e.managed() {
+		if d, err := docOf(sn, e.app.Name); err == nil && d.data != nil {
+			raw, _ := json.Marshal(d.data[section])
+			var ov map[string]json.RawMessage
+			if o, ok := d.data["overrides"].(map[string]any); ok {
+				for _, env := range slices.Sorted(maps.Keys(o)) {
+					if s := asMap(o[env])[section]; s != nil {
+						if ov == nil {
+							ov = map[string]json.RawMessage{}
+						}
+						ov[env], _ = json.Marshal(s)
+					}
+				}
+			}
+			return raw, ov
+		}
+	}
+	raw, _ := json.Marshal(loaded)
+	return raw, nil
+}
+
+// traffic reads the traffic split of the Knative Service generated for env.
+func traffic(e *appEntry, env string) []apiclient.TrafficTarget {
+	out := []apiclient.TrafficTarget{}
+	for _, o := range e.built.Objects[env] {
+		if o.GetKind() != "Service" || o.GroupVersionKind().Group != "serving.knative.dev" {
+			continue
+		}
+		targets, _, _ := unstructured.NestedSlice(o.Object, "spec", "traffic")
+		for _, t := range targets {
+			m, _ := t.(map[string]any)
+			tt := apiclient.TrafficTarget{}
+			tt.Tag, _ = m["tag"].(string)
+			tt.Revision, _ = m["revisionName"].(string)
+			tt.LatestRevision, _ = m["latestRevision"].(bool)
+			switch p := m["percent"].(type) {
+			case int64:
+				tt.Percent = int(p)
+			case float64:
+				tt.Percent = int(p)
+			case int:
+				tt.Percent = p
+			}
+			out = append(out, tt)
+		}
+	}
+	return out
+}

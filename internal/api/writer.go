@@ -1,0 +1,561 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dmls-project/dmls/internal/apiclient"
+	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/publish"
+	"github.com/dmls-project/dmls/internal/spec"
+)
+
+// maxCommitAttempts bounds how often a batch is re-applied after other
+// writers changed ml-model first.
+const maxCommitAttempts = 10
+
+// batchTimeout bounds the git work of one batch.
+const batchTimeout = 5 * time.Minute
+
+// job is one change waiting for the writer.
+type job struct {
+	id    string
+	actor string
+	team  string
+	op    operation
+	// done receives the outcome exactly once; it is buffered, so the
+	// writer never waits for the handler.
+	done chan *outcome
+}
+
+// outcome is what became of a job.
+type outcome struct {
+	err    *apiError
+	result *apiclient.Result
+}
+
+// writer is the single goroutine that changes ml-model. It drains the
+// queue in batches of up to MaxBatch jobs, applies them in order to one
+// in-memory workspace, makes one ml-model commit and one config publish
+// per batch, and answers each job on its own.
+type writer struct {
+	s     *Server
+	queue chan *job
+	stop  chan struct{}
+	done  chan struct{}
+
+	// configSource is the ml-model commit the config repos were last
+	// published from by this server.
+	configSource string
+}
+
+func (w *writer) log() *slog.Logger { return w.s.log }
+
+// run is the writer's loop. It reads ml-model until it succeeds, then
+// serves batches; when idle it reconciles the config repos every
+// ReconcileInterval. After stop it finishes every queued job and returns.
+func (w *writer) run() {
+	defer close(w.done)
+	if !w.startup() {
+		w.drain()
+		return
+	}
+	tick := time.NewTicker(w.s.cfg.ReconcileInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case j := <-w.queue:
+			w.batch(j)
+			if len(w.queue) == 0 {
+				w.reconcile()
+			}
+			continue
+		default:
+		}
+		select {
+		case j := <-w.queue:
+			w.batch(j)
+			if len(w.queue) == 0 {
+				w.reconcile()
+			}
+		case <-tick.C:
+			w.reconcile()
+		case <-w.stop:
+			w.drain()
+			return
+		}
+	}
+}
+
+// drain finishes the jobs left in the queue.
+func (w *writer) drain() {
+	for {
+		select {
+		case j := <-w.queue:
+			w.batch(j)
+		default:
+			return
+		}
+	}
+}
+
+// startup reads ml-model until it succeeds (or stop), publishes the
+// config if it is behind (a failure is logged and retried later), and
+// marks the server ready.
+func (w *writer) startup() bool {
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+		sn, err := w.s.store.read(ctx)
+		cancel()
+		if err == nil {
+			w.log().Info("workspace read", "commit", sn.sha, "apps", len(sn.byName))
+			w.ensureConfig(sn)
+			w.s.ready.Store(true)
+			return true
+		}
+		w.log().Error("cannot read the workspace; retrying", "error", err)
+		t := time.NewTimer(min(time.Second<<min(attempt, 5), 30*time.Second))
+		select {
+		case <-w.stop:
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+}
+
+// reconcile publishes the config from the tip of ml-model if another
+// writer moved it since this server last published: of several replicas,
+// the one that publishes last then publishes the newest specs.
+func (w *writer) reconcile() {
+	defer func() {
+		if r := recover(); r != nil {
+			w.log().Error("panic in reconcile", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	sn, err := w.s.store.read(ctx)
+	if err != nil {
+		w.log().Error("reconcile: cannot read the workspace", "error", err)
+		return
+	}
+	w.ensureConfig(sn)
+}
+
+// ensureConfig publishes the config repos from sn unless this server
+// already did.
+func (w *writer) ensureConfig(sn *snapshot) (commits []apiclient.Commit, warning string) {
+	if sn.sha == w.configSource {
+		return nil, ""
+	}
+	return w.publishConfig(sn)
+}
+
+// publishConfig generates the config of every app in sn and publishes it,
+// as dmls publish does. A failure is a warning: the spec change is in
+// ml-model already, and the next batch or reconcile publishes again.
+func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warning string) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.log().Error("panic while publishing the config", "commit", sn.sha, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			warning = "config not published: internal error; it will be retried"
+		}
+	}()
+	res, ws, err := sn.build()
+	if err != nil {
+		w.log().Error("config not published: the workspace has errors", "commit", sn.sha, "error", firstLine(err.Error()))
+		return nil, "config not published: the workspace in ml-model has errors: " + firstLine(err.Error())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	results, err := publish.Publish(ctx, ws.Platform, res.Repos(ws.Platform), publish.Options{
+		URLs:         w.s.store.platformURLs(ws.Platform),
+		Auth:         w.s.cfg.Auth,
+		Author:       w.s.cfg.Author,
+		SourceCommit: sn.sha,
+	})
+	for _, r := range results {
+		result := "unchanged"
+		if r.Changed {
+			result = "committed"
+		}
+		w.s.metrics.commits.WithLabelValues(r.Name, result).Inc()
+		if r.Commit != "" {
+			commits = append(commits, apiclient.Commit{Repo: r.Name, SHA: r.Commit})
+		}
+	}
+	if err != nil {
+		w.s.metrics.commits.WithLabelValues("config", "failed").Inc()
+		w.log().Error("config publish failed; it will be retried", "commit", sn.sha, "error", err)
+		return commits, "config publish failed and will be retried: " + err.Error()
+	}
+	w.configSource = sn.sha
+	return commits, ""
+}
+
+// batch collects up to MaxBatch queued jobs after first and processes them.
+func (w *writer) batch(first *job) {
+	jobs := []*job{first}
+collect:
+	for len(jobs) < w.s.cfg.MaxBatch {
+		select {
+		case j := <-w.queue:
+			jobs = append(jobs, j)
+		default:
+			break collect
+		}
+	}
+	w.s.metrics.queueDepth.Set(float64(len(w.queue)))
+	w.s.metrics.batchSize.Observe(float64(len(jobs)))
+	if h := w.s.hooks.beforeBatch; h != nil {
+		h(len(jobs))
+	}
+	// A panic must not take the server, and the queue, down: the jobs not
+	// yet answered get 500 (their done channels hold one answer, so the
+	// sends below cannot overwrite one).
+	defer func() {
+		if r := recover(); r != nil {
+			w.log().Error("panic in the writer", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			for _, j := range jobs {
+				select {
+				case j.done <- &outcome{err: errorf(http.StatusInternalServerError, "internal error while committing; the change may or may not be in git, request id %s", j.id)}:
+				default:
+				}
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	w.process(ctx, jobs)
+}
+
+// process commits a batch, re-applying it from a fresh read whenever
+// another writer changed ml-model first, and answers every job.
+func (w *writer) process(ctx context.Context, jobs []*job) {
+	for attempt := 1; ; attempt++ {
+		sn, err := w.s.store.read(ctx)
+		if err != nil {
+			w.failAll(jobs, nil, gitFailure("read ml-model", err))
+			return
+		}
+		p := w.plan(sn, jobs)
+		if len(p.changes) == 0 {
+			w.ensureConfig(sn)
+			w.answer(jobs, p, sn, sn, nil, "")
+			return
+		}
+		next, err := w.s.store.commit(ctx, sn, p.changes, commitMessage(jobs, p), trailers(jobs, p))
+		if err != nil {
+			race := errors.Is(err, gitops.ErrStale) || errors.Is(err, gitops.ErrConflict)
+			if race && attempt < maxCommitAttempts {
+				w.s.metrics.races.Inc()
+				w.log().Info("ml-model changed under the batch; re-applying it", "attempt", attempt, "jobs", len(jobs))
+				sleepJitter(attempt)
+				continue
+			}
+			w.s.metrics.commits.WithLabelValues(spec.RepoMLModel, "failed").Inc()
+			w.log().Error("commit to ml-model failed", "error", err, "jobs", len(jobs))
+			w.failAll(jobs, p, gitFailure("commit to ml-model", err))
+			return
+		}
+		w.s.metrics.commits.WithLabelValues(spec.RepoMLModel, "committed").Inc()
+		cfg, warning := w.publishConfig(next)
+		w.answer(jobs, p, sn, next, append([]apiclient.Commit{{Repo: spec.RepoMLModel, SHA: next.sha}}, cfg...), warning)
+		return
+	}
+}
+
+func sleepJitter(attempt int) {
+	d := min(20*time.Millisecond<<min(attempt, 10), time.Second)
+	time.Sleep(d/2 + rand.N(d))
+}
+
+// gitFailure turns a git error into an answer: 503 when trying again may
+// help, 502 when the repo refused (credentials, hooks, a missing repo).
+func gitFailure(what string, err error) *apiError {
+	switch {
+	case errors.Is(err, gitops.ErrAuth), errors.Is(err, gitops.ErrRejected), errors.Is(err, gitops.ErrNotFound),
+		errors.Is(err, gitops.ErrUnsafeTree), errors.Is(err, gitops.ErrInvalidPath):
+		return errorf(http.StatusBadGateway, "%s failed; nothing was committed: %v", what, err)
+	}
+	return unavailable(5, "%s failed; nothing was committed, try again: %v", what, err)
+}
+
+// failAll answers every job that the plan accepted (or every job, without
+// a plan) with err, and the others with their own outcome.
+func (w *writer) failAll(jobs []*job, p *plan, err *apiError) {
+	for i, j := range jobs {
+		if p != nil && p.outcomes[i] != nil {
+			j.done <- p.outcomes[i]
+			continue
+		}
+		j.done <- &outcome{err: err}
+	}
+}
+
+// answer sends each job its outcome: its rejection, or a Result with the
+// commits of the batch when it changed something.
+func (w *writer) answer(jobs []*job, p *plan, before, after *snapshot, commits []apiclient.Commit, warning string) {
+	for i, j := range jobs {
+		if o := p.outcomes[i]; o != nil {
+			j.done <- o
+			continue
+		}
+		name := j.op.app()
+		e := after.entryByName(name)
+		res := &apiclient.Result{
+			RequestID: j.id, Operation: j.op.kind(), Team: j.team, App: name,
+			Changed: p.changed[i], Commits: []apiclient.Commit{}, Applications: applications(e),
+		}
+		if e == nil {
+			res.Applications = applications(before.entryByName(name))
+		}
+		if p.changed[i] {
+			res.Commits = commits
+			if warning != "" {
+				res.Warnings = []string{warning}
+			}
+		}
+		switch j.op.section() {
+		case sectionTraining:
+			res.TrainingJob = trainingView(after, e)
+		case sectionServing:
+			res.ModelService = serviceView(after, e)
+		default:
+			res.TrainingJob = trainingView(after, e)
+			res.ModelService = serviceView(after, e)
+		}
+		j.done <- &outcome{result: res}
+	}
+}
+
+// plan is a batch applied to one snapshot.
+type plan struct {
+	// outcomes hold the rejections; nil means accepted.
+	outcomes []*outcome
+	changed  []bool
+	// changes are the new app.json of each folder that changes, nil for a
+	// folder to delete.
+	changes map[string][]byte
+}
+
+// plan applies the jobs in order to the documents of sn, checks every app
+// that changed as a whole (schemas, cross-field rules, generation and
+// Knative's validation), and when an app fails, finds the jobs that broke
+// it by applying that app's jobs one at a time: a bad request is rejected
+// with its own findings and the others go ahead.
+func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
+	p := &plan{outcomes: make([]*outcome, len(jobs)), changed: make([]bool, len(jobs)), changes: map[string][]byte{}}
+	if sn.platform() == nil {
+		err := workspaceBroken(sn.workspaceErrors(nil))
+		for i := range jobs {
+			p.outcomes[i] = &outcome{err: err}
+		}
+		return p
+	}
+	c := &opContext{}
+	for _, e := range sn.envs() {
+		c.envs = append(c.envs, e.Name)
+	}
+	orig := map[string]*appDoc{}
+	docs := map[string]*appDoc{}
+	doc := func(name string) (*appDoc, error) {
+		if d, ok := docs[name]; ok {
+			return d, nil
+		}
+		d, err := docOf(sn, name)
+		if err != nil {
+			return nil, err
+		}
+		orig[name], docs[name] = d, d.clone()
+		return docs[name], nil
+	}
+	for i, j := range jobs {
+		d, err := doc(j.op.app())
+		if err != nil {
+			p.outcomes[i] = &outcome{err: errorf(http.StatusConflict, "apps/%s/%s cannot be read: %v", j.op.app(), specFile, err)}
+			continue
+		}
+		c.team = j.team
+		before := d.clone()
+		if err := safeApply(c, j.op, d); err != nil {
+			p.outcomes[i] = &outcome{err: err}
+			docs[j.op.app()] = before
+			continue
+		}
+		p.changed[i] = !equalData(before.data, d.data)
+	}
+
+	folders := map[string]map[string][]byte{}
+	for name, d := range docs {
+		if !equalData(d.data, orig[name].data) && d.data != nil {
+			folders[name] = map[string][]byte{specFile: d.encode()}
+		}
+	}
+	checked := w.s.store.check(sn, folders)
+	for _, name := range slices.Sorted(maps.Keys(folders)) {
+		if checked[name].valid() {
+			continue
+		}
+		// Find the jobs that broke the app.
+		d := orig[name].clone()
+		for i, j := range jobs {
+			if j.op.app() != name || p.outcomes[i] != nil {
+				continue
+			}
+			c.team = j.team
+			before := d.clone()
+			if err := safeApply(c, j.op, d); err != nil {
+				p.outcomes[i] = &outcome{err: err}
+				d = before
+				continue
+			}
+			p.changed[i] = !equalData(before.data, d.data)
+			if !p.changed[i] || d.data == nil {
+				continue
+			}
+			e := w.s.store.check(sn, map[string]map[string][]byte{name: {specFile: d.encode()}})[name]
+			if !e.valid() {
+				p.outcomes[i] = &outcome{err: specErrors(j.op, e.diags)}
+				p.changed[i] = false
+				d = before
+			}
+		}
+		docs[name] = d
+	}
+
+	touched := map[string]bool{}
+	for name, d := range docs {
+		if !equalData(d.data, orig[name].data) {
+			touched[name] = true
+			if d.data == nil {
+				p.changes[name] = nil
+			} else {
+				p.changes[name] = d.encode()
+			}
+		}
+	}
+	if len(p.changes) > 0 {
+		if errs := sn.workspaceErrors(touched); len(errs) > 0 {
+			err := workspaceBroken(errs)
+			for i := range jobs {
+				if p.outcomes[i] == nil && p.changed[i] {
+					p.outcomes[i] = &outcome{err: err}
+				}
+			}
+			p.changes = map[string][]byte{}
+		}
+	}
+	return p
+}
+
+// safeApply runs the checks every operation shares, then the operation;
+// a panic in it rejects this job with 500 and leaves the others alone.
+func safeApply(c *opContext, op operation, d *appDoc) (err *apiError) {
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Error("panic in operation", "operation", op.kind(), "app", op.app(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = errorf(http.StatusInternalServerError, "internal error while applying %s", op.kind())
+		}
+	}()
+	switch {
+	case !d.exists() && !op.creates():
+		return notFound("team %s has no app %s", c.team, d.name)
+	case d.exists() && d.team() != c.team:
+		return forbidden("app %s belongs to team %s", d.name, d.team())
+	case d.exists() && !d.managed:
+		return conflict("app %s is written by hand (apps/%s holds spec files other than %s): change it in git; the API only reads it", d.name, d.name, specFile)
+	}
+	if err := op.apply(c, d); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) {
+			return ae
+		}
+		return errorf(http.StatusInternalServerError, "%s: %v", op.kind(), err)
+	}
+	if !op.creates() {
+		d.tidy() // what the user submitted stays as it is
+	}
+	return nil
+}
+
+// specErrors turns the findings about an app into a 400 whose paths name
+// the fields of the request body.
+func specErrors(op operation, d diag.List) *apiError {
+	e := &apiError{status: http.StatusBadRequest}
+	seen := map[string]bool{}
+	for _, x := range d {
+		fe := apiclient.FieldError{Path: op.bodyPath(x.Path), Message: x.Message}
+		if k := fe.Path + "\x00" + fe.Message; !seen[k] {
+			seen[k] = true
+			e.errors = append(e.errors, fe)
+		}
+	}
+	if len(e.errors) == 0 {
+		e.errors = []apiclient.FieldError{{Message: "the change makes the app invalid"}}
+	}
+	return e
+}
+
+// workspaceBroken rejects changes while ml-model holds errors that the
+// change does not fix: publishing would drop the broken apps' config.
+func workspaceBroken(d diag.List) *apiError {
+	e := &apiError{status: http.StatusConflict, errors: []apiclient.FieldError{{
+		Message: "the workspace in ml-model has errors outside this change; fix them in git first",
+	}}}
+	for i, x := range d {
+		if i == 10 {
+			e.errors = append(e.errors, apiclient.FieldError{Message: fmt.Sprintf("and %d more", len(d)-i)})
+			break
+		}
+		e.errors = append(e.errors, apiclient.FieldError{Message: x.String()})
+	}
+	return e
+}
+
+// commitMessage summarises a batch: a subject and one line per change.
+func commitMessage(jobs []*job, p *plan) string {
+	var apps []string
+	var lines []string
+	for i, j := range jobs {
+		if p.outcomes[i] != nil || !p.changed[i] {
+			continue
+		}
+		if !slices.Contains(apps, j.op.app()) {
+			apps = append(apps, j.op.app())
+		}
+		lines = append(lines, fmt.Sprintf("%s: %s (by %s, request %s)", j.op.app(), describe(j.op), j.actor, j.id))
+	}
+	slices.Sort(apps)
+	subject := "dmls api: "
+	switch {
+	case len(lines) == 1:
+		subject += lines[0][:strings.Index(lines[0], " (by ")]
+	case len(apps) <= 3:
+		subject += fmt.Sprintf("%d changes to %s", len(lines), strings.Join(apps, ", "))
+	default:
+		subject += fmt.Sprintf("%d changes to %d apps", len(lines), len(apps))
+	}
+	return subject + "\n\n" + strings.Join(lines, "\n") + "\n"
+}
+
+func trailers(jobs []*job, p *plan) []gitops.Trailer {
+	var out []gitops.Trailer
+	for i, j := range jobs {
+		if p.outcomes[i] == nil && p.changed[i] {
+			out = append(out, gitops.Trailer{Key: "Dmls-Request-Id", Value: j.id})
+		}
+	}
+	return out
+}

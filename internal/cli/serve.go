@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dmls-project/dmls/internal/api"
+	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/workspace"
+)
+
+// Test seams: the context that ends serve, and a callback with the
+// address it listens on.
+var (
+	serveContext = func() (context.Context, context.CancelFunc) {
+		return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	}
+	serveListening = func(addr string) {}
+)
+
+func serveCmd(g *globals) *cobra.Command {
+	var listen, tokensFile, logFormat string
+	var repos []string
+	var cfg api.Config
+	c := &cobra.Command{
+		Use:   "serve --listen ADDR --tokens FILE [--repo NAME=URL ...]",
+		Short: "Serve the job and task submission API",
+		Long: `serve runs the dmls HTTP API (see /openapi.json): teams submit and change
+training jobs and model services, and the server commits each change to the
+ml-model repo (the specs, as apps/<app>/app.json) and publishes the generated
+config to the config repos, as dmls publish does, for Argo CD to deploy.
+
+The ml-model repo is the platform's repo named ml-model, or --repo
+ml-model=URL; the platform (and with it the other repos) is read from it.
+The workspace in -w DIR is only read to find the repos; its path prefix for
+ml-model says where the workspace lives inside that repo.
+
+Tokens come from --tokens FILE and from DMLS_API_TOKENS, one entry per line:
+
+  TEAM=TOKEN              a team's token (at least 16 characters)
+  TEAM/ACTOR=TOKEN        the same, naming who holds it in the audit log
+  TEAM=sha256:HEX         the token's SHA-256, so that the file holds no token
+  *=TOKEN                 an admin token that may act for every team
+
+Lines starting with # are comments. The server keeps only SHA-256 hashes
+and never logs tokens. Git credentials come from DMLS_GIT_* as for publish.
+
+On SIGTERM or SIGINT the server stops taking changes, finishes those it
+accepted, and exits. Logs and the audit log (one JSON line per request) go
+to stderr.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if listen == "" {
+				return usageError{errors.New("--listen ADDR is required, for example --listen :8080")}
+			}
+			urls, err := parseRepos(repos)
+			if err != nil {
+				return err
+			}
+			tokens, err := api.LoadTokens(tokensFile, os.Getenv(api.EnvTokens))
+			if err != nil {
+				return usageError{err}
+			}
+			auth, err := gitops.AuthFromEnv(os.Getenv)
+			if err != nil {
+				return err
+			}
+			target, prefix, err := g.mlModel(urls)
+			if err != nil {
+				return err
+			}
+			var h slog.Handler
+			switch logFormat {
+			case "json":
+				h = slog.NewJSONHandler(g.stderr, nil)
+			case "text":
+				h = slog.NewTextHandler(g.stderr, nil)
+			default:
+				return usageError{fmt.Errorf("--log-format %q: want json or text", logFormat)}
+			}
+			log := slog.New(h)
+			cfg.MLModel, cfg.Prefix, cfg.URLs, cfg.Auth, cfg.Tokens = target, prefix, urls, auth, tokens
+			cfg.Log, cfg.Audit = log, log.With("log", "audit")
+			srv, err := api.New(cfg)
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", listen, err)
+			}
+			log.Info("dmls API listening", "addr", ln.Addr().String(), "ml_model", gitops.RedactURL(target.URL), "tokens", tokens.Len())
+			serveListening(ln.Addr().String())
+			ctx, stop := serveContext()
+			defer stop()
+			return srv.Serve(ctx, ln)
+		},
+	}
+	c.Flags().StringVar(&listen, "listen", "", "address to listen on, such as :8080")
+	c.Flags().StringVar(&tokensFile, "tokens", "", "file of team tokens (see above); DMLS_API_TOKENS may add more")
+	c.Flags().StringArrayVar(&repos, "repo", nil, "override a repo's URL: NAME=URL (repeatable), as in publish; ml-model=URL names the workspace repo")
+	c.Flags().StringVar(&logFormat, "log-format", "json", "log format: json or text")
+	c.Flags().IntVar(&cfg.QueueSize, "queue", api.DefaultQueueSize, "changes that may wait for the writer; beyond, 429")
+	c.Flags().IntVar(&cfg.MaxBatch, "batch", api.DefaultMaxBatch, "changes per group commit at most")
+	c.Flags().Int64Var(&cfg.MaxBodyBytes, "max-body", api.DefaultMaxBodyBytes, "largest request body in bytes; beyond, 413")
+	c.Flags().DurationVar(&cfg.ReconcileInterval, "reconcile", api.DefaultReconcileInterval, "how often an idle server checks that the config repos match ml-model")
+	c.Flags().StringVar(&cfg.Author.Name, "author", "dmls-api", "name of the commits' author")
+	c.Flags().StringVar(&cfg.Author.Email, "author-email", "dmls-api@localhost", "email of the commits' author")
+	return c
+}
+
+// parseRepos reads --repo NAME=URL flags.
+func parseRepos(repos []string) (map[string]string, error) {
+	urls := map[string]string{}
+	for _, r := range repos {
+		name, url, ok := strings.Cut(r, "=")
+		if !ok || name == "" || url == "" {
+			return nil, usageError{fmt.Errorf("--repo %q: want NAME=URL", r)}
+		}
+		urls[name] = url
+	}
+	return urls, nil
+}
+
+// mlModel finds the ml-model repo: --repo ml-model=URL, or the platform of
+// the workspace in -w. Other --repo names must be repos of that platform.
+func (g *globals) mlModel(urls map[string]string) (gitops.Target, string, error) {
+	target := gitops.Target{Name: spec.RepoMLModel}
+	var prefix string
+	var p *spec.Platform
+	if st, err := os.Stat(g.workspace); err == nil && st.IsDir() {
+		ws, _ := workspace.Load(os.DirFS(g.workspace), g.workspace, workspace.Options{})
+		if ws != nil {
+			p = ws.Platform
+		}
+	}
+	if p != nil {
+		if r, ok := p.Repos[spec.RepoMLModel]; ok {
+			target.URL, target.Branch, prefix = r.URL, r.Branch, r.Path
+		}
+		for name := range urls {
+			if _, ok := p.Repos[name]; !ok && name != spec.RepoMLModel {
+				return target, "", usageError{fmt.Errorf("--repo %s: the platform in %s has no repo of that name", name, g.workspace)}
+			}
+		}
+	}
+	if u, ok := urls[spec.RepoMLModel]; ok {
+		target.URL = u
+	}
+	if target.URL == "" {
+		return target, "", usageError{fmt.Errorf("no ml-model repo: give --repo ml-model=URL, or -w a workspace whose platform names repo ml-model")}
+	}
+	return target, prefix, nil
+}
