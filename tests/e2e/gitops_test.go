@@ -123,15 +123,7 @@ func TestPublishDeploysThroughArgoCD(t *testing.T) {
 	t.Setenv("DMLS_GIT_USERNAME", user)
 	t.Setenv("DMLS_GIT_PASSWORD", pass)
 
-	// Argo CD reads the repo with the same credentials, from a repository
-	// secret, as a platform team would configure it.
-	repoSecret := &corev1.Secret{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Name: "dmls-k8s-config", Namespace: ArgoCDNamespace,
-			Labels: map[string]string{"argocd.argoproj.io/secret-type": "repository"}},
-		StringData: map[string]string{"type": "git", "url": url, "username": user, "password": pass},
-	}
-	applyTyped(t, c, repoSecret, secretGVR, ArgoCDNamespace)
+	repoSecret(t, c, srv, "k8s-config")
 
 	ws := copyExample(t)
 	out := dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url)
@@ -140,31 +132,9 @@ func TestPublishDeploysThroughArgoCD(t *testing.T) {
 		t.Fatalf("first publish made no commit:\n%s", out)
 	}
 
-	// Bootstrap: build argocd/bootstrap from what is in git and apply it
-	// once. Everything after this arrives by git.
-	files := srv.Files(t, "k8s-config", "main")
-	tree := generators.Tree{}
-	for p, content := range files {
-		if strings.HasPrefix(p, argocd.BootstrapDir+"/") {
-			tree[p] = []byte(content)
-		}
-	}
-	y, err := render.Build(tree, argocd.BootstrapDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, doc := range strings.Split(string(y), "\n---\n") {
-		obj := mustObj(t, doc)
-		ri, err := c.Resource(obj)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := obj.MarshalJSON()
-		force := true
-		if _, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, b, metav1.PatchOptions{FieldManager: FieldManager, Force: &force}); err != nil {
-			t.Fatalf("apply bootstrap %s/%s: %v", obj.GetKind(), obj.GetName(), err)
-		}
-	}
+	// Bootstrap: apply argocd/bootstrap once. Everything after this
+	// arrives by git.
+	bootstrap(t, c, srv, "k8s-config")
 
 	apps := c.Dynamic.Resource(applicationGVR).Namespace(ArgoCDNamespace)
 	tfjobs := func(ns string) dynamicGetter { return c.Dynamic.Resource(tfjobGVR).Namespace(ns) }
@@ -173,29 +143,9 @@ func TestPublishDeploysThroughArgoCD(t *testing.T) {
 
 	waitFor := func(what string, timeout time.Duration, cond func() (bool, string)) {
 		t.Helper()
-		var last string
-		start := time.Now()
-		err := wait.PollUntilContextTimeout(ctx, 2*time.Second, timeout, true, func(context.Context) (bool, error) {
-			ok, detail := cond()
-			last = detail
-			return ok, nil
-		})
-		if err != nil {
-			t.Fatalf("%s: %v\nlast seen: %s\n%s", what, err, last, appSummary(ctx, apps))
-		}
-		t.Logf("%s after %s", what, time.Since(start).Round(time.Second))
+		eventually(ctx, t, apps, what, timeout, cond)
 	}
-	// refresh asks Argo CD to look at git now rather than at its next poll.
-	refresh := func() {
-		list, err := apps.List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return
-		}
-		for _, a := range list.Items {
-			patch := []byte(`{"metadata":{"annotations":{"argocd.argoproj.io/refresh":"normal"}}}`)
-			_, _ = apps.Patch(ctx, a.GetName(), types.MergePatchType, patch, metav1.PatchOptions{})
-		}
-	}
+	refresh := func() { refreshApps(ctx, apps) }
 
 	// Step 5: the Applications become Synced and the workloads exist with
 	// what the specs asked for.
@@ -324,6 +274,82 @@ func TestPublishDeploysThroughArgoCD(t *testing.T) {
 	})
 }
 
+// repoSecret gives Argo CD the credentials of a repo of srv, as a platform
+// team would: a repository secret.
+func repoSecret(t *testing.T, c *Cluster, srv *gittest.Server, repo string) {
+	t.Helper()
+	user, pass := srv.Credentials()
+	secret := &corev1.Secret{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: "dmls-" + repo, Namespace: ArgoCDNamespace,
+			Labels: map[string]string{"argocd.argoproj.io/secret-type": "repository"}},
+		StringData: map[string]string{"type": "git", "url": srv.RepoURL(repo), "username": user, "password": pass},
+	}
+	applyTyped(t, c, secret, secretGVR, ArgoCDNamespace)
+}
+
+// bootstrap applies argocd/bootstrap, built from what is in repo, once:
+// what the platform team does by hand.
+func bootstrap(t *testing.T, c *Cluster, srv *gittest.Server, repo string) {
+	t.Helper()
+	tree := generators.Tree{}
+	for p, content := range srv.Files(t, repo, "main") {
+		if strings.HasPrefix(p, argocd.BootstrapDir+"/") {
+			tree[p] = []byte(content)
+		}
+	}
+	y, err := render.Build(tree, argocd.BootstrapDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range strings.Split(string(y), "\n---\n") {
+		obj := mustObj(t, doc)
+		ri, err := c.Resource(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := obj.MarshalJSON()
+		force := true
+		if _, err := ri.Patch(context.Background(), obj.GetName(), types.ApplyPatchType, b, metav1.PatchOptions{FieldManager: FieldManager, Force: &force}); err != nil {
+			t.Fatalf("apply bootstrap %s/%s: %v", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+}
+
+type appLister interface {
+	List(context.Context, metav1.ListOptions) (*unstructured.UnstructuredList, error)
+	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (*unstructured.Unstructured, error)
+}
+
+// eventually polls cond until it holds, and fails the test with cond's
+// last detail and every Application's status if it never does.
+func eventually(ctx context.Context, t *testing.T, apps appLister, what string, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	var last string
+	start := time.Now()
+	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, timeout, true, func(context.Context) (bool, error) {
+		ok, detail := cond()
+		last = detail
+		return ok, nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v\nlast seen: %s\n%s", what, err, last, appSummary(ctx, apps))
+	}
+	t.Logf("%s after %s", what, time.Since(start).Round(time.Second))
+}
+
+// refreshApps asks Argo CD to look at git now rather than at its next poll.
+func refreshApps(ctx context.Context, apps appLister) {
+	list, err := apps.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return
+	}
+	for _, a := range list.Items {
+		patch := []byte(`{"metadata":{"annotations":{"argocd.argoproj.io/refresh":"normal"}}}`)
+		_, _ = apps.Patch(ctx, a.GetName(), types.MergePatchType, patch, metav1.PatchOptions{})
+	}
+}
+
 type dynamicGetter interface {
 	Get(ctx context.Context, name string, opts metav1.GetOptions, subresources ...string) (*unstructured.Unstructured, error)
 	UpdateStatus(ctx context.Context, obj *unstructured.Unstructured, opts metav1.UpdateOptions) (*unstructured.Unstructured, error)
@@ -379,9 +405,7 @@ func trafficPercents(t *testing.T, ri dynamicGetter) string {
 }
 
 // appSummary lists every Application's sync and health, for failures.
-func appSummary(ctx context.Context, apps interface {
-	List(context.Context, metav1.ListOptions) (*unstructured.UnstructuredList, error)
-}) string {
+func appSummary(ctx context.Context, apps appLister) string {
 	list, err := apps.List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err.Error()

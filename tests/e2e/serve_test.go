@@ -1,0 +1,141 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/dmls-project/dmls/internal/api"
+	"github.com/dmls-project/dmls/internal/apiclient"
+	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/gittest"
+)
+
+// TestAPISubmissionReachesCluster is issue 5, step 8: a data scientist
+// submits a training job through the API (dmls serve) and re-trains it;
+// each request becomes commits, and Argo CD brings them to the cluster.
+func TestAPISubmissionReachesCluster(t *testing.T) {
+	c := connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	// The workspace lives in the ml-model repo: the platform and the
+	// environments, and no app yet.
+	srv := gittest.Start(t)
+	srv.CreateRepo(t, "ml-model")
+	srv.CreateRepo(t, "k8s-config")
+	seed := map[string]string{}
+	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue"} {
+		b, err := os.ReadFile("../../" + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed[p] = string(b)
+	}
+	srv.Push(t, "ml-model", gittest.Change{Files: seed, Message: "seed the workspace"})
+	repoSecret(t, c, srv, "k8s-config")
+
+	const token = "e2e-research-token-0123456789"
+	tokens, err := api.ParseTokens(strings.NewReader("ml-research/e2e="+token+"\n"), "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, pass := srv.Credentials()
+	s, err := api.New(api.Config{
+		MLModel: gitops.Target{Name: "ml-model", URL: srv.RepoURL("ml-model")},
+		URLs:    map[string]string{"ml-model": srv.RepoURL("ml-model"), "k8s-config": srv.RepoURL("k8s-config")},
+		Auth:    gitops.Auth{Username: user, Password: pass},
+		Tokens:  tokens,
+		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s.Handler())
+	s.Start()
+	defer func() {
+		sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
+		defer scancel()
+		_ = s.Shutdown(sctx)
+		hs.Close()
+	}()
+	for deadline := time.Now().Add(time.Minute); !s.Ready(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("API server not ready")
+		}
+	}
+	client := &apiclient.Client{BaseURL: hs.URL, Token: token}
+
+	job := map[string]any{
+		"name": "mnist-api",
+		"training": map[string]any{
+			"image":           "registry.example.com/ml-research/mnist:1.0.0",
+			"command":         []string{"python", "/train.py"},
+			"hyperparameters": map[string]any{"learning_rate": 0.01},
+			"replicas":        map[string]any{"worker": map[string]any{"replicas": 3}},
+		},
+	}
+	res, err := client.SubmitTrainingJob(ctx, "ml-research", job)
+	if err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	t.Logf("submitted: commits %+v, applications %v", res.Commits, res.Applications)
+	var k8sSHA string
+	for _, cm := range res.Commits {
+		if cm.Repo == "k8s-config" {
+			k8sSHA = cm.SHA
+		}
+	}
+	if k8sSHA == "" || k8sSHA != srv.Head(t, "k8s-config", "main") {
+		t.Fatalf("the answer's k8s-config commit %q is not the repo's tip", k8sSHA)
+	}
+
+	// The platform team bootstraps Argo CD from the config repo once.
+	bootstrap(t, c, srv, "k8s-config")
+	apps := c.Dynamic.Resource(applicationGVR).Namespace(ArgoCDNamespace)
+	tfjobs := func(ns string) dynamicGetter { return c.Dynamic.Resource(tfjobGVR).Namespace(ns) }
+
+	// dev trains on one worker (overlays/dev.cue); staging and prod run
+	// the three the request asked for.
+	want := map[string]int64{"ml-research-dev": 1, "ml-research-staging": 3, "ml-research-prod": 3}
+	eventually(ctx, t, apps, "the submitted job runs in every environment", 6*time.Minute, func() (bool, string) {
+		refreshApps(ctx, apps)
+		for ns, workers := range want {
+			j, err := tfjobs(ns).Get(ctx, "mnist-api-r1", metav1.GetOptions{})
+			if err != nil {
+				return false, fmt.Sprintf("%s: %v", ns, err)
+			}
+			if got := num(j, "spec", "tfReplicaSpecs", "Worker", "replicas"); got != workers {
+				return false, fmt.Sprintf("%s: %d workers, want %d", ns, got, workers)
+			}
+		}
+		return true, ""
+	})
+
+	// A re-training is a new run: mnist-api-r2 replaces mnist-api-r1.
+	if _, err := client.Retrain(ctx, "ml-research", "mnist-api"); err != nil {
+		t.Fatalf("retrain: %v", err)
+	}
+	eventually(ctx, t, apps, "the re-training replaces the run", 4*time.Minute, func() (bool, string) {
+		refreshApps(ctx, apps)
+		for ns := range want {
+			if _, err := tfjobs(ns).Get(ctx, "mnist-api-r2", metav1.GetOptions{}); err != nil {
+				return false, fmt.Sprintf("%s: r2: %v", ns, err)
+			}
+			if _, err := tfjobs(ns).Get(ctx, "mnist-api-r1", metav1.GetOptions{}); err == nil {
+				return false, ns + ": r1 still there"
+			}
+		}
+		return true, ""
+	})
+}
