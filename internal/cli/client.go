@@ -552,73 +552,63 @@ func kind(arg string) (string, error) {
 	return "", usageError{fmt.Errorf("unknown kind %q: want trainingjob (tj) or modelservice (ms)", arg)}
 }
 
-func getCmd(g *globals) *cobra.Command {
+// kindCall calls the API for one kind of section with the command's args.
+type kindCall func(ctx context.Context, c *apiclient.Client, team string, args []string) (any, error)
+
+// kindCmd is a command whose first argument names the kind (training job
+// or model service) and which calls training or serving accordingly.
+func kindCmd(g *globals, use, short string, nargs int, training, serving kindCall) *cobra.Command {
 	f := &clientFlags{g: g}
 	c := &cobra.Command{
-		Use:   "get (trainingjob|modelservice) APP",
-		Short: "Show a training job or a model service through the API",
-		Args:  cobra.ExactArgs(2),
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(nargs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k, err := kind(args[0])
 			if err != nil {
 				return err
 			}
+			call := serving
+			if k == "training" {
+				call = training
+			}
 			return f.run(func(ctx context.Context, c *apiclient.Client, team string) (any, error) {
-				if k == "training" {
-					return c.TrainingJob(ctx, team, args[1])
-				}
-				return c.ModelService(ctx, team, args[1])
+				return call(ctx, c, team, args[1:])
 			})
 		},
 	}
 	f.register(c)
 	return c
+}
+
+func getCmd(g *globals) *cobra.Command {
+	return kindCmd(g, "get (trainingjob|modelservice) APP", "Show a training job or a model service through the API", 2,
+		func(ctx context.Context, c *apiclient.Client, team string, args []string) (any, error) {
+			return c.TrainingJob(ctx, team, args[0])
+		},
+		func(ctx context.Context, c *apiclient.Client, team string, args []string) (any, error) {
+			return c.ModelService(ctx, team, args[0])
+		})
 }
 
 func listCmd(g *globals) *cobra.Command {
-	f := &clientFlags{g: g}
-	c := &cobra.Command{
-		Use:   "list (trainingjobs|modelservices)",
-		Short: "List the team's training jobs or model services through the API",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			k, err := kind(args[0])
-			if err != nil {
-				return err
-			}
-			return f.run(func(ctx context.Context, c *apiclient.Client, team string) (any, error) {
-				if k == "training" {
-					return c.TrainingJobs(ctx, team)
-				}
-				return c.ModelServices(ctx, team)
-			})
+	return kindCmd(g, "list (trainingjobs|modelservices)", "List the team's training jobs or model services through the API", 1,
+		func(ctx context.Context, c *apiclient.Client, team string, _ []string) (any, error) {
+			return c.TrainingJobs(ctx, team)
 		},
-	}
-	f.register(c)
-	return c
+		func(ctx context.Context, c *apiclient.Client, team string, _ []string) (any, error) {
+			return c.ModelServices(ctx, team)
+		})
 }
 
 func deleteCmd(g *globals) *cobra.Command {
-	f := &clientFlags{g: g}
-	c := &cobra.Command{
-		Use:   "delete (trainingjob|modelservice) APP",
-		Short: "Delete a training job or a model service through the API",
-		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			k, err := kind(args[0])
-			if err != nil {
-				return err
-			}
-			return f.run(func(ctx context.Context, c *apiclient.Client, team string) (any, error) {
-				if k == "training" {
-					return c.DeleteTrainingJob(ctx, team, args[1])
-				}
-				return c.DeleteModelService(ctx, team, args[1])
-			})
+	return kindCmd(g, "delete (trainingjob|modelservice) APP", "Delete a training job or a model service through the API", 2,
+		func(ctx context.Context, c *apiclient.Client, team string, args []string) (any, error) {
+			return c.DeleteTrainingJob(ctx, team, args[0])
 		},
-	}
-	f.register(c)
-	return c
+		func(ctx context.Context, c *apiclient.Client, team string, args []string) (any, error) {
+			return c.DeleteModelService(ctx, team, args[0])
+		})
 }
 
 func whoamiCmd(g *globals) *cobra.Command {
