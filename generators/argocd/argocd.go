@@ -108,6 +108,9 @@ type App struct {
 	// kustomize). Their Knative Services decide the Application's
 	// ignoreDifferences.
 	Objects []generators.Object
+	// Ignore, when not nil, is IgnoreDifferences(Objects) computed
+	// already, for callers that cache it with the objects.
+	Ignore []v1alpha1.ResourceIgnoreDifferences
 }
 
 // TeamKinds are the namespaced kinds a team's Applications may sync: what
@@ -333,9 +336,12 @@ func Applications(p *spec.Platform, env *spec.Environment, src Source, platformD
 			return nil, fmt.Errorf("app %s in environment %s: its Application %q has the same name as %s; rename the app", a.Name, env.Name, name, other)
 		}
 		names[name] = "app " + a.Name
-		ignore, err := IgnoreDifferences(a.Objects)
-		if err != nil {
-			return nil, fmt.Errorf("app %s in environment %s: %w", a.Name, env.Name, err)
+		ignore := a.Ignore
+		if ignore == nil {
+			var err error
+			if ignore, err = IgnoreDifferences(a.Objects); err != nil {
+				return nil, fmt.Errorf("app %s in environment %s: %w", a.Name, env.Name, err)
+			}
 		}
 		app := &v1alpha1.Application{
 			ObjectMeta: metav1.ObjectMeta{

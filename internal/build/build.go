@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
+
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/apiserver"
 	"github.com/dmls-project/dmls/generators/argocd"
@@ -41,6 +43,9 @@ type App struct {
 	Tree generators.Tree
 	// Objects are the app's objects per environment, before kustomize.
 	Objects map[string][]generators.Object
+	// Ignore are the Argo CD ignoreDifferences of the app's Application
+	// per environment, kept with the objects they are computed from.
+	Ignore map[string][]v1alpha1.ResourceIgnoreDifferences
 }
 
 // Result is the generated output of a workspace.
@@ -129,7 +134,7 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 		var apps []argocd.App
 		for _, a := range res.Apps {
 			for _, in := range a.App.Envs {
-				apps = append(apps, argocd.App{Name: a.App.Name, Team: a.App.Team, Env: in.Env.Name, Objects: a.Objects[in.Env.Name]})
+				apps = append(apps, argocd.App{Name: a.App.Name, Team: a.App.Team, Env: in.Env.Name, Objects: a.Objects[in.Env.Name], Ignore: a.Ignore[in.Env.Name]})
 			}
 		}
 		var comps []argocd.Component
@@ -149,7 +154,7 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 // environment, checked with Knative's validation, laid out as a kustomize
 // base and overlays.
 func BuildApp(p *spec.Platform, a *workspace.App) (*App, error) {
-	out := &App{App: a, Objects: map[string][]generators.Object{}}
+	out := &App{App: a, Objects: map[string][]generators.Object{}, Ignore: map[string][]v1alpha1.ResourceIgnoreDifferences{}}
 	base, err := generate(p, a.Base)
 	if err != nil {
 		return nil, err
@@ -164,6 +169,14 @@ func BuildApp(p *spec.Platform, a *workspace.App) (*App, error) {
 		}
 		argocd.Annotate(objs)
 		diags = append(diags, check(in, objs)...)
+		ignore, err := argocd.IgnoreDifferences(objs)
+		if err != nil {
+			return nil, fmt.Errorf("app %s in environment %s: %w", a.Name, in.Env.Name, err)
+		}
+		if ignore == nil {
+			ignore = []v1alpha1.ResourceIgnoreDifferences{}
+		}
+		out.Ignore[in.Env.Name] = ignore
 		out.Objects[in.Env.Name] = objs
 		k.Overlays = append(k.Overlays, kustomize.Overlay{Env: in.Env.Name, Namespace: in.Namespace, Objects: objs})
 	}
