@@ -58,6 +58,9 @@ type Request struct {
 	Message string
 	// Trailers are appended to Message as a trailer block.
 	Trailers []Trailer
+	// Describe, when set, writes the message from the change about to be
+	// committed (Added, Modified, Deleted), instead of Message.
+	Describe func(Result) string
 	// Author is the commit's author and committer; empty fields take the defaults.
 	Author Signature
 	// DryRun computes the changes against the remote tip and pushes nothing.
@@ -149,7 +152,11 @@ func Publish(ctx context.Context, req Request) (Result, error) {
 		if !res.Changed || req.DryRun {
 			return res, nil
 		}
-		commit, err := writeCommit(r.repo.Storer, ch.tree, parentHash, req.commitMessage(), req.Author)
+		msg := req.Message
+		if req.Describe != nil {
+			msg = req.Describe(res)
+		}
+		commit, err := writeCommit(r.repo.Storer, ch.tree, parentHash, req.commitMessage(msg), req.Author)
 		if err != nil {
 			return res, fmt.Errorf("publish %s: %w", r.name, err)
 		}
@@ -261,11 +268,11 @@ func writeCommit(s storer.EncodedObjectStorer, tree, parent plumbing.Hash, msg s
 	return h, nil
 }
 
-// commitMessage is Message with the trailer block appended after a blank line, where
+// commitMessage is msg with the trailer block appended after a blank line, where
 // git interpret-trailers and git log --format=%(trailers) find it.
-func (req *Request) commitMessage() string {
+func (req *Request) commitMessage(msg string) string {
 	var b strings.Builder
-	msg := strings.TrimRight(req.Message, "\n ")
+	msg = strings.TrimRight(msg, "\n ")
 	if msg == "" {
 		msg = DefaultMessage
 	}

@@ -323,6 +323,20 @@ func TestPublishExpectTip(t *testing.T) {
 	}
 }
 
+// TestPublishDescribe checks that Describe writes the message from the
+// change actually committed.
+func TestPublishDescribe(t *testing.T) {
+	f := newFixture(t)
+	req := f.request(map[string]string{"apps/a.yaml": "a1", "apps/b.yaml": "b1"}, "apps")
+	req.Describe = func(r gitops.Result) string {
+		return fmt.Sprintf("added %s", strings.Join(r.Added, " "))
+	}
+	publish(t, req)
+	if msg := f.srv.Messages(t, f.repo, "main")[0]; !strings.HasPrefix(msg, "added apps/a.yaml apps/b.yaml") {
+		t.Errorf("message = %q", msg)
+	}
+}
+
 func TestPublishRaceIntoEmptyRepo(t *testing.T) {
 	f := newFixture(t)
 	req := f.request(map[string]string{"apps/a.yaml": "a"}, "apps")

@@ -72,23 +72,16 @@ func Publish(ctx context.Context, p *spec.Platform, trees map[string]generators.
 			Managed: managed,
 			Auth:    opts.Auth,
 			Author:  opts.Author,
-			DryRun:  true,
+			DryRun:  opts.DryRun,
+			// The message lists what changed, in the very commit.
+			Describe: func(r gitops.Result) string { return Message(opts.Message, repo.Path, r) },
 		}
 		if opts.SourceCommit != "" {
 			req.Trailers = []gitops.Trailer{{Key: TrailerSource, Value: opts.SourceCommit}}
 		}
-		// A dry run first tells what changed, for the commit message.
 		res, err := gitops.Publish(ctx, req)
 		if err != nil {
 			return out, fmt.Errorf("publish to %s: %w", name, err)
-		}
-		if res.Changed && !opts.DryRun {
-			req.DryRun = false
-			req.Message = Message(opts.Message, repo.Path, res)
-			res, err = gitops.Publish(ctx, req)
-			if err != nil {
-				return out, fmt.Errorf("publish to %s: %w", name, err)
-			}
 		}
 		out = append(out, Result{Result: res, Name: name, URL: gitops.RedactURL(url)})
 	}
