@@ -108,7 +108,9 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 	// user's data must then be concrete.
 	refs := l.checkRefs(rawRefs(raw), prov)
 	if err := ev.schema.LookupPath(defApp).Unify(raw).Validate(); err != nil {
-		return nil, append(refs, fromCUE(err, defApp.String(), prov, dirPos)...)
+		found := fromCUE(err, defApp.String(), prov, dirPos)
+		found = append(found, unknownFields(ev, defApp, raw, prov, dirPos, found)...)
+		return nil, append(refs, found...)
 	}
 	if len(refs) > 0 {
 		return nil, refs

@@ -17,6 +17,7 @@ import (
 	cuejson "cuelang.org/go/encoding/json"
 	cueyaml "cuelang.org/go/encoding/yaml"
 
+	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/schemas"
 )
@@ -184,4 +185,68 @@ func toPos(p token.Pos) provenance.Pos {
 		return provenance.Pos{}
 	}
 	return provenance.Pos{File: p.Filename(), Line: p.Line(), Col: p.Column()}
+}
+
+// skeleton rebuilds v with every scalar replaced by _ (top), keeping
+// positions. Unified with a schema, it can fail only on structure: CUE
+// reports an unknown field only in a struct without other errors, and the
+// skeleton has no other errors, so every unknown field is found.
+func skeleton(v cue.Value) ast.Expr {
+	switch v.IncompleteKind() {
+	case cue.StructKind:
+		s := &ast.StructLit{}
+		it, err := v.Fields(cue.Optional(true))
+		if err != nil {
+			return top(v)
+		}
+		for it.Next() {
+			if it.Selector().LabelType() != cue.StringLabel {
+				continue
+			}
+			label := ast.NewString(it.Selector().Unquoted())
+			ast.SetPos(label, it.Value().Pos())
+			s.Elts = append(s.Elts, &ast.Field{Label: label, Value: skeleton(it.Value())})
+		}
+		return s
+	case cue.ListKind:
+		l := &ast.ListLit{}
+		it, err := v.List()
+		if err != nil {
+			return top(v)
+		}
+		for it.Next() {
+			l.Elts = append(l.Elts, skeleton(it.Value()))
+		}
+		return l
+	default:
+		return top(v)
+	}
+}
+
+func top(v cue.Value) ast.Expr {
+	id := ast.NewIdent("_")
+	ast.SetPos(id, v.Pos())
+	return id
+}
+
+// unknownFields finds the fields of v that def does not allow, except at
+// paths that found already reports. It completes a failed validation,
+// which stops short of unknown fields in structs with other errors.
+func unknownFields(ev *evaluator, def cue.Path, v cue.Value, prov provenance.Map, fallback provenance.Pos, found diag.List) diag.List {
+	sk := ev.ctx.BuildExpr(skeleton(v))
+	err := ev.schema.LookupPath(def).Unify(sk).Validate()
+	if err == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, d := range found {
+		seen[d.Path] = true
+	}
+	var out diag.List
+	for _, d := range fromCUE(err, def.String(), prov, fallback) {
+		if !seen[d.Path] && strings.HasPrefix(d.Message, "field not allowed") {
+			out = append(out, d)
+		}
+	}
+	return out
 }

@@ -237,7 +237,11 @@ func isSpecExt(ext string) bool {
 func validate(ev *evaluator, def cue.Path, v cue.Value, prov provenance.Map, fallback provenance.Pos, target any) diag.List {
 	u := ev.schema.LookupPath(def).Unify(v)
 	if err := u.Validate(cue.Concrete(true), cue.Final()); err != nil {
-		return fromCUE(err, def.String(), prov, fallback)
+		found := fromCUE(err, def.String(), prov, fallback)
+		if def.String() != defApp.String() { // an app's files were checked by loadApp
+			found = append(found, unknownFields(ev, def, v, prov, fallback, found)...)
+		}
+		return found
 	}
 	if err := u.Decode(target); err != nil {
 		var d diag.List

@@ -283,6 +283,47 @@ func TestLoadReportsEveryError(t *testing.T) {
 	}
 }
 
+// TestUnknownFieldsBesideOtherErrors checks that an unknown field is
+// reported even in a struct that has another error, which CUE alone would
+// leave out until the other error is fixed.
+func TestUnknownFieldsBesideOtherErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		files map[string]string
+		want  []string
+	}{
+		{
+			name:  "app",
+			files: map[string]string{"apps/mnist/app.cue": "name: \"mnist\"\nteam: \"research\"\ntraining: {\n\timage: \"x:1\"\n\treplicas: worker: replicas: 0\n\tbogus: 1\n}\n"},
+			want: []string{
+				"ws/apps/mnist/app.cue:5:30: training.replicas.worker.replicas: invalid value 0",
+				"ws/apps/mnist/app.cue:6:2: training.bogus: field not allowed",
+			},
+		},
+		{
+			name:  "environment",
+			files: map[string]string{"overlays/dev.cue": "order: -1\nnamespaces: {research: \"research-dev\", other: \"other-dev\"}\nspeed: \"fast\"\n"},
+			want: []string{
+				"ws/overlays/dev.cue:1:8: order: invalid value -1",
+				"ws/overlays/dev.cue:3:1: speed: field not allowed",
+			},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(fsWith(tt.files), "ws", Options{})
+			var d diag.List
+			if !errors.As(err, &d) {
+				t.Fatalf("want findings, got %v", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(d.Error(), w) {
+					t.Errorf("findings lack %q:\n%s", w, d.Error())
+				}
+			}
+		})
+	}
+}
+
 // TestFriendlyMessages fails when a schema pattern changes without its
 // entry in friendly, which would show users a raw regexp.
 func TestFriendlyMessages(t *testing.T) {
