@@ -34,9 +34,10 @@ lint:
 	@out=$$(gofmt -l cmd generators internal schemas tests 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## golden: refresh golden files after an intended change of output
+## golden: refresh golden files after an intended change of output (the
+## packages whose tests use internal/golden, which defines -update)
 golden:
-	$(GO) test ./internal/cli/ ./generators/... -run 'Golden' -update
+	$(GO) test $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}}' ./... | grep ' github.com/dmls-project/dmls/internal/golden' | cut -d' ' -f1) -run 'Golden' -update
 
 ## bench: benchmarks of loading, generating and rendering
 bench:
