@@ -298,64 +298,48 @@ func (s *Server) action(req *request, def string, v any) *apiError {
 	return nil
 }
 
-func (s *Server) rollout(req *request) *response {
+// handleAction authorizes req, decodes its body, an instance of def, into
+// a T, and queues the operation op makes of it for the app in the path.
+func handleAction[T any](s *Server, req *request, def string, op func(app string, body T) operation) *response {
 	team, e := s.authorize(req)
 	if e != nil {
 		return errorResponse(e)
 	}
-	var r apiclient.Rollout
-	if e := s.action(req, defRollout, &r); e != nil {
+	var body T
+	if e := s.action(req, def, &body); e != nil {
 		return errorResponse(e)
 	}
-	return s.enqueue(req, team, &rollout{name: req.r.PathValue("app"), r: r}, http.StatusAccepted)
+	return s.enqueue(req, team, op(req.r.PathValue("app"), body), http.StatusAccepted)
+}
+
+func (s *Server) rollout(req *request) *response {
+	return handleAction(s, req, defRollout, func(app string, r apiclient.Rollout) operation {
+		return &rollout{name: app, r: r}
+	})
 }
 
 func (s *Server) setCanary(req *request) *response {
-	team, e := s.authorize(req)
-	if e != nil {
-		return errorResponse(e)
-	}
-	var u apiclient.CanaryUpdate
-	if e := s.action(req, defCanaryUpdate, &u); e != nil {
-		return errorResponse(e)
-	}
-	return s.enqueue(req, team, &setCanary{name: req.r.PathValue("app"), u: u}, http.StatusAccepted)
+	return handleAction(s, req, defCanaryUpdate, func(app string, u apiclient.CanaryUpdate) operation {
+		return &setCanary{name: app, u: u}
+	})
 }
 
 func (s *Server) promoteCanary(req *request) *response {
-	team, e := s.authorize(req)
-	if e != nil {
-		return errorResponse(e)
-	}
-	var t apiclient.Target
-	if e := s.action(req, defTarget, &t); e != nil {
-		return errorResponse(e)
-	}
-	return s.enqueue(req, team, &promoteCanary{name: req.r.PathValue("app"), env: t.Env}, http.StatusAccepted)
+	return handleAction(s, req, defTarget, func(app string, t apiclient.Target) operation {
+		return &promoteCanary{name: app, env: t.Env}
+	})
 }
 
 func (s *Server) rollback(req *request) *response {
-	team, e := s.authorize(req)
-	if e != nil {
-		return errorResponse(e)
-	}
-	var t apiclient.Target
-	if e := s.action(req, defTarget, &t); e != nil {
-		return errorResponse(e)
-	}
-	return s.enqueue(req, team, &rollback{name: req.r.PathValue("app"), env: t.Env}, http.StatusAccepted)
+	return handleAction(s, req, defTarget, func(app string, t apiclient.Target) operation {
+		return &rollback{name: app, env: t.Env}
+	})
 }
 
 func (s *Server) promote(req *request) *response {
-	team, e := s.authorize(req)
-	if e != nil {
-		return errorResponse(e)
-	}
-	var p apiclient.Promotion
-	if e := s.action(req, defPromotion, &p); e != nil {
-		return errorResponse(e)
-	}
-	return s.enqueue(req, team, &promoteEnv{name: req.r.PathValue("app"), p: p}, http.StatusAccepted)
+	return handleAction(s, req, defPromotion, func(app string, p apiclient.Promotion) operation {
+		return &promoteEnv{name: app, p: p}
+	})
 }
 
 // view reads the latest snapshot for a GET and finds app of the path's team.
