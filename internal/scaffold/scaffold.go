@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -59,7 +60,7 @@ func Write(dir string) ([]string, error) {
 	if len(exist) > 0 {
 		return nil, fmt.Errorf("%s already holds %s; init only writes into a new or empty workspace", dir, strings.Join(exist, ", "))
 	}
-	for _, p := range sortStrings(names) {
+	for _, p := range slices.Sorted(slices.Values(names)) {
 		if err := root.MkdirAll(path.Dir(p), 0o755); err != nil {
 			return nil, err
 		}
@@ -75,15 +76,5 @@ func Write(dir string) ([]string, error) {
 			return nil, werr
 		}
 	}
-	return sortStrings(names), nil
-}
-
-func sortStrings(s []string) []string {
-	out := append([]string(nil), s...)
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
+	return slices.Sorted(slices.Values(names)), nil
 }
