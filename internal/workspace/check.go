@@ -41,6 +41,7 @@ func (l *loader) check(in *Instance) diag.List {
 	if a.Serving != nil {
 		c.serving(a)
 	}
+	c.names(a)
 	return c.diags
 }
 
