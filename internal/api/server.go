@@ -124,6 +124,7 @@ type Server struct {
 	writer  *writer
 	idem    *idemStore
 	metrics *metrics
+	health  *health
 	schema  *apiSchema
 	openapi []byte
 	mux     *http.ServeMux
@@ -171,6 +172,8 @@ func New(cfg Config) (*Server, error) {
 		metrics: newMetrics(cfg.Registry),
 		schema:  schema,
 	}
+	s.health = newHealth(s.metrics.registry)
+	s.store.health = s.health
 	s.writer = &writer{s: s, queue: make(chan *job, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{})}
 	routes := s.routes()
 	if s.openapi, err = s.openAPI(routes); err != nil {

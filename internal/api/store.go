@@ -50,6 +50,8 @@ type store struct {
 	urls   map[string]string
 	loaded *memo.Cache[*workspace.App]
 	built  *memo.Cache[*build.App]
+	// health, when set, learns whether ml-model could be reached.
+	health *health
 
 	mu     sync.Mutex
 	latest *snapshot
@@ -222,6 +224,7 @@ func (s *store) read(ctx context.Context) (*snapshot, error) {
 		prefix = gitops.RootPrefix
 	}
 	raw, sha, err := gitops.ReadTree(ctx, s.target, s.auth, prefix)
+	s.observeGit(err)
 	if err != nil {
 		return nil, fmt.Errorf("read the workspace from %s: %w", s.target.Name, err)
 	}
@@ -434,6 +437,7 @@ func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]b
 		Auth:      s.auth,
 		ExpectTip: expect,
 	})
+	s.observeGit(err)
 	if err != nil {
 		return nil, err
 	}
@@ -442,6 +446,13 @@ func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]b
 	seq := s.seq
 	s.mu.Unlock()
 	return s.install(seq, res.Commit, next), nil
+}
+
+// observeGit tells health how a git operation on ml-model went.
+func (s *store) observeGit(err error) {
+	if s.health != nil {
+		s.health.observe(spec.RepoMLModel, err)
+	}
 }
 
 // appFolders groups the spec files of each app folder: what the loader

@@ -186,6 +186,7 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 		SourceCommit: sn.sha,
 	})
 	for _, r := range results {
+		w.s.health.observe(r.Name, nil)
 		result := "unchanged"
 		if r.Changed {
 			result = "committed"
@@ -196,6 +197,10 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 		}
 	}
 	if err != nil {
+		var ge *gitops.Error
+		if errors.As(err, &ge) {
+			w.s.health.observe(ge.Repo, err)
+		}
 		w.s.metrics.commits.WithLabelValues("config", "failed").Inc()
 		w.log().Error("config publish failed; it will be retried", "commit", sn.sha, "error", err)
 		return commits, "config publish failed and will be retried: " + err.Error()
