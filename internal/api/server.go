@@ -269,6 +269,9 @@ type request struct {
 	id    string
 	ident identity
 	body  []byte
+	// idemKey and idemFP are the Idempotency-Key hashed with the actor
+	// and the request's fingerprint, when the request has a key.
+	idemKey, idemFP string
 }
 
 // response is a handler's answer, kept whole so that it can be replayed
@@ -377,6 +380,7 @@ func (s *Server) idempotent(rt *route, req *request, key string) (resp *response
 	h.Write(req.body)
 	var fp [sha256.Size]byte
 	copy(fp[:], h.Sum(nil))
+	req.idemKey, req.idemFP = keyHash(req.ident.actor, key), hex.EncodeToString(fp[:16])
 	e, state := s.idem.begin(req.ident.actor+"\x00"+key, fp)
 	switch state {
 	case idemMismatch:

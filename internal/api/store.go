@@ -52,6 +52,8 @@ type store struct {
 	built  *memo.Cache[*build.App]
 	// health, when set, learns whether ml-model could be reached.
 	health *health
+	// keys are the Idempotency-Keys of ml-model's recent history.
+	keys *keyIndex
 
 	mu     sync.Mutex
 	latest *snapshot
@@ -166,7 +168,7 @@ func (sn *snapshot) build() (*build.Result, *workspace.Workspace, error) {
 func newStore(target gitops.Target, prefix string, urls map[string]string, auth gitops.Auth, author gitops.Signature) *store {
 	return &store{target: target, prefix: prefix, urls: urls, auth: auth, author: author,
 		loaded: memo.New[*workspace.App](cacheApps), built: memo.New[*build.App](cacheApps),
-		seen: map[string]seenApp{}}
+		seen: map[string]seenApp{}, keys: newKeyIndex()}
 }
 
 // repoPath turns a workspace path into a repository path.
@@ -441,6 +443,7 @@ func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]b
 	if err != nil {
 		return nil, err
 	}
+	s.committed(sn.sha, res.Commit, trailers)
 	s.mu.Lock()
 	s.seq++
 	seq := s.seq

@@ -33,6 +33,9 @@ type job struct {
 	actor string
 	team  string
 	op    operation
+	// idemKey and idemFP are the job's Idempotency-Key (see keyHash) and
+	// request fingerprint, or "".
+	idemKey, idemFP string
 	// done receives the outcome exactly once; it is buffered, so the
 	// writer never waits for the handler.
 	done chan *outcome
@@ -42,6 +45,9 @@ type job struct {
 type outcome struct {
 	err    *apiError
 	result *apiclient.Result
+	// replayed: the change was committed before, by this server before a
+	// restart or by another replica, and result is that first answer.
+	replayed bool
 }
 
 // writer is the single goroutine that changes ml-model. It drains the
@@ -254,6 +260,12 @@ func (w *writer) process(ctx context.Context, jobs []*job) {
 			w.failAll(jobs, nil, gitFailure("read ml-model", err))
 			return
 		}
+		if slices.ContainsFunc(jobs, func(j *job) bool { return j.idemKey != "" }) {
+			if err := w.s.store.catchUp(ctx, sn.sha, w.s.cfg.IdempotencyTTL); err != nil {
+				w.failAll(jobs, nil, gitFailure("read the history of ml-model", err))
+				return
+			}
+		}
 		p := w.plan(sn, jobs)
 		if len(p.changes) == 0 {
 			w.ensureConfig(sn)
@@ -387,6 +399,10 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		return docs[name], nil
 	}
 	for i, j := range jobs {
+		if o := w.replay(sn, j); o != nil {
+			p.outcomes[i] = o
+			continue
+		}
 		d, err := doc(j.op.app())
 		if err != nil {
 			p.outcomes[i] = &outcome{err: errorf(http.StatusConflict, "apps/%s/%s cannot be read: %v", j.op.app(), specFile, err)}
@@ -560,7 +576,42 @@ func trailers(jobs []*job, p *plan) []gitops.Trailer {
 	for i, j := range jobs {
 		if p.outcomes[i] == nil && p.changed[i] {
 			out = append(out, gitops.Trailer{Key: "Dmls-Request-Id", Value: j.id})
+			if j.idemKey != "" {
+				out = append(out, gitops.Trailer{Key: TrailerIdempotency, Value: j.idemKey + " " + j.idemFP + " " + j.id})
+			}
 		}
 	}
 	return out
+}
+
+// replay returns the first answer of a job whose Idempotency-Key is in
+// ml-model's history already, or nil. The answer has the first request's
+// id and ml-model commit; its views and Applications are those of sn.
+func (w *writer) replay(sn *snapshot, j *job) *outcome {
+	if j.idemKey == "" {
+		return nil
+	}
+	h, ok := w.s.store.keys.get(j.idemKey)
+	if !ok {
+		return nil
+	}
+	if h.fp != j.idemFP {
+		return &outcome{err: errorf(http.StatusUnprocessableEntity, "%s was used before for a different request (commit %s); use a new key for a new request", apiclient.HeaderIdempotencyKey, h.commit)}
+	}
+	name := j.op.app()
+	e := sn.entryByName(name)
+	res := &apiclient.Result{
+		RequestID: h.requestID, Operation: j.op.kind(), Team: j.team, App: name, Changed: true,
+		Commits: []apiclient.Commit{{Repo: spec.RepoMLModel, SHA: h.commit}}, Applications: applications(e),
+	}
+	switch j.op.section() {
+	case sectionTraining:
+		res.TrainingJob = trainingView(sn, e)
+	case sectionServing:
+		res.ModelService = serviceView(sn, e)
+	default:
+		res.TrainingJob = trainingView(sn, e)
+		res.ModelService = serviceView(sn, e)
+	}
+	return &outcome{result: res, replayed: true}
 }
