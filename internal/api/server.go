@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -472,6 +473,11 @@ func (s *Server) auditLine(req *request, rt *route, resp *response, d time.Durat
 		slog.String("app", req.r.PathValue("app")),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 		slog.String("remote", req.r.RemoteAddr),
+	}
+	if rt.mutation {
+		if broken, _ := s.health.brokenApps(); len(broken) > 0 {
+			attrs = append(attrs, slog.String("degraded_apps", strings.Join(broken, ",")))
+		}
 	}
 	if key := req.r.Header.Get(apiclient.HeaderIdempotencyKey); key != "" {
 		sum := sha256.Sum256([]byte(key))

@@ -54,6 +54,10 @@ type store struct {
 	health *health
 	// keys are the Idempotency-Keys of ml-model's recent history.
 	keys *keyIndex
+	// lastGood holds, by app folder, the newest valid version of each app
+	// the server has seen: a folder broken by hand in git keeps it in the
+	// config repos (issue 8, section 7). Guarded by mu.
+	lastGood map[string]*appEntry
 
 	mu     sync.Mutex
 	latest *snapshot
@@ -106,6 +110,12 @@ type snapshot struct {
 	errs map[string]diag.List
 	// commits are the commits that last changed each app, by name.
 	commits map[string]string
+	// unsafe are the symlinks and submodules of the tree, which files
+	// leaves out (workspace path → what it is).
+	unsafe map[string]string
+	// lastGood are the last valid versions of the broken app folders
+	// that the server has seen; a broken folder not in it has none.
+	lastGood map[string]*appEntry
 
 	builds     *memo.Cache[*build.App]
 	resultOnce sync.Once
@@ -152,15 +162,51 @@ func (sn *snapshot) workspaceErrors(skip map[string]bool) diag.List {
 	return out
 }
 
+// broken returns the app folders of sn that do not validate, sorted.
+func (sn *snapshot) broken() []string {
+	var out []string
+	for _, dir := range slices.Sorted(maps.Keys(sn.errs)) {
+		if dir != "" && len(sn.errs[dir]) > 0 {
+			out = append(out, dir)
+		}
+	}
+	return out
+}
+
 // build generates the whole workspace with build.Workspace; the apps come
-// from the build cache, filled when the snapshot was loaded.
+// from the build cache, filled when the snapshot was loaded. A broken app
+// folder does not stop the others: it is built from its last good version
+// (issue 8, section 7). A broken folder without one fails the build, as
+// do findings about the platform or the environments: publishing without
+// it would prune its Applications.
 func (sn *snapshot) build() (*build.Result, *workspace.Workspace, error) {
 	sn.resultOnce.Do(func() {
-		if d := sn.workspaceErrors(nil); len(d) > 0 {
+		var missing diag.List
+		for _, dir := range sn.broken() {
+			if _, ok := sn.lastGood[dir]; !ok {
+				missing = append(missing, sn.errs[dir]...)
+			}
+		}
+		if d := append(sn.errs[""], missing...); len(d) > 0 {
 			sn.resultErr = d
 			return
 		}
-		sn.result, sn.resultErr = build.Workspace(sn.ws, build.Options{Cache: sn.builds})
+		ws := sn.ws
+		if len(sn.lastGood) > 0 {
+			c := *sn.ws
+			c.Apps = nil
+			for _, e := range sn.byName {
+				c.Apps = append(c.Apps, e.app)
+			}
+			for _, g := range sn.lastGood {
+				if _, dup := sn.byName[g.app.Name]; !dup {
+					c.Apps = append(c.Apps, g.app)
+				}
+			}
+			slices.SortFunc(c.Apps, func(a, b *workspace.App) int { return strings.Compare(a.Name, b.Name) })
+			ws = &c
+		}
+		sn.result, sn.resultErr = build.Workspace(ws, build.Options{Cache: sn.builds})
 	})
 	return sn.result, sn.ws, sn.resultErr
 }
@@ -168,7 +214,7 @@ func (sn *snapshot) build() (*build.Result, *workspace.Workspace, error) {
 func newStore(target gitops.Target, prefix string, urls map[string]string, auth gitops.Auth, author gitops.Signature) *store {
 	return &store{target: target, prefix: prefix, urls: urls, auth: auth, author: author,
 		loaded: memo.New[*workspace.App](cacheApps), built: memo.New[*build.App](cacheApps),
-		seen: map[string]seenApp{}, keys: newKeyIndex()}
+		seen: map[string]seenApp{}, keys: newKeyIndex(), lastGood: map[string]*appEntry{}}
 }
 
 // repoPath turns a workspace path into a repository path.
@@ -225,7 +271,7 @@ func (s *store) read(ctx context.Context) (*snapshot, error) {
 	if prefix == "" {
 		prefix = gitops.RootPrefix
 	}
-	raw, sha, err := gitops.ReadTree(ctx, s.target, s.auth, prefix)
+	raw, sha, rawUnsafe, err := gitops.ReadTreeSkipping(ctx, s.target, s.auth, prefix)
 	s.observeGit(err)
 	if err != nil {
 		return nil, fmt.Errorf("read the workspace from %s: %w", s.target.Name, err)
@@ -237,24 +283,65 @@ func (s *store) read(ctx context.Context) (*snapshot, error) {
 		}
 		files[p] = b
 	}
-	return s.install(seq, sha, files), nil
+	unsafe := map[string]string{}
+	for p, what := range rawUnsafe {
+		if s.prefix != "" {
+			p = strings.TrimPrefix(p, s.prefix+"/")
+		}
+		unsafe[p] = what
+	}
+	return s.install(seq, sha, files, unsafe), nil
 }
 
 // install loads the snapshot of files at sha and makes it the latest if
 // no read that started later got there first. Loading happens outside the
 // lock, so reads of the latest snapshot do not wait for it.
-func (s *store) install(seq uint64, sha string, files map[string][]byte) *snapshot {
-	sn := s.load(seq, sha, files)
+func (s *store) install(seq uint64, sha string, files map[string][]byte, unsafe map[string]string) *snapshot {
+	sn := s.load(seq, sha, files, unsafe)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.latest == nil || seq > s.latest.seq {
 		s.observe(sn)
 		s.latest = sn
 	}
+	s.keepGood(sn)
 	if sn.commits == nil {
 		sn.commits = s.commitsOf(sn)
 	}
 	return sn
+}
+
+// keepGood records the valid apps of sn as their folders' last good
+// versions, forgets folders that are gone, and gives sn the last good
+// versions of its broken folders. Called with mu held.
+func (s *store) keepGood(sn *snapshot) {
+	for dir, e := range sn.dirs {
+		if e.valid() {
+			s.lastGood[dir] = e
+		}
+	}
+	if sn == s.latest {
+		for dir := range s.lastGood {
+			if _, ok := sn.dirs[dir]; !ok {
+				delete(s.lastGood, dir)
+			}
+		}
+	}
+	sn.lastGood = map[string]*appEntry{}
+	for dir := range sn.errs {
+		if g, ok := s.lastGood[dir]; ok && dir != "" {
+			sn.lastGood[dir] = g
+		}
+	}
+	if s.health != nil && sn == s.latest {
+		broken := map[string]string{}
+		for dir, d := range sn.errs {
+			if dir != "" && len(d) > 0 {
+				broken[dir] = d[0].String()
+			}
+		}
+		s.health.setBroken(broken)
+	}
 }
 
 // observe records the commit at which each app's content first appeared.
@@ -288,10 +375,28 @@ func (s *store) commitsOf(sn *snapshot) map[string]string {
 }
 
 // load loads and generates every app of files, through the caches.
-func (s *store) load(seq uint64, sha string, files map[string][]byte) *snapshot {
-	sn := &snapshot{seq: seq, sha: sha, at: time.Now(), files: files,
+func (s *store) load(seq uint64, sha string, files map[string][]byte, unsafe map[string]string) *snapshot {
+	sn := &snapshot{seq: seq, sha: sha, at: time.Now(), files: files, unsafe: unsafe,
 		dirs: map[string]*appEntry{}, byName: map[string]*appEntry{}, errs: map[string]diag.List{}, builds: s.built}
 	ws, entries, base := s.loadFolders(files)
+	// A symlink or submodule in git breaks the folder that holds it, as
+	// the loader refuses symlinks on disk; one in an app folder breaks
+	// only that app (issue 8, section 7).
+	for _, p := range slices.Sorted(maps.Keys(unsafe)) {
+		var d diag.List
+		d.Add(provenance.Pos{File: p}, "", "is %s in git; dmls reads only regular files: replace it with the file itself", unsafe[p])
+		if dir := dirOf(p); dir != "" {
+			e := entries[dir]
+			if e == nil {
+				e = &appEntry{dir: dir, files: map[string][]byte{}}
+				entries[dir] = e
+			}
+			e.diags = append(e.diags, d...)
+			e.app, e.built = nil, nil
+		} else if strings.HasPrefix(p, workspace.PlatformName+".") || strings.HasPrefix(p, workspace.OverlaysDir+"/") {
+			base = append(base, d...)
+		}
+	}
 	sn.ws = ws
 	if len(base) > 0 {
 		sn.errs[""] = base
@@ -448,7 +553,7 @@ func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]b
 	s.seq++
 	seq := s.seq
 	s.mu.Unlock()
-	return s.install(seq, res.Commit, next), nil
+	return s.install(seq, res.Commit, next, unsafeOutside(sn.unsafe, changes)), nil
 }
 
 // observeGit tells health how a git operation on ml-model went.
@@ -456,6 +561,18 @@ func (s *store) observeGit(err error) {
 	if s.health != nil {
 		s.health.observe(spec.RepoMLModel, err)
 	}
+}
+
+// unsafeOutside returns the entries of unsafe outside the app folders
+// that changes replace.
+func unsafeOutside(unsafe map[string]string, changes map[string][]byte) map[string]string {
+	out := map[string]string{}
+	for p, what := range unsafe {
+		if _, replaced := changes[dirOf(p)]; !replaced || dirOf(p) == "" {
+			out[p] = what
+		}
+	}
+	return out
 }
 
 // appFolders groups the spec files of each app folder: what the loader

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/publish"
 	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // maxCommitAttempts bounds how often a batch is re-applied after other
@@ -344,6 +346,13 @@ func (w *writer) answer(jobs []*job, p *plan, before, after *snapshot, commits [
 				res.Warnings = []string{warning}
 			}
 		}
+		for _, dir := range after.broken() {
+			how := "keeps its last good config"
+			if _, ok := after.lastGood[dir]; !ok {
+				how = "has no valid version this server has seen, so the config is not published"
+			}
+			res.Warnings = append(res.Warnings, fmt.Sprintf("app %s in ml-model does not validate and %s; fix it in git: %s", dir, how, after.errs[dir][0].String()))
+		}
 		switch j.op.section() {
 		case sectionTraining:
 			res.TrainingJob = trainingView(after, e)
@@ -456,10 +465,8 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		docs[name] = d
 	}
 
-	touched := map[string]bool{}
 	for name, d := range docs {
 		if !equalData(d.data, orig[name].data) {
-			touched[name] = true
 			if d.data == nil {
 				p.changes[name] = nil
 			} else {
@@ -468,7 +475,15 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		}
 	}
 	if len(p.changes) > 0 {
-		if errs := sn.workspaceErrors(touched); len(errs) > 0 {
+		// Findings about the platform or the environments stop every
+		// change; a broken app folder stops only its own (issue 8,
+		// section 7): its last good config stays published, and without
+		// one the config is not published until it is fixed.
+		errs := sn.errs[""]
+		if err := w.checkBatch(sn, p); err != nil {
+			errs = append(errs, err...)
+		}
+		if len(errs) > 0 {
 			err := workspaceBroken(errs)
 			for i := range jobs {
 				if p.outcomes[i] == nil && p.changed[i] {
@@ -479,6 +494,49 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		}
 	}
 	return p
+}
+
+// checkBatch builds the complete result of the batch, the Argo CD tree
+// across every app included, before anything is committed: what the API
+// commits, publishing accepts.
+func (w *writer) checkBatch(sn *snapshot, p *plan) diag.List {
+	files := maps.Clone(sn.files)
+	for dir, b := range p.changes {
+		prefix := path.Join(workspace.AppsDir, dir) + "/"
+		for f := range files {
+			if strings.HasPrefix(f, prefix) {
+				delete(files, f)
+			}
+		}
+		if b != nil {
+			files[prefix+specFile] = b
+		}
+	}
+	next := w.s.store.load(0, "", files, unsafeOutside(sn.unsafe, p.changes))
+	w.s.store.mu.Lock()
+	next.lastGood = map[string]*appEntry{}
+	for dir := range next.errs {
+		if g, ok := w.s.store.lastGood[dir]; ok && dir != "" {
+			next.lastGood[dir] = g
+		}
+	}
+	w.s.store.mu.Unlock()
+	for dir := range p.changes {
+		if d := next.errs[dir]; len(d) > 0 {
+			return d
+		}
+	}
+	if len(next.errs[""]) > 0 {
+		return next.errs[""]
+	}
+	if _, _, err := next.build(); err != nil && len(next.broken()) == 0 {
+		var d diag.List
+		if !errors.As(err, &d) {
+			d.Add(positionless, "", "%v", err)
+		}
+		return d
+	}
+	return nil
 }
 
 // safeApply runs the checks every operation shares, then the operation;
