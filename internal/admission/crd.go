@@ -234,6 +234,12 @@ func decoded(obj *unstructured.Unstructured) (map[string]any, error) {
 	return u.Object, nil
 }
 
+// Check runs every check of this package that applies to obj's kind: its
+// CRD schema, or the API server's validation of a built-in kind.
+func (s *Schemas) Check(obj *unstructured.Unstructured) []Finding {
+	return append(s.Validate(obj), Builtin(obj)...)
+}
+
 // blocking reports whether errs hold an error that stops CEL evaluation,
 // as the API server's strategy does (a type error makes rules meaningless).
 func blocking(errs field.ErrorList) bool {

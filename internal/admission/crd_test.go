@@ -10,6 +10,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/dmls-project/dmls/internal/admission/corpus"
 )
 
 // upstream names the module file each embedded CRD is a copy of. The
@@ -54,7 +56,7 @@ func TestEmbeddedCRDsAreUpstream(t *testing.T) {
 	}
 }
 
-func object(t *testing.T, src string) *unstructured.Unstructured {
+func object(t testing.TB, src string) *unstructured.Unstructured {
 	t.Helper()
 	var m map[string]any
 	if err := yaml.Unmarshal([]byte(src), &m); err != nil {
@@ -63,123 +65,33 @@ func object(t *testing.T, src string) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: m}
 }
 
-const goodTFJob = `
-apiVersion: kubeflow.org/v1
-kind: TFJob
-metadata: {name: mnist-r1, namespace: ml}
-spec:
-  runPolicy: {cleanPodPolicy: None}
-  tfReplicaSpecs:
-    Worker:
-      replicas: 2
-      restartPolicy: Never
-      template:
-        spec:
-          containers:
-          - name: tensorflow
-            image: kubeflow/multi-worker-strategy:v0.1
-            resources: {limits: {cpu: 500m}}
-`
-
-func TestValidate(t *testing.T) {
+// TestCorpus checks each object of the corpus, as it would be created in
+// namespace ml, with the findings and messages the API server gives (the
+// e2e test checks the same corpus against a real API server).
+func TestCorpus(t *testing.T) {
 	s, err := Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name string
-		obj  string
-		// want are substrings of "field: message" of each finding, in order.
-		want []string
-	}{
-		{name: "valid TFJob", obj: goodTFJob},
-		{
-			name: "TFJob replicas of the wrong type",
-			obj:  strings.Replace(goodTFJob, "replicas: 2", `replicas: "two"`, 1),
-			want: []string{`spec.tfReplicaSpecs.Worker.replicas: Invalid value: "string": spec.tfReplicaSpecs.Worker.replicas in body must be of type integer`},
-		},
-		{
-			name: "TFJob field the server would prune",
-			obj:  strings.Replace(goodTFJob, "restartPolicy: Never", "restartPolicy: Never\n      priority: high", 1),
-			want: []string{"spec.tfReplicaSpecs.Worker.priority: unknown field"},
-		},
-		{
-			name: "TFJob container without a name",
-			obj:  strings.Replace(goodTFJob, "- name: tensorflow\n            image:", "- image:", 1),
-			want: []string{"spec.tfReplicaSpecs.Worker.template.spec.containers[0].name: Required value"},
-		},
-		{
-			name: "TFJob bad quantity",
-			obj:  strings.Replace(goodTFJob, "cpu: 500m", "cpu: lots", 1),
-			want: []string{"spec.tfReplicaSpecs.Worker.template.spec.containers[0].resources.limits.cpu"},
-		},
-		{
-			name: "Application with syncOptions under automated",
-			obj: `
-apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata: {name: kubeflow, namespace: argocd}
-spec:
-  project: default
-  source: {repoURL: "https://git.example.com/k.git", targetRevision: HEAD, path: kubeflow}
-  destination: {server: "https://kubernetes.default.svc", namespace: kubeflow}
-  syncPolicy:
-    automated: {prune: true, selfHeal: true, syncOptions: ["CreateNamespace=true"]}
-`,
-			want: []string{"spec.syncPolicy.automated.syncOptions: unknown field"},
-		},
-		{
-			name: "Application without a destination",
-			obj: `
-apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata: {name: a, namespace: argocd}
-spec:
-  project: default
-  source: {repoURL: "https://git.example.com/k.git", path: p}
-`,
-			want: []string{"spec.destination: Required value"},
-		},
-		{
-			name: "AppProject with a misspelt field",
-			obj: `
-apiVersion: argoproj.io/v1alpha1
-kind: AppProject
-metadata: {name: team, namespace: argocd}
-spec:
-  sourceRepo: ["https://git.example.com/k.git"]
-`,
-			want: []string{"spec.sourceRepo: unknown field"},
-		},
-		{
-			name: "Knative Service with a string for containerConcurrency",
-			obj: `
-apiVersion: serving.knative.dev/v1
-kind: Service
-metadata: {name: m, namespace: ml}
-spec:
-  template:
-    spec:
-      containerConcurrency: many
-      containers: [{image: "registry.example.com/m:1"}]
-`,
-			want: []string{"spec.template.spec.containerConcurrency: Invalid value"},
-		},
+	cases, err := corpus.Load("testdata/corpus")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			obj := object(t, tc.obj)
-			if !s.Knows(obj.GroupVersionKind()) {
-				t.Fatalf("no schema for %s", obj.GroupVersionKind())
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			if tc.Obj.GetKind() != "Namespace" {
+				tc.Obj.SetNamespace("ml")
 			}
-			got := s.Validate(obj)
-			if len(got) != len(tc.want) {
-				t.Fatalf("got %d findings, want %d: %v", len(got), len(tc.want), got)
+			if !s.Knows(tc.Obj.GroupVersionKind()) && !KnowsBuiltin(tc.Obj.GroupVersionKind()) {
+				t.Fatalf("no check for %s", tc.Obj.GroupVersionKind())
+			}
+			got := s.Check(tc.Obj)
+			if len(got) != len(tc.Want) {
+				t.Fatalf("got %d findings, want %d: %v", len(got), len(tc.Want), got)
 			}
 			for i, f := range got {
-				line := f.Field + ": " + f.Message
-				if !strings.Contains(line, tc.want[i]) {
-					t.Errorf("finding %d = %q, want it to contain %q", i, line, tc.want[i])
+				if line := f.Field + ": " + f.Message; !strings.Contains(line, tc.Want[i]) {
+					t.Errorf("finding %d = %q, want it to contain %q", i, line, tc.Want[i])
 				}
 			}
 		})
@@ -231,6 +143,11 @@ spec:
 }
 
 func TestTFJobWebhook(t *testing.T) {
+	src, err := os.ReadFile("testdata/corpus/valid-tfjob.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goodTFJob := string(src)
 	tests := []struct {
 		name string
 		obj  string

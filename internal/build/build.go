@@ -6,10 +6,8 @@ package build
 import (
 	"bytes"
 	"fmt"
-	"maps"
 	"path"
 	"runtime"
-	"slices"
 	"sync"
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
@@ -185,7 +183,7 @@ func checkTree(ws *workspace.Workspace, tree generators.Tree) diag.List {
 		d.Add(pos, "", "load the embedded CRD schemas: %v", err)
 		return d
 	}
-	for _, name := range slices.Sorted(maps.Keys(tree)) {
+	for _, name := range generators.SortedKeys(tree) {
 		for _, doc := range bytes.Split(tree[name], []byte("\n---\n")) {
 			var m map[string]any
 			if err := yaml.Unmarshal(doc, &m); err != nil || m == nil {
@@ -193,7 +191,7 @@ func checkTree(ws *workspace.Workspace, tree generators.Tree) diag.List {
 			}
 			u := &unstructured.Unstructured{Object: m}
 			id := generators.ID(u.GroupVersionKind(), u.GetName())
-			for _, f := range append(schemas.Validate(u), admission.Builtin(u)...) {
+			for _, f := range schemas.Check(u) {
 				rule := RuleBuiltin
 				if schemas.Knows(u.GroupVersionKind()) {
 					rule = RuleCRDSchema
@@ -294,11 +292,12 @@ func check(in *workspace.Instance, objs []generators.Object) diag.List {
 			u = u.DeepCopy()
 			u.SetNamespace(in.Namespace)
 		}
-		for _, f := range schemas.Validate(u) {
-			add(o, RuleCRDSchema, f.Field, "the API server would refuse %s in environment %s: %s: %s", o.ID(), in.Env.Name, f.Field, f.Message)
+		rule := RuleBuiltin
+		if schemas.Knows(u.GroupVersionKind()) {
+			rule = RuleCRDSchema
 		}
-		for _, f := range admission.Builtin(u) {
-			add(o, RuleBuiltin, f.Field, "the API server would refuse %s in environment %s: %s: %s", o.ID(), in.Env.Name, f.Field, f.Message)
+		for _, f := range schemas.Check(u) {
+			add(o, rule, f.Field, "the API server would refuse %s in environment %s: %s: %s", o.ID(), in.Env.Name, f.Field, f.Message)
 		}
 		if o.GroupVersionKind() == kubeflowv1.SchemeGroupVersion.WithKind(kubeflowv1.TFJobKind) {
 			found, err := admission.TFJob(o.Unstructured)
