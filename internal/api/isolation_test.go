@@ -89,6 +89,26 @@ func TestBrokenAppIsIsolated(t *testing.T) {
 				t.Error("the audit log does not name the degraded app")
 			}
 
+			// A server started after the app broke finds its last good
+			// version in ml-model's history.
+			fresh := startServer(t, r)
+			res, err = fresh.client(servingToken).RolloutModel(ctx, "ml-serving", "ranker", apiclient.Rollout{Image: "registry.example.com/ranker:2.5"})
+			if err != nil {
+				t.Fatalf("another team's change on a restarted server: %v", err)
+			}
+			if w := strings.Join(res.Warnings, "\n"); !strings.Contains(w, "app victim in ml-model does not validate and keeps its last good config") {
+				t.Errorf("restarted server: warnings %q", res.Warnings)
+			}
+			after = r.git.Files(t, "k8s-config", "")
+			if !strings.Contains(strings.Join(values(after, "apps/ranker/"), ""), "ranker:2.5") {
+				t.Error("the restarted server's rollout did not reach k8s-config")
+			}
+			for p, b := range victimConfig {
+				if after[p] != b {
+					t.Errorf("restarted server: victim's last good config %s changed or went", p)
+				}
+			}
+
 			// Fixed in git, the app is healthy again.
 			fix := gittest.Change{Files: map[string]string{"apps/victim/app.json": `{"name": "victim", "team": "ml-research", "training": {"image": "registry.example.com/t:2", "replicas": {"worker": {"replicas": 1}}}}`}, Delete: []string{"apps/victim/extra.cue"}}
 			if tt.name != "symlink" {

@@ -58,6 +58,9 @@ type store struct {
 	// the server has seen: a folder broken by hand in git keeps it in the
 	// config repos (issue 8, section 7). Guarded by mu.
 	lastGood map[string]*appEntry
+	// searched are the broken folder contents (by hash) whose last good
+	// version was looked for in history. Guarded by mu.
+	searched map[string]string
 
 	mu     sync.Mutex
 	latest *snapshot
@@ -214,7 +217,7 @@ func (sn *snapshot) build() (*build.Result, *workspace.Workspace, error) {
 func newStore(target gitops.Target, prefix string, urls map[string]string, auth gitops.Auth, author gitops.Signature) *store {
 	return &store{target: target, prefix: prefix, urls: urls, auth: auth, author: author,
 		loaded: memo.New[*workspace.App](cacheApps), built: memo.New[*build.App](cacheApps),
-		seen: map[string]seenApp{}, keys: newKeyIndex(), lastGood: map[string]*appEntry{}}
+		seen: map[string]seenApp{}, keys: newKeyIndex(), lastGood: map[string]*appEntry{}, searched: map[string]string{}}
 }
 
 // repoPath turns a workspace path into a repository path.
@@ -298,6 +301,7 @@ func (s *store) read(ctx context.Context) (*snapshot, error) {
 // lock, so reads of the latest snapshot do not wait for it.
 func (s *store) install(seq uint64, sha string, files map[string][]byte, unsafe map[string]string) *snapshot {
 	sn := s.load(seq, sha, files, unsafe)
+	s.recoverGood(sn)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.latest == nil || seq > s.latest.seq {
@@ -342,6 +346,94 @@ func (s *store) keepGood(sn *snapshot) {
 		}
 		s.health.setBroken(broken)
 	}
+}
+
+// goodDepth is how far back in ml-model's history a broken app's last
+// good version is looked for.
+const goodDepth = 256
+
+// recoverGood finds, for each broken app folder of sn that the server has
+// never seen valid (it started after the folder broke), the newest version
+// in ml-model's history that loads and generates in sn's workspace, and
+// keeps it as the folder's last good version. Each broken content is
+// looked for once. Called before sn is published.
+func (s *store) recoverGood(sn *snapshot) {
+	if sn.ws == nil || sn.sha == "" {
+		return
+	}
+	versions := map[string][]gitops.FolderVersion{}
+	for _, dir := range sn.broken() {
+		s.mu.Lock()
+		_, known := s.lastGood[dir]
+		hash := sn.dirs[dir].hash
+		searched := s.searched[dir] == hash
+		s.searched[dir] = hash
+		s.mu.Unlock()
+		if known || searched {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		v, err := gitops.FolderHistory(ctx, s.target, s.auth, s.repoPath(path.Join(workspace.AppsDir, dir)), goodDepth)
+		cancel()
+		if err == nil && len(v) > 0 {
+			versions[dir] = v
+		}
+	}
+	// Two broken apps may each be valid only beside the other's last good
+	// version (two owners of one PVC), so try until nothing new is found.
+	for progress := true; progress && len(versions) > 0; {
+		progress = false
+		for _, dir := range slices.Sorted(maps.Keys(versions)) {
+			if s.tryVersions(sn, dir, versions[dir]) {
+				delete(versions, dir)
+				progress = true
+			}
+		}
+	}
+}
+
+// tryVersions keeps the newest of versions of the folder dir that loads
+// and generates in sn's workspace, with the other broken folders at their
+// last good versions, and reports whether one did.
+func (s *store) tryVersions(sn *snapshot, dir string, versions []gitops.FolderVersion) bool {
+	replace := func(files map[string][]byte, d string, with map[string][]byte) {
+		folder := path.Join(workspace.AppsDir, d)
+		for p := range files {
+			if strings.HasPrefix(p, folder+"/") {
+				delete(files, p)
+			}
+		}
+		for name, b := range with {
+			files[path.Join(folder, name)] = b
+		}
+	}
+	base := maps.Clone(sn.files)
+	s.mu.Lock()
+	for _, other := range sn.broken() {
+		if g, ok := s.lastGood[other]; ok && other != dir {
+			replace(base, other, g.files)
+		}
+	}
+	s.mu.Unlock()
+	folder := path.Join(s.repoPath(path.Join(workspace.AppsDir, dir))) + "/"
+	for _, v := range versions {
+		files := maps.Clone(base)
+		with := map[string][]byte{}
+		for p, b := range v.Files {
+			with[strings.TrimPrefix(p, folder)] = b
+		}
+		replace(files, dir, with)
+		_, entries, errs := s.loadFolders(files)
+		if e := entries[dir]; e != nil && e.valid() && len(errs) == 0 {
+			s.mu.Lock()
+			if _, ok := s.lastGood[dir]; !ok {
+				s.lastGood[dir] = e
+			}
+			s.mu.Unlock()
+			return true
+		}
+	}
+	return false
 }
 
 // observe records the commit at which each app's content first appeared.

@@ -92,3 +92,86 @@ func History(ctx context.Context, target Target, auth Auth, stop string, max int
 	}
 	return commits, false, nil
 }
+
+// FolderVersion is the content of a folder at one commit.
+type FolderVersion struct {
+	Commit string
+	// Files are the folder's regular files, by path relative to the repo
+	// root; symlinks and submodules are left out.
+	Files map[string][]byte
+}
+
+// FolderHistory returns the versions of folder on the target's branch,
+// newest first, one per commit that changed it, looking back at most max
+// commits along first parents. A commit where the folder is missing ends
+// the walk.
+func FolderHistory(ctx context.Context, target Target, auth Auth, folder string, max int) ([]FolderVersion, error) {
+	if err := validatePrefix(folder); err != nil {
+		return nil, err
+	}
+	r, err := openRemote(target, auth)
+	if err != nil {
+		return nil, err
+	}
+	spec := config.RefSpec(fmt.Sprintf("+%s:%s", r.branch, r.tracking))
+	err = r.origin.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: remoteName, RefSpecs: []config.RefSpec{spec}, Auth: r.auth, Depth: max, Tags: git.NoTags,
+	})
+	switch {
+	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
+	case errors.Is(err, transport.ErrEmptyRemoteRepository), errors.Is(err, git.NoMatchingRefSpecError{}):
+		return nil, nil
+	default:
+		return nil, r.red.wrap("fetch", r.name, r.classify(err), err)
+	}
+	ref, err := r.repo.Storer.Reference(r.tracking)
+	if err != nil {
+		return nil, nil
+	}
+	var out []FolderVersion
+	var last plumbing.Hash
+	h := ref.Hash()
+	for range max {
+		c, err := object.GetCommit(r.repo.Storer, h)
+		if err != nil {
+			break // the shallow boundary
+		}
+		tree, err := c.Tree()
+		if err != nil {
+			break
+		}
+		sub, err := tree.Tree(folder)
+		if err != nil {
+			break // the folder is missing here
+		}
+		if sub.Hash != last {
+			last = sub.Hash
+			ed, err := newTreeEditor(r.repo.Storer, tree.Hash)
+			if err != nil {
+				return nil, err
+			}
+			d, err := ed.dir(components(folder), false)
+			if err != nil || d == nil {
+				break
+			}
+			found := map[string]fileEntry{}
+			if err := ed.collectSkipping(d, folder, found, map[string]string{}); err != nil {
+				return nil, err
+			}
+			files := map[string][]byte{}
+			for p, e := range found {
+				b, err := readBlob(r, e.hash)
+				if err != nil {
+					return nil, err
+				}
+				files[p] = b
+			}
+			out = append(out, FolderVersion{Commit: h.String(), Files: files})
+		}
+		if len(c.ParentHashes) == 0 {
+			break
+		}
+		h = c.ParentHashes[0]
+	}
+	return out, nil
+}
