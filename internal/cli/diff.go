@@ -148,5 +148,3 @@ func isTerminal(w any) bool {
 	}
 	return term.IsTerminal(int(f.Fd()))
 }
-
-

@@ -98,6 +98,7 @@ func (c *comparison) argoView() []Sync {
 		names[n] = true
 	}
 	var out []Sync
+	root := map[string]bool{} // Applications that sync other Applications
 	for _, n := range sortedKeys(names) {
 		b, h := c.base.apps[n], c.head.apps[n]
 		a := h
@@ -112,6 +113,9 @@ func (c *comparison) argoView() []Sync {
 			s.Change = Changed
 		}
 		s.Env, s.App, s.Project, s.Wave, s.Source = a.env, a.app, a.project, a.wave, a.source
+		if u := c.unitOf(bySource[a.source]); u != nil && u.Kind == KindArgoCD {
+			root[n] = true
+		}
 		if !c.keep(a.env, a.app) {
 			continue
 		}
@@ -145,6 +149,9 @@ func (c *comparison) argoView() []Sync {
 		}
 		if ia != ib {
 			return ia < ib
+		}
+		if root[a.Application] != root[b.Application] {
+			return root[a.Application] // a parent before its children
 		}
 		if a.Wave != b.Wave {
 			return a.Wave < b.Wave

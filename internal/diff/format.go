@@ -154,17 +154,30 @@ func Markdown(w io.Writer, r *Report, limit int) error {
 		}
 		sort.SliceStable(sizes, func(i, j int) bool { return sizes[i].n > sizes[j].n })
 		excess := len(out) - limit
+		cut := 0
 		for _, s := range sizes {
-			if len(out) <= limit {
-				break
-			}
-			m.cut[s.at] = true
-			if excess -= s.n - 200; excess <= 0 {
-				out = m.render()
+			if excess <= 0 {
+				if out = m.render(); len(out) <= limit {
+					break
+				}
 				excess = len(out) - limit
 			}
+			m.cut[s.at] = true
+			cut++
+			excess -= s.n - 60 // a diff gives way to a one-line note
 		}
 		out = m.render()
+		// The estimate may have cut one diff too many: give back the
+		// smallest ones that still fit.
+		for i := cut - 1; i >= 0 && len(out) <= limit; i-- {
+			delete(m.cut, sizes[i].at)
+			if again := m.render(); len(again) <= limit {
+				out = again
+				continue
+			}
+			m.cut[sizes[i].at] = true
+			break
+		}
 		for len(out) > limit && m.units > 0 {
 			m.units--
 			out = m.render()

@@ -33,7 +33,7 @@ func NewLocal(t testing.TB, dir string) *Local {
 }
 
 // Write writes files (path from the work tree, slash-separated); an empty
-// content deletes the file.
+// content deletes the file, and the folders it leaves empty.
 func (l *Local) Write(files map[string]string) {
 	l.t.Helper()
 	for p, content := range files {
@@ -41,6 +41,9 @@ func (l *Local) Write(files map[string]string) {
 		if content == "" {
 			if err := os.Remove(full); err != nil {
 				l.t.Fatal(err)
+			}
+			// Folders left empty go too, as git has no record of them.
+			for d := filepath.Dir(full); d != l.Dir && os.Remove(d) == nil; d = filepath.Dir(d) {
 			}
 			continue
 		}
