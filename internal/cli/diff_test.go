@@ -190,3 +190,62 @@ func TestDiffGolden(t *testing.T) {
 		})
 	}
 }
+
+// exampleMarkers delimit the example preview in the README.
+const (
+	exampleStart = "<!-- example-preview:start (make golden rewrites this) -->\n"
+	exampleEnd   = "<!-- example-preview:end -->\n"
+)
+
+// TestReadmeExample renders the preview of a typical pull request on the
+// bundled example (staging canary 10%→25%, prod workers 8→12 with a GPU
+// each, a re-training) and checks that the README shows exactly it.
+func TestReadmeExample(t *testing.T) {
+	l := gittest.NewLocal(t, t.TempDir())
+	files := map[string]string{}
+	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue", "apps/fashion-mnist/app.cue", "apps/fashion-mnist/serving.cue", "apps/fashion-mnist/training.cue"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[p] = string(b)
+	}
+	l.Write(files)
+	l.Commit("the example")
+	l.Git("update-ref", "refs/remotes/origin/main", "HEAD")
+	edit := func(p, old, new string) {
+		if !strings.Contains(files[p], old) {
+			t.Fatalf("%s has no %q", p, old)
+		}
+		l.Write(map[string]string{p: strings.Replace(files[p], old, new, 1)})
+	}
+	edit("apps/fashion-mnist/serving.cue", "canaryPercent: 10", "canaryPercent: 25")
+	edit("apps/fashion-mnist/training.cue", "overrides: prod: training: replicas: worker: replicas: 8",
+		"overrides: prod: training: replicas: worker: replicas: 12\noverrides: prod: training: resources: gpu: 1\ntraining: run: 2")
+	out, errs, code := runDMLS("diff", "-w", l.Dir, "--base", "origin/main", "--format", "markdown")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errs)
+	}
+	golden.Check(t, "testdata/golden/diff/example.md", []byte(out))
+
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(readme)
+	i, j := strings.Index(s, exampleStart), strings.Index(s, exampleEnd)
+	if i < 0 || j < i {
+		t.Fatalf("README.md lacks the example preview between %q and %q", exampleStart, exampleEnd)
+	}
+	want := "`````markdown\n" + out + "`````\n"
+	if s[i+len(exampleStart):j] == want {
+		return
+	}
+	if golden.Updating() {
+		if err := os.WriteFile("../../README.md", []byte(s[:i+len(exampleStart)]+want+s[j:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("the example preview in README.md is not what dmls diff prints; run make golden")
+}

@@ -141,6 +141,12 @@ type ObjectDiff struct {
 	// Kept is set on a removed object that Argo CD will not prune
 	// (sync-options Prune=false): it stays in the cluster.
 	Kept bool `json:"keptByArgoCD,omitempty"`
+	// Replaces names the removed object that an added one takes the place
+	// of (a re-training's TFJob): Diff is then against that object.
+	// ReplacedBy is the other end, on the removed object, whose Diff is
+	// then empty.
+	Replaces   string `json:"replaces,omitempty"`
+	ReplacedBy string `json:"replacedBy,omitempty"`
 }
 
 // Sync is what one Argo CD Application will do.
@@ -368,8 +374,46 @@ func (c *comparison) unit(key string) *UnitDiff {
 	if len(d.Objects) == 0 {
 		return nil
 	}
+	pairReplacements(d.Objects, bo, ho)
 	sort.SliceStable(d.Objects, func(i, j int) bool { return objectLess(d.Objects[i], d.Objects[j]) })
 	return d
+}
+
+// pairReplacements finds, per kind and namespace, a single removed and a
+// single added object: a rename, such as a re-training's new TFJob. The
+// added object's diff is then against the removed one.
+func pairReplacements(objs []ObjectDiff, bo, ho map[string]*object) {
+	type slot struct{ added, removed []int }
+	slots := map[string]*slot{}
+	var order []string
+	for i, o := range objs {
+		k := o.Group + "/" + o.Kind + "/" + o.Namespace
+		if slots[k] == nil {
+			slots[k] = &slot{}
+			order = append(order, k)
+		}
+		switch o.Change {
+		case Added:
+			slots[k].added = append(slots[k].added, i)
+		case Removed:
+			slots[k].removed = append(slots[k].removed, i)
+		}
+	}
+	for _, k := range order {
+		s := slots[k]
+		if len(s.added) != 1 || len(s.removed) != 1 {
+			continue
+		}
+		a, r := &objs[s.added[0]], &objs[s.removed[0]]
+		old, cur := bo[k+"/"+r.Name], ho[k+"/"+a.Name]
+		if old == nil || cur == nil {
+			continue
+		}
+		a.Replaces, r.ReplacedBy = r.ID, a.ID
+		oldName, newName := strings.ReplaceAll(r.ID, " ", "/"), strings.ReplaceAll(a.ID, " ", "/")
+		a.Diff = Unified("a/"+oldName, "b/"+newName, old.text, cur.text, 3)
+		r.Diff = ""
+	}
 }
 
 // kindOrder lists objects the way Argo CD applies them: what others need first.

@@ -124,6 +124,10 @@ func appChange(c Change) string {
 
 func objectNote(o ObjectDiff) string {
 	switch {
+	case o.ReplacedBy != "":
+		return " (replaced by " + o.ReplacedBy + ", diffed there)"
+	case o.Replaces != "":
+		return " (replaces " + o.Replaces + "; the diff is against it)"
 	case o.Kept:
 		return " (Argo CD keeps it in the cluster: Prune=false)"
 	case o.AllIgnored:
@@ -246,6 +250,9 @@ func (m *mdWriter) render() string {
 		fmt.Fprintf(&b, "<details>\n<summary><b>%s</b> (%s): %s</summary>\n\n", text(u.Title), u.Change, counts(u))
 		for j, o := range u.Objects {
 			fmt.Fprintf(&b, "**%s %s**%s\n\n", sign(o.Change), text(o.ID), text(objectNote(o)))
+			if o.Diff == "" {
+				continue
+			}
 			if m.cut[[2]int{i, j}] {
 				fmt.Fprintf(&b, "_Diff of %d lines left out to stay under the comment limit._\n\n", strings.Count(o.Diff, "\n"))
 				continue
