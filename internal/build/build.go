@@ -46,6 +46,9 @@ type App struct {
 	// Ignore are the Argo CD ignoreDifferences of the app's Application
 	// per environment, kept with the objects they are computed from.
 	Ignore map[string][]v1alpha1.ResourceIgnoreDifferences
+	// Warnings are the findings of the generated objects' checks that do
+	// not fail the app.
+	Warnings diag.List
 }
 
 // Result is the generated output of a workspace.
@@ -59,6 +62,9 @@ type Result struct {
 	// prefix. It is only built with every app, never for a subset: a root
 	// synced from a partial tree would prune the other apps.
 	ArgoCD generators.Tree
+	// Warnings are the apps' build warnings, sorted; the load's own are in
+	// workspace.Workspace.Warnings.
+	Warnings diag.List
 }
 
 // Options tune Workspace.
@@ -125,6 +131,10 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 	if err := diags.Err(); err != nil {
 		return nil, err
 	}
+	for _, a := range res.Apps {
+		res.Warnings = append(res.Warnings, a.Warnings...)
+	}
+	res.Warnings.Sort()
 	pt, err := Platform(ws)
 	if err != nil {
 		return nil, err
@@ -183,6 +193,7 @@ func BuildApp(p *spec.Platform, a *workspace.App) (*App, error) {
 	if err := diags.Err(); err != nil {
 		return nil, err
 	}
+	out.Warnings = diags.Warnings()
 	tree, err := kustomize.Layout(k)
 	if err != nil {
 		return nil, fmt.Errorf("app %s: %w", a.Name, err)
