@@ -74,6 +74,7 @@ func Run(base, head Revision, opts Options) (*diff.Report, error) {
 		var d diag.List
 		switch {
 		case errors.As(err, &d):
+			d = d.Errors()
 			warnings = append(warnings, fmt.Sprintf("the base %s does not validate (%d error(s)); the head is shown as all new", base.Rev, len(d)))
 			for i, x := range d {
 				if i == maxWarnings {
@@ -93,6 +94,10 @@ func Run(base, head Revision, opts Options) (*diff.Report, error) {
 	hres, err := build.Workspace(hws, build.Options{Cache: bcache, Workers: opts.Workers})
 	if err != nil {
 		return nil, err
+	}
+	// The head's own warnings belong in its review.
+	for _, x := range append(append(diag.List{}, hws.Warnings...), hres.Warnings...) {
+		warnings = append(warnings, "head: "+x.String())
 	}
 	changed := changedApps(bws, hws)
 	hside, err := side(head.Rev, hws, hres, changed, opts)
