@@ -197,10 +197,10 @@ const (
 	exampleEnd   = "<!-- example-preview:end -->\n"
 )
 
-// TestReadmeExample renders the preview of a typical pull request on the
+// TestReadmeExampleGolden renders the preview of a typical pull request on the
 // bundled example (staging canary 10%→25%, prod workers 8→12 with a GPU
 // each, a re-training) and checks that the README shows exactly it.
-func TestReadmeExample(t *testing.T) {
+func TestReadmeExampleGolden(t *testing.T) {
 	l := gittest.NewLocal(t, t.TempDir())
 	files := map[string]string{}
 	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue", "apps/fashion-mnist/app.cue", "apps/fashion-mnist/serving.cue", "apps/fashion-mnist/training.cue"} {

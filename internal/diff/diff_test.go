@@ -214,3 +214,20 @@ func strs(ls []Line) []string {
 	}
 	return out
 }
+
+func TestTextColour(t *testing.T) {
+	b, h := sides(service(10, ""), service(25, ""))
+	r, err := Compare(b, h, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain, colour bytes.Buffer
+	Text(&plain, r, false)
+	Text(&colour, r, true)
+	if strings.Contains(plain.String(), "\x1b[") {
+		t.Errorf("plain text has escape codes")
+	}
+	if !strings.Contains(colour.String(), green+"+  - percent: 25"+reset) || !strings.Contains(colour.String(), red+"-  - percent: 10"+reset) {
+		t.Errorf("coloured text lacks coloured diff lines:\n%q", colour.String())
+	}
+}

@@ -79,3 +79,31 @@ func TestOnlyChangedAppsRendered(t *testing.T) {
 		t.Fatalf("the same revision twice: %v, %+v", err, r)
 	}
 }
+
+// TestEnvironmentChangeSaidOnce checks that a change every app of an
+// environment shares (the environment's min scale) is one summary line.
+func TestEnvironmentChangeSaidOnce(t *testing.T) {
+	base, head := synth.Workspace(8), synth.Workspace(8)
+	f := *head["overlays/prod.cue"]
+	f.Data = []byte(strings.Replace(string(f.Data), "serving: minScale: 2", "serving: minScale: 0", 1))
+	head["overlays/prod.cue"] = &f
+	r, err := preview.Run(preview.Revision{FS: base, Rev: "base"}, preview.Revision{FS: head, Rev: "head"}, preview.Options{Root: "ws"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "prod: min scale 2→0 (scale to zero enabled) (apps app-0000, app-0001, app-0002, app-0003, app-0004 and 3 more)"
+	if len(r.Summary) != 1 || r.Summary[0].String() != want {
+		t.Fatalf("summary %q, want %q", r.Summary, want)
+	}
+	if len(r.Units) != 8 || len(r.ArgoCD) != 8 {
+		t.Fatalf("%d units and %d Applications changed, want 8 of each", len(r.Units), len(r.ArgoCD))
+	}
+	// --app keeps one app.
+	r, err = preview.Run(preview.Revision{FS: base, Rev: "base"}, preview.Revision{FS: head, Rev: "head"}, preview.Options{Root: "ws", Apps: []string{"app-0003"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Units) != 1 || r.Summary[0].String() != "app-0003/prod: min scale 2→0 (scale to zero enabled)" {
+		t.Fatalf("--app app-0003: %d units, summary %q", len(r.Units), r.Summary)
+	}
+}
