@@ -103,6 +103,7 @@ type Line struct {
 	What  string `json:"what"`
 }
 
+// String is the line as the text format prints it: "where: what".
 func (l Line) String() string {
 	if l.Where == "" {
 		return l.What

@@ -3,6 +3,7 @@ package diff
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"sort"
 	"strconv"
@@ -247,7 +248,8 @@ func (m *mdWriter) render() string {
 	}
 	b.WriteString("\n")
 	for i, u := range r.Units[:m.units] {
-		fmt.Fprintf(&b, "<details>\n<summary><b>%s</b> (%s): %s</summary>\n\n", text(u.Title), u.Change, counts(u))
+		// The summary line is raw HTML, where Markdown escapes would show.
+		fmt.Fprintf(&b, "<details>\n<summary><b>%s</b> (%s): %s</summary>\n\n", html.EscapeString(u.Title), u.Change, counts(u))
 		for j, o := range u.Objects {
 			fmt.Fprintf(&b, "**%s %s**%s\n\n", sign(o.Change), text(o.ID), text(objectNote(o)))
 			if o.Diff == "" {
