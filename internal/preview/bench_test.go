@@ -35,7 +35,7 @@ func BenchmarkRender1000Apps(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := cli.Render(ws, res, nil, true); err != nil {
+		if _, err := cli.Render(ws, res, cli.RenderOptions{Platform: true}); err != nil {
 			b.Fatal(err)
 		}
 	}
