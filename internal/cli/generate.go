@@ -35,7 +35,7 @@ platform/<env> with the team namespaces and quotas.`,
 					all[name+"/"+p] = b
 				}
 			}
-			if err := outdir.Write(out, all); err != nil {
+			if err := outdir.Write(out, all, outdir.Options{Workspace: g.workspace}); err != nil {
 				return err
 			}
 			for _, name := range generators.SortedKeys(repos) {

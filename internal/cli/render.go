@@ -56,7 +56,7 @@ render leaves no partial output.`,
 				return err
 			}
 			if out != "" {
-				return outdir.Write(out, files)
+				return outdir.Write(out, files, outdir.Options{Workspace: g.workspace})
 			}
 			return writeStream(g, files)
 		},
