@@ -21,6 +21,7 @@ import (
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -298,8 +299,29 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 			return
 		}
 	}
+	l.warnCredentials(&p, prov)
 	l.ws.Platform = &p
 	l.ws.PlatformProv = prov
+}
+
+// RuleCredentialsInURL is the rule of the warning about a repo URL that
+// carries credentials.
+const RuleCredentialsInURL = "credentials-in-url"
+
+// warnCredentials warns of repo URLs that carry a password or token: dmls
+// strips them from everything it writes (repourl.Public), but a spec file
+// in git is no place for them.
+func (l *loader) warnCredentials(p *spec.Platform, prov provenance.Map) {
+	for _, name := range sortedKeys(p.Repos) {
+		u := p.Repos[name].URL
+		if !repourl.HasCredentials(u) {
+			continue
+		}
+		at := provenance.Join("repos", name, "url")
+		pos, _ := prov.Lookup(at)
+		l.diags = append(l.diags, diag.Diagnostic{Pos: pos, Path: at, Severity: diag.SeverityWarning, Rule: RuleCredentialsInURL,
+			Message: fmt.Sprintf("%s, as %s", repourl.CredentialsAdvice, repourl.Public(u))})
+	}
 }
 
 func (l *loader) loadEnvs(ev *evaluator, h interface{ Write([]byte) (int, error) }) {
