@@ -143,7 +143,7 @@ func (g *globals) mlModel(urls map[string]string) (gitops.Target, string, error)
 	var prefix string
 	var p *spec.Platform
 	if st, err := os.Stat(g.workspace); err == nil && st.IsDir() {
-		ws, _ := workspace.Load(os.DirFS(g.workspace), g.workspace, workspace.Options{})
+		ws, _ := workspace.LoadDir(g.workspace, workspace.Options{})
 		if ws != nil {
 			p = ws.Platform
 		}

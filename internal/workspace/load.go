@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -133,6 +134,9 @@ func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
+	if l.checkSealed(); l.diags.HasErrors() {
+		return l.ws, l.diags.Err()
+	}
 	h := sha256.New()
 	fmt.Fprintf(h, "schemas %s\nroot %s\n", schemaDigest(), root)
 	l.loadPlatform(ev, h)
@@ -150,6 +154,53 @@ func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
 	}
 	l.ws.Warnings.Sort()
 	return l.ws, l.diags.Err()
+}
+
+// LoadDir loads the workspace in the folder dir. Every read goes through
+// one os.Root opened on dir, so that no path, by symlink or otherwise, can
+// read a file outside it; dir names the workspace in findings.
+func LoadDir(dir string, opts Options) (*Workspace, error) {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("workspace %s: %w", dir, unwrapPathError(err))
+	}
+	defer r.Close()
+	return Load(r.FS(), dir, opts)
+}
+
+// checkSealed refuses a symlinked platform spec, apps/ or overlays/: the
+// workspace is one folder, and its specs are its own files. (os.Root would
+// refuse a link that leads outside anyway, with a less helpful message; a
+// link that stays inside is refused too, so that what is validated is
+// plainly what is in the folder.)
+func (l *loader) checkSealed() {
+	entries, err := fs.ReadDir(l.fsys, ".")
+	if err != nil {
+		l.diags.Add(provenance.Pos{File: l.root}, "", "cannot read the workspace: %v", unwrapPathError(err))
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		isSpec := strings.HasPrefix(name, PlatformName+".") && isSpecExt(path.Ext(name))
+		if !isSpec && name != AppsDir && name != OverlaysDir {
+			continue
+		}
+		if e.Type()&fs.ModeSymlink == 0 {
+			if !isSpec && !e.IsDir() {
+				l.diags.Add(l.filePos(name), "", "%s must be a folder", name)
+			}
+			continue
+		}
+		what := "the platform spec"
+		if !isSpec {
+			what = "the " + name + "/ folder"
+		}
+		to := ""
+		if target, err := fs.ReadLink(l.fsys, name); err == nil {
+			to = " to " + target
+		}
+		l.diags.Add(l.filePos(name), "", "%s is a symlink%s; the workspace must hold its own files, so move or copy it into %s", what, to, l.root)
+	}
 }
 
 type loader struct {
