@@ -221,7 +221,7 @@ func check(in *workspace.Instance, objs []generators.Object) diag.List {
 	for _, o := range objs {
 		for _, f := range argocd.Check(o) {
 			specPath, _ := o.Trace.Spec(f.Field)
-			pos, _ := in.Prov.Lookup(specPath)
+			pos, specPath := in.Locate(specPath)
 			d.Add(pos, specPath, "%s in environment %s: %s", o.ID(), in.Env.Name, f.Message)
 		}
 		if o.GetKind() != "Service" || o.GroupVersionKind().Group != "serving.knative.dev" {
@@ -232,7 +232,7 @@ func check(in *workspace.Instance, objs []generators.Object) diag.List {
 				continue
 			}
 			specPath, _ := o.Trace.Spec(fe.Field)
-			pos, _ := in.Prov.Lookup(specPath)
+			pos, specPath := in.Locate(specPath)
 			d.Add(pos, specPath, "Knative rejects %s %s in environment %s: %s", o.ID(), fe.Field, in.Env.Name, fe.Message)
 		}
 	}

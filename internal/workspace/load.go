@@ -93,6 +93,31 @@ type Instance struct {
 	Spec      *spec.App
 	// Prov maps spec paths of Spec to where they were written.
 	Prov provenance.Map
+	// origins maps the paths of Spec that an environment or an override
+	// set to the paths as written there (overrides.prod.training...).
+	origins map[string]string
+}
+
+// Locate returns where the value at path of the instance's spec was
+// written, and the path as written there: a value that the app's
+// overrides set is named by the override's own path
+// (overrides.staging.serving.traffic.stable), one that the environment
+// set by the environment's (training.workerReplicas in overlays/prod.cue).
+func (in *Instance) Locate(path string) (provenance.Pos, string) {
+	pos, _ := in.Prov.Lookup(path)
+	for p := path; ; {
+		if _, ok := in.Prov[p]; ok {
+			if src, ok := in.origins[p]; ok {
+				return pos, src + path[len(p):]
+			}
+			return pos, path
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			return pos, path
+		}
+		p = p[:i]
+	}
 }
 
 // Env returns the environment named name, or nil.
