@@ -146,10 +146,11 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 			merged = merge(merged, o)
 			at := provenance.Join(pathOverrides, env.Name)
 			oprov := prov.Sub(at)
-			delete(oprov, "")
 			eprov.Overlay("", oprov)
 			for p := range oprov {
-				origins[p] = provenance.Join(at, p)
+				if p != "" {
+					origins[p] = provenance.Join(at, p)
+				}
 			}
 		}
 		in, ed := l.instance(ev, env, merged, eprov, origins)
