@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -185,12 +186,23 @@ func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
 // one os.Root opened on dir, so that no path, by symlink or otherwise, can
 // read a file outside it; dir names the workspace in findings.
 func LoadDir(dir string, opts Options) (*Workspace, error) {
+	fsys, closer, err := DirFS(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return Load(fsys, dir, opts)
+}
+
+// DirFS opens the workspace folder dir as a file system confined to it by
+// an os.Root: no path, by symlink or otherwise, reads outside dir. Every
+// reader of a workspace on disk uses it; close the Closer when done.
+func DirFS(dir string) (fs.FS, io.Closer, error) {
 	r, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("workspace %s: %w", dir, unwrapPathError(err))
+		return nil, nil, fmt.Errorf("workspace %s: %w", dir, unwrapPathError(err))
 	}
-	defer r.Close()
-	return Load(r.FS(), dir, opts)
+	return r.FS(), r, nil
 }
 
 // checkSealed refuses a symlinked platform spec, apps/ or overlays/: the
