@@ -52,7 +52,7 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 
 	trace := &provenance.Trace{}
 	job := &kubeflowv1.TFJob{
-		ObjectMeta: metav1.ObjectMeta{Name: spec.TFJobName(app.Name, t.Run), Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: spec.JobName(app.Name, t), Labels: labels},
 		Spec: kubeflowv1.TFJobSpec{
 			RunPolicy: kubeflowv1.RunPolicy{
 				CleanPodPolicy:          ptr(kubeflowv1.CleanPodPolicy(t.CleanPodPolicy)),
@@ -64,6 +64,9 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 		},
 	}
 	trace.Record("metadata.name", "training.run")
+	if t.Name != "" {
+		trace.Record("metadata.name", "training.name")
+	}
 	trace.Record("spec.runPolicy.cleanPodPolicy", "training.cleanPodPolicy")
 	trace.Record("spec.runPolicy.ttlSecondsAfterFinished", "training.ttlSecondsAfterFinished")
 	trace.Record("spec.runPolicy.activeDeadlineSeconds", "training.activeDeadlineSeconds")

@@ -57,7 +57,7 @@ func trainingView(sn *snapshot, e *appEntry) *apiclient.TrainingJob {
 	a := e.app
 	v := &apiclient.TrainingJob{
 		Team: a.Team, App: a.Name, Managed: e.managed(), Commit: sn.commits[a.Name],
-		Run: a.Base.Spec.Training.Run, TFJob: spec.TFJobName(a.Name, a.Base.Spec.Training.Run),
+		Run: a.Base.Spec.Training.Run, TFJob: spec.JobName(a.Name, a.Base.Spec.Training),
 		Environments: []apiclient.TrainingEnvironment{},
 	}
 	v.Training, v.Overrides = stored(sn, e, sectionTraining, a.Base.Spec.Training)
@@ -68,7 +68,7 @@ func trainingView(sn *snapshot, e *appEntry) *apiclient.TrainingJob {
 		}
 		env := apiclient.TrainingEnvironment{
 			Env: in.Env.Name, Namespace: in.Namespace, Application: argocd.ApplicationName(a.Name, in.Env.Name),
-			TFJob: spec.TFJobName(a.Name, t.Run), Image: t.Image, Replicas: map[string]int{},
+			TFJob: spec.JobName(a.Name, t), Image: t.Image, Replicas: map[string]int{},
 		}
 		for _, role := range spec.Roles {
 			if rs := t.Replicas.Get(role); rs != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/apiserver"
 	"github.com/dmls-project/dmls/generators/argocd"
+	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/generators/kservice"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/generators/platform"
@@ -25,7 +26,7 @@ import (
 )
 
 // appGenerators run, in this order, for every app instance.
-var appGenerators = []generators.Func{tfjob.Generate, kservice.Generate}
+var appGenerators = []generators.Func{tfjob.Generate, kservice.Generate, inferenceservice.Generate}
 
 // APIServerDir is where the dmls API server component lives in the
 // k8s-config repo, when the platform asks for one.
@@ -212,6 +213,21 @@ func check(in *workspace.Instance, objs []generators.Object) diag.List {
 			specPath, _ := o.Trace.Spec(f.Field)
 			pos, _ := in.Prov.Lookup(specPath)
 			d.Add(pos, specPath, "%s in environment %s: %s", o.ID(), in.Env.Name, f.Message)
+		}
+		if o.GetKind() == inferenceservice.Kind && o.GroupVersionKind().Group == inferenceservice.GroupVersion.Group {
+			for _, fe := range inferenceservice.Validate(o) {
+				specPath, _ := o.Trace.Spec(fe.Field)
+				if specPath == "" {
+					specPath = "serving"
+				}
+				pos, _ := in.Prov.Lookup(specPath)
+				field := fe.Field
+				if field == "" {
+					field = "spec"
+				}
+				d.Add(pos, specPath, "KServe rejects %s %s in environment %s: %s", o.ID(), field, in.Env.Name, fe.Message)
+			}
+			continue
 		}
 		if o.GetKind() != "Service" || o.GroupVersionKind().Group != "serving.knative.dev" {
 			continue
