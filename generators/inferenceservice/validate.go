@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	"k8s.io/apimachinery/pkg/runtime"
+	oaerrors "k8s.io/kube-openapi/pkg/validation/errors"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 	"k8s.io/kube-openapi/pkg/validation/strfmt"
 	"k8s.io/kube-openapi/pkg/validation/validate"
@@ -147,8 +149,9 @@ func CheckSchema(obj map[string]any) []FieldError {
 	var out []FieldError
 	for _, e := range s.validator.Validate(obj).Errors {
 		field := ""
-		if ve, ok := e.(interface{ GetName() string }); ok {
-			field = ve.GetName()
+		var ve *oaerrors.Validation
+		if errors.As(e, &ve) {
+			field = ve.Name
 		}
 		out = append(out, FieldError{Field: field, Message: e.Error()})
 	}
