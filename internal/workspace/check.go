@@ -133,7 +133,10 @@ func (c *checker) serving(a *spec.App) {
 		c.add("serving.autoscaling.minScale", "minScale %d is above maxScale %d%s", *as.MinScale, *as.MaxScale, c.envSuffix())
 	}
 	tr := s.Traffic
-	if tr.CanaryPercent != nil {
+	if tr.CanaryPercent != nil && s.Runtime == spec.RuntimeKServe {
+		// KServe sends the rest to the revision it rolled out last; stable
+		// and revision only name them.
+	} else if tr.CanaryPercent != nil {
 		if tr.Stable == "" {
 			c.add("serving.traffic.canaryPercent", "a canary needs serving.traffic.stable, the revision that keeps the rest of the traffic")
 		}
