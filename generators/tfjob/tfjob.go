@@ -115,6 +115,8 @@ func replicaSpec(app *spec.App, role string, rs *spec.ReplicaSet, labels map[str
 
 	c.Image = firstNonEmpty(rs.Image, t.Image)
 	trace.Record(cat+".image", pick("image", rs.Image != ""))
+	c.ImagePullPolicy = corev1.PullPolicy(firstNonEmpty(rs.ImagePullPolicy, t.ImagePullPolicy))
+	trace.Record(cat+".imagePullPolicy", pick("imagePullPolicy", rs.ImagePullPolicy != ""))
 	c.Command = firstList(rs.Command, t.Command)
 	trace.Record(cat+".command", pick("command", rs.Command != nil))
 	c.Args = append([]string(nil), firstList(rs.Args, t.Args)...)

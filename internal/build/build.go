@@ -192,6 +192,12 @@ func BuildApp(p *spec.Platform, a *workspace.App) (*App, error) {
 	return out, nil
 }
 
+// Generate returns the objects of one app instance (the base, or the app
+// in one environment) before kustomize, as BuildApp lays them out.
+func Generate(p *spec.Platform, in *workspace.Instance) ([]generators.Object, error) {
+	return generate(p, in)
+}
+
 func generate(p *spec.Platform, in *workspace.Instance) ([]generators.Object, error) {
 	var objs []generators.Object
 	for _, g := range appGenerators {

@@ -115,14 +115,15 @@ type App struct {
 
 // Container holds settings shared by a training job and its replica sets.
 type Container struct {
-	Image        string            `json:"image,omitempty"`
-	Command      []string          `json:"command,omitempty"`
-	Args         []string          `json:"args,omitempty"`
-	Env          map[string]string `json:"env,omitempty"`
-	Resources    *Resources        `json:"resources,omitempty"`
-	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
-	Tolerations  []Toleration      `json:"tolerations,omitempty"`
-	Volumes      map[string]Volume `json:"volumes,omitempty"`
+	Image           string            `json:"image,omitempty"`
+	ImagePullPolicy string            `json:"imagePullPolicy,omitempty"`
+	Command         []string          `json:"command,omitempty"`
+	Args            []string          `json:"args,omitempty"`
+	Env             map[string]string `json:"env,omitempty"`
+	Resources       *Resources        `json:"resources,omitempty"`
+	NodeSelector    map[string]string `json:"nodeSelector,omitempty"`
+	Tolerations     []Toleration      `json:"tolerations,omitempty"`
+	Volumes         map[string]Volume `json:"volumes,omitempty"`
 }
 
 // TrainingJob is distributed TensorFlow training (schemas #TrainingJob).
