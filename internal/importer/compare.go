@@ -106,6 +106,7 @@ func Canonical(obj map[string]any, drop map[string]string) (map[string]any, erro
 		}
 	}
 	out["metadata"] = keep
+	defaultPorts(out)
 	clean(out, drop)
 	return out, nil
 }
@@ -294,4 +295,26 @@ func isZero(v any) bool {
 		return len(x) == 0
 	}
 	return false
+}
+
+// defaultPorts gives container ports without a protocol TCP, as
+// Kubernetes defaults them when it creates the pods.
+func defaultPorts(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if l, ok := e.([]any); ok && k == "ports" {
+				for _, p := range l {
+					if pm, ok := p.(map[string]any); ok && pm["containerPort"] != nil && pm["protocol"] == nil {
+						pm["protocol"] = "TCP"
+					}
+				}
+			}
+			defaultPorts(e)
+		}
+	case []any:
+		for _, e := range x {
+			defaultPorts(e)
+		}
+	}
 }

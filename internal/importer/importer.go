@@ -453,6 +453,8 @@ func knativeInvalid(d Doc, svc *servingv1.Service) []Problem {
 	if cp.Namespace == "" {
 		cp.Namespace = "default"
 	}
+	// As Knative's webhook does: defaults first, then validation.
+	cp.SetDefaults(ctx)
 	fe := cp.Validate(ctx)
 	if fe == nil {
 		return nil

@@ -11,7 +11,7 @@ import (
 	"github.com/kserve/kserve/pkg/apis/serving/v1beta1"
 	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"knative.dev/serving/pkg/apis/autoscaling"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
@@ -188,8 +188,27 @@ func (t *translation) tfjob(d Doc, job *kubeflowv1.TFJob, app string) {
 	if len(rss) > 0 {
 		first = rss[0].c
 	}
-	tr0 := rss
-	_ = tr0
+	// The job needs an image: the one most replica types run; the others
+	// name their own.
+	if !shared["image"] && len(rss) > 0 {
+		count := map[string]int{}
+		best := ""
+		for _, r := range rss {
+			count[r.c.Image]++
+			if r.c.Image != "" && (best == "" || count[r.c.Image] > count[best]) {
+				best = r.c.Image
+			}
+		}
+		if best != "" {
+			tr.set("image", best, "the image most replica types run")
+			t.record(base+".image", d, "spec.tfReplicaSpecs")
+			for i := range rss {
+				if rss[i].c.Image == best {
+					rss[i].c.Image = ""
+				}
+			}
+		}
+	}
 	set := func(n *node, c ctr, onlyShared bool, at string, src string) {
 		for _, g := range getters {
 			if shared[g.key] != onlyShared {
@@ -200,7 +219,11 @@ func (t *translation) tfjob(d Doc, job *kubeflowv1.TFJob, app string) {
 			if string(b) == "null" || string(b) == `""` || string(b) == "{}" || string(b) == "[]" {
 				continue
 			}
-			n.set(g.key, fromAnyValue(jsonValue(v)))
+			if r, ok := v.(map[string]any); ok && g.key == "resources" {
+				n.set(g.key, resourceNode(jsonValue(r).(map[string]any)))
+			} else {
+				n.set(g.key, fromAnyValue(jsonValue(v)))
+			}
 			t.record(at+"."+g.key, d, src)
 		}
 	}
@@ -240,10 +263,11 @@ func (t *translation) tfjob(d Doc, job *kubeflowv1.TFJob, app string) {
 	}
 }
 
+// jsonValue is v as plain JSON values, whole numbers as int64.
 func jsonValue(v any) any {
 	b, _ := json.Marshal(v)
 	var out any
-	_ = json.Unmarshal(b, &out)
+	_ = utiljson.Unmarshal(b, &out)
 	return out
 }
 
@@ -454,6 +478,13 @@ func resources(r corev1.ResourceRequirements) map[string]any {
 	return out
 }
 
+// resourceNode writes resources in the schema's order.
+func resourceNode(r map[string]any) *node {
+	n := fromAny(r)
+	orderFields(n, "cpu", "memory", "gpu", "limits")
+	return n
+}
+
 // knative translates a Knative Service.
 func (t *translation) knative(d Doc, svc *servingv1.Service, app string) {
 	s := &node{}
@@ -523,7 +554,7 @@ func (t *translation) servingContainer(s *node, d Doc, c corev1.Container, at st
 		t.record("serving.env", d, at+".env")
 	}
 	if r := resources(c.Resources); r != nil {
-		s.set("resources", fromAnyValue(jsonValue(r)))
+		s.set("resources", resourceNode(r))
 		t.record("serving.resources", d, at+".resources")
 	}
 	if len(c.Ports) > 0 && c.Ports[0].ContainerPort != defaultPort {
@@ -719,5 +750,3 @@ func orderFields(n *node, order ...string) {
 func sortFields(n *node) {
 	sort.SliceStable(n.fields, func(i, j int) bool { return n.fields[i].key < n.fields[j].key })
 }
-
-var _ = resource.MustParse
