@@ -199,7 +199,7 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("unknown environment %q", opts.Env)
 		}
 		if existing == nil {
-			return nil, fmt.Errorf("--env %s imports into an existing app, and there is no app %s (load: %v)", opts.Env, app, err)
+			return nil, fmt.Errorf("--env %s imports into an existing app, and there is no app %s; import without --env first", opts.Env, app)
 		}
 		dir = path.Join(workspace.AppsDir, existing.Dir)
 	}

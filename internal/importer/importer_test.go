@@ -193,3 +193,27 @@ func TestCompareCatches(t *testing.T) {
 		t.Errorf("a failed import wrote %v", entries)
 	}
 }
+
+func TestParseRejects(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		data string
+		want string
+	}{
+		{"oversize", "a: " + strings.Repeat("x", MaxFileBytes), "import reads at most"},
+		{"alias", "a: &x [1]\nb: *x\n", "anchors and aliases are not accepted"},
+		{"malformed", "a: [\n", "malformed YAML"},
+		{"not an object", "- 1\n- 2\n", "not an object"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("in.yaml", []byte(tt.data))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+	docs, err := Parse("in.yaml", []byte("---\n# only a comment\n---\napiVersion: v1\nkind: ConfigMap\n"))
+	if err != nil || len(docs) != 1 || docs[0].Index != 3 {
+		t.Errorf("empty documents: %v %+v", err, docs)
+	}
+}
