@@ -213,7 +213,7 @@ func TestParseRejects(t *testing.T) {
 		})
 	}
 	docs, err := Parse("in.yaml", []byte("---\n# only a comment\n---\napiVersion: v1\nkind: ConfigMap\n"))
-	if err != nil || len(docs) != 1 || docs[0].Index != 3 {
+	if err != nil || len(docs) != 1 || docs[0].Index != 2 {
 		t.Errorf("empty documents: %v %+v", err, docs)
 	}
 }
