@@ -17,15 +17,14 @@ import (
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
-
 // cases are KServe model services covering what the spec can say.
 var cases = []struct {
 	name string
 	svc  spec.ModelService
 }{
 	{"tensorflow-canary", spec.ModelService{
-		Runtime: spec.RuntimeKServe,
-		Model:   &spec.Model{Format: "tensorflow", FormatVersion: "2", StorageURI: "pvc://model-pvc/saved_model_canary", RuntimeVersion: "2.14.1"},
+		Runtime:   spec.RuntimeKServe,
+		Model:     &spec.Model{Format: "tensorflow", FormatVersion: "2", StorageURI: "pvc://model-pvc/saved_model_canary", RuntimeVersion: "2.14.1"},
 		Resources: &spec.Resources{CPU: "1", Memory: "2Gi", Limits: &spec.Limits{CPU: "2", Memory: "4Gi"}},
 		Autoscaling: spec.Autoscaling{MinScale: ptr(1), MaxScale: ptr(5), Target: ptr(10), Metric: "concurrency",
 			ContainerConcurrency: ptr(8), TimeoutSeconds: ptr(60)},
@@ -35,7 +34,7 @@ var cases = []struct {
 	}},
 	{"triton-gpu-raw", spec.ModelService{
 		Runtime: spec.RuntimeKServe, Name: "resnet-triton",
-		Model: &spec.Model{Format: "triton", StorageURI: "s3://models/resnet", Runtime: "kserve-tritonserver", ProtocolVersion: "v2"},
+		Model:          &spec.Model{Format: "triton", StorageURI: "s3://models/resnet", Runtime: "kserve-tritonserver", ProtocolVersion: "v2"},
 		Resources:      &spec.Resources{CPU: "4", Memory: "16Gi", GPU: ptr(1)},
 		Autoscaling:    spec.Autoscaling{MinScale: ptr(1), MaxScale: ptr(3), Target: ptr(80), Metric: "cpu"},
 		DeploymentMode: spec.DeploymentRaw,
