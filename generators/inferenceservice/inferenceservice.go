@@ -1,6 +1,6 @@
 // Package inferenceservice generates KServe InferenceServices from model
 // service specs with runtime "kserve", and checks them with KServe's own
-// validation and the InferenceService CRD's schema.
+// validation (internal/admission checks them against the CRD's schema).
 package inferenceservice
 
 import (
@@ -45,6 +45,7 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 		return nil, nil
 	}
 	trace := &provenance.Trace{}
+	trace.Record("spec", "serving")
 	mode := s.DeploymentMode
 	if mode == "" {
 		// The base, which no environment has adjusted yet; every

@@ -47,7 +47,7 @@ render leaves no partial output.`,
 					return usageError{fmt.Errorf("--env %s: no such environment", e)}
 				}
 			}
-			res, err := build.Workspace(ws, build.Options{Apps: apps})
+			res, err := g.generate(ws, build.Options{Apps: apps})
 			if err != nil {
 				return err
 			}

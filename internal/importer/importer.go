@@ -16,8 +16,9 @@ import (
 
 	"github.com/kserve/kserve/pkg/apis/serving/v1beta1"
 	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
-	tfwebhook "github.com/kubeflow/training-operator/pkg/webhooks/tensorflow"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"knative.dev/pkg/apis"
 	"knative.dev/serving/pkg/apis/config"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
@@ -25,6 +26,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/generators/kservice"
+	"github.com/dmls-project/dmls/internal/admission"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/spec"
@@ -88,8 +90,14 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 				job = nil
 				continue
 			}
-			if _, err := (&tfwebhook.Webhook{}).ValidateCreate(context.Background(), job.DeepCopy()); err != nil {
-				hard = append(hard, Problem{Doc: d.String(), Message: "the training operator rejects it: " + err.Error()})
+			h, _ := crdProblems(d)
+			hard = append(hard, h...)
+			found, err := admission.TFJob(&unstructured.Unstructured{Object: d.Obj})
+			if err != nil {
+				hard = append(hard, Problem{Doc: d.String(), Message: err.Error()})
+			}
+			for _, f := range found {
+				hard = append(hard, Problem{Doc: d.String(), Path: f.Field, Message: "the training operator rejects it: " + f.Message})
 			}
 			hard = append(hard, restartPolicies(d, job)...)
 		case kindKService, kindISVC:
@@ -109,15 +117,8 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 				hard = append(hard, knativeInvalid(d, ksvc)...)
 			} else {
 				isvc = &v1beta1.InferenceService{}
-				for _, fe := range inferenceservice.CheckSchema(d.Obj) {
-					p := Problem{Doc: d.String(), Path: fe.Field, Message: fe.Message}
-					if strings.HasPrefix(fe.Message, "unknown field") {
-						p.Message = "not a KServe field: the InferenceService CRD has no " + fe.Field + ", so a dmls spec cannot express it and the API server would drop it"
-						lossy = append(lossy, p)
-					} else {
-						hard = append(hard, p)
-					}
-				}
+				h, l := crdProblems(d)
+				hard, lossy = append(hard, h...), append(lossy, l...)
 				if err := viaJSON(d.Obj, isvc); err != nil {
 					hard = append(hard, Problem{Doc: d.String(), Message: "not a valid InferenceService: " + err.Error()})
 					isvc = nil
@@ -416,6 +417,31 @@ func unknown(d Doc, typed any) []Problem {
 		out = append(out, Problem{Doc: d.String(), Path: f, Message: "unknown field: the upstream type has no such field, so a dmls spec cannot express it and the API server would drop it"})
 	}
 	return out
+}
+
+// crdProblems checks an input object against its CRD's schema as the API
+// server would (internal/admission): fields the schema does not know are
+// lossy (a spec cannot express them, and the server would drop them),
+// everything else is invalid input.
+func crdProblems(d Doc) (hard, lossy []Problem) {
+	schemas, err := admission.Default()
+	if err != nil {
+		return []Problem{{Doc: d.String(), Message: err.Error()}}, nil
+	}
+	u := &unstructured.Unstructured{Object: runtime.DeepCopyJSON(d.Obj)}
+	if u.GetNamespace() == "" {
+		u.SetNamespace("default")
+	}
+	for _, f := range schemas.Validate(u) {
+		p := Problem{Doc: d.String(), Path: f.Field, Message: f.Message}
+		if strings.HasPrefix(f.Message, "unknown field") {
+			p.Message = "unknown field: the CRD's schema has no " + f.Field + ", so a dmls spec cannot express it and the API server would drop it"
+			lossy = append(lossy, p)
+			continue
+		}
+		hard = append(hard, p)
+	}
+	return hard, lossy
 }
 
 // restartPolicies refuses restart policies the training operator does not
