@@ -274,7 +274,14 @@ type EnvValue struct {
 	Value        string  `json:"-"`
 	SecretRef    *KeyRef `json:"secretRef,omitempty"`
 	ConfigMapRef *KeyRef `json:"configMapRef,omitempty"`
+	// object is set when the spec wrote an object, so that {} is told
+	// from "".
+	object bool
 }
+
+// IsEmptyRef reports whether the spec wrote a reference object that names
+// neither a Secret nor a ConfigMap.
+func (v EnvValue) IsEmptyRef() bool { return v.object && v.IsLiteral() }
 
 // IsLiteral reports whether v is a literal value rather than a reference.
 func (v EnvValue) IsLiteral() bool { return v.SecretRef == nil && v.ConfigMapRef == nil }
@@ -297,7 +304,7 @@ func (v *EnvValue) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return err
 	}
-	*v = EnvValue{SecretRef: r.SecretRef, ConfigMapRef: r.ConfigMapRef}
+	*v = EnvValue{SecretRef: r.SecretRef, ConfigMapRef: r.ConfigMapRef, object: true}
 	return nil
 }
 
