@@ -205,6 +205,24 @@ func checkTree(ws *workspace.Workspace, tree generators.Tree) diag.List {
 	return d
 }
 
+// Render returns the app's rendered objects in env: byte for byte what
+// kustomize builds from the app's overlay there, computed without
+// kustomize (see kustomize.Build). ok is false when the app does not run
+// in env.
+func (a *App) Render(env string) (out []byte, ok bool, err error) {
+	in := a.App.Instance(env)
+	if in == nil {
+		return nil, false, nil
+	}
+	out, err = kustomize.Build(
+		kustomize.App{Name: a.App.Name, Source: path.Join(workspace.AppsDir, a.App.Dir)},
+		kustomize.Overlay{Env: env, Namespace: in.Namespace, Objects: a.Objects[env]})
+	if err != nil {
+		return nil, true, fmt.Errorf("app %s in environment %s: %w", a.App.Name, env, err)
+	}
+	return out, true, nil
+}
+
 // BuildApp generates one app: its objects in the base and in every
 // environment, checked with Knative's validation, laid out as a kustomize
 // base and overlays.
