@@ -1,7 +1,7 @@
 // Package apiserver generates what runs the dmls API (dmls serve) on the
 // platform cluster: a ServiceAccount, a Deployment of two replicas with
-// probes and Prometheus scrape annotations, a Service and a
-// PodDisruptionBudget.
+// probes and Prometheus scrape annotations, a Service, a
+// PodDisruptionBudget, and read-only Roles for the live status.
 //
 // Secrets are referenced, never inlined: the token file comes from the
 // Secret TokensSecret (key "tokens", see dmls serve --help for its format)
@@ -18,11 +18,13 @@ package apiserver
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -32,6 +34,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/status"
 )
 
 // Defaults of Config.
@@ -82,6 +85,14 @@ type Config struct {
 	// Resources of the container; default 250m CPU and 512Mi requested,
 	// 1Gi limit.
 	Resources *corev1.ResourceRequirements
+	// ArgoCDNamespace and TeamNamespaces are where the server reads live
+	// status (internal/status): a Role and RoleBinding in each grants its
+	// ServiceAccount get, list and watch on the kinds status.Resources
+	// reads there, and nothing else. Team namespaces of environments on
+	// other clusters are not listed: the server reaches those through a
+	// kubeconfig of their own.
+	ArgoCDNamespace string
+	TeamNamespaces  []string
 }
 
 func (c *Config) defaults() error {
@@ -143,8 +154,12 @@ func Generate(c Config) ([]generators.Object, error) {
 	}
 
 	sa := &corev1.ServiceAccount{ObjectMeta: meta(), AutomountServiceAccountToken: ptr(false)}
+	readStatus := len(Roles(c)) > 0
 
 	args := []string{"serve", "--listen", fmt.Sprintf(":%d", c.Port), "--tokens", tokensDir + "/" + TokensKey}
+	if readStatus {
+		args = append(args, "--status")
+	}
 	for _, name := range generators.SortedKeys(c.Repos) {
 		args = append(args, "--repo", name+"="+c.Repos[name])
 	}
@@ -207,8 +222,9 @@ func Generate(c Config) ([]generators.Object, error) {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: scrape},
 				Spec: corev1.PodSpec{
-					ServiceAccountName:            c.Name,
-					AutomountServiceAccountToken:  ptr(false),
+					ServiceAccountName: c.Name,
+					// The token is mounted only when the server reads live status.
+					AutomountServiceAccountToken:  ptr(readStatus),
 					TerminationGracePeriodSeconds: ptr(int64(shutdownGrace)),
 					SecurityContext: &corev1.PodSecurityContext{
 						RunAsNonRoot:   ptr(true),
@@ -269,7 +285,65 @@ func Generate(c Config) ([]generators.Object, error) {
 		}
 		out = append(out, obj)
 	}
+	for _, r := range Roles(c) {
+		role, err := generators.New(r, rbacv1.SchemeGroupVersion.WithKind("Role"), nil)
+		if err != nil {
+			return nil, err
+		}
+		rb := &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace, Labels: labels},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: r.Name},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: c.Name, Namespace: c.Namespace}},
+		}
+		binding, err := generators.New(rb, rbacv1.SchemeGroupVersion.WithKind("RoleBinding"), nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, role, binding)
+	}
 	return out, nil
+}
+
+// StatusRole is the name of the Roles (and RoleBindings) that let the
+// server read live status.
+const StatusRole = DefaultName + "-status"
+
+// Roles returns the read-only Roles of the server: in Argo CD's namespace
+// on the Applications, in each team namespace on the workload kinds, with
+// exactly the kinds and verbs of status.Resources and status.Verbs. c
+// must have its defaults.
+func Roles(c Config) []*rbacv1.Role {
+	rules := func(scope status.Scope) []rbacv1.PolicyRule {
+		var out []rbacv1.PolicyRule
+		for _, r := range status.Resources {
+			if r.Scope == scope {
+				out = append(out, rbacv1.PolicyRule{APIGroups: []string{r.GVR.Group}, Resources: []string{r.GVR.Resource}, Verbs: slices.Clone(status.Verbs)})
+			}
+		}
+		return out
+	}
+	labels := map[string]string{generators.LabelName: c.Name, generators.LabelComponent: component, generators.LabelManagedBy: generators.ManagedBy}
+	if c.Platform != "" {
+		labels[generators.LabelPartOf] = c.Platform
+	}
+	role := func(ns string, scope status.Scope) *rbacv1.Role {
+		return &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: statusRoleName(c), Namespace: ns, Labels: labels}, Rules: rules(scope)}
+	}
+	var out []*rbacv1.Role
+	if c.ArgoCDNamespace != "" {
+		out = append(out, role(c.ArgoCDNamespace, status.ArgoCDNamespace))
+	}
+	for _, ns := range slices.Compact(slices.Sorted(slices.Values(c.TeamNamespaces))) {
+		out = append(out, role(ns, status.TeamNamespaces))
+	}
+	return out
+}
+
+func statusRoleName(c Config) string {
+	if c.Name == "" {
+		return StatusRole
+	}
+	return c.Name + "-status"
 }
 
 // Tree returns the objects as a kustomization, one file each.

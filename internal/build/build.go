@@ -248,9 +248,20 @@ func Platform(ws *workspace.Workspace) (generators.Tree, error) {
 		for name, r := range ws.Platform.Repos {
 			repos[name] = r.URL
 		}
+		// The server reads live status in Argo CD's namespace and in the
+		// team namespaces of the environments on its own cluster.
+		var teamNS []string
+		for _, env := range ws.Envs {
+			if env.Cluster.Server == argocd.InClusterServer {
+				for _, ns := range env.Namespaces {
+					teamNS = append(teamNS, ns)
+				}
+			}
+		}
 		t, err := apiserver.Tree(apiserver.Config{
 			Platform: ws.Platform.Name, Namespace: api.Namespace, Image: api.Image,
 			Replicas: int32(api.Replicas), Repos: repos,
+			ArgoCDNamespace: ws.Platform.ArgoCD.Namespace, TeamNamespaces: teamNS,
 		})
 		if err != nil {
 			return nil, err
