@@ -287,6 +287,8 @@ func RESTConfig(kubeconfig, context string) (*rest.Config, error) {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
 	cfg.Timeout = 15 * time.Second
+	// One read is a few gets per environment, and a watch per object.
+	cfg.QPS, cfg.Burst = 50, 100
 	cfg.UserAgent = "dmls"
 	return cfg, nil
 }
@@ -322,4 +324,23 @@ func New(o Options) (*Clusters, error) {
 		}
 	}
 	return c, nil
+}
+
+// AppView reads the status of a built app in each of its environments, or
+// in env alone when env is not "". mlCommit is the ml-model commit that
+// last changed the app and commit the config commit dmls published; both
+// may be "".
+func (c *Clusters) AppView(ctx context.Context, a *build.App, env, mlCommit, commit string) *status.View {
+	return c.View(ctx, a.App.Team, a.App.Name, mlCommit, AppTargets(a, env), commit)
+}
+
+// AppTargets are the targets of a built app, in env alone when env is not "".
+func AppTargets(a *build.App, env string) []Target {
+	var out []Target
+	for _, t := range Targets(a) {
+		if env == "" || t.Env == env {
+			out = append(out, t)
+		}
+	}
+	return out
 }
