@@ -23,6 +23,7 @@ import (
 
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/status/kube"
 )
 
 // Defaults of Config.
@@ -79,6 +80,9 @@ type Config struct {
 	IdempotencyKeys int
 	// RetryAfter is what 429 and 503 answers ask clients to wait.
 	RetryAfter time.Duration
+	// Status reads live status from the clusters (status routes); nil
+	// answers every environment Unknown, with no cluster access.
+	Status *kube.Clusters
 }
 
 func (c *Config) defaults() {
@@ -135,6 +139,9 @@ type Server struct {
 	stop     sync.Once
 
 	hooks hooks
+
+	// streams ends the status event streams when the server drains.
+	streams streams
 }
 
 // hooks are test seams.
@@ -209,6 +216,7 @@ func (s *Server) Drain() {
 	s.mu.Lock()
 	s.draining = true
 	s.mu.Unlock()
+	s.streams.end()
 }
 
 // Shutdown refuses new changes, finishes every accepted one and stops the
@@ -277,6 +285,8 @@ type response struct {
 	replayed   bool
 	// raw, when set, is served instead of body as JSON.
 	raw []byte
+	// stream, when set, writes the answer itself (server-sent events).
+	stream func(http.ResponseWriter)
 }
 
 func errorResponse(e *apiError) *response {
@@ -429,6 +439,10 @@ func (s *Server) write(w http.ResponseWriter, req *request, resp *response) {
 	}
 	if resp.status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Bearer realm="dmls"`)
+	}
+	if resp.stream != nil {
+		resp.stream(w)
+		return
 	}
 	body := resp.raw
 	if body == nil {

@@ -3,91 +3,14 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/dmls-project/dmls/internal/gittest"
 	"github.com/dmls-project/dmls/internal/status"
+	"github.com/dmls-project/dmls/internal/status/statustest"
 )
-
-// fixtureCluster serves, as a Kubernetes API server would, the status
-// documents of internal/status/testdata: the Application named by
-// app, the TFJob by tfjob and the Knative Service by ksvc (in every
-// environment), with the published commit as the Application's revision.
-type fixtureCluster struct {
-	mu               sync.Mutex
-	app, tfjob, ksvc string
-	commit           string
-}
-
-func (c *fixtureCluster) set(app, tfjob, ksvc string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.app, c.tfjob, c.ksvc = app, tfjob, ksvc
-}
-
-func (c *fixtureCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	if r.URL.Query().Get("watch") != "" {
-		return // an empty stream: the reader watches again, and reads on its interval
-	}
-	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	name := ""
-	if len(parts) == 7 {
-		switch parts[5] {
-		case "applications":
-			name = c.app
-		case "tfjobs":
-			name = c.tfjob
-		case "services":
-			name = c.ksvc
-		}
-	}
-	if name == "" {
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`)
-		return
-	}
-	b, err := os.ReadFile(filepath.Join("..", "status", "testdata", name+".yaml"))
-	if err != nil {
-		http.Error(w, err.Error(), 500)
-		return
-	}
-	b = bytes.ReplaceAll(b, []byte("3f5e1d2c4b6a79881726354453627180a9b8c7d6"), []byte(c.commit))
-	j, err := yaml.YAMLToJSON(b)
-	if err != nil {
-		http.Error(w, err.Error(), 500)
-		return
-	}
-	_, _ = w.Write(j)
-}
-
-func kubeconfig(t *testing.T, server string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "kubeconfig")
-	cfg := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: %q}}]
-users: [{name: u, user: {token: not-a-secret}}]
-contexts: [{name: ctx, context: {cluster: c, user: u}}]
-current-context: ctx
-`, server)
-	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func runDmls(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
@@ -104,11 +27,9 @@ func TestStatus(t *testing.T) {
 	u, p := g.Credentials()
 	t.Setenv("DMLS_GIT_USERNAME", u)
 	t.Setenv("DMLS_GIT_PASSWORD", p)
-	fc := &fixtureCluster{commit: commit}
-	fc.set("application-synced-progressing", "tfjob-running", "ksvc-ready")
-	srv := httptest.NewServer(fc)
-	defer srv.Close()
-	kc := kubeconfig(t, srv.URL)
+	fc := statustest.Start(t, commit)
+	fc.Set("application-synced-progressing", "tfjob-running", "ksvc-ready")
+	kc := statustest.Kubeconfig(t, fc.URL)
 	base := []string{"status", "-w", "../..", "--kubeconfig", kc, "--repo", "k8s-config=" + g.RepoURL("k8s-config"), "--interval", "100ms"}
 
 	t.Run("text", func(t *testing.T) {
@@ -147,7 +68,7 @@ func TestStatus(t *testing.T) {
 	t.Run("wait until succeeded", func(t *testing.T) {
 		go func() {
 			time.Sleep(500 * time.Millisecond)
-			fc.set("application-synced-healthy", "tfjob-succeeded", "ksvc-ready")
+			fc.Set("application-synced-healthy", "tfjob-succeeded", "ksvc-ready")
 		}()
 		start := time.Now()
 		code, out, errs := runDmls(append(base, "fashion-mnist", "--wait", "--timeout", "30s")...)
@@ -159,14 +80,14 @@ func TestStatus(t *testing.T) {
 		}
 	})
 	t.Run("wait fails on Failed", func(t *testing.T) {
-		fc.set("application-synced-degraded", "tfjob-failed", "ksvc-ready")
+		fc.Set("application-synced-degraded", "tfjob-failed", "ksvc-ready")
 		code, out, errs := runDmls(append(base, "fashion-mnist", "--env", "dev", "--wait")...)
 		if code != ExitError || !strings.Contains(errs, "fashion-mnist in dev is Failed: TFJob fashion-mnist-r1 Failed (TFJobFailed)") {
 			t.Errorf("exit %d: %s\n%s", code, errs, out)
 		}
 	})
 	t.Run("wait times out", func(t *testing.T) {
-		fc.set("application-old-revision", "tfjob-running", "ksvc-ready")
+		fc.Set("application-old-revision", "tfjob-running", "ksvc-ready")
 		code, _, errs := runDmls(append(base, "fashion-mnist", "--env", "dev", "--wait", "--timeout", "700ms")...)
 		if code != ExitError || !strings.Contains(errs, "timed out after 700ms waiting for fashion-mnist in dev (Deploying: Argo CD is at 0a1b2c3d4e5f") {
 			t.Errorf("exit %d: %s", code, errs)
@@ -178,7 +99,7 @@ func TestStatus(t *testing.T) {
 		}
 	})
 	t.Run("unreachable cluster", func(t *testing.T) {
-		code, out, errs := runDmls("status", "-w", "../..", "--kubeconfig", kubeconfig(t, "https://127.0.0.1:1"), "--repo", "k8s-config="+g.RepoURL("k8s-config"), "-o", "json")
+		code, out, errs := runDmls("status", "-w", "../..", "--kubeconfig", statustest.Kubeconfig(t, "https://127.0.0.1:1"), "--repo", "k8s-config="+g.RepoURL("k8s-config"), "-o", "json")
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errs)
 		}
