@@ -93,7 +93,22 @@ type Config struct {
 	// kubeconfig of their own.
 	ArgoCDNamespace string
 	TeamNamespaces  []string
+	// RefreshAnnotation adds a Role in ArgoCDNamespace that may patch
+	// Applications, to set argocd.argoproj.io/refresh after a push
+	// (platform.cue argocd.refresh.annotation).
+	RefreshAnnotation bool
+	// WebhookSecretEnv, when set, is the environment variable that gets
+	// Argo CD's webhook secret, from key "secret" of Secret WebhookSecret
+	// (platform.cue argocd.refresh.webhook).
+	WebhookSecretEnv string
 }
+
+// WebhookSecret is the Secret that holds Argo CD's webhook secret, and
+// WebhookKey its key.
+const (
+	WebhookSecret = "dmls-argocd-webhook"
+	WebhookKey    = "secret"
+)
 
 func (c *Config) defaults() error {
 	if c.Image == "" {
@@ -177,13 +192,17 @@ func Generate(c Config) ([]generators.Object, error) {
 			Items: []corev1.KeyToPath{{Key: key, Path: key}},
 		}}}
 	}
+	env := []corev1.EnvVar{{Name: "DMLS_GIT_CREDENTIALS_FILE", Value: gitDir + "/" + GitKey}}
+	if c.WebhookSecretEnv != "" {
+		env = append(env, corev1.EnvVar{Name: c.WebhookSecretEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: WebhookSecret}, Key: WebhookKey, Optional: ptr(true),
+		}}})
+	}
 	container := corev1.Container{
-		Name:  "api",
-		Image: c.Image,
-		Args:  args,
-		Env: []corev1.EnvVar{
-			{Name: "DMLS_GIT_CREDENTIALS_FILE", Value: gitDir + "/" + GitKey},
-		},
+		Name:      "api",
+		Image:     c.Image,
+		Args:      args,
+		Env:       env,
 		Ports:     []corev1.ContainerPort{{Name: portName, ContainerPort: c.Port, Protocol: corev1.ProtocolTCP}},
 		Resources: *c.Resources,
 		// Ready once the workspace is read; not ready while shutting down,
@@ -308,10 +327,11 @@ func Generate(c Config) ([]generators.Object, error) {
 // server read live status.
 const StatusRole = DefaultName + "-status"
 
-// Roles returns the read-only Roles of the server: in Argo CD's namespace
-// on the Applications, in each team namespace on the workload kinds, with
-// exactly the kinds and verbs of status.Resources and status.Verbs. c
-// must have its defaults.
+// Roles returns the Roles of the server: read-only ones in Argo CD's
+// namespace on the Applications and in each team namespace on the
+// workload kinds, with exactly the kinds and verbs of status.Resources and
+// status.Verbs (named StatusRole); and, for RefreshAnnotation, one that
+// may patch Applications (named <name>-refresh). c must have its defaults.
 func Roles(c Config) []*rbacv1.Role {
 	rules := func(scope status.Scope) []rbacv1.PolicyRule {
 		var out []rbacv1.PolicyRule
@@ -332,6 +352,13 @@ func Roles(c Config) []*rbacv1.Role {
 	var out []*rbacv1.Role
 	if c.ArgoCDNamespace != "" {
 		out = append(out, role(c.ArgoCDNamespace, status.ArgoCDNamespace))
+		if c.RefreshAnnotation {
+			app := status.ResourceOf(status.KindApplication).GVR
+			out = append(out, &rbacv1.Role{
+				ObjectMeta: metav1.ObjectMeta{Name: c.Name + "-refresh", Namespace: c.ArgoCDNamespace, Labels: labels},
+				Rules:      []rbacv1.PolicyRule{{APIGroups: []string{app.Group}, Resources: []string{app.Resource}, Verbs: []string{"patch"}}},
+			})
+		}
 	}
 	for _, ns := range slices.Compact(slices.Sorted(slices.Values(c.TeamNamespaces))) {
 		out = append(out, role(ns, status.TeamNamespaces))

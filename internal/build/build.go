@@ -258,11 +258,18 @@ func Platform(ws *workspace.Workspace) (generators.Tree, error) {
 				}
 			}
 		}
-		t, err := apiserver.Tree(apiserver.Config{
+		cfg := apiserver.Config{
 			Platform: ws.Platform.Name, Namespace: api.Namespace, Image: api.Image,
 			Replicas: int32(api.Replicas), Repos: repos,
 			ArgoCDNamespace: ws.Platform.ArgoCD.Namespace, TeamNamespaces: teamNS,
-		})
+		}
+		if rc := ws.Platform.ArgoCD.Refresh; rc != nil {
+			cfg.RefreshAnnotation = rc.Annotation
+			if rc.Webhook != nil {
+				cfg.WebhookSecretEnv = rc.Webhook.SecretEnv
+			}
+		}
+		t, err := apiserver.Tree(cfg)
 		if err != nil {
 			return nil, err
 		}

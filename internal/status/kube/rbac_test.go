@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
+	"github.com/dmls-project/dmls/generators/apiserver"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/status"
 	"github.com/dmls-project/dmls/internal/status/kube"
@@ -82,7 +83,7 @@ func TestRolesCoverExactlyWhatIsRead(t *testing.T) {
 	}
 	var roles []rbacv1.Role
 	for p, b := range res.Platform {
-		if strings.HasPrefix(p, build.APIServerDir+"/role-") {
+		if strings.HasPrefix(p, build.APIServerDir+"/role-"+apiserver.StatusRole+".") {
 			var r rbacv1.Role
 			if err := yaml.UnmarshalStrict(b, &r); err != nil {
 				t.Fatalf("%s: %v", p, err)
