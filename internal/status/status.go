@@ -87,6 +87,9 @@ type Operation struct {
 
 // Training is the TFJob of the app's current run.
 type Training struct {
+	// State is the TFJob's own state (Deploying, Running, Succeeded or
+	// Failed), set by Summarize.
+	State      State       `json:"state,omitempty"`
 	Name       string      `json:"name"`
 	Run        int         `json:"run"`
 	Found      bool        `json:"found"`
@@ -107,6 +110,9 @@ type ReplicaCounts struct {
 
 // Service is the app's Knative Service or InferenceService.
 type Service struct {
+	// State is the service's own state (Deploying, Serving or
+	// Degraded), set by Summarize.
+	State State  `json:"state,omitempty"`
 	Kind  string `json:"kind"`
 	Name  string `json:"name"`
 	Found bool   `json:"found"`

@@ -116,6 +116,9 @@ func TestSummarize(t *testing.T) {
 				e.Serving = FromInferenceService("fashion-mnist", load(t, tc.isvc))
 			}
 			Summarize(e)
+			if tc.name == "trained and serving" && (e.Training.State != Succeeded || e.Serving.State != Serving) {
+				t.Errorf("workload states %s, %s; want Succeeded, Serving", e.Training.State, e.Serving.State)
+			}
 			if e.State != tc.want || !strings.Contains(e.Reason, tc.reason) {
 				t.Errorf("got %s (%s), want %s with %q", e.State, e.Reason, tc.want, tc.reason)
 			}

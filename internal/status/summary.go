@@ -22,6 +22,12 @@ func rank(s State) int {
 // the package documentation.
 func Summarize(e *Environment) {
 	e.State, e.Reason = summarize(e)
+	if t := e.Training; t != nil {
+		t.State, _ = trainingState(t)
+	}
+	if s := e.Serving; s != nil {
+		s.State, _ = servingState(s)
+	}
 }
 
 func summarize(e *Environment) (State, string) {
