@@ -140,8 +140,10 @@ type Server struct {
 
 	hooks hooks
 
-	// streams ends the status event streams when the server drains.
+	// streams ends the status event streams when the server drains, and
+	// history caches what dmls published, for the status routes.
 	streams streams
+	history histories
 }
 
 // hooks are test seams.

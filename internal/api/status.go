@@ -29,6 +29,37 @@ var (
 // statusSettle lets a burst of watch events settle into one read.
 const statusSettle = 200 * time.Millisecond
 
+// histories keeps the history of the k8s-config repo, fetched again only
+// when its tip moves.
+type histories struct {
+	mu sync.Mutex
+	h  map[string]*gitops.History // by URL and branch
+}
+
+func (hs *histories) get(ctx context.Context, t gitops.Target, auth gitops.Auth) (*gitops.History, error) {
+	tip, err := gitops.Tip(ctx, t, auth)
+	if err != nil {
+		return nil, err
+	}
+	key := t.URL + "\x00" + t.Branch
+	hs.mu.Lock()
+	h := hs.h[key]
+	hs.mu.Unlock()
+	if h != nil && h.Tip() == tip {
+		return h, nil
+	}
+	if h, err = gitops.ReadHistory(ctx, t, auth); err != nil {
+		return nil, err
+	}
+	hs.mu.Lock()
+	if hs.h == nil {
+		hs.h = map[string]*gitops.History{}
+	}
+	hs.h[key] = h
+	hs.mu.Unlock()
+	return h, nil
+}
+
 // streams lets Drain end every status stream, so that shutdown does not
 // wait for clients that watch.
 type streams struct {
@@ -102,15 +133,17 @@ func (s *Server) appStatus(req *request, section string) *response {
 	clusters.ArgoCDNamespace = p.ArgoCD.Namespace
 	repo := p.Repos[spec.RepoK8sConfig]
 	k8s := gitops.Target{Name: spec.RepoK8sConfig, URL: repo.URL, Branch: repo.Branch}
-	targets := kube.AppTargets(ent.built, env)
+	targets := kube.AppTargets(ent.built, env, repo.Path)
 	read := func(ctx context.Context) *status.View {
-		// The tip of k8s-config is the commit dmls published; when it
-		// cannot be read, states follow Argo CD's revision.
-		commit, err := gitops.Tip(ctx, k8s, s.cfg.Auth)
-		if err != nil {
-			s.log.Warn("status: cannot read the published commit", "repo", spec.RepoK8sConfig, "error", err)
+		// What dmls published to k8s-config; when it cannot be read,
+		// states follow Argo CD's revision.
+		var pub kube.Published
+		if h, err := s.history.get(ctx, k8s, s.cfg.Auth); err != nil {
+			s.log.Warn("status: cannot read what dmls published", "repo", spec.RepoK8sConfig, "error", err)
+		} else {
+			pub = h
 		}
-		return clusters.View(ctx, a.Team, a.Name, sn.commits[a.Name], targets, commit)
+		return clusters.View(ctx, a.Team, a.Name, sn.commits[a.Name], targets, pub)
 	}
 	if !watch {
 		return &response{status: http.StatusOK, body: read(req.r.Context())}

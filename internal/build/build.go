@@ -59,6 +59,9 @@ type Result struct {
 	// prefix. It is only built with every app, never for a subset: a root
 	// synced from a partial tree would prune the other apps.
 	ArgoCD generators.Tree
+	// Catalog is the model catalog for the docs repo, relative to its path
+	// prefix; nil leaves the docs repo alone (set by publish.Catalog).
+	Catalog generators.Tree
 }
 
 // Options tune Workspace.
@@ -293,5 +296,18 @@ func (r *Result) Repos(p *spec.Platform) map[string]generators.Tree {
 	}
 	k8s.Add(prefix, r.Platform)
 	k8s.Add(prefix, r.ArgoCD)
+	if r.Catalog != nil {
+		if docs, ok := p.Repos[RepoDocs]; ok {
+			repos[RepoDocs] = generators.Tree{}
+			repos[RepoDocs].Add(docs.Path, r.Catalog)
+		}
+	} else {
+		// Without a catalog (dmls serve builds none), the docs repo is
+		// left alone rather than cleared.
+		delete(repos, RepoDocs)
+	}
 	return repos
 }
+
+// RepoDocs is the repo of the model catalog (see generators/catalog).
+const RepoDocs = "docs"

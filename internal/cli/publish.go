@@ -67,6 +67,7 @@ those keys. They never appear in output.`,
 			if err != nil {
 				return err
 			}
+			publish.Catalog(ws, res, g.workspace)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
 			results, err := publish.Publish(ctx, ws.Platform, res.Repos(ws.Platform), publish.Options{

@@ -153,15 +153,26 @@ func (g *globals) runStatus(f statusFlags, app string) error {
 		defer cancel()
 	}
 	warned := false
+	var hist *gitops.History
 	read := func() []*status.View {
-		commit, err := gitops.Tip(ctx, target, auth)
-		if err != nil && !warned && ctx.Err() == nil {
-			fmt.Fprintf(g.stderr, "dmls: warning: cannot read the published commit, so states follow Argo CD's revision: %v\n", err)
-			warned = true
+		// Fetch the history again only when the tip moved.
+		if tip, err := gitops.Tip(ctx, target, auth); err != nil || hist == nil || tip != hist.Tip() {
+			h, err := gitops.ReadHistory(ctx, target, auth)
+			switch {
+			case err == nil:
+				hist = h
+			case !warned && ctx.Err() == nil:
+				fmt.Fprintf(g.stderr, "dmls: warning: cannot read what dmls published, so states follow Argo CD's revision: %v\n", err)
+				warned = true
+			}
+		}
+		var pub kube.Published
+		if hist != nil {
+			pub = hist
 		}
 		var out []*status.View
 		for _, a := range apps {
-			out = append(out, clusters.AppView(ctx, a, f.env, "", commit))
+			out = append(out, clusters.AppView(ctx, a, f.env, "", repo.Path, pub))
 		}
 		return out
 	}
@@ -171,7 +182,7 @@ func (g *globals) runStatus(f statusFlags, app string) error {
 	}
 	var targets []kube.Target
 	for _, a := range apps {
-		targets = append(targets, kube.AppTargets(a, f.env)...)
+		targets = append(targets, kube.AppTargets(a, f.env, repo.Path)...)
 	}
 	changes := clusters.Changes(ctx, targets, f.interval)
 	first := true

@@ -13,8 +13,9 @@
 //     Argo CD's sync status is Unknown (it cannot compare git with the
 //     cluster).
 //  2. Deploying: Argo CD has no Application for the app yet, or the
-//     Application has not synced the commit dmls published (its revision
-//     differs), or a sync is running.
+//     Application has not synced the commit dmls published last for the app
+//     and environment (its revision is neither that commit nor a later
+//     one), or a sync is running.
 //  3. OutOfSync: the Application is at the published commit but the live
 //     objects differ from git and no sync runs (a failed sync's message is
 //     the reason).

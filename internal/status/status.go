@@ -36,12 +36,16 @@ type Environment struct {
 	// State and Reason are the summary (Summarize).
 	State  State  `json:"state"`
 	Reason string `json:"reason,omitempty"`
-	// Commit is the config (k8s-config) commit dmls published, the one
-	// the state is about; empty when it could not be read.
-	Commit      string       `json:"commit"`
-	Application *Application `json:"application,omitempty"`
-	Training    *Training    `json:"training,omitempty"`
-	Serving     *Service     `json:"serving,omitempty"`
+	// Commit is the config (k8s-config) commit dmls published last for
+	// this app and environment (the newest that changed its folders), the
+	// one the state is about; empty when it could not be read.
+	Commit string `json:"commit"`
+	// RevisionIncludesCommit reports that the revision Argo CD synced is
+	// Commit or a later commit (one that did not change this app).
+	RevisionIncludesCommit bool         `json:"revisionIncludesCommit,omitempty"`
+	Application            *Application `json:"application,omitempty"`
+	Training               *Training    `json:"training,omitempty"`
+	Serving                *Service     `json:"serving,omitempty"`
 	// Error is why the environment's cluster could not be read.
 	Error string `json:"error,omitempty"`
 	// ObservedAt is when the cluster was read.

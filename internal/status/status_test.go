@@ -68,6 +68,7 @@ func TestSummarize(t *testing.T) {
 		name                   string
 		app, tfjob, ksvc, isvc string
 		commit, err            string
+		includes               bool
 		want                   State
 		reason                 string
 	}{
@@ -96,9 +97,10 @@ func TestSummarize(t *testing.T) {
 		{name: "failed training beats a ready service", app: "application-synced-degraded", tfjob: "tfjob-failed", ksvc: "ksvc-ready", commit: published, want: Failed},
 		{name: "Application degraded, workloads fine", app: "application-synced-degraded", ksvc: "ksvc-ready", commit: published, want: Degraded, reason: "TFJob fashion-mnist-r1 failed"},
 		{name: "published commit unknown: Argo CD's word", app: "application-synced-healthy", tfjob: "tfjob-succeeded", want: Succeeded},
+		{name: "Argo CD at a later commit that did not change the app", app: "application-synced-healthy", tfjob: "tfjob-succeeded", commit: older, includes: true, want: Succeeded},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := &Environment{Env: "dev", Namespace: "ml-research-dev", Commit: tc.commit, Error: tc.err}
+			e := &Environment{Env: "dev", Namespace: "ml-research-dev", Commit: tc.commit, Error: tc.err, RevisionIncludesCommit: tc.includes}
 			if tc.err == "" {
 				e.Application = FromApplication("fashion-mnist-dev", "argocd", load(t, tc.app))
 			}

@@ -43,7 +43,7 @@ func summarize(e *Environment) (State, string) {
 		return Deploying, fmt.Sprintf("Argo CD has no Application%s yet", name)
 	}
 	op := a.Operation
-	if e.Commit != "" && a.Revision != e.Commit {
+	if e.Commit != "" && a.Revision != e.Commit && !e.RevisionIncludesCommit {
 		if op.failed() && op.Revision == e.Commit {
 			return OutOfSync, fmt.Sprintf("the sync of %s failed: %s", Short(e.Commit), op.Message)
 		}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/dmls-project/dmls/generators/argocd"
+	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/status"
 )
@@ -39,8 +41,10 @@ func resource(kind string) status.Resource { return status.ResourceOf(kind) }
 type Target struct {
 	Env       string `json:"env"`
 	Namespace string `json:"namespace"`
-	// Application is the Argo CD Application (<app>-<env>).
-	Application string `json:"application"`
+	// Application is the Argo CD Application (<app>-<env>), and Dirs the
+	// folders of the k8s-config repo it syncs (its overlay and the base).
+	Application string   `json:"application"`
+	Dirs        []string `json:"dirs,omitempty"`
 	// TFJob is the TFJob of the current run, if the app trains there.
 	TFJob string `json:"tfJob,omitempty"`
 	Run   int    `json:"run,omitempty"`
@@ -51,12 +55,15 @@ type Target struct {
 }
 
 // Targets returns what to read for each environment of a built app, from
-// the objects generated for it: what is in git is what is deployed.
-func Targets(a *build.App) []Target {
+// the objects generated for it (what is in git is what is deployed);
+// prefix is the k8s-config repo's path prefix.
+func Targets(a *build.App, prefix string) []Target {
 	var out []Target
 	for _, in := range a.App.Envs {
 		env := in.Env.Name
-		t := Target{Env: env, Namespace: in.Namespace, Application: argocd.ApplicationName(a.App.Name, env)}
+		overlay := path.Join(prefix, kustomize.OverlayDir(a.App.Name, env))
+		t := Target{Env: env, Namespace: in.Namespace, Application: argocd.ApplicationName(a.App.Name, env),
+			Dirs: []string{overlay, path.Join(path.Dir(path.Dir(overlay)), "base")}}
 		for _, o := range a.Objects[env] {
 			gvk := o.GroupVersionKind()
 			switch {
@@ -101,11 +108,27 @@ func (c *Clusters) envClient(env string) (dynamic.Interface, error) {
 	return c.Env(env)
 }
 
-// Read reads one target and summarizes it; commit is the config commit
-// dmls published ("" when unknown). A cluster that cannot be read gives
-// the environment Unknown with the reason, never an error.
-func (c *Clusters) Read(ctx context.Context, t Target, commit string) status.Environment {
+// Published is what dmls published to the k8s-config repo: which commit
+// last changed some folders, and whether a revision includes a commit
+// (gitops.History).
+type Published interface {
+	LastChange(dirs []string) string
+	Includes(rev, commit string) bool
+}
+
+// Read reads one target and summarizes it; pub says what dmls published
+// (nil when unknown: the state then follows Argo CD's revision). A cluster
+// that cannot be read gives the environment Unknown with the reason, never
+// an error.
+func (c *Clusters) Read(ctx context.Context, t Target, pub Published) status.Environment {
+	commit := ""
+	if pub != nil {
+		commit = pub.LastChange(t.Dirs)
+	}
 	e := c.read(ctx, t, commit)
+	if pub != nil && e.Application != nil && e.Application.Found {
+		e.RevisionIncludesCommit = pub.Includes(e.Application.Revision, commit)
+	}
 	status.Summarize(&e)
 	return e
 }
@@ -165,14 +188,14 @@ func (c *Clusters) read(ctx context.Context, t Target, commit string) status.Env
 }
 
 // View reads every target of one app, in parallel.
-func (c *Clusters) View(ctx context.Context, team, app, mlCommit string, targets []Target, commit string) *status.View {
+func (c *Clusters) View(ctx context.Context, team, app, mlCommit string, targets []Target, pub Published) *status.View {
 	v := &status.View{Team: team, App: app, Commit: mlCommit, Environments: make([]status.Environment, len(targets))}
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v.Environments[i] = c.Read(ctx, t, commit)
+			v.Environments[i] = c.Read(ctx, t, pub)
 		}()
 	}
 	wg.Wait()
@@ -328,16 +351,16 @@ func New(o Options) (*Clusters, error) {
 
 // AppView reads the status of a built app in each of its environments, or
 // in env alone when env is not "". mlCommit is the ml-model commit that
-// last changed the app and commit the config commit dmls published; both
-// may be "".
-func (c *Clusters) AppView(ctx context.Context, a *build.App, env, mlCommit, commit string) *status.View {
-	return c.View(ctx, a.App.Team, a.App.Name, mlCommit, AppTargets(a, env), commit)
+// last changed the app ("" when unknown), prefix the k8s-config repo's
+// path prefix and pub what dmls published there (nil when unknown).
+func (c *Clusters) AppView(ctx context.Context, a *build.App, env, mlCommit, prefix string, pub Published) *status.View {
+	return c.View(ctx, a.App.Team, a.App.Name, mlCommit, AppTargets(a, env, prefix), pub)
 }
 
 // AppTargets are the targets of a built app, in env alone when env is not "".
-func AppTargets(a *build.App, env string) []Target {
+func AppTargets(a *build.App, env, prefix string) []Target {
 	var out []Target
-	for _, t := range Targets(a) {
+	for _, t := range Targets(a, prefix) {
 		if env == "" || t.Env == env {
 			out = append(out, t)
 		}

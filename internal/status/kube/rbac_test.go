@@ -108,13 +108,13 @@ func TestRolesCoverExactlyWhatIsRead(t *testing.T) {
 	c := &kube.Clusters{ArgoCD: cl, ArgoCDNamespace: ws.Platform.ArgoCD.Namespace}
 	var targets []kube.Target
 	for _, a := range res.Apps {
-		targets = append(targets, kube.Targets(a)...)
+		targets = append(targets, kube.Targets(a, "")...)
 	}
 	targets = append(targets, kube.Target{Env: "dev", Namespace: "ml-serving-dev", Application: "shared-dev", ServingKind: status.KindInferenceService, ServingName: "shared"})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, tg := range targets {
-		e := c.Read(ctx, tg, "")
+		e := c.Read(ctx, tg, nil)
 		if e.State != status.Deploying {
 			t.Errorf("%s: %s (%s), want Deploying with no Application", tg.Application, e.State, e.Reason)
 		}
