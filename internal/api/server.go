@@ -361,6 +361,7 @@ func (s *Server) handle(rt *route, req *request) *response {
 	}
 	if rt.mutation {
 		body, err := io.ReadAll(http.MaxBytesReader(nil, req.r.Body, s.cfg.MaxBodyBytes))
+		var e *apiError
 		var tooBig *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooBig):
@@ -368,7 +369,9 @@ func (s *Server) handle(rt *route, req *request) *response {
 		case err != nil:
 			return errorResponse(badRequest("", "cannot read the body: %v", err))
 		}
-		req.body = body
+		if req.body, e = yamlBody(req.r, body); e != nil {
+			return errorResponse(e)
+		}
 		if key := req.r.Header.Get(apiclient.HeaderIdempotencyKey); key != "" {
 			return s.idempotent(rt, req, key)
 		}

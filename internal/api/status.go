@@ -88,14 +88,14 @@ func (s *Server) statusRoutes() []*route {
 		{"env", "Only this environment.", "string"},
 		{"watch", "Stream the status as server-sent events (text/event-stream): an event \"status\" whose data is the whole #StatusView, at once and after every change.", "boolean"},
 	}
-	return []*route{
+	return append([]*route{
 		{method: "GET", path: team + "/trainingjobs/{app}/status", id: "getTrainingJobStatus",
 			summary: "The live status of the app of a training job in each environment: Argo CD's sync and health, the TFJob's conditions and replicas, and one summary state.",
 			auth:    true, ok: 200, result: "#StatusView", query: query, h: func(req *request) *response { return s.appStatus(req, sectionTraining) }},
 		{method: "GET", path: team + "/modelservices/{app}/status", id: "getModelServiceStatus",
 			summary: "The live status of the app of a model service in each environment: Argo CD's sync and health, Ready, URL, revisions and the traffic routed, and one summary state.",
 			auth:    true, ok: 200, result: "#StatusView", query: query, h: func(req *request) *response { return s.appStatus(req, sectionServing) }},
-	}
+	}, s.consoleRoutes()...)
 }
 
 // appStatus answers a status route: the view, or a stream of it.

@@ -20,7 +20,7 @@ import (
 
 // statusServer is an API server whose status routes read the fixture
 // cluster, with the published commit the tip of k8s-config.
-func statusServer(t *testing.T) (*testServer, *statustest.Cluster, string) {
+func statusServer(t *testing.T) (*testServer, *statustest.Cluster, string, *repos) {
 	t.Helper()
 	r := startRepos(t)
 	fc := statustest.Start(t, "")
@@ -38,11 +38,11 @@ func statusServer(t *testing.T) (*testServer, *statustest.Cluster, string) {
 		}
 	}
 	fc.Commit = commit
-	return ts, fc, commit
+	return ts, fc, commit, r
 }
 
 func TestStatusRoute(t *testing.T) {
-	ts, _, commit := statusServer(t)
+	ts, _, commit, _ := statusServer(t)
 	for _, path := range []string{"/v1/teams/ml-research/trainingjobs/fashion-mnist/status", "/v1/teams/ml-research/modelservices/fashion-mnist/status"} {
 		code, _, body := ts.do(t, "GET", path, researchToken, nil)
 		if code != http.StatusOK {
@@ -120,7 +120,7 @@ func TestStatusUnreachable(t *testing.T) {
 func TestStatusStream(t *testing.T) {
 	defer func(d time.Duration) { statusResync = d }(statusResync)
 	statusResync = 200 * time.Millisecond
-	ts, fc, _ := statusServer(t)
+	ts, fc, _, _ := statusServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", ts.http.URL+"/v1/teams/ml-research/trainingjobs/fashion-mnist/status?watch=true&env=dev", nil)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -117,4 +118,43 @@ func (h *History) Includes(rev, commit string) bool {
 	}
 	ok, err := c.IsAncestor(r)
 	return err == nil && ok
+}
+
+// CommitInfo is one commit of a History.
+type CommitInfo struct {
+	Commit  string    `json:"commit"`
+	Author  string    `json:"author"`
+	Time    time.Time `json:"time"`
+	Message string    `json:"message"`
+}
+
+// Log returns up to n of the newest commits that changed a file under one
+// of dirs, newest first.
+func (h *History) Log(dirs []string, n int) []CommitInfo {
+	out := []CommitInfo{}
+	if h == nil || h.tip == nil {
+		return out
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	iter, err := h.repo.Log(&git.LogOptions{From: h.tip.Hash, PathFilter: func(p string) bool {
+		for _, d := range dirs {
+			if strings.HasPrefix(p, strings.Trim(d, "/")+"/") {
+				return true
+			}
+		}
+		return false
+	}})
+	if err != nil {
+		return out
+	}
+	defer iter.Close()
+	_ = iter.ForEach(func(c *object.Commit) error {
+		out = append(out, CommitInfo{Commit: c.Hash.String(), Author: c.Author.Name, Time: c.Author.When.UTC(), Message: strings.TrimSpace(c.Message)})
+		if len(out) >= n {
+			return storer.ErrStop
+		}
+		return nil
+	})
+	return out
 }

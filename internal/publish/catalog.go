@@ -82,4 +82,3 @@ func LastChanges(dir string, apps []*workspace.App) map[string]catalog.Change {
 	}
 	return out
 }
-
