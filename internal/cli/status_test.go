@@ -66,8 +66,13 @@ func TestStatus(t *testing.T) {
 		}
 	})
 	t.Run("wait until succeeded", func(t *testing.T) {
+		// Succeed once --wait has read the running job.
+		before := fc.Gets()
 		go func() {
-			time.Sleep(500 * time.Millisecond)
+			for fc.Gets() < before+3 {
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(300 * time.Millisecond)
 			fc.Set("application-synced-healthy", "tfjob-succeeded", "ksvc-ready")
 		}()
 		start := time.Now()
@@ -75,7 +80,7 @@ func TestStatus(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s\n%s", code, errs, out)
 		}
-		if time.Since(start) < 400*time.Millisecond || !strings.Contains(out, "Running") || !strings.Contains(out, "Serving") {
+		if time.Since(start) < 300*time.Millisecond || !strings.Contains(out, "Running") || !strings.Contains(out, "Serving") {
 			t.Errorf("--wait returned at once or did not show the change:\n%s", out)
 		}
 	})

@@ -35,6 +35,14 @@ type Cluster struct {
 
 	mu    sync.Mutex
 	files map[string]string // resource → fixture name
+	gets  int
+}
+
+// Gets counts the gets served so far.
+func (c *Cluster) Gets() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gets
 }
 
 // Start serves c until the test ends.
@@ -61,13 +69,14 @@ func Testdata() string {
 }
 
 func (c *Cluster) serve(w http.ResponseWriter, r *http.Request) {
-	c.mu.Lock()
-	files := c.files
-	c.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	if r.URL.Query().Get("watch") != "" {
 		return
 	}
+	c.mu.Lock()
+	files := c.files
+	c.gets++
+	c.mu.Unlock()
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	name := ""
 	if len(parts) == 7 {
