@@ -93,8 +93,8 @@ func TestStatus(t *testing.T) {
 	})
 	t.Run("wait times out", func(t *testing.T) {
 		fc.Set("application-old-revision", "tfjob-running", "ksvc-ready")
-		code, _, errs := runDmls(append(base, "fashion-mnist", "--env", "dev", "--wait", "--timeout", "700ms")...)
-		if code != ExitError || !strings.Contains(errs, "timed out after 700ms waiting for fashion-mnist in dev (Deploying: Argo CD is at 0a1b2c3d4e5f") {
+		code, _, errs := runDmls(append(base, "fashion-mnist", "--env", "dev", "--wait", "--timeout", "2s")...)
+		if code != ExitError || !strings.Contains(errs, "timed out after 2s waiting for fashion-mnist in dev (Deploying: Argo CD is at 0a1b2c3d4e5f") {
 			t.Errorf("exit %d: %s", code, errs)
 		}
 	})
