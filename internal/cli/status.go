@@ -99,7 +99,7 @@ type statusList struct {
 }
 
 func (g *globals) runStatus(f statusFlags, app string) error {
-	urls, err := parseRepos(f.repos)
+	urls, err := g.repoFlags(f.repos)
 	if err != nil {
 		return err
 	}
