@@ -33,10 +33,10 @@ const statusSettle = 200 * time.Millisecond
 // when its tip moves.
 type histories struct {
 	mu sync.Mutex
-	h  map[string]*gitops.History // by URL and branch
+	h  map[string]*gitops.CommitGraph // by URL and branch
 }
 
-func (hs *histories) get(ctx context.Context, t gitops.Target, auth gitops.Auth) (*gitops.History, error) {
+func (hs *histories) get(ctx context.Context, t gitops.Target, auth gitops.Auth) (*gitops.CommitGraph, error) {
 	tip, err := gitops.Tip(ctx, t, auth)
 	if err != nil {
 		return nil, err
@@ -53,7 +53,7 @@ func (hs *histories) get(ctx context.Context, t gitops.Target, auth gitops.Auth)
 	}
 	hs.mu.Lock()
 	if hs.h == nil {
-		hs.h = map[string]*gitops.History{}
+		hs.h = map[string]*gitops.CommitGraph{}
 	}
 	hs.h[key] = h
 	hs.mu.Unlock()

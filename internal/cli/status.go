@@ -153,7 +153,7 @@ func (g *globals) runStatus(f statusFlags, app string) error {
 		defer cancel()
 	}
 	warned := false
-	var hist *gitops.History
+	var hist *gitops.CommitGraph
 	read := func() []*status.View {
 		// Fetch the history again only when the tip moved.
 		if tip, err := gitops.Tip(ctx, target, auth); err != nil || hist == nil || tip != hist.Tip() {

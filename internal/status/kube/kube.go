@@ -110,7 +110,7 @@ func (c *Clusters) envClient(env string) (dynamic.Interface, error) {
 
 // Published is what dmls published to the k8s-config repo: which commit
 // last changed some folders, and whether a revision includes a commit
-// (gitops.History).
+// (gitops.CommitGraph).
 type Published interface {
 	LastChange(dirs []string) string
 	Includes(rev, commit string) bool
