@@ -143,6 +143,9 @@ var componentKinds = append(slices.Clone(platformKinds),
 	metav1.GroupKind{Group: "", Kind: "Service"},
 	metav1.GroupKind{Group: "apps", Kind: "Deployment"},
 	metav1.GroupKind{Group: "policy", Kind: "PodDisruptionBudget"},
+	// The read-only Roles of the live status, and their bindings.
+	metav1.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "Role"},
+	metav1.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"},
 )
 
 // components returns the Applications of platform components, synced by

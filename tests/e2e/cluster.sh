@@ -42,8 +42,10 @@ REPO_SERVER_PORT=${E2E_REPO_SERVER_PORT:-31081}
 REPO_SERVER_METRICS_PORT=${E2E_REPO_SERVER_METRICS_PORT:-31084}
 CONTROLLER_METRICS_PORT=${E2E_CONTROLLER_METRICS_PORT:-31082}
 
-# How often the application controller re-reads git (Argo CD's default is 180s).
-APP_RESYNC_SECONDS=${E2E_APP_RESYNC_SECONDS:-15}
+# How often the application controller re-reads git: Argo CD's default,
+# so that the tests show that dmls's refresh after a push, not the poll,
+# makes changes arrive in seconds.
+APP_RESYNC_SECONDS=${E2E_APP_RESYNC_SECONDS:-180}
 
 CONTEXT=dmls-e2e
 FIELD_MANAGER=dmls-e2e
@@ -527,6 +529,7 @@ export E2E_ARGOCD_NAMESPACE=argocd
 export E2E_APISERVER_PORT=$APISERVER_PORT
 export E2E_REDIS_PORT=$REDIS_PORT
 export E2E_REPO_SERVER_PORT=$REPO_SERVER_PORT
+export E2E_APP_RESYNC_SECONDS=$APP_RESYNC_SECONDS
 EOF
 }
 
