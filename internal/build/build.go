@@ -19,6 +19,7 @@ import (
 	"github.com/dmls-project/dmls/generators/apiserver"
 	"github.com/dmls-project/dmls/generators/argocd"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
+	"github.com/dmls-project/dmls/generators/externalsecret"
 	"github.com/dmls-project/dmls/generators/kservice"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/generators/platform"
@@ -31,7 +32,7 @@ import (
 )
 
 // appGenerators run, in this order, for every app instance.
-var appGenerators = []generators.Func{tfjob.Generate, kservice.Generate, inferenceservice.Generate}
+var appGenerators = []generators.Func{externalsecret.Generate, tfjob.Generate, kservice.Generate, inferenceservice.Generate}
 
 // APIServerDir is where the dmls API server component lives in the
 // k8s-config repo, when the platform asks for one.
