@@ -116,8 +116,8 @@ func TeamKinds() []metav1.GroupKind {
 		{Group: "", Kind: "PersistentVolumeClaim"},
 		{Group: kubeflowv1.SchemeGroupVersion.Group, Kind: kubeflowv1.TFJobKind},
 		{Group: servingv1.SchemeGroupVersion.Group, Kind: "Service"},
-		{Group: externalsecret.GVK.Group, Kind: externalsecret.GVK.Kind},
 		{Group: inferenceservice.GroupVersion.Group, Kind: inferenceservice.Kind},
+		{Group: externalsecret.GVK.Group, Kind: externalsecret.GVK.Kind},
 	}
 }
 
@@ -143,6 +143,9 @@ var componentKinds = append(slices.Clone(platformKinds),
 	metav1.GroupKind{Group: "", Kind: "Service"},
 	metav1.GroupKind{Group: "apps", Kind: "Deployment"},
 	metav1.GroupKind{Group: "policy", Kind: "PodDisruptionBudget"},
+	// The read-only Roles of the live status, and their bindings.
+	metav1.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "Role"},
+	metav1.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"},
 )
 
 // components returns the Applications of platform components, synced by

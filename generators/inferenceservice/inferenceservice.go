@@ -189,9 +189,9 @@ func container(cs containerSpec, trace *provenance.Trace, at, from string) corev
 		c.Env = append(c.Env, generators.EnvVar(k, cs.env[k]))
 		trace.Record(fmt.Sprintf("%s.env[%d]", at, i), from+".env."+k)
 	}
-	c.EnvFrom = generators.EnvFrom(cs.envFrom)
-	for i := range cs.envFrom {
-		trace.Record(fmt.Sprintf("%s.envFrom[%d]", at, i), fmt.Sprintf("%s.envFrom[%d]", from, i))
+	if len(cs.envFrom) > 0 {
+		c.EnvFrom = generators.EnvFrom(cs.envFrom)
+		trace.Record(at+".envFrom", from+".envFrom")
 	}
 	if cs.resources != nil {
 		c.Resources = generators.Resources(cs.resources)

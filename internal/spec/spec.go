@@ -52,6 +52,22 @@ type Repo struct {
 // ArgoCD says where Argo CD runs.
 type ArgoCD struct {
 	Namespace string `json:"namespace"`
+	// URL is Argo CD's web UI.
+	URL string `json:"url,omitempty"`
+	// Refresh says how to tell Argo CD about a push.
+	Refresh *Refresh `json:"refresh,omitempty"`
+}
+
+// Refresh says how dmls tells Argo CD about a push (schemas #Refresh).
+type Refresh struct {
+	Webhook    *Webhook `json:"webhook,omitempty"`
+	Annotation bool     `json:"annotation,omitempty"`
+}
+
+// Webhook is Argo CD's git webhook endpoint and where its secret is.
+type Webhook struct {
+	URL       string `json:"url"`
+	SecretEnv string `json:"secretEnv"`
 }
 
 // Well-known config repo names.
@@ -279,7 +295,6 @@ type Transformer struct {
 	Command   []string            `json:"command,omitempty"`
 	Args      []string            `json:"args,omitempty"`
 	Env       map[string]EnvValue `json:"env,omitempty"`
-	EnvFrom   []EnvSource         `json:"envFrom,omitempty"`
 	Resources *Resources          `json:"resources,omitempty"`
 	Port      int                 `json:"port,omitempty"`
 }

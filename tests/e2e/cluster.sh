@@ -29,8 +29,8 @@ ARGOCD_VERSION=v2.14.21
 KUSTOMIZE_VERSION=v5.6.0
 TRAINING_OPERATOR_VERSION=v1.8.1
 KNATIVE_SERVING_VERSION=v0.42.2
-EXTERNAL_SECRETS_VERSION=v0.16.2
 KSERVE_VERSION=v0.14.1
+EXTERNAL_SECRETS_VERSION=v0.16.2
 
 # Ports: below the Linux ephemeral range (32768+) so that no outgoing
 # connection can hold them, and away from the usual 2379/6379/6443/808x.
@@ -42,8 +42,10 @@ REPO_SERVER_PORT=${E2E_REPO_SERVER_PORT:-31081}
 REPO_SERVER_METRICS_PORT=${E2E_REPO_SERVER_METRICS_PORT:-31084}
 CONTROLLER_METRICS_PORT=${E2E_CONTROLLER_METRICS_PORT:-31082}
 
-# How often the application controller re-reads git (Argo CD's default is 180s).
-APP_RESYNC_SECONDS=${E2E_APP_RESYNC_SECONDS:-15}
+# How often the application controller re-reads git: Argo CD's default,
+# so that the tests show that dmls's refresh after a push, not the poll,
+# makes changes arrive in seconds.
+APP_RESYNC_SECONDS=${E2E_APP_RESYNC_SECONDS:-180}
 
 CONTEXT=dmls-e2e
 FIELD_MANAGER=dmls-e2e
@@ -274,8 +276,8 @@ crd_files() {
     "$kn/config/core/300-resources/configuration.yaml" \
     "$kn/config/core/300-resources/revision.yaml" \
     "$kn/config/core/300-resources/route.yaml" \
-    "$eso/config/crds/bases/external-secrets.io_externalsecrets.yaml" \
-    "$ks/config/crd/full/serving.kserve.io_inferenceservices.yaml"
+    "$ks/config/crd/full/serving.kserve.io_inferenceservices.yaml" \
+    "$eso/config/crds/bases/external-secrets.io_externalsecrets.yaml"
 }
 
 # moddir MODULE VERSION prints the module's directory in the module cache,
@@ -527,6 +529,7 @@ export E2E_ARGOCD_NAMESPACE=argocd
 export E2E_APISERVER_PORT=$APISERVER_PORT
 export E2E_REDIS_PORT=$REDIS_PORT
 export E2E_REPO_SERVER_PORT=$REPO_SERVER_PORT
+export E2E_APP_RESYNC_SECONDS=$APP_RESYNC_SECONDS
 EOF
 }
 
