@@ -103,7 +103,7 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 	if t := s.Transformer; t != nil {
 		const at = "spec.transformer"
 		c := container(containerSpec{
-			image: t.Image, command: t.Command, args: t.Args, env: t.Env, resources: t.Resources, port: t.Port,
+			image: t.Image, command: t.Command, args: t.Args, env: t.Env, envFrom: t.EnvFrom, resources: t.Resources, port: t.Port,
 		}, trace, at+".containers[0]", "serving.transformer")
 		c.Name = ContainerName
 		isvc.Spec.Transformer = &v1beta1.TransformerSpec{PodSpec: v1beta1.PodSpec{Containers: []corev1.Container{c}}}

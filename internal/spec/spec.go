@@ -295,6 +295,7 @@ type Transformer struct {
 	Command   []string            `json:"command,omitempty"`
 	Args      []string            `json:"args,omitempty"`
 	Env       map[string]EnvValue `json:"env,omitempty"`
+	EnvFrom   []EnvSource         `json:"envFrom,omitempty"`
 	Resources *Resources          `json:"resources,omitempty"`
 	Port      int                 `json:"port,omitempty"`
 }

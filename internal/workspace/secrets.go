@@ -273,6 +273,9 @@ func (c *checker) secrets(a *spec.App) {
 	}
 	if s := a.Serving; s != nil {
 		container(pathServing, s.Env, s.EnvFrom)
+		if t := s.Transformer; t != nil {
+			container(pathServing+".transformer", t.Env, t.EnvFrom)
+		}
 	}
 	existing := map[string]bool{}
 	for _, n := range p.ExistingSecrets {
