@@ -15,6 +15,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -22,10 +23,10 @@ import (
 const (
 	// PlatformProject is the AppProject of the platform team's
 	// Applications: platform-<env> and the roots.
-	PlatformProject = "dmls-platform"
+	PlatformProject = spec.PlatformProject
 	// RootName is the Application the platform team applies once; it
 	// syncs argocd/shared.
-	RootName = "dmls-root"
+	RootName = spec.RootApplication
 	// InClusterServer is the API server of the cluster Argo CD runs in,
 	// where its Applications and AppProjects live.
 	InClusterServer = "https://kubernetes.default.svc"
@@ -38,26 +39,18 @@ const (
 	SharedDir = Dir + "/shared"
 )
 
-// reservedEnvs cannot be environment names: their folders under Dir are
-// taken.
-var reservedEnvs = []string{"bootstrap", "shared"}
-
-// reservedProjects cannot be team names: Argo CD has a default project, and
-// dmls has its own.
-var reservedProjects = []string{v1alpha1.DefaultAppProjectName, PlatformProject}
-
 // EnvDir is the folder of one environment's Applications.
 func EnvDir(env string) string { return Dir + "/" + env }
 
 // EnvRootName names the root Application of one environment.
-func EnvRootName(env string) string { return RootName + "-" + env }
+func EnvRootName(env string) string { return spec.EnvRootName(env) }
 
 // ApplicationName names the Application of an app in one environment.
-func ApplicationName(app, env string) string { return app + "-" + env }
+func ApplicationName(app, env string) string { return spec.ApplicationName(app, env) }
 
 // PlatformApplicationName names the Application of an environment's team
 // namespaces and quotas.
-func PlatformApplicationName(env string) string { return "platform-" + env }
+func PlatformApplicationName(env string) string { return spec.PlatformApplicationName(env) }
 
 // Sync waves of the objects dmls generates (argocd.argoproj.io/sync-wave).
 const (
@@ -91,7 +84,7 @@ func SourceOf(p *spec.Platform) (Source, error) {
 	if !ok || r.URL == "" {
 		return Source{}, fmt.Errorf("platform repos.%q.url is not set: Argo CD reads every Application from the k8s-config repo", spec.RepoK8sConfig)
 	}
-	return Source{RepoURL: r.URL, Branch: r.Branch, Path: r.Path}, nil
+	return Source{RepoURL: repourl.Public(r.URL), Branch: r.Branch, Path: r.Path}, nil
 }
 
 // at returns the Application source of the folder rel of the tree.
@@ -182,7 +175,11 @@ func Projects(p *spec.Platform, envs []*spec.Environment, repoURLs []string, com
 	if err := checkPlatform(p, envs); err != nil {
 		return nil, err
 	}
-	urls := sortedUnique(repoURLs)
+	public := make([]string, len(repoURLs))
+	for i, u := range repoURLs {
+		public[i] = repourl.Public(u)
+	}
+	urls := sortedUnique(public)
 	if len(urls) == 0 {
 		return nil, fmt.Errorf("no config repo URLs: an AppProject needs at least one source repo")
 	}
@@ -590,7 +587,10 @@ func Tree(in Input) (generators.Tree, error) {
 	return tree, nil
 }
 
-// checkPlatform checks what every object here relies on.
+// checkPlatform checks what every object here relies on. The loader
+// (internal/workspace) refuses all of it first, at the spec position, with
+// the same rules from internal/spec; these checks only guard callers that
+// build a platform by hand.
 func checkPlatform(p *spec.Platform, envs []*spec.Environment) error {
 	if p == nil {
 		return fmt.Errorf("no platform")
@@ -599,7 +599,7 @@ func checkPlatform(p *spec.Platform, envs []*spec.Environment) error {
 		return fmt.Errorf("platform argocd.namespace is not set: Applications and AppProjects live in Argo CD's namespace")
 	}
 	for _, team := range generators.SortedKeys(p.Teams) {
-		if slices.Contains(reservedProjects, team) {
+		if _, ok := spec.ReservedTeams[team]; ok {
 			return fmt.Errorf("platform teams.%s: %q is the name of an Argo CD project dmls or Argo CD needs; name the team differently", team, team)
 		}
 	}
@@ -608,7 +608,7 @@ func checkPlatform(p *spec.Platform, envs []*spec.Environment) error {
 		if env == nil {
 			return fmt.Errorf("nil environment")
 		}
-		if slices.Contains(reservedEnvs, env.Name) {
+		if _, ok := spec.ReservedEnvs[env.Name]; ok {
 			return fmt.Errorf("environment %s (overlays/%s.cue): the name is taken by the %s folder; name the environment differently", env.Name, env.Name, path.Join(Dir, env.Name))
 		}
 		if seen[env.Name] {
@@ -635,7 +635,7 @@ func checkPlatform(p *spec.Platform, envs []*spec.Environment) error {
 
 // maxAppName is the longest Application name: Argo CD's default label
 // tracking writes the name into the app.kubernetes.io/instance label.
-const maxAppName = 63
+const maxAppName = spec.MaxName
 
 func checkAppName(name string) error {
 	if len(name) > maxAppName {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,6 +125,7 @@ type Server struct {
 	writer  *writer
 	idem    *idemStore
 	metrics *metrics
+	health  *health
 	schema  *apiSchema
 	openapi []byte
 	mux     *http.ServeMux
@@ -171,6 +173,8 @@ func New(cfg Config) (*Server, error) {
 		metrics: newMetrics(cfg.Registry),
 		schema:  schema,
 	}
+	s.health = newHealth(s.metrics.registry)
+	s.store.health = s.health
 	s.writer = &writer{s: s, queue: make(chan *job, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{})}
 	routes := s.routes()
 	if s.openapi, err = s.openAPI(routes); err != nil {
@@ -266,6 +270,9 @@ type request struct {
 	id    string
 	ident identity
 	body  []byte
+	// idemKey and idemFP are the Idempotency-Key hashed with the actor
+	// and the request's fingerprint, when the request has a key.
+	idemKey, idemFP string
 }
 
 // response is a handler's answer, kept whole so that it can be replayed
@@ -357,6 +364,9 @@ func (s *Server) handle(rt *route, req *request) *response {
 			return errorResponse(badRequest("", "cannot read the body: %v", err))
 		}
 		req.body = body
+		if at, ok := duplicateKey(body); ok {
+			return errorResponse(badRequest(at, "this key is in its object twice; give each key once (spec files may not repeat a key either)"))
+		}
 		if key := req.r.Header.Get(apiclient.HeaderIdempotencyKey); key != "" {
 			return s.idempotent(rt, req, key)
 		}
@@ -374,6 +384,7 @@ func (s *Server) idempotent(rt *route, req *request, key string) (resp *response
 	h.Write(req.body)
 	var fp [sha256.Size]byte
 	copy(fp[:], h.Sum(nil))
+	req.idemKey, req.idemFP = keyHash(req.ident.actor, key), hex.EncodeToString(fp[:16])
 	e, state := s.idem.begin(req.ident.actor+"\x00"+key, fp)
 	switch state {
 	case idemMismatch:
@@ -444,6 +455,12 @@ func (s *Server) write(w http.ResponseWriter, req *request, resp *response) {
 		}
 		body = append(body, '\n')
 	}
+	if req.body == nil && req.r.ContentLength != 0 {
+		// A body that was not read (no token, a bad one, a route that
+		// takes none) is never read: the connection closes instead, so
+		// that net/http does not wait for it before it answers.
+		h.Set("Connection", "close")
+	}
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(resp.status)
 	_, _ = w.Write(body)
@@ -465,6 +482,11 @@ func (s *Server) auditLine(req *request, rt *route, resp *response, d time.Durat
 		slog.String("app", req.r.PathValue("app")),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 		slog.String("remote", req.r.RemoteAddr),
+	}
+	if rt.mutation {
+		if broken, _ := s.health.brokenApps(); len(broken) > 0 {
+			attrs = append(attrs, slog.String("degraded_apps", strings.Join(broken, ",")))
+		}
 	}
 	if key := req.r.Header.Get(apiclient.HeaderIdempotencyKey); key != "" {
 		sum := sha256.Sum256([]byte(key))

@@ -27,6 +27,11 @@ var (
 	ErrStale = errors.New("branch moved since the change was computed")
 	// ErrNotFound means the repository does not exist or is hidden from these credentials.
 	ErrNotFound = errors.New("repository not found")
+	// ErrUnreachable means the git server or the repository could not be
+	// reached: a refused connection, a name that does not resolve, a
+	// timeout, a broken transport, or a local repository whose folder is
+	// not there. Trying again later may succeed.
+	ErrUnreachable = errors.New("git server unreachable")
 	// ErrInvalidPath means a file path or managed prefix is unsafe or malformed.
 	ErrInvalidPath = errors.New("invalid path")
 	// ErrUnsafeTree means the repository holds something under a managed path that dmls will
@@ -48,7 +53,8 @@ type Error struct {
 	Op string
 	// Repo names the repository: the target's name, or its URL without secrets.
 	Repo string
-	// Kind is ErrAuth, ErrRejected, ErrConflict or ErrNotFound, or nil for other failures.
+	// Kind is ErrAuth, ErrRejected, ErrConflict, ErrNotFound or ErrUnreachable, or nil for
+	// other failures.
 	Kind error
 	// Detail is the underlying error's text (and any message from the remote), scrubbed.
 	Detail string
@@ -158,27 +164,4 @@ func (r *redactor) wrap(op, repo string, kind, err error) *Error {
 		}
 	}
 	return e
-}
-
-// RedactURL returns u with the password of its userinfo replaced by "***", or the whole
-// userinfo of an HTTP(S) URL without password (a lone user there is usually a token).
-// SCP-like addresses (git@host:path) and plain paths are returned unchanged.
-func RedactURL(u string) string {
-	pu, err := url.Parse(u)
-	if err != nil || pu.User == nil || pu.Scheme == "" {
-		return (&redactor{}).scrub(u)
-	}
-	user := pu.User.Username()
-	_, hasPassword := pu.User.Password()
-	pu.User = nil
-	s := pu.String()
-	prefix := pu.Scheme + "://"
-	info := "***"
-	switch {
-	case hasPassword:
-		info = url.PathEscape(user) + ":***"
-	case !strings.HasPrefix(pu.Scheme, "http"):
-		info = url.PathEscape(user) // an SSH user such as "git" is not a secret
-	}
-	return prefix + info + "@" + strings.TrimPrefix(s, prefix)
 }
