@@ -13,6 +13,7 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/repourl"
@@ -114,6 +115,7 @@ func TeamKinds() []metav1.GroupKind {
 		{Group: "", Kind: "PersistentVolumeClaim"},
 		{Group: kubeflowv1.SchemeGroupVersion.Group, Kind: kubeflowv1.TFJobKind},
 		{Group: servingv1.SchemeGroupVersion.Group, Kind: "Service"},
+		{Group: inferenceservice.GroupVersion.Group, Kind: inferenceservice.Kind},
 	}
 }
 

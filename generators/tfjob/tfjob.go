@@ -52,7 +52,7 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 
 	trace := &provenance.Trace{}
 	job := &kubeflowv1.TFJob{
-		ObjectMeta: metav1.ObjectMeta{Name: spec.TFJobName(app.Name, t.Run), Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: spec.JobName(app.Name, t), Labels: labels},
 		Spec: kubeflowv1.TFJobSpec{
 			RunPolicy: kubeflowv1.RunPolicy{
 				CleanPodPolicy:          ptr(kubeflowv1.CleanPodPolicy(t.CleanPodPolicy)),
@@ -65,6 +65,9 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 	}
 	generators.AnnotateException(app, &job.ObjectMeta, trace)
 	trace.Record("metadata.name", "training.run")
+	if t.Name != "" {
+		trace.Record("metadata.name", "training.name")
+	}
 	trace.Record("spec.runPolicy.cleanPodPolicy", "training.cleanPodPolicy")
 	trace.Record("spec.runPolicy.ttlSecondsAfterFinished", "training.ttlSecondsAfterFinished")
 	trace.Record("spec.runPolicy.activeDeadlineSeconds", "training.activeDeadlineSeconds")
@@ -113,6 +116,8 @@ func replicaSpec(app *spec.App, role string, rs *spec.ReplicaSet, labels map[str
 
 	c.Image = firstNonEmpty(rs.Image, t.Image)
 	trace.Record(cat+".image", pick("image", rs.Image != ""))
+	c.ImagePullPolicy = corev1.PullPolicy(firstNonEmpty(rs.ImagePullPolicy, t.ImagePullPolicy))
+	trace.Record(cat+".imagePullPolicy", pick("imagePullPolicy", rs.ImagePullPolicy != ""))
 	c.Command = firstList(rs.Command, t.Command)
 	trace.Record(cat+".command", pick("command", rs.Command != nil))
 	c.Args = append([]string(nil), firstList(rs.Args, t.Args)...)

@@ -14,8 +14,8 @@ import (
 )
 
 // TestRuleCoverage fails when a registered rule has no bad-spec case: a
-// testscript in testdata/script that runs a command expected to fail and
-// compares its output with a file naming the rule ("[rule-id]" in the
+// testscript in testdata/script that runs dmls (failing for an error,
+// passing for a warning) and compares its output with a file naming the rule ("[rule-id]" in the
 // messages, or "rule": "rule-id" in JSON), or a stderr pattern naming it.
 // A backstop rule, which no spec that passes the schemas reaches, needs a
 // case in internal/build's admission tests instead.
@@ -38,10 +38,12 @@ func TestRuleCoverage(t *testing.T) {
 		for _, line := range strings.Split(string(a.Comment), "\n") {
 			line = strings.TrimSpace(line)
 			switch {
-			case strings.HasPrefix(line, "! exec dmls"):
+			case strings.HasPrefix(line, "! exec dmls"), strings.HasPrefix(line, "exec dmls"):
+				// A finding is checked after a dmls command, failing
+				// (an error) or not (a warning).
 				failing = true
 				continue
-			case strings.HasPrefix(line, "exec "):
+			case strings.HasPrefix(line, "exec "), strings.HasPrefix(line, "! exec "):
 				failing = false
 				continue
 			}

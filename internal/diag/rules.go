@@ -17,6 +17,8 @@ const (
 	// RuleArgoCD: a setting that fights Argo CD's selfHeal.
 	RuleArgoCD = "argocd-selfheal"
 
+	// RuleCredentialsInURL: a repository URL with credentials in it.
+	RuleCredentialsInURL = "credentials-in-url"
 	// RuleImageTag: an image without a tag or digest, or one tagged
 	// latest (in any case) where the environment pins (imageTags
 	// "pinned" or "digest").
@@ -54,6 +56,7 @@ var Rules = []RuleInfo{
 	{RuleTFJobAdmission, "TFJobs pass the training operator's admission rules", true},
 	{RuleKnative, "Knative Services pass Knative's own validation", false},
 	{RuleArgoCD, "generated objects do not fight Argo CD's selfHeal", false},
+	{RuleCredentialsInURL, "repository URLs carry no credentials", false},
 	{RuleImageTag, "images carry a tag or digest; latest is refused where the environment pins", false},
 	{RuleImageDigest, "images carry a digest where the environment requires digests", false},
 	{RuleImageRegistry, "images come from the environment's allowed registries", false},

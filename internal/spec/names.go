@@ -38,8 +38,18 @@ const (
 // run stays in the cluster while it is in git (see generators/argocd).
 func TFJobName(app string, run int) string { return fmt.Sprintf("%s-r%d", app, run) }
 
-// RevisionName names a Knative revision of an app.
-func RevisionName(app, revision string) string { return app + "-" + revision }
+// JobName is the TFJob's name: the job's own name when it has one (kept
+// by dmls import), else TFJobName.
+func JobName(app string, t *TrainingJob) string {
+	if t.Name != "" {
+		return t.Name
+	}
+	return TFJobName(app, t.Run)
+}
+
+// RevisionName names a Knative revision of a service (the app's name, or
+// the service's own name when it has one).
+func RevisionName(service, revision string) string { return service + "-" + revision }
 
 // RouteTagName is the DNS label Knative makes for a tagged route of an app
 // (<tag>-<app>.<namespace>.<domain>); it must be a DNS label.

@@ -70,12 +70,12 @@ func (c *checker) names(a *spec.App) {
 	if s := a.Serving; s != nil {
 		tr := s.Traffic
 		route := func(at, tag string) {
-			if name := spec.RouteTagName(tag, a.Name); len(name) > spec.MaxName {
+			if name := spec.RouteTagName(tag, s.ObjectName(a.Name)); len(name) > spec.MaxName {
 				c.add(at, "the route of tag %q is the DNS label %q (<tag>-<app>), %d characters, more than %d; shorten the app name or the tag", tag, name, len(name), spec.MaxName)
 			}
 		}
 		revision := func(at, rev string) {
-			if name := spec.RevisionName(a.Name, rev); len(name) > spec.MaxName {
+			if name := spec.RevisionName(s.ObjectName(a.Name), rev); len(name) > spec.MaxName {
 				c.add(at, "the revision name %q (<app>-<revision>) is %d characters, more than %d; shorten the app name or the revision", name, len(name), spec.MaxName)
 			}
 		}
@@ -183,12 +183,16 @@ func (l *loader) checkOwners() {
 				claim(key{"PersistentVolumeClaim", ns, cl.Name}, own(cl.From), in.Env.Name)
 			}
 			if t := s.Training; t != nil {
-				claim(key{"TFJob", ns, spec.TFJobName(a.Name, t.Run)}, own("training"), in.Env.Name)
+				claim(key{"TFJob", ns, spec.JobName(a.Name, t)}, own("training"), in.Env.Name)
 			}
 			if sv := s.Serving; sv != nil {
-				claim(key{"Knative Service", ns, a.Name}, own("serving"), in.Env.Name)
-				if sv.Revision != "" {
-					claim(key{"Knative Revision", ns, spec.RevisionName(a.Name, sv.Revision)}, own("serving.revision"), in.Env.Name)
+				if sv.Runtime == spec.RuntimeKServe {
+					claim(key{"InferenceService", ns, sv.ObjectName(a.Name)}, own("serving"), in.Env.Name)
+				} else {
+					claim(key{"Knative Service", ns, sv.ObjectName(a.Name)}, own("serving"), in.Env.Name)
+					if sv.Revision != "" {
+						claim(key{"Knative Revision", ns, spec.RevisionName(sv.ObjectName(a.Name), sv.Revision)}, own("serving.revision"), in.Env.Name)
+					}
 				}
 			}
 		}
