@@ -253,3 +253,38 @@ func AnnotateException(app *spec.App, meta *metav1.ObjectMeta, trace *provenance
 	meta.Annotations[SecurityExceptionAnnotation] = ex.Reason
 	trace.Record("metadata.annotations", SecurityExceptionPath+".reason")
 }
+
+// EnvVar converts one spec environment variable: a literal becomes value,
+// a secretRef valueFrom.secretKeyRef and a configMapRef
+// valueFrom.configMapKeyRef.
+func EnvVar(name string, v spec.EnvValue) corev1.EnvVar {
+	switch {
+	case v.SecretRef != nil:
+		r := v.SecretRef
+		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: r.Name}, Key: r.Key, Optional: r.Optional,
+		}}}
+	case v.ConfigMapRef != nil:
+		r := v.ConfigMapRef
+		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: r.Name}, Key: r.Key, Optional: r.Optional,
+		}}}
+	}
+	return corev1.EnvVar{Name: name, Value: v.Value}
+}
+
+// EnvFrom converts spec envFrom sources, in order.
+func EnvFrom(srcs []spec.EnvSource) []corev1.EnvFromSource {
+	var out []corev1.EnvFromSource
+	for _, s := range srcs {
+		e := corev1.EnvFromSource{Prefix: s.Prefix}
+		if r := s.SecretRef; r != nil {
+			e.SecretRef = &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: r.Name}, Optional: r.Optional}
+		}
+		if r := s.ConfigMapRef; r != nil {
+			e.ConfigMapRef = &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: r.Name}, Optional: r.Optional}
+		}
+		out = append(out, e)
+	}
+	return out
+}

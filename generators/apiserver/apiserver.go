@@ -1,7 +1,7 @@
 // Package apiserver generates what runs the dmls API (dmls serve) on the
 // platform cluster: a ServiceAccount, a Deployment of two replicas with
-// probes and Prometheus scrape annotations, a Service and a
-// PodDisruptionBudget.
+// probes and Prometheus scrape annotations, a Service, a
+// PodDisruptionBudget, and read-only Roles for the live status.
 //
 // Secrets are referenced, never inlined: the token file comes from the
 // Secret TokensSecret (key "tokens", see dmls serve --help for its format)
@@ -18,11 +18,13 @@ package apiserver
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -33,6 +35,7 @@ import (
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/status"
 )
 
 // Defaults of Config.
@@ -83,7 +86,30 @@ type Config struct {
 	// Resources of the container; default 250m CPU and 512Mi requested,
 	// 1Gi limit.
 	Resources *corev1.ResourceRequirements
+	// ArgoCDNamespace and TeamNamespaces are where the server reads live
+	// status (internal/status): a Role and RoleBinding in each grants its
+	// ServiceAccount get, list and watch on the kinds status.Resources
+	// reads there, and nothing else. Team namespaces of environments on
+	// other clusters are not listed: the server reaches those through a
+	// kubeconfig of their own.
+	ArgoCDNamespace string
+	TeamNamespaces  []string
+	// RefreshAnnotation adds a Role in ArgoCDNamespace that may patch
+	// Applications, to set argocd.argoproj.io/refresh after a push
+	// (platform.cue argocd.refresh.annotation).
+	RefreshAnnotation bool
+	// WebhookSecretEnv, when set, is the environment variable that gets
+	// Argo CD's webhook secret, from key "secret" of Secret WebhookSecret
+	// (platform.cue argocd.refresh.webhook).
+	WebhookSecretEnv string
 }
+
+// WebhookSecret is the Secret that holds Argo CD's webhook secret, and
+// WebhookKey its key.
+const (
+	WebhookSecret = "dmls-argocd-webhook"
+	WebhookKey    = "secret"
+)
 
 func (c *Config) defaults() error {
 	if c.Image == "" {
@@ -144,8 +170,12 @@ func Generate(c Config) ([]generators.Object, error) {
 	}
 
 	sa := &corev1.ServiceAccount{ObjectMeta: meta(), AutomountServiceAccountToken: ptr(false)}
+	readStatus := len(Roles(c)) > 0
 
 	args := []string{"serve", "--listen", fmt.Sprintf(":%d", c.Port), "--tokens", tokensDir + "/" + TokensKey}
+	if readStatus {
+		args = append(args, "--status")
+	}
 	for _, name := range generators.SortedKeys(c.Repos) {
 		args = append(args, "--repo", name+"="+repourl.Public(c.Repos[name]))
 	}
@@ -163,13 +193,17 @@ func Generate(c Config) ([]generators.Object, error) {
 			Items: []corev1.KeyToPath{{Key: key, Path: key}},
 		}}}
 	}
+	env := []corev1.EnvVar{{Name: "DMLS_GIT_CREDENTIALS_FILE", Value: gitDir + "/" + GitKey}}
+	if c.WebhookSecretEnv != "" {
+		env = append(env, corev1.EnvVar{Name: c.WebhookSecretEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: WebhookSecret}, Key: WebhookKey, Optional: ptr(true),
+		}}})
+	}
 	container := corev1.Container{
-		Name:  "api",
-		Image: c.Image,
-		Args:  args,
-		Env: []corev1.EnvVar{
-			{Name: "DMLS_GIT_CREDENTIALS_FILE", Value: gitDir + "/" + GitKey},
-		},
+		Name:      "api",
+		Image:     c.Image,
+		Args:      args,
+		Env:       env,
 		Ports:     []corev1.ContainerPort{{Name: portName, ContainerPort: c.Port, Protocol: corev1.ProtocolTCP}},
 		Resources: *c.Resources,
 		// Ready once the workspace is read; not ready while shutting down,
@@ -208,8 +242,9 @@ func Generate(c Config) ([]generators.Object, error) {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: scrape},
 				Spec: corev1.PodSpec{
-					ServiceAccountName:            c.Name,
-					AutomountServiceAccountToken:  ptr(false),
+					ServiceAccountName: c.Name,
+					// The token is mounted only when the server reads live status.
+					AutomountServiceAccountToken:  ptr(readStatus),
 					TerminationGracePeriodSeconds: ptr(int64(shutdownGrace)),
 					SecurityContext: &corev1.PodSecurityContext{
 						RunAsNonRoot:   ptr(true),
@@ -270,7 +305,73 @@ func Generate(c Config) ([]generators.Object, error) {
 		}
 		out = append(out, obj)
 	}
+	for _, r := range Roles(c) {
+		role, err := generators.New(r, rbacv1.SchemeGroupVersion.WithKind("Role"), nil)
+		if err != nil {
+			return nil, err
+		}
+		rb := &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: r.Name, Namespace: r.Namespace, Labels: labels},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: r.Name},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: c.Name, Namespace: c.Namespace}},
+		}
+		binding, err := generators.New(rb, rbacv1.SchemeGroupVersion.WithKind("RoleBinding"), nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, role, binding)
+	}
 	return out, nil
+}
+
+// StatusRole is the name of the Roles (and RoleBindings) that let the
+// server read live status.
+const StatusRole = DefaultName + "-status"
+
+// Roles returns the Roles of the server: read-only ones in Argo CD's
+// namespace on the Applications and in each team namespace on the
+// workload kinds, with exactly the kinds and verbs of status.Resources and
+// status.Verbs (named StatusRole); and, for RefreshAnnotation, one that
+// may patch Applications (named <name>-refresh). c must have its defaults.
+func Roles(c Config) []*rbacv1.Role {
+	rules := func(scope status.Scope) []rbacv1.PolicyRule {
+		var out []rbacv1.PolicyRule
+		for _, r := range status.Resources {
+			if r.Scope == scope {
+				out = append(out, rbacv1.PolicyRule{APIGroups: []string{r.GVR.Group}, Resources: []string{r.GVR.Resource}, Verbs: slices.Clone(status.Verbs)})
+			}
+		}
+		return out
+	}
+	labels := map[string]string{generators.LabelName: c.Name, generators.LabelComponent: component, generators.LabelManagedBy: generators.ManagedBy}
+	if c.Platform != "" {
+		labels[generators.LabelPartOf] = c.Platform
+	}
+	role := func(ns string, scope status.Scope) *rbacv1.Role {
+		return &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: statusRoleName(c), Namespace: ns, Labels: labels}, Rules: rules(scope)}
+	}
+	var out []*rbacv1.Role
+	if c.ArgoCDNamespace != "" {
+		out = append(out, role(c.ArgoCDNamespace, status.ArgoCDNamespace))
+		if c.RefreshAnnotation {
+			app := status.ResourceOf(status.KindApplication).GVR
+			out = append(out, &rbacv1.Role{
+				ObjectMeta: metav1.ObjectMeta{Name: c.Name + "-refresh", Namespace: c.ArgoCDNamespace, Labels: labels},
+				Rules:      []rbacv1.PolicyRule{{APIGroups: []string{app.Group}, Resources: []string{app.Resource}, Verbs: []string{"patch"}}},
+			})
+		}
+	}
+	for _, ns := range slices.Compact(slices.Sorted(slices.Values(c.TeamNamespaces))) {
+		out = append(out, role(ns, status.TeamNamespaces))
+	}
+	return out
+}
+
+func statusRoleName(c Config) string {
+	if c.Name == "" {
+		return StatusRole
+	}
+	return c.Name + "-status"
 }
 
 // Tree returns the objects as a kustomization, one file each.

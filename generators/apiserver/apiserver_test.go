@@ -115,3 +115,49 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusRoles checks that the token is mounted and --status given only
+// when the server gets Roles to read live status with.
+func TestStatusRoles(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		nss   []string
+		argo  string
+		roles int
+	}{
+		{name: "no status", roles: 0},
+		{name: "argocd and teams", argo: "argocd", nss: []string{"b-dev", "a-dev", "a-dev"}, roles: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := exampleConfig()
+			c.ArgoCDNamespace, c.TeamNamespaces = tc.argo, tc.nss
+			objs, err := Generate(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var roles, bindings int
+			var d appsv1.Deployment
+			for _, o := range objs {
+				switch o.GetKind() {
+				case "Role":
+					roles++
+				case "RoleBinding":
+					bindings++
+				case "Deployment":
+					b, _ := o.MarshalJSON()
+					if err := yaml.Unmarshal(b, &d); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if roles != tc.roles || bindings != tc.roles {
+				t.Errorf("%d roles, %d bindings; want %d", roles, bindings, tc.roles)
+			}
+			mounted := *d.Spec.Template.Spec.AutomountServiceAccountToken
+			hasFlag := strings.Contains(strings.Join(d.Spec.Template.Spec.Containers[0].Args, " "), "--status")
+			if mounted != (tc.roles > 0) || hasFlag != (tc.roles > 0) {
+				t.Errorf("token mounted %v, --status %v; want both %v", mounted, hasFlag, tc.roles > 0)
+			}
+		})
+	}
+}

@@ -13,6 +13,7 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/externalsecret"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/provenance"
@@ -116,17 +117,20 @@ func TeamKinds() []metav1.GroupKind {
 		{Group: kubeflowv1.SchemeGroupVersion.Group, Kind: kubeflowv1.TFJobKind},
 		{Group: servingv1.SchemeGroupVersion.Group, Kind: "Service"},
 		{Group: inferenceservice.GroupVersion.Group, Kind: inferenceservice.Kind},
+		{Group: externalsecret.GVK.Group, Kind: externalsecret.GVK.Kind},
 	}
 }
 
 // platformClusterKinds and platformKinds are what the dmls-platform
-// project may sync: team namespaces and their quotas, and Argo CD's own
+// project may sync: team namespaces, their quotas and the platform's
+// ExternalSecrets, and Argo CD's own
 // objects in its namespace.
 var (
 	platformClusterKinds = []metav1.GroupKind{{Group: "", Kind: "Namespace"}}
 	platformKinds        = []metav1.GroupKind{
 		{Group: "", Kind: "ConfigMap"},
 		{Group: "", Kind: "ResourceQuota"},
+		{Group: externalsecret.GVK.Group, Kind: externalsecret.GVK.Kind},
 		{Group: v1alpha1.ApplicationSchemaGroupVersionKind.Group, Kind: v1alpha1.ApplicationSchemaGroupVersionKind.Kind},
 		{Group: v1alpha1.AppProjectSchemaGroupVersionKind.Group, Kind: v1alpha1.AppProjectSchemaGroupVersionKind.Kind},
 	}
@@ -139,6 +143,9 @@ var componentKinds = append(slices.Clone(platformKinds),
 	metav1.GroupKind{Group: "", Kind: "Service"},
 	metav1.GroupKind{Group: "apps", Kind: "Deployment"},
 	metav1.GroupKind{Group: "policy", Kind: "PodDisruptionBudget"},
+	// The read-only Roles of the live status, and their bindings.
+	metav1.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "Role"},
+	metav1.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"},
 )
 
 // components returns the Applications of platform components, synced by

@@ -116,7 +116,11 @@ func TestTeamProjectsStayInTheirNamespaces(t *testing.T) {
 				t.Errorf("%s may not sync %s", team, gk)
 			}
 		}
-		for _, gk := range []schema.GroupKind{{Kind: "ResourceQuota"}, {Kind: "LimitRange"}, {Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}, {Group: "argoproj.io", Kind: "Application"}} {
+		if !proj.IsGroupKindPermitted(schema.GroupKind{Group: "external-secrets.io", Kind: "ExternalSecret"}, true) {
+			t.Errorf("%s may not sync ExternalSecrets (issue 8)", team)
+		}
+		// A plain Secret never: its values would be in git (issue 8).
+		for _, gk := range []schema.GroupKind{{Kind: "Secret"}, {Kind: "ResourceQuota"}, {Kind: "LimitRange"}, {Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}, {Group: "argoproj.io", Kind: "Application"}} {
 			if proj.IsGroupKindPermitted(gk, true) {
 				t.Errorf("%s may sync %s", team, gk)
 			}
@@ -161,9 +165,15 @@ func TestPlatformProject(t *testing.T) {
 		}
 	}
 	for _, gk := range append(TeamKinds(), metav1.GroupKind{Group: "apps", Kind: "Deployment"}, metav1.GroupKind{Kind: "Secret"}) {
+		if gk.Kind == "ExternalSecret" {
+			continue // the platform's secrets, in every team namespace
+		}
 		if proj.IsGroupKindPermitted(schema.GroupKind{Group: gk.Group, Kind: gk.Kind}, true) {
 			t.Errorf("dmls-platform may sync %s", gk)
 		}
+	}
+	if !proj.IsGroupKindPermitted(schema.GroupKind{Group: "external-secrets.io", Kind: "ExternalSecret"}, true) {
+		t.Errorf("dmls-platform may not sync the platform's ExternalSecrets")
 	}
 }
 

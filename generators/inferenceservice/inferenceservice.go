@@ -89,12 +89,12 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 		ms.StorageURI = ptr(m.StorageURI)
 		trace.Record(pred+".model.storageUri", "serving.model.storageUri")
 		ms.Container = container(containerSpec{
-			command: s.Command, args: s.Args, env: s.Env, resources: s.Resources, port: s.Port,
+			command: s.Command, args: s.Args, env: s.Env, envFrom: s.EnvFrom, resources: s.Resources, port: s.Port,
 		}, trace, pred+".model", "serving")
 		pr.Model = ms
 	} else {
 		c := container(containerSpec{
-			image: s.Image, command: s.Command, args: s.Args, env: s.Env, resources: s.Resources, port: s.Port,
+			image: s.Image, command: s.Command, args: s.Args, env: s.Env, envFrom: s.EnvFrom, resources: s.Resources, port: s.Port,
 		}, trace, pred+".containers[0]", "serving")
 		c.Name = ContainerName
 		pr.Containers = []corev1.Container{c}
@@ -163,7 +163,8 @@ type containerSpec struct {
 	image     string
 	command   []string
 	args      []string
-	env       map[string]string
+	env       map[string]spec.EnvValue
+	envFrom   []spec.EnvSource
 	resources *spec.Resources
 	port      int
 }
@@ -185,8 +186,12 @@ func container(cs containerSpec, trace *provenance.Trace, at, from string) corev
 		trace.Record(at+".args", from+".args")
 	}
 	for i, k := range generators.SortedKeys(cs.env) {
-		c.Env = append(c.Env, corev1.EnvVar{Name: k, Value: cs.env[k]})
+		c.Env = append(c.Env, generators.EnvVar(k, cs.env[k]))
 		trace.Record(fmt.Sprintf("%s.env[%d]", at, i), from+".env."+k)
+	}
+	if len(cs.envFrom) > 0 {
+		c.EnvFrom = generators.EnvFrom(cs.envFrom)
+		trace.Record(at+".envFrom", from+".envFrom")
 	}
 	if cs.resources != nil {
 		c.Resources = generators.Resources(cs.resources)

@@ -39,7 +39,7 @@ var cases = []struct {
 		Resources:      &spec.Resources{CPU: "4", Memory: "16Gi", GPU: ptr(1)},
 		Autoscaling:    spec.Autoscaling{MinScale: ptr(1), MaxScale: ptr(3), Target: ptr(80), Metric: "cpu"},
 		DeploymentMode: spec.DeploymentRaw,
-		Env:            map[string]string{"OMP_NUM_THREADS": "4"},
+		Env:            map[string]spec.EnvValue{"OMP_NUM_THREADS": spec.Literal("4")},
 		Args:           []string{"--log-verbose=1"},
 	}},
 	{"image-transformer-scale-to-zero", spec.ModelService{
@@ -47,7 +47,7 @@ var cases = []struct {
 		Image:   "registry.example.com/vision/resnet-server:1.0", Port: 8080,
 		Autoscaling: spec.Autoscaling{MinScale: ptr(0), Metric: "rps", Target: ptr(50)},
 		Transformer: &spec.Transformer{Image: "registry.example.com/vision/resnet-transformer:1.0",
-			Args: []string{"--model_name=resnet"}, Env: map[string]string{"STAGE": "prod"},
+			Args: []string{"--model_name=resnet"}, Env: map[string]spec.EnvValue{"STAGE": spec.Literal("prod")},
 			Resources: &spec.Resources{CPU: "500m", Memory: "1Gi"}},
 	}},
 }

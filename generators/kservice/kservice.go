@@ -108,8 +108,12 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 	c.Ports = []corev1.ContainerPort{{Name: "http1", ContainerPort: int32(port), Protocol: corev1.ProtocolTCP}}
 	trace.Record(ctr+".ports", "serving.port")
 	for i, k := range generators.SortedKeys(s.Env) {
-		c.Env = append(c.Env, corev1.EnvVar{Name: k, Value: s.Env[k]})
+		c.Env = append(c.Env, generators.EnvVar(k, s.Env[k]))
 		trace.Record(fmt.Sprintf("%s.env[%d]", ctr, i), "serving.env."+k)
+	}
+	c.EnvFrom = generators.EnvFrom(s.EnvFrom)
+	for i := range s.EnvFrom {
+		trace.Record(fmt.Sprintf("%s.envFrom[%d]", ctr, i), fmt.Sprintf("serving.envFrom[%d]", i))
 	}
 	c.Resources = generators.Resources(s.Resources)
 	trace.Record(ctr+".resources", "serving.resources")

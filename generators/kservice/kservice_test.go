@@ -24,8 +24,20 @@ func TestGolden(t *testing.T) {
 		}},
 		{"image-scale-to-zero", spec.ModelService{
 			Image: "registry.example.com/vision/resnet-server:1.0", Port: 9000,
-			Env:         map[string]string{"MODEL": "resnet"},
+			Env:         map[string]spec.EnvValue{"MODEL": spec.Literal("resnet")},
 			Autoscaling: spec.Autoscaling{MinScale: ptr(0)},
+		}},
+		{"secret-refs", spec.ModelService{
+			Image: "registry.example.com/vision/resnet-server:1.0",
+			Env: map[string]spec.EnvValue{
+				"DB_PASSWORD": {SecretRef: &spec.KeyRef{Name: "resnet-db", Key: "password"}},
+				"MODEL_NAME":  {ConfigMapRef: &spec.KeyRef{Name: "resnet-settings", Key: "model", Optional: ptr(true)}},
+				"LOG_LEVEL":   spec.Literal("info"),
+			},
+			EnvFrom: []spec.EnvSource{
+				{SecretRef: &spec.ObjectRef{Name: "resnet-api"}, Prefix: "API_"},
+				{ConfigMapRef: &spec.ObjectRef{Name: "resnet-settings", Optional: ptr(true)}},
+			},
 		}},
 		{"pinned", spec.ModelService{
 			Image: "registry.example.com/vision/resnet-server:1.0", Revision: "v1",
@@ -61,7 +73,7 @@ func TestGolden(t *testing.T) {
 // TestValidateFindsKnativeErrors checks that Knative's validation runs:
 // a reserved env var is refused, and the field path is normalised.
 func TestValidateFindsKnativeErrors(t *testing.T) {
-	svc := spec.ModelService{Image: "registry.example.com/x:1", Env: map[string]string{"K_REVISION": "x"}}
+	svc := spec.ModelService{Image: "registry.example.com/x:1", Env: map[string]spec.EnvValue{"K_REVISION": spec.Literal("x")}}
 	objs, err := Generate(&spec.App{Name: "x", Team: "t", Serving: &svc}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -81,5 +93,41 @@ func TestNormalizePath(t *testing.T) {
 	}
 	if got := normalizePath("spec.traffic[1].percent"); got != "spec.traffic[1].percent" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// TestSecretRefsPassKnative checks that Knative (v0.42) accepts
+// valueFrom.secretKeyRef, valueFrom.configMapKeyRef and envFrom without any
+// feature flag, and that each traces back to its spec field (issue 8).
+func TestSecretRefsPassKnative(t *testing.T) {
+	svc := spec.ModelService{
+		Image: "registry.example.com/x/serve:1.0",
+		Env: map[string]spec.EnvValue{
+			"A": {SecretRef: &spec.KeyRef{Name: "s", Key: "k"}},
+			"B": {ConfigMapRef: &spec.KeyRef{Name: "c", Key: "k"}},
+		},
+		EnvFrom: []spec.EnvSource{{SecretRef: &spec.ObjectRef{Name: "s"}}, {ConfigMapRef: &spec.ObjectRef{Name: "c"}, Prefix: "C_"}},
+	}
+	objs, err := Generate(&spec.App{Name: "x", Team: "t", Serving: &svc}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []FieldError
+	for _, fe := range Validate(objs[0]) {
+		if !fe.Warning {
+			errs = append(errs, fe)
+		}
+	}
+	if len(errs) > 0 {
+		t.Fatalf("Knative refuses secret and config map references: %+v", errs)
+	}
+	for field, want := range map[string]string{
+		"spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.name": "serving.env.A",
+		"spec.template.spec.containers[0].env[1].valueFrom.configMapKeyRef":   "serving.env.B",
+		"spec.template.spec.containers[0].envFrom[1].prefix":                  "serving.envFrom[1]",
+	} {
+		if got, _ := objs[0].Trace.Spec(field); got != want {
+			t.Errorf("%s traces to %q, want %q", field, got, want)
+		}
 	}
 }

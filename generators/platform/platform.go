@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/externalsecret"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
 )
@@ -18,7 +19,8 @@ import (
 const QuotaName = "team-quota"
 
 // Namespaces returns, for one environment, a Namespace per team and a
-// ResourceQuota for each team that has a quota, in team order.
+// ResourceQuota for each team that has a quota, and an ExternalSecret per
+// platform secret in each team namespace, in team order.
 func Namespaces(p *spec.Platform, env *spec.Environment) ([]generators.Object, error) {
 	var out []generators.Object
 	for _, team := range generators.SortedKeys(env.Namespaces) {
@@ -37,6 +39,21 @@ func Namespaces(p *spec.Platform, env *spec.Environment) ([]generators.Object, e
 			return nil, err
 		}
 		out = append(out, obj)
+		for _, name := range generators.SortedKeys(p.Secrets) {
+			es := p.Secrets[name]
+			if es.Store == nil {
+				es.Store = env.SecretStore
+			}
+			if es.Store == nil {
+				es.Store = p.SecretStore
+			}
+			obj, err := externalsecret.New(name, es, labels, "secrets."+name)
+			if err != nil {
+				return nil, err
+			}
+			obj.SetNamespace(ns)
+			out = append(out, obj)
+		}
 		q := p.Teams[team].Quota
 		if q == nil {
 			continue

@@ -124,8 +124,14 @@ func replicaSpec(app *spec.App, role string, rs *spec.ReplicaSet, labels map[str
 	trace.Record(cat+".args", pick("args", rs.Args != nil))
 	env := mergeMaps(t.Env, rs.Env)
 	for _, k := range generators.SortedKeys(env) {
-		c.Env = append(c.Env, corev1.EnvVar{Name: k, Value: env[k]})
-		trace.Record(fmt.Sprintf("%s.env[%d]", cat, len(c.Env)-1), pick("env."+k, rs.Env[k] != ""))
+		c.Env = append(c.Env, generators.EnvVar(k, env[k]))
+		_, own := rs.Env[k]
+		trace.Record(fmt.Sprintf("%s.env[%d]", cat, len(c.Env)-1), pick("env."+k, own))
+	}
+	envFrom := firstList(rs.EnvFrom, t.EnvFrom)
+	c.EnvFrom = generators.EnvFrom(envFrom)
+	for i := range envFrom {
+		trace.Record(fmt.Sprintf("%s.envFrom[%d]", cat, i), pick(fmt.Sprintf("envFrom[%d]", i), rs.EnvFrom != nil))
 	}
 	for _, k := range generators.SortedKeys(t.Hyperparameters) {
 		v := formatValue(t.Hyperparameters[k])
@@ -299,11 +305,11 @@ func firstList[T any](a, b []T) []T {
 	return b
 }
 
-func mergeMaps(a, b map[string]string) map[string]string {
+func mergeMaps[V any](a, b map[string]V) map[string]V {
 	if len(a) == 0 && len(b) == 0 {
 		return nil
 	}
-	out := map[string]string{}
+	out := map[string]V{}
 	for k, v := range a {
 		out[k] = v
 	}

@@ -21,7 +21,12 @@ func fullJob() *spec.App {
 				Image:   "registry.example.com/vision/resnet:2.1",
 				Command: []string{"python", "-m", "train"},
 				Args:    []string{"--data=/data"},
-				Env:     map[string]string{"TF_CPP_MIN_LOG_LEVEL": "2"},
+				Env: map[string]spec.EnvValue{
+					"TF_CPP_MIN_LOG_LEVEL": spec.Literal("2"),
+					"WANDB_API_KEY":        {SecretRef: &spec.KeyRef{Name: "resnet-wandb", Key: "api-key"}},
+					"DATASET":              {ConfigMapRef: &spec.KeyRef{Name: "resnet-data", Key: "dataset", Optional: ptr(true)}},
+				},
+				EnvFrom: []spec.EnvSource{{SecretRef: &spec.ObjectRef{Name: "resnet-s3"}, Prefix: "S3_"}},
 				Resources: &spec.Resources{CPU: "4", Memory: "16Gi", GPU: ptr(2),
 					Limits: &spec.Limits{Memory: "20Gi"}},
 				NodeSelector: map[string]string{"node.kubernetes.io/instance-type": "p3.8xlarge"},
@@ -35,8 +40,11 @@ func fullJob() *spec.App {
 			Hyperparameters:   map[string]any{"learning_rate": 0.1, "batch_size": 256, "augment": true},
 			HyperparametersAs: "env",
 			Replicas: spec.Replicas{
-				Chief:     &spec.ReplicaSet{Replicas: 1},
-				Worker:    &spec.ReplicaSet{Replicas: 4, RestartPolicy: "OnFailure"},
+				Chief: &spec.ReplicaSet{Replicas: 1},
+				Worker: &spec.ReplicaSet{Replicas: 4, RestartPolicy: "OnFailure", Container: spec.Container{
+					Env:     map[string]spec.EnvValue{"DATASET": {SecretRef: &spec.KeyRef{Name: "resnet-private-data", Key: "dataset"}}},
+					EnvFrom: []spec.EnvSource{{ConfigMapRef: &spec.ObjectRef{Name: "resnet-worker"}}},
+				}},
 				PS:        &spec.ReplicaSet{Replicas: 2, Container: spec.Container{Resources: &spec.Resources{CPU: "2", Memory: "8Gi"}, Tolerations: []spec.Toleration{}}},
 				Evaluator: &spec.ReplicaSet{Replicas: 1, Container: spec.Container{Image: "registry.example.com/vision/resnet-eval:2.1"}},
 			},
@@ -83,6 +91,10 @@ func TestProvenance(t *testing.T) {
 		"spec.tfReplicaSpecs.PS.template.spec.containers[0].resources.requests.cpu": "training.replicas.ps.resources",
 		"spec.tfReplicaSpecs.Worker.restartPolicy":                                  "training.replicas.worker.restartPolicy",
 		"spec.tfReplicaSpecs.Chief.restartPolicy":                                   "training.restartPolicy",
+		"spec.tfReplicaSpecs.Chief.template.spec.containers[0].env[2].valueFrom":    "training.env.WANDB_API_KEY",
+		"spec.tfReplicaSpecs.Worker.template.spec.containers[0].env[0].valueFrom":   "training.replicas.worker.env.DATASET",
+		"spec.tfReplicaSpecs.Chief.template.spec.containers[0].envFrom[0].prefix":   "training.envFrom[0]",
+		"spec.tfReplicaSpecs.Worker.template.spec.containers[0].envFrom[0]":         "training.replicas.worker.envFrom[0]",
 	} {
 		if got, _ := job.Trace.Spec(field); got != want {
 			t.Errorf("%s comes from %q, want %q", field, got, want)

@@ -41,7 +41,7 @@ type queryParam struct {
 
 func (s *Server) routes() []*route {
 	team := "/v1/teams/{team}"
-	return []*route{
+	return append([]*route{
 		{method: "GET", path: "/healthz", id: "healthz", summary: "The process is alive.", ok: 200, raw: http.HandlerFunc(s.healthz)},
 		{method: "GET", path: "/readyz", id: "readyz", summary: "The server has read the workspace and takes changes.", ok: 200, raw: http.HandlerFunc(s.readyz)},
 		{method: "GET", path: "/metrics", id: "metrics", summary: "Prometheus metrics.", ok: 200, raw: s.metricsHandler()},
@@ -80,7 +80,7 @@ func (s *Server) routes() []*route {
 
 		{method: "POST", path: team + "/apps/{app}/promote", id: "promote", summary: "Promote the version an app runs in one environment to the next (dev → staging → prod).",
 			auth: true, mutation: true, body: defPromotion, ok: 202, result: "#Result", h: s.promote},
-	}
+	}, s.statusRoutes()...)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {

@@ -24,6 +24,9 @@ import (
 //go:embed api.cue
 var apiCUE []byte
 
+//go:embed status.cue
+var statusCUE []byte
+
 // Definitions of api.cue that bodies are validated against.
 const (
 	defRollout      = "#Rollout"
@@ -74,6 +77,9 @@ func newAPISchema() (*apiSchema, error) {
 		}
 	}
 	if err := add("internal/api/api.cue", apiCUE); err != nil {
+		return nil, err
+	}
+	if err := add("internal/api/status.cue", statusCUE); err != nil {
 		return nil, err
 	}
 	v := ctx.BuildInstance(inst)

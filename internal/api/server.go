@@ -24,6 +24,7 @@ import (
 
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/status/kube"
 )
 
 // Defaults of Config.
@@ -80,6 +81,9 @@ type Config struct {
 	IdempotencyKeys int
 	// RetryAfter is what 429 and 503 answers ask clients to wait.
 	RetryAfter time.Duration
+	// Status reads live status from the clusters (status routes); nil
+	// answers every environment Unknown, with no cluster access.
+	Status *kube.Clusters
 }
 
 func (c *Config) defaults() {
@@ -137,6 +141,11 @@ type Server struct {
 	stop     sync.Once
 
 	hooks hooks
+
+	// streams ends the status event streams when the server drains, and
+	// history caches what dmls published, for the status routes.
+	streams streams
+	history histories
 }
 
 // hooks are test seams.
@@ -213,6 +222,7 @@ func (s *Server) Drain() {
 	s.mu.Lock()
 	s.draining = true
 	s.mu.Unlock()
+	s.streams.end()
 }
 
 // Shutdown refuses new changes, finishes every accepted one and stops the
@@ -284,6 +294,8 @@ type response struct {
 	replayed   bool
 	// raw, when set, is served instead of body as JSON.
 	raw []byte
+	// stream, when set, writes the answer itself (server-sent events).
+	stream func(http.ResponseWriter)
 }
 
 func errorResponse(e *apiError) *response {
@@ -356,6 +368,7 @@ func (s *Server) handle(rt *route, req *request) *response {
 	}
 	if rt.mutation {
 		body, err := io.ReadAll(http.MaxBytesReader(nil, req.r.Body, s.cfg.MaxBodyBytes))
+		var e *apiError
 		var tooBig *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooBig):
@@ -363,8 +376,10 @@ func (s *Server) handle(rt *route, req *request) *response {
 		case err != nil:
 			return errorResponse(badRequest("", "cannot read the body: %v", err))
 		}
-		req.body = body
-		if at, ok := duplicateKey(body); ok {
+		if req.body, e = yamlBody(req.r, body); e != nil {
+			return errorResponse(e)
+		}
+		if at, ok := duplicateKey(req.body); ok {
 			return errorResponse(badRequest(at, "this key is in its object twice; give each key once (spec files may not repeat a key either)"))
 		}
 		if key := req.r.Header.Get(apiclient.HeaderIdempotencyKey); key != "" {
@@ -440,6 +455,10 @@ func (s *Server) write(w http.ResponseWriter, req *request, resp *response) {
 	}
 	if resp.status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Bearer realm="dmls"`)
+	}
+	if resp.stream != nil {
+		resp.stream(w)
+		return
 	}
 	body := resp.raw
 	if body == nil {

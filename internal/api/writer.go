@@ -214,6 +214,7 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 		return commits, "config publish failed and will be retried: " + err.Error()
 	}
 	w.configSource = sn.sha
+	w.s.notifyArgoCD(ws.Platform, res, results)
 	return commits, ""
 }
 

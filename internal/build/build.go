@@ -19,6 +19,7 @@ import (
 	"github.com/dmls-project/dmls/generators/apiserver"
 	"github.com/dmls-project/dmls/generators/argocd"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
+	"github.com/dmls-project/dmls/generators/externalsecret"
 	"github.com/dmls-project/dmls/generators/kservice"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/generators/platform"
@@ -31,7 +32,7 @@ import (
 )
 
 // appGenerators run, in this order, for every app instance.
-var appGenerators = []generators.Func{tfjob.Generate, kservice.Generate, inferenceservice.Generate}
+var appGenerators = []generators.Func{externalsecret.Generate, tfjob.Generate, kservice.Generate, inferenceservice.Generate}
 
 // APIServerDir is where the dmls API server component lives in the
 // k8s-config repo, when the platform asks for one.
@@ -68,6 +69,9 @@ type Result struct {
 	// prefix. It is only built with every app, never for a subset: a root
 	// synced from a partial tree would prune the other apps.
 	ArgoCD generators.Tree
+	// Catalog is the model catalog for the docs repo, relative to its path
+	// prefix; nil leaves the docs repo alone (set by publish.Catalog).
+	Catalog generators.Tree
 	// Warnings are the apps' build warnings, sorted; the load's own are in
 	// workspace.Workspace.Warnings.
 	Warnings diag.List
@@ -378,10 +382,28 @@ func Platform(ws *workspace.Workspace) (generators.Tree, error) {
 		for name, r := range ws.Platform.Repos {
 			repos[name] = r.URL
 		}
-		t, err := apiserver.Tree(apiserver.Config{
+		// The server reads live status in Argo CD's namespace and in the
+		// team namespaces of the environments on its own cluster.
+		var teamNS []string
+		for _, env := range ws.Envs {
+			if env.Cluster.Server == argocd.InClusterServer {
+				for _, ns := range env.Namespaces {
+					teamNS = append(teamNS, ns)
+				}
+			}
+		}
+		cfg := apiserver.Config{
 			Platform: ws.Platform.Name, Namespace: api.Namespace, Image: api.Image,
 			Replicas: int32(api.Replicas), Repos: repos,
-		})
+			ArgoCDNamespace: ws.Platform.ArgoCD.Namespace, TeamNamespaces: teamNS,
+		}
+		if rc := ws.Platform.ArgoCD.Refresh; rc != nil {
+			cfg.RefreshAnnotation = rc.Annotation
+			if rc.Webhook != nil {
+				cfg.WebhookSecretEnv = rc.Webhook.SecretEnv
+			}
+		}
+		t, err := apiserver.Tree(cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -405,5 +427,18 @@ func (r *Result) Repos(p *spec.Platform) map[string]generators.Tree {
 	}
 	k8s.Add(prefix, r.Platform)
 	k8s.Add(prefix, r.ArgoCD)
+	if r.Catalog != nil {
+		if docs, ok := p.Repos[RepoDocs]; ok {
+			repos[RepoDocs] = generators.Tree{}
+			repos[RepoDocs].Add(docs.Path, r.Catalog)
+		}
+	} else {
+		// Without a catalog (dmls serve builds none), the docs repo is
+		// left alone rather than cleared.
+		delete(repos, RepoDocs)
+	}
 	return repos
 }
+
+// RepoDocs is the repo of the model catalog (see generators/catalog).
+const RepoDocs = "docs"

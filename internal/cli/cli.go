@@ -56,7 +56,7 @@ repos and registers them with Argo CD, which deploys them.`,
 	for _, c := range []*cobra.Command{
 		validateCmd(g), renderCmd(g), generateCmd(g), publishCmd(g), initCmd(g), versionCmd(g),
 		serveCmd(g), submitCmd(g), retrainCmd(g), setCmd(g), rolloutCmd(g), canaryCmd(g), rollbackCmd(g),
-		promoteCmd(g), getCmd(g), listCmd(g), deleteCmd(g), whoamiCmd(g), diffCmd(g), importCmd(g),
+		promoteCmd(g), getCmd(g), listCmd(g), deleteCmd(g), whoamiCmd(g), statusCmd(g), diffCmd(g), importCmd(g),
 	} {
 		root.AddCommand(c)
 	}

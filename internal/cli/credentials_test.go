@@ -94,7 +94,7 @@ func TestPublishKeepsURLCredentialsOutOfGit(t *testing.T) {
 	clearGitEnv(t)
 	pw := uniquePassword(t)
 	g := gittest.Start(t, gittest.WithBasicAuth("bot", pw))
-	for _, r := range []string{"k8s-config", "infra", "ml-model", "kubeflow-config"} {
+	for _, r := range []string{"k8s-config", "infra", "ml-model", "kubeflow-config", "docs"} {
 		g.CreateRepo(t, r)
 	}
 	// A workspace whose platform.cue names every repo with the password.
@@ -105,7 +105,7 @@ func TestPublishKeepsURLCredentialsOutOfGit(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := string(platform)
-	for _, r := range []string{"k8s-config", "infra", "ml-model", "kubeflow-config"} {
+	for _, r := range []string{"k8s-config", "infra", "ml-model", "kubeflow-config", "docs"} {
 		p = strings.Replace(p, "https://git.example.com/dmls/"+r+"-repo.git", credURL(g, "bot", pw, r), 1)
 	}
 	if !strings.Contains(p, pw) {
@@ -188,7 +188,7 @@ func TestPublishKeepsURLCredentialsOutOfGit(t *testing.T) {
 		texts["error stdout "+args[4]] = out
 		texts["error stderr "+args[4]] = errOut
 	}
-	assertNoSecret(t, g, []string{"k8s-config", "infra", "ml-model", "kubeflow-config"}, pw, texts)
+	assertNoSecret(t, g, []string{"k8s-config", "infra", "ml-model", "kubeflow-config", "docs"}, pw, texts)
 }
 
 // Issue 8, section 2, through dmls serve: --repo URLs with a password; every

@@ -69,3 +69,31 @@ func BenchmarkRenderExample(b *testing.B) {
 		renderExample(b, 0)
 	}
 }
+
+// TestSecretsWorkspaceGolden pins the rendered secrets workspace (issue 8):
+// env valueFrom and envFrom, and the ExternalSecrets of the app and the
+// platform with the store of each environment.
+func TestSecretsWorkspaceGolden(t *testing.T) {
+	ws, err := workspace.Load(os.DirFS("../build/testdata/secrets"), "secrets", workspace.Options{})
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	res, err := build.Workspace(ws, build.Options{})
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	files, err := Render(ws, res, RenderOptions{Platform: true})
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	golden.CheckTree(t, "testdata/golden/secrets", files)
+	viaKustomize, err := Render(ws, res, RenderOptions{Platform: true, ViaKustomize: true})
+	if err != nil {
+		t.Fatalf("render via kustomize: %v", err)
+	}
+	for name, b := range files {
+		if !bytes.Equal(b, viaKustomize[name]) {
+			t.Errorf("%s: the direct render and kustomize differ", name)
+		}
+	}
+}

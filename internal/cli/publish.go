@@ -5,17 +5,22 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/publish"
+	"github.com/dmls-project/dmls/internal/refresh"
+	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/status/kube"
 )
 
 func publishCmd(g *globals) *cobra.Command {
 	var dryRun bool
-	var message string
+	var message, kubeconfig, kubeContext string
 	var repos []string
 	c := &cobra.Command{
 		Use:   "publish",
@@ -58,6 +63,7 @@ those keys. They never appear in output.`,
 			if err != nil {
 				return err
 			}
+			publish.Catalog(ws, res, g.workspace)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
 			results, err := publish.Publish(ctx, ws.Platform, res.Repos(ws.Platform), publish.Options{
@@ -67,13 +73,40 @@ those keys. They never appear in output.`,
 			if perr := g.printPublish(results, dryRun); perr != nil && err == nil {
 				err = perr
 			}
+			if !dryRun {
+				g.notifyArgoCD(ctx, ws.Platform, res, results, kubeconfig, kubeContext)
+			}
 			return err
 		},
 	}
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "print the files that would be added, changed or deleted, and commit nothing")
 	c.Flags().StringVar(&message, "message", "", "first line of the commit messages (default: a summary of the change)")
 	c.Flags().StringArrayVar(&repos, "repo", nil, "override a config repo's URL: NAME=URL (repeatable); file:// URLs and paths to bare repos work too")
+	c.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of Argo CD's cluster, for argocd.refresh.annotation (default $KUBECONFIG, ~/.kube/config)")
+	c.Flags().StringVar(&kubeContext, "context", "", "kubeconfig context of Argo CD's cluster")
 	return c
+}
+
+// notifyArgoCD tells Argo CD what the push changed, as argocd.refresh of
+// platform.cue says. Failures are warnings: Argo CD's poll catches up.
+func (g *globals) notifyArgoCD(ctx context.Context, p *spec.Platform, res *build.Result, results []publish.Result, kubeconfig, kubeContext string) {
+	rc := p.ArgoCD.Refresh
+	if rc == nil {
+		return
+	}
+	n := &refresh.Notifier{Config: rc, Namespace: p.ArgoCD.Namespace, Applications: refresh.Applications(res.ArgoCD), Getenv: os.Getenv}
+	if rc.Annotation {
+		if cfg, err := kube.RESTConfig(kubeconfig, kubeContext); err == nil {
+			n.Cluster, _ = dynamic.NewForConfig(cfg)
+		}
+	}
+	refreshed, warnings := n.Notify(ctx, refresh.Pushes(p, results))
+	for _, w := range warnings {
+		fmt.Fprintf(g.stderr, "dmls: warning: %s\n", w)
+	}
+	if len(refreshed) > 0 && g.output == "text" {
+		fmt.Fprintf(g.stdout, "argocd: refreshed %s\n", strings.Join(refreshed, ", "))
+	}
 }
 
 func (g *globals) printPublish(results []publish.Result, dryRun bool) error {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ import (
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/status/kube"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -33,6 +35,9 @@ func serveCmd(g *globals) *cobra.Command {
 	var listen, tokensFile, logFormat string
 	var repos []string
 	var cfg api.Config
+	var readStatus bool
+	var kubeOpts kube.Options
+	var envContexts []string
 	c := &cobra.Command{
 		Use:   "serve --listen ADDR --tokens FILE [--repo NAME=URL ...]",
 		Short: "Serve the job and task submission API",
@@ -90,6 +95,19 @@ to stderr.`,
 				return usageError{fmt.Errorf("--log-format %q: want json or text", logFormat)}
 			}
 			log := slog.New(h)
+			if readStatus {
+				kubeOpts.EnvContexts = map[string]string{}
+				for _, ec := range envContexts {
+					env, ctx, ok := strings.Cut(ec, "=")
+					if !ok || env == "" || ctx == "" {
+						return usageError{fmt.Errorf("--env-context %q: want ENV=CONTEXT", ec)}
+					}
+					kubeOpts.EnvContexts[env] = ctx
+				}
+				if cfg.Status, err = kube.New(kubeOpts); err != nil {
+					return usageError{fmt.Errorf("--status: %w", err)}
+				}
+			}
 			cfg.MLModel, cfg.Prefix, cfg.URLs, cfg.Auth, cfg.Tokens = target, prefix, urls, auth, tokens
 			cfg.Log, cfg.Audit = log, log.With("log", "audit")
 			srv, err := api.New(cfg)
@@ -115,6 +133,10 @@ to stderr.`,
 	c.Flags().IntVar(&cfg.MaxBatch, "batch", api.DefaultMaxBatch, "changes per group commit at most")
 	c.Flags().Int64Var(&cfg.MaxBodyBytes, "max-body", api.DefaultMaxBodyBytes, "largest request body in bytes; beyond, 413")
 	c.Flags().DurationVar(&cfg.ReconcileInterval, "reconcile", api.DefaultReconcileInterval, "how often an idle server checks that the config repos match ml-model")
+	c.Flags().BoolVar(&readStatus, "status", false, "serve live status (GET .../status) read from the cluster: in a pod with its ServiceAccount, else from --kubeconfig")
+	c.Flags().StringVar(&kubeOpts.Kubeconfig, "kubeconfig", "", "kubeconfig file for --status (default $KUBECONFIG, ~/.kube/config, or in-cluster)")
+	c.Flags().StringVar(&kubeOpts.Context, "context", "", "kubeconfig context of Argo CD's cluster for --status")
+	c.Flags().StringArrayVar(&envContexts, "env-context", nil, "kubeconfig context of one environment's cluster for --status: ENV=CONTEXT (repeatable)")
 	c.Flags().StringVar(&cfg.Author.Name, "author", "dmls-api", "name of the commits' author")
 	c.Flags().StringVar(&cfg.Author.Email, "author-email", "dmls-api@localhost", "email of the commits' author")
 	return c

@@ -59,7 +59,10 @@ func Publish(ctx context.Context, p *spec.Platform, trees map[string]generators.
 	for _, name := range generators.SortedKeys(p.Repos) {
 		repo := p.Repos[name]
 		managed := managedDirs(name, repo.Path)
-		tree := trees[name]
+		tree, ok := trees[name]
+		if !ok && name == RepoDocs {
+			continue // no catalog built: leave the docs repo alone
+		}
 		if len(managed) == 0 && len(tree) == 0 {
 			continue
 		}

@@ -2,12 +2,21 @@
 // CUE schemas, filled only from values that passed them.
 package spec
 
+import "encoding/json"
+
 // Platform is the platform as a whole (schemas #Platform).
 type Platform struct {
 	Name   string          `json:"name"`
 	Teams  map[string]Team `json:"teams"`
 	Repos  map[string]Repo `json:"repos"`
 	ArgoCD ArgoCD          `json:"argocd"`
+	// SecretStore is the default store of ExternalSecrets.
+	SecretStore *SecretStoreRef `json:"secretStore,omitempty"`
+	// Secrets every team gets in each of its namespaces.
+	Secrets map[string]ExternalSecret `json:"secrets,omitempty"`
+	// ExistingSecrets exist in team namespaces without dmls; apps may
+	// reference them.
+	ExistingSecrets []string `json:"existingSecrets,omitempty"`
 	// API, when set, installs dmls serve on the platform cluster.
 	API *APIServer `json:"api,omitempty"`
 }
@@ -43,6 +52,22 @@ type Repo struct {
 // ArgoCD says where Argo CD runs.
 type ArgoCD struct {
 	Namespace string `json:"namespace"`
+	// URL is Argo CD's web UI.
+	URL string `json:"url,omitempty"`
+	// Refresh says how to tell Argo CD about a push.
+	Refresh *Refresh `json:"refresh,omitempty"`
+}
+
+// Refresh says how dmls tells Argo CD about a push (schemas #Refresh).
+type Refresh struct {
+	Webhook    *Webhook `json:"webhook,omitempty"`
+	Annotation bool     `json:"annotation,omitempty"`
+}
+
+// Webhook is Argo CD's git webhook endpoint and where its secret is.
+type Webhook struct {
+	URL       string `json:"url"`
+	SecretEnv string `json:"secretEnv"`
 }
 
 // Well-known config repo names.
@@ -61,9 +86,11 @@ type Environment struct {
 	Namespaces map[string]string `json:"namespaces"`
 	Cluster    Cluster           `json:"cluster"`
 	ImageTags  string            `json:"imageTags"`
-	Policy     Policy            `json:"policy"`
-	Training   EnvTraining       `json:"training"`
-	Serving    EnvServing        `json:"serving"`
+	// SecretStore, when set, overrides the platform's.
+	SecretStore *SecretStoreRef `json:"secretStore,omitempty"`
+	Policy      Policy          `json:"policy"`
+	Training    EnvTraining     `json:"training"`
+	Serving     EnvServing      `json:"serving"`
 }
 
 // Cluster is an Argo CD destination cluster.
@@ -100,6 +127,8 @@ type Policy struct {
 	Resources string `json:"resources"`
 	// SecurityExceptions is the level of rule security-context.
 	SecurityExceptions string `json:"securityExceptions"`
+	// SecretLiterals is the level of rule secret-literal.
+	SecretLiterals string `json:"secretLiterals"`
 }
 
 // AppPolicy is an app's policy settings (schemas #Policy).
@@ -163,19 +192,23 @@ type App struct {
 	Training *TrainingJob      `json:"training,omitempty"`
 	Serving  *ModelService     `json:"serving,omitempty"`
 	Policy   *AppPolicy        `json:"policy,omitempty"`
+
+	// Secrets are the app's ExternalSecrets, by the name of the Secret.
+	Secrets map[string]ExternalSecret `json:"secrets,omitempty"`
 }
 
 // Container holds settings shared by a training job and its replica sets.
 type Container struct {
-	Image           string            `json:"image,omitempty"`
-	ImagePullPolicy string            `json:"imagePullPolicy,omitempty"`
-	Command         []string          `json:"command,omitempty"`
-	Args            []string          `json:"args,omitempty"`
-	Env             map[string]string `json:"env,omitempty"`
-	Resources       *Resources        `json:"resources,omitempty"`
-	NodeSelector    map[string]string `json:"nodeSelector,omitempty"`
-	Tolerations     []Toleration      `json:"tolerations,omitempty"`
-	Volumes         map[string]Volume `json:"volumes,omitempty"`
+	Image           string              `json:"image,omitempty"`
+	ImagePullPolicy string              `json:"imagePullPolicy,omitempty"`
+	Command         []string            `json:"command,omitempty"`
+	Args            []string            `json:"args,omitempty"`
+	Env             map[string]EnvValue `json:"env,omitempty"`
+	EnvFrom         []EnvSource         `json:"envFrom,omitempty"`
+	Resources       *Resources          `json:"resources,omitempty"`
+	NodeSelector    map[string]string   `json:"nodeSelector,omitempty"`
+	Tolerations     []Toleration        `json:"tolerations,omitempty"`
+	Volumes         map[string]Volume   `json:"volumes,omitempty"`
 }
 
 // TrainingJob is distributed TensorFlow training (schemas #TrainingJob).
@@ -285,17 +318,18 @@ const (
 type ModelService struct {
 	Runtime string `json:"runtime"`
 	// Name, when set, is the object's name instead of the app's.
-	Name        string            `json:"name,omitempty"`
-	Image       string            `json:"image,omitempty"`
-	Model       *Model            `json:"model,omitempty"`
-	Port        int               `json:"port,omitempty"`
-	Command     []string          `json:"command,omitempty"`
-	Args        []string          `json:"args,omitempty"`
-	Env         map[string]string `json:"env,omitempty"`
-	Resources   *Resources        `json:"resources,omitempty"`
-	Autoscaling Autoscaling       `json:"autoscaling"`
-	Revision    string            `json:"revision,omitempty"`
-	Traffic     Traffic           `json:"traffic"`
+	Name        string              `json:"name,omitempty"`
+	Image       string              `json:"image,omitempty"`
+	Model       *Model              `json:"model,omitempty"`
+	Port        int                 `json:"port,omitempty"`
+	Command     []string            `json:"command,omitempty"`
+	Args        []string            `json:"args,omitempty"`
+	Env         map[string]EnvValue `json:"env,omitempty"`
+	EnvFrom     []EnvSource         `json:"envFrom,omitempty"`
+	Resources   *Resources          `json:"resources,omitempty"`
+	Autoscaling Autoscaling         `json:"autoscaling"`
+	Revision    string              `json:"revision,omitempty"`
+	Traffic     Traffic             `json:"traffic"`
 	// DeploymentMode overrides the environment's (KServe only).
 	DeploymentMode string       `json:"deploymentMode,omitempty"`
 	Transformer    *Transformer `json:"transformer,omitempty"`
@@ -311,12 +345,12 @@ func (s *ModelService) ObjectName(app string) string {
 
 // Transformer is a KServe pre/post-processing container.
 type Transformer struct {
-	Image     string            `json:"image"`
-	Command   []string          `json:"command,omitempty"`
-	Args      []string          `json:"args,omitempty"`
-	Env       map[string]string `json:"env,omitempty"`
-	Resources *Resources        `json:"resources,omitempty"`
-	Port      int               `json:"port,omitempty"`
+	Image     string              `json:"image"`
+	Command   []string            `json:"command,omitempty"`
+	Args      []string            `json:"args,omitempty"`
+	Env       map[string]EnvValue `json:"env,omitempty"`
+	Resources *Resources          `json:"resources,omitempty"`
+	Port      int                 `json:"port,omitempty"`
 }
 
 // Model is a saved model in storage plus the runtime that serves it.
@@ -355,3 +389,104 @@ type Traffic struct {
 	Pinned        bool              `json:"pinned"`
 	Tags          map[string]string `json:"tags,omitempty"`
 }
+
+// EnvValue is one environment variable's value: a literal, or a reference
+// to a key of a Secret or a ConfigMap (schemas #Env). In JSON a literal is
+// a string and a reference an object, as in the spec files.
+type EnvValue struct {
+	Value        string  `json:"-"`
+	SecretRef    *KeyRef `json:"secretRef,omitempty"`
+	ConfigMapRef *KeyRef `json:"configMapRef,omitempty"`
+	// object is set when the spec wrote an object, so that {} is told
+	// from "".
+	object bool
+}
+
+// IsEmptyRef reports whether the spec wrote a reference object that names
+// neither a Secret nor a ConfigMap.
+func (v EnvValue) IsEmptyRef() bool { return v.object && v.IsLiteral() }
+
+// IsLiteral reports whether v is a literal value rather than a reference.
+func (v EnvValue) IsLiteral() bool { return v.SecretRef == nil && v.ConfigMapRef == nil }
+
+// Literal returns a literal EnvValue.
+func Literal(s string) EnvValue { return EnvValue{Value: s} }
+
+type envRef struct {
+	SecretRef    *KeyRef `json:"secretRef,omitempty"`
+	ConfigMapRef *KeyRef `json:"configMapRef,omitempty"`
+}
+
+// UnmarshalJSON reads a string or a {secretRef|configMapRef} object.
+func (v *EnvValue) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		*v = EnvValue{}
+		return json.Unmarshal(b, &v.Value)
+	}
+	var r envRef
+	if err := json.Unmarshal(b, &r); err != nil {
+		return err
+	}
+	*v = EnvValue{SecretRef: r.SecretRef, ConfigMapRef: r.ConfigMapRef, object: true}
+	return nil
+}
+
+// MarshalJSON writes a literal as a string and a reference as an object.
+func (v EnvValue) MarshalJSON() ([]byte, error) {
+	if v.IsLiteral() {
+		return json.Marshal(v.Value)
+	}
+	return json.Marshal(envRef{SecretRef: v.SecretRef, ConfigMapRef: v.ConfigMapRef})
+}
+
+// KeyRef names one key of a Secret or a ConfigMap.
+type KeyRef struct {
+	Name     string `json:"name"`
+	Key      string `json:"key"`
+	Optional *bool  `json:"optional,omitempty"`
+}
+
+// EnvSource is one Secret or ConfigMap whose keys all become environment
+// variables (schemas #EnvSource).
+type EnvSource struct {
+	SecretRef    *ObjectRef `json:"secretRef,omitempty"`
+	ConfigMapRef *ObjectRef `json:"configMapRef,omitempty"`
+	Prefix       string     `json:"prefix,omitempty"`
+}
+
+// ObjectRef names a Secret or a ConfigMap.
+type ObjectRef struct {
+	Name     string `json:"name"`
+	Optional *bool  `json:"optional,omitempty"`
+}
+
+// ExternalSecret is a Secret made by the External Secrets Operator from
+// entries of an external store (schemas #ExternalSecret).
+type ExternalSecret struct {
+	Data            map[string]RemoteRef `json:"data,omitempty"`
+	Extract         *RemoteExtract       `json:"extract,omitempty"`
+	RefreshInterval string               `json:"refreshInterval"`
+	// Store is the secret's own store; the loader fills it in from the
+	// environment or the platform when the spec does not name one.
+	Store *SecretStoreRef `json:"store,omitempty"`
+}
+
+// RemoteRef is one entry of an external store.
+type RemoteRef struct {
+	Key      string `json:"key"`
+	Property string `json:"property,omitempty"`
+	Version  string `json:"version,omitempty"`
+}
+
+// RemoteExtract takes every property of one store entry.
+type RemoteExtract struct {
+	Key     string `json:"key"`
+	Version string `json:"version,omitempty"`
+}
+
+// SecretStoreRef names an External Secrets SecretStore or ClusterSecretStore.
+type SecretStoreRef struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+}
+

@@ -110,7 +110,7 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 	if err := ev.schema.LookupPath(defApp).Unify(raw).Validate(); err != nil {
 		found := fromCUE(err, defApp.String(), prov, dirPos)
 		found = append(found, unknownFields(ev, defApp, raw, prov, dirPos, found)...)
-		return nil, append(refs, found...)
+		return nil, append(refs, clarifySecretErrors(found)...)
 	}
 	if len(refs) > 0 {
 		return nil, refs
@@ -123,6 +123,8 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 		d.Add(dirPos, "", "%v", err)
 		return nil, d
 	}
+	appName, _ := data[pathName].(string)
+	d = append(d, l.secretLiterals(appName, data, prov)...)
 	app := &App{Dir: dir, Files: display, Digest: digest}
 	app.Name, _ = data[pathName].(string)
 	app.Team, _ = data[pathTeam].(string)
@@ -180,6 +182,7 @@ func (l *loader) instance(ev *evaluator, env *spec.Environment, data map[string]
 	if d := validate(ev, defApp, v, prov, prov[""], &a); len(d) > 0 {
 		return nil, d
 	}
+	l.resolveStores(&a, env, prov)
 	in := &Instance{Env: env, Spec: &a, Prov: prov, origins: origins}
 	if env != nil {
 		in.Namespace = env.Namespaces[a.Team]

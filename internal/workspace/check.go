@@ -15,6 +15,7 @@ import (
 // provenance.
 type checker struct {
 	in    *Instance
+	p     *spec.Platform
 	diags diag.List
 }
 
@@ -48,8 +49,9 @@ func (c *checker) envSuffix() string {
 // check holds the rules that span fields, which read better in Go than in
 // CUE, and that need the environment.
 func (l *loader) check(in *Instance) diag.List {
-	c := &checker{in: in}
+	c := &checker{in: in, p: l.ws.Platform}
 	a := in.Spec
+	c.secrets(a)
 	if a.Training != nil {
 		c.training(a)
 	}

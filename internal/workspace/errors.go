@@ -31,6 +31,10 @@ var friendly = []struct{ pattern, text string }{
 	{`=~"^[A-Za-z_][A-Za-z0-9_]*$"`, "must be an environment variable name: letters, digits and '_', not starting with a digit"},
 	{`=~"^(pvc|s3|gs|https?|hf|hdfs|webhdfs|oci)://[A-Za-z0-9]([-A-Za-z0-9_.:@]*[A-Za-z0-9])?(/[A-Za-z0-9_.:@=+-]+)*/?$"`, "must be a storage URI such as pvc://<claim>/<path>, s3://<bucket>/<path> or gs://<bucket>/<path>"},
 	{`=~"^[a-z][a-z0-9_]*$"`, "must be a lower-case identifier such as learning_rate"},
+	{`=~"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"`, "must be a Kubernetes object name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"},
+	{`=~"^[-._a-zA-Z0-9]+$"`, "must be a Secret or ConfigMap key: letters, digits, '-', '_' and '.'"},
+	{`=~"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$"`, "must be a duration such as 15m, 1h or 1h30m"},
+	{`=~"^[^\\s]+$"`, "must be a store key without spaces, such as ml/mnist/db"},
 }
 
 var (

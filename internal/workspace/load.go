@@ -390,6 +390,13 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 			return
 		}
 	}
+	add := func(at, format string, args ...any) {
+		pos, _ := prov.Lookup(at)
+		l.diags.Add(pos, at, format, args...)
+	}
+	for _, name := range sortedKeys(p.Secrets) {
+		checkExternalSecret(add, provenance.Join(pathSecrets, name), p.Secrets[name])
+	}
 	l.warnCredentials(&p, prov)
 	l.ws.Platform = &p
 	l.ws.PlatformProv = prov
@@ -491,6 +498,13 @@ func (l *loader) checkEnvs() {
 				l.diags.Add(pos, at, "namespace %q is already team %q's; each team needs its own namespace", ns, other)
 			}
 			owner[ns] = team
+		}
+		for _, name := range sortedKeys(p.Secrets) {
+			if p.Secrets[name].Store == nil && e.SecretStore == nil && p.SecretStore == nil {
+				at := provenance.Join(pathSecrets, name)
+				pos, _ := l.ws.PlatformProv.Lookup(at)
+				l.diags.Add(pos, at, "no secret store for secret %q in environment %s: set secretStore in platform.cue or in overlays/%s.cue, or store: {name, kind} here", name, e.Name, e.Name)
+			}
 		}
 	}
 }

@@ -2,7 +2,7 @@
 # cluster.sh runs a throwaway control plane for the end-to-end tests as plain
 # local processes on 127.0.0.1: etcd, kube-apiserver, redis, and Argo CD's
 # repo-server and application-controller, with the upstream Argo CD, TFJob and
-# Knative Serving and KServe InferenceService CRDs installed. No Docker, no kubelet: objects are stored and
+# Knative Serving, KServe InferenceService and External Secrets (ExternalSecret) CRDs installed. No Docker, no kubelet: objects are stored and
 # validated, Argo CD syncs them, but no pod ever runs.
 #
 #   cluster.sh deps   install etcd/redis (apt) and build the tools (cached)
@@ -30,6 +30,7 @@ KUSTOMIZE_VERSION=v5.6.0
 TRAINING_OPERATOR_VERSION=v1.8.1
 KNATIVE_SERVING_VERSION=v0.42.2
 KSERVE_VERSION=v0.14.1
+EXTERNAL_SECRETS_VERSION=v0.16.2
 
 # Ports: below the Linux ephemeral range (32768+) so that no outgoing
 # connection can hold them, and away from the usual 2379/6379/6443/808x.
@@ -41,8 +42,10 @@ REPO_SERVER_PORT=${E2E_REPO_SERVER_PORT:-31081}
 REPO_SERVER_METRICS_PORT=${E2E_REPO_SERVER_METRICS_PORT:-31084}
 CONTROLLER_METRICS_PORT=${E2E_CONTROLLER_METRICS_PORT:-31082}
 
-# How often the application controller re-reads git (Argo CD's default is 180s).
-APP_RESYNC_SECONDS=${E2E_APP_RESYNC_SECONDS:-15}
+# How often the application controller re-reads git: Argo CD's default,
+# so that the tests show that dmls's refresh after a push, not the poll,
+# makes changes arrive in seconds.
+APP_RESYNC_SECONDS=${E2E_APP_RESYNC_SECONDS:-180}
 
 CONTEXT=dmls-e2e
 FIELD_MANAGER=dmls-e2e
@@ -258,9 +261,10 @@ kubectl_() { "$BIN/kubectl" --kubeconfig "$RUN/kubeconfig" "$@"; }
 
 # crd_files prints the upstream CRD manifests from the Go module cache.
 crd_files() {
-  local argo tfo kn ks
+  local argo tfo kn ks eso
   argo=$(moddir github.com/argoproj/argo-cd/v2 "$ARGOCD_VERSION")
   ks=$(moddir github.com/kserve/kserve "$KSERVE_VERSION")
+  eso=$(moddir github.com/external-secrets/external-secrets "$EXTERNAL_SECRETS_VERSION")
   tfo=$(moddir github.com/kubeflow/training-operator "$TRAINING_OPERATOR_VERSION")
   kn=$(moddir knative.dev/serving "$KNATIVE_SERVING_VERSION")
   printf '%s\n' \
@@ -272,7 +276,8 @@ crd_files() {
     "$kn/config/core/300-resources/configuration.yaml" \
     "$kn/config/core/300-resources/revision.yaml" \
     "$kn/config/core/300-resources/route.yaml" \
-    "$ks/config/crd/full/serving.kserve.io_inferenceservices.yaml"
+    "$ks/config/crd/full/serving.kserve.io_inferenceservices.yaml" \
+    "$eso/config/crds/bases/external-secrets.io_externalsecrets.yaml"
 }
 
 # moddir MODULE VERSION prints the module's directory in the module cache,
@@ -524,6 +529,7 @@ export E2E_ARGOCD_NAMESPACE=argocd
 export E2E_APISERVER_PORT=$APISERVER_PORT
 export E2E_REDIS_PORT=$REDIS_PORT
 export E2E_REPO_SERVER_PORT=$REPO_SERVER_PORT
+export E2E_APP_RESYNC_SECONDS=$APP_RESYNC_SECONDS
 EOF
 }
 

@@ -1,0 +1,55 @@
+package gitops_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/gittest"
+)
+
+func TestTip(t *testing.T) {
+	f := newFixture(t)
+	target := gitops.Target{URL: f.srv.RepoURL(f.repo)}
+	if sha, err := gitops.Tip(context.Background(), target, f.auth); err != nil || sha != "" {
+		t.Fatalf("empty repo: %q, %v; want nothing", sha, err)
+	}
+	want := f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"a": "b"}})
+	if sha, err := gitops.Tip(context.Background(), target, f.auth); err != nil || sha != want {
+		t.Fatalf("tip %q, %v; want %s", sha, err, want)
+	}
+	target.Branch = "nope"
+	if sha, err := gitops.Tip(context.Background(), target, f.auth); err != nil || sha != "" {
+		t.Fatalf("missing branch: %q, %v; want nothing", sha, err)
+	}
+}
+
+func TestHistory(t *testing.T) {
+	f := newFixture(t)
+	target := gitops.Target{URL: f.srv.RepoURL(f.repo)}
+	h, err := gitops.ReadHistory(context.Background(), target, f.auth)
+	if err != nil || h.Tip() != "" || h.LastChange([]string{"a"}) != "" {
+		t.Fatalf("empty repo: %v", err)
+	}
+	first := f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"apps/a/base/x": "1", "apps/b/base/x": "1"}})
+	second := f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"apps/a/base/x": "1", "apps/b/base/x": "2"}})
+	h, err = gitops.ReadHistory(context.Background(), target, f.auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Tip() != second {
+		t.Errorf("tip %s, want %s", h.Tip(), second)
+	}
+	if got := h.LastChange([]string{"apps/a/base", "apps/a/overlays/dev"}); got != first {
+		t.Errorf("last change of a: %s, want %s", got, first)
+	}
+	if got := h.LastChange([]string{"apps/b/base"}); got != second {
+		t.Errorf("last change of b: %s, want %s", got, second)
+	}
+	if got := h.LastChange([]string{"apps/none"}); got != second {
+		t.Errorf("last change of nothing: %s, want the tip", got)
+	}
+	if !h.Includes(second, first) || !h.Includes(first, first) || h.Includes(first, second) || h.Includes("0123456789012345678901234567890123456789", first) {
+		t.Error("Includes is wrong")
+	}
+}

@@ -1,0 +1,248 @@
+// Package refresh tells Argo CD what a push changed, so that it syncs
+// within seconds instead of at its next poll of git: by a GitHub-style
+// push event to Argo CD's webhook endpoint, signed with a shared secret,
+// or by the argocd.argoproj.io/refresh annotation on exactly the
+// Applications whose sources changed. Failures are returned as warnings
+// by the callers (dmls publish, dmls serve), never as failed publishes:
+// the poll still catches up.
+package refresh
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"sigs.k8s.io/yaml"
+
+	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/status"
+)
+
+// AnnotationRefresh is the annotation that makes Argo CD's controller
+// compare an Application with git now; it removes it when done.
+const AnnotationRefresh = "argocd.argoproj.io/refresh"
+
+// Push is one push to a config repo.
+type Push struct {
+	// URL is the repo's clone URL, as the Applications name it.
+	URL    string
+	Branch string
+	// Before and After are the tips before and after the push.
+	Before, After string
+	// Added, Modified and Deleted are the repo paths the push changed.
+	Added, Modified, Deleted []string
+}
+
+func (p Push) paths() []string {
+	var out []string
+	out = append(out, p.Added...)
+	out = append(out, p.Modified...)
+	out = append(out, p.Deleted...)
+	return out
+}
+
+// Application is an Argo CD Application and what it syncs.
+type Application struct {
+	Name    string
+	RepoURL string
+	Path    string
+}
+
+// Applications reads the Applications of a generated tree (the argocd/
+// folders dmls writes).
+func Applications(tree generators.Tree) []Application {
+	var out []Application
+	for _, p := range generators.SortedKeys(tree) {
+		if !strings.HasPrefix(path.Base(p), "application-") {
+			continue
+		}
+		var a struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+			Spec struct {
+				Source *struct {
+					RepoURL string `json:"repoURL"`
+					Path    string `json:"path"`
+				} `json:"source"`
+			} `json:"spec"`
+		}
+		if err := yaml.Unmarshal(tree[p], &a); err != nil || a.Kind != "Application" || a.Spec.Source == nil {
+			continue
+		}
+		out = append(out, Application{Name: a.Metadata.Name, RepoURL: a.Spec.Source.RepoURL, Path: a.Spec.Source.Path})
+	}
+	return out
+}
+
+// Affected returns the Applications, of apps, whose sources push changed:
+// those of the pushed repo with a changed file in their folder, or in the
+// kustomize base of an app overlay (apps/<app>/base for
+// apps/<app>/overlays/<env>), sorted by name.
+func Affected(apps []Application, p Push) []string {
+	var out []string
+	for _, a := range apps {
+		if !sameRepo(a.RepoURL, p.URL) {
+			continue
+		}
+		dirs := []string{strings.Trim(a.Path, "/")}
+		if root, _, ok := strings.Cut(dirs[0], "/overlays/"); ok {
+			dirs = append(dirs, root+"/base")
+		}
+		if slices.ContainsFunc(p.paths(), func(f string) bool {
+			return slices.ContainsFunc(dirs, func(d string) bool { return d == "" || d == "." || strings.HasPrefix(f, d+"/") })
+		}) {
+			out = append(out, a.Name)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func sameRepo(a, b string) bool {
+	norm := func(s string) string {
+		s = strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(s), "/"), ".git")
+		if u, err := url.Parse(s); err == nil && u.Host != "" {
+			u.User = nil
+			return u.Host + u.Path
+		}
+		return s
+	}
+	return norm(a) == norm(b)
+}
+
+// Annotate sets AnnotationRefresh ("normal") on each named Application in
+// namespace ns, by a merge patch.
+func Annotate(ctx context.Context, cl dynamic.Interface, ns string, apps []string) error {
+	patch := []byte(`{"metadata":{"annotations":{"` + AnnotationRefresh + `":"normal"}}}`)
+	var errs []string
+	gvr := status.ResourceOf(status.KindApplication).GVR
+	for _, name := range apps {
+		if _, err := cl.Resource(gvr).Namespace(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "dmls"}); err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("refresh Applications: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// pushEvent is the part of GitHub's push event payload that Argo CD reads
+// (util/webhook, through go-playground/webhooks' github.PushPayload).
+type pushEvent struct {
+	Ref        string     `json:"ref"`
+	Before     string     `json:"before"`
+	After      string     `json:"after"`
+	Repository repository `json:"repository"`
+	Commits    []commit   `json:"commits"`
+	HeadCommit *commit    `json:"head_commit"`
+}
+
+type repository struct {
+	Name          string `json:"name"`
+	FullName      string `json:"full_name"`
+	HTMLURL       string `json:"html_url"`
+	CloneURL      string `json:"clone_url"`
+	DefaultBranch string `json:"default_branch"`
+}
+
+type commit struct {
+	ID       string   `json:"id"`
+	Added    []string `json:"added"`
+	Modified []string `json:"modified"`
+	Removed  []string `json:"removed"`
+}
+
+// Payload is the push event of p, as GitHub sends it.
+func Payload(p Push) []byte {
+	web := strings.TrimSuffix(p.URL, ".git")
+	if u, err := url.Parse(web); err == nil {
+		u.User = nil // never send credentials
+		web = u.String()
+	}
+	c := commit{ID: p.After, Added: nonNil(p.Added), Modified: nonNil(p.Modified), Removed: nonNil(p.Deleted)}
+	ev := pushEvent{
+		Ref: "refs/heads/" + p.Branch, Before: p.Before, After: p.After,
+		Repository: repository{Name: path.Base(web), FullName: strings.TrimPrefix(urlPath(web), "/"), HTMLURL: web, CloneURL: web + ".git", DefaultBranch: p.Branch},
+		Commits:    []commit{c}, HeadCommit: &c,
+	}
+	b, _ := json.Marshal(ev)
+	return b
+}
+
+func urlPath(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Path
+	}
+	return s
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// Signature is the X-Hub-Signature-256 of body under secret.
+func Signature(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// Webhook posts the push event of p to Argo CD's webhook endpoint,
+// signed with secret. The secret is never part of an error.
+func Webhook(ctx context.Context, client *http.Client, endpoint, secret string, p Push) error {
+	if secret == "" {
+		return fmt.Errorf("webhook %s: no shared secret", redact(endpoint))
+	}
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	body := Payload(p)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("webhook %s: %v", redact(endpoint), err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", p.After)
+	req.Header.Set("X-Hub-Signature-256", Signature(secret, body))
+	req.Header.Set("User-Agent", "dmls")
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("webhook %s: %v", redact(endpoint), strings.ReplaceAll(err.Error(), endpoint, redact(endpoint)))
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("webhook %s answered %s: %s", redact(endpoint), resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return nil
+}
+
+func redact(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		u.User = nil
+		u.RawQuery = ""
+		return u.String()
+	}
+	return "(the webhook URL)"
+}

@@ -1,0 +1,53 @@
+package status
+
+import "k8s.io/apimachinery/pkg/runtime/schema"
+
+// Scope says in which namespaces a resource is read.
+type Scope int
+
+// Scopes of Resources.
+const (
+	// TeamNamespaces are the namespaces of the teams in each environment.
+	TeamNamespaces Scope = iota
+	// ArgoCDNamespace is the namespace of Argo CD on the platform cluster.
+	ArgoCDNamespace
+)
+
+// Resource is a kind whose status is read.
+type Resource struct {
+	GVR   schema.GroupVersionResource
+	Kind  string
+	Scope Scope
+}
+
+// Kinds whose status is read.
+const (
+	KindApplication      = "Application"
+	KindTFJob            = "TFJob"
+	KindKnativeService   = "Service"
+	KindInferenceService = "InferenceService"
+)
+
+// Resources are all that the status reader (internal/status/kube) ever
+// reads, and Verbs all it does with them. The Roles of dmls serve are
+// generated from these two (generators/apiserver), and a test checks what
+// the reader requests against those Roles.
+var (
+	Resources = []Resource{
+		{GVR: schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "applications"}, Kind: KindApplication, Scope: ArgoCDNamespace},
+		{GVR: schema.GroupVersionResource{Group: "kubeflow.org", Version: "v1", Resource: "tfjobs"}, Kind: KindTFJob, Scope: TeamNamespaces},
+		{GVR: schema.GroupVersionResource{Group: "serving.knative.dev", Version: "v1", Resource: "services"}, Kind: KindKnativeService, Scope: TeamNamespaces},
+		{GVR: schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}, Kind: KindInferenceService, Scope: TeamNamespaces},
+	}
+	Verbs = []string{"get", "list", "watch"}
+)
+
+// ResourceOf returns the Resource of a kind, which must be one of Resources.
+func ResourceOf(kind string) Resource {
+	for _, r := range Resources {
+		if r.Kind == kind {
+			return r
+		}
+	}
+	panic("status: no resource of kind " + kind)
+}

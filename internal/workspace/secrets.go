@@ -1,0 +1,349 @@
+package workspace
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/secrets"
+	"github.com/dmls-project/dmls/internal/spec"
+)
+
+// Spec paths of secrets.
+const (
+	pathSecrets = "secrets"
+	pathEnv     = "env"
+	pathEnvFrom = "envFrom"
+)
+
+// secretLiterals finds secret-looking literals anywhere in an app's own
+// data (overrides included) and reports each once, at the line that wrote
+// it, as the environments' policy.secretLiterals says: an error when an
+// environment that gets the value refuses secret literals, else a warning.
+func (l *loader) secretLiterals(app string, data map[string]any, prov provenance.Map) diag.List {
+	var d diag.List
+	var walk func(at, name string, v any)
+	walk = func(at, name string, v any) {
+		switch x := v.(type) {
+		case string:
+			f, ok := secrets.Literal(name, x)
+			if !ok {
+				return
+			}
+			pos, _ := prov.Lookup(at)
+			sev, note := l.secretPolicy(data, at)
+			d = append(d, diag.Diagnostic{
+				Pos: pos, Path: at, Severity: sev, Rule: secrets.Rule,
+				Message: fmt.Sprintf("%s in a literal, and specs are committed to git in plain text; %s%s", f.Kind, suggestRef(app, at, f.Name, data), note),
+			})
+		case map[string]any:
+			if _, ok := x["secretRef"]; ok {
+				return // a reference, not a value
+			}
+			if _, ok := x["configMapRef"]; ok {
+				return
+			}
+			for _, k := range sortedKeys(x) {
+				walk(provenance.Join(at, k), k, x[k])
+			}
+		case []any:
+			prev := ""
+			for i, e := range x {
+				walk(fmt.Sprintf("%s[%d]", at, i), prev, e)
+				prev = ""
+				if s, ok := e.(string); ok {
+					prev = secrets.FlagName(s)
+				}
+			}
+		}
+	}
+	for _, k := range sortedKeys(data) {
+		switch k {
+		case pathName, pathTeam, pathEnvs, pathSecrets:
+			continue
+		case pathOverrides:
+			o, _ := data[k].(map[string]any)
+			for _, env := range sortedKeys(o) {
+				ov, _ := o[env].(map[string]any)
+				for _, f := range sortedKeys(ov) {
+					if f != pathSecrets {
+						walk(provenance.Join(pathOverrides, env, f), f, ov[f])
+					}
+				}
+			}
+			continue
+		}
+		walk(k, k, data[k])
+	}
+	return d
+}
+
+// secretPolicy returns the severity of a secret literal at spec path at,
+// and a note saying which environments' policy made it so.
+func (l *loader) secretPolicy(data map[string]any, at string) (diag.Severity, string) {
+	var envs []*spec.Environment
+	if rest, ok := strings.CutPrefix(at, pathOverrides+"."); ok {
+		name, _, _ := strings.Cut(rest, ".")
+		if e := l.ws.Env(name); e != nil {
+			envs = append(envs, e)
+		}
+	} else {
+		for _, e := range l.ws.Envs {
+			if runsIn(data, e.Name) {
+				envs = append(envs, e)
+			}
+		}
+	}
+	var refuse, warn []string
+	for _, e := range envs {
+		if e.Policy.SecretLiterals == spec.PolicyWarn {
+			warn = append(warn, e.Name)
+		} else {
+			refuse = append(refuse, e.Name)
+		}
+	}
+	if len(refuse) > 0 || len(envs) == 0 {
+		if len(refuse) == 0 {
+			return diag.SeverityError, ""
+		}
+		return diag.SeverityError, fmt.Sprintf(" (refused by policy.secretLiterals in %s %s)", plural(len(refuse), "environment", "environments"), strings.Join(refuse, ", "))
+	}
+	return diag.SeverityWarning, fmt.Sprintf(" (only a warning: policy.secretLiterals is \"warn\" in %s %s)", plural(len(warn), "environment", "environments"), strings.Join(warn, ", "))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// suggestRef shows the secretRef form that replaces a literal at path at.
+func suggestRef(app, at, name string, data map[string]any) string {
+	secret := app + "-secrets"
+	if s, ok := data[pathSecrets].(map[string]any); ok && len(s) == 1 {
+		for k := range s {
+			secret = k
+		}
+	}
+	parts := strings.Split(at, ".")
+	parent := ""
+	if len(parts) >= 2 {
+		parent = parts[len(parts)-2]
+	}
+	variable := strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(name))
+	if !isEnvVarName(variable) {
+		variable = "SECRET_VALUE"
+	}
+	ref := fmt.Sprintf("secretRef: {name: %q, key: %q}", secret, secrets.Suggest(variable))
+	declare := fmt.Sprintf("and declare %q under secrets (an ExternalSecret from the store)", secret)
+	container := containerOf(at)
+	switch {
+	case parent == pathEnv:
+		return fmt.Sprintf("reference a Secret instead: %s: %s, %s", variable, ref, declare)
+	case strings.Contains(parts[len(parts)-1], "["): // args, command
+		return fmt.Sprintf("take it from a Secret instead: set %s.env.%s: %s, write \"$(%s)\" in its place, %s", container, variable, ref, variable, declare)
+	default:
+		return fmt.Sprintf("take it from a Secret through env instead: %s.env.%s: %s, %s", container, variable, ref, declare)
+	}
+}
+
+// containerOf returns the spec path of the container settings that hold
+// spec path at: training, a replica set, or serving.
+func containerOf(at string) string {
+	parts := strings.Split(at, ".")
+	for i, p := range parts {
+		if p == pathTraining || p == pathServing {
+			if p == pathTraining && i+2 < len(parts) && parts[i+1] == "replicas" {
+				return strings.Join(parts[:i+3], ".")
+			}
+			return strings.Join(parts[:i+1], ".")
+		}
+	}
+	return pathTraining
+}
+
+func isEnvVarName(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// resolveStores fills in the store of each of the app's ExternalSecrets
+// that names none: the environment's secretStore, else the platform's. The
+// provenance of the filled-in store points at where it was set.
+func (l *loader) resolveStores(a *spec.App, env *spec.Environment, prov provenance.Map) {
+	for _, name := range sortedKeys(a.Secrets) {
+		s := a.Secrets[name]
+		if s.Store != nil {
+			continue
+		}
+		at := provenance.Join(pathSecrets, name, "store")
+		switch {
+		case env != nil && env.SecretStore != nil:
+			s.Store = env.SecretStore
+			if pos, ok := l.ws.EnvProv[env.Name].Lookup("secretStore"); ok {
+				prov.Set(at, pos)
+			}
+		case l.ws.Platform.SecretStore != nil:
+			s.Store = l.ws.Platform.SecretStore
+			if pos, ok := l.ws.PlatformProv.Lookup("secretStore"); ok {
+				prov.Set(at, pos)
+			}
+		}
+		a.Secrets[name] = s
+	}
+}
+
+// secretNames are the Secrets an app may reference: its own, the
+// platform's and the platform's existing ones.
+func secretNames(a *spec.App, p *spec.Platform) map[string]bool {
+	ok := map[string]bool{}
+	for n := range a.Secrets {
+		ok[n] = true
+	}
+	for n := range p.Secrets {
+		ok[n] = true
+	}
+	for _, n := range p.ExistingSecrets {
+		ok[n] = true
+	}
+	return ok
+}
+
+// secrets checks an app's references to Secrets and its ExternalSecrets.
+func (c *checker) secrets(a *spec.App) {
+	p := c.p
+	known := secretNames(a, p)
+	names := make([]string, 0, len(known))
+	for n := range known {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	undeclared := func(at, name string) {
+		c.add(at, "secret %q is not declared: declare it under secrets (an ExternalSecret from the store), or, for a Secret made outside dmls, ask the platform team to list it in existingSecrets in platform.cue; the app may use %s", name, quoteList(names))
+	}
+	container := func(at string, env map[string]spec.EnvValue, envFrom []spec.EnvSource) {
+		for _, k := range sortedKeys(env) {
+			v := env[k]
+			vat := provenance.Join(at, pathEnv, k)
+			if v.SecretRef != nil && v.ConfigMapRef != nil {
+				c.add(vat, "set secretRef or configMapRef, not both")
+				continue
+			}
+			if v.IsEmptyRef() {
+				c.add(vat, "a reference needs secretRef: {name, key} or configMapRef: {name, key}")
+				continue
+			}
+			if !v.IsLiteral() && v.Value != "" {
+				c.add(vat, "a value is a string or a reference, not both")
+			}
+			if r := v.SecretRef; r != nil && !known[r.Name] {
+				undeclared(vat+".secretRef.name", r.Name)
+			}
+		}
+		for i, s := range envFrom {
+			sat := fmt.Sprintf("%s.%s[%d]", at, pathEnvFrom, i)
+			switch {
+			case s.SecretRef == nil && s.ConfigMapRef == nil:
+				c.add(sat, "set secretRef: {name: ...} or configMapRef: {name: ...}")
+			case s.SecretRef != nil && s.ConfigMapRef != nil:
+				c.add(sat, "set secretRef or configMapRef, not both; use one list entry each")
+			case s.SecretRef != nil && !known[s.SecretRef.Name]:
+				undeclared(sat+".secretRef.name", s.SecretRef.Name)
+			}
+		}
+	}
+	if t := a.Training; t != nil {
+		container(pathTraining, t.Env, t.EnvFrom)
+		for _, role := range spec.Roles {
+			if rs := t.Replicas.Get(role); rs != nil {
+				container(pathTraining+".replicas."+role, rs.Env, rs.EnvFrom)
+			}
+		}
+	}
+	if s := a.Serving; s != nil {
+		container(pathServing, s.Env, s.EnvFrom)
+	}
+	existing := map[string]bool{}
+	for _, n := range p.ExistingSecrets {
+		existing[n] = true
+	}
+	for _, name := range sortedKeys(a.Secrets) {
+		at := provenance.Join(pathSecrets, name)
+		s := a.Secrets[name]
+		if _, ok := p.Secrets[name]; ok {
+			c.add(at, "the platform already makes secret %q in every team namespace; reference it, or give the app's secret another name", name)
+		}
+		if existing[name] {
+			c.add(at, "secret %q exists already (existingSecrets in platform.cue); reference it, or give the app's secret another name", name)
+		}
+		checkExternalSecret(c.add, at, s)
+		if c.in.Env != nil && s.Store == nil {
+			c.add(at, "no secret store for secret %q in environment %s: set secretStore in platform.cue or in overlays/%s.cue, or store: {name, kind} here", name, c.in.Env.Name, c.in.Env.Name)
+		}
+	}
+}
+
+// checkExternalSecret checks what the schema cannot: an ExternalSecret
+// takes data or extract.
+func checkExternalSecret(add func(at, format string, args ...any), at string, s spec.ExternalSecret) {
+	if len(s.Data) == 0 && s.Extract == nil {
+		add(at, "an external secret needs data (Secret keys from store entries, e.g. data: password: key: \"ml/db\") or extract (every property of one entry)")
+	}
+}
+
+var (
+	envValuePath  = regexp.MustCompile(`(^|\.)(env)\.[A-Za-z_][A-Za-z0-9_]*$`)
+	secretKeyPath = regexp.MustCompile(`(^|\.)secrets\.[^.]+\.data\.(.+)$`)
+	badValue      = regexp.MustCompile(`^(?:conflicting values|invalid value) (.+?) (?:and|\()`)
+)
+
+// clarifySecretErrors rewrites CUE's findings on the secret-related
+// fields into what a person can act on: an env value that is neither a
+// string nor a reference gets one finding, not one per alternative of the
+// disjunction, and a bad Secret key says what is valid.
+func clarifySecretErrors(found diag.List) diag.List {
+	out := found[:0:0]
+	seen := map[string]bool{}
+	for _, d := range found {
+		switch {
+		case envValuePath.MatchString(d.Path) && strings.Contains(d.Message, "mismatched types"):
+			if seen[d.Path] {
+				continue
+			}
+			seen[d.Path] = true
+			if strings.Contains(d.Message, "mismatched types struct and string") && hasFindingUnder(found, d.Path) {
+				continue // a reference, and the finding inside it says what is wrong
+			}
+			got := ""
+			if m := badValue.FindStringSubmatch(d.Message); m != nil && !strings.HasPrefix(m[1], "{") {
+				got = "; got " + m[1]
+			}
+			d.Message = `a value is a string, or secretRef: {name, key} (a Secret's key), or configMapRef: {name, key} (a ConfigMap's key)` + got
+		case secretKeyPath.MatchString(d.Path) && strings.Contains(d.Message, "field not allowed"):
+			m := secretKeyPath.FindStringSubmatch(d.Path)
+			d.Message = fmt.Sprintf("%q is not a valid Secret key: use letters, digits, '-', '_' and '.'", m[2])
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func hasFindingUnder(found diag.List, path string) bool {
+	for _, d := range found {
+		if strings.HasPrefix(d.Path, path+".") {
+			return true
+		}
+	}
+	return false
+}
