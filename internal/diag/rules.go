@@ -19,6 +19,9 @@ const (
 
 	// RuleCredentialsInURL: a repository URL with credentials in it.
 	RuleCredentialsInURL = "credentials-in-url"
+	// RuleSecretLiteral: a literal in an app's spec that looks like a
+	// secret, at the environment's policy.secretLiterals.
+	RuleSecretLiteral = "secret-literal"
 	// RuleImageTag: an image without a tag or digest, or one tagged
 	// latest (in any case) where the environment pins (imageTags
 	// "pinned" or "digest").
@@ -57,6 +60,7 @@ var Rules = []RuleInfo{
 	{RuleKnative, "Knative Services pass Knative's own validation", false},
 	{RuleArgoCD, "generated objects do not fight Argo CD's selfHeal", false},
 	{RuleCredentialsInURL, "repository URLs carry no credentials", false},
+	{RuleSecretLiteral, "no secret-looking literal in a spec", false},
 	{RuleImageTag, "images carry a tag or digest; latest is refused where the environment pins", false},
 	{RuleImageDigest, "images carry a digest where the environment requires digests", false},
 	{RuleImageRegistry, "images come from the environment's allowed registries", false},

@@ -489,4 +489,3 @@ type SecretStoreRef struct {
 	Name string `json:"name"`
 	Kind string `json:"kind"`
 }
-
