@@ -112,12 +112,15 @@ func TestStatus(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &l); err != nil {
 			t.Fatal(err)
 		}
-		if len(l.Items) != 1 || len(l.Items[0].Environments) != 3 {
+		// Every app of the workspace, each environment Unknown with the reason.
+		if len(l.Items) < 1 || l.Items[0].App != "fashion-mnist" || len(l.Items[0].Environments) != 3 {
 			t.Fatalf("%s", out)
 		}
-		for _, e := range l.Items[0].Environments {
-			if e.State != status.Unknown || !strings.Contains(e.Reason, "connection refused") || e.Commit != commit {
-				t.Errorf("%s: %s %q", e.Env, e.State, e.Reason)
+		for _, v := range l.Items {
+			for _, e := range v.Environments {
+				if e.State != status.Unknown || !strings.Contains(e.Reason, "connection refused") || e.Commit != commit {
+					t.Errorf("%s in %s: %s %q", v.App, e.Env, e.State, e.Reason)
+				}
 			}
 		}
 	})
