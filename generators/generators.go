@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -193,6 +194,64 @@ func (tr Tree) Add(prefix string, t Tree) {
 		}
 		tr[p] = b
 	}
+}
+
+// SecurityExceptionAnnotation carries the reason of an app's
+// policy.exceptions.securityContext on the objects whose containers it
+// relaxes.
+const SecurityExceptionAnnotation = "dmls.dev/security-exception"
+
+// SecurityExceptionPath is the spec path of an app's security-context
+// exception.
+const SecurityExceptionPath = "policy.exceptions.securityContext"
+
+// NonRootUser is the user that containers run as unless the app's
+// exception lets them run as root: the image's own user may be root.
+const NonRootUser int64 = 1000
+
+// SecurityContext returns the restricted security context of the app's
+// containers: non-root, no privilege escalation, no capabilities, the
+// runtime's seccomp profile and a read-only root filesystem, minus what
+// the app's exception relaxes. from is the spec path it comes from.
+func SecurityContext(app *spec.App) (sc *corev1.SecurityContext, from string) {
+	f, t := false, true
+	user := NonRootUser
+	sc = &corev1.SecurityContext{
+		RunAsNonRoot:             &t,
+		RunAsUser:                &user,
+		AllowPrivilegeEscalation: &f,
+		ReadOnlyRootFilesystem:   &t,
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+	ex := app.SecurityException()
+	if ex == nil {
+		return sc, ""
+	}
+	if ex.RunAsRoot {
+		sc.RunAsNonRoot, sc.RunAsUser = nil, nil
+	}
+	if ex.PrivilegeEscalation {
+		sc.AllowPrivilegeEscalation = nil
+	}
+	if ex.WritableRootFilesystem {
+		sc.ReadOnlyRootFilesystem = nil
+	}
+	return sc, SecurityExceptionPath
+}
+
+// AnnotateException records the reason of the app's security-context
+// exception on an object's metadata, if it has one.
+func AnnotateException(app *spec.App, meta *metav1.ObjectMeta, trace *provenance.Trace) {
+	ex := app.SecurityException()
+	if ex == nil {
+		return
+	}
+	if meta.Annotations == nil {
+		meta.Annotations = map[string]string{}
+	}
+	meta.Annotations[SecurityExceptionAnnotation] = ex.Reason
+	trace.Record("metadata.annotations", SecurityExceptionPath+".reason")
 }
 
 // EnvVar converts one spec environment variable: a literal becomes value,

@@ -27,7 +27,7 @@ const Component = "serving"
 
 // TensorFlow Serving runtime settings.
 const (
-	TFServingImage = "tensorflow/serving"
+	TFServingImage = spec.TFServingImage
 	TFServingPort  = 8501 // the REST API port
 	ModelsDir      = "/models"
 	modelVolume    = "model"
@@ -51,13 +51,14 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 	const tmpl = "spec.template"
 	const ctr = tmpl + ".spec.containers[0]"
 
-	// A restricted security context, as Knative recommends; runAsNonRoot is
-	// left to the image, since tensorflow/serving runs as root.
-	c := corev1.Container{Name: "model", SecurityContext: &corev1.SecurityContext{
-		AllowPrivilegeEscalation: ptr(false),
-		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-	}}
+	// A restricted security context (the policy's, as Knative recommends):
+	// it runs as a non-root user, since tensorflow/serving's own user is
+	// root, and needs no writable root filesystem.
+	sc, scFrom := generators.SecurityContext(app)
+	c := corev1.Container{Name: "model", SecurityContext: sc}
+	if scFrom != "" {
+		trace.Record(ctr+".securityContext", scFrom)
+	}
 	port := s.Port
 	var volumes []corev1.Volume
 	if m := s.Model; m != nil {
@@ -132,6 +133,7 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 	svc := &servingv1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
 	}
+	generators.AnnotateException(app, &svc.ObjectMeta, trace)
 	rt := &svc.Spec.ConfigurationSpec.Template
 	rt.ObjectMeta = metav1.ObjectMeta{Labels: labels}
 	if len(ann) > 0 {

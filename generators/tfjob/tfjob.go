@@ -63,6 +63,7 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 			TFReplicaSpecs: map[kubeflowv1.ReplicaType]*kubeflowv1.ReplicaSpec{},
 		},
 	}
+	generators.AnnotateException(app, &job.ObjectMeta, trace)
 	trace.Record("metadata.name", "training.run")
 	if t.Name != "" {
 		trace.Record("metadata.name", "training.name")
@@ -178,6 +179,27 @@ func replicaSpec(app *spec.App, role string, rs *spec.ReplicaSet, labels map[str
 		trace.Record(fmt.Sprintf("%s.template.spec.volumes[%d]", at, i), from)
 		trace.Record(fmt.Sprintf("%s.volumeMounts[%d]", cat, i), from)
 	}
+	// The restricted security context of the policy. A read-only root
+	// filesystem leaves the container /tmp, an emptyDir, for scratch
+	// files, and HOME there (TensorFlow and Keras keep caches under it).
+	sc, scFrom := generators.SecurityContext(app)
+	c.SecurityContext = sc
+	if scFrom != "" {
+		trace.Record(cat+".securityContext", scFrom)
+	}
+	if sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem {
+		if _, taken := vols[TmpVolume]; !taken && !mountsAt(c.VolumeMounts, "/tmp") {
+			pod.Volumes = append(pod.Volumes, corev1.Volume{Name: TmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: TmpVolume, MountPath: "/tmp"})
+			if _, set := env["HOME"]; !set {
+				c.Env = append(c.Env, corev1.EnvVar{Name: "HOME", Value: "/tmp"})
+			}
+		}
+	}
+	if sc.RunAsUser != nil {
+		// Volumes (a fresh claim is root's) belong to the user's group.
+		pod.SecurityContext = &corev1.PodSecurityContext{FSGroup: sc.RunAsUser}
+	}
 	pod.Containers = []corev1.Container{c}
 	trace.Record(cat, sp)
 	// The replica set as a whole, for findings about its pod template or
@@ -252,6 +274,19 @@ func formatValue(v any) string {
 	default:
 		return fmt.Sprint(x)
 	}
+}
+
+// TmpVolume is the emptyDir mounted at /tmp when the root filesystem is
+// read-only.
+const TmpVolume = "tmp"
+
+func mountsAt(ms []corev1.VolumeMount, p string) bool {
+	for _, m := range ms {
+		if m.MountPath == p {
+			return true
+		}
+	}
+	return false
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -65,7 +65,7 @@ func TestInvalidRequests(t *testing.T) {
 		{"patch unknown env", "PATCH", "/v1/teams/ml-research/trainingjobs/mnist?env=qa", `{"image":"registry.example.com/t:2"}`,
 			"env", "unknown environment"},
 		{"patch latest in prod", "PATCH", "/v1/teams/ml-research/trainingjobs/mnist?env=prod", `{"image":"registry.example.com/t:latest"}`,
-			"image", "pinned tag"},
+			"image", "refuses the tag"},
 		{"retrain with a body", "POST", "/v1/teams/ml-research/trainingjobs/mnist/retrain", `{"run":3}`, "", "no body"},
 		{"canary percent", "PUT", "/v1/teams/ml-serving/modelservices/ranker/canary", `{"percent":120}`, "percent", "out of bound"},
 		{"rollout image and storage", "POST", "/v1/teams/ml-serving/modelservices/ranker/rollouts",

@@ -58,6 +58,7 @@ func seedWorkspace(t testing.TB) map[string]string {
 		}
 		files[p] = string(b)
 	}
+	files["overlays/prod.cue"] = relaxResources(t, files["overlays/prod.cue"])
 	files["apps/ranker/app.json"] = `{
   "name": "ranker",
   "team": "ml-serving",
@@ -65,6 +66,18 @@ func seedWorkspace(t testing.TB) map[string]string {
 }
 `
 	return files
+}
+
+// relaxResources turns prod's policy.resources from "error" to "warn": the
+// tests' jobs and services set no requests and limits, and what they test
+// is the API, not that policy (internal/cli's policy corpus tests that).
+func relaxResources(t testing.TB, prod string) string {
+	t.Helper()
+	const from, to = `resources:          "error"`, `resources:          "warn"`
+	if !strings.Contains(prod, from) {
+		t.Fatalf("overlays/prod.cue has no %s", from)
+	}
+	return strings.Replace(prod, from, to, 1)
 }
 
 func startRepos(t testing.TB) *repos {

@@ -30,6 +30,7 @@ team: "ml-research"
 training: {
 	image: "registry.example.com/old-train:1.0"
 	volumes: data: {mountPath: "/data", create: size: "1Gi"}
+	resources: {cpu: "1", memory: "1Gi", limits: {cpu: "1", memory: "1Gi"}}
 	replicas: worker: replicas: 1
 }
 `
@@ -39,6 +40,7 @@ team: "ml-research"
 envs: ["dev", "staging"]
 serving: {
 	image: "registry.example.com/churn-serve:1.0"
+	resources: {cpu: "1", memory: "1Gi", limits: {cpu: "1", memory: "1Gi"}}
 	revision: "v1"
 	autoscaling: maxScale: 3
 }
@@ -58,13 +60,13 @@ training: {
 	command: ["python", "/distributed-training.py"]
 	hyperparameters: model_type: "cnn"
 	volumes: training: {mountPath: "/trained_model", claimName: "fashion-mnist-model", create: size: "8Gi"}
-	resources: limits: cpu: "500m"
+	resources: {cpu: "500m", memory: "2Gi", limits: {cpu: "500m", memory: "4Gi"}}
 	replicas: worker: replicas: 2
 	run: %d
 }
 serving: {
 	model: {storageUri: "pvc://fashion-mnist-model/saved_model_versions", name: "fashion-mnist"}
-	resources: {cpu: "1", memory: "2Gi"}
+	resources: {cpu: "1", memory: "2Gi", limits: {cpu: "2", memory: "4Gi"}}
 	autoscaling: target: 10
 	revision: "v2"
 }
@@ -82,13 +84,13 @@ overrides: staging: serving: traffic: {canaryPercent: 25, stable: "v1"}
 serving: {
 	revision: "v2"
 	autoscaling: target: 10
-	resources: {memory: "2Gi", cpu: "1"}
+	resources: {limits: {memory: "4Gi", cpu: "2"}, memory: "2Gi", cpu: "1"}
 	model: {name: "fashion-mnist", storageUri: "pvc://fashion-mnist-model/saved_model_versions"}
 }
 training: {
 	run: 2
 	replicas: worker: replicas: 2
-	resources: limits: cpu: "500m"
+	resources: {limits: {memory: "4Gi", cpu: "500m"}, memory: "2Gi", cpu: "500m"}
 	volumes: training: {create: size: "8Gi", claimName: "fashion-mnist-model", mountPath: "/trained_model"}
 	hyperparameters: model_type: "cnn"
 	command: ["python", "/distributed-training.py"]

@@ -26,6 +26,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/generators/kservice"
+	"github.com/dmls-project/dmls/generators/tfjob"
 	"github.com/dmls-project/dmls/internal/admission"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
@@ -533,6 +534,9 @@ func compare(in, out map[string]any) ([]difference, error) {
 			}
 		}
 	}
+	if kindOf(out) == kindTFJob {
+		out = withoutScratch(out)
+	}
 	ci, err := Canonical(in, drop)
 	if err != nil {
 		return nil, err
@@ -546,13 +550,57 @@ func compare(in, out map[string]any) ([]difference, error) {
 	return diffs, nil
 }
 
+// withoutScratch returns a copy of a rendered TFJob without what the
+// restricted security context brings along (generators/tfjob): the /tmp
+// emptyDir, its mount and HOME=/tmp. They follow from the policy, not
+// from the spec an import writes.
+func withoutScratch(obj map[string]any) map[string]any {
+	obj = runtime.DeepCopyJSON(obj)
+	specs, _ := nested(obj, "spec", "tfReplicaSpecs").(map[string]any)
+	for _, rs := range specs {
+		pod, _ := nested(asMap(rs), "template", "spec").(map[string]any)
+		if pod == nil {
+			continue
+		}
+		pod["volumes"] = keep(pod["volumes"], func(m map[string]any) bool { return m["name"] != tfjob.TmpVolume || m["emptyDir"] == nil })
+		cs, _ := pod["containers"].([]any)
+		for _, c := range cs {
+			c, _ := c.(map[string]any)
+			if c == nil {
+				continue
+			}
+			c["volumeMounts"] = keep(c["volumeMounts"], func(m map[string]any) bool { return m["name"] != tfjob.TmpVolume })
+			c["env"] = keep(c["env"], func(m map[string]any) bool { return m["name"] != "HOME" || m["value"] != "/tmp" })
+		}
+	}
+	return obj
+}
+
+// keep filters a list of objects; an emptied list is dropped.
+func keep(list any, ok func(map[string]any) bool) any {
+	l, _ := list.([]any)
+	var out []any
+	for _, v := range l {
+		if m, _ := v.(map[string]any); m == nil || ok(m) {
+			out = append(out, v)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
 // normalization recognises differences that change nothing in effect,
 // which an import reports but does not refuse.
 func normalization(kind string, d difference) (string, bool) {
+	p := d.path
+	if kind == kindTFJob && strings.Contains(p, ".securityContext") && d.in == nil {
+		return "dmls adds a restricted securityContext (" + show(d.out) + ")", true
+	}
 	if kind != kindKService {
 		return "", false
 	}
-	p := d.path
 	switch {
 	case strings.HasSuffix(p, ".name") && strings.HasPrefix(p, "spec.template.spec.containers["):
 		return fmt.Sprintf("the container is named %s now (was %s); Knative does not route by container name", show(d.out), show(d.in)), true
@@ -725,4 +773,9 @@ func writeSync(name string, b []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
 }

@@ -5,6 +5,8 @@
 package secrets
 
 import (
+	"github.com/dmls-project/dmls/internal/diag"
+
 	"math"
 	"regexp"
 	"strings"
@@ -13,7 +15,7 @@ import (
 
 // Rule is the ID of the rule that reports secret literals, in findings and
 // in an environment's policy (policy.secretLiterals).
-const Rule = "secret-literal"
+const Rule = diag.RuleSecretLiteral
 
 // Finding says what a literal looks like.
 type Finding struct {

@@ -98,12 +98,64 @@ type Cluster struct {
 	Server string `json:"server"`
 }
 
+// TFServingImage is the image of serving.model's runtime, tagged with its
+// runtimeVersion.
+const TFServingImage = "tensorflow/serving"
+
 // Image tag policies.
 const (
 	ImageTagsAny    = "any"
 	ImageTagsPinned = "pinned"
 	ImageTagsDigest = "digest"
 )
+
+// Policy levels (schemas #PolicyLevel, and "off" where a rule can be
+// switched off).
+const (
+	PolicyError = "error"
+	PolicyWarn  = "warn"
+	PolicyOff   = "off"
+)
+
+// Policy sets how each policy rule applies in an environment.
+type Policy struct {
+	// Images is the level of rules image-tag and image-digest.
+	Images string `json:"images"`
+	// Registries is the allow-list of rule image-registry; empty: any.
+	Registries []string `json:"registries,omitempty"`
+	// Resources is the level of rule resources-required.
+	Resources string `json:"resources"`
+	// SecurityExceptions is the level of rule security-context.
+	SecurityExceptions string `json:"securityExceptions"`
+	// SecretLiterals is the level of rule secret-literal.
+	SecretLiterals string `json:"secretLiterals"`
+}
+
+// AppPolicy is an app's policy settings (schemas #Policy).
+type AppPolicy struct {
+	Exceptions *PolicyExceptions `json:"exceptions,omitempty"`
+}
+
+// PolicyExceptions relax policy rules for one app.
+type PolicyExceptions struct {
+	SecurityContext *SecurityException `json:"securityContext,omitempty"`
+}
+
+// SecurityException relaxes the restricted security context.
+type SecurityException struct {
+	Reason                 string `json:"reason"`
+	RunAsRoot              bool   `json:"runAsRoot,omitempty"`
+	WritableRootFilesystem bool   `json:"writableRootFilesystem,omitempty"`
+	PrivilegeEscalation    bool   `json:"privilegeEscalation,omitempty"`
+}
+
+// SecurityException returns the app's security-context exception, or nil.
+func (a *App) SecurityException() *SecurityException {
+	if a.Policy == nil || a.Policy.Exceptions == nil {
+		return nil
+	}
+	return a.Policy.Exceptions.SecurityContext
+}
 
 // EnvTraining adjusts training jobs in one environment.
 type EnvTraining struct {
@@ -139,6 +191,8 @@ type App struct {
 	Labels   map[string]string `json:"labels,omitempty"`
 	Training *TrainingJob      `json:"training,omitempty"`
 	Serving  *ModelService     `json:"serving,omitempty"`
+	Policy   *AppPolicy        `json:"policy,omitempty"`
+
 	// Secrets are the app's ExternalSecrets, by the name of the Secret.
 	Secrets map[string]ExternalSecret `json:"secrets,omitempty"`
 }
@@ -435,16 +489,4 @@ type RemoteExtract struct {
 type SecretStoreRef struct {
 	Name string `json:"name"`
 	Kind string `json:"kind"`
-}
-
-// Policy levels (schemas #PolicyLevel).
-const (
-	PolicyError = "error"
-	PolicyWarn  = "warn"
-)
-
-// Policy sets how each policy rule applies in an environment.
-type Policy struct {
-	// SecretLiterals is the level of rule secret-literal.
-	SecretLiterals string `json:"secretLiterals"`
 }

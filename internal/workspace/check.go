@@ -24,6 +24,20 @@ func (c *checker) add(at, format string, args ...any) {
 	c.diags.Add(pos, at, format, args...)
 }
 
+// rule adds a finding of a policy rule at the environment's level for it:
+// an error (also when the level is unset), a warning, or nothing ("off").
+func (c *checker) rule(id, level, at, format string, args ...any) {
+	if level == spec.PolicyOff {
+		return
+	}
+	pos, _ := c.in.Prov.Lookup(at)
+	d := diag.Diagnostic{Pos: pos, Path: at, Rule: id, Message: fmt.Sprintf(format, args...)}
+	if level == spec.PolicyWarn {
+		d.Severity = diag.SeverityWarning
+	}
+	c.diags = append(c.diags, d)
+}
+
 // envSuffix says which environment a finding is about.
 func (c *checker) envSuffix() string {
 	if c.in.Env == nil {
@@ -44,6 +58,7 @@ func (l *loader) check(in *Instance) diag.List {
 	if a.Serving != nil {
 		c.serving(a)
 	}
+	c.securityException(a)
 	c.names(a)
 	return c.diags
 }
@@ -79,6 +94,14 @@ func (c *checker) training(a *spec.App) {
 			c.add(at+".replicas", "%d replicas exceed the limit of %d set by environment %s (training.maxReplicas)", rs.Replicas, *max.Training.MaxReplicas, max.Name)
 		}
 		c.resources(at+".resources", rs.Resources)
+		switch {
+		case rs.Resources != nil:
+			c.requireResources(at+".resources", rs.Resources)
+		case t.Resources != nil:
+			c.requireResources("training.resources", t.Resources)
+		default:
+			c.requireResources(at, nil)
+		}
 	}
 	if roles == 0 {
 		c.add("training.replicas", "a training job needs at least one replica set: chief, worker, ps or evaluator")
@@ -117,12 +140,14 @@ func (c *checker) serving(a *spec.App) {
 		c.image("serving.image", s.Image)
 	default:
 		if env := c.in.Env; env != nil {
+			at := "serving.model.runtimeVersion"
 			switch {
 			case env.ImageTags == spec.ImageTagsDigest:
-				c.add("serving.model.runtimeVersion", "environment %s requires image digests; set serving.image to an image@sha256:… of the runtime instead of serving.model", env.Name)
-			case env.ImageTags == spec.ImageTagsPinned && s.Model.RuntimeVersion == "latest":
-				c.add("serving.model.runtimeVersion", "environment %s refuses the tag \"latest\"; pin a runtime version such as 2.14.1", env.Name)
+				c.rule(diag.RuleImageDigest, env.Policy.Images, at, "environment %s requires image digests; set serving.image to an image@sha256:… of the runtime instead of serving.model", env.Name)
+			case pins(env) && strings.EqualFold(s.Model.RuntimeVersion, "latest"):
+				c.rule(diag.RuleImageTag, env.Policy.Images, at, "environment %s refuses the tag %q; pin a runtime version such as 2.14.1", env.Name, s.Model.RuntimeVersion)
 			}
+			c.registry(at, spec.TFServingImage+":"+s.Model.RuntimeVersion)
 		}
 	}
 	if rev := s.Revision; rev != "" && s.Runtime != spec.RuntimeKServe {
@@ -164,7 +189,79 @@ func (c *checker) serving(a *spec.App) {
 		}
 	}
 	c.resources("serving.resources", s.Resources)
+	if s.Resources != nil {
+		c.requireResources("serving.resources", s.Resources)
+	} else {
+		c.requireResources("serving", nil)
+	}
 }
+
+// requireResources applies rule resources-required to the resources of
+// one container, written at at.
+func (c *checker) requireResources(at string, r *spec.Resources) {
+	env := c.in.Env
+	if env == nil || env.Policy.Resources == "" || env.Policy.Resources == spec.PolicyOff {
+		return
+	}
+	var missing []string
+	if r == nil || r.CPU == "" {
+		missing = append(missing, "cpu")
+	}
+	if r == nil || r.Memory == "" {
+		missing = append(missing, "memory")
+	}
+	if r == nil || r.Limits == nil || r.Limits.CPU == "" {
+		missing = append(missing, "limits.cpu")
+	}
+	if r == nil || r.Limits == nil || r.Limits.Memory == "" {
+		missing = append(missing, "limits.memory")
+	}
+	if len(missing) == 0 {
+		return
+	}
+	where := at
+	if r != nil {
+		where = strings.TrimSuffix(at, ".resources")
+	}
+	c.rule(diag.RuleResources, env.Policy.Resources, at, "environment %s requires resource requests and limits on every container; set %s.resources: %s", env.Name, where, strings.Join(missing, ", "))
+}
+
+// securityException applies rule security-context: an app that relaxes
+// the restricted security context of its containers, which the
+// environment's policy.securityExceptions allows, reports or refuses.
+func (c *checker) securityException(a *spec.App) {
+	ex := a.SecurityException()
+	env := c.in.Env
+	if ex == nil || env == nil {
+		return
+	}
+	const at = "policy.exceptions.securityContext"
+	var relaxed []string
+	if ex.RunAsRoot {
+		relaxed = append(relaxed, "as root")
+	}
+	if ex.PrivilegeEscalation {
+		relaxed = append(relaxed, "with privilege escalation")
+	}
+	if ex.WritableRootFilesystem {
+		relaxed = append(relaxed, "with a writable root filesystem")
+	}
+	if len(relaxed) == 0 {
+		c.rule(diag.RuleSecurityContext, spec.PolicyError, at, "the exception relaxes nothing: set runAsRoot, privilegeEscalation or writableRootFilesystem to true, or remove it")
+		return
+	}
+	level := env.Policy.SecurityExceptions
+	verb := "refuses"
+	if level == spec.PolicyWarn {
+		verb = "reports"
+	}
+	c.rule(diag.RuleSecurityContext, level, at, "app %s runs its containers %s (reason: %q); environment %s %s this exception (policy.securityExceptions: %q)", a.Name, strings.Join(relaxed, ", "), ex.Reason, env.Name, verb, level)
+}
+
+// image applies the environment's image policy (rules image-tag,
+// image-digest and image-registry): a tag or digest always, no latest (in
+// any case) where the environment pins, a digest where it requires digests,
+// and a registry from its allow-list.
 
 // kserveOnly lists the settings only KServe understands, by spec path.
 func kserveOnly(s *spec.ModelService) []string {
@@ -252,17 +349,57 @@ func (c *checker) image(at, image string) {
 	if env == nil {
 		return
 	}
+	level := env.Policy.Images
 	tag, digest := splitImage(image)
-	switch env.ImageTags {
-	case spec.ImageTagsDigest:
-		if digest == "" {
-			c.add(at, "environment %s requires image digests: use %s@sha256:<digest>", env.Name, image)
-		}
-	case spec.ImageTagsPinned:
-		if digest == "" && (tag == "" || tag == "latest") {
-			c.add(at, "environment %s requires a pinned tag or digest, not %q: use a version tag such as :1.4.2", env.Name, image)
+	switch {
+	case digest != "":
+	case tag == "":
+		c.rule(diag.RuleImageTag, level, at, "image %q has no tag or digest, so it runs whatever latest is: add a version tag such as :1.4.2 or a digest @sha256:<digest>", image)
+	case pins(env) && strings.EqualFold(tag, "latest"):
+		c.rule(diag.RuleImageTag, level, at, "environment %s refuses the tag %q: use a version tag such as :1.4.2 or a digest", env.Name, tag)
+	case env.ImageTags == spec.ImageTagsDigest:
+		c.rule(diag.RuleImageDigest, level, at, "environment %s requires image digests: use %s@sha256:<digest>", env.Name, image)
+	}
+	c.registry(at, image)
+}
+
+// pins reports whether env refuses floating tags.
+func pins(env *spec.Environment) bool {
+	return env.ImageTags == spec.ImageTagsPinned || env.ImageTags == spec.ImageTagsDigest
+}
+
+// registry checks an image against the environment's allow-list.
+func (c *checker) registry(at, image string) {
+	env := c.in.Env
+	allowed := env.Policy.Registries
+	if len(allowed) == 0 {
+		return
+	}
+	ref := normalizeImage(image)
+	for _, r := range allowed {
+		if strings.HasPrefix(ref, strings.TrimSuffix(r, "/")+"/") {
+			return
 		}
 	}
+	c.rule(diag.RuleImageRegistry, env.Policy.Images, at, "image %q is from %s, which environment %s does not allow (policy.registries: %s)", image, registryOf(image), env.Name, strings.Join(allowed, ", "))
+}
+
+// registryOf returns the registry host of an image reference: its first
+// path component when that looks like a host, else docker.io.
+func registryOf(image string) string {
+	first, _, ok := strings.Cut(image, "/")
+	if ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		return first
+	}
+	return "docker.io"
+}
+
+// normalizeImage spells out the registry of an image reference.
+func normalizeImage(image string) string {
+	if r := registryOf(image); r == "docker.io" && !strings.HasPrefix(image, "docker.io/") {
+		return "docker.io/" + image
+	}
+	return image
 }
 
 // splitImage returns the tag and digest of an image reference.

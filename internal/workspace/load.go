@@ -405,7 +405,7 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 
 // RuleCredentialsInURL is the rule of the warning about a repo URL that
 // carries credentials.
-const RuleCredentialsInURL = "credentials-in-url"
+const RuleCredentialsInURL = diag.RuleCredentialsInURL
 
 // warnCredentials warns of repo URLs that carry a password or token: dmls
 // strips them from everything it writes (repourl.Public), but a spec file

@@ -207,7 +207,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name:  "image tag policy",
 			files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, "mnist-serve:1.0", "mnist-serve:latest", 1)},
-			want:  []string{"ws/apps/mnist/app.cue:9:2: serving.image: environment prod requires a pinned tag or digest"},
+			want:  []string{"ws/apps/mnist/app.cue:9:2: serving.image: environment prod refuses the tag \"latest\": use a version tag such as :1.4.2 or a digest [image-tag]"},
 		},
 		{
 			name:  "canary without stable",
