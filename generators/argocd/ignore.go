@@ -89,14 +89,6 @@ func IgnoreDifferences(objs []generators.Object) ([]v1alpha1.ResourceIgnoreDiffe
 // creator. A map the webhook adds is one pointer, except annotations and
 // labels, whose new keys are one pointer each.
 func KnativeDefaults(obj generators.Object) ([]string, error) {
-	raw, err := json.Marshal(obj.Object)
-	if err != nil {
-		return nil, fmt.Errorf("knative service %s: %w", obj.GetName(), err)
-	}
-	svc := &servingv1.Service{}
-	if err := json.Unmarshal(raw, svc); err != nil {
-		return nil, fmt.Errorf("knative service %s: %w", obj.GetName(), err)
-	}
 	feats, err := config.NewFeaturesConfigFromMap(kservice.Features)
 	if err != nil {
 		return nil, fmt.Errorf("knative features: %w", err)
@@ -104,17 +96,40 @@ func KnativeDefaults(obj generators.Object) ([]string, error) {
 	ctx := config.ToContext(context.Background(), &config.Config{Features: feats})
 	ctx = apis.WithinCreate(ctx)
 	ctx = apis.WithUserInfo(ctx, &authv1.UserInfo{Username: webhookUser})
-	svc.SetDefaults(ctx)
-	admitted, err := json.Marshal(svc)
+	return defaultedPointers(obj, "knative service", &servingv1.Service{}, func(svc *servingv1.Service) { svc.SetDefaults(ctx) })
+}
+
+// KServeDefaults returns the JSON pointers (RFC 6901) of the fields of a
+// KServe InferenceService that KServe's webhook adds or changes on create,
+// in order: the object goes through KServe's Go type and its defaulting,
+// as in KServe's mutating webhook.
+func KServeDefaults(obj generators.Object) ([]string, error) {
+	return defaultedPointers(obj, "inferenceservice", &v1beta1.InferenceService{}, inferenceservice.Default)
+}
+
+// defaultedPointers returns the pointers of what an admission webhook
+// adds to or changes in obj: obj is read into the upstream Go type typed
+// (as the webhook decodes it), defaulted with setDefaults, written back,
+// and compared with obj. what names the kind in errors.
+func defaultedPointers[T any](obj generators.Object, what string, typed *T, setDefaults func(*T)) ([]string, error) {
+	raw, err := json.Marshal(obj.Object)
 	if err != nil {
-		return nil, fmt.Errorf("knative service %s: %w", obj.GetName(), err)
+		return nil, fmt.Errorf("%s %s: %w", what, obj.GetName(), err)
+	}
+	if err := json.Unmarshal(raw, typed); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, obj.GetName(), err)
+	}
+	setDefaults(typed)
+	admitted, err := json.Marshal(typed)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, obj.GetName(), err)
 	}
 	var before, after map[string]any
 	if err := json.Unmarshal(raw, &before); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s %s: %w", what, obj.GetName(), err)
 	}
 	if err := json.Unmarshal(admitted, &after); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s %s: %w", what, obj.GetName(), err)
 	}
 	return diffPointers(before, after), nil
 }
@@ -133,34 +148,6 @@ func diffPointers(before, after map[string]any) []string {
 	var ptrs []string
 	changed("", before, after, &ptrs)
 	return ptrs
-}
-
-// KServeDefaults returns the JSON pointers (RFC 6901) of the fields of a
-// KServe InferenceService that KServe's webhook adds or changes on create,
-// in order: the object goes through KServe's Go type and its defaulting,
-// as in KServe's mutating webhook.
-func KServeDefaults(obj generators.Object) ([]string, error) {
-	raw, err := json.Marshal(obj.Object)
-	if err != nil {
-		return nil, fmt.Errorf("inferenceservice %s: %w", obj.GetName(), err)
-	}
-	isvc := &v1beta1.InferenceService{}
-	if err := json.Unmarshal(raw, isvc); err != nil {
-		return nil, fmt.Errorf("inferenceservice %s: %w", obj.GetName(), err)
-	}
-	inferenceservice.Default(isvc)
-	admitted, err := json.Marshal(isvc)
-	if err != nil {
-		return nil, fmt.Errorf("inferenceservice %s: %w", obj.GetName(), err)
-	}
-	var before, after map[string]any
-	if err := json.Unmarshal(raw, &before); err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(admitted, &after); err != nil {
-		return nil, err
-	}
-	return diffPointers(before, after), nil
 }
 
 // changed appends the pointers under at where after adds to or differs

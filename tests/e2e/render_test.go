@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"strings"
 	"testing"
@@ -17,12 +18,13 @@ import (
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
-// TestDryRunRenderedExample server-side dry-runs every object that
-// `dmls render` produces for every environment of the example workspace
-// against the real API server with the upstream CRDs (issue 5, step 4).
-func TestDryRunRenderedExample(t *testing.T) {
-	c := connect(t)
-	ws, err := workspace.Load(os.DirFS("../.."), ".", workspace.Options{})
+// renderedObjects loads the workspace at dir of fsys, builds it and
+// renders it as `dmls render --platform` does, and returns every object
+// of every environment, platform files (team namespaces) first within
+// each environment, with the file each came from.
+func renderedObjects(t *testing.T, fsys fs.FS, dir string) (objs []*unstructured.Unstructured, files []string) {
+	t.Helper()
+	ws, err := workspace.Load(fsys, dir, workspace.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,23 +32,31 @@ func TestDryRunRenderedExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := cli.Render(ws, res, cli.RenderOptions{Platform: true})
+	rendered, err := cli.Render(ws, res, cli.RenderOptions{Platform: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var objs []*unstructured.Unstructured
-	// Platform files (team namespaces) sort first within each env.
-	for _, name := range generators.SortedKeys(files) {
-		for _, doc := range strings.Split(string(files[name]), "\n---\n") {
+	for _, name := range generators.SortedKeys(rendered) {
+		for _, doc := range strings.Split(string(rendered[name]), "\n---\n") {
 			var m map[string]any
 			if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
 			if len(m) > 0 {
 				objs = append(objs, &unstructured.Unstructured{Object: m})
+				files = append(files, name)
 			}
 		}
 	}
+	return objs, files
+}
+
+// TestDryRunRenderedExample server-side dry-runs every object that
+// `dmls render` produces for every environment of the example workspace
+// against the real API server with the upstream CRDs (issue 5, step 4).
+func TestDryRunRenderedExample(t *testing.T) {
+	c := connect(t)
+	objs, _ := renderedObjects(t, os.DirFS("../.."), ".")
 	if len(objs) < 12 {
 		t.Fatalf("rendered only %d objects", len(objs))
 	}

@@ -10,12 +10,6 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
-
-	"github.com/dmls-project/dmls/generators"
-	"github.com/dmls-project/dmls/internal/build"
-	"github.com/dmls-project/dmls/internal/cli"
-	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // TestDryRunExternalSecrets server-side dry-runs everything rendered from
@@ -24,40 +18,17 @@ import (
 // checks that the CRD's schema really judges them (issue 8).
 func TestDryRunExternalSecrets(t *testing.T) {
 	c := connect(t)
-	ws, err := workspace.Load(os.DirFS("../../internal/build/testdata/secrets"), "secrets", workspace.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := build.Workspace(ws, build.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := cli.Render(ws, res, cli.RenderOptions{Platform: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var objs []*unstructured.Unstructured
+	objs, files := renderedObjects(t, os.DirFS("../../internal/build/testdata/secrets"), "secrets")
 	var es *unstructured.Unstructured
 	kinds := map[string]int{}
-	for _, name := range generators.SortedKeys(files) {
-		for _, doc := range strings.Split(string(files[name]), "\n---\n") {
-			var m map[string]any
-			if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			if len(m) == 0 {
-				continue
-			}
-			u := &unstructured.Unstructured{Object: m}
-			if u.GetKind() == "Secret" && u.GroupVersionKind().Group == "" {
-				t.Errorf("%s holds a plain Secret %s", name, u.GetName())
-			}
-			if u.GetKind() == "ExternalSecret" && es == nil {
-				es = u.DeepCopy()
-			}
-			kinds[u.GetKind()]++
-			objs = append(objs, u)
+	for i, u := range objs {
+		if u.GetKind() == "Secret" && u.GroupVersionKind().Group == "" {
+			t.Errorf("%s holds a plain Secret %s", files[i], u.GetName())
 		}
+		if u.GetKind() == "ExternalSecret" && es == nil {
+			es = u.DeepCopy()
+		}
+		kinds[u.GetKind()]++
 	}
 	// 3 environments: mnist's 2 ExternalSecrets each, the platform's
 	// registry secret in both team namespaces.
@@ -75,7 +46,7 @@ func TestDryRunExternalSecrets(t *testing.T) {
 	if err := unstructured.SetNestedField(bad.Object, "Vault", "spec", "secretStoreRef", "kind"); err != nil {
 		t.Fatal(err)
 	}
-	err = c.DryRunAll(context.Background(), []*unstructured.Unstructured{bad})
+	err := c.DryRunAll(context.Background(), []*unstructured.Unstructured{bad})
 	var dre *DryRunError
 	if !errors.As(err, &dre) || !strings.Contains(err.Error(), "secretStoreRef.kind") {
 		t.Fatalf("DryRunAll(ExternalSecret with store kind Vault) = %v, want a rejection naming secretStoreRef.kind", err)
