@@ -219,6 +219,10 @@ func servingOf(in *workspace.Instance, objs []generators.Object) serving {
 		out.what = "`" + s.Image + "`"
 	}
 	for _, o := range objs {
+		if o.GroupVersionKind().Group == "serving.kserve.io" && o.GetKind() == "InferenceService" {
+			out.traffic = kserveTraffic(o)
+			continue
+		}
 		if o.GroupVersionKind().Group != "serving.knative.dev" || o.GetKind() != "Service" {
 			continue
 		}
@@ -243,6 +247,18 @@ func servingOf(in *workspace.Instance, objs []generators.Object) serving {
 		out.traffic = strings.Join(parts, ", ")
 	}
 	return out
+}
+
+// kserveTraffic is the traffic of an InferenceService as KServe routes
+// it: canaryTrafficPercent to the revision of the latest spec, the rest to
+// the revision KServe rolled out last; without a canary, all of it to the
+// latest.
+func kserveTraffic(o generators.Object) string {
+	p, ok, _ := unstructured.NestedInt64(o.Object, "spec", "predictor", "canaryTrafficPercent")
+	if !ok || p >= 100 {
+		return "latest 100%"
+	}
+	return fmt.Sprintf("latest %d%% (canary), previous rollout %d%%", p, 100-p)
 }
 
 func redactURI(s string) string {
