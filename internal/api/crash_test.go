@@ -47,7 +47,8 @@ func TestCrashMidBurst(t *testing.T) {
 			t.Fatal(err)
 		}
 		cmd := exec.Command(bin, "serve", "-w", filepath.Join(dir, "no-workspace"), "--listen", addr, "--tokens", tokens,
-			"--repo", "ml-model="+r.git.RepoURL("ml-model"), "--repo", "k8s-config="+r.git.RepoURL("k8s-config"), "--batch", "4")
+			"--repo", "ml-model="+r.git.RepoURL("ml-model"), "--repo", "k8s-config="+r.git.RepoURL("k8s-config"),
+			"--repo", "docs="+r.git.RepoURL("docs"), "--batch", "4")
 		cmd.Env = append(os.Environ(), "DMLS_GIT_USERNAME="+user, "DMLS_GIT_PASSWORD="+pass)
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Start(); err != nil {

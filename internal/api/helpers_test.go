@@ -38,7 +38,7 @@ ml-serving/ci-bot=` + servingToken + `
 `
 
 // repos is a git server with an ml-model repo seeded with a workspace, and
-// an empty k8s-config repo.
+// empty k8s-config and docs repos.
 type repos struct {
 	git *gittest.Server
 }
@@ -85,6 +85,7 @@ func startRepos(t testing.TB) *repos {
 	g := gittest.Start(t)
 	g.CreateRepo(t, "ml-model")
 	g.CreateRepo(t, "k8s-config")
+	g.CreateRepo(t, "docs")
 	g.Push(t, "ml-model", gittest.Change{Files: seedWorkspace(t), Message: "seed"})
 	return &repos{git: g}
 }
@@ -125,6 +126,7 @@ func newServer(t testing.TB, r *repos, opts ...option) *testServer {
 		URLs: map[string]string{
 			"ml-model":   r.git.RepoURL("ml-model"),
 			"k8s-config": r.git.RepoURL("k8s-config"),
+			"docs":       r.git.RepoURL("docs"),
 		},
 		Auth:              r.auth(),
 		Tokens:            tokens,

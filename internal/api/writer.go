@@ -14,7 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/apiclient"
+	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/publish"
@@ -65,6 +67,9 @@ type writer struct {
 	// configSource is the ml-model commit the config repos were last
 	// published from by this server.
 	configSource string
+	// history is ml-model's history, for the catalog's last changes;
+	// fetched on first use and updated before each publish.
+	history *gitops.CommitGraph
 }
 
 func (w *writer) log() *slog.Logger { return w.s.log }
@@ -187,7 +192,7 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	results, err := publish.Publish(ctx, ws.Platform, res.Repos(ws.Platform), publish.Options{
+	results, err := publish.Publish(ctx, ws.Platform, w.trees(ctx, ws.Platform, res, sn), publish.Options{
 		URLs:         w.s.store.platformURLs(ws.Platform),
 		Auth:         w.s.cfg.Auth,
 		Author:       w.s.cfg.Author,
@@ -216,6 +221,37 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 	w.configSource = sn.sha
 	w.s.notifyArgoCD(ws.Platform, res, results)
 	return commits, ""
+}
+
+// trees are the trees to publish from sn: the build's, and the model
+// catalog for the docs repo, made as dmls publish makes it
+// (publish.Catalog), with each app's last change in ml-model's history
+// up to sn. When that history cannot be read, the docs repo is left
+// alone until the next publish.
+func (w *writer) trees(ctx context.Context, p *spec.Platform, res *build.Result, sn *snapshot) map[string]generators.Tree {
+	if _, ok := p.Repos[publish.RepoDocs]; !ok {
+		return res.Repos(p)
+	}
+	var err error
+	if w.history == nil {
+		w.history, err = gitops.ReadHistory(ctx, w.s.cfg.MLModel, w.s.cfg.Auth)
+	} else {
+		err = w.history.Update(ctx)
+	}
+	if err != nil {
+		w.history = nil
+		w.log().Warn("catalog not published: cannot read the history of ml-model", "error", err)
+		return res.Repos(p)
+	}
+	at := w.history.At(sn.sha)
+	if at == nil {
+		w.log().Warn("catalog not published: ml-model's history does not hold the commit", "commit", sn.sha)
+		return res.Repos(p)
+	}
+	// A copy: the build result belongs to the snapshot, which readers share.
+	withCatalog := *res
+	publish.Catalog(p, &withCatalog, at, w.s.cfg.Prefix)
+	return withCatalog.Repos(p)
 }
 
 // batch collects up to MaxBatch queued jobs after first and processes them.

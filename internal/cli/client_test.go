@@ -32,6 +32,7 @@ func apiRepos(t *testing.T) *gittest.Server {
 	g := gittest.Start(t)
 	g.CreateRepo(t, "ml-model")
 	g.CreateRepo(t, "k8s-config")
+	g.CreateRepo(t, "docs")
 	files := map[string]string{}
 	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", p))
@@ -57,7 +58,7 @@ func startAPI(t *testing.T, g *gittest.Server) string {
 	u, p := g.Credentials()
 	s, err := api.New(api.Config{
 		MLModel: gitops.Target{Name: "ml-model", URL: g.RepoURL("ml-model")},
-		URLs:    map[string]string{"ml-model": g.RepoURL("ml-model"), "k8s-config": g.RepoURL("k8s-config")},
+		URLs:    map[string]string{"ml-model": g.RepoURL("ml-model"), "k8s-config": g.RepoURL("k8s-config"), "docs": g.RepoURL("docs")},
 		Auth:    gitops.Auth{Username: u, Password: p},
 		Tokens:  tokens,
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -200,7 +201,7 @@ func TestServe(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- Main([]string{"serve", "--listen", "127.0.0.1:0", "--tokens", tokens, "-w", t.TempDir(),
-			"--repo", "ml-model=" + g.RepoURL("ml-model"), "--repo", "k8s-config=" + g.RepoURL("k8s-config")}, io.Discard, stderr)
+			"--repo", "ml-model=" + g.RepoURL("ml-model"), "--repo", "k8s-config=" + g.RepoURL("k8s-config"), "--repo", "docs=" + g.RepoURL("docs")}, io.Discard, stderr)
 	}()
 	var base string
 	select {

@@ -200,6 +200,7 @@ func TestServeKeepsURLCredentialsOutOfGit(t *testing.T) {
 	g := gittest.Start(t, gittest.WithBasicAuth("bot", pw))
 	g.CreateRepo(t, "ml-model")
 	g.CreateRepo(t, "k8s-config")
+	g.CreateRepo(t, "docs")
 	files := map[string]string{}
 	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", p))
@@ -232,7 +233,8 @@ func TestServeKeepsURLCredentialsOutOfGit(t *testing.T) {
 	go func() {
 		done <- Main([]string{"serve", "--listen", "127.0.0.1:0", "--tokens", tokens, "-w", t.TempDir(),
 			"--repo", "ml-model=" + credURL(g, "bot", pw, "ml-model"),
-			"--repo", "k8s-config=" + credURL(g, "bot", pw, "k8s-config")}, stdout, stderr)
+			"--repo", "k8s-config=" + credURL(g, "bot", pw, "k8s-config"),
+			"--repo", "docs=" + credURL(g, "bot", pw, "docs")}, stdout, stderr)
 	}()
 	var base string
 	select {
@@ -303,10 +305,10 @@ func TestServeKeepsURLCredentialsOutOfGit(t *testing.T) {
 		t.Errorf("the log does not name ml-model without credentials:\n%s", log)
 	}
 	texts["serve log"], texts["serve stdout"] = log, stdout.String()
-	if g.CommitCount(t, "k8s-config", "") < 2 || g.CommitCount(t, "ml-model", "") < 4 {
-		t.Fatalf("too few commits: k8s-config %d, ml-model %d", g.CommitCount(t, "k8s-config", ""), g.CommitCount(t, "ml-model", ""))
+	if g.CommitCount(t, "k8s-config", "") < 2 || g.CommitCount(t, "ml-model", "") < 4 || g.CommitCount(t, "docs", "") < 1 {
+		t.Fatalf("too few commits: k8s-config %d, ml-model %d, docs %d", g.CommitCount(t, "k8s-config", ""), g.CommitCount(t, "ml-model", ""), g.CommitCount(t, "docs", ""))
 	}
-	assertNoSecret(t, g, []string{"ml-model", "k8s-config"}, pw, texts)
+	assertNoSecret(t, g, []string{"ml-model", "k8s-config", "docs"}, pw, texts)
 	files = g.Files(t, "k8s-config", "")
 	if app := files["argocd/dev/application-mnist-dev.argocd.yaml"]; !strings.Contains(app, "repoURL: "+g.RepoURL("k8s-config")) {
 		t.Errorf("the Application does not name the repo without credentials:\n%s", app)

@@ -63,7 +63,11 @@ those keys. They never appear in output.`,
 			if err != nil {
 				return err
 			}
-			publish.Catalog(ws, res, g.workspace)
+			history, prefix, err := gitops.OpenHistory(g.workspace)
+			if err != nil {
+				history = nil // not a checkout: the catalog says the last changes are not known
+			}
+			publish.Catalog(ws.Platform, res, history, prefix)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
 			results, err := publish.Publish(ctx, ws.Platform, res.Repos(ws.Platform), publish.Options{

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +26,9 @@ type CommitGraph struct {
 	repo *git.Repository
 	tip  *object.Commit
 	last map[string]string
+	// remote is where the history came from, for Update; nil for a local
+	// checkout (OpenHistory).
+	remote *remote
 }
 
 // ReadHistory fetches the history of the target branch. An empty
@@ -33,7 +38,24 @@ func ReadHistory(ctx context.Context, target Target, auth Auth) (*CommitGraph, e
 	if err != nil {
 		return nil, err
 	}
-	err = r.origin.FetchContext(ctx, &git.FetchOptions{
+	h := &CommitGraph{remote: r}
+	if err := h.Update(ctx); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Update fetches what the branch gained since the history was read (only
+// the new objects cross the wire) and moves the tip. A graph from
+// OpenHistory cannot be updated.
+func (h *CommitGraph) Update(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.remote
+	if r == nil {
+		return errors.New("update history: not fetched from a remote")
+	}
+	err := r.origin.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: remoteName,
 		RefSpecs:   []config.RefSpec{config.RefSpec(fmt.Sprintf("+%s:%s", r.branch, r.tracking))},
 		Auth:       r.auth,
@@ -42,19 +64,153 @@ func ReadHistory(ctx context.Context, target Target, auth Auth) (*CommitGraph, e
 	switch {
 	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
 	case errors.Is(err, transport.ErrEmptyRemoteRepository), errors.Is(err, git.NoMatchingRefSpecError{}):
-		return &CommitGraph{}, nil
+		h.repo, h.tip, h.last = nil, nil, nil
+		return nil
 	default:
-		return nil, r.red.wrap("fetch", r.name, classify(err), err)
+		return r.red.wrap("fetch", r.name, classify(err), err)
 	}
 	ref, err := r.repo.Storer.Reference(r.tracking)
 	if err != nil {
-		return &CommitGraph{}, nil
+		h.repo, h.tip, h.last = nil, nil, nil
+		return nil
 	}
 	tip, err := object.GetCommit(r.repo.Storer, ref.Hash())
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: read commit %s: %w", r.name, ref.Hash(), err)
+		return fmt.Errorf("fetch %s: read commit %s: %w", r.name, ref.Hash(), err)
 	}
-	return &CommitGraph{repo: r.repo, tip: tip, last: map[string]string{}}, nil
+	if h.tip == nil || h.tip.Hash != tip.Hash {
+		h.last = map[string]string{}
+	}
+	h.repo, h.tip = r.repo, tip
+	return nil
+}
+
+// At returns the history up to commit sha (sha and its ancestors), or nil
+// when the graph does not hold that commit. The result shares h's
+// objects: use it only while nothing calls h.Update.
+func (h *CommitGraph) At(sha string) *CommitGraph {
+	if h == nil || h.tip == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.tip.Hash.String() == sha {
+		return h
+	}
+	c, err := object.GetCommit(h.repo.Storer, plumbing.NewHash(sha))
+	if err != nil {
+		return nil
+	}
+	return &CommitGraph{repo: h.repo, tip: c, last: map[string]string{}}
+}
+
+// OpenHistory opens the history of the git checkout that holds dir, from
+// its HEAD, and returns dir's folder in the repository ("" for its root).
+// A dir outside any checkout, or in one without commits, is an error.
+func OpenHistory(dir string) (*CommitGraph, string, error) {
+	r, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, "", fmt.Errorf("open the git checkout of %s: %w", dir, err)
+	}
+	wt, err := r.Worktree()
+	if err != nil {
+		return nil, "", fmt.Errorf("open the git checkout of %s: %w", dir, err)
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	root, err := filepath.Abs(wt.Filesystem.Root())
+	if err != nil {
+		return nil, "", err
+	}
+	// Symlinks (say /tmp on macOS) must not make dir look outside.
+	if d, err := filepath.EvalSymlinks(absDir); err == nil {
+		absDir = d
+	}
+	if d, err := filepath.EvalSymlinks(root); err == nil {
+		root = d
+	}
+	rel, err := filepath.Rel(root, absDir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil, "", fmt.Errorf("%s is not inside the git checkout %s", dir, root)
+	}
+	head, err := r.Head()
+	if err != nil {
+		return nil, "", fmt.Errorf("read HEAD of %s: %w", root, err)
+	}
+	tip, err := r.CommitObject(head.Hash())
+	if err != nil {
+		return nil, "", fmt.Errorf("read HEAD of %s: %w", root, err)
+	}
+	if rel == "." {
+		rel = ""
+	}
+	return &CommitGraph{repo: r, tip: tip, last: map[string]string{}}, filepath.ToSlash(rel), nil
+}
+
+// LastChanges returns, for each key of dirs, the newest commit from the
+// tip that changed a file under one of the key's folders (repo paths);
+// a key no commit changed is missing. It walks history once, first
+// parents' trees against each commit's, and stops as soon as every key
+// is found, so recently changed folders are cheap however long the
+// history is.
+func (h *CommitGraph) LastChanges(dirs map[string][]string) map[string]CommitInfo {
+	out := map[string]CommitInfo{}
+	if h == nil || h.tip == nil || len(dirs) == 0 {
+		return out
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	byDir := map[string][]string{} // folder → keys
+	for k, ds := range dirs {
+		for _, d := range ds {
+			d = strings.Trim(d, "/")
+			byDir[d] = append(byDir[d], k)
+		}
+	}
+	iter, err := h.repo.Log(&git.LogOptions{From: h.tip.Hash})
+	if err != nil {
+		return out
+	}
+	defer iter.Close()
+	_ = iter.ForEach(func(c *object.Commit) error {
+		tree, err := c.Tree()
+		if err != nil {
+			return err
+		}
+		var parent *object.Tree
+		if c.NumParents() > 0 {
+			p, err := c.Parent(0)
+			if err != nil {
+				return err
+			}
+			if parent, err = p.Tree(); err != nil {
+				return err
+			}
+		}
+		changes, err := object.DiffTree(parent, tree)
+		if err != nil {
+			return err
+		}
+		info := CommitInfo{Commit: c.Hash.String(), Author: c.Author.Name, Time: c.Author.When.UTC(), Message: strings.TrimSpace(c.Message)}
+		for _, ch := range changes {
+			for _, name := range []string{ch.From.Name, ch.To.Name} {
+				for d := name; d != "." && d != "/" && d != ""; d = path.Dir(d) {
+					for _, k := range byDir[d] {
+						if _, done := out[k]; !done {
+							out[k] = info
+						}
+					}
+				}
+			}
+		}
+		if len(out) == len(dirs) {
+			return storer.ErrStop
+		}
+		return nil
+	})
+	return out
 }
 
 // Tip is the branch tip, "" for none.
@@ -103,7 +259,7 @@ func (h *CommitGraph) LastChange(dirs []string) string {
 // Includes reports whether revision rev is commit or a later commit of
 // the history (commit is one of its ancestors). An unknown rev is false.
 func (h *CommitGraph) Includes(rev, commit string) bool {
-	if h == nil || rev == "" || commit == "" {
+	if h == nil || h.tip == nil || rev == "" || commit == "" {
 		return false
 	}
 	if rev == commit {

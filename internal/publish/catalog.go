@@ -1,17 +1,13 @@
 package publish
 
 import (
-	"errors"
-	"path/filepath"
-	"strings"
+	"path"
 	"time"
-
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/dmls-project/dmls/generators/catalog"
 	"github.com/dmls-project/dmls/internal/build"
+	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -21,64 +17,44 @@ const RepoDocs = build.RepoDocs
 func init() { ManagedDirs[RepoDocs] = []string{catalog.Dir} }
 
 // Catalog builds the catalog of a built workspace, with each app's last
-// change read from the git history of dir (the workspace folder), and
-// sets it on res, so that Repos gives it to the docs repo. A platform
-// without a docs repo gets none.
-func Catalog(ws *workspace.Workspace, res *build.Result, dir string) {
-	if _, ok := ws.Platform.Repos[RepoDocs]; !ok {
+// change from the history of the repo that holds the workspace (ml-model)
+// in folder prefix of it, and sets it on res, so that Repos gives it to
+// the docs repo. dmls publish (the workspace's checkout) and dmls serve
+// (ml-model as it fetched it) both call it. A platform without a docs
+// repo gets none; a nil history gives no last changes.
+func Catalog(p *spec.Platform, res *build.Result, history *gitops.CommitGraph, prefix string) {
+	if _, ok := p.Repos[RepoDocs]; !ok {
 		return
 	}
-	in := catalog.Input{Platform: ws.Platform, Changes: LastChanges(dir, ws.Apps)}
+	in := catalog.Input{Platform: p}
+	var apps []*workspace.App
 	for _, a := range res.Apps {
 		in.Apps = append(in.Apps, catalog.App{App: a.App, Objects: a.Objects})
+		apps = append(apps, a.App)
 	}
+	in.Changes = LastChanges(history, prefix, apps)
 	res.Catalog = catalog.Tree(in)
 }
 
-// LastChanges returns, for each app, the commit that last changed its
-// folder in the git work tree that holds dir; nothing when dir is not in
-// one.
-func LastChanges(dir string, apps []*workspace.App) map[string]catalog.Change {
-	out := map[string]catalog.Change{}
-	r, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
-	if err != nil {
-		return out
-	}
-	wt, err := r.Worktree()
-	if err != nil {
-		return out
-	}
-	absDir, err1 := filepath.Abs(dir)
-	root, err2 := filepath.Abs(wt.Filesystem.Root())
-	if err1 != nil || err2 != nil {
-		return out
-	}
-	rel, err := filepath.Rel(root, absDir)
-	if err != nil || strings.HasPrefix(rel, "..") {
-		return out
-	}
-	head, err := r.Head()
-	if err != nil {
-		return out
-	}
+// LastChanges returns, for each app, the commit of history that last
+// changed its folder (prefix/apps/<dir>), by app name.
+func LastChanges(history *gitops.CommitGraph, prefix string, apps []*workspace.App) map[string]catalog.Change {
+	dirs := map[string][]string{}
 	for _, a := range apps {
-		prefix := filepath.ToSlash(filepath.Join(rel, workspace.AppsDir, a.Dir)) + "/"
-		prefix = strings.TrimPrefix(prefix, "./")
-		iter, err := r.Log(&git.LogOptions{From: head.Hash(), PathFilter: func(p string) bool { return strings.HasPrefix(p, prefix) }})
-		if err != nil {
-			continue
-		}
-		var found *object.Commit
-		err = iter.ForEach(func(c *object.Commit) error {
-			found = c
-			return storer.ErrStop
-		})
-		iter.Close()
-		if (err != nil && !errors.Is(err, storer.ErrStop)) || found == nil {
-			continue
-		}
-		subject, _, _ := strings.Cut(found.Message, "\n")
-		out[a.Name] = catalog.Change{Commit: found.Hash.String(), Author: found.Author.Name, Date: found.Author.When.UTC().Format(time.RFC3339), Subject: subject}
+		dirs[a.Name] = []string{path.Join(prefix, workspace.AppsDir, a.Dir)}
+	}
+	out := map[string]catalog.Change{}
+	for name, c := range history.LastChanges(dirs) {
+		out[name] = catalog.Change{Commit: c.Commit, Author: c.Author, Date: c.Time.Format(time.RFC3339), Subject: subject(c.Message)}
 	}
 	return out
+}
+
+func subject(msg string) string {
+	for i := 0; i < len(msg); i++ {
+		if msg[i] == '\n' {
+			return msg[:i]
+		}
+	}
+	return msg
 }

@@ -74,7 +74,11 @@ func TestCatalogPublish(t *testing.T) {
 			t.Fatal(err)
 		}
 		if withCatalog {
-			Catalog(ws, res, dir)
+			h, prefix, err := gitops.OpenHistory(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			Catalog(ws.Platform, res, h, prefix)
 		}
 		out, err := Publish(context.Background(), ws.Platform, res.Repos(ws.Platform), Options{URLs: urls, Auth: auth})
 		if err != nil {

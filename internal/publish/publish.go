@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
@@ -49,14 +50,20 @@ type Result struct {
 }
 
 // Publish writes each repo's tree into its repo. Repos are published one
-// after another; the first error stops it, and the repos already pushed
-// keep their (complete) commits.
+// after another, in name order with the docs repo last; the first error
+// stops it, and the repos already pushed keep their (complete) commits.
 func Publish(ctx context.Context, p *spec.Platform, trees map[string]generators.Tree, opts Options) ([]Result, error) {
 	if err := checkURLs(p, opts.URLs); err != nil {
 		return nil, err
 	}
 	var out []Result
-	for _, name := range generators.SortedKeys(p.Repos) {
+	// The catalog goes last: it describes what the other repos deploy,
+	// and a docs repo that cannot be reached must not hold them back.
+	names := generators.SortedKeys(p.Repos)
+	if i := slices.Index(names, RepoDocs); i >= 0 {
+		names = append(slices.Delete(names, i, i+1), RepoDocs)
+	}
+	for _, name := range names {
 		repo := p.Repos[name]
 		managed := managedDirs(name, repo.Path)
 		tree, ok := trees[name]

@@ -34,6 +34,7 @@ func TestAPISubmissionReachesCluster(t *testing.T) {
 	srv := gittest.Start(t)
 	srv.CreateRepo(t, "ml-model")
 	srv.CreateRepo(t, "k8s-config")
+	srv.CreateRepo(t, "docs")
 	seed := map[string]string{}
 	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue"} {
 		b, err := os.ReadFile("../../" + p)
@@ -53,7 +54,7 @@ func TestAPISubmissionReachesCluster(t *testing.T) {
 	user, pass := srv.Credentials()
 	s, err := api.New(api.Config{
 		MLModel: gitops.Target{Name: "ml-model", URL: srv.RepoURL("ml-model")},
-		URLs:    map[string]string{"ml-model": srv.RepoURL("ml-model"), "k8s-config": srv.RepoURL("k8s-config")},
+		URLs:    map[string]string{"ml-model": srv.RepoURL("ml-model"), "k8s-config": srv.RepoURL("k8s-config"), "docs": srv.RepoURL("docs")},
 		Auth:    gitops.Auth{Username: user, Password: pass},
 		Tokens:  tokens,
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),

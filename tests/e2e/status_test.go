@@ -269,7 +269,7 @@ func startStatusAPI(t *testing.T, ctx context.Context, srv *gittest.Server, ws s
 	user, pass := srv.Credentials()
 	s, err := api.New(api.Config{
 		MLModel: gitops.Target{Name: "ml-model", URL: srv.RepoURL("ml-model")},
-		URLs:    map[string]string{"ml-model": srv.RepoURL("ml-model"), "k8s-config": srv.RepoURL("k8s-config")},
+		URLs:    map[string]string{"ml-model": srv.RepoURL("ml-model"), "k8s-config": srv.RepoURL("k8s-config"), "docs": srv.RepoURL("docs")},
 		Auth:    gitops.Auth{Username: user, Password: pass},
 		Tokens:  tokens,
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -1,0 +1,49 @@
+package api
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestServeWritesCatalog: dmls serve writes the model catalog to the docs
+// repo when it publishes, as dmls publish does (publish.Catalog), and the
+// page of a submitted app names the ml-model commit that made it.
+func TestServeWritesCatalog(t *testing.T) {
+	r := startRepos(t)
+	ts := startServer(t, r)
+	// At start, the catalog of what ml-model holds.
+	files := r.git.Files(t, "docs", "")
+	for _, f := range []string{"catalog/README.md", "catalog/ml-research/README.md", "catalog/ml-research/fashion-mnist.md", "catalog/ml-serving/ranker.md"} {
+		if files[f] == "" {
+			t.Errorf("no %s in the docs repo after start; it holds %d files", f, len(files))
+		}
+	}
+	seed := r.git.Head(t, "ml-model", "")
+	if p := files["catalog/ml-research/fashion-mnist.md"]; !strings.Contains(p, "| Last change | `"+seed[:12]+"` ") || !strings.Contains(p, ": seed |") {
+		t.Errorf("fashion-mnist's page does not name the seed commit %s:\n%s", seed, p)
+	}
+
+	res := must(ts.client(researchToken).SubmitTrainingJob(context.Background(), "ml-research", trainingJob("mnist")))(t)
+	var commit string
+	for _, c := range res.Commits {
+		if c.Repo == "ml-model" {
+			commit = c.SHA
+		}
+	}
+	if commit == "" || len(res.Warnings) > 0 {
+		t.Fatalf("commits %+v, warnings %q", res.Commits, res.Warnings)
+	}
+	files = r.git.Files(t, "docs", "")
+	page := files["catalog/ml-research/mnist.md"]
+	if !strings.Contains(page, "| Last change | `"+commit[:12]+"` ") || !strings.Contains(page, "2 worker") {
+		t.Errorf("mnist's page does not name its commit %s:\n%s", commit, page)
+	}
+	if !strings.Contains(files["catalog/ml-research/README.md"], "[mnist](mnist.md)") {
+		t.Errorf("the team index does not list mnist:\n%s", files["catalog/ml-research/README.md"])
+	}
+	// fashion-mnist did not change: its page still names the seed.
+	if p := files["catalog/ml-research/fashion-mnist.md"]; !strings.Contains(p, "`"+seed[:12]+"`") {
+		t.Errorf("fashion-mnist's last change moved:\n%s", p)
+	}
+}
