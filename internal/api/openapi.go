@@ -76,6 +76,9 @@ func operationOf(rt *route, schemas map[string]any) (map[string]any, error) {
 			"schema": map[string]any{"type": q.typ}})
 	}
 	if rt.mutation {
+		params = append(params, map[string]any{"name": queryDryRun, "in": "query",
+			"description": "true: check the change and answer with its preview (dryRun, preview: the summary and risks of dmls diff), committing nothing.",
+			"schema":      map[string]any{"type": "boolean"}})
 		params = append(params, map[string]any{"name": "Idempotency-Key", "in": "header",
 			"description": "Repeating a request with the same key returns the first answer and makes no second commit.",
 			"schema":      map[string]any{"type": "string", "maxLength": maxIdempotencyKeyLen}})

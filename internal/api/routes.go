@@ -121,6 +121,11 @@ func (s *Server) authorize(req *request) (string, *apiError) {
 // wait does not end when the client goes away: an accepted change is
 // always finished, and its answer kept for an Idempotency-Key.
 func (s *Server) enqueue(req *request, team string, op operation, okStatus int) *response {
+	if dry, e := dryRunRequested(req); e != nil {
+		return errorResponse(e)
+	} else if dry {
+		return s.dryRun(req, team, op)
+	}
 	j := &job{id: req.id, actor: req.ident.actor, team: team, op: op, idemKey: req.idemKey, idemFP: req.idemFP, done: make(chan *outcome, 1)}
 	s.mu.RLock()
 	if s.draining {

@@ -382,7 +382,8 @@ func (s *Server) handle(rt *route, req *request) *response {
 		if at, ok := duplicateKey(req.body); ok {
 			return errorResponse(badRequest(at, "this key is in its object twice; give each key once (spec files may not repeat a key either)"))
 		}
-		if key := req.r.Header.Get(apiclient.HeaderIdempotencyKey); key != "" {
+		// A dry run commits nothing, so it has nothing to do only once.
+		if key := req.r.Header.Get(apiclient.HeaderIdempotencyKey); key != "" && req.r.URL.Query().Get(queryDryRun) != "true" {
 			return s.idempotent(rt, req, key)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
-	"path"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -21,7 +20,6 @@ import (
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/publish"
 	"github.com/dmls-project/dmls/internal/spec"
-	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // maxCommitAttempts bounds how often a batch is re-applied after other
@@ -537,19 +535,7 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 // across every app included, before anything is committed: what the API
 // commits, publishing accepts.
 func (w *writer) checkBatch(sn *snapshot, p *plan) diag.List {
-	files := maps.Clone(sn.files)
-	for dir, b := range p.changes {
-		prefix := path.Join(workspace.AppsDir, dir) + "/"
-		for f := range files {
-			if strings.HasPrefix(f, prefix) {
-				delete(files, f)
-			}
-		}
-		if b != nil {
-			files[prefix+specFile] = b
-		}
-	}
-	next := w.s.store.load(0, "", files, unsafeOutside(sn.unsafe, p.changes))
+	next := w.s.store.load(0, "", withChanges(sn.files, p.changes), unsafeOutside(sn.unsafe, p.changes))
 	w.s.store.mu.Lock()
 	next.lastGood = map[string]*appEntry{}
 	for dir := range next.errs {

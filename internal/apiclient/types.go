@@ -49,6 +49,24 @@ type Result struct {
 	Warnings     []string      `json:"warnings,omitempty"`
 	TrainingJob  *TrainingJob  `json:"trainingJob,omitempty"`
 	ModelService *ModelService `json:"modelService,omitempty"`
+	// DryRun: the request asked for a dry run (?dryRun=true), and nothing
+	// was committed; Preview says what the change would do.
+	DryRun  bool     `json:"dryRun,omitempty"`
+	Preview *Preview `json:"preview,omitempty"`
+}
+
+// Preview is what a change would do to the config repos, in words: the
+// summary and the risks of dmls diff.
+type Preview struct {
+	Summary []PreviewLine `json:"summary"`
+	Risks   []PreviewLine `json:"risks"`
+}
+
+// PreviewLine is one line of a Preview: where (app/env, team/env or "")
+// and what.
+type PreviewLine struct {
+	Where string `json:"where,omitempty"`
+	What  string `json:"what"`
 }
 
 // Commit returns the SHA of the commit in repo, or "".

@@ -1,0 +1,94 @@
+package api
+
+import (
+	"errors"
+	"maps"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/dmls-project/dmls/internal/apiclient"
+	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/preview"
+	"github.com/dmls-project/dmls/internal/workspace"
+)
+
+// queryDryRun is the query parameter of every change route that asks for
+// a dry run: the change is checked and previewed, and nothing is
+// committed. The console asks for one before it confirms a change.
+const queryDryRun = "dryRun"
+
+// dryRunRequested reads ?dryRun=true|false.
+func dryRunRequested(req *request) (bool, *apiError) {
+	switch req.r.URL.Query().Get(queryDryRun) {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, badRequest(queryDryRun, "must be true or false")
+}
+
+// dryRun plans op on the latest ml-model exactly as the writer plans a
+// batch (the same checks, the same field errors), commits nothing, and
+// answers with the preview of what the change would do to the config:
+// the semantic summary and risks of dmls diff (internal/preview), from
+// the workspace as it is to the workspace with the change.
+func (s *Server) dryRun(req *request, team string, op operation) *response {
+	sn, err := s.store.current(req.r.Context(), s.cfg.ReadMaxAge)
+	if err != nil {
+		return errorResponse(gitFailure("read ml-model", err))
+	}
+	j := &job{id: req.id, actor: req.ident.actor, team: team, op: op}
+	p := s.writer.plan(sn, []*job{j})
+	if o := p.outcomes[0]; o != nil {
+		if o.err != nil {
+			return errorResponse(o.err)
+		}
+		return &response{status: http.StatusOK, body: o.result}
+	}
+	res := &apiclient.Result{
+		RequestID: req.id, Operation: op.kind(), Team: team, App: op.app(), Changed: p.changed[0],
+		Commits: []apiclient.Commit{}, Applications: applications(sn.entryByName(op.app())), DryRun: true,
+		Preview: &apiclient.Preview{Summary: []apiclient.PreviewLine{}, Risks: []apiclient.PreviewLine{}},
+	}
+	if len(p.changes) == 0 {
+		return &response{status: http.StatusOK, body: res}
+	}
+	head := withChanges(sn.files, p.changes)
+	report, err := preview.Run(preview.Revision{FS: mapFS(sn.files), Rev: sn.sha}, preview.Revision{FS: mapFS(head), Rev: "the change"}, preview.Options{})
+	if err != nil {
+		// The plan checked the change as the writer does, so this is
+		// not the request's fault.
+		var d diag.List
+		if errors.As(err, &d) {
+			return errorResponse(errorf(http.StatusConflict, "the change cannot be previewed: %s", firstLine(d.Error())))
+		}
+		return errorResponse(errorf(http.StatusInternalServerError, "preview the change: %v", err))
+	}
+	for _, l := range report.Summary {
+		res.Preview.Summary = append(res.Preview.Summary, apiclient.PreviewLine{Where: l.Where, What: l.What})
+	}
+	for _, l := range report.Risks {
+		res.Preview.Risks = append(res.Preview.Risks, apiclient.PreviewLine{Where: l.Where, What: l.What})
+	}
+	return &response{status: http.StatusOK, body: res}
+}
+
+// withChanges returns files with the app folders of changes replaced by
+// their new app.json (a nil one deletes the folder).
+func withChanges(files map[string][]byte, changes map[string][]byte) map[string][]byte {
+	out := maps.Clone(files)
+	for dir, b := range changes {
+		prefix := path.Join(workspace.AppsDir, dir) + "/"
+		for f := range out {
+			if strings.HasPrefix(f, prefix) {
+				delete(out, f)
+			}
+		}
+		if b != nil {
+			out[prefix+specFile] = b
+		}
+	}
+	return out
+}
