@@ -150,15 +150,27 @@ func TestConsoleInBrowser(t *testing.T) {
 	waitText(`#spec`, "training:")
 	run("screenshot", shot("console-app.png"))
 
-	// A submission with a bad field, then fixed.
+	// A submission with a bad field: its dry run shows the error next to
+	// the field before anything is confirmed. Then fixed: the confirmation
+	// shows the preview's summary.
+	mlModel := r.git.CommitCount(t, "ml-model", "")
 	run("submit bad", chromedp.Navigate(ts.http.URL+"/ui/#/submit"), chromedp.WaitVisible(css("#spec-editor")),
 		chromedp.SetValue(css("#kind"), "serving"),
 		chromedp.SetValue(css("#spec-editor"), "name: mnist-serve\nserving:\n  imagee: registry.example.com/mnist-serve:1.0\n  revision: v1\n"),
-		chromedp.Click(css(`#submit-form button[type="submit"]`)), confirm)
+		chromedp.Click(css(`#submit-form button[type="submit"]`)))
 	waitText("#spec-editor-error", "serving.imagee: field not allowed")
+	if open := eval(`String(document.getElementById("confirm").open)`); open != "false" {
+		t.Errorf("a submission with a bad field opened the confirmation")
+	}
 	run("screenshot", shot("console-error.png"))
 	run("submit fixed", chromedp.SetValue(css("#spec-editor"), "name: mnist-serve\nserving:\n  image: registry.example.com/mnist-serve:1.0\n  revision: v1\n"),
-		chromedp.Click(css(`#submit-form button[type="submit"]`)), confirm)
+		chromedp.Click(css(`#submit-form button[type="submit"]`)))
+	waitText("#confirm-summary", "new app mnist-serve (dev, staging, prod)")
+	if n := r.git.CommitCount(t, "ml-model", ""); n != mlModel {
+		t.Errorf("ml-model has %d commits before the confirmation, %d before the submission", n, mlModel)
+	}
+	run("screenshot", shot("console-confirm.png"))
+	run("confirm", confirm)
 	waitText("#view h1", "mnist-serve")
 	run("list", chromedp.Navigate(ts.http.URL+"/ui/#/"))
 	waitText(`tr[data-app="mnist-serve"]`, "serves")
@@ -168,11 +180,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.SetValue(css("#canary"), "10"),
 		chromedp.SendKeys(css("#rollout-image"), "registry.example.com/mnist-serve:1.1"), chromedp.Click(css("#rollout")))
 	waitText("#confirm-text", "Roll out registry.example.com/mnist-serve:1.1 as a new revision of mnist-serve with 10% of the traffic")
+	waitText("#confirm-summary", "mnist-serve/staging: canary 0%→10% (v1 → v2)")
 	run("confirm", confirm)
 	waitText("#serve-form .outcome", "Committed")
 	eval(`(() => { document.querySelector("#serve-form .outcome").textContent = ""; const c = document.getElementById("canary"); c.value = "50"; c.dispatchEvent(new Event("input")); return ""; })()`)
 	run("canary", chromedp.Click(css("#set-canary")))
 	waitText("#confirm-text", "Send 50% of mnist-serve's traffic to the canary revision.")
+	waitText("#confirm-summary", "mnist-serve/prod: canary 10%→50% (v1 → v2)")
 	run("confirm", confirm)
 	waitText("#serve-form .outcome", "Committed")
 	if got := text("#canary-out"); got != "50%" {

@@ -229,10 +229,26 @@ function fieldErrors(form, errors) {
   if (first) first.focus();
 }
 
-function confirmChange(text) {
+// withDryRun adds ?dryRun=true to a path: the server checks the change
+// and answers with its preview, committing nothing.
+const withDryRun = (path) => path + (path.includes("?") ? "&" : "?") + "dryRun=true";
+
+// previewLines shows what a dry run says the change does to the config:
+// the semantic summary of dmls diff (what changes, per environment, in
+// words) and its risks.
+function previewLines(res) {
+  const p = (res && res.preview) || { summary: [], risks: [] };
+  const line = (l) => el("li", {}, l.where ? [el("strong", {}, l.where), ": "] : "", l.what);
+  $("confirm-summary").replaceChildren(...(p.summary.length ? p.summary.map(line) : [el("li", { class: "muted" }, res && !res.changed ? "Nothing changes: the app already is so." : "No change to the deployed objects.")]));
+  $("confirm-risks").replaceChildren(...p.risks.map(line));
+  $("confirm-risks-title").hidden = p.risks.length === 0;
+}
+
+function confirmChange(text, preview) {
   return new Promise((resolve) => {
     const d = $("confirm");
     $("confirm-text").textContent = text;
+    previewLines(preview);
     d.returnValue = "";
     d.addEventListener("close", () => resolve(d.returnValue === "ok"), { once: true });
     d.showModal();
@@ -240,11 +256,24 @@ function confirmChange(text) {
   });
 }
 
-// action confirms, calls the API, and shows the outcome or the field errors.
+// action previews the change (a dry run: its field errors show at once),
+// confirms it with the preview's summary, calls the API, and shows the
+// outcome or the field errors.
 async function action(form, what, method, path, body) {
-  if (!(await confirmChange(what))) return;
   const out = form.querySelector(".outcome");
+  out.className = "outcome";
   out.textContent = "";
+  let preview;
+  try {
+    preview = await api(method, withDryRun(path), body);
+    fieldErrors(form, []);
+  } catch (e) {
+    fieldErrors(form, e.errors || [{ message: e.message }]);
+    out.className = "outcome notice error";
+    out.textContent = "Not applied.";
+    return;
+  }
+  if (!(await confirmChange(what, preview))) return;
   try {
     const r = await api(method, path, body);
     fieldErrors(form, []);
@@ -426,21 +455,30 @@ function submitView() {
     ev.preventDefault();
     const text = f.querySelector("#spec-editor").value;
     const what = kind.value === "training" ? "training job" : "model service";
-    if (!(await confirmChange("Submit this " + what + " for team " + me.team + ": a commit to ml-model."))) return;
+    const path = teamPath() + (kind.value === "training" ? "/trainingjobs" : "/modelservices");
     const out = f.querySelector(".outcome");
-    try {
-      const r = await api("POST", teamPath() + (kind.value === "training" ? "/trainingjobs" : "/modelservices"), text, "application/yaml");
-      fieldErrors(f, []);
-      out.className = "outcome notice";
-      out.textContent = "Submitted " + r.app + ": " + (r.commits || []).map((c) => c.repo + " " + short(c.sha)).join(", ");
-      location.hash = "#/app/" + encodeURIComponent(r.app);
-    } catch (e) {
-      // Each error names its field; show them next to the editor, one a line.
+    // Each error names its field; show them next to the editor, one a line.
+    const showErrors = (e) => {
       const list = (e.errors || [{ message: e.message }]).map((x) => ({ path: "spec", message: (x.path ? x.path + ": " : "") + x.message }));
       fieldErrors(f, list);
       out.className = "outcome notice error";
       out.textContent = "Not submitted.";
-    }
+    };
+    let preview;
+    try {
+      preview = await api("POST", withDryRun(path), text, "application/yaml");
+      fieldErrors(f, []);
+      out.className = "outcome";
+      out.textContent = "";
+    } catch (e) { showErrors(e); return; }
+    if (!(await confirmChange("Submit this " + what + " for team " + me.team + ": a commit to ml-model.", preview))) return;
+    try {
+      const r = await api("POST", path, text, "application/yaml");
+      fieldErrors(f, []);
+      out.className = "outcome notice";
+      out.textContent = "Submitted " + r.app + ": " + (r.commits || []).map((c) => c.repo + " " + short(c.sha)).join(", ");
+      location.hash = "#/app/" + encodeURIComponent(r.app);
+    } catch (e) { showErrors(e); }
   });
   view.append(f);
   f.querySelector("#spec-editor").focus();
