@@ -70,6 +70,8 @@ clean:
 
 ## e2e: end-to-end tests against a real etcd, kube-apiserver and Argo CD (tools cached in .cache/e2e)
 E2E := tests/e2e/cluster.sh
+# E2E_RUN limits the tests (go test -run), for example E2E_RUN=TestStatusAndRefresh.
+E2E_RUN ?= .
 
 e2e-deps:
 	bash $(E2E) deps
@@ -81,4 +83,4 @@ e2e: e2e-deps
 	@set -e; trap 'bash $(E2E) down' EXIT; \
 	bash $(E2E) up; \
 	eval "$$(bash $(E2E) env)"; \
-	$(GO) test -tags e2e -count=1 -timeout 15m -v ./tests/e2e/... || { status=$$?; bash $(E2E) logs; exit $$status; }
+	$(GO) test -tags e2e -count=1 -timeout 15m -v -run '$(E2E_RUN)' ./tests/e2e/... || { status=$$?; bash $(E2E) logs; exit $$status; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cluster.sh runs a throwaway control plane for the end-to-end tests as plain
 # local processes on 127.0.0.1: etcd, kube-apiserver, redis, and Argo CD's
-# repo-server and application-controller, with the upstream Argo CD, TFJob and
+# repo-server, application-controller and API server (for its git webhook
+# endpoint, /api/webhook), with the upstream Argo CD, TFJob and
 # Knative Serving, KServe InferenceService and External Secrets (ExternalSecret) CRDs installed. No Docker, no kubelet: objects are stored and
 # validated, Argo CD syncs them, but no pod ever runs.
 #
@@ -41,6 +42,8 @@ REDIS_PORT=${E2E_REDIS_PORT:-31637}
 REPO_SERVER_PORT=${E2E_REPO_SERVER_PORT:-31081}
 REPO_SERVER_METRICS_PORT=${E2E_REPO_SERVER_METRICS_PORT:-31084}
 CONTROLLER_METRICS_PORT=${E2E_CONTROLLER_METRICS_PORT:-31082}
+SERVER_PORT=${E2E_ARGOCD_SERVER_PORT:-31085}
+SERVER_METRICS_PORT=${E2E_ARGOCD_SERVER_METRICS_PORT:-31086}
 
 # How often the application controller re-reads git: Argo CD's default,
 # so that the tests show that dmls's refresh after a push, not the poll,
@@ -49,7 +52,7 @@ APP_RESYNC_SECONDS=${E2E_APP_RESYNC_SECONDS:-180}
 
 CONTEXT=dmls-e2e
 FIELD_MANAGER=dmls-e2e
-COMPONENTS=(etcd kube-apiserver redis argocd-repo-server argocd-application-controller)
+COMPONENTS=(etcd kube-apiserver redis argocd-repo-server argocd-application-controller argocd-server)
 
 log() { printf '[e2e %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -131,7 +134,7 @@ build_argocd() {
   fi
   # The multi-call binary picks its role from argv[0].
   local role
-  for role in argocd-repo-server argocd-application-controller argocd-git-ask-pass; do
+  for role in argocd-repo-server argocd-application-controller argocd-server argocd-git-ask-pass; do
     ln -sfn argocd "$BIN/$role"
   done
 }
@@ -363,6 +366,9 @@ metadata:
     app.kubernetes.io/part-of: argocd
 stringData:
   server.secretkey: $(cat "$RUN/argocd/server.secretkey")
+  # The shared secret of GitHub push events to /api/webhook (dmls's
+  # argocd.refresh.webhook signs with it).
+  webhook.github.secret: $(cat "$RUN/argocd/webhook.secret")
 EOF
 }
 
@@ -416,6 +422,8 @@ cmd_up() {
   [ -f "$RUN/apiserver/sa.key" ] ||
     openssl genrsa -out "$RUN/apiserver/sa.key" 2048 2>/dev/null
   [ -f "$RUN/argocd/server.secretkey" ] || openssl rand -hex 32 >"$RUN/argocd/server.secretkey"
+  [ -f "$RUN/argocd/webhook.secret" ] || openssl rand -hex 24 >"$RUN/argocd/webhook.secret"
+  chmod 600 "$RUN/argocd/webhook.secret"
   chmod 700 "$RUN/apiserver" "$RUN/argocd/gnupg"
 
   if ! running etcd; then
@@ -492,6 +500,16 @@ cmd_up() {
     --app-resync "$APP_RESYNC_SECONDS"
   wait_for argocd-application-controller 90 curl -fsS "http://127.0.0.1:$CONTROLLER_METRICS_PORT/healthz"
 
+  # The API server only for its git webhook endpoint: no TLS, no UI assets,
+  # no Dex. It reads webhook.github.secret from argocd-secret.
+  mkdir -p "$RUN/argocd/static"
+  start argocd-server "$SERVER_PORT" "${argocd_env[@]}" "$BIN/argocd-server" \
+    --namespace argocd --insecure --address 127.0.0.1 --port "$SERVER_PORT" \
+    --metrics-address 127.0.0.1 --metrics-port "$SERVER_METRICS_PORT" --staticassets "$RUN/argocd/static" \
+    --redis "127.0.0.1:$REDIS_PORT" \
+    --repo-server "127.0.0.1:$REPO_SERVER_PORT" --repo-server-plaintext
+  wait_for argocd-server 90 curl -fsS "http://127.0.0.1:$SERVER_PORT/healthz"
+
   trap - EXIT
   log "cluster up in $((SECONDS - t0))s; KUBECONFIG=$RUN/kubeconfig"
 }
@@ -530,6 +548,8 @@ export E2E_APISERVER_PORT=$APISERVER_PORT
 export E2E_REDIS_PORT=$REDIS_PORT
 export E2E_REPO_SERVER_PORT=$REPO_SERVER_PORT
 export E2E_APP_RESYNC_SECONDS=$APP_RESYNC_SECONDS
+export E2E_ARGOCD_WEBHOOK_URL=http://127.0.0.1:$SERVER_PORT/api/webhook
+export E2E_ARGOCD_WEBHOOK_SECRET_FILE=$RUN/argocd/webhook.secret
 EOF
 }
 

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -233,6 +234,86 @@ func TestStatusAndRefresh(t *testing.T) {
 	if got, err := tfjobs.Get(ctx, "fashion-mnist-r1", metav1.GetOptions{}); err != nil || num(got, "spec", "tfReplicaSpecs", "Worker", "replicas") != 3 {
 		t.Errorf("dev workers not 3 after the sync: %v", err)
 	}
+
+	webhookRefresh(t, ctx, srv, ws, url, docs, apps, tfjobs)
+}
+
+// webhookRefresh is the webhook mode of refresh after push: with
+// argocd.refresh.webhook, dmls publish posts a signed GitHub push event
+// to Argo CD's real webhook endpoint (argocd-server's /api/webhook, which
+// checks the signature with webhook.github.secret of argocd-secret, finds
+// the Applications of the pushed repo and branch, and refreshes them),
+// and touches no Application itself. With the controller polling git
+// every 180 s, the change is Synced within seconds.
+func webhookRefresh(t *testing.T, ctx context.Context, srv *gittest.Server, ws, url, docs string, apps dynamic.ResourceInterface, tfjobs dynamicGetter) {
+	t.Helper()
+	endpoint, secretFile := os.Getenv("E2E_ARGOCD_WEBHOOK_URL"), os.Getenv("E2E_ARGOCD_WEBHOOK_SECRET_FILE")
+	if endpoint == "" || secretFile == "" {
+		t.Fatal("E2E_ARGOCD_WEBHOOK_URL and E2E_ARGOCD_WEBHOOK_SECRET_FILE are not set: run the tests with make e2e (cluster.sh env)")
+	}
+	secret, err := os.ReadFile(secretFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DMLS_ARGOCD_WEBHOOK_SECRET", strings.TrimSpace(string(secret)))
+	editFile(t, filepath.Join(ws, "platform.cue"), "refresh: annotation: true", "refresh: webhook: url: "+strconv.Quote(endpoint))
+
+	// A wrong secret: Argo CD refuses the event, which is a warning, not a
+	// failed publish.
+	t.Setenv("DMLS_ARGOCD_WEBHOOK_SECRET", "not-the-secret")
+	editFile(t, filepath.Join(ws, "apps/fashion-mnist/training.cue"), "overrides: dev: training: replicas: worker: replicas: 3", "overrides: dev: training: replicas: worker: replicas: 4")
+	var out, errb bytes.Buffer
+	if code := cli.Main([]string{"publish", "-w", ws, "--repo", "k8s-config=" + url, "--repo", "docs=" + docs}, &out, &errb); code != 0 ||
+		!strings.Contains(errb.String(), "dmls: warning: Argo CD not notified: webhook "+endpoint) || strings.Contains(errb.String(), "not-the-secret") {
+		t.Errorf("publish with a wrong webhook secret: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	t.Logf("with a wrong secret:\n%s", errb.String())
+	t.Setenv("DMLS_ARGOCD_WEBHOOK_SECRET", strings.TrimSpace(string(secret)))
+
+	editFile(t, filepath.Join(ws, "apps/fashion-mnist/training.cue"), "overrides: dev: training: replicas: worker: replicas: 4", "overrides: dev: training: replicas: worker: replicas: 5")
+	start := time.Now()
+	pub := dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs)
+	tip := srv.Head(t, "k8s-config", "main")
+	t.Logf("dmls publish (webhook):\n%s", pub)
+	if strings.Contains(pub, "argocd: refreshed") {
+		t.Errorf("in webhook mode, publish annotated Applications itself:\n%s", pub)
+	}
+	var synced time.Duration
+	for synced == 0 {
+		a, err := apps.Get(ctx, "fashion-mnist-dev", metav1.GetOptions{})
+		if err == nil && str(a, "status", "sync", "status") == "Synced" && str(a, "status", "sync", "revision") == tip {
+			synced = time.Since(start)
+			break
+		}
+		if time.Since(start) > 90*time.Second {
+			t.Fatalf("fashion-mnist-dev not Synced at %s within 90 s of publishing with the webhook\n%s\n%s", tip, appSummary(ctx, apps), argoServerLog(t))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("publish → Synced through Argo CD's webhook in %s (Argo CD polls every %ss)", synced.Round(100*time.Millisecond), os.Getenv("E2E_APP_RESYNC_SECONDS"))
+	if synced > 10*time.Second {
+		t.Errorf("publish → Synced through the webhook took %s, want ≤ 10 s", synced)
+	}
+	if got, err := tfjobs.Get(ctx, "fashion-mnist-r1", metav1.GetOptions{}); err != nil || num(got, "spec", "tfReplicaSpecs", "Worker", "replicas") != 5 {
+		t.Errorf("dev workers not 5 after the sync: %v", err)
+	}
+	if log := argoServerLog(t); !strings.Contains(log, "Received push event repo: "+strings.TrimSuffix(url, ".git")) {
+		t.Errorf("argocd-server's log does not show the push event for %s:\n%s", url, log)
+	}
+}
+
+// argoServerLog is the end of argocd-server's log (cluster.sh's run
+// directory).
+func argoServerLog(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(os.Getenv("E2E_RUN_DIR"), "logs", "argocd-server.log"))
+	if err != nil {
+		return err.Error()
+	}
+	if len(b) > 8000 {
+		b = b[len(b)-8000:]
+	}
+	return string(b)
 }
 
 const statusToken = "e2e-status-token-0123456789"
