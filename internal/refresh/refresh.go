@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
@@ -127,13 +128,27 @@ func sameRepo(a, b string) bool {
 }
 
 // Annotate sets AnnotationRefresh ("normal") on each named Application in
-// namespace ns, by a merge patch.
+// namespace ns.
+//
+// Argo CD's controller removes the annotation when it has refreshed an
+// Application, with a merge patch computed from the object as it was when
+// the refresh began. Setting the annotation while it is still there (a
+// refresh pending or running, say one that dmls asked for at the previous
+// push) is a patch that changes nothing, so the controller does not see
+// it, removes the annotation when its refresh, which read the branch
+// before this push, is done, and the push waits for the next poll of git
+// (180 s by default). So Annotate waits while the annotation is there,
+// until the controller has removed it (at most AnnotateWait, and ctx),
+// and then sets it with the Application's resourceVersion as a
+// precondition, reading again on a conflict: the annotation it sets is
+// always a change, which the controller handles after the refresh in
+// progress. Without permission to read Applications it patches at once.
 func Annotate(ctx context.Context, cl dynamic.Interface, ns string, apps []string) error {
-	patch := []byte(`{"metadata":{"annotations":{"` + AnnotationRefresh + `":"normal"}}}`)
 	var errs []string
-	gvr := status.ResourceOf(status.KindApplication).GVR
+	ri := cl.Resource(status.ResourceOf(status.KindApplication).GVR).Namespace(ns)
+	deadline := time.Now().Add(AnnotateWait)
 	for _, name := range apps {
-		if _, err := cl.Resource(gvr).Namespace(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "dmls"}); err != nil {
+		if err := annotate(ctx, ri, name, deadline); err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", name, err))
 		}
 	}
@@ -141,6 +156,51 @@ func Annotate(ctx context.Context, cl dynamic.Interface, ns string, apps []strin
 		return fmt.Errorf("refresh Applications: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// AnnotateWait bounds how long Annotate waits for refreshes in progress.
+var AnnotateWait = 20 * time.Second
+
+// annotatePoll is how often Annotate reads an Application while a refresh
+// is in progress.
+const annotatePoll = 200 * time.Millisecond
+
+func annotate(ctx context.Context, ri dynamic.ResourceInterface, name string, deadline time.Time) error {
+	opts := metav1.PatchOptions{FieldManager: "dmls"}
+	for {
+		app, err := ri.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsForbidden(err) {
+			_, err = ri.Patch(ctx, name, types.MergePatchType, refreshPatch(""), opts)
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if _, pending := app.GetAnnotations()[AnnotationRefresh]; pending && time.Now().Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(annotatePoll):
+			}
+			continue
+		}
+		_, err = ri.Patch(ctx, name, types.MergePatchType, refreshPatch(app.GetResourceVersion()), opts)
+		if apierrors.IsConflict(err) && time.Now().Before(deadline) {
+			continue
+		}
+		return err
+	}
+}
+
+// refreshPatch is the merge patch that sets AnnotationRefresh, on
+// condition that the object is still at resourceVersion rv ("": none).
+func refreshPatch(rv string) []byte {
+	meta := map[string]any{"annotations": map[string]string{AnnotationRefresh: "normal"}}
+	if rv != "" {
+		meta["resourceVersion"] = rv
+	}
+	b, _ := json.Marshal(map[string]any{"metadata": meta})
+	return b
 }
 
 // pushEvent is the part of GitHub's push event payload that Argo CD reads

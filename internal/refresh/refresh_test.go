@@ -2,14 +2,18 @@ package refresh
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-playground/webhooks/v6/github"
 
@@ -121,19 +125,20 @@ func TestWebhook(t *testing.T) {
 	}
 }
 
-// TestAnnotateRequest checks the request Annotate makes: a merge patch of
-// the annotation, on the Application, in Argo CD's namespace. The e2e
-// test checks that Argo CD acts on it.
+// TestAnnotateRequest checks the requests Annotate makes: a read of the
+// Application, then a merge patch of the annotation with its
+// resourceVersion as a precondition, in Argo CD's namespace. The e2e test
+// checks that Argo CD acts on it.
 func TestAnnotateRequest(t *testing.T) {
 	var got []string
 	var mu sync.Mutex
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
-		got = append(got, r.Method+" "+r.URL.Path+" "+r.Header.Get("Content-Type")+" "+string(b))
+		got = append(got, strings.TrimSpace(r.Method+" "+r.URL.Path+" "+r.Header.Get("Content-Type")+" "+string(b)))
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{"name":"x"}}`))
+		_, _ = w.Write([]byte(`{"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{"name":"x","resourceVersion":"7"}}`))
 	}))
 	defer srv.Close()
 	cl := clientFor(t, srv.URL)
@@ -143,12 +148,123 @@ func TestAnnotateRequest(t *testing.T) {
 	if len(warnings) > 0 || !slices.Equal(refreshed, []string{"fashion-mnist-prod"}) {
 		t.Fatalf("refreshed %v, warnings %v", refreshed, warnings)
 	}
-	want := `PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/fashion-mnist-prod application/merge-patch+json {"metadata":{"annotations":{"argocd.argoproj.io/refresh":"normal"}}}`
-	if len(got) != 1 || got[0] != want {
+	want := []string{
+		`GET /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/fashion-mnist-prod`,
+		`PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/fashion-mnist-prod application/merge-patch+json {"metadata":{"annotations":{"argocd.argoproj.io/refresh":"normal"},"resourceVersion":"7"}}`,
+	}
+	if !slices.Equal(got, want) {
 		t.Errorf("requests %q, want %q", got, want)
 	}
 	n.Cluster = nil
 	if _, warnings := n.Notify(context.Background(), []Push{{URL: apps[0].RepoURL, Modified: []string{"apps/fashion-mnist/base/x"}}}); len(warnings) != 1 {
 		t.Errorf("no cluster: warnings %v", warnings)
 	}
+}
+
+// application is one Application as an API server keeps it, enough for
+// Annotate: its annotation and resourceVersion, with merge patches that
+// honour a resourceVersion precondition (409 otherwise), as the
+// kube-apiserver does.
+type application struct {
+	mu        sync.Mutex
+	rv        int
+	refresh   bool
+	patches   []string
+	conflicts int
+	// beforePatch runs before each patch is applied.
+	beforePatch func(a *application)
+}
+
+func (a *application) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if r.Method == http.MethodPatch {
+		if a.beforePatch != nil {
+			a.beforePatch(a)
+		}
+		var p struct {
+			Metadata struct {
+				ResourceVersion string            `json:"resourceVersion"`
+				Annotations     map[string]string `json:"annotations"`
+			} `json:"metadata"`
+		}
+		b, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(b, &p)
+		if rv := p.Metadata.ResourceVersion; rv != "" && rv != strconv.Itoa(a.rv) {
+			a.conflicts++
+			w.WriteHeader(http.StatusConflict)
+			_, _ = w.Write([]byte(`{"apiVersion":"v1","kind":"Status","status":"Failure","reason":"Conflict","code":409,"message":"the object has been modified"}`))
+			return
+		}
+		a.patches = append(a.patches, p.Metadata.ResourceVersion)
+		if !a.refresh && p.Metadata.Annotations[AnnotationRefresh] != "" {
+			a.refresh = true
+			a.rv++
+		}
+	}
+	ann := ""
+	if a.refresh {
+		ann = `,"annotations":{"` + AnnotationRefresh + `":"normal"}`
+	}
+	fmt.Fprintf(w, `{"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{"name":"a","namespace":"argocd","resourceVersion":"%d"%s}}`, a.rv, ann)
+}
+
+// refreshed is the controller finishing a refresh: it removes the
+// annotation.
+func (a *application) refreshed() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.refresh = false
+	a.rv++
+}
+
+// TestAnnotateDuringRefresh is the race behind a push that waited for
+// Argo CD's poll: the annotation of an earlier refresh is still there
+// (the controller is refreshing, and will remove it), so setting it again
+// would change nothing. Annotate waits until the controller removed it,
+// then sets it anew; and a change between its read and its patch makes
+// it read again rather than patch blindly.
+func TestAnnotateDuringRefresh(t *testing.T) {
+	t.Run("a refresh in progress", func(t *testing.T) {
+		a := &application{rv: 1, refresh: true}
+		srv := httptest.NewServer(a)
+		defer srv.Close()
+		time.AfterFunc(500*time.Millisecond, a.refreshed)
+		start := time.Now()
+		if err := Annotate(context.Background(), clientFor(t, srv.URL), "argocd", []string{"a"}); err != nil {
+			t.Fatal(err)
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if took := time.Since(start); took < 500*time.Millisecond || !a.refresh || !slices.Equal(a.patches, []string{"2"}) {
+			t.Errorf("after %s: annotation %v, patches at resourceVersions %v; want one patch at 2, after the controller removed the annotation", took, a.refresh, a.patches)
+		}
+	})
+	t.Run("a change between read and patch", func(t *testing.T) {
+		a := &application{rv: 1}
+		once := sync.Once{}
+		a.beforePatch = func(a *application) { once.Do(func() { a.rv++ }) }
+		srv := httptest.NewServer(a)
+		defer srv.Close()
+		if err := Annotate(context.Background(), clientFor(t, srv.URL), "argocd", []string{"a"}); err != nil {
+			t.Fatal(err)
+		}
+		if !a.refresh || a.conflicts != 1 || !slices.Equal(a.patches, []string{"2"}) {
+			t.Errorf("annotation %v, %d conflicts, patches at %v; want one conflict, then a patch at 2", a.refresh, a.conflicts, a.patches)
+		}
+	})
+	t.Run("a refresh that never ends", func(t *testing.T) {
+		defer func(d time.Duration) { AnnotateWait = d }(AnnotateWait)
+		AnnotateWait = 300 * time.Millisecond
+		a := &application{rv: 1, refresh: true}
+		srv := httptest.NewServer(a)
+		defer srv.Close()
+		if err := Annotate(context.Background(), clientFor(t, srv.URL), "argocd", []string{"a"}); err != nil {
+			t.Fatal(err)
+		}
+		if !a.refresh || len(a.patches) != 1 {
+			t.Errorf("annotation %v, patches %v: want the annotation left set after the wait", a.refresh, a.patches)
+		}
+	})
 }

@@ -270,7 +270,8 @@ func webhookRefresh(t *testing.T, ctx context.Context, srv *gittest.Server, ws, 
 	t.Logf("with a wrong secret:\n%s", errb.String())
 	t.Setenv("DMLS_ARGOCD_WEBHOOK_SECRET", strings.TrimSpace(string(secret)))
 
-	editFile(t, filepath.Join(ws, "apps/fashion-mnist/training.cue"), "overrides: dev: training: replicas: worker: replicas: 4", "overrides: dev: training: replicas: worker: replicas: 5")
+	// (dev allows at most 4 workers.)
+	editFile(t, filepath.Join(ws, "apps/fashion-mnist/training.cue"), "overrides: dev: training: replicas: worker: replicas: 4", "overrides: dev: training: replicas: worker: replicas: 1")
 	start := time.Now()
 	pub := dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs)
 	tip := srv.Head(t, "k8s-config", "main")
@@ -294,8 +295,8 @@ func webhookRefresh(t *testing.T, ctx context.Context, srv *gittest.Server, ws, 
 	if synced > 10*time.Second {
 		t.Errorf("publish → Synced through the webhook took %s, want ≤ 10 s", synced)
 	}
-	if got, err := tfjobs.Get(ctx, "fashion-mnist-r1", metav1.GetOptions{}); err != nil || num(got, "spec", "tfReplicaSpecs", "Worker", "replicas") != 5 {
-		t.Errorf("dev workers not 5 after the sync: %v", err)
+	if got, err := tfjobs.Get(ctx, "fashion-mnist-r1", metav1.GetOptions{}); err != nil || num(got, "spec", "tfReplicaSpecs", "Worker", "replicas") != 1 {
+		t.Errorf("dev workers not 1 after the sync: %v", err)
 	}
 	if log := argoServerLog(t); !strings.Contains(log, "Received push event repo: "+strings.TrimSuffix(url, ".git")) {
 		t.Errorf("argocd-server's log does not show the push event for %s:\n%s", url, log)
