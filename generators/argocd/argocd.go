@@ -125,13 +125,19 @@ func TeamKinds() []metav1.GroupKind {
 }
 
 // platformClusterKinds and platformKinds are what the dmls-platform
-// project may sync: team namespaces and their quotas, and Argo CD's own
-// objects in its namespace.
+// project may sync: team namespaces and their guard rails (quotas, limits,
+// network policies, service accounts, the team's Role and RoleBinding),
+// and Argo CD's own objects in its namespace.
 var (
 	platformClusterKinds = []metav1.GroupKind{{Group: "", Kind: "Namespace"}}
 	platformKinds        = []metav1.GroupKind{
 		{Group: "", Kind: "ConfigMap"},
 		{Group: "", Kind: "ResourceQuota"},
+		{Group: "", Kind: "LimitRange"},
+		{Group: "", Kind: "ServiceAccount"},
+		{Group: "networking.k8s.io", Kind: "NetworkPolicy"},
+		{Group: "rbac.authorization.k8s.io", Kind: "Role"},
+		{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"},
 		{Group: v1alpha1.ApplicationSchemaGroupVersionKind.Group, Kind: v1alpha1.ApplicationSchemaGroupVersionKind.Kind},
 		{Group: v1alpha1.AppProjectSchemaGroupVersionKind.Group, Kind: v1alpha1.AppProjectSchemaGroupVersionKind.Kind},
 	}
@@ -140,7 +146,6 @@ var (
 // componentKinds are platformKinds plus what platform components (the
 // API server) are made of.
 var componentKinds = append(slices.Clone(platformKinds),
-	metav1.GroupKind{Group: "", Kind: "ServiceAccount"},
 	metav1.GroupKind{Group: "", Kind: "Service"},
 	metav1.GroupKind{Group: "apps", Kind: "Deployment"},
 	metav1.GroupKind{Group: "policy", Kind: "PodDisruptionBudget"},

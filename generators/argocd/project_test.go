@@ -133,7 +133,7 @@ func TestPlatformProject(t *testing.T) {
 		t.Fatal("no dmls-platform AppProject")
 	}
 	for _, env := range fixtureEnvs() {
-		objs, err := platform.Namespaces(p, env)
+		objs, err := platform.GuardRails(guardRailsInput(p, env))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +202,7 @@ func TestApplicationsArePermitted(t *testing.T) {
 			t.Fatal(err)
 		}
 		all = append(all, objs...)
-		plat, err := platform.Namespaces(p, env)
+		plat, err := platform.GuardRails(guardRailsInput(p, env))
 		if err != nil {
 			t.Fatal(err)
 		}

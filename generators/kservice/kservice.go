@@ -23,7 +23,7 @@ import (
 )
 
 // Component is the app.kubernetes.io/component label of serving objects.
-const Component = "serving"
+const Component = generators.ComponentServing
 
 // TensorFlow Serving runtime settings.
 const (
@@ -132,7 +132,7 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 		rt.Name = spec.RevisionName(app.Name, s.Revision)
 		trace.Record(tmpl+".metadata.name", "serving.revision")
 	}
-	rt.Spec.PodSpec = corev1.PodSpec{Containers: []corev1.Container{c}, Volumes: volumes}
+	rt.Spec.PodSpec = corev1.PodSpec{ServiceAccountName: generators.ServingServiceAccount, Containers: []corev1.Container{c}, Volumes: volumes}
 	if as.ContainerConcurrency != nil {
 		rt.Spec.ContainerConcurrency = ptr(int64(*as.ContainerConcurrency))
 		trace.Record(tmpl+".spec.containerConcurrency", "serving.autoscaling.containerConcurrency")

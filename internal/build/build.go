@@ -32,7 +32,7 @@ var appGenerators = []generators.Func{tfjob.Generate, kservice.Generate}
 const APIServerDir = "platform/dmls-api"
 
 // PlatformDir is where the per-environment platform objects (team
-// namespaces and quotas) live in the k8s-config repo.
+// namespaces and their guard rails) live in the k8s-config repo.
 func PlatformDir(env string) string { return "platform/" + env }
 
 // App is the generated output of one app.
@@ -231,8 +231,9 @@ func check(in *workspace.Instance, objs []generators.Object) diag.List {
 // Platform returns the platform objects of every environment.
 func Platform(ws *workspace.Workspace) (generators.Tree, error) {
 	tree := generators.Tree{}
+	kinds := ManagedKinds()
 	for _, env := range ws.Envs {
-		objs, err := platform.Namespaces(ws.Platform, env)
+		objs, err := platform.GuardRails(platform.Input{Platform: ws.Platform, Env: env, Jobs: jobs(ws, env.Name), Kinds: kinds})
 		if err != nil {
 			return nil, err
 		}
@@ -258,6 +259,31 @@ func Platform(ws *workspace.Workspace) (generators.Tree, error) {
 		tree.Add(APIServerDir, t)
 	}
 	return tree, nil
+}
+
+// ManagedKinds are the kinds dmls manages in team namespaces, the ones the
+// team AppProjects may sync; the teams' Roles grant edit rights on them.
+func ManagedKinds() []platform.ManagedKind {
+	var out []platform.ManagedKind
+	for _, gk := range argocd.TeamKinds() {
+		out = append(out, platform.ManagedKind{GroupKind: gk, Resource: platform.Resource(gk.Kind)})
+	}
+	return out
+}
+
+// jobs returns the TFJob names of each team in env, from the specs of
+// every app (not only those built), so that the platform tree does not
+// depend on which apps a build asked for.
+func jobs(ws *workspace.Workspace, env string) map[string][]string {
+	out := map[string][]string{}
+	for _, a := range ws.Apps {
+		in := a.Instance(env)
+		if in == nil || in.Spec.Training == nil {
+			continue
+		}
+		out[a.Team] = append(out[a.Team], spec.TFJobName(a.Name, in.Spec.Training.Run))
+	}
+	return out
 }
 
 // Repos returns the tree of every config repo named by the platform, with
