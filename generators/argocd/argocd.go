@@ -184,6 +184,13 @@ func components(p *spec.Platform, src Source, comps []Component) ([]generators.O
 // team, in team order, all in Argo CD's namespace. repoURLs are the repos
 // they may read from (see RepoURLs).
 func Projects(p *spec.Platform, envs []*spec.Environment, repoURLs []string, comps ...Component) ([]generators.Object, error) {
+	return ProjectsWith(p, envs, repoURLs, nil, comps...)
+}
+
+// ProjectsWith is Projects with the dmls-platform project widened by
+// access, for the platform components (see PlatformAccess); access may be
+// nil. The team projects never get it.
+func ProjectsWith(p *spec.Platform, envs []*spec.Environment, repoURLs []string, access *PlatformAccess, comps ...Component) ([]generators.Object, error) {
 	if err := checkPlatform(p, envs); err != nil {
 		return nil, err
 	}
@@ -205,7 +212,7 @@ func Projects(p *spec.Platform, envs []*spec.Environment, repoURLs []string, com
 		}
 	}
 
-	plat, err := platformProject(p, envs, urls, comps)
+	plat, err := platformProject(p, envs, urls, comps, access)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +255,7 @@ func Projects(p *spec.Platform, envs []*spec.Environment, repoURLs []string, com
 
 // platformProject may create team namespaces and quotas in every
 // environment and manage Argo CD's own objects in its namespace.
-func platformProject(p *spec.Platform, envs []*spec.Environment, urls []string, comps []Component) (generators.Object, error) {
+func platformProject(p *spec.Platform, envs []*spec.Environment, urls []string, comps []Component, access *PlatformAccess) (generators.Object, error) {
 	var dests []v1alpha1.ApplicationDestination
 	for _, env := range envs {
 		// platform-<env> has no namespace of its own: its Namespaces
@@ -277,6 +284,9 @@ func platformProject(p *spec.Platform, envs []*spec.Environment, urls []string, 
 			ClusterResourceWhitelist:   platformClusterKinds,
 			NamespaceResourceWhitelist: kinds,
 		},
+	}
+	if access != nil {
+		widen(&proj.Spec, access)
 	}
 	return generators.New(proj, v1alpha1.AppProjectSchemaGroupVersionKind, nil)
 }
@@ -483,6 +493,9 @@ type Input struct {
 	// Components are platform components, such as the dmls API server,
 	// each synced by an Application of its own in argocd/shared.
 	Components []Component
+	// Kubeflow, when set, is the root of the platform components'
+	// Applications in the kubeflow-config repo (see KubeflowRoot).
+	Kubeflow *KubeflowRoot
 }
 
 // Component is a platform component: a folder of the k8s-config repo that
@@ -513,7 +526,7 @@ func Tree(in Input) (generators.Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	projects, err := Projects(p, in.Envs, []string{src.RepoURL}, in.Components...)
+	projects, err := ProjectsWith(p, in.Envs, []string{src.RepoURL}, in.Kubeflow.access(), in.Components...)
 	if err != nil {
 		return nil, err
 	}
@@ -526,6 +539,13 @@ func Tree(in Input) (generators.Tree, error) {
 		return nil, err
 	}
 	roots = append(roots, comps...)
+	if in.Kubeflow != nil {
+		kr, err := kubeflowRoot(p, in.Kubeflow)
+		if err != nil {
+			return nil, err
+		}
+		roots = append(roots, kr)
+	}
 	cm, err := ConfigMap(p)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/components"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/outdir"
@@ -30,7 +31,9 @@ each overlay in-process with kustomize.
 
 Output goes to stdout as one multi-document YAML stream or, with --out DIR,
 to DIR/<env>/<app>.yaml (and DIR/<env>/_platform.yaml for team namespaces,
-DIR/_platform/dmls-api.yaml for the API server when platform.cue asks for one).
+DIR/_platform/dmls-api.yaml for the API server when platform.cue asks for one,
+and DIR/_platform/components/<name>.yaml for each component rendered from a
+Helm chart of the workspace).
 --out writes a temporary folder and renames it into place, so a failed
 render leaves no partial output.`,
 		Args: cobra.NoArgs,
@@ -69,8 +72,9 @@ render leaves no partial output.`,
 
 // Render builds every overlay of res with kustomize and returns the
 // rendered files, <env>/<app>.yaml. With platform set it also renders each
-// environment's platform objects as <env>/_platform.yaml, and the platform
-// components (the API server) as _platform/<component>.yaml.
+// environment's platform objects as <env>/_platform.yaml, the API server
+// as _platform/dmls-api.yaml, and the components dmls renders from
+// workspace charts as _platform/components/<name>.yaml.
 func Render(ws *workspace.Workspace, res *build.Result, envs []string, platform bool) (generators.Tree, error) {
 	want := map[string]bool{}
 	for _, e := range envs {
@@ -83,6 +87,21 @@ func Render(ws *workspace.Workspace, res *build.Result, envs []string, platform 
 			return nil, err
 		}
 		files[PlatformRenderName+"/dmls-api.yaml"] = append(y, '\n')
+	}
+	if platform && res.Kubeflow != nil {
+		// The manifests dmls renders from workspace charts, as committed
+		// to kubeflow-config.
+		for _, name := range generators.SortedKeys(ws.Platform.Components) {
+			dir := components.ComponentDir(name)
+			if _, ok := res.Kubeflow[dir+"/"+kustomize.KustomizationFile]; !ok {
+				continue
+			}
+			y, err := render.Build(res.Kubeflow, dir)
+			if err != nil {
+				return nil, err
+			}
+			files[PlatformRenderName+"/"+dir+".yaml"] = append(y, '\n')
+		}
 	}
 	for _, env := range ws.Envs {
 		if len(want) > 0 && !want[env.Name] {
