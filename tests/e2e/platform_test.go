@@ -186,6 +186,10 @@ func TestClientSideApplyLimit(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				n, err := components.LastAppliedBytes(crd)
+				if err != nil {
+					t.Fatal(err)
+				}
 				ann := crd.GetAnnotations()
 				if ann == nil {
 					ann = map[string]string{}
@@ -206,7 +210,6 @@ func TestClientSideApplyLimit(t *testing.T) {
 					crd.SetResourceVersion(live.GetResourceVersion())
 					_, err = res.Update(ctx, crd, metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}})
 				}
-				n, _ := components.LastAppliedBytes(crd)
 				switch {
 				case err == nil:
 					accepted = append(accepted, crd.GetName())
