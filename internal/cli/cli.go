@@ -56,7 +56,7 @@ repos and registers them with Argo CD, which deploys them.`,
 	for _, c := range []*cobra.Command{
 		validateCmd(g), renderCmd(g), generateCmd(g), publishCmd(g), initCmd(g), versionCmd(g),
 		serveCmd(g), submitCmd(g), retrainCmd(g), setCmd(g), rolloutCmd(g), canaryCmd(g), rollbackCmd(g),
-		promoteCmd(g), getCmd(g), listCmd(g), deleteCmd(g), whoamiCmd(g),
+		promoteCmd(g), getCmd(g), listCmd(g), deleteCmd(g), whoamiCmd(g), diffCmd(g),
 	} {
 		root.AddCommand(c)
 	}
@@ -68,6 +68,11 @@ repos and registers them with Argo CD, which deploys them.`,
 	if errors.As(err, &se) {
 		return se.code
 	}
+	return printError(stderr, err)
+}
+
+// printError reports err on stderr and returns the exit code it calls for.
+func printError(stderr io.Writer, err error) int {
 	var d diag.List
 	if errors.As(err, &d) {
 		for _, x := range d {
@@ -104,7 +109,11 @@ func (g *globals) load() (*workspace.Workspace, error) {
 	if !st.IsDir() {
 		return nil, usageError{fmt.Errorf("workspace %s is not a folder", g.workspace)}
 	}
-	return workspace.Load(os.DirFS(g.workspace), g.workspace, workspace.Options{})
+	ws, err := workspace.Load(os.DirFS(g.workspace), g.workspace, workspace.Options{})
+	if ws != nil {
+		g.warn(ws.Warnings)
+	}
+	return ws, err
 }
 
 // build loads the workspace and runs the generators over it.
@@ -113,8 +122,25 @@ func (g *globals) build(opts build.Options) (*workspace.Workspace, *build.Result
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := build.Workspace(ws, opts)
+	res, err := g.generate(ws, opts)
 	return ws, res, err
+}
+
+// generate runs the generators over a loaded workspace and prints their
+// warnings.
+func (g *globals) generate(ws *workspace.Workspace, opts build.Options) (*build.Result, error) {
+	res, err := build.Workspace(ws, opts)
+	if res != nil {
+		g.warn(res.Warnings)
+	}
+	return res, err
+}
+
+// warn prints findings that do not fail the run on stderr, one per line.
+func (g *globals) warn(d diag.List) {
+	for _, x := range d {
+		fmt.Fprintln(g.stderr, x.String())
+	}
 }
 
 // checkOutput validates -o for commands that support the given formats.

@@ -59,7 +59,7 @@ those keys. They never appear in output.`,
 			if err := publish.OverrideURLs(ws.Platform, urls); err != nil {
 				return usageError{err}
 			}
-			res, err := build.Workspace(ws, build.Options{})
+			res, err := g.generate(ws, build.Options{})
 			if err != nil {
 				return err
 			}

@@ -24,8 +24,16 @@ that produced the field. Exit 0 when valid, 1 on spec errors.`,
 				return err
 			}
 			ws, err := g.load()
+			var warnings diag.List
+			if ws != nil {
+				warnings = ws.Warnings
+			}
 			if err == nil {
-				_, err = build.Workspace(ws, build.Options{})
+				var res *build.Result
+				res, err = g.generate(ws, build.Options{})
+				if res != nil {
+					warnings = append(warnings, res.Warnings...)
+				}
 			}
 			var d diag.List
 			if err != nil && !errors.As(err, &d) {
@@ -34,12 +42,17 @@ that produced the field. Exit 0 when valid, 1 on spec errors.`,
 			switch g.output {
 			case "json", "yaml":
 				d.Sort()
+				warnings.Sort()
 				report := struct {
-					Valid  bool              `json:"valid"`
-					Errors []diag.Diagnostic `json:"errors"`
-				}{len(d) == 0, d}
+					Valid    bool              `json:"valid"`
+					Errors   []diag.Diagnostic `json:"errors"`
+					Warnings []diag.Diagnostic `json:"warnings"`
+				}{len(d) == 0, d, warnings}
 				if report.Errors == nil {
 					report.Errors = []diag.Diagnostic{}
+				}
+				if report.Warnings == nil {
+					report.Warnings = []diag.Diagnostic{}
 				}
 				if g.output == "json" {
 					if err := g.printJSON(report); err != nil {

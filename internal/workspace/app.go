@@ -152,9 +152,10 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 			app.Envs = append(app.Envs, in)
 		}
 	}
-	if len(d) > 0 {
+	if d.HasErrors() {
 		return nil, d
 	}
+	app.Warnings = d
 	l.cache.Put(digest, app)
 	return app, nil
 }
@@ -176,10 +177,11 @@ func (l *loader) instance(ev *evaluator, env *spec.Environment, data map[string]
 	if env != nil {
 		in.Namespace = env.Namespaces[a.Team]
 	}
-	if d := l.check(in); len(d) > 0 {
+	d := l.check(in)
+	if d.HasErrors() {
 		return nil, d
 	}
-	return in, nil
+	return in, d
 }
 
 // checkRefs checks what an app names outside itself: its team and

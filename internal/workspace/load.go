@@ -63,6 +63,9 @@ type Workspace struct {
 	// Charts are the files of the platform components' workspace charts,
 	// by component, read with helmrender's safety rules.
 	Charts map[string]helmrender.Files
+	// Warnings are the findings that do not fail the load, from every
+	// file, sorted. Errors come back from Load as a diag.List.
+	Warnings diag.List
 }
 
 // App is one app, evaluated on its own.
@@ -79,6 +82,9 @@ type App struct {
 	Envs []*Instance
 	// Digest is a hash of everything the app's output depends on.
 	Digest string
+	// Warnings are the app's findings that do not fail it; they are kept
+	// with the app so that a cached app reports them again.
+	Warnings diag.List
 }
 
 // Instance is an app as it runs in one environment.
@@ -138,11 +144,17 @@ func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
 	}
 	l.loadEnvs(ev, h)
 	l.ws.Digest = hex.EncodeToString(h.Sum(nil))
-	if len(l.diags) > 0 || l.ws.Platform == nil {
+	if l.diags.HasErrors() || l.ws.Platform == nil {
+		l.ws.Warnings = l.diags.Warnings()
 		return l.ws, l.diags.Err()
 	}
 	l.cache = opts.Cache
 	l.loadApps(ev, opts)
+	l.ws.Warnings = l.diags.Warnings()
+	for _, a := range l.ws.Apps {
+		l.ws.Warnings = append(l.ws.Warnings, a.Warnings...)
+	}
+	l.ws.Warnings.Sort()
 	return l.ws, l.diags.Err()
 }
 
@@ -424,8 +436,8 @@ func (l *loader) loadApps(ev *evaluator, opts Options) {
 
 	byName := map[string]*App{}
 	for i, a := range apps {
-		l.diags = append(l.diags, diags[i]...)
 		if a == nil {
+			l.diags = append(l.diags, diags[i]...)
 			continue
 		}
 		if prev, ok := byName[a.Name]; ok {
