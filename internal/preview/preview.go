@@ -179,7 +179,7 @@ func side(rev string, ws *workspace.Workspace, res *build.Result, changed map[st
 				continue
 			}
 			dir := kustomize.OverlayDir(a.App.Name, env)
-			y, err := render.Build(a.Tree, dir)
+			y, _, err := a.Render(env)
 			if err != nil {
 				return nil, err
 			}
