@@ -51,6 +51,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/argocd"
 	"github.com/dmls-project/dmls/generators/kustomize"
+	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -168,6 +169,7 @@ func Generate(in Input) (*Output, error) {
 	}
 	cls := clusters(in.Envs)
 	tree := generators.Tree{}
+	in.Repo.RepoURL = repourl.Public(in.Repo.RepoURL)
 	root := &argocd.KubeflowRoot{Source: in.Repo}
 	root.Source.Path = path.Join(in.Repo.Path, AppsDir)
 	var apps []generators.Object
@@ -178,7 +180,7 @@ func Generate(in Input) (*Output, error) {
 			return nil, err
 		}
 		if c.Git != nil {
-			root.Access.SourceRepos = append(root.Access.SourceRepos, c.Git.URL)
+			root.Access.SourceRepos = append(root.Access.SourceRepos, repourl.Public(c.Git.URL))
 		}
 		if c.Helm != nil {
 			root.Access.SourceRepos = append(root.Access.SourceRepos, helmRepoURL(c.Helm.Repo))
@@ -249,12 +251,13 @@ func application(p *spec.Platform, name string, c spec.Component, cl cluster, wa
 
 // helmRepoURL is a chart repository as Argo CD names it: OCI registries
 // without their oci:// scheme (their repository secret sets enableOCI).
-func helmRepoURL(repo string) string { return strings.TrimPrefix(repo, "oci://") }
+// Credentials never reach git (repourl.Public).
+func helmRepoURL(repo string) string { return repourl.Public(strings.TrimPrefix(repo, "oci://")) }
 
 func source(name string, c spec.Component, in Input) (*v1alpha1.ApplicationSource, error) {
 	switch {
 	case c.Git != nil:
-		s := &v1alpha1.ApplicationSource{RepoURL: c.Git.URL, Path: c.Git.Path, TargetRevision: c.Git.Revision}
+		s := &v1alpha1.ApplicationSource{RepoURL: repourl.Public(c.Git.URL), Path: c.Git.Path, TargetRevision: c.Git.Revision}
 		if c.Git.Kind == spec.GitDirectory {
 			s.Directory = &v1alpha1.ApplicationSourceDirectory{Recurse: true}
 			if c.KnativeServing {
