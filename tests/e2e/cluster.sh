@@ -2,7 +2,7 @@
 # cluster.sh runs a throwaway control plane for the end-to-end tests as plain
 # local processes on 127.0.0.1: etcd, kube-apiserver, redis, and Argo CD's
 # repo-server and application-controller, with the upstream Argo CD, TFJob and
-# Knative Serving CRDs installed. No Docker, no kubelet: objects are stored and
+# Knative Serving and KServe InferenceService CRDs installed. No Docker, no kubelet: objects are stored and
 # validated, Argo CD syncs them, but no pod ever runs.
 #
 #   cluster.sh deps   install etcd/redis (apt) and build the tools (cached)
@@ -29,6 +29,7 @@ ARGOCD_VERSION=v2.14.21
 KUSTOMIZE_VERSION=v5.6.0
 TRAINING_OPERATOR_VERSION=v1.8.1
 KNATIVE_SERVING_VERSION=v0.42.2
+KSERVE_VERSION=v0.14.1
 
 # Ports: below the Linux ephemeral range (32768+) so that no outgoing
 # connection can hold them, and away from the usual 2379/6379/6443/808x.
@@ -257,8 +258,9 @@ kubectl_() { "$BIN/kubectl" --kubeconfig "$RUN/kubeconfig" "$@"; }
 
 # crd_files prints the upstream CRD manifests from the Go module cache.
 crd_files() {
-  local argo tfo kn
+  local argo tfo kn ks
   argo=$(moddir github.com/argoproj/argo-cd/v2 "$ARGOCD_VERSION")
+  ks=$(moddir github.com/kserve/kserve "$KSERVE_VERSION")
   tfo=$(moddir github.com/kubeflow/training-operator "$TRAINING_OPERATOR_VERSION")
   kn=$(moddir knative.dev/serving "$KNATIVE_SERVING_VERSION")
   printf '%s\n' \
@@ -269,7 +271,8 @@ crd_files() {
     "$kn/config/core/300-resources/service.yaml" \
     "$kn/config/core/300-resources/configuration.yaml" \
     "$kn/config/core/300-resources/revision.yaml" \
-    "$kn/config/core/300-resources/route.yaml"
+    "$kn/config/core/300-resources/route.yaml" \
+    "$ks/config/crd/full/serving.kserve.io_inferenceservices.yaml"
 }
 
 # moddir MODULE VERSION prints the module's directory in the module cache,
