@@ -32,9 +32,11 @@ func apiRepos(t *testing.T) *gittest.Server {
 	g := gittest.Start(t)
 	g.CreateRepo(t, "ml-model")
 	g.CreateRepo(t, "k8s-config")
+	g.CreateRepo(t, "kubeflow-config")
 	g.CreateRepo(t, "docs")
 	files := map[string]string{}
-	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue"} {
+	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue",
+		"charts/nvidia-device-plugin/Chart.yaml", "charts/nvidia-device-plugin/values.yaml", "charts/nvidia-device-plugin/templates/daemonset.yaml"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", p))
 		if err != nil {
 			t.Fatal(err)
@@ -58,7 +60,7 @@ func startAPI(t *testing.T, g *gittest.Server) string {
 	u, p := g.Credentials()
 	s, err := api.New(api.Config{
 		MLModel: gitops.Target{Name: "ml-model", URL: g.RepoURL("ml-model")},
-		URLs:    map[string]string{"ml-model": g.RepoURL("ml-model"), "k8s-config": g.RepoURL("k8s-config"), "docs": g.RepoURL("docs")},
+		URLs:    map[string]string{"ml-model": g.RepoURL("ml-model"), "k8s-config": g.RepoURL("k8s-config"), "kubeflow-config": g.RepoURL("kubeflow-config"), "docs": g.RepoURL("docs")},
 		Auth:    gitops.Auth{Username: u, Password: p},
 		Tokens:  tokens,
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -201,7 +203,8 @@ func TestServe(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- Main([]string{"serve", "--listen", "127.0.0.1:0", "--tokens", tokens, "-w", t.TempDir(),
-			"--repo", "ml-model=" + g.RepoURL("ml-model"), "--repo", "k8s-config=" + g.RepoURL("k8s-config"), "--repo", "docs=" + g.RepoURL("docs")}, io.Discard, stderr)
+			"--repo", "ml-model=" + g.RepoURL("ml-model"), "--repo", "k8s-config=" + g.RepoURL("k8s-config"), "--repo", "kubeflow-config=" + g.RepoURL("kubeflow-config"),
+			"--repo", "docs=" + g.RepoURL("docs")}, io.Discard, stderr)
 	}()
 	var base string
 	select {
@@ -229,8 +232,9 @@ func TestServe(t *testing.T) {
 		t.Fatalf("submit: %d %s", code, errOut)
 	}
 	var res struct{ Commits []struct{ Repo, SHA string } }
-	// ml-model, k8s-config and the catalog in docs.
-	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Commits) != 3 || res.Commits[2].Repo != "docs" {
+	// ml-model, k8s-config, kubeflow-config (the platform components) and
+	// the catalog in docs, which is published last.
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Commits) != 4 || res.Commits[3].Repo != "docs" {
 		t.Fatalf("submit answer %s: %v", out, err)
 	}
 	if res.Commits[0].SHA != g.Head(t, "ml-model", "") {

@@ -326,6 +326,7 @@ var roleGVR = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Ve
 func startStatusAPI(t *testing.T, ctx context.Context, srv *gittest.Server, ws string) (string, func()) {
 	t.Helper()
 	srv.CreateRepo(t, "ml-model")
+	srv.CreateRepo(t, "kubeflow-config")
 	files := map[string]string{}
 	err := filepath.Walk(ws, func(p string, info os.FileInfo, err error) error {
 		if err != nil || info.IsDir() {
@@ -351,7 +352,7 @@ func startStatusAPI(t *testing.T, ctx context.Context, srv *gittest.Server, ws s
 	user, pass := srv.Credentials()
 	s, err := api.New(api.Config{
 		MLModel: gitops.Target{Name: "ml-model", URL: srv.RepoURL("ml-model")},
-		URLs:    map[string]string{"ml-model": srv.RepoURL("ml-model"), "k8s-config": srv.RepoURL("k8s-config"), "docs": srv.RepoURL("docs")},
+		URLs:    map[string]string{"ml-model": srv.RepoURL("ml-model"), "k8s-config": srv.RepoURL("k8s-config"), "kubeflow-config": srv.RepoURL("kubeflow-config"), "docs": srv.RepoURL("docs")},
 		Auth:    gitops.Auth{Username: user, Password: pass},
 		Tokens:  tokens,
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
