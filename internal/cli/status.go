@@ -55,9 +55,9 @@ revisions, traffic), and sums it up in one state per environment:
   OutOfSync   the cluster differs from git and no sync runs
   Unknown     the cluster could not be read
 
-The commit a state is about is the tip of the k8s-config repo, which dmls
-publish writes (read with the DMLS_GIT_* credentials; --repo overrides its
-URL). The cluster is reached as kubectl does: --kubeconfig, $KUBECONFIG or
+The commit a state is about is the last commit of the k8s-config repo, which
+dmls publish writes, that changed the app's folders there (read with the
+DMLS_GIT_* credentials; --repo overrides its URL). The cluster is reached as kubectl does: --kubeconfig, $KUBECONFIG or
 ~/.kube/config, --context, and in a pod the in-cluster configuration; an
 environment on another cluster takes --env-context ENV=CONTEXT.
 
