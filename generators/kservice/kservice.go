@@ -133,6 +133,9 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 		trace.Record(tmpl+".metadata.name", "serving.revision")
 	}
 	rt.Spec.PodSpec = corev1.PodSpec{Containers: []corev1.Container{c}, Volumes: volumes}
+	if r := s.Resources; r != nil && r.GPU != nil && *r.GPU > 0 {
+		generators.PlaceGPU(&rt.Spec.PodSpec, app.GPU, trace, tmpl+".spec", "serving.resources.gpu")
+	}
 	if as.ContainerConcurrency != nil {
 		rt.Spec.ContainerConcurrency = ptr(int64(*as.ContainerConcurrency))
 		trace.Record(tmpl+".spec.containerConcurrency", "serving.autoscaling.containerConcurrency")
@@ -192,6 +195,10 @@ func splitPVC(uri string) (claim, sub string) {
 // checks services with them enabled.
 var Features = map[string]string{
 	"kubernetes.podspec-persistent-volume-claim": "enabled",
+	// GPU services get the node selector and tolerations of the GPU node
+	// groups (see generators.PlaceGPU).
+	"kubernetes.podspec-nodeselector": "enabled",
+	"kubernetes.podspec-tolerations":  "enabled",
 }
 
 // FieldError is one finding of Knative's validation.

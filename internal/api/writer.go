@@ -184,6 +184,9 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 		Auth:         w.s.cfg.Auth,
 		Author:       w.s.cfg.Author,
 		SourceCommit: sn.sha,
+		// Submissions change apps, which live in k8s-config; the platform
+		// repos (infra) follow platform.cue and dmls publish.
+		Repos: []string{spec.RepoK8sConfig},
 	})
 	for _, r := range results {
 		result := "unchanged"

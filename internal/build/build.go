@@ -14,6 +14,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/apiserver"
 	"github.com/dmls-project/dmls/generators/argocd"
+	"github.com/dmls-project/dmls/generators/kops"
 	"github.com/dmls-project/dmls/generators/kservice"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/generators/platform"
@@ -62,6 +63,9 @@ type Result struct {
 	// prefix. It is only built with every app, never for a subset: a root
 	// synced from a partial tree would prune the other apps.
 	ArgoCD generators.Tree
+	// Infra is the tree of the kops manifests of every platform cluster,
+	// relative to the infra repo's path prefix.
+	Infra generators.Tree
 	// Warnings are the apps' build warnings, sorted; the load's own are in
 	// workspace.Workspace.Warnings.
 	Warnings diag.List
@@ -140,6 +144,9 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.Platform = pt
+	if res.Infra, err = Infra(ws.Platform); err != nil {
+		return nil, err
+	}
 	if len(opts.Apps) == 0 {
 		var apps []argocd.App
 		for _, a := range res.Apps {
@@ -271,6 +278,19 @@ func Platform(ws *workspace.Workspace) (generators.Tree, error) {
 	return tree, nil
 }
 
+// Infra returns the kops manifests of every cluster of the platform.
+func Infra(p *spec.Platform) (generators.Tree, error) {
+	tree := generators.Tree{}
+	for _, name := range generators.SortedKeys(p.Clusters) {
+		t, err := kops.Tree(name, p.Clusters[name])
+		if err != nil {
+			return nil, err
+		}
+		tree.Add("", t)
+	}
+	return tree, nil
+}
+
 // Repos returns the tree of every config repo named by the platform, with
 // each repo's path prefix applied. Repos dmls writes nothing to yet come
 // back empty, so that publishing clears what dmls once wrote there.
@@ -286,5 +306,8 @@ func (r *Result) Repos(p *spec.Platform) map[string]generators.Tree {
 	}
 	k8s.Add(prefix, r.Platform)
 	k8s.Add(prefix, r.ArgoCD)
+	if infra, ok := repos[spec.RepoInfra]; ok {
+		infra.Add(p.Repos[spec.RepoInfra].Path, r.Infra)
+	}
 	return repos
 }

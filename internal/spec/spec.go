@@ -10,6 +10,8 @@ type Platform struct {
 	ArgoCD ArgoCD          `json:"argocd"`
 	// API, when set, installs dmls serve on the platform cluster.
 	API *APIServer `json:"api,omitempty"`
+	// Clusters are the kops clusters on AWS, by short name.
+	Clusters map[string]KopsCluster `json:"clusters,omitempty"`
 }
 
 // APIServer is the installation of dmls serve on the platform cluster.
@@ -68,6 +70,8 @@ type Environment struct {
 // Cluster is an Argo CD destination cluster.
 type Cluster struct {
 	Server string `json:"server"`
+	// Name is the platform cluster the environment runs on, if any.
+	Name string `json:"name,omitempty"`
 }
 
 // Image tag policies.
@@ -103,6 +107,9 @@ type App struct {
 	Labels   map[string]string `json:"labels,omitempty"`
 	Training *TrainingJob      `json:"training,omitempty"`
 	Serving  *ModelService     `json:"serving,omitempty"`
+	// GPU, set by the loader for an app in an environment whose cluster
+	// has GPU groups, is where the app's GPU pods must run.
+	GPU *Placement `json:"-"`
 }
 
 // Container holds settings shared by a training job and its replica sets.

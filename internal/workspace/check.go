@@ -14,6 +14,7 @@ import (
 // provenance.
 type checker struct {
 	in    *Instance
+	p     *spec.Platform
 	diags diag.List
 }
 
@@ -33,13 +34,17 @@ func (c *checker) envSuffix() string {
 // check holds the rules that span fields, which read better in Go than in
 // CUE, and that need the environment.
 func (l *loader) check(in *Instance) diag.List {
-	c := &checker{in: in}
+	c := &checker{in: in, p: l.ws.Platform}
 	a := in.Spec
 	if a.Training != nil {
 		c.training(a)
 	}
 	if a.Serving != nil {
 		c.serving(a)
+	}
+	if !c.diags.HasErrors() {
+		c.clusterFit(a)
+		a.GPU = c.placement()
 	}
 	return c.diags
 }
