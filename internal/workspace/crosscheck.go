@@ -174,16 +174,20 @@ func (c *checker) clusterFit(a *spec.App) {
 		return
 	}
 	groups := nodeGroups(cl)
-	var gpuGroups []nodeGroup
+	// Pods without GPUs do not tolerate the GPU taint: only the other
+	// groups take them.
+	var gpuGroups, cpuGroups []nodeGroup
 	for _, g := range groups {
 		if g.gpu {
 			gpuGroups = append(gpuGroups, g)
+		} else {
+			cpuGroups = append(cpuGroups, g)
 		}
 	}
 	jobGPUs, firstGPU := 0, -1
 	for i, ps := range sets {
 		if ps.gpu == 0 {
-			c.fit(ps, name, groups, false)
+			c.fit(ps, name, cpuGroups, false)
 			continue
 		}
 		if len(gpuGroups) == 0 {
