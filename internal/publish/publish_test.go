@@ -37,13 +37,17 @@ func exampleFS(t *testing.T) fstest.MapFS {
 	return out
 }
 
+// publishFS publishes fsys to the k8s-config repo at url and the infra repo
+// at url with "k8s-config" replaced by "infra", and returns the result of
+// k8s-config first, then infra's.
 func publishFS(t *testing.T, fsys fs.FS, url string, auth gitops.Auth, dryRun bool) []Result {
 	t.Helper()
 	ws, err := workspace.Load(fsys, "ws", workspace.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := OverrideURLs(ws.Platform, map[string]string{spec.RepoK8sConfig: url}); err != nil {
+	urls := map[string]string{spec.RepoK8sConfig: url, spec.RepoInfra: strings.Replace(url, "k8s-config", "infra", 1)}
+	if err := OverrideURLs(ws.Platform, urls); err != nil {
 		t.Fatal(err)
 	}
 	res, err := build.Workspace(ws, build.Options{})
@@ -51,10 +55,14 @@ func publishFS(t *testing.T, fsys fs.FS, url string, auth gitops.Auth, dryRun bo
 		t.Fatal(err)
 	}
 	out, err := Publish(context.Background(), ws.Platform, res.Repos(ws.Platform), Options{
-		URLs: map[string]string{spec.RepoK8sConfig: url}, Auth: auth, DryRun: dryRun, SourceCommit: "0123456789abcdef",
+		URLs: urls, Auth: auth, DryRun: dryRun, SourceCommit: "0123456789abcdef",
 	})
 	if err != nil {
 		t.Fatalf("publish: %v", err)
+	}
+	// Repos are published in name order: infra, then k8s-config.
+	if len(out) == 2 && out[0].Name == spec.RepoInfra {
+		out[0], out[1] = out[1], out[0]
 	}
 	return out
 }
@@ -64,6 +72,7 @@ func publishFS(t *testing.T, fsys fs.FS, url string, auth gitops.Auth, dryRun bo
 func TestPublishExample(t *testing.T) {
 	srv := gittest.Start(t)
 	url := srv.CreateRepo(t, "k8s-config")
+	srv.CreateRepo(t, "infra")
 	user, pass := srv.Credentials()
 	auth := gitops.Auth{Username: user, Password: pass}
 
@@ -72,8 +81,20 @@ func TestPublishExample(t *testing.T) {
 
 	fsys := exampleFS(t)
 	res := publishFS(t, fsys, url, auth, false)
-	if len(res) != 1 || !res[0].Changed {
-		t.Fatalf("first publish: %+v, want one changed repo", res)
+	if len(res) != 2 || !res[0].Changed || !res[1].Changed {
+		t.Fatalf("first publish: %+v, want k8s-config and infra changed", res)
+	}
+	// The infra repo gets the example's kops manifests, one file each.
+	infra := srv.Files(t, "infra", "main")
+	for _, p := range []string{
+		"kops/mycluster/cluster.yaml",
+		"kops/mycluster/instancegroups/control-plane-us-east-1a.yaml",
+		"kops/mycluster/instancegroups/nodes.yaml",
+		"kops/mycluster/instancegroups/gpu-training.yaml",
+	} {
+		if !strings.Contains(infra[p], "apiVersion: kops.k8s.io/v1alpha2") {
+			t.Errorf("infra repo lacks %s: %v", p, infra[p])
+		}
 	}
 	files := srv.Files(t, "k8s-config", "main")
 	for _, p := range []string{
@@ -99,8 +120,8 @@ func TestPublishExample(t *testing.T) {
 	count := srv.CommitCount(t, "k8s-config", "main")
 
 	// The same specs make no commit.
-	if res := publishFS(t, fsys, url, auth, false); res[0].Changed {
-		t.Errorf("second publish changed %+v", res[0])
+	if res := publishFS(t, fsys, url, auth, false); res[0].Changed || res[1].Changed {
+		t.Errorf("second publish changed %+v", res)
 	}
 	if got := srv.CommitCount(t, "k8s-config", "main"); got != count {
 		t.Errorf("second publish made a commit: %d commits, want %d", got, count)

@@ -53,6 +53,9 @@ func (c *clusterChecker) cluster(name string, cl spec.KopsCluster) {
 
 	cp := cl.ControlPlane
 	c.machine(at+".controlPlane.machineType", cp.MachineType)
+	if len(cp.Subnets) == 0 {
+		c.add(at+".controlPlane.subnets", "the control plane needs at least one subnet; three in three zones survive the loss of a zone")
+	}
 	seen := map[string]int{}
 	for i, s := range cp.Subnets {
 		sat := fmt.Sprintf("%s.controlPlane.subnets[%d]", at, i)
@@ -201,6 +204,9 @@ func (c *clusterChecker) nodeGroup(at, cluster, name string, cl spec.KopsCluster
 	}
 	if g.MinSize > g.MaxSize {
 		c.add(at+".minSize", "minSize %d is above maxSize %d", g.MinSize, g.MaxSize)
+	}
+	if len(g.Subnets) == 0 {
+		c.add(at+".subnets", "node group %s needs at least one subnet of cluster %s", name, cluster)
 	}
 	for i, s := range g.Subnets {
 		c.subnetRef(fmt.Sprintf("%s.subnets[%d]", at, i), cluster, cl, s)

@@ -29,6 +29,7 @@ ARGOCD_VERSION=v2.14.21
 KUSTOMIZE_VERSION=v5.6.0
 TRAINING_OPERATOR_VERSION=v1.8.1
 KNATIVE_SERVING_VERSION=v0.42.2
+KOPS_VERSION=v1.31.0
 
 # Ports: below the Linux ephemeral range (32768+) so that no outgoing
 # connection can hold them, and away from the usual 2379/6379/6443/808x.
@@ -257,8 +258,9 @@ kubectl_() { "$BIN/kubectl" --kubeconfig "$RUN/kubeconfig" "$@"; }
 
 # crd_files prints the upstream CRD manifests from the Go module cache.
 crd_files() {
-  local argo tfo kn
+  local argo tfo kn kops
   argo=$(moddir github.com/argoproj/argo-cd/v2 "$ARGOCD_VERSION")
+  kops=$(moddir k8s.io/kops "$KOPS_VERSION")
   tfo=$(moddir github.com/kubeflow/training-operator "$TRAINING_OPERATOR_VERSION")
   kn=$(moddir knative.dev/serving "$KNATIVE_SERVING_VERSION")
   printf '%s\n' \
@@ -269,7 +271,9 @@ crd_files() {
     "$kn/config/core/300-resources/service.yaml" \
     "$kn/config/core/300-resources/configuration.yaml" \
     "$kn/config/core/300-resources/revision.yaml" \
-    "$kn/config/core/300-resources/route.yaml"
+    "$kn/config/core/300-resources/route.yaml" \
+    "$kops/k8s/crds/kops.k8s.io_clusters.yaml" \
+    "$kops/k8s/crds/kops.k8s.io_instancegroups.yaml"
 }
 
 # moddir MODULE VERSION prints the module's directory in the module cache,
