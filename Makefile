@@ -7,7 +7,7 @@ BIN     := bin/dmls
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/dmls-project/dmls/internal/cli.Version=$(VERSION)
 
-.PHONY: all build render test lint golden bench bench-api image fuzz e2e e2e-deps e2e-up e2e-down clean
+.PHONY: all build render test lint golden bench bench-api image fuzz preview e2e e2e-deps e2e-up e2e-down clean
 
 all: build
 
@@ -50,6 +50,14 @@ bench-api:
 ## image: the dmls image (needs a Docker engine; dmls serve runs the API)
 image:
 	docker build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) -t dmls:$(VERSION) .
+
+## preview: the Markdown preview (dmls diff) of what the working tree
+## changes against BASE, in $(PREVIEW)
+BASE    ?= origin/main
+PREVIEW ?= preview.md
+preview: $(BIN)
+	$(BIN) diff -w . --base $(BASE) --format markdown > $(PREVIEW).tmp && mv $(PREVIEW).tmp $(PREVIEW) || { rm -f $(PREVIEW).tmp; exit 1; }
+	@echo "wrote $(PREVIEW)"
 
 ## fuzz: fuzz the spec loader for a minute
 fuzz:

@@ -172,6 +172,9 @@ func replicaSpec(app *spec.App, role string, rs *spec.ReplicaSet, labels map[str
 	}
 	pod.Containers = []corev1.Container{c}
 	trace.Record(cat, sp)
+	// The replica set as a whole, for findings about its pod template or
+	// its containers (the operator requires a container named tensorflow).
+	trace.Record(at, sp)
 
 	restart := t.RestartPolicy
 	if rs.RestartPolicy != "" {

@@ -4,12 +4,16 @@
 package build
 
 import (
+	"bytes"
 	"fmt"
 	"path"
 	"runtime"
 	"sync"
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
+	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/apiserver"
@@ -19,6 +23,7 @@ import (
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/generators/platform"
 	"github.com/dmls-project/dmls/generators/tfjob"
+	"github.com/dmls-project/dmls/internal/admission"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/spec"
@@ -164,7 +169,64 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 		}
 		res.ArgoCD = at
 	}
+	var found diag.List
+	found = append(found, checkTree(ws, res.Platform)...)
+	found = append(found, checkTree(ws, res.ArgoCD)...)
+	if err := found.Err(); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// checkTree runs the API server's checks on the objects of a generated
+// tree that no single spec field produced (namespaces, quotas, Argo CD
+// objects). Its findings name the generated file and object and point at
+// the platform spec.
+func checkTree(ws *workspace.Workspace, tree generators.Tree) diag.List {
+	var d diag.List
+	pos := ws.PlatformProv[""]
+	schemas, err := admission.Default()
+	if err != nil {
+		d.Add(pos, "", "load the embedded CRD schemas: %v", err)
+		return d
+	}
+	for _, name := range generators.SortedKeys(tree) {
+		for _, doc := range bytes.Split(tree[name], []byte("\n---\n")) {
+			var m map[string]any
+			if err := yaml.Unmarshal(doc, &m); err != nil || m == nil {
+				continue
+			}
+			u := &unstructured.Unstructured{Object: m}
+			id := generators.ID(u.GroupVersionKind(), u.GetName())
+			for _, f := range schemas.Check(u) {
+				rule := RuleBuiltin
+				if schemas.Knows(u.GroupVersionKind()) {
+					rule = RuleCRDSchema
+				}
+				d = append(d, diag.Diagnostic{Pos: pos, Rule: rule,
+					Message: fmt.Sprintf("the API server would refuse %s (generated %s): %s: %s", id, name, f.Field, f.Message)})
+			}
+		}
+	}
+	return d
+}
+
+// Render returns the app's rendered objects in env: byte for byte what
+// kustomize builds from the app's overlay there, computed without
+// kustomize (see kustomize.Build). ok is false when the app does not run
+// in env.
+func (a *App) Render(env string) (out []byte, ok bool, err error) {
+	in := a.App.Instance(env)
+	if in == nil {
+		return nil, false, nil
+	}
+	out, err = kustomize.Build(
+		kustomize.App{Name: a.App.Name, Source: path.Join(workspace.AppsDir, a.App.Dir)},
+		kustomize.Overlay{Env: env, Namespace: in.Namespace, Objects: a.Objects[env]})
+	if err != nil {
+		return nil, true, fmt.Errorf("app %s in environment %s: %w", a.App.Name, env, err)
+	}
+	return out, true, nil
 }
 
 // BuildApp generates one app: its objects in the base and in every
@@ -221,15 +283,55 @@ func generate(p *spec.Platform, in *workspace.Instance) ([]generators.Object, er
 	return objs, nil
 }
 
+// Rule IDs of the admission checks run on generated objects.
+const (
+	RuleCRDSchema      = "crd-schema"
+	RuleBuiltin        = "api-validation"
+	RuleTFJobAdmission = "tfjob-admission"
+	RuleKnative        = "knative-validation"
+	RuleArgoCD         = "argocd-selfheal"
+)
+
 // check runs upstream admission rules on generated objects and places
 // each finding on the spec line that produced the field.
 func check(in *workspace.Instance, objs []generators.Object) diag.List {
 	var d diag.List
+	add := func(o generators.Object, rule, field, format string, args ...any) {
+		specPath, _ := o.Trace.Spec(field)
+		pos, _ := in.Prov.Lookup(specPath)
+		d = append(d, diag.Diagnostic{Pos: pos, Path: specPath, Rule: rule, Message: fmt.Sprintf(format, args...)})
+	}
+	schemas, err := admission.Default()
+	if err != nil {
+		d.Add(in.Prov[""], "", "load the embedded CRD schemas: %v", err)
+		return d
+	}
 	for _, o := range objs {
 		for _, f := range argocd.Check(o) {
-			specPath, _ := o.Trace.Spec(f.Field)
-			pos, _ := in.Prov.Lookup(specPath)
-			d.Add(pos, specPath, "%s in environment %s: %s", o.ID(), in.Env.Name, f.Message)
+			add(o, RuleArgoCD, f.Field, "%s in environment %s: %s", o.ID(), in.Env.Name, f.Message)
+		}
+		// The API server sees the object in its namespace, which the
+		// overlay sets.
+		u := o.Unstructured
+		if u.GetNamespace() == "" && u.GetKind() != "Namespace" && in.Namespace != "" {
+			u = u.DeepCopy()
+			u.SetNamespace(in.Namespace)
+		}
+		rule := RuleBuiltin
+		if schemas.Knows(u.GroupVersionKind()) {
+			rule = RuleCRDSchema
+		}
+		for _, f := range schemas.Check(u) {
+			add(o, rule, f.Field, "the API server would refuse %s in environment %s: %s: %s", o.ID(), in.Env.Name, f.Field, f.Message)
+		}
+		if o.GroupVersionKind() == kubeflowv1.SchemeGroupVersion.WithKind(kubeflowv1.TFJobKind) {
+			found, err := admission.TFJob(o.Unstructured)
+			if err != nil {
+				d.Add(in.Prov[""], "", "%s in environment %s: %v", o.ID(), in.Env.Name, err)
+			}
+			for _, f := range found {
+				add(o, RuleTFJobAdmission, f.Field, "the training operator would refuse %s in environment %s: %s: %s", o.ID(), in.Env.Name, f.Field, f.Message)
+			}
 		}
 		if o.GetKind() != "Service" || o.GroupVersionKind().Group != "serving.knative.dev" {
 			continue
@@ -238,9 +340,7 @@ func check(in *workspace.Instance, objs []generators.Object) diag.List {
 			if fe.Warning {
 				continue
 			}
-			specPath, _ := o.Trace.Spec(fe.Field)
-			pos, _ := in.Prov.Lookup(specPath)
-			d.Add(pos, specPath, "Knative rejects %s %s in environment %s: %s", o.ID(), fe.Field, in.Env.Name, fe.Message)
+			add(o, RuleKnative, fe.Field, "Knative rejects %s %s in environment %s: %s", o.ID(), fe.Field, in.Env.Name, fe.Message)
 		}
 	}
 	return d

@@ -56,7 +56,7 @@ repos and registers them with Argo CD, which deploys them.`,
 	for _, c := range []*cobra.Command{
 		validateCmd(g), renderCmd(g), generateCmd(g), publishCmd(g), initCmd(g), versionCmd(g),
 		serveCmd(g), submitCmd(g), retrainCmd(g), setCmd(g), rolloutCmd(g), canaryCmd(g), rollbackCmd(g),
-		promoteCmd(g), getCmd(g), listCmd(g), deleteCmd(g), whoamiCmd(g),
+		promoteCmd(g), getCmd(g), listCmd(g), deleteCmd(g), whoamiCmd(g), diffCmd(g),
 	} {
 		root.AddCommand(c)
 	}
@@ -68,6 +68,11 @@ repos and registers them with Argo CD, which deploys them.`,
 	if errors.As(err, &se) {
 		return se.code
 	}
+	return printError(stderr, err)
+}
+
+// printError reports err on stderr and returns the exit code it calls for.
+func printError(stderr io.Writer, err error) int {
 	var d diag.List
 	if errors.As(err, &d) {
 		for _, x := range d {

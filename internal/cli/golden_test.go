@@ -12,6 +12,10 @@ import (
 
 // renderExample renders the bundled example workspace at the repo root.
 func renderExample(t testing.TB, workers int) (map[string][]byte, map[string][]byte) {
+	return renderExampleWith(t, workers, false)
+}
+
+func renderExampleWith(t testing.TB, workers int, viaKustomize bool) (map[string][]byte, map[string][]byte) {
 	t.Helper()
 	ws, err := workspace.Load(os.DirFS("../.."), ".", workspace.Options{Workers: workers})
 	if err != nil {
@@ -21,7 +25,7 @@ func renderExample(t testing.TB, workers int) (map[string][]byte, map[string][]b
 	if err != nil {
 		t.Fatalf("build example: %v", err)
 	}
-	files, err := Render(ws, res, nil, true)
+	files, err := Render(ws, res, RenderOptions{Platform: true, Workers: workers, ViaKustomize: viaKustomize})
 	if err != nil {
 		t.Fatalf("render example: %v", err)
 	}
@@ -41,12 +45,13 @@ func TestExampleGolden(t *testing.T) {
 	golden.CheckTree(t, "testdata/golden/generated", gen)
 }
 
-// TestDeterministic renders the example twice, with different degrees of
-// parallelism, and compares the bytes.
+// TestDeterministic renders the example three ways, sequentially, in
+// parallel and through the kustomize API, and compares the bytes.
 func TestDeterministic(t *testing.T) {
 	a, ga := renderExample(t, 1)
 	b, gb := renderExample(t, 8)
-	for _, pair := range [][2]map[string][]byte{{a, b}, {ga, gb}} {
+	k, _ := renderExampleWith(t, 1, true)
+	for _, pair := range [][2]map[string][]byte{{a, b}, {ga, gb}, {a, k}} {
 		if len(pair[0]) != len(pair[1]) {
 			t.Fatalf("renders differ in file count: %d vs %d", len(pair[0]), len(pair[1]))
 		}

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -21,12 +23,15 @@ const PlatformRenderName = "_platform"
 func renderCmd(g *globals) *cobra.Command {
 	var envs, apps []string
 	var out string
+	var viaKustomize bool
 	c := &cobra.Command{
 		Use:   "render",
 		Short: "Render the manifests of every app and environment",
 		Long: `render runs the whole pipeline: load and validate the specs, generate the
 objects, lay them out as kustomize bases and overlays in memory, and build
-each overlay in-process with kustomize.
+each overlay. Overlays are built by a direct path that gives byte for byte
+what kustomize builds from the committed overlay (a test holds it to that);
+--via-kustomize runs the kustomize API on each overlay instead.
 
 Output goes to stdout as one multi-document YAML stream or, with --out DIR,
 to DIR/<env>/<app>.yaml (and DIR/<env>/_platform.yaml for team namespaces,
@@ -51,7 +56,7 @@ render leaves no partial output.`,
 			if err != nil {
 				return err
 			}
-			files, err := Render(ws, res, envs, len(apps) == 0)
+			files, err := Render(ws, res, RenderOptions{Envs: envs, Platform: len(apps) == 0, ViaKustomize: viaKustomize})
 			if err != nil {
 				return err
 			}
@@ -64,49 +69,111 @@ render leaves no partial output.`,
 	c.Flags().StringSliceVar(&envs, "env", nil, "render only these environments (repeatable)")
 	c.Flags().StringSliceVar(&apps, "app", nil, "render only these apps (repeatable)")
 	c.Flags().StringVar(&out, "out", "", "write DIR/<env>/<app>.yaml instead of stdout")
+	c.Flags().BoolVar(&viaKustomize, "via-kustomize", false, "build every overlay with the kustomize API, as Argo CD does, instead of the equivalent direct path (slower; the output is the same)")
 	return c
 }
 
-// Render builds every overlay of res with kustomize and returns the
-// rendered files, <env>/<app>.yaml. With platform set it also renders each
-// environment's platform objects as <env>/_platform.yaml, and the platform
-// components (the API server) as _platform/<component>.yaml.
-func Render(ws *workspace.Workspace, res *build.Result, envs []string, platform bool) (generators.Tree, error) {
+// RenderOptions select what Render renders.
+type RenderOptions struct {
+	// Envs limits the environments; empty means all.
+	Envs []string
+	// Platform also renders each environment's platform objects as
+	// <env>/_platform.yaml and the platform components (the API server) as
+	// _platform/<component>.yaml.
+	Platform bool
+	// ViaKustomize builds each app overlay with the kustomize API instead
+	// of the direct path, which gives the same bytes.
+	ViaKustomize bool
+	// Workers bounds the apps rendered at once; 0 means GOMAXPROCS.
+	Workers int
+}
+
+// Render renders every overlay of res and returns the files,
+// <env>/<app>.yaml, plus the platform's when opts.Platform is set. Apps
+// render in parallel; the result does not depend on the order.
+func Render(ws *workspace.Workspace, res *build.Result, opts RenderOptions) (generators.Tree, error) {
 	want := map[string]bool{}
-	for _, e := range envs {
+	for _, e := range opts.Envs {
 		want[e] = true
 	}
 	files := generators.Tree{}
-	if _, ok := res.Platform[build.APIServerDir+"/"+kustomize.KustomizationFile]; ok && platform {
+	if _, ok := res.Platform[build.APIServerDir+"/"+kustomize.KustomizationFile]; ok && opts.Platform {
 		y, err := render.Build(res.Platform, build.APIServerDir)
 		if err != nil {
 			return nil, err
 		}
 		files[PlatformRenderName+"/dmls-api.yaml"] = append(y, '\n')
 	}
+	var envs []string
 	for _, env := range ws.Envs {
 		if len(want) > 0 && !want[env.Name] {
 			continue
 		}
-		if platform {
+		envs = append(envs, env.Name)
+		if opts.Platform {
 			y, err := render.Build(res.Platform, build.PlatformDir(env.Name))
 			if err != nil {
 				return nil, err
 			}
 			files[env.Name+"/"+PlatformRenderName+".yaml"] = append(y, '\n')
 		}
-		for _, a := range res.Apps {
-			if a.App.Instance(env.Name) == nil {
-				continue
+	}
+	rendered := make([][][]byte, len(res.Apps))
+	errs := make([]error, len(res.Apps))
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(workers, len(res.Apps)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				rendered[i], errs[i] = renderApp(res.Apps[i], envs, opts.ViaKustomize)
 			}
-			y, err := render.Build(a.Tree, kustomize.OverlayDir(a.App.Name, env.Name))
-			if err != nil {
-				return nil, err
+		}()
+	}
+	for i := range res.Apps {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, a := range res.Apps {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		for j, env := range envs {
+			if y := rendered[i][j]; y != nil {
+				files[env+"/"+a.App.Name+".yaml"] = append(y, '\n')
 			}
-			files[env.Name+"/"+a.App.Name+".yaml"] = append(y, '\n')
 		}
 	}
 	return files, nil
+}
+
+// renderApp renders one app in each of envs; an environment the app does
+// not run in gives nil.
+func renderApp(a *build.App, envs []string, viaKustomize bool) ([][]byte, error) {
+	out := make([][]byte, len(envs))
+	for j, env := range envs {
+		if a.App.Instance(env) == nil {
+			continue
+		}
+		var y []byte
+		var err error
+		if viaKustomize {
+			y, err = render.Build(a.Tree, kustomize.OverlayDir(a.App.Name, env))
+		} else {
+			y, _, err = a.Render(env)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[j] = y
+	}
+	return out, nil
 }
 
 // writeStream writes rendered files to stdout as one YAML stream, in

@@ -58,3 +58,7 @@ func CheckTree(t testing.TB, dir string, files map[string][]byte) {
 		return nil
 	})
 }
+
+// Updating reports whether tests run with -update, for tests that refresh
+// a generated section of a file other than a golden file.
+func Updating() bool { return *update }

@@ -30,7 +30,7 @@ func TestDryRunRenderedExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := cli.Render(ws, res, nil, true)
+	files, err := cli.Render(ws, res, cli.RenderOptions{Platform: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,321 @@
+// Package admission checks generated objects offline the way the API server
+// would admit them: custom objects against their upstream CRD's
+// openAPIV3Schema with the API server's own validator, pruning and CEL rules.
+//
+// The CRDs are copies of the upstream files in the Go module cache,
+// embedded so that the binary needs no module cache at run time; a test
+// checks that each copy still equals its upstream file.
+package admission
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	apiextensionsinternal "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
+	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
+	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
+	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+)
+
+// The embedded CRDs, one file per CRD, named <plural>.<group>.yaml.
+//
+//go:embed crds/*.yaml
+var crdFiles embed.FS
+
+// CRDDir is the folder of the embedded CRD files.
+const CRDDir = "crds"
+
+// version is one served version of a CRD, ready to validate objects.
+type version struct {
+	crd        string
+	namespaced bool
+	structural *structuralschema.Structural
+	validator  apiservervalidation.SchemaValidator
+	cel        *cel.Validator
+}
+
+// Schemas validates custom objects against a set of CRDs. It is safe for
+// concurrent use.
+type Schemas struct {
+	byGVK map[schema.GroupVersionKind]*version
+}
+
+// New returns an empty set of schemas; Add fills it.
+func New() *Schemas {
+	return &Schemas{byGVK: map[schema.GroupVersionKind]*version{}}
+}
+
+var (
+	defaultOnce    sync.Once
+	defaultSchemas *Schemas
+	defaultErr     error
+)
+
+// Default returns the schemas of the embedded upstream CRDs, built once.
+func Default() (*Schemas, error) {
+	defaultOnce.Do(func() {
+		defaultSchemas, defaultErr = load(crdFiles)
+	})
+	return defaultSchemas, defaultErr
+}
+
+func load(fsys embed.FS) (*Schemas, error) {
+	entries, err := fsys.ReadDir(CRDDir)
+	if err != nil {
+		return nil, err
+	}
+	s := New()
+	for _, e := range entries {
+		b, err := fsys.ReadFile(path.Join(CRDDir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Add(b); err != nil {
+			return nil, fmt.Errorf("CRD %s: %w", e.Name(), err)
+		}
+	}
+	return s, nil
+}
+
+// Add adds the CRDs of a YAML stream.
+func (s *Schemas) Add(src []byte) error {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(src), 4096)
+	for {
+		var crd apiextensionsv1.CustomResourceDefinition
+		err := dec.Decode(&crd)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if crd.Kind == "" {
+			continue
+		}
+		if crd.Kind != "CustomResourceDefinition" {
+			return fmt.Errorf("%s %s is not a CustomResourceDefinition", crd.Kind, crd.Name)
+		}
+		if err := s.addCRD(&crd); err != nil {
+			return fmt.Errorf("%s: %w", crd.Name, err)
+		}
+	}
+}
+
+// addCRD prepares each served version as the API server does
+// (customresource_handler.go): convert to the internal schema, build the
+// structural schema with pruned defaults, the schema validator and the CEL
+// validator.
+func (s *Schemas) addCRD(crd *apiextensionsv1.CustomResourceDefinition) error {
+	for _, v := range crd.Spec.Versions {
+		if !v.Served || v.Schema == nil || v.Schema.OpenAPIV3Schema == nil {
+			continue
+		}
+		internal := &apiextensionsinternal.CustomResourceValidation{}
+		if err := apiextensionsv1.Convert_v1_CustomResourceValidation_To_apiextensions_CustomResourceValidation(v.Schema, internal, nil); err != nil {
+			return fmt.Errorf("version %s: %w", v.Name, err)
+		}
+		st, err := structuralschema.NewStructural(internal.OpenAPIV3Schema)
+		if err != nil {
+			return fmt.Errorf("version %s: structural schema: %w", v.Name, err)
+		}
+		st = st.DeepCopy()
+		if err := structuraldefaulting.PruneDefaults(st); err != nil {
+			return fmt.Errorf("version %s: %w", v.Name, err)
+		}
+		validator, _, err := apiservervalidation.NewSchemaValidator(internal.OpenAPIV3Schema)
+		if err != nil {
+			return fmt.Errorf("version %s: %w", v.Name, err)
+		}
+		gvk := schema.GroupVersionKind{Group: crd.Spec.Group, Version: v.Name, Kind: crd.Spec.Names.Kind}
+		s.byGVK[gvk] = &version{
+			crd:        crd.Name,
+			namespaced: crd.Spec.Scope == apiextensionsv1.NamespaceScoped,
+			structural: st,
+			validator:  validator,
+			cel:        cel.NewValidator(st, true, celconfig.PerCallLimit),
+		}
+	}
+	return nil
+}
+
+// Kinds returns the group/version/kinds the schemas know, sorted.
+func (s *Schemas) Kinds() []schema.GroupVersionKind {
+	out := make([]schema.GroupVersionKind, 0, len(s.byGVK))
+	for gvk := range s.byGVK {
+		out = append(out, gvk)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+// Knows reports whether the schemas cover gvk.
+func (s *Schemas) Knows(gvk schema.GroupVersionKind) bool {
+	_, ok := s.byGVK[gvk]
+	return ok
+}
+
+// Finding is one reason the API server would refuse an object.
+type Finding struct {
+	// Field is the object's field path in dmls's trace form:
+	// spec.tfReplicaSpecs.Worker.template.spec.containers[0].image.
+	Field string
+	// Message says what is wrong and what would be valid.
+	Message string
+}
+
+// Validate checks obj as the API server would on create: defaulting, then
+// fields the server would prune as unknown (an error here, since they
+// would be lost silently), then the openAPIV3Schema, embedded object
+// metadata, list-type invariants and x-kubernetes-validations rules. It
+// returns nil for kinds it does not know; use Knows to tell.
+func (s *Schemas) Validate(obj *unstructured.Unstructured) []Finding {
+	v, ok := s.byGVK[obj.GroupVersionKind()]
+	if !ok {
+		return nil
+	}
+	u, err := decoded(obj)
+	if err != nil {
+		return []Finding{{Message: err.Error()}}
+	}
+	structuraldefaulting.Default(u, v.structural)
+	var out []Finding
+	pruned := pruning.PruneWithOptions(runtime.DeepCopyJSON(u), v.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+	for _, p := range pruned {
+		out = append(out, Finding{Field: tracePath(p), Message: fmt.Sprintf("unknown field: the %s schema has no such field, so the API server would drop it", v.crd)})
+	}
+	var errs field.ErrorList
+	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, u, v.validator)...)
+	errs = append(errs, schemaobjectmeta.Validate(nil, u, v.structural, false)...)
+	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, v.structural, u)...)
+	if !blocking(errs) {
+		celErrs, _ := v.cel.Validate(context.Background(), nil, v.structural, u, nil, celconfig.RuntimeCELCostBudget)
+		errs = append(errs, celErrs...)
+	}
+	for _, e := range errs {
+		out = append(out, Finding{Field: tracePath(e.Field), Message: message(e)})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Field < out[j].Field })
+	return out
+}
+
+// decoded returns a copy of obj as the API server sees it after decoding
+// the request body: whole numbers are int64, as CEL and the schema
+// validator expect, whatever the Go types that built obj.
+func decoded(obj *unstructured.Unstructured) (map[string]any, error) {
+	b, err := json.Marshal(obj.Object)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s %s: %w", obj.GetKind(), obj.GetName(), err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(b); err != nil {
+		return nil, fmt.Errorf("decode %s %s: %w", obj.GetKind(), obj.GetName(), err)
+	}
+	return u.Object, nil
+}
+
+// Check runs every check of this package that applies to obj's kind: its
+// CRD schema, or the API server's validation of a built-in kind.
+func (s *Schemas) Check(obj *unstructured.Unstructured) []Finding {
+	return append(s.Validate(obj), Builtin(obj)...)
+}
+
+// blocking reports whether errs hold an error that stops CEL evaluation,
+// as the API server's strategy does (a type error makes rules meaningless).
+func blocking(errs field.ErrorList) bool {
+	for _, e := range errs {
+		if e.Type == field.ErrorTypeTypeInvalid || e.Type == field.ErrorTypeRequired {
+			return true
+		}
+	}
+	return false
+}
+
+// message renders a field error without its path, which the caller shows
+// as the spec position instead.
+func message(e *field.Error) string {
+	// A Quantity would print as its Go struct.
+	switch v := e.BadValue.(type) {
+	case resource.Quantity:
+		c := *e
+		c.BadValue = v.String()
+		e = &c
+	case *resource.Quantity:
+		c := *e
+		c.BadValue = v.String()
+		e = &c
+	}
+	msg := e.ErrorBody()
+	// ErrorBody starts with the error type ("Invalid value: ...").
+	return strings.TrimSpace(msg)
+}
+
+// tracePath turns an API field path (spec.containers[0].image, or
+// spec.tfReplicaSpecs[Worker].replicas for map keys) into the dotted form
+// dmls traces use (spec.tfReplicaSpecs.Worker.replicas).
+func tracePath(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c != '[' {
+			b.WriteByte(c)
+			continue
+		}
+		j := strings.IndexByte(p[i:], ']')
+		if j < 0 {
+			b.WriteString(p[i:])
+			break
+		}
+		key := p[i+1 : i+j]
+		if isIndex(key) {
+			b.WriteString(p[i : i+j+1])
+		} else {
+			b.WriteByte('.')
+			b.WriteString(strings.Trim(key, `"`))
+		}
+		i += j
+	}
+	return strings.TrimPrefix(b.String(), ".")
+}
+
+func isIndex(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// CRD returns the embedded CRD file that defines gvk, as YAML, for tools
+// and tests that install the same schemas into a cluster.
+func (s *Schemas) CRD(gvk schema.GroupVersionKind) ([]byte, error) {
+	v, ok := s.byGVK[gvk]
+	if !ok {
+		return nil, fmt.Errorf("no CRD for %s", gvk)
+	}
+	return crdFiles.ReadFile(path.Join(CRDDir, v.crd+".yaml"))
+}

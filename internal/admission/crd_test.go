@@ -1,0 +1,188 @@
+package admission
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/dmls-project/dmls/internal/admission/corpus"
+)
+
+// upstream names the module file each embedded CRD is a copy of. The
+// versions are the project's pinned ones (go.mod, tests/e2e/cluster.sh).
+var upstream = map[string]string{
+	"tfjobs.kubeflow.org.yaml":          "github.com/kubeflow/training-operator@v1.8.1/manifests/base/crds/kubeflow.org_tfjobs.yaml",
+	"services.serving.knative.dev.yaml": "knative.dev/serving@v0.42.2/config/core/300-resources/service.yaml",
+	"applications.argoproj.io.yaml":     "github.com/argoproj/argo-cd/v2@v2.14.21/manifests/crds/application-crd.yaml",
+	"appprojects.argoproj.io.yaml":      "github.com/argoproj/argo-cd/v2@v2.14.21/manifests/crds/appproject-crd.yaml",
+}
+
+// TestEmbeddedCRDsAreUpstream fails when an embedded CRD is not a byte copy
+// of its upstream file, or when a CRD is embedded that nobody tracks.
+func TestEmbeddedCRDsAreUpstream(t *testing.T) {
+	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatalf("go env GOMODCACHE: %v", err)
+	}
+	cache := strings.TrimSpace(string(out))
+	entries, err := crdFiles.ReadDir(CRDDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		src, ok := upstream[e.Name()]
+		if !ok {
+			t.Errorf("embedded CRD %s has no upstream file in the test's table", e.Name())
+			continue
+		}
+		want, err := os.ReadFile(filepath.Join(cache, src))
+		if err != nil {
+			t.Errorf("%s: %v (run go mod download)", e.Name(), err)
+			continue
+		}
+		got, _ := crdFiles.ReadFile(CRDDir + "/" + e.Name())
+		if !bytes.Equal(got, want) {
+			t.Errorf("embedded %s differs from upstream %s: copy it again", e.Name(), src)
+		}
+	}
+	if len(entries) != len(upstream) {
+		t.Errorf("%d CRDs embedded, %d tracked", len(entries), len(upstream))
+	}
+}
+
+func object(t testing.TB, src string) *unstructured.Unstructured {
+	t.Helper()
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte(src), &m); err != nil {
+		t.Fatal(err)
+	}
+	return &unstructured.Unstructured{Object: m}
+}
+
+// TestCorpus checks each object of the corpus, as it would be created in
+// namespace ml, with the findings and messages the API server gives (the
+// e2e test checks the same corpus against a real API server).
+func TestCorpus(t *testing.T) {
+	s, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases, err := corpus.Load("testdata/corpus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			if tc.Obj.GetKind() != "Namespace" {
+				tc.Obj.SetNamespace("ml")
+			}
+			if !s.Knows(tc.Obj.GroupVersionKind()) && !KnowsBuiltin(tc.Obj.GroupVersionKind()) {
+				t.Fatalf("no check for %s", tc.Obj.GroupVersionKind())
+			}
+			got := s.Check(tc.Obj)
+			if len(got) != len(tc.Want) {
+				t.Fatalf("got %d findings, want %d: %v", len(got), len(tc.Want), got)
+			}
+			for i, f := range got {
+				if line := f.Field + ": " + f.Message; !strings.Contains(line, tc.Want[i]) {
+					t.Errorf("finding %d = %q, want it to contain %q", i, line, tc.Want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestCEL checks that x-kubernetes-validations rules run, with a CRD of the
+// test's own: the upstream CRDs dmls embeds have only transition rules,
+// which do not apply on create.
+func TestCEL(t *testing.T) {
+	s := New()
+	err := s.Add([]byte(`
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: scalers.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Scaler, plural: scalers, singular: scaler, listKind: ScalerList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            x-kubernetes-validations:
+            - rule: self.min <= self.max
+              message: min must not exceed max
+            properties:
+              min: {type: integer}
+              max: {type: integer}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := object(t, "apiVersion: example.com/v1\nkind: Scaler\nmetadata: {name: s}\nspec: {min: 1, max: 3}\n")
+	if got := s.Validate(ok); len(got) != 0 {
+		t.Fatalf("valid object: %v", got)
+	}
+	bad := object(t, "apiVersion: example.com/v1\nkind: Scaler\nmetadata: {name: s}\nspec: {min: 4, max: 3}\n")
+	got := s.Validate(bad)
+	if len(got) != 1 || got[0].Field != "spec" || !strings.Contains(got[0].Message, "min must not exceed max") {
+		t.Fatalf("CEL rule: got %v", got)
+	}
+}
+
+func TestTFJobWebhook(t *testing.T) {
+	src, err := os.ReadFile("testdata/corpus/valid-tfjob.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goodTFJob := string(src)
+	tests := []struct {
+		name string
+		obj  string
+		want []string
+	}{
+		{name: "valid", obj: goodTFJob},
+		{name: "name not DNS-1035", obj: strings.Replace(goodTFJob, "name: mnist-r1", "name: 1mnist", 1), want: []string{"metadata.name: Invalid value"}},
+		{name: "no tensorflow container", obj: strings.Replace(goodTFJob, "name: tensorflow", "name: trainer", 1), want: []string{"must have at least one container with name tensorflow"}},
+		{name: "container without image", obj: strings.Replace(goodTFJob, "image: kubeflow/multi-worker-strategy:v0.1", "imagePullPolicy: Always", 1), want: []string{"spec.tfReplicaSpecs.Worker.template.spec.containers[0].image: Required value"}},
+		{
+			name: "chief and master",
+			obj: strings.Replace(goodTFJob, "    Worker:", `    Chief:
+      replicas: 1
+      template: {spec: {containers: [{name: tensorflow, image: "a:1"}]}}
+    Master:
+      replicas: 1
+      template: {spec: {containers: [{name: tensorflow, image: "a:1"}]}}
+    Worker:`, 1),
+			want: []string{"spec.tfReplicaSpecs: Forbidden: must not have more than 1 Chief or Master role"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := TFJob(object(t, tc.obj))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d findings, want %d: %v", len(got), len(tc.want), got)
+			}
+			for i, f := range got {
+				if line := f.Field + ": " + f.Message; !strings.Contains(line, tc.want[i]) {
+					t.Errorf("finding %d = %q, want %q", i, line, tc.want[i])
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,128 @@
+package build
+
+import (
+	"strings"
+	"testing"
+
+	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/dmls-project/dmls/generators"
+)
+
+// TestAdmissionFindingsPointAtTheSpec breaks generated objects the way a
+// generator bug or a spec the schemas let through would, and checks that
+// each refusal the cluster would give lands on the user's own spec line.
+func TestAdmissionFindingsPointAtTheSpec(t *testing.T) {
+	ws := loadExample(t)
+	a := ws.App("fashion-mnist")
+	in := a.Instance("dev")
+	tests := []struct {
+		name     string
+		mutate   func(u *unstructured.Unstructured)
+		rule     string
+		specPath string
+		message  string
+	}{
+		{
+			name: "replicas of the wrong type",
+			mutate: func(u *unstructured.Unstructured) {
+				unstructured.SetNestedField(u.Object, "two", "spec", "tfReplicaSpecs", "Worker", "replicas")
+			},
+			rule: RuleCRDSchema, specPath: "training.replicas.worker.replicas", message: "must be of type integer",
+		},
+		{
+			name: "a field the server would prune",
+			mutate: func(u *unstructured.Unstructured) {
+				unstructured.SetNestedField(u.Object, "high", "spec", "runPolicy", "priority")
+			},
+			rule: RuleCRDSchema, message: "spec.runPolicy.priority: unknown field",
+		},
+		{
+			name: "no container named tensorflow",
+			mutate: func(u *unstructured.Unstructured) {
+				cs, _, _ := unstructured.NestedSlice(u.Object, "spec", "tfReplicaSpecs", "Worker", "template", "spec", "containers")
+				cs[0].(map[string]any)["name"] = "trainer"
+				unstructured.SetNestedSlice(u.Object, cs, "spec", "tfReplicaSpecs", "Worker", "template", "spec", "containers")
+			},
+			rule: RuleTFJobAdmission, specPath: "training.replicas.worker", message: "must have at least one container with name tensorflow",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			objs, err := generate(ws.Platform, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := check(in, objs); len(d) != 0 {
+				t.Fatalf("the example must pass: %v", d)
+			}
+			n := 0
+			for _, o := range objs {
+				if o.GroupVersionKind() == kubeflowv1.SchemeGroupVersion.WithKind(kubeflowv1.TFJobKind) {
+					o.Unstructured = o.Unstructured.DeepCopy()
+					tc.mutate(o.Unstructured)
+					objs[n] = generators.Object{Unstructured: o.Unstructured, Trace: o.Trace}
+				}
+				n++
+			}
+			d := check(in, objs)
+			if len(d) == 0 {
+				t.Fatal("no finding")
+			}
+			f := d[0]
+			if f.Rule != tc.rule || !strings.Contains(f.Message, tc.message) {
+				t.Fatalf("got %s, want rule %s and %q", f, tc.rule, tc.message)
+			}
+			if !strings.HasPrefix(f.Pos.File, "apps/fashion-mnist/") || f.Pos.Line == 0 {
+				t.Fatalf("finding %s must point at a line of the app's spec", f)
+			}
+			if tc.specPath != "" {
+				if f.Path != tc.specPath {
+					t.Fatalf("finding %s: spec path %q, want %q", f, f.Path, tc.specPath)
+				}
+				want, _ := in.Prov.Lookup(tc.specPath)
+				if f.Pos != want {
+					t.Fatalf("finding at %s, want %s (where %s is written)", f.Pos, want, tc.specPath)
+				}
+			}
+		})
+	}
+}
+
+// TestCheckTree checks the platform and Argo CD trees the way the API
+// server would, naming the generated file and pointing at the platform.
+func TestCheckTree(t *testing.T) {
+	ws := loadExample(t)
+	res, err := Workspace(ws, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := append(checkTree(ws, res.Platform), checkTree(ws, res.ArgoCD)...); len(d) != 0 {
+		t.Fatalf("the example's trees must pass: %v", d)
+	}
+	tree := generators.Tree{
+		"argocd/dev/application-a.yaml": []byte(`apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: a, namespace: argocd}
+spec:
+  project: p
+  source: {repoURL: "https://git.example.com/k.git", path: p}
+  destination: {server: "https://kubernetes.default.svc", namespace: ns}
+  syncPolicy: {automated: {prune: true, syncOptions: [CreateNamespace=true]}}
+`),
+		"platform/dev/namespace.yaml": []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad_Name}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: fine}\n"),
+	}
+	d := checkTree(ws, tree)
+	if len(d) != 2 {
+		t.Fatalf("want 2 findings, got %v", d)
+	}
+	for i, want := range []string{
+		"argoproj.io/Application/a (generated argocd/dev/application-a.yaml): spec.syncPolicy.automated.syncOptions: unknown field",
+		"Namespace/Bad_Name (generated platform/dev/namespace.yaml): metadata.name: Invalid value",
+	} {
+		if !strings.Contains(d[i].Message, want) || d[i].Pos.File != "platform.cue" {
+			t.Errorf("finding %d = %s, want %q at platform.cue", i, d[i], want)
+		}
+	}
+}
