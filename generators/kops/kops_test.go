@@ -1,4 +1,4 @@
-package kops_test
+package kops
 
 import (
 	"os"
@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/dmls-project/dmls/generators"
-	"github.com/dmls-project/dmls/generators/kops"
 	"github.com/dmls-project/dmls/internal/golden"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
@@ -74,7 +73,7 @@ func TestGolden(t *testing.T) {
 		cl   spec.KopsCluster
 	}{{"mycluster", example(t)}, {"private", private()}} {
 		t.Run(tc.name, func(t *testing.T) {
-			tree, err := kops.Tree(tc.name, tc.cl)
+			tree, err := Tree(tc.name, tc.cl)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,7 +118,7 @@ func TestKopsValidation(t *testing.T) {
 		cl   spec.KopsCluster
 	}{{"mycluster", example(t)}, {"private", private()}} {
 		t.Run(tc.name, func(t *testing.T) {
-			tree, err := kops.Tree(tc.name, tc.cl)
+			tree, err := Tree(tc.name, tc.cl)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +137,7 @@ func TestKopsValidation(t *testing.T) {
 // moved into a subnet the cluster does not have, as the seed's nodes
 // group was, is refused by kops too.
 func TestKopsValidationCatches(t *testing.T) {
-	tree, err := kops.Tree("mycluster", example(t))
+	tree, err := Tree("mycluster", example(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +161,7 @@ func boolInt(b bool) int {
 // label, node-template tags on every group, discovery tags on the groups
 // cluster-autoscaler scales, and the spot mix.
 func TestGroups(t *testing.T) {
-	objs, err := kops.Generate("private", private())
+	objs, err := Generate("private", private())
 	if err != nil {
 		t.Fatal(err)
 	}
