@@ -57,9 +57,9 @@ func private() spec.KopsCluster {
 		NodeGroups: map[string]spec.NodeGroup{
 			"cpu": {MachineType: "m5.2xlarge", MinSize: 2, MaxSize: 10, Subnets: []string{"eu-west-1a", "eu-west-1b"},
 				Labels: map[string]string{"workload": "batch"}, Taints: []spec.Taint{{Key: "dedicated", Value: "batch", Effect: "NoSchedule"}},
-				Spot: &spec.Spot{InstanceTypes: []string{"m5a.2xlarge", "m6i.2xlarge"}, OnDemandBase: 1, OnDemandAboveBase: 20, AllocationStrategy: "capacity-optimized", MaxPrice: "0.20"},
+				Spot:      &spec.Spot{InstanceTypes: []string{"m5a.2xlarge", "m6i.2xlarge"}, OnDemandBase: 1, OnDemandAboveBase: 20, AllocationStrategy: "capacity-optimized", MaxPrice: "0.20"},
 				Autoscale: true},
-			"p3": {MachineType: "p3.8xlarge", MinSize: 0, MaxSize: 2, Subnets: []string{"eu-west-1a"}, GPU: true, Autoscale: true},
+			"p3":     {MachineType: "p3.8xlarge", MinSize: 0, MaxSize: 2, Subnets: []string{"eu-west-1a"}, GPU: true, Autoscale: true},
 			"static": {MachineType: "t3.large", MinSize: 1, MaxSize: 1, Subnets: []string{"eu-west-1c"}},
 		},
 	}
