@@ -62,6 +62,8 @@ preview: $(BIN)
 ## fuzz: fuzz the spec loader for a minute
 fuzz:
 	$(GO) test ./internal/workspace/ -run '^$$' -fuzz FuzzLoad -fuzztime 60s
+	$(GO) test ./internal/apiclient/ -run '^$$' -fuzz FuzzSubmitSpec -fuzztime 30s
+	$(GO) test ./internal/repourl/ -run '^$$' -fuzz FuzzPublic -fuzztime 30s
 
 clean:
 	rm -rf bin rendered

@@ -31,6 +31,7 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/kustomize"
+	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -146,7 +147,7 @@ func Generate(c Config) ([]generators.Object, error) {
 
 	args := []string{"serve", "--listen", fmt.Sprintf(":%d", c.Port), "--tokens", tokensDir + "/" + TokensKey}
 	for _, name := range generators.SortedKeys(c.Repos) {
-		args = append(args, "--repo", name+"="+c.Repos[name])
+		args = append(args, "--repo", name+"="+repourl.Public(c.Repos[name]))
 	}
 	probe := func(path string, period, failures int32) *corev1.Probe {
 		return &corev1.Probe{

@@ -15,6 +15,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -91,7 +92,7 @@ func SourceOf(p *spec.Platform) (Source, error) {
 	if !ok || r.URL == "" {
 		return Source{}, fmt.Errorf("platform repos.%q.url is not set: Argo CD reads every Application from the k8s-config repo", spec.RepoK8sConfig)
 	}
-	return Source{RepoURL: r.URL, Branch: r.Branch, Path: r.Path}, nil
+	return Source{RepoURL: repourl.Public(r.URL), Branch: r.Branch, Path: r.Path}, nil
 }
 
 // at returns the Application source of the folder rel of the tree.
@@ -182,7 +183,11 @@ func Projects(p *spec.Platform, envs []*spec.Environment, repoURLs []string, com
 	if err := checkPlatform(p, envs); err != nil {
 		return nil, err
 	}
-	urls := sortedUnique(repoURLs)
+	public := make([]string, len(repoURLs))
+	for i, u := range repoURLs {
+		public[i] = repourl.Public(u)
+	}
+	urls := sortedUnique(public)
 	if len(urls) == 0 {
 		return nil, fmt.Errorf("no config repo URLs: an AppProject needs at least one source repo")
 	}

@@ -8,7 +8,9 @@
 // # Routes
 //
 // Every /v1 route needs a bearer token (401 without one or with an unknown
-// one); team routes need a token of that team or an admin token (403).
+// one, answered before the body is read, on a connection that then closes);
+// team routes need a token of that team or an admin token (403). A JSON body
+// that holds a key twice gets 400 naming the key's path.
 //
 //	GET    /v1/whoami                                          200
 //	POST   /v1/teams/{team}/trainingjobs                       201 submit (creates the app)

@@ -50,7 +50,7 @@ func TestInvalidRequests(t *testing.T) {
 			"training.replicas", "at least one replica set"},
 		{"over the prod limit", "POST", "/v1/teams/ml-research/trainingjobs",
 			`{"name":"a","training":{"image":"registry.example.com/t:1","replicas":{"worker":{"replicas":2}}},"overrides":{"prod":{"training":{"replicas":{"worker":{"replicas":100}}}}}}`,
-			"training.replicas.worker.replicas", "exceed the limit of 16"},
+			"overrides.prod.training.replicas.worker.replicas", "exceed the limit of 16"}, // issue 8: the override's own path
 		{"unknown environment", "POST", "/v1/teams/ml-research/trainingjobs",
 			`{"name":"a","training":{"image":"registry.example.com/t:1","replicas":{"worker":{"replicas":1}}},"overrides":{"qa":{"training":{}}}}`,
 			"overrides.qa", "unknown environment"},

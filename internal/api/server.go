@@ -357,6 +357,9 @@ func (s *Server) handle(rt *route, req *request) *response {
 			return errorResponse(badRequest("", "cannot read the body: %v", err))
 		}
 		req.body = body
+		if at, ok := duplicateKey(body); ok {
+			return errorResponse(badRequest(at, "this key is in its object twice; give each key once (spec files may not repeat a key either)"))
+		}
 		if key := req.r.Header.Get(apiclient.HeaderIdempotencyKey); key != "" {
 			return s.idempotent(rt, req, key)
 		}
@@ -443,6 +446,12 @@ func (s *Server) write(w http.ResponseWriter, req *request, resp *response) {
 			body = []byte(`{"errors":[{"message":"internal error"}]}`)
 		}
 		body = append(body, '\n')
+	}
+	if req.body == nil && req.r.ContentLength != 0 {
+		// A body that was not read (no token, a bad one, a route that
+		// takes none) is never read: the connection closes instead, so
+		// that net/http does not wait for it before it answers.
+		h.Set("Connection", "close")
 	}
 	h.Set("Content-Type", "application/json")
 	w.WriteHeader(resp.status)

@@ -29,7 +29,9 @@ func TestAdmissionFindingsPointAtTheSpec(t *testing.T) {
 			mutate: func(u *unstructured.Unstructured) {
 				unstructured.SetNestedField(u.Object, "two", "spec", "tfReplicaSpecs", "Worker", "replicas")
 			},
-			rule: RuleCRDSchema, specPath: "training.replicas.worker.replicas", message: "must be of type integer",
+			// dev's override sets the worker count: the finding names the
+			// override's own path (issue 8, section 10).
+			rule: RuleCRDSchema, specPath: "overrides.dev.training.replicas.worker.replicas", message: "must be of type integer",
 		},
 		{
 			name: "a field the server would prune",
@@ -45,7 +47,7 @@ func TestAdmissionFindingsPointAtTheSpec(t *testing.T) {
 				cs[0].(map[string]any)["name"] = "trainer"
 				unstructured.SetNestedSlice(u.Object, cs, "spec", "tfReplicaSpecs", "Worker", "template", "spec", "containers")
 			},
-			rule: RuleTFJobAdmission, specPath: "training.replicas.worker", message: "must have at least one container with name tensorflow",
+			rule: RuleTFJobAdmission, specPath: "overrides.dev.training.replicas.worker", message: "must have at least one container with name tensorflow",
 		},
 	}
 	for _, tc := range tests {
@@ -81,7 +83,7 @@ func TestAdmissionFindingsPointAtTheSpec(t *testing.T) {
 				if f.Path != tc.specPath {
 					t.Fatalf("finding %s: spec path %q, want %q", f, f.Path, tc.specPath)
 				}
-				want, _ := in.Prov.Lookup(tc.specPath)
+				want, _ := in.Prov.Lookup(strings.TrimPrefix(tc.specPath, "overrides.dev."))
 				if f.Pos != want {
 					t.Fatalf("finding at %s, want %s (where %s is written)", f.Pos, want, tc.specPath)
 				}

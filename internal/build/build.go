@@ -298,7 +298,7 @@ func check(in *workspace.Instance, objs []generators.Object) diag.List {
 	var d diag.List
 	add := func(o generators.Object, rule, field, format string, args ...any) {
 		specPath, _ := o.Trace.Spec(field)
-		pos, _ := in.Prov.Lookup(specPath)
+		pos, specPath := in.Locate(specPath)
 		d = append(d, diag.Diagnostic{Pos: pos, Path: specPath, Rule: rule, Message: fmt.Sprintf(format, args...)})
 	}
 	schemas, err := admission.Default()

@@ -109,7 +109,7 @@ func (g *globals) load() (*workspace.Workspace, error) {
 	if !st.IsDir() {
 		return nil, usageError{fmt.Errorf("workspace %s is not a folder", g.workspace)}
 	}
-	ws, err := workspace.Load(os.DirFS(g.workspace), g.workspace, workspace.Options{})
+	ws, err := workspace.LoadDir(g.workspace, workspace.Options{})
 	if ws != nil {
 		g.warn(ws.Warnings)
 	}

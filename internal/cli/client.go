@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
 )
@@ -211,13 +209,9 @@ func readBody(file string) (map[string]any, error) {
 	if err != nil {
 		return nil, usageError{fmt.Errorf("-f %s: %w", file, err)}
 	}
-	j, err := yaml.YAMLToJSON(b)
+	m, err := apiclient.ParseSpec(b)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("-f %s: not JSON or YAML: %w", file, err)}
-	}
-	var m map[string]any
-	if err := json.Unmarshal(j, &m); err != nil || m == nil {
-		return nil, usageError{fmt.Errorf("-f %s: want an object", file)}
+		return nil, usageError{fmt.Errorf("-f %s: %w", file, err)}
 	}
 	return m, nil
 }
@@ -252,7 +246,7 @@ creates the app (or adds to an app of the team) and commits it.`,
 					if _, ok := body[sec]; !ok {
 						continue
 					}
-					part := split(body, sec)
+					part := apiclient.SplitSpec(body, sec)
 					var err error
 					if sec == "training" {
 						res, err = c.SubmitTrainingJob(ctx, team, part)
@@ -275,32 +269,6 @@ creates the app (or adds to an app of the team) and commits it.`,
 	c.Flags().StringVarP(&file, "file", "f", "", "spec file (JSON or YAML), - for stdin")
 	f.register(c)
 	return c
-}
-
-// split keeps one section of an app spec, with its overrides.
-func split(body map[string]any, sec string) map[string]any {
-	out := map[string]any{}
-	for k, v := range body {
-		switch k {
-		case "training", "serving":
-			if k == sec {
-				out[k] = v
-			}
-		case "overrides":
-			o := map[string]any{}
-			for env, ev := range v.(map[string]any) {
-				if m, ok := ev.(map[string]any); ok && m[sec] != nil {
-					o[env] = map[string]any{sec: m[sec]}
-				}
-			}
-			if len(o) > 0 {
-				out[k] = o
-			}
-		default:
-			out[k] = v
-		}
-	}
-	return out
 }
 
 func retrainCmd(g *globals) *cobra.Command {

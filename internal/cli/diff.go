@@ -11,6 +11,7 @@ import (
 	"github.com/dmls-project/dmls/internal/diff"
 	"github.com/dmls-project/dmls/internal/gitrev"
 	"github.com/dmls-project/dmls/internal/preview"
+	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // ExitTrouble is what dmls diff --exit-code returns on an error, so that
@@ -101,7 +102,12 @@ func runDiff(g *globals, base, head, format string, envs, apps []string, exitCod
 	if err != nil {
 		return err
 	}
-	h := preview.Revision{FS: os.DirFS(g.workspace), Rev: "working tree"}
+	wfs, closer, err := workspace.DirFS(g.workspace)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	h := preview.Revision{FS: wfs, Rev: "working tree"}
 	if head != "" {
 		if h, err = at("head", head); err != nil {
 			return err

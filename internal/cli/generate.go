@@ -18,7 +18,11 @@ func generateCmd(g *globals) *cobra.Command {
 		Long: `generate writes DIR/<repo>/..., one folder per config repo of platform.cue,
 as publish would commit them. The k8s-config repo gets apps/<app>/base and
 apps/<app>/overlays/<env>, each with a kustomization.yaml, and
-platform/<env> with the team namespaces and quotas.`,
+platform/<env> with the team namespaces and quotas.
+
+DIR is replaced as a whole, and only if it does not exist, is empty, or is
+a folder dmls made (it holds a .dmls-output marker); anything else is
+refused and left as it is.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -35,7 +39,7 @@ platform/<env> with the team namespaces and quotas.`,
 					all[name+"/"+p] = b
 				}
 			}
-			if err := outdir.Write(out, all); err != nil {
+			if err := outdir.Write(out, all, outdir.Options{Workspace: g.workspace}); err != nil {
 				return err
 			}
 			for _, name := range generators.SortedKeys(repos) {

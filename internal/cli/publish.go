@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -38,13 +37,9 @@ those keys. They never appear in output.`,
 			if err := g.checkOutput("text", "json", "yaml"); err != nil {
 				return err
 			}
-			urls := map[string]string{}
-			for _, r := range repos {
-				name, url, ok := strings.Cut(r, "=")
-				if !ok || name == "" || url == "" {
-					return usageError{fmt.Errorf("--repo %q: want NAME=URL", r)}
-				}
-				urls[name] = url
+			urls, err := g.repoFlags(repos)
+			if err != nil {
+				return err
 			}
 			auth, err := gitops.AuthFromEnv(os.Getenv)
 			if err != nil {

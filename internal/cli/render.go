@@ -37,7 +37,10 @@ Output goes to stdout as one multi-document YAML stream or, with --out DIR,
 to DIR/<env>/<app>.yaml (and DIR/<env>/_platform.yaml for team namespaces,
 DIR/_platform/dmls-api.yaml for the API server when platform.cue asks for one).
 --out writes a temporary folder and renames it into place, so a failed
-render leaves no partial output.`,
+render leaves no partial output. DIR must not exist, be empty, or be a
+folder dmls made (it holds a .dmls-output marker); anything else, and any
+DIR that holds the workspace, its git work tree or the current folder, is
+refused and left as it is.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.checkOutput("text", "yaml"); err != nil {
@@ -61,7 +64,7 @@ render leaves no partial output.`,
 				return err
 			}
 			if out != "" {
-				return outdir.Write(out, files)
+				return outdir.Write(out, files, outdir.Options{Workspace: g.workspace})
 			}
 			return writeStream(g, files)
 		},

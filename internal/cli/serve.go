@@ -8,13 +8,14 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/api"
 	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -63,7 +64,7 @@ to stderr.`,
 			if listen == "" {
 				return usageError{errors.New("--listen ADDR is required, for example --listen :8080")}
 			}
-			urls, err := parseRepos(repos)
+			urls, err := g.repoFlags(repos)
 			if err != nil {
 				return err
 			}
@@ -99,7 +100,7 @@ to stderr.`,
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", listen, err)
 			}
-			log.Info("dmls API listening", "addr", ln.Addr().String(), "ml_model", gitops.RedactURL(target.URL), "tokens", tokens.Len())
+			log.Info("dmls API listening", "addr", ln.Addr().String(), "ml_model", repourl.Public(target.URL), "tokens", tokens.Len())
 			serveListening(ln.Addr().String())
 			ctx, stop := serveContext()
 			defer stop()
@@ -119,15 +120,18 @@ to stderr.`,
 	return c
 }
 
-// parseRepos reads --repo NAME=URL flags.
-func parseRepos(repos []string) (map[string]string, error) {
-	urls := map[string]string{}
-	for _, r := range repos {
-		name, url, ok := strings.Cut(r, "=")
-		if !ok || name == "" || url == "" {
-			return nil, usageError{fmt.Errorf("--repo %q: want NAME=URL", r)}
+// repoFlags reads --repo NAME=URL flags, and warns of credentials in
+// their URLs: dmls uses them to connect and writes them nowhere, but they
+// belong in DMLS_GIT_*.
+func (g *globals) repoFlags(flags []string) (map[string]string, error) {
+	urls, err := repourl.ParseFlags(flags)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	for _, name := range generators.SortedKeys(urls) {
+		if repourl.HasCredentials(urls[name]) {
+			fmt.Fprintf(g.stderr, "dmls: warning: --repo %s: %s\n", name, repourl.CredentialsAdvice)
 		}
-		urls[name] = url
 	}
 	return urls, nil
 }
@@ -139,7 +143,7 @@ func (g *globals) mlModel(urls map[string]string) (gitops.Target, string, error)
 	var prefix string
 	var p *spec.Platform
 	if st, err := os.Stat(g.workspace); err == nil && st.IsDir() {
-		ws, _ := workspace.Load(os.DirFS(g.workspace), g.workspace, workspace.Options{})
+		ws, _ := workspace.LoadDir(g.workspace, workspace.Options{})
 		if ws != nil {
 			p = ws.Platform
 		}

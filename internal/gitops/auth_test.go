@@ -210,25 +210,3 @@ func TestAuthIsNeverPrinted(t *testing.T) {
 		t.Fatalf("output does not say which credentials are set:\n%s", out.String())
 	}
 }
-
-func TestRedactURL(t *testing.T) {
-	tests := []struct {
-		name, in, want string
-	}{
-		{name: "password", in: "https://user:secret@host/r.git", want: "https://user:***@host/r.git"},
-		{name: "lone user is a token", in: "https://ghp_abc@github.com/o/r.git", want: "https://***@github.com/o/r.git"},
-		{name: "ssh user kept", in: "ssh://git@host:22/r.git", want: "ssh://git@host:22/r.git"},
-		{name: "ssh password", in: "ssh://git:pw@host/r.git", want: "ssh://git:***@host/r.git"},
-		{name: "no userinfo", in: "https://host/r.git", want: "https://host/r.git"},
-		{name: "scp-like", in: "git@github.com:o/r.git", want: "git@github.com:o/r.git"},
-		{name: "path", in: "/srv/git/r.git", want: "/srv/git/r.git"},
-		{name: "escaped password", in: "https://u:p%40ss@host/r", want: "https://u:***@host/r"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := gitops.RedactURL(tt.in); got != tt.want {
-				t.Fatalf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
-			}
-		})
-	}
-}

@@ -32,7 +32,7 @@
 //	DMLS_GIT_USERNAME=deploy-bot
 //	DMLS_GIT_TOKEN=ghp_example
 //
-// Secrets never appear in errors: URLs are redacted (https://user:***@host) and every known
+// Secrets never appear in errors: URLs are named without credentials (repourl.Public: https://host/...) and every known
 // secret is replaced by *** in the text of wrapped go-git errors. Printing an Auth shows which
 // credentials are set, not their values.
 package gitops

@@ -159,26 +159,3 @@ func (r *redactor) wrap(op, repo string, kind, err error) *Error {
 	}
 	return e
 }
-
-// RedactURL returns u with the password of its userinfo replaced by "***", or the whole
-// userinfo of an HTTP(S) URL without password (a lone user there is usually a token).
-// SCP-like addresses (git@host:path) and plain paths are returned unchanged.
-func RedactURL(u string) string {
-	pu, err := url.Parse(u)
-	if err != nil || pu.User == nil || pu.Scheme == "" {
-		return (&redactor{}).scrub(u)
-	}
-	user := pu.User.Username()
-	_, hasPassword := pu.User.Password()
-	pu.User = nil
-	s := pu.String()
-	prefix := pu.Scheme + "://"
-	info := "***"
-	switch {
-	case hasPassword:
-		info = url.PathEscape(user) + ":***"
-	case !strings.HasPrefix(pu.Scheme, "http"):
-		info = url.PathEscape(user) // an SSH user such as "git" is not a secret
-	}
-	return prefix + info + "@" + strings.TrimPrefix(s, prefix)
-}

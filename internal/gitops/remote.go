@@ -13,6 +13,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/dmls-project/dmls/internal/repourl"
 )
 
 // DefaultBranch is the branch used when a Target names none.
@@ -61,7 +63,7 @@ func openRemote(target Target, auth Auth) (*remote, error) {
 	}
 	name := target.Name
 	if name == "" {
-		name = RedactURL(u)
+		name = repourl.Public(u)
 	}
 	branch := target.Branch
 	if branch == "" {
@@ -102,7 +104,7 @@ func parseTarget(raw string, red *redactor) (string, *transport.Endpoint, error)
 	}
 	ep, err := transport.NewEndpoint(raw)
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: target URL %s: %s", ErrInvalidRequest, RedactURL(raw), red.scrub(err.Error()))
+		return "", nil, fmt.Errorf("%w: target URL %s: %s", ErrInvalidRequest, repourl.Public(raw), red.scrub(err.Error()))
 	}
 	switch ep.Protocol {
 	case "http", "https", "ssh":
@@ -122,7 +124,7 @@ func parseTarget(raw string, red *redactor) (string, *transport.Endpoint, error)
 		return abs, ep, nil
 	}
 	return "", nil, fmt.Errorf("%w: target URL %s: unsupported scheme %q (want https, http, ssh, file, or a path)",
-		ErrInvalidRequest, RedactURL(raw), ep.Protocol)
+		ErrInvalidRequest, repourl.Public(raw), ep.Protocol)
 }
 
 // fetch brings the branch tip into memory and returns it, or nil if the repository is empty or

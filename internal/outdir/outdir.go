@@ -1,28 +1,94 @@
-// Package outdir writes a generated file tree into a folder all at once: a
-// failed write leaves the folder as it was.
+// Package outdir writes a generated file tree into a folder all at once,
+// replacing only a folder that dmls made: a failed or refused write leaves
+// everything as it was.
 package outdir
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/dmls-project/dmls/generators"
 )
 
-// Write replaces dir with exactly the files of tree. It writes into a
-// temporary sibling folder through os.Root, so that no path of tree can
-// leave it, and then renames that into place.
-func Write(dir string, tree generators.Tree) error {
-	dir = filepath.Clean(dir)
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", parent, err)
+// Marker is the file that marks a folder as dmls's output. Write puts it in
+// every folder it writes and replaces no other non-empty folder.
+const Marker = ".dmls-output"
+
+// markerText is the marker's content; a folder whose marker says anything
+// else is not taken for dmls's.
+var markerText = []byte("This folder was written by dmls (render or generate --out) and is replaced by it as a whole.\n")
+
+// access(2) modes.
+const (
+	accessX = 1
+	accessW = 2
+	accessR = 4
+)
+
+// ErrRefused is wrapped by every refusal to write: the target is not
+// dmls's to replace, or it holds or sits in what must be kept.
+var ErrRefused = errors.New("refusing to replace")
+
+// Options say what Write must keep whatever dir is.
+type Options struct {
+	// Workspace is the workspace folder. dir may not be it, hold it, or
+	// hold its git work tree; inside it dir may not be in a folder dmls
+	// reads (apps/, overlays/) or in .git.
+	Workspace string
+}
+
+// Write replaces dir with exactly the files of tree, plus the marker. dir
+// must not exist, be an empty folder, or be a folder that carries the
+// marker; anything else, and any dir that holds the workspace, its git work
+// tree or the current folder, is refused with an error wrapping ErrRefused,
+// and nothing is touched.
+//
+// The files go into a temporary sibling folder through os.Root, so that no
+// path of tree can leave it, which is then renamed into place. The old
+// output is removed after the rename; if that fails, Write reports it.
+func Write(dir string, tree generators.Tree, opts Options) error {
+	if dir == "" {
+		return fmt.Errorf("%w: the output folder is empty", ErrRefused)
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	// The parent's symlinks are resolved, dir's own is not: a symlink
+	// is refused, not followed.
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("output %s: %w", dir, err)
+	}
+	if parent, err := resolve(filepath.Dir(abs)); err != nil {
+		return fmt.Errorf("output %s: %w", dir, err)
+	} else if abs != filepath.Dir(abs) {
+		abs = filepath.Join(parent, filepath.Base(abs))
+	}
+	if err := checkPlace(dir, abs, opts); err != nil {
+		return err
+	}
+	exists, err := checkOwned(dir, abs)
+	if err != nil {
+		return err
+	}
+	for p := range tree {
+		if err := checkPath(p); err != nil {
+			return err
+		}
+		if p == Marker {
+			return fmt.Errorf("refusing to write %q: the name is dmls's output marker", p)
+		}
+	}
+	parent := filepath.Dir(abs)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(dir), err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(abs)+".tmp-")
 	if err != nil {
 		return fmt.Errorf("create temporary folder: %w", err)
 	}
@@ -38,24 +104,172 @@ func Write(dir string, tree generators.Tree) error {
 	if err := writeTree(tmp, tree); err != nil {
 		return err
 	}
-	var old string
-	if _, err := os.Lstat(dir); err == nil {
-		old = tmp + ".old"
-		if err := os.Rename(dir, old); err != nil {
-			return fmt.Errorf("replace %s: %w", dir, err)
+	if !exists {
+		if err := os.Rename(tmp, abs); err != nil {
+			return fmt.Errorf("write %s: %w", dir, err)
 		}
+		committed = true
+		return nil
 	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if old != "" {
-			os.Rename(old, dir)
+	old := tmp + ".old"
+	if err := os.Rename(abs, old); err != nil {
+		return fmt.Errorf("replace %s: %w", dir, err)
+	}
+	if err := os.Rename(tmp, abs); err != nil {
+		if rerr := os.Rename(old, abs); rerr != nil {
+			return fmt.Errorf("replace %s: %w; the old output is at %s", dir, err, old)
 		}
 		return fmt.Errorf("replace %s: %w", dir, err)
 	}
 	committed = true
-	if old != "" {
-		os.RemoveAll(old)
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("wrote %s, but could not remove the old output at %s: %w", dir, old, err)
 	}
 	return nil
+}
+
+// checkPlace refuses a dir that holds the workspace, its git work tree or
+// the current folder, or that sits in .git or in a folder of the
+// workspace that dmls reads.
+func checkPlace(dir, abs string, opts Options) error {
+	type keep struct{ path, what string }
+	var keeps []keep
+	if cwd, err := os.Getwd(); err == nil {
+		if c, err := resolve(cwd); err == nil {
+			keeps = append(keeps, keep{c, "the current folder"})
+			if top := workTree(c); top != "" {
+				keeps = append(keeps, keep{top, "the git work tree " + top})
+			}
+		}
+	}
+	var ws string
+	if opts.Workspace != "" {
+		w, err := resolve(opts.Workspace)
+		if err != nil {
+			return fmt.Errorf("workspace %s: %w", opts.Workspace, err)
+		}
+		ws = w
+		keeps = append(keeps, keep{ws, "the workspace " + opts.Workspace})
+		if top := workTree(ws); top != "" {
+			keeps = append(keeps, keep{top, "the git work tree " + top})
+		}
+	}
+	for _, k := range keeps {
+		if within(k.path, abs) {
+			if k.path == abs {
+				return fmt.Errorf("%w %s: it is %s", ErrRefused, dir, k.what)
+			}
+			return fmt.Errorf("%w %s: it holds %s", ErrRefused, dir, k.what)
+		}
+	}
+	for _, el := range strings.Split(filepath.ToSlash(abs), "/") {
+		if el == ".git" {
+			return fmt.Errorf("%w %s: it is inside a .git folder", ErrRefused, dir)
+		}
+	}
+	if ws != "" {
+		for _, d := range []string{"apps", "overlays"} {
+			if within(abs, filepath.Join(ws, d)) || within(filepath.Join(ws, d), abs) {
+				return fmt.Errorf("%w %s: it is in the workspace's %s/ folder, which dmls reads as specs", ErrRefused, dir, d)
+			}
+		}
+		if filepath.Dir(abs) == ws && strings.HasPrefix(filepath.Base(abs), "platform.") {
+			return fmt.Errorf("%w %s: it is the workspace's platform spec", ErrRefused, dir)
+		}
+	}
+	return nil
+}
+
+// checkOwned refuses a dir that is not dmls's to replace, and reports
+// whether it exists. A folder that is dmls's must also be removable, so
+// that replacing it cannot stop halfway.
+func checkOwned(dir, abs string) (bool, error) {
+	st, err := os.Lstat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("output %s: %w", dir, err)
+	case st.Mode()&fs.ModeSymlink != 0:
+		return false, fmt.Errorf("%w %s: it is a symlink; give the folder itself", ErrRefused, dir)
+	case st.Mode().IsRegular():
+		return false, fmt.Errorf("%w %s: it is a file, not a folder; dmls writes only to a new folder, an empty one, or one it made", ErrRefused, dir)
+	case !st.IsDir():
+		return false, fmt.Errorf("%w %s: it is not a folder (%s)", ErrRefused, dir, st.Mode().Type())
+	}
+	entries, err := os.ReadDir(abs)
+	if err != nil {
+		return false, fmt.Errorf("output %s: %w", dir, err)
+	}
+	if len(entries) > 0 {
+		m, err := os.Lstat(filepath.Join(abs, Marker))
+		if err != nil || !m.Mode().IsRegular() {
+			return false, fmt.Errorf("%w %s: the folder is not empty and dmls did not make it (it has no %s file); choose a new folder or empty this one", ErrRefused, dir, Marker)
+		}
+		b, err := os.ReadFile(filepath.Join(abs, Marker))
+		if err != nil || !bytes.Equal(b, markerText) {
+			return false, fmt.Errorf("%w %s: its %s file is not dmls's; choose a new folder or empty this one", ErrRefused, dir, Marker)
+		}
+	}
+	if err := syscall.Access(filepath.Dir(abs), accessW|accessX); err != nil {
+		return false, fmt.Errorf("%w %s: its parent folder is not writable: %w", ErrRefused, dir, err)
+	}
+	err = filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if err := syscall.Access(p, accessR|accessW|accessX); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("%w %s: the old output could not be removed (%w); nothing was changed", ErrRefused, dir, err)
+	}
+	return true, nil
+}
+
+// resolve makes p absolute and resolves the symlinks of the part of it
+// that exists, so that two names of one folder compare equal.
+func resolve(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	var rest []string
+	for cur := abs; ; {
+		if r, err := filepath.EvalSymlinks(cur); err == nil {
+			return filepath.Join(append([]string{r}, rest...)...), nil
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return abs, nil
+		}
+		rest = append([]string{filepath.Base(cur)}, rest...)
+		cur = parent
+	}
+}
+
+// within reports whether p is root or inside it.
+func within(p, root string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// workTree returns the top of the git work tree that holds dir, or "".
+func workTree(dir string) string {
+	for cur := dir; ; {
+		if _, err := os.Lstat(filepath.Join(cur, ".git")); err == nil {
+			return cur
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return ""
+		}
+		cur = parent
+	}
 }
 
 func writeTree(dir string, tree generators.Tree) error {
@@ -70,9 +284,6 @@ func writeTree(dir string, tree generators.Tree) error {
 	}
 	sort.Strings(files)
 	for _, p := range files {
-		if err := checkPath(p); err != nil {
-			return err
-		}
 		if d := path.Dir(p); d != "." {
 			if err := root.MkdirAll(d, 0o755); err != nil {
 				return fmt.Errorf("write %s: %w", p, err)
@@ -81,6 +292,9 @@ func writeTree(dir string, tree generators.Tree) error {
 		if err := root.WriteFile(p, tree[p], 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", p, err)
 		}
+	}
+	if err := root.WriteFile(Marker, markerText, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", Marker, err)
 	}
 	return nil
 }

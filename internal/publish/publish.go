@@ -13,6 +13,7 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -91,7 +92,7 @@ func Publish(ctx context.Context, p *spec.Platform, trees map[string]generators.
 		if err != nil {
 			return out, fmt.Errorf("publish to %s: %w", name, err)
 		}
-		out = append(out, Result{Result: res, Name: name, URL: gitops.RedactURL(url)})
+		out = append(out, Result{Result: res, Name: name, URL: repourl.Public(url)})
 	}
 	return out, nil
 }

@@ -129,7 +129,7 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 	overrides, _ := data[pathOverrides].(map[string]any)
 	delete(data, pathOverrides)
 
-	base, bd := l.instance(ev, nil, data, prov)
+	base, bd := l.instance(ev, nil, data, prov, nil)
 	d = append(d, bd...)
 	app.Base = base
 	for _, env := range l.ws.Envs {
@@ -138,15 +138,22 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 		}
 		// The environment adjusts the app's own settings; the app's
 		// overrides for that environment have the last word.
-		layer, lprov := envLayer(env, data, l.ws.EnvProv[env.Name])
+		layer, lprov, origins := envLayer(env, data, l.ws.EnvProv[env.Name])
 		merged := merge(data, layer)
 		eprov := prov.Clone()
 		eprov.Overlay("", lprov)
 		if o, ok := overrides[env.Name].(map[string]any); ok {
 			merged = merge(merged, o)
-			eprov.Overlay("", prov.Sub(provenance.Join(pathOverrides, env.Name)))
+			at := provenance.Join(pathOverrides, env.Name)
+			oprov := prov.Sub(at)
+			eprov.Overlay("", oprov)
+			for p := range oprov {
+				if p != "" {
+					origins[p] = provenance.Join(at, p)
+				}
+			}
 		}
-		in, ed := l.instance(ev, env, merged, eprov)
+		in, ed := l.instance(ev, env, merged, eprov, origins)
 		d = append(d, ed...)
 		if in != nil {
 			app.Envs = append(app.Envs, in)
@@ -162,7 +169,7 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 
 // instance validates the merged data of an app in env (nil: the base)
 // against #App and decodes it.
-func (l *loader) instance(ev *evaluator, env *spec.Environment, data map[string]any, prov provenance.Map) (*Instance, diag.List) {
+func (l *loader) instance(ev *evaluator, env *spec.Environment, data map[string]any, prov provenance.Map, origins map[string]string) (*Instance, diag.List) {
 	v, err := ev.fromJSON(data)
 	if err != nil {
 		var d diag.List
@@ -173,7 +180,7 @@ func (l *loader) instance(ev *evaluator, env *spec.Environment, data map[string]
 	if d := validate(ev, defApp, v, prov, prov[""], &a); len(d) > 0 {
 		return nil, d
 	}
-	in := &Instance{Env: env, Spec: &a, Prov: prov}
+	in := &Instance{Env: env, Spec: &a, Prov: prov, origins: origins}
 	if env != nil {
 		in.Namespace = env.Namespaces[a.Team]
 	}
@@ -272,13 +279,16 @@ func runsIn(data map[string]any, env string) bool {
 
 // envLayer turns an environment's settings into a layer over the app's own
 // settings, under the app's overrides for that environment.
-func envLayer(env *spec.Environment, app map[string]any, eprov provenance.Map) (map[string]any, provenance.Map) {
+// origins maps each path of the layer to the environment's own path.
+func envLayer(env *spec.Environment, app map[string]any, eprov provenance.Map) (map[string]any, provenance.Map, map[string]string) {
 	layer := map[string]any{}
 	prov := provenance.Map{}
+	origins := map[string]string{}
 	set := func(at string, value any, from string) {
 		setPath(layer, at, value)
 		if pos, ok := eprov.Lookup(from); ok {
 			prov.Set(at, pos)
+			origins[at] = from
 		}
 	}
 	if t, ok := app[pathTraining].(map[string]any); ok {
@@ -306,7 +316,7 @@ func envLayer(env *spec.Environment, app map[string]any, eprov provenance.Map) (
 			set("serving.resources", toMap(s.Resources), "serving.resources")
 		}
 	}
-	return layer, prov
+	return layer, prov, origins
 }
 
 func toMap(v any) map[string]any {

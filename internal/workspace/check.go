@@ -19,7 +19,7 @@ type checker struct {
 }
 
 func (c *checker) add(at, format string, args ...any) {
-	pos, _ := c.in.Prov.Lookup(at)
+	pos, at := c.in.Locate(at)
 	c.diags.Add(pos, at, format, args...)
 }
 

@@ -3,9 +3,10 @@ package workspace
 import (
 	"fmt"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"io/fs"
 
@@ -33,9 +34,8 @@ var friendly = []struct{ pattern, text string }{
 }
 
 var (
-	outOfBound  = regexp.MustCompile(`\(out of bound (.*)\)$`)
-	conflicting = regexp.MustCompile(`^conflicting values (.+) and (.+)$`)
-	lineInMsg   = regexp.MustCompile(`^(\S+\.ya?ml):([0-9]+): (.*)$`)
+	outOfBound = regexp.MustCompile(`\(out of bound (.*)\)$`)
+	lineInMsg  = regexp.MustCompile(`^(\S+\.ya?ml):([0-9]+): (.*)$`)
 )
 
 // humanize rewrites a CUE message into one a spec author can act on.
@@ -64,9 +64,10 @@ func humanize(msg string) string {
 
 // finding is one CUE error, placed.
 type finding struct {
-	pos  provenance.Pos
-	path string
-	msg  string
+	pos      provenance.Pos
+	path     string
+	msg      string
+	conflict *conflict
 }
 
 // fromCUE turns a CUE error into findings. Each finding is placed at the
@@ -92,7 +93,7 @@ func fromCUE(err error, trim string, prov provenance.Map, fallback provenance.Po
 		if m := lineInMsg.FindStringSubmatch(msg); m != nil {
 			line, _ := strconv.Atoi(m[2])
 			pos := provenance.Pos{File: m[1], Line: line, Col: 1}
-			items = append(items, finding{pos, p, m[3]})
+			items = append(items, finding{pos: pos, path: p, msg: m[3]})
 			continue
 		}
 		pos := provenance.Pos{}
@@ -109,7 +110,7 @@ func fromCUE(err error, trim string, prov provenance.Map, fallback provenance.Po
 				pos = fallback
 			}
 		}
-		items = append(items, finding{pos, p, msg})
+		items = append(items, finding{pos: pos, path: p, msg: msg, conflict: conflictOf(format, args)})
 	}
 
 	// A value that fails a field with a default (`*1 | int & >=1`) or an
@@ -127,15 +128,18 @@ func fromCUE(err error, trim string, prov provenance.Map, fallback provenance.Po
 		group := byPath[p]
 		var specific, conflicts []finding
 		var allowed []string
-		var got string
+		got, sameGot, mismatched := "", true, false
 		for _, it := range group {
 			switch {
 			case strings.Contains(it.msg, "errors in empty disjunction"):
-			case conflicting.MatchString(it.msg):
-				m := conflicting.FindStringSubmatch(it.msg)
+			case it.conflict != nil:
 				conflicts = append(conflicts, it)
-				allowed = append(allowed, m[1])
-				got = m[2]
+				allowed = append(allowed, it.conflict.member)
+				if got != "" && got != it.conflict.got {
+					sameGot = false
+				}
+				got = it.conflict.got
+				mismatched = mismatched || it.conflict.mismatched
 			default:
 				specific = append(specific, it)
 			}
@@ -145,10 +149,8 @@ func fromCUE(err error, trim string, prov provenance.Map, fallback provenance.Po
 			for _, it := range specific {
 				out = append(out, diag.Diagnostic{Pos: it.pos, Path: p, Message: humanize(it.msg)})
 			}
-		case len(conflicts) > 1 && sameSecond(conflicts):
-			sort.Strings(allowed)
-			out = append(out, diag.Diagnostic{Pos: bestPos(conflicts), Path: p,
-				Message: fmt.Sprintf("invalid value %s: must be one of %s", got, strings.Join(allowed, ", "))})
+		case len(conflicts) > 1 && sameGot:
+			out = append(out, diag.Diagnostic{Pos: bestPos(conflicts), Path: p, Message: notOneOf(got, allowed, mismatched)})
 		case len(conflicts) > 0:
 			for _, it := range conflicts {
 				out = append(out, diag.Diagnostic{Pos: it.pos, Path: p, Message: it.msg})
@@ -162,15 +164,89 @@ func fromCUE(err error, trim string, prov provenance.Map, fallback provenance.Po
 	return out
 }
 
-// sameSecond reports whether every conflict is about the same user value,
-// as when a value matches none of an enum's members.
-func sameSecond(items []finding) bool {
-	for _, it := range items[1:] {
-		if conflicting.FindStringSubmatch(it.msg)[2] != conflicting.FindStringSubmatch(items[0].msg)[2] {
-			return false
+// conflict is a "conflicting values" error: the user's value against one
+// member of a disjunction.
+type conflict struct {
+	got, member string
+	// mismatched says the two are of different types.
+	mismatched bool
+}
+
+// CUE's formats for a value that conflicts with a disjunct. With types that
+// match, the disjunct comes first; with types that do not, the value.
+const (
+	formatConflict   = "conflicting values %s and %s"
+	formatMismatched = "conflicting values %s and %s (mismatched types %s and %s)"
+)
+
+// conflictOf reads a conflict from a CUE error's format and arguments, or
+// returns nil.
+func conflictOf(format string, args []any) *conflict {
+	switch {
+	case format == formatConflict && len(args) == 2:
+		return &conflict{member: fmt.Sprint(args[0]), got: fmt.Sprint(args[1])}
+	case format == formatMismatched && len(args) == 4:
+		return &conflict{got: fmt.Sprint(args[0]), member: fmt.Sprint(args[1]), mismatched: true}
+	}
+	return nil
+}
+
+// notOneOf says that got is none of an enum's members, listed as the
+// schema declares them, plainly: `"Sometimes" is not one of Always,
+// OnFailure, Never, ExitCode`.
+func notOneOf(got string, members []string, mismatched bool) string {
+	members = enumOrder(members)
+	plain := make([]string, len(members))
+	strs := true
+	for i, m := range members {
+		if u, err := strconv.Unquote(m); err == nil && strings.HasPrefix(m, `"`) {
+			plain[i] = u
+			if u == "" {
+				plain[i] = `"" (empty)`
+			}
+		} else {
+			plain[i], strs = m, false
 		}
 	}
-	return true
+	msg := fmt.Sprintf("%s is not one of %s", got, strings.Join(plain, ", "))
+	if mismatched && strs {
+		msg += " (a string is needed)"
+	}
+	return msg
+}
+
+// enums are the members of every disjunction of literals in the schemas,
+// in the order written there.
+var enums = sync.OnceValue(func() [][]string {
+	src, _ := schemaFiles()
+	var out [][]string
+	for _, f := range src {
+		for _, d := range disjunction.FindAllString(f, -1) {
+			out = append(out, literal.FindAllString(d, -1))
+		}
+	}
+	return out
+})
+
+var (
+	literal     = regexp.MustCompile(`"(?:[^"\\\n]|\\.)*"|-?[0-9]+(?:\.[0-9]+)?|true|false`)
+	disjunction = regexp.MustCompile(`\*?(?:"(?:[^"\\\n]|\\.)*"|-?[0-9]+(?:\.[0-9]+)?)(?:\s*\|\s*\*?(?:"(?:[^"\\\n]|\\.)*"|-?[0-9]+(?:\.[0-9]+)?))+`)
+)
+
+// enumOrder sorts members as the schema disjunction with exactly these
+// members lists them, or alphabetically when there is none.
+func enumOrder(members []string) []string {
+	want := slices.Clone(members)
+	slices.Sort(want)
+	want = slices.Compact(want)
+	for _, e := range enums() {
+		have := slices.Clone(e)
+		slices.Sort(have)
+		if slices.Equal(have, want) {
+			return e
+		}
+	}
+	return want
 }
 
 // bestPos returns the first valid position among items.

@@ -8,7 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -21,6 +23,7 @@ import (
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -91,6 +94,31 @@ type Instance struct {
 	Spec      *spec.App
 	// Prov maps spec paths of Spec to where they were written.
 	Prov provenance.Map
+	// origins maps the paths of Spec that an environment or an override
+	// set to the paths as written there (overrides.prod.training...).
+	origins map[string]string
+}
+
+// Locate returns where the value at path of the instance's spec was
+// written, and the path as written there: a value that the app's
+// overrides set is named by the override's own path
+// (overrides.staging.serving.traffic.stable), one that the environment
+// set by the environment's (training.workerReplicas in overlays/prod.cue).
+func (in *Instance) Locate(path string) (provenance.Pos, string) {
+	pos, _ := in.Prov.Lookup(path)
+	for p := path; ; {
+		if _, ok := in.Prov[p]; ok {
+			if src, ok := in.origins[p]; ok {
+				return pos, src + path[len(p):]
+			}
+			return pos, path
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			return pos, path
+		}
+		p = p[:i]
+	}
 }
 
 // Env returns the environment named name, or nil.
@@ -132,6 +160,9 @@ func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
+	if l.checkSealed(); l.diags.HasErrors() {
+		return l.ws, l.diags.Err()
+	}
 	h := sha256.New()
 	fmt.Fprintf(h, "schemas %s\nroot %s\n", schemaDigest(), root)
 	l.loadPlatform(ev, h)
@@ -150,6 +181,64 @@ func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
 	}
 	l.ws.Warnings.Sort()
 	return l.ws, l.diags.Err()
+}
+
+// LoadDir loads the workspace in the folder dir. Every read goes through
+// one os.Root opened on dir, so that no path, by symlink or otherwise, can
+// read a file outside it; dir names the workspace in findings.
+func LoadDir(dir string, opts Options) (*Workspace, error) {
+	fsys, closer, err := DirFS(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return Load(fsys, dir, opts)
+}
+
+// DirFS opens the workspace folder dir as a file system confined to it by
+// an os.Root: no path, by symlink or otherwise, reads outside dir. Every
+// reader of a workspace on disk uses it; close the Closer when done.
+func DirFS(dir string) (fs.FS, io.Closer, error) {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("workspace %s: %w", dir, unwrapPathError(err))
+	}
+	return r.FS(), r, nil
+}
+
+// checkSealed refuses a symlinked platform spec, apps/ or overlays/: the
+// workspace is one folder, and its specs are its own files. (os.Root would
+// refuse a link that leads outside anyway, with a less helpful message; a
+// link that stays inside is refused too, so that what is validated is
+// plainly what is in the folder.)
+func (l *loader) checkSealed() {
+	entries, err := fs.ReadDir(l.fsys, ".")
+	if err != nil {
+		l.diags.Add(provenance.Pos{File: l.root}, "", "cannot read the workspace: %v", unwrapPathError(err))
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		isSpec := strings.HasPrefix(name, PlatformName+".") && isSpecExt(path.Ext(name))
+		if !isSpec && name != AppsDir && name != OverlaysDir {
+			continue
+		}
+		if e.Type()&fs.ModeSymlink == 0 {
+			if !isSpec && !e.IsDir() {
+				l.diags.Add(l.filePos(name), "", "%s must be a folder", name)
+			}
+			continue
+		}
+		what := "the platform spec"
+		if !isSpec {
+			what = "the " + name + "/ folder"
+		}
+		to := ""
+		if target, err := fs.ReadLink(l.fsys, name); err == nil {
+			to = " to " + target
+		}
+		l.diags.Add(l.filePos(name), "", "%s is a symlink%s; the workspace must hold its own files, so move or copy it into %s", what, to, l.root)
+	}
 }
 
 type loader struct {
@@ -299,6 +388,7 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 			return
 		}
 	}
+	l.warnCredentials(&p, prov)
 	if _, ok := p.Repos[spec.RepoInfra]; len(p.Clusters) > 0 && !ok {
 		pos, _ := prov.Lookup("clusters")
 		l.diags.Add(pos, "clusters", "the kops manifests of the clusters go to the %q repo; add it to repos", spec.RepoInfra)
@@ -312,6 +402,26 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 	}
 	l.ws.Platform = &p
 	l.ws.PlatformProv = prov
+}
+
+// RuleCredentialsInURL is the rule of the warning about a repo URL that
+// carries credentials.
+const RuleCredentialsInURL = "credentials-in-url"
+
+// warnCredentials warns of repo URLs that carry a password or token: dmls
+// strips them from everything it writes (repourl.Public), but a spec file
+// in git is no place for them.
+func (l *loader) warnCredentials(p *spec.Platform, prov provenance.Map) {
+	for _, name := range sortedKeys(p.Repos) {
+		u := p.Repos[name].URL
+		if !repourl.HasCredentials(u) {
+			continue
+		}
+		at := provenance.Join("repos", name, "url")
+		pos, _ := prov.Lookup(at)
+		l.diags = append(l.diags, diag.Diagnostic{Pos: pos, Path: at, Severity: diag.SeverityWarning, Rule: RuleCredentialsInURL,
+			Message: fmt.Sprintf("%s, as %s", repourl.CredentialsAdvice, repourl.Public(u))})
+	}
 }
 
 func (l *loader) loadEnvs(ev *evaluator, h interface{ Write([]byte) (int, error) }) {

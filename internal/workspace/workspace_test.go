@@ -180,7 +180,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name:  "override above the environment's limit",
 			files: map[string]string{"apps/mnist/app.cue": testApp + "overrides: dev: training: replicas: worker: replicas: 50\n"},
-			want:  []string{"ws/apps/mnist/app.cue:13:45: training.replicas.worker.replicas: 50 replicas exceed the limit of 20 set by environment dev"},
+			want:  []string{"ws/apps/mnist/app.cue:13:45: overrides.dev.training.replicas.worker.replicas: 50 replicas exceed the limit of 20 set by environment dev"},
 		},
 		{
 			name:  "unparsable quantity",
@@ -202,7 +202,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name:  "enum value",
 			files: map[string]string{"apps/mnist/app.cue": testApp + "training: restartPolicy: \"Sometimes\"\n"},
-			want:  []string{"ws/apps/mnist/app.cue:13:26: training.restartPolicy: invalid value \"Sometimes\": must be one of \"Always\", \"ExitCode\", \"Never\", \"OnFailure\""},
+			want:  []string{"ws/apps/mnist/app.cue:13:26: training.restartPolicy: \"Sometimes\" is not one of Always, OnFailure, Never, ExitCode"},
 		},
 		{
 			name:  "image tag policy",

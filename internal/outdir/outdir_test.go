@@ -1,0 +1,265 @@
+package outdir
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dmls-project/dmls/generators"
+)
+
+var tree = generators.Tree{"dev/a.yaml": []byte("a: 1\n"), "prod/a.yaml": []byte("a: 2\n")}
+
+// Issue 8, section 1: what Write may replace, and what it must refuse
+// without touching anything.
+func TestWriteRefuses(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, base string) (dir string, opts Options)
+		wantErr string // "" means Write succeeds
+	}{
+		{"new path", func(t *testing.T, base string) (string, Options) {
+			return filepath.Join(base, "a", "b", "out"), Options{}
+		}, ""},
+		{"empty folder", func(t *testing.T, base string) (string, Options) {
+			d := filepath.Join(base, "out")
+			mkdir(t, d)
+			return d, Options{}
+		}, ""},
+		{"own output", func(t *testing.T, base string) (string, Options) {
+			d := filepath.Join(base, "out")
+			if err := Write(d, generators.Tree{"old.yaml": []byte("x")}, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			return d, Options{}
+		}, ""},
+		{"regular file", func(t *testing.T, base string) (string, Options) {
+			f := filepath.Join(base, "file")
+			write(t, f, "data")
+			return f, Options{}
+		}, "it is a file, not a folder"},
+		{"empty file", func(t *testing.T, base string) (string, Options) {
+			f := filepath.Join(base, "file")
+			write(t, f, "")
+			return f, Options{}
+		}, "it is a file, not a folder"},
+		{"fifo", func(t *testing.T, base string) (string, Options) {
+			f := filepath.Join(base, "fifo")
+			if err := exec.Command("mkfifo", f).Run(); err != nil {
+				t.Skip("mkfifo:", err)
+			}
+			return f, Options{}
+		}, "it is not a folder"},
+		{"user folder", func(t *testing.T, base string) (string, Options) {
+			d := filepath.Join(base, "mine")
+			write(t, filepath.Join(d, "notes.txt"), "mine")
+			return d, Options{}
+		}, "dmls did not make it"},
+		{"forged marker", func(t *testing.T, base string) (string, Options) {
+			d := filepath.Join(base, "mine")
+			write(t, filepath.Join(d, Marker), "")
+			write(t, filepath.Join(d, "notes.txt"), "mine")
+			return d, Options{}
+		}, "is not dmls's"},
+		{"marker is a symlink", func(t *testing.T, base string) (string, Options) {
+			d := filepath.Join(base, "mine")
+			write(t, filepath.Join(base, "real-marker"), string(markerText))
+			mkdir(t, d)
+			if err := os.Symlink(filepath.Join(base, "real-marker"), filepath.Join(d, Marker)); err != nil {
+				t.Fatal(err)
+			}
+			return d, Options{}
+		}, "dmls did not make it"},
+		{"symlink to own output", func(t *testing.T, base string) (string, Options) {
+			d := filepath.Join(base, "out")
+			if err := Write(d, tree, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			l := filepath.Join(base, "link")
+			if err := os.Symlink(d, l); err != nil {
+				t.Fatal(err)
+			}
+			return l, Options{}
+		}, "it is a symlink"},
+		{"workspace", func(t *testing.T, base string) (string, Options) {
+			ws := filepath.Join(base, "ws")
+			write(t, filepath.Join(ws, "platform.cue"), "name: \"p\"")
+			return ws, Options{Workspace: ws}
+		}, "it is the workspace"},
+		{"workspace through a symlinked parent", func(t *testing.T, base string) (string, Options) {
+			ws := filepath.Join(base, "real", "ws")
+			write(t, filepath.Join(ws, "platform.cue"), "name: \"p\"")
+			if err := os.Symlink(filepath.Join(base, "real"), filepath.Join(base, "alias")); err != nil {
+				t.Fatal(err)
+			}
+			return filepath.Join(base, "alias", "ws"), Options{Workspace: ws}
+		}, "it is the workspace"},
+		{"parent of the workspace", func(t *testing.T, base string) (string, Options) {
+			ws := filepath.Join(base, "p", "ws")
+			write(t, filepath.Join(ws, "platform.cue"), "name: \"p\"")
+			return filepath.Join(base, "p"), Options{Workspace: ws}
+		}, "it holds the workspace"},
+		{"empty parent of an empty workspace", func(t *testing.T, base string) (string, Options) {
+			ws := filepath.Join(base, "p", "ws")
+			mkdir(t, ws)
+			return filepath.Join(base, "p"), Options{Workspace: ws}
+		}, "it holds the workspace"},
+		{"git work tree", func(t *testing.T, base string) (string, Options) {
+			mkdir(t, filepath.Join(base, "repo", ".git"))
+			ws := filepath.Join(base, "repo", "deep", "ws")
+			mkdir(t, ws)
+			return filepath.Join(base, "repo", "deep"), Options{Workspace: ws}
+		}, "it holds the workspace"},
+		{"inside .git", func(t *testing.T, base string) (string, Options) {
+			return filepath.Join(base, "repo", ".git", "out"), Options{}
+		}, "inside a .git folder"},
+		{"in apps/", func(t *testing.T, base string) (string, Options) {
+			ws := filepath.Join(base, "ws")
+			mkdir(t, filepath.Join(ws, "apps"))
+			return filepath.Join(ws, "apps", "x"), Options{Workspace: ws}
+		}, "apps/ folder"},
+		{"in overlays/", func(t *testing.T, base string) (string, Options) {
+			ws := filepath.Join(base, "ws")
+			mkdir(t, ws)
+			return filepath.Join(ws, "overlays"), Options{Workspace: ws}
+		}, "overlays/ folder"},
+		{"root", func(t *testing.T, base string) (string, Options) { return "/", Options{} }, "it holds the current folder"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := t.TempDir()
+			dir, opts := tt.setup(t, base)
+			before := snapshot(t, base)
+			err := Write(dir, tree, opts)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Write: %v", err)
+				}
+				got := snapshot(t, dir)
+				if len(got) != len(tree)+3 || got["old.yaml"] != "" || got[Marker] != string(markerText) || got["dev/a.yaml"] != "a: 1\n" {
+					t.Errorf("output holds %v, want the tree and the marker", got)
+				}
+				for name := range snapshot(t, filepath.Dir(dir)) {
+					if strings.Contains(name, ".tmp-") || strings.Contains(name, ".old") {
+						t.Errorf("left behind %s", name)
+					}
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrRefused) {
+				t.Fatalf("Write = %v, want a refusal with %q", err, tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), dir) {
+				t.Errorf("error %q does not name %s", err, dir)
+			}
+			if after := snapshot(t, base); !equal(before, after) {
+				t.Errorf("a refused Write changed the folder:\nbefore %v\nafter  %v", before, after)
+			}
+		})
+	}
+}
+
+// A failure to remove the old output is an error, never a silent
+// success (issue 8, section 1). An immutable file makes the removal fail
+// even for root.
+func TestWriteReportsFailedRemoval(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "out")
+	if err := Write(dir, generators.Tree{"stuck/file.yaml": []byte("x")}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	stuck := filepath.Join(dir, "stuck", "file.yaml")
+	if out, err := exec.Command("chattr", "+i", stuck).CombinedOutput(); err != nil {
+		t.Skipf("chattr +i: %v %s", err, out)
+	}
+	var old string
+	t.Cleanup(func() {
+		exec.Command("chattr", "-i", filepath.Join(old, "stuck", "file.yaml")).Run()
+		exec.Command("chattr", "-i", stuck).Run()
+	})
+	err := Write(dir, tree, Options{})
+	if err == nil || !strings.Contains(err.Error(), "could not remove the old output") {
+		t.Fatalf("Write = %v, want an error about the old output", err)
+	}
+	entries, _ := os.ReadDir(base)
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".old") {
+			old = filepath.Join(base, e.Name())
+			if !strings.Contains(err.Error(), old) {
+				t.Errorf("error %q does not name the leftover %s", err, old)
+			}
+		}
+	}
+	if got := snapshot(t, dir); got["dev/a.yaml"] != "a: 1\n" {
+		t.Errorf("the new output is not in place: %v", got)
+	}
+}
+
+func TestWriteRejectsBadPaths(t *testing.T) {
+	for _, p := range []string{"../x", "/abs", "a/../b", "a\\b", "", Marker} {
+		dir := filepath.Join(t.TempDir(), "out")
+		if err := Write(dir, generators.Tree{p: []byte("x")}, Options{}); err == nil {
+			t.Errorf("Write(%q) succeeded", p)
+		}
+		if _, err := os.Lstat(dir); err == nil {
+			t.Errorf("Write(%q) created %s", p, dir)
+		}
+	}
+}
+
+func mkdir(t *testing.T, d string) {
+	t.Helper()
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func write(t *testing.T, f, s string) {
+	t.Helper()
+	mkdir(t, filepath.Dir(f))
+	if err := os.WriteFile(f, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// snapshot maps every path under dir to its content ("<dir>" for folders,
+// "-> target" for symlinks).
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || p == dir {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		switch {
+		case info.Mode()&os.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			out[rel] = "-> " + l
+		case info.IsDir():
+			out[rel] = "<dir>"
+		case info.Mode().IsRegular():
+			b, _ := os.ReadFile(p)
+			out[rel] = string(b)
+		default:
+			out[rel] = info.Mode().String()
+		}
+		return nil
+	})
+	return out
+}
+
+func equal(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
