@@ -13,6 +13,7 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/repourl"
@@ -23,10 +24,10 @@ import (
 const (
 	// PlatformProject is the AppProject of the platform team's
 	// Applications: platform-<env> and the roots.
-	PlatformProject = "dmls-platform"
+	PlatformProject = spec.PlatformProject
 	// RootName is the Application the platform team applies once; it
 	// syncs argocd/shared.
-	RootName = "dmls-root"
+	RootName = spec.RootApplication
 	// InClusterServer is the API server of the cluster Argo CD runs in,
 	// where its Applications and AppProjects live.
 	InClusterServer = "https://kubernetes.default.svc"
@@ -39,26 +40,18 @@ const (
 	SharedDir = Dir + "/shared"
 )
 
-// reservedEnvs cannot be environment names: their folders under Dir are
-// taken.
-var reservedEnvs = []string{"bootstrap", "shared"}
-
-// reservedProjects cannot be team names: Argo CD has a default project, and
-// dmls has its own.
-var reservedProjects = []string{v1alpha1.DefaultAppProjectName, PlatformProject}
-
 // EnvDir is the folder of one environment's Applications.
 func EnvDir(env string) string { return Dir + "/" + env }
 
 // EnvRootName names the root Application of one environment.
-func EnvRootName(env string) string { return RootName + "-" + env }
+func EnvRootName(env string) string { return spec.EnvRootName(env) }
 
 // ApplicationName names the Application of an app in one environment.
-func ApplicationName(app, env string) string { return app + "-" + env }
+func ApplicationName(app, env string) string { return spec.ApplicationName(app, env) }
 
 // PlatformApplicationName names the Application of an environment's team
 // namespaces and quotas.
-func PlatformApplicationName(env string) string { return "platform-" + env }
+func PlatformApplicationName(env string) string { return spec.PlatformApplicationName(env) }
 
 // Sync waves of the objects dmls generates (argocd.argoproj.io/sync-wave).
 const (
@@ -122,6 +115,7 @@ func TeamKinds() []metav1.GroupKind {
 		{Group: "", Kind: "PersistentVolumeClaim"},
 		{Group: kubeflowv1.SchemeGroupVersion.Group, Kind: kubeflowv1.TFJobKind},
 		{Group: servingv1.SchemeGroupVersion.Group, Kind: "Service"},
+		{Group: inferenceservice.GroupVersion.Group, Kind: inferenceservice.Kind},
 	}
 }
 
@@ -595,7 +589,10 @@ func Tree(in Input) (generators.Tree, error) {
 	return tree, nil
 }
 
-// checkPlatform checks what every object here relies on.
+// checkPlatform checks what every object here relies on. The loader
+// (internal/workspace) refuses all of it first, at the spec position, with
+// the same rules from internal/spec; these checks only guard callers that
+// build a platform by hand.
 func checkPlatform(p *spec.Platform, envs []*spec.Environment) error {
 	if p == nil {
 		return fmt.Errorf("no platform")
@@ -604,7 +601,7 @@ func checkPlatform(p *spec.Platform, envs []*spec.Environment) error {
 		return fmt.Errorf("platform argocd.namespace is not set: Applications and AppProjects live in Argo CD's namespace")
 	}
 	for _, team := range generators.SortedKeys(p.Teams) {
-		if slices.Contains(reservedProjects, team) {
+		if _, ok := spec.ReservedTeams[team]; ok {
 			return fmt.Errorf("platform teams.%s: %q is the name of an Argo CD project dmls or Argo CD needs; name the team differently", team, team)
 		}
 	}
@@ -613,7 +610,7 @@ func checkPlatform(p *spec.Platform, envs []*spec.Environment) error {
 		if env == nil {
 			return fmt.Errorf("nil environment")
 		}
-		if slices.Contains(reservedEnvs, env.Name) {
+		if _, ok := spec.ReservedEnvs[env.Name]; ok {
 			return fmt.Errorf("environment %s (overlays/%s.cue): the name is taken by the %s folder; name the environment differently", env.Name, env.Name, path.Join(Dir, env.Name))
 		}
 		if seen[env.Name] {
@@ -640,7 +637,7 @@ func checkPlatform(p *spec.Platform, envs []*spec.Environment) error {
 
 // maxAppName is the longest Application name: Argo CD's default label
 // tracking writes the name into the app.kubernetes.io/instance label.
-const maxAppName = 63
+const maxAppName = spec.MaxName
 
 func checkAppName(name string) error {
 	if len(name) > maxAppName {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
+	"github.com/kserve/kserve/pkg/apis/serving/v1beta1"
 	authv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"knative.dev/pkg/apis"
@@ -17,17 +18,24 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/generators/kservice"
 )
 
-var kindKService = schema.GroupKind{Group: servingv1.SchemeGroupVersion.Group, Kind: "Service"}
+var (
+	kindKService = schema.GroupKind{Group: servingv1.SchemeGroupVersion.Group, Kind: "Service"}
+	kindISVC     = schema.GroupKind{Group: inferenceservice.GroupVersion.Group, Kind: inferenceservice.Kind}
+)
 
 // webhookUser stands for whoever creates the Service; Knative records it
 // in the creator and lastModifier annotations.
 const webhookUser = "system:serviceaccount:argocd:argocd-application-controller"
 
 // IgnoreDifferences returns what an Application must not compare on the
-// Knative Services among objs, one entry per Service in name order: the
+// Knative Services and KServe InferenceServices among objs, one entry per
+// object in kind, then name order. For an InferenceService these are the
+// fields KServe's webhook defaults, found with KServe's own defaulting
+// (inferenceservice.Default). For a Knative Service they are the
 // fields Knative's admission webhook adds or changes when the Service is
 // created, found by running Knative's own defaulting (SetDefaults) with
 // its built-in config-defaults and the features dmls needs
@@ -39,10 +47,20 @@ const webhookUser = "system:serviceaccount:argocd:argocd-application-controller"
 func IgnoreDifferences(objs []generators.Object) ([]v1alpha1.ResourceIgnoreDifferences, error) {
 	var out []v1alpha1.ResourceIgnoreDifferences
 	for _, o := range objs {
-		if o.Unstructured == nil || o.GroupVersionKind().GroupKind() != kindKService {
+		if o.Unstructured == nil {
 			continue
 		}
-		ptrs, err := KnativeDefaults(o)
+		var ptrs []string
+		var err error
+		gk := o.GroupVersionKind().GroupKind()
+		switch gk {
+		case kindKService:
+			ptrs, err = KnativeDefaults(o)
+		case kindISVC:
+			ptrs, err = KServeDefaults(o)
+		default:
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -50,11 +68,16 @@ func IgnoreDifferences(objs []generators.Object) ([]v1alpha1.ResourceIgnoreDiffe
 			continue
 		}
 		out = append(out, v1alpha1.ResourceIgnoreDifferences{
-			Group: kindKService.Group, Kind: kindKService.Kind, Name: o.GetName(),
+			Group: gk.Group, Kind: gk.Kind, Name: o.GetName(),
 			JSONPointers: ptrs,
 		})
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind > out[j].Kind // Service before InferenceService
+		}
+		return out[i].Name < out[j].Name
+	})
 	return out, nil
 }
 
@@ -93,7 +116,13 @@ func KnativeDefaults(obj generators.Object) ([]string, error) {
 	if err := json.Unmarshal(admitted, &after); err != nil {
 		return nil, err
 	}
-	// The API server owns status and the object's creation time.
+	return diffPointers(before, after), nil
+}
+
+// diffPointers returns the pointers of what after adds to or changes in
+// before, leaving out what the API server owns: status and the object's
+// creation time.
+func diffPointers(before, after map[string]any) []string {
 	delete(before, "status")
 	delete(after, "status")
 	for _, m := range []map[string]any{before, after} {
@@ -103,7 +132,35 @@ func KnativeDefaults(obj generators.Object) ([]string, error) {
 	}
 	var ptrs []string
 	changed("", before, after, &ptrs)
-	return ptrs, nil
+	return ptrs
+}
+
+// KServeDefaults returns the JSON pointers (RFC 6901) of the fields of a
+// KServe InferenceService that KServe's webhook adds or changes on create,
+// in order: the object goes through KServe's Go type and its defaulting,
+// as in KServe's mutating webhook.
+func KServeDefaults(obj generators.Object) ([]string, error) {
+	raw, err := json.Marshal(obj.Object)
+	if err != nil {
+		return nil, fmt.Errorf("inferenceservice %s: %w", obj.GetName(), err)
+	}
+	isvc := &v1beta1.InferenceService{}
+	if err := json.Unmarshal(raw, isvc); err != nil {
+		return nil, fmt.Errorf("inferenceservice %s: %w", obj.GetName(), err)
+	}
+	inferenceservice.Default(isvc)
+	admitted, err := json.Marshal(isvc)
+	if err != nil {
+		return nil, fmt.Errorf("inferenceservice %s: %w", obj.GetName(), err)
+	}
+	var before, after map[string]any
+	if err := json.Unmarshal(raw, &before); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(admitted, &after); err != nil {
+		return nil, err
+	}
+	return diffPointers(before, after), nil
 }
 
 // changed appends the pointers under at where after adds to or differs

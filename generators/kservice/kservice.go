@@ -42,9 +42,10 @@ var _ generators.Func = Generate
 // without serving gives nothing.
 func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 	s := app.Serving
-	if s == nil {
+	if s == nil || s.Runtime == spec.RuntimeKServe {
 		return nil, nil
 	}
+	name := s.ObjectName(app.Name)
 	labels := generators.Labels(app, p, Component)
 	trace := &provenance.Trace{}
 	const tmpl = "spec.template"
@@ -61,20 +62,24 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 	var volumes []corev1.Volume
 	if m := s.Model; m != nil {
 		claim, sub := splitPVC(m.StorageURI)
-		name := m.Name
-		if name == "" {
-			name = app.Name
+		model := m.Name
+		if model == "" {
+			model = app.Name
 		}
 		if port == 0 {
 			port = TFServingPort
 		}
-		base := path.Join(ModelsDir, name)
-		c.Image = TFServingImage + ":" + m.RuntimeVersion
+		base := path.Join(ModelsDir, model)
+		version := m.RuntimeVersion
+		if version == "" {
+			version = spec.DefaultTFServingVersion
+		}
+		c.Image = TFServingImage + ":" + version
 		trace.Record(ctr+".image", "serving.model.runtimeVersion")
 		c.Args = []string{
 			"--port=8500",
 			"--rest_api_port=" + strconv.Itoa(port),
-			"--model_name=" + name,
+			"--model_name=" + model,
 			"--model_base_path=" + base,
 		}
 		trace.Record(ctr+".args", "serving.model")
@@ -121,7 +126,7 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 	setScale(autoscaling.TargetAnnotationKey, as.Target, "target")
 
 	svc := &servingv1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: app.Name, Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
 	}
 	rt := &svc.Spec.ConfigurationSpec.Template
 	rt.ObjectMeta = metav1.ObjectMeta{Labels: labels}
@@ -129,7 +134,7 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 		rt.Annotations = ann
 	}
 	if s.Revision != "" {
-		rt.Name = spec.RevisionName(app.Name, s.Revision)
+		rt.Name = spec.RevisionName(name, s.Revision)
 		trace.Record(tmpl+".metadata.name", "serving.revision")
 	}
 	rt.Spec.PodSpec = corev1.PodSpec{Containers: []corev1.Container{c}, Volumes: volumes}
@@ -144,7 +149,10 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 		rt.Spec.TimeoutSeconds = ptr(int64(*as.TimeoutSeconds))
 		trace.Record(tmpl+".spec.timeoutSeconds", "serving.autoscaling.timeoutSeconds")
 	}
-	svc.Spec.RouteSpec.Traffic = traffic(app, trace)
+	if s.Name != "" {
+		trace.Record("metadata.name", "serving.name")
+	}
+	svc.Spec.RouteSpec.Traffic = traffic(name, s, trace)
 
 	obj, err := generators.New(svc, servingv1.SchemeGroupVersion.WithKind("Service"), trace)
 	if err != nil {
@@ -156,21 +164,20 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 // traffic splits requests: all to the latest ready revision by default,
 // all to one pinned revision, or stable and canary by percent. Extra tags
 // route by name at 0%.
-func traffic(app *spec.App, trace *provenance.Trace) []servingv1.TrafficTarget {
-	s := app.Serving
+func traffic(name string, s *spec.ModelService, trace *provenance.Trace) []servingv1.TrafficTarget {
 	tr := s.Traffic
 	var out []servingv1.TrafficTarget
 	switch {
 	case tr.CanaryPercent != nil:
 		p := int64(*tr.CanaryPercent)
 		out = append(out,
-			servingv1.TrafficTarget{Tag: spec.TagStable, RevisionName: spec.RevisionName(app.Name, tr.Stable), Percent: ptr(100 - p), LatestRevision: ptr(false)},
-			servingv1.TrafficTarget{Tag: spec.TagCanary, RevisionName: spec.RevisionName(app.Name, s.Revision), Percent: ptr(p), LatestRevision: ptr(false)},
+			servingv1.TrafficTarget{Tag: spec.TagStable, RevisionName: spec.RevisionName(name, tr.Stable), Percent: ptr(100 - p), LatestRevision: ptr(false)},
+			servingv1.TrafficTarget{Tag: spec.TagCanary, RevisionName: spec.RevisionName(name, s.Revision), Percent: ptr(p), LatestRevision: ptr(false)},
 		)
 		trace.Record("spec.traffic[0]", "serving.traffic.stable")
 		trace.Record("spec.traffic[1]", "serving.traffic.canaryPercent")
 	case tr.Pinned:
-		out = append(out, servingv1.TrafficTarget{Tag: spec.TagCurrent, RevisionName: spec.RevisionName(app.Name, s.Revision), Percent: ptr(int64(100)), LatestRevision: ptr(false)})
+		out = append(out, servingv1.TrafficTarget{Tag: spec.TagCurrent, RevisionName: spec.RevisionName(name, s.Revision), Percent: ptr(int64(100)), LatestRevision: ptr(false)})
 		trace.Record("spec.traffic[0]", "serving.traffic.pinned")
 	default:
 		out = append(out, servingv1.TrafficTarget{Tag: spec.TagCurrent, LatestRevision: ptr(true), Percent: ptr(int64(100))})
@@ -178,7 +185,7 @@ func traffic(app *spec.App, trace *provenance.Trace) []servingv1.TrafficTarget {
 	}
 	for _, tag := range generators.SortedKeys(tr.Tags) {
 		trace.Record(fmt.Sprintf("spec.traffic[%d]", len(out)), "serving.traffic.tags."+tag)
-		out = append(out, servingv1.TrafficTarget{Tag: tag, RevisionName: spec.RevisionName(app.Name, tr.Tags[tag]), Percent: ptr(int64(0)), LatestRevision: ptr(false)})
+		out = append(out, servingv1.TrafficTarget{Tag: tag, RevisionName: spec.RevisionName(name, tr.Tags[tag]), Percent: ptr(int64(0)), LatestRevision: ptr(false)})
 	}
 	return out
 }

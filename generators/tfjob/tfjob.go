@@ -52,7 +52,7 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 
 	trace := &provenance.Trace{}
 	job := &kubeflowv1.TFJob{
-		ObjectMeta: metav1.ObjectMeta{Name: spec.TFJobName(app.Name, t.Run), Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: spec.JobName(app.Name, t), Labels: labels},
 		Spec: kubeflowv1.TFJobSpec{
 			RunPolicy: kubeflowv1.RunPolicy{
 				CleanPodPolicy:          ptr(kubeflowv1.CleanPodPolicy(t.CleanPodPolicy)),
@@ -64,6 +64,9 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 		},
 	}
 	trace.Record("metadata.name", "training.run")
+	if t.Name != "" {
+		trace.Record("metadata.name", "training.name")
+	}
 	trace.Record("spec.runPolicy.cleanPodPolicy", "training.cleanPodPolicy")
 	trace.Record("spec.runPolicy.ttlSecondsAfterFinished", "training.ttlSecondsAfterFinished")
 	trace.Record("spec.runPolicy.activeDeadlineSeconds", "training.activeDeadlineSeconds")
@@ -112,6 +115,8 @@ func replicaSpec(app *spec.App, role string, rs *spec.ReplicaSet, labels map[str
 
 	c.Image = firstNonEmpty(rs.Image, t.Image)
 	trace.Record(cat+".image", pick("image", rs.Image != ""))
+	c.ImagePullPolicy = corev1.PullPolicy(firstNonEmpty(rs.ImagePullPolicy, t.ImagePullPolicy))
+	trace.Record(cat+".imagePullPolicy", pick("imagePullPolicy", rs.ImagePullPolicy != ""))
 	c.Command = firstList(rs.Command, t.Command)
 	trace.Record(cat+".command", pick("command", rs.Command != nil))
 	c.Args = append([]string(nil), firstList(rs.Args, t.Args)...)
@@ -195,26 +200,10 @@ func replicaSpec(app *spec.App, role string, rs *spec.ReplicaSet, labels map[str
 // volumeClaims returns the PersistentVolumeClaims that the job's volumes
 // ask to create, in name order.
 func volumeClaims(app *spec.App, labels map[string]string) ([]generators.Object, error) {
-	t := app.Training
-	type claim struct {
-		from string
-		v    spec.Volume
-	}
-	claims := map[string]claim{}
-	add := func(from, name string, v spec.Volume) {
-		if v.Create != nil {
-			claims[ClaimName(app.Name, name, v)] = claim{from, v}
-		}
-	}
-	for _, name := range generators.SortedKeys(t.Volumes) {
-		add("training.volumes."+name, name, t.Volumes[name])
-	}
-	for _, role := range spec.Roles {
-		if rs := t.Replicas.Get(role); rs != nil {
-			for _, name := range generators.SortedKeys(rs.Volumes) {
-				add("training.replicas."+role+".volumes."+name, name, rs.Volumes[name])
-			}
-		}
+	// A later volume of the same claim wins; the loader refuses two.
+	claims := map[string]spec.Claim{}
+	for _, c := range spec.CreatedClaims(app) {
+		claims[c.Name] = c
 	}
 	var out []generators.Object
 	for _, name := range generators.SortedKeys(claims) {
@@ -224,20 +213,20 @@ func volumeClaims(app *spec.App, labels map[string]string) ([]generators.Object,
 			Spec: corev1.PersistentVolumeClaimSpec{
 				VolumeMode: ptr(corev1.PersistentVolumeFilesystem),
 				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
-					corev1.ResourceStorage: resource.MustParse(cl.v.Create.Size),
+					corev1.ResourceStorage: resource.MustParse(cl.Volume.Create.Size),
 				}},
 			},
 		}
-		for _, m := range cl.v.Create.AccessModes {
+		for _, m := range cl.Volume.Create.AccessModes {
 			pvc.Spec.AccessModes = append(pvc.Spec.AccessModes, corev1.PersistentVolumeAccessMode(m))
 		}
-		if sc := cl.v.Create.StorageClass; sc != "" {
+		if sc := cl.Volume.Create.StorageClass; sc != "" {
 			pvc.Spec.StorageClassName = &sc
 		}
 		trace := &provenance.Trace{}
-		trace.Record("metadata.name", cl.from)
-		trace.Record("spec", cl.from+".create")
-		trace.Record("spec.resources.requests.storage", cl.from+".create.size")
+		trace.Record("metadata.name", cl.From)
+		trace.Record("spec", cl.From+".create")
+		trace.Record("spec.resources.requests.storage", cl.From+".create.size")
 		obj, err := generators.New(pvc, corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"), trace)
 		if err != nil {
 			return nil, err
@@ -248,12 +237,7 @@ func volumeClaims(app *spec.App, labels map[string]string) ([]generators.Object,
 }
 
 // ClaimName is the PVC a volume mounts: its claimName, or <app>-<volume>.
-func ClaimName(app, volume string, v spec.Volume) string {
-	if v.ClaimName != "" {
-		return v.ClaimName
-	}
-	return app + "-" + volume
-}
+func ClaimName(app, volume string, v spec.Volume) string { return spec.ClaimName(app, volume, v) }
 
 // formatValue prints a hyperparameter as the training code reads it.
 func formatValue(v any) string {

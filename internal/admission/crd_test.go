@@ -17,10 +17,11 @@ import (
 // upstream names the module file each embedded CRD is a copy of. The
 // versions are the project's pinned ones (go.mod, tests/e2e/cluster.sh).
 var upstream = map[string]string{
-	"tfjobs.kubeflow.org.yaml":          "github.com/kubeflow/training-operator@v1.8.1/manifests/base/crds/kubeflow.org_tfjobs.yaml",
-	"services.serving.knative.dev.yaml": "knative.dev/serving@v0.42.2/config/core/300-resources/service.yaml",
-	"applications.argoproj.io.yaml":     "github.com/argoproj/argo-cd/v2@v2.14.21/manifests/crds/application-crd.yaml",
-	"appprojects.argoproj.io.yaml":      "github.com/argoproj/argo-cd/v2@v2.14.21/manifests/crds/appproject-crd.yaml",
+	"tfjobs.kubeflow.org.yaml":                 "github.com/kubeflow/training-operator@v1.8.1/manifests/base/crds/kubeflow.org_tfjobs.yaml",
+	"services.serving.knative.dev.yaml":        "knative.dev/serving@v0.42.2/config/core/300-resources/service.yaml",
+	"applications.argoproj.io.yaml":            "github.com/argoproj/argo-cd/v2@v2.14.21/manifests/crds/application-crd.yaml",
+	"appprojects.argoproj.io.yaml":             "github.com/argoproj/argo-cd/v2@v2.14.21/manifests/crds/appproject-crd.yaml",
+	"inferenceservices.serving.kserve.io.yaml": "github.com/kserve/kserve@v0.14.1/config/crd/full/serving.kserve.io_inferenceservices.yaml",
 }
 
 // TestEmbeddedCRDsAreUpstream fails when an embedded CRD is not a byte copy

@@ -210,6 +210,9 @@ func bumpRun(d *appDoc) {
 		}
 	}
 	d.section(sectionTraining)["run"] = json.Number(strconv.Itoa(run + 1))
+	// A job that kept its own name (dmls import) would keep it for every
+	// run; the new run is a new object, <app>-r<run>.
+	delete(d.section(sectionTraining), "name")
 }
 
 func asMap(v any) map[string]any {
@@ -328,6 +331,19 @@ func deploy(d *appDoc, env string, v version, canary *int) error {
 	}
 	t["revision"] = rev
 	tr := child(t, "traffic", true)
+	if isKServe(eff) {
+		// KServe splits by canaryTrafficPercent between the latest spec
+		// and the revision it rolled out last; stable only names it.
+		if canary != nil {
+			if serving != "" {
+				tr["stable"] = serving
+			}
+			tr["canaryPercent"] = json.Number(strconv.Itoa(*canary))
+		} else {
+			allToRevision(d, env, tr)
+		}
+		return nil
+	}
 	if canary != nil {
 		if serving == "" {
 			return fieldErrorf(409, "canaryPercent", "app %s has no named revision serving now, so there is nothing to keep as stable; roll out without canaryPercent first", d.name)
@@ -353,9 +369,25 @@ func deploy(d *appDoc, env string, v version, canary *int) error {
 func allToRevision(d *appDoc, env string, tr map[string]any) {
 	delete(tr, "stable")
 	delete(tr, "canaryPercent")
-	if eff := asMap(d.effective(env, sectionServing)["traffic"]); str(eff, "stable") != "" {
+	if eff := d.effective(env, sectionServing); hasCanary(eff) {
 		tr["canaryPercent"] = json.Number("100")
 	}
+}
+
+// isKServe reports whether a model service (its effective settings) runs
+// on KServe, whose canary is canaryTrafficPercent against the revision it
+// rolled out last, and which has no named routes.
+func isKServe(eff map[string]any) bool { return str(eff, "runtime") == "kserve" }
+
+// hasCanary reports whether a canary is set up in traffic settings tr of
+// a service: a stable revision on Knative, a canary percent on KServe.
+func hasCanary(eff map[string]any) bool {
+	tr := asMap(eff["traffic"])
+	if isKServe(eff) {
+		_, ok := intValue(tr, "canaryPercent")
+		return ok
+	}
+	return str(tr, "stable") != ""
 }
 
 // servingRevision is the revision that serves (most of) the traffic: the
@@ -419,8 +451,7 @@ func (o *setCanary) apply(c *opContext, d *appDoc) error {
 	if err := c.checkEnv(d, "env", o.u.Env); err != nil {
 		return err
 	}
-	eff := asMap(d.effective(o.u.Env, sectionServing)["traffic"])
-	if str(eff, "stable") == "" {
+	if !hasCanary(d.effective(o.u.Env, sectionServing)) {
 		return conflict("app %s has no canary%s: roll out with canaryPercent first", d.name, inEnv(o.u.Env))
 	}
 	child(d.target(o.u.Env, sectionServing), "traffic", true)["canaryPercent"] = json.Number(strconv.Itoa(o.u.Percent))
@@ -445,9 +476,10 @@ func (o *promoteCanary) apply(c *opContext, d *appDoc) error {
 	if err := c.checkEnv(d, "env", o.env); err != nil {
 		return err
 	}
-	eff := asMap(d.effective(o.env, sectionServing)["traffic"])
+	svc := d.effective(o.env, sectionServing)
+	eff := asMap(svc["traffic"])
 	stable := str(eff, "stable")
-	if stable == "" {
+	if !hasCanary(svc) {
 		return conflict("app %s has no canary%s to promote", d.name, inEnv(o.env))
 	}
 	if p, _ := intValue(eff, "canaryPercent"); p == 100 {
@@ -455,7 +487,9 @@ func (o *promoteCanary) apply(c *opContext, d *appDoc) error {
 	}
 	tr := child(d.target(o.env, sectionServing), "traffic", true)
 	allToRevision(d, o.env, tr)
-	child(tr, "tags", true)[previousTag] = stable
+	if !isKServe(svc) {
+		child(tr, "tags", true)[previousTag] = stable
+	}
 	return nil
 }
 
@@ -480,6 +514,16 @@ func (o *rollback) apply(c *opContext, d *appDoc) error {
 	eff := d.effective(o.env, sectionServing)
 	tr := asMap(eff["traffic"])
 	target := child(d.target(o.env, sectionServing), "traffic", true)
+	if isKServe(eff) {
+		// canaryTrafficPercent 0 sends everything to the revision KServe
+		// rolled out last; after a full rollout KServe steps back to the
+		// one rolled out before it.
+		if p, ok := intValue(tr, "canaryPercent"); ok && p == 0 {
+			return nil // already rolled back
+		}
+		target["canaryPercent"] = json.Number("0")
+		return nil
+	}
 	if stable := str(tr, "stable"); stable != "" {
 		if p, ok := intValue(tr, "canaryPercent"); ok && p == 0 {
 			return nil // already rolled back
@@ -532,7 +576,7 @@ func (o *promoteEnv) apply(c *opContext, d *appDoc) error {
 	promoted := false
 	if from := d.effective(o.p.From, sectionServing); from != nil {
 		tr := asMap(from["traffic"])
-		if str(tr, "stable") != "" {
+		if hasCanary(from) {
 			if p, _ := intValue(tr, "canaryPercent"); p != 100 {
 				return conflict("a canary runs in %s; promote it or roll it back before promoting %s", o.p.From, d.name)
 			}

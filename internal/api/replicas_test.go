@@ -222,7 +222,7 @@ func TestIncrementalBuildMatchesBuild(t *testing.T) {
 	}
 	urls := map[string]string{"k8s-config": "https://git.example.com/other/k8s-config.git"}
 	st := newStore(gitops.Target{URL: "unused"}, "", urls, gitops.Auth{}, gitops.Signature{})
-	sn := st.install(1, "0000000000000000000000000000000000000000", files)
+	sn := st.install(1, "0000000000000000000000000000000000000000", files, nil)
 	res, ws, err := sn.build()
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +252,7 @@ func TestIncrementalBuildMatchesBuild(t *testing.T) {
 	}
 	// A second snapshot that changes one app loads only that app.
 	files["apps/job-1/app.json"] = []byte(`{"name":"job-1","team":"ml-serving","training":{"image":"registry.example.com/t:9","replicas":{"worker":{"replicas":2}}}}`)
-	sn2 := st.install(2, "1111111111111111111111111111111111111111", files)
+	sn2 := st.install(2, "1111111111111111111111111111111111111111", files, nil)
 	for dir, e := range sn2.dirs {
 		if reused := e.app == sn.dirs[dir].app && e.built == sn.dirs[dir].built; reused == (dir == "job-1") {
 			t.Errorf("%s: reused %v", dir, reused)

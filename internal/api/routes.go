@@ -88,16 +88,6 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
 }
 
-func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain")
-	if !s.Ready() {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("not ready\n"))
-		return
-	}
-	_, _ = w.Write([]byte("ok\n"))
-}
-
 func (s *Server) serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(s.openapi)
@@ -131,7 +121,7 @@ func (s *Server) authorize(req *request) (string, *apiError) {
 // wait does not end when the client goes away: an accepted change is
 // always finished, and its answer kept for an Idempotency-Key.
 func (s *Server) enqueue(req *request, team string, op operation, okStatus int) *response {
-	j := &job{id: req.id, actor: req.ident.actor, team: team, op: op, done: make(chan *outcome, 1)}
+	j := &job{id: req.id, actor: req.ident.actor, team: team, op: op, idemKey: req.idemKey, idemFP: req.idemFP, done: make(chan *outcome, 1)}
 	s.mu.RLock()
 	if s.draining {
 		s.mu.RUnlock()
@@ -159,7 +149,7 @@ func (s *Server) enqueue(req *request, team string, op operation, okStatus int) 
 	if !o.result.Changed {
 		status = http.StatusOK
 	}
-	return &response{status: status, body: o.result}
+	return &response{status: status, body: o.result, replayed: o.replayed}
 }
 
 // appNameRE is #AppName; the loader checks it again with the schema.

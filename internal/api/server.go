@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,6 +125,7 @@ type Server struct {
 	writer  *writer
 	idem    *idemStore
 	metrics *metrics
+	health  *health
 	schema  *apiSchema
 	openapi []byte
 	mux     *http.ServeMux
@@ -171,6 +173,8 @@ func New(cfg Config) (*Server, error) {
 		metrics: newMetrics(cfg.Registry),
 		schema:  schema,
 	}
+	s.health = newHealth(s.metrics.registry)
+	s.store.health = s.health
 	s.writer = &writer{s: s, queue: make(chan *job, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{})}
 	routes := s.routes()
 	if s.openapi, err = s.openAPI(routes); err != nil {
@@ -266,6 +270,9 @@ type request struct {
 	id    string
 	ident identity
 	body  []byte
+	// idemKey and idemFP are the Idempotency-Key hashed with the actor
+	// and the request's fingerprint, when the request has a key.
+	idemKey, idemFP string
 }
 
 // response is a handler's answer, kept whole so that it can be replayed
@@ -377,6 +384,7 @@ func (s *Server) idempotent(rt *route, req *request, key string) (resp *response
 	h.Write(req.body)
 	var fp [sha256.Size]byte
 	copy(fp[:], h.Sum(nil))
+	req.idemKey, req.idemFP = keyHash(req.ident.actor, key), hex.EncodeToString(fp[:16])
 	e, state := s.idem.begin(req.ident.actor+"\x00"+key, fp)
 	switch state {
 	case idemMismatch:
@@ -474,6 +482,11 @@ func (s *Server) auditLine(req *request, rt *route, resp *response, d time.Durat
 		slog.String("app", req.r.PathValue("app")),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 		slog.String("remote", req.r.RemoteAddr),
+	}
+	if rt.mutation {
+		if broken, _ := s.health.brokenApps(); len(broken) > 0 {
+			attrs = append(attrs, slog.String("degraded_apps", strings.Join(broken, ",")))
+		}
 	}
 	if key := req.r.Header.Get(apiclient.HeaderIdempotencyKey); key != "" {
 		sum := sha256.Sum256([]byte(key))

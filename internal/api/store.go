@@ -50,6 +50,17 @@ type store struct {
 	urls   map[string]string
 	loaded *memo.Cache[*workspace.App]
 	built  *memo.Cache[*build.App]
+	// health, when set, learns whether ml-model could be reached.
+	health *health
+	// keys are the Idempotency-Keys of ml-model's recent history.
+	keys *keyIndex
+	// lastGood holds, by app folder, the newest valid version of each app
+	// the server has seen: a folder broken by hand in git keeps it in the
+	// config repos (issue 8, section 7). Guarded by mu.
+	lastGood map[string]*appEntry
+	// searched are the broken folder contents (by hash) whose last good
+	// version was looked for in history. Guarded by mu.
+	searched map[string]string
 
 	mu     sync.Mutex
 	latest *snapshot
@@ -102,6 +113,12 @@ type snapshot struct {
 	errs map[string]diag.List
 	// commits are the commits that last changed each app, by name.
 	commits map[string]string
+	// unsafe are the symlinks and submodules of the tree, which files
+	// leaves out (workspace path → what it is).
+	unsafe map[string]string
+	// lastGood are the last valid versions of the broken app folders
+	// that the server has seen; a broken folder not in it has none.
+	lastGood map[string]*appEntry
 
 	builds     *memo.Cache[*build.App]
 	resultOnce sync.Once
@@ -148,15 +165,51 @@ func (sn *snapshot) workspaceErrors(skip map[string]bool) diag.List {
 	return out
 }
 
+// broken returns the app folders of sn that do not validate, sorted.
+func (sn *snapshot) broken() []string {
+	var out []string
+	for _, dir := range slices.Sorted(maps.Keys(sn.errs)) {
+		if dir != "" && len(sn.errs[dir]) > 0 {
+			out = append(out, dir)
+		}
+	}
+	return out
+}
+
 // build generates the whole workspace with build.Workspace; the apps come
-// from the build cache, filled when the snapshot was loaded.
+// from the build cache, filled when the snapshot was loaded. A broken app
+// folder does not stop the others: it is built from its last good version
+// (issue 8, section 7). A broken folder without one fails the build, as
+// do findings about the platform or the environments: publishing without
+// it would prune its Applications.
 func (sn *snapshot) build() (*build.Result, *workspace.Workspace, error) {
 	sn.resultOnce.Do(func() {
-		if d := sn.workspaceErrors(nil); len(d) > 0 {
+		var missing diag.List
+		for _, dir := range sn.broken() {
+			if _, ok := sn.lastGood[dir]; !ok {
+				missing = append(missing, sn.errs[dir]...)
+			}
+		}
+		if d := append(sn.errs[""], missing...); len(d) > 0 {
 			sn.resultErr = d
 			return
 		}
-		sn.result, sn.resultErr = build.Workspace(sn.ws, build.Options{Cache: sn.builds})
+		ws := sn.ws
+		if len(sn.lastGood) > 0 {
+			c := *sn.ws
+			c.Apps = nil
+			for _, e := range sn.byName {
+				c.Apps = append(c.Apps, e.app)
+			}
+			for _, g := range sn.lastGood {
+				if _, dup := sn.byName[g.app.Name]; !dup {
+					c.Apps = append(c.Apps, g.app)
+				}
+			}
+			slices.SortFunc(c.Apps, func(a, b *workspace.App) int { return strings.Compare(a.Name, b.Name) })
+			ws = &c
+		}
+		sn.result, sn.resultErr = build.Workspace(ws, build.Options{Cache: sn.builds})
 	})
 	return sn.result, sn.ws, sn.resultErr
 }
@@ -164,7 +217,7 @@ func (sn *snapshot) build() (*build.Result, *workspace.Workspace, error) {
 func newStore(target gitops.Target, prefix string, urls map[string]string, auth gitops.Auth, author gitops.Signature) *store {
 	return &store{target: target, prefix: prefix, urls: urls, auth: auth, author: author,
 		loaded: memo.New[*workspace.App](cacheApps), built: memo.New[*build.App](cacheApps),
-		seen: map[string]seenApp{}}
+		seen: map[string]seenApp{}, keys: newKeyIndex(), lastGood: map[string]*appEntry{}, searched: map[string]string{}}
 }
 
 // repoPath turns a workspace path into a repository path.
@@ -221,7 +274,8 @@ func (s *store) read(ctx context.Context) (*snapshot, error) {
 	if prefix == "" {
 		prefix = gitops.RootPrefix
 	}
-	raw, sha, err := gitops.ReadTree(ctx, s.target, s.auth, prefix)
+	raw, sha, rawUnsafe, err := gitops.ReadTreeSkipping(ctx, s.target, s.auth, prefix)
+	s.observeGit(err)
 	if err != nil {
 		return nil, fmt.Errorf("read the workspace from %s: %w", s.target.Name, err)
 	}
@@ -232,24 +286,154 @@ func (s *store) read(ctx context.Context) (*snapshot, error) {
 		}
 		files[p] = b
 	}
-	return s.install(seq, sha, files), nil
+	unsafe := map[string]string{}
+	for p, what := range rawUnsafe {
+		if s.prefix != "" {
+			p = strings.TrimPrefix(p, s.prefix+"/")
+		}
+		unsafe[p] = what
+	}
+	return s.install(seq, sha, files, unsafe), nil
 }
 
 // install loads the snapshot of files at sha and makes it the latest if
 // no read that started later got there first. Loading happens outside the
 // lock, so reads of the latest snapshot do not wait for it.
-func (s *store) install(seq uint64, sha string, files map[string][]byte) *snapshot {
-	sn := s.load(seq, sha, files)
+func (s *store) install(seq uint64, sha string, files map[string][]byte, unsafe map[string]string) *snapshot {
+	sn := s.load(seq, sha, files, unsafe)
+	s.recoverGood(sn)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.latest == nil || seq > s.latest.seq {
 		s.observe(sn)
 		s.latest = sn
 	}
+	s.keepGood(sn)
 	if sn.commits == nil {
 		sn.commits = s.commitsOf(sn)
 	}
 	return sn
+}
+
+// keepGood records the valid apps of sn as their folders' last good
+// versions, forgets folders that are gone, and gives sn the last good
+// versions of its broken folders. Called with mu held.
+func (s *store) keepGood(sn *snapshot) {
+	for dir, e := range sn.dirs {
+		if e.valid() {
+			s.lastGood[dir] = e
+		}
+	}
+	if sn == s.latest {
+		for dir := range s.lastGood {
+			if _, ok := sn.dirs[dir]; !ok {
+				delete(s.lastGood, dir)
+			}
+		}
+	}
+	sn.lastGood = map[string]*appEntry{}
+	for dir := range sn.errs {
+		if g, ok := s.lastGood[dir]; ok && dir != "" {
+			sn.lastGood[dir] = g
+		}
+	}
+	if s.health != nil && sn == s.latest {
+		broken := map[string]string{}
+		for dir, d := range sn.errs {
+			if dir != "" && len(d) > 0 {
+				broken[dir] = d[0].String()
+			}
+		}
+		s.health.setBroken(broken)
+	}
+}
+
+// goodDepth is how far back in ml-model's history a broken app's last
+// good version is looked for.
+const goodDepth = 256
+
+// recoverGood finds, for each broken app folder of sn that the server has
+// never seen valid (it started after the folder broke), the newest version
+// in ml-model's history that loads and generates in sn's workspace, and
+// keeps it as the folder's last good version. Each broken content is
+// looked for once. Called before sn is published.
+func (s *store) recoverGood(sn *snapshot) {
+	if sn.ws == nil || sn.sha == "" {
+		return
+	}
+	versions := map[string][]gitops.FolderVersion{}
+	for _, dir := range sn.broken() {
+		s.mu.Lock()
+		_, known := s.lastGood[dir]
+		hash := sn.dirs[dir].hash
+		searched := s.searched[dir] == hash
+		s.searched[dir] = hash
+		s.mu.Unlock()
+		if known || searched {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		v, err := gitops.FolderHistory(ctx, s.target, s.auth, s.repoPath(path.Join(workspace.AppsDir, dir)), goodDepth)
+		cancel()
+		if err == nil && len(v) > 0 {
+			versions[dir] = v
+		}
+	}
+	// Two broken apps may each be valid only beside the other's last good
+	// version (two owners of one PVC), so try until nothing new is found.
+	for progress := true; progress && len(versions) > 0; {
+		progress = false
+		for _, dir := range slices.Sorted(maps.Keys(versions)) {
+			if s.tryVersions(sn, dir, versions[dir]) {
+				delete(versions, dir)
+				progress = true
+			}
+		}
+	}
+}
+
+// tryVersions keeps the newest of versions of the folder dir that loads
+// and generates in sn's workspace, with the other broken folders at their
+// last good versions, and reports whether one did.
+func (s *store) tryVersions(sn *snapshot, dir string, versions []gitops.FolderVersion) bool {
+	replace := func(files map[string][]byte, d string, with map[string][]byte) {
+		folder := path.Join(workspace.AppsDir, d)
+		for p := range files {
+			if strings.HasPrefix(p, folder+"/") {
+				delete(files, p)
+			}
+		}
+		for name, b := range with {
+			files[path.Join(folder, name)] = b
+		}
+	}
+	base := maps.Clone(sn.files)
+	s.mu.Lock()
+	for _, other := range sn.broken() {
+		if g, ok := s.lastGood[other]; ok && other != dir {
+			replace(base, other, g.files)
+		}
+	}
+	s.mu.Unlock()
+	folder := path.Join(s.repoPath(path.Join(workspace.AppsDir, dir))) + "/"
+	for _, v := range versions {
+		files := maps.Clone(base)
+		with := map[string][]byte{}
+		for p, b := range v.Files {
+			with[strings.TrimPrefix(p, folder)] = b
+		}
+		replace(files, dir, with)
+		_, entries, errs := s.loadFolders(files)
+		if e := entries[dir]; e != nil && e.valid() && len(errs) == 0 {
+			s.mu.Lock()
+			if _, ok := s.lastGood[dir]; !ok {
+				s.lastGood[dir] = e
+			}
+			s.mu.Unlock()
+			return true
+		}
+	}
+	return false
 }
 
 // observe records the commit at which each app's content first appeared.
@@ -283,10 +467,28 @@ func (s *store) commitsOf(sn *snapshot) map[string]string {
 }
 
 // load loads and generates every app of files, through the caches.
-func (s *store) load(seq uint64, sha string, files map[string][]byte) *snapshot {
-	sn := &snapshot{seq: seq, sha: sha, at: time.Now(), files: files,
+func (s *store) load(seq uint64, sha string, files map[string][]byte, unsafe map[string]string) *snapshot {
+	sn := &snapshot{seq: seq, sha: sha, at: time.Now(), files: files, unsafe: unsafe,
 		dirs: map[string]*appEntry{}, byName: map[string]*appEntry{}, errs: map[string]diag.List{}, builds: s.built}
 	ws, entries, base := s.loadFolders(files)
+	// A symlink or submodule in git breaks the folder that holds it, as
+	// the loader refuses symlinks on disk; one in an app folder breaks
+	// only that app (issue 8, section 7).
+	for _, p := range slices.Sorted(maps.Keys(unsafe)) {
+		var d diag.List
+		d.Add(provenance.Pos{File: p}, "", "is %s in git; dmls reads only regular files: replace it with the file itself", unsafe[p])
+		if dir := dirOf(p); dir != "" {
+			e := entries[dir]
+			if e == nil {
+				e = &appEntry{dir: dir, files: map[string][]byte{}}
+				entries[dir] = e
+			}
+			e.diags = append(e.diags, d...)
+			e.app, e.built = nil, nil
+		} else if strings.HasPrefix(p, workspace.PlatformName+".") || strings.HasPrefix(p, workspace.OverlaysDir+"/") {
+			base = append(base, d...)
+		}
+	}
 	sn.ws = ws
 	if len(base) > 0 {
 		sn.errs[""] = base
@@ -434,14 +636,35 @@ func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]b
 		Auth:      s.auth,
 		ExpectTip: expect,
 	})
+	s.observeGit(err)
 	if err != nil {
 		return nil, err
 	}
+	s.committed(sn.sha, res.Commit, trailers)
 	s.mu.Lock()
 	s.seq++
 	seq := s.seq
 	s.mu.Unlock()
-	return s.install(seq, res.Commit, next), nil
+	return s.install(seq, res.Commit, next, unsafeOutside(sn.unsafe, changes)), nil
+}
+
+// observeGit tells health how a git operation on ml-model went.
+func (s *store) observeGit(err error) {
+	if s.health != nil {
+		s.health.observe(spec.RepoMLModel, err)
+	}
+}
+
+// unsafeOutside returns the entries of unsafe outside the app folders
+// that changes replace.
+func unsafeOutside(unsafe map[string]string, changes map[string][]byte) map[string]string {
+	out := map[string]string{}
+	for p, what := range unsafe {
+		if _, replaced := changes[dirOf(p)]; !replaced || dirOf(p) == "" {
+			out[p] = what
+		}
+	}
+	return out
 }
 
 // appFolders groups the spec files of each app folder: what the loader

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/dmls-project/dmls/generators/argocd"
+	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
@@ -57,7 +58,7 @@ func trainingView(sn *snapshot, e *appEntry) *apiclient.TrainingJob {
 	a := e.app
 	v := &apiclient.TrainingJob{
 		Team: a.Team, App: a.Name, Managed: e.managed(), Commit: sn.commits[a.Name],
-		Run: a.Base.Spec.Training.Run, TFJob: spec.TFJobName(a.Name, a.Base.Spec.Training.Run),
+		Run: a.Base.Spec.Training.Run, TFJob: spec.JobName(a.Name, a.Base.Spec.Training),
 		Environments: []apiclient.TrainingEnvironment{},
 	}
 	v.Training, v.Overrides = stored(sn, e, sectionTraining, a.Base.Spec.Training)
@@ -68,7 +69,7 @@ func trainingView(sn *snapshot, e *appEntry) *apiclient.TrainingJob {
 		}
 		env := apiclient.TrainingEnvironment{
 			Env: in.Env.Name, Namespace: in.Namespace, Application: argocd.ApplicationName(a.Name, in.Env.Name),
-			TFJob: spec.TFJobName(a.Name, t.Run), Image: t.Image, Replicas: map[string]int{},
+			TFJob: spec.JobName(a.Name, t), Image: t.Image, Replicas: map[string]int{},
 		}
 		for _, role := range spec.Roles {
 			if rs := t.Replicas.Get(role); rs != nil {
@@ -135,6 +136,9 @@ func stored(sn *snapshot, e *appEntry, section string, loaded any) (json.RawMess
 func traffic(e *appEntry, env string) []apiclient.TrafficTarget {
 	out := []apiclient.TrafficTarget{}
 	for _, o := range e.built.Objects[env] {
+		if o.GetKind() == inferenceservice.Kind && o.GroupVersionKind().Group == inferenceservice.GroupVersion.Group {
+			return kserveTraffic(o.Object)
+		}
 		if o.GetKind() != "Service" || o.GroupVersionKind().Group != "serving.knative.dev" {
 			continue
 		}
@@ -155,6 +159,22 @@ func traffic(e *appEntry, env string) []apiclient.TrafficTarget {
 			}
 			out = append(out, tt)
 		}
+	}
+	return out
+}
+
+// kserveTraffic is the split KServe's controller makes for an
+// InferenceService: canaryTrafficPercent to the latest revision and the
+// rest to the revision it rolled out last (tags "latest" and "prev", as
+// KServe's tag routing names them), or everything to the latest.
+func kserveTraffic(obj map[string]any) []apiclient.TrafficTarget {
+	p, ok, _ := unstructured.NestedInt64(obj, "spec", "predictor", "canaryTrafficPercent")
+	if !ok {
+		return []apiclient.TrafficTarget{{Tag: "latest", LatestRevision: true, Percent: 100}}
+	}
+	out := []apiclient.TrafficTarget{{Tag: "latest", LatestRevision: true, Percent: int(p)}}
+	if p < 100 {
+		out = append(out, apiclient.TrafficTarget{Tag: "prev", Percent: int(100 - p)})
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/publish"
 	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // maxCommitAttempts bounds how often a batch is re-applied after other
@@ -33,6 +35,9 @@ type job struct {
 	actor string
 	team  string
 	op    operation
+	// idemKey and idemFP are the job's Idempotency-Key (see keyHash) and
+	// request fingerprint, or "".
+	idemKey, idemFP string
 	// done receives the outcome exactly once; it is buffered, so the
 	// writer never waits for the handler.
 	done chan *outcome
@@ -42,6 +47,9 @@ type job struct {
 type outcome struct {
 	err    *apiError
 	result *apiclient.Result
+	// replayed: the change was committed before, by this server before a
+	// restart or by another replica, and result is that first answer.
+	replayed bool
 }
 
 // writer is the single goroutine that changes ml-model. It drains the
@@ -189,6 +197,7 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 		Repos: []string{spec.RepoK8sConfig},
 	})
 	for _, r := range results {
+		w.s.health.observe(r.Name, nil)
 		result := "unchanged"
 		if r.Changed {
 			result = "committed"
@@ -199,6 +208,10 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 		}
 	}
 	if err != nil {
+		var ge *gitops.Error
+		if errors.As(err, &ge) {
+			w.s.health.observe(ge.Repo, err)
+		}
 		w.s.metrics.commits.WithLabelValues("config", "failed").Inc()
 		w.log().Error("config publish failed; it will be retried", "commit", sn.sha, "error", err)
 		return commits, "config publish failed and will be retried: " + err.Error()
@@ -251,6 +264,12 @@ func (w *writer) process(ctx context.Context, jobs []*job) {
 		if err != nil {
 			w.failAll(jobs, nil, gitFailure("read ml-model", err))
 			return
+		}
+		if slices.ContainsFunc(jobs, func(j *job) bool { return j.idemKey != "" }) {
+			if err := w.s.store.catchUp(ctx, sn.sha, w.s.cfg.IdempotencyTTL); err != nil {
+				w.failAll(jobs, nil, gitFailure("read the history of ml-model", err))
+				return
+			}
 		}
 		p := w.plan(sn, jobs)
 		if len(p.changes) == 0 {
@@ -330,6 +349,13 @@ func (w *writer) answer(jobs []*job, p *plan, before, after *snapshot, commits [
 				res.Warnings = []string{warning}
 			}
 		}
+		for _, dir := range after.broken() {
+			how := "keeps its last good config"
+			if _, ok := after.lastGood[dir]; !ok {
+				how = "has no valid version this server has seen, so the config is not published"
+			}
+			res.Warnings = append(res.Warnings, fmt.Sprintf("app %s in ml-model does not validate and %s; fix it in git: %s", dir, how, after.errs[dir][0].String()))
+		}
 		switch j.op.section() {
 		case sectionTraining:
 			res.TrainingJob = trainingView(after, e)
@@ -385,6 +411,10 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		return docs[name], nil
 	}
 	for i, j := range jobs {
+		if o := w.replay(sn, j); o != nil {
+			p.outcomes[i] = o
+			continue
+		}
 		d, err := doc(j.op.app())
 		if err != nil {
 			p.outcomes[i] = &outcome{err: errorf(http.StatusConflict, "apps/%s/%s cannot be read: %v", j.op.app(), specFile, err)}
@@ -438,10 +468,8 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		docs[name] = d
 	}
 
-	touched := map[string]bool{}
 	for name, d := range docs {
 		if !equalData(d.data, orig[name].data) {
-			touched[name] = true
 			if d.data == nil {
 				p.changes[name] = nil
 			} else {
@@ -450,7 +478,15 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		}
 	}
 	if len(p.changes) > 0 {
-		if errs := sn.workspaceErrors(touched); len(errs) > 0 {
+		// Findings about the platform or the environments stop every
+		// change; a broken app folder stops only its own (issue 8,
+		// section 7): its last good config stays published, and without
+		// one the config is not published until it is fixed.
+		errs := sn.errs[""]
+		if err := w.checkBatch(sn, p); err != nil {
+			errs = append(errs, err...)
+		}
+		if len(errs) > 0 {
 			err := workspaceBroken(errs)
 			for i := range jobs {
 				if p.outcomes[i] == nil && p.changed[i] {
@@ -461,6 +497,49 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		}
 	}
 	return p
+}
+
+// checkBatch builds the complete result of the batch, the Argo CD tree
+// across every app included, before anything is committed: what the API
+// commits, publishing accepts.
+func (w *writer) checkBatch(sn *snapshot, p *plan) diag.List {
+	files := maps.Clone(sn.files)
+	for dir, b := range p.changes {
+		prefix := path.Join(workspace.AppsDir, dir) + "/"
+		for f := range files {
+			if strings.HasPrefix(f, prefix) {
+				delete(files, f)
+			}
+		}
+		if b != nil {
+			files[prefix+specFile] = b
+		}
+	}
+	next := w.s.store.load(0, "", files, unsafeOutside(sn.unsafe, p.changes))
+	w.s.store.mu.Lock()
+	next.lastGood = map[string]*appEntry{}
+	for dir := range next.errs {
+		if g, ok := w.s.store.lastGood[dir]; ok && dir != "" {
+			next.lastGood[dir] = g
+		}
+	}
+	w.s.store.mu.Unlock()
+	for dir := range p.changes {
+		if d := next.errs[dir]; len(d) > 0 {
+			return d
+		}
+	}
+	if len(next.errs[""]) > 0 {
+		return next.errs[""]
+	}
+	if _, _, err := next.build(); err != nil && len(next.broken()) == 0 {
+		var d diag.List
+		if !errors.As(err, &d) {
+			d.Add(positionless, "", "%v", err)
+		}
+		return d
+	}
+	return nil
 }
 
 // safeApply runs the checks every operation shares, then the operation;
@@ -558,7 +637,42 @@ func trailers(jobs []*job, p *plan) []gitops.Trailer {
 	for i, j := range jobs {
 		if p.outcomes[i] == nil && p.changed[i] {
 			out = append(out, gitops.Trailer{Key: "Dmls-Request-Id", Value: j.id})
+			if j.idemKey != "" {
+				out = append(out, gitops.Trailer{Key: TrailerIdempotency, Value: j.idemKey + " " + j.idemFP + " " + j.id})
+			}
 		}
 	}
 	return out
+}
+
+// replay returns the first answer of a job whose Idempotency-Key is in
+// ml-model's history already, or nil. The answer has the first request's
+// id and ml-model commit; its views and Applications are those of sn.
+func (w *writer) replay(sn *snapshot, j *job) *outcome {
+	if j.idemKey == "" {
+		return nil
+	}
+	h, ok := w.s.store.keys.get(j.idemKey)
+	if !ok {
+		return nil
+	}
+	if h.fp != j.idemFP {
+		return &outcome{err: errorf(http.StatusUnprocessableEntity, "%s was used before for a different request (commit %s); use a new key for a new request", apiclient.HeaderIdempotencyKey, h.commit)}
+	}
+	name := j.op.app()
+	e := sn.entryByName(name)
+	res := &apiclient.Result{
+		RequestID: h.requestID, Operation: j.op.kind(), Team: j.team, App: name, Changed: true,
+		Commits: []apiclient.Commit{{Repo: spec.RepoMLModel, SHA: h.commit}}, Applications: applications(e),
+	}
+	switch j.op.section() {
+	case sectionTraining:
+		res.TrainingJob = trainingView(sn, e)
+	case sectionServing:
+		res.ModelService = serviceView(sn, e)
+	default:
+		res.TrainingJob = trainingView(sn, e)
+		res.ModelService = serviceView(sn, e)
+	}
+	return &outcome{result: res, replayed: true}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/apiserver"
 	"github.com/dmls-project/dmls/generators/argocd"
+	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/generators/kops"
 	"github.com/dmls-project/dmls/generators/kservice"
 	"github.com/dmls-project/dmls/generators/kustomize"
@@ -31,7 +32,7 @@ import (
 )
 
 // appGenerators run, in this order, for every app instance.
-var appGenerators = []generators.Func{tfjob.Generate, kservice.Generate}
+var appGenerators = []generators.Func{tfjob.Generate, kservice.Generate, inferenceservice.Generate}
 
 // APIServerDir is where the dmls API server component lives in the
 // k8s-config repo, when the platform asks for one.
@@ -271,6 +272,12 @@ func BuildApp(p *spec.Platform, a *workspace.App) (*App, error) {
 	return out, nil
 }
 
+// Generate returns the objects of one app instance (the base, or the app
+// in one environment) before kustomize, as BuildApp lays them out.
+func Generate(p *spec.Platform, in *workspace.Instance) ([]generators.Object, error) {
+	return generate(p, in)
+}
+
 func generate(p *spec.Platform, in *workspace.Instance) ([]generators.Object, error) {
 	var objs []generators.Object
 	for _, g := range appGenerators {
@@ -289,6 +296,7 @@ const (
 	RuleBuiltin        = "api-validation"
 	RuleTFJobAdmission = "tfjob-admission"
 	RuleKnative        = "knative-validation"
+	RuleKServe         = "kserve-validation"
 	RuleArgoCD         = "argocd-selfheal"
 )
 
@@ -332,6 +340,16 @@ func check(in *workspace.Instance, objs []generators.Object) diag.List {
 			for _, f := range found {
 				add(o, RuleTFJobAdmission, f.Field, "the training operator would refuse %s in environment %s: %s: %s", o.ID(), in.Env.Name, f.Field, f.Message)
 			}
+		}
+		if o.GetKind() == inferenceservice.Kind && o.GroupVersionKind().Group == inferenceservice.GroupVersion.Group {
+			for _, fe := range inferenceservice.Validate(o) {
+				field := fe.Field
+				if field == "" {
+					field = "spec" // KServe names no field; the finding goes to serving
+				}
+				add(o, RuleKServe, field, "KServe rejects %s %s in environment %s: %s", o.ID(), field, in.Env.Name, fe.Message)
+			}
+			continue
 		}
 		if o.GetKind() != "Service" || o.GroupVersionKind().Group != "serving.knative.dev" {
 			continue

@@ -42,7 +42,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		Use:   "dmls",
 		Short: "GitOps for distributed machine learning on Kubernetes",
 		Long: `dmls turns small typed specs of training jobs (Kubeflow TFJob) and model
-services (Knative Service) into kustomize trees, commits them to the config
+services (Knative Service or KServe InferenceService) into kustomize trees, commits them to the config
 repos and registers them with Argo CD, which deploys them.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -56,7 +56,7 @@ repos and registers them with Argo CD, which deploys them.`,
 	for _, c := range []*cobra.Command{
 		validateCmd(g), renderCmd(g), generateCmd(g), publishCmd(g), initCmd(g), versionCmd(g),
 		serveCmd(g), submitCmd(g), retrainCmd(g), setCmd(g), rolloutCmd(g), canaryCmd(g), rollbackCmd(g),
-		promoteCmd(g), getCmd(g), listCmd(g), deleteCmd(g), whoamiCmd(g), diffCmd(g),
+		promoteCmd(g), getCmd(g), listCmd(g), deleteCmd(g), whoamiCmd(g), diffCmd(g), importCmd(g),
 	} {
 		root.AddCommand(c)
 	}

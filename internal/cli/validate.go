@@ -16,7 +16,7 @@ func validateCmd(g *globals) *cobra.Command {
 		Short: "Check every spec of the workspace against the schemas",
 		Long: `validate checks the whole workspace and reports every error, one per line
 on stderr, as file:line:col: path: message. It also runs the generators and
-upstream admission rules (Knative), whose findings point at the spec line
+upstream admission rules (Knative, KServe, the InferenceService CRD), whose findings point at the spec line
 that produced the field. Exit 0 when valid, 1 on spec errors.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

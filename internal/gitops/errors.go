@@ -27,6 +27,11 @@ var (
 	ErrStale = errors.New("branch moved since the change was computed")
 	// ErrNotFound means the repository does not exist or is hidden from these credentials.
 	ErrNotFound = errors.New("repository not found")
+	// ErrUnreachable means the git server or the repository could not be
+	// reached: a refused connection, a name that does not resolve, a
+	// timeout, a broken transport, or a local repository whose folder is
+	// not there. Trying again later may succeed.
+	ErrUnreachable = errors.New("git server unreachable")
 	// ErrInvalidPath means a file path or managed prefix is unsafe or malformed.
 	ErrInvalidPath = errors.New("invalid path")
 	// ErrUnsafeTree means the repository holds something under a managed path that dmls will
@@ -48,7 +53,8 @@ type Error struct {
 	Op string
 	// Repo names the repository: the target's name, or its URL without secrets.
 	Repo string
-	// Kind is ErrAuth, ErrRejected, ErrConflict or ErrNotFound, or nil for other failures.
+	// Kind is ErrAuth, ErrRejected, ErrConflict, ErrNotFound or ErrUnreachable, or nil for
+	// other failures.
 	Kind error
 	// Detail is the underlying error's text (and any message from the remote), scrubbed.
 	Detail string

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"net"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
@@ -88,7 +91,15 @@ func TestClassifyPush(t *testing.T) {
 		{name: "403", err: fmt.Errorf("%w: x", transport.ErrAuthorizationFailed), want: ErrAuth},
 		{name: "ssh", err: errors.New("ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey]"), want: ErrAuth},
 		{name: "404", err: fmt.Errorf("%w: x", transport.ErrRepositoryNotFound), want: ErrNotFound},
-		{name: "network", err: errors.New("dial tcp 127.0.0.1:1: connect: connection refused"), want: nil},
+		// Issue 8, section 9: git that cannot be reached is ErrUnreachable
+		// (503 with Retry-After in the API), over any transport.
+		{name: "refused", err: errors.New("dial tcp 127.0.0.1:1: connect: connection refused"), want: ErrUnreachable},
+		{name: "refused, typed", err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, want: ErrUnreachable},
+		{name: "dns", err: fmt.Errorf("Get x: %w", &net.DNSError{Err: "no such host", Name: "git.invalid"}), want: ErrUnreachable},
+		{name: "timeout", err: errors.New("dial tcp 10.0.0.1:443: i/o timeout"), want: ErrUnreachable},
+		{name: "ssh eof", err: errors.New("ssh: handshake failed: EOF"), want: ErrUnreachable},
+		{name: "reset", err: errors.New("read tcp: connection reset by peer"), want: ErrUnreachable},
+		{name: "other", err: errors.New("object not found"), want: nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,5 +107,28 @@ func TestClassifyPush(t *testing.T) {
 				t.Fatalf("classifyPush(%q) = %v, want %v", tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestClassifyLocal: a local repository whose folder is not there is
+// unreachable (a volume not mounted), not missing.
+func TestClassifyLocal(t *testing.T) {
+	local, other := &remote{local: true}, &remote{}
+	notFound := fmt.Errorf("%w: x", transport.ErrRepositoryNotFound)
+	missing := &fs.PathError{Op: "open", Path: "/nowhere", Err: fs.ErrNotExist}
+	for _, tt := range []struct {
+		name string
+		r    *remote
+		err  error
+		want error
+	}{
+		{"local not found", local, notFound, ErrUnreachable},
+		{"local missing path", local, missing, ErrUnreachable},
+		{"remote not found", other, notFound, ErrNotFound},
+		{"local auth", local, transport.ErrAuthorizationFailed, ErrAuth},
+	} {
+		if got := tt.r.classify(tt.err); got != tt.want {
+			t.Errorf("%s: classify = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

@@ -17,6 +17,27 @@ import (
 // first two give an empty SHA. A symlink or submodule under prefix is an error (ErrUnsafeTree)
 // rather than being skipped, so that callers never see a partial tree.
 func ReadTree(ctx context.Context, target Target, auth Auth, prefix string) (map[string][]byte, string, error) {
+	files, sha, _, err := readTree(ctx, target, auth, prefix, false)
+	return files, sha, err
+}
+
+// ReadTreeSkipping is ReadTree that leaves out symlinks and submodules
+// instead of failing, and returns them (path → what it is), so that a
+// caller can refuse only the part of the tree that holds one.
+func ReadTreeSkipping(ctx context.Context, target Target, auth Auth, prefix string) (files map[string][]byte, sha string, unsafe map[string]string, err error) {
+	return readTree(ctx, target, auth, prefix, true)
+}
+
+func readTree(ctx context.Context, target Target, auth Auth, prefix string, skip bool) (map[string][]byte, string, map[string]string, error) {
+	var unsafe map[string]string
+	if skip {
+		unsafe = map[string]string{}
+	}
+	files, sha, err := readTreeInto(ctx, target, auth, prefix, unsafe)
+	return files, sha, unsafe, err
+}
+
+func readTreeInto(ctx context.Context, target Target, auth Auth, prefix string, unsafe map[string]string) (map[string][]byte, string, error) {
 	if prefix == "" {
 		prefix = RootPrefix
 	}
@@ -51,7 +72,7 @@ func ReadTree(ctx context.Context, target Target, auth Auth, prefix string) (map
 	if base == RootPrefix {
 		base = ""
 	}
-	if err := ed.collect(d, base, found); err != nil {
+	if err := ed.collectSkipping(d, base, found, unsafe); err != nil {
 		return nil, "", fmt.Errorf("read %s: %w", r.name, err)
 	}
 	for p, e := range found {

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"net"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -47,6 +51,8 @@ type remote struct {
 	red      *redactor
 	repo     *git.Repository
 	origin   *git.Remote
+	// local is a file:// (or plain path) repository.
+	local bool
 }
 
 func openRemote(target Target, auth Auth) (*remote, error) {
@@ -86,6 +92,7 @@ func openRemote(target Target, auth Auth) (*remote, error) {
 		return nil, fmt.Errorf("target %s: %s", name, red.scrub(err.Error()))
 	}
 	return &remote{
+		local:    ep.Protocol == "file",
 		name:     name,
 		url:      u,
 		branch:   ref,
@@ -147,7 +154,7 @@ func (r *remote) fetch(ctx context.Context) (*object.Commit, error) {
 		}
 		return nil, nil
 	default:
-		return nil, r.red.wrap("fetch", r.name, classify(err), err)
+		return nil, r.red.wrap("fetch", r.name, r.classify(err), err)
 	}
 	ref, err := r.repo.Storer.Reference(r.tracking)
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
@@ -189,8 +196,40 @@ func (r *remote) push(ctx context.Context, commit, parent plumbing.Hash) (string
 	return remoteMessages(progress.String()), err
 }
 
+// classify maps a transport error to a sentinel, or nil. A local
+// repository that is not there is unreachable, not missing: its volume is
+// not mounted, or not yet, and trying again may help.
+func (r *remote) classify(err error) error {
+	k := classify(err)
+	if r.local && (k == ErrNotFound || k == nil && isMissingPath(err)) {
+		return ErrUnreachable
+	}
+	return k
+}
+
+// isMissingPath reports whether err says a local repository's folder is
+// not there.
+func isMissingPath(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || strings.Contains(strings.ToLower(err.Error()), "no such file or directory")
+}
+
+// unreachableMarkers are the texts of errors that never reached the git
+// server: refused or reset connections, names that do not resolve,
+// timeouts, and transports that broke off (an SSH handshake, an EOF).
+var unreachableMarkers = []string{
+	"connection refused", "connection reset", "no such host", "i/o timeout", "network is unreachable",
+	"host is unreachable", "no route to host", "handshake failed", "broken pipe", "unexpected eof",
+	"server misbehaving", "tls handshake timeout", "use of closed network connection",
+}
+
 // classify maps a transport error to a sentinel, or nil.
 func classify(err error) error {
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &opErr), errors.As(err, &dnsErr), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, io.ErrUnexpectedEOF):
+		return ErrUnreachable
+	}
 	switch {
 	case errors.Is(err, transport.ErrAuthenticationRequired),
 		errors.Is(err, transport.ErrAuthorizationFailed),
@@ -202,6 +241,11 @@ func classify(err error) error {
 	msg := strings.ToLower(err.Error())
 	if strings.Contains(msg, "unable to authenticate") || strings.Contains(msg, "permission denied (publickey") {
 		return ErrAuth
+	}
+	for _, m := range unreachableMarkers {
+		if strings.Contains(msg, m) {
+			return ErrUnreachable
+		}
 	}
 	return nil
 }

@@ -134,6 +134,12 @@ func (t *treeEditor) removeAll(prefix string) (map[string]fileEntry, error) {
 
 // collect adds every file under d, whose path is base, to out.
 func (t *treeEditor) collect(d *dirNode, base string, out map[string]fileEntry) error {
+	return t.collectSkipping(d, base, out, nil)
+}
+
+// collectSkipping is collect that, when unsafe is not nil, records
+// symlinks and submodules there (path → what it is) instead of failing.
+func (t *treeEditor) collectSkipping(d *dirNode, base string, out map[string]fileEntry, unsafe map[string]string) error {
 	for name, e := range d.entries {
 		p := name
 		if base != "" {
@@ -148,9 +154,11 @@ func (t *treeEditor) collect(d *dirNode, base string, out map[string]fileEntry) 
 				}
 				e.dir = sub
 			}
-			if err := t.collect(e.dir, p, out); err != nil {
+			if err := t.collectSkipping(e.dir, p, out, unsafe); err != nil {
 				return err
 			}
+		case (e.mode == filemode.Symlink || e.mode == filemode.Submodule) && unsafe != nil:
+			unsafe[p] = describe(e.mode)
 		case e.mode == filemode.Symlink || e.mode == filemode.Submodule:
 			return fmt.Errorf("%w: %q is %s; dmls does not manage paths holding one", ErrUnsafeTree, p, describe(e.mode))
 		default:

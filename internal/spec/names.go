@@ -1,6 +1,10 @@
 package spec
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // Reserved Knative route tags: dmls names the stable, canary and current
 // routes itself.
@@ -10,10 +14,150 @@ const (
 	TagCurrent = "current"
 )
 
+// MaxName is the longest name dmls derives for an object, a label value or
+// a DNS label: 63 characters (DNS-1123 and DNS-1035 labels, label values).
+// Every derived name below is checked against it by the loader, at the
+// spec field that produced it (see internal/workspace).
+const MaxName = 63
+
+// Names of the Argo CD objects and the platform component dmls makes.
+const (
+	// RootApplication is the Application the platform team applies once.
+	RootApplication = "dmls-root"
+	// PlatformProject is the AppProject of the platform's Applications.
+	PlatformProject = "dmls-platform"
+	// DefaultProject is Argo CD's own default AppProject.
+	DefaultProject = "default"
+	// APIServerName names the dmls API server component: its Application
+	// and its folder platform/dmls-api in the k8s-config repo.
+	APIServerName = "dmls-api"
+)
+
 // TFJobName names the TFJob of a training run. A re-training bumps the run,
 // which makes a new object and lets Argo CD prune the old one; a finished
 // run stays in the cluster while it is in git (see generators/argocd).
 func TFJobName(app string, run int) string { return fmt.Sprintf("%s-r%d", app, run) }
 
-// RevisionName names a Knative revision of an app.
-func RevisionName(app, revision string) string { return app + "-" + revision }
+// JobName is the TFJob's name: the job's own name when it has one (kept
+// by dmls import), else TFJobName.
+func JobName(app string, t *TrainingJob) string {
+	if t.Name != "" {
+		return t.Name
+	}
+	return TFJobName(app, t.Run)
+}
+
+// RevisionName names a Knative revision of a service (the app's name, or
+// the service's own name when it has one).
+func RevisionName(service, revision string) string { return service + "-" + revision }
+
+// RouteTagName is the DNS label Knative makes for a tagged route of an app
+// (<tag>-<app>.<namespace>.<domain>); it must be a DNS label.
+func RouteTagName(tag, app string) string { return tag + "-" + app }
+
+// ClaimName is the PVC a volume mounts: its claimName, or <app>-<volume>.
+func ClaimName(app, volume string, v Volume) string {
+	if v.ClaimName != "" {
+		return v.ClaimName
+	}
+	return app + "-" + volume
+}
+
+// ApplicationName names the Argo CD Application of an app in one
+// environment.
+func ApplicationName(app, env string) string { return app + "-" + env }
+
+// EnvRootName names the root Application of one environment.
+func EnvRootName(env string) string { return RootApplication + "-" + env }
+
+// PlatformApplicationName names the Application of an environment's team
+// namespaces and quotas.
+func PlatformApplicationName(env string) string { return "platform-" + env }
+
+// ReservedEnvs are the environment names whose folder in the k8s-config
+// repo dmls already uses for something else, with that folder: argocd/<env>
+// and platform/<env> are per environment.
+var ReservedEnvs = map[string]string{
+	"bootstrap":   "argocd/bootstrap",
+	"shared":      "argocd/shared",
+	APIServerName: "platform/" + APIServerName,
+}
+
+// ReservedTeams are the team names that cannot be AppProjects, with who
+// has them.
+var ReservedTeams = map[string]string{
+	DefaultProject:  "Argo CD's default AppProject",
+	PlatformProject: "the AppProject of dmls's own Applications",
+}
+
+// gitSpecial are the path elements git gives a meaning (and git fsck
+// checks) that a folder may not take: a repository path prefix that uses
+// one cannot be committed or checked out.
+var gitSpecial = []string{".git", ".gitmodules", ".gitattributes"}
+
+// RepoPathProblem says why git or Argo CD cannot check out files under the
+// repository path prefix p, or returns "" when it can. It catches the
+// element names git refuses (".git" in any case and with trailing dots,
+// as Windows and macOS file systems fold them) and the special files git
+// reads (".gitmodules", ".gitattributes"), which git fsck requires to be files.
+func RepoPathProblem(p string) string {
+	if p == "" {
+		return ""
+	}
+	for _, elem := range strings.Split(p, "/") {
+		folded := strings.TrimRight(strings.ToLower(elem), ". ")
+		for _, s := range gitSpecial {
+			if folded == s {
+				if s == ".git" {
+					return fmt.Sprintf("the folder %q is git's own (%q in any case, with or without trailing dots); git refuses to commit or check it out", elem, s)
+				}
+				return fmt.Sprintf("the folder %q would be read by git as its %s file; git fsck refuses it and clones fail", elem, s)
+			}
+		}
+	}
+	return ""
+}
+
+// Claim is a PVC that a training job's volume asks dmls to create.
+type Claim struct {
+	// Name is the PVC's name (ClaimName).
+	Name string
+	// From is the spec path of the volume.
+	From   string
+	Volume Volume
+}
+
+// CreatedClaims lists the PVCs the training job of app creates, in the
+// order the generator reads them: the job's volumes, then each replica
+// set's, each by volume name. The same name may appear twice; the loader
+// refuses that.
+func CreatedClaims(app *App) []Claim {
+	t := app.Training
+	if t == nil {
+		return nil
+	}
+	var out []Claim
+	add := func(from string, vols map[string]Volume) {
+		for _, name := range sortedKeys(vols) {
+			if v := vols[name]; v.Create != nil {
+				out = append(out, Claim{Name: ClaimName(app.Name, name, v), From: from + "." + name, Volume: v})
+			}
+		}
+	}
+	add("training.volumes", t.Volumes)
+	for _, role := range Roles {
+		if rs := t.Replicas.Get(role); rs != nil {
+			add("training.replicas."+role+".volumes", rs.Volumes)
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -96,7 +96,15 @@ type EnvServing struct {
 	ContainerConcurrency *int       `json:"containerConcurrency,omitempty"`
 	TimeoutSeconds       *int       `json:"timeoutSeconds,omitempty"`
 	Resources            *Resources `json:"resources,omitempty"`
+	// DeploymentMode is KServe's deployment mode in this environment.
+	DeploymentMode string `json:"deploymentMode"`
 }
+
+// KServe deployment modes (serving.kserve.io/deploymentMode).
+const (
+	DeploymentServerless = "Serverless"
+	DeploymentRaw        = "RawDeployment"
+)
 
 // App is one app with its settings for one environment already merged in
 // (schemas #App without overrides).
@@ -114,20 +122,23 @@ type App struct {
 
 // Container holds settings shared by a training job and its replica sets.
 type Container struct {
-	Image        string            `json:"image,omitempty"`
-	Command      []string          `json:"command,omitempty"`
-	Args         []string          `json:"args,omitempty"`
-	Env          map[string]string `json:"env,omitempty"`
-	Resources    *Resources        `json:"resources,omitempty"`
-	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
-	Tolerations  []Toleration      `json:"tolerations,omitempty"`
-	Volumes      map[string]Volume `json:"volumes,omitempty"`
+	Image           string            `json:"image,omitempty"`
+	ImagePullPolicy string            `json:"imagePullPolicy,omitempty"`
+	Command         []string          `json:"command,omitempty"`
+	Args            []string          `json:"args,omitempty"`
+	Env             map[string]string `json:"env,omitempty"`
+	Resources       *Resources        `json:"resources,omitempty"`
+	NodeSelector    map[string]string `json:"nodeSelector,omitempty"`
+	Tolerations     []Toleration      `json:"tolerations,omitempty"`
+	Volumes         map[string]Volume `json:"volumes,omitempty"`
 }
 
 // TrainingJob is distributed TensorFlow training (schemas #TrainingJob).
 type TrainingJob struct {
 	Container
-	Run                     int            `json:"run"`
+	Run int `json:"run"`
+	// Name, when set, is the TFJob's name instead of <app>-r<run>.
+	Name                    string         `json:"name,omitempty"`
 	Hyperparameters         map[string]any `json:"hyperparameters,omitempty"`
 	HyperparametersAs       string         `json:"hyperparametersAs"`
 	Replicas                Replicas       `json:"replicas"`
@@ -219,8 +230,17 @@ type VolumeClaim struct {
 	StorageClass string   `json:"storageClass,omitempty"`
 }
 
-// ModelService serves a model on Knative (schemas #ModelService).
+// Serving runtimes of a model service.
+const (
+	RuntimeKnative = "knative"
+	RuntimeKServe  = "kserve"
+)
+
+// ModelService serves a model on Knative or KServe (schemas #ModelService).
 type ModelService struct {
+	Runtime string `json:"runtime"`
+	// Name, when set, is the object's name instead of the app's.
+	Name        string            `json:"name,omitempty"`
 	Image       string            `json:"image,omitempty"`
 	Model       *Model            `json:"model,omitempty"`
 	Port        int               `json:"port,omitempty"`
@@ -231,15 +251,46 @@ type ModelService struct {
 	Autoscaling Autoscaling       `json:"autoscaling"`
 	Revision    string            `json:"revision,omitempty"`
 	Traffic     Traffic           `json:"traffic"`
+	// DeploymentMode overrides the environment's (KServe only).
+	DeploymentMode string       `json:"deploymentMode,omitempty"`
+	Transformer    *Transformer `json:"transformer,omitempty"`
+}
+
+// ObjectName is the name of the service's object: its name, or the app's.
+func (s *ModelService) ObjectName(app string) string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return app
+}
+
+// Transformer is a KServe pre/post-processing container.
+type Transformer struct {
+	Image     string            `json:"image"`
+	Command   []string          `json:"command,omitempty"`
+	Args      []string          `json:"args,omitempty"`
+	Env       map[string]string `json:"env,omitempty"`
+	Resources *Resources        `json:"resources,omitempty"`
+	Port      int               `json:"port,omitempty"`
 }
 
 // Model is a saved model in storage plus the runtime that serves it.
 type Model struct {
-	StorageURI     string `json:"storageUri"`
-	Runtime        string `json:"runtime"`
-	RuntimeVersion string `json:"runtimeVersion"`
-	Name           string `json:"name,omitempty"`
+	StorageURI      string `json:"storageUri"`
+	Format          string `json:"format,omitempty"`
+	FormatVersion   string `json:"formatVersion,omitempty"`
+	Runtime         string `json:"runtime,omitempty"`
+	RuntimeVersion  string `json:"runtimeVersion,omitempty"`
+	ProtocolVersion string `json:"protocolVersion,omitempty"`
+	Name            string `json:"name,omitempty"`
 }
+
+// TFServingRuntime is the Knative runtime of a model from storage.
+const TFServingRuntime = "tensorflow-serving"
+
+// DefaultTFServingVersion is the tensorflow/serving tag when a Knative
+// model sets no runtimeVersion.
+const DefaultTFServingVersion = "2.14.1"
 
 // Autoscaling bounds and targets of a model service.
 type Autoscaling struct {
@@ -248,6 +299,8 @@ type Autoscaling struct {
 	Target               *int `json:"target,omitempty"`
 	ContainerConcurrency *int `json:"containerConcurrency,omitempty"`
 	TimeoutSeconds       *int `json:"timeoutSeconds,omitempty"`
+	// Metric is KServe's scaleMetric.
+	Metric string `json:"metric,omitempty"`
 }
 
 // Traffic splits requests between revisions.

@@ -138,7 +138,7 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 		}
 		// The environment adjusts the app's own settings; the app's
 		// overrides for that environment have the last word.
-		layer, lprov, origins := envLayer(env, data, l.ws.EnvProv[env.Name])
+		layer, lprov, origins := envLayer(env, data, asMap(overrides[env.Name]), l.ws.EnvProv[env.Name])
 		merged := merge(data, layer)
 		eprov := prov.Clone()
 		eprov.Overlay("", lprov)
@@ -280,7 +280,7 @@ func runsIn(data map[string]any, env string) bool {
 // envLayer turns an environment's settings into a layer over the app's own
 // settings, under the app's overrides for that environment.
 // origins maps each path of the layer to the environment's own path.
-func envLayer(env *spec.Environment, app map[string]any, eprov provenance.Map) (map[string]any, provenance.Map, map[string]string) {
+func envLayer(env *spec.Environment, app, override map[string]any, eprov provenance.Map) (map[string]any, provenance.Map, map[string]string) {
 	layer := map[string]any{}
 	prov := provenance.Map{}
 	origins := map[string]string{}
@@ -315,8 +315,19 @@ func envLayer(env *spec.Environment, app map[string]any, eprov provenance.Map) (
 		if s.Resources != nil {
 			set("serving.resources", toMap(s.Resources), "serving.resources")
 		}
+		// A KServe service runs in the environment's deployment mode
+		// unless it names its own.
+		merged := merge(app, override)
+		if getPath(merged, "serving.runtime") == spec.RuntimeKServe && getPath(merged, "serving.deploymentMode") == nil {
+			set("serving.deploymentMode", s.DeploymentMode, "serving.deploymentMode")
+		}
 	}
 	return layer, prov, origins
+}
+
+func asMap(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
 }
 
 func toMap(v any) map[string]any {

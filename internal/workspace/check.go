@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -42,6 +43,7 @@ func (l *loader) check(in *Instance) diag.List {
 	if a.Serving != nil {
 		c.serving(a)
 	}
+	c.names(a)
 	if !c.diags.HasErrors() {
 		c.clusterFit(a)
 		a.GPU = c.placement()
@@ -55,7 +57,11 @@ const maxPodSuffix = len("-evaluator-") + 4
 
 func (c *checker) training(a *spec.App) {
 	t := a.Training
-	if name := spec.TFJobName(a.Name, t.Run); len(name)+maxPodSuffix > 63 {
+	if t.Name != "" {
+		if len(t.Name)+maxPodSuffix > 63 {
+			c.add("training.name", "TFJob name %q too long: with its pod suffixes it must fit in 63 characters; shorten it to at most %d characters", t.Name, 63-maxPodSuffix)
+		}
+	} else if name := spec.TFJobName(a.Name, t.Run); len(name)+maxPodSuffix > 63 {
 		c.add("name", "app name too long for training: the TFJob %q plus its pod suffixes must fit in 63 characters; shorten the name to at most %d characters", name, 63-maxPodSuffix-len(name)+len(a.Name))
 	}
 	roles := 0
@@ -100,6 +106,11 @@ func (c *checker) volume(at string, v spec.Volume) {
 
 func (c *checker) serving(a *spec.App) {
 	s := a.Serving
+	if s.Runtime == spec.RuntimeKServe {
+		c.kserve(s)
+	} else {
+		c.knative(s)
+	}
 	switch {
 	case s.Image == "" && s.Model == nil:
 		c.add("serving", "set serving.image, or serving.model with a storageUri")
@@ -117,9 +128,10 @@ func (c *checker) serving(a *spec.App) {
 			}
 		}
 	}
-	if rev := s.Revision; rev != "" {
-		if n := len(spec.RevisionName(a.Name, rev)); n > 63 {
-			c.add("serving.revision", "the revision name %q is %d characters; app name and revision together must fit in 62", spec.RevisionName(a.Name, rev), n)
+	if rev := s.Revision; rev != "" && s.Runtime != spec.RuntimeKServe {
+		name := s.ObjectName(a.Name)
+		if n := len(spec.RevisionName(name, rev)); n > 63 {
+			c.add("serving.revision", "the revision name %q is %d characters; service name and revision together must fit in 62", spec.RevisionName(name, rev), n)
 		}
 	}
 	as := s.Autoscaling
@@ -127,7 +139,10 @@ func (c *checker) serving(a *spec.App) {
 		c.add("serving.autoscaling.minScale", "minScale %d is above maxScale %d%s", *as.MinScale, *as.MaxScale, c.envSuffix())
 	}
 	tr := s.Traffic
-	if tr.CanaryPercent != nil {
+	if tr.CanaryPercent != nil && s.Runtime == spec.RuntimeKServe {
+		// KServe sends the rest to the revision it rolled out last; stable
+		// and revision only name them.
+	} else if tr.CanaryPercent != nil {
 		if tr.Stable == "" {
 			c.add("serving.traffic.canaryPercent", "a canary needs serving.traffic.stable, the revision that keeps the rest of the traffic")
 		}
@@ -152,6 +167,86 @@ func (c *checker) serving(a *spec.App) {
 		}
 	}
 	c.resources("serving.resources", s.Resources)
+}
+
+// kserveOnly lists the settings only KServe understands, by spec path.
+func kserveOnly(s *spec.ModelService) []string {
+	var out []string
+	if m := s.Model; m != nil {
+		for _, f := range []struct{ at, v string }{
+			{"model.format", m.Format}, {"model.formatVersion", m.FormatVersion}, {"model.protocolVersion", m.ProtocolVersion},
+		} {
+			if f.v != "" {
+				out = append(out, f.at)
+			}
+		}
+	}
+	if s.Autoscaling.Metric != "" {
+		out = append(out, "autoscaling.metric")
+	}
+	if s.DeploymentMode != "" {
+		out = append(out, "deploymentMode")
+	}
+	if s.Transformer != nil {
+		out = append(out, "transformer")
+	}
+	return out
+}
+
+// knative checks what a Knative Service can serve: TensorFlow Serving
+// reads the model from a volume claim.
+func (c *checker) knative(s *spec.ModelService) {
+	for _, at := range kserveOnly(s) {
+		c.add("serving."+at, "%s is a KServe setting; set serving.runtime: \"kserve\" to serve with KServe, or remove it", at)
+	}
+	m := s.Model
+	if m == nil {
+		return
+	}
+	if !pvcURI.MatchString(m.StorageURI) {
+		c.add("serving.model.storageUri", "Knative serves models from a volume claim only: use pvc://<claim>/<path>, not %q, or set serving.runtime: \"kserve\"", m.StorageURI)
+	}
+	if m.Runtime != "" && m.Runtime != spec.TFServingRuntime {
+		c.add("serving.model.runtime", "the Knative runtime is %q, the only one; other runtimes need serving.runtime: \"kserve\"", spec.TFServingRuntime)
+	}
+}
+
+var pvcURI = regexp.MustCompile(`^pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?(/[A-Za-z0-9_.-]+)*/?$`)
+
+// kserve checks what an InferenceService can express. KServe's own
+// validation runs on the generated object as well (internal/build).
+func (c *checker) kserve(s *spec.ModelService) {
+	if m := s.Model; m != nil {
+		if m.Format == "" {
+			c.add("serving.model", "KServe needs the model format: set serving.model.format, for example \"tensorflow\", \"pytorch\", \"sklearn\" or \"onnx\"")
+		}
+		if m.Name != "" {
+			c.add("serving.model.name", "KServe names the model after the service; remove serving.model.name (Knative only)")
+		}
+	}
+	tr := s.Traffic
+	if tr.Pinned {
+		c.add("serving.traffic.pinned", "KServe cannot pin a revision: it routes to the latest one, or splits with canaryPercent against the one it rolled out last")
+	}
+	for tag := range tr.Tags {
+		c.add("serving.traffic.tags."+tag, "KServe has no named routes; remove the tag (KServe tags the latest and previous revisions itself with serving.kserve.io/enable-tag-routing)")
+	}
+	mode := s.DeploymentMode
+	if mode == "" && c.in.Env != nil {
+		mode = c.in.Env.Serving.DeploymentMode
+	}
+	if mode == spec.DeploymentRaw {
+		if as := s.Autoscaling; as.MinScale != nil && *as.MinScale == 0 {
+			c.add("serving.autoscaling.minScale", "KServe's RawDeployment mode cannot scale to zero%s; set minScale to 1 or more, or use deploymentMode \"Serverless\"", c.envSuffix())
+		}
+		if tr.CanaryPercent != nil {
+			c.add("serving.traffic.canaryPercent", "KServe's RawDeployment mode has no canary rollout%s; use deploymentMode \"Serverless\"", c.envSuffix())
+		}
+	}
+	if t := s.Transformer; t != nil {
+		c.image("serving.transformer.image", t.Image)
+		c.resources("serving.transformer.resources", t.Resources)
+	}
 }
 
 // image applies the environment's image tag policy.

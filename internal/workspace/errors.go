@@ -29,7 +29,7 @@ var friendly = []struct{ pattern, text string }{
 	{`!~"(^|/)\\.\\.?(/|$)"`, "must not contain . or .. elements"},
 	{`=~"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"`, "must be a relative path such as models/v2"},
 	{`=~"^[A-Za-z_][A-Za-z0-9_]*$"`, "must be an environment variable name: letters, digits and '_', not starting with a digit"},
-	{`=~"^pvc://[a-z0-9]([-a-z0-9]*[a-z0-9])?(/[A-Za-z0-9_.-]+)*/?$"`, "must be pvc://<claim>/<path>"},
+	{`=~"^(pvc|s3|gs|https?|hf|hdfs|webhdfs|oci)://[A-Za-z0-9]([-A-Za-z0-9_.:@]*[A-Za-z0-9])?(/[A-Za-z0-9_.:@=+-]+)*/?$"`, "must be a storage URI such as pvc://<claim>/<path>, s3://<bucket>/<path> or gs://<bucket>/<path>"},
 	{`=~"^[a-z][a-z0-9_]*$"`, "must be a lower-case identifier such as learning_rate"},
 }
 

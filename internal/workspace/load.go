@@ -155,7 +155,7 @@ func (a *App) Instance(env string) *Instance {
 // back as a diag.List holding every finding; the Workspace then holds what
 // was valid.
 func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
-	l := &loader{fsys: fsys, root: root, ws: &Workspace{Root: root, EnvProv: map[string]provenance.Map{}}}
+	l := &loader{fsys: fsys, root: root, ws: &Workspace{Root: root, EnvProv: map[string]provenance.Map{}}, envFiles: map[string]provenance.Pos{}}
 	ev, err := newEvaluator()
 	if err != nil {
 		return nil, err
@@ -174,6 +174,7 @@ func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
 	}
 	l.cache = opts.Cache
 	l.loadApps(ev, opts)
+	l.checkOwners()
 	l.diags = append(l.diags, checkQuotas(l.ws)...)
 	l.ws.Warnings = l.diags.Warnings()
 	for _, a := range l.ws.Apps {
@@ -247,6 +248,8 @@ type loader struct {
 	root  string
 	ws    *Workspace
 	diags diag.List
+	// envFiles are the environments' spec files, by name.
+	envFiles map[string]provenance.Pos
 }
 
 // display names a file as the user sees it.
@@ -402,6 +405,7 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 	}
 	l.ws.Platform = &p
 	l.ws.PlatformProv = prov
+	l.checkPlatformNames(prov)
 }
 
 // RuleCredentialsInURL is the rule of the warning about a repo URL that
@@ -443,6 +447,10 @@ func (l *loader) loadEnvs(ev *evaluator, h interface{ Write([]byte) (int, error)
 			continue
 		}
 		seen[name] = rel
+		if !l.checkEnvName(rel, name) {
+			continue
+		}
+		l.envFiles[name] = l.filePos(rel)
 		v, d := l.readSpec(ev, rel, h)
 		if len(d) > 0 {
 			l.diags = append(l.diags, d...)
@@ -493,6 +501,9 @@ func (l *loader) checkEnvs() {
 			}
 			if ns == p.ArgoCD.Namespace {
 				l.diags.Add(pos, at, "namespace %q is Argo CD's own; give the team a namespace of its own", ns)
+			}
+			if p.API != nil && ns == p.API.Namespace {
+				l.diags.Add(pos, at, "namespace %q is the dmls API server's (platform api.namespace); give the team a namespace of its own", ns)
 			}
 			if other, ok := owner[ns]; ok {
 				l.diags.Add(pos, at, "namespace %q is already team %q's; each team needs its own namespace", ns, other)

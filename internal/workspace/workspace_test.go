@@ -129,8 +129,8 @@ func TestLoadErrors(t *testing.T) {
 		},
 		{
 			name:  "unknown field",
-			files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, "image: \"registry.example.com/mnist:1.0\"", "image: \"registry.example.com/mnist:1.0\"\n\timagePullPolicy: \"Always\"", 1)},
-			want:  []string{"ws/apps/mnist/app.cue:5:2: training.imagePullPolicy: field not allowed"},
+			files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, "image: \"registry.example.com/mnist:1.0\"", "image: \"registry.example.com/mnist:1.0\"\n\thostNetwork: true", 1)},
+			want:  []string{"ws/apps/mnist/app.cue:5:2: training.hostNetwork: field not allowed"},
 		},
 		{
 			name:  "unknown env in overrides",

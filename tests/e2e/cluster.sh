@@ -2,7 +2,7 @@
 # cluster.sh runs a throwaway control plane for the end-to-end tests as plain
 # local processes on 127.0.0.1: etcd, kube-apiserver, redis, and Argo CD's
 # repo-server and application-controller, with the upstream Argo CD, TFJob and
-# Knative Serving CRDs installed. No Docker, no kubelet: objects are stored and
+# Knative Serving and KServe InferenceService CRDs installed. No Docker, no kubelet: objects are stored and
 # validated, Argo CD syncs them, but no pod ever runs.
 #
 #   cluster.sh deps   install etcd/redis (apt) and build the tools (cached)
@@ -29,6 +29,7 @@ ARGOCD_VERSION=v2.14.21
 KUSTOMIZE_VERSION=v5.6.0
 TRAINING_OPERATOR_VERSION=v1.8.1
 KNATIVE_SERVING_VERSION=v0.42.2
+KSERVE_VERSION=v0.14.1
 KOPS_VERSION=v1.31.0
 
 # Ports: below the Linux ephemeral range (32768+) so that no outgoing
@@ -258,8 +259,9 @@ kubectl_() { "$BIN/kubectl" --kubeconfig "$RUN/kubeconfig" "$@"; }
 
 # crd_files prints the upstream CRD manifests from the Go module cache.
 crd_files() {
-  local argo tfo kn kops
+  local argo tfo kn ks kops
   argo=$(moddir github.com/argoproj/argo-cd/v2 "$ARGOCD_VERSION")
+  ks=$(moddir github.com/kserve/kserve "$KSERVE_VERSION")
   kops=$(moddir k8s.io/kops "$KOPS_VERSION")
   tfo=$(moddir github.com/kubeflow/training-operator "$TRAINING_OPERATOR_VERSION")
   kn=$(moddir knative.dev/serving "$KNATIVE_SERVING_VERSION")
@@ -272,6 +274,7 @@ crd_files() {
     "$kn/config/core/300-resources/configuration.yaml" \
     "$kn/config/core/300-resources/revision.yaml" \
     "$kn/config/core/300-resources/route.yaml" \
+    "$ks/config/crd/full/serving.kserve.io_inferenceservices.yaml" \
     "$kops/k8s/crds/kops.k8s.io_clusters.yaml" \
     "$kops/k8s/crds/kops.k8s.io_instancegroups.yaml"
 }

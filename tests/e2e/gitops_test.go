@@ -32,6 +32,7 @@ import (
 
 var (
 	kserviceGVR = schema.GroupVersionResource{Group: "serving.knative.dev", Version: "v1", Resource: "services"}
+	isvcGVR     = schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}
 	secretGVR   = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 )
 
@@ -198,6 +199,72 @@ func TestPublishDeploysThroughArgoCD(t *testing.T) {
 	if got := trafficPercents(t, ksvcs("ml-research-staging")); got != "stable=90,canary=10" {
 		t.Errorf("staging traffic %s, want stable=90,canary=10", got)
 	}
+
+	// The KServe app: Argo CD syncs its InferenceServices, and its
+	// built-in InferenceService health check (dmls ships none) reads
+	// them: Progressing without status, Healthy once KServe says Ready.
+	isvcs := func(ns string) dynamicGetter { return c.Dynamic.Resource(isvcGVR).Namespace(ns) }
+	waitFor("every tensorflow-serving Application Synced", 4*time.Minute, func() (bool, string) {
+		for _, env := range []string{"dev", "prod"} {
+			a, err := apps.Get(ctx, "tensorflow-serving-"+env, metav1.GetOptions{})
+			if err != nil {
+				return false, fmt.Sprintf("tensorflow-serving-%s: %v", env, err)
+			}
+			if s := str(a, "status", "sync", "status"); s != "Synced" {
+				return false, fmt.Sprintf("tensorflow-serving-%s sync %s", env, s)
+			}
+		}
+		return true, ""
+	})
+	for env, want := range map[string]int64{"dev": 20, "prod": 0} {
+		isvc, err := isvcs("ml-serving-"+env).Get(ctx, "tensorflow-serving", metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("InferenceService in ml-serving-%s: %v", env, err)
+		}
+		if got := num(isvc, "spec", "predictor", "canaryTrafficPercent"); got != want {
+			t.Errorf("%s: canaryTrafficPercent %d, want %d", env, got, want)
+		}
+		if m := isvc.GetAnnotations()["serving.kserve.io/deploymentMode"]; m != "Serverless" {
+			t.Errorf("%s: deploymentMode %q, want Serverless", env, m)
+		}
+	}
+	isvcHealth := func() string {
+		a, err := apps.Get(ctx, "tensorflow-serving-prod", metav1.GetOptions{})
+		if err != nil {
+			return ""
+		}
+		res, _, _ := unstructured.NestedSlice(a.Object, "status", "resources")
+		for _, r := range res {
+			m, _ := r.(map[string]any)
+			if m["kind"] == "InferenceService" {
+				h, _, _ := unstructured.NestedString(m, "health", "status")
+				return h
+			}
+		}
+		return ""
+	}
+	waitFor("InferenceService health Progressing", 2*time.Minute, func() (bool, string) {
+		h := isvcHealth()
+		return h == "Progressing", h
+	})
+	isvc, err := isvcs("ml-serving-prod").Get(ctx, "tensorflow-serving", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamp := metav1.Now().UTC().Format(time.RFC3339)
+	isvc.Object["status"] = map[string]any{"conditions": []any{
+		map[string]any{"type": "IngressReady", "status": "True", "lastTransitionTime": stamp},
+		map[string]any{"type": "PredictorReady", "status": "True", "lastTransitionTime": stamp},
+		map[string]any{"type": "Ready", "status": "True", "lastTransitionTime": stamp},
+	}}
+	if _, err := isvcs("ml-serving-prod").UpdateStatus(ctx, isvc, metav1.UpdateOptions{FieldManager: FieldManager}); err != nil {
+		t.Fatalf("update InferenceService status: %v", err)
+	}
+	refresh()
+	waitFor("InferenceService health Healthy", 2*time.Minute, func() (bool, string) {
+		h := isvcHealth()
+		return h == "Healthy", h
+	})
 
 	// The TFJob health check that dmls publishes in argocd-cm is in effect:
 	// with no training operator the job is Progressing, and once its status

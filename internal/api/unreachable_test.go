@@ -1,0 +1,171 @@
+package api
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/gittest"
+)
+
+// TestUnreachableGit is issue 8, section 9: git that cannot be reached,
+// over any transport, answers 503 with Retry-After, /readyz says so, and
+// both recover when git is back. A missing file:// repo used to answer 502
+// without Retry-After while /readyz said ok.
+func TestUnreachableGit(t *testing.T) {
+	type transport struct {
+		name string
+		// setup returns the ml-model URL, the auth, and functions that take
+		// git away and bring it back.
+		setup func(t *testing.T, r *repos) (url string, auth gitops.Auth, down, up func())
+	}
+	transports := []transport{
+		{"http server stopped", func(t *testing.T, r *repos) (string, gitops.Auth, func(), func()) {
+			// A second server on the same root, so that the first keeps
+			// serving k8s-config.
+			g, err := gittest.Listen("127.0.0.1:0", r.git.Root())
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := strings.TrimPrefix(g.URL, "http://")
+			url := g.RepoURL("ml-model")
+			u, p := g.Credentials()
+			return url, gitops.Auth{Username: u, Password: p},
+				func() { _ = g.Close() },
+				func() {
+					var err error
+					if g, err = gittest.Listen(port, r.git.Root()); err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { _ = g.Close() })
+				}
+		}},
+		{"file repo moved away", func(t *testing.T, r *repos) (string, gitops.Auth, func(), func()) {
+			dir := r.git.RepoDir("ml-model")
+			return "file://" + dir, r.auth(),
+				func() { noErr(t, os.Rename(dir, dir+".away")) },
+				func() { noErr(t, os.Rename(dir+".away", dir)) }
+		}},
+		{"ssh server stopped", func(t *testing.T, r *repos) (string, gitops.Auth, func(), func()) {
+			pub, priv, err := ed25519.GenerateKey(rand.Reader)
+			noErr(t, err)
+			block, err := ssh.MarshalPrivateKey(priv, "test")
+			noErr(t, err)
+			spub, err := ssh.NewPublicKey(pub)
+			noErr(t, err)
+			ss, err := r.git.ListenSSH("127.0.0.1:0", spub)
+			noErr(t, err)
+			addr := ss.Addr
+			auth := r.auth()
+			auth.SSHKey = pem.EncodeToMemory(block)
+			auth.SSHKnownHostsFile = ss.KnownHosts
+			return ss.RepoURL("ml-model"), auth,
+				func() { _ = ss.Close() },
+				func() {
+					ss2, err := r.git.ListenSSH(addr, spub)
+					noErr(t, err)
+					t.Cleanup(func() { _ = ss2.Close() })
+					// The new server has a new host key, in the same file.
+					if ss2.KnownHosts != auth.SSHKnownHostsFile {
+						t.Fatalf("known hosts moved: %s", ss2.KnownHosts)
+					}
+				}
+		}},
+	}
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			r := startRepos(t)
+			url, auth, down, up := tr.setup(t, r)
+			ts := startServer(t, r, func(c *Config) {
+				c.MLModel.URL = url
+				c.URLs["ml-model"] = url
+				c.Auth = auth
+			})
+			c := ts.client(researchToken)
+			if _, err := c.SubmitTrainingJob(context.Background(), "ml-research", trainingJob("before")); err != nil {
+				t.Fatalf("submit while git is up: %v", err)
+			}
+			if code, _, body := ts.do(t, "GET", "/readyz", "", nil); code != 200 || string(body) != "ok\n" {
+				t.Fatalf("readyz while git is up: %d %q", code, body)
+			}
+
+			down()
+			body, _ := json.Marshal(trainingJob("during"))
+			code, h, b := ts.do(t, "POST", "/v1/teams/ml-research/trainingjobs", researchToken, body)
+			if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
+				t.Fatalf("submit while git is down: %d, Retry-After %q, %s; want 503 with Retry-After", code, h.Get("Retry-After"), b)
+			}
+			if !strings.Contains(string(b), "unreachable") || !strings.Contains(string(b), "nothing was committed") {
+				t.Errorf("503 body does not say git is unreachable and nothing was committed: %s", b)
+			}
+			code, h, b = ts.do(t, "GET", "/readyz", "", nil)
+			if code != http.StatusServiceUnavailable || !strings.Contains(string(b), "ml-model unreachable") || h.Get("Retry-After") == "" {
+				t.Fatalf("readyz while git is down: %d %q", code, b)
+			}
+			if got := ts.metric(t, "dmls_api_git_unreachable"); !strings.Contains(got, `repo="ml-model"} 1`) {
+				t.Errorf("metrics while git is down:\n%s", got)
+			}
+
+			up()
+			if code, _, b := ts.do(t, "GET", "/readyz", "", nil); code != 200 || string(b) != "ok\n" {
+				t.Fatalf("readyz after git is back: %d %q", code, b)
+			}
+			if _, err := c.SubmitTrainingJob(context.Background(), "ml-research", trainingJob("after")); err != nil {
+				t.Fatalf("submit after git is back: %v", err)
+			}
+			files := r.git.Files(t, "ml-model", "")
+			for app, want := range map[string]bool{"before": true, "during": false, "after": true} {
+				if _, ok := files["apps/"+app+"/app.json"]; ok != want {
+					t.Errorf("apps/%s in ml-model: %v, want %v", app, ok, want)
+				}
+			}
+		})
+	}
+
+	t.Run("file repo missing from the start", func(t *testing.T) {
+		r := startRepos(t)
+		missing := t.TempDir() + "/nowhere.git"
+		ts := newServer(t, r, func(c *Config) {
+			c.MLModel.URL = "file://" + missing
+			c.URLs["ml-model"] = "file://" + missing
+		})
+		ts.Start()
+		body, _ := json.Marshal(trainingJob("x"))
+		code, h, b := ts.do(t, "POST", "/v1/teams/ml-research/trainingjobs", researchToken, body)
+		if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
+			t.Fatalf("submit: %d, Retry-After %q, %s; want 503 with Retry-After", code, h.Get("Retry-After"), b)
+		}
+		if code, _, b := ts.do(t, "GET", "/readyz", "", nil); code != http.StatusServiceUnavailable {
+			t.Fatalf("readyz: %d %q, want 503", code, b)
+		}
+	})
+}
+
+func noErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// metric returns the lines of /metrics that start with name.
+func (ts *testServer) metric(t *testing.T, name string) string {
+	t.Helper()
+	_, _, b := ts.do(t, "GET", "/metrics", "", nil)
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, name) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

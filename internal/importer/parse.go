@@ -1,0 +1,171 @@
+// Package importer turns existing Kubernetes YAML (TFJobs, Knative
+// Services, KServe InferenceServices and their volume claims) into dmls
+// app specs, and proves each import lossless by rendering the spec and
+// comparing it with the input after upstream defaulting.
+package importer
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"encoding/json"
+	"gopkg.in/yaml.v3"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+)
+
+// MaxFileBytes bounds one input file: manifests are small, and a bound
+// keeps a stray data file from exhausting memory.
+const MaxFileBytes = 4 << 20
+
+// maxDocs bounds the documents of one file.
+const maxDocs = 1000
+
+// Doc is one YAML document of an input file.
+type Doc struct {
+	File string
+	// Index counts documents in the file from 1, empty ones included.
+	Index int
+	Obj   map[string]any
+}
+
+// String names the document for messages: file, document number, kind
+// and name.
+func (d Doc) String() string {
+	kind, _ := d.Obj["kind"].(string)
+	name, _ := nested(d.Obj, "metadata", "name").(string)
+	s := fmt.Sprintf("%s: document %d", d.File, d.Index)
+	if kind != "" || name != "" {
+		s += fmt.Sprintf(" (%s %s)", kind, name)
+	}
+	return s
+}
+
+// Problem is one thing an import cannot do, in a document and field.
+type Problem struct {
+	Doc     string `json:"document"`
+	Path    string `json:"path,omitempty"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string {
+	if p.Path == "" {
+		return p.Doc + ": " + p.Message
+	}
+	return p.Doc + ": " + p.Path + ": " + p.Message
+}
+
+// Error is a failed import: every problem found, none written.
+type Error struct {
+	Problems []Problem
+	// Lossy is true when every problem is a field the spec cannot
+	// express, which --allow-lossy accepts.
+	Lossy bool
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Parse splits a multi-document YAML file into documents. It refuses files
+// over MaxFileBytes, malformed YAML, anchors and aliases (which can blow a
+// small file up into a huge one), and documents that are not objects.
+func Parse(file string, data []byte) ([]Doc, error) {
+	if len(data) > MaxFileBytes {
+		return nil, &Error{Problems: []Problem{{Doc: file, Message: fmt.Sprintf("file is %d bytes; import reads at most %d bytes per file, split it", len(data), MaxFileBytes)}}}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var docs []Doc
+	var probs []Problem
+	for i := 1; ; i++ {
+		if i > maxDocs {
+			return nil, &Error{Problems: []Problem{{Doc: file, Message: fmt.Sprintf("more than %d documents", maxDocs)}}}
+		}
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		at := fmt.Sprintf("%s: document %d", file, i)
+		if err != nil {
+			probs = append(probs, Problem{Doc: at, Message: "malformed YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")})
+			break // the decoder cannot resynchronise
+		}
+		if len(n.Content) == 0 {
+			continue // an empty document
+		}
+		if line := aliasLine(&n); line > 0 {
+			probs = append(probs, Problem{Doc: at, Message: fmt.Sprintf("line %d: YAML anchors and aliases are not accepted; write the values out", line)})
+			continue
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			probs = append(probs, Problem{Doc: at, Message: "malformed YAML: " + err.Error()})
+			continue
+		}
+		if v == nil {
+			continue
+		}
+		obj, err := toJSONMap(v)
+		if err != nil {
+			probs = append(probs, Problem{Doc: at, Message: err.Error()})
+			continue
+		}
+		docs = append(docs, Doc{File: file, Index: i, Obj: obj})
+	}
+	if len(probs) > 0 {
+		return nil, &Error{Problems: probs}
+	}
+	return docs, nil
+}
+
+// aliasLine returns the line of the first anchor or alias under n, or 0.
+func aliasLine(n *yaml.Node) int {
+	if n.Kind == yaml.AliasNode || n.Anchor != "" {
+		return n.Line
+	}
+	for _, c := range n.Content {
+		if l := aliasLine(c); l > 0 {
+			return l
+		}
+	}
+	return 0
+}
+
+// toJSONMap turns a decoded YAML document into the JSON form Kubernetes
+// converters read (int64 and float64 numbers, string keys).
+func toJSONMap(v any) (map[string]any, error) {
+	if _, ok := v.(map[string]any); !ok {
+		return nil, fmt.Errorf("not an object: a Kubernetes manifest is a mapping with apiVersion and kind")
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("not a JSON-compatible object: %v", err)
+	}
+	var out map[string]any
+	if err := utiljson.Unmarshal(b, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func nested(m map[string]any, keys ...string) any {
+	var cur any = m
+	for _, k := range keys {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[k]
+	}
+	return cur
+}
