@@ -166,12 +166,7 @@ func (c *checker) clusterFit(a *spec.App) {
 	sets := podSets(a)
 	name, cl := c.envCluster()
 	if cl == nil {
-		for _, ps := range sets {
-			if ps.gpu > 0 {
-				c.add(ps.gpuAt(), "requests %d GPU(s) but environment %s names no cluster; set cluster.name in its overlay to a cluster with a GPU node group (%s)", ps.gpu, env.Name, quoteList(sortedKeys(c.p.Clusters)))
-			}
-		}
-		return
+		return // the environment names no cluster to check against
 	}
 	groups := nodeGroups(cl)
 	// Pods without GPUs do not tolerate the GPU taint: only the other
