@@ -12,7 +12,6 @@ import (
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
-
 // Resource names of pod sets and quotas.
 const (
 	resCPU    = "cpu"
