@@ -492,8 +492,13 @@ func appSummary(ctx context.Context, apps appLister) string {
 	for _, a := range list.Items {
 		cond, _, _ := unstructured.NestedSlice(a.Object, "status", "conditions")
 		op, _, _ := unstructured.NestedString(a.Object, "status", "operationState", "message")
-		fmt.Fprintf(&b, "  %s: sync=%s health=%s op=%q conditions=%s\n", a.GetName(),
-			str(&a, "status", "sync", "status"), str(&a, "status", "health", "status"), op, mustYAML(cond))
+		rev := str(&a, "status", "sync", "revision")
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		fmt.Fprintf(&b, "  %s: sync=%s revision=%s reconciledAt=%s refresh=%q health=%s op=%q conditions=%s\n", a.GetName(),
+			str(&a, "status", "sync", "status"), rev, str(&a, "status", "reconciledAt"), a.GetAnnotations()["argocd.argoproj.io/refresh"],
+			str(&a, "status", "health", "status"), op, mustYAML(cond))
 	}
 	return b.String()
 }
