@@ -138,7 +138,7 @@ func sameRepo(a, b string) bool {
 // it, removes the annotation when its refresh, which read the branch
 // before this push, is done, and the push waits for the next poll of git
 // (180 s by default). So Annotate waits while the annotation is there,
-// until the controller has removed it (at most AnnotateWait, and ctx),
+// until the controller has removed it (at most PendingWait, and ctx),
 // and then sets it with the Application's resourceVersion as a
 // precondition, reading again on a conflict: the annotation it sets is
 // always a change, which the controller handles after the refresh in
@@ -146,7 +146,7 @@ func sameRepo(a, b string) bool {
 func Annotate(ctx context.Context, cl dynamic.Interface, ns string, apps []string) error {
 	var errs []string
 	ri := cl.Resource(status.ResourceOf(status.KindApplication).GVR).Namespace(ns)
-	deadline := time.Now().Add(AnnotateWait)
+	deadline := time.Now().Add(PendingWait)
 	for _, name := range apps {
 		if err := annotate(ctx, ri, name, deadline); err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", name, err))
@@ -158,12 +158,12 @@ func Annotate(ctx context.Context, cl dynamic.Interface, ns string, apps []strin
 	return nil
 }
 
-// AnnotateWait bounds how long Annotate waits for refreshes in progress.
-var AnnotateWait = 20 * time.Second
-
-// annotatePoll is how often Annotate reads an Application while a refresh
-// is in progress.
-const annotatePoll = 200 * time.Millisecond
+// PendingWait bounds how long Annotate waits for refreshes in progress
+// (for all of them together); pendingPoll is how often it looks.
+var (
+	PendingWait = 30 * time.Second
+	pendingPoll = 250 * time.Millisecond
+)
 
 func annotate(ctx context.Context, ri dynamic.ResourceInterface, name string, deadline time.Time) error {
 	opts := metav1.PatchOptions{FieldManager: "dmls"}
@@ -180,7 +180,7 @@ func annotate(ctx context.Context, ri dynamic.ResourceInterface, name string, de
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(annotatePoll):
+			case <-time.After(pendingPoll):
 			}
 			continue
 		}

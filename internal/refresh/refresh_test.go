@@ -255,8 +255,8 @@ func TestAnnotateDuringRefresh(t *testing.T) {
 		}
 	})
 	t.Run("a refresh that never ends", func(t *testing.T) {
-		defer func(d time.Duration) { AnnotateWait = d }(AnnotateWait)
-		AnnotateWait = 300 * time.Millisecond
+		defer func(d time.Duration) { PendingWait = d }(PendingWait)
+		PendingWait = 300 * time.Millisecond
 		a := &application{rv: 1, refresh: true}
 		srv := httptest.NewServer(a)
 		defer srv.Close()
