@@ -62,7 +62,11 @@ func seedWorkspace(t testing.TB) map[string]string {
 	files["overlays/prod.cue"] = relaxResources(t, files["overlays/prod.cue"])
 	// The load tests submit hundreds of apps for one team: give it the
 	// room, or the quota cross-check (rightly) refuses them.
-	files["platform.cue"] = strings.Replace(files["platform.cue"], `quota: {cpu: "16", memory: "64Gi", gpu: 16, pods: 100}`, `quota: {cpu: "1000", memory: "4Ti", gpu: 16, pods: 100000}`, 1)
+	const quota = `quota: {cpu: "16", memory: "64Gi", gpu: 16, pods: 100, storage: "200Gi"}`
+	if !strings.Contains(files["platform.cue"], quota) {
+		t.Fatalf("platform.cue has no %s", quota)
+	}
+	files["platform.cue"] = strings.Replace(files["platform.cue"], quota, `quota: {cpu: "1000", memory: "4Ti", gpu: 16, pods: 100000, storage: "200Gi"}`, 1)
 	files["apps/ranker/app.json"] = `{
   "name": "ranker",
   "team": "ml-serving",

@@ -198,8 +198,9 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 		// Submissions change apps, which live in k8s-config, and may
 		// change the Knative config-features in kubeflow-config (they
 		// follow the generated services); the infra repo follows only
-		// platform.cue and dmls publish.
-		Repos: []string{spec.RepoK8sConfig, spec.RepoKubeflowConfig},
+		// platform.cue and dmls publish. The model catalog in docs
+		// follows the apps.
+		Repos: []string{spec.RepoK8sConfig, spec.RepoKubeflowConfig, publish.RepoDocs},
 	})
 	for _, r := range results {
 		w.s.health.observe(r.Name, nil)
