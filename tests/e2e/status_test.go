@@ -236,7 +236,7 @@ func TestStatusAndRefresh(t *testing.T) {
 		t.Errorf("dev workers not 3 after the sync: %v", err)
 	}
 
-	webhookRefresh(t, ctx, srv, ws, url, docs, apps, tfjobs)
+	webhookRefresh(t, ctx, srv, ws, url, docs, infra, apps, tfjobs)
 }
 
 // webhookRefresh is the webhook mode of refresh after push: with
@@ -246,7 +246,7 @@ func TestStatusAndRefresh(t *testing.T) {
 // the Applications of the pushed repo and branch, and refreshes them),
 // and touches no Application itself. With the controller polling git
 // every 180 s, the change is Synced within seconds.
-func webhookRefresh(t *testing.T, ctx context.Context, srv *gittest.Server, ws, url, docs string, apps dynamic.ResourceInterface, tfjobs dynamicGetter) {
+func webhookRefresh(t *testing.T, ctx context.Context, srv *gittest.Server, ws, url, docs, infra string, apps dynamic.ResourceInterface, tfjobs dynamicGetter) {
 	t.Helper()
 	endpoint, secretFile := os.Getenv("E2E_ARGOCD_WEBHOOK_URL"), os.Getenv("E2E_ARGOCD_WEBHOOK_SECRET_FILE")
 	if endpoint == "" || secretFile == "" {
@@ -264,7 +264,7 @@ func webhookRefresh(t *testing.T, ctx context.Context, srv *gittest.Server, ws, 
 	t.Setenv("DMLS_ARGOCD_WEBHOOK_SECRET", "not-the-secret")
 	editFile(t, filepath.Join(ws, "apps/fashion-mnist/training.cue"), "overrides: dev: training: replicas: worker: replicas: 3", "overrides: dev: training: replicas: worker: replicas: 4")
 	var out, errb bytes.Buffer
-	if code := cli.Main([]string{"publish", "-w", ws, "--repo", "k8s-config=" + url, "--repo", "docs=" + docs}, &out, &errb); code != 0 ||
+	if code := cli.Main([]string{"publish", "-w", ws, "--repo", "k8s-config=" + url, "--repo", "docs=" + docs, "--repo", "infra=" + infra}, &out, &errb); code != 0 ||
 		!strings.Contains(errb.String(), "dmls: warning: Argo CD not notified: webhook "+endpoint) || strings.Contains(errb.String(), "not-the-secret") {
 		t.Errorf("publish with a wrong webhook secret: exit %d\n%s%s", code, out.String(), errb.String())
 	}
@@ -274,7 +274,7 @@ func webhookRefresh(t *testing.T, ctx context.Context, srv *gittest.Server, ws, 
 	// (dev allows at most 4 workers.)
 	editFile(t, filepath.Join(ws, "apps/fashion-mnist/training.cue"), "overrides: dev: training: replicas: worker: replicas: 4", "overrides: dev: training: replicas: worker: replicas: 1")
 	start := time.Now()
-	pub := dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs)
+	pub := dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs, "--repo", "infra="+infra)
 	tip := srv.Head(t, "k8s-config", "main")
 	t.Logf("dmls publish (webhook):\n%s", pub)
 	if strings.Contains(pub, "argocd: refreshed") {
