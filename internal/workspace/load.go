@@ -45,6 +45,10 @@ type Options struct {
 	// long-running process re-evaluates only apps whose files, platform,
 	// environments or schemas changed.
 	Cache *memo.Cache[*App]
+
+	// legacy turns off the fast path of loadApp, for tests that compare
+	// the two.
+	legacy bool
 }
 
 // Workspace is a loaded, valid workspace.
@@ -173,6 +177,7 @@ func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
 		return l.ws, l.diags.Err()
 	}
 	l.cache = opts.Cache
+	l.legacy = opts.legacy
 	l.loadApps(ev, opts)
 	l.checkOwners()
 	l.ws.Warnings = l.diags.Warnings()
@@ -242,11 +247,12 @@ func (l *loader) checkSealed() {
 }
 
 type loader struct {
-	cache *memo.Cache[*App]
-	fsys  fs.FS
-	root  string
-	ws    *Workspace
-	diags diag.List
+	cache  *memo.Cache[*App]
+	legacy bool
+	fsys   fs.FS
+	root   string
+	ws     *Workspace
+	diags  diag.List
 	// envFiles are the environments' spec files, by name.
 	envFiles map[string]provenance.Pos
 }
