@@ -141,7 +141,7 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 		// The environment adjusts the app's own settings; the app's
 		// overrides for that environment have the last word.
 		layer, lprov, origins := envLayer(env, data, asMap(overrides[env.Name]), l.ws.EnvProv[env.Name])
-		in := envInput{env: env, touched: map[string]bool{}}
+		in := envInput{env: env, layer: layer, touched: map[string]bool{}}
 		for k := range layer {
 			in.touched[k] = true
 		}
@@ -149,6 +149,7 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 		in.prov = prov.Clone()
 		in.prov.Overlay("", lprov)
 		if o, ok := overrides[env.Name].(map[string]any); ok {
+			in.override = o
 			for k := range o {
 				in.touched[k] = true
 			}
