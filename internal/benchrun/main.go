@@ -129,7 +129,9 @@ func run(dmls, tools, sizeList, peerList string, jobs int, work, out string) err
 			if c.name == "render --out" {
 				coldRender = cold
 			}
-			fmt.Fprintf(&md, "| %d | `dmls %s` | %s | %s | %s | %s |\n", n, c.name, secs(cold.wall), mib(cold.rss), secs(warm.wall), mib(warm.rss))
+			row := fmt.Sprintf("| %d | `dmls %s` | %s | %s | %s | %s |\n", n, c.name, secs(cold.wall), mib(cold.rss), secs(warm.wall), mib(warm.rss))
+			fmt.Fprint(os.Stderr, row)
+			md.WriteString(row)
 		}
 		if err := setChange(ws, 0); err != nil {
 			return err
@@ -143,6 +145,7 @@ func run(dmls, tools, sizeList, peerList string, jobs int, work, out string) err
 			return fmt.Errorf("%d apps, peer pipeline: %w", n, err)
 		}
 		peerRows = append(peerRows, fmt.Sprintf("| %d | %d | %s | %s | %s | %.1f× |", n, procs, secs(p.wall), mib(p.rss), secs(coldRender.wall), p.wall.Seconds()/coldRender.wall.Seconds()))
+		fmt.Fprintln(os.Stderr, peerRows[len(peerRows)-1])
 	}
 	if len(peerRows) > 0 {
 		fmt.Fprintf(&md, "\nThe peer pipeline: `cue export` (cue v0.17.1) of each app's spec and `kustomize build` (kustomize v5.6.0) of each overlay that `dmls generate` wrote, as processes, %d at a time; its peak RSS is its largest process's. The ratio is its wall time over a cold `dmls render --out`.\n\n", jobs)

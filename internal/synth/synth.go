@@ -48,7 +48,7 @@ func App(i int) string {
 	}[i%3]
 	resources := `{cpu: "1", memory: "2Gi"}`
 	if i%4 == 0 {
-		resources = `{cpu: "4", memory: "16Gi", gpu: 1}`
+		resources = `{cpu: "4", memory: "16Gi", gpu: 1, limits: {cpu: "4", memory: "16Gi"}}`
 	}
 	hpAs := ""
 	if i%5 == 0 {
