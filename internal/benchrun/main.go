@@ -52,7 +52,8 @@ func main() {
 // sample is one measured run.
 type sample struct {
 	wall time.Duration
-	rss  int64 // bytes
+	cpu  time.Duration // user + system
+	rss  int64         // bytes
 }
 
 func run(dmls, tools, sizeList, peerList string, jobs int, work, out string) error {
@@ -86,7 +87,8 @@ func run(dmls, tools, sizeList, peerList string, jobs int, work, out string) err
 		warmNote = "warm: the same command again after one app's spec changed (this dmls has no on-disk cache: no --cache-dir flag)"
 	}
 	fmt.Fprintf(&md, "Synthetic workspaces (internal/synth), 3 environments; cold: first run, empty cache; %s.\n\n", warmNote)
-	md.WriteString("| apps | command | cold wall | cold peak RSS | warm wall | warm peak RSS |\n|---:|---|---:|---:|---:|---:|\n")
+	md.WriteString("CPU is user plus system time: on a shared machine it shows what the run costs when the wall time is inflated by others' load.\n\n")
+	md.WriteString("| apps | command | cold wall | cold CPU | cold peak RSS | warm wall | warm CPU | warm peak RSS |\n|---:|---|---:|---:|---:|---:|---:|---:|\n")
 	var peerRows []string
 	for _, n := range sizes {
 		fmt.Fprintf(os.Stderr, "benchrun: %d apps\n", n)
@@ -129,7 +131,7 @@ func run(dmls, tools, sizeList, peerList string, jobs int, work, out string) err
 			if c.name == "render --out" {
 				coldRender = cold
 			}
-			row := fmt.Sprintf("| %d | `dmls %s` | %s | %s | %s | %s |\n", n, c.name, secs(cold.wall), mib(cold.rss), secs(warm.wall), mib(warm.rss))
+			row := fmt.Sprintf("| %d | `dmls %s` | %s | %s | %s | %s | %s | %s |\n", n, c.name, secs(cold.wall), secs(cold.cpu), mib(cold.rss), secs(warm.wall), secs(warm.cpu), mib(warm.rss))
 			fmt.Fprint(os.Stderr, row)
 			md.WriteString(row)
 		}
@@ -144,12 +146,13 @@ func run(dmls, tools, sizeList, peerList string, jobs int, work, out string) err
 		if err != nil {
 			return fmt.Errorf("%d apps, peer pipeline: %w", n, err)
 		}
-		peerRows = append(peerRows, fmt.Sprintf("| %d | %d | %s | %s | %s | %.1f× |", n, procs, secs(p.wall), mib(p.rss), secs(coldRender.wall), p.wall.Seconds()/coldRender.wall.Seconds()))
+		peerRows = append(peerRows, fmt.Sprintf("| %d | %d | %s | %s | %s | %s | %s | %.1f× | %.1f× |", n, procs, secs(p.wall), secs(p.cpu), mib(p.rss), secs(coldRender.wall), secs(coldRender.cpu),
+			p.wall.Seconds()/coldRender.wall.Seconds(), p.cpu.Seconds()/coldRender.cpu.Seconds()))
 		fmt.Fprintln(os.Stderr, peerRows[len(peerRows)-1])
 	}
 	if len(peerRows) > 0 {
-		fmt.Fprintf(&md, "\nThe peer pipeline: `cue export` (cue v0.17.1) of each app's spec and `kustomize build` (kustomize v5.6.0) of each overlay that `dmls generate` wrote, as processes, %d at a time; its peak RSS is its largest process's. The ratio is its wall time over a cold `dmls render --out`.\n\n", jobs)
-		md.WriteString("| apps | processes | peer wall | peer peak RSS | dmls cold render | dmls is faster by |\n|---:|---:|---:|---:|---:|---:|\n")
+		fmt.Fprintf(&md, "\nThe peer pipeline: `cue export` (cue v0.17.1) of each app's spec and `kustomize build` (kustomize v5.6.0) of each overlay that `dmls generate` wrote, as processes, %d at a time; its peak RSS is its largest process's. The ratios are its wall and CPU time over a cold `dmls render --out`'s.\n\n", jobs)
+		md.WriteString("| apps | processes | peer wall | peer CPU | peer peak RSS | dmls cold render wall | CPU | ratio, wall | ratio, CPU |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		md.WriteString(strings.Join(peerRows, "\n") + "\n")
 	}
 	fmt.Print(md.String())
@@ -205,14 +208,11 @@ func measure(name string, args ...string) (sample, error) {
 		}
 		return sample{}, fmt.Errorf("%s %s: %v: %s", filepath.Base(name), strings.Join(args, " "), err, msg)
 	}
-	return sample{wall: wall, rss: maxRSS(cmd.ProcessState)}, nil
-}
-
-func maxRSS(ps *os.ProcessState) int64 {
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss * 1024 // kilobytes on Linux
+	s := sample{wall: wall, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		s.rss = ru.Maxrss * 1024 // kilobytes on Linux
 	}
-	return 0
+	return s, nil
 }
 
 // peerPipeline runs `cue export` on every app and `kustomize build` on
@@ -246,6 +246,7 @@ func peerPipeline(tools, ws, generated string, jobs int) (sample, int, error) {
 	next := make(chan []string)
 	var mu sync.Mutex
 	var peak int64
+	var cpu time.Duration
 	var first error
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -260,6 +261,7 @@ func peerPipeline(tools, ws, generated string, jobs int) (sample, int, error) {
 					first = err
 				}
 				peak = max(peak, s.rss)
+				cpu += s.cpu
 				mu.Unlock()
 			}
 		}()
@@ -269,7 +271,7 @@ func peerPipeline(tools, ws, generated string, jobs int) (sample, int, error) {
 	}
 	close(next)
 	wg.Wait()
-	return sample{wall: time.Since(start), rss: peak}, len(cmds), first
+	return sample{wall: time.Since(start), cpu: cpu, rss: peak}, len(cmds), first
 }
 
 func ints(list string) ([]int, error) {
