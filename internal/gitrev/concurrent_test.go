@@ -1,0 +1,43 @@
+package gitrev
+
+import (
+	"io/fs"
+	"sync"
+	"testing"
+)
+
+// TestTreeFSConcurrent reads one revision from many goroutines at once, as
+// the workspace loader does; with -race, or by luck without it, an
+// unguarded go-git tree fails here.
+func TestTreeFSConcurrent(t *testing.T) {
+	repo, err := Open("../..")
+	if err != nil {
+		t.Skipf("not in a git work tree: %v", err)
+	}
+	h, err := repo.Resolve("HEAD")
+	if err != nil {
+		t.Skip(err)
+	}
+	fsys, err := repo.FS(h)
+	if err != nil {
+		t.Skip(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := fs.WalkDir(fsys, "internal", func(p string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				_, err = d.Info()
+				return err
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+}
