@@ -31,7 +31,18 @@ func TestTreeFSConcurrent(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				_, err = d.Info()
+				if _, err = d.Info(); err != nil {
+					return err
+				}
+				if d.IsDir() {
+					// Open of a folder lists it too
+					f, err := fsys.Open(p)
+					if err != nil {
+						return err
+					}
+					return f.Close()
+				}
+				_, err = fs.ReadFile(fsys, p)
 				return err
 			})
 			if err != nil {

@@ -151,7 +151,7 @@ func (f *treeFS) Open(name string) (fs.File, error) {
 	info := f.info(name, e)
 	switch {
 	case e.Mode == filemode.Dir:
-		entries, err := f.ReadDir(name)
+		entries, err := f.readDir(name)
 		if err != nil {
 			return nil, err
 		}
@@ -192,6 +192,11 @@ func (f *treeFS) Stat(name string) (fs.FileInfo, error) {
 func (f *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.readDir(name)
+}
+
+// readDir is ReadDir with f.mu held.
+func (f *treeFS) readDir(name string) ([]fs.DirEntry, error) {
 	e, err := f.entry("readdir", name)
 	if err != nil {
 		return nil, err
