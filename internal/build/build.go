@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
@@ -21,6 +22,7 @@ import (
 	"github.com/dmls-project/dmls/generators/components"
 	"github.com/dmls-project/dmls/generators/externalsecret"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
+	"github.com/dmls-project/dmls/generators/kops"
 	"github.com/dmls-project/dmls/generators/kservice"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/generators/platform"
@@ -84,6 +86,9 @@ type Result struct {
 	Kubeflow generators.Tree
 	// Features are the Knative config-features of every generated Service.
 	Features map[string]string
+	// Infra is the tree of the kops manifests of every platform cluster,
+	// relative to the infra repo's path prefix.
+	Infra generators.Tree
 	// Warnings are the apps' build warnings, sorted; the load's own are in
 	// workspace.Workspace.Warnings.
 	Warnings diag.List
@@ -162,6 +167,9 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.Platform = pt
+	if res.Infra, err = Infra(ws.Platform); err != nil {
+		return nil, err
+	}
 	if len(opts.Apps) == 0 {
 		var apps []argocd.App
 		for _, a := range res.Apps {
@@ -201,6 +209,8 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 	var found diag.List
 	found = append(found, checkTree(ws, res.Platform)...)
 	found = append(found, checkTree(ws, res.ArgoCD)...)
+	found = append(found, checkTree(ws, res.Kubeflow)...)
+	found = append(found, checkTree(ws, res.Infra)...)
 	if err := found.Err(); err != nil {
 		return nil, err
 	}
@@ -227,6 +237,13 @@ func checkTree(ws *workspace.Workspace, tree generators.Tree) diag.List {
 			}
 			u := &unstructured.Unstructured{Object: m}
 			id := generators.ID(u.GroupVersionKind(), u.GetName())
+			pos := pos
+			// A kops manifest (kops/<cluster>/...) points at its cluster.
+			if rest, ok := strings.CutPrefix(name, "kops/"); ok {
+				if p, ok := ws.PlatformProv.Lookup("clusters." + strings.SplitN(rest, "/", 2)[0]); ok {
+					pos = p
+				}
+			}
 			for _, f := range schemas.Check(u) {
 				rule := RuleBuiltin
 				if schemas.Knows(u.GroupVersionKind()) {
@@ -533,6 +550,19 @@ func jobs(ws *workspace.Workspace, env string) map[string][]string {
 	return out
 }
 
+// Infra returns the kops manifests of every cluster of the platform.
+func Infra(p *spec.Platform) (generators.Tree, error) {
+	tree := generators.Tree{}
+	for _, name := range generators.SortedKeys(p.Clusters) {
+		t, err := kops.Tree(name, p.Clusters[name])
+		if err != nil {
+			return nil, err
+		}
+		tree.Add("", t)
+	}
+	return tree, nil
+}
+
 // Repos returns the tree of every config repo named by the platform, with
 // each repo's path prefix applied. Repos dmls writes nothing to yet come
 // back empty, so that publishing clears what dmls once wrote there.
@@ -560,6 +590,9 @@ func (r *Result) Repos(p *spec.Platform) map[string]generators.Tree {
 	}
 	if kf, ok := repos[spec.RepoKubeflowConfig]; ok {
 		kf.Add(p.Repos[spec.RepoKubeflowConfig].Path, r.Kubeflow)
+	}
+	if infra, ok := repos[spec.RepoInfra]; ok {
+		infra.Add(p.Repos[spec.RepoInfra].Path, r.Infra)
 	}
 	return repos
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
@@ -23,6 +24,7 @@ import (
 var ManagedDirs = map[string][]string{
 	spec.RepoK8sConfig:      {"apps", "platform", "argocd"},
 	spec.RepoKubeflowConfig: {"argocd", "components"},
+	spec.RepoInfra:          {"kops"},
 }
 
 // TrailerSource names the workspace commit a config commit was made from.
@@ -41,6 +43,9 @@ type Options struct {
 	SourceCommit string
 	Auth         gitops.Auth
 	Author       gitops.Signature
+	// Repos, when set, limits publishing to these repos, such as the ones
+	// a change can touch; empty means every repo of the platform.
+	Repos []string
 }
 
 // Result is what happened in one repo.
@@ -59,6 +64,9 @@ func Publish(ctx context.Context, p *spec.Platform, trees map[string]generators.
 	}
 	var out []Result
 	for _, name := range generators.SortedKeys(p.Repos) {
+		if len(opts.Repos) > 0 && !slices.Contains(opts.Repos, name) {
+			continue
+		}
 		repo := p.Repos[name]
 		managed := managedDirs(name, repo.Path)
 		if name == spec.RepoKubeflowConfig && len(p.Components) == 0 {
