@@ -7,7 +7,7 @@ BIN     := bin/dmls
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/dmls-project/dmls/internal/cli.Version=$(VERSION)
 
-.PHONY: all build render test lint golden bench bench-api image fuzz preview e2e e2e-deps e2e-up e2e-down clean
+.PHONY: all build render test lint golden bench bench-go bench-api image fuzz preview e2e e2e-deps e2e-up e2e-down clean
 
 all: build
 
@@ -39,8 +39,24 @@ lint:
 golden:
 	$(GO) test $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}}' ./... | grep ' github.com/dmls-project/dmls/internal/golden' | cut -d' ' -f1) -run 'Golden' -update
 
-## bench: benchmarks of loading, generating and rendering
-bench:
+## bench: the dmls binary against the peer pipeline (cue export per app,
+## kustomize build per overlay), cold and warm, at 100 and 1,000 apps, as a
+## Markdown table in .cache/bench.md; BENCH_5000=1 adds 5,000 apps
+TOOLS        := .cache/tools
+BENCH_SIZES  ?= 100,1000$(if $(BENCH_5000),$(comma)5000)
+BENCH_PEER   ?= 100,1000
+comma        := ,
+bench: $(BIN) $(TOOLS)/cue $(TOOLS)/kustomize
+	$(GO) run ./internal/benchrun -dmls $(BIN) -tools $(TOOLS) -sizes $(BENCH_SIZES) -peer $(BENCH_PEER) -out .cache/bench.md
+
+# the peer pipeline's CLIs, built once into the ignored tools folder
+$(TOOLS)/cue:
+	GOBIN=$(CURDIR)/$(TOOLS) $(GO) install cuelang.org/go/cmd/cue@v0.17.1
+$(TOOLS)/kustomize:
+	GOBIN=$(CURDIR)/$(TOOLS) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@v5.6.0
+
+## bench-go: the Go benchmarks of loading, generating and rendering
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -skip Submit500 ./internal/... ./generators/...
 
 ## bench-api: 500 submissions from 25 clients against a real git server: req/s, p50, p99

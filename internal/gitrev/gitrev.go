@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
@@ -110,6 +111,11 @@ func (r *Repo) FS(commit plumbing.Hash) (fs.FS, error) {
 
 // treeFS is an fs.FS over a git tree.
 type treeFS struct {
+	// mu serialises every use of tree: go-git's Tree builds its index of
+	// entries lazily, without a lock, and the workspace loader reads apps
+	// from several goroutines (at 1,000 apps `dmls diff` died of a
+	// concurrent map read and write).
+	mu    sync.Mutex
 	tree  *object.Tree
 	mtime time.Time
 }
@@ -136,6 +142,8 @@ func (f *treeFS) entry(op, name string) (*object.TreeEntry, error) {
 }
 
 func (f *treeFS) Open(name string) (fs.File, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	e, err := f.entry("open", name)
 	if err != nil {
 		return nil, err
@@ -143,7 +151,7 @@ func (f *treeFS) Open(name string) (fs.File, error) {
 	info := f.info(name, e)
 	switch {
 	case e.Mode == filemode.Dir:
-		entries, err := f.ReadDir(name)
+		entries, err := f.readDir(name)
 		if err != nil {
 			return nil, err
 		}
@@ -159,6 +167,8 @@ func (f *treeFS) Open(name string) (fs.File, error) {
 }
 
 func (f *treeFS) ReadFile(name string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	e, err := f.entry("readfile", name)
 	if err != nil {
 		return nil, err
@@ -170,6 +180,8 @@ func (f *treeFS) ReadFile(name string) ([]byte, error) {
 }
 
 func (f *treeFS) Stat(name string) (fs.FileInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	e, err := f.entry("stat", name)
 	if err != nil {
 		return nil, err
@@ -178,6 +190,13 @@ func (f *treeFS) Stat(name string) (fs.FileInfo, error) {
 }
 
 func (f *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.readDir(name)
+}
+
+// readDir is ReadDir with f.mu held.
+func (f *treeFS) readDir(name string) ([]fs.DirEntry, error) {
 	e, err := f.entry("readdir", name)
 	if err != nil {
 		return nil, err

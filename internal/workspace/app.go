@@ -26,6 +26,7 @@ const (
 	pathOverrides = "overrides"
 	pathTraining  = "training"
 	pathServing   = "serving"
+	pathPolicy    = "policy"
 )
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
@@ -107,7 +108,8 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 	// positions, together with what the app names outside itself; the
 	// user's data must then be concrete.
 	refs := l.checkRefs(rawRefs(raw), prov)
-	if err := ev.schema.LookupPath(defApp).Unify(raw).Validate(); err != nil {
+	checked := ev.schema.LookupPath(defApp).Unify(raw)
+	if err := checked.Validate(); err != nil {
 		found := fromCUE(err, defApp.String(), prov, dirPos)
 		found = append(found, unknownFields(ev, defApp, raw, prov, dirPos, found)...)
 		return nil, append(refs, clarifySecretErrors(found)...)
@@ -131,9 +133,7 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 	overrides, _ := data[pathOverrides].(map[string]any)
 	delete(data, pathOverrides)
 
-	base, bd := l.instance(ev, nil, data, prov, nil)
-	d = append(d, bd...)
-	app.Base = base
+	var layers []envInput
 	for _, env := range l.ws.Envs {
 		if !runsIn(data, env.Name) {
 			continue
@@ -141,24 +141,47 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 		// The environment adjusts the app's own settings; the app's
 		// overrides for that environment have the last word.
 		layer, lprov, origins := envLayer(env, data, asMap(overrides[env.Name]), l.ws.EnvProv[env.Name])
-		merged := merge(data, layer)
-		eprov := prov.Clone()
-		eprov.Overlay("", lprov)
+		in := envInput{env: env, layer: layer, touched: map[string]bool{}}
+		for k := range layer {
+			in.touched[k] = true
+		}
+		in.merged = merge(data, layer)
+		in.prov = prov.Clone()
+		in.prov.Overlay("", lprov)
 		if o, ok := overrides[env.Name].(map[string]any); ok {
-			merged = merge(merged, o)
+			in.override = o
+			for k := range o {
+				in.touched[k] = true
+			}
+			in.merged = merge(in.merged, o)
 			at := provenance.Join(pathOverrides, env.Name)
 			oprov := prov.Sub(at)
-			eprov.Overlay("", oprov)
+			in.prov.Overlay("", oprov)
 			for p := range oprov {
 				if p != "" {
 					origins[p] = provenance.Join(at, p)
 				}
 			}
 		}
-		in, ed := l.instance(ev, env, merged, eprov, origins)
-		d = append(d, ed...)
-		if in != nil {
-			app.Envs = append(app.Envs, in)
+		in.origins = origins
+		layers = append(layers, in)
+	}
+	if base, envs, ok := l.fastInstances(ev, checked, data, prov, layers); ok {
+		for _, in := range append([]*Instance{base}, envs...) {
+			d = append(d, l.finish(in)...)
+		}
+		app.Base = base
+		app.Envs = envs
+	} else {
+		base, bd := l.instance(ev, nil, data, prov, nil)
+		d = append(d, bd...)
+		app.Base = base
+		for _, in := range layers {
+			inst, ed := l.instance(ev, in.env, in.merged, in.prov, in.origins)
+			d = append(d, ed...)
+			if inst != nil {
+				app.Envs = append(app.Envs, inst)
+			}
 		}
 	}
 	if d.HasErrors() {
@@ -182,16 +205,22 @@ func (l *loader) instance(ev *evaluator, env *spec.Environment, data map[string]
 	if d := validate(ev, defApp, v, prov, prov[""], &a); len(d) > 0 {
 		return nil, d
 	}
-	l.resolveStores(&a, env, prov)
 	in := &Instance{Env: env, Spec: &a, Prov: prov, origins: origins}
-	if env != nil {
-		in.Namespace = env.Namespaces[a.Team]
-	}
-	d := l.check(in)
+	d := l.finish(in)
 	if d.HasErrors() {
 		return nil, d
 	}
 	return in, d
+}
+
+// finish completes an instance whose spec passed the schema: it resolves
+// the secret stores and runs the loader's checks.
+func (l *loader) finish(in *Instance) diag.List {
+	l.resolveStores(in.Spec, in.Env, in.Prov)
+	if in.Env != nil {
+		in.Namespace = in.Env.Namespaces[in.Spec.Team]
+	}
+	return l.check(in)
 }
 
 // checkRefs checks what an app names outside itself: its team and

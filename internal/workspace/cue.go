@@ -42,6 +42,9 @@ const maxSpecBytes = 1 << 20
 type evaluator struct {
 	ctx    *cue.Context
 	schema cue.Value
+	// sub are the schemas of fields of #App, by dotted path, as the fast
+	// path of loadApp evaluates them.
+	sub map[string]cue.Value
 }
 
 func newEvaluator() (*evaluator, error) {

@@ -103,145 +103,148 @@ func TestLoadValid(t *testing.T) {
 	}
 }
 
+// loadErrorCases are the bad inputs of TestLoadErrors.
+var loadErrorCases = []struct {
+	name  string
+	files map[string]string
+	// want are substrings of the findings, each of which must appear.
+	want []string
+}{
+	{
+		name:  "cue syntax error",
+		files: map[string]string{"apps/mnist/app.cue": "name: \"mnist\"\nteam: {\n"},
+		want:  []string{"ws/apps/mnist/app.cue:2:9: expected '}', found 'EOF'"},
+	},
+	{
+		name:  "yaml syntax error",
+		files: map[string]string{"apps/mnist/app.cue": "<delete>", "apps/mnist/app.yaml": "name: mnist\nteam: [unclosed\n"},
+		want:  []string{"ws/apps/mnist/app.yaml:"},
+	},
+	{
+		name:  "type violation",
+		files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, "replicas: 2", `replicas: "two"`, 1)},
+		want:  []string{"ws/apps/mnist/app.cue:5:30: training.replicas.worker.replicas: "},
+	},
+	{
+		name:  "unknown field",
+		files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, "image: \"registry.example.com/mnist:1.0\"", "image: \"registry.example.com/mnist:1.0\"\n\thostNetwork: true", 1)},
+		want:  []string{"ws/apps/mnist/app.cue:5:2: training.hostNetwork: field not allowed"},
+	},
+	{
+		name:  "unknown env in overrides",
+		files: map[string]string{"apps/mnist/app.cue": testApp + "overrides: qa: training: replicas: worker: replicas: 1\n"},
+		want:  []string{"ws/apps/mnist/app.cue:13:12: overrides.qa: unknown environment \"qa\""},
+	},
+	{
+		name:  "unknown env in envs",
+		files: map[string]string{"apps/mnist/app.cue": testApp + "envs: [\"dev\", \"qa\"]\n"},
+		want:  []string{"ws/apps/mnist/app.cue:13:15: envs[1]: unknown environment \"qa\""},
+	},
+	{
+		name:  "unknown team",
+		files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, `team: "research"`, `team: "nobody"`, 1)},
+		want:  []string{"ws/apps/mnist/app.cue:2:1: team: unknown team \"nobody\"; the platform's teams are \"other\", \"research\""},
+	},
+	{
+		name:  "name not DNS-1123",
+		files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, `name: "mnist"`, `name: "MNIST_v2"`, 1)},
+		want:  []string{"ws/apps/mnist/app.cue:1:7: name: invalid value \"MNIST_v2\": must be a DNS-1035 label"},
+	},
+	{
+		name:  "name looks like a path (..)",
+		files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, `name: "mnist"`, `name: "../x"`, 1)},
+		want:  []string{"ws/apps/mnist/app.cue:1:7: name: invalid value \"../x\": must be a DNS-1035 label"},
+	},
+	{
+		name:  "name looks like a path (a/b)",
+		files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, `name: "mnist"`, `name: "a/b"`, 1)},
+		want:  []string{"ws/apps/mnist/app.cue:1:7: name: invalid value \"a/b\": must be a DNS-1035 label"},
+	},
+	{
+		name:  "volume name looks like a path",
+		files: map[string]string{"apps/mnist/app.cue": testApp + "training: volumes: \"../etc\": mountPath: \"/x\"\n"},
+		want:  []string{"ws/apps/mnist/app.cue:13:20: training.volumes.../etc: field not allowed"},
+	},
+	{
+		name:  "zero replicas",
+		files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, "replicas: 2", "replicas: 0", 1)},
+		want:  []string{"ws/apps/mnist/app.cue:5:30: training.replicas.worker.replicas: invalid value 0: must be at least 1"},
+	},
+	{
+		name:  "a billion replicas",
+		files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, "replicas: 2", "replicas: 1000000000", 1)},
+		want:  []string{"ws/apps/mnist/app.cue:5:30: training.replicas.worker.replicas: invalid value 1000000000: must be at most 1000"},
+	},
+	{
+		name:  "override above the environment's limit",
+		files: map[string]string{"apps/mnist/app.cue": testApp + "overrides: dev: training: replicas: worker: replicas: 50\n"},
+		want:  []string{"ws/apps/mnist/app.cue:13:45: overrides.dev.training.replicas.worker.replicas: 50 replicas exceed the limit of 20 set by environment dev"},
+	},
+	{
+		name:  "unparsable quantity",
+		files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, `memory: "1Gi"`, `memory: "1 GB"`, 1)},
+		want:  []string{"ws/apps/mnist/app.cue:6:35: training.resources.memory: invalid value \"1 GB\": must be a Kubernetes quantity"},
+	},
+	{
+		name:  "limit below request",
+		files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, `memory: "1Gi"`, `memory: "1Gi", limits: memory: "512Mi"`, 1)},
+		want:  []string{"training.resources.limits.memory: memory limit 512Mi is below the request 1Gi"},
+	},
+	{
+		name: "duplicate app names",
+		files: map[string]string{
+			"apps/copy/app.cue": testApp,
+		},
+		want: []string{"name: duplicate app name \"mnist\""},
+	},
+	{
+		name:  "enum value",
+		files: map[string]string{"apps/mnist/app.cue": testApp + "training: restartPolicy: \"Sometimes\"\n"},
+		want:  []string{"ws/apps/mnist/app.cue:13:26: training.restartPolicy: \"Sometimes\" is not one of Always, OnFailure, Never, ExitCode"},
+	},
+	{
+		name:  "image tag policy",
+		files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, "mnist-serve:1.0", "mnist-serve:latest", 1)},
+		want:  []string{"ws/apps/mnist/app.cue:9:2: serving.image: environment prod refuses the tag \"latest\": use a version tag such as :1.4.2 or a digest [image-tag]"},
+	},
+	{
+		name:  "canary without stable",
+		files: map[string]string{"apps/mnist/app.cue": testApp + "serving: traffic: canaryPercent: 10\n"},
+		want:  []string{"serving.traffic.canaryPercent: a canary needs serving.traffic.stable"},
+	},
+	{
+		name:  "both image and model",
+		files: map[string]string{"apps/mnist/app.cue": testApp + "serving: model: storageUri: \"pvc://m/x\"\n"},
+		want:  []string{"serving.model: set serving.image or serving.model, not both"},
+	},
+	{
+		name: "yaml alias bomb",
+		files: map[string]string{
+			"apps/mnist/bomb.yaml": "a: &a [1,2,3,4,5,6,7,8,9]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\ni: [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n",
+		},
+		want: []string{"ws/apps/mnist/bomb.yaml:", "aliases"},
+	},
+	{
+		name:  "namespace of Argo CD",
+		files: map[string]string{"overlays/dev.cue": strings.Replace(testDev, `"research-dev"`, `"argocd"`, 1)},
+		want:  []string{"ws/overlays/dev.cue:2:14: namespaces.research: namespace \"argocd\" is Argo CD's own"},
+	},
+	{
+		name:  "no platform",
+		files: map[string]string{"platform.cue": "<delete>"},
+		want:  []string{"ws/platform.cue:1:1: no platform spec"},
+	},
+	{
+		name:  "json spec checked like cue",
+		files: map[string]string{"apps/json/app.json": `{"name": "json-app", "team": "research", "training": {"image": "x:1", "replicas": {"worker": {"replicas": -1}}}}`},
+		want:  []string{"ws/apps/json/app.json:1:107: training.replicas.worker.replicas: invalid value -1: must be at least 1"},
+	},
+}
+
 // TestLoadErrors covers the bad input of issue 2: each case gives a clear
 // error naming the file (with line and column) and the field.
 func TestLoadErrors(t *testing.T) {
-	tests := []struct {
-		name  string
-		files map[string]string
-		// want are substrings of the findings, each of which must appear.
-		want []string
-	}{
-		{
-			name:  "cue syntax error",
-			files: map[string]string{"apps/mnist/app.cue": "name: \"mnist\"\nteam: {\n"},
-			want:  []string{"ws/apps/mnist/app.cue:2:9: expected '}', found 'EOF'"},
-		},
-		{
-			name:  "yaml syntax error",
-			files: map[string]string{"apps/mnist/app.cue": "<delete>", "apps/mnist/app.yaml": "name: mnist\nteam: [unclosed\n"},
-			want:  []string{"ws/apps/mnist/app.yaml:"},
-		},
-		{
-			name:  "type violation",
-			files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, "replicas: 2", `replicas: "two"`, 1)},
-			want:  []string{"ws/apps/mnist/app.cue:5:30: training.replicas.worker.replicas: "},
-		},
-		{
-			name:  "unknown field",
-			files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, "image: \"registry.example.com/mnist:1.0\"", "image: \"registry.example.com/mnist:1.0\"\n\thostNetwork: true", 1)},
-			want:  []string{"ws/apps/mnist/app.cue:5:2: training.hostNetwork: field not allowed"},
-		},
-		{
-			name:  "unknown env in overrides",
-			files: map[string]string{"apps/mnist/app.cue": testApp + "overrides: qa: training: replicas: worker: replicas: 1\n"},
-			want:  []string{"ws/apps/mnist/app.cue:13:12: overrides.qa: unknown environment \"qa\""},
-		},
-		{
-			name:  "unknown env in envs",
-			files: map[string]string{"apps/mnist/app.cue": testApp + "envs: [\"dev\", \"qa\"]\n"},
-			want:  []string{"ws/apps/mnist/app.cue:13:15: envs[1]: unknown environment \"qa\""},
-		},
-		{
-			name:  "unknown team",
-			files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, `team: "research"`, `team: "nobody"`, 1)},
-			want:  []string{"ws/apps/mnist/app.cue:2:1: team: unknown team \"nobody\"; the platform's teams are \"other\", \"research\""},
-		},
-		{
-			name:  "name not DNS-1123",
-			files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, `name: "mnist"`, `name: "MNIST_v2"`, 1)},
-			want:  []string{"ws/apps/mnist/app.cue:1:7: name: invalid value \"MNIST_v2\": must be a DNS-1035 label"},
-		},
-		{
-			name:  "name looks like a path (..)",
-			files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, `name: "mnist"`, `name: "../x"`, 1)},
-			want:  []string{"ws/apps/mnist/app.cue:1:7: name: invalid value \"../x\": must be a DNS-1035 label"},
-		},
-		{
-			name:  "name looks like a path (a/b)",
-			files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, `name: "mnist"`, `name: "a/b"`, 1)},
-			want:  []string{"ws/apps/mnist/app.cue:1:7: name: invalid value \"a/b\": must be a DNS-1035 label"},
-		},
-		{
-			name:  "volume name looks like a path",
-			files: map[string]string{"apps/mnist/app.cue": testApp + "training: volumes: \"../etc\": mountPath: \"/x\"\n"},
-			want:  []string{"ws/apps/mnist/app.cue:13:20: training.volumes.../etc: field not allowed"},
-		},
-		{
-			name:  "zero replicas",
-			files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, "replicas: 2", "replicas: 0", 1)},
-			want:  []string{"ws/apps/mnist/app.cue:5:30: training.replicas.worker.replicas: invalid value 0: must be at least 1"},
-		},
-		{
-			name:  "a billion replicas",
-			files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, "replicas: 2", "replicas: 1000000000", 1)},
-			want:  []string{"ws/apps/mnist/app.cue:5:30: training.replicas.worker.replicas: invalid value 1000000000: must be at most 1000"},
-		},
-		{
-			name:  "override above the environment's limit",
-			files: map[string]string{"apps/mnist/app.cue": testApp + "overrides: dev: training: replicas: worker: replicas: 50\n"},
-			want:  []string{"ws/apps/mnist/app.cue:13:45: overrides.dev.training.replicas.worker.replicas: 50 replicas exceed the limit of 20 set by environment dev"},
-		},
-		{
-			name:  "unparsable quantity",
-			files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, `memory: "1Gi"`, `memory: "1 GB"`, 1)},
-			want:  []string{"ws/apps/mnist/app.cue:6:35: training.resources.memory: invalid value \"1 GB\": must be a Kubernetes quantity"},
-		},
-		{
-			name:  "limit below request",
-			files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, `memory: "1Gi"`, `memory: "1Gi", limits: memory: "512Mi"`, 1)},
-			want:  []string{"training.resources.limits.memory: memory limit 512Mi is below the request 1Gi"},
-		},
-		{
-			name: "duplicate app names",
-			files: map[string]string{
-				"apps/copy/app.cue": testApp,
-			},
-			want: []string{"name: duplicate app name \"mnist\""},
-		},
-		{
-			name:  "enum value",
-			files: map[string]string{"apps/mnist/app.cue": testApp + "training: restartPolicy: \"Sometimes\"\n"},
-			want:  []string{"ws/apps/mnist/app.cue:13:26: training.restartPolicy: \"Sometimes\" is not one of Always, OnFailure, Never, ExitCode"},
-		},
-		{
-			name:  "image tag policy",
-			files: map[string]string{"apps/mnist/app.cue": strings.Replace(testApp, "mnist-serve:1.0", "mnist-serve:latest", 1)},
-			want:  []string{"ws/apps/mnist/app.cue:9:2: serving.image: environment prod refuses the tag \"latest\": use a version tag such as :1.4.2 or a digest [image-tag]"},
-		},
-		{
-			name:  "canary without stable",
-			files: map[string]string{"apps/mnist/app.cue": testApp + "serving: traffic: canaryPercent: 10\n"},
-			want:  []string{"serving.traffic.canaryPercent: a canary needs serving.traffic.stable"},
-		},
-		{
-			name:  "both image and model",
-			files: map[string]string{"apps/mnist/app.cue": testApp + "serving: model: storageUri: \"pvc://m/x\"\n"},
-			want:  []string{"serving.model: set serving.image or serving.model, not both"},
-		},
-		{
-			name: "yaml alias bomb",
-			files: map[string]string{
-				"apps/mnist/bomb.yaml": "a: &a [1,2,3,4,5,6,7,8,9]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\ni: [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n",
-			},
-			want: []string{"ws/apps/mnist/bomb.yaml:", "aliases"},
-		},
-		{
-			name:  "namespace of Argo CD",
-			files: map[string]string{"overlays/dev.cue": strings.Replace(testDev, `"research-dev"`, `"argocd"`, 1)},
-			want:  []string{"ws/overlays/dev.cue:2:14: namespaces.research: namespace \"argocd\" is Argo CD's own"},
-		},
-		{
-			name:  "no platform",
-			files: map[string]string{"platform.cue": "<delete>"},
-			want:  []string{"ws/platform.cue:1:1: no platform spec"},
-		},
-		{
-			name:  "json spec checked like cue",
-			files: map[string]string{"apps/json/app.json": `{"name": "json-app", "team": "research", "training": {"image": "x:1", "replicas": {"worker": {"replicas": -1}}}}`},
-			want:  []string{"ws/apps/json/app.json:1:107: training.replicas.worker.replicas: invalid value -1: must be at least 1"},
-		},
-	}
+	tests := loadErrorCases
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Load(fsWith(tt.files), "ws", Options{})

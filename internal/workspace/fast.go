@@ -1,0 +1,195 @@
+package workspace
+
+import (
+	"maps"
+	"reflect"
+	"strings"
+	"sync/atomic"
+
+	"cuelang.org/go/cue"
+
+	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/spec"
+)
+
+// envInput is an app's data layered for one environment: its own
+// settings, then the environment's adjustments, then its overrides for
+// the environment.
+type envInput struct {
+	env             *spec.Environment
+	layer, override map[string]any
+	merged          map[string]any
+	prov            provenance.Map
+	origins         map[string]string
+	// touched are the top-level fields that the environment or the
+	// overrides set; every other field is the base's.
+	touched map[string]bool
+}
+
+// fastHits counts the apps that took the fast path, for tests that must
+// know it was taken.
+var fastHits atomic.Int64
+
+// fastInstances builds an app's base and environment instances with as
+// little CUE evaluation as the layers allow. The base is decoded from
+// checked, the schema already unified with the app's files: no second
+// evaluation. Each environment evaluates only what its layers touched,
+// against the schema of that field alone, and shares the rest with the
+// base: a layer that sets training.replicas.worker.replicas costs one
+// evaluation of #TrainingJob.replicas, not of the whole #App. That is
+// exact because no schema field refers to another outside its own
+// subtree: each subtree's value, defaults included, is the same alone as
+// within the app.
+//
+// It reports false when any step fails; the caller then takes the full
+// path, whose findings and positions are the ones users see. So the fast
+// path decides nothing on bad input: it only accepts what the full path
+// accepts, with the same result (TestFastPathEqualsFullPath compares the
+// two on every workspace the tests have).
+func (l *loader) fastInstances(ev *evaluator, checked cue.Value, data map[string]any, prov provenance.Map, layers []envInput) (*Instance, []*Instance, bool) {
+	if l.legacy {
+		return nil, nil, false
+	}
+	it, err := checked.Fields()
+	if err != nil {
+		return nil, nil, false
+	}
+	for it.Next() {
+		if it.Selector().LabelType() == cue.StringLabel && it.Selector().Unquoted() == pathOverrides {
+			continue
+		}
+		if err := it.Value().Validate(cue.Concrete(true), cue.Final()); err != nil {
+			return nil, nil, false
+		}
+	}
+	var a spec.App
+	if err := checked.Decode(&a); err != nil {
+		return nil, nil, false
+	}
+	base := &Instance{Spec: &a, Prov: prov}
+	envs := make([]*Instance, 0, len(layers))
+	for _, in := range layers {
+		e := a // the fields no layer touched are the base's
+		e.Secrets = maps.Clone(a.Secrets)
+		spec := reflect.ValueOf(&e).Elem()
+		for _, p := range touchedPaths(in, data) {
+			v := in.merged[p[0]]
+			dst := fieldByJSON(spec, p[0])
+			if !dst.IsValid() {
+				return nil, nil, false
+			}
+			if len(p) == 2 {
+				v = v.(map[string]any)[p[1]]
+				if dst.Kind() != reflect.Pointer || dst.IsNil() {
+					return nil, nil, false
+				}
+				// copy the section before changing it: the base shares it
+				sec := reflect.New(dst.Type().Elem())
+				sec.Elem().Set(dst.Elem())
+				dst.Set(sec)
+				dst = fieldByJSON(sec.Elem(), p[1])
+			}
+			if !dst.IsValid() || !ev.evalInto(p, v, dst) {
+				return nil, nil, false
+			}
+		}
+		envs = append(envs, &Instance{Env: in.env, Spec: &e, Prov: in.prov, origins: in.origins})
+	}
+	fastHits.Add(1)
+	return base, envs, true
+}
+
+// touchedPaths lists, sorted, what the layers of in set: a section of
+// the app (training, serving) by its fields when the app has the section
+// and every layer of it is a struct, else the top-level field whole.
+func touchedPaths(in envInput, data map[string]any) [][]string {
+	var out [][]string
+	for _, k := range sortedKeys(in.touched) {
+		if _, ok := data[k].(map[string]any); k != pathTraining && k != pathServing || !ok {
+			out = append(out, []string{k})
+			continue
+		}
+		subs := map[string]bool{}
+		whole := false
+		for _, layer := range []map[string]any{in.layer, in.override} {
+			x, set := layer[k]
+			if !set {
+				continue
+			}
+			m, ok := x.(map[string]any)
+			if !ok {
+				whole = true
+				break
+			}
+			for s := range m {
+				subs[s] = true
+			}
+		}
+		if whole {
+			out = append(out, []string{k})
+			continue
+		}
+		for _, s := range sortedKeys(subs) {
+			out = append(out, []string{k, s})
+		}
+	}
+	return out
+}
+
+// evalInto unifies v, plain data, with the schema of #App at path p and
+// decodes the result into dst, a field of spec.App or of one of its
+// sections, replacing what it held.
+func (e *evaluator) evalInto(p []string, v any, dst reflect.Value) bool {
+	key := strings.Join(p, ".")
+	s, ok := e.sub[key]
+	if !ok {
+		sels := []cue.Selector{}
+		for _, x := range p {
+			sels = append(sels, cue.Str(x).Optional())
+		}
+		s = e.schema.LookupPath(defApp).LookupPath(cue.MakePath(sels...))
+		if e.sub == nil {
+			e.sub = map[string]cue.Value{}
+		}
+		e.sub[key] = s
+	}
+	if !s.Exists() {
+		return false
+	}
+	x, err := e.fromJSON(v)
+	if err != nil {
+		return false
+	}
+	u := s.Unify(x)
+	if err := u.Validate(cue.Concrete(true), cue.Final()); err != nil {
+		return false
+	}
+	nv := reflect.New(dst.Type())
+	if err := u.Decode(nv.Interface()); err != nil {
+		return false
+	}
+	dst.Set(nv.Elem())
+	return true
+}
+
+// fieldByJSON returns the field of the struct v whose JSON name is name,
+// looking into embedded structs, or the zero Value.
+func fieldByJSON(v reflect.Value, name string) reflect.Value {
+	if v.Kind() != reflect.Struct {
+		return reflect.Value{}
+	}
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			if r := fieldByJSON(v.Field(i), name); r.IsValid() {
+				return r
+			}
+			continue
+		}
+		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name {
+			return v.Field(i)
+		}
+	}
+	return reflect.Value{}
+}
