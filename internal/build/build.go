@@ -157,11 +157,7 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 				apps = append(apps, argocd.App{Name: a.App.Name, Team: a.App.Team, Env: in.Env.Name, Objects: a.Objects[in.Env.Name], Ignore: a.Ignore[in.Env.Name]})
 			}
 		}
-		var comps []argocd.Component
-		if api := ws.Platform.API; api != nil {
-			comps = append(comps, argocd.Component{Name: apiserver.DefaultName, Dir: APIServerDir, Namespace: api.Namespace})
-		}
-		at, err := argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: apps, PlatformDir: PlatformDir, Components: comps})
+		at, err := argoTree(ws, apps)
 		if err != nil {
 			return nil, err
 		}
@@ -174,6 +170,30 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// ArgoCD lays out and checks the Argo CD tree of ws for apps, which must
+// be every app of the workspace in each environment it runs in (a root
+// synced from a partial tree would prune the other apps). Workspace builds
+// the same tree; this is for callers that keep the apps' results
+// elsewhere (internal/cache).
+func ArgoCD(ws *workspace.Workspace, apps []argocd.App) (generators.Tree, error) {
+	at, err := argoTree(ws, apps)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTree(ws, at).Err(); err != nil {
+		return nil, err
+	}
+	return at, nil
+}
+
+func argoTree(ws *workspace.Workspace, apps []argocd.App) (generators.Tree, error) {
+	var comps []argocd.Component
+	if api := ws.Platform.API; api != nil {
+		comps = append(comps, argocd.Component{Name: apiserver.DefaultName, Dir: APIServerDir, Namespace: api.Namespace})
+	}
+	return argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: apps, PlatformDir: PlatformDir, Components: comps})
 }
 
 // checkTree runs the API server's checks on the objects of a generated
