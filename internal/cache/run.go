@@ -72,8 +72,9 @@ type Options struct {
 	RenderApp func(*build.App) (map[string][]byte, error)
 	// RenderPlatform renders the platform files of a built workspace.
 	RenderPlatform func(*workspace.Workspace, *build.Result) (map[string][]byte, error)
-	// Emit receives each app as soon as it is ready, one call at a time,
-	// in no set order. Its Rendered and Tree are dropped after the call.
+	// Emit receives each app as soon as it is ready, in no set order and
+	// from several goroutines at once. Its Rendered and Tree are dropped
+	// after the call.
 	Emit func(*App) error
 	// Progress, when set, is told how many apps of the total are done.
 	Progress func(done, total int)
@@ -114,17 +115,17 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 	}
 	r := &Result{}
 	total := len(snap.Apps)
-	var mu sync.Mutex // guards r.Apps, done and Emit
+	var mu sync.Mutex // guards r.Apps and done
 	done := 0
 	emit := func(a *App) error {
-		mu.Lock()
-		defer mu.Unlock()
 		if opts.Emit != nil {
 			if err := opts.Emit(a); err != nil {
 				return err
 			}
 		}
 		a.Rendered, a.Tree = nil, nil
+		mu.Lock()
+		defer mu.Unlock()
 		r.Apps = append(r.Apps, a)
 		done++
 		if opts.Progress != nil {
@@ -176,7 +177,9 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 	hit := make([]bool, total)
 	if opts.Store != nil {
 		errs := make([]error, total)
-		parallel(total, workers, func(i int) {
+		// Reading entries and writing their files waits on the disk
+		// more than on the CPU.
+		parallel(total, 4*workers, func(i int) {
 			var a App
 			if !opts.Store.Get(snap.Apps[i].Key, &a) || a.Dir != snap.Apps[i].Dir {
 				return

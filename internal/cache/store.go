@@ -7,6 +7,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -101,11 +102,22 @@ func (s *Store) Get(key string, v any) bool {
 	if err != nil {
 		return false
 	}
-	b, err := os.ReadFile(p)
+	f, err := os.Open(p)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			s.debug("cache: read %s: %v", p, err)
 		}
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	var b []byte
+	if err == nil {
+		b = make([]byte, st.Size())
+		_, err = io.ReadFull(f, b)
+	}
+	if err != nil {
+		s.debug("cache: read %s: %v", p, err)
 		return false
 	}
 	payload, err := unseal(b)
@@ -117,9 +129,9 @@ func (s *Store) Get(key string, v any) bool {
 		_ = os.Remove(p)
 		return false
 	}
-	// The modification time records the last use, for Prune.
-	if st, err := os.Stat(p); err == nil && time.Since(st.ModTime()) > time.Hour {
-		now := time.Now()
+	// The modification time records the last use, for Prune; an hour's
+	// precision spares a write per entry and run.
+	if now := time.Now(); now.Sub(st.ModTime()) > time.Hour {
 		_ = os.Chtimes(p, now, now)
 	}
 	return true

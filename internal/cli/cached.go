@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -114,9 +115,18 @@ type sink interface {
 	Add(name string, b []byte) error
 }
 
-type treeSink generators.Tree
+// treeSink collects files, from several goroutines.
+type treeSink struct {
+	mu    sync.Mutex
+	files generators.Tree
+}
 
-func (t treeSink) Add(name string, b []byte) error { t[name] = b; return nil }
+func (t *treeSink) Add(name string, b []byte) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.files[name] = b
+	return nil
+}
 
 // renderHooks render what the cache keeps of a workspace, as Render does.
 func renderHooks() (func(*build.App) (map[string][]byte, error), func(*workspace.Workspace, *build.Result) (map[string][]byte, error)) {
@@ -156,7 +166,7 @@ func (g *globals) renderCached(cf cacheFlags, envs []string, out string) (bool, 
 	var s sink
 	var stream *outdir.Stream
 	var err error
-	tree := treeSink{}
+	tree := &treeSink{files: generators.Tree{}}
 	if out != "" {
 		if stream, err = outdir.Create(out, outdir.Options{Workspace: g.workspace}); err != nil {
 			return true, err
@@ -216,7 +226,7 @@ func (g *globals) renderCached(cf cacheFlags, envs []string, out string) (bool, 
 	if stream != nil {
 		return true, stream.Commit()
 	}
-	return true, writeStream(g, generators.Tree(tree))
+	return true, writeStream(g, tree.files)
 }
 
 func cacheDir(s *cache.Store) string {
@@ -247,6 +257,7 @@ func (g *globals) generateCached(cf cacheFlags, out string) (bool, error) {
 	bar := newProgress(g.stderr, "generate")
 	counts := map[string]int{}
 	var prefix string
+	var mu sync.Mutex
 	r, err := cache.Run(snap, cache.Options{
 		Store: store, RenderApp: renderApp, RenderPlatform: renderPlat, Progress: bar.update, Workspace: true,
 		Emit: func(a *cache.App) error {
@@ -257,7 +268,9 @@ func (g *globals) generateCached(cf cacheFlags, out string) (bool, error) {
 					return err
 				}
 			}
+			mu.Lock()
 			counts[spec.RepoK8sConfig] += len(t)
+			mu.Unlock()
 			return nil
 		},
 		Platform: func(p *cache.Platform) error { prefix = p.Prefix; return nil },

@@ -76,13 +76,14 @@ func Write(dir string, tree generators.Tree, opts Options) error {
 // Stream writes an output folder file by file, so that the files need
 // not all be in memory at once, with Write's guarantees: the files go to
 // a temporary sibling folder, and only Commit puts it in place of dir.
-// Add may be called from several goroutines.
+// Add may be called from several goroutines, and writes in parallel.
 type Stream struct {
 	dir, abs, tmp string
 	exists        bool
 	root          *os.Root
 	mu            sync.Mutex
 	seen          map[string]bool
+	dirs          map[string]*os.Root
 	done          bool
 }
 
@@ -118,7 +119,7 @@ func Create(dir string, opts Options) (*Stream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create temporary folder: %w", err)
 	}
-	s := &Stream{dir: dir, abs: abs, tmp: tmp, exists: exists, seen: map[string]bool{}}
+	s := &Stream{dir: dir, abs: abs, tmp: tmp, exists: exists, seen: map[string]bool{}, dirs: map[string]*os.Root{}}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		s.Abort()
 		return nil, err
@@ -139,24 +140,56 @@ func (s *Stream) Add(p string, b []byte) error {
 	if err := checkName(p); err != nil {
 		return err
 	}
+	d, base := path.Split(p)
+	d = strings.TrimSuffix(d, "/")
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.done {
+		s.mu.Unlock()
 		return fmt.Errorf("write %s: the output is closed", p)
 	}
 	if s.seen[p] {
+		s.mu.Unlock()
 		return fmt.Errorf("write %s: written twice", p)
 	}
 	s.seen[p] = true
-	if d := path.Dir(p); d != "." {
-		if err := s.root.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("write %s: %w", p, err)
-		}
+	dir, err := s.dirRoot(d)
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
 	}
-	if err := s.root.WriteFile(p, b, 0o644); err != nil {
+	if err := dir.WriteFile(base, b, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
 	return nil
+}
+
+// dirRoot returns the folder d of the new content, made if need be and
+// kept open, so that writing many files into one folder does not
+// resolve it again each time. s.mu is held.
+func (s *Stream) dirRoot(d string) (*os.Root, error) {
+	if d == "" {
+		return s.root, nil
+	}
+	if r, ok := s.dirs[d]; ok {
+		return r, nil
+	}
+	if err := s.root.MkdirAll(d, 0o755); err != nil {
+		return nil, err
+	}
+	r, err := s.root.OpenRoot(d)
+	if err != nil {
+		return nil, err
+	}
+	s.dirs[d] = r
+	return r, nil
+}
+
+// closeDirs closes the folders dirRoot opened. s.mu is held.
+func (s *Stream) closeDirs() {
+	for d, r := range s.dirs {
+		r.Close()
+		delete(s.dirs, d)
+	}
 }
 
 // Abort removes what the stream wrote; dir stays as it was.
@@ -167,6 +200,7 @@ func (s *Stream) Abort() {
 		return
 	}
 	s.done = true
+	s.closeDirs()
 	if s.root != nil {
 		s.root.Close()
 	}
@@ -191,6 +225,7 @@ func (s *Stream) Commit() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.done = true
+	s.closeDirs()
 	s.root.Close()
 	committed := false
 	defer func() {
