@@ -36,8 +36,12 @@ func TestKeys(t *testing.T) {
 		version string
 		changed []string // keys that must change; the others must not
 	}{
-		{name: "the app's spec", change: func(m fstest.MapFS) { m["apps/app-0001/app.cue"].Data = append(m["apps/app-0001/app.cue"].Data, "\n// edited\n"...) }, changed: []string{"app-0001"}},
-		{name: "a new spec file of the app", change: func(m fstest.MapFS) { m["apps/app-0001/more.cue"] = &fstest.MapFile{Data: []byte("serving: autoscaling: minScale: 1\n")} }, changed: []string{"app-0001"}},
+		{name: "the app's spec", change: func(m fstest.MapFS) {
+			m["apps/app-0001/app.cue"].Data = append(m["apps/app-0001/app.cue"].Data, "\n// edited\n"...)
+		}, changed: []string{"app-0001"}},
+		{name: "a new spec file of the app", change: func(m fstest.MapFS) {
+			m["apps/app-0001/more.cue"] = &fstest.MapFile{Data: []byte("serving: autoscaling: minScale: 1\n")}
+		}, changed: []string{"app-0001"}},
 		{name: "a spec file of the app renamed", change: func(m fstest.MapFS) {
 			m["apps/app-0002/main.cue"] = m["apps/app-0002/app.cue"]
 			delete(m, "apps/app-0002/app.cue")
@@ -47,8 +51,12 @@ func TestKeys(t *testing.T) {
 			m["platform.yaml"] = m["platform.cue"]
 			delete(m, "platform.cue")
 		}, changed: all},
-		{name: "an environment", change: func(m fstest.MapFS) { m["overlays/prod.cue"].Data = append(m["overlays/prod.cue"].Data, "serving: minScale: 3\n"...) }, changed: all},
-		{name: "a new environment", change: func(m fstest.MapFS) { m["overlays/qa.cue"] = &fstest.MapFile{Data: []byte("order: 3\nnamespaces: t: \"t-qa\"\n")} }, changed: all},
+		{name: "an environment", change: func(m fstest.MapFS) {
+			m["overlays/prod.cue"].Data = append(m["overlays/prod.cue"].Data, "serving: minScale: 3\n"...)
+		}, changed: all},
+		{name: "a new environment", change: func(m fstest.MapFS) {
+			m["overlays/qa.cue"] = &fstest.MapFile{Data: []byte("order: 3\nnamespaces: t: \"t-qa\"\n")}
+		}, changed: all},
 		{name: "the workspace's name in findings", root: "other", changed: all},
 		{name: "the dmls version", version: "v2", changed: all},
 		{name: "a file the loader does not read", change: func(m fstest.MapFS) {
@@ -108,12 +116,18 @@ func TestVersion(t *testing.T) {
 // specially is left to it.
 func TestUncacheable(t *testing.T) {
 	for name, change := range map[string]func(fstest.MapFS){
-		"two platform specs":   func(m fstest.MapFS) { m["platform.json"] = &fstest.MapFile{Data: []byte("{}")} },
-		"no platform spec":     func(m fstest.MapFS) { delete(m, "platform.cue") },
-		"a bad app folder":     func(m fstest.MapFS) { m["apps/Bad_Name/app.cue"] = &fstest.MapFile{Data: []byte("x: 1")} },
-		"an empty app folder":  func(m fstest.MapFS) { m["apps/empty/README"] = &fstest.MapFile{Data: []byte("x")} },
-		"a symlinked spec":     func(m fstest.MapFS) { m["apps/app-0000/link.cue"] = &fstest.MapFile{Data: []byte("x"), Mode: 0o777 | 1<<27} },
-		"no environments":      func(m fstest.MapFS) { delete(m, "overlays/dev.cue"); delete(m, "overlays/staging.cue"); delete(m, "overlays/prod.cue") },
+		"two platform specs":  func(m fstest.MapFS) { m["platform.json"] = &fstest.MapFile{Data: []byte("{}")} },
+		"no platform spec":    func(m fstest.MapFS) { delete(m, "platform.cue") },
+		"a bad app folder":    func(m fstest.MapFS) { m["apps/Bad_Name/app.cue"] = &fstest.MapFile{Data: []byte("x: 1")} },
+		"an empty app folder": func(m fstest.MapFS) { m["apps/empty/README"] = &fstest.MapFile{Data: []byte("x")} },
+		"a symlinked spec": func(m fstest.MapFS) {
+			m["apps/app-0000/link.cue"] = &fstest.MapFile{Data: []byte("x"), Mode: 0o777 | 1<<27}
+		},
+		"no environments": func(m fstest.MapFS) {
+			delete(m, "overlays/dev.cue")
+			delete(m, "overlays/staging.cue")
+			delete(m, "overlays/prod.cue")
+		},
 		"apps/ is not a folder": func(m fstest.MapFS) {
 			for k := range m {
 				if len(k) > 5 && k[:5] == "apps/" {
