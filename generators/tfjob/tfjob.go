@@ -150,11 +150,14 @@ func replicaSpec(app *spec.App, role string, rs *spec.ReplicaSet, labels map[str
 	c.Resources = generators.Resources(res)
 	trace.Record(cat+".resources", pick("resources", rs.Resources != nil))
 
-	pod := corev1.PodSpec{}
+	pod := corev1.PodSpec{ServiceAccountName: generators.TrainingServiceAccount}
 	pod.NodeSelector = mergeMaps(t.NodeSelector, rs.NodeSelector)
 	trace.Record(at+".template.spec.nodeSelector", pick("nodeSelector", rs.NodeSelector != nil))
 	pod.Tolerations = generators.Tolerations(firstList(rs.Tolerations, t.Tolerations))
 	trace.Record(at+".template.spec.tolerations", pick("tolerations", rs.Tolerations != nil))
+	if res != nil && res.GPU != nil && *res.GPU > 0 {
+		generators.PlaceGPU(&pod, app.GPU, trace, at+".template.spec", pick("resources", rs.Resources != nil)+".gpu")
+	}
 
 	vols := map[string]spec.Volume{}
 	for k, v := range t.Volumes {

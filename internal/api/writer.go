@@ -192,6 +192,11 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 		Auth:         w.s.cfg.Auth,
 		Author:       w.s.cfg.Author,
 		SourceCommit: sn.sha,
+		// Submissions change apps, which live in k8s-config, and may
+		// change the Knative config-features in kubeflow-config (they
+		// follow the generated services); the infra repo follows only
+		// platform.cue and dmls publish.
+		Repos: []string{spec.RepoK8sConfig, spec.RepoKubeflowConfig},
 	})
 	for _, r := range results {
 		w.s.health.observe(r.Name, nil)

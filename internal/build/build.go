@@ -18,14 +18,17 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/apiserver"
 	"github.com/dmls-project/dmls/generators/argocd"
+	"github.com/dmls-project/dmls/generators/components"
 	"github.com/dmls-project/dmls/generators/externalsecret"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
+	"github.com/dmls-project/dmls/generators/kops"
 	"github.com/dmls-project/dmls/generators/kservice"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/generators/platform"
 	"github.com/dmls-project/dmls/generators/tfjob"
 	"github.com/dmls-project/dmls/internal/admission"
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/helmrender"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
@@ -39,7 +42,7 @@ var appGenerators = []generators.Func{externalsecret.Generate, tfjob.Generate, k
 const APIServerDir = "platform/dmls-api"
 
 // PlatformDir is where the per-environment platform objects (team
-// namespaces and quotas) live in the k8s-config repo.
+// namespaces and their guard rails) live in the k8s-config repo.
 func PlatformDir(env string) string { return "platform/" + env }
 
 // App is the generated output of one app.
@@ -53,6 +56,9 @@ type App struct {
 	// Ignore are the Argo CD ignoreDifferences of the app's Application
 	// per environment, kept with the objects they are computed from.
 	Ignore map[string][]v1alpha1.ResourceIgnoreDifferences
+	// Features are the Knative config-features its Services use, in every
+	// environment (kservice.Features).
+	Features map[string]string
 	// Warnings are the findings of the generated objects' checks that do
 	// not fail the app.
 	Warnings diag.List
@@ -72,6 +78,16 @@ type Result struct {
 	// Catalog is the model catalog for the docs repo, relative to its path
 	// prefix; nil leaves the docs repo alone (set by publish.Catalog).
 	Catalog generators.Tree
+	// Kubeflow is the tree of the kubeflow-config repo (the platform
+	// components' Applications and rendered charts), relative to its path
+	// prefix; nil without components. Like ArgoCD, it is only built with
+	// every app: the Knative features come from all of them.
+	Kubeflow generators.Tree
+	// Features are the Knative config-features of every generated Service.
+	Features map[string]string
+	// Infra is the tree of the kops manifests of every platform cluster,
+	// relative to the infra repo's path prefix.
+	Infra generators.Tree
 	// Warnings are the apps' build warnings, sorted; the load's own are in
 	// workspace.Workspace.Warnings.
 	Warnings diag.List
@@ -145,24 +161,105 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 		res.Warnings = append(res.Warnings, a.Warnings...)
 	}
 	res.Warnings.Sort()
+	if len(opts.Apps) == 0 {
+		kept := make([]Kept, len(res.Apps))
+		for i, a := range res.Apps {
+			kept[i] = a.Kept()
+		}
+		w, err := Whole(ws, kept)
+		if err != nil {
+			return nil, err
+		}
+		res.Platform, res.Infra, res.Features, res.Kubeflow, res.ArgoCD = w.Platform, w.Infra, w.Features, w.Kubeflow, w.ArgoCD
+		return res, nil
+	}
 	pt, err := Platform(ws)
 	if err != nil {
 		return nil, err
 	}
 	res.Platform = pt
-	if len(opts.Apps) == 0 {
-		var apps []argocd.App
-		for _, a := range res.Apps {
-			for _, in := range a.App.Envs {
-				apps = append(apps, argocd.App{Name: a.App.Name, Team: a.App.Team, Env: in.Env.Name, Objects: a.Objects[in.Env.Name], Ignore: a.Ignore[in.Env.Name]})
+	if res.Infra, err = Infra(ws.Platform); err != nil {
+		return nil, err
+	}
+	if err := checkTree(ws, res.Platform).Err(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Kept is what the trees built from every app (Argo CD, Kubeflow) need of
+// one built app.
+type Kept struct {
+	Name, Team string
+	// Envs are the environments the app runs in, in order.
+	Envs []string
+	// Ignore and Features are App.Ignore and App.Features.
+	Ignore   map[string][]v1alpha1.ResourceIgnoreDifferences
+	Features map[string]string
+}
+
+// Kept returns what Whole needs of a.
+func (a *App) Kept() Kept {
+	k := Kept{Name: a.App.Name, Team: a.App.Team, Ignore: a.Ignore, Features: a.Features}
+	for _, in := range a.App.Envs {
+		k.Envs = append(k.Envs, in.Env.Name)
+	}
+	return k
+}
+
+// Whole builds and checks the trees of ws that are not one app's: the
+// platform objects, the kops manifests, and, from every app of the
+// workspace (sorted by name), the Knative features, the Kubeflow
+// components and the Argo CD tree. Workspace calls it with the apps it
+// built; internal/cache with the apps it keeps on disk.
+func Whole(ws *workspace.Workspace, apps []Kept) (*Result, error) {
+	res := &Result{}
+	pt, err := Platform(ws)
+	if err != nil {
+		return nil, err
+	}
+	res.Platform = pt
+	if res.Infra, err = Infra(ws.Platform); err != nil {
+		return nil, err
+	}
+	var argoApps []argocd.App
+	for _, a := range apps {
+		for _, env := range a.Envs {
+			ignore := a.Ignore[env]
+			if ignore == nil {
+				ignore = []v1alpha1.ResourceIgnoreDifferences{}
 			}
+			argoApps = append(argoApps, argocd.App{Name: a.Name, Team: a.Team, Env: env, Ignore: ignore})
 		}
-		at, err := argoTree(ws, apps)
-		if err != nil {
+	}
+	var feats []map[string]string
+	for _, a := range apps {
+		feats = append(feats, a.Features)
+	}
+	res.Features = kservice.MergeFeatures(feats...)
+	if len(res.Features) == 0 {
+		if res.Features, err = kservice.Features(); err != nil {
 			return nil, err
 		}
-		res.ArgoCD = at
 	}
+	kf, err := Components(ws, res.Features)
+	if err != nil {
+		return nil, err
+	}
+	var kroot *argocd.KubeflowRoot
+	if kf != nil {
+		res.Kubeflow = kf.Tree
+		kroot = kf.Root
+	}
+	var comps []argocd.Component
+	if api := ws.Platform.API; api != nil {
+		comps = append(comps, argocd.Component{Name: apiserver.DefaultName, Dir: APIServerDir, Namespace: api.Namespace})
+	}
+	at, err := argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: argoApps, PlatformDir: PlatformDir, Components: comps, Kubeflow: kroot})
+	if err != nil {
+		return nil, err
+	}
+	res.ArgoCD = at
 	var found diag.List
 	found = append(found, checkTree(ws, res.Platform)...)
 	found = append(found, checkTree(ws, res.ArgoCD)...)
@@ -170,30 +267,6 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 		return nil, err
 	}
 	return res, nil
-}
-
-// ArgoCD lays out and checks the Argo CD tree of ws for apps, which must
-// be every app of the workspace in each environment it runs in (a root
-// synced from a partial tree would prune the other apps). Workspace builds
-// the same tree; this is for callers that keep the apps' results
-// elsewhere (internal/cache).
-func ArgoCD(ws *workspace.Workspace, apps []argocd.App) (generators.Tree, error) {
-	at, err := argoTree(ws, apps)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkTree(ws, at).Err(); err != nil {
-		return nil, err
-	}
-	return at, nil
-}
-
-func argoTree(ws *workspace.Workspace, apps []argocd.App) (generators.Tree, error) {
-	var comps []argocd.Component
-	if api := ws.Platform.API; api != nil {
-		comps = append(comps, argocd.Component{Name: apiserver.DefaultName, Dir: APIServerDir, Namespace: api.Namespace})
-	}
-	return argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: apps, PlatformDir: PlatformDir, Components: comps})
 }
 
 // checkTree runs the API server's checks on the objects of a generated
@@ -259,13 +332,27 @@ func BuildApp(p *spec.Platform, a *workspace.App) (*App, error) {
 	argocd.Annotate(base)
 	k := kustomize.App{Name: a.Name, Source: path.Join(workspace.AppsDir, a.Dir), Base: base}
 	var diags diag.List
-	for _, in := range a.Envs {
+	envObjs := make([][]generators.Object, len(a.Envs))
+	var all []generators.Object
+	for i, in := range a.Envs {
 		objs, err := generate(p, in)
 		if err != nil {
 			return nil, err
 		}
+		envObjs[i] = objs
+		all = append(all, objs...)
+	}
+	// The app's Services are checked with the config-features they use,
+	// the settings the Knative install gets (with every other app's).
+	features, err := kservice.Features(all...)
+	if err != nil {
+		return nil, fmt.Errorf("app %s: %w", a.Name, err)
+	}
+	out.Features = features
+	for i, in := range a.Envs {
+		objs := envObjs[i]
 		argocd.Annotate(objs)
-		diags = append(diags, check(in, objs)...)
+		diags = append(diags, check(in, objs, features)...)
 		ignore, err := argocd.IgnoreDifferences(objs)
 		if err != nil {
 			return nil, fmt.Errorf("app %s in environment %s: %w", a.Name, in.Env.Name, err)
@@ -320,7 +407,7 @@ const (
 
 // check runs upstream admission rules on generated objects and places
 // each finding on the spec line that produced the field.
-func check(in *workspace.Instance, objs []generators.Object) diag.List {
+func check(in *workspace.Instance, objs []generators.Object, features map[string]string) diag.List {
 	var d diag.List
 	add := func(o generators.Object, rule, field, format string, args ...any) {
 		specPath, _ := o.Trace.Spec(field)
@@ -372,7 +459,7 @@ func check(in *workspace.Instance, objs []generators.Object) diag.List {
 		if o.GetKind() != "Service" || o.GroupVersionKind().Group != "serving.knative.dev" {
 			continue
 		}
-		for _, fe := range kservice.Validate(o) {
+		for _, fe := range kservice.Validate(o, features) {
 			if fe.Warning {
 				continue
 			}
@@ -385,8 +472,9 @@ func check(in *workspace.Instance, objs []generators.Object) diag.List {
 // Platform returns the platform objects of every environment.
 func Platform(ws *workspace.Workspace) (generators.Tree, error) {
 	tree := generators.Tree{}
+	kinds := ManagedKinds()
 	for _, env := range ws.Envs {
-		objs, err := platform.Namespaces(ws.Platform, env)
+		objs, err := platform.GuardRails(platform.Input{Platform: ws.Platform, Env: env, Jobs: jobs(ws, env.Name), Kinds: kinds})
 		if err != nil {
 			return nil, err
 		}
@@ -432,6 +520,94 @@ func Platform(ws *workspace.Workspace) (generators.Tree, error) {
 	return tree, nil
 }
 
+// Components renders the workspace charts of the platform components
+// in-process and generates the kubeflow-config tree, with Knative's
+// config-features set to features. A chart that does not render is a
+// finding on its component. It returns nil without components.
+func Components(ws *workspace.Workspace, features map[string]string) (*components.Output, error) {
+	p := ws.Platform
+	if len(p.Components) == 0 {
+		return nil, nil
+	}
+	rendered := map[string][]*unstructured.Unstructured{}
+	var diags diag.List
+	for _, name := range generators.SortedKeys(p.Components) {
+		c := p.Components[name]
+		if c.Chart == nil {
+			continue
+		}
+		at := "components." + name + ".chart"
+		pos, _ := ws.PlatformProv.Lookup(at)
+		files, ok := ws.Charts[name]
+		if !ok {
+			diags.Add(pos, at, "chart %s was not loaded", c.Chart.Path)
+			continue
+		}
+		ch, err := helmrender.Load(files)
+		if err != nil {
+			diags.Add(pos, at, "%v", err)
+			continue
+		}
+		release := c.Chart.Release
+		if release == "" {
+			release = name
+		}
+		objs, err := helmrender.Render(ch, helmrender.Options{Release: release, Namespace: c.Namespace, Values: c.Chart.Values})
+		if err != nil {
+			diags.Add(pos, at, "%v", err)
+			continue
+		}
+		rendered[name] = objs
+	}
+	if err := diags.Err(); err != nil {
+		return nil, err
+	}
+	repo := p.Repos[spec.RepoKubeflowConfig]
+	return components.Generate(components.Input{
+		Platform: p, Envs: ws.Envs,
+		Repo:     argocd.Source{RepoURL: repo.URL, Branch: repo.Branch, Path: repo.Path},
+		Rendered: rendered, Features: features,
+	})
+}
+
+// ManagedKinds are the kinds dmls manages in team namespaces, the ones the
+// team AppProjects may sync; the teams' Roles grant edit rights on them.
+func ManagedKinds() []platform.ManagedKind {
+	var out []platform.ManagedKind
+	for _, gk := range argocd.TeamKinds() {
+		out = append(out, platform.ManagedKind{GroupKind: gk, Resource: platform.Resource(gk.Kind)})
+	}
+	return out
+}
+
+// jobs returns the TFJob names of each team in env, from the specs of
+// every app (not only those built), so that the platform tree does not
+// depend on which apps a build asked for.
+func jobs(ws *workspace.Workspace, env string) map[string][]string {
+	out := map[string][]string{}
+	for _, a := range ws.Apps {
+		in := a.Instance(env)
+		if in == nil || in.Spec.Training == nil {
+			continue
+		}
+		out[a.Team] = append(out[a.Team], spec.TFJobName(a.Name, in.Spec.Training.Run))
+	}
+	return out
+}
+
+// Infra returns the kops manifests of every cluster of the platform.
+func Infra(p *spec.Platform) (generators.Tree, error) {
+	tree := generators.Tree{}
+	for _, name := range generators.SortedKeys(p.Clusters) {
+		t, err := kops.Tree(name, p.Clusters[name])
+		if err != nil {
+			return nil, err
+		}
+		tree.Add("", t)
+	}
+	return tree, nil
+}
+
 // Repos returns the tree of every config repo named by the platform, with
 // each repo's path prefix applied. Repos dmls writes nothing to yet come
 // back empty, so that publishing clears what dmls once wrote there.
@@ -456,6 +632,12 @@ func (r *Result) Repos(p *spec.Platform) map[string]generators.Tree {
 		// Without a catalog (dmls serve builds none), the docs repo is
 		// left alone rather than cleared.
 		delete(repos, RepoDocs)
+	}
+	if kf, ok := repos[spec.RepoKubeflowConfig]; ok {
+		kf.Add(p.Repos[spec.RepoKubeflowConfig].Path, r.Kubeflow)
+	}
+	if infra, ok := repos[spec.RepoInfra]; ok {
+		infra.Add(p.Repos[spec.RepoInfra].Path, r.Infra)
 	}
 	return repos
 }

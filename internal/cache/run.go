@@ -35,6 +35,8 @@ type App struct {
 	Tree map[string][]byte
 	// Ignore are the Argo CD ignoreDifferences per environment.
 	Ignore map[string][]v1alpha1.ResourceIgnoreDifferences
+	// Features are the Knative config-features the app's Services use.
+	Features map[string]string
 	// LoadWarnings and BuildWarnings are the app's findings that do not
 	// fail it, from the loader and from the generated objects' checks.
 	LoadWarnings, BuildWarnings []diag.Diagnostic
@@ -53,6 +55,10 @@ type Platform struct {
 	Rendered map[string][]byte
 	// Prefix is the k8s-config repo's path prefix.
 	Prefix string
+	// Components says that the platform has Kubeflow components, whose
+	// rendered files depend on every app's Knative features: Rendered
+	// then holds those of the apps loaded with it only.
+	Components bool
 	// LoadWarnings are the loader's warnings on the platform and
 	// environment files.
 	LoadWarnings []diag.Diagnostic
@@ -260,6 +266,11 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 	return r, nil
 }
 
+// Kept is what build.Whole needs of the app.
+func (a *App) Kept() build.Kept {
+	return build.Kept{Name: a.Name, Team: a.Team, Envs: a.Envs, Ignore: a.Ignore, Features: a.Features}
+}
+
 // fix restores what the encoding does not keep: empty, not nil, lists.
 func (a *App) fix() {
 	if a.Ignore == nil {
@@ -275,7 +286,7 @@ func (a *App) fix() {
 // platformOf is the Platform of a loaded and built workspace: its load
 // warnings are the workspace's less its apps'.
 func platformOf(ws *workspace.Workspace, res *build.Result, opts Options) (*Platform, error) {
-	p := &Platform{Prefix: ws.Platform.Repos[spec.RepoK8sConfig].Path}
+	p := &Platform{Prefix: ws.Platform.Repos[spec.RepoK8sConfig].Path, Components: len(ws.Platform.Components) > 0}
 	for _, e := range ws.Envs {
 		p.Envs = append(p.Envs, e.Name)
 	}
@@ -304,7 +315,7 @@ func platformOf(ws *workspace.Workspace, res *build.Result, opts Options) (*Plat
 
 // appOf is the App of a built app.
 func appOf(b *build.App, opts Options) (*App, error) {
-	a := &App{Name: b.App.Name, Team: b.App.Team, Dir: b.App.Dir, Tree: b.Tree, Ignore: b.Ignore,
+	a := &App{Name: b.App.Name, Team: b.App.Team, Dir: b.App.Dir, Tree: b.Tree, Ignore: b.Ignore, Features: b.Features,
 		LoadWarnings: b.App.Warnings, BuildWarnings: b.Warnings}
 	for _, in := range b.App.Envs {
 		env := in.Env.Name

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dmls-project/dmls/generators"
-	"github.com/dmls-project/dmls/generators/argocd"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/cache"
 	"github.com/dmls-project/dmls/internal/outdir"
@@ -184,6 +183,13 @@ func (g *globals) renderCached(cf cacheFlags, envs []string, out string) (bool, 
 	bar := newProgress(g.stderr, "render")
 	r, err := cache.Run(snap, cache.Options{
 		Store: store, RenderApp: renderApp, RenderPlatform: renderPlat, Progress: bar.update,
+		Platform: func(p *cache.Platform) error {
+			if p.Components {
+				// Their files depend on every app's Knative features.
+				return fmt.Errorf("%w: the platform has components", cache.ErrFallback)
+			}
+			return nil
+		},
 		Emit: func(a *cache.App) error {
 			for _, env := range a.Envs {
 				if len(want) == 0 || want[env] {
@@ -289,17 +295,12 @@ func (g *globals) generateCached(cf cacheFlags, out string) (bool, error) {
 	}
 	g.warn(r.LoadWarnings)
 	g.warn(r.BuildWarnings)
-	var apps []argocd.App
-	for _, a := range r.Apps {
-		for _, env := range a.Envs {
-			apps = append(apps, argocd.App{Name: a.Name, Team: a.Team, Env: env, Ignore: a.Ignore[env]})
-		}
+	kept := make([]build.Kept, len(r.Apps))
+	for i, a := range r.Apps {
+		kept[i] = a.Kept()
 	}
-	res := &build.Result{}
-	if res.Platform, err = build.Platform(ws); err != nil {
-		return true, err
-	}
-	if res.ArgoCD, err = build.ArgoCD(ws, apps); err != nil {
+	res, err := build.Whole(ws, kept)
+	if err != nil {
 		return true, err
 	}
 	repos := res.Repos(ws.Platform)

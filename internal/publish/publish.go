@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
@@ -18,9 +19,12 @@ import (
 
 // ManagedDirs are the folders dmls owns in each config repo, under the
 // repo's path prefix. Files there that dmls no longer generates are
-// deleted; everything else in the repo is left alone.
+// deleted; everything else in the repo is left alone. kubeflow-config is
+// only published while the platform has components.
 var ManagedDirs = map[string][]string{
-	spec.RepoK8sConfig: {"apps", "platform", "argocd"},
+	spec.RepoK8sConfig:      {"apps", "platform", "argocd"},
+	spec.RepoKubeflowConfig: {"argocd", "components"},
+	spec.RepoInfra:          {"kops"},
 }
 
 // TrailerSource names the workspace commit a config commit was made from.
@@ -39,6 +43,9 @@ type Options struct {
 	SourceCommit string
 	Auth         gitops.Auth
 	Author       gitops.Signature
+	// Repos, when set, limits publishing to these repos, such as the ones
+	// a change can touch; empty means every repo of the platform.
+	Repos []string
 }
 
 // Result is what happened in one repo.
@@ -57,8 +64,16 @@ func Publish(ctx context.Context, p *spec.Platform, trees map[string]generators.
 	}
 	var out []Result
 	for _, name := range generators.SortedKeys(p.Repos) {
+		if len(opts.Repos) > 0 && !slices.Contains(opts.Repos, name) {
+			continue
+		}
 		repo := p.Repos[name]
 		managed := managedDirs(name, repo.Path)
+		if name == spec.RepoKubeflowConfig && len(p.Components) == 0 {
+			// A platform without components does not use kubeflow-config;
+			// publishing would only need the repo to be reachable.
+			managed = nil
+		}
 		tree, ok := trees[name]
 		if !ok && name == RepoDocs {
 			continue // no catalog built: leave the docs repo alone

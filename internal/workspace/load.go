@@ -21,6 +21,7 @@ import (
 	"cuelang.org/go/cue"
 
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/helmrender"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/repourl"
@@ -62,6 +63,9 @@ type Workspace struct {
 	// Digest identifies the platform, environments and schemas; an app's
 	// own Digest includes it, so it is a complete cache key.
 	Digest string
+	// Charts are the files of the platform components' workspace charts,
+	// by component, read with helmrender's safety rules.
+	Charts map[string]helmrender.Files
 	// Warnings are the findings that do not fail the load, from every
 	// file, sorted. Errors come back from Load as a diag.List.
 	Warnings diag.List
@@ -166,6 +170,9 @@ func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "schemas %s\nroot %s\n", schemaDigest(), root)
 	l.loadPlatform(ev, h)
+	if l.ws.Platform != nil {
+		l.checkComponents(h)
+	}
 	l.loadEnvs(ev, h)
 	l.ws.Digest = hex.EncodeToString(h.Sum(nil))
 	if l.diags.HasErrors() || l.ws.Platform == nil {
@@ -175,6 +182,7 @@ func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
 	l.cache = opts.Cache
 	l.loadApps(ev, opts)
 	l.checkOwners()
+	l.diags = append(l.diags, checkQuotas(l.ws)...)
 	l.ws.Warnings = l.diags.Warnings()
 	for _, a := range l.ws.Apps {
 		l.ws.Warnings = append(l.ws.Warnings, a.Warnings...)
@@ -398,6 +406,17 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 		checkExternalSecret(add, provenance.Join(pathSecrets, name), p.Secrets[name])
 	}
 	l.warnCredentials(&p, prov)
+	if _, ok := p.Repos[spec.RepoInfra]; len(p.Clusters) > 0 && !ok {
+		pos, _ := prov.Lookup("clusters")
+		l.diags.Add(pos, "clusters", "the kops manifests of the clusters go to the %q repo; add it to repos", spec.RepoInfra)
+		return
+	}
+	if d := checkClusters(&p, prov); len(d) > 0 {
+		l.diags = append(l.diags, d...)
+		if d.HasErrors() {
+			return
+		}
+	}
 	l.ws.Platform = &p
 	l.ws.PlatformProv = prov
 	l.checkPlatformNames(prov)
@@ -480,6 +499,12 @@ func (l *loader) checkEnvs() {
 	p := l.ws.Platform
 	for _, e := range l.ws.Envs {
 		prov := l.ws.EnvProv[e.Name]
+		if name := e.Cluster.Name; name != "" {
+			if _, ok := p.Clusters[name]; !ok {
+				pos, _ := prov.Lookup("cluster.name")
+				l.diags.Add(pos, "cluster.name", "unknown cluster %q; the platform's clusters are %s", name, quoteList(sortedKeys(p.Clusters)))
+			}
+		}
 		owner := map[string]string{}
 		for _, team := range sortedKeys(e.Namespaces) {
 			ns := e.Namespaces[team]
