@@ -196,13 +196,19 @@ type Kept struct {
 	// Ignore and Features are App.Ignore and App.Features.
 	Ignore   map[string][]v1alpha1.ResourceIgnoreDifferences
 	Features map[string]string
+	// Jobs are the app's TFJob name per environment it trains in, for
+	// the platform's guard rails.
+	Jobs map[string]string
 }
 
 // Kept returns what Whole needs of a.
 func (a *App) Kept() Kept {
-	k := Kept{Name: a.App.Name, Team: a.App.Team, Ignore: a.Ignore, Features: a.Features}
+	k := Kept{Name: a.App.Name, Team: a.App.Team, Ignore: a.Ignore, Features: a.Features, Jobs: map[string]string{}}
 	for _, in := range a.App.Envs {
 		k.Envs = append(k.Envs, in.Env.Name)
+		if in.Spec.Training != nil {
+			k.Jobs[in.Env.Name] = spec.TFJobName(a.App.Name, in.Spec.Training.Run)
+		}
 	}
 	return k
 }
@@ -214,7 +220,7 @@ func (a *App) Kept() Kept {
 // built; internal/cache with the apps it keeps on disk.
 func Whole(ws *workspace.Workspace, apps []Kept) (*Result, error) {
 	res := &Result{}
-	pt, err := Platform(ws)
+	pt, err := PlatformFor(ws, apps)
 	if err != nil {
 		return nil, err
 	}
@@ -471,10 +477,28 @@ func check(in *workspace.Instance, objs []generators.Object, features map[string
 
 // Platform returns the platform objects of every environment.
 func Platform(ws *workspace.Workspace) (generators.Tree, error) {
+	return platformTree(ws, func(env string) map[string][]string { return jobs(ws, env) })
+}
+
+// PlatformFor is Platform with the TFJobs of apps (every app of the
+// workspace, sorted by name) rather than of ws.Apps.
+func PlatformFor(ws *workspace.Workspace, apps []Kept) (generators.Tree, error) {
+	return platformTree(ws, func(env string) map[string][]string {
+		out := map[string][]string{}
+		for _, a := range apps {
+			if j, ok := a.Jobs[env]; ok {
+				out[a.Team] = append(out[a.Team], j)
+			}
+		}
+		return out
+	})
+}
+
+func platformTree(ws *workspace.Workspace, jobsIn func(env string) map[string][]string) (generators.Tree, error) {
 	tree := generators.Tree{}
 	kinds := ManagedKinds()
 	for _, env := range ws.Envs {
-		objs, err := platform.GuardRails(platform.Input{Platform: ws.Platform, Env: env, Jobs: jobs(ws, env.Name), Kinds: kinds})
+		objs, err := platform.GuardRails(platform.Input{Platform: ws.Platform, Env: env, Jobs: jobsIn(env.Name), Kinds: kinds})
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,8 @@
 package cache
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"runtime"
@@ -37,6 +39,8 @@ type App struct {
 	Ignore map[string][]v1alpha1.ResourceIgnoreDifferences
 	// Features are the Knative config-features the app's Services use.
 	Features map[string]string
+	// Jobs are the app's TFJob names per environment (build.Kept).
+	Jobs map[string]string
 	// LoadWarnings and BuildWarnings are the app's findings that do not
 	// fail it, from the loader and from the generated objects' checks.
 	LoadWarnings, BuildWarnings []diag.Diagnostic
@@ -51,14 +55,15 @@ type App struct {
 type Platform struct {
 	// Envs are the environment names, in order.
 	Envs []string
-	// Rendered are the rendered platform files (Options.RenderPlatform).
+	// Rendered are the rendered platform files (Options.RenderPlatform),
+	// set by Run from an entry of their own: they depend on every app's
+	// TFJobs too.
 	Rendered map[string][]byte
 	// Prefix is the k8s-config repo's path prefix.
 	Prefix string
-	// Components says that the platform has Kubeflow components, whose
-	// rendered files depend on every app's Knative features: Rendered
-	// then holds those of the apps loaded with it only.
-	Components bool
+	// Charts are the workspace charts the platform's components name: the
+	// rendered platform files depend on them.
+	Charts []string
 	// LoadWarnings are the loader's warnings on the platform and
 	// environment files.
 	LoadWarnings []diag.Diagnostic
@@ -167,12 +172,13 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 		}
 		return ws, res, nil
 	}
+	var lastWS *workspace.Workspace // any loaded workspace, for its platform and environments
 	if r.Platform == nil || opts.Workspace {
 		ws, _, err := load(nil)
 		if err != nil {
 			return nil, err
 		}
-		r.Workspace = ws
+		r.Workspace, lastWS = ws, ws
 	}
 	if opts.Platform != nil {
 		if err := opts.Platform(r.Platform); err != nil {
@@ -217,10 +223,11 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 			dirs[i] = a.Dir
 			keys[a.Dir] = a.Key
 		}
-		_, res, err := load(dirs)
+		ws, res, err := load(dirs)
 		if err != nil {
 			return nil, err
 		}
+		lastWS = ws
 		if len(res.Apps) != len(part) {
 			return nil, fmt.Errorf("%w: %d of %d apps built", ErrFallback, len(res.Apps), len(part))
 		}
@@ -256,6 +263,13 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 			owner[o] = a.Name
 		}
 	}
+	if opts.RenderPlatform != nil {
+		files, err := renderPlatform(snap, r, opts, load, lastWS)
+		if err != nil {
+			return nil, err
+		}
+		r.Platform.Rendered = files
+	}
 	r.LoadWarnings = append(r.LoadWarnings, r.Platform.LoadWarnings...)
 	for _, a := range r.Apps {
 		r.LoadWarnings = append(r.LoadWarnings, a.LoadWarnings...)
@@ -268,7 +282,60 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 
 // Kept is what build.Whole needs of the app.
 func (a *App) Kept() build.Kept {
-	return build.Kept{Name: a.Name, Team: a.Team, Envs: a.Envs, Ignore: a.Ignore, Features: a.Features}
+	return build.Kept{Name: a.Name, Team: a.Team, Envs: a.Envs, Ignore: a.Ignore, Features: a.Features, Jobs: a.Jobs}
+}
+
+// renderedPlatform is the entry of the rendered platform files.
+type renderedPlatform struct {
+	Files map[string][]byte
+}
+
+// renderPlatform returns the rendered platform files, from the store when
+// the platform, the environments and every app's TFJobs and Knative
+// features are the same.
+func renderPlatform(snap *Snapshot, r *Result, opts Options, load func([]string) (*workspace.Workspace, *build.Result, error), ws *workspace.Workspace) (map[string][]byte, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "dmls cache platform files v1\nworkspace %s\n", snap.Key)
+	snap.HashFiles(h, r.Platform.Charts)
+	kept := make([]build.Kept, len(r.Apps))
+	for i, a := range r.Apps {
+		kept[i] = a.Kept()
+		for _, env := range a.Envs {
+			if j, ok := a.Jobs[env]; ok {
+				fmt.Fprintf(h, "job %q %q %q %q\n", a.Name, a.Team, env, j)
+			}
+		}
+		for _, f := range sortedKeys(a.Features) {
+			fmt.Fprintf(h, "feature %q %q %q\n", a.Name, f, a.Features[f])
+		}
+	}
+	key := hex.EncodeToString(h.Sum(nil))
+	var e renderedPlatform
+	if opts.Store.Get(key, &e) {
+		return e.Files, nil
+	}
+	if ws == nil {
+		w, _, err := load(nil)
+		if err != nil {
+			return nil, err
+		}
+		ws = w
+	}
+	// The trees of the whole workspace, as the uncached build makes them
+	// (the guard rails name every TFJob; the components' settings merge
+	// every app's Knative features).
+	res, err := build.Whole(ws, kept)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrFallback, err)
+	}
+	files, err := opts.RenderPlatform(ws, res)
+	if err != nil {
+		return nil, err
+	}
+	if err := opts.Store.Put(key, renderedPlatform{files}); err != nil {
+		opts.Store.debug("%v", err)
+	}
+	return files, nil
 }
 
 // fix restores what the encoding does not keep: empty, not nil, lists.
@@ -286,16 +353,14 @@ func (a *App) fix() {
 // platformOf is the Platform of a loaded and built workspace: its load
 // warnings are the workspace's less its apps'.
 func platformOf(ws *workspace.Workspace, res *build.Result, opts Options) (*Platform, error) {
-	p := &Platform{Prefix: ws.Platform.Repos[spec.RepoK8sConfig].Path, Components: len(ws.Platform.Components) > 0}
+	p := &Platform{Prefix: ws.Platform.Repos[spec.RepoK8sConfig].Path}
+	for _, name := range sortedKeys(ws.Platform.Components) {
+		if c := ws.Platform.Components[name]; c.Chart != nil {
+			p.Charts = append(p.Charts, c.Chart.Path)
+		}
+	}
 	for _, e := range ws.Envs {
 		p.Envs = append(p.Envs, e.Name)
-	}
-	if opts.RenderPlatform != nil {
-		files, err := opts.RenderPlatform(ws, res)
-		if err != nil {
-			return nil, err
-		}
-		p.Rendered = files
 	}
 	apps := map[diag.Diagnostic]int{}
 	for _, a := range ws.Apps {
@@ -315,7 +380,7 @@ func platformOf(ws *workspace.Workspace, res *build.Result, opts Options) (*Plat
 
 // appOf is the App of a built app.
 func appOf(b *build.App, opts Options) (*App, error) {
-	a := &App{Name: b.App.Name, Team: b.App.Team, Dir: b.App.Dir, Tree: b.Tree, Ignore: b.Ignore, Features: b.Features,
+	a := &App{Name: b.App.Name, Team: b.App.Team, Dir: b.App.Dir, Tree: b.Tree, Ignore: b.Ignore, Features: b.Features, Jobs: b.Kept().Jobs,
 		LoadWarnings: b.App.Warnings, BuildWarnings: b.Warnings}
 	for _, in := range b.App.Envs {
 		env := in.Env.Name
@@ -370,4 +435,13 @@ func parallel(n, workers int, f func(i int)) {
 	}
 	close(next)
 	wg.Wait()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -46,6 +46,9 @@ type Snapshot struct {
 	// by folder.
 	shared fstest.MapFS
 	apps   map[string]fstest.MapFS
+	// fsys is the workspace itself, for the files the platform names
+	// (workspace charts).
+	fsys fs.FS
 }
 
 // AppFiles is one app folder of a Snapshot.
@@ -59,7 +62,7 @@ type AppFiles struct {
 // files the loader reads, and returns ErrUncacheable when the workspace
 // has anything the loader would refuse or treat specially.
 func Read(fsys fs.FS, root, version string) (*Snapshot, error) {
-	s := &Snapshot{Root: root, shared: fstest.MapFS{}, apps: map[string]fstest.MapFS{}}
+	s := &Snapshot{Root: root, shared: fstest.MapFS{}, apps: map[string]fstest.MapFS{}, fsys: fsys}
 	top, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUncacheable, err)
@@ -172,7 +175,9 @@ func specFiles(fsys fs.FS, dir string) ([]string, error) {
 	return files, nil
 }
 
-// FS is the snapshot's workspace with only the app folders dirs.
+// FS is the snapshot's workspace with only the app folders dirs: the spec
+// files (platform, environments, apps) as they were read, anything else
+// (the charts the platform names) from the workspace itself.
 func (s *Snapshot) FS(dirs []string) fs.FS {
 	m := fstest.MapFS{}
 	for k, v := range s.shared {
@@ -183,7 +188,69 @@ func (s *Snapshot) FS(dirs []string) fs.FS {
 			m[k] = v
 		}
 	}
-	return m
+	return &snapFS{specs: m, rest: s.fsys}
+}
+
+// snapFS serves the spec files from specs and the rest from rest.
+type snapFS struct {
+	specs fstest.MapFS
+	rest  fs.FS
+}
+
+// isSpec reports whether name is one of the files the snapshot holds.
+func isSpec(name string) bool {
+	top, _, _ := strings.Cut(name, "/")
+	return top == workspace.AppsDir || top == workspace.OverlaysDir ||
+		(name == top && strings.HasPrefix(name, workspace.PlatformName+".") && specExts[path.Ext(name)])
+}
+
+func (f *snapFS) Open(name string) (fs.File, error) {
+	if isSpec(name) || f.rest == nil {
+		return f.specs.Open(name)
+	}
+	return f.rest.Open(name)
+}
+
+func (f *snapFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	if isSpec(name) || f.rest == nil {
+		return f.specs.ReadDir(name)
+	}
+	return fs.ReadDir(f.rest, name)
+}
+
+func (f *snapFS) ReadFile(name string) ([]byte, error) {
+	if isSpec(name) || f.rest == nil {
+		return f.specs.ReadFile(name)
+	}
+	return fs.ReadFile(f.rest, name)
+}
+
+func (f *snapFS) Stat(name string) (fs.FileInfo, error) {
+	if isSpec(name) || f.rest == nil {
+		return f.specs.Stat(name)
+	}
+	return fs.Stat(f.rest, name)
+}
+
+// HashFiles adds the files at the workspace paths (a folder's files, or a
+// file) to h, for keys of results that depend on files the platform names.
+func (s *Snapshot) HashFiles(h hash.Hash, paths []string) {
+	for _, p := range paths {
+		fmt.Fprintf(h, "path %s\n", p)
+		_ = fs.WalkDir(s.fsys, p, func(q string, d fs.DirEntry, err error) error {
+			if err != nil {
+				fmt.Fprintf(h, "error %s %v\n", q, err)
+				return nil
+			}
+			if d.IsDir() {
+				return nil
+			}
+			b, err := fs.ReadFile(s.fsys, q)
+			fmt.Fprintf(h, "file %s %d %v\n", q, len(b), err)
+			h.Write(b)
+			return nil
+		})
+	}
 }
 
 // BinaryVersion identifies the running dmls binary for cache keys: the

@@ -267,3 +267,32 @@ func TestProgressBar(t *testing.T) {
 		t.Errorf("a disabled bar wrote %q", buf.String())
 	}
 }
+
+// TestCachedRenderSeesCharts checks that a change of a workspace chart,
+// which platform.cue names and no app's key covers, shows in the cached
+// render's platform files.
+func TestCachedRenderSeesCharts(t *testing.T) {
+	ws := testWorkspaces(t)["example"]
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "cache")
+	mainOut(t, "render", "-w", ws, "--out", filepath.Join(dir, "a"), "--cache-dir", cache)
+	tpl := filepath.Join(ws, "charts", "nvidia-device-plugin", "templates", "daemonset.yaml")
+	b, err := os.ReadFile(tpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(tpl, bytes.Replace(b, []byte("\nspec:\n"), []byte("\nspec:\n  minReadySeconds: 17\n"), 1), 0o644)
+	mainOut(t, "render", "-w", ws, "--out", filepath.Join(dir, "b"), "--cache-dir", cache)
+	mainOut(t, "render", "-w", ws, "--out", filepath.Join(dir, "c"), "--no-cache")
+	a, bt, c := readTree(t, filepath.Join(dir, "a")), readTree(t, filepath.Join(dir, "b")), readTree(t, filepath.Join(dir, "c"))
+	sameTree(t, "after the chart changed", bt, c)
+	changed := false
+	for p := range bt {
+		if !bytes.Equal(a[p], bt[p]) && bytes.Contains(bt[p], []byte("minReadySeconds: 17")) {
+			changed = true
+		}
+	}
+	if !changed {
+		t.Error("the chart's change does not show in the cached render")
+	}
+}

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,21 +92,22 @@ func (g *globals) openCache(c cacheFlags, out string) (*cache.Store, error) {
 }
 
 // snapshot reads the workspace for the cache; nil means run uncached.
-func (g *globals) snapshot() *cache.Snapshot {
+// Close the workspace when done: the snapshot reads charts from it.
+func (g *globals) snapshot() (*cache.Snapshot, io.Closer) {
 	if st, err := os.Stat(g.workspace); err != nil || !st.IsDir() {
-		return nil // load reports it
+		return nil, nil // load reports it
 	}
 	fsys, closer, err := workspace.DirFS(g.workspace)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	defer closer.Close()
 	snap, err := cache.Read(fsys, g.workspace, cache.BinaryVersion(Version))
 	if err != nil {
+		closer.Close()
 		g.debugf("running without the cache: %v", err)
-		return nil
+		return nil, nil
 	}
-	return snap
+	return snap, closer
 }
 
 // sink takes output files one by one: an output folder or, for stdout, a
@@ -154,10 +156,11 @@ func renderHooks() (func(*build.App) (map[string][]byte, error), func(*workspace
 // app's files to --out (or to stdout at the end). It returns false, having
 // printed and written nothing, when the uncached path must run instead.
 func (g *globals) renderCached(cf cacheFlags, envs []string, out string) (bool, error) {
-	snap := g.snapshot()
+	snap, closer := g.snapshot()
 	if snap == nil {
 		return false, nil
 	}
+	defer closer.Close()
 	want := map[string]bool{}
 	for _, e := range envs {
 		want[e] = true
@@ -183,13 +186,6 @@ func (g *globals) renderCached(cf cacheFlags, envs []string, out string) (bool, 
 	bar := newProgress(g.stderr, "render")
 	r, err := cache.Run(snap, cache.Options{
 		Store: store, RenderApp: renderApp, RenderPlatform: renderPlat, Progress: bar.update,
-		Platform: func(p *cache.Platform) error {
-			if p.Components {
-				// Their files depend on every app's Knative features.
-				return fmt.Errorf("%w: the platform has components", cache.ErrFallback)
-			}
-			return nil
-		},
 		Emit: func(a *cache.App) error {
 			for _, env := range a.Envs {
 				if len(want) == 0 || want[env] {
@@ -246,10 +242,11 @@ func cacheDir(s *cache.Store) string {
 // streaming each app's tree to out. It returns false, having printed and
 // written nothing, when the uncached path must run instead.
 func (g *globals) generateCached(cf cacheFlags, out string) (bool, error) {
-	snap := g.snapshot()
+	snap, closer := g.snapshot()
 	if snap == nil {
 		return false, nil
 	}
+	defer closer.Close()
 	stream, err := outdir.Create(out, outdir.Options{Workspace: g.workspace})
 	if err != nil {
 		return true, err
