@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
@@ -269,6 +270,8 @@ func Whole(ws *workspace.Workspace, apps []Kept) (*Result, error) {
 	var found diag.List
 	found = append(found, checkTree(ws, res.Platform)...)
 	found = append(found, checkTree(ws, res.ArgoCD)...)
+	found = append(found, checkTree(ws, res.Kubeflow)...)
+	found = append(found, checkTree(ws, res.Infra)...)
 	if err := found.Err(); err != nil {
 		return nil, err
 	}
@@ -295,6 +298,13 @@ func checkTree(ws *workspace.Workspace, tree generators.Tree) diag.List {
 			}
 			u := &unstructured.Unstructured{Object: m}
 			id := generators.ID(u.GroupVersionKind(), u.GetName())
+			pos := pos
+			// A kops manifest (kops/<cluster>/...) points at its cluster.
+			if rest, ok := strings.CutPrefix(name, "kops/"); ok {
+				if p, ok := ws.PlatformProv.Lookup("clusters." + strings.SplitN(rest, "/", 2)[0]); ok {
+					pos = p
+				}
+			}
 			for _, f := range schemas.Check(u) {
 				rule := RuleBuiltin
 				if schemas.Knows(u.GroupVersionKind()) {
