@@ -162,6 +162,18 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 		res.Warnings = append(res.Warnings, a.Warnings...)
 	}
 	res.Warnings.Sort()
+	if len(opts.Apps) == 0 {
+		kept := make([]Kept, len(res.Apps))
+		for i, a := range res.Apps {
+			kept[i] = a.Kept()
+		}
+		w, err := Whole(ws, kept)
+		if err != nil {
+			return nil, err
+		}
+		res.Platform, res.Infra, res.Features, res.Kubeflow, res.ArgoCD = w.Platform, w.Infra, w.Features, w.Kubeflow, w.ArgoCD
+		return res, nil
+	}
 	pt, err := Platform(ws)
 	if err != nil {
 		return nil, err
@@ -170,42 +182,91 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 	if res.Infra, err = Infra(ws.Platform); err != nil {
 		return nil, err
 	}
-	if len(opts.Apps) == 0 {
-		var apps []argocd.App
-		for _, a := range res.Apps {
-			for _, in := range a.App.Envs {
-				apps = append(apps, argocd.App{Name: a.App.Name, Team: a.App.Team, Env: in.Env.Name, Objects: a.Objects[in.Env.Name], Ignore: a.Ignore[in.Env.Name]})
-			}
-		}
-		var feats []map[string]string
-		for _, a := range res.Apps {
-			feats = append(feats, a.Features)
-		}
-		res.Features = kservice.MergeFeatures(feats...)
-		if len(res.Features) == 0 {
-			if res.Features, err = kservice.Features(); err != nil {
-				return nil, err
-			}
-		}
-		kf, err := Components(ws, res.Features)
-		if err != nil {
-			return nil, err
-		}
-		var kroot *argocd.KubeflowRoot
-		if kf != nil {
-			res.Kubeflow = kf.Tree
-			kroot = kf.Root
-		}
-		var comps []argocd.Component
-		if api := ws.Platform.API; api != nil {
-			comps = append(comps, argocd.Component{Name: apiserver.DefaultName, Dir: APIServerDir, Namespace: api.Namespace})
-		}
-		at, err := argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: apps, PlatformDir: PlatformDir, Components: comps, Kubeflow: kroot})
-		if err != nil {
-			return nil, err
-		}
-		res.ArgoCD = at
+	if err := checkTree(ws, res.Platform).Err(); err != nil {
+		return nil, err
 	}
+	return res, nil
+}
+
+// Kept is what the trees built from every app (Argo CD, Kubeflow) need of
+// one built app.
+type Kept struct {
+	Name, Team string
+	// Envs are the environments the app runs in, in order.
+	Envs []string
+	// Ignore and Features are App.Ignore and App.Features.
+	Ignore   map[string][]v1alpha1.ResourceIgnoreDifferences
+	Features map[string]string
+	// Jobs are the app's TFJob name per environment it trains in, for
+	// the platform's guard rails.
+	Jobs map[string]string
+}
+
+// Kept returns what Whole needs of a.
+func (a *App) Kept() Kept {
+	k := Kept{Name: a.App.Name, Team: a.App.Team, Ignore: a.Ignore, Features: a.Features, Jobs: map[string]string{}}
+	for _, in := range a.App.Envs {
+		k.Envs = append(k.Envs, in.Env.Name)
+		if in.Spec.Training != nil {
+			k.Jobs[in.Env.Name] = spec.TFJobName(a.App.Name, in.Spec.Training.Run)
+		}
+	}
+	return k
+}
+
+// Whole builds and checks the trees of ws that are not one app's: the
+// platform objects, the kops manifests, and, from every app of the
+// workspace (sorted by name), the Knative features, the Kubeflow
+// components and the Argo CD tree. Workspace calls it with the apps it
+// built; internal/cache with the apps it keeps on disk.
+func Whole(ws *workspace.Workspace, apps []Kept) (*Result, error) {
+	res := &Result{}
+	pt, err := PlatformFor(ws, apps)
+	if err != nil {
+		return nil, err
+	}
+	res.Platform = pt
+	if res.Infra, err = Infra(ws.Platform); err != nil {
+		return nil, err
+	}
+	var argoApps []argocd.App
+	for _, a := range apps {
+		for _, env := range a.Envs {
+			ignore := a.Ignore[env]
+			if ignore == nil {
+				ignore = []v1alpha1.ResourceIgnoreDifferences{}
+			}
+			argoApps = append(argoApps, argocd.App{Name: a.Name, Team: a.Team, Env: env, Ignore: ignore})
+		}
+	}
+	var feats []map[string]string
+	for _, a := range apps {
+		feats = append(feats, a.Features)
+	}
+	res.Features = kservice.MergeFeatures(feats...)
+	if len(res.Features) == 0 {
+		if res.Features, err = kservice.Features(); err != nil {
+			return nil, err
+		}
+	}
+	kf, err := Components(ws, res.Features)
+	if err != nil {
+		return nil, err
+	}
+	var kroot *argocd.KubeflowRoot
+	if kf != nil {
+		res.Kubeflow = kf.Tree
+		kroot = kf.Root
+	}
+	var comps []argocd.Component
+	if api := ws.Platform.API; api != nil {
+		comps = append(comps, argocd.Component{Name: apiserver.DefaultName, Dir: APIServerDir, Namespace: api.Namespace})
+	}
+	at, err := argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: argoApps, PlatformDir: PlatformDir, Components: comps, Kubeflow: kroot})
+	if err != nil {
+		return nil, err
+	}
+	res.ArgoCD = at
 	var found diag.List
 	found = append(found, checkTree(ws, res.Platform)...)
 	found = append(found, checkTree(ws, res.ArgoCD)...)
@@ -426,10 +487,28 @@ func check(in *workspace.Instance, objs []generators.Object, features map[string
 
 // Platform returns the platform objects of every environment.
 func Platform(ws *workspace.Workspace) (generators.Tree, error) {
+	return platformTree(ws, func(env string) map[string][]string { return jobs(ws, env) })
+}
+
+// PlatformFor is Platform with the TFJobs of apps (every app of the
+// workspace, sorted by name) rather than of ws.Apps.
+func PlatformFor(ws *workspace.Workspace, apps []Kept) (generators.Tree, error) {
+	return platformTree(ws, func(env string) map[string][]string {
+		out := map[string][]string{}
+		for _, a := range apps {
+			if j, ok := a.Jobs[env]; ok {
+				out[a.Team] = append(out[a.Team], j)
+			}
+		}
+		return out
+	})
+}
+
+func platformTree(ws *workspace.Workspace, jobsIn func(env string) map[string][]string) (generators.Tree, error) {
 	tree := generators.Tree{}
 	kinds := ManagedKinds()
 	for _, env := range ws.Envs {
-		objs, err := platform.GuardRails(platform.Input{Platform: ws.Platform, Env: env, Jobs: jobs(ws, env.Name), Kinds: kinds})
+		objs, err := platform.GuardRails(platform.Input{Platform: ws.Platform, Env: env, Jobs: jobsIn(env.Name), Kinds: kinds})
 		if err != nil {
 			return nil, err
 		}

@@ -12,6 +12,7 @@ import (
 
 func generateCmd(g *globals) *cobra.Command {
 	var out string
+	var cf cacheFlags
 	c := &cobra.Command{
 		Use:   "generate --out DIR",
 		Short: "Write the GitOps tree of every config repo",
@@ -22,11 +23,15 @@ platform/<env> with the team namespaces and quotas.
 
 DIR is replaced as a whole, and only if it does not exist, is empty, or is
 a folder dmls made (it holds a .dmls-output marker); anything else is
-refused and left as it is.`,
+refused and left as it is. Each app's result comes from the cache when
+it can (see --cache-dir and render --help).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return usageError{fmt.Errorf("--out DIR is required")}
+			}
+			if done, err := g.generateCached(cf, out); done {
+				return err
 			}
 			ws, res, err := g.build(build.Options{})
 			if err != nil {
@@ -49,5 +54,6 @@ refused and left as it is.`,
 		},
 	}
 	c.Flags().StringVar(&out, "out", "", "output folder (replaced as a whole)")
+	cf.add(c)
 	return c
 }

@@ -25,6 +25,7 @@ func renderCmd(g *globals) *cobra.Command {
 	var envs, apps []string
 	var out string
 	var viaKustomize bool
+	var cf cacheFlags
 	c := &cobra.Command{
 		Use:   "render",
 		Short: "Render the manifests of every app and environment",
@@ -43,11 +44,22 @@ Helm chart of the workspace).
 render leaves no partial output. DIR must not exist, be empty, or be a
 folder dmls made (it holds a .dmls-output marker); anything else, and any
 DIR that holds the workspace, its git work tree or the current folder, is
-refused and left as it is.`,
+refused and left as it is.
+
+Each app's result is kept in a cache (see --cache-dir), keyed by the
+app's files, the platform and environment files and the dmls binary, so
+that a render after a small change only builds the apps it changed. Files
+go to --out as each app is ready. A progress bar shows on stderr when it is
+a terminal and the render takes longer than a second.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.checkOutput("text", "yaml"); err != nil {
 				return err
+			}
+			if len(apps) == 0 && !viaKustomize {
+				if done, err := g.renderCached(cf, envs, out); done {
+					return err
+				}
 			}
 			ws, err := g.load()
 			if err != nil {
@@ -75,6 +87,7 @@ refused and left as it is.`,
 	c.Flags().StringSliceVar(&envs, "env", nil, "render only these environments (repeatable)")
 	c.Flags().StringSliceVar(&apps, "app", nil, "render only these apps (repeatable)")
 	c.Flags().StringVar(&out, "out", "", "write DIR/<env>/<app>.yaml instead of stdout")
+	cf.add(c)
 	c.Flags().BoolVar(&viaKustomize, "via-kustomize", false, "build every overlay with the kustomize API, as Argo CD does, instead of the equivalent direct path (slower; the output is the same)")
 	return c
 }
@@ -103,42 +116,19 @@ func Render(ws *workspace.Workspace, res *build.Result, opts RenderOptions) (gen
 	for _, e := range opts.Envs {
 		want[e] = true
 	}
+	var envs []string
+	for _, env := range ws.Envs {
+		if len(want) == 0 || want[env.Name] {
+			envs = append(envs, env.Name)
+		}
+	}
 	files := generators.Tree{}
-	if _, ok := res.Platform[build.APIServerDir+"/"+kustomize.KustomizationFile]; ok && opts.Platform {
-		y, err := render.Build(res.Platform, build.APIServerDir)
+	if opts.Platform {
+		pf, err := renderPlatform(ws, res, envs)
 		if err != nil {
 			return nil, err
 		}
-		files[PlatformRenderName+"/dmls-api.yaml"] = append(y, '\n')
-	}
-	if opts.Platform && res.Kubeflow != nil {
-		// The manifests dmls renders from workspace charts, as committed
-		// to kubeflow-config.
-		for _, name := range generators.SortedKeys(ws.Platform.Components) {
-			dir := components.ComponentDir(name)
-			if _, ok := res.Kubeflow[dir+"/"+kustomize.KustomizationFile]; !ok {
-				continue
-			}
-			y, err := render.Build(res.Kubeflow, dir)
-			if err != nil {
-				return nil, err
-			}
-			files[PlatformRenderName+"/"+dir+".yaml"] = append(y, '\n')
-		}
-	}
-	var envs []string
-	for _, env := range ws.Envs {
-		if len(want) > 0 && !want[env.Name] {
-			continue
-		}
-		envs = append(envs, env.Name)
-		if opts.Platform {
-			y, err := render.Build(res.Platform, build.PlatformDir(env.Name))
-			if err != nil {
-				return nil, err
-			}
-			files[env.Name+"/"+PlatformRenderName+".yaml"] = append(y, '\n')
-		}
+		files = pf
 	}
 	rendered := make([][][]byte, len(res.Apps))
 	errs := make([]error, len(res.Apps))
@@ -171,6 +161,48 @@ func Render(ws *workspace.Workspace, res *build.Result, opts RenderOptions) (gen
 				files[env+"/"+a.App.Name+".yaml"] = append(y, '\n')
 			}
 		}
+	}
+	return files, nil
+}
+
+// renderPlatform renders the platform's files of res in envs (nil: every
+// environment): <env>/_platform.yaml, _platform/dmls-api.yaml and the
+// components' _platform/<dir>.yaml.
+func renderPlatform(ws *workspace.Workspace, res *build.Result, envs []string) (generators.Tree, error) {
+	if envs == nil {
+		for _, env := range ws.Envs {
+			envs = append(envs, env.Name)
+		}
+	}
+	files := generators.Tree{}
+	if _, ok := res.Platform[build.APIServerDir+"/"+kustomize.KustomizationFile]; ok {
+		y, err := render.Build(res.Platform, build.APIServerDir)
+		if err != nil {
+			return nil, err
+		}
+		files[PlatformRenderName+"/dmls-api.yaml"] = append(y, '\n')
+	}
+	if res.Kubeflow != nil {
+		// The manifests dmls renders from workspace charts, as committed
+		// to kubeflow-config.
+		for _, name := range generators.SortedKeys(ws.Platform.Components) {
+			dir := components.ComponentDir(name)
+			if _, ok := res.Kubeflow[dir+"/"+kustomize.KustomizationFile]; !ok {
+				continue
+			}
+			y, err := render.Build(res.Kubeflow, dir)
+			if err != nil {
+				return nil, err
+			}
+			files[PlatformRenderName+"/"+dir+".yaml"] = append(y, '\n')
+		}
+	}
+	for _, env := range envs {
+		y, err := render.Build(res.Platform, build.PlatformDir(env))
+		if err != nil {
+			return nil, err
+		}
+		files[env+"/"+PlatformRenderName+".yaml"] = append(y, '\n')
 	}
 	return files, nil
 }

@@ -7,8 +7,25 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
+// cleanM removes the tests' cache folder after the tests.
+type cleanM struct {
+	m   *testing.M
+	dir string
+}
+
+func (c cleanM) Run() int {
+	defer os.RemoveAll(c.dir)
+	return c.m.Run()
+}
+
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	// Tests that call Main use a cache of their own, never the user's.
+	dir, err := os.MkdirTemp("", "dmls-cli-test-cache-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_CACHE_HOME", dir)
+	testscript.Main(cleanM{m, dir}, map[string]func(){
 		"dmls": func() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr)) },
 	})
 }

@@ -11,8 +11,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/dmls-project/dmls/generators"
@@ -55,56 +55,186 @@ type Options struct {
 // path of tree can leave it, which is then renamed into place. The old
 // output is removed after the rename; if that fails, Write reports it.
 func Write(dir string, tree generators.Tree, opts Options) error {
+	for p := range tree {
+		if err := checkName(p); err != nil {
+			return err
+		}
+	}
+	s, err := Create(dir, opts)
+	if err != nil {
+		return err
+	}
+	for _, p := range generators.SortedKeys(tree) {
+		if err := s.Add(p, tree[p]); err != nil {
+			s.Abort()
+			return err
+		}
+	}
+	return s.Commit()
+}
+
+// Stream writes an output folder file by file, so that the files need
+// not all be in memory at once, with Write's guarantees: the files go to
+// a temporary sibling folder, and only Commit puts it in place of dir.
+// Add may be called from several goroutines, and writes in parallel.
+type Stream struct {
+	dir, abs, tmp string
+	exists        bool
+	root          *os.Root
+	mu            sync.Mutex
+	seen          map[string]bool
+	dirs          map[string]*os.Root
+	done          bool
+}
+
+// Create checks dir as Write does and starts writing its new content.
+// Commit or Abort the stream.
+func Create(dir string, opts Options) (*Stream, error) {
 	if dir == "" {
-		return fmt.Errorf("%w: the output folder is empty", ErrRefused)
+		return nil, fmt.Errorf("%w: the output folder is empty", ErrRefused)
 	}
 	// The parent's symlinks are resolved, dir's own is not: a symlink
 	// is refused, not followed.
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return fmt.Errorf("output %s: %w", dir, err)
+		return nil, fmt.Errorf("output %s: %w", dir, err)
 	}
 	if parent, err := resolve(filepath.Dir(abs)); err != nil {
-		return fmt.Errorf("output %s: %w", dir, err)
+		return nil, fmt.Errorf("output %s: %w", dir, err)
 	} else if abs != filepath.Dir(abs) {
 		abs = filepath.Join(parent, filepath.Base(abs))
 	}
 	if err := checkPlace(dir, abs, opts); err != nil {
-		return err
+		return nil, err
 	}
 	exists, err := checkOwned(dir, abs)
 	if err != nil {
-		return err
-	}
-	for p := range tree {
-		if err := checkPath(p); err != nil {
-			return err
-		}
-		if p == Marker {
-			return fmt.Errorf("refusing to write %q: the name is dmls's output marker", p)
-		}
+		return nil, err
 	}
 	parent := filepath.Dir(abs)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", filepath.Dir(dir), err)
+		return nil, fmt.Errorf("create %s: %w", filepath.Dir(dir), err)
 	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(abs)+".tmp-")
 	if err != nil {
-		return fmt.Errorf("create temporary folder: %w", err)
+		return nil, fmt.Errorf("create temporary folder: %w", err)
 	}
+	s := &Stream{dir: dir, abs: abs, tmp: tmp, exists: exists, seen: map[string]bool{}, dirs: map[string]*os.Root{}}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		s.Abort()
+		return nil, err
+	}
+	if s.root, err = os.OpenRoot(tmp); err != nil {
+		s.Abort()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Abs is the absolute path of the folder the stream replaces.
+func (s *Stream) Abs() string { return s.abs }
+
+// Add writes the file p (a clean, relative, slash-separated path) of the
+// new content.
+func (s *Stream) Add(p string, b []byte) error {
+	if err := checkName(p); err != nil {
+		return err
+	}
+	d, base := path.Split(p)
+	d = strings.TrimSuffix(d, "/")
+	s.mu.Lock()
+	if s.done {
+		s.mu.Unlock()
+		return fmt.Errorf("write %s: the output is closed", p)
+	}
+	if s.seen[p] {
+		s.mu.Unlock()
+		return fmt.Errorf("write %s: written twice", p)
+	}
+	s.seen[p] = true
+	dir, err := s.dirRoot(d)
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	if err := dir.WriteFile(base, b, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return nil
+}
+
+// dirRoot returns the folder d of the new content, made if need be and
+// kept open, so that writing many files into one folder does not
+// resolve it again each time. s.mu is held.
+func (s *Stream) dirRoot(d string) (*os.Root, error) {
+	if d == "" {
+		return s.root, nil
+	}
+	if r, ok := s.dirs[d]; ok {
+		return r, nil
+	}
+	if err := s.root.MkdirAll(d, 0o755); err != nil {
+		return nil, err
+	}
+	r, err := s.root.OpenRoot(d)
+	if err != nil {
+		return nil, err
+	}
+	s.dirs[d] = r
+	return r, nil
+}
+
+// closeDirs closes the folders dirRoot opened. s.mu is held.
+func (s *Stream) closeDirs() {
+	for d, r := range s.dirs {
+		r.Close()
+		delete(s.dirs, d)
+	}
+}
+
+// Abort removes what the stream wrote; dir stays as it was.
+func (s *Stream) Abort() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return
+	}
+	s.done = true
+	s.closeDirs()
+	if s.root != nil {
+		s.root.Close()
+	}
+	os.RemoveAll(s.tmp)
+}
+
+// Commit writes the marker and puts the new content in place of dir. The
+// old output is removed after the rename; if that fails, Commit reports
+// it.
+func (s *Stream) Commit() error {
+	s.mu.Lock()
+	if s.done {
+		s.mu.Unlock()
+		return fmt.Errorf("write %s: the output is closed", s.dir)
+	}
+	err := s.root.WriteFile(Marker, markerText, 0o644)
+	s.mu.Unlock()
+	if err != nil {
+		s.Abort()
+		return fmt.Errorf("write %s: %w", Marker, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.done = true
+	s.closeDirs()
+	s.root.Close()
 	committed := false
 	defer func() {
 		if !committed {
-			os.RemoveAll(tmp)
+			os.RemoveAll(s.tmp)
 		}
 	}()
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	if err := writeTree(tmp, tree); err != nil {
-		return err
-	}
-	if !exists {
+	dir, abs, tmp := s.dir, s.abs, s.tmp
+	if !s.exists {
 		if err := os.Rename(tmp, abs); err != nil {
 			return fmt.Errorf("write %s: %w", dir, err)
 		}
@@ -124,6 +254,17 @@ func Write(dir string, tree generators.Tree, opts Options) error {
 	committed = true
 	if err := os.RemoveAll(old); err != nil {
 		return fmt.Errorf("wrote %s, but could not remove the old output at %s: %w", dir, old, err)
+	}
+	return nil
+}
+
+// checkName refuses a path that is not clean and relative, and the marker.
+func checkName(p string) error {
+	if err := checkPath(p); err != nil {
+		return err
+	}
+	if p == Marker {
+		return fmt.Errorf("refusing to write %q: the name is dmls's output marker", p)
 	}
 	return nil
 }
@@ -270,33 +411,6 @@ func workTree(dir string) string {
 		}
 		cur = parent
 	}
-}
-
-func writeTree(dir string, tree generators.Tree) error {
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	files := make([]string, 0, len(tree))
-	for p := range tree {
-		files = append(files, p)
-	}
-	sort.Strings(files)
-	for _, p := range files {
-		if d := path.Dir(p); d != "." {
-			if err := root.MkdirAll(d, 0o755); err != nil {
-				return fmt.Errorf("write %s: %w", p, err)
-			}
-		}
-		if err := root.WriteFile(p, tree[p], 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", p, err)
-		}
-	}
-	if err := root.WriteFile(Marker, markerText, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", Marker, err)
-	}
-	return nil
 }
 
 // checkPath refuses paths that are not clean, relative and slash-separated.

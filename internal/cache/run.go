@@ -1,0 +1,447 @@
+package cache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
+
+	"github.com/dmls-project/dmls/internal/build"
+	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/workspace"
+)
+
+// ErrFallback says that Run cannot answer for the workspace and the caller
+// must run the whole pipeline without the cache: the workspace has errors
+// (which that run reports, all of them, as usual), or two apps clash
+// (a name, an object), which only a load of every app reports.
+var ErrFallback = errors.New("the cache cannot answer")
+
+// App is the cached result of one app: what render, generate and validate
+// need of it. It is built from the app's files, the platform and
+// environments and the dmls binary only, so it is valid wherever those
+// are the same.
+type App struct {
+	Name, Team, Dir string
+	// Envs are the environments the app runs in, in order.
+	Envs []string
+	// Rendered is the app's rendered output per environment (Options.RenderApp).
+	Rendered map[string][]byte
+	// Tree is the app's kustomize tree (build.App.Tree).
+	Tree map[string][]byte
+	// Ignore are the Argo CD ignoreDifferences per environment.
+	Ignore map[string][]v1alpha1.ResourceIgnoreDifferences
+	// Features are the Knative config-features the app's Services use.
+	Features map[string]string
+	// Jobs are the app's TFJob names per environment (build.Kept).
+	Jobs map[string]string
+	// LoadWarnings and BuildWarnings are the app's findings that do not
+	// fail it, from the loader and from the generated objects' checks.
+	LoadWarnings, BuildWarnings []diag.Diagnostic
+	// Owns are the objects the app generates, one "group/kind namespace
+	// name" each, and its Applications, so that clashes between apps
+	// that were never loaded together are found.
+	Owns []string
+}
+
+// Platform is the cached result of the workspace's platform and
+// environments.
+type Platform struct {
+	// Envs are the environment names, in order.
+	Envs []string
+	// Rendered are the rendered platform files (Options.RenderPlatform),
+	// set by Run from an entry of their own: they depend on every app's
+	// TFJobs too.
+	Rendered map[string][]byte
+	// Prefix is the k8s-config repo's path prefix.
+	Prefix string
+	// Charts are the workspace charts the platform's components name: the
+	// rendered platform files depend on them.
+	Charts []string
+	// LoadWarnings are the loader's warnings on the platform and
+	// environment files.
+	LoadWarnings []diag.Diagnostic
+}
+
+// Options tune Run.
+type Options struct {
+	// Store keeps the results; nil runs without a cache (and still
+	// streams).
+	Store *Store
+	// Workers bounds parallel apps; 0 means GOMAXPROCS.
+	Workers int
+	// Chunk is how many apps that are not cached are loaded and built at
+	// once, which bounds the memory; 0 means 256.
+	Chunk int
+	// RenderApp renders a built app per environment.
+	RenderApp func(*build.App) (map[string][]byte, error)
+	// RenderPlatform renders the platform files of a built workspace.
+	RenderPlatform func(*workspace.Workspace, *build.Result) (map[string][]byte, error)
+	// Emit receives each app as soon as it is ready, in no set order and
+	// from several goroutines at once. Its Rendered and Tree are dropped
+	// after the call.
+	Emit func(*App) error
+	// Progress, when set, is told how many apps of the total are done.
+	Progress func(done, total int)
+	// Platform, when set, receives the platform's result before any
+	// app is emitted.
+	Platform func(*Platform) error
+	// Workspace asks for a loaded workspace with the platform and
+	// environments (and no app) in Result.Workspace.
+	Workspace bool
+}
+
+// Result is what Run returns.
+type Result struct {
+	Platform *Platform
+	// Apps are sorted by name, without Rendered and Tree.
+	Apps []*App
+	// LoadWarnings and BuildWarnings are what the uncached pipeline
+	// reports: the load's warnings, then the build's, each sorted.
+	LoadWarnings, BuildWarnings diag.List
+	// Workspace is the loaded workspace of the platform and
+	// environments, without apps, when Options.Workspace asks for it.
+	Workspace *workspace.Workspace
+	// Hits and Misses count the apps found in the store and built.
+	Hits, Misses int
+}
+
+// Run builds every app of the snapshot, taking what it can from the store
+// and storing what it builds, and hands each app to opts.Emit. It returns
+// an error wrapping ErrFallback when the caller must run uncached.
+func Run(snap *Snapshot, opts Options) (*Result, error) {
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	chunk := opts.Chunk
+	if chunk <= 0 {
+		chunk = 256
+	}
+	r := &Result{}
+	total := len(snap.Apps)
+	var mu sync.Mutex // guards r.Apps and done
+	done := 0
+	emit := func(a *App) error {
+		if opts.Emit != nil {
+			if err := opts.Emit(a); err != nil {
+				return err
+			}
+		}
+		a.Rendered, a.Tree = nil, nil
+		mu.Lock()
+		defer mu.Unlock()
+		r.Apps = append(r.Apps, a)
+		done++
+		if opts.Progress != nil {
+			opts.Progress(done, total)
+		}
+		return nil
+	}
+
+	var plat Platform
+	if opts.Store.Get(snap.Key, &plat) {
+		r.Platform = &plat
+	}
+	// The platform before any app, so that Emit can use it; the
+	// workspace when asked for.
+	load := func(dirs []string) (*workspace.Workspace, *build.Result, error) {
+		ws, err := workspace.Load(snap.FS(dirs), snap.Root, workspace.Options{Workers: workers})
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", ErrFallback, err)
+		}
+		res, err := build.Workspace(ws, build.Options{Workers: workers})
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", ErrFallback, err)
+		}
+		if r.Platform == nil {
+			p, err := platformOf(ws, res, opts)
+			if err != nil {
+				return nil, nil, err
+			}
+			r.Platform = p
+			if err := opts.Store.Put(snap.Key, p); err != nil {
+				opts.Store.debug("%v", err)
+			}
+		}
+		return ws, res, nil
+	}
+	var lastWS *workspace.Workspace // any loaded workspace, for its platform and environments
+	if r.Platform == nil || opts.Workspace {
+		ws, _, err := load(nil)
+		if err != nil {
+			return nil, err
+		}
+		r.Workspace, lastWS = ws, ws
+	}
+	if opts.Platform != nil {
+		if err := opts.Platform(r.Platform); err != nil {
+			return nil, err
+		}
+	}
+	// Cached apps first, in parallel.
+	hit := make([]bool, total)
+	if opts.Store != nil {
+		errs := make([]error, total)
+		// Reading entries and writing their files waits on the disk
+		// more than on the CPU.
+		parallel(total, 4*workers, func(i int) {
+			var a App
+			if !opts.Store.Get(snap.Apps[i].Key, &a) || a.Dir != snap.Apps[i].Dir {
+				return
+			}
+			a.fix()
+			hit[i] = true
+			errs[i] = emit(&a)
+		})
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+	}
+	var miss []AppFiles
+	for i, a := range snap.Apps {
+		if hit[i] {
+			r.Hits++
+		} else {
+			miss = append(miss, a)
+		}
+	}
+	r.Misses = len(miss)
+
+	// The others by chunks: load, build, render, store, emit, forget.
+	for start := 0; start < len(miss); start += chunk {
+		part := miss[start:min(start+chunk, len(miss))]
+		dirs := make([]string, len(part))
+		keys := map[string]string{}
+		for i, a := range part {
+			dirs[i] = a.Dir
+			keys[a.Dir] = a.Key
+		}
+		ws, res, err := load(dirs)
+		if err != nil {
+			return nil, err
+		}
+		lastWS = ws
+		if len(res.Apps) != len(part) {
+			return nil, fmt.Errorf("%w: %d of %d apps built", ErrFallback, len(res.Apps), len(part))
+		}
+		errs := make([]error, len(res.Apps))
+		parallel(len(res.Apps), workers, func(i int) {
+			b := res.Apps[i]
+			a, err := appOf(b, opts)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if err := opts.Store.Put(keys[a.Dir], a); err != nil {
+				opts.Store.debug("%v", err)
+			}
+			errs[i] = emit(a)
+			res.Apps[i] = nil
+		})
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
+		}
+	}
+
+	sort.Slice(r.Apps, func(i, j int) bool { return r.Apps[i].Name < r.Apps[j].Name })
+	owner := map[string]string{}
+	for i, a := range r.Apps {
+		if i > 0 && r.Apps[i-1].Name == a.Name {
+			return nil, fmt.Errorf("%w: two apps are named %s", ErrFallback, a.Name)
+		}
+		for _, o := range a.Owns {
+			if prev, ok := owner[o]; ok {
+				return nil, fmt.Errorf("%w: %s is generated by apps %s and %s", ErrFallback, o, prev, a.Name)
+			}
+			owner[o] = a.Name
+		}
+	}
+	if opts.RenderPlatform != nil {
+		files, err := renderPlatform(snap, r, opts, load, lastWS)
+		if err != nil {
+			return nil, err
+		}
+		r.Platform.Rendered = files
+	}
+	r.LoadWarnings = append(r.LoadWarnings, r.Platform.LoadWarnings...)
+	for _, a := range r.Apps {
+		r.LoadWarnings = append(r.LoadWarnings, a.LoadWarnings...)
+		r.BuildWarnings = append(r.BuildWarnings, a.BuildWarnings...)
+	}
+	r.LoadWarnings.Sort()
+	r.BuildWarnings.Sort()
+	return r, nil
+}
+
+// Kept is what build.Whole needs of the app.
+func (a *App) Kept() build.Kept {
+	return build.Kept{Name: a.Name, Team: a.Team, Envs: a.Envs, Ignore: a.Ignore, Features: a.Features, Jobs: a.Jobs}
+}
+
+// renderedPlatform is the entry of the rendered platform files.
+type renderedPlatform struct {
+	Files map[string][]byte
+}
+
+// renderPlatform returns the rendered platform files, from the store when
+// the platform, the environments and every app's TFJobs and Knative
+// features are the same.
+func renderPlatform(snap *Snapshot, r *Result, opts Options, load func([]string) (*workspace.Workspace, *build.Result, error), ws *workspace.Workspace) (map[string][]byte, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "dmls cache platform files v1\nworkspace %s\n", snap.Key)
+	snap.HashFiles(h, r.Platform.Charts)
+	kept := make([]build.Kept, len(r.Apps))
+	for i, a := range r.Apps {
+		kept[i] = a.Kept()
+		for _, env := range a.Envs {
+			if j, ok := a.Jobs[env]; ok {
+				fmt.Fprintf(h, "job %q %q %q %q\n", a.Name, a.Team, env, j)
+			}
+		}
+		for _, f := range sortedKeys(a.Features) {
+			fmt.Fprintf(h, "feature %q %q %q\n", a.Name, f, a.Features[f])
+		}
+	}
+	key := hex.EncodeToString(h.Sum(nil))
+	var e renderedPlatform
+	if opts.Store.Get(key, &e) {
+		return e.Files, nil
+	}
+	if ws == nil {
+		w, _, err := load(nil)
+		if err != nil {
+			return nil, err
+		}
+		ws = w
+	}
+	// The trees of the whole workspace, as the uncached build makes them
+	// (the guard rails name every TFJob; the components' settings merge
+	// every app's Knative features).
+	res, err := build.Whole(ws, kept)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrFallback, err)
+	}
+	files, err := opts.RenderPlatform(ws, res)
+	if err != nil {
+		return nil, err
+	}
+	if err := opts.Store.Put(key, renderedPlatform{files}); err != nil {
+		opts.Store.debug("%v", err)
+	}
+	return files, nil
+}
+
+// fix restores what the encoding does not keep: empty, not nil, lists.
+func (a *App) fix() {
+	if a.Ignore == nil {
+		a.Ignore = map[string][]v1alpha1.ResourceIgnoreDifferences{}
+	}
+	for _, env := range a.Envs {
+		if a.Ignore[env] == nil {
+			a.Ignore[env] = []v1alpha1.ResourceIgnoreDifferences{}
+		}
+	}
+}
+
+// platformOf is the Platform of a loaded and built workspace: its load
+// warnings are the workspace's less its apps'.
+func platformOf(ws *workspace.Workspace, res *build.Result, opts Options) (*Platform, error) {
+	p := &Platform{Prefix: ws.Platform.Repos[spec.RepoK8sConfig].Path}
+	for _, name := range sortedKeys(ws.Platform.Components) {
+		if c := ws.Platform.Components[name]; c.Chart != nil {
+			p.Charts = append(p.Charts, c.Chart.Path)
+		}
+	}
+	for _, e := range ws.Envs {
+		p.Envs = append(p.Envs, e.Name)
+	}
+	apps := map[diag.Diagnostic]int{}
+	for _, a := range ws.Apps {
+		for _, d := range a.Warnings {
+			apps[d]++
+		}
+	}
+	for _, d := range ws.Warnings {
+		if apps[d] > 0 {
+			apps[d]--
+			continue
+		}
+		p.LoadWarnings = append(p.LoadWarnings, d)
+	}
+	return p, nil
+}
+
+// appOf is the App of a built app.
+func appOf(b *build.App, opts Options) (*App, error) {
+	a := &App{Name: b.App.Name, Team: b.App.Team, Dir: b.App.Dir, Tree: b.Tree, Ignore: b.Ignore, Features: b.Features, Jobs: b.Kept().Jobs,
+		LoadWarnings: b.App.Warnings, BuildWarnings: b.Warnings}
+	for _, in := range b.App.Envs {
+		env := in.Env.Name
+		a.Envs = append(a.Envs, env)
+		a.Owns = append(a.Owns, "argoproj.io/Application  "+spec.ApplicationName(a.Name, env))
+		for _, o := range b.Objects[env] {
+			ns := o.GetNamespace()
+			if ns == "" && o.GetKind() != "Namespace" {
+				ns = in.Namespace
+			}
+			gvk := o.GroupVersionKind()
+			a.Owns = append(a.Owns, fmt.Sprintf("%s/%s %s %s", gvk.Group, gvk.Kind, ns, o.GetName()))
+		}
+	}
+	sort.Strings(a.Owns)
+	a.Owns = dedup(a.Owns)
+	if opts.RenderApp != nil {
+		files, err := opts.RenderApp(b)
+		if err != nil {
+			return nil, err
+		}
+		a.Rendered = files
+	}
+	return a, nil
+}
+
+func dedup(s []string) []string {
+	out := s[:0]
+	for i, x := range s {
+		if i == 0 || x != s[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// parallel runs f(0..n-1) on workers goroutines.
+func parallel(n, workers int, f func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,219 @@
+package cache
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+
+	"github.com/dmls-project/dmls/internal/build"
+	"github.com/dmls-project/dmls/internal/synth"
+	"github.com/dmls-project/dmls/internal/workspace"
+)
+
+// testOptions render each app in each environment with build.App.Render
+// and collect what Run emits.
+func testOptions(s *Store, got map[string][]byte, mu *sync.Mutex) Options {
+	return Options{
+		Store: s, Chunk: 4,
+		RenderApp: func(a *build.App) (map[string][]byte, error) {
+			out := map[string][]byte{}
+			for _, in := range a.App.Envs {
+				y, _, err := a.Render(in.Env.Name)
+				if err != nil {
+					return nil, err
+				}
+				out[in.Env.Name] = y
+			}
+			return out, nil
+		},
+		Emit: func(a *App) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for env, y := range a.Rendered {
+				got[env+"/"+a.Name] = y
+			}
+			return nil
+		},
+	}
+}
+
+func run(t *testing.T, s *Store, fsys fs.FS) (*Result, map[string][]byte) {
+	t.Helper()
+	snap, err := Read(fsys, "ws", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]byte{}
+	var mu sync.Mutex
+	r, err := Run(snap, testOptions(s, got, &mu))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, got
+}
+
+// reference renders fsys without the cache, as the CLI did before it.
+func reference(t *testing.T, fsys fs.FS) (*workspace.Workspace, *build.Result, map[string][]byte) {
+	t.Helper()
+	ws, err := workspace.Load(fsys, "ws", workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := build.Workspace(ws, build.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]byte{}
+	for _, a := range res.Apps {
+		for _, in := range a.App.Envs {
+			y, _, err := a.Render(in.Env.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[in.Env.Name+"/"+a.App.Name] = y
+		}
+	}
+	return ws, res, want
+}
+
+func same(t *testing.T, what string, got, want map[string][]byte) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d files, want %d", what, len(got), len(want))
+	}
+	for k, w := range want {
+		if !bytes.Equal(got[k], w) {
+			t.Errorf("%s: %s differs from the uncached render", what, k)
+		}
+	}
+}
+
+// TestRun renders a workspace cold, warm and after one app changed, and
+// checks each time the bytes, the warnings, and what was rebuilt.
+func TestRun(t *testing.T) {
+	fsys := synth.Workspace(10)
+	// Warnings, of the platform and of an app, to see them come back from
+	// the cache.
+	fsys["overlays/prod.cue"].Data = append(fsys["overlays/prod.cue"].Data, "policy: images: \"warn\"\n"...)
+	fsys["platform.cue"].Data = bytes.Replace(fsys["platform.cue"].Data, []byte("https://git"), []byte("https://bot:tok@git"), 1)
+	fsys["apps/app-0003/app.cue"].Data = bytes.Replace(fsys["apps/app-0003/app.cue"].Data, []byte(`image: "registry.example.com/train:1.3"`), []byte(`image: "registry.example.com/train:latest"`), 1)
+	s, lines := openT(t, t.TempDir())
+	ws, res, want := reference(t, fsys)
+	if len(ws.Warnings) < 2 {
+		t.Fatalf("the test workspace has too few warnings to compare: %v", ws.Warnings)
+	}
+	for _, step := range []struct {
+		name         string
+		hits, misses int
+	}{{"cold", 0, 10}, {"warm", 10, 0}} {
+		r, got := run(t, s, fsys)
+		same(t, step.name, got, want)
+		if r.Hits != step.hits || r.Misses != step.misses {
+			t.Errorf("%s: %d hits and %d misses, want %d and %d", step.name, r.Hits, r.Misses, step.hits, step.misses)
+		}
+		if !reflect.DeepEqual(r.LoadWarnings, ws.Warnings) || !reflect.DeepEqual(r.BuildWarnings, res.Warnings) {
+			t.Errorf("%s: warnings\n%v\n%v\nwant\n%v\n%v", step.name, r.LoadWarnings, r.BuildWarnings, ws.Warnings, res.Warnings)
+		}
+		if len(r.Apps) != 10 || r.Apps[0].Name != "app-0000" || r.Apps[0].Rendered != nil {
+			t.Errorf("%s: Result.Apps are not the apps by name, without their output", step.name)
+		}
+	}
+	fsys["apps/app-0005/app.cue"].Data = bytes.Replace(fsys["apps/app-0005/app.cue"].Data, []byte("maxScale: 4"), []byte("maxScale: 7"), 1)
+	_, _, want = reference(t, fsys)
+	r, got := run(t, s, fsys)
+	same(t, "one changed", got, want)
+	if r.Hits != 9 || r.Misses != 1 {
+		t.Errorf("one changed: %d hits and %d misses, want 9 and 1", r.Hits, r.Misses)
+	}
+	if !bytes.Contains(got["prod/app-0005"], []byte("max-scale: \"7\"")) {
+		t.Errorf("the changed app's output does not show the change:\n%s", got["prod/app-0005"])
+	}
+	if len(*lines) > 0 {
+		t.Errorf("debug lines: %q", *lines)
+	}
+	// A corrupt entry is rebuilt, with the same output.
+	p, _ := s.path(keysOf(t, fsys, "ws", "test")["app-0002"])
+	if err := os.WriteFile(p, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, got = run(t, s, fsys)
+	same(t, "corrupt entry", got, want)
+	if r.Misses != 1 || len(*lines) != 1 {
+		t.Errorf("corrupt entry: %d misses, debug %q; want 1 and a line", r.Misses, *lines)
+	}
+}
+
+// TestRunNoStore checks that Run without a store gives the same.
+func TestRunNoStore(t *testing.T) {
+	fsys := synth.Workspace(5)
+	_, _, want := reference(t, fsys)
+	r, got := run(t, nil, fsys)
+	same(t, "no store", got, want)
+	if r.Misses != 5 {
+		t.Errorf("%d misses without a store, want 5", r.Misses)
+	}
+}
+
+// TestRunClash checks that apps cached apart that clash together make Run
+// fall back to the uncached pipeline, which reports the clash.
+func TestRunClash(t *testing.T) {
+	s, _ := openT(t, t.TempDir())
+	one := synth.Workspace(1)
+	other := synth.Workspace(1)
+	other["apps/other/app.cue"] = other["apps/app-0000/app.cue"]
+	delete(other, "apps/app-0000/app.cue")
+	run(t, s, one)
+	run(t, s, other)
+	both := synth.Workspace(1)
+	both["apps/other/app.cue"] = other["apps/other/app.cue"]
+	snap, err := Read(both, "ws", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]byte{}
+	var mu sync.Mutex
+	r, err := Run(snap, testOptions(s, got, &mu))
+	if !errors.Is(err, ErrFallback) {
+		t.Fatalf("Run of two apps named alike = %v, %v; want ErrFallback", r, err)
+	}
+	if _, err := workspace.Load(both, "ws", workspace.Options{}); err == nil || !strings.Contains(err.Error(), "duplicate app name") {
+		t.Errorf("the uncached load does not report the clash: %v", err)
+	}
+}
+
+// TestNoCredentials checks that the cache holds no credential: the repo
+// URL's token in platform.cue is stripped from what dmls keeps.
+func TestNoCredentials(t *testing.T) {
+	const token = "ghp_s3cr3tT0k3nValue0123456789"
+	fsys := synth.Workspace(3)
+	fsys["platform.cue"] = &fstest.MapFile{Data: []byte(fmt.Sprintf("name: \"p\"\nteams: t: {}\nrepos: \"k8s-config\": url: \"https://bot:%s@git.example.com/k.git\"\n", token))}
+	dir := t.TempDir()
+	s, _ := openT(t, dir)
+	r, _ := run(t, s, fsys)
+	if r.Misses != 3 {
+		t.Fatalf("%d misses, want 3", r.Misses)
+	}
+	n := 0
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		n++
+		b, _ := os.ReadFile(p)
+		if bytes.Contains(b, []byte(token)) || bytes.Contains(b, []byte("s3cr3t")) {
+			t.Errorf("cache file %s holds the credential", p)
+		}
+		return nil
+	})
+	if n < 4 {
+		t.Errorf("only %d cache files to check", n)
+	}
+}

@@ -1,0 +1,253 @@
+package cache
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Defaults of the cache's size bound (see Store.Prune).
+const (
+	DefaultMaxAge   = 30 * 24 * time.Hour
+	DefaultMaxBytes = 1 << 30
+	// pruneEvery is how often Open prunes, at most.
+	pruneEvery = 24 * time.Hour
+)
+
+// magic heads every entry file; the format's version is part of it.
+var magic = []byte("dmls-cache-entry v1\n")
+
+// headerLen is the magic, the SHA-256 of the payload and its length.
+var headerLen = len(magic) + sha256.Size + 8
+
+// Store is an on-disk, content-addressed store of entries: a value is kept
+// under a key (a hex digest of everything it depends on) and never changes.
+// It is safe for concurrent use by goroutines and by processes sharing the
+// folder.
+type Store struct {
+	dir string
+	// Debug, when set, receives a line for each entry found corrupt (and
+	// rebuilt) or not written. Those are no errors: the cache is only a
+	// shortcut.
+	Debug func(format string, args ...any)
+}
+
+// DefaultDir is $XDG_CACHE_HOME/dmls, or $HOME/.cache/dmls.
+func DefaultDir() (string, error) {
+	if x := os.Getenv("XDG_CACHE_HOME"); x != "" && filepath.IsAbs(x) {
+		return filepath.Join(x, "dmls"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return "", fmt.Errorf("no cache folder: set XDG_CACHE_HOME or HOME, pass --cache-dir DIR, or --no-cache")
+	}
+	return filepath.Join(home, ".cache", "dmls"), nil
+}
+
+// Open opens (and creates, private to the user) the store in dir. Once a
+// day at most it prunes entries unused for DefaultMaxAge and, oldest use
+// first, those beyond DefaultMaxBytes.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "entries"), 0o700); err != nil {
+		return nil, fmt.Errorf("cache %s: %w", dir, err)
+	}
+	s := &Store{dir: dir}
+	stamp := filepath.Join(dir, "pruned")
+	if st, err := os.Stat(stamp); err != nil || time.Since(st.ModTime()) > pruneEvery {
+		if err := os.WriteFile(stamp, nil, 0o600); err == nil {
+			now := time.Now()
+			_ = os.Chtimes(stamp, now, now)
+			_, _ = s.Prune(DefaultMaxAge, DefaultMaxBytes)
+		}
+	}
+	return s, nil
+}
+
+// Dir is the store's folder.
+func (s *Store) Dir() string { return s.dir }
+
+func (s *Store) debug(format string, args ...any) {
+	if s != nil && s.Debug != nil {
+		s.Debug(format, args...)
+	}
+}
+
+// path is where the entry of key lives. Keys are hex digests.
+func (s *Store) path(key string) (string, error) {
+	if len(key) < 8 || strings.Trim(key, "0123456789abcdef") != "" {
+		return "", fmt.Errorf("cache key %q is not a hex digest", key)
+	}
+	return filepath.Join(s.dir, "entries", key[:2], key), nil
+}
+
+// Get decodes the entry of key into v (a pointer) and reports whether
+// there was a sound one. An entry whose checksum, length or encoding is
+// wrong is reported through Debug, removed and treated as missing, so
+// that the caller rebuilds it; it is never used.
+func (s *Store) Get(key string, v any) bool {
+	if s == nil {
+		return false
+	}
+	p, err := s.path(key)
+	if err != nil {
+		return false
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.debug("cache: read %s: %v", p, err)
+		}
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	var b []byte
+	if err == nil {
+		b = make([]byte, st.Size())
+		_, err = io.ReadFull(f, b)
+	}
+	if err != nil {
+		s.debug("cache: read %s: %v", p, err)
+		return false
+	}
+	payload, err := unseal(b)
+	if err == nil {
+		err = gob.NewDecoder(bytes.NewReader(payload)).Decode(v)
+	}
+	if err != nil {
+		s.debug("cache: entry %s is corrupt (%v); rebuilding it", p, err)
+		_ = os.Remove(p)
+		return false
+	}
+	// The modification time records the last use, for Prune; an hour's
+	// precision spares a write per entry and run.
+	if now := time.Now(); now.Sub(st.ModTime()) > time.Hour {
+		_ = os.Chtimes(p, now, now)
+	}
+	return true
+}
+
+// Put stores v under key. The entry is written to a temporary file in its
+// own folder and renamed into place, so that a reader (in any process)
+// sees the whole entry or none; two writers of one key write the same
+// bytes, and the last rename wins.
+func (s *Store) Put(key string, v any) error {
+	if s == nil {
+		return nil
+	}
+	p, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	var payload bytes.Buffer
+	if err := gob.NewEncoder(&payload).Encode(v); err != nil {
+		return fmt.Errorf("cache: encode %s: %w", key, err)
+	}
+	dir := filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".tmp-"+key[:8]+"-")
+	if err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(seal(payload.Bytes()))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("cache: write %s: %w", p, err)
+	}
+	return nil
+}
+
+// seal heads payload with the magic, its SHA-256 and its length.
+func seal(payload []byte) []byte {
+	sum := sha256.Sum256(payload)
+	out := make([]byte, 0, headerLen+len(payload))
+	out = append(out, magic...)
+	out = append(out, sum[:]...)
+	out = binary.BigEndian.AppendUint64(out, uint64(len(payload)))
+	return append(out, payload...)
+}
+
+// unseal checks what seal wrote and returns the payload.
+func unseal(b []byte) ([]byte, error) {
+	if len(b) < headerLen || !bytes.Equal(b[:len(magic)], magic) {
+		return nil, errors.New("no entry header")
+	}
+	sum := b[len(magic) : len(magic)+sha256.Size]
+	n := binary.BigEndian.Uint64(b[len(magic)+sha256.Size : headerLen])
+	payload := b[headerLen:]
+	if uint64(len(payload)) != n {
+		return nil, fmt.Errorf("%d bytes of payload, the header says %d", len(payload), n)
+	}
+	if got := sha256.Sum256(payload); !bytes.Equal(got[:], sum) {
+		return nil, errors.New("checksum mismatch")
+	}
+	return payload, nil
+}
+
+// Prune removes the entries not used for maxAge and then, least recently
+// used first, as many as it takes to bring the total under maxBytes, as
+// well as temporary files left by a writer that died. It returns how many
+// files it removed. Entries in use by another process may go; that
+// process then rebuilds them.
+func (s *Store) Prune(maxAge time.Duration, maxBytes int64) (int, error) {
+	type file struct {
+		path string
+		size int64
+		used time.Time
+	}
+	var files []file
+	var total int64
+	removed := 0
+	now := time.Now()
+	err := filepath.WalkDir(filepath.Join(s.dir, "entries"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		st, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		old := now.Sub(st.ModTime())
+		if (strings.HasPrefix(d.Name(), ".tmp-") && old > time.Hour) || old > maxAge {
+			if os.Remove(p) == nil {
+				removed++
+			}
+			return nil
+		}
+		if !strings.HasPrefix(d.Name(), ".tmp-") {
+			files = append(files, file{p, st.Size(), st.ModTime()})
+			total += st.Size()
+		}
+		return nil
+	})
+	sort.Slice(files, func(i, j int) bool { return files[i].used.Before(files[j].used) })
+	for _, f := range files {
+		if total <= maxBytes {
+			break
+		}
+		if os.Remove(f.path) == nil {
+			removed++
+			total -= f.size
+		}
+	}
+	return removed, err
+}
