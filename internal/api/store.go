@@ -50,6 +50,9 @@ type store struct {
 	urls   map[string]string
 	loaded *memo.Cache[*workspace.App]
 	built  *memo.Cache[*build.App]
+	// layout keeps the apps' Argo CD Applications and the checks of the
+	// files outside the apps, so a batch lays out only what it changed.
+	layout *build.Memo
 	// health, when set, learns whether ml-model could be reached.
 	health *health
 	// keys are the Idempotency-Keys of ml-model's recent history.
@@ -121,7 +124,10 @@ type snapshot struct {
 	lastGood map[string]*appEntry
 
 	builds     *memo.Cache[*build.App]
+	layout     *build.Memo
 	resultOnce sync.Once
+	// resultDone is set once build ran (by the goroutine that ran it).
+	resultDone bool
 	result     *build.Result
 	resultErr  error
 }
@@ -209,14 +215,15 @@ func (sn *snapshot) build() (*build.Result, *workspace.Workspace, error) {
 			slices.SortFunc(c.Apps, func(a, b *workspace.App) int { return strings.Compare(a.Name, b.Name) })
 			ws = &c
 		}
-		sn.result, sn.resultErr = build.Workspace(ws, build.Options{Cache: sn.builds})
+		sn.result, sn.resultErr = build.Workspace(ws, build.Options{Cache: sn.builds, Memo: sn.layout})
+		sn.resultDone = true
 	})
 	return sn.result, sn.ws, sn.resultErr
 }
 
 func newStore(target gitops.Target, prefix string, urls map[string]string, auth gitops.Auth, author gitops.Signature) *store {
 	return &store{target: target, prefix: prefix, urls: urls, auth: auth, author: author,
-		loaded: memo.New[*workspace.App](cacheApps), built: memo.New[*build.App](cacheApps),
+		loaded: memo.New[*workspace.App](cacheApps), built: memo.New[*build.App](cacheApps), layout: build.NewMemo(cacheApps),
 		seen: map[string]seenApp{}, keys: newKeyIndex(), lastGood: map[string]*appEntry{}, searched: map[string]string{}}
 }
 
@@ -300,7 +307,25 @@ func (s *store) read(ctx context.Context) (*snapshot, error) {
 // no read that started later got there first. Loading happens outside the
 // lock, so reads of the latest snapshot do not wait for it.
 func (s *store) install(seq uint64, sha string, files map[string][]byte, unsafe map[string]string) *snapshot {
-	sn := s.load(seq, sha, files, unsafe)
+	return s.installSnapshot(s.load(seq, sha, files, unsafe), nil)
+}
+
+// installLoaded installs pre, a snapshot loaded (and built) before its
+// commit existed, as the snapshot of commit sha: the files are the same,
+// so nothing is loaded again, and its build is kept unless the last good
+// versions of its broken folders changed meanwhile.
+func (s *store) installLoaded(seq uint64, sha string, pre *snapshot) *snapshot {
+	sn := &snapshot{seq: seq, sha: sha, at: time.Now(), files: pre.files, unsafe: pre.unsafe, ws: pre.ws,
+		dirs: pre.dirs, byName: pre.byName, errs: pre.errs, builds: pre.builds, layout: pre.layout}
+	return s.installSnapshot(sn, pre)
+}
+
+// installSnapshot makes the loaded snapshot sn the latest if no read that
+// started later got there first. With pre, sn keeps the build of pre
+// (whose files sn holds) if its broken folders have the same last good
+// versions.
+func (s *store) installSnapshot(sn *snapshot, pre *snapshot) *snapshot {
+	seq := sn.seq
 	s.recoverGood(sn)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -311,6 +336,10 @@ func (s *store) install(seq uint64, sha string, files map[string][]byte, unsafe 
 	s.keepGood(sn)
 	if sn.commits == nil {
 		sn.commits = s.commitsOf(sn)
+	}
+	if pre != nil && pre.resultDone && maps.Equal(sn.lastGood, pre.lastGood) {
+		// Nobody else has sn yet: the lock is held since it became the latest.
+		sn.resultOnce.Do(func() { sn.result, sn.resultErr, sn.resultDone = pre.result, pre.resultErr, true })
 	}
 	return sn
 }
@@ -469,7 +498,7 @@ func (s *store) commitsOf(sn *snapshot) map[string]string {
 // load loads and generates every app of files, through the caches.
 func (s *store) load(seq uint64, sha string, files map[string][]byte, unsafe map[string]string) *snapshot {
 	sn := &snapshot{seq: seq, sha: sha, at: time.Now(), files: files, unsafe: unsafe,
-		dirs: map[string]*appEntry{}, byName: map[string]*appEntry{}, errs: map[string]diag.List{}, builds: s.built}
+		dirs: map[string]*appEntry{}, byName: map[string]*appEntry{}, errs: map[string]diag.List{}, builds: s.built, layout: s.layout}
 	ws, entries, base := s.loadFolders(files)
 	// A symlink or submodule in git breaks the folder that holds it, as
 	// the loader refuses symlinks on disk; one in an app folder breaks
@@ -605,7 +634,10 @@ func (s *store) check(sn *snapshot, folders map[string]map[string][]byte) map[st
 // the folder) onto sn as a compare-and-swap: it fails with gitops.ErrStale
 // when the branch is no longer at sn, so that a change computed from sn
 // never undoes a change made since. It returns the new commit's snapshot.
-func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]byte, message string, trailers []gitops.Trailer) (*snapshot, error) {
+//
+// checked, when not nil, is the workspace of the commit, loaded and built
+// when the batch was checked; it becomes the new commit's snapshot.
+func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]byte, message string, trailers []gitops.Trailer, checked *snapshot) (*snapshot, error) {
 	files := map[string][]byte{}
 	var managed []string
 	next := maps.Clone(sn.files)
@@ -645,6 +677,9 @@ func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]b
 	s.seq++
 	seq := s.seq
 	s.mu.Unlock()
+	if checked != nil {
+		return s.installLoaded(seq, res.Commit, checked), nil
+	}
 	return s.install(seq, res.Commit, next, unsafeOutside(sn.unsafe, changes)), nil
 }
 

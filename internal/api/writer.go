@@ -275,7 +275,7 @@ func (w *writer) process(ctx context.Context, jobs []*job) {
 			w.answer(jobs, p, sn, sn, nil, "")
 			return
 		}
-		next, err := w.s.store.commit(ctx, sn, p.changes, commitMessage(jobs, p), trailers(jobs, p))
+		next, err := w.s.store.commit(ctx, sn, p.changes, commitMessage(jobs, p), trailers(jobs, p), p.next)
 		if err != nil {
 			race := errors.Is(err, gitops.ErrStale) || errors.Is(err, gitops.ErrConflict)
 			if race && attempt < maxCommitAttempts {
@@ -375,6 +375,9 @@ type plan struct {
 	// changes are the new app.json of each folder that changes, nil for a
 	// folder to delete.
 	changes map[string][]byte
+	// next is the workspace with the changes, loaded and built by
+	// checkBatch.
+	next *snapshot
 }
 
 // plan applies the jobs in order to the documents of sn, checks every app
@@ -514,6 +517,7 @@ func (w *writer) checkBatch(sn *snapshot, p *plan) diag.List {
 		}
 	}
 	next := w.s.store.load(0, "", files, unsafeOutside(sn.unsafe, p.changes))
+	p.next = next
 	w.s.store.mu.Lock()
 	next.lastGood = map[string]*appEntry{}
 	for dir := range next.errs {

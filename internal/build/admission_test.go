@@ -100,7 +100,7 @@ func TestCheckTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := append(checkTree(ws, res.Platform), checkTree(ws, res.ArgoCD)...); len(d) != 0 {
+	if d := append(checkTree(ws, res.Platform, nil), checkTree(ws, res.ArgoCD, nil)...); len(d) != 0 {
 		t.Fatalf("the example's trees must pass: %v", d)
 	}
 	tree := generators.Tree{
@@ -115,7 +115,7 @@ spec:
 `),
 		"platform/dev/namespace.yaml": []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad_Name}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: fine}\n"),
 	}
-	d := checkTree(ws, tree)
+	d := checkTree(ws, tree, nil)
 	if len(d) != 2 {
 		t.Fatalf("want 2 findings, got %v", d)
 	}

@@ -5,6 +5,8 @@ package build
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"runtime"
@@ -27,6 +29,7 @@ import (
 	"github.com/dmls-project/dmls/internal/admission"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/memo"
+	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -86,6 +89,31 @@ type Options struct {
 	// Cache, when set, keeps built apps by the app's Digest, which covers
 	// everything BuildApp reads.
 	Cache *memo.Cache[*App]
+	// Memo, when set, keeps the laid-out Argo CD Applications of the apps
+	// and the checks of the files outside them across calls, so that a
+	// long-running process lays out and checks only what changed.
+	Memo *Memo
+}
+
+// Memo keeps what Workspace lays out and checks for every app beside the
+// app's own tree: each app's Argo CD Applications (by the app's Digest)
+// and the findings of each generated file outside the apps (by its
+// content). Make one with NewMemo; safe for concurrent use.
+type Memo struct {
+	argo    *argocd.Memo
+	checked *memo.Cache[diag.List]
+}
+
+// NewMemo returns a memo for a workspace of up to apps apps.
+func NewMemo(apps int) *Memo {
+	return &Memo{argo: argocd.NewMemo(4 * apps), checked: memo.New[diag.List](4*apps + 64)}
+}
+
+func (m *Memo) argocd() *argocd.Memo {
+	if m == nil {
+		return nil
+	}
+	return m.argo
 }
 
 // Workspace generates every app of ws and the platform objects. Findings
@@ -154,22 +182,22 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 		var apps []argocd.App
 		for _, a := range res.Apps {
 			for _, in := range a.App.Envs {
-				apps = append(apps, argocd.App{Name: a.App.Name, Team: a.App.Team, Env: in.Env.Name, Objects: a.Objects[in.Env.Name], Ignore: a.Ignore[in.Env.Name]})
+				apps = append(apps, argocd.App{Name: a.App.Name, Team: a.App.Team, Env: in.Env.Name, Objects: a.Objects[in.Env.Name], Ignore: a.Ignore[in.Env.Name], Key: a.App.Digest})
 			}
 		}
 		var comps []argocd.Component
 		if api := ws.Platform.API; api != nil {
 			comps = append(comps, argocd.Component{Name: apiserver.DefaultName, Dir: APIServerDir, Namespace: api.Namespace})
 		}
-		at, err := argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: apps, PlatformDir: PlatformDir, Components: comps})
+		at, err := argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: apps, PlatformDir: PlatformDir, Components: comps, Memo: opts.Memo.argocd()})
 		if err != nil {
 			return nil, err
 		}
 		res.ArgoCD = at
 	}
 	var found diag.List
-	found = append(found, checkTree(ws, res.Platform)...)
-	found = append(found, checkTree(ws, res.ArgoCD)...)
+	found = append(found, checkTree(ws, res.Platform, opts.Memo)...)
+	found = append(found, checkTree(ws, res.ArgoCD, opts.Memo)...)
 	if err := found.Err(); err != nil {
 		return nil, err
 	}
@@ -180,7 +208,10 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 // tree that no single spec field produced (namespaces, quotas, Argo CD
 // objects). Its findings name the generated file and object and point at
 // the platform spec.
-func checkTree(ws *workspace.Workspace, tree generators.Tree) diag.List {
+//
+// With a memo, a file checked before with the same content, name and
+// position is not checked again.
+func checkTree(ws *workspace.Workspace, tree generators.Tree, m *Memo) diag.List {
 	var d diag.List
 	pos := ws.PlatformProv[""]
 	schemas, err := admission.Default()
@@ -189,21 +220,43 @@ func checkTree(ws *workspace.Workspace, tree generators.Tree) diag.List {
 		return d
 	}
 	for _, name := range generators.SortedKeys(tree) {
-		for _, doc := range bytes.Split(tree[name], []byte("\n---\n")) {
-			var m map[string]any
-			if err := yaml.Unmarshal(doc, &m); err != nil || m == nil {
+		key := ""
+		if m != nil {
+			h := sha256.New()
+			fmt.Fprintf(h, "%s\x00%#v\x00%d\x00", name, pos, len(tree[name]))
+			h.Write(tree[name])
+			key = hex.EncodeToString(h.Sum(nil))
+			if found, ok := m.checked.Get(key); ok {
+				d = append(d, found...)
 				continue
 			}
-			u := &unstructured.Unstructured{Object: m}
-			id := generators.ID(u.GroupVersionKind(), u.GetName())
-			for _, f := range schemas.Check(u) {
-				rule := RuleBuiltin
-				if schemas.Knows(u.GroupVersionKind()) {
-					rule = RuleCRDSchema
-				}
-				d = append(d, diag.Diagnostic{Pos: pos, Rule: rule,
-					Message: fmt.Sprintf("the API server would refuse %s (generated %s): %s: %s", id, name, f.Field, f.Message)})
+		}
+		found := checkFile(schemas, pos, name, tree[name])
+		if m != nil {
+			m.checked.Put(key, found)
+		}
+		d = append(d, found...)
+	}
+	return d
+}
+
+// checkFile runs the checks of checkTree on one file.
+func checkFile(schemas *admission.Schemas, pos provenance.Pos, name string, file []byte) diag.List {
+	var d diag.List
+	for _, doc := range bytes.Split(file, []byte("\n---\n")) {
+		var m map[string]any
+		if err := yaml.Unmarshal(doc, &m); err != nil || m == nil {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: m}
+		id := generators.ID(u.GroupVersionKind(), u.GetName())
+		for _, f := range schemas.Check(u) {
+			rule := RuleBuiltin
+			if schemas.Knows(u.GroupVersionKind()) {
+				rule = RuleCRDSchema
 			}
+			d = append(d, diag.Diagnostic{Pos: pos, Rule: rule,
+				Message: fmt.Sprintf("the API server would refuse %s (generated %s): %s: %s", id, name, f.Field, f.Message)})
 		}
 	}
 	return d
