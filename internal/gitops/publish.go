@@ -114,6 +114,14 @@ func Publish(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	return publishOn(ctx, r, req, r.push)
+}
+
+// pushFunc pushes commit onto the branch on condition that it is at parent.
+type pushFunc func(ctx context.Context, commit, parent plumbing.Hash) (string, error)
+
+// publishOn is Publish on the repository r, pushing with push.
+func publishOn(ctx context.Context, r *remote, req Request, push pushFunc) (Result, error) {
 	maxAttempts := req.MaxAttempts
 	if maxAttempts <= 0 {
 		maxAttempts = DefaultMaxAttempts
@@ -163,7 +171,7 @@ func Publish(ctx context.Context, req Request) (Result, error) {
 		if req.beforePush != nil {
 			req.beforePush(attempt)
 		}
-		said, err := r.push(ctx, commit, parentHash)
+		said, err := push(ctx, commit, parentHash)
 		if err == nil {
 			res.Commit = commit.String()
 			return res, nil
