@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -40,6 +42,17 @@ type Repo struct {
 	mu   sync.Mutex
 	r    *remote
 	uses int
+	// last is what the last publish left in the managed paths, or nil.
+	last *published
+}
+
+// published is the content of the managed paths after a publish: the
+// files, and the tree hash of each managed path (zero: none) by which a
+// later publish tells that nobody changed them since.
+type published struct {
+	managed  string
+	files    map[string][]byte
+	subtrees map[string]plumbing.Hash
 }
 
 // OpenRepo returns the Repo of target. It contacts nobody.
@@ -78,7 +91,116 @@ func (rp *Repo) Publish(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return publishOn(ctx, r, req, r.pushNew)
+	managed := strings.Join(sortedUnique(req.Managed), "\x00")
+	var tree plumbing.Hash
+	apply := func(s storer.EncodedObjectStorer, root plumbing.Hash, files map[string][]byte, m []string) (ch change, err error) {
+		if p := rp.last; p != nil && p.managed == managed && p.unchangedIn(s, root) {
+			ch, err = applyDiff(s, root, p.files, files)
+		} else {
+			ch, err = applyFiles(s, root, files, m)
+		}
+		tree = ch.tree
+		return ch, err
+	}
+	res, err := publishOn(ctx, r, req, r.pushNew, apply)
+	switch {
+	case err != nil || req.DryRun:
+	case res.Commit == "":
+		rp.last = nil
+	default:
+		p := &published{managed: managed, files: req.Files, subtrees: map[string]plumbing.Hash{}}
+		for _, m := range req.Managed {
+			h, ok := subtree(r.repo.Storer, tree, m)
+			if !ok {
+				p = nil
+				break
+			}
+			p.subtrees[m] = h
+		}
+		rp.last = p
+	}
+	return res, err
+}
+
+// unchangedIn reports whether each managed path of the tree root holds
+// the tree it held after the publish p.
+func (p *published) unchangedIn(s storer.EncodedObjectStorer, root plumbing.Hash) bool {
+	for m, want := range p.subtrees {
+		if h, ok := subtree(s, root, m); !ok || h != want {
+			return false
+		}
+	}
+	return true
+}
+
+// subtree returns the hash of the tree at prefix in the tree root, zero
+// when there is none; ok is false when something else is there.
+func subtree(s storer.EncodedObjectStorer, root plumbing.Hash, prefix string) (h plumbing.Hash, ok bool) {
+	h = root
+	for _, c := range components(prefix) {
+		if h.IsZero() {
+			return h, true
+		}
+		t, err := object.GetTree(s, h)
+		if err != nil {
+			return h, false
+		}
+		e, err := t.FindEntry(c)
+		if err != nil {
+			return plumbing.ZeroHash, true
+		}
+		if e.Mode != filemode.Dir {
+			return h, false
+		}
+		h = e.Hash
+	}
+	return h, true
+}
+
+// applyDiff is applyFiles for a tree whose managed paths hold exactly old:
+// it writes only the files that differ from old and deletes those that
+// are gone, so that the cost follows the change.
+func applyDiff(s storer.EncodedObjectStorer, root plumbing.Hash, old, files map[string][]byte) (change, error) {
+	ed, err := newTreeEditor(s, root)
+	if err != nil {
+		return change{}, err
+	}
+	var c change
+	for p, b := range files {
+		o, existed := old[p]
+		if existed && bytes.Equal(o, b) {
+			continue
+		}
+		if _, err := ed.put(p, b); err != nil {
+			return change{}, err
+		}
+		if existed {
+			c.modified = append(c.modified, p)
+		} else {
+			c.added = append(c.added, p)
+		}
+	}
+	for p := range old {
+		if _, ok := files[p]; !ok {
+			if err := ed.remove(p); err != nil {
+				return change{}, err
+			}
+			c.deleted = append(c.deleted, p)
+		}
+	}
+	slices.Sort(c.added)
+	slices.Sort(c.modified)
+	slices.Sort(c.deleted)
+	if c.tree, err = ed.write(); err != nil {
+		return change{}, err
+	}
+	return c, nil
+}
+
+func sortedUnique(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return slices.Compact(s)
 }
 
 // ReadTreeSkipping is ReadTreeSkipping of the repo's target, except that
