@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing/fstest"
 	"time"
 
@@ -50,6 +51,10 @@ type store struct {
 	urls   map[string]string
 	loaded *memo.Cache[*workspace.App]
 	built  *memo.Cache[*build.App]
+	// repo is ml-model, kept in memory between reads and commits; repos
+	// are the config repos, kept between publishes.
+	repo  *gitops.Repo
+	repos publish.Repos
 	// layout keeps the apps' Argo CD Applications and the checks of the
 	// files outside the apps, so a batch lays out only what it changed.
 	layout *build.Memo
@@ -103,7 +108,8 @@ type seenApp struct {
 type snapshot struct {
 	seq   uint64
 	sha   string
-	at    time.Time
+	// at is when the snapshot was last read or made (unix nanoseconds).
+	at atomic.Int64
 	files map[string][]byte // workspace-relative paths
 	// ws is the loaded workspace, with the URL overrides in its platform;
 	// nil when the platform or the environments do not load.
@@ -131,6 +137,12 @@ type snapshot struct {
 	result     *build.Result
 	resultErr  error
 }
+
+// touch records that the snapshot was read (or made) at t.
+func (sn *snapshot) touch(t time.Time) { sn.at.Store(t.UnixNano()) }
+
+// readAt returns when the snapshot was last read or made.
+func (sn *snapshot) readAt() time.Time { return time.Unix(0, sn.at.Load()) }
 
 // platform returns the platform with the URL overrides, or nil.
 func (sn *snapshot) platform() *spec.Platform {
@@ -222,9 +234,15 @@ func (sn *snapshot) build() (*build.Result, *workspace.Workspace, error) {
 }
 
 func newStore(target gitops.Target, prefix string, urls map[string]string, auth gitops.Auth, author gitops.Signature) *store {
-	return &store{target: target, prefix: prefix, urls: urls, auth: auth, author: author,
+	s := &store{target: target, prefix: prefix, urls: urls, auth: auth, author: author,
 		loaded: memo.New[*workspace.App](cacheApps), built: memo.New[*build.App](cacheApps), layout: build.NewMemo(cacheApps),
 		seen: map[string]seenApp{}, keys: newKeyIndex(), lastGood: map[string]*appEntry{}, searched: map[string]string{}}
+	// A target that cannot be opened fails each read and commit with its
+	// error, through gitops.ReadTree and gitops.Publish.
+	if rp, err := gitops.OpenRepo(target, auth); err == nil {
+		s.repo = rp
+	}
+	return s
 }
 
 // repoPath turns a workspace path into a repository path.
@@ -239,7 +257,7 @@ func (s *store) repoPath(rel string) string {
 // otherwise reads the repo; concurrent callers share one read.
 func (s *store) current(ctx context.Context, maxAge time.Duration) (*snapshot, error) {
 	s.mu.Lock()
-	if sn := s.latest; sn != nil && time.Since(sn.at) < maxAge {
+	if sn := s.latest; sn != nil && time.Since(sn.readAt()) < maxAge {
 		s.mu.Unlock()
 		return sn, nil
 	}
@@ -281,10 +299,18 @@ func (s *store) read(ctx context.Context) (*snapshot, error) {
 	if prefix == "" {
 		prefix = gitops.RootPrefix
 	}
-	raw, sha, rawUnsafe, err := gitops.ReadTreeSkipping(ctx, s.target, s.auth, prefix)
+	known := ""
+	if latest := s.latestSnapshot(); latest != nil && latest.sha != "" {
+		known = latest.sha
+	}
+	raw, sha, rawUnsafe, err := s.readTree(ctx, prefix, known)
 	s.observeGit(err)
 	if err != nil {
 		return nil, fmt.Errorf("read the workspace from %s: %w", s.target.Name, err)
+	}
+	if raw == nil && sha == known {
+		// The tip is the latest snapshot's commit: nothing to load.
+		return s.refreshed(seq, sha), nil
 	}
 	files := make(map[string][]byte, len(raw))
 	for p, b := range raw {
@@ -315,8 +341,9 @@ func (s *store) install(seq uint64, sha string, files map[string][]byte, unsafe 
 // so nothing is loaded again, and its build is kept unless the last good
 // versions of its broken folders changed meanwhile.
 func (s *store) installLoaded(seq uint64, sha string, pre *snapshot) *snapshot {
-	sn := &snapshot{seq: seq, sha: sha, at: time.Now(), files: pre.files, unsafe: pre.unsafe, ws: pre.ws,
+	sn := &snapshot{seq: seq, sha: sha, files: pre.files, unsafe: pre.unsafe, ws: pre.ws,
 		dirs: pre.dirs, byName: pre.byName, errs: pre.errs, builds: pre.builds, layout: pre.layout}
+	sn.touch(time.Now())
 	return s.installSnapshot(sn, pre)
 }
 
@@ -497,8 +524,9 @@ func (s *store) commitsOf(sn *snapshot) map[string]string {
 
 // load loads and generates every app of files, through the caches.
 func (s *store) load(seq uint64, sha string, files map[string][]byte, unsafe map[string]string) *snapshot {
-	sn := &snapshot{seq: seq, sha: sha, at: time.Now(), files: files, unsafe: unsafe,
+	sn := &snapshot{seq: seq, sha: sha, files: files, unsafe: unsafe,
 		dirs: map[string]*appEntry{}, byName: map[string]*appEntry{}, errs: map[string]diag.List{}, builds: s.built, layout: s.layout}
+	sn.touch(time.Now())
 	ws, entries, base := s.loadFolders(files)
 	// A symlink or submodule in git breaks the folder that holds it, as
 	// the loader refuses symlinks on disk; one in an app folder breaks
@@ -545,7 +573,7 @@ func (s *store) loadFolders(files map[string][]byte) (*workspace.Workspace, map[
 		entries[dir] = &appEntry{dir: dir, hash: contentHash(f), files: f}
 	}
 	var base diag.List
-	ws, err := workspace.Load(mapFS(files), "", workspace.Options{Cache: s.loaded})
+	ws, err := workspace.Load(newIndexFS(files), "", workspace.Options{Cache: s.loaded})
 	if err != nil {
 		d, ok := err.(diag.List)
 		if !ok {
@@ -658,7 +686,7 @@ func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]b
 	if expect == "" {
 		expect = gitops.NoTip
 	}
-	res, err := gitops.Publish(ctx, gitops.Request{
+	res, err := s.publish(ctx, gitops.Request{
 		Target:    s.target,
 		Files:     files,
 		Managed:   managed,
@@ -772,4 +800,38 @@ func (s *store) latestSnapshot() *snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.latest
+}
+
+// readTree reads the tree under prefix at the tip of ml-model, through the
+// in-memory repo when there is one; at the tip known it reads nothing and
+// returns nil files.
+func (s *store) readTree(ctx context.Context, prefix, known string) (map[string][]byte, string, map[string]string, error) {
+	if s.repo != nil {
+		return s.repo.ReadTreeSkipping(ctx, prefix, known)
+	}
+	return gitops.ReadTreeSkipping(ctx, s.target, s.auth, prefix)
+}
+
+// publish commits to ml-model, through the in-memory repo when there is one.
+func (s *store) publish(ctx context.Context, req gitops.Request) (gitops.Result, error) {
+	if s.repo != nil {
+		return s.repo.Publish(ctx, req)
+	}
+	return gitops.Publish(ctx, req)
+}
+
+// refreshed returns the latest snapshot, read again at sha just now: if
+// it is still at sha, a copy that is as fresh as a new read.
+func (s *store) refreshed(seq uint64, sha string) *snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sn := s.latest
+	if sn.sha != sha {
+		return sn
+	}
+	sn.touch(time.Now())
+	if seq > sn.seq {
+		sn.seq = seq
+	}
+	return sn
 }

@@ -192,6 +192,7 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 		Auth:         w.s.cfg.Auth,
 		Author:       w.s.cfg.Author,
 		SourceCommit: sn.sha,
+		Repos:        &w.s.store.repos,
 	})
 	for _, r := range results {
 		w.s.health.observe(r.Name, nil)
