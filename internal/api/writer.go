@@ -8,7 +8,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
-	"path"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/publish"
 	"github.com/dmls-project/dmls/internal/spec"
-	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // maxCommitAttempts bounds how often a batch is re-applied after other
@@ -438,11 +436,37 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 			folders[name] = map[string][]byte{specFile: d.encode()}
 		}
 	}
-	checked := w.s.store.check(sn, folders)
+	// The workspace as the batch leaves it if every change is accepted:
+	// usually all are, and it is then the workspace checkBatch checks and
+	// the new commit's snapshot, loaded once.
+	all := map[string][]byte{}
+	for name, d := range docs {
+		if !equalData(d.data, orig[name].data) {
+			all[name] = nil
+			if f, ok := folders[name]; ok {
+				all[name] = f[specFile]
+			}
+		}
+	}
+	cand := w.s.store.withChanges(sn, all)
+	checked := map[string]*appEntry{}
+	for name := range folders {
+		e := cand.dirs[name]
+		if e == nil {
+			e = &appEntry{dir: name}
+		}
+		if base := cand.errs[""]; len(base) > 0 {
+			c := *e
+			c.diags = append(slices.Clone(e.diags), base...)
+			e = &c
+		}
+		checked[name] = e
+	}
 	for _, name := range slices.Sorted(maps.Keys(folders)) {
 		if checked[name].valid() {
 			continue
 		}
+		cand = nil
 		// Find the jobs that broke the app.
 		d := orig[name].clone()
 		for i, j := range jobs {
@@ -485,7 +509,7 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		// section 7): its last good config stays published, and without
 		// one the config is not published until it is fixed.
 		errs := sn.errs[""]
-		if err := w.checkBatch(sn, p); err != nil {
+		if err := w.checkBatch(sn, p, cand); err != nil {
 			errs = append(errs, err...)
 		}
 		if len(errs) > 0 {
@@ -504,20 +528,12 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 // checkBatch builds the complete result of the batch, the Argo CD tree
 // across every app included, before anything is committed: what the API
 // commits, publishing accepts.
-func (w *writer) checkBatch(sn *snapshot, p *plan) diag.List {
-	files := maps.Clone(sn.files)
-	for dir, b := range p.changes {
-		prefix := path.Join(workspace.AppsDir, dir) + "/"
-		for f := range files {
-			if strings.HasPrefix(f, prefix) {
-				delete(files, f)
-			}
-		}
-		if b != nil {
-			files[prefix+specFile] = b
-		}
+//
+// next, when not nil, is the workspace with p.changes, loaded already.
+func (w *writer) checkBatch(sn *snapshot, p *plan, next *snapshot) diag.List {
+	if next == nil {
+		next = w.s.store.withChanges(sn, p.changes)
 	}
-	next := w.s.store.load(0, "", files, unsafeOutside(sn.unsafe, p.changes))
 	p.next = next
 	w.s.store.mu.Lock()
 	next.lastGood = map[string]*appEntry{}
