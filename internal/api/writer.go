@@ -63,7 +63,12 @@ type writer struct {
 	// configSource is the ml-model commit the config repos were last
 	// published from by this server.
 	configSource string
+	// lastBatch is the size of the last batch.
+	lastBatch int
 }
+
+// linger bounds how long a batch waits for the clients of the last one.
+const linger = 5 * time.Millisecond
 
 func (w *writer) log() *slog.Logger { return w.s.log }
 
@@ -229,6 +234,23 @@ collect:
 			break collect
 		}
 	}
+	// Clients answered together by the last batch come back together, a
+	// few milliseconds apart: wait briefly for as many as it had, so that
+	// they make one commit rather than two.
+	if want := min(w.lastBatch, w.s.cfg.MaxBatch); len(jobs) < want {
+		t := time.NewTimer(linger)
+	wait:
+		for len(jobs) < want {
+			select {
+			case j := <-w.queue:
+				jobs = append(jobs, j)
+			case <-t.C:
+				break wait
+			}
+		}
+		t.Stop()
+	}
+	w.lastBatch = len(jobs)
 	w.s.metrics.queueDepth.Set(float64(len(w.queue)))
 	w.s.metrics.batchSize.Observe(float64(len(jobs)))
 	if h := w.s.hooks.beforeBatch; h != nil {

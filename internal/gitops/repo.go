@@ -3,6 +3,7 @@ package gitops
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -68,7 +69,7 @@ func OpenRepo(target Target, auth Auth) (*Repo, error) {
 // Called with mu held.
 func (rp *Repo) remote() (*remote, error) {
 	rp.uses++
-	if rp.uses > repoRenew {
+	if rp.r == nil || rp.uses > repoRenew {
 		r, err := openRemote(rp.target, rp.auth)
 		if err != nil {
 			return nil, err
@@ -76,6 +77,16 @@ func (rp *Repo) remote() (*remote, error) {
 		rp.r, rp.uses = r, 1
 	}
 	return rp.r, nil
+}
+
+// failed drops the in-memory repository after an error other than a lost
+// race, so that the next call starts afresh: with the credentials and
+// known hosts read again, and without objects of a failed transfer.
+// Called with mu held.
+func (rp *Repo) failed(err error) {
+	if err != nil && !errors.Is(err, ErrStale) && !errors.Is(err, ErrConflict) {
+		rp.r, rp.last = nil, nil
+	}
 }
 
 // Publish is Publish on the repo's target; req.Target and req.Auth are
@@ -103,6 +114,7 @@ func (rp *Repo) Publish(ctx context.Context, req Request) (Result, error) {
 		return ch, err
 	}
 	res, err := publishOn(ctx, r, req, r.pushNew, apply)
+	rp.failed(err)
 	switch {
 	case err != nil || req.DryRun:
 	case res.Commit == "":
@@ -221,6 +233,7 @@ func (rp *Repo) ReadTreeSkipping(ctx context.Context, prefix, unless string) (fi
 	}
 	tip, err := r.fetch(ctx)
 	if err != nil {
+		rp.failed(err)
 		return nil, "", nil, err
 	}
 	if tip != nil && unless != "" && tip.Hash.String() == unless {
