@@ -288,3 +288,15 @@ func EnvFrom(srcs []spec.EnvSource) []corev1.EnvFromSource {
 	}
 	return out
 }
+
+// Service accounts of team pods, created in every team namespace by the
+// platform's guard rails and named by the pods the generators make.
+const (
+	TrainingServiceAccount = "dmls-training"
+	ServingServiceAccount  = "dmls-serving"
+)
+
+// ComponentServing is the app.kubernetes.io/component label of model
+// service pods; the team namespaces' network policies admit the serving
+// ingress to pods with it.
+const ComponentServing = "serving"

@@ -19,12 +19,19 @@ const CompareOptionIgnoreExtraneous = "IgnoreExtraneous"
 var (
 	kindNamespace     = schema.GroupKind{Kind: "Namespace"}
 	kindResourceQuota = schema.GroupKind{Kind: "ResourceQuota"}
-	kindClaim         = schema.GroupKind{Kind: "PersistentVolumeClaim"}
-	kindTFJob         = schema.GroupKind{Group: kubeflowv1.SchemeGroupVersion.Group, Kind: kubeflowv1.TFJobKind}
+	// The guard rails of a team namespace go with it, before any pod.
+	kindLimitRange     = schema.GroupKind{Kind: "LimitRange"}
+	kindServiceAccount = schema.GroupKind{Kind: "ServiceAccount"}
+	kindNetworkPolicy  = schema.GroupKind{Group: "networking.k8s.io", Kind: "NetworkPolicy"}
+	kindRole           = schema.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "Role"}
+	kindRoleBinding    = schema.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}
+	kindClaim          = schema.GroupKind{Kind: "PersistentVolumeClaim"}
+	kindTFJob          = schema.GroupKind{Group: kubeflowv1.SchemeGroupVersion.Group, Kind: kubeflowv1.TFJobKind}
 )
 
 // SyncWave returns the sync wave of an object dmls syncs: WaveFirst for
-// Namespaces and ResourceQuotas, WaveWorkloads for everything else, claims
+// Namespaces and their guard rails (ResourceQuotas, LimitRanges,
+// NetworkPolicies, ServiceAccounts, Roles, RoleBindings), WaveWorkloads for everything else, claims
 // included (see the package doc). ok is false for objects without a
 // GroupVersionKind.
 func SyncWave(obj generators.Object) (wave string, ok bool) {
@@ -32,7 +39,7 @@ func SyncWave(obj generators.Object) (wave string, ok bool) {
 		return "", false
 	}
 	switch obj.GroupVersionKind().GroupKind() {
-	case kindNamespace, kindResourceQuota:
+	case kindNamespace, kindResourceQuota, kindLimitRange, kindServiceAccount, kindNetworkPolicy, kindRole, kindRoleBinding:
 		return WaveFirst, true
 	}
 	return WaveWorkloads, true

@@ -7,6 +7,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/platform"
 	"github.com/dmls-project/dmls/generators/tfjob"
+	"github.com/dmls-project/dmls/internal/spec"
 )
 
 // TestAnnotate checks the waves and the data protection Annotate puts on
@@ -14,7 +15,7 @@ import (
 func TestAnnotate(t *testing.T) {
 	p := fixturePlatform()
 	var objs []generators.Object
-	nsObjs, err := platform.Namespaces(p, fixtureEnvs()[0])
+	nsObjs, err := platform.GuardRails(guardRailsInput(p, fixtureEnvs()[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,16 @@ func TestAnnotate(t *testing.T) {
 			"argocd.argoproj.io/sync-options":    "Prune=false,Delete=false",
 			"argocd.argoproj.io/compare-options": "IgnoreExtraneous",
 		},
-		"ResourceQuota/" + platform.QuotaName: {"argocd.argoproj.io/sync-wave": "-1"},
+		"ResourceQuota/" + platform.QuotaName:                              {"argocd.argoproj.io/sync-wave": "-1"},
+		"LimitRange/" + platform.LimitRangeName:                            {"argocd.argoproj.io/sync-wave": "-1"},
+		"networking.k8s.io/NetworkPolicy/" + platform.PolicyDenyIngress:    {"argocd.argoproj.io/sync-wave": "-1"},
+		"networking.k8s.io/NetworkPolicy/" + platform.PolicyServingIngress: {"argocd.argoproj.io/sync-wave": "-1"},
+		"networking.k8s.io/NetworkPolicy/" + platform.PolicyDNSEgress:      {"argocd.argoproj.io/sync-wave": "-1"},
+		"networking.k8s.io/NetworkPolicy/tfjob-fashion-mnist-r3":           {"argocd.argoproj.io/sync-wave": "-1"},
+		"ServiceAccount/dmls-training":                                     {"argocd.argoproj.io/sync-wave": "-1"},
+		"ServiceAccount/dmls-serving":                                      {"argocd.argoproj.io/sync-wave": "-1"},
+		"rbac.authorization.k8s.io/Role/" + platform.RoleName:              {"argocd.argoproj.io/sync-wave": "-1"},
+		"rbac.authorization.k8s.io/RoleBinding/" + platform.RoleName:       {"argocd.argoproj.io/sync-wave": "-1"},
 		"PersistentVolumeClaim/fashion-mnist-model": {
 			"argocd.argoproj.io/sync-wave":       "0",
 			"argocd.argoproj.io/sync-options":    "Prune=false,Delete=false",
@@ -97,4 +107,14 @@ func TestCheckTTL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// guardRailsInput is the guard rails' input for the fixture: the
+// fixture's TFJob in ml-research, and the team kinds.
+func guardRailsInput(p *spec.Platform, env *spec.Environment) platform.Input {
+	var kinds []platform.ManagedKind
+	for _, gk := range TeamKinds() {
+		kinds = append(kinds, platform.ManagedKind{GroupKind: gk, Resource: platform.Resource(gk.Kind)})
+	}
+	return platform.Input{Platform: p, Env: env, Jobs: map[string][]string{"ml-research": {"fashion-mnist-r3"}}, Kinds: kinds}
 }

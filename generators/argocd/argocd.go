@@ -130,15 +130,21 @@ func TeamKinds() []metav1.GroupKind {
 }
 
 // platformClusterKinds and platformKinds are what the dmls-platform
-// project may sync: team namespaces, their quotas and the platform's
-// ExternalSecrets, and Argo CD's own
-// objects in its namespace.
+// project may sync: team namespaces and their guard rails (quotas, limits,
+// network policies, service accounts, the team's Role and RoleBinding),
+// the platform's ExternalSecrets, and Argo CD's own objects in its
+// namespace.
 var (
 	platformClusterKinds = []metav1.GroupKind{{Group: "", Kind: "Namespace"}}
 	platformKinds        = []metav1.GroupKind{
 		{Group: "", Kind: "ConfigMap"},
 		{Group: "", Kind: "ResourceQuota"},
 		{Group: externalsecret.GVK.Group, Kind: externalsecret.GVK.Kind},
+		{Group: "", Kind: "LimitRange"},
+		{Group: "", Kind: "ServiceAccount"},
+		{Group: "networking.k8s.io", Kind: "NetworkPolicy"},
+		{Group: "rbac.authorization.k8s.io", Kind: "Role"},
+		{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"},
 		{Group: v1alpha1.ApplicationSchemaGroupVersionKind.Group, Kind: v1alpha1.ApplicationSchemaGroupVersionKind.Kind},
 		{Group: v1alpha1.AppProjectSchemaGroupVersionKind.Group, Kind: v1alpha1.AppProjectSchemaGroupVersionKind.Kind},
 	}
@@ -147,7 +153,6 @@ var (
 // componentKinds are platformKinds plus what platform components (the
 // API server) are made of.
 var componentKinds = append(slices.Clone(platformKinds),
-	metav1.GroupKind{Group: "", Kind: "ServiceAccount"},
 	metav1.GroupKind{Group: "", Kind: "Service"},
 	metav1.GroupKind{Group: "apps", Kind: "Deployment"},
 	metav1.GroupKind{Group: "policy", Kind: "PodDisruptionBudget"},
@@ -189,6 +194,13 @@ func components(p *spec.Platform, src Source, comps []Component) ([]generators.O
 // team, in team order, all in Argo CD's namespace. repoURLs are the repos
 // they may read from (see RepoURLs).
 func Projects(p *spec.Platform, envs []*spec.Environment, repoURLs []string, comps ...Component) ([]generators.Object, error) {
+	return ProjectsWith(p, envs, repoURLs, nil, comps...)
+}
+
+// ProjectsWith is Projects with the dmls-platform project widened by
+// access, for the platform components (see PlatformAccess); access may be
+// nil. The team projects never get it.
+func ProjectsWith(p *spec.Platform, envs []*spec.Environment, repoURLs []string, access *PlatformAccess, comps ...Component) ([]generators.Object, error) {
 	if err := checkPlatform(p, envs); err != nil {
 		return nil, err
 	}
@@ -214,7 +226,7 @@ func Projects(p *spec.Platform, envs []*spec.Environment, repoURLs []string, com
 		}
 	}
 
-	plat, err := platformProject(p, envs, urls, comps)
+	plat, err := platformProject(p, envs, urls, comps, access)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +269,7 @@ func Projects(p *spec.Platform, envs []*spec.Environment, repoURLs []string, com
 
 // platformProject may create team namespaces and quotas in every
 // environment and manage Argo CD's own objects in its namespace.
-func platformProject(p *spec.Platform, envs []*spec.Environment, urls []string, comps []Component) (generators.Object, error) {
+func platformProject(p *spec.Platform, envs []*spec.Environment, urls []string, comps []Component, access *PlatformAccess) (generators.Object, error) {
 	var dests []v1alpha1.ApplicationDestination
 	for _, env := range envs {
 		// platform-<env> has no namespace of its own: its Namespaces
@@ -286,6 +298,9 @@ func platformProject(p *spec.Platform, envs []*spec.Environment, urls []string, 
 			ClusterResourceWhitelist:   platformClusterKinds,
 			NamespaceResourceWhitelist: kinds,
 		},
+	}
+	if access != nil {
+		widen(&proj.Spec, access)
 	}
 	return generators.New(proj, v1alpha1.AppProjectSchemaGroupVersionKind, nil)
 }
@@ -518,6 +533,9 @@ type Input struct {
 	// Components are platform components, such as the dmls API server,
 	// each synced by an Application of its own in argocd/shared.
 	Components []Component
+	// Kubeflow, when set, is the root of the platform components'
+	// Applications in the kubeflow-config repo (see KubeflowRoot).
+	Kubeflow *KubeflowRoot
 	// Memo, when set, keeps the Applications of apps laid out before, by
 	// App.Key, so that Tree lays out only those of apps that changed.
 	Memo *Memo
@@ -599,7 +617,7 @@ func Tree(in Input) (generators.Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	projects, err := Projects(p, in.Envs, []string{src.RepoURL}, in.Components...)
+	projects, err := ProjectsWith(p, in.Envs, []string{src.RepoURL}, in.Kubeflow.access(), in.Components...)
 	if err != nil {
 		return nil, err
 	}
@@ -612,6 +630,13 @@ func Tree(in Input) (generators.Tree, error) {
 		return nil, err
 	}
 	roots = append(roots, comps...)
+	if in.Kubeflow != nil {
+		kr, err := kubeflowRoot(p, in.Kubeflow)
+		if err != nil {
+			return nil, err
+		}
+		roots = append(roots, kr)
+	}
 	cm, err := ConfigMap(p)
 	if err != nil {
 		return nil, err

@@ -14,7 +14,6 @@ import (
 	authv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"knative.dev/pkg/apis"
-	"knative.dev/serving/pkg/apis/config"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/dmls-project/dmls/generators"
@@ -38,7 +37,7 @@ const webhookUser = "system:serviceaccount:argocd:argocd-application-controller"
 // (inferenceservice.Default). For a Knative Service they are the
 // fields Knative's admission webhook adds or changes when the Service is
 // created, found by running Knative's own defaulting (SetDefaults) with
-// its built-in config-defaults and the features dmls needs
+// its built-in config-defaults and the features the Service uses
 // (kservice.Features). Fields dmls sets to the value Knative would give
 // them are not ignored, so changes to them still sync.
 //
@@ -97,11 +96,14 @@ func KnativeDefaults(obj generators.Object) ([]string, error) {
 	if err := json.Unmarshal(raw, svc); err != nil {
 		return nil, fmt.Errorf("knative service %s: %w", obj.GetName(), err)
 	}
-	feats, err := config.NewFeaturesConfigFromMap(kservice.Features)
+	features, err := kservice.Features(obj)
 	if err != nil {
-		return nil, fmt.Errorf("knative features: %w", err)
+		return nil, err
 	}
-	ctx := config.ToContext(context.Background(), &config.Config{Features: feats})
+	ctx, err := kservice.WithFeatures(context.Background(), features)
+	if err != nil {
+		return nil, err
+	}
 	ctx = apis.WithinCreate(ctx)
 	ctx = apis.WithUserInfo(ctx, &authv1.UserInfo{Username: webhookUser})
 	svc.SetDefaults(ctx)

@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"knative.dev/pkg/apis"
 	"knative.dev/pkg/apis/duck"
-	"knative.dev/serving/pkg/apis/config"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/dmls-project/dmls/generators"
@@ -46,11 +45,14 @@ func admitted(t *testing.T, obj generators.Object, user string) *unstructured.Un
 	if err != nil {
 		t.Fatal(err)
 	}
-	feats, err := config.NewFeaturesConfigFromMap(kservice.Features)
+	features, err := kservice.Features(obj)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := config.ToContext(context.Background(), &config.Config{Features: feats})
+	ctx, err := kservice.WithFeatures(context.Background(), features)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx = apis.WithUserInfo(apis.WithinCreate(ctx), &authv1.UserInfo{Username: user})
 	before := svc.DeepCopy()
 	svc.SetDefaults(ctx)

@@ -137,7 +137,7 @@ func TestPlatformProject(t *testing.T) {
 		t.Fatal("no dmls-platform AppProject")
 	}
 	for _, env := range fixtureEnvs() {
-		objs, err := platform.Namespaces(p, env)
+		objs, err := platform.GuardRails(guardRailsInput(p, env))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,7 +212,7 @@ func TestApplicationsArePermitted(t *testing.T) {
 			t.Fatal(err)
 		}
 		all = append(all, objs...)
-		plat, err := platform.Namespaces(p, env)
+		plat, err := platform.GuardRails(guardRailsInput(p, env))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,7 +24,7 @@ import (
 )
 
 // Component is the app.kubernetes.io/component label of serving objects.
-const Component = "serving"
+const Component = generators.ComponentServing
 
 // TensorFlow Serving runtime settings.
 const (
@@ -143,7 +144,7 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 		rt.Name = spec.RevisionName(name, s.Revision)
 		trace.Record(tmpl+".metadata.name", "serving.revision")
 	}
-	rt.Spec.PodSpec = corev1.PodSpec{Containers: []corev1.Container{c}, Volumes: volumes}
+	rt.Spec.PodSpec = corev1.PodSpec{ServiceAccountName: generators.ServingServiceAccount, Containers: []corev1.Container{c}, Volumes: volumes}
 	if as.ContainerConcurrency != nil {
 		rt.Spec.ContainerConcurrency = ptr(int64(*as.ContainerConcurrency))
 		trace.Record(tmpl+".spec.containerConcurrency", "serving.autoscaling.containerConcurrency")
@@ -200,11 +201,83 @@ func splitPVC(uri string) (claim, sub string) {
 	return claim, sub
 }
 
-// Features are the Knative feature flags that generated services rely on.
-// The platform's config-features ConfigMap must enable them, and Validate
-// checks services with them enabled.
-var Features = map[string]string{
-	"kubernetes.podspec-persistent-volume-claim": "enabled",
+// PodSpecFlags are the Knative config-features flags of PodSpec fields
+// that dmls writes into config-features, each with how to tell that a
+// PodSpec uses it. Features sets every one of them, enabled or disabled,
+// so that the Knative install allows exactly what the generated services
+// use. Flags Knative enables by default (emptyDir volumes) are left alone.
+var PodSpecFlags = []struct {
+	Key  string
+	Uses func(*corev1.PodSpec) bool
+}{
+	{"kubernetes.podspec-affinity", func(ps *corev1.PodSpec) bool { return ps.Affinity != nil }},
+	{"kubernetes.podspec-nodeselector", func(ps *corev1.PodSpec) bool { return len(ps.NodeSelector) > 0 }},
+	{"kubernetes.podspec-tolerations", func(ps *corev1.PodSpec) bool { return len(ps.Tolerations) > 0 }},
+	{"kubernetes.podspec-persistent-volume-claim", func(ps *corev1.PodSpec) bool {
+		return slices.ContainsFunc(ps.Volumes, func(v corev1.Volume) bool { return v.PersistentVolumeClaim != nil })
+	}},
+	{"kubernetes.podspec-persistent-volume-write", func(ps *corev1.PodSpec) bool {
+		return slices.ContainsFunc(ps.Volumes, func(v corev1.Volume) bool {
+			return v.PersistentVolumeClaim != nil && !v.PersistentVolumeClaim.ReadOnly
+		})
+	}},
+	{"kubernetes.podspec-priorityclassname", func(ps *corev1.PodSpec) bool { return ps.PriorityClassName != "" }},
+	{"kubernetes.podspec-runtimeclassname", func(ps *corev1.PodSpec) bool { return ps.RuntimeClassName != nil }},
+	{"kubernetes.podspec-schedulername", func(ps *corev1.PodSpec) bool { return ps.SchedulerName != "" }},
+	{"kubernetes.podspec-securitycontext", func(ps *corev1.PodSpec) bool { return ps.SecurityContext != nil }},
+	{"kubernetes.podspec-topologyspreadconstraints", func(ps *corev1.PodSpec) bool { return len(ps.TopologySpreadConstraints) > 0 }},
+}
+
+// Features returns the config-features data for the Knative Services
+// among objs: every flag of PodSpecFlags, "enabled" when one of the
+// Services uses it and "disabled" otherwise. The Knative install gets the
+// Features of every generated Service (see generators/components), and
+// Validate checks each Service with the same settings.
+func Features(objs ...generators.Object) (map[string]string, error) {
+	out := map[string]string{}
+	for _, f := range PodSpecFlags {
+		out[f.Key] = "disabled"
+	}
+	for _, o := range objs {
+		if o.Unstructured == nil || o.GetKind() != "Service" || o.GroupVersionKind().Group != servingv1.SchemeGroupVersion.Group {
+			continue
+		}
+		svc := &servingv1.Service{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, svc); err != nil {
+			return nil, fmt.Errorf("knative service %s: %w", o.GetName(), err)
+		}
+		ps := &svc.Spec.Template.Spec.PodSpec
+		for _, f := range PodSpecFlags {
+			if f.Uses(ps) {
+				out[f.Key] = "enabled"
+			}
+		}
+	}
+	return out, nil
+}
+
+// MergeFeatures returns the union of feature sets: a flag enabled in one
+// of them is enabled.
+func MergeFeatures(sets ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, s := range sets {
+		for k, v := range s {
+			if out[k] != "enabled" {
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+// WithFeatures returns ctx with Knative's config (knative.dev/serving/pkg/apis/config)
+// holding features, the way Knative's webhook sees its config-features.
+func WithFeatures(ctx context.Context, features map[string]string) (context.Context, error) {
+	feats, err := config.NewFeaturesConfigFromMap(features)
+	if err != nil {
+		return nil, fmt.Errorf("knative config-features: %w", err)
+	}
+	return config.ToContext(ctx, &config.Config{Features: feats}), nil
 }
 
 // FieldError is one finding of Knative's validation.
@@ -217,19 +290,19 @@ type FieldError struct {
 }
 
 // Validate runs Knative's own admission validation on a generated Service,
-// as Knative's webhook would on create, with Features enabled. Each
+// as Knative's webhook would on create, with the config-features data
+// features (see Features) in the context. Each
 // finding names the object field; callers map it to the spec through the
 // object's Trace.
-func Validate(obj generators.Object) []FieldError {
+func Validate(obj generators.Object, features map[string]string) []FieldError {
 	svc := &servingv1.Service{}
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, svc); err != nil {
 		return []FieldError{{Message: err.Error()}}
 	}
-	feats, err := config.NewFeaturesConfigFromMap(Features)
+	ctx, err := WithFeatures(context.Background(), features)
 	if err != nil {
 		return []FieldError{{Message: err.Error()}}
 	}
-	ctx := config.ToContext(context.Background(), &config.Config{Features: feats})
 	ctx = apis.WithinCreate(ctx)
 	if svc.Namespace == "" {
 		svc.Namespace = "default"

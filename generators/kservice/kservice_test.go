@@ -2,10 +2,15 @@ package kservice
 
 import (
 	"bytes"
+	"reflect"
+	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"knative.dev/serving/pkg/apis/config"
 	"sigs.k8s.io/yaml"
 
+	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/golden"
 	"github.com/dmls-project/dmls/internal/spec"
 )
@@ -54,7 +59,11 @@ func TestGolden(t *testing.T) {
 			if len(objs) != 1 {
 				t.Fatalf("got %d objects, want 1", len(objs))
 			}
-			for _, e := range Validate(objs[0]) {
+			features, err := Features(objs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range Validate(objs[0], features) {
 				if !e.Warning {
 					t.Errorf("Knative rejects the generated Service: %+v", e)
 				}
@@ -78,7 +87,7 @@ func TestValidateFindsKnativeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	errs := Validate(objs[0])
+	errs := Validate(objs[0], nil)
 	if len(errs) == 0 || errs[0].Field != "spec.template.spec.containers[0].env[0].name" {
 		t.Fatalf("Validate = %+v, want an error on env[0].name", errs)
 	}
@@ -113,7 +122,7 @@ func TestSecretRefsPassKnative(t *testing.T) {
 		t.Fatal(err)
 	}
 	var errs []FieldError
-	for _, fe := range Validate(objs[0]) {
+	for _, fe := range Validate(objs[0], nil) {
 		if !fe.Warning {
 			errs = append(errs, fe)
 		}
@@ -130,4 +139,91 @@ func TestSecretRefsPassKnative(t *testing.T) {
 			t.Errorf("%s traces to %q, want %q", field, got, want)
 		}
 	}
+}
+
+// TestFeatures derives config-features from the PodSpecs, and Knative's
+// validation, reading the same settings, accepts a model on a PVC only
+// with them: the PVC flag is what a model service needs, and nothing else
+// is enabled.
+func TestFeatures(t *testing.T) {
+	svc := spec.ModelService{Model: &spec.Model{StorageURI: "pvc://models/resnet", Runtime: "tensorflow", RuntimeVersion: "2.14.1"}}
+	objs, err := Generate(&spec.App{Name: "resnet", Team: "vision", Serving: &svc}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	features, err := Features(objs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range PodSpecFlags {
+		want := "disabled"
+		if f.Key == "kubernetes.podspec-persistent-volume-claim" {
+			want = "enabled"
+		}
+		if features[f.Key] != want {
+			t.Errorf("%s = %q, want %s", f.Key, features[f.Key], want)
+		}
+	}
+	if errs := errorsOnly(Validate(objs[0], features)); len(errs) != 0 {
+		t.Errorf("with its own features: %+v", errs)
+	}
+	var rejected bool
+	for _, e := range Validate(objs[0], nil) {
+		if !e.Warning && strings.Contains(e.Field, "volumes") {
+			rejected = true
+		}
+	}
+	if !rejected {
+		t.Error("without the PVC flag Knative should reject the model volume")
+	}
+
+	// A node selector and tolerations (GPU serving) enable their flags;
+	// the union keeps every enabled flag.
+	gpu := objs[0].DeepCopy()
+	if err := unstructured.SetNestedStringMap(gpu.Object, map[string]string{"nvidia.com/gpu.present": "true"}, "spec", "template", "spec", "nodeSelector"); err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedSlice(gpu.Object, []any{map[string]any{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}}, "spec", "template", "spec", "tolerations"); err != nil {
+		t.Fatal(err)
+	}
+	gf, err := Features(generators.Object{Unstructured: gpu})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := errorsOnly(Validate(generators.Object{Unstructured: gpu}, features)); len(errs) == 0 {
+		t.Error("Knative accepts a node selector with the PVC flag only")
+	}
+	all := MergeFeatures(features, gf)
+	for _, k := range []string{"kubernetes.podspec-nodeselector", "kubernetes.podspec-tolerations", "kubernetes.podspec-persistent-volume-claim"} {
+		if all[k] != "enabled" {
+			t.Errorf("merged %s = %q", k, all[k])
+		}
+	}
+	if errs := errorsOnly(Validate(generators.Object{Unstructured: gpu}, all)); len(errs) != 0 {
+		t.Errorf("with the merged features: %+v", errs)
+	}
+	// Every flag is one Knative knows: enabling it changes its settings.
+	defaults, err := config.NewFeaturesConfigFromMap(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range PodSpecFlags {
+		on, err := config.NewFeaturesConfigFromMap(map[string]string{f.Key: "enabled"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reflect.DeepEqual(on, defaults) {
+			t.Errorf("%s: Knative does not know the flag, or enables it by default", f.Key)
+		}
+	}
+}
+
+func errorsOnly(fes []FieldError) []FieldError {
+	var out []FieldError
+	for _, e := range fes {
+		if !e.Warning {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -150,7 +150,7 @@ func replicaSpec(app *spec.App, role string, rs *spec.ReplicaSet, labels map[str
 	c.Resources = generators.Resources(res)
 	trace.Record(cat+".resources", pick("resources", rs.Resources != nil))
 
-	pod := corev1.PodSpec{}
+	pod := corev1.PodSpec{ServiceAccountName: generators.TrainingServiceAccount}
 	pod.NodeSelector = mergeMaps(t.NodeSelector, rs.NodeSelector)
 	trace.Record(at+".template.spec.nodeSelector", pick("nodeSelector", rs.NodeSelector != nil))
 	pod.Tolerations = generators.Tolerations(firstList(rs.Tolerations, t.Tolerations))

@@ -51,7 +51,8 @@ func seedWorkspace(t testing.TB) map[string]string {
 	t.Helper()
 	files := map[string]string{}
 	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue",
-		"apps/fashion-mnist/app.cue", "apps/fashion-mnist/serving.cue", "apps/fashion-mnist/training.cue"} {
+		"apps/fashion-mnist/app.cue", "apps/fashion-mnist/serving.cue", "apps/fashion-mnist/training.cue",
+		"charts/nvidia-device-plugin/Chart.yaml", "charts/nvidia-device-plugin/values.yaml", "charts/nvidia-device-plugin/templates/daemonset.yaml"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", p))
 		if err != nil {
 			t.Fatal(err)
@@ -85,6 +86,7 @@ func startRepos(t testing.TB) *repos {
 	g := gittest.Start(t)
 	g.CreateRepo(t, "ml-model")
 	g.CreateRepo(t, "k8s-config")
+	g.CreateRepo(t, "kubeflow-config")
 	g.Push(t, "ml-model", gittest.Change{Files: seedWorkspace(t), Message: "seed"})
 	return &repos{git: g}
 }
@@ -123,8 +125,9 @@ func newServer(t testing.TB, r *repos, opts ...option) *testServer {
 	cfg := Config{
 		MLModel: gitops.Target{Name: "ml-model", URL: r.git.RepoURL("ml-model")},
 		URLs: map[string]string{
-			"ml-model":   r.git.RepoURL("ml-model"),
-			"k8s-config": r.git.RepoURL("k8s-config"),
+			"ml-model":        r.git.RepoURL("ml-model"),
+			"k8s-config":      r.git.RepoURL("k8s-config"),
+			"kubeflow-config": r.git.RepoURL("kubeflow-config"),
 		},
 		Auth:              r.auth(),
 		Tokens:            tokens,

@@ -46,7 +46,7 @@ func (r *repos) expectedConfig(t testing.TB) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := publish.OverrideURLs(ws.Platform, map[string]string{"k8s-config": r.git.RepoURL("k8s-config"), "ml-model": r.git.RepoURL("ml-model")}); err != nil {
+	if err := publish.OverrideURLs(ws.Platform, map[string]string{"k8s-config": r.git.RepoURL("k8s-config"), "kubeflow-config": r.git.RepoURL("kubeflow-config"), "ml-model": r.git.RepoURL("ml-model")}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := build.Workspace(ws, build.Options{})

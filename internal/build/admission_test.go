@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/kservice"
 )
 
 // TestAdmissionFindingsPointAtTheSpec breaks generated objects the way a
@@ -56,7 +57,11 @@ func TestAdmissionFindingsPointAtTheSpec(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := check(in, objs); len(d) != 0 {
+			features, err := kservice.Features(objs...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := check(in, objs, features); len(d) != 0 {
 				t.Fatalf("the example must pass: %v", d)
 			}
 			n := 0
@@ -68,7 +73,7 @@ func TestAdmissionFindingsPointAtTheSpec(t *testing.T) {
 				}
 				n++
 			}
-			d := check(in, objs)
+			d := check(in, objs, features)
 			if len(d) == 0 {
 				t.Fatal("no finding")
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/apiserver"
 	"github.com/dmls-project/dmls/generators/argocd"
+	"github.com/dmls-project/dmls/generators/components"
 	"github.com/dmls-project/dmls/generators/externalsecret"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/generators/kservice"
@@ -28,6 +29,7 @@ import (
 	"github.com/dmls-project/dmls/generators/tfjob"
 	"github.com/dmls-project/dmls/internal/admission"
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/helmrender"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
@@ -42,7 +44,7 @@ var appGenerators = []generators.Func{externalsecret.Generate, tfjob.Generate, k
 const APIServerDir = "platform/dmls-api"
 
 // PlatformDir is where the per-environment platform objects (team
-// namespaces and quotas) live in the k8s-config repo.
+// namespaces and their guard rails) live in the k8s-config repo.
 func PlatformDir(env string) string { return "platform/" + env }
 
 // App is the generated output of one app.
@@ -56,6 +58,9 @@ type App struct {
 	// Ignore are the Argo CD ignoreDifferences of the app's Application
 	// per environment, kept with the objects they are computed from.
 	Ignore map[string][]v1alpha1.ResourceIgnoreDifferences
+	// Features are the Knative config-features its Services use, in every
+	// environment (kservice.Features).
+	Features map[string]string
 	// Warnings are the findings of the generated objects' checks that do
 	// not fail the app.
 	Warnings diag.List
@@ -75,6 +80,13 @@ type Result struct {
 	// Catalog is the model catalog for the docs repo, relative to its path
 	// prefix; nil leaves the docs repo alone (set by publish.Catalog).
 	Catalog generators.Tree
+	// Kubeflow is the tree of the kubeflow-config repo (the platform
+	// components' Applications and rendered charts), relative to its path
+	// prefix; nil without components. Like ArgoCD, it is only built with
+	// every app: the Knative features come from all of them.
+	Kubeflow generators.Tree
+	// Features are the Knative config-features of every generated Service.
+	Features map[string]string
 	// Warnings are the apps' build warnings, sorted; the load's own are in
 	// workspace.Workspace.Warnings.
 	Warnings diag.List
@@ -185,11 +197,30 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 				apps = append(apps, argocd.App{Name: a.App.Name, Team: a.App.Team, Env: in.Env.Name, Objects: a.Objects[in.Env.Name], Ignore: a.Ignore[in.Env.Name], Key: a.App.Digest})
 			}
 		}
+		var feats []map[string]string
+		for _, a := range res.Apps {
+			feats = append(feats, a.Features)
+		}
+		res.Features = kservice.MergeFeatures(feats...)
+		if len(res.Features) == 0 {
+			if res.Features, err = kservice.Features(); err != nil {
+				return nil, err
+			}
+		}
+		kf, err := Components(ws, res.Features)
+		if err != nil {
+			return nil, err
+		}
+		var kroot *argocd.KubeflowRoot
+		if kf != nil {
+			res.Kubeflow = kf.Tree
+			kroot = kf.Root
+		}
 		var comps []argocd.Component
 		if api := ws.Platform.API; api != nil {
 			comps = append(comps, argocd.Component{Name: apiserver.DefaultName, Dir: APIServerDir, Namespace: api.Namespace})
 		}
-		at, err := argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: apps, PlatformDir: PlatformDir, Components: comps, Memo: opts.Memo.argocd()})
+		at, err := argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: apps, PlatformDir: PlatformDir, Components: comps, Kubeflow: kroot, Memo: opts.Memo.argocd()})
 		if err != nil {
 			return nil, err
 		}
@@ -292,13 +323,27 @@ func BuildApp(p *spec.Platform, a *workspace.App) (*App, error) {
 	argocd.Annotate(base)
 	k := kustomize.App{Name: a.Name, Source: path.Join(workspace.AppsDir, a.Dir), Base: base}
 	var diags diag.List
-	for _, in := range a.Envs {
+	envObjs := make([][]generators.Object, len(a.Envs))
+	var all []generators.Object
+	for i, in := range a.Envs {
 		objs, err := generate(p, in)
 		if err != nil {
 			return nil, err
 		}
+		envObjs[i] = objs
+		all = append(all, objs...)
+	}
+	// The app's Services are checked with the config-features they use,
+	// the settings the Knative install gets (with every other app's).
+	features, err := kservice.Features(all...)
+	if err != nil {
+		return nil, fmt.Errorf("app %s: %w", a.Name, err)
+	}
+	out.Features = features
+	for i, in := range a.Envs {
+		objs := envObjs[i]
 		argocd.Annotate(objs)
-		diags = append(diags, check(in, objs)...)
+		diags = append(diags, check(in, objs, features)...)
 		ignore, err := argocd.IgnoreDifferences(objs)
 		if err != nil {
 			return nil, fmt.Errorf("app %s in environment %s: %w", a.Name, in.Env.Name, err)
@@ -353,7 +398,7 @@ const (
 
 // check runs upstream admission rules on generated objects and places
 // each finding on the spec line that produced the field.
-func check(in *workspace.Instance, objs []generators.Object) diag.List {
+func check(in *workspace.Instance, objs []generators.Object, features map[string]string) diag.List {
 	var d diag.List
 	add := func(o generators.Object, rule, field, format string, args ...any) {
 		specPath, _ := o.Trace.Spec(field)
@@ -405,7 +450,7 @@ func check(in *workspace.Instance, objs []generators.Object) diag.List {
 		if o.GetKind() != "Service" || o.GroupVersionKind().Group != "serving.knative.dev" {
 			continue
 		}
-		for _, fe := range kservice.Validate(o) {
+		for _, fe := range kservice.Validate(o, features) {
 			if fe.Warning {
 				continue
 			}
@@ -418,8 +463,9 @@ func check(in *workspace.Instance, objs []generators.Object) diag.List {
 // Platform returns the platform objects of every environment.
 func Platform(ws *workspace.Workspace) (generators.Tree, error) {
 	tree := generators.Tree{}
+	kinds := ManagedKinds()
 	for _, env := range ws.Envs {
-		objs, err := platform.Namespaces(ws.Platform, env)
+		objs, err := platform.GuardRails(platform.Input{Platform: ws.Platform, Env: env, Jobs: jobs(ws, env.Name), Kinds: kinds})
 		if err != nil {
 			return nil, err
 		}
@@ -465,6 +511,81 @@ func Platform(ws *workspace.Workspace) (generators.Tree, error) {
 	return tree, nil
 }
 
+// Components renders the workspace charts of the platform components
+// in-process and generates the kubeflow-config tree, with Knative's
+// config-features set to features. A chart that does not render is a
+// finding on its component. It returns nil without components.
+func Components(ws *workspace.Workspace, features map[string]string) (*components.Output, error) {
+	p := ws.Platform
+	if len(p.Components) == 0 {
+		return nil, nil
+	}
+	rendered := map[string][]*unstructured.Unstructured{}
+	var diags diag.List
+	for _, name := range generators.SortedKeys(p.Components) {
+		c := p.Components[name]
+		if c.Chart == nil {
+			continue
+		}
+		at := "components." + name + ".chart"
+		pos, _ := ws.PlatformProv.Lookup(at)
+		files, ok := ws.Charts[name]
+		if !ok {
+			diags.Add(pos, at, "chart %s was not loaded", c.Chart.Path)
+			continue
+		}
+		ch, err := helmrender.Load(files)
+		if err != nil {
+			diags.Add(pos, at, "%v", err)
+			continue
+		}
+		release := c.Chart.Release
+		if release == "" {
+			release = name
+		}
+		objs, err := helmrender.Render(ch, helmrender.Options{Release: release, Namespace: c.Namespace, Values: c.Chart.Values})
+		if err != nil {
+			diags.Add(pos, at, "%v", err)
+			continue
+		}
+		rendered[name] = objs
+	}
+	if err := diags.Err(); err != nil {
+		return nil, err
+	}
+	repo := p.Repos[spec.RepoKubeflowConfig]
+	return components.Generate(components.Input{
+		Platform: p, Envs: ws.Envs,
+		Repo:     argocd.Source{RepoURL: repo.URL, Branch: repo.Branch, Path: repo.Path},
+		Rendered: rendered, Features: features,
+	})
+}
+
+// ManagedKinds are the kinds dmls manages in team namespaces, the ones the
+// team AppProjects may sync; the teams' Roles grant edit rights on them.
+func ManagedKinds() []platform.ManagedKind {
+	var out []platform.ManagedKind
+	for _, gk := range argocd.TeamKinds() {
+		out = append(out, platform.ManagedKind{GroupKind: gk, Resource: platform.Resource(gk.Kind)})
+	}
+	return out
+}
+
+// jobs returns the TFJob names of each team in env, from the specs of
+// every app (not only those built), so that the platform tree does not
+// depend on which apps a build asked for.
+func jobs(ws *workspace.Workspace, env string) map[string][]string {
+	out := map[string][]string{}
+	for _, a := range ws.Apps {
+		in := a.Instance(env)
+		if in == nil || in.Spec.Training == nil {
+			continue
+		}
+		out[a.Team] = append(out[a.Team], spec.TFJobName(a.Name, in.Spec.Training.Run))
+	}
+	return out
+}
+
 // Repos returns the tree of every config repo named by the platform, with
 // each repo's path prefix applied. Repos dmls writes nothing to yet come
 // back empty, so that publishing clears what dmls once wrote there.
@@ -489,6 +610,9 @@ func (r *Result) Repos(p *spec.Platform) map[string]generators.Tree {
 		// Without a catalog (dmls serve builds none), the docs repo is
 		// left alone rather than cleared.
 		delete(repos, RepoDocs)
+	}
+	if kf, ok := repos[spec.RepoKubeflowConfig]; ok {
+		kf.Add(p.Repos[spec.RepoKubeflowConfig].Path, r.Kubeflow)
 	}
 	return repos
 }

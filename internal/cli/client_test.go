@@ -32,8 +32,10 @@ func apiRepos(t *testing.T) *gittest.Server {
 	g := gittest.Start(t)
 	g.CreateRepo(t, "ml-model")
 	g.CreateRepo(t, "k8s-config")
+	g.CreateRepo(t, "kubeflow-config")
 	files := map[string]string{}
-	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue"} {
+	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue",
+		"charts/nvidia-device-plugin/Chart.yaml", "charts/nvidia-device-plugin/values.yaml", "charts/nvidia-device-plugin/templates/daemonset.yaml"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", p))
 		if err != nil {
 			t.Fatal(err)
@@ -57,7 +59,7 @@ func startAPI(t *testing.T, g *gittest.Server) string {
 	u, p := g.Credentials()
 	s, err := api.New(api.Config{
 		MLModel: gitops.Target{Name: "ml-model", URL: g.RepoURL("ml-model")},
-		URLs:    map[string]string{"ml-model": g.RepoURL("ml-model"), "k8s-config": g.RepoURL("k8s-config")},
+		URLs:    map[string]string{"ml-model": g.RepoURL("ml-model"), "k8s-config": g.RepoURL("k8s-config"), "kubeflow-config": g.RepoURL("kubeflow-config")},
 		Auth:    gitops.Auth{Username: u, Password: p},
 		Tokens:  tokens,
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -200,7 +202,7 @@ func TestServe(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- Main([]string{"serve", "--listen", "127.0.0.1:0", "--tokens", tokens, "-w", t.TempDir(),
-			"--repo", "ml-model=" + g.RepoURL("ml-model"), "--repo", "k8s-config=" + g.RepoURL("k8s-config")}, io.Discard, stderr)
+			"--repo", "ml-model=" + g.RepoURL("ml-model"), "--repo", "k8s-config=" + g.RepoURL("k8s-config"), "--repo", "kubeflow-config=" + g.RepoURL("kubeflow-config")}, io.Discard, stderr)
 	}()
 	var base string
 	select {
@@ -228,7 +230,8 @@ func TestServe(t *testing.T) {
 		t.Fatalf("submit: %d %s", code, errOut)
 	}
 	var res struct{ Commits []struct{ Repo, SHA string } }
-	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Commits) != 2 {
+	// ml-model, k8s-config and kubeflow-config (the platform components).
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Commits) != 3 {
 		t.Fatalf("submit answer %s: %v", out, err)
 	}
 	if res.Commits[0].SHA != g.Head(t, "ml-model", "") {

@@ -200,8 +200,10 @@ func TestServeKeepsURLCredentialsOutOfGit(t *testing.T) {
 	g := gittest.Start(t, gittest.WithBasicAuth("bot", pw))
 	g.CreateRepo(t, "ml-model")
 	g.CreateRepo(t, "k8s-config")
+	g.CreateRepo(t, "kubeflow-config")
 	files := map[string]string{}
-	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue"} {
+	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue",
+		"charts/nvidia-device-plugin/Chart.yaml", "charts/nvidia-device-plugin/values.yaml", "charts/nvidia-device-plugin/templates/daemonset.yaml"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", p))
 		if err != nil {
 			t.Fatal(err)
@@ -232,7 +234,8 @@ func TestServeKeepsURLCredentialsOutOfGit(t *testing.T) {
 	go func() {
 		done <- Main([]string{"serve", "--listen", "127.0.0.1:0", "--tokens", tokens, "-w", t.TempDir(),
 			"--repo", "ml-model=" + credURL(g, "bot", pw, "ml-model"),
-			"--repo", "k8s-config=" + credURL(g, "bot", pw, "k8s-config")}, stdout, stderr)
+			"--repo", "k8s-config=" + credURL(g, "bot", pw, "k8s-config"),
+			"--repo", "kubeflow-config=" + credURL(g, "bot", pw, "kubeflow-config")}, stdout, stderr)
 	}()
 	var base string
 	select {
@@ -317,7 +320,7 @@ func TestServeKeepsURLCredentialsOutOfGit(t *testing.T) {
 func copyWorkspace(t *testing.T, dir string) {
 	t.Helper()
 	root := filepath.Join("..", "..")
-	for _, p := range []string{"platform.cue", "overlays", "apps"} {
+	for _, p := range []string{"platform.cue", "overlays", "apps", "charts"} {
 		err := filepath.Walk(filepath.Join(root, p), func(path string, info os.FileInfo, err error) error {
 			if err != nil {
 				return err

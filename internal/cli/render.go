@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/components"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/outdir"
@@ -35,7 +36,9 @@ what kustomize builds from the committed overlay (a test holds it to that);
 
 Output goes to stdout as one multi-document YAML stream or, with --out DIR,
 to DIR/<env>/<app>.yaml (and DIR/<env>/_platform.yaml for team namespaces,
-DIR/_platform/dmls-api.yaml for the API server when platform.cue asks for one).
+DIR/_platform/dmls-api.yaml for the API server when platform.cue asks for one,
+and DIR/_platform/components/<name>.yaml for each component rendered from a
+Helm chart of the workspace).
 --out writes a temporary folder and renames it into place, so a failed
 render leaves no partial output. DIR must not exist, be empty, or be a
 folder dmls made (it holds a .dmls-output marker); anything else, and any
@@ -81,8 +84,9 @@ type RenderOptions struct {
 	// Envs limits the environments; empty means all.
 	Envs []string
 	// Platform also renders each environment's platform objects as
-	// <env>/_platform.yaml and the platform components (the API server) as
-	// _platform/<component>.yaml.
+	// <env>/_platform.yaml, the API server as _platform/dmls-api.yaml, and
+	// the components dmls renders from workspace charts as
+	// _platform/components/<name>.yaml.
 	Platform bool
 	// ViaKustomize builds each app overlay with the kustomize API instead
 	// of the direct path, which gives the same bytes.
@@ -106,6 +110,21 @@ func Render(ws *workspace.Workspace, res *build.Result, opts RenderOptions) (gen
 			return nil, err
 		}
 		files[PlatformRenderName+"/dmls-api.yaml"] = append(y, '\n')
+	}
+	if opts.Platform && res.Kubeflow != nil {
+		// The manifests dmls renders from workspace charts, as committed
+		// to kubeflow-config.
+		for _, name := range generators.SortedKeys(ws.Platform.Components) {
+			dir := components.ComponentDir(name)
+			if _, ok := res.Kubeflow[dir+"/"+kustomize.KustomizationFile]; !ok {
+				continue
+			}
+			y, err := render.Build(res.Kubeflow, dir)
+			if err != nil {
+				return nil, err
+			}
+			files[PlatformRenderName+"/"+dir+".yaml"] = append(y, '\n')
+		}
 	}
 	var envs []string
 	for _, env := range ws.Envs {

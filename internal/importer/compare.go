@@ -1,7 +1,6 @@
 package importer
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -13,12 +12,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"knative.dev/pkg/apis"
-	"knative.dev/serving/pkg/apis/config"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
-	"github.com/dmls-project/dmls/generators/kservice"
 )
 
 func fromUnstructured(m map[string]any, into any) error {
@@ -45,7 +42,8 @@ func kindOf(obj map[string]any) string {
 // (the training operator's, Knative's, KServe's, Kubernetes's for claims),
 // read through the upstream Go type, and without what the API server owns
 // (status, namespace and the other server-set metadata) or what dmls adds
-// (its labels and annotations, given as drop). Two objects are
+// (its labels and annotations, given as drop, and the service accounts of
+// the team namespaces' guard rails). Two objects are
 // semantically equal when their canonical forms are.
 func Canonical(obj map[string]any, drop map[string]string) (map[string]any, error) {
 	var typed any
@@ -56,18 +54,25 @@ func Canonical(obj map[string]any, drop map[string]string) (map[string]any, erro
 			return nil, err
 		}
 		kubeflowv1.SetDefaults_TFJob(job)
+		for _, rs := range job.Spec.TFReplicaSpecs {
+			if rs != nil && rs.Template.Spec.ServiceAccountName == generators.TrainingServiceAccount {
+				rs.Template.Spec.ServiceAccountName = ""
+			}
+		}
 		typed = job
 	case kindKService:
 		svc := &servingv1.Service{}
 		if err := viaJSON(obj, svc); err != nil {
 			return nil, err
 		}
-		feats, err := config.NewFeaturesConfigFromMap(kservice.Features)
+		ctx, err := serviceFeatures(svc)
 		if err != nil {
 			return nil, err
 		}
-		ctx := apis.WithinCreate(config.ToContext(context.Background(), &config.Config{Features: feats}))
-		svc.SetDefaults(ctx)
+		svc.SetDefaults(apis.WithinCreate(ctx))
+		if ps := &svc.Spec.Template.Spec.PodSpec; ps.ServiceAccountName == generators.ServingServiceAccount {
+			ps.ServiceAccountName = ""
+		}
 		typed = svc
 	case kindISVC:
 		isvc := &v1beta1.InferenceService{}

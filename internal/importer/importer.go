@@ -20,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"knative.dev/pkg/apis"
-	"knative.dev/serving/pkg/apis/config"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/dmls-project/dmls/generators"
@@ -306,7 +305,7 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 	}
 
 	// Validate with the loader the CLI uses, then render and compare.
-	mfs, err := overlay(fsys, dir, res.Files, res.New)
+	mfs, err := overlay(fsys, dir, res.Files, res.New, ws.Platform)
 	if err != nil {
 		return nil, err
 	}
@@ -471,11 +470,11 @@ func restartPolicies(d Doc, job *kubeflowv1.TFJob) []Problem {
 
 // knativeInvalid runs Knative's admission validation on an input Service.
 func knativeInvalid(d Doc, svc *servingv1.Service) []Problem {
-	feats, err := config.NewFeaturesConfigFromMap(kservice.Features)
+	fctx, err := serviceFeatures(svc)
 	if err != nil {
 		return []Problem{{Doc: d.String(), Message: err.Error()}}
 	}
-	ctx := apis.WithinCreate(config.ToContext(context.Background(), &config.Config{Features: feats}))
+	ctx := apis.WithinCreate(fctx)
 	cp := svc.DeepCopy()
 	if cp.Namespace == "" {
 		cp.Namespace = "default"
@@ -661,10 +660,33 @@ func diffMaps(have, want map[string]any) map[string]any {
 	return out
 }
 
-// overlay returns the workspace's spec files with the import's files
-// added, in memory, for the loader.
-func overlay(fsys fs.FS, dir string, files map[string][]byte, isNew bool) (fs.FS, error) {
+// overlay returns the workspace's spec files, and the files of the
+// platform components' workspace charts, with the import's files added, in
+// memory, for the loader.
+func overlay(fsys fs.FS, dir string, files map[string][]byte, isNew bool, p *spec.Platform) (fs.FS, error) {
 	m := fstest.MapFS{}
+	if p != nil {
+		for _, name := range generators.SortedKeys(p.Components) {
+			c := p.Components[name].Chart
+			if c == nil {
+				continue
+			}
+			err := fs.WalkDir(fsys, c.Path, func(q string, e fs.DirEntry, err error) error {
+				if err != nil || !e.Type().IsRegular() {
+					return err
+				}
+				b, err := fs.ReadFile(fsys, q)
+				if err != nil {
+					return err
+				}
+				m[q] = &fstest.MapFile{Data: b}
+				return nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("read chart %s of component %s: %w", c.Path, name, err)
+			}
+		}
+	}
 	err := fs.WalkDir(fsys, ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -778,4 +800,21 @@ func writeSync(name string, b []byte) error {
 func asMap(v any) map[string]any {
 	m, _ := v.(map[string]any)
 	return m
+}
+
+// serviceFeatures is a context with the Knative config-features that svc
+// uses (kservice.Features): the imported Service becomes a generated one,
+// and the Knative install enables what the generated Services use.
+func serviceFeatures(svc *servingv1.Service) (context.Context, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(svc)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetGroupVersionKind(servingv1.SchemeGroupVersion.WithKind("Service"))
+	features, err := kservice.Features(generators.Object{Unstructured: u})
+	if err != nil {
+		return nil, err
+	}
+	return kservice.WithFeatures(context.Background(), features)
 }

@@ -24,9 +24,13 @@ func testWorkspace(t *testing.T) string {
 		t.Fatal(err)
 	}
 	must(t, os.WriteFile(filepath.Join(dir, "platform.cue"), b, 0o644))
+	// The example's platform renders a chart of the workspace.
+	must(t, os.CopyFS(filepath.Join(dir, "charts"), os.DirFS(filepath.Join("..", "..", "charts"))))
 	must(t, os.MkdirAll(filepath.Join(dir, "overlays"), 0o755))
 	must(t, os.WriteFile(filepath.Join(dir, "overlays", "dev.cue"), []byte(`order: 0
 namespaces: {"ml-research": "ml-research-dev", "ml-serving": "ml-serving-dev"}
+// The upstream examples request more than the default container limit.
+limits: default: {cpu: "16", memory: "64Gi"}
 `), 0o644))
 	return dir
 }

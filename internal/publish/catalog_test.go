@@ -54,9 +54,10 @@ func TestCatalogPublish(t *testing.T) {
 	srv := gittest.Start(t)
 	k8s := srv.CreateRepo(t, "k8s-config")
 	docs := srv.CreateRepo(t, "docs")
+	kubeflow := srv.CreateRepo(t, "kubeflow-config")
 	u, p := srv.Credentials()
 	auth := gitops.Auth{Username: u, Password: p}
-	urls := map[string]string{spec.RepoK8sConfig: k8s, RepoDocs: docs}
+	urls := map[string]string{spec.RepoK8sConfig: k8s, RepoDocs: docs, spec.RepoKubeflowConfig: kubeflow}
 	run := func(withCatalog bool) []Result {
 		t.Helper()
 		ws, err := workspace.Load(os.DirFS(dir), dir, workspace.Options{})

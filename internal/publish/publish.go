@@ -19,9 +19,11 @@ import (
 
 // ManagedDirs are the folders dmls owns in each config repo, under the
 // repo's path prefix. Files there that dmls no longer generates are
-// deleted; everything else in the repo is left alone.
+// deleted; everything else in the repo is left alone. kubeflow-config is
+// only published while the platform has components.
 var ManagedDirs = map[string][]string{
-	spec.RepoK8sConfig: {"apps", "platform", "argocd"},
+	spec.RepoK8sConfig:      {"apps", "platform", "argocd"},
+	spec.RepoKubeflowConfig: {"argocd", "components"},
 }
 
 // TrailerSource names the workspace commit a config commit was made from.
@@ -93,6 +95,11 @@ func Publish(ctx context.Context, p *spec.Platform, trees map[string]generators.
 	for _, name := range generators.SortedKeys(p.Repos) {
 		repo := p.Repos[name]
 		managed := managedDirs(name, repo.Path)
+		if name == spec.RepoKubeflowConfig && len(p.Components) == 0 {
+			// A platform without components does not use kubeflow-config;
+			// publishing would only need the repo to be reachable.
+			managed = nil
+		}
 		tree, ok := trees[name]
 		if !ok && name == RepoDocs {
 			continue // no catalog built: leave the docs repo alone

@@ -21,7 +21,7 @@ func exampleFS(t *testing.T) fstest.MapFS {
 	t.Helper()
 	root := os.DirFS("../..")
 	out := fstest.MapFS{}
-	for _, pattern := range []string{"platform.cue", "overlays/*.cue", "apps/*/*.cue"} {
+	for _, pattern := range []string{"platform.cue", "overlays/*.cue", "apps/*/*.cue", "charts/*/*.yaml", "charts/*/templates/*"} {
 		names, err := fs.Glob(root, pattern)
 		if err != nil {
 			t.Fatal(err)
@@ -37,13 +37,18 @@ func exampleFS(t *testing.T) fstest.MapFS {
 	return out
 }
 
+// publishFS publishes fsys to url (k8s-config) and to kubeflowURL, the
+// URL of the test server's kubeflow-config repo.
+var kubeflowURL string
+
 func publishFS(t *testing.T, fsys fs.FS, url string, auth gitops.Auth, dryRun bool) []Result {
 	t.Helper()
 	ws, err := workspace.Load(fsys, "ws", workspace.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := OverrideURLs(ws.Platform, map[string]string{spec.RepoK8sConfig: url}); err != nil {
+	urls := map[string]string{spec.RepoK8sConfig: url, spec.RepoKubeflowConfig: kubeflowURL}
+	if err := OverrideURLs(ws.Platform, urls); err != nil {
 		t.Fatal(err)
 	}
 	res, err := build.Workspace(ws, build.Options{})
@@ -51,7 +56,7 @@ func publishFS(t *testing.T, fsys fs.FS, url string, auth gitops.Auth, dryRun bo
 		t.Fatal(err)
 	}
 	out, err := Publish(context.Background(), ws.Platform, res.Repos(ws.Platform), Options{
-		URLs: map[string]string{spec.RepoK8sConfig: url}, Auth: auth, DryRun: dryRun, SourceCommit: "0123456789abcdef",
+		URLs: urls, Auth: auth, DryRun: dryRun, SourceCommit: "0123456789abcdef",
 	})
 	if err != nil {
 		t.Fatalf("publish: %v", err)
@@ -64,6 +69,7 @@ func publishFS(t *testing.T, fsys fs.FS, url string, auth gitops.Auth, dryRun bo
 func TestPublishExample(t *testing.T) {
 	srv := gittest.Start(t)
 	url := srv.CreateRepo(t, "k8s-config")
+	kubeflowURL = srv.CreateRepo(t, "kubeflow-config")
 	user, pass := srv.Credentials()
 	auth := gitops.Auth{Username: user, Password: pass}
 
@@ -72,8 +78,24 @@ func TestPublishExample(t *testing.T) {
 
 	fsys := exampleFS(t)
 	res := publishFS(t, fsys, url, auth, false)
-	if len(res) != 1 || !res[0].Changed {
-		t.Fatalf("first publish: %+v, want one changed repo", res)
+	if len(res) != 2 || !res[0].Changed || !res[1].Changed || res[1].Name != spec.RepoKubeflowConfig {
+		t.Fatalf("first publish: %+v, want k8s-config and kubeflow-config changed", res)
+	}
+	// The platform components: their Applications, and the manifests of
+	// the chart dmls renders.
+	kf := srv.Files(t, "kubeflow-config", "main")
+	for _, p := range []string{
+		"argocd/kustomization.yaml",
+		"argocd/application-training-operator.argocd.yaml",
+		"argocd/application-nvidia-device-plugin.argocd.yaml",
+		"components/nvidia-device-plugin/daemonset-nvidia-device-plugin.nvidia-device-plugin.yaml",
+	} {
+		if _, ok := kf[p]; !ok {
+			t.Errorf("kubeflow-config lacks %s", p)
+		}
+	}
+	if app := kf["argocd/application-nvidia-device-plugin.argocd.yaml"]; !strings.Contains(app, "repoURL: "+kubeflowURL) {
+		t.Errorf("the component Application does not read the published kubeflow-config repo:\n%s", app)
 	}
 	files := srv.Files(t, "k8s-config", "main")
 	for _, p := range []string{

@@ -19,6 +19,8 @@ type Platform struct {
 	ExistingSecrets []string `json:"existingSecrets,omitempty"`
 	// API, when set, installs dmls serve on the platform cluster.
 	API *APIServer `json:"api,omitempty"`
+	// Components are the platform components in the kubeflow-config repo.
+	Components map[string]Component `json:"components,omitempty"`
 }
 
 // APIServer is the installation of dmls serve on the platform cluster.
@@ -31,15 +33,54 @@ type APIServer struct {
 // Team owns apps and one namespace per environment.
 type Team struct {
 	Description string `json:"description,omitempty"`
-	Quota       *Quota `json:"quota,omitempty"`
+	// Group is the team's identity-provider group, bound to edit rights
+	// in the team's namespaces.
+	Group string `json:"group"`
+	Quota *Quota `json:"quota,omitempty"`
 }
 
 // Quota caps what a team may request in each of its namespaces.
 type Quota struct {
-	CPU    string `json:"cpu,omitempty"`
-	Memory string `json:"memory,omitempty"`
-	GPU    *int   `json:"gpu,omitempty"`
-	Pods   *int   `json:"pods,omitempty"`
+	CPU     string `json:"cpu,omitempty"`
+	Memory  string `json:"memory,omitempty"`
+	GPU     *int   `json:"gpu,omitempty"`
+	Pods    *int   `json:"pods,omitempty"`
+	PVCs    *int   `json:"pvcs,omitempty"`
+	Storage string `json:"storage,omitempty"`
+}
+
+// TeamQuota is the quota of team in env: the team's own quota, field by
+// field over the environment's defaults. It is nil when neither sets
+// anything.
+func TeamQuota(t Team, env *Environment) *Quota {
+	var q Quota
+	if env != nil && env.Quota != nil {
+		q = *env.Quota
+	}
+	if o := t.Quota; o != nil {
+		if o.CPU != "" {
+			q.CPU = o.CPU
+		}
+		if o.Memory != "" {
+			q.Memory = o.Memory
+		}
+		if o.GPU != nil {
+			q.GPU = o.GPU
+		}
+		if o.Pods != nil {
+			q.Pods = o.Pods
+		}
+		if o.PVCs != nil {
+			q.PVCs = o.PVCs
+		}
+		if o.Storage != "" {
+			q.Storage = o.Storage
+		}
+	}
+	if q == (Quota{}) {
+		return nil
+	}
+	return &q
 }
 
 // Repo is a config repository that dmls publishes to.
@@ -89,8 +130,27 @@ type Environment struct {
 	// SecretStore, when set, overrides the platform's.
 	SecretStore *SecretStoreRef `json:"secretStore,omitempty"`
 	Policy      Policy          `json:"policy"`
-	Training    EnvTraining     `json:"training"`
-	Serving     EnvServing      `json:"serving"`
+	// Quota holds the defaults of the team quotas in this environment.
+	Quota *Quota `json:"quota,omitempty"`
+	// PodSecurity is the Pod Security admission level of team namespaces.
+	PodSecurity string `json:"podSecurity"`
+	// Limits is the LimitRange of team namespaces.
+	Limits   EnvLimits   `json:"limits"`
+	Training EnvTraining `json:"training"`
+	Serving  EnvServing  `json:"serving"`
+}
+
+// EnvLimits are the default container requests and limits of a team
+// namespace (its LimitRange).
+type EnvLimits struct {
+	DefaultRequest CPUMemory `json:"defaultRequest"`
+	Default        CPUMemory `json:"default"`
+}
+
+// CPUMemory is a cpu and a memory quantity.
+type CPUMemory struct {
+	CPU    string `json:"cpu"`
+	Memory string `json:"memory"`
 }
 
 // Cluster is an Argo CD destination cluster.

@@ -420,6 +420,16 @@ func (c *checker) resources(at string, r *spec.Resources) {
 	}
 	cpu := c.quantity(at+".cpu", r.CPU)
 	mem := c.quantity(at+".memory", r.Memory)
+	if env := c.in.Env; env != nil {
+		// A container without a limit gets the namespace's default limit
+		// (its LimitRange), and a request above it makes the pod invalid.
+		var lim spec.Limits
+		if r.Limits != nil {
+			lim = *r.Limits
+		}
+		c.underDefaultLimit(at+".cpu", "cpu", cpu, lim.CPU, env.Limits.Default.CPU, env.Name)
+		c.underDefaultLimit(at+".memory", "memory", mem, lim.Memory, env.Limits.Default.Memory, env.Name)
+	}
 	if r.Limits == nil {
 		return
 	}
@@ -429,6 +439,19 @@ func (c *checker) resources(at string, r *spec.Resources) {
 	if lim := c.quantity(at+".limits.memory", r.Limits.Memory); lim != nil && mem != nil && lim.Cmp(*mem) < 0 {
 		c.add(at+".limits.memory", "memory limit %s is below the request %s", r.Limits.Memory, r.Memory)
 	}
+}
+
+// underDefaultLimit reports a request without a limit that is above the
+// environment's default limit.
+func (c *checker) underDefaultLimit(at, name string, req *resource.Quantity, limit, def, env string) {
+	if req == nil || limit != "" || def == "" {
+		return
+	}
+	d, err := resource.ParseQuantity(def)
+	if err != nil || req.Cmp(d) <= 0 {
+		return
+	}
+	c.add(at, "%s request %s is above the default %s limit %s that environment %s's LimitRange gives containers without a limit, so Kubernetes would reject the pod; set limits.%s (at least %s), or raise limits.default.%s in overlays/%s.cue", name, req.String(), name, def, env, name, req.String(), name, env)
 }
 
 func (c *checker) quantity(at, s string) *resource.Quantity {

@@ -21,6 +21,7 @@ import (
 	"cuelang.org/go/cue"
 
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/helmrender"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/repourl"
@@ -62,6 +63,9 @@ type Workspace struct {
 	// Digest identifies the platform, environments and schemas; an app's
 	// own Digest includes it, so it is a complete cache key.
 	Digest string
+	// Charts are the files of the platform components' workspace charts,
+	// by component, read with helmrender's safety rules.
+	Charts map[string]helmrender.Files
 	// Warnings are the findings that do not fail the load, from every
 	// file, sorted. Errors come back from Load as a diag.List.
 	Warnings diag.List
@@ -166,6 +170,9 @@ func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "schemas %s\nroot %s\n", schemaDigest(), root)
 	l.loadPlatform(ev, h)
+	if l.ws.Platform != nil {
+		l.checkComponents(h)
+	}
 	l.loadEnvs(ev, h)
 	l.ws.Digest = hex.EncodeToString(h.Sum(nil))
 	if l.diags.HasErrors() || l.ws.Platform == nil {

@@ -62,7 +62,7 @@ func copyExample(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	root := os.DirFS("../..")
-	for _, pattern := range []string{"platform.cue", "overlays/*.cue", "apps/*/*.cue"} {
+	for _, pattern := range []string{"platform.cue", "overlays/*.cue", "apps/*/*.cue", "charts/*/*.yaml", "charts/*/templates/*"} {
 		names, err := fs.Glob(root, pattern)
 		if err != nil {
 			t.Fatal(err)
@@ -71,6 +71,9 @@ func copyExample(t *testing.T) string {
 			b, err := fs.ReadFile(root, n)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if n == "platform.cue" {
+				b = []byte(withoutComponents(t, string(b)))
 			}
 			dst := filepath.Join(dir, filepath.FromSlash(n))
 			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {

@@ -50,6 +50,8 @@ func TestDryRunRenderedExample(t *testing.T) {
 	if len(objs) < 12 {
 		t.Fatalf("rendered only %d objects", len(objs))
 	}
+	// The components' namespaces are made by their Applications.
+	ensureNamespaces(t, c, objs)
 	if err := c.DryRunAll(context.Background(), objs); err != nil {
 		t.Fatalf("the API server rejects rendered objects:\n%v", err)
 	}

@@ -35,12 +35,17 @@ func TestAPISubmissionReachesCluster(t *testing.T) {
 	srv.CreateRepo(t, "ml-model")
 	srv.CreateRepo(t, "k8s-config")
 	seed := map[string]string{}
-	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue"} {
+	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue",
+		"charts/nvidia-device-plugin/Chart.yaml", "charts/nvidia-device-plugin/values.yaml", "charts/nvidia-device-plugin/templates/daemonset.yaml"} {
 		b, err := os.ReadFile("../../" + p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		seed[p] = string(b)
+		if p == "platform.cue" {
+			// Argo CD syncs this workspace; see withoutComponents.
+			seed[p] = withoutComponents(t, string(b))
+		}
 	}
 	srv.Push(t, "ml-model", gittest.Change{Files: seed, Message: "seed the workspace"})
 	repoSecret(t, c, srv, "k8s-config")
@@ -82,7 +87,10 @@ func TestAPISubmissionReachesCluster(t *testing.T) {
 			"image":           "registry.example.com/ml-research/mnist:1.0.0",
 			"command":         []string{"python", "/train.py"},
 			"hyperparameters": map[string]any{"learning_rate": 0.01},
-			"replicas":        map[string]any{"worker": map[string]any{"replicas": 3}},
+			// prod's policy requires requests and limits on every container.
+			"replicas": map[string]any{"worker": map[string]any{"replicas": 3, "resources": map[string]any{
+				"cpu": "500m", "memory": "1Gi", "limits": map[string]any{"cpu": "1", "memory": "2Gi"},
+			}}},
 		},
 	}
 	res, err := client.SubmitTrainingJob(ctx, "ml-research", job)
