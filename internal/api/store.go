@@ -104,12 +104,13 @@ type seenApp struct {
 }
 
 // snapshot is the workspace at one ml-model commit. It is never changed
-// once made.
+// once made, but for at and seq, which a read that finds the tip unmoved
+// advances (under the store's mu).
 type snapshot struct {
-	seq   uint64
-	sha   string
+	seq uint64
+	sha string
 	// at is when the snapshot was last read or made (unix nanoseconds).
-	at atomic.Int64
+	at    atomic.Int64
 	files map[string][]byte // workspace-relative paths
 	// ws is the loaded workspace, with the URL overrides in its platform;
 	// nil when the platform or the environments do not load.
