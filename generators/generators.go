@@ -300,3 +300,32 @@ const (
 // service pods; the team namespaces' network policies admit the serving
 // ingress to pods with it.
 const ComponentServing = "serving"
+
+// PlaceGPU adds the node selector and tolerations of a GPU placement to
+// a pod that requests GPUs, keeping what the spec set, and records that
+// they came from the pod's GPU request (gpuPath). podAt is the pod spec's
+// field path in the object.
+func PlaceGPU(pod *corev1.PodSpec, pl *spec.Placement, trace *provenance.Trace, podAt, gpuPath string) {
+	if pl == nil {
+		return
+	}
+	for _, k := range SortedKeys(pl.NodeSelector) {
+		if pod.NodeSelector == nil {
+			pod.NodeSelector = map[string]string{}
+		}
+		pod.NodeSelector[k] = pl.NodeSelector[k]
+		trace.Record(podAt+".nodeSelector."+k, gpuPath)
+	}
+	for _, t := range Tolerations(pl.Tolerations) {
+		found := false
+		for _, have := range pod.Tolerations {
+			if have.MatchToleration(&t) {
+				found = true
+			}
+		}
+		if !found {
+			pod.Tolerations = append(pod.Tolerations, t)
+			trace.Record(fmt.Sprintf("%s.tolerations[%d]", podAt, len(pod.Tolerations)-1), gpuPath)
+		}
+	}
+}

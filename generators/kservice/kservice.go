@@ -145,6 +145,9 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 		trace.Record(tmpl+".metadata.name", "serving.revision")
 	}
 	rt.Spec.PodSpec = corev1.PodSpec{ServiceAccountName: generators.ServingServiceAccount, Containers: []corev1.Container{c}, Volumes: volumes}
+	if r := s.Resources; r != nil && r.GPU != nil && *r.GPU > 0 {
+		generators.PlaceGPU(&rt.Spec.PodSpec, app.GPU, trace, tmpl+".spec", "serving.resources.gpu")
+	}
 	if as.ContainerConcurrency != nil {
 		rt.Spec.ContainerConcurrency = ptr(int64(*as.ContainerConcurrency))
 		trace.Record(tmpl+".spec.containerConcurrency", "serving.autoscaling.containerConcurrency")

@@ -227,3 +227,38 @@ func errorsOnly(fes []FieldError) []FieldError {
 	}
 	return out
 }
+
+// TestGPUPlacement checks that a service requesting GPUs gets the GPU
+// groups' node selector and toleration, that Knative accepts them with the
+// features dmls enables, and that a service without GPUs gets neither.
+func TestGPUPlacement(t *testing.T) {
+	svc := spec.ModelService{Image: "registry.example.com/vision/resnet-server:1.0", Resources: &spec.Resources{CPU: "1", GPU: ptr(1)}}
+	objs, err := Generate(&spec.App{Name: "resnet", Team: "vision", Serving: &svc, GPU: spec.GPUPlacement()}, &spec.Platform{Name: "ml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := yaml.Marshal(objs[0].Object)
+	for _, want := range []string{"dmls.dev/gpu: nvidia", "key: nvidia.com/gpu", "operator: Exists"} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("service lacks %q:\n%s", want, b)
+		}
+	}
+	features, err := Features(objs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fe := range errorsOnly(Validate(objs[0], features)) {
+		t.Errorf("Knative rejects the GPU placement with the features dmls enables: %v", fe)
+	}
+	if got, _ := objs[0].Trace.Spec("spec.template.spec.tolerations[0]"); got != "serving.resources.gpu" {
+		t.Errorf("toleration provenance %q", got)
+	}
+	svc.Resources = &spec.Resources{CPU: "1"}
+	objs, err = Generate(&spec.App{Name: "resnet", Team: "vision", Serving: &svc, GPU: spec.GPUPlacement()}, &spec.Platform{Name: "ml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := yaml.Marshal(objs[0].Object); bytes.Contains(b, []byte("tolerations")) {
+		t.Errorf("a service without GPUs got tolerations:\n%s", b)
+	}
+}

@@ -155,6 +155,9 @@ func replicaSpec(app *spec.App, role string, rs *spec.ReplicaSet, labels map[str
 	trace.Record(at+".template.spec.nodeSelector", pick("nodeSelector", rs.NodeSelector != nil))
 	pod.Tolerations = generators.Tolerations(firstList(rs.Tolerations, t.Tolerations))
 	trace.Record(at+".template.spec.tolerations", pick("tolerations", rs.Tolerations != nil))
+	if res != nil && res.GPU != nil && *res.GPU > 0 {
+		generators.PlaceGPU(&pod, app.GPU, trace, at+".template.spec", pick("resources", rs.Resources != nil)+".gpu")
+	}
 
 	vols := map[string]spec.Volume{}
 	for k, v := range t.Volumes {

@@ -108,3 +108,75 @@ func TestNoTraining(t *testing.T) {
 		t.Errorf("Generate without training = %v, %v; want nothing", objs, err)
 	}
 }
+
+// TestGPUPlacement checks that pods requesting GPUs get the GPU groups'
+// node selector and toleration (once, next to the spec's own), with their
+// provenance on the GPU request, and that pods without GPUs get neither
+// (issue 9).
+func TestGPUPlacement(t *testing.T) {
+	app := fullJob()
+	app.GPU = spec.GPUPlacement()
+	objs, err := Generate(app, &spec.Platform{Name: "ml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := objs[len(objs)-1]
+	var tj struct {
+		Spec struct {
+			TFReplicaSpecs map[string]struct {
+				Template struct {
+					Spec struct {
+						NodeSelector map[string]string   `json:"nodeSelector"`
+						Tolerations  []map[string]string `json:"tolerations"`
+					} `json:"spec"`
+				} `json:"template"`
+			} `json:"tfReplicaSpecs"`
+		} `json:"spec"`
+	}
+	b, _ := yaml.Marshal(job.Object)
+	if err := yaml.Unmarshal(b, &tj); err != nil {
+		t.Fatal(err)
+	}
+	worker := tj.Spec.TFReplicaSpecs["Worker"].Template.Spec
+	if worker.NodeSelector[spec.GPULabel] != spec.GPULabelValue || worker.NodeSelector["node.kubernetes.io/instance-type"] != "p3.8xlarge" {
+		t.Errorf("worker node selector %v", worker.NodeSelector)
+	}
+	if len(worker.Tolerations) != 1 || worker.Tolerations[0]["key"] != spec.GPUTaintKey {
+		t.Errorf("worker tolerations %v, want the spec's one GPU toleration, not twice", worker.Tolerations)
+	}
+	ps := tj.Spec.TFReplicaSpecs["PS"].Template.Spec
+	if ps.NodeSelector[spec.GPULabel] != "" || len(ps.Tolerations) != 0 {
+		t.Errorf("parameter servers request no GPU but got %v %v", ps.NodeSelector, ps.Tolerations)
+	}
+	if got, _ := job.Trace.Spec("spec.tfReplicaSpecs.Worker.template.spec.nodeSelector." + spec.GPULabel); got != "training.resources.gpu" {
+		t.Errorf("node selector provenance %q", got)
+	}
+
+	// Without the spec's own toleration, the GPU one is added.
+	app.Training.Tolerations = nil
+	objs, err = Generate(app, &spec.Platform{Name: "ml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job = objs[len(objs)-1]
+	if got, _ := job.Trace.Spec("spec.tfReplicaSpecs.Chief.template.spec.tolerations[0]"); got != "training.resources.gpu" {
+		t.Errorf("toleration provenance %q", got)
+	}
+	tol, _, _ := unstructuredSlice(job.Object, "spec", "tfReplicaSpecs", "Chief", "template", "spec", "tolerations")
+	if len(tol) != 1 {
+		t.Errorf("chief tolerations %v", tol)
+	}
+}
+
+func unstructuredSlice(obj map[string]any, fields ...string) ([]any, bool, error) {
+	var cur any = obj
+	for _, f := range fields {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false, nil
+		}
+		cur = m[f]
+	}
+	s, ok := cur.([]any)
+	return s, ok, nil
+}

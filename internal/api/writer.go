@@ -195,7 +195,12 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 		Auth:         w.s.cfg.Auth,
 		Author:       w.s.cfg.Author,
 		SourceCommit: sn.sha,
-		Repos:        &w.s.store.repos,
+		// Submissions change apps, which live in k8s-config, and may
+		// change the Knative config-features in kubeflow-config (they
+		// follow the generated services); the infra repo follows only
+		// platform.cue and dmls publish.
+		Repos: []string{spec.RepoK8sConfig, spec.RepoKubeflowConfig},
+		Keep:  &w.s.store.repos,
 	})
 	for _, r := range results {
 		w.s.health.observe(r.Name, nil)

@@ -23,6 +23,7 @@ import (
 	"github.com/dmls-project/dmls/generators/components"
 	"github.com/dmls-project/dmls/generators/externalsecret"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
+	"github.com/dmls-project/dmls/generators/kops"
 	"github.com/dmls-project/dmls/generators/kservice"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/generators/platform"
@@ -87,6 +88,9 @@ type Result struct {
 	Kubeflow generators.Tree
 	// Features are the Knative config-features of every generated Service.
 	Features map[string]string
+	// Infra is the tree of the kops manifests of every platform cluster,
+	// relative to the infra repo's path prefix.
+	Infra generators.Tree
 	// Warnings are the apps' build warnings, sorted; the load's own are in
 	// workspace.Workspace.Warnings.
 	Warnings diag.List
@@ -190,6 +194,9 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.Platform = pt
+	if res.Infra, err = Infra(ws.Platform); err != nil {
+		return nil, err
+	}
 	if len(opts.Apps) == 0 {
 		var apps []argocd.App
 		for _, a := range res.Apps {
@@ -586,6 +593,19 @@ func jobs(ws *workspace.Workspace, env string) map[string][]string {
 	return out
 }
 
+// Infra returns the kops manifests of every cluster of the platform.
+func Infra(p *spec.Platform) (generators.Tree, error) {
+	tree := generators.Tree{}
+	for _, name := range generators.SortedKeys(p.Clusters) {
+		t, err := kops.Tree(name, p.Clusters[name])
+		if err != nil {
+			return nil, err
+		}
+		tree.Add("", t)
+	}
+	return tree, nil
+}
+
 // Repos returns the tree of every config repo named by the platform, with
 // each repo's path prefix applied. Repos dmls writes nothing to yet come
 // back empty, so that publishing clears what dmls once wrote there.
@@ -613,6 +633,9 @@ func (r *Result) Repos(p *spec.Platform) map[string]generators.Tree {
 	}
 	if kf, ok := repos[spec.RepoKubeflowConfig]; ok {
 		kf.Add(p.Repos[spec.RepoKubeflowConfig].Path, r.Kubeflow)
+	}
+	if infra, ok := repos[spec.RepoInfra]; ok {
+		infra.Add(p.Repos[spec.RepoInfra].Path, r.Infra)
 	}
 	return repos
 }

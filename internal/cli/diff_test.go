@@ -18,7 +18,7 @@ func diffPlatform(gpu int) string {
 	return fmt.Sprintf(`name: "ml-platform"
 teams: "ml-research": {
 	description: "Trains and serves models"
-	quota: {cpu: "16", memory: "64Gi", gpu: %d, pods: 100}
+	quota: {cpu: "32", memory: "128Gi", gpu: %d, pods: 100}
 }
 repos: "k8s-config": url: "https://git.example.com/dmls/k8s-config-repo.git"
 argocd: namespace: "argocd"
@@ -109,11 +109,13 @@ func diffHistory(t *testing.T) (*gittest.Local, []string, []string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return strings.ReplaceAll(string(b), `"ml-serving":  "ml-serving-`, `// "ml-serving": "ml-serving-`)
+		s := strings.ReplaceAll(string(b), `"ml-serving":  "ml-serving-`, `// "ml-serving": "ml-serving-`)
+		// diffPlatform has no clusters for the environments to name.
+		return strings.ReplaceAll(s, "\tname:   \"mycluster\"\n", "")
 	}
 	l.Write(map[string]string{
 		"README.md":                        "specs live in specs/\n",
-		"specs/platform.cue":               diffPlatform(4),
+		"specs/platform.cue":               diffPlatform(12),
 		"specs/overlays/dev.cue":           example("overlays/dev.cue"),
 		"specs/overlays/staging.cue":       example("overlays/staging.cue"),
 		"specs/overlays/prod.cue":          example("overlays/prod.cue"),
@@ -137,14 +139,14 @@ func diffHistory(t *testing.T) (*gittest.Local, []string, []string) {
 	commit("re-train")
 	l.Write(map[string]string{"specs/apps/old-model/app.cue": ""})
 	commit("remove-app")
-	l.Write(map[string]string{"specs/platform.cue": diffPlatform(8)})
+	l.Write(map[string]string{"specs/platform.cue": diffPlatform(16)})
 	commit("change-quota")
 	l.Write(map[string]string{
 		"specs/apps/fashion-mnist/app.cue": fashionMNISTReordered,
-		"specs/platform.cue":               "argocd: namespace: \"argocd\"\n" + strings.Replace(diffPlatform(8), "argocd: namespace: \"argocd\"\n", "", 1),
+		"specs/platform.cue":               "argocd: namespace: \"argocd\"\n" + strings.Replace(diffPlatform(16), "argocd: namespace: \"argocd\"\n", "", 1),
 	})
 	commit("reorder-only")
-	l.Write(map[string]string{"specs/platform.cue": "// The platform, with a comment.\n" + strings.ReplaceAll(diffPlatform(8), "\n", " // and another\n")})
+	l.Write(map[string]string{"specs/platform.cue": "// The platform, with a comment.\n" + strings.ReplaceAll(diffPlatform(16), "\n", " // and another\n")})
 	commit("comment-only")
 	return l, names, commits
 }

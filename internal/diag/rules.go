@@ -39,6 +39,11 @@ const (
 	// context (policy.exceptions.securityContext) where the environment's
 	// policy.securityExceptions refuses or reports it.
 	RuleSecurityContext = "security-context"
+
+	// RuleQuotaMaxScale: a team's apps fit its quota with every service at
+	// its min scale but not at its max scale (a warning; at min scale it
+	// is an error).
+	RuleQuotaMaxScale = "quota-max-scale"
 )
 
 // RuleInfo describes one rule.
@@ -66,6 +71,7 @@ var Rules = []RuleInfo{
 	{RuleImageRegistry, "images come from the environment's allowed registries", false},
 	{RuleResources, "containers set cpu and memory requests and limits where the environment requires them", false},
 	{RuleSecurityContext, "containers run restricted unless the app records an exception the environment allows", false},
+	{RuleQuotaMaxScale, "a team's apps fit its quota with every model service at its max scale", false},
 }
 
 // KnownRule reports whether id is a registered rule.

@@ -55,9 +55,10 @@ func TestCatalogPublish(t *testing.T) {
 	k8s := srv.CreateRepo(t, "k8s-config")
 	docs := srv.CreateRepo(t, "docs")
 	kubeflow := srv.CreateRepo(t, "kubeflow-config")
+	infra := srv.CreateRepo(t, "infra")
 	u, p := srv.Credentials()
 	auth := gitops.Auth{Username: u, Password: p}
-	urls := map[string]string{spec.RepoK8sConfig: k8s, RepoDocs: docs, spec.RepoKubeflowConfig: kubeflow}
+	urls := map[string]string{spec.RepoK8sConfig: k8s, RepoDocs: docs, spec.RepoKubeflowConfig: kubeflow, spec.RepoInfra: infra}
 	run := func(withCatalog bool) []Result {
 		t.Helper()
 		ws, err := workspace.Load(os.DirFS(dir), dir, workspace.Options{})

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
@@ -24,6 +25,7 @@ import (
 var ManagedDirs = map[string][]string{
 	spec.RepoK8sConfig:      {"apps", "platform", "argocd"},
 	spec.RepoKubeflowConfig: {"argocd", "components"},
+	spec.RepoInfra:          {"kops"},
 }
 
 // TrailerSource names the workspace commit a config commit was made from.
@@ -42,10 +44,13 @@ type Options struct {
 	SourceCommit string
 	Auth         gitops.Auth
 	Author       gitops.Signature
-	// Repos, when set, keeps each repo in memory between publishes (see
+	// Repos, when set, limits publishing to these repos, such as the ones
+	// a change can touch; empty means every repo of the platform.
+	Repos []string
+	// Keep, when set, keeps each repo in memory between publishes (see
 	// gitops.Repo), for a process that publishes again and again. The
 	// trees passed to Publish must then not be changed afterwards.
-	Repos *Repos
+	Keep *Repos
 }
 
 // Repos keeps one gitops.Repo per target across publishes. The zero value
@@ -93,6 +98,9 @@ func Publish(ctx context.Context, p *spec.Platform, trees map[string]generators.
 	}
 	var out []Result
 	for _, name := range generators.SortedKeys(p.Repos) {
+		if len(opts.Repos) > 0 && !slices.Contains(opts.Repos, name) {
+			continue
+		}
 		repo := p.Repos[name]
 		managed := managedDirs(name, repo.Path)
 		if name == spec.RepoKubeflowConfig && len(p.Components) == 0 {
@@ -124,7 +132,7 @@ func Publish(ctx context.Context, p *spec.Platform, trees map[string]generators.
 		if opts.SourceCommit != "" {
 			req.Trailers = []gitops.Trailer{{Key: TrailerSource, Value: opts.SourceCommit}}
 		}
-		res, err := opts.Repos.publish(ctx, req)
+		res, err := opts.Keep.publish(ctx, req)
 		if err != nil {
 			return out, fmt.Errorf("publish to %s: %w", name, err)
 		}

@@ -37,17 +37,21 @@ func exampleFS(t *testing.T) fstest.MapFS {
 	return out
 }
 
-// publishFS publishes fsys to url (k8s-config) and to kubeflowURL, the
-// URL of the test server's kubeflow-config repo.
-var kubeflowURL string
-
+// publishFS publishes fsys to the k8s-config repo at url, and to the
+// infra and kubeflow-config repos at url with "k8s-config" replaced by
+// their names, and returns the result of k8s-config first, then the others
+// in name order (infra, kubeflow-config).
 func publishFS(t *testing.T, fsys fs.FS, url string, auth gitops.Auth, dryRun bool) []Result {
 	t.Helper()
 	ws, err := workspace.Load(fsys, "ws", workspace.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	urls := map[string]string{spec.RepoK8sConfig: url, spec.RepoKubeflowConfig: kubeflowURL}
+	urls := map[string]string{
+		spec.RepoK8sConfig:      url,
+		spec.RepoInfra:          strings.Replace(url, "k8s-config", "infra", 1),
+		spec.RepoKubeflowConfig: strings.Replace(url, "k8s-config", "kubeflow-config", 1),
+	}
 	if err := OverrideURLs(ws.Platform, urls); err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +65,11 @@ func publishFS(t *testing.T, fsys fs.FS, url string, auth gitops.Auth, dryRun bo
 	if err != nil {
 		t.Fatalf("publish: %v", err)
 	}
+	// Repos are published in name order: infra, k8s-config,
+	// kubeflow-config.
+	if len(out) == 3 && out[1].Name == spec.RepoK8sConfig {
+		out[0], out[1] = out[1], out[0]
+	}
 	return out
 }
 
@@ -69,7 +78,8 @@ func publishFS(t *testing.T, fsys fs.FS, url string, auth gitops.Auth, dryRun bo
 func TestPublishExample(t *testing.T) {
 	srv := gittest.Start(t)
 	url := srv.CreateRepo(t, "k8s-config")
-	kubeflowURL = srv.CreateRepo(t, "kubeflow-config")
+	srv.CreateRepo(t, "infra")
+	kubeflowURL := srv.CreateRepo(t, "kubeflow-config")
 	user, pass := srv.Credentials()
 	auth := gitops.Auth{Username: user, Password: pass}
 
@@ -78,8 +88,8 @@ func TestPublishExample(t *testing.T) {
 
 	fsys := exampleFS(t)
 	res := publishFS(t, fsys, url, auth, false)
-	if len(res) != 2 || !res[0].Changed || !res[1].Changed || res[1].Name != spec.RepoKubeflowConfig {
-		t.Fatalf("first publish: %+v, want k8s-config and kubeflow-config changed", res)
+	if len(res) != 3 || !res[0].Changed || !res[1].Changed || !res[2].Changed || res[1].Name != spec.RepoInfra || res[2].Name != spec.RepoKubeflowConfig {
+		t.Fatalf("first publish: %+v, want k8s-config, infra and kubeflow-config changed", res)
 	}
 	// The platform components: their Applications, and the manifests of
 	// the chart dmls renders.
@@ -96,6 +106,18 @@ func TestPublishExample(t *testing.T) {
 	}
 	if app := kf["argocd/application-nvidia-device-plugin.argocd.yaml"]; !strings.Contains(app, "repoURL: "+kubeflowURL) {
 		t.Errorf("the component Application does not read the published kubeflow-config repo:\n%s", app)
+	}
+	// The infra repo gets the example's kops manifests, one file each.
+	infra := srv.Files(t, "infra", "main")
+	for _, p := range []string{
+		"kops/mycluster/cluster.yaml",
+		"kops/mycluster/instancegroups/control-plane-us-east-1a.yaml",
+		"kops/mycluster/instancegroups/nodes.yaml",
+		"kops/mycluster/instancegroups/gpu-training.yaml",
+	} {
+		if !strings.Contains(infra[p], "apiVersion: kops.k8s.io/v1alpha2") {
+			t.Errorf("infra repo lacks %s: %v", p, infra[p])
+		}
 	}
 	files := srv.Files(t, "k8s-config", "main")
 	for _, p := range []string{
@@ -121,8 +143,8 @@ func TestPublishExample(t *testing.T) {
 	count := srv.CommitCount(t, "k8s-config", "main")
 
 	// The same specs make no commit.
-	if res := publishFS(t, fsys, url, auth, false); res[0].Changed {
-		t.Errorf("second publish changed %+v", res[0])
+	if res := publishFS(t, fsys, url, auth, false); res[0].Changed || res[1].Changed || res[2].Changed {
+		t.Errorf("second publish changed %+v", res)
 	}
 	if got := srv.CommitCount(t, "k8s-config", "main"); got != count {
 		t.Errorf("second publish made a commit: %d commits, want %d", got, count)

@@ -145,12 +145,24 @@ func normRepo(s string) string {
 
 // Annotate sets AnnotationRefresh ("normal") on each named Application in
 // namespace ns, by a merge patch.
+//
+// An Application that already carries the annotation has a refresh
+// pending, and the reconcile that consumes it may have resolved the branch
+// before this push: Argo CD removes the annotation when that reconcile
+// ends, and a patch now would change nothing, so the push would wait for
+// the next poll. Annotate waits for such a pending refresh to be consumed
+// (up to PendingWait for all of them together), then asks again.
 func Annotate(ctx context.Context, cl dynamic.Interface, ns string, apps []string) error {
 	patch := []byte(`{"metadata":{"annotations":{"` + AnnotationRefresh + `":"normal"}}}`)
 	var errs []string
-	gvr := status.ResourceOf(status.KindApplication).GVR
+	r := cl.Resource(status.ResourceOf(status.KindApplication).GVR).Namespace(ns)
+	deadline := time.Now().Add(PendingWait)
 	for _, name := range apps {
-		if _, err := cl.Resource(gvr).Namespace(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "dmls"}); err != nil {
+		if err := waitNotPending(ctx, r, name, deadline); err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", name, err))
+			continue
+		}
+		if _, err := r.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "dmls"}); err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", name, err))
 		}
 	}
@@ -158,6 +170,32 @@ func Annotate(ctx context.Context, cl dynamic.Interface, ns string, apps []strin
 		return fmt.Errorf("refresh Applications: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// PendingWait bounds how long Annotate waits for refreshes that are
+// already pending to be consumed; pendingPoll is how often it looks.
+var (
+	PendingWait = 30 * time.Second
+	pendingPoll = 250 * time.Millisecond
+)
+
+// waitNotPending returns once the Application has no pending refresh, or
+// at deadline.
+func waitNotPending(ctx context.Context, r dynamic.ResourceInterface, name string, deadline time.Time) error {
+	for {
+		obj, err := r.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if _, pending := obj.GetAnnotations()[AnnotationRefresh]; !pending || !time.Now().Before(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pendingPoll):
+		}
+	}
 }
 
 // pushEvent is the part of GitHub's push event payload that Argo CD reads

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-playground/webhooks/v6/github"
 
@@ -121,32 +122,72 @@ func TestWebhook(t *testing.T) {
 	}
 }
 
-// TestAnnotateRequest checks the request Annotate makes: a merge patch of
-// the annotation, on the Application, in Argo CD's namespace. The e2e
-// test checks that Argo CD acts on it.
+// TestAnnotateRequest checks the requests Annotate makes: a look at the
+// Application, then a merge patch of the annotation, on the Application,
+// in Argo CD's namespace. While a refresh is already pending (the
+// annotation is there), it waits for Argo CD to consume it before asking
+// again. The e2e test checks that Argo CD acts on it.
 func TestAnnotateRequest(t *testing.T) {
 	var got []string
 	var mu sync.Mutex
+	pending := 0 // GETs that still see a pending refresh
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
-		got = append(got, r.Method+" "+r.URL.Path+" "+r.Header.Get("Content-Type")+" "+string(b))
-		mu.Unlock()
+		defer mu.Unlock()
+		got = append(got, strings.TrimSpace(r.Method+" "+r.URL.Path+" "+r.Header.Get("Content-Type")+" "+string(b)))
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{"name":"x"}}`))
+		annotations := `{}`
+		if r.Method == http.MethodGet && pending > 0 {
+			pending--
+			annotations = `{"argocd.argoproj.io/refresh":"normal"}`
+		}
+		_, _ = w.Write([]byte(`{"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{"name":"x","annotations":` + annotations + `}}`))
 	}))
 	defer srv.Close()
+	pendingPoll = time.Millisecond
 	cl := clientFor(t, srv.URL)
 	apps := exampleApplications(t)
 	n := &Notifier{Config: &spec.Refresh{Annotation: true}, Namespace: "argocd", Applications: apps, Cluster: cl}
-	refreshed, warnings := n.Notify(context.Background(), []Push{{URL: apps[0].RepoURL, Modified: []string{"apps/fashion-mnist/overlays/prod/kustomization.yaml"}}})
-	if len(warnings) > 0 || !slices.Equal(refreshed, []string{"fashion-mnist-prod"}) {
-		t.Fatalf("refreshed %v, warnings %v", refreshed, warnings)
+	const (
+		get   = `GET /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/fashion-mnist-prod`
+		patch = `PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/fashion-mnist-prod application/merge-patch+json {"metadata":{"annotations":{"argocd.argoproj.io/refresh":"normal"}}}`
+	)
+	for _, tc := range []struct {
+		pending int
+		want    []string
+	}{
+		{0, []string{get, patch}},
+		// A pending refresh: Annotate looks again until it is gone.
+		{2, []string{get, get, get, patch}},
+	} {
+		mu.Lock()
+		got, pending = nil, tc.pending
+		mu.Unlock()
+		refreshed, warnings := n.Notify(context.Background(), []Push{{URL: apps[0].RepoURL, Modified: []string{"apps/fashion-mnist/overlays/prod/kustomization.yaml"}}})
+		if len(warnings) > 0 || !slices.Equal(refreshed, []string{"fashion-mnist-prod"}) {
+			t.Fatalf("refreshed %v, warnings %v", refreshed, warnings)
+		}
+		mu.Lock()
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("with %d pending: requests\n%q\nwant\n%q", tc.pending, got, tc.want)
+		}
+		mu.Unlock()
 	}
-	want := `PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/fashion-mnist-prod application/merge-patch+json {"metadata":{"annotations":{"argocd.argoproj.io/refresh":"normal"}}}`
-	if len(got) != 1 || got[0] != want {
-		t.Errorf("requests %q, want %q", got, want)
+	// A refresh that stays pending past PendingWait: the patch goes out anyway.
+	defer func(d time.Duration) { PendingWait = d }(PendingWait)
+	PendingWait = 20 * time.Millisecond
+	mu.Lock()
+	got, pending = nil, 1<<30
+	mu.Unlock()
+	if _, warnings := n.Notify(context.Background(), []Push{{URL: apps[0].RepoURL, Modified: []string{"apps/fashion-mnist/overlays/prod/kustomization.yaml"}}}); len(warnings) > 0 {
+		t.Errorf("warnings %v", warnings)
 	}
+	mu.Lock()
+	if len(got) < 2 || got[len(got)-1] != patch {
+		t.Errorf("a refresh pending for good: requests end with %q, want the patch", got[len(got)-1])
+	}
+	mu.Unlock()
 	n.Cluster = nil
 	if _, warnings := n.Notify(context.Background(), []Push{{URL: apps[0].RepoURL, Modified: []string{"apps/fashion-mnist/base/x"}}}); len(warnings) != 1 {
 		t.Errorf("no cluster: warnings %v", warnings)

@@ -21,6 +21,8 @@ type Platform struct {
 	API *APIServer `json:"api,omitempty"`
 	// Components are the platform components in the kubeflow-config repo.
 	Components map[string]Component `json:"components,omitempty"`
+	// Clusters are the kops clusters on AWS, by short name.
+	Clusters map[string]KopsCluster `json:"clusters,omitempty"`
 }
 
 // APIServer is the installation of dmls serve on the platform cluster.
@@ -156,6 +158,8 @@ type CPUMemory struct {
 // Cluster is an Argo CD destination cluster.
 type Cluster struct {
 	Server string `json:"server"`
+	// Name is the platform cluster the environment runs on, if any.
+	Name string `json:"name,omitempty"`
 }
 
 // TFServingImage is the image of serving.model's runtime, tagged with its
@@ -255,6 +259,10 @@ type App struct {
 
 	// Secrets are the app's ExternalSecrets, by the name of the Secret.
 	Secrets map[string]ExternalSecret `json:"secrets,omitempty"`
+
+	// GPU, set by the loader for an app in an environment whose cluster
+	// has GPU groups, is where the app's GPU pods must run.
+	GPU *Placement `json:"-"`
 }
 
 // Container holds settings shared by a training job and its replica sets.

@@ -60,6 +60,10 @@ func (l *loader) check(in *Instance) diag.List {
 	}
 	c.securityException(a)
 	c.names(a)
+	if !c.diags.HasErrors() {
+		c.clusterFit(a)
+		a.GPU = c.placement()
+	}
 	return c.diags
 }
 

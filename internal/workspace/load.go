@@ -182,6 +182,7 @@ func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
 	l.cache = opts.Cache
 	l.loadApps(ev, opts)
 	l.checkOwners()
+	l.diags = append(l.diags, checkQuotas(l.ws)...)
 	l.ws.Warnings = l.diags.Warnings()
 	for _, a := range l.ws.Apps {
 		l.ws.Warnings = append(l.ws.Warnings, a.Warnings...)
@@ -405,6 +406,17 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 		checkExternalSecret(add, provenance.Join(pathSecrets, name), p.Secrets[name])
 	}
 	l.warnCredentials(&p, prov)
+	if _, ok := p.Repos[spec.RepoInfra]; len(p.Clusters) > 0 && !ok {
+		pos, _ := prov.Lookup("clusters")
+		l.diags.Add(pos, "clusters", "the kops manifests of the clusters go to the %q repo; add it to repos", spec.RepoInfra)
+		return
+	}
+	if d := checkClusters(&p, prov); len(d) > 0 {
+		l.diags = append(l.diags, d...)
+		if d.HasErrors() {
+			return
+		}
+	}
 	l.ws.Platform = &p
 	l.ws.PlatformProv = prov
 	l.checkPlatformNames(prov)
@@ -487,6 +499,12 @@ func (l *loader) checkEnvs() {
 	p := l.ws.Platform
 	for _, e := range l.ws.Envs {
 		prov := l.ws.EnvProv[e.Name]
+		if name := e.Cluster.Name; name != "" {
+			if _, ok := p.Clusters[name]; !ok {
+				pos, _ := prov.Lookup("cluster.name")
+				l.diags.Add(pos, "cluster.name", "unknown cluster %q; the platform's clusters are %s", name, quoteList(sortedKeys(p.Clusters)))
+			}
+		}
 		owner := map[string]string{}
 		for _, team := range sortedKeys(e.Namespaces) {
 			ns := e.Namespaces[team]

@@ -124,6 +124,7 @@ func TestPublishDeploysThroughArgoCD(t *testing.T) {
 	srv := gittest.Start(t)
 	url := srv.CreateRepo(t, "k8s-config")
 	docs := srv.CreateRepo(t, "docs")
+	infraURL := srv.CreateRepo(t, "infra")
 	user, pass := srv.Credentials()
 	t.Setenv("DMLS_GIT_USERNAME", user)
 	t.Setenv("DMLS_GIT_PASSWORD", pass)
@@ -131,10 +132,16 @@ func TestPublishDeploysThroughArgoCD(t *testing.T) {
 	repoSecret(t, c, srv, "k8s-config")
 
 	ws := copyExample(t)
-	out := dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs)
+	out := dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs, "--repo", "infra="+infraURL)
 	t.Logf("dmls publish:\n%s", out)
 	if !strings.Contains(out, "k8s-config: committed") {
 		t.Fatalf("first publish made no commit:\n%s", out)
+	}
+	// The kops manifests reach the infra repo. They are not applied: kops
+	// keeps its Cluster and InstanceGroups in its S3 state store, there is
+	// no kops controller or CRD in a cluster (see tests/e2e/README.md).
+	if f := srv.Files(t, "infra", "main")["kops/mycluster/cluster.yaml"]; !strings.Contains(f, "kind: Cluster") {
+		t.Errorf("the infra repo lacks the kops Cluster:\n%s", f)
 	}
 
 	// Bootstrap: apply argocd/bootstrap once. Everything after this
@@ -306,7 +313,7 @@ func TestPublishDeploysThroughArgoCD(t *testing.T) {
 	// Step 6: change the specs, publish, and the cluster follows.
 	editFile(t, filepath.Join(ws, "apps/fashion-mnist/training.cue"), "overrides: dev: training: replicas: worker: replicas: 2", "overrides: dev: training: replicas: worker: replicas: 3")
 	editFile(t, filepath.Join(ws, "apps/fashion-mnist/serving.cue"), "canaryPercent: 10", "canaryPercent: 50")
-	out = dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs)
+	out = dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs, "--repo", "infra="+infraURL)
 	t.Logf("dmls publish:\n%s", out)
 	refresh()
 	waitFor("dev workers 2→3 and staging canary 10→50%", 4*time.Minute, func() (bool, string) {
@@ -325,7 +332,7 @@ func TestPublishDeploysThroughArgoCD(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(ws, "apps/fashion-mnist")); err != nil {
 		t.Fatal(err)
 	}
-	out = dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs)
+	out = dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs, "--repo", "infra="+infraURL)
 	t.Logf("dmls publish:\n%s", out)
 	waitFor("fashion-mnist pruned", 4*time.Minute, func() (bool, string) {
 		refresh()
@@ -485,8 +492,13 @@ func appSummary(ctx context.Context, apps appLister) string {
 	for _, a := range list.Items {
 		cond, _, _ := unstructured.NestedSlice(a.Object, "status", "conditions")
 		op, _, _ := unstructured.NestedString(a.Object, "status", "operationState", "message")
-		fmt.Fprintf(&b, "  %s: sync=%s health=%s op=%q conditions=%s\n", a.GetName(),
-			str(&a, "status", "sync", "status"), str(&a, "status", "health", "status"), op, mustYAML(cond))
+		rev := str(&a, "status", "sync", "revision")
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		fmt.Fprintf(&b, "  %s: sync=%s revision=%s reconciledAt=%s refresh=%q health=%s op=%q conditions=%s\n", a.GetName(),
+			str(&a, "status", "sync", "status"), rev, str(&a, "status", "reconciledAt"), a.GetAnnotations()["argocd.argoproj.io/refresh"],
+			str(&a, "status", "health", "status"), op, mustYAML(cond))
 	}
 	return b.String()
 }

@@ -57,3 +57,36 @@ func TestDryRunRenderedExample(t *testing.T) {
 	}
 	t.Logf("%d rendered objects pass a server-side dry run", len(objs))
 }
+
+// TestDryRunKops server-side dry-runs the example's kops Cluster and
+// InstanceGroups against kops's own CRDs (k8s.io/kops v1.31.0, k8s/crds),
+// in the default namespace. They are never applied: kops keeps them in its
+// S3 state store, and no kops controller runs here (issue 9).
+func TestDryRunKops(t *testing.T) {
+	c := connect(t)
+	ws, err := workspace.Load(os.DirFS("../.."), ".", workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := build.Infra(ws.Platform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []*unstructured.Unstructured
+	for _, name := range generators.SortedKeys(tree) {
+		var m map[string]any
+		if err := yaml.Unmarshal(tree[name], &m); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		u := &unstructured.Unstructured{Object: m}
+		u.SetNamespace("default")
+		objs = append(objs, u)
+	}
+	if len(objs) < 5 {
+		t.Fatalf("only %d kops objects", len(objs))
+	}
+	if err := c.DryRunAll(context.Background(), objs); err != nil {
+		t.Fatalf("the API server rejects the kops objects:\n%v", err)
+	}
+	t.Logf("%d kops objects pass a server-side dry run against the kops CRDs", len(objs))
+}
