@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
-	"github.com/dmls-project/dmls/internal/gittest"
 )
 
 // loadResult is what a load run measured.
@@ -88,9 +87,9 @@ func load(t testing.TB, n, clients, apps int) loadResult {
 }
 
 // TestLoadSmall is a small load run of the regular test suite: 60
-// submissions from 10 clients.
+// submissions from 10 clients, onto the seed and one more app.
 func TestLoadSmall(t *testing.T) {
-	res := load(t, 60, 10, 2)
+	res := load(t, 60, 10, 3)
 	t.Logf("60 submissions in %v (%.1f/s) in %.0f batches; p50 %v, p99 %v",
 		res.elapsed.Round(time.Millisecond), 60/res.elapsed.Seconds(), res.batches, res.p50.Round(time.Millisecond), res.p99.Round(time.Millisecond))
 }
@@ -112,29 +111,4 @@ func BenchmarkSubmit500(b *testing.B) {
 			}
 		})
 	}
-}
-
-// startReposWith is startRepos with a workspace of apps apps: the seed's
-// two and API-managed training jobs.
-func startReposWith(t testing.TB, apps int) *repos {
-	t.Helper()
-	g := gittest.Start(t)
-	g.CreateRepo(t, "ml-model")
-	g.CreateRepo(t, "k8s-config")
-	files := seedWorkspace(t)
-	for i := range apps - 2 {
-		name := fmt.Sprintf("pre-%04d", i)
-		files["apps/"+name+"/app.json"] = fmt.Sprintf(`{
-  "name": %q,
-  "team": "ml-research",
-  "training": {
-    "image": "registry.example.com/trainer:1.%d",
-    "hyperparameters": {"learning_rate": 0.01},
-    "replicas": {"worker": {"replicas": 2}}
-  }
-}
-`, name, i)
-	}
-	g.Push(t, "ml-model", gittest.Change{Files: files, Message: "seed"})
-	return &repos{git: g}
 }
