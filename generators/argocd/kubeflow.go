@@ -10,6 +10,7 @@ import (
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -56,6 +57,7 @@ type PlatformAccess struct {
 var teamWorkloadKinds = []metav1.GroupKind{
 	{Group: kubeflowv1.SchemeGroupVersion.Group, Kind: kubeflowv1.TFJobKind},
 	{Group: servingv1.SchemeGroupVersion.Group, Kind: "Service"},
+	{Group: inferenceservice.GroupVersion.Group, Kind: inferenceservice.Kind},
 }
 
 var allKinds = []metav1.GroupKind{{Group: "*", Kind: "*"}}

@@ -66,6 +66,9 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 	const pred = "spec.predictor"
 	pr := &isvc.Spec.Predictor
 	pr.ComponentExtensionSpec = extension(s, trace, pred)
+	pr.ServiceAccountName = generators.ServingServiceAccount
+	sc, scFrom := generators.SecurityContext(app)
+	generators.AnnotateException(app, &isvc.ObjectMeta, trace)
 
 	if m := s.Model; m != nil {
 		ms := &v1beta1.ModelSpec{ModelFormat: v1beta1.ModelFormat{Name: m.Format}}
@@ -89,25 +92,34 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 		ms.StorageURI = ptr(m.StorageURI)
 		trace.Record(pred+".model.storageUri", "serving.model.storageUri")
 		ms.Container = container(containerSpec{
+			securityContext: sc, securityFrom: scFrom,
 			command: s.Command, args: s.Args, env: s.Env, envFrom: s.EnvFrom, resources: s.Resources, port: s.Port,
 		}, trace, pred+".model", "serving")
 		pr.Model = ms
 	} else {
 		c := container(containerSpec{
+			securityContext: sc, securityFrom: scFrom,
 			image: s.Image, command: s.Command, args: s.Args, env: s.Env, envFrom: s.EnvFrom, resources: s.Resources, port: s.Port,
 		}, trace, pred+".containers[0]", "serving")
 		c.Name = ContainerName
 		pr.Containers = []corev1.Container{c}
 	}
+	if gpus(s.Resources) {
+		placeGPU(&pr.PodSpec, app.GPU, trace, pred, "serving.resources.gpu")
+	}
 
 	if t := s.Transformer; t != nil {
 		const at = "spec.transformer"
 		c := container(containerSpec{
+			securityContext: sc, securityFrom: scFrom,
 			image: t.Image, command: t.Command, args: t.Args, env: t.Env, envFrom: t.EnvFrom, resources: t.Resources, port: t.Port,
 		}, trace, at+".containers[0]", "serving.transformer")
 		c.Name = ContainerName
-		isvc.Spec.Transformer = &v1beta1.TransformerSpec{PodSpec: v1beta1.PodSpec{Containers: []corev1.Container{c}}}
+		isvc.Spec.Transformer = &v1beta1.TransformerSpec{PodSpec: v1beta1.PodSpec{ServiceAccountName: generators.ServingServiceAccount, Containers: []corev1.Container{c}}}
 		trace.Record(at, "serving.transformer")
+		if gpus(t.Resources) {
+			placeGPU(&isvc.Spec.Transformer.PodSpec, app.GPU, trace, at, "serving.transformer.resources.gpu")
+		}
 	}
 
 	obj, err := generators.New(isvc, GroupVersion.WithKind(Kind), trace)
@@ -160,19 +172,26 @@ func extension(s *spec.ModelService, trace *provenance.Trace, at string) v1beta1
 }
 
 type containerSpec struct {
-	image     string
-	command   []string
-	args      []string
-	env       map[string]spec.EnvValue
-	envFrom   []spec.EnvSource
-	resources *spec.Resources
-	port      int
+	securityContext *corev1.SecurityContext
+	securityFrom    string
+	image           string
+	command         []string
+	args            []string
+	env             map[string]spec.EnvValue
+	envFrom         []spec.EnvSource
+	resources       *spec.Resources
+	port            int
 }
 
 // container builds a predictor or transformer container from the spec
 // fields under from, recording each at the object path at.
 func container(cs containerSpec, trace *provenance.Trace, at, from string) corev1.Container {
-	var c corev1.Container
+	// The policy's restricted security context, as for every container
+	// dmls generates (generators.SecurityContext).
+	c := corev1.Container{SecurityContext: cs.securityContext}
+	if cs.securityFrom != "" {
+		trace.Record(at+".securityContext", cs.securityFrom)
+	}
 	if cs.image != "" {
 		c.Image = cs.image
 		trace.Record(at+".image", from+".image")
@@ -205,3 +224,12 @@ func container(cs containerSpec, trace *provenance.Trace, at, from string) corev
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func gpus(r *spec.Resources) bool { return r != nil && r.GPU != nil && *r.GPU > 0 }
+
+// placeGPU is generators.PlaceGPU on KServe's own PodSpec type.
+func placeGPU(pod *v1beta1.PodSpec, pl *spec.Placement, trace *provenance.Trace, podAt, gpuPath string) {
+	ps := corev1.PodSpec{NodeSelector: pod.NodeSelector, Tolerations: pod.Tolerations}
+	generators.PlaceGPU(&ps, pl, trace, podAt, gpuPath)
+	pod.NodeSelector, pod.Tolerations = ps.NodeSelector, ps.Tolerations
+}

@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"knative.dev/pkg/apis"
 	"knative.dev/serving/pkg/apis/autoscaling"
@@ -241,23 +242,52 @@ func Features(objs ...generators.Object) (map[string]string, error) {
 	for _, f := range PodSpecFlags {
 		out[f.Key] = "disabled"
 	}
-	for _, o := range objs {
-		if o.Unstructured == nil || o.GetKind() != "Service" || o.GroupVersionKind().Group != servingv1.SchemeGroupVersion.Group {
-			continue
-		}
-		svc := &servingv1.Service{}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, svc); err != nil {
-			return nil, fmt.Errorf("knative service %s: %w", o.GetName(), err)
-		}
-		ps := &svc.Spec.Template.Spec.PodSpec
+	use := func(ps *corev1.PodSpec) {
 		for _, f := range PodSpecFlags {
 			if f.Uses(ps) {
 				out[f.Key] = "enabled"
 			}
 		}
 	}
+	for _, o := range objs {
+		if o.Unstructured == nil {
+			continue
+		}
+		switch gk := o.GroupVersionKind().GroupKind(); {
+		case gk.Group == servingv1.SchemeGroupVersion.Group && gk.Kind == "Service":
+			svc := &servingv1.Service{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, svc); err != nil {
+				return nil, fmt.Errorf("knative service %s: %w", o.GetName(), err)
+			}
+			use(&svc.Spec.Template.Spec.PodSpec)
+		case gk.Group == kserveGroup && gk.Kind == "InferenceService":
+			// KServe runs a Serverless InferenceService's predictor and
+			// transformer as Knative Services with their pod fields.
+			if o.GetAnnotations()[kserveDeploymentMode] == "RawDeployment" {
+				continue
+			}
+			for _, component := range []string{"predictor", "transformer"} {
+				m, ok, _ := unstructured.NestedMap(o.Object, "spec", component)
+				if !ok {
+					continue
+				}
+				ps := &corev1.PodSpec{}
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, ps); err != nil {
+					return nil, fmt.Errorf("inferenceservice %s %s: %w", o.GetName(), component, err)
+				}
+				use(ps)
+			}
+		}
+	}
 	return out, nil
 }
+
+// The KServe group and deployment-mode annotation, written here rather
+// than imported: generators/inferenceservice is KServe's package.
+const (
+	kserveGroup          = "serving.kserve.io"
+	kserveDeploymentMode = "serving.kserve.io/deploymentMode"
+)
 
 // MergeFeatures returns the union of feature sets: a flag enabled in one
 // of them is enabled.

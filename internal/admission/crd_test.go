@@ -23,6 +23,8 @@ var upstream = map[string]string{
 	"appprojects.argoproj.io.yaml":             "github.com/argoproj/argo-cd/v2@v2.14.21/manifests/crds/appproject-crd.yaml",
 	"inferenceservices.serving.kserve.io.yaml": "github.com/kserve/kserve@v0.14.1/config/crd/full/serving.kserve.io_inferenceservices.yaml",
 	"externalsecrets.external-secrets.io.yaml": "github.com/external-secrets/external-secrets@v0.16.2/config/crds/bases/external-secrets.io_externalsecrets.yaml",
+	"clusters.kops.k8s.io.yaml":                "k8s.io/kops@v1.31.0/k8s/crds/kops.k8s.io_clusters.yaml",
+	"instancegroups.kops.k8s.io.yaml":          "k8s.io/kops@v1.31.0/k8s/crds/kops.k8s.io_instancegroups.yaml",
 }
 
 // TestEmbeddedCRDsAreUpstream fails when an embedded CRD is not a byte copy

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -105,8 +106,22 @@ func TestCheckTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := append(checkTree(ws, res.Platform, nil), checkTree(ws, res.ArgoCD, nil)...); len(d) != 0 {
-		t.Fatalf("the example's trees must pass: %v", d)
+	for name, tree := range map[string]generators.Tree{"platform": res.Platform, "argocd": res.ArgoCD, "kubeflow-config": res.Kubeflow, "infra": res.Infra} {
+		if len(tree) == 0 {
+			t.Errorf("the example has no %s tree", name)
+		}
+		if d := checkTree(ws, tree, nil); len(d) != 0 {
+			t.Fatalf("the example's %s tree must pass: %v", name, d)
+		}
+	}
+	// kops's own CRDs: a group whose size is not an integer, and a field
+	// kops does not have, are refused, at the cluster in platform.cue.
+	ig := []byte(strings.Replace(strings.Replace(string(res.Infra["kops/mycluster/instancegroups/nodes.yaml"]),
+		"maxSize: 5", `maxSize: "five"`, 1), "spec:\n", "spec:\n  spotPrice: 0.1\n", 1))
+	kd := checkTree(ws, generators.Tree{"kops/mycluster/instancegroups/nodes.yaml": ig}, nil)
+	if len(kd) != 2 || !strings.Contains(fmt.Sprint(kd), "spec.maxSize: Invalid value") || !strings.Contains(fmt.Sprint(kd), "spec.spotPrice: unknown field") ||
+		kd[0].Rule != RuleCRDSchema || kd[0].Pos.File != "platform.cue" || kd[0].Pos.Line <= 1 {
+		t.Errorf("a broken InstanceGroup: %v", kd)
 	}
 	tree := generators.Tree{
 		"argocd/dev/application-a.yaml": []byte(`apiVersion: argoproj.io/v1alpha1

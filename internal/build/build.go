@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"path"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
@@ -236,6 +237,8 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 	var found diag.List
 	found = append(found, checkTree(ws, res.Platform, opts.Memo)...)
 	found = append(found, checkTree(ws, res.ArgoCD, opts.Memo)...)
+	found = append(found, checkTree(ws, res.Kubeflow, opts.Memo)...)
+	found = append(found, checkTree(ws, res.Infra, opts.Memo)...)
 	if err := found.Err(); err != nil {
 		return nil, err
 	}
@@ -258,6 +261,13 @@ func checkTree(ws *workspace.Workspace, tree generators.Tree, m *Memo) diag.List
 		return d
 	}
 	for _, name := range generators.SortedKeys(tree) {
+		pos := pos
+		// A kops manifest (kops/<cluster>/...) points at its cluster.
+		if rest, ok := strings.CutPrefix(name, "kops/"); ok {
+			if p, ok := ws.PlatformProv.Lookup("clusters." + strings.SplitN(rest, "/", 2)[0]); ok {
+				pos = p
+			}
+		}
 		key := ""
 		if m != nil {
 			h := sha256.New()
@@ -278,7 +288,8 @@ func checkTree(ws *workspace.Workspace, tree generators.Tree, m *Memo) diag.List
 	return d
 }
 
-// checkFile runs the checks of checkTree on one file.
+// checkFile runs the checks of checkTree on one file; pos is where its
+// findings point.
 func checkFile(schemas *admission.Schemas, pos provenance.Pos, name string, file []byte) diag.List {
 	var d diag.List
 	for _, doc := range bytes.Split(file, []byte("\n---\n")) {

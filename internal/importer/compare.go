@@ -80,6 +80,12 @@ func Canonical(obj map[string]any, drop map[string]string) (map[string]any, erro
 			return nil, err
 		}
 		inferenceservice.Default(isvc)
+		if ps := &isvc.Spec.Predictor.PodSpec; ps.ServiceAccountName == generators.ServingServiceAccount {
+			ps.ServiceAccountName = ""
+		}
+		if t := isvc.Spec.Transformer; t != nil && t.ServiceAccountName == generators.ServingServiceAccount {
+			t.ServiceAccountName = ""
+		}
 		typed = isvc
 	case kindPVC:
 		pvc := &corev1.PersistentVolumeClaim{}

@@ -594,7 +594,7 @@ func keep(list any, ok func(map[string]any) bool) any {
 // which an import reports but does not refuse.
 func normalization(kind string, d difference) (string, bool) {
 	p := d.path
-	if kind == kindTFJob && strings.Contains(p, ".securityContext") && d.in == nil {
+	if (kind == kindTFJob || kind == kindISVC) && strings.Contains(p, ".securityContext") && d.in == nil {
 		return "dmls adds a restricted securityContext (" + show(d.out) + ")", true
 	}
 	if kind != kindKService {

@@ -60,12 +60,13 @@ func TestStatusAndRefresh(t *testing.T) {
 	srv := gittest.Start(t)
 	url := srv.CreateRepo(t, "k8s-config")
 	docs := srv.CreateRepo(t, "docs")
+	infra := srv.CreateRepo(t, "infra")
 	user, pass := srv.Credentials()
 	t.Setenv("DMLS_GIT_USERNAME", user)
 	t.Setenv("DMLS_GIT_PASSWORD", pass)
 	repoSecret(t, c, srv, "k8s-config")
 	ws := copyExample(t)
-	dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs)
+	dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs, "--repo", "infra="+infra)
 	bootstrap(t, c, srv, "k8s-config")
 	apps := c.Dynamic.Resource(applicationGVR).Namespace(ArgoCDNamespace)
 
@@ -205,7 +206,7 @@ func TestStatusAndRefresh(t *testing.T) {
 	// refresh annotation on exactly the changed Application.
 	editFile(t, filepath.Join(ws, "apps/fashion-mnist/training.cue"), "overrides: dev: training: replicas: worker: replicas: 2", "overrides: dev: training: replicas: worker: replicas: 3")
 	start := time.Now()
-	out := dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs)
+	out := dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs, "--repo", "infra="+infra)
 	tip := srv.Head(t, "k8s-config", "main")
 	t.Logf("dmls publish:\n%s", out)
 	// Exactly the Applications whose sources changed: dev's, and the API
