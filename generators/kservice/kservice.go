@@ -18,6 +18,7 @@ import (
 	"knative.dev/serving/pkg/apis/autoscaling"
 	"knative.dev/serving/pkg/apis/config"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+	autoscalerconfig "knative.dev/serving/pkg/autoscaler/config"
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/provenance"
@@ -303,6 +304,46 @@ func MergeFeatures(sets ...map[string]string) map[string]string {
 	return out
 }
 
+// WithConfig returns ctx with Knative's config holding features and the
+// cluster's config-autoscaler and config-defaults, the way Knative's
+// webhook sees them. A value Knative cannot read is an error naming its
+// ConfigMap.
+func WithConfig(ctx context.Context, features map[string]string, cluster *spec.KnativeConfig) (context.Context, error) {
+	cfg, err := Config(features, cluster)
+	if err != nil {
+		return nil, err
+	}
+	return config.ToContext(ctx, cfg), nil
+}
+
+// Config reads Knative's configuration from the data of its ConfigMaps.
+func Config(features map[string]string, cluster *spec.KnativeConfig) (*config.Config, error) {
+	feats, err := config.NewFeaturesConfigFromMap(features)
+	if err != nil {
+		return nil, fmt.Errorf("knative config-features: %w", err)
+	}
+	var as, defs map[string]string
+	if cluster != nil {
+		as, defs = cluster.Autoscaler, cluster.Defaults
+	}
+	asc, err := autoscalerconfig.NewConfigFromMap(nonNilMap(as))
+	if err != nil {
+		return nil, fmt.Errorf("knative config-autoscaler: %w", err)
+	}
+	d, err := config.NewDefaultsConfigFromMap(nonNilMap(defs))
+	if err != nil {
+		return nil, fmt.Errorf("knative config-defaults: %w", err)
+	}
+	return &config.Config{Features: feats, Autoscaler: asc, Defaults: d}, nil
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
 // WithFeatures returns ctx with Knative's config (knative.dev/serving/pkg/apis/config)
 // holding features, the way Knative's webhook sees its config-features.
 func WithFeatures(ctx context.Context, features map[string]string) (context.Context, error) {
@@ -328,11 +369,17 @@ type FieldError struct {
 // finding names the object field; callers map it to the spec through the
 // object's Trace.
 func Validate(obj generators.Object, features map[string]string) []FieldError {
+	return ValidateOn(obj, features, nil)
+}
+
+// ValidateOn is Validate on a cluster whose Knative configuration is
+// cluster (nil: Knative's defaults).
+func ValidateOn(obj generators.Object, features map[string]string, cluster *spec.KnativeConfig) []FieldError {
 	svc := &servingv1.Service{}
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, svc); err != nil {
 		return []FieldError{{Message: err.Error()}}
 	}
-	ctx, err := WithFeatures(context.Background(), features)
+	ctx, err := WithConfig(context.Background(), features, cluster)
 	if err != nil {
 		return []FieldError{{Message: err.Error()}}
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -63,7 +64,10 @@ func seedWorkspace(t testing.TB) map[string]string {
 	files["overlays/prod.cue"] = relaxResources(t, files["overlays/prod.cue"])
 	// The load tests submit hundreds of apps for one team: give it the
 	// room, or the quota cross-check (rightly) refuses them.
-	files["platform.cue"] = strings.Replace(files["platform.cue"], `quota: {cpu: "16", memory: "64Gi", gpu: 16, pods: 100}`, `quota: {cpu: "1000", memory: "4Ti", gpu: 16, pods: 100000}`, 1)
+	big := `quota: {cpu: "1000", memory: "4Ti", gpu: 16, pods: 100000, storage: "100Ti"}`
+	if files["platform.cue"] = teamQuota.ReplaceAllString(files["platform.cue"], big); !strings.Contains(files["platform.cue"], big) {
+		t.Fatal("the example's platform.cue has no team quota to widen")
+	}
 	files["apps/ranker/app.json"] = `{
   "name": "ranker",
   "team": "ml-serving",
@@ -328,3 +332,6 @@ func (h *dtoHistogram) read(c prometheus.Histogram) {
 		h.count = float64(m.GetHistogram().GetSampleCount())
 	}
 }
+
+// teamQuota matches the first team's quota in the example's platform.cue.
+var teamQuota = regexp.MustCompile(`quota: \{cpu: "16", memory: "64Gi"[^}]*\}`)

@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"maps"
 	"net/http"
-	"regexp"
 	"slices"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
+	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // route is one endpoint. The same table registers the handlers and writes
@@ -152,9 +152,6 @@ func (s *Server) enqueue(req *request, team string, op operation, okStatus int) 
 	return &response{status: status, body: o.result, replayed: o.replayed}
 }
 
-// appNameRE is #AppName; the loader checks it again with the schema.
-var appNameRE = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
-
 // submission checks the shape of a submission body: an #App with one
 // section, without team. The workspace loader checks the rest, with the
 // same findings as for spec files.
@@ -177,7 +174,7 @@ func submission(body []byte, team, section string) (map[string]any, *apiError) {
 		}
 	}
 	name, _ := m["name"].(string)
-	if name == "" || len(name) > 63 || !appNameRE.MatchString(name) {
+	if !workspace.ValidAppName(name) {
 		return nil, badRequest("name", "must be a DNS-1035 label: lower-case letters, digits and '-', starting with a letter and ending with a letter or digit, at most 63 characters")
 	}
 	if _, ok := m[section].(map[string]any); !ok {

@@ -468,7 +468,7 @@ func check(in *workspace.Instance, objs []generators.Object, features map[string
 		if o.GetKind() != "Service" || o.GroupVersionKind().Group != "serving.knative.dev" {
 			continue
 		}
-		for _, fe := range kservice.Validate(o, features) {
+		for _, fe := range kservice.ValidateOn(o, features, in.Env.Serving.Knative) {
 			if fe.Warning {
 				continue
 			}

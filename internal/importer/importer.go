@@ -60,7 +60,6 @@ type Result struct {
 	Warnings []Problem
 }
 
-var appName = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 var runName = regexp.MustCompile(`^([a-z]([-a-z0-9]*[a-z0-9])?)-r([0-9]+)$`)
 
 // Plan imports docs into the workspace in fsys (named root in messages)
@@ -174,7 +173,7 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 		}
 		app = src
 	}
-	if !appName.MatchString(app) || len(app) > 63 {
+	if !workspace.ValidAppName(app) {
 		return nil, &Error{Problems: []Problem{{Doc: orInput(t.appFrom), Path: "metadata.name", Message: fmt.Sprintf("app name %q is not a DNS-1035 label (lower-case letters, digits and '-', starting with a letter); set --app", app)}}}
 	}
 

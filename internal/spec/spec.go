@@ -238,6 +238,16 @@ type EnvServing struct {
 	Resources            *Resources `json:"resources,omitempty"`
 	// DeploymentMode is KServe's deployment mode in this environment.
 	DeploymentMode string `json:"deploymentMode"`
+	// Knative is the Knative Serving configuration of the environment's
+	// cluster, which dmls validates Services with.
+	Knative *KnativeConfig `json:"knative,omitempty"`
+}
+
+// KnativeConfig is the data of Knative Serving's config-autoscaler and
+// config-defaults ConfigMaps on a cluster.
+type KnativeConfig struct {
+	Autoscaler map[string]string `json:"autoscaler,omitempty"`
+	Defaults   map[string]string `json:"defaults,omitempty"`
 }
 
 // KServe deployment modes (serving.kserve.io/deploymentMode).

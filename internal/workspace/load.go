@@ -20,6 +20,7 @@ import (
 
 	"cuelang.org/go/cue"
 
+	"github.com/dmls-project/dmls/generators/kservice"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/helmrender"
 	"github.com/dmls-project/dmls/internal/memo"
@@ -503,6 +504,14 @@ func (l *loader) checkEnvs() {
 			if _, ok := p.Clusters[name]; !ok {
 				pos, _ := prov.Lookup("cluster.name")
 				l.diags.Add(pos, "cluster.name", "unknown cluster %q; the platform's clusters are %s", name, quoteList(sortedKeys(p.Clusters)))
+			}
+		}
+		if k := e.Serving.Knative; k != nil {
+			// Knative reads these as its webhook does; a value it cannot
+			// read would fail every Service's validation later.
+			if _, err := kservice.Config(nil, k); err != nil {
+				pos, _ := prov.Lookup("serving.knative")
+				l.diags.Add(pos, "serving.knative", "%v", err)
 			}
 		}
 		owner := map[string]string{}
