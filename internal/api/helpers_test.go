@@ -89,26 +89,13 @@ func relaxResources(t testing.TB, prod string) string {
 	return strings.Replace(prod, from, to, 1)
 }
 
-// roomFor raises ml-research's quota in platform.cue so that load tests
-// of thousands of training jobs fit; what they test is the API, not the
-// quota (internal/workspace tests that).
-func roomFor(t testing.TB, platform string) string {
-	t.Helper()
-	const from = `quota: {cpu: "16", memory: "64Gi", gpu: 16, pods: 100, storage: "200Gi"}`
-	if !strings.Contains(platform, from) {
-		t.Fatalf("platform.cue has no %s", from)
-	}
-	return strings.Replace(platform, from, `quota: {cpu: "100000", memory: "100000Gi", gpu: 16, pods: 100000, storage: "100000Gi"}`, 1)
-}
-
 func startRepos(t testing.TB) *repos {
 	t.Helper()
 	return startReposWith(t, 2)
 }
 
 // startReposWith is startRepos with a workspace of apps apps: the seed's
-// two and API-managed training jobs, pre-0000, pre-0001, ... With more
-// than the seed's, the team's quota is raised to hold them (see roomFor).
+// two and API-managed training jobs, pre-0000, pre-0001, ...
 func startReposWith(t testing.TB, apps int) *repos {
 	t.Helper()
 	g := gittest.Start(t)
@@ -116,9 +103,6 @@ func startReposWith(t testing.TB, apps int) *repos {
 	g.CreateRepo(t, "k8s-config")
 	g.CreateRepo(t, "kubeflow-config")
 	files := seedWorkspace(t)
-	if apps > 2 {
-		files["platform.cue"] = roomFor(t, files["platform.cue"])
-	}
 	for i := range apps - 2 {
 		name := fmt.Sprintf("pre-%04d", i)
 		files["apps/"+name+"/app.json"] = fmt.Sprintf(`{
