@@ -59,9 +59,9 @@ $(TOOLS)/kustomize:
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -skip Submit500 ./internal/... ./generators/...
 
-## bench-api: 500 submissions from 25 clients against a real git server: req/s, p50, p99
+## bench-api: 500 submissions from 25 clients against a real git server, at 10 and 1,000 apps: req/s, p50, p99
 bench-api:
-	$(GO) test ./internal/api/ -run '^$$' -bench BenchmarkSubmit500 -benchtime 1x -timeout 20m
+	$(GO) test ./internal/api/ -run '^$$' -bench BenchmarkSubmit500 -benchtime 1x -timeout 40m
 
 ## image: the dmls image (needs a Docker engine; dmls serve runs the API)
 image:

@@ -1,6 +1,9 @@
 package argocd
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"path"
 	"slices"
@@ -16,6 +19,7 @@ import (
 	"github.com/dmls-project/dmls/generators/externalsecret"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/generators/kustomize"
+	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
@@ -106,6 +110,10 @@ type App struct {
 	// Ignore, when not nil, is IgnoreDifferences(Objects) computed
 	// already, for callers that cache it with the objects.
 	Ignore []v1alpha1.ResourceIgnoreDifferences
+	// Key, when set, identifies Objects and Ignore (the app's digest):
+	// with Input.Memo, Tree reuses the Application laid out before for
+	// the same Key. Leave it empty for objects that no digest covers.
+	Key string
 }
 
 // TeamKinds are the namespaced kinds a team's Applications may sync: what
@@ -309,8 +317,65 @@ func Applications(p *spec.Platform, env *spec.Environment, src Source, platformD
 	if src.RepoURL == "" {
 		return nil, fmt.Errorf("environment %s: no k8s-config repo URL to read Applications from", env.Name)
 	}
+	obj, err := platformApplication(p, env, src, platformDir)
+	if err != nil {
+		return nil, err
+	}
+	out := []generators.Object{obj}
+	err = eachApplication(p, env, src, apps, func(a App, name string, make func() (generators.Object, error)) error {
+		obj, err := make()
+		if err != nil {
+			return err
+		}
+		out = append(out, obj)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachApplication checks the apps of env (teams, namespaces, Application
+// names) and calls emit for each of them, in app order, with the
+// Application's name and a function that makes it: a caller that has the
+// Application from before need not make it again.
+func eachApplication(p *spec.Platform, env *spec.Environment, src Source, apps []App, emit func(a App, name string, make func() (generators.Object, error)) error) error {
+	names := map[string]string{PlatformApplicationName(env.Name): "the platform Application of environment " + env.Name}
+	var mine []App
+	for _, a := range apps {
+		if a.Env == env.Name {
+			mine = append(mine, a)
+		}
+	}
+	sort.SliceStable(mine, func(i, j int) bool { return mine[i].Name < mine[j].Name })
+	for _, a := range mine {
+		if _, ok := p.Teams[a.Team]; !ok {
+			return fmt.Errorf("app %s: unknown team %q; the platform's teams are %v", a.Name, a.Team, generators.SortedKeys(p.Teams))
+		}
+		ns, ok := env.Namespaces[a.Team]
+		if !ok {
+			return fmt.Errorf("app %s: team %q has no namespace in environment %s; add it to namespaces in overlays/%s.cue", a.Name, a.Team, env.Name, env.Name)
+		}
+		name := ApplicationName(a.Name, env.Name)
+		if err := checkAppName(name); err != nil {
+			return fmt.Errorf("app %s in environment %s: %w", a.Name, env.Name, err)
+		}
+		if other, dup := names[name]; dup {
+			return fmt.Errorf("app %s in environment %s: its Application %q has the same name as %s; rename the app", a.Name, env.Name, name, other)
+		}
+		names[name] = "app " + a.Name
+		if err := emit(a, name, func() (generators.Object, error) { return application(p, env, src, a, name, ns) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// platformApplication makes platform-<env>, which syncs platformDir.
+func platformApplication(p *spec.Platform, env *spec.Environment, src Source, platformDir string) (generators.Object, error) {
 	if platformDir == "" {
-		return nil, fmt.Errorf("environment %s: no platform folder for platform-%s", env.Name, env.Name)
+		return generators.Object{}, fmt.Errorf("environment %s: no platform folder for platform-%s", env.Name, env.Name)
 	}
 	plat := &v1alpha1.Application{
 		ObjectMeta: metav1.ObjectMeta{
@@ -327,71 +392,40 @@ func Applications(p *spec.Platform, env *spec.Environment, src Source, platformD
 	}
 	tr := &provenance.Trace{}
 	tr.Record("spec.destination.server", "cluster.server")
-	obj, err := generators.New(plat, v1alpha1.ApplicationSchemaGroupVersionKind, tr)
-	if err != nil {
-		return nil, err
-	}
-	out := []generators.Object{obj}
-	names := map[string]string{plat.Name: "the platform Application of environment " + env.Name}
+	return generators.New(plat, v1alpha1.ApplicationSchemaGroupVersionKind, tr)
+}
 
-	var mine []App
-	for _, a := range apps {
-		if a.Env == env.Name {
-			mine = append(mine, a)
+// application makes the Application of app a in env.
+func application(p *spec.Platform, env *spec.Environment, src Source, a App, name, ns string) (generators.Object, error) {
+	ignore := a.Ignore
+	if ignore == nil {
+		var err error
+		if ignore, err = IgnoreDifferences(a.Objects); err != nil {
+			return generators.Object{}, fmt.Errorf("app %s in environment %s: %w", a.Name, env.Name, err)
 		}
 	}
-	sort.SliceStable(mine, func(i, j int) bool { return mine[i].Name < mine[j].Name })
-	for _, a := range mine {
-		if _, ok := p.Teams[a.Team]; !ok {
-			return nil, fmt.Errorf("app %s: unknown team %q; the platform's teams are %v", a.Name, a.Team, generators.SortedKeys(p.Teams))
-		}
-		ns, ok := env.Namespaces[a.Team]
-		if !ok {
-			return nil, fmt.Errorf("app %s: team %q has no namespace in environment %s; add it to namespaces in overlays/%s.cue", a.Name, a.Team, env.Name, env.Name)
-		}
-		name := ApplicationName(a.Name, env.Name)
-		if err := checkAppName(name); err != nil {
-			return nil, fmt.Errorf("app %s in environment %s: %w", a.Name, env.Name, err)
-		}
-		if other, dup := names[name]; dup {
-			return nil, fmt.Errorf("app %s in environment %s: its Application %q has the same name as %s; rename the app", a.Name, env.Name, name, other)
-		}
-		names[name] = "app " + a.Name
-		ignore := a.Ignore
-		if ignore == nil {
-			var err error
-			if ignore, err = IgnoreDifferences(a.Objects); err != nil {
-				return nil, fmt.Errorf("app %s in environment %s: %w", a.Name, env.Name, err)
-			}
-		}
-		app := &v1alpha1.Application{
-			ObjectMeta: metav1.ObjectMeta{
-				Name: name, Namespace: p.ArgoCD.Namespace,
-				Labels:      appLabels(p, a, env.Name),
-				Annotations: map[string]string{synccommon.AnnotationSyncWave: WaveWorkloads},
-				// Removing the app from dmls deletes its objects, in the
-				// background (see the package doc, Sync).
-				Finalizers: []string{v1alpha1.BackgroundPropagationPolicyFinalizer},
-			},
-			Spec: v1alpha1.ApplicationSpec{
-				Project:           a.Team,
-				Source:            src.at(kustomize.OverlayDir(a.Name, env.Name)),
-				Destination:       v1alpha1.ApplicationDestination{Server: env.Cluster.Server, Namespace: ns},
-				SyncPolicy:        syncPolicy(),
-				IgnoreDifferences: ignore,
-			},
-		}
-		tr := &provenance.Trace{}
-		tr.Record("spec.project", "team")
-		tr.Record("spec.destination.namespace", "namespaces."+a.Team)
-		tr.Record("spec.destination.server", "cluster.server")
-		obj, err := generators.New(app, v1alpha1.ApplicationSchemaGroupVersionKind, tr)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, obj)
+	app := &v1alpha1.Application{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: p.ArgoCD.Namespace,
+			Labels:      appLabels(p, a, env.Name),
+			Annotations: map[string]string{synccommon.AnnotationSyncWave: WaveWorkloads},
+			// Removing the app from dmls deletes its objects, in the
+			// background (see the package doc, Sync).
+			Finalizers: []string{v1alpha1.BackgroundPropagationPolicyFinalizer},
+		},
+		Spec: v1alpha1.ApplicationSpec{
+			Project:           a.Team,
+			Source:            src.at(kustomize.OverlayDir(a.Name, env.Name)),
+			Destination:       v1alpha1.ApplicationDestination{Server: env.Cluster.Server, Namespace: ns},
+			SyncPolicy:        syncPolicy(),
+			IgnoreDifferences: ignore,
+		},
 	}
-	return out, nil
+	tr := &provenance.Trace{}
+	tr.Record("spec.project", "team")
+	tr.Record("spec.destination.namespace", "namespaces."+a.Team)
+	tr.Record("spec.destination.server", "cluster.server")
+	return generators.New(app, v1alpha1.ApplicationSchemaGroupVersionKind, tr)
 }
 
 // Roots returns the root Application of each environment, dmls-root-<env>,
@@ -502,6 +536,57 @@ type Input struct {
 	// Kubeflow, when set, is the root of the platform components'
 	// Applications in the kubeflow-config repo (see KubeflowRoot).
 	Kubeflow *KubeflowRoot
+	// Memo, when set, keeps the Applications of apps laid out before, by
+	// App.Key, so that Tree lays out only those of apps that changed.
+	Memo *Memo
+}
+
+// Memo keeps laid-out Applications across calls of Tree, for a
+// long-running process (dmls serve) that lays out the Argo CD tree of a
+// large workspace after every change. An Application is reused when its
+// app's Key, name and team and everything else it is made of (the
+// platform, the environment and the source, compared in full) are the
+// same. Safe for concurrent use.
+type Memo struct{ c *memo.Cache[laidOut] }
+
+// NewMemo returns a memo of at most max Applications.
+func NewMemo(max int) *Memo { return &Memo{c: memo.New[laidOut](max)} }
+
+type laidOut struct {
+	file string
+	data []byte
+}
+
+// base identifies everything but the app that an app's Application in env
+// is made of, or "" when m is nil or that cannot be told.
+func (m *Memo) base(p *spec.Platform, env *spec.Environment, src Source, platformDir string) string {
+	if m == nil {
+		return ""
+	}
+	b, err := json.Marshal(struct {
+		P   *spec.Platform
+		E   *spec.Environment
+		S   Source
+		Dir string
+	}{p, env, src, platformDir})
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func (m *Memo) get(key string) (laidOut, bool) {
+	if m == nil || key == "" {
+		return laidOut{}, false
+	}
+	return m.c.Get(key)
+}
+
+func (m *Memo) put(key string, l laidOut) {
+	if m != nil && key != "" {
+		m.c.Put(key, l)
+	}
 }
 
 // Component is a platform component: a folder of the k8s-config repo that
@@ -602,16 +687,67 @@ func Tree(in Input) (generators.Tree, error) {
 	known := map[string]bool{}
 	for _, env := range in.Envs {
 		known[env.Name] = true
-		apps, err := Applications(p, env, src, in.PlatformDir(env.Name), in.Apps)
+		dir := EnvDir(env.Name)
+		if err := checkPlatform(p, []*spec.Environment{env}); err != nil {
+			return nil, err
+		}
+		plat, err := platformApplication(p, env, src, in.PlatformDir(env.Name))
 		if err != nil {
 			return nil, err
 		}
-		if err := unique(EnvDir(env.Name), apps); err != nil {
+		if err := unique(dir, []generators.Object{plat}); err != nil {
 			return nil, err
 		}
-		if err := add(EnvDir(env.Name), apps); err != nil {
+		envTree, err := kustomize.Plain([]generators.Object{plat})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", dir, err)
+		}
+		var files []string
+		for f := range envTree {
+			if f != kustomize.KustomizationFile {
+				files = append(files, f)
+			}
+		}
+		base := in.Memo.base(p, env, src, in.PlatformDir(env.Name))
+		err = eachApplication(p, env, src, in.Apps, func(a App, name string, make func() (generators.Object, error)) error {
+			if other, dup := names[name]; dup && other != dir {
+				return fmt.Errorf("Application %s is generated in both %s and %s; rename the app or environment", name, other, dir)
+			}
+			names[name] = dir
+			key := ""
+			if base != "" && a.Key != "" {
+				key = base + "\x00" + a.Name + "\x00" + a.Team + "\x00" + a.Key
+			}
+			l, ok := in.Memo.get(key)
+			if !ok {
+				obj, err := make()
+				if err != nil {
+					return err
+				}
+				t, err := kustomize.Plain([]generators.Object{obj})
+				if err != nil {
+					return fmt.Errorf("%s: %w", dir, err)
+				}
+				for f, b := range t {
+					if f != kustomize.KustomizationFile {
+						l = laidOut{file: f, data: b}
+					}
+				}
+				in.Memo.put(key, l)
+			}
+			envTree[l.file] = l.data
+			files = append(files, l.file)
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
+		k, err := kustomize.PlainKustomization(files)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", dir, err)
+		}
+		envTree[kustomize.KustomizationFile] = k
+		tree.Add(dir, envTree)
 	}
 	for _, a := range in.Apps {
 		if !known[a.Env] {

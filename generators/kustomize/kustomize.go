@@ -274,3 +274,16 @@ func Plain(objs []generators.Object) (generators.Tree, error) {
 	}
 	return tree, nil
 }
+
+// PlainKustomization returns the kustomization.yaml of Plain for the
+// object files resources, in order: what Plain writes for the objects of
+// those files, for callers that keep the files of earlier calls.
+func PlainKustomization(resources []string) ([]byte, error) {
+	k := newKustomization()
+	k.Resources = resources
+	b, err := Marshal(k)
+	if err != nil {
+		return nil, fmt.Errorf("marshal %s: %w", KustomizationFile, err)
+	}
+	return b, nil
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -90,12 +91,33 @@ func relaxResources(t testing.TB, prod string) string {
 
 func startRepos(t testing.TB) *repos {
 	t.Helper()
+	return startReposWith(t, 2)
+}
+
+// startReposWith is startRepos with a workspace of apps apps: the seed's
+// two and API-managed training jobs, pre-0000, pre-0001, ...
+func startReposWith(t testing.TB, apps int) *repos {
+	t.Helper()
 	g := gittest.Start(t)
 	g.CreateRepo(t, "ml-model")
 	g.CreateRepo(t, "k8s-config")
 	g.CreateRepo(t, "kubeflow-config")
 	g.CreateRepo(t, "docs")
-	g.Push(t, "ml-model", gittest.Change{Files: seedWorkspace(t), Message: "seed"})
+	files := seedWorkspace(t)
+	for i := range apps - 2 {
+		name := fmt.Sprintf("pre-%04d", i)
+		files["apps/"+name+"/app.json"] = fmt.Sprintf(`{
+  "name": %q,
+  "team": "ml-research",
+  "training": {
+    "image": "registry.example.com/trainer:1.%d",
+    "hyperparameters": {"learning_rate": 0.01},
+    "replicas": {"worker": {"replicas": 2}}
+  }
+}
+`, name, i)
+	}
+	g.Push(t, "ml-model", gittest.Change{Files: files, Message: "seed"})
 	return &repos{git: g}
 }
 

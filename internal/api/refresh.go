@@ -1,10 +1,15 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"os"
+	"path"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/publish"
 	"github.com/dmls-project/dmls/internal/refresh"
@@ -23,7 +28,7 @@ func (s *Server) notifyArgoCD(p *spec.Platform, res *build.Result, results []pub
 	if rc == nil || len(pushes) == 0 {
 		return
 	}
-	n := &refresh.Notifier{Config: rc, Namespace: p.ArgoCD.Namespace, Applications: refresh.Applications(res.ArgoCD), Getenv: os.Getenv}
+	n := &refresh.Notifier{Config: rc, Namespace: p.ArgoCD.Namespace, Applications: s.refreshApps.of(res.ArgoCD), Getenv: os.Getenv}
 	if s.cfg.Status != nil {
 		n.Cluster = s.cfg.Status.ArgoCD
 	}
@@ -38,4 +43,46 @@ func (s *Server) notifyArgoCD(p *spec.Platform, res *build.Result, results []pub
 			s.log.Info("refreshed Argo CD Applications", "applications", refreshed)
 		}
 	}()
+}
+
+// refreshApps keeps the Applications that refresh.Applications reads from
+// each file of the Argo CD tree, so that a publish parses only the files
+// that changed since the last one rather than every app's Application.
+type refreshApps struct {
+	mu    sync.Mutex
+	files map[string]refreshFile
+}
+
+type refreshFile struct {
+	data []byte
+	apps []refresh.Application
+}
+
+// of returns refresh.Applications(tree), reading only changed files.
+func (c *refreshApps) of(tree generators.Tree) []refresh.Application {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.files == nil {
+		c.files = map[string]refreshFile{}
+	}
+	var out []refresh.Application
+	seen := map[string]bool{}
+	for _, p := range generators.SortedKeys(tree) {
+		if !strings.HasPrefix(path.Base(p), "application-") {
+			continue
+		}
+		seen[p] = true
+		f, ok := c.files[p]
+		if !ok || !bytes.Equal(f.data, tree[p]) {
+			f = refreshFile{data: tree[p], apps: refresh.Applications(generators.Tree{p: tree[p]})}
+			c.files[p] = f
+		}
+		out = append(out, f.apps...)
+	}
+	for p := range c.files {
+		if !seen[p] {
+			delete(c.files, p)
+		}
+	}
+	return out
 }

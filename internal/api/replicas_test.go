@@ -178,26 +178,26 @@ func TestStaleCommitIsRefused(t *testing.T) {
 	app := func(name string) []byte {
 		return []byte(`{"name":"` + name + `","team":"ml-research","training":{"image":"registry.example.com/t:1","replicas":{"worker":{"replicas":1}}}}`)
 	}
-	next, err := st.commit(ctx, sn, map[string][]byte{"one": app("one")}, "one", nil)
+	next, err := st.commit(ctx, sn, map[string][]byte{"one": app("one")}, "one", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.commit(ctx, sn, map[string][]byte{"two": app("two")}, "two", nil); !errors.Is(err, gitops.ErrStale) {
+	if _, err := st.commit(ctx, sn, map[string][]byte{"two": app("two")}, "two", nil, nil); !errors.Is(err, gitops.ErrStale) {
 		t.Fatalf("a commit from a stale read: %v, want ErrStale", err)
 	}
 	// From the commit's own snapshot, and from a new read, it goes through.
-	third, err := st.commit(ctx, next, map[string][]byte{"two": app("two")}, "two", nil)
+	third, err := st.commit(ctx, next, map[string][]byte{"two": app("two")}, "two", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.commit(ctx, next, map[string][]byte{"three": app("three")}, "three", nil); !errors.Is(err, gitops.ErrStale) {
+	if _, err := st.commit(ctx, next, map[string][]byte{"three": app("three")}, "three", nil, nil); !errors.Is(err, gitops.ErrStale) {
 		t.Fatalf("a commit from a superseded snapshot: %v, want ErrStale", err)
 	}
 	fresh, err := st.read(ctx)
 	if err != nil || fresh.sha != third.sha {
 		t.Fatalf("read %v %v", fresh, err)
 	}
-	if _, err := st.commit(ctx, fresh, map[string][]byte{"three": app("three")}, "three", nil); err != nil {
+	if _, err := st.commit(ctx, fresh, map[string][]byte{"three": app("three")}, "three", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	files := r.git.Files(t, "ml-model", "")

@@ -122,17 +122,19 @@ func (c *Config) defaults() {
 // Server is the dmls API server. Create it with New, start its writer with
 // Start, serve Handler, and end with Shutdown (or run it all with Serve).
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	audit   *slog.Logger
-	store   *store
-	writer  *writer
-	idem    *idemStore
-	metrics *metrics
-	health  *health
-	schema  *apiSchema
-	openapi []byte
-	mux     *http.ServeMux
+	cfg   Config
+	log   *slog.Logger
+	audit *slog.Logger
+	store *store
+	// refreshApps reads the Applications to refresh from the Argo CD tree.
+	refreshApps refreshApps
+	writer      *writer
+	idem        *idemStore
+	metrics     *metrics
+	health      *health
+	schema      *apiSchema
+	openapi     []byte
+	mux         *http.ServeMux
 
 	mu       sync.RWMutex // guards draining against enqueues
 	draining bool

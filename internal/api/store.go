@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing/fstest"
 	"time"
 
@@ -50,6 +51,13 @@ type store struct {
 	urls   map[string]string
 	loaded *memo.Cache[*workspace.App]
 	built  *memo.Cache[*build.App]
+	// repo is ml-model, kept in memory between reads and commits; repos
+	// are the config repos, kept between publishes.
+	repo  *gitops.Repo
+	repos publish.Repos
+	// layout keeps the apps' Argo CD Applications and the checks of the
+	// files outside the apps, so a batch lays out only what it changed.
+	layout *build.Memo
 	// health, when set, learns whether ml-model could be reached.
 	health *health
 	// keys are the Idempotency-Keys of ml-model's recent history.
@@ -96,11 +104,13 @@ type seenApp struct {
 }
 
 // snapshot is the workspace at one ml-model commit. It is never changed
-// once made.
+// once made, but for at and seq, which a read that finds the tip unmoved
+// advances (under the store's mu).
 type snapshot struct {
-	seq   uint64
-	sha   string
-	at    time.Time
+	seq uint64
+	sha string
+	// at is when the snapshot was last read or made (unix nanoseconds).
+	at    atomic.Int64
 	files map[string][]byte // workspace-relative paths
 	// ws is the loaded workspace, with the URL overrides in its platform;
 	// nil when the platform or the environments do not load.
@@ -121,10 +131,19 @@ type snapshot struct {
 	lastGood map[string]*appEntry
 
 	builds     *memo.Cache[*build.App]
+	layout     *build.Memo
 	resultOnce sync.Once
+	// resultDone is set once build ran (by the goroutine that ran it).
+	resultDone bool
 	result     *build.Result
 	resultErr  error
 }
+
+// touch records that the snapshot was read (or made) at t.
+func (sn *snapshot) touch(t time.Time) { sn.at.Store(t.UnixNano()) }
+
+// readAt returns when the snapshot was last read or made.
+func (sn *snapshot) readAt() time.Time { return time.Unix(0, sn.at.Load()) }
 
 // platform returns the platform with the URL overrides, or nil.
 func (sn *snapshot) platform() *spec.Platform {
@@ -209,15 +228,22 @@ func (sn *snapshot) build() (*build.Result, *workspace.Workspace, error) {
 			slices.SortFunc(c.Apps, func(a, b *workspace.App) int { return strings.Compare(a.Name, b.Name) })
 			ws = &c
 		}
-		sn.result, sn.resultErr = build.Workspace(ws, build.Options{Cache: sn.builds})
+		sn.result, sn.resultErr = build.Workspace(ws, build.Options{Cache: sn.builds, Memo: sn.layout})
+		sn.resultDone = true
 	})
 	return sn.result, sn.ws, sn.resultErr
 }
 
 func newStore(target gitops.Target, prefix string, urls map[string]string, auth gitops.Auth, author gitops.Signature) *store {
-	return &store{target: target, prefix: prefix, urls: urls, auth: auth, author: author,
-		loaded: memo.New[*workspace.App](cacheApps), built: memo.New[*build.App](cacheApps),
+	s := &store{target: target, prefix: prefix, urls: urls, auth: auth, author: author,
+		loaded: memo.New[*workspace.App](cacheApps), built: memo.New[*build.App](cacheApps), layout: build.NewMemo(cacheApps),
 		seen: map[string]seenApp{}, keys: newKeyIndex(), lastGood: map[string]*appEntry{}, searched: map[string]string{}}
+	// A target that cannot be opened fails each read and commit with its
+	// error, through gitops.ReadTree and gitops.Publish.
+	if rp, err := gitops.OpenRepo(target, auth); err == nil {
+		s.repo = rp
+	}
+	return s
 }
 
 // repoPath turns a workspace path into a repository path.
@@ -232,7 +258,7 @@ func (s *store) repoPath(rel string) string {
 // otherwise reads the repo; concurrent callers share one read.
 func (s *store) current(ctx context.Context, maxAge time.Duration) (*snapshot, error) {
 	s.mu.Lock()
-	if sn := s.latest; sn != nil && time.Since(sn.at) < maxAge {
+	if sn := s.latest; sn != nil && time.Since(sn.readAt()) < maxAge {
 		s.mu.Unlock()
 		return sn, nil
 	}
@@ -274,10 +300,18 @@ func (s *store) read(ctx context.Context) (*snapshot, error) {
 	if prefix == "" {
 		prefix = gitops.RootPrefix
 	}
-	raw, sha, rawUnsafe, err := gitops.ReadTreeSkipping(ctx, s.target, s.auth, prefix)
+	known := ""
+	if latest := s.latestSnapshot(); latest != nil && latest.sha != "" {
+		known = latest.sha
+	}
+	raw, sha, rawUnsafe, err := s.readTree(ctx, prefix, known)
 	s.observeGit(err)
 	if err != nil {
 		return nil, fmt.Errorf("read the workspace from %s: %w", s.target.Name, err)
+	}
+	if raw == nil && sha == known {
+		// The tip is the latest snapshot's commit: nothing to load.
+		return s.refreshed(seq, sha), nil
 	}
 	files := make(map[string][]byte, len(raw))
 	for p, b := range raw {
@@ -300,7 +334,26 @@ func (s *store) read(ctx context.Context) (*snapshot, error) {
 // no read that started later got there first. Loading happens outside the
 // lock, so reads of the latest snapshot do not wait for it.
 func (s *store) install(seq uint64, sha string, files map[string][]byte, unsafe map[string]string) *snapshot {
-	sn := s.load(seq, sha, files, unsafe)
+	return s.installSnapshot(s.load(seq, sha, files, unsafe), nil)
+}
+
+// installLoaded installs pre, a snapshot loaded (and built) before its
+// commit existed, as the snapshot of commit sha: the files are the same,
+// so nothing is loaded again, and its build is kept unless the last good
+// versions of its broken folders changed meanwhile.
+func (s *store) installLoaded(seq uint64, sha string, pre *snapshot) *snapshot {
+	sn := &snapshot{seq: seq, sha: sha, files: pre.files, unsafe: pre.unsafe, ws: pre.ws,
+		dirs: pre.dirs, byName: pre.byName, errs: pre.errs, builds: pre.builds, layout: pre.layout}
+	sn.touch(time.Now())
+	return s.installSnapshot(sn, pre)
+}
+
+// installSnapshot makes the loaded snapshot sn the latest if no read that
+// started later got there first. With pre, sn keeps the build of pre
+// (whose files sn holds) if its broken folders have the same last good
+// versions.
+func (s *store) installSnapshot(sn *snapshot, pre *snapshot) *snapshot {
+	seq := sn.seq
 	s.recoverGood(sn)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -311,6 +364,10 @@ func (s *store) install(seq uint64, sha string, files map[string][]byte, unsafe 
 	s.keepGood(sn)
 	if sn.commits == nil {
 		sn.commits = s.commitsOf(sn)
+	}
+	if pre != nil && pre.resultDone && maps.Equal(sn.lastGood, pre.lastGood) {
+		// Nobody else has sn yet: the lock is held since it became the latest.
+		sn.resultOnce.Do(func() { sn.result, sn.resultErr, sn.resultDone = pre.result, pre.resultErr, true })
 	}
 	return sn
 }
@@ -468,8 +525,9 @@ func (s *store) commitsOf(sn *snapshot) map[string]string {
 
 // load loads and generates every app of files, through the caches.
 func (s *store) load(seq uint64, sha string, files map[string][]byte, unsafe map[string]string) *snapshot {
-	sn := &snapshot{seq: seq, sha: sha, at: time.Now(), files: files, unsafe: unsafe,
-		dirs: map[string]*appEntry{}, byName: map[string]*appEntry{}, errs: map[string]diag.List{}, builds: s.built}
+	sn := &snapshot{seq: seq, sha: sha, files: files, unsafe: unsafe,
+		dirs: map[string]*appEntry{}, byName: map[string]*appEntry{}, errs: map[string]diag.List{}, builds: s.built, layout: s.layout}
+	sn.touch(time.Now())
 	ws, entries, base := s.loadFolders(files)
 	// A symlink or submodule in git breaks the folder that holds it, as
 	// the loader refuses symlinks on disk; one in an app folder breaks
@@ -516,7 +574,7 @@ func (s *store) loadFolders(files map[string][]byte) (*workspace.Workspace, map[
 		entries[dir] = &appEntry{dir: dir, hash: contentHash(f), files: f}
 	}
 	var base diag.List
-	ws, err := workspace.Load(mapFS(files), "", workspace.Options{Cache: s.loaded})
+	ws, err := workspace.Load(newIndexFS(files), "", workspace.Options{Cache: s.loaded})
 	if err != nil {
 		d, ok := err.(diag.List)
 		if !ok {
@@ -574,6 +632,25 @@ func diagPos(dir string) (p provenance.Pos) {
 	return p
 }
 
+// withChanges loads and generates the workspace of sn with the app
+// folders in changes replaced (dir → app.json, nil to delete the folder),
+// through the caches, as a snapshot of no commit yet.
+func (s *store) withChanges(sn *snapshot, changes map[string][]byte) *snapshot {
+	files := maps.Clone(sn.files)
+	for dir, b := range changes {
+		prefix := path.Join(workspace.AppsDir, dir) + "/"
+		for f := range files {
+			if strings.HasPrefix(f, prefix) {
+				delete(files, f)
+			}
+		}
+		if b != nil {
+			files[prefix+specFile] = b
+		}
+	}
+	return s.load(0, "", files, unsafeOutside(sn.unsafe, changes))
+}
+
 // check loads and generates candidate app folders (dir → spec files) in
 // sn's workspace, through the caches, and returns their entries.
 func (s *store) check(sn *snapshot, folders map[string]map[string][]byte) map[string]*appEntry {
@@ -605,7 +682,10 @@ func (s *store) check(sn *snapshot, folders map[string]map[string][]byte) map[st
 // the folder) onto sn as a compare-and-swap: it fails with gitops.ErrStale
 // when the branch is no longer at sn, so that a change computed from sn
 // never undoes a change made since. It returns the new commit's snapshot.
-func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]byte, message string, trailers []gitops.Trailer) (*snapshot, error) {
+//
+// checked, when not nil, is the workspace of the commit, loaded and built
+// when the batch was checked; it becomes the new commit's snapshot.
+func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]byte, message string, trailers []gitops.Trailer, checked *snapshot) (*snapshot, error) {
 	files := map[string][]byte{}
 	var managed []string
 	next := maps.Clone(sn.files)
@@ -626,7 +706,7 @@ func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]b
 	if expect == "" {
 		expect = gitops.NoTip
 	}
-	res, err := gitops.Publish(ctx, gitops.Request{
+	res, err := s.publish(ctx, gitops.Request{
 		Target:    s.target,
 		Files:     files,
 		Managed:   managed,
@@ -645,6 +725,9 @@ func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]b
 	s.seq++
 	seq := s.seq
 	s.mu.Unlock()
+	if checked != nil {
+		return s.installLoaded(seq, res.Commit, checked), nil
+	}
 	return s.install(seq, res.Commit, next, unsafeOutside(sn.unsafe, changes)), nil
 }
 
@@ -737,4 +820,38 @@ func (s *store) latestSnapshot() *snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.latest
+}
+
+// readTree reads the tree under prefix at the tip of ml-model, through the
+// in-memory repo when there is one; at the tip known it reads nothing and
+// returns nil files.
+func (s *store) readTree(ctx context.Context, prefix, known string) (map[string][]byte, string, map[string]string, error) {
+	if s.repo != nil {
+		return s.repo.ReadTreeSkipping(ctx, prefix, known)
+	}
+	return gitops.ReadTreeSkipping(ctx, s.target, s.auth, prefix)
+}
+
+// publish commits to ml-model, through the in-memory repo when there is one.
+func (s *store) publish(ctx context.Context, req gitops.Request) (gitops.Result, error) {
+	if s.repo != nil {
+		return s.repo.Publish(ctx, req)
+	}
+	return gitops.Publish(ctx, req)
+}
+
+// refreshed returns the latest snapshot, read again at sha just now: if
+// it is still at sha, a copy that is as fresh as a new read.
+func (s *store) refreshed(seq uint64, sha string) *snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sn := s.latest
+	if sn.sha != sha {
+		return sn
+	}
+	sn.touch(time.Now())
+	if seq > sn.seq {
+		sn.seq = seq
+	}
+	return sn
 }

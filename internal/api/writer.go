@@ -68,7 +68,12 @@ type writer struct {
 	// history is ml-model's history, for the catalog's last changes;
 	// fetched on first use and updated before each publish.
 	history *gitops.CommitGraph
+	// lastBatch is the size of the last batch.
+	lastBatch int
 }
+
+// linger bounds how long a batch waits for the clients of the last one.
+const linger = 5 * time.Millisecond
 
 func (w *writer) log() *slog.Logger { return w.s.log }
 
@@ -201,6 +206,7 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 		// platform.cue and dmls publish. The model catalog in docs
 		// follows the apps.
 		Repos: []string{spec.RepoK8sConfig, spec.RepoKubeflowConfig, publish.RepoDocs},
+		Keep:  &w.s.store.repos,
 	})
 	for _, r := range results {
 		w.s.health.observe(r.Name, nil)
@@ -270,6 +276,23 @@ collect:
 			break collect
 		}
 	}
+	// Clients answered together by the last batch come back together, a
+	// few milliseconds apart: wait briefly for as many as it had, so that
+	// they make one commit rather than two.
+	if want := min(w.lastBatch, w.s.cfg.MaxBatch); len(jobs) < want {
+		t := time.NewTimer(linger)
+	wait:
+		for len(jobs) < want {
+			select {
+			case j := <-w.queue:
+				jobs = append(jobs, j)
+			case <-t.C:
+				break wait
+			}
+		}
+		t.Stop()
+	}
+	w.lastBatch = len(jobs)
 	w.s.metrics.queueDepth.Set(float64(len(w.queue)))
 	w.s.metrics.batchSize.Observe(float64(len(jobs)))
 	if h := w.s.hooks.beforeBatch; h != nil {
@@ -315,7 +338,7 @@ func (w *writer) process(ctx context.Context, jobs []*job) {
 			w.answer(jobs, p, sn, sn, nil, "")
 			return
 		}
-		next, err := w.s.store.commit(ctx, sn, p.changes, commitMessage(jobs, p), trailers(jobs, p))
+		next, err := w.s.store.commit(ctx, sn, p.changes, commitMessage(jobs, p), trailers(jobs, p), p.next)
 		if err != nil {
 			race := errors.Is(err, gitops.ErrStale) || errors.Is(err, gitops.ErrConflict)
 			if race && attempt < maxCommitAttempts {
@@ -415,6 +438,9 @@ type plan struct {
 	// changes are the new app.json of each folder that changes, nil for a
 	// folder to delete.
 	changes map[string][]byte
+	// next is the workspace with the changes, loaded and built by
+	// checkBatch.
+	next *snapshot
 }
 
 // plan applies the jobs in order to the documents of sn, checks every app
@@ -474,11 +500,37 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 			folders[name] = map[string][]byte{specFile: d.encode()}
 		}
 	}
-	checked := w.s.store.check(sn, folders)
+	// The workspace as the batch leaves it if every change is accepted:
+	// usually all are, and it is then the workspace checkBatch checks and
+	// the new commit's snapshot, loaded once.
+	all := map[string][]byte{}
+	for name, d := range docs {
+		if !equalData(d.data, orig[name].data) {
+			all[name] = nil
+			if f, ok := folders[name]; ok {
+				all[name] = f[specFile]
+			}
+		}
+	}
+	cand := w.s.store.withChanges(sn, all)
+	checked := map[string]*appEntry{}
+	for name := range folders {
+		e := cand.dirs[name]
+		if e == nil {
+			e = &appEntry{dir: name}
+		}
+		if base := cand.errs[""]; len(base) > 0 {
+			c := *e
+			c.diags = append(slices.Clone(e.diags), base...)
+			e = &c
+		}
+		checked[name] = e
+	}
 	for _, name := range slices.Sorted(maps.Keys(folders)) {
 		if checked[name].valid() {
 			continue
 		}
+		cand = nil
 		// Find the jobs that broke the app.
 		d := orig[name].clone()
 		for i, j := range jobs {
@@ -521,7 +573,7 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		// section 7): its last good config stays published, and without
 		// one the config is not published until it is fixed.
 		errs := sn.errs[""]
-		if err := w.checkBatch(sn, p); err != nil {
+		if err := w.checkBatch(sn, p, cand); err != nil {
 			errs = append(errs, err...)
 		}
 		if len(errs) > 0 {
@@ -540,8 +592,13 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 // checkBatch builds the complete result of the batch, the Argo CD tree
 // across every app included, before anything is committed: what the API
 // commits, publishing accepts.
-func (w *writer) checkBatch(sn *snapshot, p *plan) diag.List {
-	next := w.s.store.load(0, "", withChanges(sn.files, p.changes), unsafeOutside(sn.unsafe, p.changes))
+//
+// next, when not nil, is the workspace with p.changes, loaded already.
+func (w *writer) checkBatch(sn *snapshot, p *plan, next *snapshot) diag.List {
+	if next == nil {
+		next = w.s.store.withChanges(sn, p.changes)
+	}
+	p.next = next
 	w.s.store.mu.Lock()
 	next.lastGood = map[string]*appEntry{}
 	for dir := range next.errs {

@@ -110,7 +110,7 @@ func TestCheckTree(t *testing.T) {
 		if len(tree) == 0 {
 			t.Errorf("the example has no %s tree", name)
 		}
-		if d := checkTree(ws, tree); len(d) != 0 {
+		if d := checkTree(ws, tree, nil); len(d) != 0 {
 			t.Fatalf("the example's %s tree must pass: %v", name, d)
 		}
 	}
@@ -118,7 +118,7 @@ func TestCheckTree(t *testing.T) {
 	// kops does not have, are refused, at the cluster in platform.cue.
 	ig := []byte(strings.Replace(strings.Replace(string(res.Infra["kops/mycluster/instancegroups/nodes.yaml"]),
 		"maxSize: 5", `maxSize: "five"`, 1), "spec:\n", "spec:\n  spotPrice: 0.1\n", 1))
-	kd := checkTree(ws, generators.Tree{"kops/mycluster/instancegroups/nodes.yaml": ig})
+	kd := checkTree(ws, generators.Tree{"kops/mycluster/instancegroups/nodes.yaml": ig}, nil)
 	if len(kd) != 2 || !strings.Contains(fmt.Sprint(kd), "spec.maxSize: Invalid value") || !strings.Contains(fmt.Sprint(kd), "spec.spotPrice: unknown field") ||
 		kd[0].Rule != RuleCRDSchema || kd[0].Pos.File != "platform.cue" || kd[0].Pos.Line <= 1 {
 		t.Errorf("a broken InstanceGroup: %v", kd)
@@ -135,7 +135,7 @@ spec:
 `),
 		"platform/dev/namespace.yaml": []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad_Name}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: fine}\n"),
 	}
-	d := checkTree(ws, tree)
+	d := checkTree(ws, tree, nil)
 	if len(d) != 2 {
 		t.Fatalf("want 2 findings, got %v", d)
 	}

@@ -5,6 +5,8 @@ package build
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"runtime"
@@ -31,6 +33,7 @@ import (
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/helmrender"
 	"github.com/dmls-project/dmls/internal/memo"
+	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -103,6 +106,31 @@ type Options struct {
 	// Cache, when set, keeps built apps by the app's Digest, which covers
 	// everything BuildApp reads.
 	Cache *memo.Cache[*App]
+	// Memo, when set, keeps the laid-out Argo CD Applications of the apps
+	// and the checks of the files outside them across calls, so that a
+	// long-running process lays out and checks only what changed.
+	Memo *Memo
+}
+
+// Memo keeps what Workspace lays out and checks for every app beside the
+// app's own tree: each app's Argo CD Applications (by the app's Digest)
+// and the findings of each generated file outside the apps (by its
+// content). Make one with NewMemo; safe for concurrent use.
+type Memo struct {
+	argo    *argocd.Memo
+	checked *memo.Cache[diag.List]
+}
+
+// NewMemo returns a memo for a workspace of up to apps apps.
+func NewMemo(apps int) *Memo {
+	return &Memo{argo: argocd.NewMemo(4 * apps), checked: memo.New[diag.List](4*apps + 64)}
+}
+
+func (m *Memo) argocd() *argocd.Memo {
+	if m == nil {
+		return nil
+	}
+	return m.argo
 }
 
 // Workspace generates every app of ws and the platform objects. Findings
@@ -167,7 +195,7 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 		for i, a := range res.Apps {
 			kept[i] = a.Kept()
 		}
-		w, err := Whole(ws, kept)
+		w, err := WholeMemo(ws, kept, opts.Memo)
 		if err != nil {
 			return nil, err
 		}
@@ -182,7 +210,7 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 	if res.Infra, err = Infra(ws.Platform); err != nil {
 		return nil, err
 	}
-	if err := checkTree(ws, res.Platform).Err(); err != nil {
+	if err := checkTree(ws, res.Platform, opts.Memo).Err(); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -200,11 +228,14 @@ type Kept struct {
 	// Jobs are the app's TFJob name per environment it trains in, for
 	// the platform's guard rails.
 	Jobs map[string]string
+	// Key is the app's digest, which identifies Ignore for a Memo; empty
+	// for apps no digest covers.
+	Key string
 }
 
 // Kept returns what Whole needs of a.
 func (a *App) Kept() Kept {
-	k := Kept{Name: a.App.Name, Team: a.App.Team, Ignore: a.Ignore, Features: a.Features, Jobs: map[string]string{}}
+	k := Kept{Name: a.App.Name, Team: a.App.Team, Ignore: a.Ignore, Features: a.Features, Jobs: map[string]string{}, Key: a.App.Digest}
 	for _, in := range a.App.Envs {
 		k.Envs = append(k.Envs, in.Env.Name)
 		if in.Spec.Training != nil {
@@ -219,7 +250,12 @@ func (a *App) Kept() Kept {
 // workspace (sorted by name), the Knative features, the Kubeflow
 // components and the Argo CD tree. Workspace calls it with the apps it
 // built; internal/cache with the apps it keeps on disk.
-func Whole(ws *workspace.Workspace, apps []Kept) (*Result, error) {
+func Whole(ws *workspace.Workspace, apps []Kept) (*Result, error) { return WholeMemo(ws, apps, nil) }
+
+// WholeMemo is Whole with a memo (see Options.Memo): the Argo CD
+// Applications of apps whose Key it holds, and the findings of files it
+// checked before, are reused.
+func WholeMemo(ws *workspace.Workspace, apps []Kept, m *Memo) (*Result, error) {
 	res := &Result{}
 	pt, err := PlatformFor(ws, apps)
 	if err != nil {
@@ -236,7 +272,7 @@ func Whole(ws *workspace.Workspace, apps []Kept) (*Result, error) {
 			if ignore == nil {
 				ignore = []v1alpha1.ResourceIgnoreDifferences{}
 			}
-			argoApps = append(argoApps, argocd.App{Name: a.Name, Team: a.Team, Env: env, Ignore: ignore})
+			argoApps = append(argoApps, argocd.App{Name: a.Name, Team: a.Team, Env: env, Ignore: ignore, Key: a.Key})
 		}
 	}
 	var feats []map[string]string
@@ -262,16 +298,16 @@ func Whole(ws *workspace.Workspace, apps []Kept) (*Result, error) {
 	if api := ws.Platform.API; api != nil {
 		comps = append(comps, argocd.Component{Name: apiserver.DefaultName, Dir: APIServerDir, Namespace: api.Namespace})
 	}
-	at, err := argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: argoApps, PlatformDir: PlatformDir, Components: comps, Kubeflow: kroot})
+	at, err := argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: argoApps, PlatformDir: PlatformDir, Components: comps, Kubeflow: kroot, Memo: m.argocd()})
 	if err != nil {
 		return nil, err
 	}
 	res.ArgoCD = at
 	var found diag.List
-	found = append(found, checkTree(ws, res.Platform)...)
-	found = append(found, checkTree(ws, res.ArgoCD)...)
-	found = append(found, checkTree(ws, res.Kubeflow)...)
-	found = append(found, checkTree(ws, res.Infra)...)
+	found = append(found, checkTree(ws, res.Platform, m)...)
+	found = append(found, checkTree(ws, res.ArgoCD, m)...)
+	found = append(found, checkTree(ws, res.Kubeflow, m)...)
+	found = append(found, checkTree(ws, res.Infra, m)...)
 	if err := found.Err(); err != nil {
 		return nil, err
 	}
@@ -282,7 +318,10 @@ func Whole(ws *workspace.Workspace, apps []Kept) (*Result, error) {
 // tree that no single spec field produced (namespaces, quotas, Argo CD
 // objects). Its findings name the generated file and object and point at
 // the platform spec.
-func checkTree(ws *workspace.Workspace, tree generators.Tree) diag.List {
+//
+// With a memo, a file checked before with the same content, name and
+// position is not checked again.
+func checkTree(ws *workspace.Workspace, tree generators.Tree, m *Memo) diag.List {
 	var d diag.List
 	pos := ws.PlatformProv[""]
 	schemas, err := admission.Default()
@@ -291,28 +330,51 @@ func checkTree(ws *workspace.Workspace, tree generators.Tree) diag.List {
 		return d
 	}
 	for _, name := range generators.SortedKeys(tree) {
-		for _, doc := range bytes.Split(tree[name], []byte("\n---\n")) {
-			var m map[string]any
-			if err := yaml.Unmarshal(doc, &m); err != nil || m == nil {
+		pos := pos
+		// A kops manifest (kops/<cluster>/...) points at its cluster.
+		if rest, ok := strings.CutPrefix(name, "kops/"); ok {
+			if p, ok := ws.PlatformProv.Lookup("clusters." + strings.SplitN(rest, "/", 2)[0]); ok {
+				pos = p
+			}
+		}
+		key := ""
+		if m != nil {
+			h := sha256.New()
+			fmt.Fprintf(h, "%s\x00%#v\x00%d\x00", name, pos, len(tree[name]))
+			h.Write(tree[name])
+			key = hex.EncodeToString(h.Sum(nil))
+			if found, ok := m.checked.Get(key); ok {
+				d = append(d, found...)
 				continue
 			}
-			u := &unstructured.Unstructured{Object: m}
-			id := generators.ID(u.GroupVersionKind(), u.GetName())
-			pos := pos
-			// A kops manifest (kops/<cluster>/...) points at its cluster.
-			if rest, ok := strings.CutPrefix(name, "kops/"); ok {
-				if p, ok := ws.PlatformProv.Lookup("clusters." + strings.SplitN(rest, "/", 2)[0]); ok {
-					pos = p
-				}
+		}
+		found := checkFile(schemas, pos, name, tree[name])
+		if m != nil {
+			m.checked.Put(key, found)
+		}
+		d = append(d, found...)
+	}
+	return d
+}
+
+// checkFile runs the checks of checkTree on one file; pos is where its
+// findings point.
+func checkFile(schemas *admission.Schemas, pos provenance.Pos, name string, file []byte) diag.List {
+	var d diag.List
+	for _, doc := range bytes.Split(file, []byte("\n---\n")) {
+		var m map[string]any
+		if err := yaml.Unmarshal(doc, &m); err != nil || m == nil {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: m}
+		id := generators.ID(u.GroupVersionKind(), u.GetName())
+		for _, f := range schemas.Check(u) {
+			rule := RuleBuiltin
+			if schemas.Knows(u.GroupVersionKind()) {
+				rule = RuleCRDSchema
 			}
-			for _, f := range schemas.Check(u) {
-				rule := RuleBuiltin
-				if schemas.Knows(u.GroupVersionKind()) {
-					rule = RuleCRDSchema
-				}
-				d = append(d, diag.Diagnostic{Pos: pos, Rule: rule,
-					Message: fmt.Sprintf("the API server would refuse %s (generated %s): %s: %s", id, name, f.Field, f.Message)})
-			}
+			d = append(d, diag.Diagnostic{Pos: pos, Rule: rule,
+				Message: fmt.Sprintf("the API server would refuse %s (generated %s): %s: %s", id, name, f.Field, f.Message)})
 		}
 	}
 	return d

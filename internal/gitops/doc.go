@@ -7,6 +7,12 @@
 // that was fetched; when another writer wins the race, Publish fetches again and re-applies the
 // files. ReadTree reads a subtree back.
 //
+// A Repo does the same for a process that reads and publishes one branch again and again: it
+// keeps the repository in memory between calls, fetches only when the remote moved (and then
+// only the objects it lacks), builds each new tree from the tip's tree plus the entries that
+// changed since its own last publish, and pushes one pack holding only the new objects. A
+// Publish and a Repo's publish of the same request make the same tree.
+//
 // # Credentials
 //
 // AuthFromEnv reads these variables:

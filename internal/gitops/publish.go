@@ -114,6 +114,17 @@ func Publish(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	return publishOn(ctx, r, req, r.push, applyFiles)
+}
+
+// applyFunc makes the tree of the managed paths holding files on top of the tree root.
+type applyFunc func(s storer.EncodedObjectStorer, root plumbing.Hash, files map[string][]byte, managed []string) (change, error)
+
+// pushFunc pushes commit onto the branch on condition that it is at parent.
+type pushFunc func(ctx context.Context, commit, parent plumbing.Hash) (string, error)
+
+// publishOn is Publish on the repository r, pushing with push.
+func publishOn(ctx context.Context, r *remote, req Request, push pushFunc, apply applyFunc) (Result, error) {
 	maxAttempts := req.MaxAttempts
 	if maxAttempts <= 0 {
 		maxAttempts = DefaultMaxAttempts
@@ -142,7 +153,7 @@ func Publish(ctx context.Context, req Request) (Result, error) {
 		if req.ExpectTip != "" && parentHash.String() != req.ExpectTip {
 			return res, fmt.Errorf("publish %s: tip is %s, want %s: %w", r.name, parentHash, req.ExpectTip, ErrStale)
 		}
-		ch, err := applyFiles(r.repo.Storer, parentTree, req.Files, req.Managed)
+		ch, err := apply(r.repo.Storer, parentTree, req.Files, req.Managed)
 		if err != nil {
 			return res, fmt.Errorf("publish %s: %w", r.name, err)
 		}
@@ -163,7 +174,7 @@ func Publish(ctx context.Context, req Request) (Result, error) {
 		if req.beforePush != nil {
 			req.beforePush(attempt)
 		}
-		said, err := r.push(ctx, commit, parentHash)
+		said, err := push(ctx, commit, parentHash)
 		if err == nil {
 			res.Commit = commit.String()
 			return res, nil

@@ -52,6 +52,12 @@ func readTreeInto(ctx context.Context, target Target, auth Auth, prefix string, 
 	if err != nil {
 		return nil, "", err
 	}
+	return readTip(r, tip, prefix, unsafe)
+}
+
+// readTip reads the files under prefix at tip (nil: an empty repository)
+// from r's storage.
+func readTip(r *remote, tip *object.Commit, prefix string, unsafe map[string]string) (map[string][]byte, string, error) {
 	files := map[string][]byte{}
 	if tip == nil {
 		return files, "", nil

@@ -168,6 +168,21 @@ func (t *treeEditor) collectSkipping(d *dirNode, base string, out map[string]fil
 	return nil
 }
 
+// remove deletes the file at p, if there is one.
+func (t *treeEditor) remove(p string) error {
+	comps := components(p)
+	d, err := t.dir(comps[:len(comps)-1], false)
+	if err != nil || d == nil {
+		return err
+	}
+	name := comps[len(comps)-1]
+	if e := d.entries[name]; e != nil && e.mode != filemode.Dir {
+		delete(d.entries, name)
+		d.dirty = true
+	}
+	return nil
+}
+
 // put stores content as a regular file at p, creating directories, and returns its blob hash.
 func (t *treeEditor) put(p string, content []byte) (plumbing.Hash, error) {
 	comps := components(p)

@@ -8,6 +8,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-git/v5"
 
@@ -46,6 +47,39 @@ type Options struct {
 	// Repos, when set, limits publishing to these repos, such as the ones
 	// a change can touch; empty means every repo of the platform.
 	Repos []string
+	// Keep, when set, keeps each repo in memory between publishes (see
+	// gitops.Repo), for a process that publishes again and again. The
+	// trees passed to Publish must then not be changed afterwards.
+	Keep *Repos
+}
+
+// Repos keeps one gitops.Repo per target across publishes. The zero value
+// is ready; safe for concurrent use.
+type Repos struct {
+	mu sync.Mutex
+	m  map[gitops.Target]*gitops.Repo
+}
+
+// publish runs req on the target's Repo, or with gitops.Publish without rs.
+func (rs *Repos) publish(ctx context.Context, req gitops.Request) (gitops.Result, error) {
+	if rs == nil {
+		return gitops.Publish(ctx, req)
+	}
+	rs.mu.Lock()
+	rp := rs.m[req.Target]
+	if rp == nil {
+		var err error
+		if rp, err = gitops.OpenRepo(req.Target, req.Auth); err != nil {
+			rs.mu.Unlock()
+			return gitops.Publish(ctx, req) // it reports the error
+		}
+		if rs.m == nil {
+			rs.m = map[gitops.Target]*gitops.Repo{}
+		}
+		rs.m[req.Target] = rp
+	}
+	rs.mu.Unlock()
+	return rp.Publish(ctx, req)
 }
 
 // Result is what happened in one repo.
@@ -104,7 +138,7 @@ func Publish(ctx context.Context, p *spec.Platform, trees map[string]generators.
 		if opts.SourceCommit != "" {
 			req.Trailers = []gitops.Trailer{{Key: TrailerSource, Value: opts.SourceCommit}}
 		}
-		res, err := gitops.Publish(ctx, req)
+		res, err := opts.Keep.publish(ctx, req)
 		if err != nil {
 			return out, fmt.Errorf("publish to %s: %w", name, err)
 		}

@@ -96,18 +96,35 @@ func Applications(tree generators.Tree) []Application {
 // kustomize base of an app overlay (apps/<app>/base for
 // apps/<app>/overlays/<env>), sorted by name.
 func Affected(apps []Application, p Push) []string {
+	// Every folder that holds a changed file, at any depth: a folder is
+	// affected when it is one of them. Computed once, so that a push is
+	// matched against thousands of Applications in linear time.
+	changed := map[string]bool{}
+	paths := p.paths()
+	for _, f := range paths {
+		for i := range len(f) {
+			if f[i] == '/' {
+				changed[f[:i]] = true
+			}
+		}
+	}
+	pushed := normRepo(p.URL)
+	same := map[string]bool{}
 	var out []string
 	for _, a := range apps {
-		if !sameRepo(a.RepoURL, p.URL) {
+		s, ok := same[a.RepoURL]
+		if !ok {
+			s = normRepo(a.RepoURL) == pushed
+			same[a.RepoURL] = s
+		}
+		if !s {
 			continue
 		}
 		dirs := []string{strings.Trim(a.Path, "/")}
 		if root, _, ok := strings.Cut(dirs[0], "/overlays/"); ok {
 			dirs = append(dirs, root+"/base")
 		}
-		if slices.ContainsFunc(p.paths(), func(f string) bool {
-			return slices.ContainsFunc(dirs, func(d string) bool { return d == "" || d == "." || strings.HasPrefix(f, d+"/") })
-		}) {
+		if len(paths) > 0 && slices.ContainsFunc(dirs, func(d string) bool { return d == "" || d == "." || changed[d] }) {
 			out = append(out, a.Name)
 		}
 	}
@@ -115,16 +132,16 @@ func Affected(apps []Application, p Push) []string {
 	return slices.Compact(out)
 }
 
-func sameRepo(a, b string) bool {
-	norm := func(s string) string {
-		s = strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(s), "/"), ".git")
-		if u, err := url.Parse(s); err == nil && u.Host != "" {
-			u.User = nil
-			return u.Host + u.Path
-		}
-		return s
+func sameRepo(a, b string) bool { return normRepo(a) == normRepo(b) }
+
+// normRepo is a repo URL as sameRepo compares it.
+func normRepo(s string) string {
+	s = strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(s), "/"), ".git")
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		u.User = nil
+		return u.Host + u.Path
 	}
-	return norm(a) == norm(b)
+	return s
 }
 
 // Annotate sets AnnotationRefresh ("normal") on each named Application in

@@ -1,0 +1,387 @@
+package gitops
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
+)
+
+// repoRenew is how many reads and publishes a Repo serves from one
+// in-memory repository before it starts afresh: every publish adds
+// objects, and a fresh depth-1 fetch holds only the tip's.
+const repoRenew = 500
+
+// Repo is one target's repository kept in memory between calls, for a
+// process that reads and publishes the same branch again and again (dmls
+// serve). Unlike Publish and ReadTree, which fetch the tip's whole tree
+// each time, a Repo fetches only when the branch moved, and then only the
+// objects it lacks; a publish builds its tree from the tip's tree plus
+// the changed entries, and pushes one pack holding only the objects that
+// are new: the commit, the trees on the changed paths and the changed
+// files. Everything else (validation, the lease, retries after a lost
+// race, ExpectTip, error classification and redaction) is Publish's. Safe
+// for concurrent use; calls run one at a time.
+type Repo struct {
+	target Target
+	auth   Auth
+
+	mu   sync.Mutex
+	r    *remote
+	uses int
+	// last is what the last publish left in the managed paths, or nil.
+	last *published
+}
+
+// published is the content of the managed paths after a publish: the
+// files, and the tree hash of each managed path (zero: none) by which a
+// later publish tells that nobody changed them since.
+type published struct {
+	managed  string
+	files    map[string][]byte
+	subtrees map[string]plumbing.Hash
+}
+
+// OpenRepo returns the Repo of target. It contacts nobody.
+func OpenRepo(target Target, auth Auth) (*Repo, error) {
+	r, err := openRemote(target, auth)
+	if err != nil {
+		return nil, err
+	}
+	return &Repo{target: target, auth: auth, r: r}, nil
+}
+
+// remote returns the in-memory repository, renewed every repoRenew uses.
+// Called with mu held.
+func (rp *Repo) remote() (*remote, error) {
+	rp.uses++
+	if rp.r == nil || rp.uses > repoRenew {
+		r, err := openRemote(rp.target, rp.auth)
+		if err != nil {
+			return nil, err
+		}
+		rp.r, rp.uses = r, 1
+	}
+	return rp.r, nil
+}
+
+// failed drops the in-memory repository after an error other than a lost
+// race, so that the next call starts afresh: with the credentials and
+// known hosts read again, and without objects of a failed transfer.
+// Called with mu held.
+func (rp *Repo) failed(err error) {
+	if err != nil && !errors.Is(err, ErrStale) && !errors.Is(err, ErrConflict) {
+		rp.r, rp.last = nil, nil
+	}
+}
+
+// Publish is Publish on the repo's target; req.Target and req.Auth are
+// ignored.
+func (rp *Repo) Publish(ctx context.Context, req Request) (Result, error) {
+	req.Target, req.Auth = rp.target, rp.auth
+	if err := req.validate(); err != nil {
+		return Result{}, err
+	}
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	r, err := rp.remote()
+	if err != nil {
+		return Result{}, err
+	}
+	managed := strings.Join(sortedUnique(req.Managed), "\x00")
+	var tree plumbing.Hash
+	apply := func(s storer.EncodedObjectStorer, root plumbing.Hash, files map[string][]byte, m []string) (ch change, err error) {
+		if p := rp.last; p != nil && p.managed == managed && p.unchangedIn(s, root) {
+			ch, err = applyDiff(s, root, p.files, files)
+		} else {
+			ch, err = applyFiles(s, root, files, m)
+		}
+		tree = ch.tree
+		return ch, err
+	}
+	res, err := publishOn(ctx, r, req, r.pushNew, apply)
+	rp.failed(err)
+	switch {
+	case err != nil || req.DryRun:
+	case res.Commit == "":
+		rp.last = nil
+	default:
+		p := &published{managed: managed, files: req.Files, subtrees: map[string]plumbing.Hash{}}
+		for _, m := range req.Managed {
+			h, ok := subtree(r.repo.Storer, tree, m)
+			if !ok {
+				p = nil
+				break
+			}
+			p.subtrees[m] = h
+		}
+		rp.last = p
+	}
+	return res, err
+}
+
+// unchangedIn reports whether each managed path of the tree root holds
+// the tree it held after the publish p.
+func (p *published) unchangedIn(s storer.EncodedObjectStorer, root plumbing.Hash) bool {
+	for m, want := range p.subtrees {
+		if h, ok := subtree(s, root, m); !ok || h != want {
+			return false
+		}
+	}
+	return true
+}
+
+// subtree returns the hash of the tree at prefix in the tree root, zero
+// when there is none; ok is false when something else is there.
+func subtree(s storer.EncodedObjectStorer, root plumbing.Hash, prefix string) (h plumbing.Hash, ok bool) {
+	h = root
+	for _, c := range components(prefix) {
+		if h.IsZero() {
+			return h, true
+		}
+		t, err := object.GetTree(s, h)
+		if err != nil {
+			return h, false
+		}
+		e, err := t.FindEntry(c)
+		if err != nil {
+			return plumbing.ZeroHash, true
+		}
+		if e.Mode != filemode.Dir {
+			return h, false
+		}
+		h = e.Hash
+	}
+	return h, true
+}
+
+// applyDiff is applyFiles for a tree whose managed paths hold exactly old:
+// it writes only the files that differ from old and deletes those that
+// are gone, so that the cost follows the change.
+func applyDiff(s storer.EncodedObjectStorer, root plumbing.Hash, old, files map[string][]byte) (change, error) {
+	ed, err := newTreeEditor(s, root)
+	if err != nil {
+		return change{}, err
+	}
+	var c change
+	for p, b := range files {
+		o, existed := old[p]
+		if existed && bytes.Equal(o, b) {
+			continue
+		}
+		if _, err := ed.put(p, b); err != nil {
+			return change{}, err
+		}
+		if existed {
+			c.modified = append(c.modified, p)
+		} else {
+			c.added = append(c.added, p)
+		}
+	}
+	for p := range old {
+		if _, ok := files[p]; !ok {
+			if err := ed.remove(p); err != nil {
+				return change{}, err
+			}
+			c.deleted = append(c.deleted, p)
+		}
+	}
+	slices.Sort(c.added)
+	slices.Sort(c.modified)
+	slices.Sort(c.deleted)
+	if c.tree, err = ed.write(); err != nil {
+		return change{}, err
+	}
+	return c, nil
+}
+
+func sortedUnique(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// ReadTreeSkipping is ReadTreeSkipping of the repo's target, except that
+// when the tip is the commit unless, it reads nothing and returns nil
+// files with the tip's SHA.
+func (rp *Repo) ReadTreeSkipping(ctx context.Context, prefix, unless string) (files map[string][]byte, sha string, unsafe map[string]string, err error) {
+	if prefix == "" {
+		prefix = RootPrefix
+	}
+	if err := validatePrefix(prefix); err != nil {
+		return nil, "", nil, err
+	}
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	r, err := rp.remote()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	tip, err := r.fetch(ctx)
+	if err != nil {
+		rp.failed(err)
+		return nil, "", nil, err
+	}
+	if tip != nil && unless != "" && tip.Hash.String() == unless {
+		return nil, unless, nil, nil
+	}
+	unsafe = map[string]string{}
+	files, sha, err = readTip(r, tip, prefix, unsafe)
+	return files, sha, unsafe, err
+}
+
+// pushNew pushes commit onto the branch, on condition that it is at
+// parent, in one pack of the objects that parent does not have. The first
+// commit of a branch goes through go-git's push.
+func (r *remote) pushNew(ctx context.Context, commit, parent plumbing.Hash) (said string, err error) {
+	if parent.IsZero() {
+		return r.push(ctx, commit, parent)
+	}
+	objs, err := newObjects(r.repo.Storer, commit, parent)
+	if err != nil {
+		return "", err
+	}
+	ep, err := transport.NewEndpoint(r.url)
+	if err != nil {
+		return "", err
+	}
+	cl, err := client.NewClient(ep)
+	if err != nil {
+		return "", err
+	}
+	sess, err := cl.NewReceivePackSession(ep, r.auth)
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if cerr := sess.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	ar, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		return "", err
+	}
+	refs, err := ar.AllReferences()
+	if err != nil {
+		return "", err
+	}
+	// The lease, checked here as go-git's push does; receive-pack checks
+	// the old value again atomically.
+	if cur, err := refs.Reference(r.branch); err != nil || cur.Hash() != parent {
+		return "", fmt.Errorf("stale info: %s is no longer at %s", r.branch.Short(), parent)
+	}
+	req := packp.NewReferenceUpdateRequestFromCapabilities(ar.Capabilities)
+	progress := &limitedBuffer{max: 4 << 10}
+	req.Progress = progress
+	if ar.Capabilities.Supports(capability.Sideband64k) {
+		_ = req.Capabilities.Set(capability.Sideband64k)
+	} else if ar.Capabilities.Supports(capability.Sideband) {
+		_ = req.Capabilities.Set(capability.Sideband)
+	}
+	req.Commands = []*packp.Command{{Name: r.branch, Old: parent, New: commit}}
+	var pack bytes.Buffer
+	if _, err := packfile.NewEncoder(&pack, r.repo.Storer, !ar.Capabilities.Supports(capability.OFSDelta)).Encode(objs, 0); err != nil {
+		return "", fmt.Errorf("encode the pack: %w", err)
+	}
+	req.Packfile = io.NopCloser(&pack)
+	rs, err := sess.ReceivePack(ctx, req)
+	if err == nil && rs != nil {
+		err = rs.Error()
+	}
+	said = remoteMessages(progress.String())
+	if err != nil {
+		return said, err
+	}
+	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(r.tracking, commit)); err != nil {
+		return said, err
+	}
+	return said, nil
+}
+
+// newObjects lists commit and the objects of its tree that parent's tree
+// does not hold at the same path: every object that the remote, which has
+// parent, may lack. Subtrees that did not change are not walked, so the
+// cost follows the change, not the size of the tree.
+func newObjects(s storer.EncodedObjectStorer, commit, parent plumbing.Hash) ([]plumbing.Hash, error) {
+	c, err := object.GetCommit(s, commit)
+	if err != nil {
+		return nil, err
+	}
+	var old plumbing.Hash
+	if !parent.IsZero() {
+		pc, err := object.GetCommit(s, parent)
+		if err != nil {
+			return nil, err
+		}
+		old = pc.TreeHash
+	}
+	seen := map[plumbing.Hash]bool{commit: true}
+	out := []plumbing.Hash{commit}
+	add := func(h plumbing.Hash) {
+		if !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	var walk func(h, old plumbing.Hash) error
+	walk = func(h, old plumbing.Hash) error {
+		if h == old {
+			return nil
+		}
+		add(h)
+		t, err := object.GetTree(s, h)
+		if err != nil {
+			return err
+		}
+		was := map[string]object.TreeEntry{}
+		if !old.IsZero() {
+			ot, err := object.GetTree(s, old)
+			if err != nil {
+				return err
+			}
+			for _, e := range ot.Entries {
+				was[e.Name] = e
+			}
+		}
+		for _, e := range t.Entries {
+			o, ok := was[e.Name]
+			if ok && o.Hash == e.Hash && o.Mode == e.Mode {
+				continue
+			}
+			switch e.Mode {
+			case filemode.Dir:
+				var oh plumbing.Hash
+				if ok && o.Mode == filemode.Dir {
+					oh = o.Hash
+				}
+				if err := walk(e.Hash, oh); err != nil {
+					return err
+				}
+			case filemode.Submodule:
+				// a commit of another repository
+			default:
+				add(e.Hash)
+			}
+		}
+		return nil
+	}
+	if err := walk(c.TreeHash, old); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,130 @@
+package gitops_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/gittest"
+)
+
+// TestRepoPublishesIncrementally publishes a tree of many files through
+// one Repo again and again, with another writer pushing in between, and
+// checks that each commit has the tree a fresh Publish would have made,
+// that git's own fsck finds every pushed pack complete, that a read of an
+// unmoved tip reads nothing, and that ExpectTip still refuses a stale tip.
+func TestRepoPublishesIncrementally(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rp, err := gitops.OpenRepo(gitops.Target{Name: "config", URL: f.srv.RepoURL(f.repo)}, f.auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"keep/README": "not managed\n"}
+	f.srv.Push(t, f.repo, gittest.Change{Files: want, Message: "seed"})
+	files := map[string]string{}
+	for i := range 200 {
+		files[fmt.Sprintf("apps/app-%03d/base/kustomization.yaml", i)] = fmt.Sprintf("app %d\n", i)
+	}
+	step := func(what string) string {
+		t.Helper()
+		req := f.request(files, "apps")
+		res, err := rp.Publish(ctx, req)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		got := f.srv.Files(t, f.repo, "")
+		all := map[string]string{}
+		for p, c := range want {
+			all[p] = c
+		}
+		for p, c := range files {
+			all[p] = c
+		}
+		assertFiles(t, got, all)
+		if out := f.srv.Git(t, f.repo, "fsck", "--strict", "--no-dangling"); strings.Contains(out, "missing") {
+			t.Fatalf("%s: git fsck: %s", what, out)
+		}
+		return res.Commit
+	}
+	first := step("first publish")
+	files["apps/app-007/base/kustomization.yaml"] = "changed\n"
+	delete(files, "apps/app-100/base/kustomization.yaml")
+	files["apps/new/overlays/dev/kustomization.yaml"] = "new\n"
+	second := step("one app changed, one deleted, one added")
+	if second == first {
+		t.Fatal("no commit for a change")
+	}
+	if res, err := rp.Publish(ctx, f.request(files, "apps")); err != nil || res.Changed {
+		t.Fatalf("the same files again: changed %v, %v", res.Changed, err)
+	}
+	// Another writer moves the branch: the next publish fetches and
+	// re-applies onto its commit.
+	want["other/file"] = "by someone else\n"
+	f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"other/file": "by someone else\n"}, Message: "other"})
+	files["apps/app-001/base/kustomization.yaml"] = "after the race\n"
+	third := step("after another writer")
+	// Another writer changes a managed file: the next publish of the same
+	// files puts it back.
+	f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"apps/app-002/base/kustomization.yaml": "by hand\n", "apps/stray": "x\n"}, Message: "by hand"})
+	if res, err := rp.Publish(ctx, f.request(files, "apps")); err != nil || !res.Changed {
+		t.Fatalf("after a change by hand in a managed path: changed %v, %v", res.Changed, err)
+	}
+	third = step("after a change by hand")
+
+	// A read at an unmoved tip reads nothing; after a move it reads all.
+	got, sha, _, err := rp.ReadTreeSkipping(ctx, "", third)
+	if err != nil || got != nil || sha != third {
+		t.Fatalf("read at the known tip: %d files, %s, %v", len(got), sha, err)
+	}
+	got, sha, _, err = rp.ReadTreeSkipping(ctx, "apps", "")
+	if err != nil || sha != third || string(got["apps/app-001/base/kustomization.yaml"]) != "after the race\n" || len(got) != len(files) {
+		t.Fatalf("read: %d files, %s, %v", len(got), sha, err)
+	}
+
+	// ExpectTip still makes it a compare-and-swap.
+	req := f.request(map[string]string{"apps/x": "x\n"}, "apps")
+	req.ExpectTip = first
+	if _, err := rp.Publish(ctx, req); !errors.Is(err, gitops.ErrStale) {
+		t.Fatalf("stale ExpectTip: %v, want ErrStale", err)
+	}
+	req.ExpectTip = third
+	if _, err := rp.Publish(ctx, req); err != nil {
+		t.Fatalf("ExpectTip at the tip: %v", err)
+	}
+}
+
+// TestRepoRetriesAfterRace loses a push race inside a Repo publish: the
+// retry fetches the other writer's commit, pushes a pack that holds the
+// objects made for the lost attempt too, and git finds the repo whole.
+func TestRepoRetriesAfterRace(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rp, err := gitops.OpenRepo(gitops.Target{Name: "config", URL: f.srv.RepoURL(f.repo)}, f.auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rp.Publish(ctx, f.request(map[string]string{"apps/a.yaml": "a1", "apps/b/c.yaml": "c1"}, "apps")); err != nil {
+		t.Fatal(err)
+	}
+	req := f.request(map[string]string{"apps/a.yaml": "a2", "apps/b/c.yaml": "c2"}, "apps")
+	gitops.SetBeforePush(&req, func(attempt int) {
+		if attempt == 1 {
+			f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"notes/by-human.md": "hello"}, Message: "human edit"})
+		}
+	})
+	res, err := rp.Publish(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Attempts != 2 {
+		t.Fatalf("attempts = %d, want 2", res.Attempts)
+	}
+	assertFiles(t, f.srv.Files(t, f.repo, "main"), map[string]string{"apps/a.yaml": "a2", "apps/b/c.yaml": "c2", "notes/by-human.md": "hello"})
+	if out := f.srv.Git(t, f.repo, "fsck", "--strict", "--no-dangling"); strings.Contains(out, "missing") {
+		t.Fatalf("git fsck: %s", out)
+	}
+}
