@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+
+	"github.com/go-logr/logr"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	trainingv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
 	tfwebhook "github.com/kubeflow/training-operator/pkg/webhooks/tensorflow"
@@ -12,6 +16,8 @@ import (
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
+
+var quiet sync.Once
 
 // TFJob runs the training operator's own admission webhook (v1.8.1) on a
 // TFJob: a DNS-1035 name, containers with images in every replica, a
@@ -23,6 +29,9 @@ func TFJob(obj *unstructured.Unstructured) ([]Finding, error) {
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &job); err != nil {
 		return nil, fmt.Errorf("decode TFJob %s: %w", obj.GetName(), err)
 	}
+	// The webhook logs through controller-runtime, which prints a stack
+	// trace on stderr when no logger is set.
+	quiet.Do(func() { logf.SetLogger(logr.Discard()) })
 	_, err := (&tfwebhook.Webhook{}).ValidateCreate(context.Background(), &job)
 	if err == nil {
 		return nil, nil
