@@ -636,19 +636,7 @@ func diagPos(dir string) (p provenance.Pos) {
 // folders in changes replaced (dir → app.json, nil to delete the folder),
 // through the caches, as a snapshot of no commit yet.
 func (s *store) withChanges(sn *snapshot, changes map[string][]byte) *snapshot {
-	files := maps.Clone(sn.files)
-	for dir, b := range changes {
-		prefix := path.Join(workspace.AppsDir, dir) + "/"
-		for f := range files {
-			if strings.HasPrefix(f, prefix) {
-				delete(files, f)
-			}
-		}
-		if b != nil {
-			files[prefix+specFile] = b
-		}
-	}
-	return s.load(0, "", files, unsafeOutside(sn.unsafe, changes))
+	return s.load(0, "", withChanges(sn.files, changes), unsafeOutside(sn.unsafe, changes))
 }
 
 // check loads and generates candidate app folders (dir → spec files) in
