@@ -126,14 +126,14 @@ func TestRun(t *testing.T) {
 			t.Errorf("%s: Result.Apps are not the apps by name, without their output", step.name)
 		}
 	}
-	fsys["apps/app-0005/app.cue"].Data = bytes.Replace(fsys["apps/app-0005/app.cue"].Data, []byte("maxScale: 4"), []byte("maxScale: 7"), 1)
+	fsys["apps/app-0005/app.cue"].Data = bytes.Replace(fsys["apps/app-0005/app.cue"].Data, []byte("target: 15"), []byte("target: 17"), 1)
 	_, _, want = reference(t, fsys)
 	r, got := run(t, s, fsys)
 	same(t, "one changed", got, want)
 	if r.Hits != 9 || r.Misses != 1 {
 		t.Errorf("one changed: %d hits and %d misses, want 9 and 1", r.Hits, r.Misses)
 	}
-	if !bytes.Contains(got["prod/app-0005"], []byte("max-scale: \"7\"")) {
+	if !bytes.Contains(got["prod/app-0005"], []byte("autoscaling.knative.dev/target: \"17\"")) {
 		t.Errorf("the changed app's output does not show the change:\n%s", got["prod/app-0005"])
 	}
 	if len(*lines) > 0 {
