@@ -219,7 +219,7 @@ func (s *Store) Prune(maxAge time.Duration, maxBytes int64) (int, error) {
 	removed := 0
 	now := time.Now()
 	err := filepath.WalkDir(filepath.Join(s.dir, "entries"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil || d.IsDir() || !ours(p) {
 			return nil
 		}
 		st, err := d.Info()
@@ -251,3 +251,19 @@ func (s *Store) Prune(maxAge time.Duration, maxBytes int64) (int, error) {
 	}
 	return removed, err
 }
+
+// ours reports whether p is named as an entry (entries/<xx>/<xx...> in
+// hex) or a temporary file of one: pruning removes nothing else, even in
+// a --cache-dir that holds other files.
+func ours(p string) bool {
+	dir, name := filepath.Base(filepath.Dir(p)), filepath.Base(p)
+	if len(dir) != 2 || !isHex(dir) {
+		return false
+	}
+	if t, ok := strings.CutPrefix(name, ".tmp-"); ok {
+		return len(t) > 8 && isHex(t[:8]) && strings.HasPrefix(t, dir)
+	}
+	return len(name) >= 8 && isHex(name) && strings.HasPrefix(name, dir)
+}
+
+func isHex(s string) bool { return strings.Trim(s, "0123456789abcdef") == "" }

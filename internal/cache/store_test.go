@@ -215,6 +215,27 @@ func TestPrune(t *testing.T) {
 		used := time.Now().Add(-time.Duration(4-i) * time.Hour * 24 * 10) // 40, 30, 20, 10 days ago
 		os.Chtimes(p, used, used)
 	}
+	// Files dmls did not write, however old, in a --cache-dir that holds
+	// them: never pruned.
+	dir := filepath.Dir(filepath.Dir(func() string { p, _ := s.path(key(0)); return p }()))
+	foreign := []string{filepath.Join(dir, "notes.txt"), filepath.Join(dir, "ab", "data.csv"), filepath.Join(dir, "mine", "abcdef0123")}
+	old := time.Now().Add(-400 * 24 * time.Hour)
+	for _, f := range foreign {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte("the user's"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(f, old, old)
+	}
+	defer func() {
+		for _, f := range foreign {
+			if _, err := os.Stat(f); err != nil {
+				t.Errorf("Prune removed %s, which dmls did not write", f)
+			}
+		}
+	}()
 	// Unused for more than 25 days: the first two.
 	if n, err := s.Prune(25*24*time.Hour, 1<<30); err != nil || n != 2 {
 		t.Fatalf("Prune by age removed %d (%v), want 2", n, err)

@@ -182,12 +182,13 @@ func TestCachedGenerateIsIdentical(t *testing.T) {
 }
 
 // TestCacheNotInOutput checks that a cache folder inside --out, which is
-// replaced as a whole, or in the workspace's spec folders is refused.
+// replaced as a whole, or in the workspace (the user's git work tree) is
+// refused.
 func TestCacheNotInOutput(t *testing.T) {
 	ws := testWorkspaces(t)["synthetic"]
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	for _, c := range []string{filepath.Join(out, "cache"), out, filepath.Join(ws, "apps", "cache")} {
+	for _, c := range []string{filepath.Join(out, "cache"), out, filepath.Join(ws, "apps", "cache"), ws, filepath.Join(ws, ".cache")} {
 		var stderr strings.Builder
 		code := Main([]string{"render", "-w", ws, "--out", out, "--cache-dir", c}, &strings.Builder{}, &stderr)
 		if code != ExitUsage || !strings.Contains(stderr.String(), "the cache folder") {

@@ -65,9 +65,10 @@ func (g *globals) openCache(c cacheFlags, out string) (*cache.Store, error) {
 			keep[o] = "the output folder " + out
 		}
 	}
+	// Not in the workspace either: its folder is the user's git work tree,
+	// where cache files would be committed with the specs.
 	if w, err := filepath.Abs(g.workspace); err == nil {
-		keep[filepath.Join(w, workspace.AppsDir)] = "the workspace's " + workspace.AppsDir + "/ folder"
-		keep[filepath.Join(w, workspace.OverlaysDir)] = "the workspace's " + workspace.OverlaysDir + "/ folder"
+		keep[w] = "the workspace " + g.workspace
 	}
 	for p, what := range keep {
 		if rel, err := filepath.Rel(p, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
