@@ -129,10 +129,15 @@ func Builtin(obj *unstructured.Unstructured) []Finding {
 	if err != nil {
 		return []Finding{{Message: fmt.Sprintf("encode: %v", err)}}
 	}
+	return b.check(obj.GetKind(), data)
+}
+
+// check is Builtin on the JSON encoding of an object of kind.
+func (b builtin) check(kind string, data []byte) []Finding {
 	versioned := b.versioned()
 	strict, err := sigsjson.UnmarshalStrict(data, versioned, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
 	if err != nil {
-		return []Finding{{Message: fmt.Sprintf("cannot decode %s: %v", obj.GetKind(), err)}}
+		return []Finding{{Message: fmt.Sprintf("cannot decode %s: %v", kind, err)}}
 	}
 	var out []Finding
 	for _, e := range strict {
@@ -141,7 +146,7 @@ func Builtin(obj *unstructured.Unstructured) []Finding {
 	legacyscheme.Scheme.Default(versioned)
 	internal := b.internal()
 	if err := legacyscheme.Scheme.Convert(versioned, internal, nil); err != nil {
-		return append(out, Finding{Message: fmt.Sprintf("convert %s: %v", obj.GetKind(), err)})
+		return append(out, Finding{Message: fmt.Sprintf("convert %s: %v", kind, err)})
 	}
 	for _, e := range b.validate(internal) {
 		out = append(out, Finding{Field: tracePath(e.Field), Message: message(e)})

@@ -15,10 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path"
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	apiextensionsinternal "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -31,7 +33,6 @@ import (
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -51,8 +52,12 @@ type version struct {
 	crd        string
 	namespaced bool
 	structural *structuralschema.Structural
-	validator  apiservervalidation.SchemaValidator
-	cel        *cel.Validator
+	// validator is upstream's, as the API server builds it; reused is the
+	// same validator with its per-field validators kept (see reused),
+	// which Validate runs.
+	validator apiservervalidation.SchemaValidator
+	reused    reused
+	cel       *cel.Validator
 }
 
 // Schemas validates custom objects against a set of CRDs. It is safe for
@@ -143,7 +148,7 @@ func (s *Schemas) addCRD(crd *apiextensionsv1.CustomResourceDefinition) error {
 		if err := structuraldefaulting.PruneDefaults(st); err != nil {
 			return fmt.Errorf("version %s: %w", v.Name, err)
 		}
-		validator, _, err := apiservervalidation.NewSchemaValidator(internal.OpenAPIV3Schema)
+		validator, openapi, err := apiservervalidation.NewSchemaValidator(internal.OpenAPIV3Schema)
 		if err != nil {
 			return fmt.Errorf("version %s: %w", v.Name, err)
 		}
@@ -153,6 +158,7 @@ func (s *Schemas) addCRD(crd *apiextensionsv1.CustomResourceDefinition) error {
 			namespaced: crd.Spec.Scope == apiextensionsv1.NamespaceScoped,
 			structural: st,
 			validator:  validator,
+			reused:     newReused(openapi),
 			cel:        cel.NewValidator(st, true, celconfig.PerCallLimit),
 		}
 	}
@@ -194,18 +200,33 @@ func (s *Schemas) Validate(obj *unstructured.Unstructured) []Finding {
 	if !ok {
 		return nil
 	}
-	u, err := decoded(obj)
+	fresh := func() (map[string]any, error) { return decoded(obj) }
+	return v.validate(fresh, v.reused)
+}
+
+// validate runs Validate's checks on the object fresh decodes, with
+// validator as the schema validator. It prunes in place and decodes a
+// fresh copy only when something was pruned: pruning only deletes, and
+// records every field it deletes.
+func (v *version) validate(fresh func() (map[string]any, error), validator apiservervalidation.SchemaCreateValidator) []Finding {
+	u, err := fresh()
 	if err != nil {
 		return []Finding{{Message: err.Error()}}
 	}
 	structuraldefaulting.Default(u, v.structural)
 	var out []Finding
-	pruned := pruning.PruneWithOptions(runtime.DeepCopyJSON(u), v.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+	pruned := pruning.PruneWithOptions(u, v.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+	if len(pruned) > 0 {
+		if u, err = fresh(); err != nil {
+			return []Finding{{Message: err.Error()}}
+		}
+		structuraldefaulting.Default(u, v.structural)
+	}
 	for _, p := range pruned {
 		out = append(out, Finding{Field: tracePath(p), Message: fmt.Sprintf("unknown field: the %s schema has no such field, so the API server would drop it", v.crd)})
 	}
 	var errs field.ErrorList
-	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, u, v.validator)...)
+	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, u, validator)...)
 	errs = append(errs, schemaobjectmeta.Validate(nil, u, v.structural, false)...)
 	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, v.structural, u)...)
 	if !blocking(errs) {
@@ -221,8 +242,19 @@ func (s *Schemas) Validate(obj *unstructured.Unstructured) []Finding {
 
 // decoded returns a copy of obj as the API server sees it after decoding
 // the request body: whole numbers are int64, as CEL and the schema
-// validator expect, whatever the Go types that built obj.
+// validator expect, whatever the Go types that built obj. It copies the
+// JSON values generators make directly (see jsonCopy) and takes the JSON
+// round trip for anything else.
 func decoded(obj *unstructured.Unstructured) (map[string]any, error) {
+	if m, ok := jsonCopy(obj.Object).(map[string]any); ok {
+		return m, nil
+	}
+	return roundTrip(obj)
+}
+
+// roundTrip is decoded by encoding obj as JSON and decoding it as the API
+// server does.
+func roundTrip(obj *unstructured.Unstructured) (map[string]any, error) {
 	b, err := json.Marshal(obj.Object)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s %s: %w", obj.GetKind(), obj.GetName(), err)
@@ -232,6 +264,99 @@ func decoded(obj *unstructured.Unstructured) (map[string]any, error) {
 		return nil, fmt.Errorf("decode %s %s: %w", obj.GetKind(), obj.GetName(), err)
 	}
 	return u.Object, nil
+}
+
+// errNotJSON marks a value jsonCopy does not copy.
+type errNotJSON struct{}
+
+// jsonCopy returns a deep copy of v with what encoding it as JSON and
+// decoding it with k8s.io/apimachinery/pkg/util/json would give: whole
+// numbers that fit become int64, other numbers float64. It returns
+// errNotJSON{} for a value whose JSON text it cannot be sure of (other
+// Go types, float32, uint64, strings that are not UTF-8, NaN), which
+// decoded then encodes for real.
+func jsonCopy(v any) any {
+	switch x := v.(type) {
+	case nil, bool:
+		return x
+	case string:
+		if !utf8.ValidString(x) {
+			return errNotJSON{}
+		}
+		return x
+	case int64:
+		return x
+	case int:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return errNotJSON{}
+		}
+		// encoding/json writes a whole float64 below 1e21 without a
+		// fraction or exponent, which decodes as int64 when it fits.
+		if x == math.Trunc(x) && x >= -(1<<63) && x < 1<<63 {
+			return int64(x)
+		}
+		return x
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			if !utf8.ValidString(k) {
+				return errNotJSON{}
+			}
+			c := jsonCopy(e)
+			if _, bad := c.(errNotJSON); bad {
+				return c
+			}
+			m[k] = c
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			c := jsonCopy(e)
+			if _, bad := c.(errNotJSON); bad {
+				return c
+			}
+			l[i] = c
+		}
+		return l
+	}
+	return errNotJSON{}
+}
+
+// CheckJSON decodes one object from its JSON encoding, as the API server
+// decodes a request body, and runs Check on it without encoding it again;
+// it returns the object's kind and name too. err is set when data is not
+// a JSON object with a kind.
+func (s *Schemas) CheckJSON(data []byte) (gvk schema.GroupVersionKind, name string, found []Finding, err error) {
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(data); err != nil {
+		return gvk, "", nil, err
+	}
+	gvk, name = u.GroupVersionKind(), u.GetName()
+	var out []Finding
+	if v, ok := s.byGVK[gvk]; ok {
+		first := true
+		fresh := func() (map[string]any, error) {
+			if first {
+				first = false
+				return u.Object, nil
+			}
+			c := &unstructured.Unstructured{}
+			if err := c.UnmarshalJSON(data); err != nil {
+				return nil, err
+			}
+			return c.Object, nil
+		}
+		out = v.validate(fresh, v.reused)
+	}
+	if b, ok := builtins[gvk]; ok {
+		out = append(out, b.check(gvk.Kind, data)...)
+	}
+	return gvk, name, out, nil
 }
 
 // Check runs every check of this package that applies to obj's kind: its

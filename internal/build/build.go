@@ -329,7 +329,12 @@ func checkTree(ws *workspace.Workspace, tree generators.Tree, m *Memo) diag.List
 		d.Add(pos, "", "load the embedded CRD schemas: %v", err)
 		return d
 	}
-	for _, name := range generators.SortedKeys(tree) {
+	names := generators.SortedKeys(tree)
+	found := make([]diag.List, len(names))
+	// Files are independent: check them on every core, and keep the
+	// findings in file order.
+	parallel(len(names), runtime.GOMAXPROCS(0), func(i int) {
+		name := names[i]
 		pos := pos
 		// A kops manifest (kops/<cluster>/...) points at its cluster.
 		if rest, ok := strings.CutPrefix(name, "kops/"); ok {
@@ -343,36 +348,63 @@ func checkTree(ws *workspace.Workspace, tree generators.Tree, m *Memo) diag.List
 			fmt.Fprintf(h, "%s\x00%#v\x00%d\x00", name, pos, len(tree[name]))
 			h.Write(tree[name])
 			key = hex.EncodeToString(h.Sum(nil))
-			if found, ok := m.checked.Get(key); ok {
-				d = append(d, found...)
-				continue
+			if f, ok := m.checked.Get(key); ok {
+				found[i] = f
+				return
 			}
 		}
-		found := checkFile(schemas, pos, name, tree[name])
+		found[i] = checkFile(schemas, pos, name, tree[name])
 		if m != nil {
-			m.checked.Put(key, found)
+			m.checked.Put(key, found[i])
 		}
-		d = append(d, found...)
+	})
+	for _, f := range found {
+		d = append(d, f...)
 	}
 	return d
 }
 
+// parallel runs f(0..n-1) on up to workers goroutines.
+func parallel(n, workers int, f func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f(i)
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
 // checkFile runs the checks of checkTree on one file; pos is where its
-// findings point.
+// findings point. Each document is turned into JSON once and decoded from
+// it as the API server decodes a request body (admission.CheckJSON); a
+// document that is not an object is skipped.
 func checkFile(schemas *admission.Schemas, pos provenance.Pos, name string, file []byte) diag.List {
 	var d diag.List
 	for _, doc := range bytes.Split(file, []byte("\n---\n")) {
-		var m map[string]any
-		if err := yaml.Unmarshal(doc, &m); err != nil || m == nil {
+		data, err := yaml.YAMLToJSON(doc)
+		if err != nil || len(data) == 0 || data[0] != '{' {
 			continue
 		}
-		u := &unstructured.Unstructured{Object: m}
-		id := generators.ID(u.GroupVersionKind(), u.GetName())
-		for _, f := range schemas.Check(u) {
-			rule := RuleBuiltin
-			if schemas.Knows(u.GroupVersionKind()) {
-				rule = RuleCRDSchema
-			}
+		gvk, objName, found, err := schemas.CheckJSON(data)
+		if err != nil {
+			continue
+		}
+		id := generators.ID(gvk, objName)
+		rule := RuleBuiltin
+		if schemas.Knows(gvk) {
+			rule = RuleCRDSchema
+		}
+		for _, f := range found {
 			d = append(d, diag.Diagnostic{Pos: pos, Rule: rule,
 				Message: fmt.Sprintf("the API server would refuse %s (generated %s): %s: %s", id, name, f.Field, f.Message)})
 		}

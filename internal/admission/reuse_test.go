@@ -1,0 +1,226 @@
+package admission
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/dmls-project/dmls/internal/admission/corpus"
+)
+
+// reference is Check as it was before validators were reused: upstream's
+// validator as the API server builds it, the JSON round trip, and pruning
+// a copy.
+func reference(s *Schemas, obj *unstructured.Unstructured) []Finding {
+	var out []Finding
+	if v, ok := s.byGVK[obj.GroupVersionKind()]; ok {
+		u, err := roundTrip(obj)
+		if err != nil {
+			return []Finding{{Message: err.Error()}}
+		}
+		copied := false
+		out = v.validate(func() (map[string]any, error) {
+			if !copied {
+				copied = true
+				return runtime.DeepCopyJSON(u), nil
+			}
+			return roundTrip(obj)
+		}, v.validator.(apiservervalidation.SchemaCreateValidator))
+	}
+	return append(out, Builtin(obj)...)
+}
+
+// variants are the corpus objects and, for each, copies broken in the
+// ways reuse could get wrong: a field of the wrong type deep in the
+// object, an unknown field, a list grown and shrunk, one value twice.
+func variants(t *testing.T) []*unstructured.Unstructured {
+	cases, err := corpus.Load("testdata/corpus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*unstructured.Unstructured
+	for _, tc := range cases {
+		if tc.Obj.GetKind() != "Namespace" {
+			tc.Obj.SetNamespace("ml")
+		}
+		out = append(out, tc.Obj)
+		for i := 0; i < 4; i++ {
+			c := tc.Obj.DeepCopy()
+			n := 0
+			walk(c.Object, func(parent map[string]any, k string) {
+				if _, top := parent["kind"]; top && k != "spec" {
+					return // the kind and name stay, to tell the object
+				}
+				n++
+				if n%(5+i) != 0 {
+					return
+				}
+				switch v := parent[k].(type) {
+				case string:
+					parent[k] = int64(len(v))
+				case int64, float64:
+					parent[k] = fmt.Sprint(v)
+				case bool:
+					parent[k] = "yes"
+				case []any:
+					parent[k] = append(v, v...)
+				case map[string]any:
+					v["dmlsUnknown"] = "x"
+				}
+			})
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func walk(m map[string]any, f func(parent map[string]any, k string)) {
+	for _, k := range sortedKeys(m) {
+		f(m, k)
+		switch v := m[k].(type) {
+		case map[string]any:
+			walk(v, f)
+		case []any:
+			for _, e := range v {
+				if em, ok := e.(map[string]any); ok {
+					walk(em, f)
+				}
+			}
+		}
+	}
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// TestReusedValidatorsFindTheSame checks that Check, with validators kept
+// across calls and decoding without JSON, gives exactly the findings of
+// upstream's validator built for each call, on the corpus and broken
+// variants of it, checked twice over in an order that warms the kept
+// validators with other objects first; and that CheckJSON gives the same.
+func TestReusedValidatorsFindTheSame(t *testing.T) {
+	s, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := variants(t)
+	bad := 0
+	for round := 0; round < 2; round++ {
+		for i := range objs {
+			obj := objs[(i*7+round)%len(objs)]
+			want := reference(s, obj)
+			if len(want) > 0 {
+				bad++
+			}
+			if got := s.Check(obj); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s %s: Check = %v, want %v", obj.GetKind(), obj.GetName(), got, want)
+			}
+			data, err := json.Marshal(obj.Object)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gvk, name, got, err := s.CheckJSON(data)
+			if err != nil || gvk != obj.GroupVersionKind() || name != obj.GetName() {
+				t.Fatalf("CheckJSON: %v %v %q", err, gvk, name)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s %s: CheckJSON = %v, want %v", obj.GetKind(), obj.GetName(), got, want)
+			}
+		}
+	}
+	t.Logf("%d objects, %d checks with findings", len(objs), bad)
+	if bad < len(objs)/2 {
+		t.Fatalf("only %d of %d checks found something: the variants test too little", bad, 2*len(objs))
+	}
+}
+
+// TestJSONCopyIsTheRoundTrip checks decoded's copy against encoding and
+// decoding, and that what it cannot copy takes the round trip.
+func TestJSONCopyIsTheRoundTrip(t *testing.T) {
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"kind": "K", "apiVersion": "v1",
+		"n": map[string]any{
+			"i": 3, "i32": int32(-4), "i64": int64(1 << 60), "f": 2.5, "whole": 4.0, "negzero": math.Copysign(0, -1),
+			"big": 1e20, "huge": 1e300, "tiny": 1e-7, "edge": float64(1 << 63), "s": "é", "b": true, "null": nil,
+			"list": []any{1, 2.0, "x", map[string]any{"y": 1.5}},
+		},
+	}}
+	got := jsonCopy(obj.Object)
+	want, err := roundTrip(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("jsonCopy = %#v\nround trip = %#v", got, want)
+	}
+	for _, v := range []any{float32(0.1), uint64(1 << 63), "\xff", map[string]string{}, math.NaN()} {
+		if _, ok := jsonCopy(map[string]any{"v": v}).(errNotJSON); !ok {
+			t.Errorf("jsonCopy(%#v) copied what it cannot be sure of", v)
+		}
+	}
+	if m, err := decoded(&unstructured.Unstructured{Object: map[string]any{"kind": "K", "v": float32(0.5)}}); err != nil || m["v"] != 0.5 {
+		t.Errorf("decoded of a float32 = %v, %v; want the round trip's 0.5", m, err)
+	}
+	if !strings.Contains(fmt.Sprint(jsonCopy(map[string]any{"v": float32(0.1)})), "{}") {
+		t.Errorf("errNotJSON prints oddly")
+	}
+}
+
+// TestReusedValidatorsKeepTheirSchema checks formats, which a kept
+// validator reads from its schema at each call, field by field: upstream
+// hands each field's validator the address of a loop variable that the
+// next field overwrites, so a kept validator must hold a copy.
+func TestReusedValidatorsKeepTheirSchema(t *testing.T) {
+	s := New()
+	err := s.Add([]byte(`
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: things.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Thing, plural: things, singular: thing, listKind: ThingList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              a: {type: string, format: uuid}
+              b: {type: string}
+              c: {type: string, format: date-time}
+              d: {type: string}
+              e: {type: string, format: email}
+              f: {type: string}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := object(t, "apiVersion: example.com/v1\nkind: Thing\nmetadata: {name: s, namespace: ml}\nspec: {a: x, b: x, c: x, d: x, e: x, f: x}\n")
+	for i := 0; i < 20; i++ {
+		got := s.Validate(bad)
+		want := reference(s, bad)
+		if len(want) != 3 || !reflect.DeepEqual(got, want) {
+			t.Fatalf("call %d: got %v, want %v (3 findings)", i, got, want)
+		}
+	}
+}
