@@ -37,6 +37,23 @@ func Build(a App, ov Overlay) ([]byte, error) {
 		u.SetLabels(l)
 		objs[i] = u
 	}
+	return buildObjects(objs)
+}
+
+// BuildPlain returns, byte for byte, what `kustomize build` renders of the
+// folder Plain(objs) lays out, without running kustomize: the objects as
+// they are, in kustomize's legacy order, as sorted-key YAML.
+func BuildPlain(objs []generators.Object) ([]byte, error) {
+	us := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		us[i] = o.Unstructured
+	}
+	return buildObjects(us)
+}
+
+// buildObjects sorts objs (a slice of its own) as kustomize does and
+// writes them as one YAML stream.
+func buildObjects(objs []*unstructured.Unstructured) ([]byte, error) {
 	SortLegacy(objs)
 	var buf bytes.Buffer
 	for i, u := range objs {

@@ -74,6 +74,10 @@ type Result struct {
 	// Platform is the tree of the platform objects, relative to the
 	// k8s-config repo's path prefix.
 	Platform generators.Tree
+	// PlatformObjects are the objects of each folder of Platform
+	// (PlatformDir(env), APIServerDir), which Plain lays out, so that
+	// RenderPlatform renders them without kustomize.
+	PlatformObjects map[string][]generators.Object
 	// ArgoCD is the tree of the Argo CD objects (Applications,
 	// AppProjects, roots, settings), relative to the k8s-config repo's path
 	// prefix. It is only built with every app, never for a subset: a root
@@ -106,6 +110,11 @@ type Options struct {
 	// Cache, when set, keeps built apps by the app's Digest, which covers
 	// everything BuildApp reads.
 	Cache *memo.Cache[*App]
+	// AppsOnly builds the apps and nothing else: no platform, Argo CD,
+	// Kubeflow or kops trees and none of their checks, for a caller that
+	// builds them once from every app with Whole (internal/cache builds
+	// apps in chunks).
+	AppsOnly bool
 	// Memo, when set, keeps the laid-out Argo CD Applications of the apps
 	// and the checks of the files outside them across calls, so that a
 	// long-running process lays out and checks only what changed.
@@ -190,6 +199,9 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 		res.Warnings = append(res.Warnings, a.Warnings...)
 	}
 	res.Warnings.Sort()
+	if opts.AppsOnly {
+		return res, nil
+	}
 	if len(opts.Apps) == 0 {
 		kept := make([]Kept, len(res.Apps))
 		for i, a := range res.Apps {
@@ -199,14 +211,14 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		res.Platform, res.Infra, res.Features, res.Kubeflow, res.ArgoCD = w.Platform, w.Infra, w.Features, w.Kubeflow, w.ArgoCD
+		res.Platform, res.PlatformObjects, res.Infra, res.Features, res.Kubeflow, res.ArgoCD = w.Platform, w.PlatformObjects, w.Infra, w.Features, w.Kubeflow, w.ArgoCD
 		return res, nil
 	}
-	pt, err := Platform(ws)
+	pt, pobjs, err := platformTree(ws, func(env string) map[string][]string { return jobs(ws, env) })
 	if err != nil {
 		return nil, err
 	}
-	res.Platform = pt
+	res.Platform, res.PlatformObjects = pt, pobjs
 	if res.Infra, err = Infra(ws.Platform); err != nil {
 		return nil, err
 	}
@@ -257,11 +269,11 @@ func Whole(ws *workspace.Workspace, apps []Kept) (*Result, error) { return Whole
 // checked before, are reused.
 func WholeMemo(ws *workspace.Workspace, apps []Kept, m *Memo) (*Result, error) {
 	res := &Result{}
-	pt, err := PlatformFor(ws, apps)
+	pt, pobjs, err := platformFor(ws, apps)
 	if err != nil {
 		return nil, err
 	}
-	res.Platform = pt
+	res.Platform, res.PlatformObjects = pt, pobjs
 	if res.Infra, err = Infra(ws.Platform); err != nil {
 		return nil, err
 	}
@@ -581,12 +593,18 @@ func check(in *workspace.Instance, objs []generators.Object, features map[string
 
 // Platform returns the platform objects of every environment.
 func Platform(ws *workspace.Workspace) (generators.Tree, error) {
-	return platformTree(ws, func(env string) map[string][]string { return jobs(ws, env) })
+	t, _, err := platformTree(ws, func(env string) map[string][]string { return jobs(ws, env) })
+	return t, err
 }
 
 // PlatformFor is Platform with the TFJobs of apps (every app of the
 // workspace, sorted by name) rather than of ws.Apps.
 func PlatformFor(ws *workspace.Workspace, apps []Kept) (generators.Tree, error) {
+	t, _, err := platformFor(ws, apps)
+	return t, err
+}
+
+func platformFor(ws *workspace.Workspace, apps []Kept) (generators.Tree, map[string][]generators.Object, error) {
 	return platformTree(ws, func(env string) map[string][]string {
 		out := map[string][]string{}
 		for _, a := range apps {
@@ -598,20 +616,24 @@ func PlatformFor(ws *workspace.Workspace, apps []Kept) (generators.Tree, error) 
 	})
 }
 
-func platformTree(ws *workspace.Workspace, jobsIn func(env string) map[string][]string) (generators.Tree, error) {
+// platformTree returns the platform tree and the objects of each of its
+// folders.
+func platformTree(ws *workspace.Workspace, jobsIn func(env string) map[string][]string) (generators.Tree, map[string][]generators.Object, error) {
 	tree := generators.Tree{}
+	objsOf := map[string][]generators.Object{}
 	kinds := ManagedKinds()
 	for _, env := range ws.Envs {
 		objs, err := platform.GuardRails(platform.Input{Platform: ws.Platform, Env: env, Jobs: jobsIn(env.Name), Kinds: kinds})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		argocd.Annotate(objs)
 		t, err := kustomize.Plain(objs)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		tree.Add(PlatformDir(env.Name), t)
+		objsOf[PlatformDir(env.Name)] = objs
 	}
 	if api := ws.Platform.API; api != nil {
 		repos := map[string]string{}
@@ -639,13 +661,34 @@ func platformTree(ws *workspace.Workspace, jobsIn func(env string) map[string][]
 				cfg.WebhookSecretEnv = rc.Webhook.SecretEnv
 			}
 		}
-		t, err := apiserver.Tree(cfg)
+		objs, err := apiserver.Generate(cfg)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		t, err := kustomize.Plain(objs)
+		if err != nil {
+			return nil, nil, err
 		}
 		tree.Add(APIServerDir, t)
+		objsOf[APIServerDir] = objs
 	}
-	return tree, nil
+	return tree, objsOf, nil
+}
+
+// RenderPlatform returns the rendered objects of the platform folder dir
+// (PlatformDir(env) or APIServerDir): byte for byte what kustomize builds
+// from the folder of Platform, computed without kustomize
+// (kustomize.BuildPlain). ok is false when res has no such folder.
+func (r *Result) RenderPlatform(dir string) (out []byte, ok bool, err error) {
+	objs, ok := r.PlatformObjects[dir]
+	if !ok {
+		return nil, false, nil
+	}
+	out, err = kustomize.BuildPlain(objs)
+	if err != nil {
+		return nil, true, fmt.Errorf("render %s: %w", dir, err)
+	}
+	return out, true, nil
 }
 
 // Components renders the workspace charts of the platform components

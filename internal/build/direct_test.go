@@ -181,3 +181,75 @@ func BenchmarkRender1000AppsDirect(b *testing.B) { benchmarkRender(b, false) }
 // BenchmarkRender1000AppsViaKustomize runs the kustomize API on the same
 // 3,000 overlays, as --via-kustomize does.
 func BenchmarkRender1000AppsViaKustomize(b *testing.B) { benchmarkRender(b, true) }
+
+// TestDirectPlatformRenderEqualsKustomize is the contract of the platform
+// fast path: for every environment's platform folder and the API server's,
+// Result.RenderPlatform gives byte for byte what the kustomize API builds
+// from the committed folder, for the workspaces of Workspace and of Whole
+// (the cache's path).
+func TestDirectPlatformRenderEqualsKustomize(t *testing.T) {
+	for name, fsys := range map[string]func(t *testing.T) *workspace.Workspace{
+		"example": func(t *testing.T) *workspace.Workspace { return loadExample(t) },
+		"every feature": func(t *testing.T) *workspace.Workspace {
+			ws, err := workspace.Load(everyFeature(), "ws", workspace.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ws
+		},
+		"synthetic": func(t *testing.T) *workspace.Workspace {
+			ws, err := workspace.Load(manyApps(40), "ws", workspace.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ws
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ws := fsys(t)
+			res, err := Workspace(ws, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			kept := make([]Kept, len(res.Apps))
+			for i, a := range res.Apps {
+				kept[i] = a.Kept()
+			}
+			whole, err := Whole(ws, kept)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dirs := []string{APIServerDir}
+			for _, env := range ws.Envs {
+				dirs = append(dirs, PlatformDir(env.Name))
+			}
+			n := 0
+			for _, r := range []*Result{res, whole} {
+				for _, dir := range dirs {
+					got, ok, err := r.RenderPlatform(dir)
+					if err != nil {
+						t.Fatal(err)
+					}
+					_, committed := r.Platform[dir+"/"+kustomize.KustomizationFile]
+					if ok != committed {
+						t.Fatalf("%s: RenderPlatform ok=%v, but the tree has the folder: %v", dir, ok, committed)
+					}
+					if !ok {
+						continue
+					}
+					want, err := render.Build(r.Platform, dir)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(got, want) {
+						t.Errorf("%s: direct render differs from kustomize build\n--- kustomize\n%s\n--- direct\n%s", dir, want, got)
+					}
+					n++
+				}
+			}
+			if n < 2*len(ws.Envs) {
+				t.Fatalf("compared only %d folders", n)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package cache
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -156,7 +157,9 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %w", ErrFallback, err)
 		}
-		res, err := build.Workspace(ws, build.Options{Workers: workers})
+		// The trees of the whole workspace are built once, from every
+		// app, by renderPlatform (build.Whole), not per chunk.
+		res, err := build.Workspace(ws, build.Options{Workers: workers, AppsOnly: true})
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %w", ErrFallback, err)
 		}
@@ -291,19 +294,27 @@ type renderedPlatform struct {
 }
 
 // renderPlatform returns the rendered platform files, from the store when
-// the platform, the environments and every app's TFJobs and Knative
-// features are the same.
+// the platform, the environments and every app's part in build.Whole
+// (build.Kept: name, team, environments, ignoreDifferences, TFJobs and
+// Knative features) are the same: Whole both makes and checks the trees of
+// the whole workspace, so an entry also stands for checks that passed.
 func renderPlatform(snap *Snapshot, r *Result, opts Options, load func([]string) (*workspace.Workspace, *build.Result, error), ws *workspace.Workspace) (map[string][]byte, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "dmls cache platform files v1\nworkspace %s\n", snap.Key)
+	fmt.Fprintf(h, "dmls cache platform files v2\nworkspace %s\n", snap.Key)
 	snap.HashFiles(h, r.Platform.Charts)
 	kept := make([]build.Kept, len(r.Apps))
 	for i, a := range r.Apps {
 		kept[i] = a.Kept()
+		fmt.Fprintf(h, "app %q %q %q\n", a.Name, a.Team, a.Envs)
 		for _, env := range a.Envs {
 			if j, ok := a.Jobs[env]; ok {
 				fmt.Fprintf(h, "job %q %q %q %q\n", a.Name, a.Team, env, j)
 			}
+			ignore, err := json.Marshal(a.Ignore[env])
+			if err != nil {
+				return nil, fmt.Errorf("app %s: %w", a.Name, err)
+			}
+			fmt.Fprintf(h, "ignore %q %q %s\n", a.Name, env, ignore)
 		}
 		for _, f := range sortedKeys(a.Features) {
 			fmt.Fprintf(h, "feature %q %q %q\n", a.Name, f, a.Features[f])

@@ -148,7 +148,7 @@ func renderHooks() (func(*build.App) (map[string][]byte, error), func(*workspace
 		return files, nil
 	}
 	plat := func(ws *workspace.Workspace, res *build.Result) (map[string][]byte, error) {
-		return renderPlatform(ws, res, nil)
+		return renderPlatform(ws, res, nil, false)
 	}
 	return app, plat
 }

@@ -124,7 +124,7 @@ func Render(ws *workspace.Workspace, res *build.Result, opts RenderOptions) (gen
 	}
 	files := generators.Tree{}
 	if opts.Platform {
-		pf, err := renderPlatform(ws, res, envs)
+		pf, err := renderPlatform(ws, res, envs, opts.ViaKustomize)
 		if err != nil {
 			return nil, err
 		}
@@ -167,8 +167,9 @@ func Render(ws *workspace.Workspace, res *build.Result, opts RenderOptions) (gen
 
 // renderPlatform renders the platform's files of res in envs (nil: every
 // environment): <env>/_platform.yaml, _platform/dmls-api.yaml and the
-// components' _platform/<dir>.yaml.
-func renderPlatform(ws *workspace.Workspace, res *build.Result, envs []string) (generators.Tree, error) {
+// components' _platform/<dir>.yaml. The platform folders are built
+// directly (build.Result.RenderPlatform) unless viaKustomize.
+func renderPlatform(ws *workspace.Workspace, res *build.Result, envs []string, viaKustomize bool) (generators.Tree, error) {
 	if envs == nil {
 		for _, env := range ws.Envs {
 			envs = append(envs, env.Name)
@@ -176,7 +177,7 @@ func renderPlatform(ws *workspace.Workspace, res *build.Result, envs []string) (
 	}
 	files := generators.Tree{}
 	if _, ok := res.Platform[build.APIServerDir+"/"+kustomize.KustomizationFile]; ok {
-		y, err := render.Build(res.Platform, build.APIServerDir)
+		y, err := renderPlatformDir(res, build.APIServerDir, viaKustomize)
 		if err != nil {
 			return nil, err
 		}
@@ -198,13 +199,24 @@ func renderPlatform(ws *workspace.Workspace, res *build.Result, envs []string) (
 		}
 	}
 	for _, env := range envs {
-		y, err := render.Build(res.Platform, build.PlatformDir(env))
+		y, err := renderPlatformDir(res, build.PlatformDir(env), viaKustomize)
 		if err != nil {
 			return nil, err
 		}
 		files[env+"/"+PlatformRenderName+".yaml"] = append(y, '\n')
 	}
 	return files, nil
+}
+
+// renderPlatformDir renders the platform folder dir of res: directly, when
+// res has its objects and not viaKustomize, else with the kustomize API.
+func renderPlatformDir(res *build.Result, dir string, viaKustomize bool) ([]byte, error) {
+	if !viaKustomize {
+		if y, ok, err := res.RenderPlatform(dir); ok || err != nil {
+			return y, err
+		}
+	}
+	return render.Build(res.Platform, dir)
 }
 
 // renderApp renders one app in each of envs; an environment the app does

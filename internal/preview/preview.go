@@ -188,14 +188,14 @@ func side(rev string, ws *workspace.Workspace, res *build.Result, changed map[st
 	}
 	for _, env := range ws.Envs {
 		dir := build.PlatformDir(env.Name)
-		y, err := render.Build(res.Platform, dir)
+		y, err := renderPlatform(res, dir)
 		if err != nil {
 			return nil, err
 		}
 		s.Units = append(s.Units, diff.Unit{Key: env.Name + "/_platform", Kind: diff.KindPlatform, Env: env.Name, Title: env.Name + " platform", Source: src(dir), YAML: y})
 	}
 	if _, ok := res.Platform[build.APIServerDir+"/"+kustomize.KustomizationFile]; ok {
-		y, err := render.Build(res.Platform, build.APIServerDir)
+		y, err := renderPlatform(res, build.APIServerDir)
 		if err != nil {
 			return nil, err
 		}
@@ -230,4 +230,14 @@ func side(rev string, ws *workspace.Workspace, res *build.Result, changed map[st
 		s.Units = append(s.Units, u)
 	}
 	return s, nil
+}
+
+// renderPlatform renders a platform folder of res without kustomize when
+// res has its objects (build.Result.RenderPlatform, byte for byte the
+// same), else with the kustomize API.
+func renderPlatform(res *build.Result, dir string) ([]byte, error) {
+	if y, ok, err := res.RenderPlatform(dir); ok || err != nil {
+		return y, err
+	}
+	return render.Build(res.Platform, dir)
 }
