@@ -365,6 +365,50 @@ func (s *Schemas) Check(obj *unstructured.Unstructured) []Finding {
 	return append(s.Validate(obj), Builtin(obj)...)
 }
 
+// CheckIn is Check of obj with its namespace set to namespace (unless
+// namespace is empty), as the API server sees an object that a kustomize
+// overlay puts in its namespace; obj itself is left as it is, and is
+// copied once for all the checks.
+func (s *Schemas) CheckIn(obj *unstructured.Unstructured, namespace string) []Finding {
+	gvk := obj.GroupVersionKind()
+	v, crd := s.byGVK[gvk]
+	b, built := builtins[gvk]
+	if !crd && !built {
+		return nil
+	}
+	u, err := decoded(obj)
+	if err != nil {
+		return []Finding{{Message: err.Error()}}
+	}
+	if namespace != "" {
+		(&unstructured.Unstructured{Object: u}).SetNamespace(namespace)
+	}
+	var out []Finding
+	if built {
+		data, err := json.Marshal(u)
+		if err != nil {
+			return []Finding{{Message: fmt.Sprintf("encode: %v", err)}}
+		}
+		out = b.check(obj.GetKind(), data)
+	}
+	if crd {
+		first := true
+		fresh := func() (map[string]any, error) {
+			if first {
+				first = false
+				return u, nil
+			}
+			c, err := decoded(obj)
+			if err == nil && namespace != "" {
+				(&unstructured.Unstructured{Object: c}).SetNamespace(namespace)
+			}
+			return c, err
+		}
+		out = append(v.validate(fresh, v.reused), out...)
+	}
+	return out
+}
+
 // blocking reports whether errs hold an error that stops CEL evaluation,
 // as the API server's strategy does (a type error makes rules meaningless).
 func blocking(errs field.ErrorList) bool {

@@ -129,6 +129,16 @@ func TestReusedValidatorsFindTheSame(t *testing.T) {
 			if got := s.Check(obj); !reflect.DeepEqual(got, want) {
 				t.Errorf("%s %s: Check = %v, want %v", obj.GetKind(), obj.GetName(), got, want)
 			}
+			// CheckIn sets the namespace on its own copy.
+			bare := obj.DeepCopy()
+			bare.SetNamespace("")
+			inNS := reference(s, obj)
+			if got := s.CheckIn(bare, obj.GetNamespace()); !reflect.DeepEqual(got, inNS) {
+				t.Errorf("%s %s: CheckIn = %v, want %v", obj.GetKind(), obj.GetName(), got, inNS)
+			}
+			if bare.GetNamespace() != "" {
+				t.Fatalf("CheckIn changed its object")
+			}
 			data, err := json.Marshal(obj.Object)
 			if err != nil {
 				t.Fatal(err)

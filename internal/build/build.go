@@ -548,15 +548,15 @@ func check(in *workspace.Instance, objs []generators.Object, features map[string
 		// The API server sees the object in its namespace, which the
 		// overlay sets.
 		u := o.Unstructured
+		ns := ""
 		if u.GetNamespace() == "" && u.GetKind() != "Namespace" && in.Namespace != "" {
-			u = u.DeepCopy()
-			u.SetNamespace(in.Namespace)
+			ns = in.Namespace
 		}
 		rule := RuleBuiltin
 		if schemas.Knows(u.GroupVersionKind()) {
 			rule = RuleCRDSchema
 		}
-		for _, f := range schemas.Check(u) {
+		for _, f := range schemas.CheckIn(u, ns) {
 			add(o, rule, f.Field, "the API server would refuse %s in environment %s: %s: %s", o.ID(), in.Env.Name, f.Field, f.Message)
 		}
 		if o.GroupVersionKind() == kubeflowv1.SchemeGroupVersion.WithKind(kubeflowv1.TFJobKind) {
