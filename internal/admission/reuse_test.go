@@ -21,7 +21,9 @@ import (
 // a copy.
 func reference(s *Schemas, obj *unstructured.Unstructured) []Finding {
 	var out []Finding
-	if v, ok := s.byGVK[obj.GroupVersionKind()]; ok {
+	if v, ok, err := s.get(obj.GroupVersionKind()); err != nil {
+		return []Finding{{Message: err.Error()}}
+	} else if ok {
 		u, err := roundTrip(obj)
 		if err != nil {
 			return []Finding{{Message: err.Error()}}
