@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"path"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 
@@ -128,6 +129,36 @@ type Options struct {
 type Memo struct {
 	argo    *argocd.Memo
 	checked *memo.Cache[diag.List]
+	// seeded holds the keys of files a run before checked without
+	// findings (Seed); passed those of the files checkTree met in this
+	// process that have none, checked or seeded.
+	seeded map[string]bool
+	passed sync.Map
+}
+
+// Seed marks files as checked without findings; call it before any use.
+// keys are what Passed returned in a run of the same dmls binary on the
+// same platform and environment files (a key covers a file's name,
+// content and the position its findings point at, not the schemas or the
+// platform).
+func (m *Memo) Seed(keys []string) {
+	m.seeded = make(map[string]bool, len(keys))
+	for _, k := range keys {
+		m.seeded[k] = true
+	}
+}
+
+// Passed returns the keys of the files checkTree met through this memo
+// that have no findings, sorted, for Seed in a later run: seeded keys of
+// files no longer generated are dropped.
+func (m *Memo) Passed() []string {
+	var out []string
+	m.passed.Range(func(k, _ any) bool {
+		out = append(out, k.(string))
+		return true
+	})
+	sort.Strings(out)
+	return out
 }
 
 // NewMemo returns a memo for a workspace of up to apps apps.
@@ -360,6 +391,13 @@ func checkTree(ws *workspace.Workspace, tree generators.Tree, m *Memo) diag.List
 			fmt.Fprintf(h, "%s\x00%#v\x00%d\x00", name, pos, len(tree[name]))
 			h.Write(tree[name])
 			key = hex.EncodeToString(h.Sum(nil))
+			if _, ok := m.passed.Load(key); ok {
+				return
+			}
+			if m.seeded[key] {
+				m.passed.Store(key, struct{}{})
+				return
+			}
 			if f, ok := m.checked.Get(key); ok {
 				found[i] = f
 				return
@@ -368,6 +406,9 @@ func checkTree(ws *workspace.Workspace, tree generators.Tree, m *Memo) diag.List
 		found[i] = checkFile(schemas, pos, name, tree[name])
 		if m != nil {
 			m.checked.Put(key, found[i])
+			if len(found[i]) == 0 {
+				m.passed.Store(key, struct{}{})
+			}
 		}
 	})
 	for _, f := range found {

@@ -2,6 +2,7 @@ package build
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -79,5 +80,47 @@ func sameTree(t *testing.T, what string, got, want generators.Tree) {
 		if _, ok := want[p]; !ok {
 			t.Errorf("%s: %s is not in the full build", what, p)
 		}
+	}
+}
+
+// TestSeededMemoSkipsWhatPassed checks the memo that internal/cache keeps
+// across runs: a Whole seeded with what a first one passed gives the same
+// trees, passes the same files, and drops seeded keys of files it no
+// longer generates; a file that has findings is never among them.
+func TestSeededMemoSkipsWhatPassed(t *testing.T) {
+	ws := loadExample(t)
+	res, err := Workspace(ws, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := make([]Kept, len(res.Apps))
+	for i, a := range res.Apps {
+		kept[i] = a.Kept()
+	}
+	first := NewMemo(len(kept))
+	want, err := WholeMemo(ws, kept, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	passed := first.Passed()
+	files := len(want.Platform) + len(want.ArgoCD) + len(want.Kubeflow) + len(want.Infra)
+	if len(passed) == 0 || len(passed) > files {
+		t.Fatalf("%d files passed of %d", len(passed), files)
+	}
+	second := NewMemo(len(kept))
+	second.Seed(append(passed, "a key of a file no longer generated"))
+	got, err := WholeMemo(ws, kept, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameTree(t, "platform", got.Platform, want.Platform)
+	sameTree(t, "argocd", got.ArgoCD, want.ArgoCD)
+	if again := second.Passed(); !reflect.DeepEqual(again, passed) {
+		t.Errorf("the seeded run passed %d files, the first %d", len(again), len(passed))
+	}
+	bad := NewMemo(1)
+	tree := generators.Tree{"platform/dev/namespace.yaml": []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad_Name}\n")}
+	if d := checkTree(ws, tree, bad); len(d) != 1 || len(bad.Passed()) != 0 {
+		t.Errorf("a bad file: findings %v, passed %v", d, bad.Passed())
 	}
 }

@@ -353,10 +353,22 @@ func renderPlatform(snap *Snapshot, r *Result, opts Options, load func([]string)
 	}
 	// The trees of the whole workspace, as the uncached build makes them
 	// (the guard rails name every TFJob; the components' settings merge
-	// every app's Knative features).
-	res, err := build.Whole(ws, kept)
+	// every app's Knative features). The files a run before checked
+	// without findings, with the same binary, platform and environments
+	// (snap.Key), are not checked again: a new app's rename or TFJob
+	// changes a handful of the thousands of files.
+	m := build.NewMemo(len(kept))
+	checkedKey := checkedEntryKey(snap)
+	var checked checkedFiles
+	if opts.Store.Get(checkedKey, &checked) {
+		m.Seed(checked.Keys)
+	}
+	res, err := build.WholeMemo(ws, kept, m)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrFallback, err)
+	}
+	if err := opts.Store.Put(checkedKey, checkedFiles{m.Passed()}); err != nil {
+		opts.Store.debug("%v", err)
 	}
 	files, err := opts.RenderPlatform(ws, res)
 	if err != nil {
@@ -366,6 +378,19 @@ func renderPlatform(snap *Snapshot, r *Result, opts Options, load func([]string)
 		opts.Store.debug("%v", err)
 	}
 	return files, nil
+}
+
+// checkedFiles is the entry of the whole-workspace files checked without
+// findings (build.Memo.Passed).
+type checkedFiles struct {
+	Keys []string
+}
+
+// checkedEntryKey is the key of the checkedFiles entry of snap's binary,
+// platform and environments.
+func checkedEntryKey(snap *Snapshot) string {
+	h := sha256.Sum256([]byte("dmls cache checked files v1\nworkspace " + snap.Key + "\n"))
+	return hex.EncodeToString(h[:])
 }
 
 // fix restores what the encoding does not keep: empty, not nil, lists.
