@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
+
+	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // appDoc is the #App of one API-managed app, as plain JSON data: maps,
@@ -60,7 +61,8 @@ func (d *appDoc) target(env, section string) map[string]any {
 }
 
 // effective returns section as it applies in env: the app's own settings
-// with overrides.<env> merged over them. Environments themselves do not
+// with overrides.<env> merged over them, by the loader's rule
+// (workspace.MergeOverride). Environments themselves do not
 // touch what operations read here (versions, traffic and runs).
 func (d *appDoc) effective(env, section string) map[string]any {
 	base := d.section(section)
@@ -70,7 +72,7 @@ func (d *appDoc) effective(env, section string) map[string]any {
 	out := deepCopy(base).(map[string]any)
 	if env != "" {
 		if o := d.override(env, section, false); o != nil {
-			out = mergeMaps(out, o)
+			out = workspace.MergeOverride(out, deepCopy(o).(map[string]any))
 		}
 	}
 	return out
@@ -256,22 +258,6 @@ func mergePatch(target, patch map[string]any) {
 		}
 		target[k] = deepCopy(v)
 	}
-}
-
-// mergeMaps returns base with over merged in as the workspace merges
-// overrides: maps field by field, everything else replaced.
-func mergeMaps(base, over map[string]any) map[string]any {
-	out := maps.Clone(base)
-	for k, v := range over {
-		if om, ok := v.(map[string]any); ok {
-			if bm, ok := out[k].(map[string]any); ok {
-				out[k] = mergeMaps(bm, om)
-				continue
-			}
-		}
-		out[k] = deepCopy(v)
-	}
-	return out
 }
 
 func deepCopy(v any) any {

@@ -281,7 +281,7 @@ func (s *Server) action(req *request, def string, v any) *apiError {
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
-	if errs := s.schema.validate(def, body); len(errs) > 0 {
+	if errs := checkBody(s.schema, def, body); len(errs) > 0 {
 		return &apiError{status: http.StatusBadRequest, errors: errs}
 	}
 	if err := json.Unmarshal(body, v); err != nil {
