@@ -180,8 +180,8 @@ func submission(body []byte, team, section string) (map[string]any, *apiError) {
 		}
 	}
 	name, _ := m["name"].(string)
-	if !workspace.ValidAppName(name) {
-		return nil, badRequest("name", "must be a DNS-1035 label: lower-case letters, digits and '-', starting with a letter and ending with a letter or digit, at most 63 characters")
+	if msg := workspace.AppNameProblem(name); msg != "" {
+		return nil, badRequest("name", "%s", msg)
 	}
 	if _, ok := m[section].(map[string]any); !ok {
 		return nil, badRequest(section, "required: a %s object", section)

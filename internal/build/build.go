@@ -479,7 +479,7 @@ const (
 	RuleBuiltin        = diag.RuleBuiltin
 	RuleTFJobAdmission = diag.RuleTFJobAdmission
 	RuleKnative        = diag.RuleKnative
-	RuleKServe         = "kserve-validation" // not yet in diag.Rules: it has no bad case
+	RuleKServe         = diag.RuleKServe
 	// RuleArgoCD is the loader's now (internal/workspace, where the spec
 	// position is known); the name stays for callers of this package.
 	RuleArgoCD = diag.RuleArgoCD

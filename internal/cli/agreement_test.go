@@ -26,7 +26,8 @@ func TestAPIAgreesWithValidate(t *testing.T) {
 		name    string
 		section string // trainingjobs or modelservices
 		body    string
-		// want is a message (part) that both must report.
+		// want is a finding ("path: message", or part of it) that both
+		// must report.
 		want string
 	}{
 		{"replicas below 1", "trainingjobs",
@@ -46,7 +47,10 @@ func TestAPIAgreesWithValidate(t *testing.T) {
 			"exceed the limit of 16"},
 		{"latest in prod", "trainingjobs",
 			`{"name":"a","training":{"image":"registry.example.com/t:1","replicas":{"worker":{"replicas":1}}},"overrides":{"prod":{"training":{"image":"registry.example.com/t:LATEST"}}}}`,
-			"refuses the tag \"LATEST\""},
+			"overrides.prod.training.image: environment prod refuses the tag \"LATEST\""},
+		{"bad name", "trainingjobs",
+			`{"name":"Bad_Name","training":{"image":"registry.example.com/t:1","replicas":{"worker":{"replicas":1}}}}`,
+			"name: invalid value \"Bad_Name\": must be a DNS-1035 label"},
 		{"registry not allowed in prod", "modelservices",
 			`{"name":"a","serving":{"image":"quay.io/x/ranker:1.0"}}`,
 			"registr"},

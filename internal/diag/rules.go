@@ -14,6 +14,9 @@ const (
 	RuleTFJobAdmission = "tfjob-admission"
 	// RuleKnative: Knative's own Validate on a generated Service.
 	RuleKnative = "knative-validation"
+	// RuleKServe: KServe's own admission validation on a generated
+	// InferenceService.
+	RuleKServe = "kserve-validation"
 	// RuleArgoCD: a spec setting that would make a generated object fight
 	// Argo CD's selfHeal (checked by the loader).
 	RuleArgoCD = "argocd-selfheal"
@@ -64,6 +67,7 @@ var Rules = []RuleInfo{
 	{RuleBuiltin, "generated built-in objects pass the API server's validation", false},
 	{RuleTFJobAdmission, "TFJobs pass the training operator's admission rules", true},
 	{RuleKnative, "Knative Services pass Knative's own validation", false},
+	{RuleKServe, "KServe InferenceServices pass KServe's own admission validation", false},
 	{RuleArgoCD, "no spec setting makes a generated object fight Argo CD's selfHeal", false},
 	{RuleCredentialsInURL, "repository URLs carry no credentials", false},
 	{RuleSecretLiteral, "no secret-looking literal in a spec", false},

@@ -26,11 +26,12 @@ func (c *checker) add(at, format string, args ...any) {
 
 // rule adds a finding of a policy rule at the environment's level for it:
 // an error (also when the level is unset), a warning, or nothing ("off").
+// Like add, it names a value an override set by the override's own path.
 func (c *checker) rule(id, level, at, format string, args ...any) {
 	if level == spec.PolicyOff {
 		return
 	}
-	pos, _ := c.in.Prov.Lookup(at)
+	pos, at := c.in.Locate(at)
 	d := diag.Diagnostic{Pos: pos, Path: at, Rule: id, Message: fmt.Sprintf(format, args...)}
 	if level == spec.PolicyWarn {
 		d.Severity = diag.SeverityWarning
