@@ -25,6 +25,7 @@ import (
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/status/kube"
+	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // Defaults of Config.
@@ -132,7 +133,7 @@ type Server struct {
 	idem        *idemStore
 	metrics     *metrics
 	health      *health
-	schema      *apiSchema
+	schema      *workspace.Schema
 	openapi     []byte
 	mux         *http.ServeMux
 

@@ -21,11 +21,12 @@ import (
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/publish"
 	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/specops"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // specFile is the file the API writes for an app: apps/<app>/app.json.
-const specFile = "app.json"
+const specFile = specops.FileName
 
 // specExts are the spec file types the workspace loader reads.
 var specExts = map[string]bool{".cue": true, ".yaml": true, ".yml": true, ".json": true}

@@ -479,8 +479,10 @@ const (
 	RuleBuiltin        = diag.RuleBuiltin
 	RuleTFJobAdmission = diag.RuleTFJobAdmission
 	RuleKnative        = diag.RuleKnative
-	RuleKServe         = "kserve-validation" // not yet in diag.Rules: it has no bad case
-	RuleArgoCD         = diag.RuleArgoCD
+	RuleKServe         = diag.RuleKServe
+	// RuleArgoCD is the loader's now (internal/workspace, where the spec
+	// position is known); the name stays for callers of this package.
+	RuleArgoCD = diag.RuleArgoCD
 )
 
 // check runs upstream admission rules on generated objects and places
@@ -498,9 +500,6 @@ func check(in *workspace.Instance, objs []generators.Object, features map[string
 		return d
 	}
 	for _, o := range objs {
-		for _, f := range argocd.Check(o) {
-			add(o, RuleArgoCD, f.Field, "%s in environment %s: %s", o.ID(), in.Env.Name, f.Message)
-		}
 		// The API server sees the object in its namespace, which the
 		// overlay sets.
 		u := o.Unstructured
