@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/catalog"
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
@@ -71,6 +72,8 @@ type writer struct {
 	history *gitops.CommitGraph
 	// lastBatch is the size of the last batch.
 	lastBatch int
+	// pages keeps the catalog's app pages between publishes.
+	pages *catalog.Memo
 }
 
 // linger bounds how long a batch waits for the clients of the last one.
@@ -182,6 +185,10 @@ func (w *writer) ensureConfig(sn *snapshot) (commits []apiclient.Commit, warning
 // publishConfig generates the config of every app in sn and publishes it,
 // as dmls publish does. A failure is a warning: the spec change is in
 // ml-model already, and the next batch or reconcile publishes again.
+//
+// k8s-config and kubeflow-config are pushed at once, while the model
+// catalog is made; the docs repo follows when they are in (the catalog
+// describes what they deploy).
 func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warning string) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -196,19 +203,44 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	results, err := publish.Publish(ctx, ws.Platform, w.trees(ctx, ws.Platform, res, sn), publish.Options{
-		URLs:         w.s.store.platformURLs(ws.Platform),
+	p := ws.Platform
+	opts := publish.Options{
+		URLs:         w.s.store.platformURLs(p),
 		Auth:         w.s.cfg.Auth,
 		Author:       w.s.cfg.Author,
 		SourceCommit: sn.sha,
 		// Submissions change apps, which live in k8s-config, and may
 		// change the Knative config-features in kubeflow-config (they
 		// follow the generated services); the infra repo follows only
-		// platform.cue and dmls publish. The model catalog in docs
-		// follows the apps.
-		Repos: []string{spec.RepoK8sConfig, spec.RepoKubeflowConfig, publish.RepoDocs},
-		Keep:  &w.s.store.repos,
-	})
+		// platform.cue and dmls publish.
+		Repos:    []string{spec.RepoK8sConfig, spec.RepoKubeflowConfig},
+		Keep:     &w.s.store.repos,
+		Parallel: true,
+	}
+	// The model catalog in docs follows the apps; it is made while the
+	// other repos are pushed.
+	var cat generators.Tree
+	var catPanic any
+	made := make(chan struct{})
+	go func() {
+		defer close(made)
+		defer func() { catPanic = recover() }()
+		cat = w.catalog(ctx, p, res, sn)
+	}()
+	results, err := publish.Publish(ctx, p, res.Repos(p), opts)
+	<-made
+	if catPanic != nil {
+		w.log().Error("catalog not published: internal error", "commit", sn.sha, "panic", fmt.Sprint(catPanic))
+		cat = nil
+	}
+	if err == nil && cat != nil {
+		docs := generators.Tree{}
+		docs.Add(p.Repos[publish.RepoDocs].Path, cat)
+		opts.Repos = []string{publish.RepoDocs}
+		var more []publish.Result
+		more, err = publish.Publish(ctx, p, map[string]generators.Tree{publish.RepoDocs: docs}, opts)
+		results = append(results, more...)
+	}
 	for _, r := range results {
 		w.s.health.observe(r.Name, nil)
 		result := "unchanged"
@@ -230,18 +262,19 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 		return commits, "config publish failed and will be retried: " + err.Error()
 	}
 	w.configSource = sn.sha
-	w.s.notifyArgoCD(ws.Platform, res, results)
+	w.s.notifyArgoCD(p, res, results)
 	return commits, ""
 }
 
-// trees are the trees to publish from sn: the build's, and the model
-// catalog for the docs repo, made as dmls publish makes it
-// (publish.Catalog), with each app's last change in ml-model's history
-// up to sn. When that history cannot be read, the docs repo is left
-// alone until the next publish.
-func (w *writer) trees(ctx context.Context, p *spec.Platform, res *build.Result, sn *snapshot) map[string]generators.Tree {
+// catalog is the model catalog for the docs repo from sn, made as dmls
+// publish makes it (publish.Catalog), with each app's last change in
+// ml-model's history up to sn; nil leaves the docs repo alone: without a
+// docs repo, and until the next publish when that history cannot be read.
+// Pages of apps whose digest and last change are the same as before come
+// from w.pages.
+func (w *writer) catalog(ctx context.Context, p *spec.Platform, res *build.Result, sn *snapshot) generators.Tree {
 	if _, ok := p.Repos[publish.RepoDocs]; !ok {
-		return res.Repos(p)
+		return nil
 	}
 	var err error
 	if w.history == nil {
@@ -252,17 +285,17 @@ func (w *writer) trees(ctx context.Context, p *spec.Platform, res *build.Result,
 	if err != nil {
 		w.history = nil
 		w.log().Warn("catalog not published: cannot read the history of ml-model", "error", err)
-		return res.Repos(p)
+		return nil
 	}
 	at := w.history.At(sn.sha)
 	if at == nil {
 		w.log().Warn("catalog not published: ml-model's history does not hold the commit", "commit", sn.sha)
-		return res.Repos(p)
+		return nil
 	}
 	// A copy: the build result belongs to the snapshot, which readers share.
 	withCatalog := *res
-	publish.Catalog(p, &withCatalog, at, w.s.cfg.Prefix)
-	return withCatalog.Repos(p)
+	publish.CatalogMemo(p, &withCatalog, at, w.s.cfg.Prefix, w.pages)
+	return withCatalog.Catalog
 }
 
 // batch collects up to MaxBatch queued jobs after first and processes them.
