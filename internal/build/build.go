@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"path"
 	"runtime"
@@ -129,19 +130,28 @@ type Options struct {
 type Memo struct {
 	argo    *argocd.Memo
 	checked *memo.Cache[diag.List]
+	// rails are the laid-out files of the platform tree's objects (the
+	// guard rails), by the platform, the environment and the object's
+	// identity.
+	rails *memo.Cache[railFile]
 	// seeded holds the keys of files a run before checked without
-	// findings (Seed); passed those of the files checkTree met in this
-	// process that have none, checked or seeded.
+	// findings (Seed); passed, once Seed was called, those of the files
+	// checkTree met in this process that have none, checked or seeded.
+	// A memo that is never seeded (dmls serve's) keeps no passed set,
+	// which would only grow.
+	track  bool
 	seeded map[string]bool
 	passed sync.Map
 }
 
-// Seed marks files as checked without findings; call it before any use.
-// keys are what Passed returned in a run of the same dmls binary on the
-// same platform and environment files (a key covers a file's name,
+// Seed marks files as checked without findings and makes the memo keep
+// the set Passed returns; call it, with nil keys for a first run, before
+// any use. keys are what Passed returned in a run of the same dmls binary
+// on the same platform and environment files (a key covers a file's name,
 // content and the position its findings point at, not the schemas or the
 // platform).
 func (m *Memo) Seed(keys []string) {
+	m.track = true
 	m.seeded = make(map[string]bool, len(keys))
 	for _, k := range keys {
 		m.seeded[k] = true
@@ -161,9 +171,77 @@ func (m *Memo) Passed() []string {
 	return out
 }
 
+// railFile is one object of the platform tree, laid out.
+type railFile struct {
+	file string
+	data []byte
+}
+
 // NewMemo returns a memo for a workspace of up to apps apps.
 func NewMemo(apps int) *Memo {
-	return &Memo{argo: argocd.NewMemo(4 * apps), checked: memo.New[diag.List](4*apps + 64)}
+	return &Memo{argo: argocd.NewMemo(4 * apps), checked: memo.New[diag.List](4*apps + 64), rails: memo.New[railFile](4*apps + 256)}
+}
+
+// railsBase identifies everything but the object that a guard rail of env
+// is made of (platform.GuardRails reads the platform, the environment and
+// the managed kinds, and a TFJob's NetworkPolicy its job, which names
+// it), or "" without a memo or when that cannot be told.
+func (m *Memo) railsBase(p *spec.Platform, env *spec.Environment, kinds []platform.ManagedKind) string {
+	if m == nil {
+		return ""
+	}
+	b, err := json.Marshal(struct {
+		P *spec.Platform
+		E *spec.Environment
+		K []platform.ManagedKind
+	}{p, env, kinds})
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// plain is kustomize.Plain of objs, the platform objects of one
+// environment, byte for byte, with the file of each object that the memo
+// laid out before under base taken from the memo: at 1,000 apps the guard
+// rails hold thousands of NetworkPolicies (one per TFJob), and marshalling
+// them all again after every change of dmls serve was a sixth of its CPU.
+func (m *Memo) plain(base string, objs []generators.Object) (generators.Tree, error) {
+	if m == nil || base == "" {
+		return kustomize.Plain(objs)
+	}
+	tree := generators.Tree{}
+	files := make([]string, 0, len(objs))
+	seen := map[string]bool{}
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		key := base + "\x00" + gvk.String() + "\x00" + o.GetNamespace() + "\x00" + o.GetName()
+		l, ok := m.rails.Get(key)
+		if !ok || seen[key] {
+			t, err := kustomize.Plain([]generators.Object{o})
+			if err != nil {
+				return nil, err
+			}
+			for f, b := range t {
+				if f != kustomize.KustomizationFile {
+					l = railFile{file: f, data: b}
+				}
+			}
+			if !seen[key] {
+				m.rails.Put(key, l)
+			}
+		}
+		seen[key] = true
+		tree[l.file] = l.data
+		files = append(files, l.file)
+	}
+	k, err := kustomize.PlainKustomization(files)
+	if err != nil {
+		return nil, err
+	}
+	tree[kustomize.KustomizationFile] = k
+	return tree, nil
 }
 
 func (m *Memo) argocd() *argocd.Memo {
@@ -245,7 +323,7 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 		res.Platform, res.PlatformObjects, res.Infra, res.Features, res.Kubeflow, res.ArgoCD = w.Platform, w.PlatformObjects, w.Infra, w.Features, w.Kubeflow, w.ArgoCD
 		return res, nil
 	}
-	pt, pobjs, err := platformTree(ws, func(env string) map[string][]string { return jobs(ws, env) })
+	pt, pobjs, err := platformTree(ws, func(env string) map[string][]string { return jobs(ws, env) }, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +378,7 @@ func Whole(ws *workspace.Workspace, apps []Kept) (*Result, error) { return Whole
 // checked before, are reused.
 func WholeMemo(ws *workspace.Workspace, apps []Kept, m *Memo) (*Result, error) {
 	res := &Result{}
-	pt, pobjs, err := platformFor(ws, apps)
+	pt, pobjs, err := platformFor(ws, apps, m)
 	if err != nil {
 		return nil, err
 	}
@@ -391,10 +469,10 @@ func checkTree(ws *workspace.Workspace, tree generators.Tree, m *Memo) diag.List
 			fmt.Fprintf(h, "%s\x00%#v\x00%d\x00", name, pos, len(tree[name]))
 			h.Write(tree[name])
 			key = hex.EncodeToString(h.Sum(nil))
-			if _, ok := m.passed.Load(key); ok {
+			if _, ok := m.passed.Load(key); m.track && ok {
 				return
 			}
-			if m.seeded[key] {
+			if m.track && m.seeded[key] {
 				m.passed.Store(key, struct{}{})
 				return
 			}
@@ -406,7 +484,7 @@ func checkTree(ws *workspace.Workspace, tree generators.Tree, m *Memo) diag.List
 		found[i] = checkFile(schemas, pos, name, tree[name])
 		if m != nil {
 			m.checked.Put(key, found[i])
-			if len(found[i]) == 0 {
+			if m.track && len(found[i]) == 0 {
 				m.passed.Store(key, struct{}{})
 			}
 		}
@@ -564,8 +642,10 @@ const (
 	RuleBuiltin        = diag.RuleBuiltin
 	RuleTFJobAdmission = diag.RuleTFJobAdmission
 	RuleKnative        = diag.RuleKnative
-	RuleKServe         = "kserve-validation" // not yet in diag.Rules: it has no bad case
-	RuleArgoCD         = diag.RuleArgoCD
+	RuleKServe         = diag.RuleKServe
+	// RuleArgoCD is the loader's now (internal/workspace, where the spec
+	// position is known); the name stays for callers of this package.
+	RuleArgoCD = diag.RuleArgoCD
 )
 
 // check runs upstream admission rules on generated objects and places
@@ -583,9 +663,6 @@ func check(in *workspace.Instance, objs []generators.Object, features map[string
 		return d
 	}
 	for _, o := range objs {
-		for _, f := range argocd.Check(o) {
-			add(o, RuleArgoCD, f.Field, "%s in environment %s: %s", o.ID(), in.Env.Name, f.Message)
-		}
 		// The API server sees the object in its namespace, which the
 		// overlay sets.
 		u := o.Unstructured
@@ -634,18 +711,18 @@ func check(in *workspace.Instance, objs []generators.Object, features map[string
 
 // Platform returns the platform objects of every environment.
 func Platform(ws *workspace.Workspace) (generators.Tree, error) {
-	t, _, err := platformTree(ws, func(env string) map[string][]string { return jobs(ws, env) })
+	t, _, err := platformTree(ws, func(env string) map[string][]string { return jobs(ws, env) }, nil)
 	return t, err
 }
 
 // PlatformFor is Platform with the TFJobs of apps (every app of the
 // workspace, sorted by name) rather than of ws.Apps.
 func PlatformFor(ws *workspace.Workspace, apps []Kept) (generators.Tree, error) {
-	t, _, err := platformFor(ws, apps)
+	t, _, err := platformFor(ws, apps, nil)
 	return t, err
 }
 
-func platformFor(ws *workspace.Workspace, apps []Kept) (generators.Tree, map[string][]generators.Object, error) {
+func platformFor(ws *workspace.Workspace, apps []Kept, m *Memo) (generators.Tree, map[string][]generators.Object, error) {
 	return platformTree(ws, func(env string) map[string][]string {
 		out := map[string][]string{}
 		for _, a := range apps {
@@ -654,12 +731,12 @@ func platformFor(ws *workspace.Workspace, apps []Kept) (generators.Tree, map[str
 			}
 		}
 		return out
-	})
+	}, m)
 }
 
 // platformTree returns the platform tree and the objects of each of its
 // folders.
-func platformTree(ws *workspace.Workspace, jobsIn func(env string) map[string][]string) (generators.Tree, map[string][]generators.Object, error) {
+func platformTree(ws *workspace.Workspace, jobsIn func(env string) map[string][]string, m *Memo) (generators.Tree, map[string][]generators.Object, error) {
 	tree := generators.Tree{}
 	objsOf := map[string][]generators.Object{}
 	kinds := ManagedKinds()
@@ -669,7 +746,7 @@ func platformTree(ws *workspace.Workspace, jobsIn func(env string) map[string][]
 			return nil, nil, err
 		}
 		argocd.Annotate(objs)
-		t, err := kustomize.Plain(objs)
+		t, err := m.plain(m.railsBase(ws.Platform, env, kinds), objs)
 		if err != nil {
 			return nil, nil, err
 		}

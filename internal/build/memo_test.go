@@ -15,7 +15,7 @@ import (
 
 // TestMemoMatchesFullBuild builds a workspace through one Memo after each
 // of a series of changes (an app's spec, an app added and removed, a team
-// namespace, the Argo CD namespace) and checks that every tree is byte for
+// namespace, an environment's guard rails, the Argo CD namespace) and checks that every tree is byte for
 // byte the tree built without any cache, and that the memo was used.
 func TestMemoMatchesFullBuild(t *testing.T) {
 	fsys := synth.Workspace(6)
@@ -51,7 +51,7 @@ func TestMemoMatchesFullBuild(t *testing.T) {
 		fsys[p] = &fstest.MapFile{Data: []byte(strings.Replace(b, from, to, 1))}
 	}
 	step("first build")
-	if m.argo == nil || m.checked.Len() == 0 {
+	if m.argo == nil || m.checked.Len() == 0 || m.rails.Len() == 0 {
 		t.Fatal("the memo holds nothing after a build")
 	}
 	step("the same workspace again")
@@ -64,6 +64,9 @@ overrides: dev: serving: traffic: {stable: "v1", canaryPercent: 50}`)
 	step("an app removed")
 	edit("overlays/staging.cue", `namespaces: t: "t-staging"`, `namespaces: t: "t-stage"`)
 	step("a team namespace changed")
+	edit("overlays/dev.cue", `order: 0`, `order: 0
+podSecurity: "restricted"`)
+	step("the guard rails of an environment changed")
 	edit("platform.cue", `name: "p"`, `name: "p"
 argocd: namespace: "gitops"`)
 	step("the Argo CD namespace changed")
@@ -98,6 +101,7 @@ func TestSeededMemoSkipsWhatPassed(t *testing.T) {
 		kept[i] = a.Kept()
 	}
 	first := NewMemo(len(kept))
+	first.Seed(nil)
 	want, err := WholeMemo(ws, kept, first)
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +122,12 @@ func TestSeededMemoSkipsWhatPassed(t *testing.T) {
 	if again := second.Passed(); !reflect.DeepEqual(again, passed) {
 		t.Errorf("the seeded run passed %d files, the first %d", len(again), len(passed))
 	}
+	unseeded := NewMemo(len(kept))
+	if _, err := WholeMemo(ws, kept, unseeded); err != nil || len(unseeded.Passed()) != 0 {
+		t.Errorf("a memo never seeded (dmls serve's) keeps a passed set: %v, %d keys", err, len(unseeded.Passed()))
+	}
 	bad := NewMemo(1)
+	bad.Seed(nil)
 	tree := generators.Tree{"platform/dev/namespace.yaml": []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad_Name}\n")}
 	if d := checkTree(ws, tree, bad); len(d) != 1 || len(bad.Passed()) != 0 {
 		t.Errorf("a bad file: findings %v, passed %v", d, bad.Passed())

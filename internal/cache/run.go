@@ -360,9 +360,10 @@ func renderPlatform(snap *Snapshot, r *Result, opts Options, load func([]string)
 	m := build.NewMemo(len(kept))
 	checkedKey := checkedEntryKey(snap)
 	var checked checkedFiles
-	if opts.Store.Get(checkedKey, &checked) {
-		m.Seed(checked.Keys)
+	if !opts.Store.Get(checkedKey, &checked) {
+		checked.Keys = nil
 	}
+	m.Seed(checked.Keys)
 	res, err := build.WholeMemo(ws, kept, m)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrFallback, err)
