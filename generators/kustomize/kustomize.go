@@ -11,10 +11,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/types"
-	"sigs.k8s.io/yaml"
-	goyaml "sigs.k8s.io/yaml/goyaml.v2"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/yamlenc"
 )
 
 // KustomizationFile is the name of kustomization files.
@@ -153,15 +152,11 @@ func FileName(u *unstructured.Unstructured) string {
 	return kind + "-" + u.GetName() + ".yaml"
 }
 
-// Marshal serialises v as YAML with sorted keys, as sigs.k8s.io/yaml does.
-// Unstructured objects (map[string]any of JSON values) are encoded
-// directly, which gives the same bytes without sigs.k8s.io/yaml's JSON
-// round trip, the largest cost of laying out thousands of apps.
+// Marshal serialises v as sigs.k8s.io/yaml.Marshal does, byte for byte,
+// with internal/yamlenc: without its JSON round trip and yaml.v2's
+// reflection, the largest cost of laying out thousands of apps.
 func Marshal(v any) ([]byte, error) {
-	if m, ok := v.(map[string]any); ok {
-		return goyaml.Marshal(m)
-	}
-	return yaml.Marshal(v)
+	return yamlenc.Marshal(v)
 }
 
 func put(tree generators.Tree, path string, v any) error {
