@@ -121,9 +121,24 @@ func newKustomization() *types.Kustomization {
 	return k
 }
 
-// annotate returns a copy of u that names its spec folder.
+// annotate returns a copy of u that names its spec folder. The copy
+// shares all but its top level and metadata with u: callers change
+// nothing below metadata's own fields (annotations, labels, namespace,
+// which the Set methods replace whole), and a deep copy of every object
+// was a large part of rendering thousands of apps.
 func annotate(u *unstructured.Unstructured, source string) *unstructured.Unstructured {
-	u = u.DeepCopy()
+	obj := make(map[string]any, len(u.Object))
+	for k, v := range u.Object {
+		obj[k] = v
+	}
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		c := make(map[string]any, len(md)+1)
+		for k, v := range md {
+			c[k] = v
+		}
+		obj["metadata"] = c
+	}
+	u = &unstructured.Unstructured{Object: obj}
 	if source != "" {
 		ann := u.GetAnnotations()
 		if ann == nil {
