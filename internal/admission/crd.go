@@ -58,12 +58,57 @@ type version struct {
 // Schemas validates custom objects against a set of CRDs. It is safe for
 // concurrent use.
 type Schemas struct {
-	byGVK map[schema.GroupVersionKind]*version
+	byGVK map[schema.GroupVersionKind]kindRef
+}
+
+// kindRef is where one served version of a kind is defined.
+type kindRef struct {
+	file    *crdFile
+	version string
+}
+
+// crdFile is one CRD, prepared on first use: parsing the embedded CRDs
+// (2.4 MB of YAML) and building their validators is a third of the CPU of
+// a warm render that rebuilds one app, which needs two or three kinds.
+type crdFile struct {
+	name     string
+	once     sync.Once
+	src      func() ([]byte, error) // nil once prepared by Add
+	versions map[string]*version
+	err      error
+}
+
+// prepare parses the CRD and builds its versions, once.
+func (f *crdFile) prepare() error {
+	f.once.Do(func() {
+		if f.src == nil {
+			return
+		}
+		b, err := f.src()
+		if err != nil {
+			f.err = err
+			return
+		}
+		crds, err := decodeCRDs(b)
+		if err != nil {
+			f.err = fmt.Errorf("CRD %s: %w", f.name, err)
+			return
+		}
+		if len(crds) != 1 || crds[0].Name != f.name {
+			f.err = fmt.Errorf("CRD %s: the file does not hold just that CRD", f.name)
+			return
+		}
+		f.versions, f.err = prepareCRD(crds[0])
+		if f.err != nil {
+			f.err = fmt.Errorf("CRD %s: %w", f.name, f.err)
+		}
+	})
+	return f.err
 }
 
 // New returns an empty set of schemas; Add fills it.
 func New() *Schemas {
-	return &Schemas{byGVK: map[schema.GroupVersionKind]*version{}}
+	return &Schemas{byGVK: map[schema.GroupVersionKind]kindRef{}}
 }
 
 var (
@@ -72,14 +117,54 @@ var (
 	defaultErr     error
 )
 
-// Default returns the schemas of the embedded upstream CRDs, built once.
+// embeddedKinds are the kinds each embedded CRD file defines, so that
+// Default knows them without parsing the files; TestEmbeddedKinds holds
+// it to the files.
+var embeddedKinds = map[string][]schema.GroupVersionKind{
+	"applications.argoproj.io":            {{Group: "argoproj.io", Version: "v1alpha1", Kind: "Application"}},
+	"appprojects.argoproj.io":             {{Group: "argoproj.io", Version: "v1alpha1", Kind: "AppProject"}},
+	"clusters.kops.k8s.io":                {{Group: "kops.k8s.io", Version: "v1alpha2", Kind: "Cluster"}},
+	"externalsecrets.external-secrets.io": {{Group: "external-secrets.io", Version: "v1", Kind: "ExternalSecret"}, {Group: "external-secrets.io", Version: "v1beta1", Kind: "ExternalSecret"}},
+	"inferenceservices.serving.kserve.io": {{Group: "serving.kserve.io", Version: "v1beta1", Kind: "InferenceService"}},
+	"instancegroups.kops.k8s.io":          {{Group: "kops.k8s.io", Version: "v1alpha2", Kind: "InstanceGroup"}},
+	"services.serving.knative.dev":        {{Group: "serving.knative.dev", Version: "v1", Kind: "Service"}},
+	"tfjobs.kubeflow.org":                 {{Group: "kubeflow.org", Version: "v1", Kind: "TFJob"}},
+}
+
+// Default returns the schemas of the embedded upstream CRDs. Each CRD is
+// parsed and prepared when an object of its kind is first checked.
 func Default() (*Schemas, error) {
 	defaultOnce.Do(func() {
-		defaultSchemas, defaultErr = load(crdFiles)
+		defaultSchemas, defaultErr = lazy(crdFiles)
 	})
 	return defaultSchemas, defaultErr
 }
 
+// lazy returns the schemas of fsys's CRD files, as embeddedKinds lists
+// them, each prepared on first use.
+func lazy(fsys embed.FS) (*Schemas, error) {
+	entries, err := fsys.ReadDir(CRDDir)
+	if err != nil {
+		return nil, err
+	}
+	s := New()
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), ".yaml")
+		kinds, ok := embeddedKinds[name]
+		if !ok {
+			return nil, fmt.Errorf("CRD file %s is not in embeddedKinds", e.Name())
+		}
+		file := path.Join(CRDDir, e.Name())
+		f := &crdFile{name: name, src: func() ([]byte, error) { return fsys.ReadFile(file) }}
+		for _, gvk := range kinds {
+			s.byGVK[gvk] = kindRef{file: f, version: gvk.Version}
+		}
+	}
+	return s, nil
+}
+
+// load returns the schemas of fsys's CRD files, each parsed and prepared
+// now.
 func load(fsys embed.FS) (*Schemas, error) {
 	entries, err := fsys.ReadDir(CRDDir)
 	if err != nil {
@@ -98,57 +183,77 @@ func load(fsys embed.FS) (*Schemas, error) {
 	return s, nil
 }
 
-// Add adds the CRDs of a YAML stream.
-func (s *Schemas) Add(src []byte) error {
+// decodeCRDs decodes the CRDs of a YAML stream.
+func decodeCRDs(src []byte) ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(src), 4096)
+	var out []*apiextensionsv1.CustomResourceDefinition
 	for {
 		var crd apiextensionsv1.CustomResourceDefinition
 		err := dec.Decode(&crd)
 		if errors.Is(err, io.EOF) {
-			return nil
+			return out, nil
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if crd.Kind == "" {
 			continue
 		}
 		if crd.Kind != "CustomResourceDefinition" {
-			return fmt.Errorf("%s %s is not a CustomResourceDefinition", crd.Kind, crd.Name)
+			return nil, fmt.Errorf("%s %s is not a CustomResourceDefinition", crd.Kind, crd.Name)
 		}
-		if err := s.addCRD(&crd); err != nil {
-			return fmt.Errorf("%s: %w", crd.Name, err)
-		}
+		out = append(out, &crd)
 	}
 }
 
-// addCRD prepares each served version as the API server does
+// Add adds the CRDs of a YAML stream, prepared now.
+func (s *Schemas) Add(src []byte) error {
+	crds, err := decodeCRDs(src)
+	if err != nil {
+		return err
+	}
+	for _, crd := range crds {
+		versions, err := prepareCRD(crd)
+		if err != nil {
+			return fmt.Errorf("%s: %w", crd.Name, err)
+		}
+		f := &crdFile{name: crd.Name, versions: versions}
+		f.once.Do(func() {})
+		for name := range versions {
+			gvk := schema.GroupVersionKind{Group: crd.Spec.Group, Version: name, Kind: crd.Spec.Names.Kind}
+			s.byGVK[gvk] = kindRef{file: f, version: name}
+		}
+	}
+	return nil
+}
+
+// prepareCRD prepares each served version as the API server does
 // (customresource_handler.go): convert to the internal schema, build the
 // structural schema with pruned defaults, the schema validator and the CEL
 // validator.
-func (s *Schemas) addCRD(crd *apiextensionsv1.CustomResourceDefinition) error {
+func prepareCRD(crd *apiextensionsv1.CustomResourceDefinition) (map[string]*version, error) {
+	out := map[string]*version{}
 	for _, v := range crd.Spec.Versions {
 		if !v.Served || v.Schema == nil || v.Schema.OpenAPIV3Schema == nil {
 			continue
 		}
 		internal := &apiextensionsinternal.CustomResourceValidation{}
 		if err := apiextensionsv1.Convert_v1_CustomResourceValidation_To_apiextensions_CustomResourceValidation(v.Schema, internal, nil); err != nil {
-			return fmt.Errorf("version %s: %w", v.Name, err)
+			return nil, fmt.Errorf("version %s: %w", v.Name, err)
 		}
 		st, err := structuralschema.NewStructural(internal.OpenAPIV3Schema)
 		if err != nil {
-			return fmt.Errorf("version %s: structural schema: %w", v.Name, err)
+			return nil, fmt.Errorf("version %s: structural schema: %w", v.Name, err)
 		}
 		st = st.DeepCopy()
 		if err := structuraldefaulting.PruneDefaults(st); err != nil {
-			return fmt.Errorf("version %s: %w", v.Name, err)
+			return nil, fmt.Errorf("version %s: %w", v.Name, err)
 		}
 		validator, _, err := apiservervalidation.NewSchemaValidator(internal.OpenAPIV3Schema)
 		if err != nil {
-			return fmt.Errorf("version %s: %w", v.Name, err)
+			return nil, fmt.Errorf("version %s: %w", v.Name, err)
 		}
-		gvk := schema.GroupVersionKind{Group: crd.Spec.Group, Version: v.Name, Kind: crd.Spec.Names.Kind}
-		s.byGVK[gvk] = &version{
+		out[v.Name] = &version{
 			crd:        crd.Name,
 			namespaced: crd.Spec.Scope == apiextensionsv1.NamespaceScoped,
 			structural: st,
@@ -156,7 +261,24 @@ func (s *Schemas) addCRD(crd *apiextensionsv1.CustomResourceDefinition) error {
 			cel:        cel.NewValidator(st, true, celconfig.PerCallLimit),
 		}
 	}
-	return nil
+	return out, nil
+}
+
+// get returns the prepared version of gvk; ok is false for a kind the
+// schemas do not know.
+func (s *Schemas) get(gvk schema.GroupVersionKind) (v *version, ok bool, err error) {
+	r, ok := s.byGVK[gvk]
+	if !ok {
+		return nil, false, nil
+	}
+	if err := r.file.prepare(); err != nil {
+		return nil, true, err
+	}
+	v, ok = r.file.versions[r.version]
+	if !ok {
+		return nil, true, fmt.Errorf("CRD %s does not serve %s", r.file.name, gvk.Version)
+	}
+	return v, true, nil
 }
 
 // Kinds returns the group/version/kinds the schemas know, sorted.
@@ -190,9 +312,12 @@ type Finding struct {
 // metadata, list-type invariants and x-kubernetes-validations rules. It
 // returns nil for kinds it does not know; use Knows to tell.
 func (s *Schemas) Validate(obj *unstructured.Unstructured) []Finding {
-	v, ok := s.byGVK[obj.GroupVersionKind()]
+	v, ok, err := s.get(obj.GroupVersionKind())
 	if !ok {
 		return nil
+	}
+	if err != nil {
+		return []Finding{{Message: err.Error()}}
 	}
 	u, err := decoded(obj)
 	if err != nil {
@@ -313,9 +438,9 @@ func isIndex(s string) bool {
 // CRD returns the embedded CRD file that defines gvk, as YAML, for tools
 // and tests that install the same schemas into a cluster.
 func (s *Schemas) CRD(gvk schema.GroupVersionKind) ([]byte, error) {
-	v, ok := s.byGVK[gvk]
+	r, ok := s.byGVK[gvk]
 	if !ok {
 		return nil, fmt.Errorf("no CRD for %s", gvk)
 	}
-	return crdFiles.ReadFile(path.Join(CRDDir, v.crd+".yaml"))
+	return crdFiles.ReadFile(path.Join(CRDDir, r.file.name+".yaml"))
 }

@@ -190,3 +190,35 @@ func TestTFJobWebhook(t *testing.T) {
 		})
 	}
 }
+
+// TestEmbeddedKinds holds embeddedKinds, which Default trusts so as not to
+// parse every CRD up front, to the kinds and served versions the embedded
+// files define, and checks that each lazily prepared version is the one
+// an eager load prepares.
+func TestEmbeddedKinds(t *testing.T) {
+	eager, err := load(crdFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lazySchemas, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := lazySchemas.Kinds(), eager.Kinds()
+	if len(got) != len(want) {
+		t.Fatalf("embeddedKinds lists %v; the files define %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("embeddedKinds lists %v; the files define %v", got, want)
+		}
+		l, _, err := lazySchemas.get(want[i])
+		if err != nil {
+			t.Fatalf("%s: %v", want[i], err)
+		}
+		e, _, _ := eager.get(want[i])
+		if l.crd != e.crd || l.namespaced != e.namespaced {
+			t.Errorf("%s: lazily from %s (namespaced %v), eagerly from %s (namespaced %v)", want[i], l.crd, l.namespaced, e.crd, e.namespaced)
+		}
+	}
+}

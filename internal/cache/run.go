@@ -15,6 +15,7 @@ import (
 
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/diff"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -43,6 +44,12 @@ type App struct {
 	Features map[string]string
 	// Jobs are the app's TFJob names per environment (build.Kept).
 	Jobs map[string]string
+	// GPUs are the GPUs the app's objects ask for, per namespace, for the
+	// quota check of dmls diff.
+	GPUs map[string]int
+	// Quota is what the app takes of its team's quota, for the check
+	// across all apps (workspace.CheckQuotas).
+	Quota []workspace.QuotaUse
 	// LoadWarnings and BuildWarnings are the app's findings that do not
 	// fail it, from the loader and from the generated objects' checks.
 	LoadWarnings, BuildWarnings []diag.Diagnostic
@@ -66,6 +73,8 @@ type Platform struct {
 	// Charts are the workspace charts the platform's components name: the
 	// rendered platform files depend on them.
 	Charts []string
+	// Quotas are the teams' quotas, for the check across all apps.
+	Quotas []workspace.QuotaLimit
 	// LoadWarnings are the loader's warnings on the platform and
 	// environment files.
 	LoadWarnings []diag.Diagnostic
@@ -275,6 +284,15 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 			owner[o] = a.Name
 		}
 	}
+	// The loader's check across apps, on what the entries keep of them.
+	var uses []workspace.QuotaUse
+	for _, a := range r.Apps {
+		uses = append(uses, a.Quota...)
+	}
+	quota := workspace.CheckQuotas(r.Platform.Envs, r.Platform.Quotas, uses)
+	if quota.HasErrors() {
+		return nil, fmt.Errorf("%w: %w", ErrFallback, quota.Err())
+	}
 	// The chunks built their apps only; the trees built from every app
 	// (Argo CD Applications, guard rails, components) are checked here,
 	// once: by renderPlatform, whose entry is only stored, under a key of
@@ -298,6 +316,7 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 		}
 	}
 	r.LoadWarnings = append(r.LoadWarnings, r.Platform.LoadWarnings...)
+	r.LoadWarnings = append(r.LoadWarnings, quota...)
 	for _, a := range r.Apps {
 		r.LoadWarnings = append(r.LoadWarnings, a.LoadWarnings...)
 		r.BuildWarnings = append(r.BuildWarnings, a.BuildWarnings...)
@@ -399,7 +418,7 @@ func (a *App) fix() {
 // platformOf is the Platform of a loaded and built workspace: its load
 // warnings are the workspace's less its apps'.
 func platformOf(ws *workspace.Workspace, res *build.Result, opts Options) (*Platform, error) {
-	p := &Platform{Prefix: ws.Platform.Repos[spec.RepoK8sConfig].Path}
+	p := &Platform{Prefix: ws.Platform.Repos[spec.RepoK8sConfig].Path, Quotas: workspace.QuotaLimits(ws)}
 	for _, name := range sortedKeys(ws.Platform.Components) {
 		if c := ws.Platform.Components[name]; c.Chart != nil {
 			p.Charts = append(p.Charts, c.Chart.Path)
@@ -427,12 +446,18 @@ func platformOf(ws *workspace.Workspace, res *build.Result, opts Options) (*Plat
 // appOf is the App of a built app.
 func appOf(b *build.App, opts Options) (*App, error) {
 	a := &App{Name: b.App.Name, Team: b.App.Team, Dir: b.App.Dir, Tree: b.Tree, Ignore: b.Ignore, Features: b.Features, Jobs: b.Kept().Jobs,
-		LoadWarnings: b.App.Warnings, BuildWarnings: b.Warnings}
+		LoadWarnings: b.App.Warnings, BuildWarnings: b.Warnings, Quota: workspace.QuotaUses(b.App)}
 	for _, in := range b.App.Envs {
 		env := in.Env.Name
 		a.Envs = append(a.Envs, env)
 		a.Owns = append(a.Owns, "argoproj.io/Application  "+spec.ApplicationName(a.Name, env))
 		for _, o := range b.Objects[env] {
+			if n := diff.GPUs(o.Object); n > 0 {
+				if a.GPUs == nil {
+					a.GPUs = map[string]int{}
+				}
+				a.GPUs[in.Namespace] += n
+			}
 			ns := o.GetNamespace()
 			if ns == "" && o.GetKind() != "Namespace" {
 				ns = in.Namespace

@@ -307,3 +307,102 @@ func TestNoCredentials(t *testing.T) {
 		t.Errorf("only %d cache files to check", n)
 	}
 }
+
+// TestQuotaAcrossChunks: the team quota is checked across all apps, as the
+// loader checks it, even when Run loads them in chunks (here 4 of 8) or
+// takes them from the store: a quota that only the sum of the apps breaks
+// fails the run (ErrFallback, so that the uncached run reports it), and
+// the max-scale warning is the loader's.
+func TestQuotaAcrossChunks(t *testing.T) {
+	base := synth.Workspace(8)
+	// The pods of every app in the largest environment, at min and at
+	// max scale.
+	ws, err := workspace.Load(base, "ws", workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type key struct {
+		env string
+		max bool
+	}
+	sums := map[key]int{}
+	for _, a := range ws.Apps {
+		for _, u := range workspace.QuotaUses(a) {
+			if u.Res == "pods" {
+				sums[key{u.Env, u.Max}] += u.Count
+			}
+		}
+	}
+	pods := map[bool]int{}
+	for k, n := range sums {
+		pods[k.max] = max(pods[k.max], n)
+	}
+	if pods[false] < 8 || pods[true] <= pods[false] {
+		t.Fatalf("pods at min and max scale: %v", pods)
+	}
+	withQuota := func(n int) fstest.MapFS {
+		fsys := fstest.MapFS{}
+		for p, f := range base {
+			fsys[p] = f
+		}
+		plat := string(base["platform.cue"].Data)
+		if !strings.Contains(plat, "teams: t: {}") {
+			t.Fatalf("the synthetic platform changed:\n%s", plat)
+		}
+		fsys["platform.cue"] = &fstest.MapFile{Data: []byte(strings.Replace(plat, "teams: t: {}", fmt.Sprintf("teams: t: quota: pods: %d", n), 1))}
+		return fsys
+	}
+	for _, tc := range []struct {
+		name    string
+		quota   int
+		wantErr bool
+	}{
+		{"over at min scale", pods[false] - 1, true},
+		{"over at max scale", pods[true] - 1, false},
+		{"fits", pods[true], false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := withQuota(tc.quota)
+			lws, lerr := workspace.Load(fsys, "ws", workspace.Options{})
+			if (lerr != nil) != tc.wantErr {
+				t.Fatalf("the loader: %v, want an error: %v", lerr, tc.wantErr)
+			}
+			for _, store := range []string{"cold", "warm"} {
+				s, err := Open(filepath.Join(t.TempDir(), store))
+				if store == "warm" {
+					s, err = Open(filepath.Join(t.TempDir(), "shared"))
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				snap, err := Read(fsys, "ws", "test")
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := map[string][]byte{}
+				var mu sync.Mutex
+				r, err := Run(snap, testOptions(s, got, &mu))
+				if tc.wantErr {
+					if !errors.Is(err, ErrFallback) || !strings.Contains(err.Error(), "over the quota of") {
+						t.Fatalf("%s: Run: %v, want the quota error", store, err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", store, err)
+				}
+				var want []string
+				for _, w := range lws.Warnings {
+					want = append(want, w.String())
+				}
+				var gotW []string
+				for _, w := range r.LoadWarnings {
+					gotW = append(gotW, w.String())
+				}
+				if !reflect.DeepEqual(gotW, want) {
+					t.Errorf("%s: warnings\n%v\nwant the loader's\n%v", store, gotW, want)
+				}
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/dmls-project/dmls/internal/cache"
 	"github.com/dmls-project/dmls/internal/diff"
 	"github.com/dmls-project/dmls/internal/gitrev"
 	"github.com/dmls-project/dmls/internal/preview"
@@ -22,6 +23,7 @@ func diffCmd(g *globals) *cobra.Command {
 	var base, head, format string
 	var envs, apps []string
 	var exitCode bool
+	var cf cacheFlags
 	c := &cobra.Command{
 		Use:   "diff --base REF",
 		Short: "Show what a change of the specs changes in the cluster",
@@ -36,7 +38,9 @@ a quota), and the Argo CD Applications that will sync.
 REF is read from the repository's objects without a checkout; the workspace
 may be a subfolder of the repository. Objects match by kind, namespace and
 name, so moving things around or editing comments is no change. Only the
-apps whose inputs differ are rendered.
+apps whose inputs differ are compared, and apps come from the on-disk cache
+(as for render) when an earlier run, on any revision, rendered the same
+inputs.
 
 --format text colours its output when stdout is a terminal (and NO_COLOR is
 unset); markdown is for a pull-request comment and stays under GitHub's
@@ -47,7 +51,7 @@ A base whose workspace does not validate is shown as empty, so that the head
 shows as all new, with a warning.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			err := runDiff(g, base, head, format, envs, apps, exitCode)
+			err := runDiff(g, cf, base, head, format, envs, apps, exitCode)
 			var se silentExit
 			if err == nil || !exitCode || errors.As(err, &se) {
 				return err
@@ -62,10 +66,11 @@ shows as all new, with a warning.`,
 	c.Flags().BoolVar(&exitCode, "exit-code", false, "exit 1 when there are changes, 0 when there are none")
 	c.Flags().StringSliceVar(&envs, "env", nil, "compare only these environments (repeatable)")
 	c.Flags().StringSliceVar(&apps, "app", nil, "compare only these apps (repeatable)")
+	cf.add(c)
 	return c
 }
 
-func runDiff(g *globals, base, head, format string, envs, apps []string, exitCode bool) error {
+func runDiff(g *globals, cf cacheFlags, base, head, format string, envs, apps []string, exitCode bool) error {
 	switch format {
 	case "text", "markdown", "json":
 	default:
@@ -116,7 +121,12 @@ func runDiff(g *globals, base, head, format string, envs, apps []string, exitCod
 			return fmt.Errorf("--head %s: the workspace folder %s does not exist there", head, repo.Sub)
 		}
 	}
-	r, err := preview.Run(b, h, preview.Options{Root: g.workspace, Envs: envs, Apps: apps})
+	opts := preview.Options{Root: g.workspace, Envs: envs, Apps: apps}
+	r, err := g.diffCached(cf, b, h, opts)
+	if preview.IsFallback(err) {
+		g.debugf("%v; running without the cache", err)
+		r, err = preview.Run(b, h, opts)
+	}
 	if errors.Is(err, preview.ErrFilter) {
 		return usageError{err}
 	}
@@ -153,4 +163,18 @@ func isTerminal(w any) bool {
 		return false
 	}
 	return term.IsTerminal(int(f.Fd()))
+}
+
+// diffCached is preview.Cached with the cache the flags name; an error
+// wrapping cache.ErrFallback asks for preview.Run.
+func (g *globals) diffCached(cf cacheFlags, base, head preview.Revision, opts preview.Options) (*diff.Report, error) {
+	if cf.off {
+		return nil, fmt.Errorf("%w: --no-cache", cache.ErrFallback)
+	}
+	store, err := g.openCache(cf, "")
+	if err != nil {
+		return nil, err
+	}
+	renderApp, renderPlat := renderHooks()
+	return preview.Cached(base, head, opts, preview.Cache{Store: store, Version: cache.BinaryVersion(Version), RenderApp: renderApp, RenderPlatform: renderPlat})
 }

@@ -254,3 +254,41 @@ func TestReadmeExampleGolden(t *testing.T) {
 	}
 	t.Errorf("the example preview in README.md is not what dmls diff prints; run make golden")
 }
+
+// TestCachedDiffIsIdentical holds the cached diff to the uncached one:
+// every step of the history, and the whole of it in every format, with a
+// cold cache and then a warm one, against --no-cache.
+func TestCachedDiffIsIdentical(t *testing.T) {
+	l, names, _ := diffHistory(t)
+	ws := filepath.Join(l.Dir, "specs")
+	cacheDir := filepath.Join(t.TempDir(), "cache")
+	check := func(t *testing.T, args ...string) {
+		want, wantErr, wantCode := runDMLS(append(args, "--no-cache")...)
+		for _, run := range []string{"cold", "warm"} {
+			got, gotErr, gotCode := runDMLS(append(args, "--cache-dir", cacheDir)...)
+			if got != want || gotErr != wantErr || gotCode != wantCode {
+				t.Errorf("%s cache: exit %d, want %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s\nwant:\n%s", run, gotCode, wantCode, got, want, gotErr, wantErr)
+			}
+		}
+	}
+	for i := 1; i < len(names); i++ {
+		t.Run(names[i], func(t *testing.T) {
+			check(t, "diff", "-w", ws, "--base", names[i-1], "--head", names[i], "--format", "json")
+		})
+	}
+	// The working tree, over its GPU quota when the service scales out:
+	// 12 prod workers and 2 to 3 replicas with a GPU each, for 14.
+	l.Write(map[string]string{
+		"specs/platform.cue":               diffPlatform(14),
+		"specs/apps/fashion-mnist/app.cue": fashionMNIST(12, 1, 25, 2) + "overrides: prod: serving: {resources: gpu: 1, autoscaling: maxScale: 3}\n",
+	})
+	for _, format := range []string{"text", "markdown", "json"} {
+		t.Run("all-"+format, func(t *testing.T) {
+			check(t, "diff", "-w", ws, "--base", "base", "--format", format)
+		})
+	}
+	t.Run("filters", func(t *testing.T) {
+		check(t, "diff", "-w", ws, "--base", "base", "--env", "prod", "--app", "fashion-mnist")
+		check(t, "diff", "-w", ws, "--base", "base", "--app", "no-such-app")
+	})
+}

@@ -9,9 +9,7 @@ import (
 	"io/fs"
 	"path"
 	"slices"
-	"strings"
 
-	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
@@ -201,33 +199,6 @@ func side(rev string, ws *workspace.Workspace, res *build.Result, changed map[st
 		}
 		s.Units = append(s.Units, diff.Unit{Key: "_platform/dmls-api", Kind: diff.KindPlatform, Title: "dmls-api (platform)", Source: src(build.APIServerDir), YAML: y})
 	}
-	// The Argo CD folders hold one object per file, which kustomize only
-	// lists: read them as they are.
-	folders := map[string][]string{}
-	for p := range res.ArgoCD {
-		dir, file := path.Split(p)
-		if file != kustomize.KustomizationFile {
-			folders[strings.TrimSuffix(dir, "/")] = append(folders[strings.TrimSuffix(dir, "/")], p)
-		}
-	}
-	for _, dir := range generators.SortedKeys(folders) {
-		files := folders[dir]
-		slices.Sort(files)
-		var y []byte
-		for _, f := range files {
-			y = append(y, "---\n"...)
-			y = append(y, res.ArgoCD[f]...)
-		}
-		name := path.Base(dir)
-		u := diff.Unit{Key: "_argocd/" + name, Kind: diff.KindArgoCD, Title: "Argo CD " + name, Source: src(dir), YAML: y}
-		if ws.Env(name) != nil {
-			u.Env = name
-			u.Title = name + " Argo CD"
-		}
-		if name == "bootstrap" {
-			u.Source = "" // applied once by hand
-		}
-		s.Units = append(s.Units, u)
-	}
+	s.Units = append(s.Units, argoUnits(res.ArgoCD, src, func(name string) bool { return ws.Env(name) != nil })...)
 	return s, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/ec2"
+	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -363,87 +364,158 @@ func intQ(n *int) (resource.Quantity, bool) {
 	return *resource.NewQuantity(int64(*n), resource.DecimalSI), true
 }
 
-// consumer is what one pod set of one app takes of a resource.
-type consumer struct {
-	app    string
-	what   string
-	at     string
-	in     *Instance
-	count  int
-	amount resource.Quantity
+// QuotaUse is what one pod set of one app instance takes of one quota
+// resource, at the services' min scale or at their max scale. It is
+// plain data: the on-disk cache keeps it with the app, so that quotas are
+// checked across apps that one run did not load (CheckQuotas).
+type QuotaUse struct {
+	Env, Team, App string
+	// Res is the quota resource: cpu, memory, gpu or pods.
+	Res string
+	// Max: at the services' max scale; otherwise at their min scale.
+	Max bool
+	// What names the pods ("training.replicas.worker", "serving"), Pos
+	// is the position of the spec field that sets the amount, Count the
+	// pods and Amount their total (a quantity).
+	What, Pos string
+	Count     int
+	Amount    string
 }
 
-func (u consumer) String() string {
-	pos, _ := u.in.Prov.Lookup(u.at)
-	return fmt.Sprintf("%s %s %s (%d × %s) at %s", u.app, u.what, qstr(u.amount), u.count, qstr(per(u)), pos)
+// QuotaLimit is one resource of one team's quota, with the position of
+// its spec field, as plain data (see QuotaUse).
+type QuotaLimit struct {
+	Team, Res string
+	// At is the platform field, Pos its position.
+	At    string
+	Pos   provenance.Pos
+	Limit string
 }
 
-func per(u consumer) resource.Quantity {
-	if u.count == 0 {
-		return resource.Quantity{}
+// QuotaLimits returns the quota resources of the workspace's teams.
+func QuotaLimits(ws *Workspace) []QuotaLimit {
+	var out []QuotaLimit
+	if ws.Platform == nil {
+		return out
 	}
-	v := u.amount.DeepCopy()
-	return *resource.NewMilliQuantity(v.MilliValue()/int64(u.count), v.Format)
+	for _, team := range sortedKeys(ws.Platform.Teams) {
+		q := ws.Platform.Teams[team].Quota
+		if q == nil {
+			continue
+		}
+		for _, r := range quotaResources {
+			limit, ok := r.limit(q)
+			if !ok {
+				continue
+			}
+			at := "teams." + team + ".quota." + r.name
+			pos, _ := ws.PlatformProv.Lookup(at)
+			out = append(out, QuotaLimit{Team: team, Res: r.name, At: at, Pos: pos, Limit: limit.String()})
+		}
+	}
+	return out
+}
+
+// QuotaUses returns what a's pod sets take of each quota resource in
+// each of its environments, at min and at max scale.
+func QuotaUses(a *App) []QuotaUse {
+	var out []QuotaUse
+	for _, in := range a.Envs {
+		if in.Env == nil {
+			continue
+		}
+		for _, r := range quotaResources {
+			for _, atMax := range []bool{false, true} {
+				for _, ps := range podSets(in.Spec) {
+					n := ps.count
+					if atMax && ps.what == "serving" {
+						if ps.maxCount == 0 {
+							continue // unbounded: nothing to sum
+						}
+						n = ps.maxCount
+					}
+					var amount resource.Quantity
+					if r.name == resPods {
+						amount = *resource.NewQuantity(int64(n), resource.DecimalSI)
+					} else {
+						q, ok := ps.requests[r.name]
+						if !ok || n == 0 {
+							continue
+						}
+						amount = *resource.NewMilliQuantity(q.MilliValue()*int64(n), q.Format)
+					}
+					if amount.IsZero() {
+						continue
+					}
+					at := ps.at
+					if r.name == resPods {
+						at = ps.what
+					}
+					pos, _ := in.Prov.Lookup(at)
+					out = append(out, QuotaUse{Env: in.Env.Name, Team: a.Team, App: a.Name, Res: r.name, Max: atMax, What: ps.what, Pos: pos.String(), Count: n, Amount: amount.String()})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // maxConsumers bounds how many consumers a quota finding lists.
 const maxConsumers = 3
 
-// checkQuotas sums, per environment and team, what the team's apps
+// checkQuotas checks the quotas of the loaded workspace (CheckQuotas).
+func checkQuotas(ws *Workspace) diag.List {
+	var uses []QuotaUse
+	for _, a := range ws.Apps {
+		uses = append(uses, QuotaUses(a)...)
+	}
+	envs := make([]string, len(ws.Envs))
+	for i, e := range ws.Envs {
+		envs[i] = e.Name
+	}
+	return CheckQuotas(envs, QuotaLimits(ws), uses)
+}
+
+// CheckQuotas sums, per environment and team, what the team's apps
 // request: every TFJob replica at its count and every service at its min
 // scale must fit the team's quota (an error on the quota), and every
-// service at its max scale should (a warning).
-func checkQuotas(ws *Workspace) diag.List {
-	var d diag.List
-	if ws.Platform == nil {
-		return d
+// service at its max scale should (a warning). uses are in the order of
+// the apps' names, as QuotaUses gives them.
+func CheckQuotas(envs []string, limits []QuotaLimit, uses []QuotaUse) diag.List {
+	type group struct {
+		env, team, res string
+		max            bool
 	}
-	for _, env := range ws.Envs {
-		for _, team := range sortedKeys(ws.Platform.Teams) {
-			q := ws.Platform.Teams[team].Quota
-			if q == nil {
+	byGroup := map[group][]QuotaUse{}
+	for _, u := range uses {
+		g := group{u.Env, u.Team, u.Res, u.Max}
+		byGroup[g] = append(byGroup[g], u)
+	}
+	var d diag.List
+	for _, env := range envs {
+		for _, l := range limits {
+			limit, err := resource.ParseQuantity(l.Limit)
+			if err != nil {
 				continue
 			}
-			var ins []*Instance
-			var names []string
-			for _, a := range ws.Apps {
-				if a.Team != team {
+			for _, atMax := range []bool{false, true} {
+				total, users := quotaUse(byGroup[group{env, l.Team, l.Res, atMax}])
+				if total.Cmp(limit) <= 0 {
 					continue
 				}
-				if in := a.Instance(env.Name); in != nil {
-					ins = append(ins, in)
-					names = append(names, a.Name)
+				by := total.DeepCopy()
+				by.Sub(limit)
+				scale := "at min scale"
+				if atMax {
+					scale = "at max scale"
 				}
-			}
-			if len(ins) == 0 {
-				continue
-			}
-			for _, r := range quotaResources {
-				limit, ok := r.limit(q)
-				if !ok {
-					continue
-				}
-				at := "teams." + team + ".quota." + r.name
-				pos, _ := ws.PlatformProv.Lookup(at)
-				for _, atMax := range []bool{false, true} {
-					total, users := quotaUse(ins, names, r.name, atMax)
-					if total.Cmp(limit) <= 0 {
-						continue
-					}
-					by := total.DeepCopy()
-					by.Sub(limit)
-					scale := "at min scale"
-					if atMax {
-						scale = "at max scale"
-					}
-					msg := fmt.Sprintf("in environment %s the apps of team %s request %s %s (training replicas at their count, services %s), %s over the quota of %s; largest: %s",
-						env.Name, team, r.name, qstr(total), scale, qstr(by), qstr(limit), strings.Join(users, "; "))
-					if atMax {
-						d = append(d, diag.Diagnostic{Pos: pos, Path: at, Message: msg, Severity: diag.SeverityWarning, Rule: diag.RuleQuotaMaxScale})
-					} else {
-						d = append(d, diag.Diagnostic{Pos: pos, Path: at, Message: msg})
-						break // at max scale it is over too
-					}
+				msg := fmt.Sprintf("in environment %s the apps of team %s request %s %s (training replicas at their count, services %s), %s over the quota of %s; largest: %s",
+					env, l.Team, l.Res, qstr(total), scale, qstr(by), qstr(limit), strings.Join(users, "; "))
+				if atMax {
+					d = append(d, diag.Diagnostic{Pos: l.Pos, Path: l.At, Message: msg, Severity: diag.SeverityWarning, Rule: diag.RuleQuotaMaxScale})
+				} else {
+					d = append(d, diag.Diagnostic{Pos: l.Pos, Path: l.At, Message: msg})
+					break // at max scale it is over too
 				}
 			}
 		}
@@ -451,40 +523,21 @@ func checkQuotas(ws *Workspace) diag.List {
 	return d
 }
 
-// quotaUse sums resource res over the pod sets of ins and lists the
-// largest consumers.
-func quotaUse(ins []*Instance, names []string, res string, atMax bool) (resource.Quantity, []string) {
+// quotaUse sums uses and lists the largest.
+func quotaUse(uses []QuotaUse) (resource.Quantity, []string) {
 	var total resource.Quantity
-	var users []consumer
-	for i, in := range ins {
-		for _, ps := range podSets(in.Spec) {
-			n := ps.count
-			if atMax && ps.what == "serving" {
-				if ps.maxCount == 0 {
-					continue // unbounded: nothing to sum
-				}
-				n = ps.maxCount
-			}
-			var amount resource.Quantity
-			if res == resPods {
-				amount = *resource.NewQuantity(int64(n), resource.DecimalSI)
-			} else {
-				q, ok := ps.requests[res]
-				if !ok || n == 0 {
-					continue
-				}
-				amount = *resource.NewMilliQuantity(q.MilliValue()*int64(n), q.Format)
-			}
-			if amount.IsZero() {
-				continue
-			}
-			total.Add(amount)
-			at := ps.at
-			if res == resPods {
-				at = ps.what
-			}
-			users = append(users, consumer{app: names[i], what: ps.what, at: at, in: in, count: n, amount: amount})
+	type user struct {
+		QuotaUse
+		amount resource.Quantity
+	}
+	var users []user
+	for _, u := range uses {
+		amount, err := resource.ParseQuantity(u.Amount)
+		if err != nil {
+			continue
 		}
+		total.Add(amount)
+		users = append(users, user{u, amount})
 	}
 	sort.SliceStable(users, func(i, j int) bool { return users[i].amount.Cmp(users[j].amount) > 0 })
 	var out []string
@@ -493,7 +546,11 @@ func quotaUse(ins []*Instance, names []string, res string, atMax bool) (resource
 			out = append(out, fmt.Sprintf("and %d more", len(users)-maxConsumers))
 			break
 		}
-		out = append(out, u.String())
+		per := resource.Quantity{}
+		if u.Count != 0 {
+			per = *resource.NewMilliQuantity(u.amount.MilliValue()/int64(u.Count), u.amount.Format)
+		}
+		out = append(out, fmt.Sprintf("%s %s %s (%d × %s) at %s", u.App, u.What, qstr(u.amount), u.Count, qstr(per), u.Pos))
 	}
 	return total, out
 }
