@@ -6,7 +6,6 @@ import (
 	argocommon "github.com/argoproj/argo-cd/v2/common"
 	synccommon "github.com/argoproj/gitops-engine/pkg/sync/common"
 	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/dmls-project/dmls/generators"
@@ -98,34 +97,4 @@ func addCSV(csv string, items ...string) string {
 		}
 	}
 	return strings.Join(list, ",")
-}
-
-// Finding is one problem of a generated object under Argo CD.
-type Finding struct {
-	// Field is the object field path, e.g.
-	// spec.runPolicy.ttlSecondsAfterFinished; the object's Trace maps it
-	// to the spec.
-	Field   string
-	Message string
-}
-
-// fieldTTL is where a TFJob asks to be deleted after it finishes.
-const fieldTTL = "spec.runPolicy.ttlSecondsAfterFinished"
-
-// Check reports what Argo CD would do wrong with obj: a TFJob that sets
-// ttlSecondsAfterFinished is deleted by the training operator while still
-// in git, and selfHeal recreates it, so the training runs again, forever.
-func Check(obj generators.Object) []Finding {
-	if obj.Unstructured == nil || obj.GroupVersionKind().GroupKind() != kindTFJob {
-		return nil
-	}
-	if _, found, _ := unstructured.NestedFieldNoCopy(obj.Object, strings.Split(fieldTTL, ".")...); !found {
-		return nil
-	}
-	return []Finding{{
-		Field: fieldTTL,
-		Message: "Argo CD's selfHeal would recreate the TFJob each time the training operator deletes it after " +
-			"ttlSecondsAfterFinished, and the training would run again; leave ttlSecondsAfterFinished unset " +
-			"(cleanPodPolicy frees the pods, the finished job stays and shows Healthy) and bump run to train again",
-	}}
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/platform"
-	"github.com/dmls-project/dmls/generators/tfjob"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -67,45 +66,6 @@ func TestAnnotate(t *testing.T) {
 		if !reflect.DeepEqual(o.GetAnnotations(), first[o.ID()]) {
 			t.Errorf("%s: a second Annotate changed %v to %v", o.ID(), first[o.ID()], o.GetAnnotations())
 		}
-	}
-}
-
-// TestCheckTTL checks that a TFJob with ttlSecondsAfterFinished is
-// reported, at a field its Trace maps back to the training spec.
-func TestCheckTTL(t *testing.T) {
-	p := fixturePlatform()
-	for _, tt := range []struct {
-		name string
-		ttl  *int32
-		want int
-	}{
-		{"no ttl", nil, 0},
-		{"ttl", ptr(int32(3600)), 1},
-		{"ttl zero", ptr(int32(0)), 1},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			app := fixtureSpecs()["dev"][0]
-			app.Training.TTLSecondsAfterFinished = tt.ttl
-			objs, err := tfjob.Generate(app, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []Finding
-			for _, o := range objs {
-				for _, f := range Check(o) {
-					got = append(got, f)
-					if o.GetKind() != "TFJob" {
-						t.Errorf("finding on %s", o.ID())
-					}
-					if sp, ok := o.Trace.Spec(f.Field); !ok || sp != "training.ttlSecondsAfterFinished" {
-						t.Errorf("finding field %s traces to %q, want training.ttlSecondsAfterFinished", f.Field, sp)
-					}
-				}
-			}
-			if len(got) != tt.want {
-				t.Errorf("got %d findings %v, want %d", len(got), got, tt.want)
-			}
-		})
 	}
 }
 

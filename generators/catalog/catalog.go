@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -45,6 +46,34 @@ type Input struct {
 	// Changes are the last changes by app name; an app without one says
 	// so.
 	Changes map[string]Change
+	// Memo, when set, keeps the pages of apps made before (see Memo).
+	Memo *Memo
+}
+
+// Memo keeps app pages across calls of Tree, for a process that makes the
+// catalog again after every change (dmls serve): a page is made again
+// only when its app's Digest or its last change differ. The Digest covers
+// the app's files, the platform and the environments; the objects must be
+// those built from them, with the same repo URLs for the memo's life.
+// Safe for concurrent use.
+type Memo struct{ c *memo.Cache[string] }
+
+// NewMemo returns a memo of at most max pages.
+func NewMemo(max int) *Memo { return &Memo{c: memo.New[string](max)} }
+
+// page returns the page of a, from m when it holds it.
+func (m *Memo) page(in Input, a App) string {
+	if m == nil || a.App.Digest == "" {
+		return page(in, a)
+	}
+	c := in.Changes[a.App.Name]
+	key := strings.Join([]string{a.App.Digest, a.App.Name, c.Commit, c.Author, c.Date, c.Subject}, "\x00")
+	if p, ok := m.c.Get(key); ok {
+		return p
+	}
+	p := page(in, a)
+	m.c.Put(key, p)
+	return p
 }
 
 // Tree returns the catalog: Dir/README.md (the teams),
@@ -63,7 +92,7 @@ func Tree(in Input) generators.Tree {
 		fmt.Fprintf(&top, "| [%s](%s/README.md) | %s | %d |\n", text(team), team, cell(in.Platform.Teams[team].Description), len(apps))
 		tree[path.Join(Dir, team, "README.md")] = []byte(teamIndex(in.Platform, team, apps))
 		for _, a := range apps {
-			tree[path.Join(Dir, team, a.App.Name+".md")] = []byte(page(in, a))
+			tree[path.Join(Dir, team, a.App.Name+".md")] = []byte(in.Memo.page(in, a))
 		}
 	}
 	tree[path.Join(Dir, "README.md")] = []byte(top.String())

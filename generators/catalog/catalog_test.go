@@ -84,3 +84,39 @@ func TestNoSecretsNoMarkup(t *testing.T) {
 		t.Errorf("model URI not shown without its credentials:\n%s", page)
 	}
 }
+
+// TestMemo: the catalog made through a Memo is byte for byte the one made
+// without, again and after an app's last change moved, and the memo is
+// used (a page whose app and change are the same comes from it).
+func TestMemo(t *testing.T) {
+	in := exampleInput(t, nil)
+	m := NewMemo(64)
+	same := func(what string, in Input) {
+		t.Helper()
+		want := Tree(in)
+		in.Memo = m
+		got := Tree(in)
+		if len(got) != len(want) {
+			t.Errorf("%s: %d files through the memo, want %d", what, len(got), len(want))
+		}
+		for p, b := range want {
+			if string(got[p]) != string(b) {
+				t.Errorf("%s: %s differs through the memo:\n%s\nwant:\n%s", what, p, got[p], b)
+			}
+		}
+	}
+	same("first", in)
+	if m.c.Len() == 0 {
+		t.Fatal("the memo holds no page")
+	}
+	n := m.c.Len()
+	same("again", in)
+	if m.c.Len() != n {
+		t.Errorf("the memo grew from %d to %d pages for the same input", n, m.c.Len())
+	}
+	in.Changes = map[string]Change{"fashion-mnist": {Commit: "fedcba9876543210fedcba9876543210fedcba98", Author: "Bo", Date: "2026-12-02T09:00:00Z", Subject: "later"}}
+	same("the last change moved", in)
+	if m.c.Len() != n+1 {
+		t.Errorf("the memo holds %d pages after one page changed, want %d", m.c.Len(), n+1)
+	}
+}

@@ -387,7 +387,11 @@ func ValidateOn(obj generators.Object, features map[string]string, cluster *spec
 	if svc.Namespace == "" {
 		svc.Namespace = "default"
 	}
-	fe := svc.Validate(ctx)
+	return fieldErrors(svc.Validate(ctx))
+}
+
+// fieldErrors flattens Knative's findings, one per path.
+func fieldErrors(fe *apis.FieldError) []FieldError {
 	if fe == nil {
 		return nil
 	}
@@ -431,3 +435,46 @@ func normalizePath(p string) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// UpdateErrors runs Knative's own admission validation of an update of
+// the Service old to obj, both defaulted first as the webhook defaults
+// them, and returns the errors the update has that creating obj has not:
+// chiefly a changed revision template that keeps its revision name
+// (RevisionTemplateSpec.VerifyNameChange), which Knative refuses only on
+// update, so that no check of one revision alone can see it.
+func UpdateErrors(old, obj map[string]any) []FieldError {
+	decode := func(m map[string]any) (*servingv1.Service, error) {
+		svc := &servingv1.Service{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, svc); err != nil {
+			return nil, err
+		}
+		if svc.Namespace == "" {
+			svc.Namespace = "default"
+		}
+		svc.SetDefaults(context.Background())
+		return svc, nil
+	}
+	was, err := decode(old)
+	if err != nil {
+		return []FieldError{{Message: err.Error()}}
+	}
+	svc, err := decode(obj)
+	if err != nil {
+		return []FieldError{{Message: err.Error()}}
+	}
+	ctx, err := WithConfig(context.Background(), nil, nil)
+	if err != nil {
+		return []FieldError{{Message: err.Error()}}
+	}
+	onCreate := map[FieldError]bool{}
+	for _, e := range fieldErrors(svc.Validate(apis.WithinCreate(ctx))) {
+		onCreate[e] = true
+	}
+	var out []FieldError
+	for _, e := range fieldErrors(svc.Validate(apis.WithinUpdate(ctx, was))) {
+		if !e.Warning && !onCreate[e] {
+			out = append(out, e)
+		}
+	}
+	return out
+}

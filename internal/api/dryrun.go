@@ -10,6 +10,7 @@ import (
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/preview"
+	"github.com/dmls-project/dmls/internal/specops"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -34,7 +35,7 @@ func dryRunRequested(req *request) (bool, *apiError) {
 // answers with the preview of what the change would do to the config:
 // the semantic summary and risks of dmls diff (internal/preview), from
 // the workspace as it is to the workspace with the change.
-func (s *Server) dryRun(req *request, team string, op operation) *response {
+func (s *Server) dryRun(req *request, team string, op specops.Operation) *response {
 	sn, err := s.store.current(req.r.Context(), s.cfg.ReadMaxAge)
 	if err != nil {
 		return errorResponse(gitFailure("read ml-model", err))
@@ -48,8 +49,8 @@ func (s *Server) dryRun(req *request, team string, op operation) *response {
 		return &response{status: http.StatusOK, body: o.result}
 	}
 	res := &apiclient.Result{
-		RequestID: req.id, Operation: op.kind(), Team: team, App: op.app(), Changed: p.changed[0],
-		Commits: []apiclient.Commit{}, Applications: applications(sn.entryByName(op.app())), DryRun: true,
+		RequestID: req.id, Operation: op.Kind(), Team: team, App: op.AppName(), Changed: p.changed[0],
+		Commits: []apiclient.Commit{}, Applications: applications(sn.entryByName(op.AppName())), DryRun: true,
 		Preview: &apiclient.Preview{Summary: []apiclient.PreviewLine{}, Risks: []apiclient.PreviewLine{}},
 	}
 	if len(p.changes) == 0 {

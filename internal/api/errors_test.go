@@ -67,7 +67,7 @@ func TestInvalidRequests(t *testing.T) {
 		{"patch latest in prod", "PATCH", "/v1/teams/ml-research/trainingjobs/mnist?env=prod", `{"image":"registry.example.com/t:latest"}`,
 			"image", "refuses the tag"},
 		{"retrain with a body", "POST", "/v1/teams/ml-research/trainingjobs/mnist/retrain", `{"run":3}`, "", "no body"},
-		{"canary percent", "PUT", "/v1/teams/ml-serving/modelservices/ranker/canary", `{"percent":120}`, "percent", "out of bound"},
+		{"canary percent", "PUT", "/v1/teams/ml-serving/modelservices/ranker/canary", `{"percent":120}`, "percent", "must be at most 100"},
 		{"rollout image and storage", "POST", "/v1/teams/ml-serving/modelservices/ranker/rollouts",
 			`{"image":"registry.example.com/r:2","storageUri":"pvc://m/x"}`, "", "exactly one"},
 		{"rollout bad storage", "POST", "/v1/teams/ml-serving/modelservices/ranker/rollouts", `{"storageUri":"s3://m/x"}`, "storageUri", ""},

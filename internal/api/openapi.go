@@ -12,7 +12,7 @@ import (
 // app schemas and api.cue, by CUE's OpenAPI encoder), the paths from the
 // route table that also registers the handlers.
 func (s *Server) openAPI(routes []*route) ([]byte, error) {
-	schemas, err := s.schema.components()
+	schemas, err := s.schema.OpenAPIComponents()
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
+	"github.com/dmls-project/dmls/internal/specops"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -120,7 +121,7 @@ func (s *Server) authorize(req *request) (string, *apiError) {
 // enqueue hands a change to the writer and waits for its outcome. The
 // wait does not end when the client goes away: an accepted change is
 // always finished, and its answer kept for an Idempotency-Key.
-func (s *Server) enqueue(req *request, team string, op operation, okStatus int) *response {
+func (s *Server) enqueue(req *request, team string, op specops.Operation, okStatus int) *response {
 	if dry, e := dryRunRequested(req); e != nil {
 		return errorResponse(e)
 	} else if dry {
@@ -161,7 +162,7 @@ func (s *Server) enqueue(req *request, team string, op operation, okStatus int) 
 // section, without team. The workspace loader checks the rest, with the
 // same findings as for spec files.
 func submission(body []byte, team, section string) (map[string]any, *apiError) {
-	m, err := decodeJSON(body)
+	m, err := specops.DecodeJSON(body)
 	if err != nil {
 		return nil, badRequest("", "the body must be a JSON object: %v", err)
 	}
@@ -175,12 +176,12 @@ func submission(body []byte, team, section string) (map[string]any, *apiError) {
 			continue
 		}
 		if !allowed[k] {
-			return nil, badRequest(k, "field not allowed: a %s submission holds name, envs, labels, %s and overrides", sectionNoun(section), section)
+			return nil, badRequest(k, "field not allowed: a %s submission holds name, envs, labels, %s and overrides", specops.SectionNoun(section), section)
 		}
 	}
 	name, _ := m["name"].(string)
-	if !workspace.ValidAppName(name) {
-		return nil, badRequest("name", "must be a DNS-1035 label: lower-case letters, digits and '-', starting with a letter and ending with a letter or digit, at most 63 characters")
+	if msg := workspace.AppNameProblem(name); msg != "" {
+		return nil, badRequest("name", "%s", msg)
 	}
 	if _, ok := m[section].(map[string]any); !ok {
 		return nil, badRequest(section, "required: a %s object", section)
@@ -197,7 +198,7 @@ func submission(body []byte, team, section string) (map[string]any, *apiError) {
 			}
 			for k := range em {
 				if k != section {
-					return nil, badRequest("overrides."+env+"."+k, "field not allowed: overrides of a %s submission hold %s only", sectionNoun(section), section)
+					return nil, badRequest("overrides."+env+"."+k, "field not allowed: overrides of a %s submission hold %s only", specops.SectionNoun(section), section)
 				}
 			}
 		}
@@ -206,11 +207,11 @@ func submission(body []byte, team, section string) (map[string]any, *apiError) {
 }
 
 func (s *Server) submitTrainingJob(req *request) *response {
-	return s.submit(req, sectionTraining)
+	return s.submit(req, specops.Training)
 }
 
 func (s *Server) submitModelService(req *request) *response {
-	return s.submit(req, sectionServing)
+	return s.submit(req, specops.Serving)
 }
 
 func (s *Server) submit(req *request, section string) *response {
@@ -222,7 +223,7 @@ func (s *Server) submit(req *request, section string) *response {
 	if e != nil {
 		return errorResponse(e)
 	}
-	return s.enqueue(req, team, &submit{name: body["name"].(string), sec: section, body: body}, http.StatusCreated)
+	return s.enqueue(req, team, specops.Submit(body["name"].(string), section, body), http.StatusCreated)
 }
 
 func (s *Server) setTrainingJob(req *request) *response {
@@ -230,20 +231,20 @@ func (s *Server) setTrainingJob(req *request) *response {
 	if e != nil {
 		return errorResponse(e)
 	}
-	patch, err := decodeJSON(req.body)
+	patch, err := specops.DecodeJSON(req.body)
 	if err != nil {
 		return errorResponse(badRequest("", "the body must be a JSON merge patch of a training job (a JSON object): %v", err))
 	}
 	q := req.r.URL.Query()
-	op := &patchTraining{name: req.r.PathValue("app"), env: q.Get("env"), patch: patch}
+	retrain := false
 	switch q.Get("retrain") {
 	case "", "false":
 	case "true":
-		op.retrain = true
+		retrain = true
 	default:
 		return errorResponse(badRequest("retrain", "must be true or false"))
 	}
-	return s.enqueue(req, team, op, http.StatusAccepted)
+	return s.enqueue(req, team, specops.PatchTraining(req.r.PathValue("app"), q.Get("env"), patch, retrain), http.StatusAccepted)
 }
 
 func (s *Server) retrain(req *request) *response {
@@ -252,19 +253,19 @@ func (s *Server) retrain(req *request) *response {
 		return errorResponse(e)
 	}
 	if len(req.body) > 0 {
-		if m, err := decodeJSON(req.body); err != nil || len(m) > 0 {
+		if m, err := specops.DecodeJSON(req.body); err != nil || len(m) > 0 {
 			return errorResponse(badRequest("", "retrain takes no body (or {})"))
 		}
 	}
-	return s.enqueue(req, team, &retrain{name: req.r.PathValue("app")}, http.StatusAccepted)
+	return s.enqueue(req, team, specops.Retrain(req.r.PathValue("app")), http.StatusAccepted)
 }
 
 func (s *Server) deleteTrainingJob(req *request) *response {
-	return s.remove(req, sectionTraining)
+	return s.remove(req, specops.Training)
 }
 
 func (s *Server) deleteModelService(req *request) *response {
-	return s.remove(req, sectionServing)
+	return s.remove(req, specops.Serving)
 }
 
 func (s *Server) remove(req *request, section string) *response {
@@ -272,7 +273,7 @@ func (s *Server) remove(req *request, section string) *response {
 	if e != nil {
 		return errorResponse(e)
 	}
-	return s.enqueue(req, team, &remove{name: req.r.PathValue("app"), sec: section}, http.StatusAccepted)
+	return s.enqueue(req, team, specops.Remove(req.r.PathValue("app"), section), http.StatusAccepted)
 }
 
 // action decodes a body valid against def into v.
@@ -281,7 +282,7 @@ func (s *Server) action(req *request, def string, v any) *apiError {
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
-	if errs := s.schema.validate(def, body); len(errs) > 0 {
+	if errs := checkBody(s.schema, def, body); len(errs) > 0 {
 		return &apiError{status: http.StatusBadRequest, errors: errs}
 	}
 	if err := json.Unmarshal(body, v); err != nil {
@@ -292,7 +293,7 @@ func (s *Server) action(req *request, def string, v any) *apiError {
 
 // handleAction authorizes req, decodes its body, an instance of def, into
 // a T, and queues the operation op makes of it for the app in the path.
-func handleAction[T any](s *Server, req *request, def string, op func(app string, body T) operation) *response {
+func handleAction[T any](s *Server, req *request, def string, op func(app string, body T) specops.Operation) *response {
 	team, e := s.authorize(req)
 	if e != nil {
 		return errorResponse(e)
@@ -305,32 +306,32 @@ func handleAction[T any](s *Server, req *request, def string, op func(app string
 }
 
 func (s *Server) rollout(req *request) *response {
-	return handleAction(s, req, defRollout, func(app string, r apiclient.Rollout) operation {
-		return &rollout{name: app, r: r}
+	return handleAction(s, req, defRollout, func(app string, r apiclient.Rollout) specops.Operation {
+		return specops.Rollout(app, r)
 	})
 }
 
 func (s *Server) setCanary(req *request) *response {
-	return handleAction(s, req, defCanaryUpdate, func(app string, u apiclient.CanaryUpdate) operation {
-		return &setCanary{name: app, u: u}
+	return handleAction(s, req, defCanaryUpdate, func(app string, u apiclient.CanaryUpdate) specops.Operation {
+		return specops.SetCanary(app, u)
 	})
 }
 
 func (s *Server) promoteCanary(req *request) *response {
-	return handleAction(s, req, defTarget, func(app string, t apiclient.Target) operation {
-		return &promoteCanary{name: app, env: t.Env}
+	return handleAction(s, req, defTarget, func(app string, t apiclient.Target) specops.Operation {
+		return specops.PromoteCanary(app, t.Env)
 	})
 }
 
 func (s *Server) rollback(req *request) *response {
-	return handleAction(s, req, defTarget, func(app string, t apiclient.Target) operation {
-		return &rollback{name: app, env: t.Env}
+	return handleAction(s, req, defTarget, func(app string, t apiclient.Target) specops.Operation {
+		return specops.Rollback(app, t.Env)
 	})
 }
 
 func (s *Server) promote(req *request) *response {
-	return handleAction(s, req, defPromotion, func(app string, p apiclient.Promotion) operation {
-		return &promoteEnv{name: app, p: p}
+	return handleAction(s, req, defPromotion, func(app string, p apiclient.Promotion) specops.Operation {
+		return specops.Promote(app, p)
 	})
 }
 

@@ -22,9 +22,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/dmls-project/dmls/generators/catalog"
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/status/kube"
+	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // Defaults of Config.
@@ -132,7 +134,7 @@ type Server struct {
 	idem        *idemStore
 	metrics     *metrics
 	health      *health
-	schema      *apiSchema
+	schema      *workspace.Schema
 	openapi     []byte
 	mux         *http.ServeMux
 
@@ -186,7 +188,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.health = newHealth(s.metrics.registry)
 	s.store.health = s.health
-	s.writer = &writer{s: s, queue: make(chan *job, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{})}
+	s.writer = &writer{s: s, queue: make(chan *job, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{}), pages: catalog.NewMemo(cacheApps)}
 	routes := s.routes()
 	if s.openapi, err = s.openAPI(routes); err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/specops"
 	"github.com/dmls-project/dmls/internal/status"
 	"github.com/dmls-project/dmls/internal/status/kube"
 	"github.com/dmls-project/dmls/internal/workspace"
@@ -91,10 +92,10 @@ func (s *Server) statusRoutes() []*route {
 	return append([]*route{
 		{method: "GET", path: team + "/trainingjobs/{app}/status", id: "getTrainingJobStatus",
 			summary: "The live status of the app of a training job in each environment: Argo CD's sync and health, the TFJob's conditions and replicas, and one summary state.",
-			auth:    true, ok: 200, result: "#StatusView", query: query, h: func(req *request) *response { return s.appStatus(req, sectionTraining) }},
+			auth:    true, ok: 200, result: "#StatusView", query: query, h: func(req *request) *response { return s.appStatus(req, specops.Training) }},
 		{method: "GET", path: team + "/modelservices/{app}/status", id: "getModelServiceStatus",
 			summary: "The live status of the app of a model service in each environment: Argo CD's sync and health, Ready, URL, revisions and the traffic routed, and one summary state.",
-			auth:    true, ok: 200, result: "#StatusView", query: query, h: func(req *request) *response { return s.appStatus(req, sectionServing) }},
+			auth:    true, ok: 200, result: "#StatusView", query: query, h: func(req *request) *response { return s.appStatus(req, specops.Serving) }},
 	}, s.consoleRoutes()...)
 }
 
@@ -106,9 +107,9 @@ func (s *Server) appStatus(req *request, section string) *response {
 	}
 	a := ent.app
 	switch {
-	case section == sectionTraining && a.Base.Spec.Training == nil:
+	case section == specops.Training && a.Base.Spec.Training == nil:
 		return errorResponse(notFound("app %s has no training job", a.Name))
-	case section == sectionServing && a.Base.Spec.Serving == nil:
+	case section == specops.Serving && a.Base.Spec.Serving == nil:
 		return errorResponse(notFound("app %s has no model service", a.Name))
 	}
 	q := req.r.URL.Query()

@@ -48,7 +48,7 @@ func TestStatusRoute(t *testing.T) {
 		if code != http.StatusOK {
 			t.Fatalf("%s: %d %s", path, code, body)
 		}
-		if errs := ts.schema.validate("#StatusView", body); len(errs) > 0 {
+		if errs := checkBody(ts.schema, "#StatusView", body); len(errs) > 0 {
 			t.Errorf("%s: the answer is not a #StatusView: %v", path, errs)
 		}
 		var v status.View

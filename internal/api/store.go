@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"maps"
 	"path"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -21,11 +23,12 @@ import (
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/publish"
 	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/specops"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // specFile is the file the API writes for an app: apps/<app>/app.json.
-const specFile = "app.json"
+const specFile = specops.FileName
 
 // specExts are the spec file types the workspace loader reads.
 var specExts = map[string]bool{".cue": true, ".yaml": true, ".yml": true, ".json": true}
@@ -598,6 +601,9 @@ func (s *store) loadFolders(files map[string][]byte) (*workspace.Workspace, map[
 		base.Add(positionless, "", "%v", err)
 		return nil, entries, base
 	}
+	// The apps not in the build cache (those a batch changed) are built in
+	// parallel.
+	var todo []*appEntry
 	for _, a := range ws.Apps {
 		e := entries[a.Dir]
 		if e == nil || len(e.diags) > 0 {
@@ -608,17 +614,41 @@ func (s *store) loadFolders(files map[string][]byte) (*workspace.Workspace, map[
 			e.built = b
 			continue
 		}
-		b, err := build.BuildApp(ws.Platform, a)
-		if err != nil {
-			d, ok := err.(diag.List)
-			if !ok {
-				d.Add(diagPos(a.Dir), "", "%v", err)
+		todo = append(todo, e)
+	}
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	var panicked atomic.Value
+	for _, e := range todo {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			// A panic goes to the caller, as it did when apps were built
+			// one after another (the writer answers the batch with 500).
+			defer func() {
+				if r := recover(); r != nil {
+					panicked.CompareAndSwap(nil, fmt.Sprintf("build app %s: %v\n%s", e.dir, r, debug.Stack()))
+				}
+			}()
+			a := e.app
+			b, err := build.BuildApp(ws.Platform, a)
+			if err != nil {
+				d, ok := err.(diag.List)
+				if !ok {
+					d.Add(diagPos(a.Dir), "", "%v", err)
+				}
+				e.diags = d
+				return
 			}
-			e.diags = d
-			continue
-		}
-		s.built.Put(a.Digest, b)
-		e.built = b
+			s.built.Put(a.Digest, b)
+			e.built = b
+		}()
+	}
+	wg.Wait()
+	if r := panicked.Load(); r != nil {
+		panic(r)
 	}
 	return ws, entries, base
 }

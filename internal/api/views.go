@@ -12,29 +12,30 @@ import (
 	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/specops"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // docOf returns the document of app name in sn: its app.json for an
 // API-managed app, a read-only stand-in for a hand-written one, or a doc
 // without data when there is no such app.
-func docOf(sn *snapshot, name string) (*appDoc, error) {
+func docOf(sn *snapshot, name string) (*specops.Doc, error) {
 	e := sn.entryByName(name)
 	if e == nil {
-		return &appDoc{name: name, managed: true}, nil
+		return &specops.Doc{Name: name, Managed: true}, nil
 	}
 	if !e.managed() {
 		team := ""
 		if e.app != nil {
 			team = e.app.Team
 		}
-		return &appDoc{name: name, data: map[string]any{"name": name, "team": team}, managed: false}, nil
+		return &specops.Doc{Name: name, Data: map[string]any{"name": name, "team": team}, Managed: false}, nil
 	}
-	data, err := decodeJSON(sn.files[path.Join(workspace.AppsDir, e.dir, specFile)])
+	data, err := specops.DecodeJSON(sn.files[path.Join(workspace.AppsDir, e.dir, specFile)])
 	if err != nil {
 		return nil, err
 	}
-	return &appDoc{name: name, data: data, managed: true}, nil
+	return &specops.Doc{Name: name, Data: data, Managed: true}, nil
 }
 
 // applications names the Argo CD Applications of an app, one per
@@ -61,7 +62,7 @@ func trainingView(sn *snapshot, e *appEntry) *apiclient.TrainingJob {
 		Run: a.Base.Spec.Training.Run, TFJob: spec.JobName(a.Name, a.Base.Spec.Training),
 		Environments: []apiclient.TrainingEnvironment{},
 	}
-	v.Training, v.Overrides = stored(sn, e, sectionTraining, a.Base.Spec.Training)
+	v.Training, v.Overrides = stored(sn, e, specops.Training, a.Base.Spec.Training)
 	for _, in := range a.Envs {
 		t := in.Spec.Training
 		if t == nil {
@@ -89,7 +90,7 @@ func serviceView(sn *snapshot, e *appEntry) *apiclient.ModelService {
 	a := e.app
 	v := &apiclient.ModelService{Team: a.Team, App: a.Name, Managed: e.managed(), Commit: sn.commits[a.Name],
 		Environments: []apiclient.ServingEnvironment{}}
-	v.Serving, v.Overrides = stored(sn, e, sectionServing, a.Base.Spec.Serving)
+	v.Serving, v.Overrides = stored(sn, e, specops.Serving, a.Base.Spec.Serving)
 	for _, in := range a.Envs {
 		s := in.Spec.Serving
 		if s == nil {
@@ -112,16 +113,16 @@ func serviceView(sn *snapshot, e *appEntry) *apiclient.ModelService {
 // in, and no overrides: their files are CUE, not JSON.
 func stored(sn *snapshot, e *appEntry, section string, loaded any) (json.RawMessage, map[string]json.RawMessage) {
 	if e.managed() {
-		if d, err := docOf(sn, e.app.Name); err == nil && d.data != nil {
-			raw, _ := json.Marshal(d.data[section])
+		if d, err := docOf(sn, e.app.Name); err == nil && d.Data != nil {
+			raw, _ := json.Marshal(d.Data[section])
 			var ov map[string]json.RawMessage
-			if o, ok := d.data["overrides"].(map[string]any); ok {
+			if o, ok := d.Data["overrides"].(map[string]any); ok {
 				for _, env := range slices.Sorted(maps.Keys(o)) {
-					if s := asMap(o[env])[section]; s != nil {
+					if s, _ := o[env].(map[string]any); s[section] != nil {
 						if ov == nil {
 							ov = map[string]json.RawMessage{}
 						}
-						ov[env], _ = json.Marshal(s)
+						ov[env], _ = json.Marshal(s[section])
 					}
 				}
 			}

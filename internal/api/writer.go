@@ -14,12 +14,14 @@ import (
 	"time"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/catalog"
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/publish"
 	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/specops"
 )
 
 // maxCommitAttempts bounds how often a batch is re-applied after other
@@ -34,7 +36,7 @@ type job struct {
 	id    string
 	actor string
 	team  string
-	op    operation
+	op    specops.Operation
 	// idemKey and idemFP are the job's Idempotency-Key (see keyHash) and
 	// request fingerprint, or "".
 	idemKey, idemFP string
@@ -70,6 +72,8 @@ type writer struct {
 	history *gitops.CommitGraph
 	// lastBatch is the size of the last batch.
 	lastBatch int
+	// pages keeps the catalog's app pages between publishes.
+	pages *catalog.Memo
 }
 
 // linger bounds how long a batch waits for the clients of the last one.
@@ -181,6 +185,10 @@ func (w *writer) ensureConfig(sn *snapshot) (commits []apiclient.Commit, warning
 // publishConfig generates the config of every app in sn and publishes it,
 // as dmls publish does. A failure is a warning: the spec change is in
 // ml-model already, and the next batch or reconcile publishes again.
+//
+// k8s-config and kubeflow-config are pushed at once, while the model
+// catalog is made; the docs repo follows when they are in (the catalog
+// describes what they deploy).
 func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warning string) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -195,19 +203,44 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	results, err := publish.Publish(ctx, ws.Platform, w.trees(ctx, ws.Platform, res, sn), publish.Options{
-		URLs:         w.s.store.platformURLs(ws.Platform),
+	p := ws.Platform
+	opts := publish.Options{
+		URLs:         w.s.store.platformURLs(p),
 		Auth:         w.s.cfg.Auth,
 		Author:       w.s.cfg.Author,
 		SourceCommit: sn.sha,
 		// Submissions change apps, which live in k8s-config, and may
 		// change the Knative config-features in kubeflow-config (they
 		// follow the generated services); the infra repo follows only
-		// platform.cue and dmls publish. The model catalog in docs
-		// follows the apps.
-		Repos: []string{spec.RepoK8sConfig, spec.RepoKubeflowConfig, publish.RepoDocs},
-		Keep:  &w.s.store.repos,
-	})
+		// platform.cue and dmls publish.
+		Repos:    []string{spec.RepoK8sConfig, spec.RepoKubeflowConfig},
+		Keep:     &w.s.store.repos,
+		Parallel: true,
+	}
+	// The model catalog in docs follows the apps; it is made while the
+	// other repos are pushed.
+	var cat generators.Tree
+	var catPanic any
+	made := make(chan struct{})
+	go func() {
+		defer close(made)
+		defer func() { catPanic = recover() }()
+		cat = w.catalog(ctx, p, res, sn)
+	}()
+	results, err := publish.Publish(ctx, p, res.Repos(p), opts)
+	<-made
+	if catPanic != nil {
+		w.log().Error("catalog not published: internal error", "commit", sn.sha, "panic", fmt.Sprint(catPanic))
+		cat = nil
+	}
+	if err == nil && cat != nil {
+		docs := generators.Tree{}
+		docs.Add(p.Repos[publish.RepoDocs].Path, cat)
+		opts.Repos = []string{publish.RepoDocs}
+		var more []publish.Result
+		more, err = publish.Publish(ctx, p, map[string]generators.Tree{publish.RepoDocs: docs}, opts)
+		results = append(results, more...)
+	}
 	for _, r := range results {
 		w.s.health.observe(r.Name, nil)
 		result := "unchanged"
@@ -229,18 +262,19 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 		return commits, "config publish failed and will be retried: " + err.Error()
 	}
 	w.configSource = sn.sha
-	w.s.notifyArgoCD(ws.Platform, res, results)
+	w.s.notifyArgoCD(p, res, results)
 	return commits, ""
 }
 
-// trees are the trees to publish from sn: the build's, and the model
-// catalog for the docs repo, made as dmls publish makes it
-// (publish.Catalog), with each app's last change in ml-model's history
-// up to sn. When that history cannot be read, the docs repo is left
-// alone until the next publish.
-func (w *writer) trees(ctx context.Context, p *spec.Platform, res *build.Result, sn *snapshot) map[string]generators.Tree {
+// catalog is the model catalog for the docs repo from sn, made as dmls
+// publish makes it (publish.Catalog), with each app's last change in
+// ml-model's history up to sn; nil leaves the docs repo alone: without a
+// docs repo, and until the next publish when that history cannot be read.
+// Pages of apps whose digest and last change are the same as before come
+// from w.pages.
+func (w *writer) catalog(ctx context.Context, p *spec.Platform, res *build.Result, sn *snapshot) generators.Tree {
 	if _, ok := p.Repos[publish.RepoDocs]; !ok {
-		return res.Repos(p)
+		return nil
 	}
 	var err error
 	if w.history == nil {
@@ -251,17 +285,17 @@ func (w *writer) trees(ctx context.Context, p *spec.Platform, res *build.Result,
 	if err != nil {
 		w.history = nil
 		w.log().Warn("catalog not published: cannot read the history of ml-model", "error", err)
-		return res.Repos(p)
+		return nil
 	}
 	at := w.history.At(sn.sha)
 	if at == nil {
 		w.log().Warn("catalog not published: ml-model's history does not hold the commit", "commit", sn.sha)
-		return res.Repos(p)
+		return nil
 	}
 	// A copy: the build result belongs to the snapshot, which readers share.
 	withCatalog := *res
-	publish.Catalog(p, &withCatalog, at, w.s.cfg.Prefix)
-	return withCatalog.Repos(p)
+	publish.CatalogMemo(p, &withCatalog, at, w.s.cfg.Prefix, w.pages)
+	return withCatalog.Catalog
 }
 
 // batch collects up to MaxBatch queued jobs after first and processes them.
@@ -395,10 +429,10 @@ func (w *writer) answer(jobs []*job, p *plan, before, after *snapshot, commits [
 			j.done <- o
 			continue
 		}
-		name := j.op.app()
+		name := j.op.AppName()
 		e := after.entryByName(name)
 		res := &apiclient.Result{
-			RequestID: j.id, Operation: j.op.kind(), Team: j.team, App: name,
+			RequestID: j.id, Operation: j.op.Kind(), Team: j.team, App: name,
 			Changed: p.changed[i], Commits: []apiclient.Commit{}, Applications: applications(e),
 		}
 		if e == nil {
@@ -417,10 +451,10 @@ func (w *writer) answer(jobs []*job, p *plan, before, after *snapshot, commits [
 			}
 			res.Warnings = append(res.Warnings, fmt.Sprintf("app %s in ml-model does not validate and %s; fix it in git: %s", dir, how, after.errs[dir][0].String()))
 		}
-		switch j.op.section() {
-		case sectionTraining:
+		switch j.op.SectionName() {
+		case specops.Training:
 			res.TrainingJob = trainingView(after, e)
-		case sectionServing:
+		case specops.Serving:
 			res.ModelService = serviceView(after, e)
 		default:
 			res.TrainingJob = trainingView(after, e)
@@ -457,13 +491,13 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		}
 		return p
 	}
-	c := &opContext{}
+	c := &specops.Context{}
 	for _, e := range sn.envs() {
-		c.envs = append(c.envs, e.Name)
+		c.Envs = append(c.Envs, e.Name)
 	}
-	orig := map[string]*appDoc{}
-	docs := map[string]*appDoc{}
-	doc := func(name string) (*appDoc, error) {
+	orig := map[string]*specops.Doc{}
+	docs := map[string]*specops.Doc{}
+	doc := func(name string) (*specops.Doc, error) {
 		if d, ok := docs[name]; ok {
 			return d, nil
 		}
@@ -471,7 +505,7 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		if err != nil {
 			return nil, err
 		}
-		orig[name], docs[name] = d, d.clone()
+		orig[name], docs[name] = d, d.Clone()
 		return docs[name], nil
 	}
 	for i, j := range jobs {
@@ -479,25 +513,25 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 			p.outcomes[i] = o
 			continue
 		}
-		d, err := doc(j.op.app())
+		d, err := doc(j.op.AppName())
 		if err != nil {
-			p.outcomes[i] = &outcome{err: errorf(http.StatusConflict, "apps/%s/%s cannot be read: %v", j.op.app(), specFile, err)}
+			p.outcomes[i] = &outcome{err: errorf(http.StatusConflict, "apps/%s/%s cannot be read: %v", j.op.AppName(), specFile, err)}
 			continue
 		}
-		c.team = j.team
-		before := d.clone()
+		c.Team = j.team
+		before := d.Clone()
 		if err := safeApply(c, j.op, d); err != nil {
 			p.outcomes[i] = &outcome{err: err}
-			docs[j.op.app()] = before
+			docs[j.op.AppName()] = before
 			continue
 		}
-		p.changed[i] = !equalData(before.data, d.data)
+		p.changed[i] = !specops.Equal(before.Data, d.Data)
 	}
 
 	folders := map[string]map[string][]byte{}
 	for name, d := range docs {
-		if !equalData(d.data, orig[name].data) && d.data != nil {
-			folders[name] = map[string][]byte{specFile: d.encode()}
+		if !specops.Equal(d.Data, orig[name].Data) && d.Data != nil {
+			folders[name] = map[string][]byte{specFile: d.Encode()}
 		}
 	}
 	// The workspace as the batch leaves it if every change is accepted:
@@ -505,7 +539,7 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 	// the new commit's snapshot, loaded once.
 	all := map[string][]byte{}
 	for name, d := range docs {
-		if !equalData(d.data, orig[name].data) {
+		if !specops.Equal(d.Data, orig[name].Data) {
 			all[name] = nil
 			if f, ok := folders[name]; ok {
 				all[name] = f[specFile]
@@ -532,23 +566,23 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		}
 		cand = nil
 		// Find the jobs that broke the app.
-		d := orig[name].clone()
+		d := orig[name].Clone()
 		for i, j := range jobs {
-			if j.op.app() != name || p.outcomes[i] != nil {
+			if j.op.AppName() != name || p.outcomes[i] != nil {
 				continue
 			}
-			c.team = j.team
-			before := d.clone()
+			c.Team = j.team
+			before := d.Clone()
 			if err := safeApply(c, j.op, d); err != nil {
 				p.outcomes[i] = &outcome{err: err}
 				d = before
 				continue
 			}
-			p.changed[i] = !equalData(before.data, d.data)
-			if !p.changed[i] || d.data == nil {
+			p.changed[i] = !specops.Equal(before.Data, d.Data)
+			if !p.changed[i] || d.Data == nil {
 				continue
 			}
-			e := w.s.store.check(sn, map[string]map[string][]byte{name: {specFile: d.encode()}})[name]
+			e := w.s.store.check(sn, map[string]map[string][]byte{name: {specFile: d.Encode()}})[name]
 			if !e.valid() {
 				p.outcomes[i] = &outcome{err: specErrors(j.op, e.diags)}
 				p.changed[i] = false
@@ -559,11 +593,11 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 	}
 
 	for name, d := range docs {
-		if !equalData(d.data, orig[name].data) {
-			if d.data == nil {
+		if !specops.Equal(d.Data, orig[name].Data) {
+			if d.Data == nil {
 				p.changes[name] = nil
 			} else {
-				p.changes[name] = d.encode()
+				p.changes[name] = d.Encode()
 			}
 		}
 	}
@@ -625,43 +659,46 @@ func (w *writer) checkBatch(sn *snapshot, p *plan, next *snapshot) diag.List {
 	return nil
 }
 
-// safeApply runs the checks every operation shares, then the operation;
-// a panic in it rejects this job with 500 and leaves the others alone.
-func safeApply(c *opContext, op operation, d *appDoc) (err *apiError) {
+// safeApply applies op to d with specops.Apply; a panic in it rejects
+// this job with 500 and leaves the others alone.
+func safeApply(c *specops.Context, op specops.Operation, d *specops.Doc) (err *apiError) {
 	defer func() {
 		if r := recover(); r != nil {
-			slog.Error("panic in operation", "operation", op.kind(), "app", op.app(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			err = errorf(http.StatusInternalServerError, "internal error while applying %s", op.kind())
+			slog.Error("panic in operation", "operation", op.Kind(), "app", op.AppName(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = errorf(http.StatusInternalServerError, "internal error while applying %s", op.Kind())
 		}
 	}()
-	switch {
-	case !d.exists() && !op.creates():
-		return notFound("team %s has no app %s", c.team, d.name)
-	case d.exists() && d.team() != c.team:
-		return forbidden("app %s belongs to team %s", d.name, d.team())
-	case d.exists() && !d.managed:
-		return conflict("app %s is written by hand (apps/%s holds spec files other than %s): change it in git; the API only reads it", d.name, d.name, specFile)
-	}
-	if err := op.apply(c, d); err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) {
-			return ae
-		}
-		return errorf(http.StatusInternalServerError, "%s: %v", op.kind(), err)
-	}
-	if !op.creates() {
-		d.tidy() // what the user submitted stays as it is
+	if err := specops.Apply(c, op, d); err != nil {
+		return opError(op, err)
 	}
 	return nil
 }
 
+// opError answers an operation that cannot apply.
+func opError(op specops.Operation, err error) *apiError {
+	var e *specops.Error
+	if !errors.As(err, &e) {
+		return errorf(http.StatusInternalServerError, "%s: %v", op.Kind(), err)
+	}
+	status := map[specops.Kind]int{
+		specops.Invalid:   http.StatusBadRequest,
+		specops.NotFound:  http.StatusNotFound,
+		specops.Conflict:  http.StatusConflict,
+		specops.Forbidden: http.StatusForbidden,
+	}[e.Kind]
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	return fieldErrorf(status, e.Field, "%s", e.Message)
+}
+
 // specErrors turns the findings about an app into a 400 whose paths name
 // the fields of the request body.
-func specErrors(op operation, d diag.List) *apiError {
+func specErrors(op specops.Operation, d diag.List) *apiError {
 	e := &apiError{status: http.StatusBadRequest}
 	seen := map[string]bool{}
 	for _, x := range d {
-		fe := apiclient.FieldError{Path: op.bodyPath(x.Path), Message: x.Message}
+		fe := apiclient.FieldError{Path: op.BodyPath(x.Path), Message: x.Message}
 		if k := fe.Path + "\x00" + fe.Message; !seen[k] {
 			seen[k] = true
 			e.errors = append(e.errors, fe)
@@ -697,10 +734,10 @@ func commitMessage(jobs []*job, p *plan) string {
 		if p.outcomes[i] != nil || !p.changed[i] {
 			continue
 		}
-		if !slices.Contains(apps, j.op.app()) {
-			apps = append(apps, j.op.app())
+		if !slices.Contains(apps, j.op.AppName()) {
+			apps = append(apps, j.op.AppName())
 		}
-		lines = append(lines, fmt.Sprintf("%s: %s (by %s, request %s)", j.op.app(), describe(j.op), j.actor, j.id))
+		lines = append(lines, fmt.Sprintf("%s: %s (by %s, request %s)", j.op.AppName(), specops.Describe(j.op), j.actor, j.id))
 	}
 	slices.Sort(apps)
 	subject := "dmls api: "
@@ -742,16 +779,16 @@ func (w *writer) replay(sn *snapshot, j *job) *outcome {
 	if h.fp != j.idemFP {
 		return &outcome{err: errorf(http.StatusUnprocessableEntity, "%s was used before for a different request (commit %s); use a new key for a new request", apiclient.HeaderIdempotencyKey, h.commit)}
 	}
-	name := j.op.app()
+	name := j.op.AppName()
 	e := sn.entryByName(name)
 	res := &apiclient.Result{
-		RequestID: h.requestID, Operation: j.op.kind(), Team: j.team, App: name, Changed: true,
+		RequestID: h.requestID, Operation: j.op.Kind(), Team: j.team, App: name, Changed: true,
 		Commits: []apiclient.Commit{{Repo: spec.RepoMLModel, SHA: h.commit}}, Applications: applications(e),
 	}
-	switch j.op.section() {
-	case sectionTraining:
+	switch j.op.SectionName() {
+	case specops.Training:
 		res.TrainingJob = trainingView(sn, e)
-	case sectionServing:
+	case specops.Serving:
 		res.ModelService = serviceView(sn, e)
 	default:
 		res.TrainingJob = trainingView(sn, e)

@@ -113,15 +113,6 @@ func TestKnativeFindingsPointAtSpec(t *testing.T) {
 	}
 }
 
-// TestTTLIsRefused checks the Argo CD rule that a TFJob must not delete
-// itself while in git, placed on the spec line that set the TTL.
-func TestTTLIsRefused(t *testing.T) {
-	got := buildFindings(t, "name: \"job\"\nteam: \"t\"\ntraining: {\n\timage: \"registry.example.com/j:1\"\n\tttlSecondsAfterFinished: 60\n\treplicas: worker: replicas: 1\n}\n")
-	if !strings.Contains(got, "ws/apps/a/app.cue:5:2: training.ttlSecondsAfterFinished:") {
-		t.Errorf("TTL finding not placed on the spec line:\n%s", got)
-	}
-}
-
 // BenchmarkWorkspace measures generating and laying out the example app.
 func BenchmarkWorkspace(b *testing.B) {
 	ws := loadExample(b)

@@ -14,7 +14,7 @@ import (
 
 // TestMemoMatchesFullBuild builds a workspace through one Memo after each
 // of a series of changes (an app's spec, an app added and removed, a team
-// namespace, the Argo CD namespace) and checks that every tree is byte for
+// namespace, an environment's guard rails, the Argo CD namespace) and checks that every tree is byte for
 // byte the tree built without any cache, and that the memo was used.
 func TestMemoMatchesFullBuild(t *testing.T) {
 	fsys := synth.Workspace(6)
@@ -50,7 +50,7 @@ func TestMemoMatchesFullBuild(t *testing.T) {
 		fsys[p] = &fstest.MapFile{Data: []byte(strings.Replace(b, from, to, 1))}
 	}
 	step("first build")
-	if m.argo == nil || m.checked.Len() == 0 {
+	if m.argo == nil || m.checked.Len() == 0 || m.rails.Len() == 0 {
 		t.Fatal("the memo holds nothing after a build")
 	}
 	step("the same workspace again")
@@ -63,6 +63,9 @@ overrides: dev: serving: traffic: {stable: "v1", canaryPercent: 50}`)
 	step("an app removed")
 	edit("overlays/staging.cue", `namespaces: t: "t-staging"`, `namespaces: t: "t-stage"`)
 	step("a team namespace changed")
+	edit("overlays/dev.cue", `order: 0`, `order: 0
+podSecurity: "restricted"`)
+	step("the guard rails of an environment changed")
 	edit("platform.cue", `name: "p"`, `name: "p"
 argocd: namespace: "gitops"`)
 	step("the Argo CD namespace changed")

@@ -293,15 +293,11 @@ func (g *globals) generateCached(cf cacheFlags, out string) (bool, error) {
 	}
 	g.warn(r.LoadWarnings)
 	g.warn(r.BuildWarnings)
-	kept := make([]build.Kept, len(r.Apps))
-	for i, a := range r.Apps {
-		kept[i] = a.Kept()
-	}
-	res, err := build.Whole(ws, kept)
+	whole, err := cache.Whole(snap, r, ws, store)
 	if err != nil {
 		return true, err
 	}
-	repos := res.Repos(ws.Platform)
+	repos := whole.Repos
 	for _, name := range generators.SortedKeys(repos) {
 		for _, p := range generators.SortedKeys(repos[name]) {
 			if err := stream.Add(name+"/"+p, repos[name][p]); err != nil {

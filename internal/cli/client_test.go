@@ -34,6 +34,14 @@ func apiRepos(t *testing.T) *gittest.Server {
 	g.CreateRepo(t, "k8s-config")
 	g.CreateRepo(t, "kubeflow-config")
 	g.CreateRepo(t, "docs")
+	g.Push(t, "ml-model", gittest.Change{Files: apiWorkspace(t), Message: "seed"})
+	return g
+}
+
+// apiWorkspace is the workspace apiRepos seeds ml-model with: the bundled
+// example without its apps.
+func apiWorkspace(t *testing.T) map[string]string {
+	t.Helper()
 	files := map[string]string{}
 	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue",
 		"charts/nvidia-device-plugin/Chart.yaml", "charts/nvidia-device-plugin/values.yaml", "charts/nvidia-device-plugin/templates/daemonset.yaml"} {
@@ -46,8 +54,7 @@ func apiRepos(t *testing.T) *gittest.Server {
 	// The submitted jobs set no requests and limits; prod's
 	// policy.resources reports them instead of refusing them here.
 	files["overlays/prod.cue"] = strings.Replace(files["overlays/prod.cue"], `resources:          "error"`, `resources:          "warn"`, 1)
-	g.Push(t, "ml-model", gittest.Change{Files: files, Message: "seed"})
-	return g
+	return files
 }
 
 // startAPI runs an API server in the test process.

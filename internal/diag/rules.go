@@ -14,7 +14,11 @@ const (
 	RuleTFJobAdmission = "tfjob-admission"
 	// RuleKnative: Knative's own Validate on a generated Service.
 	RuleKnative = "knative-validation"
-	// RuleArgoCD: a setting that fights Argo CD's selfHeal.
+	// RuleKServe: KServe's own admission validation on a generated
+	// InferenceService.
+	RuleKServe = "kserve-validation"
+	// RuleArgoCD: a spec setting that would make a generated object fight
+	// Argo CD's selfHeal (checked by the loader).
 	RuleArgoCD = "argocd-selfheal"
 
 	// RuleCredentialsInURL: a repository URL with credentials in it.
@@ -63,7 +67,8 @@ var Rules = []RuleInfo{
 	{RuleBuiltin, "generated built-in objects pass the API server's validation", false},
 	{RuleTFJobAdmission, "TFJobs pass the training operator's admission rules", true},
 	{RuleKnative, "Knative Services pass Knative's own validation", false},
-	{RuleArgoCD, "generated objects do not fight Argo CD's selfHeal", false},
+	{RuleKServe, "KServe InferenceServices pass KServe's own admission validation", false},
+	{RuleArgoCD, "no spec setting makes a generated object fight Argo CD's selfHeal", false},
 	{RuleCredentialsInURL, "repository URLs carry no credentials", false},
 	{RuleSecretLiteral, "no secret-looking literal in a spec", false},
 	{RuleImageTag, "images carry a tag or digest; latest is refused where the environment pins", false},

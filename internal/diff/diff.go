@@ -10,9 +10,11 @@ package diff
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Kind is what a unit holds.
@@ -180,7 +182,7 @@ type side struct {
 	apps  map[string]*application // Argo CD Applications by name
 }
 
-func newSide(s *Side) (*side, error) {
+func newSide(s *Side, memo *parsed) (*side, error) {
 	p := &side{Side: s, units: map[string]*Unit{}, objs: map[string]map[string]*object{}, apps: map[string]*application{}}
 	for i := range s.Units {
 		u := &s.Units[i]
@@ -188,13 +190,34 @@ func newSide(s *Side) (*side, error) {
 			return nil, fmt.Errorf("unit %s given twice", u.Key)
 		}
 		p.units[u.Key] = u
-		objs, err := parseObjects(u.Title, u.YAML)
-		if err != nil {
-			return nil, err
+	}
+	// Parsing is most of the work: the units in parallel.
+	objs := make([]map[string]*object, len(s.Units))
+	errs := make([]error, len(s.Units))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(s.Units)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				objs[i], errs[i] = parseObjects(s.Units[i].Title, s.Units[i].YAML, memo)
+			}
+		}()
+	}
+	for i := range s.Units {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i := range s.Units {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		p.objs[u.Key] = objs
+		u := &s.Units[i]
+		p.objs[u.Key] = objs[i]
 		if u.Kind == KindArgoCD {
-			for _, o := range objs {
+			for _, o := range objs[i] {
 				if a := newApplication(o); a != nil {
 					p.apps[a.name] = a
 				}
@@ -207,11 +230,12 @@ func newSide(s *Side) (*side, error) {
 // Compare compares base with head. A unit key that is on neither side is
 // unchanged; one on a single side was added or removed.
 func Compare(base, head *Side, opts Options) (*Report, error) {
-	b, err := newSide(base)
+	memo := newParsed()
+	b, err := newSide(base, memo)
 	if err != nil {
 		return nil, fmt.Errorf("base: %w", err)
 	}
-	h, err := newSide(head)
+	h, err := newSide(head, memo)
 	if err != nil {
 		return nil, fmt.Errorf("head: %w", err)
 	}

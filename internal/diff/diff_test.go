@@ -77,6 +77,13 @@ func TestCompare(t *testing.T) {
 			wantRisks:   []string{"m/prod: PersistentVolumeClaim data is deleted, and its data with it"}},
 		{name: "ignored field only", base: service(10, ""), head: service(10, "\n        timeoutSeconds: 30"), wantChanged: true,
 			wantSummary: []string{"m/prod: Service m changed"}},
+		// Knative refuses a changed template under the old revision name
+		// on update only: each side alone is valid.
+		{name: "new image, same revision name", base: service(10, ""), head: strings.Replace(service(10, ""), "serve:1", "serve:2", 1), wantChanged: true,
+			wantSummary: []string{"m/prod: serving image serve:1 → serve:2"},
+			wantRisks:   []string{"m/prod: Knative will refuse this update of Service t-prod/m: spec.template.metadata.name: Saw the following changes without a name change (-old +new): {*v1.RevisionTemplateSpec}.Spec.PodSpec.Containers[0].Image; give serving.revision a new name, or keep the template as it was"}},
+		{name: "new image, new revision name", base: service(10, ""), head: strings.NewReplacer("serve:1", "serve:2", "name: m-v2", "name: m-v3", "revisionName: m-v2", "revisionName: m-v3").Replace(service(10, "")), wantChanged: true,
+			wantSummary: []string{"m/prod: canary at 10%: v1 → v2 now v1 → v3, new revision v3 (was v2), serving image serve:1 → serve:2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

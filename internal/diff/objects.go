@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"sigs.k8s.io/yaml"
 
@@ -31,43 +32,76 @@ func (o *object) id() string {
 	return o.kind + " " + o.namespace + "/" + o.name
 }
 
+// parsed remembers the objects of documents already parsed, by their
+// text: the two sides of a comparison share most documents (the platform
+// and Argo CD units of every environment), and parsing and re-encoding
+// YAML is most of a comparison's cost. Objects are never changed once
+// parsed, so the sides can share them. It is safe for concurrent use.
+type parsed struct {
+	mu   sync.Mutex
+	docs map[string]*object
+}
+
+func newParsed() *parsed { return &parsed{docs: map[string]*object{}} }
+
 // parseObjects splits a multi-document YAML stream into objects, keyed by
 // key. Two documents with the same key are an error: the stream would not
 // apply.
-func parseObjects(title string, y []byte) (map[string]*object, error) {
+func parseObjects(title string, y []byte, memo *parsed) (map[string]*object, error) {
 	objs := map[string]*object{}
 	for _, doc := range splitDocs(string(y)) {
-		var m map[string]any
-		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
-			return nil, fmt.Errorf("%s: %w", title, err)
+		o, err := memo.object(title, doc)
+		if err != nil {
+			return nil, err
 		}
-		if len(m) == 0 {
+		if o == nil {
 			continue
 		}
-		o := &object{m: m}
-		av, _ := m["apiVersion"].(string)
-		if g, _, ok := strings.Cut(av, "/"); ok {
-			o.group = g
-		}
-		o.kind, _ = m["kind"].(string)
-		o.namespace = str(m, "metadata", "namespace")
-		o.name = str(m, "metadata", "name")
-		if o.kind == "" || o.name == "" {
-			return nil, fmt.Errorf("%s: an object without kind or metadata.name", title)
-		}
-		// yamlenc: sigs.k8s.io/yaml.Marshal's bytes, without its JSON
-		// round trip, for every object of both sides.
-		b, err := yamlenc.Marshal(m)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", title, o.id(), err)
-		}
-		o.text = string(b)
 		if prev, ok := objs[o.key()]; ok {
 			return nil, fmt.Errorf("%s: %s appears twice", title, prev.id())
 		}
 		objs[o.key()] = o
 	}
 	return objs, nil
+}
+
+// object parses one document; nil for an empty one.
+func (p *parsed) object(title, doc string) (*object, error) {
+	p.mu.Lock()
+	o, ok := p.docs[doc]
+	p.mu.Unlock()
+	if ok {
+		return o, nil
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", title, err)
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	o = &object{m: m}
+	av, _ := m["apiVersion"].(string)
+	if g, _, ok := strings.Cut(av, "/"); ok {
+		o.group = g
+	}
+	o.kind, _ = m["kind"].(string)
+	o.namespace = str(m, "metadata", "namespace")
+	o.name = str(m, "metadata", "name")
+	if o.kind == "" || o.name == "" {
+		return nil, fmt.Errorf("%s: an object without kind or metadata.name", title)
+	}
+	// yamlenc: sigs.k8s.io/yaml.Marshal's bytes, without its JSON round
+	// trip.
+	b, err := yamlenc.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", title, o.id(), err)
+	}
+	o.text = string(b)
+	p.mu.Lock()
+	p.docs[doc] = o
+	p.mu.Unlock()
+	return o, nil
 }
 
 // splitDocs splits a YAML stream at its "---" lines.

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/dmls-project/dmls/generators/kservice"
 )
 
 // canaryJump is the largest canary step, in points, that is not a risk.
@@ -49,6 +51,7 @@ func (c *comparison) summarize(units []UnitDiff) ([]Line, []Line) {
 		case KindApp:
 			where := d.App + "/" + d.Env
 			c.pvcRisks(l, where, d)
+			knativeRisks(l, where, d, bo, ho)
 			if handled[d.App] {
 				continue
 			}
@@ -595,4 +598,29 @@ func orLatest(s string) string {
 		return "latest"
 	}
 	return s
+}
+
+// knativeRisks reports the updates of Knative Services that Knative's
+// webhook will refuse although each revision alone is valid: a changed
+// revision template under its old revision name.
+func knativeRisks(l *lines, where string, d UnitDiff, bo, ho map[string]*object) {
+	for _, od := range d.Objects {
+		if od.Change != Changed || od.AllIgnored || od.Kind != "Service" || od.Group != "serving.knative.dev" {
+			continue
+		}
+		k := od.Group + "/" + od.Kind + "/" + od.Namespace + "/" + od.Name
+		b, h := bo[k], ho[k]
+		if b == nil || h == nil {
+			continue
+		}
+		for _, e := range kservice.UpdateErrors(b.m, h.m) {
+			msg, _, _ := strings.Cut(e.Message, "\n")
+			msg = strings.TrimSuffix(strings.TrimSpace(msg), ":")
+			hint := ""
+			if e.Field == "spec.template.metadata.name" {
+				hint = "; give serving.revision a new name, or keep the template as it was"
+			}
+			l.risk(where, "Knative will refuse this update of %s: %s: %s%s", h.id(), e.Field, msg, hint)
+		}
+	}
 }

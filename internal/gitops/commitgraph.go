@@ -16,6 +16,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/dmls-project/dmls/internal/memo"
 )
 
 // CommitGraph is the commit history of a branch, fetched into memory, to ask
@@ -26,6 +28,9 @@ type CommitGraph struct {
 	repo *git.Repository
 	tip  *object.Commit
 	last map[string]string
+	// dirs caches, by commit, the folders (and files) its first-parent
+	// diff touches, for LastChanges; shared by the graphs of At.
+	dirs *memo.Cache[[]string]
 	// remote is where the history came from, for Update; nil for a local
 	// checkout (OpenHistory).
 	remote *remote
@@ -38,7 +43,7 @@ func ReadHistory(ctx context.Context, target Target, auth Auth) (*CommitGraph, e
 	if err != nil {
 		return nil, err
 	}
-	h := &CommitGraph{remote: r}
+	h := &CommitGraph{remote: r, dirs: newDirCache()}
 	if err := h.Update(ctx); err != nil {
 		return nil, err
 	}
@@ -101,7 +106,53 @@ func (h *CommitGraph) At(sha string) *CommitGraph {
 	if err != nil {
 		return nil
 	}
-	return &CommitGraph{repo: h.repo, tip: c, last: map[string]string{}}
+	return &CommitGraph{repo: h.repo, tip: c, last: map[string]string{}, dirs: h.dirs}
+}
+
+// dirCacheCommits bounds the commits whose touched folders a CommitGraph
+// keeps: a commit's diff is computed once, not on every LastChanges.
+const dirCacheCommits = 8192
+
+func newDirCache() *memo.Cache[[]string] { return memo.New[[]string](dirCacheCommits) }
+
+// touched returns the paths c's diff against its first parent touches,
+// with every folder above them, each once. Commits never change, so the
+// answer is cached.
+func (h *CommitGraph) touched(c *object.Commit) ([]string, error) {
+	key := c.Hash.String()
+	if d, ok := h.dirs.Get(key); ok {
+		return d, nil
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		return nil, err
+	}
+	var parent *object.Tree
+	if c.NumParents() > 0 {
+		p, err := c.Parent(0)
+		if err != nil {
+			return nil, err
+		}
+		if parent, err = p.Tree(); err != nil {
+			return nil, err
+		}
+	}
+	changes, err := object.DiffTree(parent, tree)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, ch := range changes {
+		for _, name := range []string{ch.From.Name, ch.To.Name} {
+			for d := name; d != "." && d != "/" && d != "" && !seen[d]; d = path.Dir(d) {
+				seen[d] = true
+				out = append(out, d)
+			}
+		}
+	}
+	h.dirs.Put(key, out)
+	return out, nil
 }
 
 // OpenHistory opens the history of the git checkout that holds dir, from
@@ -146,7 +197,7 @@ func OpenHistory(dir string) (*CommitGraph, string, error) {
 	if rel == "." {
 		rel = ""
 	}
-	return &CommitGraph{repo: r, tip: tip, last: map[string]string{}}, filepath.ToSlash(rel), nil
+	return &CommitGraph{repo: r, tip: tip, last: map[string]string{}, dirs: newDirCache()}, filepath.ToSlash(rel), nil
 }
 
 // LastChanges returns, for each key of dirs, the newest commit from the
@@ -154,7 +205,9 @@ func OpenHistory(dir string) (*CommitGraph, string, error) {
 // a key no commit changed is missing. It walks history once, first
 // parents' trees against each commit's, and stops as soon as every key
 // is found, so recently changed folders are cheap however long the
-// history is.
+// history is. Each commit's diff is computed once and kept (commits never
+// change), so a process that asks again after every commit (dmls serve,
+// for the catalog) walks the history without diffing it again.
 func (h *CommitGraph) LastChanges(dirs map[string][]string) map[string]CommitInfo {
 	out := map[string]CommitInfo{}
 	if h == nil || h.tip == nil || len(dirs) == 0 {
@@ -175,33 +228,15 @@ func (h *CommitGraph) LastChanges(dirs map[string][]string) map[string]CommitInf
 	}
 	defer iter.Close()
 	_ = iter.ForEach(func(c *object.Commit) error {
-		tree, err := c.Tree()
-		if err != nil {
-			return err
-		}
-		var parent *object.Tree
-		if c.NumParents() > 0 {
-			p, err := c.Parent(0)
-			if err != nil {
-				return err
-			}
-			if parent, err = p.Tree(); err != nil {
-				return err
-			}
-		}
-		changes, err := object.DiffTree(parent, tree)
+		touched, err := h.touched(c)
 		if err != nil {
 			return err
 		}
 		info := CommitInfo{Commit: c.Hash.String(), Author: c.Author.Name, Time: c.Author.When.UTC(), Message: strings.TrimSpace(c.Message)}
-		for _, ch := range changes {
-			for _, name := range []string{ch.From.Name, ch.To.Name} {
-				for d := name; d != "." && d != "/" && d != ""; d = path.Dir(d) {
-					for _, k := range byDir[d] {
-						if _, done := out[k]; !done {
-							out[k] = info
-						}
-					}
+		for _, d := range touched {
+			for _, k := range byDir[d] {
+				if _, done := out[k]; !done {
+					out[k] = info
 				}
 			}
 		}

@@ -116,11 +116,7 @@ func cachedSide(rev Revision, opts Options, c Cache) (*sideFiles, error) {
 		return nil, err
 	}
 	s.run = r
-	kept := make([]build.Kept, len(r.Apps))
-	for i, a := range r.Apps {
-		kept[i] = a.Kept()
-	}
-	whole, err := build.Whole(r.Workspace, kept)
+	whole, err := cache.Whole(snap, r, r.Workspace, c.Store)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", cache.ErrFallback, err)
 	}

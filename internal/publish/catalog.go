@@ -23,10 +23,16 @@ func init() { ManagedDirs[RepoDocs] = []string{catalog.Dir} }
 // (ml-model as it fetched it) both call it. A platform without a docs
 // repo gets none; a nil history gives no last changes.
 func Catalog(p *spec.Platform, res *build.Result, history *gitops.CommitGraph, prefix string) {
+	CatalogMemo(p, res, history, prefix, nil)
+}
+
+// CatalogMemo is Catalog with the app pages made before kept in m (see
+// catalog.Memo), for dmls serve.
+func CatalogMemo(p *spec.Platform, res *build.Result, history *gitops.CommitGraph, prefix string, m *catalog.Memo) {
 	if _, ok := p.Repos[RepoDocs]; !ok {
 		return
 	}
-	in := catalog.Input{Platform: p}
+	in := catalog.Input{Platform: p, Memo: m}
 	var apps []*workspace.App
 	for _, a := range res.Apps {
 		in.Apps = append(in.Apps, catalog.App{App: a.App, Objects: a.Objects})

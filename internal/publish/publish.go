@@ -51,6 +51,12 @@ type Options struct {
 	// gitops.Repo), for a process that publishes again and again. The
 	// trees passed to Publish must then not be changed afterwards.
 	Keep *Repos
+	// Parallel pushes the repos at once rather than one after another,
+	// the catalog still last (after the others succeeded). A failure in
+	// one repo then does not stop the others before the catalog; the
+	// first error in name order is returned, with the repos that were
+	// pushed.
+	Parallel bool
 }
 
 // Repos keeps one gitops.Repo per target across publishes. The zero value
@@ -90,19 +96,24 @@ type Result struct {
 }
 
 // Publish writes each repo's tree into its repo. Repos are published one
-// after another, in name order with the docs repo last; the first error
-// stops it, and the repos already pushed keep their (complete) commits.
+// after another, in name order with the docs repo last (see
+// Options.Parallel); the first error stops it, and the repos already
+// pushed keep their (complete) commits.
 func Publish(ctx context.Context, p *spec.Platform, trees map[string]generators.Tree, opts Options) ([]Result, error) {
 	if err := checkURLs(p, opts.URLs); err != nil {
 		return nil, err
 	}
-	var out []Result
 	// The catalog goes last: it describes what the other repos deploy,
 	// and a docs repo that cannot be reached must not hold them back.
 	names := generators.SortedKeys(p.Repos)
 	if i := slices.Index(names, RepoDocs); i >= 0 {
 		names = append(slices.Delete(names, i, i+1), RepoDocs)
 	}
+	type push struct {
+		name, url string
+		req       gitops.Request
+	}
+	var pushes []push
 	for _, name := range names {
 		if len(opts.Repos) > 0 && !slices.Contains(opts.Repos, name) {
 			continue
@@ -138,11 +149,55 @@ func Publish(ctx context.Context, p *spec.Platform, trees map[string]generators.
 		if opts.SourceCommit != "" {
 			req.Trailers = []gitops.Trailer{{Key: TrailerSource, Value: opts.SourceCommit}}
 		}
-		res, err := opts.Keep.publish(ctx, req)
-		if err != nil {
-			return out, fmt.Errorf("publish to %s: %w", name, err)
+		pushes = append(pushes, push{name: name, url: url, req: req})
+	}
+	var out []Result
+	run := func(ps []push) error {
+		results := make([]Result, len(ps))
+		errs := make([]error, len(ps))
+		one := func(i int) {
+			res, err := opts.Keep.publish(ctx, ps[i].req)
+			if err != nil {
+				errs[i] = fmt.Errorf("publish to %s: %w", ps[i].name, err)
+				return
+			}
+			results[i] = Result{Result: res, Name: ps[i].name, URL: repourl.Public(ps[i].url)}
 		}
-		out = append(out, Result{Result: res, Name: name, URL: repourl.Public(url)})
+		if opts.Parallel && len(ps) > 1 {
+			var wg sync.WaitGroup
+			for i := range ps {
+				wg.Add(1)
+				go func() { defer wg.Done(); one(i) }()
+			}
+			wg.Wait()
+		} else {
+			for i := range ps {
+				if one(i); errs[i] != nil {
+					break
+				}
+			}
+		}
+		var first error
+		for i := range ps {
+			switch {
+			case errs[i] != nil && first == nil:
+				first = errs[i]
+			case errs[i] == nil && results[i].Name != "":
+				out = append(out, results[i])
+			}
+		}
+		return first
+	}
+	// With Parallel, the repos before the catalog are pushed at once.
+	i := len(pushes)
+	if i > 0 && pushes[i-1].name == RepoDocs {
+		i--
+	}
+	if err := run(pushes[:i]); err != nil {
+		return out, err
+	}
+	if err := run(pushes[i:]); err != nil {
+		return out, err
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package publish
 import (
 	"context"
 	"io/fs"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -193,5 +194,85 @@ func TestPublishUnknownRepoOverride(t *testing.T) {
 	_, err = Publish(context.Background(), ws.Platform, nil, Options{URLs: map[string]string{"nope": "file:///x"}})
 	if err == nil || !strings.Contains(err.Error(), "--repo nope: the platform has no repo of that name") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestPublishParallel: with Parallel, every repo gets the same commit as
+// one after another (the same files, in name order in the results), and a
+// repo that cannot be reached fails the publish without stopping the
+// others before the catalog, which is then left alone.
+func TestPublishParallel(t *testing.T) {
+	srv := gittest.Start(t)
+	url := srv.CreateRepo(t, "k8s-config")
+	srv.CreateRepo(t, "infra")
+	srv.CreateRepo(t, "kubeflow-config")
+	docsURL := srv.CreateRepo(t, "docs")
+	user, pass := srv.Credentials()
+	auth := gitops.Auth{Username: user, Password: pass}
+	ws, err := workspace.Load(exampleFS(t), "ws", workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	urls := map[string]string{
+		spec.RepoK8sConfig:      url,
+		spec.RepoInfra:          strings.Replace(url, "k8s-config", "infra", 1),
+		spec.RepoKubeflowConfig: strings.Replace(url, "k8s-config", "kubeflow-config", 1),
+		RepoDocs:                docsURL,
+	}
+	if err := OverrideURLs(ws.Platform, urls); err != nil {
+		t.Fatal(err)
+	}
+	res, err := build.Workspace(ws, build.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	Catalog(ws.Platform, res, nil, "")
+	out, err := Publish(context.Background(), ws.Platform, res.Repos(ws.Platform), Options{URLs: urls, Auth: auth, Parallel: true, SourceCommit: "0123456789abcdef"})
+	if err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	var names []string
+	for _, r := range out {
+		if !r.Changed || r.Commit == "" {
+			t.Errorf("%s: %+v, want a commit", r.Name, r)
+		}
+		names = append(names, r.Name)
+	}
+	if got, want := strings.Join(names, " "), "infra k8s-config kubeflow-config docs"; got != want {
+		t.Errorf("results in order %q, want %q", got, want)
+	}
+	for name, tree := range res.Repos(ws.Platform) {
+		if len(tree) == 0 {
+			continue
+		}
+		files := srv.Files(t, name, "main")
+		for p, b := range tree {
+			if files[p] != string(b) {
+				t.Errorf("%s: %s is not what was built", name, p)
+			}
+		}
+	}
+
+	// infra cannot be reached: the publish fails, k8s-config still gets
+	// its commit, and the catalog is not pushed.
+	docsBefore := srv.Head(t, "docs", "main")
+	k8sBefore := srv.Head(t, "k8s-config", "main")
+	trees := res.Repos(ws.Platform)
+	trees[spec.RepoK8sConfig]["apps/extra/README.md"] = []byte("changed\n")
+	trees[RepoDocs]["catalog/README.md"] = []byte("changed\n")
+	bad := maps.Clone(urls)
+	bad[spec.RepoInfra] = strings.Replace(url, "k8s-config", "no-such-repo", 1)
+	out, err = Publish(context.Background(), ws.Platform, trees, Options{URLs: bad, Auth: auth, Parallel: true})
+	if err == nil || !strings.Contains(err.Error(), "publish to infra") {
+		t.Fatalf("publish with infra unreachable: %v, want its error", err)
+	}
+	if len(out) != 2 || out[0].Name != spec.RepoK8sConfig || out[1].Name != spec.RepoKubeflowConfig {
+		t.Errorf("results %+v, want k8s-config and kubeflow-config", out)
+	}
+	if srv.Head(t, "k8s-config", "main") == k8sBefore {
+		t.Error("k8s-config did not get its commit")
+	}
+	if srv.Head(t, "docs", "main") != docsBefore {
+		t.Error("the catalog was pushed although a repo failed")
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"sync"
 
 	"cuelang.org/go/cue"
+
+	"github.com/dmls-project/dmls/internal/provenance"
 )
 
 // nameSchema is the schemas' own evaluator for single-value checks that
@@ -18,17 +20,29 @@ var nameSchema struct {
 
 // ValidAppName reports whether name is an #AppName of the schemas (a
 // DNS-1035 label of at most 63 characters), as the loader will check it.
-func ValidAppName(name string) bool { return matches("#AppName", name) }
+func ValidAppName(name string) bool { return AppNameProblem(name) == "" }
 
-// matches reports whether s is an instance of the schemas' definition def.
-func matches(def, s string) bool {
+// AppNameProblem returns what is wrong with name as an #AppName, in the
+// words the loader uses for an app's name field, or "" when it is valid.
+func AppNameProblem(name string) string { return problem("#AppName", name) }
+
+// problem checks s against the schemas' definition def and returns the
+// first finding's message, or "" when s is an instance of def.
+func problem(def, s string) string {
 	nameSchema.once.Do(func() { nameSchema.e, nameSchema.err = newEvaluator() })
 	if nameSchema.err != nil {
-		return false
+		return nameSchema.err.Error()
 	}
 	nameSchema.mu.Lock()
 	defer nameSchema.mu.Unlock()
 	e := nameSchema.e
 	v := e.schema.LookupPath(cue.ParsePath(def)).Unify(e.ctx.Encode(s))
-	return v.Validate(cue.Concrete(true)) == nil
+	err := v.Validate(cue.Concrete(true))
+	if err == nil {
+		return ""
+	}
+	if d := fromCUE(err, def, nil, provenance.Pos{}); len(d) > 0 {
+		return d[0].Message
+	}
+	return err.Error()
 }

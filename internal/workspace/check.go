@@ -26,11 +26,12 @@ func (c *checker) add(at, format string, args ...any) {
 
 // rule adds a finding of a policy rule at the environment's level for it:
 // an error (also when the level is unset), a warning, or nothing ("off").
+// Like add, it names a value an override set by the override's own path.
 func (c *checker) rule(id, level, at, format string, args ...any) {
 	if level == spec.PolicyOff {
 		return
 	}
-	pos, _ := c.in.Prov.Lookup(at)
+	pos, at := c.in.Locate(at)
 	d := diag.Diagnostic{Pos: pos, Path: at, Rule: id, Message: fmt.Sprintf(format, args...)}
 	if level == spec.PolicyWarn {
 		d.Severity = diag.SeverityWarning
@@ -117,10 +118,29 @@ func (c *checker) training(a *spec.App) {
 		c.image("training.image", t.Image)
 	}
 	c.resources("training.resources", t.Resources)
+	if t.TTLSecondsAfterFinished != nil {
+		c.argoCDTTL()
+	}
 	for name, v := range t.Volumes {
 		c.volume("training.volumes."+name, v)
 	}
 }
+
+// argoCDTTL refuses training.ttlSecondsAfterFinished, a rule of Argo CD
+// rather than of the training operator: the operator deletes a finished
+// TFJob after the TTL while it is still in git, and Argo CD's selfHeal
+// (dmls syncs with it) recreates it, so the training runs again, forever.
+// The loader holds the rule, where the field's position is known; the
+// generators only generate.
+func (c *checker) argoCDTTL() {
+	pos, at := c.in.Locate(pathTTL)
+	c.diags = append(c.diags, diag.Diagnostic{Pos: pos, Path: at, Rule: diag.RuleArgoCD, Message: "Argo CD's selfHeal would recreate the TFJob each time " +
+		"the training operator deletes it after ttlSecondsAfterFinished, and the training would run again; leave ttlSecondsAfterFinished " +
+		"unset (cleanPodPolicy frees the pods, the finished job stays and shows Healthy) and bump run to train again"})
+}
+
+// pathTTL is the spec field of a TFJob's ttlSecondsAfterFinished.
+const pathTTL = "training.ttlSecondsAfterFinished"
 
 func (c *checker) volume(at string, v spec.Volume) {
 	if v.Create != nil {

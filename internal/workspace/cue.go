@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"path"
 	"strings"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
-	"cuelang.org/go/cue/build"
-	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
 	cuejson "cuelang.org/go/encoding/json"
@@ -19,7 +16,6 @@ import (
 
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/provenance"
-	"github.com/dmls-project/dmls/schemas"
 )
 
 // Schema definition paths.
@@ -47,35 +43,7 @@ type evaluator struct {
 	sub map[string]cue.Value
 }
 
-func newEvaluator() (*evaluator, error) {
-	ctx := cuecontext.New()
-	inst := build.NewContext().NewInstance("schemas", nil)
-	entries, err := fs.ReadDir(schemas.FS, ".")
-	if err != nil {
-		return nil, fmt.Errorf("read embedded schemas: %w", err)
-	}
-	for _, e := range entries {
-		if path.Ext(e.Name()) != ".cue" {
-			continue
-		}
-		src, err := fs.ReadFile(schemas.FS, e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("read embedded schema %s: %w", e.Name(), err)
-		}
-		f, err := parser.ParseFile(schemaFilePrefix+e.Name(), src, parser.ParseComments)
-		if err != nil {
-			return nil, fmt.Errorf("parse embedded schema: %w", err)
-		}
-		if err := inst.AddSyntax(f); err != nil {
-			return nil, fmt.Errorf("add embedded schema: %w", err)
-		}
-	}
-	v := ctx.BuildInstance(inst)
-	if err := v.Err(); err != nil {
-		return nil, fmt.Errorf("build embedded schemas: %w", err)
-	}
-	return &evaluator{ctx: ctx, schema: v}, nil
-}
+func newEvaluator() (*evaluator, error) { return buildEvaluator(SchemaOptions{}) }
 
 // parseFile parses one spec file, .cue, .yaml, .yml or .json, into a CUE
 // value whose positions name the file as the user sees it.

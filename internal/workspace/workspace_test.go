@@ -208,6 +208,16 @@ var loadErrorCases = []struct {
 		want:  []string{"ws/apps/mnist/app.cue:9:2: serving.image: environment prod refuses the tag \"latest\": use a version tag such as :1.4.2 or a digest [image-tag]"},
 	},
 	{
+		name:  "TFJob TTL fights Argo CD's selfHeal",
+		files: map[string]string{"apps/mnist/app.cue": testApp + "training: ttlSecondsAfterFinished: 60\n"},
+		want:  []string{"ws/apps/mnist/app.cue:13:11: training.ttlSecondsAfterFinished: Argo CD's selfHeal would recreate the TFJob", "[argocd-selfheal]"},
+	},
+	{
+		name:  "TFJob TTL in one environment's override",
+		files: map[string]string{"apps/mnist/app.cue": testApp + "overrides: prod: training: ttlSecondsAfterFinished: 0\n"},
+		want:  []string{"ws/apps/mnist/app.cue:13:28: overrides.prod.training.ttlSecondsAfterFinished: Argo CD's selfHeal", "[argocd-selfheal]"},
+	},
+	{
 		name:  "canary without stable",
 		files: map[string]string{"apps/mnist/app.cue": testApp + "serving: traffic: canaryPercent: 10\n"},
 		want:  []string{"serving.traffic.canaryPercent: a canary needs serving.traffic.stable"},
@@ -354,5 +364,34 @@ func TestValidAppName(t *testing.T) {
 		if got := ValidAppName(name); got != want {
 			t.Errorf("ValidAppName(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+// TestAppNameProblem checks that the API's check of a submitted name words
+// its finding as the loader words the same name in a spec file.
+func TestAppNameProblem(t *testing.T) {
+	for _, name := range []string{"MNIST_v2", "2mnist", strings.Repeat("a", 64)} {
+		t.Run(name, func(t *testing.T) {
+			fsys := fstest.MapFS{
+				"platform.cue":        {Data: []byte(testPlatform)},
+				"overlays/dev.cue":    {Data: []byte(testDev)},
+				"apps/mnist/app.json": {Data: []byte(`{"name": "` + name + `", "team": "research", "training": {"image": "registry.example.com/t:1", "replicas": {"worker": {"replicas": 1}}}}`)},
+			}
+			_, err := Load(fsys, "ws", Options{})
+			var d diag.List
+			if !errors.As(err, &d) {
+				t.Fatalf("Load: %v, want findings", err)
+			}
+			got := AppNameProblem(name)
+			for _, f := range d {
+				if f.Path == "name" && f.Message == got {
+					return
+				}
+			}
+			t.Errorf("AppNameProblem(%q) = %q; the loader says %v", name, got, d)
+		})
+	}
+	if p := AppNameProblem("mnist"); p != "" {
+		t.Errorf("AppNameProblem(mnist) = %q, want none", p)
 	}
 }

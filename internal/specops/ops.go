@@ -1,4 +1,4 @@
-package api
+package specops
 
 import (
 	"encoding/json"
@@ -14,55 +14,58 @@ import (
 
 // Sections of an app that operations change.
 const (
-	sectionTraining = "training"
-	sectionServing  = "serving"
+	Training = "training"
+	Serving  = "serving"
 )
 
-// previousTag is the Knative route tag that keeps the revision a rollout
+// PreviousTag is the Knative route tag that keeps the revision a rollout
 // replaced: it stays routable (at 0%) and Knative does not collect it, so
 // a rollback can send traffic back to it by name.
-const previousTag = "previous"
+const PreviousTag = "previous"
 
-// operation is one change to one app. The writer calls apply on a copy of
-// the app's document, in the order requests arrived; apply is pure (no
-// I/O) and returns an *apiError for a request that cannot apply. It may
-// run more than once for one request (after a lost race), so it must
-// depend on its arguments only.
-type operation interface {
-	// kind names the operation in results, commit messages and the audit log.
-	kind() string
-	// app is the app the operation changes.
-	app() string
-	// creates reports whether the operation may create the app.
-	creates() bool
-	// section is the part of the app the operation is about.
-	section() string
-	apply(c *opContext, d *appDoc) error
-	// bodyPath maps a finding's spec path in the app to the field of the
+// Operation is one change to one app. The API calls Apply on a copy of
+// the app's document, in the order requests arrived; Apply is pure (no
+// I/O) and returns an *Error for a request that cannot apply. It may run
+// more than once for one request (after a lost race), so it must depend
+// on its arguments only.
+type Operation interface {
+	// Kind names the operation in results, commit messages and the audit log.
+	Kind() string
+	// AppName is the app the operation changes.
+	AppName() string
+	// Creates reports whether the operation may create the app.
+	Creates() bool
+	// SectionName is the part of the app the operation is about: Training,
+	// Serving, or "" for both.
+	SectionName() string
+	// Apply changes d. Use the package's Apply, which runs the checks
+	// every operation shares first.
+	Apply(c *Context, d *Doc) error
+	// BodyPath maps a finding's spec path in the app to the field of the
 	// request body that caused it.
-	bodyPath(specPath string) string
+	BodyPath(specPath string) string
 }
 
-// opContext is what operations know of the workspace.
-type opContext struct {
-	// team is the team the request acts for.
-	team string
-	// envs are the environment names in promotion order.
-	envs []string
+// Context is what operations know of the workspace and the request.
+type Context struct {
+	// Team is the team the request acts for.
+	Team string
+	// Envs are the environment names in promotion order.
+	Envs []string
 }
 
-func (c *opContext) hasEnv(env string) bool { return slices.Contains(c.envs, env) }
+func (c *Context) hasEnv(env string) bool { return slices.Contains(c.Envs, env) }
 
 // checkEnv validates an env field of a request against the app.
-func (c *opContext) checkEnv(d *appDoc, field, env string) error {
+func (c *Context) checkEnv(d *Doc, field, env string) error {
 	if env == "" {
 		return nil
 	}
 	if !c.hasEnv(env) {
-		return badRequest(field, "unknown environment %q; the environments are %s", env, strings.Join(c.envs, ", "))
+		return invalid(field, "unknown environment %q; the environments are %s", env, strings.Join(c.Envs, ", "))
 	}
-	if !d.runsIn(env) {
-		return badRequest(field, "app %s does not run in environment %s (see its envs)", d.name, env)
+	if !d.RunsIn(env) {
+		return invalid(field, "app %s does not run in environment %s (see its envs)", d.Name, env)
 	}
 	return nil
 }
@@ -74,47 +77,47 @@ type submit struct {
 	body map[string]any
 }
 
-func (o *submit) kind() string {
-	if o.sec == sectionTraining {
+func (o *submit) Kind() string {
+	if o.sec == Training {
 		return "submit-training-job"
 	}
 	return "submit-model-service"
 }
-func (o *submit) app() string              { return o.name }
-func (o *submit) creates() bool            { return true }
-func (o *submit) section() string          { return o.sec }
-func (o *submit) bodyPath(p string) string { return p }
-func (o *submit) apply(c *opContext, d *appDoc) error {
+func (o *submit) AppName() string          { return o.name }
+func (o *submit) Creates() bool            { return true }
+func (o *submit) SectionName() string      { return o.sec }
+func (o *submit) BodyPath(p string) string { return p }
+func (o *submit) Apply(c *Context, d *Doc) error {
 	body := deepCopy(o.body).(map[string]any)
-	if !d.exists() {
-		body["team"] = c.team
-		if o.sec == sectionServing {
+	if !d.Exists() {
+		body["team"] = c.Team
+		if o.sec == Serving {
 			defaultRevision(body)
 		}
-		d.data = body
-		d.managed = true
+		d.Data = body
+		d.Managed = true
 		return nil
 	}
-	if d.section(o.sec) != nil {
+	if d.Section(o.sec) != nil {
 		what := "a training job"
-		if o.sec == sectionServing {
+		if o.sec == Serving {
 			what = "a model service"
 		}
-		return conflict("app %s already has %s; change it instead of submitting another", d.name, what)
+		return conflict("app %s already has %s; change it instead of submitting another", d.Name, what)
 	}
 	for _, k := range []string{"envs", "labels"} {
-		if v, ok := body[k]; ok && !equalAny(v, d.data[k]) {
-			return fieldErrorf(409, k, "app %s exists with other %s; leave %s out to keep the app's", d.name, k, k)
+		if v, ok := body[k]; ok && !equalAny(v, d.Data[k]) {
+			return conflictAt(k, "app %s exists with other %s; leave %s out to keep the app's", d.Name, k, k)
 		}
 	}
-	if o.sec == sectionServing {
+	if o.sec == Serving {
 		defaultRevision(body)
 	}
-	d.data[o.sec] = body[o.sec]
+	d.Data[o.sec] = body[o.sec]
 	if ov, ok := body["overrides"].(map[string]any); ok {
 		for env, v := range ov {
 			if sec := asMap(v)[o.sec]; sec != nil {
-				child(child(d.data, "overrides", true), env, true)[o.sec] = sec
+				child(child(d.Data, "overrides", true), env, true)[o.sec] = sec
 			}
 		}
 	}
@@ -124,7 +127,7 @@ func (o *submit) apply(c *opContext, d *appDoc) error {
 // defaultRevision names the first revision of a new model service, so
 // that the first rollout has a revision to keep as stable.
 func defaultRevision(body map[string]any) {
-	if s, ok := body[sectionServing].(map[string]any); ok && str(s, "revision") == "" {
+	if s, ok := body[Serving].(map[string]any); ok && str(s, "revision") == "" {
 		s["revision"] = "v1"
 	}
 }
@@ -143,11 +146,11 @@ type patchTraining struct {
 	retrain bool
 }
 
-func (o *patchTraining) kind() string    { return "set-training-job" }
-func (o *patchTraining) app() string     { return o.name }
-func (o *patchTraining) creates() bool   { return false }
-func (o *patchTraining) section() string { return sectionTraining }
-func (o *patchTraining) bodyPath(p string) string {
+func (o *patchTraining) Kind() string        { return "set-training-job" }
+func (o *patchTraining) AppName() string     { return o.name }
+func (o *patchTraining) Creates() bool       { return false }
+func (o *patchTraining) SectionName() string { return Training }
+func (o *patchTraining) BodyPath(p string) string {
 	if o.env != "" {
 		if rest, ok := cutSpecPrefix(p, "overrides."+o.env+".training"); ok {
 			return rest
@@ -158,17 +161,17 @@ func (o *patchTraining) bodyPath(p string) string {
 	}
 	return p
 }
-func (o *patchTraining) apply(c *opContext, d *appDoc) error {
-	if d.section(sectionTraining) == nil {
-		return notFound("app %s has no training job", d.name)
+func (o *patchTraining) Apply(c *Context, d *Doc) error {
+	if d.Section(Training) == nil {
+		return notFound("app %s has no training job", d.Name)
 	}
 	if err := c.checkEnv(d, "env", o.env); err != nil {
 		return err
 	}
 	if _, ok := o.patch["run"]; ok {
-		return badRequest("run", "run cannot be set; POST .../retrain (or ?retrain=true) starts a new run")
+		return invalid("run", "run cannot be set; POST .../retrain (or ?retrain=true) starts a new run")
 	}
-	mergePatch(d.target(o.env, sectionTraining), o.patch)
+	mergePatch(d.Target(o.env, Training), o.patch)
 	if o.retrain {
 		bumpRun(d)
 	}
@@ -178,14 +181,14 @@ func (o *patchTraining) apply(c *opContext, d *appDoc) error {
 // retrain starts a new run: training.run + 1, so a new TFJob <app>-r<run>.
 type retrain struct{ name string }
 
-func (o *retrain) kind() string             { return "retrain" }
-func (o *retrain) app() string              { return o.name }
-func (o *retrain) creates() bool            { return false }
-func (o *retrain) section() string          { return sectionTraining }
-func (o *retrain) bodyPath(p string) string { return p }
-func (o *retrain) apply(c *opContext, d *appDoc) error {
-	if d.section(sectionTraining) == nil {
-		return notFound("app %s has no training job", d.name)
+func (o *retrain) Kind() string             { return "retrain" }
+func (o *retrain) AppName() string          { return o.name }
+func (o *retrain) Creates() bool            { return false }
+func (o *retrain) SectionName() string      { return Training }
+func (o *retrain) BodyPath(p string) string { return p }
+func (o *retrain) Apply(c *Context, d *Doc) error {
+	if d.Section(Training) == nil {
+		return notFound("app %s has no training job", d.Name)
 	}
 	bumpRun(d)
 	return nil
@@ -194,14 +197,14 @@ func (o *retrain) apply(c *opContext, d *appDoc) error {
 // bumpRun sets training.run to one more than the highest run of any
 // environment, and drops runs from the overrides so that every environment
 // starts the same run.
-func bumpRun(d *appDoc) {
+func bumpRun(d *Doc) {
 	run := 1
-	if n, ok := intValue(d.section(sectionTraining), "run"); ok {
+	if n, ok := intValue(d.Section(Training), "run"); ok {
 		run = n
 	}
-	if o, ok := d.data["overrides"].(map[string]any); ok {
+	if o, ok := d.Data["overrides"].(map[string]any); ok {
 		for _, v := range o {
-			if t := child(asMap(v), sectionTraining, false); t != nil {
+			if t := child(asMap(v), Training, false); t != nil {
 				if n, ok := intValue(t, "run"); ok && n > run {
 					run = n
 				}
@@ -209,10 +212,10 @@ func bumpRun(d *appDoc) {
 			}
 		}
 	}
-	d.section(sectionTraining)["run"] = json.Number(strconv.Itoa(run + 1))
+	d.Section(Training)["run"] = json.Number(strconv.Itoa(run + 1))
 	// A job that kept its own name (dmls import) would keep it for every
 	// run; the new run is a new object, <app>-r<run>.
-	delete(d.section(sectionTraining), "name")
+	delete(d.Section(Training), "name")
 }
 
 func asMap(v any) map[string]any {
@@ -227,30 +230,30 @@ type remove struct {
 	sec  string
 }
 
-func (o *remove) kind() string {
-	if o.sec == sectionTraining {
+func (o *remove) Kind() string {
+	if o.sec == Training {
 		return "delete-training-job"
 	}
 	return "delete-model-service"
 }
-func (o *remove) app() string              { return o.name }
-func (o *remove) creates() bool            { return false }
-func (o *remove) section() string          { return o.sec }
-func (o *remove) bodyPath(p string) string { return p }
-func (o *remove) apply(c *opContext, d *appDoc) error {
-	if d.section(o.sec) == nil {
-		return notFound("app %s has no %s", d.name, sectionNoun(o.sec))
+func (o *remove) AppName() string          { return o.name }
+func (o *remove) Creates() bool            { return false }
+func (o *remove) SectionName() string      { return o.sec }
+func (o *remove) BodyPath(p string) string { return p }
+func (o *remove) Apply(c *Context, d *Doc) error {
+	if d.Section(o.sec) == nil {
+		return notFound("app %s has no %s", d.Name, SectionNoun(o.sec))
 	}
-	delete(d.data, o.sec)
-	d.dropOverrides(o.sec)
-	if d.section(sectionTraining) == nil && d.section(sectionServing) == nil {
-		d.data = nil
+	delete(d.Data, o.sec)
+	d.DropOverrides(o.sec)
+	if d.Section(Training) == nil && d.Section(Serving) == nil {
+		d.Data = nil
 	}
 	return nil
 }
 
-func sectionNoun(sec string) string {
-	if sec == sectionTraining {
+func SectionNoun(sec string) string {
+	if sec == Training {
 		return "training job"
 	}
 	return "model service"
@@ -262,25 +265,25 @@ type rollout struct {
 	r    apiclient.Rollout
 }
 
-func (o *rollout) kind() string    { return "rollout" }
-func (o *rollout) app() string     { return o.name }
-func (o *rollout) creates() bool   { return false }
-func (o *rollout) section() string { return sectionServing }
-func (o *rollout) bodyPath(p string) string {
+func (o *rollout) Kind() string        { return "rollout" }
+func (o *rollout) AppName() string     { return o.name }
+func (o *rollout) Creates() bool       { return false }
+func (o *rollout) SectionName() string { return Serving }
+func (o *rollout) BodyPath(p string) string {
 	return servingBodyPath(p, o.r.Env, map[string]string{
 		"image": "image", "model.storageUri": "storageUri", "model": "storageUri",
 		"revision": "revision", "traffic.canaryPercent": "canaryPercent", "traffic.stable": "canaryPercent",
 	})
 }
-func (o *rollout) apply(c *opContext, d *appDoc) error {
-	if d.section(sectionServing) == nil {
-		return notFound("app %s has no model service", d.name)
+func (o *rollout) Apply(c *Context, d *Doc) error {
+	if d.Section(Serving) == nil {
+		return notFound("app %s has no model service", d.Name)
 	}
 	if err := c.checkEnv(d, "env", o.r.Env); err != nil {
 		return err
 	}
 	if (o.r.Image == "") == (o.r.StorageURI == "") {
-		return badRequest("", "set exactly one of image and storageUri")
+		return invalid("", "set exactly one of image and storageUri")
 	}
 	return deploy(d, o.r.Env, version{image: o.r.Image, storageURI: o.r.StorageURI, revision: o.r.Revision}, o.r.CanaryPercent)
 }
@@ -294,8 +297,8 @@ type version struct {
 // with a canary of canary percent against the revision that served until
 // now, or with all traffic once it is ready. The replaced revision is kept
 // under the "previous" tag for rollbacks.
-func deploy(d *appDoc, env string, v version, canary *int) error {
-	eff := d.effective(env, sectionServing)
+func deploy(d *Doc, env string, v version, canary *int) error {
+	eff := d.Effective(env, Serving)
 	cur := str(eff, "revision")
 	serving := servingRevision(eff)
 	rev := v.revision
@@ -308,22 +311,22 @@ func deploy(d *appDoc, env string, v version, canary *int) error {
 		if v.image == effImage && v.storageURI == effURI {
 			return nil // already deployed
 		}
-		return fieldErrorf(409, "revision", "revision %s already runs %s; a new version needs a new revision name", rev, orDash(effImage+effURI))
+		return conflictAt("revision", "revision %s already runs %s; a new version needs a new revision name", rev, orDash(effImage+effURI))
 	}
 	if rev == serving && canary != nil {
-		return fieldErrorf(409, "revision", "revision %s is the one serving now; name the new revision differently", rev)
+		return conflictAt("revision", "revision %s is the one serving now; name the new revision differently", rev)
 	}
-	t := d.target(env, sectionServing)
+	t := d.Target(env, Serving)
 	switch {
 	case v.image != "":
-		if env != "" && d.section(sectionServing)["model"] != nil {
-			return fieldErrorf(409, "image", "app %s serves a model from storage in its own settings; roll out a storageUri in %s, or roll out the image without env", d.name, env)
+		if env != "" && d.Section(Serving)["model"] != nil {
+			return conflictAt("image", "app %s serves a model from storage in its own settings; roll out a storageUri in %s, or roll out the image without env", d.Name, env)
 		}
 		t["image"] = v.image
 		delete(t, "model")
 	default:
-		if env != "" && str(d.section(sectionServing), "image") != "" {
-			return fieldErrorf(409, "storageUri", "app %s serves an image in its own settings; roll out an image in %s, or the storageUri without env", d.name, env)
+		if env != "" && str(d.Section(Serving), "image") != "" {
+			return conflictAt("storageUri", "app %s serves an image in its own settings; roll out an image in %s, or the storageUri without env", d.Name, env)
 		}
 		delete(t, "image")
 		m := child(t, "model", true)
@@ -346,18 +349,18 @@ func deploy(d *appDoc, env string, v version, canary *int) error {
 	}
 	if canary != nil {
 		if serving == "" {
-			return fieldErrorf(409, "canaryPercent", "app %s has no named revision serving now, so there is nothing to keep as stable; roll out without canaryPercent first", d.name)
+			return conflictAt("canaryPercent", "app %s has no named revision serving now, so there is nothing to keep as stable; roll out without canaryPercent first", d.Name)
 		}
 		tr["stable"] = serving
 		tr["canaryPercent"] = json.Number(strconv.Itoa(*canary))
 	} else {
 		allToRevision(d, env, tr)
 	}
-	if eff := d.effective(env, sectionServing); asMap(eff["traffic"])["pinned"] == true {
+	if eff := d.Effective(env, Serving); asMap(eff["traffic"])["pinned"] == true {
 		tr["pinned"] = false
 	}
 	if serving != "" && serving != rev {
-		child(tr, "tags", true)[previousTag] = serving
+		child(tr, "tags", true)[PreviousTag] = serving
 	}
 	return nil
 }
@@ -366,10 +369,10 @@ func deploy(d *appDoc, env string, v version, canary *int) error {
 // goes to the template's revision. A canary that comes from the app's own
 // settings cannot be removed from an override, so the override sends it
 // 100% instead.
-func allToRevision(d *appDoc, env string, tr map[string]any) {
+func allToRevision(d *Doc, env string, tr map[string]any) {
 	delete(tr, "stable")
 	delete(tr, "canaryPercent")
-	if eff := d.effective(env, sectionServing); hasCanary(eff) {
+	if eff := d.Effective(env, Serving); hasCanary(eff) {
 		tr["canaryPercent"] = json.Number("100")
 	}
 }
@@ -437,24 +440,24 @@ type setCanary struct {
 	u    apiclient.CanaryUpdate
 }
 
-func (o *setCanary) kind() string    { return "set-canary" }
-func (o *setCanary) app() string     { return o.name }
-func (o *setCanary) creates() bool   { return false }
-func (o *setCanary) section() string { return sectionServing }
-func (o *setCanary) bodyPath(p string) string {
+func (o *setCanary) Kind() string        { return "set-canary" }
+func (o *setCanary) AppName() string     { return o.name }
+func (o *setCanary) Creates() bool       { return false }
+func (o *setCanary) SectionName() string { return Serving }
+func (o *setCanary) BodyPath(p string) string {
 	return servingBodyPath(p, o.u.Env, map[string]string{"traffic.canaryPercent": "percent"})
 }
-func (o *setCanary) apply(c *opContext, d *appDoc) error {
-	if d.section(sectionServing) == nil {
-		return notFound("app %s has no model service", d.name)
+func (o *setCanary) Apply(c *Context, d *Doc) error {
+	if d.Section(Serving) == nil {
+		return notFound("app %s has no model service", d.Name)
 	}
 	if err := c.checkEnv(d, "env", o.u.Env); err != nil {
 		return err
 	}
-	if !hasCanary(d.effective(o.u.Env, sectionServing)) {
-		return conflict("app %s has no canary%s: roll out with canaryPercent first", d.name, inEnv(o.u.Env))
+	if !hasCanary(d.Effective(o.u.Env, Serving)) {
+		return conflict("app %s has no canary%s: roll out with canaryPercent first", d.Name, inEnv(o.u.Env))
 	}
-	child(d.target(o.u.Env, sectionServing), "traffic", true)["canaryPercent"] = json.Number(strconv.Itoa(o.u.Percent))
+	child(d.Target(o.u.Env, Serving), "traffic", true)["canaryPercent"] = json.Number(strconv.Itoa(o.u.Percent))
 	return nil
 }
 
@@ -464,31 +467,31 @@ type promoteCanary struct {
 	env  string
 }
 
-func (o *promoteCanary) kind() string             { return "promote-canary" }
-func (o *promoteCanary) app() string              { return o.name }
-func (o *promoteCanary) creates() bool            { return false }
-func (o *promoteCanary) section() string          { return sectionServing }
-func (o *promoteCanary) bodyPath(p string) string { return p }
-func (o *promoteCanary) apply(c *opContext, d *appDoc) error {
-	if d.section(sectionServing) == nil {
-		return notFound("app %s has no model service", d.name)
+func (o *promoteCanary) Kind() string             { return "promote-canary" }
+func (o *promoteCanary) AppName() string          { return o.name }
+func (o *promoteCanary) Creates() bool            { return false }
+func (o *promoteCanary) SectionName() string      { return Serving }
+func (o *promoteCanary) BodyPath(p string) string { return p }
+func (o *promoteCanary) Apply(c *Context, d *Doc) error {
+	if d.Section(Serving) == nil {
+		return notFound("app %s has no model service", d.Name)
 	}
 	if err := c.checkEnv(d, "env", o.env); err != nil {
 		return err
 	}
-	svc := d.effective(o.env, sectionServing)
+	svc := d.Effective(o.env, Serving)
 	eff := asMap(svc["traffic"])
 	stable := str(eff, "stable")
 	if !hasCanary(svc) {
-		return conflict("app %s has no canary%s to promote", d.name, inEnv(o.env))
+		return conflict("app %s has no canary%s to promote", d.Name, inEnv(o.env))
 	}
 	if p, _ := intValue(eff, "canaryPercent"); p == 100 {
 		return nil // already promoted
 	}
-	tr := child(d.target(o.env, sectionServing), "traffic", true)
+	tr := child(d.Target(o.env, Serving), "traffic", true)
 	allToRevision(d, o.env, tr)
 	if !isKServe(svc) {
-		child(tr, "tags", true)[previousTag] = stable
+		child(tr, "tags", true)[PreviousTag] = stable
 	}
 	return nil
 }
@@ -499,21 +502,21 @@ type rollback struct {
 	env  string
 }
 
-func (o *rollback) kind() string             { return "rollback" }
-func (o *rollback) app() string              { return o.name }
-func (o *rollback) creates() bool            { return false }
-func (o *rollback) section() string          { return sectionServing }
-func (o *rollback) bodyPath(p string) string { return p }
-func (o *rollback) apply(c *opContext, d *appDoc) error {
-	if d.section(sectionServing) == nil {
-		return notFound("app %s has no model service", d.name)
+func (o *rollback) Kind() string             { return "rollback" }
+func (o *rollback) AppName() string          { return o.name }
+func (o *rollback) Creates() bool            { return false }
+func (o *rollback) SectionName() string      { return Serving }
+func (o *rollback) BodyPath(p string) string { return p }
+func (o *rollback) Apply(c *Context, d *Doc) error {
+	if d.Section(Serving) == nil {
+		return notFound("app %s has no model service", d.Name)
 	}
 	if err := c.checkEnv(d, "env", o.env); err != nil {
 		return err
 	}
-	eff := d.effective(o.env, sectionServing)
+	eff := d.Effective(o.env, Serving)
 	tr := asMap(eff["traffic"])
-	target := child(d.target(o.env, sectionServing), "traffic", true)
+	target := child(d.Target(o.env, Serving), "traffic", true)
 	if isKServe(eff) {
 		// canaryTrafficPercent 0 sends everything to the revision KServe
 		// rolled out last; after a full rollout KServe steps back to the
@@ -531,9 +534,9 @@ func (o *rollback) apply(c *opContext, d *appDoc) error {
 		target["canaryPercent"] = json.Number("0")
 		return nil
 	}
-	prev := str(asMap(tr["tags"]), previousTag)
+	prev := str(asMap(tr["tags"]), PreviousTag)
 	if prev == "" || prev == str(eff, "revision") {
-		return conflict("app %s has no previous revision%s to roll back to", d.name, inEnv(o.env))
+		return conflict("app %s has no previous revision%s to roll back to", d.Name, inEnv(o.env))
 	}
 	target["stable"] = prev
 	target["canaryPercent"] = json.Number("0")
@@ -549,55 +552,55 @@ type promoteEnv struct {
 	p    apiclient.Promotion
 }
 
-func (o *promoteEnv) kind() string             { return "promote" }
-func (o *promoteEnv) app() string              { return o.name }
-func (o *promoteEnv) creates() bool            { return false }
-func (o *promoteEnv) section() string          { return "" }
-func (o *promoteEnv) bodyPath(p string) string { return p }
-func (o *promoteEnv) apply(c *opContext, d *appDoc) error {
+func (o *promoteEnv) Kind() string             { return "promote" }
+func (o *promoteEnv) AppName() string          { return o.name }
+func (o *promoteEnv) Creates() bool            { return false }
+func (o *promoteEnv) SectionName() string      { return "" }
+func (o *promoteEnv) BodyPath(p string) string { return p }
+func (o *promoteEnv) Apply(c *Context, d *Doc) error {
 	if err := c.checkEnv(d, "from", o.p.From); err != nil {
 		return err
 	}
-	i := slices.Index(c.envs, o.p.From)
-	if i == len(c.envs)-1 {
-		return badRequest("from", "%s is the last environment; there is nothing to promote to", o.p.From)
+	i := slices.Index(c.Envs, o.p.From)
+	if i == len(c.Envs)-1 {
+		return invalid("from", "%s is the last environment; there is nothing to promote to", o.p.From)
 	}
-	next := c.envs[i+1]
+	next := c.Envs[i+1]
 	to := o.p.To
 	if to == "" {
 		to = next
 	}
 	if to != next {
-		return badRequest("to", "promote one environment at a time: after %s comes %s", o.p.From, next)
+		return invalid("to", "promote one environment at a time: after %s comes %s", o.p.From, next)
 	}
 	if err := c.checkEnv(d, "to", to); err != nil {
 		return err
 	}
 	promoted := false
-	if from := d.effective(o.p.From, sectionServing); from != nil {
+	if from := d.Effective(o.p.From, Serving); from != nil {
 		tr := asMap(from["traffic"])
 		if hasCanary(from) {
 			if p, _ := intValue(tr, "canaryPercent"); p != 100 {
-				return conflict("a canary runs in %s; promote it or roll it back before promoting %s", o.p.From, d.name)
+				return conflict("a canary runs in %s; promote it or roll it back before promoting %s", o.p.From, d.Name)
 			}
 		}
 		v := version{image: str(from, "image"), storageURI: str(asMap(from["model"]), "storageUri"), revision: str(from, "revision")}
 		if v.revision == "" {
-			return conflict("app %s has no serving.revision in %s; a promotion needs a named revision", d.name, o.p.From)
+			return conflict("app %s has no serving.revision in %s; a promotion needs a named revision", d.Name, o.p.From)
 		}
 		if err := deploy(d, to, v, nil); err != nil {
 			return err
 		}
 		promoted = true
 	}
-	if from := d.effective(o.p.From, sectionTraining); from != nil {
-		if img := str(from, "image"); img != "" && img != str(d.effective(to, sectionTraining), "image") {
-			d.override(to, sectionTraining, true)["image"] = img
+	if from := d.Effective(o.p.From, Training); from != nil {
+		if img := str(from, "image"); img != "" && img != str(d.Effective(to, Training), "image") {
+			d.Override(to, Training, true)["image"] = img
 		}
 		promoted = true
 	}
 	if !promoted {
-		return notFound("app %s has neither a training job nor a model service", d.name)
+		return notFound("app %s has neither a training job nor a model service", d.Name)
 	}
 	return nil
 }
@@ -633,7 +636,7 @@ func cutSpecPrefix(p, prefix string) (string, bool) {
 }
 
 // describe is a one-line summary of what o does, for commit messages.
-func describe(o operation) string {
+func Describe(o Operation) string {
 	switch x := o.(type) {
 	case *patchTraining:
 		keys := slices.Sorted(maps.Keys(x.patch))
@@ -664,5 +667,5 @@ func describe(o operation) string {
 	case *promoteEnv:
 		return fmt.Sprintf("promote from %s", x.p.From)
 	}
-	return o.kind()
+	return o.Kind()
 }
