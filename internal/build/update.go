@@ -1,0 +1,63 @@
+package build
+
+import (
+	"fmt"
+
+	"github.com/dmls-project/dmls/generators/kservice"
+	"github.com/dmls-project/dmls/internal/diag"
+)
+
+// UpdateFindings runs the admission rules that only an update has on the
+// objects head generates that base (the workspace at an earlier revision,
+// as deployed) generates too: Knative refuses a Service whose revision
+// template changed under its old revision name, though each revision
+// alone is valid. Each finding is placed on head's spec line.
+func UpdateFindings(base, head *Result) diag.List {
+	var d diag.List
+	was := map[string]*App{}
+	for _, a := range base.Apps {
+		was[a.App.Name] = a
+	}
+	for _, a := range head.Apps {
+		b := was[a.App.Name]
+		if b == nil {
+			continue
+		}
+		for _, in := range a.App.Envs {
+			env := in.Env.Name
+			old := map[string]map[string]any{}
+			for _, o := range b.Objects[env] {
+				if o.GetKind() == "Service" && o.GroupVersionKind().Group == "serving.knative.dev" {
+					old[o.GetNamespace()+"/"+o.GetName()] = o.Object
+				}
+			}
+			for _, o := range a.Objects[env] {
+				prev, ok := old[o.GetNamespace()+"/"+o.GetName()]
+				if !ok || o.GetKind() != "Service" || o.GroupVersionKind().Group != "serving.knative.dev" {
+					continue
+				}
+				for _, fe := range kservice.UpdateErrors(prev, o.Object) {
+					specPath, _ := o.Trace.Spec(fe.Field)
+					pos, specPath := in.Locate(specPath)
+					d = append(d, diag.Diagnostic{Pos: pos, Path: specPath, Rule: RuleKnative,
+						Message: fmt.Sprintf("Knative would refuse the update of %s in environment %s: %s: %s; give the new revision a new name", o.ID(), env, fe.Field, firstLine(fe.Message))})
+				}
+			}
+		}
+	}
+	return d
+}
+
+// firstLine is s up to its first newline, without a trailing colon.
+func firstLine(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			s = s[:i]
+			break
+		}
+	}
+	for len(s) > 0 && (s[len(s)-1] == ':' || s[len(s)-1] == ' ') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
