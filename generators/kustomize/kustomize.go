@@ -11,10 +11,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/types"
-	"sigs.k8s.io/yaml"
-	goyaml "sigs.k8s.io/yaml/goyaml.v2"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/yamlenc"
 )
 
 // KustomizationFile is the name of kustomization files.
@@ -122,9 +121,24 @@ func newKustomization() *types.Kustomization {
 	return k
 }
 
-// annotate returns a copy of u that names its spec folder.
+// annotate returns a copy of u that names its spec folder. The copy
+// shares all but its top level and metadata with u: callers change
+// nothing below metadata's own fields (annotations, labels, namespace,
+// which the Set methods replace whole), and a deep copy of every object
+// was a large part of rendering thousands of apps.
 func annotate(u *unstructured.Unstructured, source string) *unstructured.Unstructured {
-	u = u.DeepCopy()
+	obj := make(map[string]any, len(u.Object))
+	for k, v := range u.Object {
+		obj[k] = v
+	}
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		c := make(map[string]any, len(md)+1)
+		for k, v := range md {
+			c[k] = v
+		}
+		obj["metadata"] = c
+	}
+	u = &unstructured.Unstructured{Object: obj}
 	if source != "" {
 		ann := u.GetAnnotations()
 		if ann == nil {
@@ -153,15 +167,11 @@ func FileName(u *unstructured.Unstructured) string {
 	return kind + "-" + u.GetName() + ".yaml"
 }
 
-// Marshal serialises v as YAML with sorted keys, as sigs.k8s.io/yaml does.
-// Unstructured objects (map[string]any of JSON values) are encoded
-// directly, which gives the same bytes without sigs.k8s.io/yaml's JSON
-// round trip, the largest cost of laying out thousands of apps.
+// Marshal serialises v as sigs.k8s.io/yaml.Marshal does, byte for byte,
+// with internal/yamlenc: without its JSON round trip and yaml.v2's
+// reflection, the largest cost of laying out thousands of apps.
 func Marshal(v any) ([]byte, error) {
-	if m, ok := v.(map[string]any); ok {
-		return goyaml.Marshal(m)
-	}
-	return yaml.Marshal(v)
+	return yamlenc.Marshal(v)
 }
 
 func put(tree generators.Tree, path string, v any) error {

@@ -1,9 +1,14 @@
 package kustomize
 
 import (
+	"reflect"
+	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/dmls-project/dmls/generators"
 )
 
 // TestMarshalMatchesSigsYAML checks that the direct encoding of objects
@@ -39,5 +44,41 @@ func TestMarshalMatchesSigsYAML(t *testing.T) {
 	}
 	if string(got) != string(want) {
 		t.Errorf("Marshal differs from sigs.k8s.io/yaml\n--- got\n%s\n--- want\n%s", got, want)
+	}
+}
+
+// TestBuildLeavesObjectsAlone checks that Build and Layout, which copy only
+// the top level and metadata of each object, change nothing of the
+// generated objects they are given.
+func TestBuildLeavesObjectsAlone(t *testing.T) {
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+		"metadata": map[string]any{"name": "s", "labels": map[string]any{"a": "b"}, "annotations": map[string]any{"x": "y"}},
+		"spec":     map[string]any{"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"a": "b"}}}},
+	}}
+	before := u.DeepCopy()
+	objs := []generators.Object{{Unstructured: u}}
+	a := App{Name: "s", Source: "apps/s", Base: objs, Overlays: []Overlay{{Env: "dev", Namespace: "t-dev", Objects: objs}}}
+	first, err := Build(a, a.Overlays[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Layout(a); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Build(a, a.Overlays[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(u.Object, before.Object) {
+		t.Errorf("the object changed:\n%v\nwant\n%v", u.Object, before.Object)
+	}
+	if string(first) != string(again) {
+		t.Errorf("a second Build differs:\n%s\n%s", first, again)
+	}
+	for _, want := range []string{"namespace: t-dev", "dmls.dev/env: dev", "dmls.dev/source: apps/s", `x: "y"`} {
+		if !strings.Contains(string(first), want) {
+			t.Errorf("Build's output lacks %q:\n%s", want, first)
+		}
 	}
 }

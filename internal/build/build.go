@@ -121,6 +121,11 @@ type Options struct {
 	// and the checks of the files outside them across calls, so that a
 	// long-running process lays out and checks only what changed.
 	Memo *Memo
+	// NoLayout leaves each app's kustomize tree out (App.Tree is nil), for
+	// callers that render the apps directly (App.Render) and publish
+	// nothing: render without --via-kustomize. The objects are generated
+	// and checked as always. Apps built so are not put in Cache.
+	NoLayout bool
 }
 
 // Memo keeps what Workspace lays out and checks for every app beside the
@@ -283,8 +288,8 @@ func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
 				res.Apps[i] = b
 				return
 			}
-			res.Apps[i], errs[i] = BuildApp(ws.Platform, a)
-			if errs[i] == nil {
+			res.Apps[i], errs[i] = buildApp(ws.Platform, a, !opts.NoLayout)
+			if errs[i] == nil && !opts.NoLayout {
 				opts.Cache.Put(a.Digest, res.Apps[i])
 			}
 		}()
@@ -564,7 +569,10 @@ func (a *App) Render(env string) (out []byte, ok bool, err error) {
 // BuildApp generates one app: its objects in the base and in every
 // environment, checked with Knative's validation, laid out as a kustomize
 // base and overlays.
-func BuildApp(p *spec.Platform, a *workspace.App) (*App, error) {
+func BuildApp(p *spec.Platform, a *workspace.App) (*App, error) { return buildApp(p, a, true) }
+
+// buildApp is BuildApp, without the kustomize tree unless layout is set.
+func buildApp(p *spec.Platform, a *workspace.App, layout bool) (*App, error) {
 	out := &App{App: a, Objects: map[string][]generators.Object{}, Ignore: map[string][]v1alpha1.ResourceIgnoreDifferences{}}
 	base, err := generate(p, a.Base)
 	if err != nil {
@@ -609,6 +617,9 @@ func BuildApp(p *spec.Platform, a *workspace.App) (*App, error) {
 		return nil, err
 	}
 	out.Warnings = diags.Warnings()
+	if !layout {
+		return out, nil
+	}
 	tree, err := kustomize.Layout(k)
 	if err != nil {
 		return nil, fmt.Errorf("app %s: %w", a.Name, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"runtime"
 	"sort"
 	"sync"
@@ -105,6 +106,11 @@ type Options struct {
 	// Workspace asks for a loaded workspace with the platform and
 	// environments (and no app) in Result.Workspace.
 	Workspace bool
+	// NoTree says the caller uses no App.Tree (render): without a Store,
+	// the apps are then built without their kustomize trees
+	// (build.Options.NoLayout). With a Store they are laid out all the
+	// same, so that every entry serves generate too.
+	NoTree bool
 }
 
 // Result is what Run returns.
@@ -161,6 +167,9 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 	}
 	// The platform before any app, so that Emit can use it; the
 	// workspace when asked for.
+	// Chunks build their apps only: the trees built from every app
+	// (platform, Argo CD, Kubeflow) are built and checked once, below.
+	bopts := build.Options{Workers: workers, AppsOnly: true, NoLayout: opts.NoTree && opts.Store == nil}
 	load := func(dirs []string) (*workspace.Workspace, *build.Result, error) {
 		ws, err := workspace.Load(snap.FS(dirs), snap.Root, workspace.Options{Workers: workers})
 		if err != nil {
@@ -168,7 +177,7 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 		}
 		// The trees of the whole workspace are built once, from every
 		// app, by renderPlatform (build.Whole), not per chunk.
-		res, err := build.Workspace(ws, build.Options{Workers: workers, AppsOnly: true})
+		res, err := build.Workspace(ws, bopts)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %w", ErrFallback, err)
 		}
@@ -217,11 +226,13 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 		}
 	}
 	var miss []AppFiles
+	built := map[string]bool{} // the folders of the apps built here
 	for i, a := range snap.Apps {
 		if hit[i] {
 			r.Hits++
 		} else {
 			miss = append(miss, a)
+			built[a.Dir] = true
 		}
 	}
 	r.Misses = len(miss)
@@ -284,12 +295,27 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 	if quota.HasErrors() {
 		return nil, fmt.Errorf("%w: %w", ErrFallback, quota.Err())
 	}
+	// The chunks built their apps only; the trees built from every app
+	// (Argo CD Applications, guard rails, components) are checked here,
+	// once: by renderPlatform, whose entry is only stored, under a key of
+	// everything build.Whole reads, once Whole passed; or, without it,
+	// for the apps built here, as each chunk's build would have.
 	if opts.RenderPlatform != nil {
 		files, err := renderPlatform(snap, r, opts, load, lastWS)
 		if err != nil {
 			return nil, err
 		}
 		r.Platform.Rendered = files
+	} else if len(built) > 0 {
+		var kept []build.Kept
+		for _, a := range r.Apps {
+			if built[a.Dir] {
+				kept = append(kept, a.Kept())
+			}
+		}
+		if _, err := build.Whole(lastWS, kept); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrFallback, err)
+		}
 	}
 	r.LoadWarnings = append(r.LoadWarnings, r.Platform.LoadWarnings...)
 	r.LoadWarnings = append(r.LoadWarnings, quota...)
@@ -314,32 +340,18 @@ type renderedPlatform struct {
 
 // renderPlatform returns the rendered platform files, from the store when
 // the platform, the environments and every app's part in build.Whole
-// (build.Kept: name, team, environments, ignoreDifferences, TFJobs and
-// Knative features) are the same: Whole both makes and checks the trees of
-// the whole workspace, so an entry also stands for checks that passed.
+// (build.Kept, see platformKey) are the same: Whole both makes and checks
+// the trees of the whole workspace, so an entry also stands for checks
+// that passed.
 func renderPlatform(snap *Snapshot, r *Result, opts Options, load func([]string) (*workspace.Workspace, *build.Result, error), ws *workspace.Workspace) (map[string][]byte, error) {
-	h := sha256.New()
-	fmt.Fprintf(h, "dmls cache platform files v2\nworkspace %s\n", snap.Key)
-	snap.HashFiles(h, r.Platform.Charts)
+	key, err := platformKey(snap.Key, r.Apps, func(h hash.Hash) { snap.HashFiles(h, r.Platform.Charts) })
+	if err != nil {
+		return nil, err
+	}
 	kept := make([]build.Kept, len(r.Apps))
 	for i, a := range r.Apps {
 		kept[i] = a.Kept()
-		fmt.Fprintf(h, "app %q %q %q\n", a.Name, a.Team, a.Envs)
-		for _, env := range a.Envs {
-			if j, ok := a.Jobs[env]; ok {
-				fmt.Fprintf(h, "job %q %q %q %q\n", a.Name, a.Team, env, j)
-			}
-			ignore, err := json.Marshal(a.Ignore[env])
-			if err != nil {
-				return nil, fmt.Errorf("app %s: %w", a.Name, err)
-			}
-			fmt.Fprintf(h, "ignore %q %q %s\n", a.Name, env, ignore)
-		}
-		for _, f := range sortedKeys(a.Features) {
-			fmt.Fprintf(h, "feature %q %q %q\n", a.Name, f, a.Features[f])
-		}
 	}
-	key := hex.EncodeToString(h.Sum(nil))
 	var e renderedPlatform
 	if opts.Store.Get(key, &e) {
 		return e.Files, nil
@@ -392,6 +404,32 @@ type checkedFiles struct {
 func checkedEntryKey(snap *Snapshot) string {
 	h := sha256.Sum256([]byte("dmls cache checked files v1\nworkspace " + snap.Key + "\n"))
 	return hex.EncodeToString(h[:])
+}
+
+// platformKey is the key of the rendered platform files of the apps
+// (sorted by name) in the workspace of key wsKey, whose charts charts
+// hashes: everything build.Whole reads of the apps, so that an entry
+// stands for Whole having passed on exactly these inputs.
+func platformKey(wsKey string, apps []*App, charts func(hash.Hash)) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "dmls cache platform files v2\nworkspace %s\n", wsKey)
+	charts(h)
+	for _, a := range apps {
+		ignore, err := json.Marshal(a.Ignore)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "app %q %q %q %s\n", a.Name, a.Team, a.Envs, ignore)
+		for _, env := range a.Envs {
+			if j, ok := a.Jobs[env]; ok {
+				fmt.Fprintf(h, "job %q %q %q %q\n", a.Name, a.Team, env, j)
+			}
+		}
+		for _, f := range sortedKeys(a.Features) {
+			fmt.Fprintf(h, "feature %q %q %q\n", a.Name, f, a.Features[f])
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // fix restores what the encoding does not keep: empty, not nil, lists.

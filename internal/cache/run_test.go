@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+
+	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/synth"
@@ -151,7 +154,8 @@ func TestRun(t *testing.T) {
 	}
 }
 
-// TestRunNoStore checks that Run without a store gives the same.
+// TestRunNoStore checks that Run without a store gives the same, and
+// that with NoTree it then lays out no kustomize tree.
 func TestRunNoStore(t *testing.T) {
 	fsys := synth.Workspace(5)
 	_, _, want := reference(t, fsys)
@@ -159,6 +163,92 @@ func TestRunNoStore(t *testing.T) {
 	same(t, "no store", got, want)
 	if r.Misses != 5 {
 		t.Errorf("%d misses without a store, want 5", r.Misses)
+	}
+	for _, store := range []bool{false, true} {
+		var s *Store
+		if store {
+			s, _ = openT(t, t.TempDir())
+		}
+		snap, err := Read(fsys, "ws", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string][]byte{}
+		var mu sync.Mutex
+		opts := testOptions(s, got, &mu)
+		opts.NoTree = true
+		trees := 0
+		emit := opts.Emit
+		opts.Emit = func(a *App) error {
+			if len(a.Tree) > 0 {
+				mu.Lock()
+				trees++
+				mu.Unlock()
+			}
+			return emit(a)
+		}
+		if _, err := Run(snap, opts); err != nil {
+			t.Fatal(err)
+		}
+		same(t, fmt.Sprintf("NoTree, store %v", store), got, want)
+		// Without a store nothing needs the trees; with one, entries
+		// serve generate too and keep them.
+		if wantTrees := map[bool]int{false: 0, true: 5}[store]; trees != wantTrees {
+			t.Errorf("NoTree, store %v: %d apps with a tree, want %d", store, trees, wantTrees)
+		}
+	}
+}
+
+// TestPlatformKey checks that the key of the rendered platform files, an
+// entry of which stands for build.Whole's checks of the apps (the chunks
+// of Run build apps only), changes with everything Whole reads of them.
+func TestPlatformKey(t *testing.T) {
+	apps := func() []*App {
+		return []*App{
+			{Name: "a", Team: "t", Envs: []string{"dev", "prod"}, Jobs: map[string]string{"dev": "a-1"},
+				Features: map[string]string{"kubernetes.podspec-fieldref": "enabled"},
+				Ignore:   map[string][]v1alpha1.ResourceIgnoreDifferences{"dev": {}, "prod": {}}},
+			{Name: "b", Team: "u", Envs: []string{"dev"}, Ignore: map[string][]v1alpha1.ResourceIgnoreDifferences{"dev": {}}},
+		}
+	}
+	charts := func(h hash.Hash) { h.Write([]byte("chart")) }
+	key := func(wsKey string, apps []*App, charts func(hash.Hash)) string {
+		t.Helper()
+		k, err := platformKey(wsKey, apps, charts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	base := key("ws", apps(), charts)
+	if again := key("ws", apps(), charts); again != base {
+		t.Fatal("the key is not deterministic")
+	}
+	for name, change := range map[string]func([]*App){
+		"name":     func(a []*App) { a[1].Name = "c" },
+		"team":     func(a []*App) { a[1].Team = "t" },
+		"envs":     func(a []*App) { a[1].Envs = []string{"dev", "prod"} },
+		"job":      func(a []*App) { a[0].Jobs["dev"] = "a-2" },
+		"features": func(a []*App) { a[1].Features = map[string]string{"x": "enabled"} },
+		"ignore": func(a []*App) {
+			a[0].Ignore["prod"] = []v1alpha1.ResourceIgnoreDifferences{{Kind: "Service", JSONPointers: []string{"/spec"}}}
+		},
+		"an app more": func(a []*App) {},
+	} {
+		changed := apps()
+		change(changed)
+		if name == "an app more" {
+			changed = append(changed, &App{Name: "z", Team: "t", Envs: []string{"dev"}})
+		}
+		if key("ws", changed, charts) == base {
+			t.Errorf("changing the apps' %s leaves the platform key alone", name)
+		}
+	}
+	if key("ws2", apps(), charts) == base {
+		t.Error("changing the workspace key leaves the platform key alone")
+	}
+	if key("ws", apps(), func(h hash.Hash) { h.Write([]byte("other chart")) }) == base {
+		t.Error("changing the charts leaves the platform key alone")
 	}
 }
 

@@ -186,7 +186,7 @@ func (g *globals) renderCached(cf cacheFlags, envs []string, out string) (bool, 
 	renderApp, renderPlat := renderHooks()
 	bar := newProgress(g.stderr, "render")
 	r, err := cache.Run(snap, cache.Options{
-		Store: store, RenderApp: renderApp, RenderPlatform: renderPlat, Progress: bar.update,
+		Store: store, RenderApp: renderApp, RenderPlatform: renderPlat, Progress: bar.update, NoTree: true,
 		Emit: func(a *cache.App) error {
 			for _, env := range a.Envs {
 				if len(want) == 0 || want[env] {

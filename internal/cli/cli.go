@@ -54,9 +54,9 @@ repos and registers them with Argo CD, which deploys them.`,
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format where output is structured: text, yaml or json")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	for _, c := range []*cobra.Command{
-		validateCmd(g), renderCmd(g), generateCmd(g), publishCmd(g), initCmd(g), versionCmd(g),
+		withBatchGC(validateCmd(g)), withBatchGC(renderCmd(g)), withBatchGC(generateCmd(g)), publishCmd(g), initCmd(g), versionCmd(g),
 		serveCmd(g), submitCmd(g), retrainCmd(g), setCmd(g), rolloutCmd(g), canaryCmd(g), rollbackCmd(g),
-		promoteCmd(g), getCmd(g), listCmd(g), deleteCmd(g), whoamiCmd(g), statusCmd(g), diffCmd(g), importCmd(g),
+		promoteCmd(g), getCmd(g), listCmd(g), deleteCmd(g), whoamiCmd(g), statusCmd(g), withBatchGC(diffCmd(g)), importCmd(g),
 	} {
 		root.AddCommand(c)
 	}

@@ -70,7 +70,9 @@ a terminal and the render takes longer than a second.`,
 					return usageError{fmt.Errorf("--env %s: no such environment", e)}
 				}
 			}
-			res, err := g.generate(ws, build.Options{Apps: apps})
+			// The direct path renders from the objects: no kustomize
+			// tree to lay out.
+			res, err := g.generate(ws, build.Options{Apps: apps, NoLayout: !viaKustomize})
 			if err != nil {
 				return err
 			}

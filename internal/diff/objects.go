@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/dmls-project/dmls/internal/yamlenc"
 )
 
 // object is one parsed Kubernetes object of a unit.
@@ -89,7 +91,9 @@ func (p *parsed) object(title, doc string) (*object, error) {
 	if o.kind == "" || o.name == "" {
 		return nil, fmt.Errorf("%s: an object without kind or metadata.name", title)
 	}
-	b, err := yaml.Marshal(m)
+	// yamlenc: sigs.k8s.io/yaml.Marshal's bytes, without its JSON round
+	// trip.
+	b, err := yamlenc.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", title, o.id(), err)
 	}
@@ -218,7 +222,7 @@ func equal(a, b any) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
-	ab, err1 := yaml.Marshal(a)
-	bb, err2 := yaml.Marshal(b)
+	ab, err1 := yamlenc.Marshal(a)
+	bb, err2 := yamlenc.Marshal(b)
 	return err1 == nil && err2 == nil && string(ab) == string(bb)
 }
