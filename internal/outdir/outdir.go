@@ -81,10 +81,14 @@ type Stream struct {
 	dir, abs, tmp string
 	exists        bool
 	root          *os.Root
-	mu            sync.Mutex
-	seen          map[string]bool
-	dirs          map[string]*os.Root
-	done          bool
+	// parent is the folder that holds dir and the temporary folder, when
+	// dir exists: an old file that has the new bytes is linked into the
+	// new content rather than written again (see reuse).
+	parent *os.Root
+	mu     sync.Mutex
+	seen   map[string]bool
+	dirs   map[string]*os.Root
+	done   bool
 }
 
 // Create checks dir as Write does and starts writing its new content.
@@ -128,6 +132,9 @@ func Create(dir string, opts Options) (*Stream, error) {
 		s.Abort()
 		return nil, err
 	}
+	if exists {
+		s.parent, _ = os.OpenRoot(parent) // no reuse without it
+	}
 	return s, nil
 }
 
@@ -157,10 +164,38 @@ func (s *Stream) Add(p string, b []byte) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
+	if s.reuse(p, b) {
+		return nil
+	}
 	if err := dir.WriteFile(base, b, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
 	return nil
+}
+
+// reuse links the old output's file p into the new content when it holds
+// exactly b: after a change of one app most files are the same, and
+// creating 3,000 small files costs this machine's ext4 0.35-0.5 s where
+// linking them costs 20-35 ms. Only a plain file with the mode Add gives,
+// no other link and the same bytes is reused; the old folder goes when the
+// stream commits, so the new file is then the only name of its inode.
+func (s *Stream) reuse(p string, b []byte) bool {
+	if s.parent == nil {
+		return false
+	}
+	old := path.Join(filepath.Base(s.abs), p)
+	st, err := s.parent.Lstat(old)
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o644 || st.Size() != int64(len(b)) {
+		return false
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); !ok || sys.Nlink != 1 {
+		return false
+	}
+	got, err := s.parent.ReadFile(old)
+	if err != nil || !bytes.Equal(got, b) {
+		return false
+	}
+	return s.parent.Link(old, path.Join(filepath.Base(s.tmp), p)) == nil
 }
 
 // dirRoot returns the folder d of the new content, made if need be and
@@ -204,6 +239,9 @@ func (s *Stream) Abort() {
 	if s.root != nil {
 		s.root.Close()
 	}
+	if s.parent != nil {
+		s.parent.Close()
+	}
 	os.RemoveAll(s.tmp)
 }
 
@@ -227,6 +265,9 @@ func (s *Stream) Commit() error {
 	s.done = true
 	s.closeDirs()
 	s.root.Close()
+	if s.parent != nil {
+		s.parent.Close()
+	}
 	committed := false
 	defer func() {
 		if !committed {

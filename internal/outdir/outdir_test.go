@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/dmls-project/dmls/generators"
@@ -262,4 +263,75 @@ func equal(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestReuseUnchanged: a second Write links the old output's files that
+// hold the new bytes instead of writing them again, and writes every
+// other file: changed ones, ones the user edited, chmodded or linked
+// elsewhere. The old output is gone and the new one is exactly the tree.
+func TestReuseUnchanged(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "out")
+	first := generators.Tree{"dev/same.yaml": []byte("same\n"), "dev/changed.yaml": []byte("v1\n"), "dev/edited.yaml": []byte("mine\n"),
+		"dev/chmod.yaml": []byte("c\n"), "dev/linked.yaml": []byte("l\n"), "prod/gone.yaml": []byte("x\n")}
+	if err := Write(dir, first, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	inode := func(p string) uint64 {
+		t.Helper()
+		st, err := os.Lstat(filepath.Join(dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Sys().(*syscall.Stat_t).Ino
+	}
+	before := map[string]uint64{}
+	for p := range first {
+		before[p] = inode(p)
+	}
+	// The user's hand in the old output.
+	os.WriteFile(filepath.Join(dir, "dev/edited.yaml"), []byte("edit\n"), 0o644)
+	os.Chmod(filepath.Join(dir, "dev/chmod.yaml"), 0o600)
+	if err := os.Link(filepath.Join(dir, "dev/linked.yaml"), filepath.Join(base, "elsewhere")); err != nil {
+		t.Fatal(err)
+	}
+	second := generators.Tree{"dev/same.yaml": []byte("same\n"), "dev/changed.yaml": []byte("v2\n"), "dev/edited.yaml": []byte("mine\n"),
+		"dev/chmod.yaml": []byte("c\n"), "dev/linked.yaml": []byte("l\n"), "dev/new.yaml": []byte("n\n")}
+	if err := Write(dir, second, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && d.Name() != Marker {
+			b, _ := os.ReadFile(p)
+			rel, _ := filepath.Rel(dir, p)
+			got[filepath.ToSlash(rel)] = string(b)
+			if st, _ := d.Info(); st.Mode().Perm() != 0o644 {
+				t.Errorf("%s has mode %v", rel, st.Mode().Perm())
+			}
+		}
+		return nil
+	})
+	if len(got) != len(second) {
+		t.Errorf("output holds %v, want the %d files of the tree", got, len(second))
+	}
+	for p, b := range second {
+		if got[p] != string(b) {
+			t.Errorf("%s = %q, want %q", p, got[p], b)
+		}
+	}
+	if inode("dev/same.yaml") != before["dev/same.yaml"] {
+		t.Error("the unchanged file was written again, not linked")
+	}
+	for _, p := range []string{"dev/changed.yaml", "dev/edited.yaml", "dev/chmod.yaml", "dev/linked.yaml"} {
+		if inode(p) == before[p] {
+			t.Errorf("%s was reused; it must be written", p)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(base, "elsewhere")); string(b) != "l\n" {
+		t.Errorf("the user's other link changed: %q", b)
+	}
+	if entries, _ := os.ReadDir(base); len(entries) != 2 {
+		t.Errorf("the parent holds %d entries, want out and elsewhere", len(entries))
+	}
 }
