@@ -30,7 +30,7 @@
 //
 // # Store
 //
-// An entry is a file entries/<k[:2]>/<k>: a magic line, the SHA-256 of
+// An entry is a file entries/<k[:2]>/<k>: a magic line, the CRC-32C of
 // the payload, its length, and the payload (gob). A short, long or
 // altered entry fails the check, is removed and rebuilt, and is reported
 // only through Store.Debug. Writes go to a temporary file in the entry's
