@@ -88,6 +88,7 @@ type Stream struct {
 	mu     sync.Mutex
 	seen   map[string]bool
 	dirs   map[string]*os.Root
+	made   map[string]bool
 	done   bool
 }
 
@@ -123,7 +124,7 @@ func Create(dir string, opts Options) (*Stream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create temporary folder: %w", err)
 	}
-	s := &Stream{dir: dir, abs: abs, tmp: tmp, exists: exists, seen: map[string]bool{}, dirs: map[string]*os.Root{}}
+	s := &Stream{dir: dir, abs: abs, tmp: tmp, exists: exists, seen: map[string]bool{}, dirs: map[string]*os.Root{}, made: map[string]bool{}}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		s.Abort()
 		return nil, err
@@ -159,7 +160,7 @@ func (s *Stream) Add(p string, b []byte) error {
 		return fmt.Errorf("write %s: written twice", p)
 	}
 	s.seen[p] = true
-	dir, err := s.dirRoot(d)
+	dir, name, err := s.dirRoot(d, base)
 	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
@@ -167,7 +168,7 @@ func (s *Stream) Add(p string, b []byte) error {
 	if s.reuse(p, b) {
 		return nil
 	}
-	if err := dir.WriteFile(base, b, 0o644); err != nil {
+	if err := dir.WriteFile(name, b, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
 	return nil
@@ -198,25 +199,37 @@ func (s *Stream) reuse(p string, b []byte) bool {
 	return s.parent.Link(old, path.Join(filepath.Base(s.tmp), p)) == nil
 }
 
-// dirRoot returns the folder d of the new content, made if need be and
-// kept open, so that writing many files into one folder does not
-// resolve it again each time. s.mu is held.
-func (s *Stream) dirRoot(d string) (*os.Root, error) {
+// maxOpenDirs bounds the folders a stream keeps open: generate writes a
+// few folders per app, and 5,000 apps ran out of file descriptors.
+const maxOpenDirs = 64
+
+// dirRoot returns where to write the file base of the folder d of the new
+// content, made if need be: the folder, kept open so that writing many
+// files into one folder does not resolve it again each time, and base;
+// or, beyond maxOpenDirs open folders, the stream's root and the file's
+// whole path. s.mu is held.
+func (s *Stream) dirRoot(d, base string) (*os.Root, string, error) {
 	if d == "" {
-		return s.root, nil
+		return s.root, base, nil
 	}
 	if r, ok := s.dirs[d]; ok {
-		return r, nil
+		return r, base, nil
 	}
-	if err := s.root.MkdirAll(d, 0o755); err != nil {
-		return nil, err
+	if !s.made[d] {
+		if err := s.root.MkdirAll(d, 0o755); err != nil {
+			return nil, "", err
+		}
+		s.made[d] = true
+	}
+	if len(s.dirs) >= maxOpenDirs {
+		return s.root, d + "/" + base, nil
 	}
 	r, err := s.root.OpenRoot(d)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	s.dirs[d] = r
-	return r, nil
+	return r, base, nil
 }
 
 // closeDirs closes the folders dirRoot opened. s.mu is held.

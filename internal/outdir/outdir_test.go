@@ -2,6 +2,7 @@ package outdir
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -333,5 +334,40 @@ func TestReuseUnchanged(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(base); len(entries) != 2 {
 		t.Errorf("the parent holds %d entries, want out and elsewhere", len(entries))
+	}
+}
+
+// TestManyFolders: a stream into thousands of folders keeps at most
+// maxOpenDirs of them open (5,000 apps ran out of file descriptors) and
+// writes every file.
+func TestManyFolders(t *testing.T) {
+	fds := func() int {
+		entries, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skip("no /proc/self/fd")
+		}
+		return len(entries)
+	}
+	before := fds()
+	dir := filepath.Join(t.TempDir(), "out")
+	s, err := Create(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3 * maxOpenDirs
+	for i := range n {
+		if err := s.Add(fmt.Sprintf("apps/app-%d/overlays/dev/kustomization.yaml", i), []byte("x\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if open := fds() - before; open > maxOpenDirs+8 {
+		t.Errorf("%d file descriptors open while writing %d folders, want at most %d", open, n, maxOpenDirs+8)
+	}
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "apps", "*", "overlays", "dev", "kustomization.yaml"))
+	if len(files) != n {
+		t.Errorf("%d files written, want %d", len(files), n)
 	}
 }
