@@ -35,6 +35,7 @@ import (
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/helmrender"
 	"github.com/dmls-project/dmls/internal/memo"
+	"github.com/dmls-project/dmls/internal/parallel"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
@@ -459,7 +460,7 @@ func checkTree(ws *workspace.Workspace, tree generators.Tree, m *Memo) diag.List
 	found := make([]diag.List, len(names))
 	// Files are independent: check them on every core, and keep the
 	// findings in file order.
-	parallel(len(names), runtime.GOMAXPROCS(0), func(i int) {
+	parallel.For(len(names), runtime.GOMAXPROCS(0), func(i int) {
 		name := names[i]
 		pos := pos
 		// A kops manifest (kops/<cluster>/...) points at its cluster.
@@ -498,26 +499,6 @@ func checkTree(ws *workspace.Workspace, tree generators.Tree, m *Memo) diag.List
 		d = append(d, f...)
 	}
 	return d
-}
-
-// parallel runs f(0..n-1) on up to workers goroutines.
-func parallel(n, workers int, f func(i int)) {
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(workers, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				f(i)
-			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 }
 
 // checkFile runs the checks of checkTree on one file; pos is where its

@@ -16,6 +16,7 @@ import (
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/diff"
+	"github.com/dmls-project/dmls/internal/parallel"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -212,7 +213,7 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 		errs := make([]error, total)
 		// Reading entries and writing their files waits on the disk
 		// more than on the CPU.
-		parallel(total, 4*workers, func(i int) {
+		parallel.For(total, 4*workers, func(i int) {
 			var a App
 			if !opts.Store.Get(snap.Apps[i].Key, &a) || a.Dir != snap.Apps[i].Dir {
 				return
@@ -255,7 +256,7 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("%w: %d of %d apps built", ErrFallback, len(res.Apps), len(part))
 		}
 		errs := make([]error, len(res.Apps))
-		parallel(len(res.Apps), workers, func(i int) {
+		parallel.For(len(res.Apps), workers, func(i int) {
 			b := res.Apps[i]
 			a, err := appOf(b, opts)
 			if err != nil {
@@ -515,26 +516,6 @@ func dedup(s []string) []string {
 		}
 	}
 	return out
-}
-
-// parallel runs f(0..n-1) on workers goroutines.
-func parallel(n, workers int, f func(i int)) {
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(workers, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				f(i)
-			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -14,7 +14,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
+
+	"github.com/dmls-project/dmls/internal/parallel"
 )
 
 // Kind is what a unit holds.
@@ -194,22 +195,9 @@ func newSide(s *Side, memo *parsed) (*side, error) {
 	// Parsing is most of the work: the units in parallel.
 	objs := make([]map[string]*object, len(s.Units))
 	errs := make([]error, len(s.Units))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(s.Units)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				objs[i], errs[i] = parseObjects(s.Units[i].Title, s.Units[i].YAML, memo)
-			}
-		}()
-	}
-	for i := range s.Units {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	parallel.For(len(s.Units), runtime.GOMAXPROCS(0), func(i int) {
+		objs[i], errs[i] = parseObjects(s.Units[i].Title, s.Units[i].YAML, memo)
+	})
 	for i := range s.Units {
 		if errs[i] != nil {
 			return nil, errs[i]
