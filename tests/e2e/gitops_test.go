@@ -394,6 +394,20 @@ func bootstrap(t *testing.T, c *Cluster, srv *gittest.Server, repo string) {
 	}
 }
 
+// rebootstrap returns a func for an eventually loop that applies the
+// bootstrap again every 20 s: the previous test's root may still re-apply
+// its cached AppProject (with that test's repo URL) for a while after the
+// bootstrap replaced it, and then refuses this test's root its repo.
+func rebootstrap(t *testing.T, c *Cluster, srv *gittest.Server, repo string) func() {
+	last := time.Now()
+	return func() {
+		if time.Since(last) > 20*time.Second {
+			bootstrap(t, c, srv, repo)
+			last = time.Now()
+		}
+	}
+}
+
 type appLister interface {
 	List(context.Context, metav1.ListOptions) (*unstructured.UnstructuredList, error)
 	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (*unstructured.Unstructured, error)

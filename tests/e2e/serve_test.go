@@ -118,15 +118,10 @@ func TestAPISubmissionReachesCluster(t *testing.T) {
 	// dev trains on one worker (overlays/dev.cue); staging and prod run
 	// the three the request asked for.
 	want := map[string]int64{"ml-research-dev": 1, "ml-research-staging": 3, "ml-research-prod": 3}
-	// The previous test's root may still re-apply its cached AppProject
-	// (with that test's repo URL) for a while after the bootstrap replaced
-	// it: apply the bootstrap again until the new root takes over.
-	lastBootstrap := time.Now()
+	// Until the new root takes over from the previous test's.
+	again := rebootstrap(t, c, srv, "k8s-config")
 	eventually(ctx, t, apps, "the submitted job runs in every environment", 6*time.Minute, func() (bool, string) {
-		if time.Since(lastBootstrap) > 20*time.Second {
-			bootstrap(t, c, srv, "k8s-config")
-			lastBootstrap = time.Now()
-		}
+		again()
 		refreshApps(ctx, apps)
 		for ns, workers := range want {
 			j, err := tfjobs(ns).Get(ctx, "mnist-api-r1", metav1.GetOptions{})

@@ -85,7 +85,12 @@ func TestStatusAndRefresh(t *testing.T) {
 	}()
 
 	published := srv.Head(t, "k8s-config", "main")
+	// Until the new root takes over from the previous test's (the CI run
+	// of cd08e5a waited here 6 minutes: the old root had put back its
+	// AppProject, which refused this test's repo).
+	again := rebootstrap(t, c, srv, "k8s-config")
 	eventually(ctx, t, apps, "dmls status: fashion-mnist in dev at the published commit", 6*time.Minute, func() (bool, string) {
+		again()
 		e := statusOf(t, ws, url)
 		ok := e.Application != nil && e.Application.Sync == "Synced" && e.Application.Revision == e.Commit && e.Commit == published
 		return ok, fmt.Sprintf("%s: %s", e.State, e.Reason)
