@@ -94,27 +94,31 @@ overrides: staging: training: volumes: out: claimName: "existing-out"
 	}
 }
 
+// testWorkspaces are the workspaces the byte-for-byte tests run on: the
+// example, one that uses every spec feature, and a synthetic one of n
+// apps, each loaded when its subtest runs.
+func testWorkspaces(n int) map[string]func(t *testing.T) *workspace.Workspace {
+	load := func(fsys fstest.MapFS) func(t *testing.T) *workspace.Workspace {
+		return func(t *testing.T) *workspace.Workspace {
+			ws, err := workspace.Load(fsys, "ws", workspace.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ws
+		}
+	}
+	return map[string]func(t *testing.T) *workspace.Workspace{
+		"example":       func(t *testing.T) *workspace.Workspace { return loadExample(t) },
+		"every feature": load(everyFeature()),
+		"synthetic":     load(manyApps(n)),
+	}
+}
+
 // TestDirectRenderEqualsKustomize is the contract of the render fast
 // path: for every app and environment, kustomize.Build gives byte for byte
 // what the kustomize API builds from the committed overlay.
 func TestDirectRenderEqualsKustomize(t *testing.T) {
-	for name, load := range map[string]func(t *testing.T) *workspace.Workspace{
-		"example": func(t *testing.T) *workspace.Workspace { return loadExample(t) },
-		"every feature": func(t *testing.T) *workspace.Workspace {
-			ws, err := workspace.Load(everyFeature(), "ws", workspace.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return ws
-		},
-		"many apps": func(t *testing.T) *workspace.Workspace {
-			ws, err := workspace.Load(manyApps(5), "ws", workspace.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return ws
-		},
-	} {
+	for name, load := range testWorkspaces(5) {
 		t.Run(name, func(t *testing.T) {
 			ws := load(t)
 			res, err := Workspace(ws, Options{})
@@ -188,23 +192,7 @@ func BenchmarkRender1000AppsViaKustomize(b *testing.B) { benchmarkRender(b, true
 // from the committed folder, for the workspaces of Workspace and of Whole
 // (the cache's path).
 func TestDirectPlatformRenderEqualsKustomize(t *testing.T) {
-	for name, fsys := range map[string]func(t *testing.T) *workspace.Workspace{
-		"example": func(t *testing.T) *workspace.Workspace { return loadExample(t) },
-		"every feature": func(t *testing.T) *workspace.Workspace {
-			ws, err := workspace.Load(everyFeature(), "ws", workspace.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return ws
-		},
-		"synthetic": func(t *testing.T) *workspace.Workspace {
-			ws, err := workspace.Load(manyApps(40), "ws", workspace.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return ws
-		},
-	} {
+	for name, fsys := range testWorkspaces(40) {
 		t.Run(name, func(t *testing.T) {
 			ws := fsys(t)
 			res, err := Workspace(ws, Options{})

@@ -10,7 +10,6 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/kustomize"
-	"github.com/dmls-project/dmls/internal/workspace"
 	"github.com/dmls-project/dmls/internal/yamlenc"
 )
 
@@ -23,23 +22,7 @@ import (
 // and kops trees, for the example workspace, one that uses every spec
 // feature, and a synthetic one.
 func TestYAMLEncoderOnGeneratedObjects(t *testing.T) {
-	for name, load := range map[string]func(t *testing.T) *workspace.Workspace{
-		"example": func(t *testing.T) *workspace.Workspace { return loadExample(t) },
-		"every feature": func(t *testing.T) *workspace.Workspace {
-			ws, err := workspace.Load(everyFeature(), "ws", workspace.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return ws
-		},
-		"synthetic": func(t *testing.T) *workspace.Workspace {
-			ws, err := workspace.Load(manyApps(40), "ws", workspace.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return ws
-		},
-	} {
+	for name, load := range testWorkspaces(40) {
 		t.Run(name, func(t *testing.T) {
 			ws := load(t)
 			res, err := Workspace(ws, Options{})
