@@ -315,10 +315,15 @@ func (l *loader) readSpec(ev *evaluator, rel string, h interface{ Write([]byte) 
 
 // readFile reads a spec file and adds it to the digest h.
 func (l *loader) readFile(rel string, h interface{ Write([]byte) (int, error) }) ([]byte, diag.List) {
-	src, err := fs.ReadFile(l.fsys, rel)
+	src, err := ReadSpecFile(l.fsys, rel)
 	if err != nil {
 		var d diag.List
-		d.Add(l.filePos(rel), "", "cannot read spec file: %v", unwrapPathError(err))
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			d.Add(l.filePos(rel), "", "cannot read spec file: %v", pe.Err)
+		} else {
+			d.Add(l.filePos(rel), "", "%v", err)
+		}
 		return nil, d
 	}
 	if h != nil {
@@ -364,6 +369,7 @@ func (l *loader) specFiles(dir string) ([]string, diag.List) {
 			continue
 		}
 		if !e.Type().IsRegular() {
+			d.Add(l.filePos(rel), "", "%v", notRegular(e.Type()))
 			continue
 		}
 		files = append(files, rel)
