@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dmls-project/dmls/internal/diag"
@@ -36,6 +37,19 @@ type Pool struct {
 	// broken remembers the apps that passed a limit, by their files, so
 	// that each load does not wait out the limit again.
 	broken *memo.Cache[diag.List]
+	stats  struct{ jobs, broken, killed atomic.Int64 }
+}
+
+// Stats count what a pool did.
+type Stats struct {
+	// Jobs are the apps evaluated in workers, Broken those found broken
+	// there and Killed those that passed a limit.
+	Jobs, Broken, Killed int64
+}
+
+// Stats returns what the pool did so far.
+func (p *Pool) Stats() Stats {
+	return Stats{Jobs: p.stats.jobs.Load(), Broken: p.stats.broken.Load(), Killed: p.stats.killed.Load()}
 }
 
 var _ workspace.Guard = (*Pool)(nil)
@@ -82,8 +96,10 @@ func (p *Pool) Evaluate(job *workspace.AppJob, eval func() (*workspace.App, diag
 	w := <-p.slots
 	r, limit, err := p.run(&w, job)
 	p.slots <- w
+	p.stats.jobs.Add(1)
 	switch {
 	case limit != "":
+		p.stats.killed.Add(1)
 		p.log.Warn("an app passed an evaluation limit; its worker was killed", "app", job.Display(), "limit", limit)
 		d := job.LimitFinding(limit)
 		p.broken.Put(key, d)
@@ -94,6 +110,7 @@ func (p *Pool) Evaluate(job *workspace.AppJob, eval func() (*workspace.App, diag
 		d.Add(provenance.Pos{File: job.FirstFile()}, "", "app %s: could not be evaluated: %v", job.Dir, err)
 		return nil, d
 	case r.Findings.HasErrors():
+		p.stats.broken.Add(1)
 		return nil, r.Findings
 	}
 	return eval()
