@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/dmls-project/dmls/internal/evallimit"
 )
 
 // cleanM removes the tests' cache folder after the tests.
@@ -20,6 +22,11 @@ func (c cleanM) Run() int {
 }
 
 func TestMain(m *testing.M) {
+	// dmls serve, run by a test, starts this binary as its evaluation
+	// workers.
+	if evallimit.IsWorker() {
+		os.Exit(evallimit.RunWorker())
+	}
 	// Tests that call Main use a cache of their own, never the user's.
 	dir, err := os.MkdirTemp("", "dmls-cli-test-cache-")
 	if err != nil {
