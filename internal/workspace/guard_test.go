@@ -3,10 +3,13 @@ package workspace_test
 import (
 	"os"
 	"reflect"
+	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/dmls-project/dmls/internal/evallimit"
+	"github.com/dmls-project/dmls/internal/synth"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -42,4 +45,47 @@ func TestPoolFindsWhatLoadFinds(t *testing.T) {
 	if st := pool.Stats(); st.Jobs < 40 || st.Broken < 20 || st.Killed != 0 {
 		t.Errorf("pool stats %+v: want at least 40 apps evaluated in workers, 20 of them broken, none killed", st)
 	}
+}
+
+// benchmarkLoad loads a synthetic workspace of 200 apps, cold, b.N
+// times, with guard (nil: in this process, unbounded), and reports the CPU
+// per app, of this process and of the workers it started (counted when
+// the pool stops them, at the end). Issue 18 asks what the pool costs;
+// the lead runs these on an idle machine:
+//
+//	go test ./internal/workspace -run '^$' -bench 'BenchmarkLoad(InProcess|ThroughPool)' -benchtime 5x
+func benchmarkLoad(b *testing.B, pool *evallimit.Pool) {
+	const apps = 200
+	fsys := synth.Workspace(apps)
+	var guard workspace.Guard
+	if pool != nil {
+		guard = pool
+	}
+	cpu := func() time.Duration {
+		var self, children syscall.Rusage
+		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+		_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children)
+		return time.Duration(self.Utime.Nano() + self.Stime.Nano() + children.Utime.Nano() + children.Stime.Nano())
+	}
+	start := cpu()
+	n := 0
+	for b.Loop() {
+		if _, err := workspace.Load(fsys, "ws", workspace.Options{Guard: guard}); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	if pool != nil {
+		pool.Close()
+	}
+	b.ReportMetric(float64(cpu()-start)/float64(time.Millisecond)/float64(n*apps), "cpu-ms/app")
+}
+
+// BenchmarkLoadInProcess is the baseline of BenchmarkLoadThroughPool.
+func BenchmarkLoadInProcess(b *testing.B) { benchmarkLoad(b, nil) }
+
+// BenchmarkLoadThroughPool evaluates each app first in a worker process
+// (as dmls serve does), then, valid, in this process.
+func BenchmarkLoadThroughPool(b *testing.B) {
+	benchmarkLoad(b, evallimit.NewPool(evallimit.Defaults(), runtime.GOMAXPROCS(0), nil))
 }
