@@ -2,6 +2,8 @@ package cli
 
 import (
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -51,6 +53,15 @@ func TestScripts(t *testing.T) {
 					ts.Fatalf("usage: mkfifo PATH")
 				}
 				ts.Check(syscall.Mkfifo(ts.MkAbs(args[0]), 0o644))
+			},
+			// bigfile PATH SIZE writes a YAML file of SIZE bytes.
+			"bigfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: bigfile PATH SIZE")
+				}
+				size, err := strconv.Atoi(args[1])
+				ts.Check(err)
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte("a: "+strings.Repeat("x", size-4)+"\n"), 0o644))
 			},
 		},
 	})

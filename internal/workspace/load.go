@@ -402,7 +402,14 @@ func (l *loader) specFiles(dir string) ([]string, diag.List) {
 		}
 		rel := path.Join(dir, e.Name())
 		if e.Type()&fs.ModeSymlink != 0 {
-			d.Add(l.filePos(rel), "", "spec files may not be symlinks; copy the file into the workspace")
+			to := ""
+			if target, err := fs.ReadLink(l.fsys, rel); err == nil {
+				to = " (this one is a symlink to " + target + ")"
+				if _, err := fs.Stat(l.fsys, rel); errors.Is(err, fs.ErrNotExist) {
+					to = " (this one is a dangling symlink, to " + target + ")"
+				}
+			}
+			d.Add(l.filePos(rel), "", "spec files may not be symlinks%s; copy the file into the workspace", to)
 			continue
 		}
 		if !e.Type().IsRegular() {
