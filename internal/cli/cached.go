@@ -191,6 +191,7 @@ func (g *globals) renderCached(cf cacheFlags, envs []string, out string) (bool, 
 			return true, err
 		}
 		defer stream.Abort()
+		defer g.onStop(stream.Abort)()
 		s = stream
 	} else {
 		s = tree
@@ -269,6 +270,7 @@ func (g *globals) generateCached(cf cacheFlags, out string) (bool, error) {
 		return true, err
 	}
 	defer stream.Abort()
+	defer g.onStop(stream.Abort)()
 	store, err := g.openCache(cf, out)
 	if err != nil {
 		return true, err

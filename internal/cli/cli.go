@@ -38,6 +38,7 @@ type globals struct {
 	// --eval-memory).
 	limits     evallimit.Limits
 	evalMemory string
+	stops      stopHooks
 }
 
 // Main runs dmls with args and returns the process exit code.
