@@ -18,10 +18,7 @@ import (
 
 func TestMain(m *testing.M) {
 	// The evaluation pools of the tests start this binary as their workers.
-	if evallimit.IsWorker() {
-		os.Exit(evallimit.RunWorker())
-	}
-	os.Exit(m.Run())
+	os.Exit(evallimit.Main(m.Run))
 }
 
 // TestCUEBombIsIsolated is issue 18, section 2: a CUE bomb committed by

@@ -40,6 +40,16 @@ type result struct {
 // worker, to run RunWorker instead of its own main.
 func IsWorker() bool { return os.Getenv(workerEnv) != "" }
 
+// Main runs a worker when this process was started as one, and else run:
+// the TestMain of a test binary that starts a Pool is
+// os.Exit(evallimit.Main(m.Run)).
+func Main(run func() int) int {
+	if IsWorker() {
+		return RunWorker()
+	}
+	return run()
+}
+
 // RunWorker evaluates the jobs (workspace.AppJob, gob) that come on stdin
 // and answers each on stdout, until stdin closes; it returns the exit
 // code. Its limits come from the environment: a memory limit is set both

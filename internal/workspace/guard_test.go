@@ -14,12 +14,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// The pool of TestPoolFindsWhatLoadFinds starts this binary as its
-	// workers.
-	if evallimit.IsWorker() {
-		os.Exit(evallimit.RunWorker())
-	}
-	os.Exit(m.Run())
+	// The evaluation pools of the tests start this binary as their workers.
+	os.Exit(evallimit.Main(m.Run))
 }
 
 // TestPoolFindsWhatLoadFinds holds a load whose apps are evaluated first
