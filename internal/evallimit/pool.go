@@ -61,6 +61,10 @@ const (
 	// grace is how long past the time limit the pool waits for a
 	// worker's own watchdog before it kills the worker itself.
 	grace = 5 * time.Second
+	// maxJobs is how many apps a worker evaluates before it is replaced:
+	// a CUE context keeps some of what it evaluated, and a worker's heap
+	// must stay the app's alone.
+	maxJobs = 1000
 )
 
 // NewPool returns a pool of at most size workers (at least 1) under
@@ -171,6 +175,10 @@ func (p *Pool) run(wp **worker, job *workspace.AppJob) (result, string, error) {
 			return result{}, "", errors.New(rep.r.Err)
 		}
 		w.digest = job.ContextDigest
+		if w.jobs++; w.jobs >= maxJobs {
+			*wp = nil
+			w.stop()
+		}
 		return rep.r, "", nil
 	case <-timeout:
 		*wp = nil
@@ -196,6 +204,8 @@ type worker struct {
 	err    error // of Wait, once exited is closed
 	// digest names the workspace context the worker holds.
 	digest string
+	// jobs counts the apps it evaluated.
+	jobs int
 }
 
 // start starts a worker and waits until it is ready.
