@@ -83,6 +83,10 @@ type Config struct {
 	IdempotencyKeys int
 	// RetryAfter is what 429 and 503 answers ask clients to wait.
 	RetryAfter time.Duration
+	// Eval bounds the evaluation of each app of ml-model (dmls serve: a
+	// pool of worker processes under limits); nil evaluates in this
+	// process, unbounded.
+	Eval workspace.Guard
 	// Status reads live status from the clusters (status routes); nil
 	// answers every environment Unknown, with no cluster access.
 	Status *kube.Clusters
@@ -188,6 +192,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.health = newHealth(s.metrics.registry)
 	s.store.health = s.health
+	s.store.eval = cfg.Eval
 	s.writer = &writer{s: s, queue: make(chan *job, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{}), pages: catalog.NewMemo(cacheApps)}
 	routes := s.routes()
 	if s.openapi, err = s.openAPI(routes); err != nil {

@@ -63,6 +63,8 @@ type store struct {
 	layout *build.Memo
 	// health, when set, learns whether ml-model could be reached.
 	health *health
+	// eval bounds the evaluation of each app (Config.Eval).
+	eval workspace.Guard
 	// keys are the Idempotency-Keys of ml-model's recent history.
 	keys *keyIndex
 	// lastGood holds, by app folder, the newest valid version of each app
@@ -577,7 +579,7 @@ func (s *store) loadFolders(files map[string][]byte) (*workspace.Workspace, map[
 		entries[dir] = &appEntry{dir: dir, hash: contentHash(f), files: f}
 	}
 	var base diag.List
-	ws, err := workspace.Load(newIndexFS(files), "", workspace.Options{Cache: s.loaded})
+	ws, err := workspace.Load(newIndexFS(files), "", workspace.Options{Cache: s.loaded, Guard: s.eval})
 	if err != nil {
 		d, ok := err.(diag.List)
 		if !ok {

@@ -142,9 +142,9 @@ func Read(fsys fs.FS, root, version string) (*Snapshot, error) {
 
 // add reads rel into m and the digest h.
 func (s *Snapshot) add(fsys fs.FS, m fstest.MapFS, rel string, h hash.Hash) error {
-	b, err := fs.ReadFile(fsys, rel)
+	b, err := workspace.ReadSpecFile(fsys, rel)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUncacheable, err)
+		return fmt.Errorf("%w: %s: %v", ErrUncacheable, rel, err)
 	}
 	fmt.Fprintf(h, "file %s %d\n", rel, len(b))
 	h.Write(b)
@@ -167,9 +167,11 @@ func specFiles(fsys fs.FS, dir string) ([]string, error) {
 		if e.Type()&fs.ModeSymlink != 0 {
 			return nil, fmt.Errorf("%w: %s/%s is a symlink", ErrUncacheable, dir, e.Name())
 		}
-		if e.Type().IsRegular() {
-			files = append(files, path.Join(dir, e.Name()))
+		if !e.Type().IsRegular() {
+			// the loader refuses it, with its path
+			return nil, fmt.Errorf("%w: %s/%s is not a regular file", ErrUncacheable, dir, e.Name())
 		}
+		files = append(files, path.Join(dir, e.Name()))
 	}
 	sort.Strings(files)
 	return files, nil

@@ -70,8 +70,24 @@ func (g *globals) openCache(c cacheFlags, out string) (*cache.Store, error) {
 	if w, err := filepath.Abs(g.workspace); err == nil {
 		keep[w] = "the workspace " + g.workspace
 	}
+	// Nor a filesystem root, nor a folder that holds the workspace: the
+	// cache writes entries/ and pruned/ at its top and removes what it
+	// prunes.
+	refuse := ""
+	if filepath.Dir(abs) == abs {
+		refuse = fmt.Sprintf("the cache folder %s is a filesystem root", dir)
+	} else if w, err := filepath.Abs(g.workspace); err == nil && outdir.Within(w, abs) {
+		refuse = fmt.Sprintf("the cache folder %s holds the workspace %s", dir, g.workspace)
+	}
+	if refuse != "" {
+		if c.dir == "" {
+			g.debugf("running without the cache: %s", refuse)
+			return nil, nil
+		}
+		return nil, usageError{fmt.Errorf("%s; give a folder of its own to --cache-dir (default $XDG_CACHE_HOME/dmls), or --no-cache", refuse)}
+	}
 	for p, what := range keep {
-		if rel, err := filepath.Rel(p, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		if outdir.Within(abs, p) {
 			if c.dir == "" {
 				g.debugf("running without the cache: %s is in %s", dir, what)
 				return nil, nil
@@ -175,6 +191,7 @@ func (g *globals) renderCached(cf cacheFlags, envs []string, out string) (bool, 
 			return true, err
 		}
 		defer stream.Abort()
+		defer g.onStop(stream.Abort)()
 		s = stream
 	} else {
 		s = tree
@@ -253,6 +270,7 @@ func (g *globals) generateCached(cf cacheFlags, out string) (bool, error) {
 		return true, err
 	}
 	defer stream.Abort()
+	defer g.onStop(stream.Abort)()
 	store, err := g.openCache(cf, out)
 	if err != nil {
 		return true, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/evallimit"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -33,10 +34,19 @@ type globals struct {
 	output    string
 	stdout    io.Writer
 	stderr    io.Writer
+	// limits bound the evaluation of each app (--eval-timeout,
+	// --eval-memory).
+	limits     evallimit.Limits
+	evalMemory string
+	stops      stopHooks
 }
 
 // Main runs dmls with args and returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	if evallimit.IsWorker() {
+		// dmls serve started this process to evaluate apps.
+		return evallimit.RunWorker()
+	}
 	g := &globals{stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
 		Use:   "dmls",
@@ -52,6 +62,27 @@ repos and registers them with Argo CD, which deploys them.`,
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVarP(&g.workspace, "workspace", "w", ".", "workspace folder")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format where output is structured: text, yaml or json")
+	root.PersistentFlags().DurationVar(&g.limits.Timeout, "eval-timeout", evallimit.DefaultTimeout, "longest the CUE evaluation of one app may take; beyond, the command stops (serve: the app is broken)")
+	root.PersistentFlags().StringVar(&g.evalMemory, "eval-memory", "1Gi", "heap the CUE evaluation of one app may use; beyond, the command stops (serve: the app is broken)")
+	var stopWatchdog func()
+	defer func() {
+		if stopWatchdog != nil {
+			stopWatchdog()
+		}
+	}()
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		var err error
+		if g.limits.Memory, err = evallimit.ParseMemory(g.evalMemory); err != nil {
+			return usageError{err}
+		}
+		if g.limits.Timeout < 0 {
+			return usageError{fmt.Errorf("--eval-timeout %s: want a duration such as 10s", g.limits.Timeout)}
+		}
+		if cmd.Name() != "serve" {
+			stopWatchdog = g.watchEvaluation()
+		}
+		return nil
+	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	for _, c := range []*cobra.Command{
 		withBatchGC(validateCmd(g)), withBatchGC(renderCmd(g)), withBatchGC(generateCmd(g)), publishCmd(g), initCmd(g), versionCmd(g),

@@ -90,7 +90,7 @@ func runDiff(g *globals, cf cacheFlags, base, head, format string, envs, apps []
 	at := func(flag, rev string) (preview.Revision, error) {
 		h, err := repo.Resolve(rev)
 		if err != nil {
-			return preview.Revision{}, usageError{fmt.Errorf("--%s %s: %w; name a branch, tag or commit of the repository at %s (git fetch first for a remote branch)", flag, rev, gitrev.ErrNoRevision, repo.Root)}
+			return preview.Revision{}, revisionError(flag, rev, repo, err)
 		}
 		name := fmt.Sprintf("%s (%s)", rev, h.String()[:7])
 		fsys, err := repo.FS(h)
@@ -177,4 +177,13 @@ func (g *globals) diffCached(cf cacheFlags, base, head preview.Revision, opts pr
 	}
 	renderApp, renderPlat := renderHooks()
 	return preview.Cached(base, head, opts, preview.Cache{Store: store, Version: cache.BinaryVersion(Version), RenderApp: renderApp, RenderPlatform: renderPlat})
+}
+
+// revisionError explains a revision of flag that repo could not resolve
+// to a commit.
+func revisionError(flag, rev string, repo *gitrev.Repo, err error) error {
+	if errors.Is(err, gitrev.ErrNotCommit) {
+		return usageError{fmt.Errorf("--%s: %w", flag, err)}
+	}
+	return usageError{fmt.Errorf("--%s %s: %w; name a branch, tag or commit of the repository at %s (git fetch first for a remote branch)", flag, rev, gitrev.ErrNoRevision, repo.Root)}
 }

@@ -37,11 +37,15 @@ apps/APP/overrides-ENV.cue. Nothing is written on any error.`,
 			var problems []importer.Problem
 			for _, name := range args {
 				b, err := readLimited(name)
+				var ie *importer.Error
+				if errors.As(err, &ie) {
+					problems = append(problems, ie.Problems...)
+					continue
+				}
 				if err != nil {
 					return err
 				}
 				d, err := importer.Parse(name, b)
-				var ie *importer.Error
 				if errors.As(err, &ie) {
 					problems = append(problems, ie.Problems...)
 					continue
@@ -93,6 +97,9 @@ func readLimited(name string) ([]byte, error) {
 		return nil, usageError{fmt.Errorf("input %s: %w", name, errors.Unwrap(err))}
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > importer.MaxFileBytes {
+		return nil, importer.TooBig(name, st.Size())
+	}
 	b, err := io.ReadAll(io.LimitReader(f, importer.MaxFileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)

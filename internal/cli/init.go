@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dmls-project/dmls/internal/outdir"
 	"github.com/dmls-project/dmls/internal/scaffold"
 )
 
@@ -21,6 +22,10 @@ validates and renders as written, and never overwrites a file.`,
 			dir := "."
 			if len(args) == 1 {
 				dir = args[0]
+			}
+			// Not into git's own files, as generate --out refuses them.
+			if abs, err := outdir.Resolve(dir); err == nil && outdir.InGitDir(abs) {
+				return usageError{fmt.Errorf("refusing to write a workspace into %s: it is inside a .git folder; give a folder of the work tree", dir)}
 			}
 			files, err := scaffold.Write(dir)
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/api"
+	"github.com/dmls-project/dmls/internal/evallimit"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
@@ -38,6 +40,7 @@ func serveCmd(g *globals) *cobra.Command {
 	var readStatus bool
 	var kubeOpts kube.Options
 	var envContexts []string
+	var evalWorkers int
 	c := &cobra.Command{
 		Use:   "serve --listen ADDR --tokens FILE [--repo NAME=URL ...]",
 		Short: "Serve the job and task submission API",
@@ -110,6 +113,12 @@ to stderr.`,
 			}
 			cfg.MLModel, cfg.Prefix, cfg.URLs, cfg.Auth, cfg.Tokens = target, prefix, urls, auth, tokens
 			cfg.Log, cfg.Audit = log, log.With("log", "audit")
+			// Each app of ml-model is evaluated first in a worker process
+			// under the limits, so that one team's spec cannot stall the
+			// others' submissions.
+			pool := evallimit.NewPool(g.limits, evalWorkers, log)
+			defer pool.Close()
+			cfg.Eval = pool
 			srv, err := api.New(cfg)
 			if err != nil {
 				return err
@@ -137,6 +146,7 @@ to stderr.`,
 	c.Flags().StringVar(&kubeOpts.Kubeconfig, "kubeconfig", "", "kubeconfig file for --status (default $KUBECONFIG, ~/.kube/config, or in-cluster)")
 	c.Flags().StringVar(&kubeOpts.Context, "context", "", "kubeconfig context of Argo CD's cluster for --status")
 	c.Flags().StringArrayVar(&envContexts, "env-context", nil, "kubeconfig context of one environment's cluster for --status: ENV=CONTEXT (repeatable)")
+	c.Flags().IntVar(&evalWorkers, "eval-workers", runtime.GOMAXPROCS(0), "worker processes that evaluate apps, each under --eval-timeout and --eval-memory")
 	c.Flags().StringVar(&cfg.Author.Name, "author", "dmls-api", "name of the commits' author")
 	c.Flags().StringVar(&cfg.Author.Email, "author-email", "dmls-api@localhost", "email of the commits' author")
 	return c

@@ -102,7 +102,7 @@ func (g *globals) updateFindings(base string, res *build.Result) (diag.List, err
 	}
 	h, err := repo.Resolve(base)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--base %s: %w; name a branch, tag or commit of the repository at %s", base, gitrev.ErrNoRevision, repo.Root)}
+		return nil, revisionError("base", base, repo, err)
 	}
 	fsys, err := repo.FS(h)
 	if errors.Is(err, gitrev.ErrNoFolder) {

@@ -26,6 +26,9 @@ var (
 	ErrNoRepo = errors.New("not inside a git repository")
 	// ErrNoRevision: the revision names no commit.
 	ErrNoRevision = errors.New("no such revision")
+	// ErrNotCommit: the revision names a file, folder or tree, not a
+	// commit. It is an ErrNoRevision too.
+	ErrNotCommit = fmt.Errorf("not a commit: %w", ErrNoRevision)
 	// ErrNoFolder: the folder does not exist at the revision.
 	ErrNoFolder = errors.New("folder does not exist at this revision")
 )
@@ -77,6 +80,25 @@ func Open(dir string) (*Repo, error) {
 func (r *Repo) Resolve(rev string) (plumbing.Hash, error) {
 	if rev == "" || strings.HasPrefix(rev, "-") {
 		return plumbing.ZeroHash, fmt.Errorf("revision %q: %w", rev, ErrNoRevision)
+	}
+	// go-git drops what it does not read: HEAD:platform.cue, HEAD:apps
+	// and HEAD^{tree} would all silently name HEAD.
+	if strings.Contains(rev, ":") {
+		return plumbing.ZeroHash, fmt.Errorf("%w: %q names a file or folder in a commit; give the commit alone, such as %q", ErrNotCommit, rev, rev[:strings.Index(rev, ":")])
+	}
+	for rest := rev; ; {
+		i := strings.Index(rest, "^{")
+		if i < 0 {
+			break
+		}
+		j := strings.Index(rest[i:], "}")
+		if j < 0 {
+			break
+		}
+		if what := rest[i+2 : i+j]; what != "" && what != "commit" && !strings.HasPrefix(what, "/") {
+			return plumbing.ZeroHash, fmt.Errorf("%w: %q names a %s; give a commit, such as %q", ErrNotCommit, rev, what, rev[:len(rev)-len(rest)+i])
+		}
+		rest = rest[i+j:]
 	}
 	h, err := r.repo.ResolveRevision(plumbing.Revision(rev))
 	if err != nil {

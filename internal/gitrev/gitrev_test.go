@@ -49,10 +49,16 @@ func TestFSAtRevision(t *testing.T) {
 	if h, err := r.Resolve("main~1"); err != nil || h.String() != first {
 		t.Fatalf("Resolve(main~1) = %s, %v; want %s", h, err, first)
 	}
+	for _, good := range []string{"HEAD^{commit}", "HEAD^{}"} {
+		if h, err := r.Resolve(good); err != nil || h.String() != second {
+			t.Errorf("Resolve(%s) = %s, %v; want %s", good, h, err, second)
+		}
+	}
 	if h, err := r.Resolve(second[:8]); err != nil || h.String() != second {
 		t.Fatalf("Resolve(short hash) = %s, %v; want %s", h, err, second)
 	}
-	for _, bad := range []string{"nope", "", "--upload-pack=x", "main~5"} {
+	// Issue 18, section 5: what names no commit is refused, not read as HEAD.
+	for _, bad := range []string{"nope", "", "--upload-pack=x", "main~5", "HEAD:platform.cue", "HEAD:apps", "HEAD:", "main:specs", "HEAD^{tree}", "HEAD^{blob}", "HEAD~1^{tree}"} {
 		if _, err := r.Resolve(bad); !errors.Is(err, gitrev.ErrNoRevision) {
 			t.Errorf("Resolve(%q) = %v, want ErrNoRevision", bad, err)
 		}

@@ -173,6 +173,9 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 		}
 		app = src
 	}
+	if !workspace.ValidAppName(app) && opts.App != "" {
+		return nil, &Error{Problems: []Problem{{Doc: "--app", Message: fmt.Sprintf("app name %q is invalid: an app name is a DNS-1035 label of at most 63 characters (lower-case letters, digits and '-', starting with a letter), such as fashion-mnist", app)}}}
+	}
 	if !workspace.ValidAppName(app) {
 		return nil, &Error{Problems: []Problem{{Doc: orInput(t.appFrom), Path: "metadata.name", Message: fmt.Sprintf("app name %q is not a DNS-1035 label (lower-case letters, digits and '-', starting with a letter); set --app", app)}}}
 	}
@@ -197,6 +200,21 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 	if opts.Env != "" {
 		if ws.Env(opts.Env) == nil {
 			return nil, fmt.Errorf("unknown environment %q", opts.Env)
+		}
+		if existing == nil && statErr == nil {
+			// The folder is there but the app does not load: say why.
+			var d diag.List
+			if errors.As(err, &d) {
+				var why []string
+				for _, x := range d.Errors() {
+					if strings.HasPrefix(x.Pos.File, filepath.Join(root, dir)+string(filepath.Separator)) || x.Pos.File == filepath.Join(root, dir) {
+						why = append(why, x.String())
+					}
+				}
+				if len(why) > 0 {
+					return nil, fmt.Errorf("--env %s imports into an existing app, and app %s in %s does not load; fix it first:\n%s", opts.Env, app, filepath.Join(root, dir), strings.Join(why, "\n"))
+				}
+			}
 		}
 		if existing == nil {
 			return nil, fmt.Errorf("--env %s imports into an existing app, and there is no app %s; import without --env first", opts.Env, app)

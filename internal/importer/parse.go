@@ -76,12 +76,24 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// TooBig refuses an input file of size bytes, over MaxFileBytes; size < 0
+// when only that is known.
+func TooBig(file string, size int64) *Error {
+	is := fmt.Sprintf("%d bytes", size)
+	if size < 0 {
+		is = fmt.Sprintf("more than %d bytes", MaxFileBytes)
+	}
+	return &Error{Problems: []Problem{{Doc: file, Message: fmt.Sprintf("file is %s; import reads at most %d bytes (4 MiB) per file, split it", is, MaxFileBytes)}}}
+}
+
 // Parse splits a multi-document YAML file into documents. It refuses files
 // over MaxFileBytes, malformed YAML, anchors and aliases (which can blow a
 // small file up into a huge one), and documents that are not objects.
 func Parse(file string, data []byte) ([]Doc, error) {
 	if len(data) > MaxFileBytes {
-		return nil, &Error{Problems: []Problem{{Doc: file, Message: fmt.Sprintf("file is %d bytes; import reads at most %d bytes per file, split it", len(data), MaxFileBytes)}}}
+		// The caller may have read only past the limit: the size is
+		// known only to be more than it.
+		return nil, TooBig(file, -1)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []Doc

@@ -323,6 +323,21 @@ func checkName(p string) error {
 	return nil
 }
 
+// InGitDir reports whether the absolute path abs is a .git folder or in
+// one: git's own files, where nothing of dmls's may be written.
+func InGitDir(abs string) bool {
+	for _, el := range strings.Split(filepath.ToSlash(abs), "/") {
+		if el == ".git" {
+			return true
+		}
+	}
+	return false
+}
+
+// Resolve returns the absolute path of p with the symlinks of its existing
+// part resolved, as the checks of output folders see it.
+func Resolve(p string) (string, error) { return resolve(p) }
+
 // checkPlace refuses a dir that holds the workspace, its git work tree or
 // the current folder, or that sits in .git or in a folder of the
 // workspace that dmls reads.
@@ -350,21 +365,19 @@ func checkPlace(dir, abs string, opts Options) error {
 		}
 	}
 	for _, k := range keeps {
-		if within(k.path, abs) {
+		if Within(k.path, abs) {
 			if k.path == abs {
 				return fmt.Errorf("%w %s: it is %s", ErrRefused, dir, k.what)
 			}
 			return fmt.Errorf("%w %s: it holds %s", ErrRefused, dir, k.what)
 		}
 	}
-	for _, el := range strings.Split(filepath.ToSlash(abs), "/") {
-		if el == ".git" {
-			return fmt.Errorf("%w %s: it is inside a .git folder", ErrRefused, dir)
-		}
+	if InGitDir(abs) {
+		return fmt.Errorf("%w %s: it is inside a .git folder", ErrRefused, dir)
 	}
 	if ws != "" {
 		for _, d := range []string{"apps", "overlays"} {
-			if within(abs, filepath.Join(ws, d)) || within(filepath.Join(ws, d), abs) {
+			if Within(abs, filepath.Join(ws, d)) || Within(filepath.Join(ws, d), abs) {
 				return fmt.Errorf("%w %s: it is in the workspace's %s/ folder, which dmls reads as specs", ErrRefused, dir, d)
 			}
 		}
@@ -447,8 +460,8 @@ func resolve(p string) (string, error) {
 	}
 }
 
-// within reports whether p is root or inside it.
-func within(p, root string) bool {
+// Within reports whether p is root or inside it (both absolute).
+func Within(p, root string) bool {
 	rel, err := filepath.Rel(root, p)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

@@ -79,6 +79,23 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 	if a, ok := l.cache.Get(digest); ok {
 		return a, nil
 	}
+	if l.guard == nil {
+		return l.evalApp(ev, dir, files, srcs, digest)
+	}
+	job := &AppJob{Root: l.root, Dir: dir, Context: l.ctx, ContextDigest: l.ctxDigest}
+	for i, f := range files {
+		job.Files = append(job.Files, File{Rel: f, Data: srcs[i]})
+	}
+	return l.guard.Evaluate(job, func() (*App, diag.List) { return l.evalApp(ev, dir, files, srcs, digest) })
+}
+
+// evalApp evaluates the app in the folder dir from its spec files, read:
+// the one function that evaluates an app, in this process (Load) or in a
+// worker (EvalApp), so that both find the same. A valid app is cached
+// under digest.
+func (l *loader) evalApp(ev *evaluator, dir string, files []string, srcs [][]byte, digest string) (*App, diag.List) {
+	dirPos := l.filePos(path.Join(AppsDir, dir))
+	var d diag.List
 	var raw cue.Value
 	var display []string
 	for i, f := range files {

@@ -92,6 +92,21 @@ func (l *loader) checkComponents(h interface{ Write([]byte) (int, error) }) {
 
 // readChart reads a chart folder, or a .tgz, of the workspace.
 func (l *loader) readChart(rel string) (helmrender.Files, error) {
+	files, err := l.readChartFiles(rel)
+	if err != nil {
+		// The workspace's root refuses a symlink that leads outside it
+		// with "path escapes from parent": name the link instead.
+		for p := rel; p != "." && p != "/"; p = path.Dir(p) {
+			if target, lerr := fs.ReadLink(l.fsys, p); lerr == nil {
+				return nil, fmt.Errorf("%w: %s is a symlink to %s, which the workspace cannot follow (only files inside %s are read); copy the chart into the workspace", helmrender.ErrUnsafe, p, target, l.root)
+			}
+		}
+	}
+	return files, err
+}
+
+// readChartFiles is readChart without its explanation of symlinks.
+func (l *loader) readChartFiles(rel string) (helmrender.Files, error) {
 	if !strings.HasSuffix(rel, ".tgz") {
 		return helmrender.Read(l.fsys, rel, helmrender.Limits{})
 	}

@@ -77,6 +77,10 @@ type Options struct {
 	// environments or schemas changed.
 	Cache *memo.Cache[*App]
 
+	// Guard bounds the evaluation of each app; nil means the process's
+	// default (SetDefaultGuard), if any.
+	Guard Guard
+
 	// legacy turns off the fast path of loadApp, for tests that compare
 	// the two.
 	legacy bool
@@ -193,28 +197,22 @@ func (a *App) Instance(env string) *Instance {
 // back as a diag.List holding every finding; the Workspace then holds what
 // was valid.
 func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
-	l := &loader{fsys: fsys, root: root, ws: &Workspace{Root: root, EnvProv: map[string]provenance.Map{}}, envFiles: map[string]provenance.Pos{}}
-	ev, err := newEvaluator()
+	l, ev, err := loadContext(fsys, root, true)
 	if err != nil {
 		return nil, err
 	}
-	if l.checkSealed(); l.diags.HasErrors() {
-		return l.ws, l.diags.Err()
-	}
-	h := sha256.New()
-	fmt.Fprintf(h, "schemas %s\nroot %s\n", schemaDigest(), root)
-	l.loadPlatform(ev, h)
-	if l.ws.Platform != nil {
-		l.checkComponents(h)
-	}
-	l.loadEnvs(ev, h)
-	l.ws.Digest = hex.EncodeToString(h.Sum(nil))
 	if l.diags.HasErrors() || l.ws.Platform == nil {
 		l.ws.Warnings = l.diags.Warnings()
 		return l.ws, l.diags.Err()
 	}
 	l.cache = opts.Cache
 	l.legacy = opts.legacy
+	l.guard = opts.Guard
+	if l.guard == nil {
+		if g := defaultGuard.Load(); g != nil {
+			l.guard = *g
+		}
+	}
 	l.loadApps(ev, opts)
 	l.checkOwners()
 	l.diags = append(l.diags, checkQuotas(l.ws)...)
@@ -224,6 +222,33 @@ func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
 	}
 	l.ws.Warnings.Sort()
 	return l.ws, l.diags.Err()
+}
+
+// loadContext loads what every app of the workspace in fsys is evaluated
+// against: the platform (with its components' charts when components is
+// set) and the environments. It records their spec files, so that an app
+// can be evaluated elsewhere (AppJob).
+func loadContext(fsys fs.FS, root string, components bool) (*loader, *evaluator, error) {
+	l := &loader{fsys: fsys, root: root, ws: &Workspace{Root: root, EnvProv: map[string]provenance.Map{}}, envFiles: map[string]provenance.Pos{}}
+	ev, err := newEvaluator()
+	if err != nil {
+		return nil, nil, err
+	}
+	if l.checkSealed(); l.diags.HasErrors() {
+		return l, ev, nil
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "schemas %s\nroot %s\n", schemaDigest(), root)
+	l.recording = true
+	l.loadPlatform(ev, h)
+	if l.ws.Platform != nil && components {
+		l.checkComponents(h)
+	}
+	l.loadEnvs(ev, h)
+	l.recording = false
+	l.ctxDigest = contextDigest(root, l.ctx)
+	l.ws.Digest = hex.EncodeToString(h.Sum(nil))
+	return l, ev, nil
 }
 
 // LoadDir loads the workspace in the folder dir. Every read goes through
@@ -287,17 +312,26 @@ func (l *loader) checkSealed() {
 type loader struct {
 	cache  *memo.Cache[*App]
 	legacy bool
-	fsys   fs.FS
-	root   string
-	ws     *Workspace
-	diags  diag.List
+	guard  Guard
+	// ctx are the platform's and environments' spec files, recorded
+	// while recording is set; ctxDigest names them.
+	ctx       []File
+	ctxDigest string
+	recording bool
+	fsys      fs.FS
+	root      string
+	ws        *Workspace
+	diags     diag.List
 	// envFiles are the environments' spec files, by name.
 	envFiles map[string]provenance.Pos
 }
 
 // display names a file as the user sees it.
-func (l *loader) display(rel string) string {
-	return filepath.Join(l.root, filepath.FromSlash(rel))
+func (l *loader) display(rel string) string { return displayPath(l.root, rel) }
+
+// displayPath names the file rel of the workspace root as the user sees it.
+func displayPath(root, rel string) string {
+	return filepath.Join(root, filepath.FromSlash(rel))
 }
 
 func (l *loader) filePos(rel string) provenance.Pos {
@@ -315,11 +349,19 @@ func (l *loader) readSpec(ev *evaluator, rel string, h interface{ Write([]byte) 
 
 // readFile reads a spec file and adds it to the digest h.
 func (l *loader) readFile(rel string, h interface{ Write([]byte) (int, error) }) ([]byte, diag.List) {
-	src, err := fs.ReadFile(l.fsys, rel)
+	src, err := ReadSpecFile(l.fsys, rel)
 	if err != nil {
 		var d diag.List
-		d.Add(l.filePos(rel), "", "cannot read spec file: %v", unwrapPathError(err))
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			d.Add(l.filePos(rel), "", "cannot read spec file: %v", pe.Err)
+		} else {
+			d.Add(l.filePos(rel), "", "%v", err)
+		}
 		return nil, d
+	}
+	if l.recording {
+		l.ctx = append(l.ctx, File{Rel: rel, Data: src})
 	}
 	if h != nil {
 		fmt.Fprintf(h, "file %s %d\n", rel, len(src))
@@ -360,10 +402,18 @@ func (l *loader) specFiles(dir string) ([]string, diag.List) {
 		}
 		rel := path.Join(dir, e.Name())
 		if e.Type()&fs.ModeSymlink != 0 {
-			d.Add(l.filePos(rel), "", "spec files may not be symlinks; copy the file into the workspace")
+			to := ""
+			if target, err := fs.ReadLink(l.fsys, rel); err == nil {
+				to = " (this one is a symlink to " + target + ")"
+				if _, err := fs.Stat(l.fsys, rel); errors.Is(err, fs.ErrNotExist) {
+					to = " (this one is a dangling symlink, to " + target + ")"
+				}
+			}
+			d.Add(l.filePos(rel), "", "spec files may not be symlinks%s; copy the file into the workspace", to)
 			continue
 		}
 		if !e.Type().IsRegular() {
+			d.Add(l.filePos(rel), "", "%v", notRegular(e.Type()))
 			continue
 		}
 		files = append(files, rel)
