@@ -37,6 +37,26 @@ type globals struct {
 
 // Main runs dmls with args and returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	var se silentExit
+	if errors.As(err, &se) {
+		return se.code
+	}
+	return printError(stderr, err)
+}
+
+// Command returns dmls's command tree, which runs nothing until executed:
+// the man pages, the shell completions and the CLI reference are generated
+// from it.
+func Command() *cobra.Command { return newRoot(io.Discard, io.Discard) }
+
+// newRoot builds the command tree that writes to stdout and stderr.
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	g := &globals{stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
 		Use:   "dmls",
@@ -47,7 +67,6 @@ repos and registers them with Argo CD, which deploys them.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVarP(&g.workspace, "workspace", "w", ".", "workspace folder")
@@ -60,15 +79,7 @@ repos and registers them with Argo CD, which deploys them.`,
 	} {
 		root.AddCommand(c)
 	}
-	err := root.Execute()
-	if err == nil {
-		return ExitOK
-	}
-	var se silentExit
-	if errors.As(err, &se) {
-		return se.code
-	}
-	return printError(stderr, err)
+	return root
 }
 
 // printError reports err on stderr and returns the exit code it calls for.
