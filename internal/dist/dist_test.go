@@ -249,7 +249,11 @@ func TestActionInstallsAVerifiedRelease(t *testing.T) {
 	l.Write(map[string]string{"apps/fashion-mnist/serving.cue": strings.Replace(files["apps/fashion-mnist/serving.cue"], "canaryPercent: 10", "canaryPercent: 25", 1)})
 	l.Commit("canary 25%")
 	out := filepath.Join(t.TempDir(), "preview")
-	cmd := exec.Command("bash", filepath.Join(root, ".github/scripts/dmls-preview.sh"))
+	script, err := filepath.Abs(filepath.Join(root, ".github/scripts/dmls-preview.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", script)
 	cmd.Dir = l.Dir
 	cmd.Env = append(os.Environ(), "DMLS="+dmls, "BASE_SHA="+base, "OUT="+out, "FORMAT=markdown")
 	if b, err := cmd.CombinedOutput(); err != nil {
