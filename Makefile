@@ -4,10 +4,11 @@
 export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 GO      ?= go
 BIN     := bin/dmls
+TOOLS   := .cache/tools
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/dmls-project/dmls/internal/cli.Version=$(VERSION)
 
-.PHONY: all build render test lint golden bench bench-go bench-api image fuzz preview e2e e2e-deps e2e-up e2e-down clean
+.PHONY: all build render test lint golden bench bench-go bench-api dist dist-check image fuzz preview e2e e2e-deps e2e-up e2e-down clean
 
 all: build
 
@@ -29,10 +30,11 @@ test:
 	$(GO) vet ./...
 	$(GO) test -timeout 30m ./...
 
-## lint: gofmt and go vet
-lint:
+## lint: gofmt, go vet, and actionlint over the GitHub workflows
+lint: $(TOOLS)/actionlint
 	@out=$$(gofmt -l cmd generators internal schemas tests 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(TOOLS)/actionlint -no-color .github/workflows/*.yml
 
 ## golden: refresh golden files after an intended change of output (the
 ## packages whose tests use internal/golden, which defines -update)
@@ -42,7 +44,6 @@ golden:
 ## bench: the dmls binary against the peer pipeline (cue export per app,
 ## kustomize build per overlay), cold and warm, at 100 and 1,000 apps, as a
 ## Markdown table in .cache/bench.md; BENCH_5000=1 adds 5,000 apps
-TOOLS        := .cache/tools
 BENCH_SIZES  ?= 100,1000$(if $(BENCH_5000),$(comma)5000)
 BENCH_PEER   ?= 100,1000
 comma        := ,
@@ -54,6 +55,10 @@ $(TOOLS)/cue:
 	GOBIN=$(CURDIR)/$(TOOLS) $(GO) install cuelang.org/go/cmd/cue@v0.17.1
 $(TOOLS)/kustomize:
 	GOBIN=$(CURDIR)/$(TOOLS) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@v5.6.0
+$(TOOLS)/actionlint:
+	GOBIN=$(CURDIR)/$(TOOLS) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+$(TOOLS)/cyclonedx-gomod:
+	GOBIN=$(CURDIR)/$(TOOLS) $(GO) install github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
 
 ## bench-go: the Go benchmarks of loading, generating and rendering
 bench-go:
@@ -63,9 +68,29 @@ bench-go:
 bench-api:
 	$(GO) test ./internal/api/ -run '^$$' -bench BenchmarkSubmit500 -benchtime 1x -timeout 40m
 
-## image: the dmls image (needs a Docker engine; dmls serve runs the API)
+## dist: the release archives in dist/: a static, stripped binary per
+## platform with the license, README, completions, man pages and an SBOM,
+## and SHA256SUMS. A tree with uncommitted changes is refused unless
+## ALLOW_DIRTY=1. DIST_PLATFORMS picks platforms (default all four).
+DIST_PLATFORMS ?= linux/amd64,linux/arm64,darwin/amd64,darwin/arm64
+DIST_FLAGS      = -version $(VERSION) -sbom-tool $(CURDIR)/$(TOOLS)/cyclonedx-gomod $(if $(ALLOW_DIRTY),-allow-dirty)
+dist: $(TOOLS)/cyclonedx-gomod
+	$(GO) run ./internal/dist $(DIST_FLAGS) -out dist -platforms $(DIST_PLATFORMS)
+
+## dist-check: build linux/amd64 twice and require identical archives (CI)
+dist-check: $(TOOLS)/cyclonedx-gomod
+	$(GO) run ./internal/dist $(DIST_FLAGS) -out .cache/dist-a -platforms linux/amd64
+	$(GO) run ./internal/dist $(DIST_FLAGS) -out .cache/dist-b -platforms linux/amd64
+	cmp .cache/dist-a/SHA256SUMS .cache/dist-b/SHA256SUMS
+	@echo "reproducible:"; cat .cache/dist-a/SHA256SUMS
+
+## image: the multi-arch dmls image (linux/amd64, linux/arm64) as an OCI
+## layout in dist/oci, built from scratch without Docker; prints its digest
 image:
-	docker build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) -t dmls:$(VERSION) .
+	$(MAKE) dist DIST_PLATFORMS=linux/amd64,linux/arm64
+	$(GO) run ./internal/ociimage -out dist/oci -version $(VERSION) -revision $$(git rev-parse HEAD) \
+	  -created $$(git log -1 --format=%ct) \
+	  -bin linux/amd64=dist/build/linux_amd64/dmls -bin linux/arm64=dist/build/linux_arm64/dmls
 
 ## preview: the Markdown preview (dmls diff) of what the working tree
 ## changes against BASE, in $(PREVIEW)
@@ -82,7 +107,7 @@ fuzz:
 	$(GO) test ./internal/repourl/ -run '^$$' -fuzz FuzzPublic -fuzztime 30s
 
 clean:
-	rm -rf bin rendered
+	rm -rf bin rendered dist
 
 ## e2e: end-to-end tests against a real etcd, kube-apiserver and Argo CD (tools cached in .cache/e2e)
 E2E := tests/e2e/cluster.sh

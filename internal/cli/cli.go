@@ -39,6 +39,8 @@ type globals struct {
 	limits     evallimit.Limits
 	evalMemory string
 	stops      stopHooks
+	// stopWatchdog ends the evaluation watchdog that the command started.
+	stopWatchdog func()
 }
 
 // Main runs dmls with args and returns the process exit code.
@@ -47,6 +49,35 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		// dmls serve started this process to evaluate apps.
 		return evallimit.RunWorker()
 	}
+	root, g := newRoot(stdout, stderr)
+	defer func() {
+		if g.stopWatchdog != nil {
+			g.stopWatchdog()
+		}
+	}()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	var se silentExit
+	if errors.As(err, &se) {
+		return se.code
+	}
+	return printError(stderr, err)
+}
+
+// Command returns dmls's command tree, which runs nothing until executed:
+// the man pages, the shell completions and the CLI reference are generated
+// from it.
+func Command() *cobra.Command {
+	root, _ := newRoot(io.Discard, io.Discard)
+	return root
+}
+
+// newRoot builds the command tree that writes to stdout and stderr, and
+// the flags its commands share.
+func newRoot(stdout, stderr io.Writer) (*cobra.Command, *globals) {
 	g := &globals{stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
 		Use:   "dmls",
@@ -57,19 +88,12 @@ repos and registers them with Argo CD, which deploys them.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVarP(&g.workspace, "workspace", "w", ".", "workspace folder")
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "text", "output format where output is structured: text, yaml or json")
 	root.PersistentFlags().DurationVar(&g.limits.Timeout, "eval-timeout", evallimit.DefaultTimeout, "longest the CUE evaluation of one app may take; beyond, the command stops (serve: the app is broken)")
 	root.PersistentFlags().StringVar(&g.evalMemory, "eval-memory", "1Gi", "heap the CUE evaluation of one app may use; beyond, the command stops (serve: the app is broken)")
-	var stopWatchdog func()
-	defer func() {
-		if stopWatchdog != nil {
-			stopWatchdog()
-		}
-	}()
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		var err error
 		if g.limits.Memory, err = evallimit.ParseMemory(g.evalMemory); err != nil {
@@ -79,7 +103,7 @@ repos and registers them with Argo CD, which deploys them.`,
 			return usageError{fmt.Errorf("--eval-timeout %s: want a duration such as 10s", g.limits.Timeout)}
 		}
 		if cmd.Name() != "serve" {
-			stopWatchdog = g.watchEvaluation()
+			g.stopWatchdog = g.watchEvaluation()
 		}
 		return nil
 	}
@@ -91,15 +115,7 @@ repos and registers them with Argo CD, which deploys them.`,
 	} {
 		root.AddCommand(c)
 	}
-	err := root.Execute()
-	if err == nil {
-		return ExitOK
-	}
-	var se silentExit
-	if errors.As(err, &se) {
-		return se.code
-	}
-	return printError(stderr, err)
+	return root, g
 }
 
 // printError reports err on stderr and returns the exit code it calls for.

@@ -69,14 +69,27 @@ func TestWorkflowsAreSafe(t *testing.T) {
 	if strings.Contains(text, "secrets.") {
 		t.Errorf("dmls-preview.yml uses a secret")
 	}
-	var runs []string
+	usesAction := false
 	for _, j := range pre.Jobs {
 		for _, s := range j.Steps {
-			runs = append(runs, s.Run)
+			usesAction = usesAction || s.Uses == "./"
 		}
 	}
-	if !strings.Contains(strings.Join(runs, "\n"), ".github/scripts/dmls-preview.sh") {
-		t.Errorf("dmls-preview.yml does not run the preview script: %q", runs)
+	if !usesAction {
+		t.Errorf("dmls-preview.yml does not use the dmls action (uses: ./)")
+	}
+	// The action installs dmls and runs the preview script, with no secret.
+	action, err := os.ReadFile(filepath.Join(workflows, "..", "action.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{".github/scripts/dmls-install.sh", ".github/scripts/dmls-preview.sh", "using: composite"} {
+		if !strings.Contains(string(action), want) {
+			t.Errorf("action.yml lacks %s", want)
+		}
+	}
+	if strings.Contains(string(action), "secrets.") {
+		t.Errorf("action.yml uses a secret")
 	}
 
 	com, text := readWorkflow(t, "dmls-preview-comment.yml")
@@ -89,7 +102,7 @@ func TestWorkflowsAreSafe(t *testing.T) {
 	if strings.Contains(text, "secrets.") {
 		t.Errorf("dmls-preview-comment.yml uses a secret beyond its own token")
 	}
-	runs = nil
+	var runs []string
 	for _, j := range com.Jobs {
 		for _, s := range j.Steps {
 			if strings.HasPrefix(s.Uses, "actions/checkout") {
