@@ -25,6 +25,7 @@ import (
 	"github.com/dmls-project/dmls/generators/catalog"
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/status/kube"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -119,6 +120,9 @@ func (c *Config) defaults() {
 	if c.Audit == nil {
 		c.Audit = c.Log
 	}
+	// No log line carries a credential, whatever error it quotes.
+	c.Log = slog.New(repourl.LogHandler(c.Log.Handler()))
+	c.Audit = slog.New(repourl.LogHandler(c.Audit.Handler()))
 }
 
 // Server is the dmls API server. Create it with New, start its writer with
@@ -145,6 +149,12 @@ type Server struct {
 	stop     sync.Once
 
 	hooks hooks
+
+	// probe is the readiness probe in flight: done closes when it ends.
+	probe struct {
+		sync.Mutex
+		done chan struct{}
+	}
 
 	// streams ends the status event streams when the server drains, and
 	// history caches what dmls published, for the status routes.
@@ -468,8 +478,14 @@ func (s *Server) write(w http.ResponseWriter, req *request, resp *response) {
 	body := resp.raw
 	if body == nil {
 		v := resp.body
-		if errs, ok := v.([]apiclient.FieldError); ok {
-			v = apiclient.ErrorResponse{RequestID: req.id, Errors: errs}
+		switch x := v.(type) {
+		case []apiclient.FieldError:
+			v = apiclient.ErrorResponse{RequestID: req.id, Errors: scrubErrors(x)}
+		case *apiclient.Result:
+			// Warnings quote what git and the loader said.
+			c := *x
+			c.Warnings = scrubAll(x.Warnings)
+			v = &c
 		}
 		var err error
 		if body, err = json.MarshalIndent(v, "", "  "); err != nil {
@@ -554,4 +570,26 @@ func (s *Server) auditLine(req *request, rt *route, resp *response, d time.Durat
 // metricsHandler serves the registry.
 func (s *Server) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+}
+
+// scrubErrors returns errs with every credential in a URL removed
+// (repourl.Scrub): an error of go-git or net/http names the URL it used.
+func scrubErrors(errs []apiclient.FieldError) []apiclient.FieldError {
+	out := make([]apiclient.FieldError, len(errs))
+	for i, e := range errs {
+		e.Message, e.Path = repourl.Scrub(e.Message), repourl.Scrub(e.Path)
+		out[i] = e
+	}
+	return out
+}
+
+func scrubAll(list []string) []string {
+	if list == nil {
+		return nil
+	}
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = repourl.Scrub(s)
+	}
+	return out
 }
