@@ -148,7 +148,6 @@ const probeTimeout = 3 * time.Second
 // last request. A caller with a valid token is told why.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
 	if !s.Ready() {
 		w.WriteHeader(http.StatusServiceUnavailable)

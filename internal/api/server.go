@@ -10,10 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -336,6 +339,8 @@ func newRequestID(r *http.Request) string {
 func (s *Server) serveRoute(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// No browser guesses another type than the one sent.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if rt.raw != nil {
 			rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 			rt.raw.ServeHTTP(rec, r)
@@ -380,21 +385,25 @@ func (s *Server) handle(rt *route, req *request) *response {
 	if h := s.hooks.beforeHandle; h != nil {
 		h(req.r)
 	}
+	if e := singleQuery(req.r); e != nil {
+		return errorResponse(e)
+	}
 	if rt.mutation {
+		if req.r.ContentLength > s.cfg.MaxBodyBytes {
+			// Refused before a byte of the body is read.
+			return errorResponse(errorf(http.StatusRequestEntityTooLarge, "the body (%d bytes) is larger than %d bytes, the most the server takes (--max-body)", req.r.ContentLength, s.cfg.MaxBodyBytes))
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(nil, req.r.Body, s.cfg.MaxBodyBytes))
 		var e *apiError
 		var tooBig *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooBig):
-			return errorResponse(errorf(http.StatusRequestEntityTooLarge, "the body is larger than %d bytes", s.cfg.MaxBodyBytes))
+			return errorResponse(errorf(http.StatusRequestEntityTooLarge, "the body is larger than %d bytes, the most the server takes (--max-body)", s.cfg.MaxBodyBytes))
 		case err != nil:
 			return errorResponse(badRequest("", "cannot read the body: %v", err))
 		}
-		if req.body, e = yamlBody(req.r, body); e != nil {
+		if req.body, e = decodeBody(req.r, body); e != nil {
 			return errorResponse(e)
-		}
-		if at, ok := duplicateKey(req.body); ok {
-			return errorResponse(badRequest(at, "this key is in its object twice; give each key once (spec files may not repeat a key either)"))
 		}
 		// A dry run commits nothing, so it has nothing to do only once.
 		if key := req.r.Header.Get(apiclient.HeaderIdempotencyKey); key != "" && req.r.URL.Query().Get(queryDryRun) != "true" {
@@ -435,6 +444,21 @@ func (s *Server) idempotent(rt *route, req *request, key string) (resp *response
 	s.idem.finish(e, resp)
 	finished = true
 	return resp
+}
+
+// singleQuery refuses a query parameter given more than once
+// (?env=prod&env=dev): which one would win is not for the server to guess.
+func singleQuery(r *http.Request) *apiError {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return badRequest("", "the query string is malformed: %v", err)
+	}
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		if len(q[k]) > 1 {
+			return badRequest(k, "the query parameter %s is given %d times; give it once", k, len(q[k]))
+		}
+	}
+	return nil
 }
 
 func printableASCII(s string) bool {
