@@ -200,3 +200,64 @@ func TestRepeatedQueryParameters(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeBody is issue 18's fuzz target for the API body decoder: it
+// never panics, what it accepts is JSON within the bounds (no key twice,
+// at most maxBodyDepth deep), and each refusal is a 400 or 415 with a
+// message.
+func FuzzDecodeBody(f *testing.F) {
+	for _, s := range []struct{ ct, body string }{
+		{"application/json", `{"name":"a","training":{"image":"i","hyperparameters":{"lr":0.1}}}`},
+		{"application/json", string(deepHyperparameters(9000))},
+		{"application/json", string(deepHyperparameters(63))},
+		{"application/json", `{"training":{"image":"a","image":"b"}}`},
+		{"application/json", `{"name":"a","\u006eame":"b"}`},
+		{"application/json", `{"a":1} {"b":2}`},
+		{"application/yaml", "name: a\ntraining:\n  image: a\n  image: b\n"},
+		{"application/yaml", "a: &x {b: 1}\nc: *x\n"},
+		{"application/yaml", "a: &a [x,x]\nb: &b [*a,*a]\nc: [*b,*b]\n"},
+		{"application/yaml", "training:\n  <<: {image: a}\n"},
+		{"application/yaml", "name: a\n---\nname: b\n"},
+		{"application/yaml", strings.Repeat("[", 100) + strings.Repeat("]", 100)},
+		{"text/plain", "{}"},
+		{"", ""},
+	} {
+		f.Add(s.ct, []byte(s.body))
+	}
+	f.Fuzz(func(t *testing.T, ct string, body []byte) {
+		r := httptest.NewRequest("POST", "/", nil)
+		r.Header.Set("Content-Type", ct)
+		out, e := decodeBody(r, body)
+		if e != nil {
+			if (e.status != http.StatusBadRequest && e.status != http.StatusUnsupportedMediaType) || len(e.errors) == 0 || e.errors[0].Message == "" {
+				t.Fatalf("refusal %d %+v", e.status, e.errors)
+			}
+			return
+		}
+		if len(bytes.TrimSpace(out)) == 0 || !json.Valid(out) {
+			return // not JSON: the handler's decoder says so
+		}
+		// What passed is within the bounds.
+		if e := checkJSON(out); e != nil {
+			t.Fatalf("accepted %q, then refused it: %v", out, e)
+		}
+		dec := json.NewDecoder(bytes.NewReader(out))
+		depth, most := 0, 0
+		for {
+			tok, err := dec.Token()
+			if err != nil {
+				break
+			}
+			switch tok {
+			case json.Delim('{'), json.Delim('['):
+				depth++
+				most = max(most, depth)
+			case json.Delim('}'), json.Delim(']'):
+				depth--
+			}
+		}
+		if most > maxBodyDepth {
+			t.Fatalf("accepted a body %d deep", most)
+		}
+	})
+}

@@ -444,6 +444,7 @@ func (w *writer) answer(jobs []*job, p *plan, before, after *snapshot, commits [
 				res.Warnings = []string{warning}
 			}
 		}
+		res.Warnings = append(res.Warnings, appWarnings(j.op, e)...)
 		for _, dir := range after.broken() {
 			how := "keeps its last good config"
 			if _, ok := after.lastGood[dir]; !ok {
@@ -462,6 +463,35 @@ func (w *writer) answer(jobs []*job, p *plan, before, after *snapshot, commits [
 		}
 		j.done <- &outcome{result: res}
 	}
+}
+
+// appWarnings are the warnings that validate prints for the app of e (the
+// load's, such as a secret-looking literal where policy.secretLiterals is
+// "warn", and the generated objects' checks), with the paths of the
+// request body, as "warning: path: message [rule]".
+func appWarnings(op specops.Operation, e *appEntry) []string {
+	if e == nil || e.app == nil {
+		return nil
+	}
+	var d diag.List
+	d = append(d, e.app.Warnings...)
+	if e.built != nil {
+		d = append(d, e.built.Warnings...)
+	}
+	d.Sort()
+	var out []string
+	for _, x := range d {
+		s := "warning: "
+		if p := op.BodyPath(x.Path); p != "" {
+			s += p + ": "
+		}
+		s += x.Message
+		if x.Rule != "" {
+			s += " [" + x.Rule + "]"
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // plan is a batch applied to one snapshot.
