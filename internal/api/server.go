@@ -153,6 +153,10 @@ type Server struct {
 
 	hooks hooks
 
+	// fatal receives the error that stops the server from starting (a
+	// token of a team the platform does not hold); Serve returns it.
+	fatal chan error
+
 	// probe is the readiness probe in flight: done closes when it ends.
 	probe struct {
 		sync.Mutex
@@ -198,6 +202,7 @@ func New(cfg Config) (*Server, error) {
 		idem:    newIdemStore(cfg.IdempotencyTTL, cfg.IdempotencyKeys),
 		metrics: newMetrics(cfg.Registry),
 		schema:  schema,
+		fatal:   make(chan error, 1),
 	}
 	s.health = newHealth(s.metrics.registry)
 	s.store.health = s.health
@@ -274,6 +279,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	select {
 	case <-ctx.Done():
 	case serveErr = <-errc:
+	case serveErr = <-s.fatal:
 	}
 	s.log.Info("shutting down: finishing accepted changes")
 	sctx, cancel := context.WithTimeout(context.Background(), DefaultShutdownTimeout)

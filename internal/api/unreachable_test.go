@@ -6,10 +6,13 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
+	"net"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -219,5 +222,30 @@ func TestReadyzProbesEachTime(t *testing.T) {
 	code, b := readyz(researchToken)
 	if code != http.StatusServiceUnavailable || strings.Contains(b, "connection refused") || !strings.Contains(b, gitops.ErrAuth.Error()) {
 		t.Errorf("readyz with the credentials refused: %d %q, want the authentication error and not the old one", code, b)
+	}
+}
+
+// TestUnknownTeamInTokens is issue 18, section 5: a token of a team the
+// platform does not hold (a typo) was accepted silently. The server
+// refuses to start, naming the file and the line.
+func TestUnknownTeamInTokens(t *testing.T) {
+	r := startRepos(t)
+	tokens, err := ParseTokens(strings.NewReader("# tokens\nml-research="+researchToken+"\nml-reserch/bob=typo-token-0123456789\n"), "tokens.txt")
+	noErr(t, err)
+	ts := newServer(t, r, func(c *Config) { c.Tokens = tokens })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	noErr(t, err)
+	done := make(chan error, 1)
+	go func() { done <- ts.Serve(context.Background(), ln) }()
+	select {
+	case err := <-done:
+		if err == nil || !errors.Is(err, ErrTokens) || !strings.Contains(err.Error(), "tokens.txt:3: team ml-reserch is not a team of the platform; its teams are ml-research, ml-serving") {
+			t.Errorf("Serve: %v, want the unknown team at tokens.txt:3", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the server started with a token of an unknown team")
+	}
+	if ts.Ready() {
+		t.Error("the server is ready")
 	}
 }

@@ -138,6 +138,14 @@ func (w *writer) startup() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 		sn, err := w.s.store.read(ctx)
 		cancel()
+		if err == nil && sn.platform() != nil {
+			teams := slices.Sorted(maps.Keys(sn.platform().Teams))
+			if err := w.s.cfg.Tokens.CheckTeams(teams); err != nil {
+				w.log().Error("refusing to start", "error", err)
+				w.s.fatal <- err
+				return false
+			}
+		}
 		if err == nil {
 			w.log().Info("workspace read", "commit", sn.sha, "apps", len(sn.byName))
 			w.ensureConfig(sn)
