@@ -62,12 +62,8 @@ func TestQuotaUnderConcurrency(t *testing.T) {
 	}
 	r.git.Push(t, "ml-model", gittest.Change{Files: map[string]string{"platform.cue": platform}, Message: "narrow the quota"})
 
-	g := newGate()
-	ts := newServer(t, r)
-	ts.Start()
-	ts.waitReady(t)
-	c := ts.client(researchToken)
-	ctx := context.Background()
+	ts := startServer(t, r)
+	c, ctx, g := ts.client(researchToken), context.Background(), newGate()
 	one := func(name string) apiclient.TrainingJobSubmission {
 		s := trainingJob(name)
 		s.Envs = []string{env}

@@ -98,22 +98,7 @@ func TestPublishKeepsURLCredentialsOutOfGit(t *testing.T) {
 		g.CreateRepo(t, r)
 	}
 	// A workspace whose platform.cue names every repo with the password.
-	ws := t.TempDir()
-	copyWorkspace(t, ws)
-	platform, err := os.ReadFile(filepath.Join(ws, "platform.cue"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := string(platform)
-	for _, r := range []string{"k8s-config", "infra", "ml-model", "kubeflow-config", "docs"} {
-		p = strings.Replace(p, "https://git.example.com/dmls/"+r+"-repo.git", credURL(g, "bot", pw, r), 1)
-	}
-	if !strings.Contains(p, pw) {
-		t.Fatal("the password did not get into platform.cue")
-	}
-	if err := os.WriteFile(filepath.Join(ws, "platform.cue"), []byte(p), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	ws := credWorkspace(t, g, "bot", pw)
 	texts := map[string]string{}
 
 	// validate warns, at the URL's line, and does not fail.
@@ -318,6 +303,29 @@ func TestServeKeepsURLCredentialsOutOfGit(t *testing.T) {
 	}
 }
 
+// credWorkspace returns a copy of the bundled example whose platform.cue
+// names every repo on g with user and password in its URL.
+func credWorkspace(t *testing.T, g *gittest.Server, user, password string) string {
+	t.Helper()
+	ws := t.TempDir()
+	copyWorkspace(t, ws)
+	platform, err := os.ReadFile(filepath.Join(ws, "platform.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := string(platform)
+	for _, r := range []string{"k8s-config", "infra", "ml-model", "kubeflow-config", "docs"} {
+		p = strings.Replace(p, "https://git.example.com/dmls/"+r+"-repo.git", credURL(g, user, password, r), 1)
+	}
+	if !strings.Contains(p, user) || !strings.Contains(p, password) {
+		t.Fatal("the credentials did not get into platform.cue")
+	}
+	if err := os.WriteFile(filepath.Join(ws, "platform.cue"), []byte(p), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
 // copyWorkspace copies the bundled example workspace into dir.
 func copyWorkspace(t *testing.T, dir string) {
 	t.Helper()
@@ -361,22 +369,7 @@ func TestPublishTokenAsUserName(t *testing.T) {
 	for _, r := range repos {
 		g.CreateRepo(t, r)
 	}
-	ws := t.TempDir()
-	copyWorkspace(t, ws)
-	platform, err := os.ReadFile(filepath.Join(ws, "platform.cue"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := string(platform)
-	for _, r := range repos {
-		p = strings.Replace(p, "https://git.example.com/dmls/"+r+"-repo.git", credURL(g, secret, "x-oauth-basic", r), 1)
-	}
-	if !strings.Contains(p, secret) {
-		t.Fatal("the token did not get into platform.cue")
-	}
-	if err := os.WriteFile(filepath.Join(ws, "platform.cue"), []byte(p), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	ws := credWorkspace(t, g, secret, "x-oauth-basic")
 	cache := t.TempDir()
 	texts := map[string]string{}
 	code, out, errOut := dmls(t, "publish", "-w", ws)
