@@ -41,3 +41,16 @@ func TestAnswerCarriesValidateWarnings(t *testing.T) {
 		t.Errorf("a clean dry run: %d %s", code, b)
 	}
 }
+
+// notValidate returns the warnings of an answer that are not validate's
+// findings about the app (appWarnings): those about the server's work,
+// such as a config publish that will be retried.
+func notValidate(warnings []string) []string {
+	var out []string
+	for _, w := range warnings {
+		if !strings.HasPrefix(w, "warning: ") {
+			out = append(out, w)
+		}
+	}
+	return out
+}
