@@ -29,6 +29,10 @@ const (
 	maxSpecBytes = workspace.MaxSpecBytes
 	// specIndent is the indentation of app.json (specops.Doc.Encode).
 	specIndent = 2
+	// maxYAMLValues bounds the values of a YAML body, counted before it
+	// is parsed: the YAML parser builds a node of some 500 bytes for each,
+	// so that a 1 MB list of numbers took 270 MiB.
+	maxYAMLValues = 20000
 )
 
 // decodeBody checks a request body with one strict decoder, for JSON and
@@ -167,6 +171,12 @@ func joinKey(at, k string) string {
 // the YAML line) and what import refuses: anchors, aliases, merge keys, and
 // more than one document.
 func checkYAML(b []byte) *apiError {
+	// Every value but the first follows one of these; strings that hold
+	// them count too, which only errs on the safe side.
+	if n := bytes.Count(b, []byte{'\n'}) + bytes.Count(b, []byte{','}) + bytes.Count(b, []byte{':'}) +
+		bytes.Count(b, []byte{'['}) + bytes.Count(b, []byte{'{'}); n > maxYAMLValues {
+		return badRequest("", "the YAML body has more than %d values (lines, items and keys); a spec holds settings, not data", maxYAMLValues)
+	}
 	dec := yamlv3.NewDecoder(bytes.NewReader(b))
 	var n yamlv3.Node
 	if err := dec.Decode(&n); err != nil {

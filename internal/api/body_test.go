@@ -63,6 +63,7 @@ func TestDecodeBody(t *testing.T) {
 		{"yaml deep", "application/yaml", strings.Repeat("[", 200) + strings.Repeat("]", 200), 400, strings.Repeat("[0]", 64), "more than 64 levels"},
 		{"yaml duplicate in json form", "application/yaml", `{"a": 1, "a": 2}`, 400, "a", "twice"},
 		{"yaml malformed", "application/yaml", "a: [\n", 400, "", "not valid YAML"},
+		{"yaml many values", "application/yaml", "l: [" + strings.Repeat("0,", 20001) + "0]", 400, "", "more than 20000 values"},
 		{"text/plain", "text/plain", `{"name":"a"}`, 415, "", `Content-Type "text/plain" is not accepted`},
 		{"form", "application/x-www-form-urlencoded", "a=b", 415, "", "not accepted"},
 		{"html", "text/html; charset=utf-8", "<p>", 415, "", "not accepted"},
@@ -106,6 +107,8 @@ func TestRefusedBodiesCostLittle(t *testing.T) {
 	}
 	wide := wideHyperparameters(400000)
 	yamlDeep := []byte("name: deep\ntraining:\n  hyperparameters: " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "\n")
+	yamlWide := []byte("name: wide\ntraining:\n  hyperparameters:\n    l: [" + strings.TrimSuffix(strings.Repeat("0,", 480000), ",") + "]\n")
+	yamlLines := []byte("training:\n  hyperparameters:\n" + strings.Repeat("    - 0\n", 120000))
 	before := r.git.CommitCount(t, "ml-model", "")
 	for _, c := range []struct {
 		name, method, path, ct string
@@ -119,6 +122,8 @@ func TestRefusedBodiesCostLittle(t *testing.T) {
 		{"POST wide", "POST", "/v1/teams/ml-research/trainingjobs", "", wide, "written out"},
 		{"PATCH wide", "PATCH", "/v1/teams/ml-research/trainingjobs/pre-0000", "", wide, "written out"},
 		{"POST yaml deep", "POST", "/v1/teams/ml-research/trainingjobs?dryRun=true", "application/yaml", yamlDeep, "levels deep"},
+		{"POST yaml wide", "POST", "/v1/teams/ml-research/trainingjobs", "application/yaml", yamlWide, "more than 20000 values"},
+		{"PATCH yaml lines", "PATCH", "/v1/teams/ml-research/trainingjobs/pre-0000?dryRun=true", "application/yaml", yamlLines, "more than 20000 values"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if int64(len(c.body)) > DefaultMaxBodyBytes {
