@@ -100,11 +100,12 @@ preview: $(BIN)
 	$(BIN) diff -w . --base $(BASE) --format markdown > $(PREVIEW).tmp && mv $(PREVIEW).tmp $(PREVIEW) || { rm -f $(PREVIEW).tmp; exit 1; }
 	@echo "wrote $(PREVIEW)"
 
-## fuzz: fuzz the spec loader for a minute
+## fuzz: fuzz the spec loader, the submit specs, repo URLs and the API body decoder
 fuzz:
 	$(GO) test ./internal/workspace/ -run '^$$' -fuzz FuzzLoad -fuzztime 60s
 	$(GO) test ./internal/apiclient/ -run '^$$' -fuzz FuzzSubmitSpec -fuzztime 30s
 	$(GO) test ./internal/repourl/ -run '^$$' -fuzz FuzzPublic -fuzztime 30s
+	$(GO) test ./internal/api/ -run '^$$' -fuzz FuzzDecodeBody -fuzztime 30s
 
 clean:
 	rm -rf bin rendered dist

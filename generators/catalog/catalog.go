@@ -9,7 +9,6 @@ package catalog
 
 import (
 	"fmt"
-	"net/url"
 	"path"
 	"sort"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/memo"
+	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -240,7 +240,7 @@ func servingOf(in *workspace.Instance, objs []generators.Object) serving {
 	}
 	switch {
 	case s.Model != nil && s.Model.StorageURI != "":
-		out.what = "`" + redactURI(s.Model.StorageURI) + "`"
+		out.what = "`" + repourl.Public(s.Model.StorageURI) + "`"
 		if s.Image != "" {
 			out.what += " on `" + s.Image + "`"
 		}
@@ -288,14 +288,6 @@ func kserveTraffic(o generators.Object) string {
 		return "latest 100%"
 	}
 	return fmt.Sprintf("latest %d%% (canary), previous rollout %d%%", p, 100-p)
-}
-
-func redactURI(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		u.User = nil
-		return u.String()
-	}
-	return s
 }
 
 func contains(list []string, s string) bool {

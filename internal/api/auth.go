@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -54,6 +55,7 @@ type Tokens struct {
 type tokenEntry struct {
 	hash [sha256.Size]byte
 	id   identity
+	at   string // file:line, for errors
 }
 
 // Len returns the number of tokens.
@@ -149,10 +151,23 @@ func (t *Tokens) add(r io.Reader, name string) error {
 				return fmt.Errorf("%w: %s:%d: the same token is given to teams %s and %s", ErrTokens, name, n, e.id.team, team)
 			}
 		}
-		t.entries = append(t.entries, tokenEntry{hash: h, id: identity{team: team, actor: actor}})
+		t.entries = append(t.entries, tokenEntry{hash: h, id: identity{team: team, actor: actor}, at: fmt.Sprintf("%s:%d", name, n)})
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrTokens, name, err)
+	}
+	return nil
+}
+
+// CheckTeams refuses a token of a team that teams (the platform's) does
+// not hold, naming the file and line: a misspelt team would otherwise
+// give a token that can do nothing, silently. The admin team * is always
+// known.
+func (t *Tokens) CheckTeams(teams []string) error {
+	for _, e := range t.entries {
+		if e.id.team != AdminTeam && !slices.Contains(teams, e.id.team) {
+			return fmt.Errorf("%w: %s: team %s is not a team of the platform; its teams are %s (or * for an admin)", ErrTokens, e.at, e.id.team, strings.Join(teams, ", "))
+		}
 	}
 	return nil
 }

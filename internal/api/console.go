@@ -5,9 +5,6 @@ import (
 	"net/http"
 	"path"
 	"slices"
-	"strings"
-
-	"sigs.k8s.io/yaml"
 
 	"github.com/dmls-project/dmls/internal/console"
 	"github.com/dmls-project/dmls/internal/gitops"
@@ -68,18 +65,4 @@ func (s *Server) appHistory(req *request) *response {
 	}
 	dir := path.Join(s.cfg.Prefix, workspace.AppsDir, ent.dir)
 	return &response{status: http.StatusOK, body: map[string]any{"items": h.Log([]string{dir}, historyLength)}}
-}
-
-// yamlBody turns a YAML request body (Content-Type application/yaml, as
-// the console's editor sends) into JSON; other bodies pass unchanged.
-func yamlBody(r *http.Request, body []byte) ([]byte, *apiError) {
-	ct := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
-	if ct != "application/yaml" && ct != "application/x-yaml" && ct != "text/yaml" {
-		return body, nil
-	}
-	j, err := yaml.YAMLToJSON(body)
-	if err != nil {
-		return nil, badRequest("", "the body is not valid YAML: %v", err)
-	}
-	return j, nil
 }

@@ -154,6 +154,19 @@ func TestConsoleInBrowser(t *testing.T) {
 	// the field before anything is confirmed. Then fixed: the confirmation
 	// shows the preview's summary.
 	mlModel := r.git.CommitCount(t, "ml-model", "")
+	// Issue 18, section 3: the warnings validate prints for the change
+	// (a secret-looking literal in dev, whose policy only warns) show
+	// before the user confirms.
+	run("submit leaky", chromedp.Navigate(ts.http.URL+"/ui/#/submit"), chromedp.WaitVisible(css("#spec-editor")),
+		chromedp.SetValue(css("#kind"), "training"),
+		chromedp.SetValue(css("#spec-editor"), "name: leaky\nenvs: [dev]\ntraining:\n  image: registry.example.com/t:1.0\n  replicas:\n    worker:\n      replicas: 1\n  env:\n    AWS_ACCESS_KEY_ID: AKIAIOSFODNN7EXAMPLE\n"),
+		chromedp.Click(css(`#submit-form button[type="submit"]`)))
+	waitText("#confirm-warnings", "warning: training.env.AWS_ACCESS_KEY_ID: ")
+	waitText("#confirm-warnings", "[secret-literal]")
+	if hidden := eval(`String(document.getElementById("confirm-warnings-title").hidden)`); hidden != "false" {
+		t.Error("the warnings' title is hidden")
+	}
+	run("cancel leaky", chromedp.Click(css(`#confirm button[value="cancel"]`), chromedp.NodeVisible))
 	run("submit bad", chromedp.Navigate(ts.http.URL+"/ui/#/submit"), chromedp.WaitVisible(css("#spec-editor")),
 		chromedp.SetValue(css("#kind"), "serving"),
 		chromedp.SetValue(css("#spec-editor"), "name: mnist-serve\nserving:\n  imagee: registry.example.com/mnist-serve:1.0\n  revision: v1\n"),

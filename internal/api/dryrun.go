@@ -53,6 +53,9 @@ func (s *Server) dryRun(req *request, team string, op specops.Operation) *respon
 		Commits: []apiclient.Commit{}, Applications: applications(sn.entryByName(op.AppName())), DryRun: true,
 		Preview: &apiclient.Preview{Summary: []apiclient.PreviewLine{}, Risks: []apiclient.PreviewLine{}},
 	}
+	if p.next != nil {
+		res.Warnings = appWarnings(op, p.next.entryByName(op.AppName()))
+	}
 	if len(p.changes) == 0 {
 		return &response{status: http.StatusOK, body: res}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -28,6 +29,7 @@ type health struct {
 	mu     sync.Mutex
 	git    map[string]string // repo → error, while unreachable
 	broken map[string]string // app → its first finding
+	used   map[string]bool   // repos the server has read or published to
 }
 
 func newHealth(reg prometheus.Registerer) *health {
@@ -40,7 +42,7 @@ func newHealth(reg prometheus.Registerer) *health {
 			Name: "dmls_api_apps_degraded",
 			Help: "Apps in ml-model that do not validate; they keep their last good generated config.",
 		}),
-		git: map[string]string{}, broken: map[string]string{},
+		git: map[string]string{}, broken: map[string]string{}, used: map[string]bool{},
 	}
 	reg.MustRegister(h.unreachable, h.degraded)
 	return h
@@ -52,6 +54,7 @@ func newHealth(reg prometheus.Registerer) *health {
 func (h *health) observe(repo string, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.used[repo] = true
 	switch {
 	case err == nil:
 		delete(h.git, repo)
@@ -60,6 +63,13 @@ func (h *health) observe(repo string, err error) {
 		h.git[repo] = err.Error()
 		h.unreachable.WithLabelValues(repo).Set(1)
 	}
+}
+
+// usedRepos returns the repos the server has read or published to, sorted.
+func (h *health) usedRepos() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Sorted(maps.Keys(h.used))
 }
 
 // setBroken replaces the set of broken apps.
@@ -77,25 +87,51 @@ func (h *health) brokenApps() ([]string, map[string]string) {
 	return slices.Sorted(maps.Keys(h.broken)), maps.Clone(h.broken)
 }
 
+// probed records what a readiness probe found on repo: the current error,
+// of any kind (a repo that refuses the credentials is not ready either),
+// replaces the one before, and no error clears it.
+func (h *health) probed(repo string, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err == nil {
+		delete(h.git, repo)
+		h.unreachable.WithLabelValues(repo).Set(0)
+		return
+	}
+	h.git[repo] = err.Error()
+	if errors.Is(err, gitops.ErrUnreachable) {
+		h.unreachable.WithLabelValues(repo).Set(1)
+	}
+}
+
 // status returns the /readyz answer: 503 while ml-model cannot be reached
 // (no change can be committed), 200 "degraded" while a config repo cannot
 // be reached or apps are broken (changes still commit), 200 "ok" otherwise.
-func (h *health) status() (int, string) {
+// Only with details does it say why (the git error, scrubbed of
+// credentials, and each broken app's first finding): an unauthenticated
+// probe learns which repo or app is affected and nothing more.
+func (h *health) status(details bool) (int, string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var b strings.Builder
+	why := func(e string) string {
+		if !details {
+			return ""
+		}
+		return ": " + repourl.Scrub(e)
+	}
 	code := http.StatusOK
 	if e, ok := h.git[spec.RepoMLModel]; ok {
 		code = http.StatusServiceUnavailable
-		fmt.Fprintf(&b, "not ready: git repo %s unreachable: %s\n", spec.RepoMLModel, e)
+		fmt.Fprintf(&b, "not ready: git repo %s unreachable%s\n", spec.RepoMLModel, why(e))
 	}
 	for _, repo := range slices.Sorted(maps.Keys(h.git)) {
 		if repo != spec.RepoMLModel {
-			fmt.Fprintf(&b, "degraded: git repo %s unreachable (config not published): %s\n", repo, h.git[repo])
+			fmt.Fprintf(&b, "degraded: git repo %s unreachable (config not published)%s\n", repo, why(h.git[repo]))
 		}
 	}
 	for _, app := range slices.Sorted(maps.Keys(h.broken)) {
-		fmt.Fprintf(&b, "degraded: app %s does not validate and keeps its last good config: %s\n", app, h.broken[app])
+		fmt.Fprintf(&b, "degraded: app %s does not validate and keeps its last good config%s\n", app, why(h.broken[app]))
 	}
 	if b.Len() == 0 {
 		return code, "ok\n"
@@ -103,26 +139,89 @@ func (h *health) status() (int, string) {
 	return code, b.String()
 }
 
-// readyz answers the readiness probe. While ml-model is unreachable it
-// tries to read it again (sharing a read in flight), so that readiness
-// comes back without waiting for a request that an unready replica would
-// not get.
+// probeTimeout bounds each repo's ls-remote in a readiness probe.
+const probeTimeout = 3 * time.Second
+
+// readyz answers the readiness probe. It lists the refs of ml-model and of
+// each config repo the server has published to (git ls-remote: no objects
+// are fetched) at each probe, so that what it says is true now and not at the
+// last request. A caller with a valid token is told why.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain")
+	w.Header().Set("Cache-Control", "no-store")
 	if !s.Ready() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("not ready\n"))
 		return
 	}
-	if code, _ := s.health.status(); code != http.StatusOK {
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		_, _ = s.store.current(ctx, 0)
-		cancel()
+	s.probeRepos(r.Context())
+	details := false
+	if token, ok := bearer(r); ok {
+		_, details = s.cfg.Tokens.lookup(token)
 	}
-	code, body := s.health.status()
+	code, body := s.health.status(details)
 	if code != http.StatusOK {
 		w.Header().Set("Retry-After", "5")
 	}
 	w.WriteHeader(code)
 	_, _ = w.Write([]byte(body))
+}
+
+// probeRepos runs gitops.Tip on each repo that readiness depends on, at
+// once, and records the findings. Probes that come while one runs wait for
+// its findings instead of starting their own, so that a flood of /readyz
+// makes one ls-remote per repo at a time. A probe that finds ml-model back
+// reads it, so that requests find the workspace loaded.
+func (s *Server) probeRepos(ctx context.Context) {
+	s.probe.Lock()
+	if done := s.probe.done; done != nil {
+		s.probe.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+		return
+	}
+	done := make(chan struct{})
+	s.probe.done = done
+	s.probe.Unlock()
+	defer func() {
+		s.probe.Lock()
+		s.probe.done = nil
+		s.probe.Unlock()
+		close(done)
+	}()
+	// The probe is shared: the first caller's going away does not end it.
+	ctx = context.WithoutCancel(ctx)
+	wasDown := false
+	if code, _ := s.health.status(false); code != http.StatusOK {
+		wasDown = true
+	}
+	targets := []gitops.Target{s.store.target}
+	if sn := s.store.latestSnapshot(); sn != nil && sn.platform() != nil {
+		p := sn.platform()
+		for _, name := range s.health.usedRepos() {
+			if r, ok := p.Repos[name]; ok && name != spec.RepoMLModel {
+				targets = append(targets, gitops.Target{Name: name, URL: r.URL, Branch: r.Branch})
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := gitops.Tip(ctx, t, s.cfg.Auth)
+			if ctx.Err() != nil && err != nil {
+				err = fmt.Errorf("%w: %s: no answer within %s", gitops.ErrUnreachable, t.Name, probeTimeout)
+			}
+			s.health.probed(t.Name, err)
+		}()
+	}
+	wg.Wait()
+	if code, _ := s.health.status(false); wasDown && code == http.StatusOK {
+		_, _ = s.store.current(ctx, 0)
+	}
 }

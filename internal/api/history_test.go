@@ -88,6 +88,11 @@ func TestIdempotencyInHistory(t *testing.T) {
 				t.Errorf("%s, %s: not marked as replayed", srv.name, c.name)
 			}
 		}
+		// Issue 18, section 4: replays found in history count too; the
+		// metric stayed at 0 after a restart.
+		if m := srv.ts.metric(t, "dmls_api_idempotent_replays_total"); m != fmt.Sprintf("dmls_api_idempotent_replays_total %d", len(calls)) {
+			t.Errorf("%s: %q, want %d replays", srv.name, m, len(calls))
+		}
 	}
 	if n := r.git.CommitCount(t, "ml-model", ""); n != commits {
 		t.Errorf("retries made %d commits", n-commits)

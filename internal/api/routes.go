@@ -155,6 +155,11 @@ func (s *Server) enqueue(req *request, team string, op specops.Operation, okStat
 	if !o.result.Changed {
 		status = http.StatusOK
 	}
+	if o.replayed {
+		// Found in ml-model's history (after a restart, or by another
+		// replica): a replay as much as one from memory.
+		s.metrics.replays.Inc()
+	}
 	return &response{status: status, body: o.result, replayed: o.replayed}
 }
 

@@ -10,10 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +28,7 @@ import (
 	"github.com/dmls-project/dmls/generators/catalog"
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/status/kube"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -123,6 +127,9 @@ func (c *Config) defaults() {
 	if c.Audit == nil {
 		c.Audit = c.Log
 	}
+	// No log line carries a credential, whatever error it quotes.
+	c.Log = slog.New(repourl.LogHandler(c.Log.Handler()))
+	c.Audit = slog.New(repourl.LogHandler(c.Audit.Handler()))
 }
 
 // Server is the dmls API server. Create it with New, start its writer with
@@ -149,6 +156,16 @@ type Server struct {
 	stop     sync.Once
 
 	hooks hooks
+
+	// fatal receives the error that stops the server from starting (a
+	// token of a team the platform does not hold); Serve returns it.
+	fatal chan error
+
+	// probe is the readiness probe in flight: done closes when it ends.
+	probe struct {
+		sync.Mutex
+		done chan struct{}
+	}
 
 	// streams ends the status event streams when the server drains, and
 	// history caches what dmls published, for the status routes.
@@ -189,6 +206,7 @@ func New(cfg Config) (*Server, error) {
 		idem:    newIdemStore(cfg.IdempotencyTTL, cfg.IdempotencyKeys),
 		metrics: newMetrics(cfg.Registry),
 		schema:  schema,
+		fatal:   make(chan error, 1),
 	}
 	s.health = newHealth(s.metrics.registry)
 	s.store.health = s.health
@@ -266,6 +284,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	select {
 	case <-ctx.Done():
 	case serveErr = <-errc:
+	case serveErr = <-s.fatal:
 	}
 	s.log.Info("shutting down: finishing accepted changes")
 	sctx, cancel := context.WithTimeout(context.Background(), DefaultShutdownTimeout)
@@ -331,6 +350,8 @@ func newRequestID(r *http.Request) string {
 func (s *Server) serveRoute(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// No browser guesses another type than the one sent.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if rt.raw != nil {
 			rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 			rt.raw.ServeHTTP(rec, r)
@@ -375,21 +396,25 @@ func (s *Server) handle(rt *route, req *request) *response {
 	if h := s.hooks.beforeHandle; h != nil {
 		h(req.r)
 	}
+	if e := singleQuery(req.r); e != nil {
+		return errorResponse(e)
+	}
 	if rt.mutation {
+		if req.r.ContentLength > s.cfg.MaxBodyBytes {
+			// Refused before a byte of the body is read.
+			return errorResponse(errorf(http.StatusRequestEntityTooLarge, "the body (%d bytes) is larger than %d bytes, the most the server takes (--max-body)", req.r.ContentLength, s.cfg.MaxBodyBytes))
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(nil, req.r.Body, s.cfg.MaxBodyBytes))
 		var e *apiError
 		var tooBig *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooBig):
-			return errorResponse(errorf(http.StatusRequestEntityTooLarge, "the body is larger than %d bytes", s.cfg.MaxBodyBytes))
+			return errorResponse(errorf(http.StatusRequestEntityTooLarge, "the body is larger than %d bytes, the most the server takes (--max-body)", s.cfg.MaxBodyBytes))
 		case err != nil:
 			return errorResponse(badRequest("", "cannot read the body: %v", err))
 		}
-		if req.body, e = yamlBody(req.r, body); e != nil {
+		if req.body, e = decodeBody(req.r, body); e != nil {
 			return errorResponse(e)
-		}
-		if at, ok := duplicateKey(req.body); ok {
-			return errorResponse(badRequest(at, "this key is in its object twice; give each key once (spec files may not repeat a key either)"))
 		}
 		// A dry run commits nothing, so it has nothing to do only once.
 		if key := req.r.Header.Get(apiclient.HeaderIdempotencyKey); key != "" && req.r.URL.Query().Get(queryDryRun) != "true" {
@@ -430,6 +455,21 @@ func (s *Server) idempotent(rt *route, req *request, key string) (resp *response
 	s.idem.finish(e, resp)
 	finished = true
 	return resp
+}
+
+// singleQuery refuses a query parameter given more than once
+// (?env=prod&env=dev): which one would win is not for the server to guess.
+func singleQuery(r *http.Request) *apiError {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return badRequest("", "the query string is malformed: %v", err)
+	}
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		if len(q[k]) > 1 {
+			return badRequest(k, "the query parameter %s is given %d times; give it once", k, len(q[k]))
+		}
+	}
+	return nil
 }
 
 func printableASCII(s string) bool {
@@ -473,8 +513,14 @@ func (s *Server) write(w http.ResponseWriter, req *request, resp *response) {
 	body := resp.raw
 	if body == nil {
 		v := resp.body
-		if errs, ok := v.([]apiclient.FieldError); ok {
-			v = apiclient.ErrorResponse{RequestID: req.id, Errors: errs}
+		switch x := v.(type) {
+		case []apiclient.FieldError:
+			v = apiclient.ErrorResponse{RequestID: req.id, Errors: scrubErrors(x)}
+		case *apiclient.Result:
+			// Warnings quote what git and the loader said.
+			c := *x
+			c.Warnings = scrubAll(x.Warnings)
+			v = &c
 		}
 		var err error
 		if body, err = json.MarshalIndent(v, "", "  "); err != nil {
@@ -559,4 +605,26 @@ func (s *Server) auditLine(req *request, rt *route, resp *response, d time.Durat
 // metricsHandler serves the registry.
 func (s *Server) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+}
+
+// scrubErrors returns errs with every credential in a URL removed
+// (repourl.Scrub): an error of go-git or net/http names the URL it used.
+func scrubErrors(errs []apiclient.FieldError) []apiclient.FieldError {
+	out := make([]apiclient.FieldError, len(errs))
+	for i, e := range errs {
+		e.Message, e.Path = repourl.Scrub(e.Message), repourl.Scrub(e.Path)
+		out[i] = e
+	}
+	return out
+}
+
+func scrubAll(list []string) []string {
+	if list == nil {
+		return nil
+	}
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = repourl.Scrub(s)
+	}
+	return out
 }

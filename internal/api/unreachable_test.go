@@ -6,10 +6,13 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
+	"net"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -168,4 +171,81 @@ func (ts *testServer) metric(t *testing.T, name string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestReadyzProbesEachTime is issue 18, section 4: /readyz answered 200
+// for 18 s after ml-model's repo was moved away, until a request failed,
+// and then kept reporting an old error. Each probe now lists the refs of
+// the repos (git ls-remote) and reports what it finds now.
+func TestReadyzProbesEachTime(t *testing.T) {
+	r := startRepos(t)
+	g, err := gittest.Listen("127.0.0.1:0", r.git.Root())
+	noErr(t, err)
+	port := strings.TrimPrefix(g.URL, "http://")
+	defer func() { _ = g.Close() }()
+	u, p := g.Credentials()
+	ts := startServer(t, r, func(c *Config) {
+		c.MLModel.URL = g.RepoURL("ml-model")
+		c.URLs["ml-model"] = g.RepoURL("ml-model")
+		c.Auth = gitops.Auth{Username: u, Password: p}
+	})
+	readyz := func(token string) (int, string) {
+		code, _, b := ts.do(t, "GET", "/readyz", token, nil)
+		return code, string(b)
+	}
+	if code, b := readyz(""); code != 200 || b != "ok\n" {
+		t.Fatalf("readyz while git is up: %d %q", code, b)
+	}
+
+	// The repo moves away: the next probe says so, with no request first.
+	dir := r.git.RepoDir("ml-model")
+	noErr(t, os.Rename(dir, dir+".away"))
+	if code, b := readyz(""); code != http.StatusServiceUnavailable || b != "not ready: git repo ml-model unreachable\n" {
+		t.Errorf("readyz after the repo moved away: %d %q, want 503 naming ml-model only", code, b)
+	}
+	if code, b := readyz(researchToken); code != http.StatusServiceUnavailable || !strings.Contains(b, "ls-remote ml-model") {
+		t.Errorf("readyz with a token after the repo moved away: %d %q, want the probe's error", code, b)
+	}
+	noErr(t, os.Rename(dir+".away", dir))
+	if code, b := readyz(""); code != 200 || b != "ok\n" {
+		t.Errorf("readyz after the repo is back: %d %q", code, b)
+	}
+
+	// The server stops, then comes back refusing the credentials: the
+	// error reported is the current one, not the first.
+	noErr(t, g.Close())
+	if code, b := readyz(researchToken); code != http.StatusServiceUnavailable || !strings.Contains(b, "connection refused") {
+		t.Errorf("readyz with the server down: %d %q", code, b)
+	}
+	g, err = gittest.Listen(port, r.git.Root(), gittest.WithBasicAuth("someone", "else"))
+	noErr(t, err)
+	code, b := readyz(researchToken)
+	if code != http.StatusServiceUnavailable || strings.Contains(b, "connection refused") || !strings.Contains(b, gitops.ErrAuth.Error()) {
+		t.Errorf("readyz with the credentials refused: %d %q, want the authentication error and not the old one", code, b)
+	}
+}
+
+// TestUnknownTeamInTokens is issue 18, section 5: a token of a team the
+// platform does not hold (a typo) was accepted silently. The server
+// refuses to start, naming the file and the line.
+func TestUnknownTeamInTokens(t *testing.T) {
+	r := startRepos(t)
+	tokens, err := ParseTokens(strings.NewReader("# tokens\nml-research="+researchToken+"\nml-reserch/bob=typo-token-0123456789\n"), "tokens.txt")
+	noErr(t, err)
+	ts := newServer(t, r, func(c *Config) { c.Tokens = tokens })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	noErr(t, err)
+	done := make(chan error, 1)
+	go func() { done <- ts.Serve(context.Background(), ln) }()
+	select {
+	case err := <-done:
+		if err == nil || !errors.Is(err, ErrTokens) || !strings.Contains(err.Error(), "tokens.txt:3: team ml-reserch is not a team of the platform; its teams are ml-research, ml-serving") {
+			t.Errorf("Serve: %v, want the unknown team at tokens.txt:3", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the server started with a token of an unknown team")
+	}
+	if ts.Ready() {
+		t.Error("the server is ready")
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/dmls-project/dmls/internal/publish"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/specops"
+	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // maxCommitAttempts bounds how often a batch is re-applied after other
@@ -137,6 +138,14 @@ func (w *writer) startup() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 		sn, err := w.s.store.read(ctx)
 		cancel()
+		if err == nil && sn.platform() != nil {
+			teams := slices.Sorted(maps.Keys(sn.platform().Teams))
+			if err := w.s.cfg.Tokens.CheckTeams(teams); err != nil {
+				w.log().Error("refusing to start", "error", err)
+				w.s.fatal <- err
+				return false
+			}
+		}
 		if err == nil {
 			w.log().Info("workspace read", "commit", sn.sha, "apps", len(sn.byName))
 			w.ensureConfig(sn)
@@ -444,6 +453,7 @@ func (w *writer) answer(jobs []*job, p *plan, before, after *snapshot, commits [
 				res.Warnings = []string{warning}
 			}
 		}
+		res.Warnings = append(res.Warnings, appWarnings(j.op, e)...)
 		for _, dir := range after.broken() {
 			how := "keeps its last good config"
 			if _, ok := after.lastGood[dir]; !ok {
@@ -462,6 +472,35 @@ func (w *writer) answer(jobs []*job, p *plan, before, after *snapshot, commits [
 		}
 		j.done <- &outcome{result: res}
 	}
+}
+
+// appWarnings are the warnings that validate prints for the app of e (the
+// load's, such as a secret-looking literal where policy.secretLiterals is
+// "warn", and the generated objects' checks), with the paths of the
+// request body, as "warning: path: message [rule]".
+func appWarnings(op specops.Operation, e *appEntry) []string {
+	if e == nil || e.app == nil {
+		return nil
+	}
+	var d diag.List
+	d = append(d, e.app.Warnings...)
+	if e.built != nil {
+		d = append(d, e.built.Warnings...)
+	}
+	d.Sort()
+	var out []string
+	for _, x := range d {
+		s := "warning: "
+		if p := op.BodyPath(x.Path); p != "" {
+			s += p + ": "
+		}
+		s += x.Message
+		if x.Rule != "" {
+			s += " [" + x.Rule + "]"
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // plan is a batch applied to one snapshot.
@@ -553,7 +592,9 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		if e == nil {
 			e = &appEntry{dir: name}
 		}
-		if base := cand.errs[""]; len(base) > 0 {
+		// A broken quota is the batch's, not the app's: fitQuotas
+		// splits the batch.
+		if base := notQuota(cand, cand.errs[""]); len(base) > 0 {
 			c := *e
 			c.diags = append(slices.Clone(e.diags), base...)
 			e = &c
@@ -601,6 +642,17 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 			}
 		}
 	}
+	if len(p.changes) > 0 && len(sn.errs[""]) == 0 {
+		// A batch that breaks a team quota is split, not refused whole.
+		next := cand
+		if next == nil {
+			next = w.s.store.withChanges(sn, p.changes)
+		}
+		cand = next
+		if len(next.errs[""]) > 0 && w.fitQuotas(sn, next, p, jobs) {
+			cand = nil
+		}
+	}
 	if len(p.changes) > 0 {
 		// Findings about the platform or the environments stop every
 		// change; a broken app folder stops only its own (issue 8,
@@ -621,6 +673,95 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		}
 	}
 	return p
+}
+
+// notQuota returns d without the findings about a team quota of sn's
+// platform (workspace.QuotaLimits names their paths).
+func notQuota(sn *snapshot, d diag.List) diag.List {
+	if len(d) == 0 || sn.ws == nil {
+		return d
+	}
+	quota := map[string]bool{}
+	for _, l := range workspace.QuotaLimits(sn.ws) {
+		quota[l.At] = true
+	}
+	var out diag.List
+	for _, x := range d {
+		if !quota[x.Path] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// fitQuotas splits a batch that breaks a team quota greedily, in arrival
+// order: each changed app is accepted if the quotas still hold with it
+// and the apps accepted before it, and is otherwise answered 422, naming
+// the quota and the app. Concurrent clients at a quota's edge thus get
+// what fits, and the others an answer that says why, not a 409 that tells
+// them to stop. The jobs of one app stand or fall together, at the place
+// of its first job. The rule itself is workspace.CheckQuotas, the one the
+// loader applies (an environment that queues jobs, with Kueue, would
+// change it there). It reports whether it refused anything.
+func (w *writer) fitQuotas(sn, next *snapshot, p *plan, jobs []*job) bool {
+	if sn.ws == nil || next.ws == nil {
+		return false
+	}
+	envs := make([]string, 0, len(sn.ws.Envs))
+	for _, e := range sn.ws.Envs {
+		envs = append(envs, e.Name)
+	}
+	limits := workspace.QuotaLimits(sn.ws)
+	uses := map[string][]workspace.QuotaUse{} // app folder → its uses as accepted so far
+	for dir, e := range sn.dirs {
+		if e.app != nil {
+			uses[dir] = workspace.QuotaUses(e.app)
+		}
+	}
+	over := func() diag.List {
+		var all []workspace.QuotaUse
+		for _, dir := range slices.Sorted(maps.Keys(uses)) {
+			all = append(all, uses[dir]...)
+		}
+		return workspace.CheckQuotas(envs, limits, all).Errors()
+	}
+	if len(over()) > 0 {
+		return false // over before the batch: not the batch's doing
+	}
+	var order []string
+	for i, j := range jobs {
+		if _, ok := p.changes[j.op.AppName()]; ok && p.outcomes[i] == nil && !slices.Contains(order, j.op.AppName()) {
+			order = append(order, j.op.AppName())
+		}
+	}
+	refused := false
+	for _, name := range order {
+		prev, had := uses[name]
+		delete(uses, name)
+		if e := next.dirs[name]; e != nil && e.app != nil {
+			uses[name] = workspace.QuotaUses(e.app)
+		}
+		d := over()
+		if len(d) == 0 {
+			continue
+		}
+		delete(uses, name)
+		if had {
+			uses[name] = prev
+		}
+		delete(p.changes, name)
+		refused = true
+		err := &apiError{status: http.StatusUnprocessableEntity, errors: []apiclient.FieldError{{
+			Message: fmt.Sprintf("app %s does not fit %s with the changes accepted before it: %s; ask for a larger quota or make room, then try again", name, d[0].Path, d[0].Message),
+		}}}
+		for i, j := range jobs {
+			if j.op.AppName() == name && p.outcomes[i] == nil {
+				p.outcomes[i] = &outcome{err: err}
+				p.changed[i] = false
+			}
+		}
+	}
+	return refused
 }
 
 // checkBatch builds the complete result of the batch, the Argo CD tree

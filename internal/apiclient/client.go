@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dmls-project/dmls/internal/repourl"
 )
 
 // Header names the API uses.
@@ -324,12 +326,12 @@ func (c *Client) once(ctx context.Context, method, u string, payload []byte, cl 
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return &netError{fmt.Errorf("%s %s: %w", method, redact(u), err)}
+		return &netError{repourl.Error(fmt.Errorf("%s %s: %w", method, repourl.Public(u), err))}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return &netError{fmt.Errorf("%s %s: read answer: %w", method, redact(u), err)}
+		return &netError{repourl.Error(fmt.Errorf("%s %s: read answer: %w", method, repourl.Public(u), err))}
 	}
 	if cl.status != nil {
 		*cl.status = resp.StatusCode
@@ -354,7 +356,7 @@ func (c *Client) once(ctx context.Context, method, u string, payload []byte, cl 
 		return nil
 	}
 	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("%s %s: decode answer: %w", method, redact(u), err)
+		return fmt.Errorf("%s %s: decode answer: %w", method, repourl.Public(u), err)
 	}
 	return nil
 }
@@ -370,14 +372,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// redact drops userinfo from a URL for error messages.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	u.User = nil
-	return u.String()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/evallimit"
+	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -119,21 +120,23 @@ repos and registers them with Argo CD, which deploys them.`,
 }
 
 // printError reports err on stderr and returns the exit code it calls for.
+// The text loses every credential of a URL in it (repourl.Scrub), whatever
+// library wrote it.
 func printError(stderr io.Writer, err error) int {
 	var d diag.List
 	if errors.As(err, &d) {
 		for _, x := range d {
-			fmt.Fprintln(stderr, x.String())
+			fmt.Fprintln(stderr, repourl.Scrub(x.String()))
 		}
 		fmt.Fprintf(stderr, "dmls: %d error(s) in the specs\n", len(d))
 		return ExitError
 	}
 	var u usageError
 	if errors.As(err, &u) || isCobraUsage(err) {
-		fmt.Fprintf(stderr, "dmls: %v\nRun 'dmls --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "dmls: %s\nRun 'dmls --help' for usage.\n", repourl.Scrub(err.Error()))
 		return ExitUsage
 	}
-	fmt.Fprintf(stderr, "dmls: %v\n", err)
+	fmt.Fprintf(stderr, "dmls: %s\n", repourl.Scrub(err.Error()))
 	return ExitError
 }
 

@@ -98,22 +98,7 @@ func TestPublishKeepsURLCredentialsOutOfGit(t *testing.T) {
 		g.CreateRepo(t, r)
 	}
 	// A workspace whose platform.cue names every repo with the password.
-	ws := t.TempDir()
-	copyWorkspace(t, ws)
-	platform, err := os.ReadFile(filepath.Join(ws, "platform.cue"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := string(platform)
-	for _, r := range []string{"k8s-config", "infra", "ml-model", "kubeflow-config", "docs"} {
-		p = strings.Replace(p, "https://git.example.com/dmls/"+r+"-repo.git", credURL(g, "bot", pw, r), 1)
-	}
-	if !strings.Contains(p, pw) {
-		t.Fatal("the password did not get into platform.cue")
-	}
-	if err := os.WriteFile(filepath.Join(ws, "platform.cue"), []byte(p), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	ws := credWorkspace(t, g, "bot", pw)
 	texts := map[string]string{}
 
 	// validate warns, at the URL's line, and does not fail.
@@ -318,6 +303,29 @@ func TestServeKeepsURLCredentialsOutOfGit(t *testing.T) {
 	}
 }
 
+// credWorkspace returns a copy of the bundled example whose platform.cue
+// names every repo on g with user and password in its URL.
+func credWorkspace(t *testing.T, g *gittest.Server, user, password string) string {
+	t.Helper()
+	ws := t.TempDir()
+	copyWorkspace(t, ws)
+	platform, err := os.ReadFile(filepath.Join(ws, "platform.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := string(platform)
+	for _, r := range []string{"k8s-config", "infra", "ml-model", "kubeflow-config", "docs"} {
+		p = strings.Replace(p, "https://git.example.com/dmls/"+r+"-repo.git", credURL(g, user, password, r), 1)
+	}
+	if !strings.Contains(p, user) || !strings.Contains(p, password) {
+		t.Fatal("the credentials did not get into platform.cue")
+	}
+	if err := os.WriteFile(filepath.Join(ws, "platform.cue"), []byte(p), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
 // copyWorkspace copies the bundled example workspace into dir.
 func copyWorkspace(t *testing.T, dir string) {
 	t.Helper()
@@ -341,4 +349,69 @@ func copyWorkspace(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// Issue 18, section 1: a token as the user name beside a password
+// (GitHub's documented http://ghp_…:x-oauth-basic@host form) was kept
+// by the error scrubber, so that dmls publish printed it once the git
+// server was down. Nothing dmls writes or prints holds it: the commits,
+// the rendered files, the dmls-api Deployment's args, the cache, and
+// publish's output and errors, with the server up and down.
+func TestPublishTokenAsUserName(t *testing.T) {
+	clearGitEnv(t)
+	secret := "ghp_" + uniquePassword(t)
+	root := t.TempDir()
+	g, err := gittest.Listen("127.0.0.1:0", root, gittest.WithBasicAuth(secret, "x-oauth-basic"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repos := []string{"k8s-config", "infra", "ml-model", "kubeflow-config", "docs"}
+	for _, r := range repos {
+		g.CreateRepo(t, r)
+	}
+	ws := credWorkspace(t, g, secret, "x-oauth-basic")
+	cache := t.TempDir()
+	texts := map[string]string{}
+	code, out, errOut := dmls(t, "publish", "-w", ws)
+	if code != 0 {
+		t.Fatalf("publish while git is up: exit %d: %s", code, errOut)
+	}
+	texts["publish stdout"], texts["publish stderr"] = out, errOut
+	if dep := g.Files(t, "k8s-config", "")["platform/dmls-api/deployment-dmls-api.dmls-system.yaml"]; !strings.Contains(dep, "ml-model="+g.RepoURL("ml-model")) {
+		t.Errorf("the dmls-api Deployment does not name ml-model without the token:\n%s", dep)
+	}
+	gen := filepath.Join(t.TempDir(), "gen")
+	if code, _, errOut := dmls(t, "generate", "-w", ws, "--out", gen, "--cache-dir", cache); code != 0 {
+		t.Fatalf("generate: %s", errOut)
+	}
+	for _, dir := range []string{gen, cache} {
+		_ = filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+			if err == nil && !info.IsDir() {
+				b, _ := os.ReadFile(path)
+				texts[path] = string(b)
+			}
+			return nil
+		})
+	}
+
+	// The git server goes down: publish fails and says which server.
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"publish", "-w", ws},
+		{"publish", "-w", ws, "--dry-run", "-o", "json"},
+	} {
+		code, out, errOut := dmls(t, args...)
+		if code == 0 || !strings.Contains(errOut, "127.0.0.1") {
+			t.Errorf("dmls %v while git is down: exit %d, stderr %q; want a failure naming the server", args, code, errOut)
+		}
+		texts[strings.Join(args, " ")+" stdout"], texts[strings.Join(args, " ")+" stderr"] = out, errOut
+	}
+	g2, err := gittest.Listen("127.0.0.1:0", root, gittest.WithBasicAuth(secret, "x-oauth-basic"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g2.Close()
+	assertNoSecret(t, g2, repos, secret, texts)
 }

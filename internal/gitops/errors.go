@@ -5,11 +5,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/dmls-project/dmls/internal/repourl"
 )
 
 // Sentinel errors, to be tested with errors.Is.
@@ -125,25 +126,14 @@ func (r *redactor) add(secrets ...string) {
 	*r = *newRedactor(all...)
 }
 
-// userinfoRE matches the userinfo of a URL inside free text.
-var userinfoRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)([^/@\s:]*)(:[^/@\s]*)?@`)
-
-// scrub replaces every secret, and the password of every URL (or the lone user of an HTTP URL,
-// often a token), with "***".
+// scrub replaces every known secret with "***" and strips the credentials of every URL in s
+// (repourl.Scrub): the user info of an HTTP URL, the password of an SSH one, and credential
+// query parameters.
 func (r *redactor) scrub(s string) string {
 	for _, sec := range r.secrets {
 		s = strings.ReplaceAll(s, sec, "***")
 	}
-	return userinfoRE.ReplaceAllStringFunc(s, func(m string) string {
-		sub := userinfoRE.FindStringSubmatch(m)
-		switch {
-		case sub[3] != "":
-			return sub[1] + sub[2] + ":***@"
-		case strings.HasPrefix(strings.ToLower(sub[1]), "http"):
-			return sub[1] + "***@"
-		}
-		return m
-	})
+	return repourl.Scrub(s)
 }
 
 // wrap turns err into an *Error for op on repo, scrubbed of secrets.

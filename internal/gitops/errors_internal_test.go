@@ -28,7 +28,7 @@ func TestRedactorWrap(t *testing.T) {
 			name:       "secret in text",
 			err:        fmt.Errorf("get https://u:%s@host/x: %w", secret, context.DeadlineExceeded),
 			wantIs:     []error{context.DeadlineExceeded},
-			wantDetail: "get https://u:***@host/x: context deadline exceeded",
+			wantDetail: "get https://host/x: context deadline exceeded",
 		},
 		{
 			name:       "secret next to a sentinel",
@@ -40,7 +40,14 @@ func TestRedactorWrap(t *testing.T) {
 		{
 			name:       "token as lone URL user",
 			err:        errors.New("dial https://ghp_zzz@host/x failed"),
-			wantDetail: "dial https://***@host/x failed",
+			wantDetail: "dial https://host/x failed",
+		},
+		{
+			// Issue 18, section 1: the token as the user name, next to a
+			// password that is no secret, was kept.
+			name:       "token as user with a password",
+			err:        errors.New(`Get "http://ghp_zzz:x-oauth-basic@host/x.git/info/refs?service=git-upload-pack": EOF`),
+			wantDetail: `Get "http://host/x.git/info/refs?service=git-upload-pack": EOF`,
 		},
 		{
 			name:       "clean error is kept",

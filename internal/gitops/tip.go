@@ -3,26 +3,27 @@ package gitops
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
-// Tip returns the commit SHA at the tip of the target branch without
-// fetching any object (a git ls-remote). An empty repository or a missing
-// branch gives "".
+// Tip returns the commit the target's branch points to, or "" if the
+// repository is empty or has no such branch. It lists the remote's refs
+// (git ls-remote) and fetches nothing, so that a health probe can ask
+// whether a repository is there as often as it likes. Its errors are
+// *Error, classified as Publish's are, and scrubbed of credentials.
 func Tip(ctx context.Context, target Target, auth Auth) (string, error) {
 	r, err := openRemote(target, auth)
 	if err != nil {
 		return "", err
 	}
 	refs, err := r.origin.ListContext(ctx, &git.ListOptions{Auth: r.auth})
-	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
+	switch {
+	case errors.Is(err, transport.ErrEmptyRemoteRepository):
 		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("list the refs of %s: %s", r.name, r.red.scrub(err.Error()))
+	case err != nil:
+		return "", r.red.wrap("ls-remote", r.name, r.classify(err), err)
 	}
 	for _, ref := range refs {
 		if ref.Name() == r.branch {

@@ -209,6 +209,9 @@ func TestParseRejects(t *testing.T) {
 	}{
 		{"oversize", "a: " + strings.Repeat("x", MaxFileBytes), "import reads at most"},
 		{"alias", "a: &x [1]\nb: *x\n", "anchors and aliases are not accepted"},
+		// Issue 18, section 3: a merge key without an alias merged silently.
+		{"merge key", "a: 1\n<<: {b: 2}\n", "line 2: YAML merge keys (<<) are not accepted"},
+		{"merge key tagged", "a: 1\n!!merge <<: {b: 2}\n", "merge keys (<<) are not accepted"},
 		{"malformed", "a: [\n", "malformed YAML"},
 		{"not an object", "- 1\n- 2\n", "not an object"},
 	} {

@@ -115,8 +115,8 @@ func Parse(file string, data []byte) ([]Doc, error) {
 		if len(n.Content) == 0 {
 			continue // an empty document
 		}
-		if line := aliasLine(&n); line > 0 {
-			probs = append(probs, Problem{Doc: at, Message: fmt.Sprintf("line %d: YAML anchors and aliases are not accepted; write the values out", line)})
+		if line, what := Unexpanded(&n); line > 0 {
+			probs = append(probs, Problem{Doc: at, Message: fmt.Sprintf("line %d: %s", line, what)})
 			continue
 		}
 		var v any
@@ -140,17 +140,23 @@ func Parse(file string, data []byte) ([]Doc, error) {
 	return docs, nil
 }
 
-// aliasLine returns the line of the first anchor or alias under n, or 0.
-func aliasLine(n *yaml.Node) int {
+// Unexpanded returns the line of the first anchor, alias or merge key
+// (<<) under n, and what to say about it, or 0. dmls refuses them wherever
+// it reads YAML (import, the API's YAML bodies): an alias can blow a small
+// file up into a huge one, and a merge key hides where a value comes from.
+func Unexpanded(n *yaml.Node) (int, string) {
 	if n.Kind == yaml.AliasNode || n.Anchor != "" {
-		return n.Line
+		return n.Line, "YAML anchors and aliases are not accepted; write the values out"
 	}
-	for _, c := range n.Content {
-		if l := aliasLine(c); l > 0 {
-			return l
+	for i, c := range n.Content {
+		if n.Kind == yaml.MappingNode && i%2 == 0 && c.Kind == yaml.ScalarNode && (c.Tag == "!!merge" || c.Value == "<<" && c.Style == 0) {
+			return c.Line, "YAML merge keys (<<) are not accepted; write the values out"
+		}
+		if l, what := Unexpanded(c); l > 0 {
+			return l, what
 		}
 	}
-	return 0
+	return 0, ""
 }
 
 // toJSONMap turns a decoded YAML document into the JSON form Kubernetes

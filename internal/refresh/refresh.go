@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,6 +31,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/status"
 )
 
@@ -137,8 +139,7 @@ func sameRepo(a, b string) bool { return normRepo(a) == normRepo(b) }
 // normRepo is a repo URL as sameRepo compares it.
 func normRepo(s string) string {
 	s = strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(s), "/"), ".git")
-	if u, err := url.Parse(s); err == nil && u.Host != "" {
-		u.User = nil
+	if u, err := url.Parse(repourl.Public(s)); err == nil && u.Host != "" {
 		return u.Host + u.Path
 	}
 	return s
@@ -248,11 +249,7 @@ type commit struct {
 
 // Payload is the push event of p, as GitHub sends it.
 func Payload(p Push) []byte {
-	web := strings.TrimSuffix(p.URL, ".git")
-	if u, err := url.Parse(web); err == nil {
-		u.User = nil // never send credentials
-		web = u.String()
-	}
+	web := strings.TrimSuffix(repourl.Public(p.URL), ".git") // never send credentials
 	c := commit{ID: p.After, Added: nonNil(p.Added), Modified: nonNil(p.Modified), Removed: nonNil(p.Deleted)}
 	ev := pushEvent{
 		Ref: "refs/heads/" + p.Branch, Before: p.Before, After: p.After,
@@ -296,7 +293,7 @@ func Webhook(ctx context.Context, client *http.Client, endpoint, secret string, 
 	body := Payload(p)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("webhook %s: %v", redact(endpoint), err)
+		return repourl.Error(fmt.Errorf("webhook %s: %w", redact(endpoint), err))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", "push")
@@ -305,21 +302,26 @@ func Webhook(ctx context.Context, client *http.Client, endpoint, secret string, 
 	req.Header.Set("User-Agent", "dmls")
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook %s: %v", redact(endpoint), strings.ReplaceAll(err.Error(), endpoint, redact(endpoint)))
+		// net/http's error names the URL with its query; the query may
+		// hold a secret under any name, so say what failed without it.
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return repourl.Error(fmt.Errorf("webhook %s: %w", redact(endpoint), err))
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("webhook %s answered %s: %s", redact(endpoint), resp.Status, strings.TrimSpace(string(msg)))
+		return fmt.Errorf("webhook %s answered %s: %s", redact(endpoint), resp.Status, repourl.Scrub(strings.TrimSpace(string(msg))))
 	}
 	return nil
 }
 
+// redact is the webhook endpoint as errors name it: without credentials
+// (repourl.Public) and without its query, which may hold a secret under
+// any name.
 func redact(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		u.User = nil
-		u.RawQuery = ""
-		return u.String()
-	}
-	return "(the webhook URL)"
+	s, _, _ = strings.Cut(repourl.Public(s), "#")
+	s, _, _ = strings.Cut(s, "?")
+	return s
 }

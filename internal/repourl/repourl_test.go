@@ -1,6 +1,10 @@
 package repourl
 
 import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -30,6 +34,21 @@ func TestPublic(t *testing.T) {
 		{"plain path", "/srv/git/r.git", "/srv/git/r.git"},
 		{"relative path with @", "./a@b:c/r.git", "./a@b:c/r.git"},
 		{"empty", "", ""},
+		// Issue 18, section 1: a token as the user name beside a password,
+		// and credentials in the query string.
+		{"github token as user with password", "http://ghp_SECRET:x-oauth-basic@127.0.0.1:9/r.git", "http://127.0.0.1:9/r.git"},
+		{"redacted form keeps no user", "http://ghp_SECRET:***@host/r.git", "http://host/r.git"},
+		{"query token", "https://host/r.git?token=SECRET", "https://host/r.git"},
+		{"query access_token among others", "https://host/r.git?a=1&access_token=SECRET&b=2", "https://host/r.git?a=1&b=2"},
+		{"query private_token upper case", "https://host/r?PRIVATE_TOKEN=SECRET#f", "https://host/r#f"},
+		{"query escaped key", "https://host/r?access%5Ftoken=SECRET", "https://host/r"},
+		{"query signature dash", "https://host/o?X-Amz-Signature=SECRET&X-Amz-Date=1", "https://host/o?X-Amz-Date=1"},
+		{"query on host only", "https://host?password=SECRET", "https://host"},
+		{"query suffix _token", "https://host/r?gitlab_ci_token=SECRET", "https://host/r"},
+		{"query and userinfo", "https://u:p@host/r?sig=SECRET&x=1", "https://host/r?x=1"},
+		{"harmless query kept as is", "https://host/r?ref=main&&x", "https://host/r?ref=main&&x"},
+		{"empty query kept", "https://host/r?", "https://host/r?"},
+		{"keys that look alike kept", "https://host/r?tokens=1&monkey=2", "https://host/r?tokens=1&monkey=2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,11 +108,86 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
-func FuzzPublic(f *testing.F) {
-	for _, s := range []string{"https://u:p@h/r", "git:pw@h:r", "ssh://a:b@c/d", "/x", "a@b:c"} {
-		f.Add(s)
+// Issue 18, section 1: every URL in free text loses its credentials,
+// in the forms that net/url's Redacted, go-git and net/http leave.
+func TestScrub(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"net/http error", `Get "http://ghp_SECRET:x-oauth-basic@127.0.0.1:8080/ml-model.git/info/refs?service=git-upload-pack": dial tcp 127.0.0.1:8080: connect: connection refused`,
+			`Get "http://127.0.0.1:8080/ml-model.git/info/refs?service=git-upload-pack": dial tcp 127.0.0.1:8080: connect: connection refused`},
+		{"redacted user kept by net/url", `Get "http://ghp_SECRET:***@host/r.git": EOF`, `Get "http://host/r.git": EOF`},
+		{"lone user token", "fetch https://ghp_SECRET@github.com/o/r.git failed", "fetch https://github.com/o/r.git failed"},
+		{"query token", "clone https://host/r.git?private_token=SECRET: 404", "clone https://host/r.git: 404"},
+		{"two URLs", "a http://u:SECRET@h/x b https://v:SECRET2@g/y", "a http://h/x b https://g/y"},
+		{"url in parentheses", "(https://u:SECRET@h/x)", "(https://h/x)"},
+		{"after =", "url=https://u:SECRET@h/x,", "url=https://h/x,"},
+		{"JSON", `{"url":"https://u:SECRET@h/x"}`, `{"url":"https://h/x"}`},
+		{"escaped JSON", `"msg":"Get \"https://u:SECRET@h/x\": EOF"`, `"msg":"Get \"https://h/x\": EOF"`},
+		{"url in a url's query", "https://h/?next=https://u:SECRET@g/x", "https://h/?next=https://g/x"},
+		{"ssh keeps its user", "ssh://git:SECRET@h/r.git and git@h:r.git", "ssh://git@h/r.git and git@h:r.git"},
+		{"scp-like password", "remote git:SECRET@h:r.git", "remote git@h:r.git"},
+		{"e-mail kept", "author a@b.example and a:b", "author a@b.example and a:b"},
+		{"no URL", "nothing to see", "nothing to see"},
+		{"lines", "x\nhttps://u:SECRET@h/\ty", "x\nhttps://h/\ty"},
 	}
-	f.Fuzz(func(t *testing.T, s string) {
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Scrub(tt.in); got != tt.want {
+				t.Fatalf("Scrub(%q)\n = %q\nwant %q", tt.in, got, tt.want)
+			}
+			err := Error(errors.New(tt.in))
+			if err.Error() != tt.want {
+				t.Errorf("Error(%q) = %q", tt.in, err)
+			}
+		})
+	}
+}
+
+func TestError(t *testing.T) {
+	if Error(nil) != nil {
+		t.Fatal("Error(nil) is not nil")
+	}
+	clean := errors.New("no URL here")
+	if Error(clean) != clean {
+		t.Error("an error without credentials is wrapped")
+	}
+	inner := fmt.Errorf("Get %q: %w", "https://u:SECRET@h/r", io.ErrUnexpectedEOF)
+	err := Error(fmt.Errorf("fetch: %w", inner))
+	if strings.Contains(err.Error(), "SECRET") {
+		t.Fatalf("Error kept the secret: %v", err)
+	}
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Error("errors.Is lost the sentinel")
+	}
+	if errors.Unwrap(err) != nil {
+		t.Error("the scrubbed error hands out the original")
+	}
+}
+
+// secretChars is what the fuzz property's secrets are made of: the
+// characters of real tokens, so that a secret is one URL component.
+func secretChars(s string) bool {
+	if len(s) < 6 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !isLetter(c) && !(c >= '0' && c <= '9') && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func FuzzPublic(f *testing.F) {
+	for _, s := range []string{"https://u:p@h/r", "git:pw@h:r", "ssh://a:b@c/d", "/x", "a@b:c",
+		// Issue 18, section 1.
+		"http://ghp_SECRET:x-oauth-basic@127.0.0.1:8080/r.git", "http://ghp_SECRET:***@host/r.git",
+		"https://host/r.git?token=SECRET", "https://host/r.git?access_token=SECRET&x=1", "https://host/r?private_token=SECRET#f",
+		`Get "http://ghp_SECRET:x-oauth-basic@h/r.git/info/refs?service=git-upload-pack": EOF`,
+		"https://h/?next=https://u:SECRET@g/x"} {
+		f.Add(s, "ghp_SECRETabc")
+	}
+	f.Fuzz(func(t *testing.T, s, secret string) {
 		p := Public(s)
 		if Public(p) != p {
 			t.Fatalf("not idempotent: %q -> %q -> %q", s, p, Public(p))
@@ -101,5 +195,57 @@ func FuzzPublic(f *testing.F) {
 		if len(p) > len(s) {
 			t.Fatalf("Public(%q) = %q grew", s, p)
 		}
+		if sc := Scrub(s); Scrub(sc) != sc {
+			t.Fatalf("Scrub not idempotent: %q -> %q -> %q", s, sc, Scrub(sc))
+		}
+		// The property: a secret put where a credential goes, in any of
+		// the forms, reaches no output of Public or Scrub.
+		if !secretChars(secret) || strings.Contains(s, secret) {
+			return
+		}
+		host := "h.example"
+		forms := []string{
+			"https://" + secret + "@" + host + "/r.git",
+			"http://" + secret + ":x-oauth-basic@" + host + "/r.git",
+			"http://" + secret + ":***@" + host + "/r.git",
+			"https://user:" + secret + "@" + host + "/r.git",
+			"https://" + host + "/r.git?token=" + secret,
+			"https://" + host + "/r.git?a=1&access_token=" + secret + "#x",
+			"https://" + host + "/r.git?PRIVATE_TOKEN=" + secret,
+			"ssh://git:" + secret + "@" + host + "/r.git",
+			"git:" + secret + "@" + host + ":r.git",
+		}
+		for _, u := range forms {
+			if got := Public(u); strings.Contains(got, secret) {
+				t.Fatalf("Public(%q) = %q keeps the secret", u, got)
+			}
+			for _, text := range []string{u, `Get "` + u + `": ` + s, s + " " + u + " " + s, "(" + u + ")", `{"url":"` + u + `"}`} {
+				if got := Scrub(text); strings.Count(got, secret) > 0 {
+					t.Fatalf("Scrub(%q) = %q keeps the secret", text, got)
+				}
+			}
+		}
 	})
+}
+
+// Issue 18, section 1: a log line carries no credential, whether it comes
+// in the message, a string, an error or a group.
+func TestLogHandler(t *testing.T) {
+	var b strings.Builder
+	log := slog.New(LogHandler(slog.NewJSONHandler(&b, nil))).With("repo", "https://ghp_SECRET1@h/r.git")
+	log.WithGroup("g").Error(`Get "http://ghp_SECRET2:x-oauth-basic@h/r.git": EOF`,
+		"error", fmt.Errorf("fetch http://ghp_SECRET3:***@h/r.git: %w", io.EOF),
+		"url", "https://h/r.git?private_token=SECRET4",
+		slog.Group("inner", "u", "ssh://git:SECRET5@h/r.git"),
+		"map", map[string]string{"u": "https://u:SECRET6@h/"},
+		"n", 42)
+	out := b.String()
+	if strings.Contains(out, "SECRET") {
+		t.Fatalf("the log line holds a secret:\n%s", out)
+	}
+	for _, want := range []string{`"repo":"https://h/r.git"`, `"url":"https://h/r.git"`, `"u":"ssh://git@h/r.git"`, `"n":42`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log line lacks %s:\n%s", want, out)
+		}
+	}
 }

@@ -508,6 +508,10 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 	l.checkPlatformNames(prov)
 }
 
+// MaxSpecBytes bounds one spec file (app.json, app.cue, ...): the loader
+// refuses a larger one, and the API refuses a body that would make one.
+const MaxSpecBytes = maxSpecBytes
+
 // RuleCredentialsInURL is the rule of the warning about a repo URL that
 // carries credentials.
 const RuleCredentialsInURL = diag.RuleCredentialsInURL

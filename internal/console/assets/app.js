@@ -235,13 +235,17 @@ const withDryRun = (path) => path + (path.includes("?") ? "&" : "?") + "dryRun=t
 
 // previewLines shows what a dry run says the change does to the config:
 // the semantic summary of dmls diff (what changes, per environment, in
-// words) and its risks.
+// words), its risks, and the warnings validate prints for the app (a
+// secret-looking literal, say), before the user confirms.
 function previewLines(res) {
   const p = (res && res.preview) || { summary: [], risks: [] };
   const line = (l) => el("li", {}, l.where ? [el("strong", {}, l.where), ": "] : "", l.what);
   $("confirm-summary").replaceChildren(...(p.summary.length ? p.summary.map(line) : [el("li", { class: "muted" }, res && !res.changed ? "Nothing changes: the app already is so." : "No change to the deployed objects.")]));
   $("confirm-risks").replaceChildren(...p.risks.map(line));
   $("confirm-risks-title").hidden = p.risks.length === 0;
+  const warnings = (res && res.warnings) || [];
+  $("confirm-warnings").replaceChildren(...warnings.map((w) => el("li", {}, w)));
+  $("confirm-warnings-title").hidden = warnings.length === 0;
 }
 
 function confirmChange(text, preview) {
