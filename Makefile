@@ -2,13 +2,16 @@
 # `make render` and `make test` do all their set-up on a fresh machine.
 
 export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+# Argo CD v3.6's Go module needs Go 1.27; the go command fetches this
+# toolchain from the module proxy when the installed Go is older.
+export GOTOOLCHAIN := go1.27.3
 GO      ?= go
 BIN     := bin/dmls
 TOOLS   := .cache/tools
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/dmls-project/dmls/internal/cli.Version=$(VERSION)
 
-.PHONY: all build render test lint golden bench bench-go bench-api dist dist-check image fuzz preview e2e e2e-deps e2e-up e2e-down clean
+.PHONY: all build render test lint golden generate-types bench bench-go bench-api dist dist-check image fuzz preview e2e e2e-deps e2e-up e2e-down clean
 
 all: build
 
@@ -40,6 +43,12 @@ lint: $(TOOLS)/actionlint
 ## packages whose tests use internal/golden, which defines -update)
 golden:
 	$(GO) test $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}}' ./... | grep ' github.com/dmls-project/dmls/internal/golden' | cut -d' ' -f1) -run 'Golden' -update
+
+## generate-types: regenerate the Go types of the custom resources whose
+## Go APIs cannot be linked here (KServe, External Secrets) from their
+## upstream CRDs (internal/crdgen; TestGeneratedTypesAreCurrent checks them)
+generate-types:
+	for c in $$(find internal/apis -name crdgen.yaml | sort); do $(GO) run ./internal/crdgen/cmd/crdgen -config $$c || exit 1; done
 
 ## bench: the dmls binary against the peer pipeline (cue export per app,
 ## kustomize build per overlay), cold and warm, at 100 and 1,000 apps, as a

@@ -50,7 +50,7 @@ func ID(gvk schema.GroupVersionKind, name string) string {
 
 // New turns a typed object into an Object. It drops what the API server
 // fills in (creationTimestamp, status), so output is byte-stable.
-func New(obj runtime.Object, gvk schema.GroupVersionKind, trace *provenance.Trace) (Object, error) {
+func New(obj any, gvk schema.GroupVersionKind, trace *provenance.Trace) (Object, error) {
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {
 		return Object{}, fmt.Errorf("convert %s: %w", gvk.Kind, err)

@@ -3,8 +3,8 @@ package argocd
 import (
 	"strings"
 
-	argocommon "github.com/argoproj/argo-cd/v2/common"
-	synccommon "github.com/argoproj/gitops-engine/pkg/sync/common"
+	synccommon "github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
+	argocommon "github.com/argoproj/argo-cd/v3/common"
 	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -73,7 +73,7 @@ func Annotate(objs []generators.Object) {
 		ann[synccommon.AnnotationSyncWave] = wave
 		if keepsData(o) {
 			ann[synccommon.AnnotationSyncOptions] = addCSV(ann[synccommon.AnnotationSyncOptions],
-				synccommon.SyncOptionDisablePrune, synccommon.SyncOptionDisableDeletion)
+				DisablePrune, DisableDeletion)
 			ann[argocommon.AnnotationCompareOptions] = addCSV(ann[argocommon.AnnotationCompareOptions], CompareOptionIgnoreExtraneous)
 		}
 		o.SetAnnotations(ann)

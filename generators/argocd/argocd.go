@@ -9,8 +9,8 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
-	synccommon "github.com/argoproj/gitops-engine/pkg/sync/common"
+	synccommon "github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
+	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
@@ -135,7 +135,7 @@ func TeamKinds() []metav1.GroupKind {
 // the platform's ExternalSecrets, and Argo CD's own objects in its
 // namespace.
 var (
-	platformClusterKinds = []metav1.GroupKind{{Group: "", Kind: "Namespace"}}
+	platformClusterKinds = []v1alpha1.ClusterResourceRestrictionItem{{Group: "", Kind: "Namespace"}}
 	platformKinds        = []metav1.GroupKind{
 		{Group: "", Kind: "ConfigMap"},
 		{Group: "", Kind: "ResourceQuota"},
@@ -507,7 +507,7 @@ const SyncOptionPruneInBackground = "PrunePropagationPolicy=background"
 func syncPolicy() *v1alpha1.SyncPolicy {
 	factor := int64(retryFactor)
 	return &v1alpha1.SyncPolicy{
-		Automated: &v1alpha1.SyncPolicyAutomated{Prune: true, SelfHeal: true},
+		Automated: &v1alpha1.SyncPolicyAutomated{Prune: new(true), SelfHeal: new(true)},
 		SyncOptions: v1alpha1.SyncOptions{
 			synccommon.SyncOptionServerSideApply,
 			synccommon.SyncOptionApplyOutOfSyncOnly,

@@ -30,7 +30,7 @@ type crd struct {
 // types, so the schemas match the types.
 func argoCDCRDs(t *testing.T) map[string]crd {
 	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/argoproj/argo-cd/v2").Output()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/argoproj/argo-cd/v3").Output()
 	if err != nil {
 		t.Fatalf("locate the Argo CD module: %v", err)
 	}

@@ -9,8 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
-	"github.com/kserve/kserve/pkg/apis/serving/v1beta1"
+	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	authv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"knative.dev/pkg/apis"
@@ -106,7 +105,7 @@ func KnativeDefaults(obj generators.Object) ([]string, error) {
 // in order: the object goes through KServe's Go type and its defaulting,
 // as in KServe's mutating webhook.
 func KServeDefaults(obj generators.Object) ([]string, error) {
-	return defaultedPointers(obj, "inferenceservice", &v1beta1.InferenceService{}, inferenceservice.Default)
+	return defaultedPointers(obj, "inferenceservice", &inferenceservice.InferenceService{}, inferenceservice.Default)
 }
 
 // defaultedPointers returns the pointers of what an admission webhook

@@ -21,7 +21,8 @@ func TestKServeDefaults(t *testing.T) {
 		want []string
 	}{
 		{image, []string{"/spec/predictor/containers/0/resources"}},
-		{model, []string{"/spec/predictor/model/name"}},
+		// KServe 0.20's defaulting records the model format in an annotation.
+		{model, []string{"/metadata/annotations/modelFormat", "/spec/predictor/model/name"}},
 	} {
 		objs, err := inferenceservice.Generate(tt.app, nil)
 		if err != nil {

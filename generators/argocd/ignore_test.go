@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
+	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	jsonpatch "github.com/evanphx/json-patch"
 	gomodulesjsonpatch "gomodules.xyz/jsonpatch/v2"
 	authv1 "k8s.io/api/authentication/v1"
@@ -196,7 +196,6 @@ func TestKnativeDefaultsList(t *testing.T) {
 	want := []string{
 		"/metadata/annotations/serving.knative.dev~1creator",
 		"/metadata/annotations/serving.knative.dev~1lastModifier",
-		"/spec/template/metadata/creationTimestamp",
 		"/spec/template/spec/containerConcurrency",
 		"/spec/template/spec/containers/0/readinessProbe",
 		"/spec/template/spec/enableServiceLinks",

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
+	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -60,7 +60,7 @@ func fixtureProjects(t *testing.T) map[string]*v1alpha1.AppProject {
 
 func permitted(t *testing.T, proj *v1alpha1.AppProject, server, namespace string) bool {
 	t.Helper()
-	ok, err := proj.IsDestinationPermitted(v1alpha1.ApplicationDestination{Server: server, Namespace: namespace}, noClusters)
+	ok, err := proj.IsDestinationPermitted(&v1alpha1.Cluster{Server: server}, namespace, noClusters)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,23 +105,23 @@ func TestTeamProjectsStayInTheirNamespaces(t *testing.T) {
 		}
 		// Cluster-scoped: nothing, not even Namespaces.
 		for _, gk := range []schema.GroupKind{{Kind: "Namespace"}, {Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}, {Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}} {
-			if proj.IsGroupKindPermitted(gk, false) {
+			if proj.IsGroupKindNamePermitted(gk, "", false) {
 				t.Errorf("%s may sync cluster-scoped %s", team, gk)
 			}
 		}
 		// Namespaced: what the app generators produce, not the platform's
 		// quota nor RBAC.
 		for _, gk := range TeamKinds() {
-			if !proj.IsGroupKindPermitted(schema.GroupKind{Group: gk.Group, Kind: gk.Kind}, true) {
+			if !proj.IsGroupKindNamePermitted(schema.GroupKind{Group: gk.Group, Kind: gk.Kind}, "", true) {
 				t.Errorf("%s may not sync %s", team, gk)
 			}
 		}
-		if !proj.IsGroupKindPermitted(schema.GroupKind{Group: "external-secrets.io", Kind: "ExternalSecret"}, true) {
+		if !proj.IsGroupKindNamePermitted(schema.GroupKind{Group: "external-secrets.io", Kind: "ExternalSecret"}, "", true) {
 			t.Errorf("%s may not sync ExternalSecrets (issue 8)", team)
 		}
 		// A plain Secret never: its values would be in git (issue 8).
 		for _, gk := range []schema.GroupKind{{Kind: "Secret"}, {Kind: "ResourceQuota"}, {Kind: "LimitRange"}, {Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}, {Group: "argoproj.io", Kind: "Application"}} {
-			if proj.IsGroupKindPermitted(gk, true) {
+			if proj.IsGroupKindNamePermitted(gk, "", true) {
 				t.Errorf("%s may sync %s", team, gk)
 			}
 		}
@@ -152,7 +152,7 @@ func TestPlatformProject(t *testing.T) {
 	}
 	checkSyncable(t, proj, InClusterServer, cm)
 	for _, gk := range []schema.GroupKind{{Kind: "Application", Group: "argoproj.io"}, {Kind: "AppProject", Group: "argoproj.io"}} {
-		if !proj.IsGroupKindPermitted(gk, true) {
+		if !proj.IsGroupKindNamePermitted(gk, "", true) {
 			t.Errorf("dmls-platform may not sync %s", gk)
 		}
 	}
@@ -160,7 +160,7 @@ func TestPlatformProject(t *testing.T) {
 		t.Errorf("dmls-platform may not write into Argo CD's namespace")
 	}
 	for _, gk := range []schema.GroupKind{{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}, {Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}} {
-		if proj.IsGroupKindPermitted(gk, false) {
+		if proj.IsGroupKindNamePermitted(gk, "", false) {
 			t.Errorf("dmls-platform may sync %s", gk)
 		}
 	}
@@ -168,11 +168,11 @@ func TestPlatformProject(t *testing.T) {
 		if gk.Kind == "ExternalSecret" {
 			continue // the platform's secrets, in every team namespace
 		}
-		if proj.IsGroupKindPermitted(schema.GroupKind{Group: gk.Group, Kind: gk.Kind}, true) {
+		if proj.IsGroupKindNamePermitted(schema.GroupKind{Group: gk.Group, Kind: gk.Kind}, "", true) {
 			t.Errorf("dmls-platform may sync %s", gk)
 		}
 	}
-	if !proj.IsGroupKindPermitted(schema.GroupKind{Group: "external-secrets.io", Kind: "ExternalSecret"}, true) {
+	if !proj.IsGroupKindNamePermitted(schema.GroupKind{Group: "external-secrets.io", Kind: "ExternalSecret"}, "", true) {
 		t.Errorf("dmls-platform may not sync the platform's ExternalSecrets")
 	}
 }
@@ -183,7 +183,7 @@ func TestPlatformProject(t *testing.T) {
 func checkSyncable(t *testing.T, proj *v1alpha1.AppProject, server string, o generators.Object) {
 	t.Helper()
 	namespaced := o.GetKind() != "Namespace"
-	if !proj.IsGroupKindPermitted(o.GroupVersionKind().GroupKind(), namespaced) {
+	if !proj.IsGroupKindNamePermitted(o.GroupVersionKind().GroupKind(), "", namespaced) {
 		t.Errorf("project %s may not sync %s", proj.Name, o.ID())
 	}
 	if namespaced && !permitted(t, proj, server, o.GetNamespace()) {

@@ -4,8 +4,8 @@ import (
 	_ "embed"
 	"strings"
 
-	argocommon "github.com/argoproj/argo-cd/v2/common"
-	synccommon "github.com/argoproj/gitops-engine/pkg/sync/common"
+	synccommon "github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
+	argocommon "github.com/argoproj/argo-cd/v3/common"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -64,8 +64,8 @@ func ConfigMap(p *spec.Platform) (generators.Object, error) {
 				synccommon.AnnotationSyncWave: WaveFirst,
 				synccommon.AnnotationSyncOptions: strings.Join([]string{
 					synccommon.SyncOptionServerSideApply,
-					synccommon.SyncOptionDisablePrune,
-					synccommon.SyncOptionDisableDeletion,
+					DisablePrune,
+					DisableDeletion,
 				}, ","),
 			},
 		},
@@ -73,3 +73,11 @@ func ConfigMap(p *spec.Platform) (generators.Object, error) {
 	}
 	return generators.New(cm, corev1.SchemeGroupVersion.WithKind("ConfigMap"), nil)
 }
+
+// DisablePrune and DisableDeletion are the sync options that keep Argo CD
+// from pruning or deleting an object (gitops-engine v3 names the option
+// and its value apart).
+const (
+	DisablePrune    = synccommon.SyncOptionPrune + "=" + synccommon.SyncValueFalse
+	DisableDeletion = synccommon.SyncOptionDelete + "=" + synccommon.SyncValueFalse
+)

@@ -40,8 +40,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
-	synccommon "github.com/argoproj/gitops-engine/pkg/sync/common"
+	synccommon "github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
+	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -410,7 +410,7 @@ func annotate(o generators.Object, crdGroups map[string]bool) {
 		// Deleting a CRD deletes every object of its kind.
 		opts := strings.Split(ann[synccommon.AnnotationSyncOptions], ",")
 		opts = slices.DeleteFunc(opts, func(s string) bool { return s == "" })
-		for _, want := range []string{synccommon.SyncOptionDisablePrune, synccommon.SyncOptionDisableDeletion} {
+		for _, want := range []string{argocd.DisablePrune, argocd.DisableDeletion} {
 			if !slices.Contains(opts, want) {
 				opts = append(opts, want)
 			}

@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"time"
 
-	esv1beta1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/apis/esv1"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
 )
@@ -18,8 +19,10 @@ import (
 // Component is the app.kubernetes.io/component label of ExternalSecrets.
 const Component = "secrets"
 
-// GVK is the kind and version dmls generates.
-var GVK = esv1beta1.SchemeGroupVersion.WithKind(esv1beta1.ExtSecretKind)
+// GVK is the kind and version dmls generates: external-secrets.io/v1, the
+// version External Secrets Operator 0.17 and later serve (v1beta1 is no
+// longer served by the 1.x CRDs).
+var GVK = schema.GroupVersionKind{Group: "external-secrets.io", Version: "v1", Kind: "ExternalSecret"}
 
 var _ generators.Func = Generate
 
@@ -52,14 +55,15 @@ func New(name string, s spec.ExternalSecret, labels map[string]string, from stri
 	if err != nil {
 		return generators.Object{}, fmt.Errorf("%s.refreshInterval: %w", from, err)
 	}
-	es := &esv1beta1.ExternalSecret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
-		Spec: esv1beta1.ExternalSecretSpec{
-			RefreshInterval: &metav1.Duration{Duration: interval},
-			Target: esv1beta1.ExternalSecretTarget{
-				Name:           name,
-				CreationPolicy: esv1beta1.CreatePolicyOwner,
-				DeletionPolicy: esv1beta1.DeletionPolicyRetain,
+	es := &esv1.ExternalSecret{
+		Metadata: &metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec: &esv1.ExternalSecretSpec{
+			// metav1.Duration's form, as the operator's Go type writes it.
+			RefreshInterval: ptr(interval.String()),
+			Target: &esv1.ExternalSecretSpecTarget{
+				Name:           ptr(name),
+				CreationPolicy: ptr(esv1.ExternalSecretSpecTargetCreationPolicyOwner),
+				DeletionPolicy: ptr(esv1.ExternalSecretSpecTargetDeletionPolicyRetain),
 			},
 		},
 	}
@@ -67,27 +71,48 @@ func New(name string, s spec.ExternalSecret, labels map[string]string, from stri
 	trace.Record("spec.target", from)
 	trace.Record("spec.refreshInterval", from+".refreshInterval")
 	if st := s.Store; st != nil {
-		es.Spec.SecretStoreRef = esv1beta1.SecretStoreRef{Name: st.Name, Kind: st.Kind}
+		ref := &esv1.ExternalSecretSpecSecretStoreRef{Name: optional(st.Name)}
+		if st.Kind != "" {
+			ref.Kind = ptr(esv1.ExternalSecretSpecSecretStoreRefKind(st.Kind))
+		}
+		es.Spec.SecretStoreRef = ref
 		trace.Record("spec.secretStoreRef", from+".store")
 	}
 	for _, key := range generators.SortedKeys(s.Data) {
 		r := s.Data[key]
 		trace.Record(fmt.Sprintf("spec.data[%d]", len(es.Spec.Data)), from+".data."+key)
-		es.Spec.Data = append(es.Spec.Data, esv1beta1.ExternalSecretData{SecretKey: key, RemoteRef: remoteRef(r.Key, r.Property, r.Version)})
+		es.Spec.Data = append(es.Spec.Data, esv1.ExternalSecretSpecDataElem{SecretKey: key, RemoteRef: remoteRef(r.Key, r.Property, r.Version)})
 	}
 	if x := s.Extract; x != nil {
 		ref := remoteRef(x.Key, "", x.Version)
-		es.Spec.DataFrom = []esv1beta1.ExternalSecretDataFromRemoteRef{{Extract: &ref}}
+		es.Spec.DataFrom = []esv1.ExternalSecretSpecDataFromElem{{Extract: &esv1.ExternalSecretSpecDataFromElemExtract{
+			Key: ref.Key, Version: ref.Version,
+			MetadataPolicy:     ptr(esv1.ExternalSecretSpecDataFromElemExtractMetadataPolicyNone),
+			ConversionStrategy: ptr(esv1.ExternalSecretSpecDataFromElemExtractConversionStrategyDefault),
+			DecodingStrategy:   ptr(esv1.ExternalSecretSpecDataFromElemExtractDecodingStrategyNone),
+		}}}
 		trace.Record("spec.dataFrom[0]", from+".extract")
 	}
 	return generators.New(es, GVK, trace)
 }
 
-func remoteRef(key, property, version string) esv1beta1.ExternalSecretDataRemoteRef {
-	return esv1beta1.ExternalSecretDataRemoteRef{
-		Key: key, Property: property, Version: version,
-		MetadataPolicy:     esv1beta1.ExternalSecretMetadataPolicyNone,
-		ConversionStrategy: esv1beta1.ExternalSecretConversionDefault,
-		DecodingStrategy:   esv1beta1.ExternalSecretDecodeNone,
+// remoteRef is a remote reference with the policies the CRD would default
+// set, so that the object in git is the object in the cluster.
+func remoteRef(key, property, version string) esv1.ExternalSecretSpecDataElemRemoteRef {
+	return esv1.ExternalSecretSpecDataElemRemoteRef{
+		Key: key, Property: optional(property), Version: optional(version),
+		MetadataPolicy:     ptr(esv1.ExternalSecretSpecDataElemRemoteRefMetadataPolicyNone),
+		ConversionStrategy: ptr(esv1.ExternalSecretSpecDataElemRemoteRefConversionStrategyDefault),
+		DecodingStrategy:   ptr(esv1.ExternalSecretSpecDataElemRemoteRefDecodingStrategyNone),
 	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// optional is nil for "", as the operator's Go type omits an empty string.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

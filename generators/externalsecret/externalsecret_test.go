@@ -2,13 +2,12 @@ package externalsecret
 
 import (
 	"bytes"
-	"context"
 	"testing"
 
-	esv1beta1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1beta1"
-	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/dmls-project/dmls/internal/admission"
 	"github.com/dmls-project/dmls/internal/golden"
 	"github.com/dmls-project/dmls/internal/spec"
 )
@@ -48,9 +47,12 @@ func TestGolden(t *testing.T) {
 	golden.Check(t, "testdata/externalsecrets.golden.yaml", buf.Bytes())
 }
 
-// TestUpstreamValidation runs the External Secrets Operator's own webhook
-// validation on what dmls generates.
-func TestUpstreamValidation(t *testing.T) {
+// TestUpstreamSchema checks what dmls generates against the operator's
+// own external-secrets.io/v1 CRD (its schema, defaults and CEL rules), as
+// the API server would. The operator's Go webhook cannot be linked here
+// (its API module is not served), and its v1 webhook only repeats rules
+// the CRD holds.
+func TestUpstreamSchema(t *testing.T) {
 	objs, err := Generate(app(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -58,22 +60,26 @@ func TestUpstreamValidation(t *testing.T) {
 	if len(objs) != 2 {
 		t.Fatalf("got %d objects, want 2", len(objs))
 	}
+	schemas, err := admission.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, o := range objs {
-		var es esv1beta1.ExternalSecret
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &es); err != nil {
-			t.Fatal(err)
+		if o.GetAPIVersion() != "external-secrets.io/v1" {
+			t.Errorf("%s: apiVersion %s, want external-secrets.io/v1", o.GetName(), o.GetAPIVersion())
 		}
-		if _, err := (&esv1beta1.ExternalSecretValidator{}).ValidateCreate(context.Background(), &es); err != nil {
-			t.Errorf("%s: the operator's validation refuses it: %v", o.GetName(), err)
+		if f := schemas.Check(o.Unstructured); len(f) > 0 {
+			t.Errorf("%s: the operator's CRD refuses it: %v", o.GetName(), f)
 		}
-		if es.Spec.Target.Name != o.GetName() || es.Spec.Target.CreationPolicy != esv1beta1.CreatePolicyOwner {
-			t.Errorf("%s: target %+v, want the Secret of the same name, owned", o.GetName(), es.Spec.Target)
+		if n, _, _ := unstructured.NestedString(o.Object, "spec", "target", "name"); n != o.GetName() {
+			t.Errorf("%s: target %q, want the Secret of the same name", o.GetName(), n)
 		}
 	}
-	// And the validator can fail: no data at all is refused.
-	empty := esv1beta1.ExternalSecret{}
-	if _, err := (&esv1beta1.ExternalSecretValidator{}).ValidateCreate(context.Background(), &empty); err == nil {
-		t.Error("the validator accepts an ExternalSecret without data")
+	// And the check can fail: a policy the CRD does not know is refused.
+	bad := objs[0].Unstructured.DeepCopy()
+	_ = unstructured.SetNestedField(bad.Object, "Sometimes", "spec", "target", "creationPolicy")
+	if f := schemas.Check(bad); len(f) == 0 {
+		t.Error("the CRD accepts creationPolicy Sometimes")
 	}
 }
 

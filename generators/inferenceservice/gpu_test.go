@@ -14,7 +14,7 @@ import (
 // gets the GPU groups' node selector and toleration (as Knative Services
 // and TFJobs do), traced to the GPU request; that KServe's and the CRD's
 // checks accept them; that Knative's config-features enable what a
-// Serverless InferenceService's pods use, and not what a RawDeployment's
+// Knative InferenceService's pods use, and not what a Standard one's
 // do (kservice keeps its own copy of KServe's group and annotation names,
 // which these two cases hold to this package's); and that a service
 // without GPUs gets neither.
@@ -25,7 +25,7 @@ func TestGPUPlacement(t *testing.T) {
 		Resources: &spec.Resources{CPU: "4", Memory: "16Gi", GPU: ptr(1), Limits: &spec.Limits{CPU: "4", Memory: "16Gi"}},
 		Transformer: &spec.Transformer{Image: "registry.example.com/vision/pre:1.0",
 			Resources: &spec.Resources{CPU: "1", Memory: "1Gi", GPU: ptr(1)}},
-		DeploymentMode: spec.DeploymentServerless,
+		DeploymentMode: spec.DeploymentKnative,
 	}
 	gen := func(svc spec.ModelService, gpu *spec.Placement) generators.Object {
 		t.Helper()
@@ -61,14 +61,22 @@ func TestGPUPlacement(t *testing.T) {
 	}
 	for _, k := range []string{"kubernetes.podspec-nodeselector", "kubernetes.podspec-tolerations"} {
 		if features[k] != "enabled" {
-			t.Errorf("Serverless GPU InferenceService: %s = %q, want enabled", k, features[k])
+			t.Errorf("Knative GPU InferenceService: %s = %q, want enabled", k, features[k])
 		}
 	}
 
-	raw := svc
-	raw.DeploymentMode = spec.DeploymentRaw
-	if f, _ := kservice.Features(gen(raw, spec.GPUPlacement())); f["kubernetes.podspec-nodeselector"] != "disabled" {
-		t.Errorf("a RawDeployment runs no Knative Service, but enables the node selector flag: %v", f)
+	// Standard, and its deprecated name RawDeployment (written as
+	// Standard), run no Knative Service.
+	for _, mode := range []string{spec.DeploymentStandard, spec.DeploymentRaw} {
+		raw := svc
+		raw.DeploymentMode = mode
+		o := gen(raw, spec.GPUPlacement())
+		if got := o.GetAnnotations()[AnnotationDeploymentMode]; got != spec.DeploymentStandard {
+			t.Errorf("deploymentMode %s is written as %q, want Standard", mode, got)
+		}
+		if f, _ := kservice.Features(o); f["kubernetes.podspec-nodeselector"] != "disabled" {
+			t.Errorf("a %s InferenceService runs no Knative Service, but enables the node selector flag: %v", mode, f)
+		}
 	}
 
 	cpu := svc

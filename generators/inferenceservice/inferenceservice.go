@@ -1,18 +1,20 @@
 // Package inferenceservice generates KServe InferenceServices from model
-// service specs with runtime "kserve", and checks them with KServe's own
-// validation (internal/admission checks them against the CRD's schema).
+// service specs with runtime "kserve", and checks them with KServe's
+// admission rules, expressed here (internal/admission checks them against
+// the CRD's schema). The types are generated from KServe's CRD
+// (internal/apis/kservev1beta1).
 package inferenceservice
 
 import (
 	"fmt"
 
-	"github.com/kserve/kserve/pkg/apis/serving/v1beta1"
-	"github.com/kserve/kserve/pkg/constants"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/apis/kservev1beta1"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
 )
@@ -23,17 +25,20 @@ const Component = "serving"
 // Kind is the InferenceService's kind, and GroupVersion its API version.
 var (
 	Kind         = "InferenceService"
-	GroupVersion = v1beta1.SchemeGroupVersion
+	GroupVersion = schema.GroupVersion{Group: "serving.kserve.io", Version: "v1beta1"}
 )
 
 // AnnotationDeploymentMode is KServe's deployment mode annotation, which
 // dmls always sets (KServe's own default differs between its code, its
-// ConfigMap and its Helm chart).
-var AnnotationDeploymentMode = constants.DeploymentMode
+// ConfigMap and its Helm chart, and changed to Standard in 0.16).
+const AnnotationDeploymentMode = "serving.kserve.io/deploymentMode"
 
 // ContainerName is the container name KServe expects in a custom
 // predictor or transformer.
-const ContainerName = constants.InferenceServiceContainerName
+const ContainerName = "kserve-container"
+
+// InferenceService is KServe's InferenceService, as generated from its CRD.
+type InferenceService = kservev1beta1.InferenceService
 
 var _ generators.Func = Generate
 
@@ -50,14 +55,18 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 	if mode == "" {
 		// The base, which no environment has adjusted yet; every
 		// environment sets its own mode (schemas #Environment).
-		mode = spec.DeploymentServerless
+		mode = spec.DeploymentKnative
 	}
-	isvc := &v1beta1.InferenceService{
-		ObjectMeta: metav1.ObjectMeta{
+	// KServe 0.16+ names the modes Knative and Standard; a spec that says
+	// Serverless or RawDeployment (a warning at load) gets the new word.
+	mode, _ = spec.DeploymentMode(mode)
+	isvc := &InferenceService{
+		Metadata: &metav1.ObjectMeta{
 			Name:        s.ObjectName(app.Name),
 			Labels:      generators.Labels(app, p, Component),
 			Annotations: map[string]string{AnnotationDeploymentMode: mode},
 		},
+		Spec: &kservev1beta1.InferenceServiceSpec{},
 	}
 	trace.Record("metadata.annotations."+AnnotationDeploymentMode, "serving.deploymentMode")
 	if s.Name != "" {
@@ -65,13 +74,16 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 	}
 	const pred = "spec.predictor"
 	pr := &isvc.Spec.Predictor
-	pr.ComponentExtensionSpec = extension(s, trace, pred)
-	pr.ServiceAccountName = generators.ServingServiceAccount
+	ext := extension(s, trace, pred)
+	pr.MinReplicas, pr.MaxReplicas, pr.ScaleTarget, pr.ScaleMetric = ext.minReplicas, ext.maxReplicas, ext.scaleTarget, (*kservev1beta1.InferenceServiceSpecPredictorScaleMetric)(ext.scaleMetric)
+	pr.ContainerConcurrency, pr.Timeout, pr.CanaryTrafficPercent = ext.containerConcurrency, ext.timeout, ext.canaryTrafficPercent
+	pr.ServiceAccountName = ptr(generators.ServingServiceAccount)
 	sc, scFrom := generators.SecurityContext(app)
-	generators.AnnotateException(app, &isvc.ObjectMeta, trace)
+	meta := isvc.Metadata
+	generators.AnnotateException(app, meta, trace)
 
 	if m := s.Model; m != nil {
-		ms := &v1beta1.ModelSpec{ModelFormat: v1beta1.ModelFormat{Name: m.Format}}
+		ms := &kservev1beta1.InferenceServiceSpecPredictorModel{ModelFormat: &kservev1beta1.InferenceServiceSpecPredictorModelModelFormat{Name: m.Format}}
 		trace.Record(pred+".model.modelFormat", "serving.model.format")
 		if m.FormatVersion != "" {
 			ms.ModelFormat.Version = ptr(m.FormatVersion)
@@ -86,10 +98,10 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 			trace.Record(pred+".model.runtimeVersion", "serving.model.runtimeVersion")
 		}
 		if m.ProtocolVersion != "" {
-			ms.ProtocolVersion = ptr(constants.InferenceServiceProtocol(m.ProtocolVersion))
+			ms.ProtocolVersion = ptr(m.ProtocolVersion)
 			trace.Record(pred+".model.protocolVersion", "serving.model.protocolVersion")
 		}
-		ms.StorageURI = ptr(m.StorageURI)
+		ms.StorageUri = ptr(m.StorageURI)
 		trace.Record(pred+".model.storageUri", "serving.model.storageUri")
 		ms.Container = container(containerSpec{
 			securityContext: sc, securityFrom: scFrom,
@@ -105,7 +117,7 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 		pr.Containers = []corev1.Container{c}
 	}
 	if gpus(s.Resources) {
-		placeGPU(&pr.PodSpec, app.GPU, trace, pred, "serving.resources.gpu")
+		placeGPU(&pr.NodeSelector, &pr.Tolerations, app.GPU, trace, pred, "serving.resources.gpu")
 	}
 
 	if t := s.Transformer; t != nil {
@@ -115,10 +127,11 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 			image: t.Image, command: t.Command, args: t.Args, env: t.Env, envFrom: t.EnvFrom, resources: t.Resources, port: t.Port,
 		}, trace, at+".containers[0]", "serving.transformer")
 		c.Name = ContainerName
-		isvc.Spec.Transformer = &v1beta1.TransformerSpec{PodSpec: v1beta1.PodSpec{ServiceAccountName: generators.ServingServiceAccount, Containers: []corev1.Container{c}}}
+		tr := &kservev1beta1.InferenceServiceSpecTransformer{ServiceAccountName: ptr(generators.ServingServiceAccount), Containers: []corev1.Container{c}}
+		isvc.Spec.Transformer = tr
 		trace.Record(at, "serving.transformer")
 		if gpus(t.Resources) {
-			placeGPU(&isvc.Spec.Transformer.PodSpec, app.GPU, trace, at, "serving.transformer.resources.gpu")
+			placeGPU(&tr.NodeSelector, &tr.Tolerations, app.GPU, trace, at, "serving.transformer.resources.gpu")
 		}
 	}
 
@@ -134,38 +147,49 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 	return []generators.Object{obj}, nil
 }
 
+// componentExtension is KServe's component extension (its Go type's
+// ComponentExtensionSpec), which the CRD inlines into the predictor.
+type componentExtension struct {
+	minReplicas, maxReplicas, scaleTarget               *int
+	scaleMetric                                         *string
+	containerConcurrency, timeout, canaryTrafficPercent *int
+}
+
 // extension maps autoscaling and the canary onto KServe's component
 // extension: minScale and maxScale are minReplicas and maxReplicas (0
 // scales to zero), target and metric are scaleTarget and scaleMetric.
-func extension(s *spec.ModelService, trace *provenance.Trace, at string) v1beta1.ComponentExtensionSpec {
-	var ext v1beta1.ComponentExtensionSpec
+func extension(s *spec.ModelService, trace *provenance.Trace, at string) componentExtension {
+	var ext componentExtension
 	as := s.Autoscaling
 	if as.MinScale != nil {
-		ext.MinReplicas = ptr(*as.MinScale)
+		ext.minReplicas = ptr(int(*as.MinScale))
 		trace.Record(at+".minReplicas", "serving.autoscaling.minScale")
 	}
 	if as.MaxScale != nil {
-		ext.MaxReplicas = *as.MaxScale
+		// KServe's Go type omits a maxReplicas of 0 (no limit).
+		if *as.MaxScale != 0 {
+			ext.maxReplicas = ptr(int(*as.MaxScale))
+		}
 		trace.Record(at+".maxReplicas", "serving.autoscaling.maxScale")
 	}
 	if as.Target != nil {
-		ext.ScaleTarget = ptr(*as.Target)
+		ext.scaleTarget = ptr(int(*as.Target))
 		trace.Record(at+".scaleTarget", "serving.autoscaling.target")
 	}
 	if as.Metric != "" {
-		ext.ScaleMetric = ptr(v1beta1.ScaleMetric(as.Metric))
+		ext.scaleMetric = ptr(as.Metric)
 		trace.Record(at+".scaleMetric", "serving.autoscaling.metric")
 	}
 	if as.ContainerConcurrency != nil {
-		ext.ContainerConcurrency = ptr(int64(*as.ContainerConcurrency))
+		ext.containerConcurrency = ptr(int(*as.ContainerConcurrency))
 		trace.Record(at+".containerConcurrency", "serving.autoscaling.containerConcurrency")
 	}
 	if as.TimeoutSeconds != nil {
-		ext.TimeoutSeconds = ptr(int64(*as.TimeoutSeconds))
+		ext.timeout = ptr(int(*as.TimeoutSeconds))
 		trace.Record(at+".timeout", "serving.autoscaling.timeoutSeconds")
 	}
 	if p := s.Traffic.CanaryPercent; p != nil {
-		ext.CanaryTrafficPercent = ptr(int64(*p))
+		ext.canaryTrafficPercent = ptr(int(*p))
 		trace.Record(at+".canaryTrafficPercent", "serving.traffic.canaryPercent")
 	}
 	return ext
@@ -227,9 +251,10 @@ func ptr[T any](v T) *T { return &v }
 
 func gpus(r *spec.Resources) bool { return r != nil && r.GPU != nil && *r.GPU > 0 }
 
-// placeGPU is generators.PlaceGPU on KServe's own PodSpec type.
-func placeGPU(pod *v1beta1.PodSpec, pl *spec.Placement, trace *provenance.Trace, podAt, gpuPath string) {
-	ps := corev1.PodSpec{NodeSelector: pod.NodeSelector, Tolerations: pod.Tolerations}
+// placeGPU is generators.PlaceGPU on the pod fields KServe's CRD inlines
+// into a component.
+func placeGPU(nodeSelector *map[string]string, tolerations *[]corev1.Toleration, pl *spec.Placement, trace *provenance.Trace, podAt, gpuPath string) {
+	ps := corev1.PodSpec{NodeSelector: *nodeSelector, Tolerations: *tolerations}
 	generators.PlaceGPU(&ps, pl, trace, podAt, gpuPath)
-	pod.NodeSelector, pod.Tolerations = ps.NodeSelector, ps.Tolerations
+	*nodeSelector, *tolerations = ps.NodeSelector, ps.Tolerations
 }

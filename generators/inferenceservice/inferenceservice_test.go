@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/argoproj/argo-cd/v2/util/lua"
-	"github.com/argoproj/gitops-engine/pkg/health"
+	"github.com/argoproj/argo-cd/gitops-engine/v3/pkg/health"
+	"github.com/argoproj/argo-cd/v3/util/lua"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
@@ -31,7 +31,7 @@ var cases = []struct {
 			ContainerConcurrency: ptr(8), TimeoutSeconds: ptr(60)},
 		Traffic:        spec.Traffic{Stable: "v1", CanaryPercent: ptr(20)},
 		Revision:       "v2",
-		DeploymentMode: spec.DeploymentServerless,
+		DeploymentMode: spec.DeploymentKnative,
 	}},
 	{"triton-gpu-raw", spec.ModelService{
 		Runtime: spec.RuntimeKServe, Name: "resnet-triton",
@@ -97,7 +97,7 @@ func TestValidateRejects(t *testing.T) {
 		wantMsg   string
 	}{
 		{"min above max", func(o map[string]any) { pred(o)["minReplicas"] = int64(9) }, "spec.predictor.minReplicas", "MinReplicas"},
-		{"cpu metric in Serverless", func(o map[string]any) { pred(o)["scaleMetric"] = "cpu" }, "spec.predictor.scaleMetric", "not a supported metric"},
+		{"cpu metric on Knative", func(o map[string]any) { pred(o)["scaleMetric"] = "cpu" }, "spec.predictor.scaleMetric", "not a supported metric"},
 		{"seed's components", func(o map[string]any) { pred(o)["components"] = map[string]any{"default": map[string]any{}} }, "spec.predictor.components", "unknown field"},
 		{"seed's tensorflow.autoscaling", func(o map[string]any) {
 			pred(o)["tensorflow"] = map[string]any{"storageUri": "pvc://m/x", "autoscaling": map[string]any{"minReplicas": int64(1)}}
@@ -163,7 +163,7 @@ func TestArgoCDHealth(t *testing.T) {
 	if script == "" {
 		t.Fatal("Argo CD has no built-in health check for serving.kserve.io/InferenceService")
 	}
-	dir := filepath.Join(moduleDir(t, "github.com/argoproj/argo-cd/v2"), "resource_customizations", "serving.kserve.io", "InferenceService")
+	dir := filepath.Join(moduleDir(t, "github.com/argoproj/argo-cd/v3"), "resource_customizations", "serving.kserve.io", "InferenceService")
 	builtin, err := os.ReadFile(filepath.Join(dir, "health.lua"))
 	if err != nil {
 		t.Fatal(err)

@@ -264,7 +264,7 @@ func Features(objs ...generators.Object) (map[string]string, error) {
 		case gk.Group == kserveGroup && gk.Kind == "InferenceService":
 			// KServe runs a Serverless InferenceService's predictor and
 			// transformer as Knative Services with their pod fields.
-			if o.GetAnnotations()[kserveDeploymentMode] == "RawDeployment" {
+			if mode, _ := spec.DeploymentMode(o.GetAnnotations()[kserveDeploymentMode]); mode == spec.DeploymentStandard {
 				continue
 			}
 			for _, component := range []string{"predictor", "transformer"} {

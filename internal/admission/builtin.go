@@ -73,7 +73,7 @@ var builtins = map[schema.GroupVersionKind]builtin{
 	},
 	corev1.SchemeGroupVersion.WithKind("Service"): {
 		func() runtime.Object { return &corev1.Service{} }, func() runtime.Object { return &core.Service{} },
-		func(o runtime.Object) field.ErrorList { return corevalidation.ValidateService(o.(*core.Service)) },
+		func(o runtime.Object) field.ErrorList { return corevalidation.ValidateServiceCreate(o.(*core.Service)) },
 	},
 	corev1.SchemeGroupVersion.WithKind("ConfigMap"): {
 		func() runtime.Object { return &corev1.ConfigMap{} }, func() runtime.Object { return &core.ConfigMap{} },

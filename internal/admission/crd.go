@@ -144,7 +144,7 @@ var embeddedKinds = map[string][]schema.GroupVersionKind{
 	"applications.argoproj.io":            {{Group: "argoproj.io", Version: "v1alpha1", Kind: "Application"}},
 	"appprojects.argoproj.io":             {{Group: "argoproj.io", Version: "v1alpha1", Kind: "AppProject"}},
 	"clusters.kops.k8s.io":                {{Group: "kops.k8s.io", Version: "v1alpha2", Kind: "Cluster"}},
-	"externalsecrets.external-secrets.io": {{Group: "external-secrets.io", Version: "v1", Kind: "ExternalSecret"}, {Group: "external-secrets.io", Version: "v1beta1", Kind: "ExternalSecret"}},
+	"externalsecrets.external-secrets.io": {{Group: "external-secrets.io", Version: "v1", Kind: "ExternalSecret"}},
 	"inferenceservices.serving.kserve.io": {{Group: "serving.kserve.io", Version: "v1beta1", Kind: "InferenceService"}},
 	"instancegroups.kops.k8s.io":          {{Group: "kops.k8s.io", Version: "v1alpha2", Kind: "InstanceGroup"}},
 	"services.serving.knative.dev":        {{Group: "serving.knative.dev", Version: "v1", Kind: "Service"}},
@@ -367,7 +367,7 @@ func (v *version) validate(fresh func() (map[string]any, error), validator apise
 	}
 	var errs field.ErrorList
 	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, u, validator)...)
-	errs = append(errs, schemaobjectmeta.Validate(nil, u, v.structural, false)...)
+	errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, u, v.structural, false)...)
 	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, v.structural, u)...)
 	if !blocking(errs) {
 		celErrs, _ := v.cel.Validate(context.Background(), nil, v.structural, u, nil, celconfig.RuntimeCELCostBudget)

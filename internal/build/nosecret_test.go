@@ -72,7 +72,7 @@ func TestNoGeneratorEmitsASecret(t *testing.T) {
 					}
 				}
 			}
-			if name == "every feature" && kinds["external-secrets.io/v1beta1 ExternalSecret"] == 0 {
+			if name == "every feature" && kinds["external-secrets.io/v1 ExternalSecret"] == 0 {
 				t.Fatalf("no ExternalSecret generated; kinds: %v", kinds)
 			}
 			t.Logf("kinds: %v", kinds)

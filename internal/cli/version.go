@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/dmls-project/dmls/internal/support"
 )
 
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
@@ -14,7 +16,7 @@ var Version = ""
 func versionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the dmls version",
+		Short: "Print the dmls version (-o json or yaml: with the support matrix)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v := Version
@@ -24,7 +26,11 @@ func versionCmd(g *globals) *cobra.Command {
 					v = bi.Main.Version
 				}
 			}
-			info := map[string]string{"version": v, "go": runtime.Version()}
+			info := struct {
+				Version string         `json:"version"`
+				Go      string         `json:"go"`
+				Support support.Matrix `json:"support"`
+			}{v, runtime.Version(), support.Current}
 			switch g.output {
 			case "json":
 				return g.printJSON(info)

@@ -3,12 +3,14 @@
 // needs: bounded size, no symlinks or escaping paths, no network, only
 // vendored dependencies, and never Helm's chartutil.Expand.
 //
-// helm.sh/helm/v3 v3.18.6 is the newest Helm that builds with the pinned
-// Kubernetes modules. It has one open advisory, GHSA-hr2v-4r36-88hr: a
-// chart named "." or ".." makes chartutil.Expand and ExpandFile write over
-// their target directory. This package never calls either (charts are read
-// into memory, by Read or ReadArchive, and loaded with loader.LoadFiles)
-// and refuses those names in the chart and in every subchart.
+// It uses Helm v4.3.2, the Helm that Argo CD v3.6 renders charts with, so
+// that a chart renders here as Argo CD renders it. Helm v3.18's advisory
+// GHSA-hr2v-4r36-88hr (a chart named "." or ".." makes chartutil.Expand
+// write over its target directory) is fixed in this Helm; this package
+// still never calls Expand (charts are read into memory, by Read or
+// ReadArchive, and loaded with loader.LoadFiles) and still refuses those
+// names, in the chart and in every subchart, because no path may come from
+// a chart's name.
 package helmrender
 
 import (
@@ -19,15 +21,18 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"path"
 	"sort"
 	"strings"
 
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/releaseutil"
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/chart/common"
+	"helm.sh/helm/v4/pkg/chart/loader/archive"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	release "helm.sh/helm/v4/pkg/release/v1"
+	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
@@ -62,7 +67,7 @@ func unsafe(format string, args ...any) error {
 
 // Files is a chart read into memory: slash-separated paths relative to
 // the chart root, as loader.LoadFiles takes them.
-type Files []*loader.BufferedFile
+type Files []*archive.BufferedFile
 
 // Read reads the chart folder dir of fsys. It refuses symlinks and
 // anything but regular files and folders, and stops at the limits. fsys
@@ -105,7 +110,7 @@ func Read(fsys fs.FS, dir string, lim Limits) (Files, error) {
 		if total += int64(len(data)); total > lim.Bytes {
 			return unsafe("more than %d bytes in all", lim.Bytes)
 		}
-		out = append(out, &loader.BufferedFile{Name: rel, Data: data})
+		out = append(out, &archive.BufferedFile{Name: rel, Data: data})
 		return nil
 	})
 	if err != nil {
@@ -173,7 +178,7 @@ func ReadArchive(data []byte, lim Limits) (Files, error) {
 		if total += int64(len(b)); total > lim.Bytes {
 			return nil, unsafe("more than %d bytes in all", lim.Bytes)
 		}
-		out = append(out, &loader.BufferedFile{Name: rest, Data: b})
+		out = append(out, &archive.BufferedFile{Name: rest, Data: b})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("read chart archive: no files")
@@ -247,7 +252,7 @@ func checkChart(c *chart.Chart, at string) error {
 // KubeVersion is the Kubernetes version charts see (.Capabilities): the
 // version of the pinned Kubernetes modules, fixed so that output does not
 // depend on the machine.
-var KubeVersion = chartutil.KubeVersion{Version: "v1.31.0", Major: "1", Minor: "31"}
+var KubeVersion = common.KubeVersion{Version: "v1.37.2", Major: "1", Minor: "37"}
 
 // Options name the release.
 type Options struct {
@@ -256,8 +261,8 @@ type Options struct {
 	Values    map[string]any
 }
 
-// Render renders c as `helm template` does: action.Install with DryRun,
-// ClientOnly and IncludeCRDs, hooks included, no cluster, no DNS lookups
+// Render renders c as `helm template` does: action.Install with the
+// client dry-run strategy and IncludeCRDs, hooks included, no cluster, no DNS lookups
 // (EnableDNS false), no registry client. It returns the objects in Helm's
 // install order. A chart whose output differs between two renders (it
 // uses now, rand or uuid functions) is refused: its commits would never
@@ -278,10 +283,9 @@ func Render(c *chart.Chart, opts Options) ([]*unstructured.Unstructured, error) 
 }
 
 func render(c *chart.Chart, opts Options) (string, error) {
-	cfg := &action.Configuration{Log: func(string, ...any) {}}
+	cfg := action.NewConfiguration(action.ConfigurationSetLogger(slog.DiscardHandler))
 	in := action.NewInstall(cfg)
-	in.DryRun = true
-	in.ClientOnly = true
+	in.DryRunStrategy = action.DryRunClient
 	in.IncludeCRDs = true
 	in.Replace = true
 	in.DisableOpenAPIValidation = true
@@ -299,9 +303,13 @@ func render(c *chart.Chart, opts Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	rel, err := in.Run(c, vals)
+	r, err := in.Run(c, vals)
 	if err != nil {
 		return "", fmt.Errorf("render chart %s: %w", c.Name(), err)
+	}
+	rel, ok := r.(*release.Release)
+	if !ok {
+		return "", fmt.Errorf("render chart %s: helm returned a %T release", c.Name(), r)
 	}
 	var b strings.Builder
 	b.WriteString(rel.Manifest)

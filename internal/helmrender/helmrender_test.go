@@ -10,7 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v4/pkg/chart/loader/archive"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	"sigs.k8s.io/yaml"
 
 	"github.com/dmls-project/dmls/internal/golden"
@@ -56,7 +57,7 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.Check(t, "testdata/demo.golden.yaml", []byte(got))
-	for _, want := range []string{"kind: CustomResourceDefinition", "name: demo-metrics", "image: registry.example.com/demo:1.2.3", `kube: v1.31.0`} {
+	for _, want := range []string{"kind: CustomResourceDefinition", "name: demo-metrics", "image: registry.example.com/demo:1.2.3", `kube: v1.37.2`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q", want)
 		}
@@ -66,7 +67,7 @@ func TestGolden(t *testing.T) {
 // TestArchive renders the same chart from a .tgz, to the same bytes.
 func TestArchive(t *testing.T) {
 	files := readDemo(t)
-	tgz := archive(t, prefixed("demo/", files), nil)
+	tgz := tgz(t, prefixed("demo/", files), nil)
 	fromTgz, err := ReadArchive(tgz, Limits{})
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +90,7 @@ func TestErrors(t *testing.T) {
 		var out Files
 		for _, f := range readDemo(t) {
 			if f.Name == name {
-				f = &loader.BufferedFile{Name: name, Data: []byte(data)}
+				f = &archive.BufferedFile{Name: name, Data: []byte(data)}
 			}
 			out = append(out, f)
 		}
@@ -160,7 +161,7 @@ func TestArchiveRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ReadArchive(archive(t, ok, tt.extra), Limits{})
+			_, err := ReadArchive(tgz(t, ok, tt.extra), Limits{})
 			if !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
@@ -176,7 +177,7 @@ func TestLimits(t *testing.T) {
 	if _, err := Read(os.DirFS("testdata"), "demo", Limits{Files: 100, Bytes: 1000, FileBytes: 1 << 20}); !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), "more than 1000 bytes in all") {
 		t.Errorf("total size: %v", err)
 	}
-	if _, err := ReadArchive(archive(t, prefixed("demo/", files), nil), Limits{Files: 100, Bytes: 1 << 20, FileBytes: 100}); !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), "more than 100") {
+	if _, err := ReadArchive(tgz(t, prefixed("demo/", files), nil), Limits{Files: 100, Bytes: 1 << 20, FileBytes: 100}); !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), "more than 100") {
 		t.Errorf("file size in archive: %v", err)
 	}
 }
@@ -184,13 +185,13 @@ func TestLimits(t *testing.T) {
 func prefixed(prefix string, files Files) Files {
 	var out Files
 	for _, f := range files {
-		out = append(out, &loader.BufferedFile{Name: prefix + f.Name, Data: f.Data})
+		out = append(out, &archive.BufferedFile{Name: prefix + f.Name, Data: f.Data})
 	}
 	return out
 }
 
-// archive packs files (and one extra header, with no data) as a .tgz.
-func archive(t *testing.T, files Files, extra *tar.Header) []byte {
+// tgz packs files (and one extra header, with no data) as a .tgz.
+func tgz(t *testing.T, files Files, extra *tar.Header) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -216,4 +217,20 @@ func archive(t *testing.T, files Files, extra *tar.Header) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// TestExpandAdvisoryFixed holds the Helm this package links to the fix of
+// GHSA-hr2v-4r36-88hr: its chartutil.Expand refuses a chart named "." or
+// "..", which Helm v3.18.6's wrote over its target folder. This package
+// still never calls Expand and refuses those names itself (TestErrors),
+// so that no path comes from a chart's name whatever Helm does.
+func TestExpandAdvisoryFixed(t *testing.T) {
+	for _, name := range []string{".", ".."} {
+		files := Files{{Name: "Chart.yaml", Data: []byte("apiVersion: v2\nname: " + name + "\nversion: 0.1.0\n")}}
+		dir := t.TempDir()
+		err := chartutil.Expand(dir, bytes.NewReader(tgz(t, prefixed("evil/", files), nil)))
+		if err == nil || !strings.Contains(err.Error(), "is not allowed") {
+			t.Errorf("Helm's Expand of a chart named %q: %v, want it refused", name, err)
+		}
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kserve/kserve/pkg/apis/serving/v1beta1"
 	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -75,16 +74,17 @@ func Canonical(obj map[string]any, drop map[string]string) (map[string]any, erro
 		}
 		typed = svc
 	case kindISVC:
-		isvc := &v1beta1.InferenceService{}
+		isvc := &inferenceservice.InferenceService{}
 		if err := viaJSON(obj, isvc); err != nil {
 			return nil, err
 		}
 		inferenceservice.Default(isvc)
-		if ps := &isvc.Spec.Predictor.PodSpec; ps.ServiceAccountName == generators.ServingServiceAccount {
-			ps.ServiceAccountName = ""
+		_, spec := inferenceservice.Parts(isvc)
+		if ps := &spec.Predictor; ps.ServiceAccountName != nil && *ps.ServiceAccountName == generators.ServingServiceAccount {
+			ps.ServiceAccountName = nil
 		}
-		if t := isvc.Spec.Transformer; t != nil && t.ServiceAccountName == generators.ServingServiceAccount {
-			t.ServiceAccountName = ""
+		if t := spec.Transformer; t != nil && t.ServiceAccountName != nil && *t.ServiceAccountName == generators.ServingServiceAccount {
+			t.ServiceAccountName = nil
 		}
 		typed = isvc
 	case kindPVC:

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"testing/fstest"
 
-	"github.com/kserve/kserve/pkg/apis/serving/v1beta1"
 	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -71,7 +70,7 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 	t := &translation{from: map[string]source{}, claims: map[string]Doc{}, claimUsed: map[string]bool{}}
 	var job *kubeflowv1.TFJob
 	var ksvc *servingv1.Service
-	var isvc *v1beta1.InferenceService
+	var isvc *inferenceservice.InferenceService
 	var jobDoc, svcDoc Doc
 	for _, d := range docs {
 		name, _ := nested(d.Obj, "metadata", "name").(string)
@@ -115,7 +114,7 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 				}
 				hard = append(hard, knativeInvalid(d, ksvc)...)
 			} else {
-				isvc = &v1beta1.InferenceService{}
+				isvc = &inferenceservice.InferenceService{}
 				h, l := crdProblems(d)
 				hard, lossy = append(hard, h...), append(lossy, l...)
 				if err := viaJSON(d.Obj, isvc); err != nil {
@@ -123,7 +122,7 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 					isvc = nil
 					continue
 				}
-				if err := inferenceservice.ValidateTyped(isvc.DeepCopy()); err != nil {
+				if err := inferenceservice.ValidateTyped(inferenceservice.DeepCopy(isvc)); err != nil {
 					hard = append(hard, Problem{Doc: d.String(), Message: "KServe rejects it: " + err.Error()})
 				}
 			}
@@ -169,7 +168,7 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 		case ksvc != nil:
 			src, t.appFrom = ksvc.Name, svcDoc.String()
 		default:
-			src, t.appFrom = isvc.Name, svcDoc.String()
+			src, t.appFrom = inferenceservice.Name(isvc), svcDoc.String()
 		}
 		app = src
 	}
@@ -249,7 +248,7 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 	}
 	if isvc != nil {
 		t.kserve(svcDoc, isvc, app)
-		if _, ok := isvc.Annotations[inferenceservice.AnnotationDeploymentMode]; !ok {
+		if meta, _ := inferenceservice.Parts(isvc); meta.Annotations[inferenceservice.AnnotationDeploymentMode] == "" {
 			notes = append(notes, Problem{Doc: svcDoc.String(), Path: "metadata.annotations", Message: "no " + inferenceservice.AnnotationDeploymentMode + " annotation: KServe's default applied, which differs between installations; the environment's serving.deploymentMode applies now"})
 		}
 	}

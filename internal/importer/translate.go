@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/kserve/kserve/pkg/apis/serving/v1beta1"
 	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
 	corev1 "k8s.io/api/core/v1"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
@@ -626,26 +625,32 @@ func (f *field) valOr(def string) (string, bool) {
 }
 
 // kserve translates an InferenceService.
-func (t *translation) kserve(d Doc, isvc *v1beta1.InferenceService, app string) {
+func (t *translation) kserve(d Doc, isvc *inferenceservice.InferenceService, app string) {
 	s := &node{}
 	t.serving = s
 	t.svcDoc = &d
 	t.record("serving", d, "spec")
 	s.set("runtime", spec.RuntimeKServe)
-	if isvc.Name != app {
-		s.set("name", isvc.Name, "keeps the InferenceService's own name (the app is "+app+")")
+	meta, isvcSpec := inferenceservice.Parts(isvc)
+	if meta.Name != app {
+		s.set("name", meta.Name, "keeps the InferenceService's own name (the app is "+app+")")
 		t.record("serving.name", d, "metadata.name")
 	}
-	if mode, ok := isvc.Annotations[inferenceservice.AnnotationDeploymentMode]; ok {
-		s.set("deploymentMode", mode, "from the annotation "+inferenceservice.AnnotationDeploymentMode)
+	if mode, ok := meta.Annotations[inferenceservice.AnnotationDeploymentMode]; ok {
+		why := "from the annotation " + inferenceservice.AnnotationDeploymentMode
+		if word, deprecated := spec.DeploymentMode(mode); deprecated {
+			why += ", " + mode + " in KServe's words before 0.16"
+			mode = word
+		}
+		s.set("deploymentMode", mode, why)
 		t.record("serving.deploymentMode", d, "metadata.annotations."+inferenceservice.AnnotationDeploymentMode)
 	}
-	pr := isvc.Spec.Predictor
+	pr := isvcSpec.Predictor
 	const at = "spec.predictor"
 	// A framework field (tensorflow:, sklearn:, ...) is the older form of
 	// model: KServe's defaulting rewrites it, and dmls writes model:.
 	if pr.Model == nil {
-		cp := isvc.DeepCopy()
+		cp := inferenceservice.DeepCopy(isvc)
 		inferenceservice.Default(cp)
 		if cp.Spec.Predictor.Model != nil && len(pr.Containers) == 0 {
 			pr.Model = cp.Spec.Predictor.Model
@@ -653,14 +658,16 @@ func (t *translation) kserve(d Doc, isvc *v1beta1.InferenceService, app string) 
 	}
 	if m := pr.Model; m != nil {
 		mn := &node{}
-		mn.set("format", m.ModelFormat.Name)
+		if m.ModelFormat != nil {
+			mn.set("format", m.ModelFormat.Name)
+		}
 		t.record("serving.model.format", d, at+".model.modelFormat.name")
-		if m.ModelFormat.Version != nil {
+		if m.ModelFormat != nil && m.ModelFormat.Version != nil {
 			mn.set("formatVersion", *m.ModelFormat.Version)
 			t.record("serving.model.formatVersion", d, at+".model.modelFormat.version")
 		}
-		if m.StorageURI != nil {
-			mn.set("storageUri", *m.StorageURI)
+		if m.StorageUri != nil {
+			mn.set("storageUri", *m.StorageUri)
 			t.record("serving.model.storageUri", d, at+".model.storageUri")
 		}
 		if m.Runtime != nil {
@@ -672,7 +679,7 @@ func (t *translation) kserve(d Doc, isvc *v1beta1.InferenceService, app string) 
 			t.record("serving.model.runtimeVersion", d, at+".model.runtimeVersion")
 		}
 		if m.ProtocolVersion != nil {
-			mn.set("protocolVersion", string(*m.ProtocolVersion))
+			mn.set("protocolVersion", *m.ProtocolVersion)
 			t.record("serving.model.protocolVersion", d, at+".model.protocolVersion")
 		}
 		s.set("model", mn)
@@ -684,13 +691,13 @@ func (t *translation) kserve(d Doc, isvc *v1beta1.InferenceService, app string) 
 		t.servingContainer(s, d, c, at+".containers[0]", 0)
 	}
 	as := &node{}
-	ext := pr.ComponentExtensionSpec
+	ext := pr
 	if ext.MinReplicas != nil {
 		as.set("minScale", int64(*ext.MinReplicas), "minReplicas")
 		t.record("serving.autoscaling.minScale", d, at+".minReplicas")
 	}
-	if ext.MaxReplicas != 0 {
-		as.set("maxScale", int64(ext.MaxReplicas), "maxReplicas")
+	if ext.MaxReplicas != nil && *ext.MaxReplicas != 0 {
+		as.set("maxScale", int64(*ext.MaxReplicas), "maxReplicas")
 		t.record("serving.autoscaling.maxScale", d, at+".maxReplicas")
 	}
 	if ext.ScaleTarget != nil {
@@ -702,11 +709,11 @@ func (t *translation) kserve(d Doc, isvc *v1beta1.InferenceService, app string) 
 		t.record("serving.autoscaling.metric", d, at+".scaleMetric")
 	}
 	if ext.ContainerConcurrency != nil {
-		as.set("containerConcurrency", *ext.ContainerConcurrency)
+		as.set("containerConcurrency", int64(*ext.ContainerConcurrency))
 		t.record("serving.autoscaling.containerConcurrency", d, at+".containerConcurrency")
 	}
-	if ext.TimeoutSeconds != nil {
-		as.set("timeoutSeconds", *ext.TimeoutSeconds, "timeout")
+	if ext.Timeout != nil {
+		as.set("timeoutSeconds", int64(*ext.Timeout), "timeout")
 		t.record("serving.autoscaling.timeoutSeconds", d, at+".timeout")
 	}
 	if !as.empty() {
@@ -714,11 +721,11 @@ func (t *translation) kserve(d Doc, isvc *v1beta1.InferenceService, app string) 
 	}
 	if p := ext.CanaryTrafficPercent; p != nil {
 		tr := &node{}
-		tr.set("canaryPercent", *p, "canaryTrafficPercent: the latest spec gets it, the revision KServe rolled out last the rest")
+		tr.set("canaryPercent", int64(*p), "canaryTrafficPercent: the latest spec gets it, the revision KServe rolled out last the rest")
 		t.record("serving.traffic.canaryPercent", d, at+".canaryTrafficPercent")
 		s.set("traffic", tr)
 	}
-	if tf := isvc.Spec.Transformer; tf != nil && len(tf.Containers) > 0 {
+	if tf := isvcSpec.Transformer; tf != nil && len(tf.Containers) > 0 {
 		c := tf.Containers[0]
 		tn := &node{}
 		tn.set("image", c.Image)

@@ -250,11 +250,32 @@ type KnativeConfig struct {
 	Defaults   map[string]string `json:"defaults,omitempty"`
 }
 
-// KServe deployment modes (serving.kserve.io/deploymentMode).
+// KServe deployment modes (serving.kserve.io/deploymentMode), as KServe
+// 0.16 and later name them: Knative (a Knative Service, scales to zero)
+// and Standard (a Deployment with an HPA).
+const (
+	DeploymentKnative  = "Knative"
+	DeploymentStandard = "Standard"
+)
+
+// The deprecated names of the deployment modes, which KServe before 0.16
+// used and later KServe still reads (its defaulting rewrites them).
 const (
 	DeploymentServerless = "Serverless"
 	DeploymentRaw        = "RawDeployment"
 )
+
+// DeploymentMode returns the KServe 0.16+ word for mode, and whether mode
+// was a deprecated name of it. dmls writes only the new words.
+func DeploymentMode(mode string) (word string, deprecated bool) {
+	switch mode {
+	case DeploymentServerless:
+		return DeploymentKnative, true
+	case DeploymentRaw:
+		return DeploymentStandard, true
+	}
+	return mode, false
+}
 
 // App is one app with its settings for one environment already merged in
 // (schemas #App without overrides).

@@ -287,6 +287,10 @@ func (c *checker) securityException(a *spec.App) {
 // any case) where the environment pins, a digest where it requires digests,
 // and a registry from its allow-list.
 
+// ruleKServeModeWord is the rule of the warning about a deprecated KServe
+// deployment mode word (Serverless, RawDeployment).
+const ruleKServeModeWord = "kserve-deprecated-mode"
+
 // kserveOnly lists the settings only KServe understands, by spec path.
 func kserveOnly(s *spec.ModelService) []string {
 	var out []string
@@ -353,12 +357,18 @@ func (c *checker) kserve(s *spec.ModelService) {
 	if mode == "" && c.in.Env != nil {
 		mode = c.in.Env.Serving.DeploymentMode
 	}
-	if mode == spec.DeploymentRaw {
+	mode, deprecated := spec.DeploymentMode(mode)
+	if deprecated && s.DeploymentMode != "" {
+		pos, at := c.in.Locate("serving.deploymentMode")
+		c.diags = append(c.diags, diag.Diagnostic{Pos: pos, Path: at, Severity: diag.SeverityWarning, Rule: ruleKServeModeWord,
+			Message: fmt.Sprintf("deploymentMode %q is KServe's deprecated name of %q (since KServe 0.16); dmls writes %q, write that", s.DeploymentMode, mode, mode)})
+	}
+	if mode == spec.DeploymentStandard {
 		if as := s.Autoscaling; as.MinScale != nil && *as.MinScale == 0 {
-			c.add("serving.autoscaling.minScale", "KServe's RawDeployment mode cannot scale to zero%s; set minScale to 1 or more, or use deploymentMode \"Serverless\"", c.envSuffix())
+			c.add("serving.autoscaling.minScale", "KServe's Standard mode cannot scale to zero%s; set minScale to 1 or more, or use deploymentMode \"Knative\"", c.envSuffix())
 		}
 		if tr.CanaryPercent != nil {
-			c.add("serving.traffic.canaryPercent", "KServe's RawDeployment mode has no canary rollout%s; use deploymentMode \"Serverless\"", c.envSuffix())
+			c.add("serving.traffic.canaryPercent", "KServe's Standard mode has no canary rollout%s; use deploymentMode \"Knative\"", c.envSuffix())
 		}
 	}
 	if t := s.Transformer; t != nil {

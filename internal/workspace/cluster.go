@@ -9,11 +9,15 @@ import (
 	"github.com/dmls-project/dmls/internal/ec2"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/support"
 )
 
 // Rule IDs of cluster findings.
 const (
 	ruleGPUFlag = "gpu-machine-without-gpu-flag"
+	// ruleKubernetesEOL: a cluster's Kubernetes minor is past its upstream
+	// end of life (internal/support).
+	ruleKubernetesEOL = "kubernetes-end-of-life"
 )
 
 // clusterChecker collects the findings about the platform's clusters.
@@ -40,6 +44,7 @@ func checkClusters(p *spec.Platform, prov provenance.Map) diag.List {
 
 func (c *clusterChecker) cluster(name string, cl spec.KopsCluster) {
 	at := "clusters." + name
+	c.kubernetesVersion(at+".kubernetesVersion", cl.KubernetesVersion)
 	c.subnets(at, cl)
 	if cl.Bastion != nil && cl.Topology != spec.TopologyPrivate {
 		c.add(at+".bastion", "a bastion needs topology: \"private\"; in a public topology nodes are reached directly")
@@ -69,6 +74,20 @@ func (c *clusterChecker) cluster(name string, cl spec.KopsCluster) {
 
 	for _, g := range sortedKeys(cl.NodeGroups) {
 		c.nodeGroup(at+".nodeGroups."+g, name, g, cl)
+	}
+}
+
+// kubernetesVersion holds a cluster's Kubernetes version to the support
+// matrix: one the targeted kops cannot provision is an error, one past its
+// upstream end of life a warning.
+func (c *clusterChecker) kubernetesVersion(at, v string) {
+	warning, err := support.Current.ClusterVersion(v)
+	switch {
+	case err != nil:
+		c.add(at, "%v", err)
+	case warning != "":
+		pos, _ := c.prov.Lookup(at)
+		c.diags = append(c.diags, diag.Diagnostic{Pos: pos, Path: at, Severity: diag.SeverityWarning, Rule: ruleKubernetesEOL, Message: warning})
 	}
 }
 
