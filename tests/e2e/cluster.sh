@@ -149,6 +149,15 @@ build_argocd() {
   else
     log "argocd $ARGOCD_VERSION: cached"
   fi
+  # The scripts Argo CD's image puts next to the binary (its Dockerfile
+  # copies them to /usr/local/bin): since 3.5 the repo-server runs
+  # git-verify-wrapper.sh on every manifest generation, and fails with
+  # "permission denied" without it.
+  local argo script
+  argo=$(moddir github.com/argoproj/argo-cd/v3 "$ARGOCD_VERSION")
+  for script in git-verify-wrapper.sh gpg-wrapper.sh; do
+    install -m 0755 "$argo/hack/$script" "$BIN/$script"
+  done
   # The multi-call binary picks its role from argv[0].
   local role
   for role in argocd-repo-server argocd-application-controller argocd-server argocd-git-ask-pass; do
@@ -450,7 +459,7 @@ on_up_exit() {
 
 cmd_up() {
   local b
-  for b in etcd kube-apiserver kubectl argocd kustomize; do
+  for b in etcd kube-apiserver kubectl argocd git-verify-wrapper.sh kustomize; do
     [ -x "$BIN/$b" ] || die "$BIN/$b is missing: run '$0 deps' first"
   done
   if ! command -v redis-server >/dev/null; then
@@ -550,10 +559,13 @@ cmd_up() {
     "TMPDIR=$RUN/argocd/tmp"
     "HOME=$RUN/argocd/home"
   )
+  # --client-ca-path "": since 3.5 the repo-server defaults it to the path
+  # of a mounted Secret (mTLS) and refuses it together with --disable-tls.
   start argocd-repo-server "$REPO_SERVER_PORT" "${argocd_env[@]}" "$BIN/argocd-repo-server" \
     --address 127.0.0.1 --port "$REPO_SERVER_PORT" \
     --metrics-address 127.0.0.1 --metrics-port "$REPO_SERVER_METRICS_PORT" \
-    --disable-tls --redis "127.0.0.1:$REDIS_PORT"
+    --disable-tls --redis "127.0.0.1:$REDIS_PORT" \
+    --client-ca-path ""
   wait_for argocd-repo-server 90 curl -fsS "http://127.0.0.1:$REPO_SERVER_METRICS_PORT/healthz"
 
   start argocd-application-controller "$CONTROLLER_METRICS_PORT" "${argocd_env[@]}" \
