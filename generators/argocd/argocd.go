@@ -803,13 +803,11 @@ func checkPlatform(p *spec.Platform, envs []*spec.Environment) error {
 	return nil
 }
 
-// maxAppName is the longest Application name: Argo CD's default label
-// tracking writes the name into the app.kubernetes.io/instance label.
-const maxAppName = spec.MaxName
-
+// checkAppName refuses an Application name that Argo CD cannot take
+// (spec.ApplicationNameProblem).
 func checkAppName(name string) error {
-	if len(name) > maxAppName {
-		return fmt.Errorf("Application name %q is %d characters, more than the %d a label value may have; shorten the app or environment name", name, len(name), maxAppName)
+	if why := spec.ApplicationNameProblem(name); why != "" {
+		return fmt.Errorf("%s; shorten the app or environment name", why)
 	}
 	return nil
 }

@@ -110,9 +110,55 @@
 // what the webhook adds belongs to no field manager and Argo CD's next
 // server-side apply leaves it alone.
 //
+// Argo CD 3.0 and later also feed the ignoreDifferences of argocd-cm's
+// resource customizations into ignoreResourceUpdates
+// (resource.compareoptions ignoreDifferencesOnResourceUpdates, on by
+// default), so that a change to an ignored field no longer triggers a
+// refresh. That is the system-level list only: dmls writes none. Its
+// rules are the Applications' own spec.ignoreDifferences, which Argo CD
+// 3.6 still uses for the diff alone; a change to a field the webhook
+// defaulted still refreshes the Application, and still shows no drift.
+// Since 3.6 an Application with ServerSideApply=true, as all of dmls's
+// are, diffs by a server-side dry-run apply, which runs the cluster's
+// mutating webhooks: where Knative's or KServe's webhook runs, the
+// webhook's fields are in the predicted object too, and the rules ignore
+// what would not differ anyway. They stay for Argo CD versions and
+// Applications that diff on the client (compare-options
+// ServerSideDiff=false).
+//
+// # Tracking
+//
+// Argo CD 3 tracks the objects of an Application with the
+// argocd.argoproj.io/tracking-id annotation (argocd-cm
+// application.resourceTrackingMethod, default annotation). dmls relies on
+// that and does not set the key: it is an instance-wide choice, and
+// switching an instance from label tracking can orphan the objects of
+// other Applications (Argo CD's 2.14 to 3.0 upgrade notes). So an
+// Application name is an object name (spec.MaxApplicationName, 253
+// characters), not a label value (63): <app>-<env> may be up to 127. An
+// instance that opts back into label tracking (application.
+// resourceTrackingMethod: label) writes the name into the
+// app.kubernetes.io/instance label, and an Application whose name is
+// longer than 63 characters then fails to sync; keep <app>-<env> within 63
+// there, or use annotation+label, which truncates the label.
+//
+// # Health
+//
+// Argo CD 3 no longer stores each object's health in the Application's
+// status.resources (status.resourceHealthSource: appTree): it is in the
+// resource tree, which the API server serves. dmls reads only the
+// Application's own health (status.health), which 3.4 and later compute
+// from the objects that exist: a missing object makes the Application
+// OutOfSync, not Missing, unless every object is missing.
+//
 // # Settings
 //
-// Argo CD reads one argocd-cm per instance. dmls-root applies its keys by
+// Argo CD reads one argocd-cm per instance. Its keys that dmls writes are
+// the two health checks of Settings, which Argo CD 3.6 still reads
+// (resource.customizations.health.<group>_<kind>); dmls writes no
+// repository settings there (Argo CD 3.0 removed them from argocd-cm;
+// repositories are Secrets labelled
+// argocd.argoproj.io/secret-type=repository, which the platform creates). dmls-root applies its keys by
 // server-side apply, which leaves the keys of the Argo CD installation
 // alone, and never prunes or deletes the ConfigMap. If something else
 // (Helm, another Argo CD Application) manages argocd-cm, add Settings'

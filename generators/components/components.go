@@ -243,8 +243,8 @@ func application(p *spec.Platform, name string, c spec.Component, cl cluster, wa
 			SyncPolicy:  policy,
 		},
 	}
-	if n := len(app.Name); n > 63 {
-		return generators.Object{}, fmt.Errorf("components.%s: Application name %q is %d characters, more than 63; shorten the component or environment name", name, app.Name, n)
+	if why := spec.ApplicationNameProblem(app.Name); why != "" {
+		return generators.Object{}, fmt.Errorf("components.%s: %s; shorten the component or environment name", name, why)
 	}
 	return generators.New(app, v1alpha1.ApplicationSchemaGroupVersionKind, nil)
 }

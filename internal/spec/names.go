@@ -20,6 +20,26 @@ const (
 // spec field that produced it (see internal/workspace).
 const MaxName = 63
 
+// MaxApplicationName is the longest name of an Argo CD Application: an
+// object name, a DNS-1123 subdomain of at most 253 characters. The 63 of a
+// label value do not apply: Argo CD 3 tracks the objects of an Application
+// with the argocd.argoproj.io/tracking-id annotation by default, and only
+// the label tracking that was Argo CD 2's default wrote the name into the
+// app.kubernetes.io/instance label (argocd-cm
+// application.resourceTrackingMethod; see generators/argocd).
+const MaxApplicationName = 253
+
+// ApplicationNameProblem says why name cannot name an Argo CD Application,
+// or returns "" when it can. It is the one check of an Application name's
+// length, which the loader (at the spec position) and the Argo CD
+// generator (for every Application it writes) both call.
+func ApplicationNameProblem(name string) string {
+	if len(name) > MaxApplicationName {
+		return fmt.Sprintf("its Argo CD Application %q is %d characters, more than the %d of an object name", name, len(name), MaxApplicationName)
+	}
+	return ""
+}
+
 // Names of the Argo CD objects and the platform component dmls makes.
 const (
 	// RootApplication is the Application the platform team applies once.

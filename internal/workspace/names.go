@@ -41,8 +41,8 @@ func (l *loader) checkEnvName(rel, name string) bool {
 	}
 	// dmls-root-<env> is the longer of the two names an environment
 	// gives its own Applications (platform-<env> is the other).
-	if root := spec.EnvRootName(name); len(root) > spec.MaxName {
-		l.diags.Add(l.filePos(rel), "", "environment name %q (from the file name) is too long: its root Application %q is %d characters, more than %d; use at most %d characters", name, root, len(root), spec.MaxName, spec.MaxName-len(spec.EnvRootName("")))
+	if why := spec.ApplicationNameProblem(spec.EnvRootName(name)); why != "" {
+		l.diags.Add(l.filePos(rel), "", "environment name %q (from the file name) is too long: %s; use at most %d characters", name, why, spec.MaxApplicationName-len(spec.EnvRootName("")))
 		return false
 	}
 	return true
@@ -52,8 +52,8 @@ func (l *loader) checkEnvName(rel, name string) bool {
 // environment, beyond the TFJob and revision names of check.
 func (c *checker) names(a *spec.App) {
 	if env := c.in.Env; env != nil {
-		if name := spec.ApplicationName(a.Name, env.Name); len(name) > spec.MaxName {
-			c.add("name", "app name too long for environment %s: its Argo CD Application %q (<app>-<env>) is %d characters, more than the %d of a label value; shorten the app name to at most %d characters", env.Name, name, len(name), spec.MaxName, spec.MaxName-len(env.Name)-1)
+		if why := spec.ApplicationNameProblem(spec.ApplicationName(a.Name, env.Name)); why != "" {
+			c.add("name", "app name too long for environment %s: %s (<app>-<env>); shorten the app name to at most %d characters", env.Name, why, spec.MaxApplicationName-len(env.Name)-1)
 		}
 	}
 	seen := map[string]string{}

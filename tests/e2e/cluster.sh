@@ -6,7 +6,7 @@
 # Knative Serving, KServe InferenceService and External Secrets (ExternalSecret) CRDs installed. No Docker, no kubelet: objects are stored and
 # validated, Argo CD syncs them, but no pod ever runs.
 #
-#   cluster.sh deps   install etcd/redis (apt) and build the tools (cached)
+#   cluster.sh deps   install redis (apt), build the tools (cached), download the CRDs
 #   cluster.sh up     start everything (idempotent); writes $E2E_RUN/kubeconfig
 #   cluster.sh down   stop every process by its recorded PID
 #   cluster.sh logs   tail each component's log
@@ -24,15 +24,26 @@ CACHE=${E2E_CACHE_DIR:-"$ROOT/.cache/e2e"}
 BIN="$CACHE/bin"
 RUN=${E2E_RUN_DIR:-"$CACHE/run"}
 
-# Versions. Changing one here (and in the tools go.mod) rebuilds that tool.
-K8S_VERSION=v1.31.14
-ARGOCD_VERSION=v2.14.21
-KUSTOMIZE_VERSION=v5.6.0
-TRAINING_OPERATOR_VERSION=v1.8.1
-KNATIVE_SERVING_VERSION=v0.42.2
-KSERVE_VERSION=v0.14.1
-EXTERNAL_SECRETS_VERSION=v0.16.2
-KOPS_VERSION=v1.31.0
+# The Go toolchain the tools modules are built with: Argo CD 3.6 needs Go 1.27
+# (go.mod says go 1.27.0), and go1.27.3 is the one the module proxy serves.
+export GOTOOLCHAIN=${E2E_GOTOOLCHAIN:-go1.27.3}
+
+# Versions. Changing one here (and in its tools module's go.mod) rebuilds
+# that tool. Kubernetes is the minor of dmls's validation code (1.37); etcd
+# is built too, because Debian's etcd-server (3.4.23) is older than the
+# 3.5.24 that Kubernetes 1.37 supports. kustomize is the CLI that Argo CD
+# 3.6's repo-server is built and tested with (its hack/tool-versions.sh).
+K8S_VERSION=v1.37.2
+ETCD_VERSION=v3.6.17
+ARGOCD_VERSION=v3.6.2
+KUSTOMIZE_VERSION=v5.8.3
+TRAINING_OPERATOR_VERSION=v1.9.4
+KNATIVE_SERVING_VERSION=v0.48.1
+KSERVE_VERSION=v0.20.0
+# v1.x serves external-secrets.io/v1 only (v1beta1 is no longer served);
+# v0.16.2 served v1beta1 only.
+EXTERNAL_SECRETS_VERSION=v1.3.2
+KOPS_VERSION=v1.33.1
 
 # Ports: below the Linux ephemeral range (32768+) so that no outgoing
 # connection can hold them, and away from the usual 2379/6379/6443/808x.
@@ -63,7 +74,6 @@ die() { log "ERROR: $*"; exit 1; }
 # apt_install installs the Debian packages whose commands are missing.
 apt_install() {
   local -a pkgs=()
-  command -v etcd >/dev/null || pkgs+=(etcd-server)
   command -v redis-server >/dev/null || pkgs+=(redis-server)
   command -v redis-cli >/dev/null || pkgs+=(redis-tools)
   command -v git >/dev/null || pkgs+=(git)
@@ -122,22 +132,50 @@ build_kube() {
 
 build_argocd() {
   local key
-  key=$(stamp_key "github.com/argoproj/argo-cd/v2@$ARGOCD_VERSION" "$TOOLS/argocd")
+  key=$(stamp_key "github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION" "$TOOLS/argocd")
   if ! cached argocd "$key" argocd; then
     log "building argocd $ARGOCD_VERSION (several minutes on 2 cores)"
     rm -f "$BIN/.stamp-argocd"
+    # The version as Argo CD's Makefile stamps it (its VERSION file has no
+    # "v"): the binary then reports v3.6.2+unknown (no git commit in a module
+    # zip) instead of v99.99.99+unknown, so logs tell which Argo CD ran.
+    local pkg=github.com/argoproj/argo-cd/v3/common
+    local kubectl_version
+    kubectl_version=$(cd "$TOOLS/argocd" && go list -m -f '{{if .Replace}}{{.Replace.Version}}{{else}}{{.Version}}{{end}}' k8s.io/kubectl)
     (cd "$TOOLS/argocd" && go build -trimpath \
-      -ldflags "-s -w -X github.com/argoproj/argo-cd/v2/common.version=${ARGOCD_VERSION#v}" \
-      -o "$BIN/argocd" github.com/argoproj/argo-cd/v2/cmd)
+      -ldflags "-s -w -X $pkg.version=${ARGOCD_VERSION#v} -X $pkg.gitTreeState=clean -X $pkg.kubectlVersion=$kubectl_version" \
+      -o "$BIN/argocd" github.com/argoproj/argo-cd/v3/cmd)
     echo "$key" >"$BIN/.stamp-argocd"
   else
     log "argocd $ARGOCD_VERSION: cached"
   fi
+  # The scripts Argo CD's image puts next to the binary (its Dockerfile
+  # copies them to /usr/local/bin): since 3.5 the repo-server runs
+  # git-verify-wrapper.sh on every manifest generation, and fails with
+  # "permission denied" without it.
+  local argo script
+  argo=$(moddir github.com/argoproj/argo-cd/v3 "$ARGOCD_VERSION")
+  for script in git-verify-wrapper.sh gpg-wrapper.sh; do
+    install -m 0755 "$argo/hack/$script" "$BIN/$script"
+  done
   # The multi-call binary picks its role from argv[0].
   local role
   for role in argocd-repo-server argocd-application-controller argocd-server argocd-git-ask-pass; do
     ln -sfn argocd "$BIN/$role"
   done
+}
+
+build_etcd() {
+  local key
+  key=$(stamp_key "go.etcd.io/etcd/server/v3@$ETCD_VERSION" "$TOOLS/etcd")
+  if cached etcd "$key" etcd; then
+    log "etcd $ETCD_VERSION: cached"
+    return 0
+  fi
+  log "building etcd $ETCD_VERSION"
+  rm -f "$BIN/.stamp-etcd"
+  (cd "$TOOLS/etcd" && go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3)
+  echo "$key" >"$BIN/.stamp-etcd"
 }
 
 build_kustomize() {
@@ -153,13 +191,21 @@ build_kustomize() {
   echo "$key" >"$BIN/.stamp-kustomize"
 }
 
+# timed CMD... runs CMD and logs how long it took (the cold build times CI sees).
+timed() {
+  local t0=$SECONDS
+  "$@"
+  log "$1 took $((SECONDS - t0))s"
+}
+
 cmd_deps() {
   command -v go >/dev/null || die "go is not on PATH"
   apt_install
   mkdir -p "$BIN"
-  build_kube
-  build_argocd
-  build_kustomize
+  timed build_etcd
+  timed build_kube
+  timed build_argocd
+  timed build_kustomize
   crd_files >/dev/null # downloads the modules that hold the CRDs, if needed
   log "deps ready in $BIN"
 }
@@ -266,7 +312,7 @@ kubectl_() { "$BIN/kubectl" --kubeconfig "$RUN/kubeconfig" "$@"; }
 # crd_files prints the upstream CRD manifests from the Go module cache.
 crd_files() {
   local argo tfo kn ks eso kops
-  argo=$(moddir github.com/argoproj/argo-cd/v2 "$ARGOCD_VERSION")
+  argo=$(moddir github.com/argoproj/argo-cd/v3 "$ARGOCD_VERSION")
   ks=$(moddir github.com/kserve/kserve "$KSERVE_VERSION")
   eso=$(moddir github.com/external-secrets/external-secrets "$EXTERNAL_SECRETS_VERSION")
   kops=$(moddir k8s.io/kops "$KOPS_VERSION")
@@ -373,6 +419,11 @@ stringData:
   # The shared secret of GitHub push events to /api/webhook (dmls's
   # argocd.refresh.webhook signs with it).
   webhook.github.secret: $(cat "$RUN/argocd/webhook.secret")
+  # The admin account, for the tests' reads of the API server (Argo CD 3
+  # keeps each resource's health in the resource tree, not in the
+  # Application's status).
+  admin.password: $(cat "$RUN/argocd/admin.bcrypt")
+  admin.passwordMtime: "1970-01-01T00:00:00Z"
 EOF
 }
 
@@ -408,11 +459,11 @@ on_up_exit() {
 
 cmd_up() {
   local b
-  for b in kube-apiserver kubectl argocd kustomize; do
+  for b in etcd kube-apiserver kubectl argocd git-verify-wrapper.sh kustomize; do
     [ -x "$BIN/$b" ] || die "$BIN/$b is missing: run '$0 deps' first"
   done
-  if ! command -v etcd >/dev/null || ! command -v redis-server >/dev/null; then
-    die "etcd or redis-server is missing: run '$0 deps' first"
+  if ! command -v redis-server >/dev/null; then
+    die "redis-server is missing: run '$0 deps' first"
   fi
   mkdir -p "$RUN"/{pids,logs,apiserver/certs,redis,argocd/gnupg,argocd/tmp,argocd/home,argocd/tls,argocd/ssh}
   exec 9>"$RUN/.lock"
@@ -428,11 +479,19 @@ cmd_up() {
   [ -f "$RUN/argocd/server.secretkey" ] || openssl rand -hex 32 >"$RUN/argocd/server.secretkey"
   [ -f "$RUN/argocd/webhook.secret" ] || openssl rand -hex 24 >"$RUN/argocd/webhook.secret"
   chmod 600 "$RUN/argocd/webhook.secret"
+  if [ ! -f "$RUN/argocd/admin.bcrypt" ]; then
+    (umask 077 && openssl rand -hex 24 >"$RUN/argocd/admin.password")
+    # The password goes in on stdin, so it is on no command line; the
+    # command prints a "Password: " prompt before the hash.
+    ARGOCD_BINARY_NAME=argocd "$BIN/argocd" account bcrypt <"$RUN/argocd/admin.password" |
+      grep -o '\$2[aby]\$[0-9][0-9]\$[./A-Za-z0-9]\{53\}' >"$RUN/argocd/admin.bcrypt.tmp"
+    mv "$RUN/argocd/admin.bcrypt.tmp" "$RUN/argocd/admin.bcrypt"
+  fi
   chmod 700 "$RUN/apiserver" "$RUN/argocd/gnupg"
 
   if ! running etcd; then
     rm -rf "$RUN/etcd" # a fresh etcd is a fresh, empty cluster
-    start etcd "$ETCD_PORT" etcd --name "$CONTEXT" --data-dir "$RUN/etcd" \
+    start etcd "$ETCD_PORT" "$BIN/etcd" --name "$CONTEXT" --data-dir "$RUN/etcd" \
       --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
       --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
       --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
@@ -500,10 +559,13 @@ cmd_up() {
     "TMPDIR=$RUN/argocd/tmp"
     "HOME=$RUN/argocd/home"
   )
+  # --client-ca-path "": since 3.5 the repo-server defaults it to the path
+  # of a mounted Secret (mTLS) and refuses it together with --disable-tls.
   start argocd-repo-server "$REPO_SERVER_PORT" "${argocd_env[@]}" "$BIN/argocd-repo-server" \
     --address 127.0.0.1 --port "$REPO_SERVER_PORT" \
     --metrics-address 127.0.0.1 --metrics-port "$REPO_SERVER_METRICS_PORT" \
-    --disable-tls --redis "127.0.0.1:$REDIS_PORT"
+    --disable-tls --redis "127.0.0.1:$REDIS_PORT" \
+    --client-ca-path ""
   wait_for argocd-repo-server 90 curl -fsS "http://127.0.0.1:$REPO_SERVER_METRICS_PORT/healthz"
 
   start argocd-application-controller "$CONTROLLER_METRICS_PORT" "${argocd_env[@]}" \
@@ -564,6 +626,14 @@ export E2E_REPO_SERVER_PORT=$REPO_SERVER_PORT
 export E2E_APP_RESYNC_SECONDS=$APP_RESYNC_SECONDS
 export E2E_ARGOCD_WEBHOOK_URL=http://127.0.0.1:$SERVER_PORT/api/webhook
 export E2E_ARGOCD_WEBHOOK_SECRET_FILE=$RUN/argocd/webhook.secret
+export E2E_ARGOCD_SERVER_URL=http://127.0.0.1:$SERVER_PORT
+export E2E_ARGOCD_ADMIN_PASSWORD_FILE=$RUN/argocd/admin.password
+# The modules whose CRDs up installs (TestClientSideApplyLimit reads them
+# from the module cache).
+export E2E_MODULE_ARGOCD=github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION
+export E2E_MODULE_TRAINING_OPERATOR=github.com/kubeflow/training-operator@$TRAINING_OPERATOR_VERSION
+export E2E_MODULE_KNATIVE_SERVING=knative.dev/serving@$KNATIVE_SERVING_VERSION
+export E2E_MODULE_KSERVE=github.com/kserve/kserve@$KSERVE_VERSION
 EOF
 }
 

@@ -332,9 +332,7 @@ spec:
 	if err != nil {
 		t.Fatalf("TFJob synced by Argo CD: %v", err)
 	}
-	if got := job.GetLabels()["app.kubernetes.io/instance"]; got != app.GetName() {
-		t.Errorf("TFJob label app.kubernetes.io/instance = %q, want %q (Argo CD's tracking label)", got, app.GetName())
-	}
+	wantTracked(t, job, app.GetName())
 	// No training operator runs, so the job has no status and the health
 	// check in argocd-cm keeps it Progressing.
 	waitApp("want health Progressing", time.Minute, func(a *unstructured.Unstructured) bool {

@@ -232,20 +232,15 @@ func TestPublishDeploysThroughArgoCD(t *testing.T) {
 			t.Errorf("%s: deploymentMode %q, want Serverless", env, m)
 		}
 	}
+	// Argo CD 3 keeps each object's health in the Application's resource
+	// tree, not in status.resources (issue 19): read it from the API server.
+	tree := argoAPI(t)
 	isvcHealth := func() string {
-		a, err := apps.Get(ctx, "tensorflow-serving-prod", metav1.GetOptions{})
+		h, err := tree.Health(ctx, "tensorflow-serving-prod", "InferenceService", "tensorflow-serving")
 		if err != nil {
-			return ""
+			return err.Error()
 		}
-		res, _, _ := unstructured.NestedSlice(a.Object, "status", "resources")
-		for _, r := range res {
-			m, _ := r.(map[string]any)
-			if m["kind"] == "InferenceService" {
-				h, _, _ := unstructured.NestedString(m, "health", "status")
-				return h
-			}
-		}
-		return ""
+		return h
 	}
 	waitFor("InferenceService health Progressing", 2*time.Minute, func() (bool, string) {
 		h := isvcHealth()
@@ -274,19 +269,11 @@ func TestPublishDeploysThroughArgoCD(t *testing.T) {
 	// with no training operator the job is Progressing, and once its status
 	// says Succeeded it is Healthy.
 	tfjobHealth := func() string {
-		a, err := apps.Get(ctx, "fashion-mnist-dev", metav1.GetOptions{})
+		h, err := tree.Health(ctx, "fashion-mnist-dev", "TFJob", "fashion-mnist-r1")
 		if err != nil {
-			return ""
+			return err.Error()
 		}
-		res, _, _ := unstructured.NestedSlice(a.Object, "status", "resources")
-		for _, r := range res {
-			m, _ := r.(map[string]any)
-			if m["kind"] == "TFJob" {
-				h, _, _ := unstructured.NestedString(m, "health", "status")
-				return h
-			}
-		}
-		return ""
+		return h
 	}
 	waitFor("TFJob health Progressing", 2*time.Minute, func() (bool, string) {
 		h := tfjobHealth()
@@ -309,6 +296,7 @@ func TestPublishDeploysThroughArgoCD(t *testing.T) {
 		h := tfjobHealth()
 		return h == "Healthy", h
 	})
+	argo3Semantics(ctx, t, apps, tfjobs("ml-research-dev"))
 
 	// Step 6: change the specs, publish, and the cluster follows.
 	editFile(t, filepath.Join(ws, "apps/fashion-mnist/training.cue"), "overrides: dev: training: replicas: worker: replicas: 2", "overrides: dev: training: replicas: worker: replicas: 3")
@@ -520,4 +508,53 @@ func appSummary(ctx context.Context, apps appLister) string {
 func mustYAML(v any) string {
 	b, _ := yaml.Marshal(v)
 	return strings.TrimSpace(string(b))
+}
+
+// argo3Semantics checks the Argo CD 3 defaults that dmls relies on (issue
+// 19), on fashion-mnist-dev and its TFJob once they are synced:
+//   - resource health lives in the resource tree: the Application says
+//     status.resourceHealthSource appTree and its status.resources carry
+//     no health;
+//   - resources are tracked by the argocd.argoproj.io/tracking-id
+//     annotation, not the app.kubernetes.io/instance label, so an
+//     Application name is not bound to the 63 characters of a label value.
+func argo3Semantics(ctx context.Context, t *testing.T, apps dynamicGetter, tfjobs dynamicGetter) {
+	t.Helper()
+	a, err := apps.Get(ctx, "fashion-mnist-dev", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src := str(a, "status", "resourceHealthSource"); src != "appTree" {
+		t.Errorf("fashion-mnist-dev status.resourceHealthSource %q, want appTree (Argo CD 3 keeps resource health in the tree)", src)
+	}
+	res, _, _ := unstructured.NestedSlice(a.Object, "status", "resources")
+	if len(res) == 0 {
+		t.Errorf("fashion-mnist-dev has no status.resources")
+	}
+	for _, r := range res {
+		if m, _ := r.(map[string]any); m["health"] != nil {
+			t.Errorf("fashion-mnist-dev status.resources holds health for %v %v: %v", m["kind"], m["name"], m["health"])
+		}
+	}
+	job, err := tfjobs.Get(ctx, "fashion-mnist-r1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTracked(t, job, "fashion-mnist-dev")
+}
+
+// wantTracked checks that Argo CD tracks obj as an object of Application
+// app the Argo CD 3 way: with the argocd.argoproj.io/tracking-id
+// annotation (<app>:<group>/<kind>:<namespace>/<name>), and without the
+// app.kubernetes.io/instance label of label tracking.
+func wantTracked(t *testing.T, obj *unstructured.Unstructured, app string) {
+	t.Helper()
+	gvk := obj.GroupVersionKind()
+	want := fmt.Sprintf("%s:%s/%s:%s/%s", app, gvk.Group, gvk.Kind, obj.GetNamespace(), obj.GetName())
+	if got := obj.GetAnnotations()["argocd.argoproj.io/tracking-id"]; got != want {
+		t.Errorf("%s %s: tracking-id annotation %q, want %q", gvk.Kind, obj.GetName(), got, want)
+	}
+	if l, ok := obj.GetLabels()["app.kubernetes.io/instance"]; ok {
+		t.Errorf("%s %s carries the tracking label app.kubernetes.io/instance=%q; Argo CD 3 tracks by annotation", gvk.Kind, obj.GetName(), l)
+	}
 }

@@ -161,11 +161,20 @@ func TestClientSideApplyLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := strings.TrimSpace(string(cache))
+	// The module versions are cluster.sh's (cluster.sh env), the ones whose
+	// CRDs it installs.
+	mod := func(env string) string {
+		m := os.Getenv(env)
+		if m == "" {
+			t.Fatalf("%s is not set: run the tests with make e2e (cluster.sh env)", env)
+		}
+		return m
+	}
 	globs := []string{
-		"github.com/kubeflow/training-operator@v1.8.1/manifests/base/crds/kubeflow.org_*.yaml",
-		"knative.dev/serving@v0.42.2/config/core/300-resources/*.yaml",
-		"github.com/argoproj/argo-cd/v2@v2.14.21/manifests/crds/*-crd.yaml",
-		"github.com/kserve/kserve@v0.14.1/config/crd/full/serving.kserve.io_*.yaml",
+		mod("E2E_MODULE_TRAINING_OPERATOR") + "/manifests/base/crds/kubeflow.org_*.yaml",
+		mod("E2E_MODULE_KNATIVE_SERVING") + "/config/core/300-resources/*.yaml",
+		mod("E2E_MODULE_ARGOCD") + "/manifests/crds/*-crd.yaml",
+		mod("E2E_MODULE_KSERVE") + "/config/crd/full/serving.kserve.io_*.yaml",
 	}
 	var refused, accepted []string
 	for _, g := range globs {

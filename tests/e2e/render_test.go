@@ -69,7 +69,7 @@ func TestDryRunRenderedExample(t *testing.T) {
 }
 
 // TestDryRunKops server-side dry-runs the example's kops Cluster and
-// InstanceGroups against kops's own CRDs (k8s.io/kops v1.31.0, k8s/crds),
+// InstanceGroups against kops's own CRDs (k8s.io/kops v1.33.1, k8s/crds),
 // in the default namespace. They are never applied: kops keeps them in its
 // S3 state store, and no kops controller runs here (issue 9).
 func TestDryRunKops(t *testing.T) {

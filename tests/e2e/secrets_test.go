@@ -14,7 +14,7 @@ import (
 
 // TestDryRunExternalSecrets server-side dry-runs everything rendered from
 // a workspace with app and platform secrets against the upstream
-// ExternalSecret CRD (external-secrets v0.16.2, serving v1beta1), and
+// ExternalSecret CRD (external-secrets v1.3.2, serving v1), and
 // checks that the CRD's schema really judges them (issue 8).
 func TestDryRunExternalSecrets(t *testing.T) {
 	c := connect(t)
