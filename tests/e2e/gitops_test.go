@@ -228,8 +228,8 @@ func TestPublishDeploysThroughArgoCD(t *testing.T) {
 		if got := num(isvc, "spec", "predictor", "canaryTrafficPercent"); got != want {
 			t.Errorf("%s: canaryTrafficPercent %d, want %d", env, got, want)
 		}
-		if m := isvc.GetAnnotations()["serving.kserve.io/deploymentMode"]; m != "Serverless" {
-			t.Errorf("%s: deploymentMode %q, want Serverless", env, m)
+		if m := isvc.GetAnnotations()["serving.kserve.io/deploymentMode"]; m != "Knative" {
+			t.Errorf("%s: deploymentMode %q, want Knative", env, m)
 		}
 	}
 	// Argo CD 3 keeps each object's health in the Application's resource
