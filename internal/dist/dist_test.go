@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dmls-project/dmls/internal/gittest"
+	"github.com/dmls-project/dmls/internal/outdir"
 )
 
 const root = "../.."
@@ -124,7 +125,7 @@ func TestOutputFolderOfTheUserIsKept(t *testing.T) {
 	if err := os.WriteFile(mine, []byte("mine"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := replaceOwnDir(dir); err == nil || !strings.Contains(err.Error(), "did not write") {
+	if err := outdir.ReplaceMarked(dir, ownMarker, "make dist"); err == nil || !strings.Contains(err.Error(), "did not write") {
 		t.Fatalf("err = %v", err)
 	}
 	if _, err := os.Stat(mine); err != nil {

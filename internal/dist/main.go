@@ -36,6 +36,7 @@ import (
 	"github.com/spf13/cobra/doc"
 
 	"github.com/dmls-project/dmls/internal/cli"
+	"github.com/dmls-project/dmls/internal/outdir"
 )
 
 // Platforms are the release's operating systems and architectures.
@@ -114,7 +115,7 @@ func Build(o Options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := replaceOwnDir(o.Out); err != nil {
+	if err := outdir.ReplaceMarked(o.Out, ownMarker, "make dist"); err != nil {
 		return nil, err
 	}
 	extras, err := docFiles(epoch)
@@ -374,25 +375,5 @@ func gitOutput(root string, args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// ownMarker names the file that marks an output folder as dist's own.
+// ownMarker marks the output folder as this tool's own (outdir.ReplaceMarked).
 const ownMarker = ".dmls-dist"
-
-// replaceOwnDir empties dir for a new build. It removes a folder only if
-// dist made it (the marker is in it), so a mistyped -out never deletes the
-// user's files.
-func replaceOwnDir(dir string) error {
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		if _, err := os.Stat(filepath.Join(dir, ownMarker)); err != nil {
-			return fmt.Errorf("-out %s holds files that dist did not write; give an empty or new folder", dir)
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			return err
-		}
-	} else if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, ownMarker), []byte("made by make dist; removed and rebuilt by it\n"), 0o644)
-}

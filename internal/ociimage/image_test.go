@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/dmls-project/dmls/internal/outdir"
 )
 
 // TestImageLayout builds the image of a real dmls binary, opens the
@@ -134,7 +136,7 @@ func TestForeignLayoutFolderIsKept(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "keep"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := replaceOwnLayout(dir); err == nil {
+	if err := outdir.ReplaceMarked(dir, ownMarker, "make image"); err == nil {
 		t.Fatal("a folder ociimage did not make was replaced")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "keep")); err != nil {

@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +29,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/dmls-project/dmls/internal/outdir"
 )
 
 // The user the image runs as: not root, and the id distroless's nonroot
@@ -128,7 +129,7 @@ func Build(o Options) (v1.Hash, error) {
 		})
 	}
 	idx = mutate.Annotations(idx, labels(o)).(v1.ImageIndex)
-	if err := replaceOwnLayout(o.Out); err != nil {
+	if err := outdir.ReplaceMarked(o.Out, ownMarker, "make image"); err != nil {
 		return v1.Hash{}, err
 	}
 	lp, err := layout.Write(o.Out, empty.Index)
@@ -239,27 +240,8 @@ func compressed(tarball []byte) (v1.Layer, error) {
 	return static.NewLayer(gz.Bytes(), types.OCILayer), nil
 }
 
-// ownMarker marks a layout folder as made by ociimage.
+// ownMarker marks the output folder as this tool's own (outdir.ReplaceMarked).
 const ownMarker = ".dmls-ociimage"
-
-// replaceOwnLayout empties dir for a new layout, but removes only a folder
-// that ociimage made.
-func replaceOwnLayout(dir string) error {
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-		if _, err := os.Stat(filepath.Join(dir, ownMarker)); err != nil {
-			return fmt.Errorf("-out %s holds files that ociimage did not write; give an empty or new folder", dir)
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			return err
-		}
-	} else if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, ownMarker), []byte("made by make image; removed and rebuilt by it\n"), 0o644)
-}
 
 // gzipTo compresses b into w with an empty gzip header (no name, no time).
 func gzipTo(w io.Writer, b []byte) error {

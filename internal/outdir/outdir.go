@@ -487,3 +487,24 @@ func checkPath(p string) error {
 	}
 	return nil
 }
+
+// ReplaceMarked empties dir for a tool that owns the folder (make dist,
+// make image): a folder with files is removed only if it holds the marker
+// file that the tool left there, so a mistyped path never deletes the
+// user's files. The new, empty folder gets the marker.
+func ReplaceMarked(dir, marker, tool string) error {
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		if _, err := os.Stat(filepath.Join(dir, marker)); err != nil {
+			return fmt.Errorf("%s holds files that %s did not write; give an empty or new folder", dir, tool)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+	} else if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, marker), []byte("made by "+tool+"; removed and rebuilt by it\n"), 0o644)
+}
