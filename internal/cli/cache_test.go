@@ -65,11 +65,25 @@ func testWorkspaces(t *testing.T) map[string]string {
 	app := filepath.Join(syn, "apps", "app-0002", "app.cue")
 	b, _ = os.ReadFile(app)
 	os.WriteFile(app, bytes.Replace(b, []byte("train:1.2"), []byte("train:latest"), 1), 0o644)
+	// Only the workspace's own files: the repository root also holds
+	// .cache (tool binaries, the sockets of a running e2e cluster) and
+	// the user's rendered/ output.
 	example := filepath.Join(t.TempDir(), "example")
-	if err := os.CopyFS(example, os.DirFS("../..")); err != nil {
+	if err := os.MkdirAll(example, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.RemoveAll(filepath.Join(example, "rendered"))
+	for _, p := range []string{"overlays", "apps", "charts"} {
+		if err := os.CopyFS(filepath.Join(example, p), os.DirFS(filepath.Join("../..", p))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	platform, err := os.ReadFile("../../platform.cue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(example, "platform.cue"), platform, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return map[string]string{"example": example, "synthetic": syn}
 }
 
