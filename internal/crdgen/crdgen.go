@@ -20,6 +20,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
 
@@ -140,16 +141,10 @@ func Schema(c *Config, crd []byte) (map[string]any, error) {
 	return out, nil
 }
 
+// dig is the value at keys in m, or nil where the path leads nowhere.
 func dig(m map[string]any, keys ...string) any {
-	var cur any = m
-	for _, k := range keys {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = mm[k]
-	}
-	return cur
+	v, _, _ := unstructured.NestedFieldNoCopy(m, keys...)
+	return v
 }
 
 // resolve finds the schema of a dotted path, stepping into array items.

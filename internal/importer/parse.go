@@ -13,6 +13,7 @@ import (
 
 	"encoding/json"
 	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 )
 
@@ -176,14 +177,8 @@ func toJSONMap(v any) (map[string]any, error) {
 	return out, nil
 }
 
+// nested is the value at keys in m, or nil where the path leads nowhere.
 func nested(m map[string]any, keys ...string) any {
-	var cur any = m
-	for _, k := range keys {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = mm[k]
-	}
-	return cur
+	v, _, _ := unstructured.NestedFieldNoCopy(m, keys...)
+	return v
 }
