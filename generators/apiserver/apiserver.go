@@ -34,8 +34,8 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/kustomize"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/repourl"
-	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/status"
 )
 
@@ -116,8 +116,8 @@ func (c *Config) defaults() error {
 	if c.Image == "" {
 		return fmt.Errorf("apiserver: no image")
 	}
-	if c.Repos[spec.RepoMLModel] == "" {
-		return fmt.Errorf("apiserver: no URL for repo %s, where the server reads the workspace", spec.RepoMLModel)
+	if c.Repos[layout.RepoMLModel] == "" {
+		return fmt.Errorf("apiserver: no URL for repo %s, where the server reads the workspace", layout.RepoMLModel)
 	}
 	if c.Namespace == "" {
 		c.Namespace = DefaultNamespace

@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/status"
 )
@@ -123,10 +124,7 @@ func Affected(apps []Application, p Push) []string {
 		if !s {
 			continue
 		}
-		dirs := []string{strings.Trim(a.Path, "/")}
-		if root, _, ok := strings.Cut(dirs[0], "/overlays/"); ok {
-			dirs = append(dirs, root+"/base")
-		}
+		dirs := layout.DirsOf(a.Path)
 		if len(paths) > 0 && slices.ContainsFunc(dirs, func(d string) bool { return d == "" || d == "." || changed[d] }) {
 			out = append(out, a.Name)
 		}

@@ -22,8 +22,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/dmls-project/dmls/generators/argocd"
-	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/build"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/status"
 )
 
@@ -61,9 +61,9 @@ func Targets(a *build.App, prefix string) []Target {
 	var out []Target
 	for _, in := range a.App.Envs {
 		env := in.Env.Name
-		overlay := path.Join(prefix, kustomize.OverlayDir(a.App.Name, env))
+		overlay := path.Join(prefix, layout.OverlayDir(a.App.Name, env))
 		t := Target{Env: env, Namespace: in.Namespace, Application: argocd.ApplicationName(a.App.Name, env),
-			Dirs: []string{overlay, path.Join(path.Dir(path.Dir(overlay)), "base")}}
+			Dirs: layout.DirsOf(overlay)}
 		for _, o := range a.Objects[env] {
 			gvk := o.GroupVersionKind()
 			switch {

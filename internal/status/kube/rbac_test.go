@@ -19,6 +19,7 @@ import (
 
 	"github.com/dmls-project/dmls/generators/apiserver"
 	"github.com/dmls-project/dmls/internal/build"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/status"
 	"github.com/dmls-project/dmls/internal/status/kube"
 	"github.com/dmls-project/dmls/internal/workspace"
@@ -83,7 +84,7 @@ func TestRolesCoverExactlyWhatIsRead(t *testing.T) {
 	}
 	var roles []rbacv1.Role
 	for p, b := range res.Platform {
-		if strings.HasPrefix(p, build.APIServerDir+"/role-"+apiserver.StatusRole+".") {
+		if strings.HasPrefix(p, layout.APIServerDir+"/role-"+apiserver.StatusRole+".") {
 			var r rbacv1.Role
 			if err := yaml.UnmarshalStrict(b, &r); err != nil {
 				t.Fatalf("%s: %v", p, err)
