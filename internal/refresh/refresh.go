@@ -34,7 +34,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/repourl"
-	"github.com/dmls-project/dmls/internal/status"
+	"github.com/dmls-project/dmls/internal/status/reads"
 )
 
 // AnnotationRefresh is the annotation that makes Argo CD's controller
@@ -162,7 +162,7 @@ func normRepo(s string) string {
 // progress. Without permission to read Applications it patches at once.
 func Annotate(ctx context.Context, cl dynamic.Interface, ns string, apps []string) error {
 	var errs []string
-	ri := cl.Resource(status.ResourceOf(status.KindApplication).GVR).Namespace(ns)
+	ri := cl.Resource(reads.ResourceOf(reads.KindApplication).GVR).Namespace(ns)
 	deadline := time.Now().Add(PendingWait)
 	for _, name := range apps {
 		if err := annotate(ctx, ri, name, deadline); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/status"
 	"github.com/dmls-project/dmls/internal/status/kube"
+	"github.com/dmls-project/dmls/internal/status/reads"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -111,7 +112,7 @@ func TestRolesCoverExactlyWhatIsRead(t *testing.T) {
 	for _, a := range res.Apps {
 		targets = append(targets, kube.Targets(a, "")...)
 	}
-	targets = append(targets, kube.Target{Env: "dev", Namespace: "ml-serving-dev", Application: "shared-dev", ServingKind: status.KindInferenceService, ServingName: "shared"})
+	targets = append(targets, kube.Target{Env: "dev", Namespace: "ml-serving-dev", Application: "shared-dev", ServingKind: reads.KindInferenceService, ServingName: "shared"})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, tg := range targets {
