@@ -5,20 +5,18 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"maps"
 	"path"
 	"regexp"
 	"slices"
-	"sync"
 
 	"cuelang.org/go/cue"
 
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/schema"
 	"github.com/dmls-project/dmls/internal/spec"
-	"github.com/dmls-project/dmls/schemas"
 )
 
 // Spec paths used when layering environments.
@@ -36,22 +34,9 @@ var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 func isDNSLabel(s string) bool { return len(s) <= 63 && dnsLabel.MatchString(s) }
 
-var schemaDigest = sync.OnceValue(func() string {
-	h := sha256.New()
-	_ = fs.WalkDir(schemas.FS, ".", func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			b, _ := fs.ReadFile(schemas.FS, p)
-			fmt.Fprintf(h, "%s %d\n", p, len(b))
-			h.Write(b)
-		}
-		return nil
-	})
-	return hex.EncodeToString(h.Sum(nil))
-})
-
 // loadApp evaluates one app folder on its own: it needs only the platform
 // and the environments, so apps load in parallel and cache by Digest.
-func (l *loader) loadApp(ev *evaluator, dir string) (*spec.App, diag.List) {
+func (l *loader) loadApp(ev *schema.Evaluator, dir string) (*spec.App, diag.List) {
 	rel := path.Join(layout.AppsDir, dir)
 	dirPos := l.filePos(rel)
 	var d diag.List
@@ -96,7 +81,7 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*spec.App, diag.List) {
 // the one function that evaluates an app, in this process (Load) or in a
 // worker (EvalApp), so that both find the same. A valid app is cached
 // under digest.
-func (l *loader) evalApp(ev *evaluator, dir string, files []string, srcs [][]byte, digest string) (*spec.App, diag.List) {
+func (l *loader) evalApp(ev *schema.Evaluator, dir string, files []string, srcs [][]byte, digest string) (*spec.App, diag.List) {
 	dirPos := l.filePos(path.Join(layout.AppsDir, dir))
 	var d diag.List
 	var raw cue.Value
@@ -121,26 +106,26 @@ func (l *loader) evalApp(ev *evaluator, dir string, files []string, srcs [][]byt
 		raw = raw.FillPath(cue.ParsePath(pathName), dir)
 	}
 	prov := provenance.Map{}
-	positions(raw, prov)
+	schema.Positions(raw, prov)
 	prov.Set("", provenance.Pos{File: display[0]})
 
 	// Types, constraints and unknown fields first, with the user's own
 	// positions, together with what the app names outside itself; the
 	// user's data must then be concrete.
 	refs := l.checkRefs(rawRefs(raw), prov)
-	checked := ev.schema.LookupPath(defApp).Unify(raw)
+	checked := ev.Schema().LookupPath(schema.DefApp).Unify(raw)
 	if err := checked.Validate(); err != nil {
-		found := fromCUE(err, defApp.String(), prov, dirPos)
-		found = append(found, unknownFields(ev, defApp, raw, prov, dirPos, found)...)
+		found := schema.FromCUE(err, schema.DefApp.String(), prov, dirPos)
+		found = append(found, schema.UnknownFields(ev, schema.DefApp, raw, prov, dirPos, found)...)
 		return nil, append(refs, clarifySecretErrors(found)...)
 	}
 	if len(refs) > 0 {
 		return nil, refs
 	}
 	if err := raw.Validate(cue.Concrete(true)); err != nil {
-		return nil, fromCUE(err, "", prov, dirPos)
+		return nil, schema.FromCUE(err, "", prov, dirPos)
 	}
-	data, err := toData(raw)
+	data, err := schema.ToData(raw)
 	if err != nil {
 		d.Add(dirPos, "", "%v", err)
 		return nil, d
@@ -165,7 +150,7 @@ func (l *loader) evalApp(ev *evaluator, dir string, files []string, srcs [][]byt
 		for k := range layer {
 			in.touched[k] = true
 		}
-		in.merged = merge(data, layer)
+		in.merged = spec.MergeOverride(data, layer)
 		in.prov = prov.Clone()
 		in.prov.Overlay("", lprov)
 		if o, ok := overrides[env.Name].(map[string]any); ok {
@@ -173,7 +158,7 @@ func (l *loader) evalApp(ev *evaluator, dir string, files []string, srcs [][]byt
 			for k := range o {
 				in.touched[k] = true
 			}
-			in.merged = merge(in.merged, o)
+			in.merged = spec.MergeOverride(in.merged, o)
 			at := provenance.Join(pathOverrides, env.Name)
 			oprov := prov.Sub(at)
 			in.prov.Overlay("", oprov)
@@ -214,15 +199,15 @@ func (l *loader) evalApp(ev *evaluator, dir string, files []string, srcs [][]byt
 
 // instance validates the merged data of an app in env (nil: the base)
 // against #App and decodes it.
-func (l *loader) instance(ev *evaluator, env *spec.Environment, data map[string]any, prov provenance.Map, origins map[string]string) (*spec.Instance, diag.List) {
-	v, err := ev.fromJSON(data)
+func (l *loader) instance(ev *schema.Evaluator, env *spec.Environment, data map[string]any, prov provenance.Map, origins map[string]string) (*spec.Instance, diag.List) {
+	v, err := ev.FromJSON(data)
 	if err != nil {
 		var d diag.List
 		d.Add(prov[""], "", "%v", err)
 		return nil, d
 	}
 	var a spec.AppSpec
-	if d := validate(ev, defApp, v, prov, prov[""], &a); len(d) > 0 {
+	if d := schema.Validate(ev, schema.DefApp, v, prov, prov[""], &a); len(d) > 0 {
 		return nil, d
 	}
 	in := &spec.Instance{Env: env, Spec: &a, Prov: prov, Origins: origins}
@@ -369,7 +354,7 @@ func envLayer(env *spec.Environment, app, override map[string]any, eprov provena
 		}
 		// A KServe service runs in the environment's deployment mode
 		// unless it names its own.
-		merged := merge(app, override)
+		merged := spec.MergeOverride(app, override)
 		if getPath(merged, "serving.runtime") == spec.RuntimeKServe && getPath(merged, "serving.deploymentMode") == nil {
 			set("serving.deploymentMode", s.DeploymentMode, "serving.deploymentMode")
 		}
@@ -387,25 +372,6 @@ func toMap(v any) map[string]any {
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
 	return m
-}
-
-// merge returns base with over merged in: maps merge field by field, and
-// everything else, lists included, is replaced.
-func merge(base, over map[string]any) map[string]any {
-	out := make(map[string]any, len(base)+len(over))
-	for k, v := range base {
-		out[k] = v
-	}
-	for k, v := range over {
-		if om, ok := v.(map[string]any); ok {
-			if bm, ok := out[k].(map[string]any); ok {
-				out[k] = merge(bm, om)
-				continue
-			}
-		}
-		out[k] = v
-	}
-	return out
 }
 
 func setPath(m map[string]any, dotted string, v any) {

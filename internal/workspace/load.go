@@ -57,6 +57,7 @@ import (
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/repourl"
+	"github.com/dmls-project/dmls/internal/schema"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -114,9 +115,9 @@ func Load(fsys fs.FS, root string, opts Options) (*spec.Workspace, error) {
 // against: the platform (with its components' charts when components is
 // set) and the environments. It records their spec files, so that an app
 // can be evaluated elsewhere (AppJob).
-func loadContext(fsys fs.FS, root string, components bool) (*loader, *evaluator, error) {
+func loadContext(fsys fs.FS, root string, components bool) (*loader, *schema.Evaluator, error) {
 	l := &loader{fsys: fsys, root: root, ws: &spec.Workspace{Root: root, EnvProv: map[string]provenance.Map{}}, envFiles: map[string]provenance.Pos{}}
-	ev, err := newEvaluator()
+	ev, err := schema.NewEvaluator()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -124,7 +125,7 @@ func loadContext(fsys fs.FS, root string, components bool) (*loader, *evaluator,
 		return l, ev, nil
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "schemas %s\nroot %s\n", schemaDigest(), root)
+	fmt.Fprintf(h, "schemas %s\nroot %s\n", schema.Digest(), root)
 	l.recording = true
 	l.loadPlatform(ev, h)
 	if l.ws.Platform != nil && components {
@@ -225,7 +226,7 @@ func (l *loader) filePos(rel string) provenance.Pos {
 }
 
 // readSpec reads and parses one spec file.
-func (l *loader) readSpec(ev *evaluator, rel string, h interface{ Write([]byte) (int, error) }) (cue.Value, diag.List) {
+func (l *loader) readSpec(ev *schema.Evaluator, rel string, h interface{ Write([]byte) (int, error) }) (cue.Value, diag.List) {
 	src, d := l.readFile(rel, h)
 	if len(d) > 0 {
 		return cue.Value{}, d
@@ -257,10 +258,10 @@ func (l *loader) readFile(rel string, h interface{ Write([]byte) (int, error) })
 }
 
 // parseSpec parses a spec file read by readFile.
-func (l *loader) parseSpec(ev *evaluator, rel string, src []byte) (cue.Value, diag.List) {
-	v, err := ev.parseFile(l.display(rel), src)
+func (l *loader) parseSpec(ev *schema.Evaluator, rel string, src []byte) (cue.Value, diag.List) {
+	v, err := ev.ParseFile(l.display(rel), src)
 	if err != nil {
-		return cue.Value{}, fromCUE(err, "", nil, l.filePos(rel))
+		return cue.Value{}, schema.FromCUE(err, "", nil, l.filePos(rel))
 	}
 	return v, nil
 }
@@ -307,26 +308,7 @@ func (l *loader) specFiles(dir string) ([]string, diag.List) {
 	return files, d
 }
 
-// validate checks v against the schema definition def and decodes it into
-// target. Findings are placed through prov when CUE has no user position.
-func validate(ev *evaluator, def cue.Path, v cue.Value, prov provenance.Map, fallback provenance.Pos, target any) diag.List {
-	u := ev.schema.LookupPath(def).Unify(v)
-	if err := u.Validate(cue.Concrete(true), cue.Final()); err != nil {
-		found := fromCUE(err, def.String(), prov, fallback)
-		if def.String() != defApp.String() { // an app's files were checked by loadApp
-			found = append(found, unknownFields(ev, def, v, prov, fallback, found)...)
-		}
-		return found
-	}
-	if err := u.Decode(target); err != nil {
-		var d diag.List
-		d.Add(fallback, "", "decode: %v", err)
-		return d
-	}
-	return nil
-}
-
-func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, error) }) {
+func (l *loader) loadPlatform(ev *schema.Evaluator, h interface{ Write([]byte) (int, error) }) {
 	var found []string
 	for _, ext := range layout.SpecExts {
 		if _, err := fs.Stat(l.fsys, layout.PlatformName+ext); err == nil {
@@ -348,9 +330,9 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 		return
 	}
 	prov := provenance.Map{}
-	positions(v, prov)
+	schema.Positions(v, prov)
 	var p spec.Platform
-	if d := validate(ev, defPlatform, v, prov, l.filePos(found[0]), &p); len(d) > 0 {
+	if d := schema.Validate(ev, schema.DefPlatform, v, prov, l.filePos(found[0]), &p); len(d) > 0 {
 		l.diags = append(l.diags, d...)
 		return
 	}
@@ -385,10 +367,6 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 	l.checkPlatformNames(prov)
 }
 
-// MaxSpecBytes bounds one spec file (app.json, app.cue, ...): the loader
-// refuses a larger one, and the API refuses a body that would make one.
-const MaxSpecBytes = maxSpecBytes
-
 // RuleCredentialsInURL is the rule of the warning about a repo URL that
 // carries credentials.
 const RuleCredentialsInURL = diag.RuleCredentialsInURL
@@ -409,7 +387,7 @@ func (l *loader) warnCredentials(p *spec.Platform, prov provenance.Map) {
 	}
 }
 
-func (l *loader) loadEnvs(ev *evaluator, h interface{ Write([]byte) (int, error) }) {
+func (l *loader) loadEnvs(ev *schema.Evaluator, h interface{ Write([]byte) (int, error) }) {
 	files, d := l.specFiles(layout.OverlaysDir)
 	l.diags = append(l.diags, d...)
 	if len(files) == 0 && len(d) == 0 {
@@ -438,9 +416,9 @@ func (l *loader) loadEnvs(ev *evaluator, h interface{ Write([]byte) (int, error)
 			continue
 		}
 		prov := provenance.Map{}
-		positions(v, prov)
+		schema.Positions(v, prov)
 		var e spec.Environment
-		if d := validate(ev, defEnvironment, v, prov, l.filePos(rel), &e); len(d) > 0 {
+		if d := schema.Validate(ev, schema.DefEnvironment, v, prov, l.filePos(rel), &e); len(d) > 0 {
 			l.diags = append(l.diags, d...)
 			continue
 		}
@@ -509,7 +487,7 @@ func (l *loader) checkEnvs() {
 	}
 }
 
-func (l *loader) loadApps(ev *evaluator, opts Options) {
+func (l *loader) loadApps(ev *schema.Evaluator, opts Options) {
 	entries, err := fs.ReadDir(l.fsys, layout.AppsDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		l.diags.Add(l.filePos(layout.AppsDir), "", "cannot read apps folder: %v", unwrapPathError(err))
@@ -544,7 +522,7 @@ func (l *loader) loadApps(ev *evaluator, opts Options) {
 			wev := ev
 			if w > 0 {
 				var err error
-				if wev, err = newEvaluator(); err != nil {
+				if wev, err = schema.NewEvaluator(); err != nil {
 					for i := range next {
 						diags[i].Add(l.filePos(path.Join(layout.AppsDir, dirs[i])), "", "%v", err)
 					}

@@ -1,4 +1,4 @@
-package workspace
+package schema
 
 import (
 	"fmt"
@@ -74,10 +74,10 @@ type finding struct {
 	conflict *conflict
 }
 
-// fromCUE turns a CUE error into findings. Each finding is placed at the
+// FromCUE turns a CUE error into findings. Each finding is placed at the
 // first position inside a user file; failing that, at the position the
 // provenance map gives for its path; failing that, at fallback.
-func fromCUE(err error, trim string, prov provenance.Map, fallback provenance.Pos) diag.List {
+func FromCUE(err error, trim string, prov provenance.Map, fallback provenance.Pos) diag.List {
 	var items []finding
 	for _, e := range cueerrors.Errors(err) {
 		sels := e.Path()
