@@ -32,7 +32,7 @@ type Object struct {
 
 // Func generates the objects of one app. It must be pure: no I/O, no
 // clock, no randomness, and the same input gives the same output.
-type Func func(app *spec.App, p *spec.Platform) ([]Object, error)
+type Func func(app *spec.AppSpec, p *spec.Platform) ([]Object, error)
 
 // ID identifies an object within one app and environment.
 func (o Object) ID() string {
@@ -112,7 +112,7 @@ const (
 
 // Labels returns the labels of an app's objects of one component. The
 // app's own labels come first, so that dmls's keys win.
-func Labels(app *spec.App, p *spec.Platform, component string) map[string]string {
+func Labels(app *spec.AppSpec, p *spec.Platform, component string) map[string]string {
 	l := map[string]string{}
 	for k, v := range app.Labels {
 		l[k] = v
@@ -213,7 +213,7 @@ const NonRootUser int64 = 1000
 // containers: non-root, no privilege escalation, no capabilities, the
 // runtime's seccomp profile and a read-only root filesystem, minus what
 // the app's exception relaxes. from is the spec path it comes from.
-func SecurityContext(app *spec.App) (sc *corev1.SecurityContext, from string) {
+func SecurityContext(app *spec.AppSpec) (sc *corev1.SecurityContext, from string) {
 	f, t := false, true
 	user := NonRootUser
 	sc = &corev1.SecurityContext{
@@ -242,7 +242,7 @@ func SecurityContext(app *spec.App) (sc *corev1.SecurityContext, from string) {
 
 // AnnotateException records the reason of the app's security-context
 // exception on an object's metadata, if it has one.
-func AnnotateException(app *spec.App, meta *metav1.ObjectMeta, trace *provenance.Trace) {
+func AnnotateException(app *spec.AppSpec, meta *metav1.ObjectMeta, trace *provenance.Trace) {
 	ex := app.SecurityException()
 	if ex == nil {
 		return

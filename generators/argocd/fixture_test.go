@@ -51,7 +51,7 @@ func fixtureEnvs() []*spec.Environment {
 // fixtureSpecs are the apps of the fixture in each environment: one that
 // trains and serves, one that only serves and sets the revision timeout
 // itself.
-func fixtureSpecs() map[string][]*spec.App {
+func fixtureSpecs() map[string][]*spec.AppSpec {
 	training := func(workers int) *spec.TrainingJob {
 		return &spec.TrainingJob{
 			Container: spec.Container{
@@ -85,7 +85,7 @@ func fixtureSpecs() map[string][]*spec.App {
 			Traffic:     spec.Traffic{Stable: "v6", CanaryPercent: ptr(10)},
 		}
 	}
-	return map[string][]*spec.App{
+	return map[string][]*spec.AppSpec{
 		"dev": {
 			{Name: "fashion-mnist", Team: "ml-research", Training: training(1), Serving: serving(0)},
 			{Name: "ranker", Team: "ml-serving", Serving: ranker()},

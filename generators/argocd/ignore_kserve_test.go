@@ -12,12 +12,12 @@ import (
 // own defaulting: resource requests and limits of a custom container, the
 // empty name of a model's container; and nothing dmls already set.
 func TestKServeDefaults(t *testing.T) {
-	image := &spec.App{Name: "resnet", Serving: &spec.ModelService{Runtime: spec.RuntimeKServe, Image: "registry.example.com/resnet:1"}}
-	model := &spec.App{Name: "iris", Serving: &spec.ModelService{Runtime: spec.RuntimeKServe,
+	image := &spec.AppSpec{Name: "resnet", Serving: &spec.ModelService{Runtime: spec.RuntimeKServe, Image: "registry.example.com/resnet:1"}}
+	model := &spec.AppSpec{Name: "iris", Serving: &spec.ModelService{Runtime: spec.RuntimeKServe,
 		Model:     &spec.Model{Format: "sklearn", StorageURI: "gs://models/iris"},
 		Resources: &spec.Resources{CPU: "1", Memory: "2Gi", Limits: &spec.Limits{CPU: "1", Memory: "2Gi"}}}}
 	for _, tt := range []struct {
-		app  *spec.App
+		app  *spec.AppSpec
 		want []string
 	}{
 		{image, []string{"/spec/predictor/containers/0/resources"}},

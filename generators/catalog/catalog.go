@@ -35,7 +35,7 @@ type Change struct {
 
 // App is an app and the objects generated for each environment.
 type App struct {
-	App     *workspace.App
+	App     *spec.App
 	Objects map[string][]generators.Object
 }
 
@@ -177,7 +177,7 @@ func page(in Input, a App) string {
 	return b.String()
 }
 
-func describe(a *spec.App) string {
+func describe(a *spec.AppSpec) string {
 	switch {
 	case a.Training != nil && a.Serving != nil:
 		return "Trains a model and serves it."
@@ -232,7 +232,7 @@ type serving struct{ what, traffic string }
 
 // servingOf reads the model service of an environment: its image or model
 // URI (credentials removed), and its revisions with their traffic.
-func servingOf(in *workspace.Instance, objs []generators.Object) serving {
+func servingOf(in *spec.Instance, objs []generators.Object) serving {
 	var out serving
 	s := in.Spec.Serving
 	if s == nil {

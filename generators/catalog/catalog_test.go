@@ -7,10 +7,11 @@ import (
 
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/golden"
+	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
-func exampleInput(t *testing.T, mutate func(*workspace.Workspace)) Input {
+func exampleInput(t *testing.T, mutate func(*spec.Workspace)) Input {
 	t.Helper()
 	ws, err := workspace.Load(os.DirFS("../.."), ".", workspace.Options{})
 	if err != nil {

@@ -28,7 +28,7 @@ var _ generators.Func = Generate
 
 // Generate returns one ExternalSecret per secret the app declares, in name
 // order. An app without secrets gives nothing.
-func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
+func Generate(app *spec.AppSpec, p *spec.Platform) ([]generators.Object, error) {
 	if len(app.Secrets) == 0 {
 		return nil, nil
 	}

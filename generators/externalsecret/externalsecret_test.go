@@ -12,8 +12,8 @@ import (
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
-func app() *spec.App {
-	return &spec.App{Name: "resnet", Team: "vision", Secrets: map[string]spec.ExternalSecret{
+func app() *spec.AppSpec {
+	return &spec.AppSpec{Name: "resnet", Team: "vision", Secrets: map[string]spec.ExternalSecret{
 		"resnet-db": {
 			Data: map[string]spec.RemoteRef{
 				"username": {Key: "ml/resnet/db", Property: "username"},

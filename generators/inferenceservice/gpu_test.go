@@ -29,7 +29,7 @@ func TestGPUPlacement(t *testing.T) {
 	}
 	gen := func(svc spec.ModelService, gpu *spec.Placement) generators.Object {
 		t.Helper()
-		objs, err := Generate(&spec.App{Name: "resnet", Team: "vision", Serving: &svc, GPU: gpu}, &spec.Platform{Name: "ml"})
+		objs, err := Generate(&spec.AppSpec{Name: "resnet", Team: "vision", Serving: &svc, GPU: gpu}, &spec.Platform{Name: "ml"})
 		if err != nil || len(objs) != 1 {
 			t.Fatalf("generate: %v (%d objects)", err, len(objs))
 		}

@@ -44,7 +44,7 @@ var _ generators.Func = Generate
 
 // Generate returns the InferenceService of app's serving spec when its
 // runtime is "kserve"; other apps give nothing.
-func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
+func Generate(app *spec.AppSpec, p *spec.Platform) ([]generators.Object, error) {
 	s := app.Serving
 	if s == nil || s.Runtime != spec.RuntimeKServe {
 		return nil, nil

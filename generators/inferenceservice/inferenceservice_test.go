@@ -54,7 +54,7 @@ var cases = []struct {
 
 func generate(t *testing.T, svc spec.ModelService) *unstructured.Unstructured {
 	t.Helper()
-	objs, err := Generate(&spec.App{Name: "resnet", Team: "vision", Serving: &svc}, &spec.Platform{Name: "ml"})
+	objs, err := Generate(&spec.AppSpec{Name: "resnet", Team: "vision", Serving: &svc}, &spec.Platform{Name: "ml"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestGolden(t *testing.T) {
 }
 
 func TestKnativeAppGivesNothing(t *testing.T) {
-	objs, err := Generate(&spec.App{Name: "a", Serving: &spec.ModelService{Runtime: spec.RuntimeKnative, Image: "x:1"}}, nil)
+	objs, err := Generate(&spec.AppSpec{Name: "a", Serving: &spec.ModelService{Runtime: spec.RuntimeKnative, Image: "x:1"}}, nil)
 	if err != nil || len(objs) != 0 {
 		t.Fatalf("a Knative service gave %d objects, %v; want none", len(objs), err)
 	}
@@ -105,7 +105,7 @@ func TestValidateRejects(t *testing.T) {
 		{"canary percent a string", func(o map[string]any) { pred(o)["canaryTrafficPercent"] = "20" }, "spec.predictor.canaryTrafficPercent", "canaryTrafficPercent"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			objs, _ := Generate(&spec.App{Name: "resnet", Serving: &cases[0].svc}, nil)
+			objs, _ := Generate(&spec.AppSpec{Name: "resnet", Serving: &cases[0].svc}, nil)
 			tt.edit(objs[0].Object)
 			errs := findings(t, objs[0])
 			for _, e := range errs {

@@ -43,7 +43,7 @@ var _ generators.Func = Generate
 
 // Generate returns the Knative Service of app's serving spec. An app
 // without serving gives nothing.
-func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
+func Generate(app *spec.AppSpec, p *spec.Platform) ([]generators.Object, error) {
 	s := app.Serving
 	if s == nil || s.Runtime == spec.RuntimeKServe {
 		return nil, nil

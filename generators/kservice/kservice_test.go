@@ -52,7 +52,7 @@ func TestGolden(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc := tt.svc
-			objs, err := Generate(&spec.App{Name: "resnet", Team: "vision", Serving: &svc}, &spec.Platform{Name: "ml"})
+			objs, err := Generate(&spec.AppSpec{Name: "resnet", Team: "vision", Serving: &svc}, &spec.Platform{Name: "ml"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,7 +83,7 @@ func TestGolden(t *testing.T) {
 // a reserved env var is refused, and the field path is normalised.
 func TestValidateFindsKnativeErrors(t *testing.T) {
 	svc := spec.ModelService{Image: "registry.example.com/x:1", Env: map[string]spec.EnvValue{"K_REVISION": spec.Literal("x")}}
-	objs, err := Generate(&spec.App{Name: "x", Team: "t", Serving: &svc}, nil)
+	objs, err := Generate(&spec.AppSpec{Name: "x", Team: "t", Serving: &svc}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestSecretRefsPassKnative(t *testing.T) {
 		},
 		EnvFrom: []spec.EnvSource{{SecretRef: &spec.ObjectRef{Name: "s"}}, {ConfigMapRef: &spec.ObjectRef{Name: "c"}, Prefix: "C_"}},
 	}
-	objs, err := Generate(&spec.App{Name: "x", Team: "t", Serving: &svc}, nil)
+	objs, err := Generate(&spec.AppSpec{Name: "x", Team: "t", Serving: &svc}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestSecretRefsPassKnative(t *testing.T) {
 // is enabled.
 func TestFeatures(t *testing.T) {
 	svc := spec.ModelService{Model: &spec.Model{StorageURI: "pvc://models/resnet", Runtime: "tensorflow", RuntimeVersion: "2.14.1"}}
-	objs, err := Generate(&spec.App{Name: "resnet", Team: "vision", Serving: &svc}, nil)
+	objs, err := Generate(&spec.AppSpec{Name: "resnet", Team: "vision", Serving: &svc}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func errorsOnly(fes []FieldError) []FieldError {
 // features dmls enables, and that a service without GPUs gets neither.
 func TestGPUPlacement(t *testing.T) {
 	svc := spec.ModelService{Image: "registry.example.com/vision/resnet-server:1.0", Resources: &spec.Resources{CPU: "1", GPU: ptr(1)}}
-	objs, err := Generate(&spec.App{Name: "resnet", Team: "vision", Serving: &svc, GPU: spec.GPUPlacement()}, &spec.Platform{Name: "ml"})
+	objs, err := Generate(&spec.AppSpec{Name: "resnet", Team: "vision", Serving: &svc, GPU: spec.GPUPlacement()}, &spec.Platform{Name: "ml"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +254,7 @@ func TestGPUPlacement(t *testing.T) {
 		t.Errorf("toleration provenance %q", got)
 	}
 	svc.Resources = &spec.Resources{CPU: "1"}
-	objs, err = Generate(&spec.App{Name: "resnet", Team: "vision", Serving: &svc, GPU: spec.GPUPlacement()}, &spec.Platform{Name: "ml"})
+	objs, err = Generate(&spec.AppSpec{Name: "resnet", Team: "vision", Serving: &svc, GPU: spec.GPUPlacement()}, &spec.Platform{Name: "ml"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ var roleTypes = map[string]kubeflowv1.ReplicaType{
 // Generate returns the TFJob of app's training spec, preceded by the
 // PersistentVolumeClaims its volumes ask to create. An app without
 // training gives nothing.
-func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
+func Generate(app *spec.AppSpec, p *spec.Platform) ([]generators.Object, error) {
 	t := app.Training
 	if t == nil {
 		return nil, nil
@@ -101,7 +101,7 @@ func Generate(app *spec.App, p *spec.Platform) ([]generators.Object, error) {
 
 // replicaSpec builds one replica type: the job's settings, overridden by
 // the replica set's own.
-func replicaSpec(app *spec.App, role string, rs *spec.ReplicaSet, labels map[string]string, trace *provenance.Trace, at string) *kubeflowv1.ReplicaSpec {
+func replicaSpec(app *spec.AppSpec, role string, rs *spec.ReplicaSet, labels map[string]string, trace *provenance.Trace, at string) *kubeflowv1.ReplicaSpec {
 	t := app.Training
 	sp := "training.replicas." + role
 	// pick returns the replica set's setting if it has one, else the job's.
@@ -227,7 +227,7 @@ func replicaSpec(app *spec.App, role string, rs *spec.ReplicaSet, labels map[str
 
 // volumeClaims returns the PersistentVolumeClaims that the job's volumes
 // ask to create, in name order.
-func volumeClaims(app *spec.App, labels map[string]string) ([]generators.Object, error) {
+func volumeClaims(app *spec.AppSpec, labels map[string]string) ([]generators.Object, error) {
 	// A later volume of the same claim wins; the loader refuses two.
 	claims := map[string]spec.Claim{}
 	for _, c := range spec.CreatedClaims(app) {

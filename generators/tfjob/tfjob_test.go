@@ -13,8 +13,8 @@ import (
 // fullJob uses every training feature: all four roles, GPUs, tolerations,
 // node selectors, per-role overrides, volumes with and without claims,
 // hyperparameters as env, and every run policy.
-func fullJob() *spec.App {
-	return &spec.App{
+func fullJob() *spec.AppSpec {
+	return &spec.AppSpec{
 		Name: "resnet", Team: "vision", Labels: map[string]string{"cost-center": "ml"},
 		Training: &spec.TrainingJob{
 			Container: spec.Container{
@@ -103,7 +103,7 @@ func TestProvenance(t *testing.T) {
 }
 
 func TestNoTraining(t *testing.T) {
-	objs, err := Generate(&spec.App{Name: "x"}, nil)
+	objs, err := Generate(&spec.AppSpec{Name: "x"}, nil)
 	if err != nil || len(objs) != 0 {
 		t.Errorf("Generate without training = %v, %v; want nothing", objs, err)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/dmls-project/dmls/internal/specops"
 	"github.com/dmls-project/dmls/internal/status"
 	"github.com/dmls-project/dmls/internal/status/kube"
-	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // Timing of the status event streams.
@@ -114,7 +113,7 @@ func (s *Server) appStatus(req *request, section string) *response {
 	}
 	q := req.r.URL.Query()
 	env := q.Get("env")
-	if env != "" && !slices.ContainsFunc(a.Envs, func(in *workspace.Instance) bool { return in.Env.Name == env }) {
+	if env != "" && !slices.ContainsFunc(a.Envs, func(in *spec.Instance) bool { return in.Env.Name == env }) {
 		return errorResponse(badRequest("env", "app %s does not run in environment %s", a.Name, env))
 	}
 	watch := false

@@ -52,7 +52,7 @@ type store struct {
 	// what is generated names the repos that are published to. They are
 	// the same for the server's life, so the caches need not key on them.
 	urls   map[string]string
-	loaded *memo.Cache[*workspace.App]
+	loaded *memo.Cache[*spec.App]
 	built  *memo.Cache[*build.App]
 	// repo is ml-model, kept in memory between reads and commits; repos
 	// are the config repos, kept between publishes.
@@ -87,7 +87,7 @@ type appEntry struct {
 	dir   string
 	hash  string
 	files map[string][]byte // name → content, the folder's spec files
-	app   *workspace.App
+	app   *spec.App
 	built *build.App
 	diags diag.List
 }
@@ -119,7 +119,7 @@ type snapshot struct {
 	files map[string][]byte // workspace-relative paths
 	// ws is the loaded workspace, with the URL overrides in its platform;
 	// nil when the platform or the environments do not load.
-	ws *workspace.Workspace
+	ws *spec.Workspace
 	// dirs are the app folders; byName holds the valid apps by name.
 	dirs   map[string]*appEntry
 	byName map[string]*appEntry
@@ -206,7 +206,7 @@ func (sn *snapshot) broken() []string {
 // (issue 8, section 7). A broken folder without one fails the build, as
 // do findings about the platform or the environments: publishing without
 // it would prune its Applications.
-func (sn *snapshot) build() (*build.Result, *workspace.Workspace, error) {
+func (sn *snapshot) build() (*build.Result, *spec.Workspace, error) {
 	sn.resultOnce.Do(func() {
 		var missing diag.List
 		for _, dir := range sn.broken() {
@@ -230,7 +230,7 @@ func (sn *snapshot) build() (*build.Result, *workspace.Workspace, error) {
 					c.Apps = append(c.Apps, g.app)
 				}
 			}
-			slices.SortFunc(c.Apps, func(a, b *workspace.App) int { return strings.Compare(a.Name, b.Name) })
+			slices.SortFunc(c.Apps, func(a, b *spec.App) int { return strings.Compare(a.Name, b.Name) })
 			ws = &c
 		}
 		sn.result, sn.resultErr = build.Workspace(ws, build.Options{Cache: sn.builds, Memo: sn.layout})
@@ -241,7 +241,7 @@ func (sn *snapshot) build() (*build.Result, *workspace.Workspace, error) {
 
 func newStore(target gitops.Target, prefix string, urls map[string]string, auth gitops.Auth, author gitops.Signature) *store {
 	s := &store{target: target, prefix: prefix, urls: urls, auth: auth, author: author,
-		loaded: memo.New[*workspace.App](cacheApps), built: memo.New[*build.App](cacheApps), layout: build.NewMemo(cacheApps),
+		loaded: memo.New[*spec.App](cacheApps), built: memo.New[*build.App](cacheApps), layout: build.NewMemo(cacheApps),
 		seen: map[string]seenApp{}, keys: newKeyIndex(), lastGood: map[string]*appEntry{}, searched: map[string]string{}}
 	// A target that cannot be opened fails each read and commit with its
 	// error, through gitops.ReadTree and gitops.Publish.
@@ -573,7 +573,7 @@ func (s *store) load(seq uint64, sha string, files map[string][]byte, unsafe map
 // with build.BuildApp, through the caches. It sorts the findings by app
 // folder; those about no folder come back on their own. ws is nil when
 // the platform or the environments do not load.
-func (s *store) loadFolders(files map[string][]byte) (*workspace.Workspace, map[string]*appEntry, diag.List) {
+func (s *store) loadFolders(files map[string][]byte) (*spec.Workspace, map[string]*appEntry, diag.List) {
 	entries := map[string]*appEntry{}
 	for dir, f := range appFolders(files) {
 		entries[dir] = &appEntry{dir: dir, hash: contentHash(f), files: f}

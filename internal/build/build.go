@@ -54,7 +54,7 @@ func PlatformDir(env string) string { return "platform/" + env }
 
 // App is the generated output of one app.
 type App struct {
-	App *workspace.App
+	App *spec.App
 	// Tree is the app's kustomize tree, relative to the k8s-config repo's
 	// path prefix.
 	Tree generators.Tree
@@ -100,7 +100,7 @@ type Result struct {
 	// relative to the infra repo's path prefix.
 	Infra generators.Tree
 	// Warnings are the apps' build warnings, sorted; the load's own are in
-	// workspace.Workspace.Warnings.
+	// spec.Workspace.Warnings.
 	Warnings diag.List
 }
 
@@ -259,7 +259,7 @@ func (m *Memo) argocd() *argocd.Memo {
 
 // Workspace generates every app of ws and the platform objects. Findings
 // against the specs come back as a diag.List.
-func Workspace(ws *workspace.Workspace, opts Options) (*Result, error) {
+func Workspace(ws *spec.Workspace, opts Options) (*Result, error) {
 	apps := ws.Apps
 	if len(opts.Apps) > 0 {
 		apps = nil
@@ -377,12 +377,12 @@ func (a *App) Kept() Kept {
 // workspace (sorted by name), the Knative features, the Kubeflow
 // components and the Argo CD tree. Workspace calls it with the apps it
 // built; internal/cache with the apps it keeps on disk.
-func Whole(ws *workspace.Workspace, apps []Kept) (*Result, error) { return WholeMemo(ws, apps, nil) }
+func Whole(ws *spec.Workspace, apps []Kept) (*Result, error) { return WholeMemo(ws, apps, nil) }
 
 // WholeMemo is Whole with a memo (see Options.Memo): the Argo CD
 // Applications of apps whose Key it holds, and the findings of files it
 // checked before, are reused.
-func WholeMemo(ws *workspace.Workspace, apps []Kept, m *Memo) (*Result, error) {
+func WholeMemo(ws *spec.Workspace, apps []Kept, m *Memo) (*Result, error) {
 	res := &Result{}
 	pt, pobjs, err := platformFor(ws, apps, m)
 	if err != nil {
@@ -448,7 +448,7 @@ func WholeMemo(ws *workspace.Workspace, apps []Kept, m *Memo) (*Result, error) {
 //
 // With a memo, a file checked before with the same content, name and
 // position is not checked again.
-func checkTree(ws *workspace.Workspace, tree generators.Tree, m *Memo) diag.List {
+func checkTree(ws *spec.Workspace, tree generators.Tree, m *Memo) diag.List {
 	var d diag.List
 	pos := ws.PlatformProv[""]
 	schemas, err := admission.Default()
@@ -550,10 +550,10 @@ func (a *App) Render(env string) (out []byte, ok bool, err error) {
 // BuildApp generates one app: its objects in the base and in every
 // environment, checked with Knative's validation, laid out as a kustomize
 // base and overlays.
-func BuildApp(p *spec.Platform, a *workspace.App) (*App, error) { return buildApp(p, a, true) }
+func BuildApp(p *spec.Platform, a *spec.App) (*App, error) { return buildApp(p, a, true) }
 
 // buildApp is BuildApp, without the kustomize tree unless layout is set.
-func buildApp(p *spec.Platform, a *workspace.App, layout bool) (*App, error) {
+func buildApp(p *spec.Platform, a *spec.App, layout bool) (*App, error) {
 	out := &App{App: a, Objects: map[string][]generators.Object{}, Ignore: map[string][]v1alpha1.ResourceIgnoreDifferences{}}
 	base, err := generate(p, a.Base)
 	if err != nil {
@@ -611,11 +611,11 @@ func buildApp(p *spec.Platform, a *workspace.App, layout bool) (*App, error) {
 
 // Generate returns the objects of one app instance (the base, or the app
 // in one environment) before kustomize, as BuildApp lays them out.
-func Generate(p *spec.Platform, in *workspace.Instance) ([]generators.Object, error) {
+func Generate(p *spec.Platform, in *spec.Instance) ([]generators.Object, error) {
 	return generate(p, in)
 }
 
-func generate(p *spec.Platform, in *workspace.Instance) ([]generators.Object, error) {
+func generate(p *spec.Platform, in *spec.Instance) ([]generators.Object, error) {
 	var objs []generators.Object
 	for _, g := range appGenerators {
 		o, err := g(in.Spec, p)
@@ -642,7 +642,7 @@ const (
 
 // check runs upstream admission rules on generated objects and places
 // each finding on the spec line that produced the field.
-func check(in *workspace.Instance, objs []generators.Object, features map[string]string) diag.List {
+func check(in *spec.Instance, objs []generators.Object, features map[string]string) diag.List {
 	var d diag.List
 	add := func(o generators.Object, rule, field, format string, args ...any) {
 		specPath, _ := o.Trace.Spec(field)
@@ -702,19 +702,19 @@ func check(in *workspace.Instance, objs []generators.Object, features map[string
 }
 
 // Platform returns the platform objects of every environment.
-func Platform(ws *workspace.Workspace) (generators.Tree, error) {
+func Platform(ws *spec.Workspace) (generators.Tree, error) {
 	t, _, err := platformTree(ws, func(env string) map[string][]string { return jobs(ws, env) }, nil)
 	return t, err
 }
 
 // PlatformFor is Platform with the TFJobs of apps (every app of the
 // workspace, sorted by name) rather than of ws.Apps.
-func PlatformFor(ws *workspace.Workspace, apps []Kept) (generators.Tree, error) {
+func PlatformFor(ws *spec.Workspace, apps []Kept) (generators.Tree, error) {
 	t, _, err := platformFor(ws, apps, nil)
 	return t, err
 }
 
-func platformFor(ws *workspace.Workspace, apps []Kept, m *Memo) (generators.Tree, map[string][]generators.Object, error) {
+func platformFor(ws *spec.Workspace, apps []Kept, m *Memo) (generators.Tree, map[string][]generators.Object, error) {
 	return platformTree(ws, func(env string) map[string][]string {
 		out := map[string][]string{}
 		for _, a := range apps {
@@ -728,7 +728,7 @@ func platformFor(ws *workspace.Workspace, apps []Kept, m *Memo) (generators.Tree
 
 // platformTree returns the platform tree and the objects of each of its
 // folders.
-func platformTree(ws *workspace.Workspace, jobsIn func(env string) map[string][]string, m *Memo) (generators.Tree, map[string][]generators.Object, error) {
+func platformTree(ws *spec.Workspace, jobsIn func(env string) map[string][]string, m *Memo) (generators.Tree, map[string][]generators.Object, error) {
 	tree := generators.Tree{}
 	objsOf := map[string][]generators.Object{}
 	kinds := ManagedKinds()
@@ -805,7 +805,7 @@ func (r *Result) RenderPlatform(dir string) (out []byte, ok bool, err error) {
 // in-process and generates the kubeflow-config tree, with Knative's
 // config-features set to features. A chart that does not render is a
 // finding on its component. It returns nil without components.
-func Components(ws *workspace.Workspace, features map[string]string) (*components.Output, error) {
+func Components(ws *spec.Workspace, features map[string]string) (*components.Output, error) {
 	p := ws.Platform
 	if len(p.Components) == 0 {
 		return nil, nil
@@ -864,7 +864,7 @@ func ManagedKinds() []platform.ManagedKind {
 // jobs returns the TFJob names of each team in env, from the specs of
 // every app (not only those built), so that the platform tree does not
 // depend on which apps a build asked for.
-func jobs(ws *workspace.Workspace, env string) map[string][]string {
+func jobs(ws *spec.Workspace, env string) map[string][]string {
 	out := map[string][]string{}
 	for _, a := range ws.Apps {
 		in := a.Instance(env)

@@ -15,10 +15,11 @@ import (
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/render"
+	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
-func loadExample(t testing.TB) *workspace.Workspace {
+func loadExample(t testing.TB) *spec.Workspace {
 	t.Helper()
 	ws, err := workspace.Load(os.DirFS("../.."), ".", workspace.Options{})
 	if err != nil {

@@ -5,11 +5,12 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/admission"
+	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // benchApps loads and generates n synthetic apps for the check benchmarks.
-func benchApps(b *testing.B, n int) (*workspace.Workspace, *Result) {
+func benchApps(b *testing.B, n int) (*spec.Workspace, *Result) {
 	b.Helper()
 	ws, err := workspace.Load(manyApps(n), "ws", workspace.Options{})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/render"
+	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -97,9 +98,9 @@ overrides: staging: training: volumes: out: claimName: "existing-out"
 // testWorkspaces are the workspaces the byte-for-byte tests run on: the
 // example, one that uses every spec feature, and a synthetic one of n
 // apps, each loaded when its subtest runs.
-func testWorkspaces(n int) map[string]func(t *testing.T) *workspace.Workspace {
-	load := func(fsys fstest.MapFS) func(t *testing.T) *workspace.Workspace {
-		return func(t *testing.T) *workspace.Workspace {
+func testWorkspaces(n int) map[string]func(t *testing.T) *spec.Workspace {
+	load := func(fsys fstest.MapFS) func(t *testing.T) *spec.Workspace {
+		return func(t *testing.T) *spec.Workspace {
 			ws, err := workspace.Load(fsys, "ws", workspace.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -107,8 +108,8 @@ func testWorkspaces(n int) map[string]func(t *testing.T) *workspace.Workspace {
 			return ws
 		}
 	}
-	return map[string]func(t *testing.T) *workspace.Workspace{
-		"example":       func(t *testing.T) *workspace.Workspace { return loadExample(t) },
+	return map[string]func(t *testing.T) *spec.Workspace{
+		"example":       func(t *testing.T) *spec.Workspace { return loadExample(t) },
 		"every feature": load(everyFeature()),
 		"synthetic":     load(manyApps(n)),
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/memo"
+	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/synth"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -20,7 +21,7 @@ import (
 func TestMemoMatchesFullBuild(t *testing.T) {
 	fsys := synth.Workspace(6)
 	m := NewMemo(16)
-	loaded := memo.New[*workspace.App](64)
+	loaded := memo.New[*spec.App](64)
 	built := memo.New[*App](64)
 	step := func(what string) {
 		t.Helper()

@@ -9,6 +9,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -22,9 +23,9 @@ func secretsWorkspace() fs.FS { return os.DirFS("testdata/secrets") }
 // Secrets reach the cluster only through ExternalSecrets, or exist there
 // already.
 func TestNoGeneratorEmitsASecret(t *testing.T) {
-	for name, ws := range map[string]func(t *testing.T) *workspace.Workspace{
-		"example": func(t *testing.T) *workspace.Workspace { return loadExample(t) },
-		"every feature": func(t *testing.T) *workspace.Workspace {
+	for name, ws := range map[string]func(t *testing.T) *spec.Workspace{
+		"example": func(t *testing.T) *spec.Workspace { return loadExample(t) },
+		"every feature": func(t *testing.T) *spec.Workspace {
 			ws, err := workspace.Load(secretsWorkspace(), "ws", workspace.Options{})
 			if err != nil {
 				t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"testing/fstest"
 
 	"github.com/dmls-project/dmls/internal/memo"
+	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/synth"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -64,7 +65,7 @@ func TestManyApps(t *testing.T) {
 // per change: reload and rebuild 1000 apps with caches, one app changed.
 func BenchmarkReload1000AppsOneChanged(b *testing.B) {
 	fsys := manyApps(1000)
-	wcache, bcache := memo.New[*workspace.App](5000), memo.New[*App](5000)
+	wcache, bcache := memo.New[*spec.App](5000), memo.New[*App](5000)
 	load := func() {
 		ws, err := workspace.Load(fsys, "ws", workspace.Options{Cache: wcache})
 		if err != nil {
@@ -87,8 +88,8 @@ func BenchmarkReload1000AppsOneChanged(b *testing.B) {
 // the results of unchanged apps and redo changed ones.
 func TestCacheReusesUnchangedApps(t *testing.T) {
 	fsys := manyApps(3)
-	wcache, bcache := memo.New[*workspace.App](100), memo.New[*App](100)
-	load := func() (*workspace.Workspace, *Result) {
+	wcache, bcache := memo.New[*spec.App](100), memo.New[*App](100)
+	load := func() (*spec.Workspace, *Result) {
 		ws, err := workspace.Load(fsys, "ws", workspace.Options{Cache: wcache})
 		if err != nil {
 			t.Fatal(err)

@@ -94,7 +94,7 @@ type Options struct {
 	// RenderApp renders a built app per environment.
 	RenderApp func(*build.App) (map[string][]byte, error)
 	// RenderPlatform renders the platform files of a built workspace.
-	RenderPlatform func(*workspace.Workspace, *build.Result) (map[string][]byte, error)
+	RenderPlatform func(*spec.Workspace, *build.Result) (map[string][]byte, error)
 	// Emit receives each app as soon as it is ready, in no set order and
 	// from several goroutines at once. Its Rendered and Tree are dropped
 	// after the call.
@@ -124,7 +124,7 @@ type Result struct {
 	LoadWarnings, BuildWarnings diag.List
 	// Workspace is the loaded workspace of the platform and
 	// environments, without apps, when Options.Workspace asks for it.
-	Workspace *workspace.Workspace
+	Workspace *spec.Workspace
 	// Hits and Misses count the apps found in the store and built.
 	Hits, Misses int
 }
@@ -171,7 +171,7 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 	// Chunks build their apps only: the trees built from every app
 	// (platform, Argo CD, Kubeflow) are built and checked once, below.
 	bopts := build.Options{Workers: workers, AppsOnly: true, NoLayout: opts.NoTree && opts.Store == nil}
-	load := func(dirs []string) (*workspace.Workspace, *build.Result, error) {
+	load := func(dirs []string) (*spec.Workspace, *build.Result, error) {
 		ws, err := workspace.Load(snap.FS(dirs), snap.Root, workspace.Options{Workers: workers})
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %w", ErrFallback, err)
@@ -194,7 +194,7 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 		}
 		return ws, res, nil
 	}
-	var lastWS *workspace.Workspace // any loaded workspace, for its platform and environments
+	var lastWS *spec.Workspace // any loaded workspace, for its platform and environments
 	if r.Platform == nil || opts.Workspace {
 		ws, _, err := load(nil)
 		if err != nil {
@@ -344,7 +344,7 @@ type renderedPlatform struct {
 // (build.Kept, see platformKey) are the same: Whole both makes and checks
 // the trees of the whole workspace, so an entry also stands for checks
 // that passed.
-func renderPlatform(snap *Snapshot, r *Result, opts Options, load func([]string) (*workspace.Workspace, *build.Result, error), ws *workspace.Workspace) (map[string][]byte, error) {
+func renderPlatform(snap *Snapshot, r *Result, opts Options, load func([]string) (*spec.Workspace, *build.Result, error), ws *spec.Workspace) (map[string][]byte, error) {
 	key, err := platformKey(snap.Key, r.Apps, func(h hash.Hash) { snap.HashFiles(h, r.Platform.Charts) })
 	if err != nil {
 		return nil, err
@@ -447,7 +447,7 @@ func (a *App) fix() {
 
 // platformOf is the Platform of a loaded and built workspace: its load
 // warnings are the workspace's less its apps'.
-func platformOf(ws *workspace.Workspace, res *build.Result, opts Options) (*Platform, error) {
+func platformOf(ws *spec.Workspace, res *build.Result, opts Options) (*Platform, error) {
 	p := &Platform{Prefix: ws.Platform.Repos[spec.RepoK8sConfig].Path, Quotas: workspace.QuotaLimits(ws)}
 	for _, name := range sortedKeys(ws.Platform.Components) {
 		if c := ws.Platform.Components[name]; c.Chart != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 
 	"github.com/dmls-project/dmls/internal/build"
+	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/synth"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -64,7 +65,7 @@ func run(t *testing.T, s *Store, fsys fs.FS) (*Result, map[string][]byte) {
 }
 
 // reference renders fsys without the cache, as the CLI did before it.
-func reference(t *testing.T, fsys fs.FS) (*workspace.Workspace, *build.Result, map[string][]byte) {
+func reference(t *testing.T, fsys fs.FS) (*spec.Workspace, *build.Result, map[string][]byte) {
 	t.Helper()
 	ws, err := workspace.Load(fsys, "ws", workspace.Options{})
 	if err != nil {

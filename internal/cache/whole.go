@@ -8,7 +8,7 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/build"
-	"github.com/dmls-project/dmls/internal/workspace"
+	"github.com/dmls-project/dmls/internal/spec"
 )
 
 // Trees are the trees of the whole workspace that no single app owns
@@ -24,7 +24,7 @@ type Trees struct {
 // Options.Workspace), from the store when the platform, its charts and
 // every app's build.Kept are the same: building and checking 3,000 Argo
 // CD Applications again costs seconds at 1,000 apps.
-func Whole(snap *Snapshot, r *Result, ws *workspace.Workspace, store *Store) (*Trees, error) {
+func Whole(snap *Snapshot, r *Result, ws *spec.Workspace, store *Store) (*Trees, error) {
 	kept := make([]build.Kept, len(r.Apps))
 	for i, a := range r.Apps {
 		kept[i] = a.Kept()

@@ -147,7 +147,7 @@ func (t *treeSink) Add(name string, b []byte) error {
 }
 
 // renderHooks render what the cache keeps of a workspace, as Render does.
-func renderHooks() (func(*build.App) (map[string][]byte, error), func(*workspace.Workspace, *build.Result) (map[string][]byte, error)) {
+func renderHooks() (func(*build.App) (map[string][]byte, error), func(*spec.Workspace, *build.Result) (map[string][]byte, error)) {
 	app := func(a *build.App) (map[string][]byte, error) {
 		envs := make([]string, len(a.App.Envs))
 		for i, in := range a.App.Envs {
@@ -163,7 +163,7 @@ func renderHooks() (func(*build.App) (map[string][]byte, error), func(*workspace
 		}
 		return files, nil
 	}
-	plat := func(ws *workspace.Workspace, res *build.Result) (map[string][]byte, error) {
+	plat := func(ws *spec.Workspace, res *build.Result) (map[string][]byte, error) {
 		return renderPlatform(ws, res, nil, false)
 	}
 	return app, plat

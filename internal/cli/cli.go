@@ -16,6 +16,7 @@ import (
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/evallimit"
 	"github.com/dmls-project/dmls/internal/repourl"
+	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -151,7 +152,7 @@ func isCobraUsage(err error) bool {
 }
 
 // load reads and checks the workspace.
-func (g *globals) load() (*workspace.Workspace, error) {
+func (g *globals) load() (*spec.Workspace, error) {
 	st, err := os.Stat(g.workspace)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("workspace %s: %w", g.workspace, errors.Unwrap(err))}
@@ -167,7 +168,7 @@ func (g *globals) load() (*workspace.Workspace, error) {
 }
 
 // build loads the workspace and runs the generators over it.
-func (g *globals) build(opts build.Options) (*workspace.Workspace, *build.Result, error) {
+func (g *globals) build(opts build.Options) (*spec.Workspace, *build.Result, error) {
 	ws, err := g.load()
 	if err != nil {
 		return nil, nil, err
@@ -178,7 +179,7 @@ func (g *globals) build(opts build.Options) (*workspace.Workspace, *build.Result
 
 // generate runs the generators over a loaded workspace and prints their
 // warnings.
-func (g *globals) generate(ws *workspace.Workspace, opts build.Options) (*build.Result, error) {
+func (g *globals) generate(ws *spec.Workspace, opts build.Options) (*build.Result, error) {
 	res, err := build.Workspace(ws, opts)
 	if res != nil {
 		g.warn(res.Warnings)

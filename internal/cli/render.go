@@ -14,7 +14,7 @@ import (
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/outdir"
 	"github.com/dmls-project/dmls/internal/render"
-	"github.com/dmls-project/dmls/internal/workspace"
+	"github.com/dmls-project/dmls/internal/spec"
 )
 
 // PlatformRenderName is the rendered file of an environment's platform
@@ -113,7 +113,7 @@ type RenderOptions struct {
 // Render renders every overlay of res and returns the files,
 // <env>/<app>.yaml, plus the platform's when opts.Platform is set. Apps
 // render in parallel; the result does not depend on the order.
-func Render(ws *workspace.Workspace, res *build.Result, opts RenderOptions) (generators.Tree, error) {
+func Render(ws *spec.Workspace, res *build.Result, opts RenderOptions) (generators.Tree, error) {
 	want := map[string]bool{}
 	for _, e := range opts.Envs {
 		want[e] = true
@@ -171,7 +171,7 @@ func Render(ws *workspace.Workspace, res *build.Result, opts RenderOptions) (gen
 // environment): <env>/_platform.yaml, _platform/dmls-api.yaml and the
 // components' _platform/<dir>.yaml. The platform folders are built
 // directly (build.Result.RenderPlatform) unless viaKustomize.
-func renderPlatform(ws *workspace.Workspace, res *build.Result, envs []string, viaKustomize bool) (generators.Tree, error) {
+func renderPlatform(ws *spec.Workspace, res *build.Result, envs []string, viaKustomize bool) (generators.Tree, error) {
 	if envs == nil {
 		for _, env := range ws.Envs {
 			envs = append(envs, env.Name)

@@ -20,6 +20,7 @@ import (
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -92,7 +93,7 @@ func (p *Pool) Close() {
 
 // Evaluate evaluates the app of job in a worker, then, if it is valid, in
 // this process by eval.
-func (p *Pool) Evaluate(job *workspace.AppJob, eval func() (*workspace.App, diag.List)) (*workspace.App, diag.List) {
+func (p *Pool) Evaluate(job *workspace.AppJob, eval func() (*spec.App, diag.List)) (*spec.App, diag.List) {
 	key := jobKey(job)
 	if d, ok := p.broken.Get(key); ok {
 		return nil, d

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -41,7 +42,7 @@ func NewWatchdog(limits Limits, breach func(job *workspace.AppJob, limit string)
 }
 
 // Evaluate evaluates the app in this process, watched.
-func (w *Watchdog) Evaluate(job *workspace.AppJob, eval func() (*workspace.App, diag.List)) (*workspace.App, diag.List) {
+func (w *Watchdog) Evaluate(job *workspace.AppJob, eval func() (*spec.App, diag.List)) (*spec.App, diag.List) {
 	w.begin(job)
 	defer w.end(job)
 	return eval()

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -99,7 +100,7 @@ func RunWorker() int {
 			return 2
 		}
 		var r result
-		w.Evaluate(&job, func() (*workspace.App, diag.List) {
+		w.Evaluate(&job, func() (*spec.App, diag.List) {
 			d, err := ev.Eval(&job)
 			if err != nil {
 				r.Err = err.Error()

@@ -26,6 +26,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/dmls-project/dmls/internal/spec"
 	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/chart/common"
 	"helm.sh/helm/v4/pkg/chart/loader/archive"
@@ -66,8 +67,9 @@ func unsafe(format string, args ...any) error {
 }
 
 // Files is a chart read into memory: slash-separated paths relative to
-// the chart root, as loader.LoadFiles takes them.
-type Files []*archive.BufferedFile
+// the chart root. It is the model's type, so that a loaded workspace
+// carries its charts without importing Helm.
+type Files = spec.ChartFiles
 
 // Read reads the chart folder dir of fsys. It refuses symlinks and
 // anything but regular files and folders, and stops at the limits. fsys
@@ -110,7 +112,7 @@ func Read(fsys fs.FS, dir string, lim Limits) (Files, error) {
 		if total += int64(len(data)); total > lim.Bytes {
 			return unsafe("more than %d bytes in all", lim.Bytes)
 		}
-		out = append(out, &archive.BufferedFile{Name: rel, Data: data})
+		out = append(out, spec.ChartFile{Name: rel, Data: data})
 		return nil
 	})
 	if err != nil {
@@ -178,7 +180,7 @@ func ReadArchive(data []byte, lim Limits) (Files, error) {
 		if total += int64(len(b)); total > lim.Bytes {
 			return nil, unsafe("more than %d bytes in all", lim.Bytes)
 		}
-		out = append(out, &archive.BufferedFile{Name: rest, Data: b})
+		out = append(out, spec.ChartFile{Name: rest, Data: b})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("read chart archive: no files")
@@ -211,7 +213,11 @@ func Load(files Files) (*chart.Chart, error) {
 			}
 		}
 	}
-	c, err := loader.LoadFiles(files)
+	bf := make([]*archive.BufferedFile, len(files))
+	for i, f := range files {
+		bf[i] = &archive.BufferedFile{Name: f.Name, Data: f.Data}
+	}
+	c, err := loader.LoadFiles(bf)
 	if err != nil {
 		return nil, fmt.Errorf("load chart: %w", err)
 	}

@@ -10,11 +10,11 @@ import (
 	"strings"
 	"testing"
 
-	"helm.sh/helm/v4/pkg/chart/loader/archive"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	"sigs.k8s.io/yaml"
 
 	"github.com/dmls-project/dmls/internal/golden"
+	"github.com/dmls-project/dmls/internal/spec"
 )
 
 var demoValues = map[string]any{"image": map[string]any{"tag": "1.2.3"}, "replicas": 2}
@@ -90,7 +90,7 @@ func TestErrors(t *testing.T) {
 		var out Files
 		for _, f := range readDemo(t) {
 			if f.Name == name {
-				f = &archive.BufferedFile{Name: name, Data: []byte(data)}
+				f = spec.ChartFile{Name: name, Data: []byte(data)}
 			}
 			out = append(out, f)
 		}
@@ -185,7 +185,7 @@ func TestLimits(t *testing.T) {
 func prefixed(prefix string, files Files) Files {
 	var out Files
 	for _, f := range files {
-		out = append(out, &archive.BufferedFile{Name: prefix + f.Name, Data: f.Data})
+		out = append(out, spec.ChartFile{Name: prefix + f.Name, Data: f.Data})
 	}
 	return out
 }

@@ -336,7 +336,7 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 			hard = append(hard, t.specProblem(x))
 		}
 	}
-	var a *workspace.App
+	var a *spec.App
 	if ws2 != nil {
 		a = ws2.App(app)
 	}
@@ -631,7 +631,7 @@ func normalization(kind string, d difference) (string, bool) {
 
 // overrideOf returns what the imported spec sets differently from the
 // existing app's own settings: the override of one environment.
-func overrideOf(existing *workspace.App, t *translation) (*node, error) {
+func overrideOf(existing *spec.App, t *translation) (*node, error) {
 	over := &node{}
 	for _, sec := range []struct {
 		name string

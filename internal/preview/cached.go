@@ -14,7 +14,7 @@ import (
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/cache"
 	"github.com/dmls-project/dmls/internal/diff"
-	"github.com/dmls-project/dmls/internal/workspace"
+	"github.com/dmls-project/dmls/internal/spec"
 )
 
 // Cache is how Cached reaches the on-disk cache of rendered apps.
@@ -29,7 +29,7 @@ type Cache struct {
 	// an extra newline, and the platform's files named <env>/_platform.yaml
 	// and _platform/dmls-api.yaml.
 	RenderApp      func(*build.App) (map[string][]byte, error)
-	RenderPlatform func(*workspace.Workspace, *build.Result) (map[string][]byte, error)
+	RenderPlatform func(*spec.Workspace, *build.Result) (map[string][]byte, error)
 }
 
 // Cached is Run through the on-disk cache: each side's apps come from the

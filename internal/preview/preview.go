@@ -55,14 +55,14 @@ const maxWarnings = 10
 // the same on both sides is evaluated and built once and rendered never;
 // only apps whose digests differ are rendered, on both sides.
 func Run(base, head Revision, opts Options) (*diff.Report, error) {
-	wcache := memo.New[*workspace.App](1 << 30)
+	wcache := memo.New[*spec.App](1 << 30)
 	bcache := memo.New[*build.App](1 << 30)
 	hws, err := workspace.Load(head.FS, opts.Root, workspace.Options{Cache: wcache, Workers: opts.Workers})
 	if err != nil {
 		return nil, err
 	}
 	var warnings []string
-	var bws *workspace.Workspace
+	var bws *spec.Workspace
 	var bres *build.Result
 	if base.FS != nil {
 		bws, err = workspace.Load(base.FS, opts.Root, workspace.Options{Cache: wcache, Workers: opts.Workers})
@@ -116,14 +116,14 @@ func Run(base, head Revision, opts Options) (*diff.Report, error) {
 	return r, nil
 }
 
-func checkFilters(opts Options, sides ...*workspace.Workspace) error {
+func checkFilters(opts Options, sides ...*spec.Workspace) error {
 	for _, e := range opts.Envs {
-		if !slices.ContainsFunc(sides, func(ws *workspace.Workspace) bool { return ws != nil && ws.Env(e) != nil }) {
+		if !slices.ContainsFunc(sides, func(ws *spec.Workspace) bool { return ws != nil && ws.Env(e) != nil }) {
 			return fmt.Errorf("--env %s: %w on either side", e, ErrFilter)
 		}
 	}
 	for _, a := range opts.Apps {
-		if !slices.ContainsFunc(sides, func(ws *workspace.Workspace) bool { return ws != nil && ws.App(a) != nil }) {
+		if !slices.ContainsFunc(sides, func(ws *spec.Workspace) bool { return ws != nil && ws.App(a) != nil }) {
 			return fmt.Errorf("--app %s: %w on either side", a, ErrFilter)
 		}
 	}
@@ -131,7 +131,7 @@ func checkFilters(opts Options, sides ...*workspace.Workspace) error {
 }
 
 // changedApps are the apps whose digests differ, or that are on one side only.
-func changedApps(base, head *workspace.Workspace) map[string]bool {
+func changedApps(base, head *spec.Workspace) map[string]bool {
 	out := map[string]bool{}
 	for _, a := range head.Apps {
 		if base == nil || base.App(a.Name) == nil || base.App(a.Name).Digest != a.Digest {
@@ -150,7 +150,7 @@ func changedApps(base, head *workspace.Workspace) map[string]bool {
 
 // side renders the units of one revision: the changed apps in every
 // environment, the platform, and the Argo CD objects.
-func side(rev string, ws *workspace.Workspace, res *build.Result, changed map[string]bool, opts Options) (*diff.Side, error) {
+func side(rev string, ws *spec.Workspace, res *build.Result, changed map[string]bool, opts Options) (*diff.Side, error) {
 	s := &diff.Side{Rev: rev, GPU: map[string]int{}}
 	prefix := ""
 	if r, ok := ws.Platform.Repos[spec.RepoK8sConfig]; ok {

@@ -33,7 +33,7 @@ func CatalogMemo(p *spec.Platform, res *build.Result, history *gitops.CommitGrap
 		return
 	}
 	in := catalog.Input{Platform: p, Memo: m}
-	var apps []*workspace.App
+	var apps []*spec.App
 	for _, a := range res.Apps {
 		in.Apps = append(in.Apps, catalog.App{App: a.App, Objects: a.Objects})
 		apps = append(apps, a.App)
@@ -44,7 +44,7 @@ func CatalogMemo(p *spec.Platform, res *build.Result, history *gitops.CommitGrap
 
 // LastChanges returns, for each app, the commit of history that last
 // changed its folder (prefix/apps/<dir>), by app name.
-func LastChanges(history *gitops.CommitGraph, prefix string, apps []*workspace.App) map[string]catalog.Change {
+func LastChanges(history *gitops.CommitGraph, prefix string, apps []*spec.App) map[string]catalog.Change {
 	dirs := map[string][]string{}
 	for _, a := range apps {
 		dirs[a.Name] = []string{path.Join(prefix, workspace.AppsDir, a.Dir)}

@@ -65,7 +65,7 @@ func TestValidateImpliesPublish(t *testing.T) {
 	}
 }
 
-func checkPublishes(t *testing.T, srv *gittest.Server, name string, ws *workspace.Workspace, res *build.Result) {
+func checkPublishes(t *testing.T, srv *gittest.Server, name string, ws *spec.Workspace, res *build.Result) {
 	t.Helper()
 	// render: every overlay and platform folder builds.
 	for _, a := range res.Apps {

@@ -151,7 +151,7 @@ type Claim struct {
 // order the generator reads them: the job's volumes, then each replica
 // set's, each by volume name. The same name may appear twice; the loader
 // refuses that.
-func CreatedClaims(app *App) []Claim {
+func CreatedClaims(app *AppSpec) []Claim {
 	t := app.Training
 	if t == nil {
 		return nil

@@ -214,7 +214,7 @@ type SecurityException struct {
 }
 
 // SecurityException returns the app's security-context exception, or nil.
-func (a *App) SecurityException() *SecurityException {
+func (a *AppSpec) SecurityException() *SecurityException {
 	if a.Policy == nil || a.Policy.Exceptions == nil {
 		return nil
 	}
@@ -277,9 +277,9 @@ func DeploymentMode(mode string) (word string, deprecated bool) {
 	return mode, false
 }
 
-// App is one app with its settings for one environment already merged in
+// AppSpec is one app with its settings for one environment already merged in
 // (schemas #App without overrides).
-type App struct {
+type AppSpec struct {
 	Name     string            `json:"name"`
 	Team     string            `json:"team"`
 	Envs     []string          `json:"envs,omitempty"`

@@ -48,7 +48,7 @@ var schemaDigest = sync.OnceValue(func() string {
 
 // loadApp evaluates one app folder on its own: it needs only the platform
 // and the environments, so apps load in parallel and cache by Digest.
-func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
+func (l *loader) loadApp(ev *evaluator, dir string) (*spec.App, diag.List) {
 	rel := path.Join(AppsDir, dir)
 	dirPos := l.filePos(rel)
 	var d diag.List
@@ -86,14 +86,14 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*App, diag.List) {
 	for i, f := range files {
 		job.Files = append(job.Files, File{Rel: f, Data: srcs[i]})
 	}
-	return l.guard.Evaluate(job, func() (*App, diag.List) { return l.evalApp(ev, dir, files, srcs, digest) })
+	return l.guard.Evaluate(job, func() (*spec.App, diag.List) { return l.evalApp(ev, dir, files, srcs, digest) })
 }
 
 // evalApp evaluates the app in the folder dir from its spec files, read:
 // the one function that evaluates an app, in this process (Load) or in a
 // worker (EvalApp), so that both find the same. A valid app is cached
 // under digest.
-func (l *loader) evalApp(ev *evaluator, dir string, files []string, srcs [][]byte, digest string) (*App, diag.List) {
+func (l *loader) evalApp(ev *evaluator, dir string, files []string, srcs [][]byte, digest string) (*spec.App, diag.List) {
 	dirPos := l.filePos(path.Join(AppsDir, dir))
 	var d diag.List
 	var raw cue.Value
@@ -144,7 +144,7 @@ func (l *loader) evalApp(ev *evaluator, dir string, files []string, srcs [][]byt
 	}
 	appName, _ := data[pathName].(string)
 	d = append(d, l.secretLiterals(appName, data, prov)...)
-	app := &App{Dir: dir, Files: display, Digest: digest}
+	app := &spec.App{Dir: dir, Files: display, Digest: digest}
 	app.Name, _ = data[pathName].(string)
 	app.Team, _ = data[pathTeam].(string)
 	overrides, _ := data[pathOverrides].(map[string]any)
@@ -184,7 +184,7 @@ func (l *loader) evalApp(ev *evaluator, dir string, files []string, srcs [][]byt
 		layers = append(layers, in)
 	}
 	if base, envs, ok := l.fastInstances(ev, checked, data, prov, layers); ok {
-		for _, in := range append([]*Instance{base}, envs...) {
+		for _, in := range append([]*spec.Instance{base}, envs...) {
 			d = append(d, l.finish(in)...)
 		}
 		app.Base = base
@@ -211,18 +211,18 @@ func (l *loader) evalApp(ev *evaluator, dir string, files []string, srcs [][]byt
 
 // instance validates the merged data of an app in env (nil: the base)
 // against #App and decodes it.
-func (l *loader) instance(ev *evaluator, env *spec.Environment, data map[string]any, prov provenance.Map, origins map[string]string) (*Instance, diag.List) {
+func (l *loader) instance(ev *evaluator, env *spec.Environment, data map[string]any, prov provenance.Map, origins map[string]string) (*spec.Instance, diag.List) {
 	v, err := ev.fromJSON(data)
 	if err != nil {
 		var d diag.List
 		d.Add(prov[""], "", "%v", err)
 		return nil, d
 	}
-	var a spec.App
+	var a spec.AppSpec
 	if d := validate(ev, defApp, v, prov, prov[""], &a); len(d) > 0 {
 		return nil, d
 	}
-	in := &Instance{Env: env, Spec: &a, Prov: prov, origins: origins}
+	in := &spec.Instance{Env: env, Spec: &a, Prov: prov, Origins: origins}
 	d := l.finish(in)
 	if d.HasErrors() {
 		return nil, d
@@ -232,7 +232,7 @@ func (l *loader) instance(ev *evaluator, env *spec.Environment, data map[string]
 
 // finish completes an instance whose spec passed the schema: it resolves
 // the secret stores and runs the loader's checks.
-func (l *loader) finish(in *Instance) diag.List {
+func (l *loader) finish(in *spec.Instance) diag.List {
 	l.resolveStores(in.Spec, in.Env, in.Prov)
 	if in.Env != nil {
 		in.Namespace = in.Env.Namespaces[in.Spec.Team]

@@ -14,7 +14,7 @@ import (
 // checker collects findings about one instance, placed through its
 // provenance.
 type checker struct {
-	in    *Instance
+	in    *spec.Instance
 	p     *spec.Platform
 	diags diag.List
 }
@@ -49,7 +49,7 @@ func (c *checker) envSuffix() string {
 
 // check holds the rules that span fields, which read better in Go than in
 // CUE, and that need the environment.
-func (l *loader) check(in *Instance) diag.List {
+func (l *loader) check(in *spec.Instance) diag.List {
 	c := &checker{in: in, p: l.ws.Platform}
 	a := in.Spec
 	c.secrets(a)
@@ -72,7 +72,7 @@ func (l *loader) check(in *Instance) diag.List {
 // TFJob name for its pods and services: "-evaluator-" plus an index.
 const maxPodSuffix = len("-evaluator-") + 4
 
-func (c *checker) training(a *spec.App) {
+func (c *checker) training(a *spec.AppSpec) {
 	t := a.Training
 	if t.Name != "" {
 		if len(t.Name)+maxPodSuffix > 63 {
@@ -148,7 +148,7 @@ func (c *checker) volume(at string, v spec.Volume) {
 	}
 }
 
-func (c *checker) serving(a *spec.App) {
+func (c *checker) serving(a *spec.AppSpec) {
 	s := a.Serving
 	if s.Runtime == spec.RuntimeKServe {
 		c.kserve(s)
@@ -253,7 +253,7 @@ func (c *checker) requireResources(at string, r *spec.Resources) {
 // securityException applies rule security-context: an app that relaxes
 // the restricted security context of its containers, which the
 // environment's policy.securityExceptions allows, reports or refuses.
-func (c *checker) securityException(a *spec.App) {
+func (c *checker) securityException(a *spec.AppSpec) {
 	ex := a.SecurityException()
 	env := c.in.Env
 	if ex == nil || env == nil {

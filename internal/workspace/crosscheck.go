@@ -41,7 +41,7 @@ type podSet struct {
 }
 
 // podSets returns the pod sets of an app instance, training roles first.
-func podSets(a *spec.App) []podSet {
+func podSets(a *spec.AppSpec) []podSet {
 	var out []podSet
 	if t := a.Training; t != nil {
 		for _, role := range spec.Roles {
@@ -154,7 +154,7 @@ func nodeGroups(cl *spec.KopsCluster) []nodeGroup {
 // clusterFit holds the cross-checks of an app instance against its
 // environment's cluster: GPU requests need GPU groups with room, and every
 // pod must fit some machine type.
-func (c *checker) clusterFit(a *spec.App) {
+func (c *checker) clusterFit(a *spec.AppSpec) {
 	env := c.in.Env
 	if env == nil || c.p == nil || len(c.p.Clusters) == 0 {
 		return
@@ -393,7 +393,7 @@ type QuotaLimit struct {
 }
 
 // QuotaLimits returns the quota resources of the workspace's teams.
-func QuotaLimits(ws *Workspace) []QuotaLimit {
+func QuotaLimits(ws *spec.Workspace) []QuotaLimit {
 	var out []QuotaLimit
 	if ws.Platform == nil {
 		return out
@@ -418,7 +418,7 @@ func QuotaLimits(ws *Workspace) []QuotaLimit {
 
 // QuotaUses returns what a's pod sets take of each quota resource in
 // each of its environments, at min and at max scale.
-func QuotaUses(a *App) []QuotaUse {
+func QuotaUses(a *spec.App) []QuotaUse {
 	var out []QuotaUse
 	for _, in := range a.Envs {
 		if in.Env == nil {
@@ -464,7 +464,7 @@ func QuotaUses(a *App) []QuotaUse {
 const maxConsumers = 3
 
 // checkQuotas checks the quotas of the loaded workspace (CheckQuotas).
-func checkQuotas(ws *Workspace) diag.List {
+func checkQuotas(ws *spec.Workspace) diag.List {
 	var uses []QuotaUse
 	for _, a := range ws.Apps {
 		uses = append(uses, QuotaUses(a)...)

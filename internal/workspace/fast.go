@@ -46,7 +46,7 @@ var fastHits atomic.Int64
 // path decides nothing on bad input: it only accepts what the full path
 // accepts, with the same result (TestFastPathEqualsFullPath compares the
 // two on every workspace the tests have).
-func (l *loader) fastInstances(ev *evaluator, checked cue.Value, data map[string]any, prov provenance.Map, layers []envInput) (*Instance, []*Instance, bool) {
+func (l *loader) fastInstances(ev *evaluator, checked cue.Value, data map[string]any, prov provenance.Map, layers []envInput) (*spec.Instance, []*spec.Instance, bool) {
 	if l.legacy {
 		return nil, nil, false
 	}
@@ -62,19 +62,19 @@ func (l *loader) fastInstances(ev *evaluator, checked cue.Value, data map[string
 			return nil, nil, false
 		}
 	}
-	var a spec.App
+	var a spec.AppSpec
 	if err := checked.Decode(&a); err != nil {
 		return nil, nil, false
 	}
-	base := &Instance{Spec: &a, Prov: prov}
-	envs := make([]*Instance, 0, len(layers))
+	base := &spec.Instance{Spec: &a, Prov: prov}
+	envs := make([]*spec.Instance, 0, len(layers))
 	for _, in := range layers {
 		e := a // the fields no layer touched are the base's
 		e.Secrets = maps.Clone(a.Secrets)
-		spec := reflect.ValueOf(&e).Elem()
+		rv := reflect.ValueOf(&e).Elem()
 		for _, p := range touchedPaths(in, data) {
 			v := in.merged[p[0]]
-			dst := fieldByJSON(spec, p[0])
+			dst := fieldByJSON(rv, p[0])
 			if !dst.IsValid() {
 				return nil, nil, false
 			}
@@ -93,7 +93,7 @@ func (l *loader) fastInstances(ev *evaluator, checked cue.Value, data map[string
 				return nil, nil, false
 			}
 		}
-		envs = append(envs, &Instance{Env: in.env, Spec: &e, Prov: in.prov, origins: in.origins})
+		envs = append(envs, &spec.Instance{Env: in.env, Spec: &e, Prov: in.prov, Origins: in.origins})
 	}
 	fastHits.Add(1)
 	return base, envs, true
@@ -137,7 +137,7 @@ func touchedPaths(in envInput, data map[string]any) [][]string {
 }
 
 // evalInto unifies v, plain data, with the schema of #App at path p and
-// decodes the result into dst, a field of spec.App or of one of its
+// decodes the result into dst, a field of spec.AppSpec or of one of its
 // sections, replacing what it held.
 func (e *evaluator) evalInto(p []string, v any, dst reflect.Value) bool {
 	key := strings.Join(p, ".")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/spec"
 )
 
 // Guard bounds the evaluation of each app. CUE's evaluator cannot be
@@ -28,7 +29,7 @@ type Guard interface {
 	// it in this process, and returns its result, or returns instead the
 	// findings of an app that passed a limit or was found broken
 	// elsewhere (EvalApp's findings, the same as eval's).
-	Evaluate(job *AppJob, eval func() (*App, diag.List)) (*App, diag.List)
+	Evaluate(job *AppJob, eval func() (*spec.App, diag.List)) (*spec.App, diag.List)
 }
 
 // defaultGuard is the guard of loads whose Options name none.

@@ -51,7 +51,6 @@ import (
 
 	"github.com/dmls-project/dmls/generators/kservice"
 	"github.com/dmls-project/dmls/internal/diag"
-	"github.com/dmls-project/dmls/internal/helmrender"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/repourl"
@@ -75,7 +74,7 @@ type Options struct {
 	// Cache, when set, keeps valid apps by Digest across loads, so that a
 	// long-running process re-evaluates only apps whose files, platform,
 	// environments or schemas changed.
-	Cache *memo.Cache[*App]
+	Cache *memo.Cache[*spec.App]
 
 	// Guard bounds the evaluation of each app; nil means the process's
 	// default (SetDefaultGuard), if any.
@@ -86,117 +85,11 @@ type Options struct {
 	legacy bool
 }
 
-// Workspace is a loaded, valid workspace.
-type Workspace struct {
-	// Root is the workspace folder as the user named it; file positions in
-	// findings are under it.
-	Root         string
-	Platform     *spec.Platform
-	PlatformProv provenance.Map
-	// Envs are sorted by their order, then name.
-	Envs    []*spec.Environment
-	EnvProv map[string]provenance.Map
-	// Apps are sorted by name.
-	Apps []*App
-	// Digest identifies the platform, environments and schemas; an app's
-	// own Digest includes it, so it is a complete cache key.
-	Digest string
-	// Charts are the files of the platform components' workspace charts,
-	// by component, read with helmrender's safety rules.
-	Charts map[string]helmrender.Files
-	// Warnings are the findings that do not fail the load, from every
-	// file, sorted. Errors come back from Load as a diag.List.
-	Warnings diag.List
-}
-
-// App is one app, evaluated on its own.
-type App struct {
-	Name string
-	Team string
-	// Dir is the app folder's name under apps/.
-	Dir   string
-	Files []string
-	// Base is the app without any environment's settings: what the
-	// kustomize base holds.
-	Base *Instance
-	// Envs are the app in each environment it runs in, in environment order.
-	Envs []*Instance
-	// Digest is a hash of everything the app's output depends on.
-	Digest string
-	// Warnings are the app's findings that do not fail it; they are kept
-	// with the app so that a cached app reports them again.
-	Warnings diag.List
-}
-
-// Instance is an app as it runs in one environment.
-type Instance struct {
-	// Env is nil for the base.
-	Env       *spec.Environment
-	Namespace string
-	Spec      *spec.App
-	// Prov maps spec paths of Spec to where they were written.
-	Prov provenance.Map
-	// origins maps the paths of Spec that an environment or an override
-	// set to the paths as written there (overrides.prod.training...).
-	origins map[string]string
-}
-
-// Locate returns where the value at path of the instance's spec was
-// written, and the path as written there: a value that the app's
-// overrides set is named by the override's own path
-// (overrides.staging.serving.traffic.stable), one that the environment
-// set by the environment's (training.workerReplicas in overlays/prod.cue).
-func (in *Instance) Locate(path string) (provenance.Pos, string) {
-	pos, _ := in.Prov.Lookup(path)
-	for p := path; ; {
-		if _, ok := in.Prov[p]; ok {
-			if src, ok := in.origins[p]; ok {
-				return pos, src + path[len(p):]
-			}
-			return pos, path
-		}
-		i := strings.LastIndexAny(p, ".[")
-		if i < 0 {
-			return pos, path
-		}
-		p = p[:i]
-	}
-}
-
-// Env returns the environment named name, or nil.
-func (w *Workspace) Env(name string) *spec.Environment {
-	for _, e := range w.Envs {
-		if e.Name == name {
-			return e
-		}
-	}
-	return nil
-}
-
-// App returns the app named name, or nil.
-func (w *Workspace) App(name string) *App {
-	i := sort.Search(len(w.Apps), func(i int) bool { return w.Apps[i].Name >= name })
-	if i < len(w.Apps) && w.Apps[i].Name == name {
-		return w.Apps[i]
-	}
-	return nil
-}
-
-// Instance returns the app in environment env, or nil if it does not run there.
-func (a *App) Instance(env string) *Instance {
-	for _, in := range a.Envs {
-		if in.Env.Name == env {
-			return in
-		}
-	}
-	return nil
-}
-
 // Load reads the workspace in fsys. root is how the user names the
 // workspace folder; it prefixes file names in findings. Spec errors come
 // back as a diag.List holding every finding; the Workspace then holds what
 // was valid.
-func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
+func Load(fsys fs.FS, root string, opts Options) (*spec.Workspace, error) {
 	l, ev, err := loadContext(fsys, root, true)
 	if err != nil {
 		return nil, err
@@ -229,7 +122,7 @@ func Load(fsys fs.FS, root string, opts Options) (*Workspace, error) {
 // set) and the environments. It records their spec files, so that an app
 // can be evaluated elsewhere (AppJob).
 func loadContext(fsys fs.FS, root string, components bool) (*loader, *evaluator, error) {
-	l := &loader{fsys: fsys, root: root, ws: &Workspace{Root: root, EnvProv: map[string]provenance.Map{}}, envFiles: map[string]provenance.Pos{}}
+	l := &loader{fsys: fsys, root: root, ws: &spec.Workspace{Root: root, EnvProv: map[string]provenance.Map{}}, envFiles: map[string]provenance.Pos{}}
 	ev, err := newEvaluator()
 	if err != nil {
 		return nil, nil, err
@@ -254,7 +147,7 @@ func loadContext(fsys fs.FS, root string, components bool) (*loader, *evaluator,
 // LoadDir loads the workspace in the folder dir. Every read goes through
 // one os.Root opened on dir, so that no path, by symlink or otherwise, can
 // read a file outside it; dir names the workspace in findings.
-func LoadDir(dir string, opts Options) (*Workspace, error) {
+func LoadDir(dir string, opts Options) (*spec.Workspace, error) {
 	fsys, closer, err := DirFS(dir)
 	if err != nil {
 		return nil, err
@@ -310,7 +203,7 @@ func (l *loader) checkSealed() {
 }
 
 type loader struct {
-	cache  *memo.Cache[*App]
+	cache  *memo.Cache[*spec.App]
 	legacy bool
 	guard  Guard
 	// ctx are the platform's and environments' spec files, recorded
@@ -320,7 +213,7 @@ type loader struct {
 	recording bool
 	fsys      fs.FS
 	root      string
-	ws        *Workspace
+	ws        *spec.Workspace
 	diags     diag.List
 	// envFiles are the environments' spec files, by name.
 	envFiles map[string]provenance.Pos
@@ -656,7 +549,7 @@ func (l *loader) loadApps(ev *evaluator, opts Options) {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	workers = min(workers, len(dirs))
-	apps := make([]*App, len(dirs))
+	apps := make([]*spec.App, len(dirs))
 	diags := make([]diag.List, len(dirs))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -685,7 +578,7 @@ func (l *loader) loadApps(ev *evaluator, opts Options) {
 	close(next)
 	wg.Wait()
 
-	byName := map[string]*App{}
+	byName := map[string]*spec.App{}
 	for i, a := range apps {
 		if a == nil {
 			l.diags = append(l.diags, diags[i]...)

@@ -50,7 +50,7 @@ func (l *loader) checkEnvName(rel, name string) bool {
 
 // names checks the names one instance of an app derives in its
 // environment, beyond the TFJob and revision names of check.
-func (c *checker) names(a *spec.App) {
+func (c *checker) names(a *spec.AppSpec) {
 	if env := c.in.Env; env != nil {
 		if why := spec.ApplicationNameProblem(spec.ApplicationName(a.Name, env.Name)); why != "" {
 			c.add("name", "app name too long for environment %s: %s (<app>-<env>); shorten the app name to at most %d characters", env.Name, why, spec.MaxApplicationName-len(env.Name)-1)

@@ -181,7 +181,7 @@ func isEnvVarName(s string) bool {
 // resolveStores fills in the store of each of the app's ExternalSecrets
 // that names none: the environment's secretStore, else the platform's. The
 // provenance of the filled-in store points at where it was set.
-func (l *loader) resolveStores(a *spec.App, env *spec.Environment, prov provenance.Map) {
+func (l *loader) resolveStores(a *spec.AppSpec, env *spec.Environment, prov provenance.Map) {
 	for _, name := range sortedKeys(a.Secrets) {
 		s := a.Secrets[name]
 		if s.Store != nil {
@@ -206,7 +206,7 @@ func (l *loader) resolveStores(a *spec.App, env *spec.Environment, prov provenan
 
 // secretNames are the Secrets an app may reference: its own, the
 // platform's and the platform's existing ones.
-func secretNames(a *spec.App, p *spec.Platform) map[string]bool {
+func secretNames(a *spec.AppSpec, p *spec.Platform) map[string]bool {
 	ok := map[string]bool{}
 	for n := range a.Secrets {
 		ok[n] = true
@@ -221,7 +221,7 @@ func secretNames(a *spec.App, p *spec.Platform) map[string]bool {
 }
 
 // secrets checks an app's references to Secrets and its ExternalSecrets.
-func (c *checker) secrets(a *spec.App) {
+func (c *checker) secrets(a *spec.AppSpec) {
 	p := c.p
 	known := secretNames(a, p)
 	names := make([]string, 0, len(known))
