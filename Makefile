@@ -44,10 +44,10 @@ lint: $(TOOLS)/actionlint
 golden:
 	$(GO) test $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}}' ./... | grep ' github.com/dmls-project/dmls/internal/golden' | cut -d' ' -f1) -run 'Golden' -update
 
-## docs: regenerate the CLI reference in docs/cli from the cobra commands
-## (internal/docgen; TestCLIReferenceIsCurrent checks it)
+## docs: regenerate the CLI reference in docs/cli from the cobra commands and
+## docs/spec-reference.md from the CUE schemas (internal/docgen; its tests check both)
 docs:
-	$(GO) run ./internal/docgen/cmd/docgen -out docs/cli
+	$(GO) run ./internal/docgen/cmd/docgen -root .
 
 ## generate-types: regenerate the Go types of the custom resources whose
 ## Go APIs cannot be linked here (KServe, External Secrets) from their

@@ -1,6 +1,6 @@
 // Package docgen generates dmls's reference pages from their sources of
-// truth: the CLI reference in docs/cli from the cobra command tree, one
-// Markdown page per command.
+// truth (the CLI reference in docs/cli from the cobra command tree, the
+// spec reference from the CUE schemas) and checks the links of the docs.
 package docgen
 
 import (
@@ -90,9 +90,7 @@ func CLIReference() (map[string][]byte, error) {
 }
 
 // WriteCLIReference writes the CLI reference into dir and removes the
-// Markdown pages there that no command makes any more. It writes each page
-// to a temporary file first and renames it into place, so that a page is
-// never left half written.
+// Markdown pages there that no command makes any more.
 func WriteCLIReference(dir string) error {
 	files, err := CLIReference()
 	if err != nil {
@@ -102,24 +100,8 @@ func WriteCLIReference(dir string) error {
 		return err
 	}
 	for _, name := range generators.SortedKeys(files) {
-		tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
-		if err != nil {
+		if err := writeFile(filepath.Join(dir, name), files[name]); err != nil {
 			return err
-		}
-		_, werr := tmp.Write(files[name])
-		cerr := tmp.Close()
-		if werr == nil {
-			werr = cerr
-		}
-		if werr == nil {
-			werr = os.Chmod(tmp.Name(), 0o644)
-		}
-		if werr == nil {
-			werr = os.Rename(tmp.Name(), filepath.Join(dir, name))
-		}
-		if werr != nil {
-			os.Remove(tmp.Name())
-			return fmt.Errorf("write %s: %w", filepath.Join(dir, name), werr)
 		}
 	}
 	entries, err := os.ReadDir(dir)
@@ -132,6 +114,39 @@ func WriteCLIReference(dir string) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// WriteSpecReference writes the spec reference (SpecReference) to file.
+func WriteSpecReference(file string) error {
+	b, err := SpecReference()
+	if err != nil {
+		return err
+	}
+	return writeFile(file, b)
+}
+
+// writeFile writes data to a temporary file beside name and renames it into
+// place, so that a page is never left half written.
+func writeFile(name string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), name)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", name, err)
 	}
 	return nil
 }
