@@ -8,7 +8,8 @@ package generators
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -171,17 +172,6 @@ func Tolerations(ts []spec.Toleration) []corev1.Toleration {
 	return out
 }
 
-// SortedKeys returns the keys of m in order, so that output never depends
-// on map iteration.
-func SortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // Tree is a generated file tree: slash-separated paths relative to its
 // root, and file contents.
 type Tree map[string][]byte
@@ -309,7 +299,7 @@ func PlaceGPU(pod *corev1.PodSpec, pl *spec.Placement, trace *provenance.Trace, 
 	if pl == nil {
 		return
 	}
-	for _, k := range SortedKeys(pl.NodeSelector) {
+	for _, k := range slices.Sorted(maps.Keys(pl.NodeSelector)) {
 		if pod.NodeSelector == nil {
 			pod.NodeSelector = map[string]string{}
 		}

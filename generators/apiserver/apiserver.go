@@ -18,6 +18,7 @@ package apiserver
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -169,14 +170,14 @@ func Generate(c Config) ([]generators.Object, error) {
 		"prometheus.io/path":   "/metrics",
 	}
 
-	sa := &corev1.ServiceAccount{ObjectMeta: meta(), AutomountServiceAccountToken: ptr(false)}
+	sa := &corev1.ServiceAccount{ObjectMeta: meta(), AutomountServiceAccountToken: new(false)}
 	readStatus := len(Roles(c)) > 0
 
 	args := []string{"serve", "--listen", fmt.Sprintf(":%d", c.Port), "--tokens", tokensDir + "/" + TokensKey}
 	if readStatus {
 		args = append(args, "--status")
 	}
-	for _, name := range generators.SortedKeys(c.Repos) {
+	for _, name := range slices.Sorted(maps.Keys(c.Repos)) {
 		args = append(args, "--repo", name+"="+repourl.Public(c.Repos[name]))
 	}
 	probe := func(path string, period, failures int32) *corev1.Probe {
@@ -189,14 +190,14 @@ func Generate(c Config) ([]generators.Object, error) {
 	}
 	secretVolume := func(name, secret, key string) corev1.Volume {
 		return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: secret, DefaultMode: ptr(int32(secretFileMode)),
+			SecretName: secret, DefaultMode: new(int32(secretFileMode)),
 			Items: []corev1.KeyToPath{{Key: key, Path: key}},
 		}}}
 	}
 	env := []corev1.EnvVar{{Name: "DMLS_GIT_CREDENTIALS_FILE", Value: gitDir + "/" + GitKey}}
 	if c.WebhookSecretEnv != "" {
 		env = append(env, corev1.EnvVar{Name: c.WebhookSecretEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: WebhookSecret}, Key: WebhookKey, Optional: ptr(true),
+			LocalObjectReference: corev1.LocalObjectReference{Name: WebhookSecret}, Key: WebhookKey, Optional: new(true),
 		}}})
 	}
 	container := corev1.Container{
@@ -216,9 +217,9 @@ func Generate(c Config) ([]generators.Object, error) {
 			{Name: "tmp", MountPath: "/tmp"},
 		},
 		SecurityContext: &corev1.SecurityContext{
-			RunAsNonRoot:             ptr(true),
-			ReadOnlyRootFilesystem:   ptr(true),
-			AllowPrivilegeEscalation: ptr(false),
+			RunAsNonRoot:             new(true),
+			ReadOnlyRootFilesystem:   new(true),
+			AllowPrivilegeEscalation: new(false),
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
@@ -230,13 +231,13 @@ func Generate(c Config) ([]generators.Object, error) {
 	deploy := &appsv1.Deployment{
 		ObjectMeta: meta(),
 		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr(c.Replicas),
+			Replicas: new(c.Replicas),
 			Selector: &metav1.LabelSelector{MatchLabels: selector},
 			Strategy: appsv1.DeploymentStrategy{
 				Type: appsv1.RollingUpdateDeploymentStrategyType,
 				RollingUpdate: &appsv1.RollingUpdateDeployment{
-					MaxUnavailable: ptr(intstr.FromInt32(0)),
-					MaxSurge:       ptr(intstr.FromInt32(1)),
+					MaxUnavailable: new(intstr.FromInt32(0)),
+					MaxSurge:       new(intstr.FromInt32(1)),
 				},
 			},
 			Template: corev1.PodTemplateSpec{
@@ -244,13 +245,13 @@ func Generate(c Config) ([]generators.Object, error) {
 				Spec: corev1.PodSpec{
 					ServiceAccountName: c.Name,
 					// The token is mounted only when the server reads live status.
-					AutomountServiceAccountToken:  ptr(readStatus),
-					TerminationGracePeriodSeconds: ptr(int64(shutdownGrace)),
+					AutomountServiceAccountToken:  new(readStatus),
+					TerminationGracePeriodSeconds: new(int64(shutdownGrace)),
 					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot:   ptr(true),
-						RunAsUser:      ptr(int64(65532)),
-						RunAsGroup:     ptr(int64(65532)),
-						FSGroup:        ptr(int64(65532)),
+						RunAsNonRoot:   new(true),
+						RunAsUser:      new(int64(65532)),
+						RunAsGroup:     new(int64(65532)),
+						FSGroup:        new(int64(65532)),
 						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 					},
 					Containers: []corev1.Container{container},
@@ -284,7 +285,7 @@ func Generate(c Config) ([]generators.Object, error) {
 	pdb := &policyv1.PodDisruptionBudget{
 		ObjectMeta: meta(),
 		Spec: policyv1.PodDisruptionBudgetSpec{
-			MinAvailable: ptr(intstr.FromInt32(1)),
+			MinAvailable: new(intstr.FromInt32(1)),
 			Selector:     &metav1.LabelSelector{MatchLabels: selector},
 		},
 	}
@@ -382,5 +383,3 @@ func Tree(c Config) (generators.Tree, error) {
 	}
 	return kustomize.Plain(objs)
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -216,7 +217,7 @@ func ProjectsWith(p *spec.Platform, envs []*spec.Environment, repoURLs []string,
 	type use struct{ team, env string }
 	owner := map[dest]use{}
 	for _, env := range envs {
-		for _, team := range generators.SortedKeys(env.Namespaces) {
+		for _, team := range slices.Sorted(maps.Keys(env.Namespaces)) {
 			d := dest{env.Cluster.Server, env.Namespaces[team]}
 			if o, ok := owner[d]; ok && o.team != team {
 				return nil, fmt.Errorf("namespace %q on %s belongs to team %q in environment %s (overlays/%s.cue) and to team %q in environment %s (overlays/%s.cue): each team needs namespaces of its own, or one team's project would reach into the other's",
@@ -231,7 +232,7 @@ func ProjectsWith(p *spec.Platform, envs []*spec.Environment, repoURLs []string,
 		return nil, err
 	}
 	out := []generators.Object{plat}
-	for _, team := range generators.SortedKeys(p.Teams) {
+	for _, team := range slices.Sorted(maps.Keys(p.Teams)) {
 		var dests []v1alpha1.ApplicationDestination
 		for _, env := range envs {
 			if ns, ok := env.Namespaces[team]; ok {
@@ -275,7 +276,7 @@ func platformProject(p *spec.Platform, envs []*spec.Environment, urls []string, 
 		// platform-<env> has no namespace of its own: its Namespaces
 		// are cluster-scoped and its quotas name their namespaces.
 		dests = append(dests, v1alpha1.ApplicationDestination{Server: env.Cluster.Server})
-		for _, team := range generators.SortedKeys(env.Namespaces) {
+		for _, team := range slices.Sorted(maps.Keys(env.Namespaces)) {
 			dests = append(dests, v1alpha1.ApplicationDestination{Server: env.Cluster.Server, Namespace: env.Namespaces[team]})
 		}
 	}
@@ -351,7 +352,7 @@ func eachApplication(p *spec.Platform, env *spec.Environment, src Source, apps [
 	sort.SliceStable(mine, func(i, j int) bool { return mine[i].Name < mine[j].Name })
 	for _, a := range mine {
 		if _, ok := p.Teams[a.Team]; !ok {
-			return fmt.Errorf("app %s: unknown team %q; the platform's teams are %v", a.Name, a.Team, generators.SortedKeys(p.Teams))
+			return fmt.Errorf("app %s: unknown team %q; the platform's teams are %v", a.Name, a.Team, slices.Sorted(maps.Keys(p.Teams)))
 		}
 		ns, ok := env.Namespaces[a.Team]
 		if !ok {
@@ -768,7 +769,7 @@ func checkPlatform(p *spec.Platform, envs []*spec.Environment) error {
 	if p.ArgoCD.Namespace == "" {
 		return fmt.Errorf("platform argocd.namespace is not set: Applications and AppProjects live in Argo CD's namespace")
 	}
-	for _, team := range generators.SortedKeys(p.Teams) {
+	for _, team := range slices.Sorted(maps.Keys(p.Teams)) {
 		if _, ok := spec.ReservedTeams[team]; ok {
 			return fmt.Errorf("platform teams.%s: %q is the name of an Argo CD project dmls or Argo CD needs; name the team differently", team, team)
 		}
@@ -788,7 +789,7 @@ func checkPlatform(p *spec.Platform, envs []*spec.Environment) error {
 		if env.Cluster.Server == "" {
 			return fmt.Errorf("environment %s (overlays/%s.cue): cluster.server is not set", env.Name, env.Name)
 		}
-		for _, team := range generators.SortedKeys(env.Namespaces) {
+		for _, team := range slices.Sorted(maps.Keys(env.Namespaces)) {
 			if env.Namespaces[team] == p.ArgoCD.Namespace {
 				return fmt.Errorf("environment %s (overlays/%s.cue) namespaces.%s: %q is Argo CD's namespace; give the team a namespace of its own", env.Name, env.Name, team, p.ArgoCD.Namespace)
 			}

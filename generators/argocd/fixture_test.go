@@ -9,8 +9,6 @@ import (
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
-func ptr[T any](v T) *T { return &v }
-
 // Servers of the fixture: dev runs where Argo CD runs, prod on a cluster
 // of its own.
 const (
@@ -24,7 +22,7 @@ func fixturePlatform() *spec.Platform {
 	return &spec.Platform{
 		Name: "ml-platform",
 		Teams: map[string]spec.Team{
-			"ml-research": {Description: "Trains and serves the fashion-mnist models", Quota: &spec.Quota{CPU: "16", Memory: "64Gi", GPU: ptr(4)}},
+			"ml-research": {Description: "Trains and serves the fashion-mnist models", Quota: &spec.Quota{CPU: "16", Memory: "64Gi", GPU: new(4)}},
 			"ml-serving":  {},
 		},
 		Repos: map[string]spec.Repo{
@@ -73,16 +71,16 @@ func fixtureSpecs() map[string][]*spec.AppSpec {
 		return &spec.ModelService{
 			Model:       &spec.Model{StorageURI: "pvc://fashion-mnist-model/saved_model_versions", Runtime: "tensorflow-serving", RuntimeVersion: "2.14.1"},
 			Resources:   &spec.Resources{CPU: "1", Memory: "2Gi"},
-			Autoscaling: spec.Autoscaling{MinScale: ptr(minScale), Target: ptr(10)},
+			Autoscaling: spec.Autoscaling{MinScale: new(minScale), Target: new(10)},
 			Revision:    "v2",
 		}
 	}
 	ranker := func() *spec.ModelService {
 		return &spec.ModelService{
 			Image:       "registry.example.com/ranker:1.4.0",
-			Autoscaling: spec.Autoscaling{TimeoutSeconds: ptr(60), ContainerConcurrency: ptr(8)},
+			Autoscaling: spec.Autoscaling{TimeoutSeconds: new(60), ContainerConcurrency: new(8)},
 			Revision:    "v7",
-			Traffic:     spec.Traffic{Stable: "v6", CanaryPercent: ptr(10)},
+			Traffic:     spec.Traffic{Stable: "v6", CanaryPercent: new(10)},
 		}
 	}
 	return map[string][]*spec.AppSpec{

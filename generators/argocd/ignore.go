@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/generators/kservice"
+	"github.com/dmls-project/dmls/internal/admission"
 )
 
 var (
@@ -91,7 +94,7 @@ func KnativeDefaults(obj generators.Object) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, err := kservice.WithFeatures(context.Background(), features)
+	ctx, err := admission.WithKnativeFeatures(context.Background(), features)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +168,7 @@ func changed(at string, before, after any, out *[]string) {
 			}
 			b = map[string]any{}
 		}
-		for _, k := range generators.SortedKeys(a) {
+		for _, k := range slices.Sorted(maps.Keys(a)) {
 			p := at + "/" + escapePointer(k)
 			bv, has := b[k]
 			if !has && !isKeyMap(p) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/kservice"
+	"github.com/dmls-project/dmls/internal/admission"
 )
 
 // admitted returns obj as the API server stores it after Knative's
@@ -49,7 +50,7 @@ func admitted(t *testing.T, obj generators.Object, user string) *unstructured.Un
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, err := kservice.WithFeatures(context.Background(), features)
+	ctx, err := admission.WithKnativeFeatures(context.Background(), features)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package argocd
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -81,7 +83,7 @@ func TestTeamProjectsStayInTheirNamespaces(t *testing.T) {
 			namespaces = append(namespaces, ns)
 		}
 	}
-	for _, team := range generators.SortedKeys(p.Teams) {
+	for _, team := range slices.Sorted(maps.Keys(p.Teams)) {
 		proj := projects[team]
 		if proj == nil {
 			t.Fatalf("no AppProject for team %s", team)

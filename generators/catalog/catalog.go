@@ -9,7 +9,9 @@ package catalog
 
 import (
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -86,7 +88,7 @@ func Tree(in Input) generators.Tree {
 	}
 	var top strings.Builder
 	fmt.Fprintf(&top, "# Model catalog of %s\n\n%s\n\n| Team | Description | Apps |\n|---|---|---|\n", text(in.Platform.Name), generatedNote)
-	for _, team := range generators.SortedKeys(in.Platform.Teams) {
+	for _, team := range slices.Sorted(maps.Keys(in.Platform.Teams)) {
 		apps := byTeam[team]
 		sort.Slice(apps, func(i, j int) bool { return apps[i].App.Name < apps[j].App.Name })
 		fmt.Fprintf(&top, "| [%s](%s/README.md) | %s | %d |\n", text(team), team, cell(in.Platform.Teams[team].Description), len(apps))
@@ -202,7 +204,7 @@ func trainingOf(objs []generators.Object) training {
 		specs, _, _ := unstructured.NestedMap(o.Object, "spec", "tfReplicaSpecs")
 		var images, workers []string
 		gpus := int64(0)
-		for _, role := range generators.SortedKeys(specs) {
+		for _, role := range slices.Sorted(maps.Keys(specs)) {
 			rs, _ := specs[role].(map[string]any)
 			n, _, _ := unstructured.NestedInt64(rs, "replicas")
 			workers = append(workers, fmt.Sprintf("%d %s", n, strings.ToLower(role)))

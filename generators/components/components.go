@@ -35,6 +35,7 @@ package components
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -114,45 +115,6 @@ func clusters(envs []*spec.Environment) []cluster {
 	return out
 }
 
-// Waves returns the sync wave of each component: 0 without dependencies,
-// else one more than the highest of its dependencies. A cycle or an
-// unknown name is an error (the loader reports them with positions).
-func Waves(comps map[string]spec.Component) (map[string]int, error) {
-	waves := map[string]int{}
-	visiting := map[string]bool{}
-	var visit func(name string, chain []string) (int, error)
-	visit = func(name string, chain []string) (int, error) {
-		if w, ok := waves[name]; ok {
-			return w, nil
-		}
-		c, ok := comps[name]
-		if !ok {
-			return 0, fmt.Errorf("components.%s.dependsOn: no component %q", chain[len(chain)-1], name)
-		}
-		if visiting[name] {
-			return 0, fmt.Errorf("components.%s.dependsOn: cycle %s", name, strings.Join(append(chain, name), " -> "))
-		}
-		visiting[name] = true
-		w := 0
-		for _, d := range c.DependsOn {
-			dw, err := visit(d, append(chain, name))
-			if err != nil {
-				return 0, err
-			}
-			w = max(w, dw+1)
-		}
-		visiting[name] = false
-		waves[name] = w
-		return w, nil
-	}
-	for _, name := range generators.SortedKeys(comps) {
-		if _, err := visit(name, nil); err != nil {
-			return nil, err
-		}
-	}
-	return waves, nil
-}
-
 // Generate returns the kubeflow-config tree. A platform without
 // components gives nil.
 func Generate(in Input) (*Output, error) {
@@ -163,7 +125,7 @@ func Generate(in Input) (*Output, error) {
 	if in.Repo.RepoURL == "" {
 		return nil, fmt.Errorf("platform repos.%q.url is not set: the components are published there", spec.RepoKubeflowConfig)
 	}
-	waves, err := Waves(p.Components)
+	waves, err := spec.ComponentWaves(p.Components)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +135,7 @@ func Generate(in Input) (*Output, error) {
 	root := &argocd.KubeflowRoot{Source: in.Repo}
 	root.Source.Path = path.Join(in.Repo.Path, AppsDir)
 	var apps []generators.Object
-	for _, name := range generators.SortedKeys(p.Components) {
+	for _, name := range slices.Sorted(maps.Keys(p.Components)) {
 		c := p.Components[name]
 		src, err := source(name, c, in)
 		if err != nil {

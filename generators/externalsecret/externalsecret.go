@@ -5,6 +5,8 @@ package externalsecret
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,7 +36,7 @@ func Generate(app *spec.AppSpec, p *spec.Platform) ([]generators.Object, error) 
 	}
 	labels := generators.Labels(app, p, Component)
 	var out []generators.Object
-	for _, name := range generators.SortedKeys(app.Secrets) {
+	for _, name := range slices.Sorted(maps.Keys(app.Secrets)) {
 		obj, err := New(name, app.Secrets[name], labels, "secrets."+name)
 		if err != nil {
 			return nil, err
@@ -59,11 +61,11 @@ func New(name string, s spec.ExternalSecret, labels map[string]string, from stri
 		Metadata: &metav1.ObjectMeta{Name: name, Labels: labels},
 		Spec: &esv1.ExternalSecretSpec{
 			// metav1.Duration's form, as the operator's Go type writes it.
-			RefreshInterval: ptr(interval.String()),
+			RefreshInterval: new(interval.String()),
 			Target: &esv1.ExternalSecretSpecTarget{
-				Name:           ptr(name),
-				CreationPolicy: ptr(esv1.ExternalSecretSpecTargetCreationPolicyOwner),
-				DeletionPolicy: ptr(esv1.ExternalSecretSpecTargetDeletionPolicyRetain),
+				Name:           new(name),
+				CreationPolicy: new(esv1.ExternalSecretSpecTargetCreationPolicyOwner),
+				DeletionPolicy: new(esv1.ExternalSecretSpecTargetDeletionPolicyRetain),
 			},
 		},
 	}
@@ -73,12 +75,12 @@ func New(name string, s spec.ExternalSecret, labels map[string]string, from stri
 	if st := s.Store; st != nil {
 		ref := &esv1.ExternalSecretSpecSecretStoreRef{Name: optional(st.Name)}
 		if st.Kind != "" {
-			ref.Kind = ptr(esv1.ExternalSecretSpecSecretStoreRefKind(st.Kind))
+			ref.Kind = new(esv1.ExternalSecretSpecSecretStoreRefKind(st.Kind))
 		}
 		es.Spec.SecretStoreRef = ref
 		trace.Record("spec.secretStoreRef", from+".store")
 	}
-	for _, key := range generators.SortedKeys(s.Data) {
+	for _, key := range slices.Sorted(maps.Keys(s.Data)) {
 		r := s.Data[key]
 		trace.Record(fmt.Sprintf("spec.data[%d]", len(es.Spec.Data)), from+".data."+key)
 		es.Spec.Data = append(es.Spec.Data, esv1.ExternalSecretSpecDataElem{SecretKey: key, RemoteRef: remoteRef(r.Key, r.Property, r.Version)})
@@ -87,9 +89,9 @@ func New(name string, s spec.ExternalSecret, labels map[string]string, from stri
 		ref := remoteRef(x.Key, "", x.Version)
 		es.Spec.DataFrom = []esv1.ExternalSecretSpecDataFromElem{{Extract: &esv1.ExternalSecretSpecDataFromElemExtract{
 			Key: ref.Key, Version: ref.Version,
-			MetadataPolicy:     ptr(esv1.ExternalSecretSpecDataFromElemExtractMetadataPolicyNone),
-			ConversionStrategy: ptr(esv1.ExternalSecretSpecDataFromElemExtractConversionStrategyDefault),
-			DecodingStrategy:   ptr(esv1.ExternalSecretSpecDataFromElemExtractDecodingStrategyNone),
+			MetadataPolicy:     new(esv1.ExternalSecretSpecDataFromElemExtractMetadataPolicyNone),
+			ConversionStrategy: new(esv1.ExternalSecretSpecDataFromElemExtractConversionStrategyDefault),
+			DecodingStrategy:   new(esv1.ExternalSecretSpecDataFromElemExtractDecodingStrategyNone),
 		}}}
 		trace.Record("spec.dataFrom[0]", from+".extract")
 	}
@@ -101,13 +103,11 @@ func New(name string, s spec.ExternalSecret, labels map[string]string, from stri
 func remoteRef(key, property, version string) esv1.ExternalSecretSpecDataElemRemoteRef {
 	return esv1.ExternalSecretSpecDataElemRemoteRef{
 		Key: key, Property: optional(property), Version: optional(version),
-		MetadataPolicy:     ptr(esv1.ExternalSecretSpecDataElemRemoteRefMetadataPolicyNone),
-		ConversionStrategy: ptr(esv1.ExternalSecretSpecDataElemRemoteRefConversionStrategyDefault),
-		DecodingStrategy:   ptr(esv1.ExternalSecretSpecDataElemRemoteRefDecodingStrategyNone),
+		MetadataPolicy:     new(esv1.ExternalSecretSpecDataElemRemoteRefMetadataPolicyNone),
+		ConversionStrategy: new(esv1.ExternalSecretSpecDataElemRemoteRefConversionStrategyDefault),
+		DecodingStrategy:   new(esv1.ExternalSecretSpecDataElemRemoteRefDecodingStrategyNone),
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // optional is nil for "", as the operator's Go type omits an empty string.
 func optional(s string) *string {

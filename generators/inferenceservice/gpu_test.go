@@ -22,9 +22,9 @@ func TestGPUPlacement(t *testing.T) {
 	svc := spec.ModelService{
 		Runtime:   spec.RuntimeKServe,
 		Model:     &spec.Model{Format: "triton", StorageURI: "s3://models/resnet"},
-		Resources: &spec.Resources{CPU: "4", Memory: "16Gi", GPU: ptr(1), Limits: &spec.Limits{CPU: "4", Memory: "16Gi"}},
+		Resources: &spec.Resources{CPU: "4", Memory: "16Gi", GPU: new(1), Limits: &spec.Limits{CPU: "4", Memory: "16Gi"}},
 		Transformer: &spec.Transformer{Image: "registry.example.com/vision/pre:1.0",
-			Resources: &spec.Resources{CPU: "1", Memory: "1Gi", GPU: ptr(1)}},
+			Resources: &spec.Resources{CPU: "1", Memory: "1Gi", GPU: new(1)}},
 		DeploymentMode: spec.DeploymentKnative,
 	}
 	gen := func(svc spec.ModelService, gpu *spec.Placement) generators.Object {

@@ -7,6 +7,8 @@ package inferenceservice
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -77,7 +79,7 @@ func Generate(app *spec.AppSpec, p *spec.Platform) ([]generators.Object, error) 
 	ext := extension(s, trace, pred)
 	pr.MinReplicas, pr.MaxReplicas, pr.ScaleTarget, pr.ScaleMetric = ext.minReplicas, ext.maxReplicas, ext.scaleTarget, (*kservev1beta1.InferenceServiceSpecPredictorScaleMetric)(ext.scaleMetric)
 	pr.ContainerConcurrency, pr.Timeout, pr.CanaryTrafficPercent = ext.containerConcurrency, ext.timeout, ext.canaryTrafficPercent
-	pr.ServiceAccountName = ptr(generators.ServingServiceAccount)
+	pr.ServiceAccountName = new(generators.ServingServiceAccount)
 	sc, scFrom := generators.SecurityContext(app)
 	meta := isvc.Metadata
 	generators.AnnotateException(app, meta, trace)
@@ -86,22 +88,22 @@ func Generate(app *spec.AppSpec, p *spec.Platform) ([]generators.Object, error) 
 		ms := &kservev1beta1.InferenceServiceSpecPredictorModel{ModelFormat: &kservev1beta1.InferenceServiceSpecPredictorModelModelFormat{Name: m.Format}}
 		trace.Record(pred+".model.modelFormat", "serving.model.format")
 		if m.FormatVersion != "" {
-			ms.ModelFormat.Version = ptr(m.FormatVersion)
+			ms.ModelFormat.Version = new(m.FormatVersion)
 			trace.Record(pred+".model.modelFormat.version", "serving.model.formatVersion")
 		}
 		if m.Runtime != "" {
-			ms.Runtime = ptr(m.Runtime)
+			ms.Runtime = new(m.Runtime)
 			trace.Record(pred+".model.runtime", "serving.model.runtime")
 		}
 		if m.RuntimeVersion != "" {
-			ms.RuntimeVersion = ptr(m.RuntimeVersion)
+			ms.RuntimeVersion = new(m.RuntimeVersion)
 			trace.Record(pred+".model.runtimeVersion", "serving.model.runtimeVersion")
 		}
 		if m.ProtocolVersion != "" {
-			ms.ProtocolVersion = ptr(m.ProtocolVersion)
+			ms.ProtocolVersion = new(m.ProtocolVersion)
 			trace.Record(pred+".model.protocolVersion", "serving.model.protocolVersion")
 		}
-		ms.StorageUri = ptr(m.StorageURI)
+		ms.StorageUri = new(m.StorageURI)
 		trace.Record(pred+".model.storageUri", "serving.model.storageUri")
 		ms.Container = container(containerSpec{
 			securityContext: sc, securityFrom: scFrom,
@@ -127,7 +129,7 @@ func Generate(app *spec.AppSpec, p *spec.Platform) ([]generators.Object, error) 
 			image: t.Image, command: t.Command, args: t.Args, env: t.Env, envFrom: t.EnvFrom, resources: t.Resources, port: t.Port,
 		}, trace, at+".containers[0]", "serving.transformer")
 		c.Name = ContainerName
-		tr := &kservev1beta1.InferenceServiceSpecTransformer{ServiceAccountName: ptr(generators.ServingServiceAccount), Containers: []corev1.Container{c}}
+		tr := &kservev1beta1.InferenceServiceSpecTransformer{ServiceAccountName: new(generators.ServingServiceAccount), Containers: []corev1.Container{c}}
 		isvc.Spec.Transformer = tr
 		trace.Record(at, "serving.transformer")
 		if gpus(t.Resources) {
@@ -162,34 +164,34 @@ func extension(s *spec.ModelService, trace *provenance.Trace, at string) compone
 	var ext componentExtension
 	as := s.Autoscaling
 	if as.MinScale != nil {
-		ext.minReplicas = ptr(int(*as.MinScale))
+		ext.minReplicas = new(int(*as.MinScale))
 		trace.Record(at+".minReplicas", "serving.autoscaling.minScale")
 	}
 	if as.MaxScale != nil {
 		// KServe's Go type omits a maxReplicas of 0 (no limit).
 		if *as.MaxScale != 0 {
-			ext.maxReplicas = ptr(int(*as.MaxScale))
+			ext.maxReplicas = new(int(*as.MaxScale))
 		}
 		trace.Record(at+".maxReplicas", "serving.autoscaling.maxScale")
 	}
 	if as.Target != nil {
-		ext.scaleTarget = ptr(int(*as.Target))
+		ext.scaleTarget = new(int(*as.Target))
 		trace.Record(at+".scaleTarget", "serving.autoscaling.target")
 	}
 	if as.Metric != "" {
-		ext.scaleMetric = ptr(as.Metric)
+		ext.scaleMetric = new(as.Metric)
 		trace.Record(at+".scaleMetric", "serving.autoscaling.metric")
 	}
 	if as.ContainerConcurrency != nil {
-		ext.containerConcurrency = ptr(int(*as.ContainerConcurrency))
+		ext.containerConcurrency = new(int(*as.ContainerConcurrency))
 		trace.Record(at+".containerConcurrency", "serving.autoscaling.containerConcurrency")
 	}
 	if as.TimeoutSeconds != nil {
-		ext.timeout = ptr(int(*as.TimeoutSeconds))
+		ext.timeout = new(int(*as.TimeoutSeconds))
 		trace.Record(at+".timeout", "serving.autoscaling.timeoutSeconds")
 	}
 	if p := s.Traffic.CanaryPercent; p != nil {
-		ext.canaryTrafficPercent = ptr(int(*p))
+		ext.canaryTrafficPercent = new(int(*p))
 		trace.Record(at+".canaryTrafficPercent", "serving.traffic.canaryPercent")
 	}
 	return ext
@@ -228,7 +230,7 @@ func container(cs containerSpec, trace *provenance.Trace, at, from string) corev
 		c.Args = cs.args
 		trace.Record(at+".args", from+".args")
 	}
-	for i, k := range generators.SortedKeys(cs.env) {
+	for i, k := range slices.Sorted(maps.Keys(cs.env)) {
 		c.Env = append(c.Env, generators.EnvVar(k, cs.env[k]))
 		trace.Record(fmt.Sprintf("%s.env[%d]", at, i), from+".env."+k)
 	}
@@ -246,8 +248,6 @@ func container(cs containerSpec, trace *provenance.Trace, at, from string) corev
 	}
 	return c
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func gpus(r *spec.Resources) bool { return r != nil && r.GPU != nil && *r.GPU > 0 }
 

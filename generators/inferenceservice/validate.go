@@ -627,7 +627,7 @@ func setPredictorModelDefaults(isvc *InferenceService) {
 	p := &isvc.Spec.Predictor
 	v2 := func(v *string) *string {
 		if v == nil {
-			return ptr("v2")
+			return new("v2")
 		}
 		return v
 	}
@@ -679,7 +679,7 @@ func setPredictorModelDefaults(isvc *InferenceService) {
 	}
 	if p.Model != nil && p.Model.ModelFormat != nil {
 		if p.Model.ProtocolVersion == nil && (p.Model.ModelFormat.Name == "triton" || p.Model.ModelFormat.Name == "vllm") {
-			p.Model.ProtocolVersion = ptr("v2")
+			p.Model.ProtocolVersion = new("v2")
 		}
 		if p.Model.ModelFormat.Name != "" {
 			if isvc.Metadata == nil {

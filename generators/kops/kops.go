@@ -4,6 +4,8 @@ package kops
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -85,7 +87,7 @@ func Generate(name string, cl spec.KopsCluster) ([]generators.Object, error) {
 	} else {
 		c.Spec.LegacyAPI = &v1alpha2.APISpec{DNS: &v1alpha2.DNSAccessSpec{}}
 	}
-	for _, s := range generators.SortedKeys(cl.Subnets) {
+	for _, s := range slices.Sorted(maps.Keys(cl.Subnets)) {
 		sn := cl.Subnets[s]
 		c.Spec.Subnets = append(c.Spec.Subnets, v1alpha2.ClusterSubnetSpec{
 			Name: s, Zone: sn.Zone, CIDR: sn.CIDR, Type: subnetType(sn.Type),
@@ -95,7 +97,7 @@ func Generate(name string, cl spec.KopsCluster) ([]generators.Object, error) {
 	for i, etcd := range spec.EtcdClusters {
 		ec := v1alpha2.EtcdClusterSpec{Name: etcd}
 		for _, m := range cl.EtcdMembers(etcd) {
-			ec.Members = append(ec.Members, v1alpha2.EtcdMemberSpec{Name: m.Name, InstanceGroup: ptr(m.InstanceGroup)})
+			ec.Members = append(ec.Members, v1alpha2.EtcdMemberSpec{Name: m.Name, InstanceGroup: new(m.InstanceGroup)})
 		}
 		c.Spec.EtcdClusters = append(c.Spec.EtcdClusters, ec)
 		from := at + ".controlPlane.subnets"
@@ -110,11 +112,11 @@ func Generate(name string, cl spec.KopsCluster) ([]generators.Object, error) {
 		autoscale = autoscale || g.Autoscale
 	}
 	if autoscale {
-		c.Spec.ClusterAutoscaler = &v1alpha2.ClusterAutoscalerConfig{Enabled: ptr(true)}
+		c.Spec.ClusterAutoscaler = &v1alpha2.ClusterAutoscalerConfig{Enabled: new(true)}
 		tr.Record("spec.clusterAutoscaler", at+".nodeGroups")
 	}
 	if gpu {
-		c.Spec.Containerd = &v1alpha2.ContainerdConfig{NvidiaGPU: &v1alpha2.NvidiaGPUConfig{Enabled: ptr(true)}}
+		c.Spec.Containerd = &v1alpha2.ContainerdConfig{NvidiaGPU: &v1alpha2.NvidiaGPUConfig{Enabled: new(true)}}
 		tr.Record("spec.containerd.nvidiaGPU", at+".nodeGroups")
 	}
 	obj, err := generators.New(c, v1alpha2.SchemeGroupVersion.WithKind("Cluster"), tr)
@@ -145,7 +147,7 @@ func Generate(name string, cl spec.KopsCluster) ([]generators.Object, error) {
 	}
 	if b := cl.Bastion; b != nil && cl.Topology == spec.TopologyPrivate {
 		var utility []string
-		for _, s := range generators.SortedKeys(cl.Subnets) {
+		for _, s := range slices.Sorted(maps.Keys(cl.Subnets)) {
 			if cl.Subnets[s].Type == spec.SubnetUtility {
 				utility = append(utility, s)
 			}
@@ -158,7 +160,7 @@ func Generate(name string, cl spec.KopsCluster) ([]generators.Object, error) {
 		}
 		out = append(out, o)
 	}
-	for _, name := range generators.SortedKeys(cl.NodeGroups) {
+	for _, name := range slices.Sorted(maps.Keys(cl.NodeGroups)) {
 		ng := cl.NodeGroups[name]
 		g := group{
 			name: name, role: RoleNode, machineType: ng.MachineType, min: ng.MinSize, max: ng.MaxSize,
@@ -223,8 +225,8 @@ func (g group) object(cluster string) (generators.Object, error) {
 			Role:        v1alpha2.InstanceGroupRole(g.role),
 			Image:       g.image,
 			MachineType: g.machineType,
-			MinSize:     ptr(int32(g.min)),
-			MaxSize:     ptr(int32(g.max)),
+			MinSize:     new(int32(g.min)),
+			MaxSize:     new(int32(g.max)),
 			Subnets:     g.subnets,
 		},
 	}
@@ -236,8 +238,8 @@ func (g group) object(cluster string) (generators.Object, error) {
 	tr.Record("spec.subnets", g.from+".subnets")
 	tr.Record("spec.image", g.from+".image")
 	if v := g.rootVolume; v != nil {
-		ig.Spec.RootVolumeSize = ptr(int32(v.Size))
-		ig.Spec.RootVolumeType = ptr(v.Type)
+		ig.Spec.RootVolumeSize = new(int32(v.Size))
+		ig.Spec.RootVolumeType = new(v.Type)
 		tr.Record("spec.rootVolumeSize", g.from+".rootVolume.size")
 		tr.Record("spec.rootVolumeType", g.from+".rootVolume.type")
 	}
@@ -283,7 +285,7 @@ func (g group) object(cluster string) (generators.Object, error) {
 		}
 	}
 	if g.role == RoleNode {
-		ig.Spec.Autoscale = ptr(g.autoscale)
+		ig.Spec.Autoscale = new(g.autoscale)
 		tr.Record("spec.autoscale", g.from+".autoscale")
 		if g.autoscale {
 			tags[TagAutoscalerEnabled] = "true"
@@ -297,12 +299,12 @@ func (g group) object(cluster string) (generators.Object, error) {
 	if s := g.spot; s != nil {
 		ig.Spec.MixedInstancesPolicy = &v1alpha2.MixedInstancesPolicySpec{
 			Instances:              spec.NodeGroup{MachineType: g.machineType, Spot: s}.MachineTypes(),
-			OnDemandBase:           ptr(int64(s.OnDemandBase)),
-			OnDemandAboveBase:      ptr(int64(s.OnDemandAboveBase)),
-			SpotAllocationStrategy: ptr(s.AllocationStrategy),
+			OnDemandBase:           new(int64(s.OnDemandBase)),
+			OnDemandAboveBase:      new(int64(s.OnDemandAboveBase)),
+			SpotAllocationStrategy: new(s.AllocationStrategy),
 		}
 		if s.MaxPrice != "" {
-			ig.Spec.MaxPrice = ptr(s.MaxPrice)
+			ig.Spec.MaxPrice = new(s.MaxPrice)
 			tr.Record("spec.maxPrice", g.from+".spot.maxPrice")
 		}
 		tr.Record("spec.mixedInstancesPolicy", g.from+".spot")
@@ -367,5 +369,3 @@ func first(a, b string) string {
 	}
 	return b
 }
-
-func ptr[T any](v T) *T { return &v }

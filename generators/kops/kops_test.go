@@ -1,7 +1,9 @@
 package kops
 
 import (
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -88,7 +90,7 @@ func decode(t *testing.T, tree generators.Tree) (*kopsapi.Cluster, []*kopsapi.In
 	t.Helper()
 	var cluster *kopsapi.Cluster
 	var groups []*kopsapi.InstanceGroup
-	names := generators.SortedKeys(tree)
+	names := slices.Sorted(maps.Keys(tree))
 	for _, name := range names {
 		obj, _, err := kopscodecs.Decode(tree[name], nil)
 		if err != nil {

@@ -1,10 +1,10 @@
-// Package kservice generates Knative Services from model service specs,
-// and checks them with Knative's own validation.
+// Package kservice generates Knative Services from model service specs.
+// Knative's own validation of them is internal/admission's.
 package kservice
 
 import (
-	"context"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -14,11 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"knative.dev/pkg/apis"
 	"knative.dev/serving/pkg/apis/autoscaling"
-	"knative.dev/serving/pkg/apis/config"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
-	autoscalerconfig "knative.dev/serving/pkg/autoscaler/config"
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/provenance"
@@ -110,7 +107,7 @@ func Generate(app *spec.AppSpec, p *spec.Platform) ([]generators.Object, error) 
 	}
 	c.Ports = []corev1.ContainerPort{{Name: "http1", ContainerPort: int32(port), Protocol: corev1.ProtocolTCP}}
 	trace.Record(ctr+".ports", "serving.port")
-	for i, k := range generators.SortedKeys(s.Env) {
+	for i, k := range slices.Sorted(maps.Keys(s.Env)) {
 		c.Env = append(c.Env, generators.EnvVar(k, s.Env[k]))
 		trace.Record(fmt.Sprintf("%s.env[%d]", ctr, i), "serving.env."+k)
 	}
@@ -151,11 +148,11 @@ func Generate(app *spec.AppSpec, p *spec.Platform) ([]generators.Object, error) 
 		generators.PlaceGPU(&rt.Spec.PodSpec, app.GPU, trace, tmpl+".spec", "serving.resources.gpu")
 	}
 	if as.ContainerConcurrency != nil {
-		rt.Spec.ContainerConcurrency = ptr(int64(*as.ContainerConcurrency))
+		rt.Spec.ContainerConcurrency = new(int64(*as.ContainerConcurrency))
 		trace.Record(tmpl+".spec.containerConcurrency", "serving.autoscaling.containerConcurrency")
 	}
 	if as.TimeoutSeconds != nil {
-		rt.Spec.TimeoutSeconds = ptr(int64(*as.TimeoutSeconds))
+		rt.Spec.TimeoutSeconds = new(int64(*as.TimeoutSeconds))
 		trace.Record(tmpl+".spec.timeoutSeconds", "serving.autoscaling.timeoutSeconds")
 	}
 	if s.Name != "" {
@@ -180,21 +177,21 @@ func traffic(name string, s *spec.ModelService, trace *provenance.Trace) []servi
 	case tr.CanaryPercent != nil:
 		p := int64(*tr.CanaryPercent)
 		out = append(out,
-			servingv1.TrafficTarget{Tag: spec.TagStable, RevisionName: spec.RevisionName(name, tr.Stable), Percent: ptr(100 - p), LatestRevision: ptr(false)},
-			servingv1.TrafficTarget{Tag: spec.TagCanary, RevisionName: spec.RevisionName(name, s.Revision), Percent: ptr(p), LatestRevision: ptr(false)},
+			servingv1.TrafficTarget{Tag: spec.TagStable, RevisionName: spec.RevisionName(name, tr.Stable), Percent: new(100 - p), LatestRevision: new(false)},
+			servingv1.TrafficTarget{Tag: spec.TagCanary, RevisionName: spec.RevisionName(name, s.Revision), Percent: new(p), LatestRevision: new(false)},
 		)
 		trace.Record("spec.traffic[0]", "serving.traffic.stable")
 		trace.Record("spec.traffic[1]", "serving.traffic.canaryPercent")
 	case tr.Pinned:
-		out = append(out, servingv1.TrafficTarget{Tag: spec.TagCurrent, RevisionName: spec.RevisionName(name, s.Revision), Percent: ptr(int64(100)), LatestRevision: ptr(false)})
+		out = append(out, servingv1.TrafficTarget{Tag: spec.TagCurrent, RevisionName: spec.RevisionName(name, s.Revision), Percent: new(int64(100)), LatestRevision: new(false)})
 		trace.Record("spec.traffic[0]", "serving.traffic.pinned")
 	default:
-		out = append(out, servingv1.TrafficTarget{Tag: spec.TagCurrent, LatestRevision: ptr(true), Percent: ptr(int64(100))})
+		out = append(out, servingv1.TrafficTarget{Tag: spec.TagCurrent, LatestRevision: new(true), Percent: new(int64(100))})
 		trace.Record("spec.traffic[0]", "serving.traffic")
 	}
-	for _, tag := range generators.SortedKeys(tr.Tags) {
+	for _, tag := range slices.Sorted(maps.Keys(tr.Tags)) {
 		trace.Record(fmt.Sprintf("spec.traffic[%d]", len(out)), "serving.traffic.tags."+tag)
-		out = append(out, servingv1.TrafficTarget{Tag: tag, RevisionName: spec.RevisionName(name, tr.Tags[tag]), Percent: ptr(int64(0)), LatestRevision: ptr(false)})
+		out = append(out, servingv1.TrafficTarget{Tag: tag, RevisionName: spec.RevisionName(name, tr.Tags[tag]), Percent: new(int64(0)), LatestRevision: new(false)})
 	}
 	return out
 }
@@ -299,181 +296,6 @@ func MergeFeatures(sets ...map[string]string) map[string]string {
 			if out[k] != "enabled" {
 				out[k] = v
 			}
-		}
-	}
-	return out
-}
-
-// WithConfig returns ctx with Knative's config holding features and the
-// cluster's config-autoscaler and config-defaults, the way Knative's
-// webhook sees them. A value Knative cannot read is an error naming its
-// ConfigMap.
-func WithConfig(ctx context.Context, features map[string]string, cluster *spec.KnativeConfig) (context.Context, error) {
-	cfg, err := Config(features, cluster)
-	if err != nil {
-		return nil, err
-	}
-	return config.ToContext(ctx, cfg), nil
-}
-
-// Config reads Knative's configuration from the data of its ConfigMaps.
-func Config(features map[string]string, cluster *spec.KnativeConfig) (*config.Config, error) {
-	feats, err := config.NewFeaturesConfigFromMap(features)
-	if err != nil {
-		return nil, fmt.Errorf("knative config-features: %w", err)
-	}
-	var as, defs map[string]string
-	if cluster != nil {
-		as, defs = cluster.Autoscaler, cluster.Defaults
-	}
-	asc, err := autoscalerconfig.NewConfigFromMap(nonNilMap(as))
-	if err != nil {
-		return nil, fmt.Errorf("knative config-autoscaler: %w", err)
-	}
-	d, err := config.NewDefaultsConfigFromMap(nonNilMap(defs))
-	if err != nil {
-		return nil, fmt.Errorf("knative config-defaults: %w", err)
-	}
-	return &config.Config{Features: feats, Autoscaler: asc, Defaults: d}, nil
-}
-
-func nonNilMap(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
-}
-
-// WithFeatures returns ctx with Knative's config (knative.dev/serving/pkg/apis/config)
-// holding features, the way Knative's webhook sees its config-features.
-func WithFeatures(ctx context.Context, features map[string]string) (context.Context, error) {
-	feats, err := config.NewFeaturesConfigFromMap(features)
-	if err != nil {
-		return nil, fmt.Errorf("knative config-features: %w", err)
-	}
-	return config.ToContext(ctx, &config.Config{Features: feats}), nil
-}
-
-// FieldError is one finding of Knative's validation.
-type FieldError struct {
-	// Field is the object field path, e.g. spec.template.spec.containers[0].image.
-	Field   string
-	Message string
-	// Warning is true for findings Knative only warns about.
-	Warning bool
-}
-
-// Validate runs Knative's own admission validation on a generated Service,
-// as Knative's webhook would on create, with the config-features data
-// features (see Features) in the context. Each
-// finding names the object field; callers map it to the spec through the
-// object's Trace.
-func Validate(obj generators.Object, features map[string]string) []FieldError {
-	return ValidateOn(obj, features, nil)
-}
-
-// ValidateOn is Validate on a cluster whose Knative configuration is
-// cluster (nil: Knative's defaults).
-func ValidateOn(obj generators.Object, features map[string]string, cluster *spec.KnativeConfig) []FieldError {
-	svc := &servingv1.Service{}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, svc); err != nil {
-		return []FieldError{{Message: err.Error()}}
-	}
-	ctx, err := WithConfig(context.Background(), features, cluster)
-	if err != nil {
-		return []FieldError{{Message: err.Error()}}
-	}
-	ctx = apis.WithinCreate(ctx)
-	if svc.Namespace == "" {
-		svc.Namespace = "default"
-	}
-	return fieldErrors(svc.Validate(ctx))
-}
-
-// fieldErrors flattens Knative's findings, one per path.
-func fieldErrors(fe *apis.FieldError) []FieldError {
-	if fe == nil {
-		return nil
-	}
-	var out []FieldError
-	for _, e := range fe.WrappedErrors() {
-		msg := e.Message
-		if e.Details != "" {
-			msg += ": " + e.Details
-		}
-		paths := e.Paths
-		if len(paths) == 0 {
-			paths = []string{""}
-		}
-		for _, p := range paths {
-			out = append(out, FieldError{Field: normalizePath(p), Message: msg, Warning: e.Level == apis.WarningLevel})
-		}
-	}
-	return out
-}
-
-// normalizePath writes Knative's map keys (annotations[a/b]) the way
-// traces do (annotations.a/b); list indexes stay.
-func normalizePath(p string) string {
-	var b strings.Builder
-	for i := 0; i < len(p); i++ {
-		if p[i] == '[' {
-			j := strings.IndexByte(p[i:], ']')
-			if j > 0 {
-				key := p[i+1 : i+j]
-				if _, err := strconv.Atoi(key); err != nil {
-					b.WriteByte('.')
-					b.WriteString(key)
-					i += j
-					continue
-				}
-			}
-		}
-		b.WriteByte(p[i])
-	}
-	return b.String()
-}
-
-func ptr[T any](v T) *T { return &v }
-
-// UpdateErrors runs Knative's own admission validation of an update of
-// the Service old to obj, both defaulted first as the webhook defaults
-// them, and returns the errors the update has that creating obj has not:
-// chiefly a changed revision template that keeps its revision name
-// (RevisionTemplateSpec.VerifyNameChange), which Knative refuses only on
-// update, so that no check of one revision alone can see it.
-func UpdateErrors(old, obj map[string]any) []FieldError {
-	decode := func(m map[string]any) (*servingv1.Service, error) {
-		svc := &servingv1.Service{}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, svc); err != nil {
-			return nil, err
-		}
-		if svc.Namespace == "" {
-			svc.Namespace = "default"
-		}
-		svc.SetDefaults(context.Background())
-		return svc, nil
-	}
-	was, err := decode(old)
-	if err != nil {
-		return []FieldError{{Message: err.Error()}}
-	}
-	svc, err := decode(obj)
-	if err != nil {
-		return []FieldError{{Message: err.Error()}}
-	}
-	ctx, err := WithConfig(context.Background(), nil, nil)
-	if err != nil {
-		return []FieldError{{Message: err.Error()}}
-	}
-	onCreate := map[FieldError]bool{}
-	for _, e := range fieldErrors(svc.Validate(apis.WithinCreate(ctx))) {
-		onCreate[e] = true
-	}
-	var out []FieldError
-	for _, e := range fieldErrors(svc.Validate(apis.WithinUpdate(ctx, was))) {
-		if !e.Warning && !onCreate[e] {
-			out = append(out, e)
 		}
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/admission"
 	"github.com/dmls-project/dmls/internal/golden"
 	"github.com/dmls-project/dmls/internal/spec"
 )
@@ -22,26 +23,26 @@ func TestGolden(t *testing.T) {
 	}{
 		{"canary", spec.ModelService{
 			Model:       &spec.Model{StorageURI: "pvc://models/saved/resnet", Runtime: "tensorflow-serving", RuntimeVersion: "2.14.1"},
-			Resources:   &spec.Resources{CPU: "1", Memory: "2Gi", GPU: ptr(1)},
-			Autoscaling: spec.Autoscaling{MinScale: ptr(1), MaxScale: ptr(5), Target: ptr(10), ContainerConcurrency: ptr(4), TimeoutSeconds: ptr(60)},
+			Resources:   &spec.Resources{CPU: "1", Memory: "2Gi", GPU: new(1)},
+			Autoscaling: spec.Autoscaling{MinScale: new(1), MaxScale: new(5), Target: new(10), ContainerConcurrency: new(4), TimeoutSeconds: new(60)},
 			Revision:    "v3",
-			Traffic:     spec.Traffic{Stable: "v2", CanaryPercent: ptr(25), Tags: map[string]string{"previous": "v1"}},
+			Traffic:     spec.Traffic{Stable: "v2", CanaryPercent: new(25), Tags: map[string]string{"previous": "v1"}},
 		}},
 		{"image-scale-to-zero", spec.ModelService{
 			Image: "registry.example.com/vision/resnet-server:1.0", Port: 9000,
 			Env:         map[string]spec.EnvValue{"MODEL": spec.Literal("resnet")},
-			Autoscaling: spec.Autoscaling{MinScale: ptr(0)},
+			Autoscaling: spec.Autoscaling{MinScale: new(0)},
 		}},
 		{"secret-refs", spec.ModelService{
 			Image: "registry.example.com/vision/resnet-server:1.0",
 			Env: map[string]spec.EnvValue{
 				"DB_PASSWORD": {SecretRef: &spec.KeyRef{Name: "resnet-db", Key: "password"}},
-				"MODEL_NAME":  {ConfigMapRef: &spec.KeyRef{Name: "resnet-settings", Key: "model", Optional: ptr(true)}},
+				"MODEL_NAME":  {ConfigMapRef: &spec.KeyRef{Name: "resnet-settings", Key: "model", Optional: new(true)}},
 				"LOG_LEVEL":   spec.Literal("info"),
 			},
 			EnvFrom: []spec.EnvSource{
 				{SecretRef: &spec.ObjectRef{Name: "resnet-api"}, Prefix: "API_"},
-				{ConfigMapRef: &spec.ObjectRef{Name: "resnet-settings", Optional: ptr(true)}},
+				{ConfigMapRef: &spec.ObjectRef{Name: "resnet-settings", Optional: new(true)}},
 			},
 		}},
 		{"pinned", spec.ModelService{
@@ -63,7 +64,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, e := range Validate(objs[0], features) {
+			for _, e := range admission.ValidateKnativeService(objs[0].Object, features, nil) {
 				if !e.Warning {
 					t.Errorf("Knative rejects the generated Service: %+v", e)
 				}
@@ -87,21 +88,12 @@ func TestValidateFindsKnativeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	errs := Validate(objs[0], nil)
+	errs := admission.ValidateKnativeService(objs[0].Object, nil, nil)
 	if len(errs) == 0 || errs[0].Field != "spec.template.spec.containers[0].env[0].name" {
 		t.Fatalf("Validate = %+v, want an error on env[0].name", errs)
 	}
 	if got, _ := objs[0].Trace.Spec(errs[0].Field); got != "serving.env.K_REVISION" {
 		t.Errorf("error traces to %q, want serving.env.K_REVISION", got)
-	}
-}
-
-func TestNormalizePath(t *testing.T) {
-	if got := normalizePath("spec.template.metadata.annotations[autoscaling.knative.dev/min-scale]"); got != "spec.template.metadata.annotations.autoscaling.knative.dev/min-scale" {
-		t.Errorf("got %q", got)
-	}
-	if got := normalizePath("spec.traffic[1].percent"); got != "spec.traffic[1].percent" {
-		t.Errorf("got %q", got)
 	}
 }
 
@@ -121,8 +113,8 @@ func TestSecretRefsPassKnative(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errs []FieldError
-	for _, fe := range Validate(objs[0], nil) {
+	var errs []admission.KnativeFinding
+	for _, fe := range admission.ValidateKnativeService(objs[0].Object, nil, nil) {
 		if !fe.Warning {
 			errs = append(errs, fe)
 		}
@@ -164,11 +156,11 @@ func TestFeatures(t *testing.T) {
 			t.Errorf("%s = %q, want %s", f.Key, features[f.Key], want)
 		}
 	}
-	if errs := errorsOnly(Validate(objs[0], features)); len(errs) != 0 {
+	if errs := errorsOnly(admission.ValidateKnativeService(objs[0].Object, features, nil)); len(errs) != 0 {
 		t.Errorf("with its own features: %+v", errs)
 	}
 	var rejected bool
-	for _, e := range Validate(objs[0], nil) {
+	for _, e := range admission.ValidateKnativeService(objs[0].Object, nil, nil) {
 		if !e.Warning && strings.Contains(e.Field, "volumes") {
 			rejected = true
 		}
@@ -190,7 +182,7 @@ func TestFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if errs := errorsOnly(Validate(generators.Object{Unstructured: gpu}, features)); len(errs) == 0 {
+	if errs := errorsOnly(admission.ValidateKnativeService(gpu.Object, features, nil)); len(errs) == 0 {
 		t.Error("Knative accepts a node selector with the PVC flag only")
 	}
 	all := MergeFeatures(features, gf)
@@ -199,7 +191,7 @@ func TestFeatures(t *testing.T) {
 			t.Errorf("merged %s = %q", k, all[k])
 		}
 	}
-	if errs := errorsOnly(Validate(generators.Object{Unstructured: gpu}, all)); len(errs) != 0 {
+	if errs := errorsOnly(admission.ValidateKnativeService(gpu.Object, all, nil)); len(errs) != 0 {
 		t.Errorf("with the merged features: %+v", errs)
 	}
 	// Every flag is one Knative knows: enabling it changes its settings.
@@ -218,8 +210,8 @@ func TestFeatures(t *testing.T) {
 	}
 }
 
-func errorsOnly(fes []FieldError) []FieldError {
-	var out []FieldError
+func errorsOnly(fes []admission.KnativeFinding) []admission.KnativeFinding {
+	var out []admission.KnativeFinding
 	for _, e := range fes {
 		if !e.Warning {
 			out = append(out, e)
@@ -232,7 +224,7 @@ func errorsOnly(fes []FieldError) []FieldError {
 // groups' node selector and toleration, that Knative accepts them with the
 // features dmls enables, and that a service without GPUs gets neither.
 func TestGPUPlacement(t *testing.T) {
-	svc := spec.ModelService{Image: "registry.example.com/vision/resnet-server:1.0", Resources: &spec.Resources{CPU: "1", GPU: ptr(1)}}
+	svc := spec.ModelService{Image: "registry.example.com/vision/resnet-server:1.0", Resources: &spec.Resources{CPU: "1", GPU: new(1)}}
 	objs, err := Generate(&spec.AppSpec{Name: "resnet", Team: "vision", Serving: &svc, GPU: spec.GPUPlacement()}, &spec.Platform{Name: "ml"})
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +239,7 @@ func TestGPUPlacement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, fe := range errorsOnly(Validate(objs[0], features)) {
+	for _, fe := range errorsOnly(admission.ValidateKnativeService(objs[0].Object, features, nil)) {
 		t.Errorf("Knative rejects the GPU placement with the features dmls enables: %v", fe)
 	}
 	if got, _ := objs[0].Trace.Spec("spec.template.spec.tolerations[0]"); got != "serving.resources.gpu" {

@@ -5,6 +5,8 @@ package platform
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -93,7 +95,7 @@ func GuardRails(in Input) ([]generators.Object, error) {
 		out = append(out, o)
 		return nil
 	}
-	for _, team := range generators.SortedKeys(env.Namespaces) {
+	for _, team := range slices.Sorted(maps.Keys(env.Namespaces)) {
 		ns := env.Namespaces[team]
 		t, ok := p.Teams[team]
 		if !ok {
@@ -128,7 +130,7 @@ func GuardRails(in Input) ([]generators.Object, error) {
 			corev1.SchemeGroupVersion.WithKind("Namespace"), tr); err != nil {
 			return nil, err
 		}
-		for _, name := range generators.SortedKeys(p.Secrets) {
+		for _, name := range slices.Sorted(maps.Keys(p.Secrets)) {
 			es := p.Secrets[name]
 			if es.Store == nil {
 				es.Store = env.SecretStore
@@ -176,7 +178,7 @@ func GuardRails(in Input) ([]generators.Object, error) {
 		}
 
 		for _, sa := range []string{generators.ServingServiceAccount, generators.TrainingServiceAccount} {
-			if err := add(&corev1.ServiceAccount{ObjectMeta: meta(sa), AutomountServiceAccountToken: ptr(false)},
+			if err := add(&corev1.ServiceAccount{ObjectMeta: meta(sa), AutomountServiceAccountToken: new(false)},
 				corev1.SchemeGroupVersion.WithKind("ServiceAccount"), nil); err != nil {
 				return nil, err
 			}
@@ -205,7 +207,7 @@ func GuardRails(in Input) ([]generators.Object, error) {
 func IngressNamespaces(p *spec.Platform) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, name := range generators.SortedKeys(p.Components) {
+	for _, name := range slices.Sorted(maps.Keys(p.Components)) {
 		c := p.Components[name]
 		if c.ServingIngress && !seen[c.Namespace] {
 			seen[c.Namespace] = true
@@ -354,7 +356,7 @@ func rules(kinds []ManagedKind) []rbacv1.PolicyRule {
 		byGroup[k.Group] = append(byGroup[k.Group], k.Resource)
 	}
 	var out []rbacv1.PolicyRule
-	for _, g := range generators.SortedKeys(byGroup) {
+	for _, g := range slices.Sorted(maps.Keys(byGroup)) {
 		res := byGroup[g]
 		sort.Strings(res)
 		out = append(out, rbacv1.PolicyRule{APIGroups: []string{g}, Resources: res, Verbs: editVerbs})
@@ -365,5 +367,3 @@ func rules(kinds []ManagedKind) []rbacv1.PolicyRule {
 // Resource returns the API resource of a kind dmls manages: its lower-case
 // plural. The kinds dmls generates all form plurals with "s".
 func Resource(kind string) string { return strings.ToLower(kind) + "s" }
-
-func ptr[T any](v T) *T { return &v }

@@ -11,13 +11,11 @@ import (
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
-func ptr2(i int) *int { return &i }
-
 func fixture() Input {
 	p := &spec.Platform{
 		Name: "ml-platform",
 		Teams: map[string]spec.Team{
-			"ml-research": {Group: "oidc:ml-research", Quota: &spec.Quota{CPU: "16", Memory: "64Gi", GPU: ptr2(4), Storage: "200Gi"}},
+			"ml-research": {Group: "oidc:ml-research", Quota: &spec.Quota{CPU: "16", Memory: "64Gi", GPU: new(4), Storage: "200Gi"}},
 			"ml-serving":  {Group: "ml-serving"},
 		},
 		Components: map[string]spec.Component{
@@ -29,7 +27,7 @@ func fixture() Input {
 	env := &spec.Environment{
 		Name:        "prod",
 		Namespaces:  map[string]string{"ml-research": "ml-research-prod", "ml-serving": "ml-serving-prod"},
-		Quota:       &spec.Quota{CPU: "4", Memory: "8Gi", Pods: ptr2(50), PVCs: ptr2(5), Storage: "50Gi"},
+		Quota:       &spec.Quota{CPU: "4", Memory: "8Gi", Pods: new(50), PVCs: new(5), Storage: "50Gi"},
 		PodSecurity: "restricted",
 		Limits: spec.EnvLimits{
 			DefaultRequest: spec.CPUMemory{CPU: "100m", Memory: "128Mi"},

@@ -4,6 +4,8 @@ package tfjob
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -55,7 +57,7 @@ func Generate(app *spec.AppSpec, p *spec.Platform) ([]generators.Object, error) 
 		ObjectMeta: metav1.ObjectMeta{Name: spec.JobName(app.Name, t), Labels: labels},
 		Spec: kubeflowv1.TFJobSpec{
 			RunPolicy: kubeflowv1.RunPolicy{
-				CleanPodPolicy:          ptr(kubeflowv1.CleanPodPolicy(t.CleanPodPolicy)),
+				CleanPodPolicy:          new(kubeflowv1.CleanPodPolicy(t.CleanPodPolicy)),
 				TTLSecondsAfterFinished: t.TTLSecondsAfterFinished,
 				ActiveDeadlineSeconds:   t.ActiveDeadlineSeconds,
 				BackoffLimit:            t.BackoffLimit,
@@ -73,7 +75,7 @@ func Generate(app *spec.AppSpec, p *spec.Platform) ([]generators.Object, error) 
 	trace.Record("spec.runPolicy.activeDeadlineSeconds", "training.activeDeadlineSeconds")
 	trace.Record("spec.runPolicy.backoffLimit", "training.backoffLimit")
 	if t.SuccessPolicy != "" {
-		job.Spec.SuccessPolicy = ptr(kubeflowv1.SuccessPolicy(t.SuccessPolicy))
+		job.Spec.SuccessPolicy = new(kubeflowv1.SuccessPolicy(t.SuccessPolicy))
 		trace.Record("spec.successPolicy", "training.successPolicy")
 	}
 	if s := t.Scheduling; s != nil {
@@ -123,7 +125,7 @@ func replicaSpec(app *spec.AppSpec, role string, rs *spec.ReplicaSet, labels map
 	c.Args = append([]string(nil), firstList(rs.Args, t.Args)...)
 	trace.Record(cat+".args", pick("args", rs.Args != nil))
 	env := mergeMaps(t.Env, rs.Env)
-	for _, k := range generators.SortedKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		c.Env = append(c.Env, generators.EnvVar(k, env[k]))
 		_, own := rs.Env[k]
 		trace.Record(fmt.Sprintf("%s.env[%d]", cat, len(c.Env)-1), pick("env."+k, own))
@@ -133,7 +135,7 @@ func replicaSpec(app *spec.AppSpec, role string, rs *spec.ReplicaSet, labels map
 	for i := range envFrom {
 		trace.Record(fmt.Sprintf("%s.envFrom[%d]", cat, i), pick(fmt.Sprintf("envFrom[%d]", i), rs.EnvFrom != nil))
 	}
-	for _, k := range generators.SortedKeys(t.Hyperparameters) {
+	for _, k := range slices.Sorted(maps.Keys(t.Hyperparameters)) {
 		v := formatValue(t.Hyperparameters[k])
 		if t.HyperparametersAs == "env" {
 			c.Env = append(c.Env, corev1.EnvVar{Name: "HP_" + strings.ToUpper(k), Value: v})
@@ -166,7 +168,7 @@ func replicaSpec(app *spec.AppSpec, role string, rs *spec.ReplicaSet, labels map
 	for k, v := range rs.Volumes {
 		vols[k] = v
 	}
-	for i, name := range generators.SortedKeys(vols) {
+	for i, name := range slices.Sorted(maps.Keys(vols)) {
 		v := vols[name]
 		from := "training.volumes." + name
 		if _, ok := rs.Volumes[name]; ok {
@@ -216,7 +218,7 @@ func replicaSpec(app *spec.AppSpec, role string, rs *spec.ReplicaSet, labels map
 	trace.Record(at+".restartPolicy", pick("restartPolicy", rs.RestartPolicy != ""))
 	trace.Record(at+".replicas", sp+".replicas")
 	return &kubeflowv1.ReplicaSpec{
-		Replicas:      ptr(int32(rs.Replicas)),
+		Replicas:      new(int32(rs.Replicas)),
 		RestartPolicy: kubeflowv1.RestartPolicy(restart),
 		Template: corev1.PodTemplateSpec{
 			ObjectMeta: metav1.ObjectMeta{Labels: labels},
@@ -234,12 +236,12 @@ func volumeClaims(app *spec.AppSpec, labels map[string]string) ([]generators.Obj
 		claims[c.Name] = c
 	}
 	var out []generators.Object
-	for _, name := range generators.SortedKeys(claims) {
+	for _, name := range slices.Sorted(maps.Keys(claims)) {
 		cl := claims[name]
 		pvc := &corev1.PersistentVolumeClaim{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
 			Spec: corev1.PersistentVolumeClaimSpec{
-				VolumeMode: ptr(corev1.PersistentVolumeFilesystem),
+				VolumeMode: new(corev1.PersistentVolumeFilesystem),
 				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
 					corev1.ResourceStorage: resource.MustParse(cl.Volume.Create.Size),
 				}},
@@ -291,8 +293,6 @@ func mountsAt(ms []corev1.VolumeMount, p string) bool {
 	}
 	return false
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func firstNonEmpty(a, b string) string {
 	if a != "" {

@@ -24,10 +24,10 @@ func fullJob() *spec.AppSpec {
 				Env: map[string]spec.EnvValue{
 					"TF_CPP_MIN_LOG_LEVEL": spec.Literal("2"),
 					"WANDB_API_KEY":        {SecretRef: &spec.KeyRef{Name: "resnet-wandb", Key: "api-key"}},
-					"DATASET":              {ConfigMapRef: &spec.KeyRef{Name: "resnet-data", Key: "dataset", Optional: ptr(true)}},
+					"DATASET":              {ConfigMapRef: &spec.KeyRef{Name: "resnet-data", Key: "dataset", Optional: new(true)}},
 				},
 				EnvFrom: []spec.EnvSource{{SecretRef: &spec.ObjectRef{Name: "resnet-s3"}, Prefix: "S3_"}},
-				Resources: &spec.Resources{CPU: "4", Memory: "16Gi", GPU: ptr(2),
+				Resources: &spec.Resources{CPU: "4", Memory: "16Gi", GPU: new(2),
 					Limits: &spec.Limits{Memory: "20Gi"}},
 				NodeSelector: map[string]string{"node.kubernetes.io/instance-type": "p3.8xlarge"},
 				Tolerations:  []spec.Toleration{{Key: "nvidia.com/gpu", Operator: "Exists", Effect: "NoSchedule"}},
@@ -50,11 +50,11 @@ func fullJob() *spec.AppSpec {
 			},
 			RestartPolicy:           "Never",
 			CleanPodPolicy:          "Running",
-			BackoffLimit:            ptr(int32(3)),
-			ActiveDeadlineSeconds:   ptr(int64(86400)),
-			TTLSecondsAfterFinished: ptr(int32(3600)),
+			BackoffLimit:            new(int32(3)),
+			ActiveDeadlineSeconds:   new(int64(86400)),
+			TTLSecondsAfterFinished: new(int32(3600)),
 			SuccessPolicy:           "AllWorkers",
-			Scheduling:              &spec.Scheduling{Queue: "gpu", PriorityClass: "high", MinAvailable: ptr(int32(8))},
+			Scheduling:              &spec.Scheduling{Queue: "gpu", PriorityClass: "high", MinAvailable: new(int32(8))},
 		},
 	}
 }

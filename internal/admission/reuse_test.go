@@ -3,9 +3,10 @@ package admission
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,7 +86,7 @@ func variants(t *testing.T) []*unstructured.Unstructured {
 }
 
 func walk(m map[string]any, f func(parent map[string]any, k string)) {
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		f(m, k)
 		switch v := m[k].(type) {
 		case map[string]any:
@@ -98,15 +99,6 @@ func walk(m map[string]any, f func(parent map[string]any, k string)) {
 			}
 		}
 	}
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // TestReusedValidatorsFindTheSame checks that Check, with validators kept

@@ -3,8 +3,10 @@ package api
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -67,7 +69,7 @@ func (c *refreshApps) of(tree generators.Tree) []refresh.Application {
 	}
 	var out []refresh.Application
 	seen := map[string]bool{}
-	for _, p := range generators.SortedKeys(tree) {
+	for _, p := range slices.Sorted(maps.Keys(tree)) {
 		if !strings.HasPrefix(path.Base(p), "application-") {
 			continue
 		}

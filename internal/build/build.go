@@ -9,8 +9,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -456,7 +458,7 @@ func checkTree(ws *spec.Workspace, tree generators.Tree, m *Memo) diag.List {
 		d.Add(pos, "", "load the embedded CRD schemas: %v", err)
 		return d
 	}
-	names := generators.SortedKeys(tree)
+	names := slices.Sorted(maps.Keys(tree))
 	found := make([]diag.List, len(names))
 	// Files are independent: check them on every core, and keep the
 	// findings in file order.
@@ -691,7 +693,7 @@ func check(in *spec.Instance, objs []generators.Object, features map[string]stri
 		if o.GetKind() != "Service" || o.GroupVersionKind().Group != "serving.knative.dev" {
 			continue
 		}
-		for _, fe := range kservice.ValidateOn(o, features, in.Env.Serving.Knative) {
+		for _, fe := range admission.ValidateKnativeService(o.Object, features, in.Env.Serving.Knative) {
 			if fe.Warning {
 				continue
 			}
@@ -812,7 +814,7 @@ func Components(ws *spec.Workspace, features map[string]string) (*components.Out
 	}
 	rendered := map[string][]*unstructured.Unstructured{}
 	var diags diag.List
-	for _, name := range generators.SortedKeys(p.Components) {
+	for _, name := range slices.Sorted(maps.Keys(p.Components)) {
 		c := p.Components[name]
 		if c.Chart == nil {
 			continue
@@ -879,7 +881,7 @@ func jobs(ws *spec.Workspace, env string) map[string][]string {
 // Infra returns the kops manifests of every cluster of the platform.
 func Infra(p *spec.Platform) (generators.Tree, error) {
 	tree := generators.Tree{}
-	for _, name := range generators.SortedKeys(p.Clusters) {
+	for _, name := range slices.Sorted(maps.Keys(p.Clusters)) {
 		t, err := kops.Tree(name, p.Clusters[name])
 		if err != nil {
 			return nil, err

@@ -2,7 +2,9 @@ package build
 
 import (
 	"bytes"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -75,7 +77,7 @@ argocd: namespace: "gitops"`)
 
 func sameTree(t *testing.T, what string, got, want generators.Tree) {
 	t.Helper()
-	for _, p := range generators.SortedKeys(want) {
+	for _, p := range slices.Sorted(maps.Keys(want)) {
 		if !bytes.Equal(got[p], want[p]) {
 			t.Errorf("%s: %s differs from the full build:\n%s\nwant:\n%s", what, p, got[p], want[p])
 		}

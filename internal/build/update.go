@@ -3,7 +3,7 @@ package build
 import (
 	"fmt"
 
-	"github.com/dmls-project/dmls/generators/kservice"
+	"github.com/dmls-project/dmls/internal/admission"
 	"github.com/dmls-project/dmls/internal/diag"
 )
 
@@ -36,7 +36,7 @@ func UpdateFindings(base, head *Result) diag.List {
 				if !ok || o.GetKind() != "Service" || o.GroupVersionKind().Group != "serving.knative.dev" {
 					continue
 				}
-				for _, fe := range kservice.UpdateErrors(prev, o.Object) {
+				for _, fe := range admission.KnativeUpdateErrors(prev, o.Object) {
 					specPath, _ := o.Trace.Spec(fe.Field)
 					pos, specPath := in.Locate(specPath)
 					d = append(d, diag.Diagnostic{Pos: pos, Path: specPath, Rule: RuleKnative,

@@ -2,6 +2,8 @@ package build
 
 import (
 	"bytes"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -88,7 +90,7 @@ func TestYAMLEncoderOnGeneratedObjects(t *testing.T) {
 // sigs.k8s.io/yaml decodes them, and each kustomization as its Go type.
 func checkTreeDocs(t *testing.T, check func(string, any), tree generators.Tree) {
 	t.Helper()
-	for _, name := range generators.SortedKeys(tree) {
+	for _, name := range slices.Sorted(maps.Keys(tree)) {
 		if strings.HasSuffix(name, "/"+kustomize.KustomizationFile) || name == kustomize.KustomizationFile {
 			var k types.Kustomization
 			if err := yaml.Unmarshal(tree[name], &k); err != nil {

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"maps"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 
@@ -426,7 +428,7 @@ func platformKey(wsKey string, apps []*App, charts func(hash.Hash)) (string, err
 				fmt.Fprintf(h, "job %q %q %q %q\n", a.Name, a.Team, env, j)
 			}
 		}
-		for _, f := range sortedKeys(a.Features) {
+		for _, f := range slices.Sorted(maps.Keys(a.Features)) {
 			fmt.Fprintf(h, "feature %q %q %q\n", a.Name, f, a.Features[f])
 		}
 	}
@@ -449,7 +451,7 @@ func (a *App) fix() {
 // warnings are the workspace's less its apps'.
 func platformOf(ws *spec.Workspace, res *build.Result, opts Options) (*Platform, error) {
 	p := &Platform{Prefix: ws.Platform.Repos[spec.RepoK8sConfig].Path, Quotas: workspace.QuotaLimits(ws)}
-	for _, name := range sortedKeys(ws.Platform.Components) {
+	for _, name := range slices.Sorted(maps.Keys(ws.Platform.Components)) {
 		if c := ws.Platform.Components[name]; c.Chart != nil {
 			p.Charts = append(p.Charts, c.Chart.Path)
 		}
@@ -516,13 +518,4 @@ func dedup(s []string) []string {
 		}
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

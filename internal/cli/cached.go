@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -316,8 +318,8 @@ func (g *globals) generateCached(cf cacheFlags, out string) (bool, error) {
 		return true, err
 	}
 	repos := whole.Repos
-	for _, name := range generators.SortedKeys(repos) {
-		for _, p := range generators.SortedKeys(repos[name]) {
+	for _, name := range slices.Sorted(maps.Keys(repos)) {
+		for _, p := range slices.Sorted(maps.Keys(repos[name])) {
 			if err := stream.Add(name+"/"+p, repos[name][p]); err != nil {
 				return true, err
 			}
@@ -327,7 +329,7 @@ func (g *globals) generateCached(cf cacheFlags, out string) (bool, error) {
 	if err := stream.Commit(); err != nil {
 		return true, err
 	}
-	for _, name := range generators.SortedKeys(repos) {
+	for _, name := range slices.Sorted(maps.Keys(repos)) {
 		fmt.Fprintf(g.stdout, "%s/%s: %d files\n", out, name, counts[name])
 	}
 	return true, nil

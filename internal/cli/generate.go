@@ -2,10 +2,11 @@ package cli
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/spf13/cobra"
 
-	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/outdir"
 )
@@ -47,7 +48,7 @@ it can (see --cache-dir and render --help).`,
 			if err := outdir.Write(out, all, outdir.Options{Workspace: g.workspace}); err != nil {
 				return err
 			}
-			for _, name := range generators.SortedKeys(repos) {
+			for _, name := range slices.Sorted(maps.Keys(repos)) {
 				fmt.Fprintf(g.stdout, "%s/%s: %d files\n", out, name, len(repos[name]))
 			}
 			return nil

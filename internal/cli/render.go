@@ -3,7 +3,9 @@ package cli
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -188,7 +190,7 @@ func renderPlatform(ws *spec.Workspace, res *build.Result, envs []string, viaKus
 	if res.Kubeflow != nil {
 		// The manifests dmls renders from workspace charts, as committed
 		// to kubeflow-config.
-		for _, name := range generators.SortedKeys(ws.Platform.Components) {
+		for _, name := range slices.Sorted(maps.Keys(ws.Platform.Components)) {
 			dir := components.ComponentDir(name)
 			if _, ok := res.Kubeflow[dir+"/"+kustomize.KustomizationFile]; !ok {
 				continue
@@ -248,7 +250,7 @@ func renderApp(a *build.App, envs []string, viaKustomize bool) ([][]byte, error)
 // file order, each headed by a comment naming it.
 func writeStream(g *globals, files generators.Tree) error {
 	var buf bytes.Buffer
-	for _, name := range generators.SortedKeys(files) {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		fmt.Fprintf(&buf, "---\n# %s\n", name)
 		buf.Write(files[name])
 	}

@@ -5,16 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
-	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/api"
 	"github.com/dmls-project/dmls/internal/evallimit"
 	"github.com/dmls-project/dmls/internal/gitops"
@@ -160,7 +161,7 @@ func (g *globals) repoFlags(flags []string) (map[string]string, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	for _, name := range generators.SortedKeys(urls) {
+	for _, name := range slices.Sorted(maps.Keys(urls)) {
 		if repourl.HasCredentials(urls[name]) {
 			fmt.Fprintf(g.stderr, "dmls: warning: --repo %s: %s\n", name, repourl.CredentialsAdvice)
 		}

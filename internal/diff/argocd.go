@@ -1,7 +1,9 @@
 package diff
 
 import (
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -54,7 +56,7 @@ func newApplication(o *object) *application {
 func ignoreRules(sides ...*side) map[string][]ignoreRule {
 	out := map[string][]ignoreRule{}
 	for _, s := range sides {
-		for _, name := range sortedKeys(s.apps) {
+		for _, name := range slices.Sorted(maps.Keys(s.apps)) {
 			a := s.apps[name]
 			if _, ok := out[a.source]; !ok {
 				out[a.source] = a.ignore
@@ -99,7 +101,7 @@ func (c *comparison) argoView() []Sync {
 	}
 	var out []Sync
 	root := map[string]bool{} // Applications that sync other Applications
-	for _, n := range sortedKeys(names) {
+	for _, n := range slices.Sorted(maps.Keys(names)) {
 		b, h := c.base.apps[n], c.head.apps[n]
 		a := h
 		s := Sync{Application: n}

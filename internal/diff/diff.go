@@ -10,6 +10,7 @@ package diff
 
 import (
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"sort"
@@ -237,7 +238,7 @@ func Compare(base, head *Side, opts Options) (*Report, error) {
 	for k := range h.units {
 		keys[k] = true
 	}
-	for _, k := range sortedKeys(keys) {
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		u := h.units[k]
 		if u == nil {
 			u = b.units[k]
@@ -348,7 +349,7 @@ func (c *comparison) unit(key string) *UnitDiff {
 	for k := range ho {
 		keys[k] = true
 	}
-	for _, k := range sortedKeys(keys) {
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		b, h := bo[k], ho[k]
 		if b != nil && h != nil && b.text == h.text {
 			continue

@@ -2,7 +2,8 @@ package diff
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -173,15 +174,6 @@ func list(v any) []any {
 	return l
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // changedPointers lists the JSON pointers (RFC 6901) of the fields that
 // differ between a and b: a field set on one side only, a leaf of another
 // value, or a list of another length.
@@ -196,7 +188,7 @@ func changedPointers(a, b any, prefix string, out *[]string) {
 		for k := range bm {
 			keys[k] = true
 		}
-		for _, k := range sortedKeys(keys) {
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
 			changedPointers(am[k], bm[k], prefix+"/"+escapePointer(k), out)
 		}
 		return

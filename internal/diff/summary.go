@@ -2,11 +2,12 @@ package diff
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
 
-	"github.com/dmls-project/dmls/generators/kservice"
+	"github.com/dmls-project/dmls/internal/admission"
 )
 
 // canaryJump is the largest canary step, in points, that is not a risk.
@@ -158,13 +159,13 @@ func (c *comparison) appsAddedRemoved(l *lines) map[string]bool {
 	}
 	be, he := envs(c.base), envs(c.head)
 	handled := map[string]bool{}
-	for _, app := range sortedKeys(he) {
+	for _, app := range slices.Sorted(maps.Keys(he)) {
 		if _, ok := be[app]; !ok {
 			l.add("", "new app %s (%s)", app, strings.Join(he[app], ", "))
 			handled[app] = true
 		}
 	}
-	for _, app := range sortedKeys(be) {
+	for _, app := range slices.Sorted(maps.Keys(be)) {
 		if _, ok := he[app]; !ok {
 			l.add("", "app %s removed (%s)", app, strings.Join(be[app], ", "))
 			if slices.Contains(be[app], c.prod()) {
@@ -398,7 +399,7 @@ func platformFacts(l *lines, d UnitDiff, bo, ho map[string]*object) bool {
 				facts = append(facts, fmt.Sprintf("%s %s→%s", q.name, orNone(a), orNone(b)))
 			}
 		}
-		for _, k := range sortedKeys(keys) {
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
 			if a, b := hard(pair[0], k), hard(pair[1], k); !named[k] && a != b {
 				facts = append(facts, fmt.Sprintf("%s %s→%s", k, orNone(a), orNone(b)))
 			}
@@ -446,7 +447,7 @@ func (c *comparison) quotaRisks(l *lines) {
 		return out
 	}
 	bq, hq := quotas(c.base), quotas(c.head)
-	for _, ns := range sortedKeys(c.head.GPU) {
+	for _, ns := range slices.Sorted(maps.Keys(c.head.GPU)) {
 		q := hq[ns]
 		if q == nil {
 			continue
@@ -527,7 +528,7 @@ func asMap(v any) map[string]any {
 
 func ofKind(objs map[string]*object, group, kind string) []*object {
 	var out []*object
-	for _, k := range sortedKeys(objs) {
+	for _, k := range slices.Sorted(maps.Keys(objs)) {
 		if o := objs[k]; o.group == group && o.kind == kind {
 			out = append(out, o)
 		}
@@ -613,7 +614,7 @@ func knativeRisks(l *lines, where string, d UnitDiff, bo, ho map[string]*object)
 		if b == nil || h == nil {
 			continue
 		}
-		for _, e := range kservice.UpdateErrors(b.m, h.m) {
+		for _, e := range admission.KnativeUpdateErrors(b.m, h.m) {
 			msg, _, _ := strings.Cut(e.Message, "\n")
 			msg = strings.TrimSuffix(strings.TrimSpace(msg), ":")
 			hint := ""

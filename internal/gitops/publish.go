@@ -3,6 +3,7 @@ package gitops
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -231,7 +232,7 @@ func applyFiles(s storer.EncodedObjectStorer, root plumbing.Hash, files map[stri
 		}
 	}
 	var c change
-	for _, p := range sortedKeys(files) {
+	for _, p := range slices.Sorted(maps.Keys(files)) {
 		h, err := ed.put(p, files[p])
 		if err != nil {
 			return change{}, err
@@ -346,13 +347,4 @@ func (req *Request) validate() error {
 		return fmt.Errorf("%w: MaxAttempts %d is negative", ErrInvalidRequest, req.MaxAttempts)
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -3,7 +3,9 @@ package importer
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -201,7 +203,7 @@ func diff(at string, in, out any, acc *[]difference) {
 		for k := range om {
 			keys[k] = true
 		}
-		for _, k := range generators.SortedKeys(keys) {
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
 			diff(join(at, k), im[k], om[k], acc)
 		}
 		return
@@ -267,7 +269,7 @@ func missing(at string, in, back any, out *[]string) {
 	switch x := in.(type) {
 	case map[string]any:
 		bm, _ := back.(map[string]any)
-		for _, k := range generators.SortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			bv, ok := bm[k]
 			if !ok {
 				if (at == "" && k == "status") || isZero(x[k]) {

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing/fstest"
@@ -226,9 +228,9 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 	}
 	if team == "" {
 		if len(ws.Platform.Teams) != 1 {
-			return nil, fmt.Errorf("set --team: the platform has teams %s", strings.Join(generators.SortedKeys(ws.Platform.Teams), ", "))
+			return nil, fmt.Errorf("set --team: the platform has teams %s", strings.Join(slices.Sorted(maps.Keys(ws.Platform.Teams)), ", "))
 		}
-		team = generators.SortedKeys(ws.Platform.Teams)[0]
+		team = slices.Sorted(maps.Keys(ws.Platform.Teams))[0]
 	}
 
 	// Translate.
@@ -277,7 +279,7 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 	appNode.set("team", team)
 	if len(labels) > 0 {
 		ln := &node{}
-		for _, k := range generators.SortedKeys(labels) {
+		for _, k := range slices.Sorted(maps.Keys(labels)) {
 			ln.set(k, labels[k])
 		}
 		appNode.set("labels", ln, "the objects' own labels")
@@ -682,7 +684,7 @@ func diffMaps(have, want map[string]any) map[string]any {
 func overlay(fsys fs.FS, dir string, files map[string][]byte, isNew bool, p *spec.Platform) (fs.FS, error) {
 	m := fstest.MapFS{}
 	if p != nil {
-		for _, name := range generators.SortedKeys(p.Components) {
+		for _, name := range slices.Sorted(maps.Keys(p.Components)) {
 			c := p.Components[name].Chart
 			if c == nil {
 				continue
@@ -768,7 +770,7 @@ func Write(root string, res *Result) error {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		for _, n := range generators.SortedKeys(res.Files) {
+		for _, n := range slices.Sorted(maps.Keys(res.Files)) {
 			if err := writeSync(filepath.Join(tmp, n), res.Files[n]); err != nil {
 				return err
 			}
@@ -781,7 +783,7 @@ func Write(root string, res *Result) error {
 		}
 		return nil
 	}
-	for _, n := range generators.SortedKeys(res.Files) {
+	for _, n := range slices.Sorted(maps.Keys(res.Files)) {
 		final := filepath.Join(target, n)
 		tmp := filepath.Join(target, "."+n+".import-tmp")
 		if err := writeSync(tmp, res.Files[n]); err != nil {
@@ -832,5 +834,5 @@ func serviceFeatures(svc *servingv1.Service) (context.Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kservice.WithFeatures(context.Background(), features)
+	return admission.WithKnativeFeatures(context.Background(), features)
 }

@@ -3,8 +3,10 @@ package importer
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -106,7 +108,7 @@ func TestGoldenRoundTrip(t *testing.T) {
 			}
 			must(t, Write(ws, res))
 			var out bytes.Buffer
-			for _, n := range sortedKeys(res.Files) {
+			for _, n := range slices.Sorted(maps.Keys(res.Files)) {
 				b, err := os.ReadFile(filepath.Join(ws, res.Dir, n))
 				if err != nil {
 					t.Fatal(err)
@@ -158,19 +160,6 @@ func roundTrip(t *testing.T, ws, app string, docs []Doc) {
 			}
 		}
 	}
-}
-
-func sortedKeys(m map[string][]byte) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
 }
 
 // TestCompareCatches shows the comparison can fail: a field the spec has

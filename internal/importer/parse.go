@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"encoding/json"
+
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -64,7 +66,7 @@ func Write(dir string, tree generators.Tree, opts Options) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range generators.SortedKeys(tree) {
+	for _, p := range slices.Sorted(maps.Keys(tree)) {
 		if err := s.Add(p, tree[p]); err != nil {
 			s.Abort()
 			return err

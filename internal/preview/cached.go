@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -201,7 +202,7 @@ func argoUnits(tree generators.Tree, src func(string) string, isEnv func(string)
 		}
 	}
 	var out []diff.Unit
-	for _, dir := range generators.SortedKeys(folders) {
+	for _, dir := range slices.Sorted(maps.Keys(folders)) {
 		files := folders[dir]
 		slices.Sort(files)
 		var y []byte

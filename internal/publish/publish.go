@@ -5,6 +5,7 @@ package publish
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -105,7 +106,7 @@ func Publish(ctx context.Context, p *spec.Platform, trees map[string]generators.
 	}
 	// The catalog goes last: it describes what the other repos deploy,
 	// and a docs repo that cannot be reached must not hold them back.
-	names := generators.SortedKeys(p.Repos)
+	names := slices.Sorted(maps.Keys(p.Repos))
 	if i := slices.Index(names, RepoDocs); i >= 0 {
 		names = append(slices.Delete(names, i, i+1), RepoDocs)
 	}
@@ -220,7 +221,7 @@ func OverrideURLs(p *spec.Platform, urls map[string]string) error {
 func checkURLs(p *spec.Platform, urls map[string]string) error {
 	for name := range urls {
 		if _, ok := p.Repos[name]; !ok {
-			return fmt.Errorf("--repo %s: the platform has no repo of that name; its repos are %s", name, strings.Join(generators.SortedKeys(p.Repos), ", "))
+			return fmt.Errorf("--repo %s: the platform has no repo of that name; its repos are %s", name, strings.Join(slices.Sorted(maps.Keys(p.Repos)), ", "))
 		}
 	}
 	return nil
@@ -256,10 +257,10 @@ func Message(subject, prefix string, res gitops.Result) string {
 		}
 	}
 	if subject == "" {
-		names := generators.SortedKeys(apps)
+		names := slices.Sorted(maps.Keys(apps))
 		switch {
 		case len(names) == 0:
-			subject = "dmls: update " + strings.Join(generators.SortedKeys(other), ", ")
+			subject = "dmls: update " + strings.Join(slices.Sorted(maps.Keys(other)), ", ")
 		case len(names) <= 3:
 			subject = "dmls: update " + strings.Join(names, ", ")
 		default:
@@ -269,11 +270,11 @@ func Message(subject, prefix string, res gitops.Result) string {
 	var b strings.Builder
 	b.WriteString(subject)
 	b.WriteString("\n\n")
-	for _, name := range generators.SortedKeys(apps) {
-		fmt.Fprintf(&b, "app %s: %s\n", name, strings.Join(generators.SortedKeys(apps[name]), ", "))
+	for _, name := range slices.Sorted(maps.Keys(apps)) {
+		fmt.Fprintf(&b, "app %s: %s\n", name, strings.Join(slices.Sorted(maps.Keys(apps[name])), ", "))
 	}
-	for _, name := range generators.SortedKeys(other) {
-		fmt.Fprintf(&b, "%s: %s\n", name, strings.Join(generators.SortedKeys(other[name]), ", "))
+	for _, name := range slices.Sorted(maps.Keys(other)) {
+		fmt.Fprintf(&b, "%s: %s\n", name, strings.Join(slices.Sorted(maps.Keys(other[name])), ", "))
 	}
 	fmt.Fprintf(&b, "\n%d added, %d changed, %d deleted\n", len(res.Added), len(res.Modified), len(res.Deleted))
 	return b.String()

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"path"
@@ -69,7 +70,7 @@ type Application struct {
 // folders dmls writes).
 func Applications(tree generators.Tree) []Application {
 	var out []Application
-	for _, p := range generators.SortedKeys(tree) {
+	for _, p := range slices.Sorted(maps.Keys(tree)) {
 		if !strings.HasPrefix(path.Base(p), "application-") {
 			continue
 		}

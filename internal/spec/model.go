@@ -127,4 +127,3 @@ func (a *App) Instance(env string) *Instance {
 	}
 	return nil
 }
-

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -158,7 +159,7 @@ func CreatedClaims(app *AppSpec) []Claim {
 	}
 	var out []Claim
 	add := func(from string, vols map[string]Volume) {
-		for _, name := range sortedKeys(vols) {
+		for _, name := range slices.Sorted(maps.Keys(vols)) {
 			if v := vols[name]; v.Create != nil {
 				out = append(out, Claim{Name: ClaimName(app.Name, name, v), From: from + "." + name, Volume: v})
 			}
@@ -171,13 +172,4 @@ func CreatedClaims(app *AppSpec) []Claim {
 		}
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"sync"
 
 	"cuelang.org/go/cue"
@@ -247,7 +249,7 @@ func (l *loader) checkRefs(data map[string]any, prov provenance.Map) diag.List {
 	team, isString := data[pathTeam].(string)
 	if _, ok := l.ws.Platform.Teams[team]; !ok && isString {
 		pos, _ := prov.Lookup(pathTeam)
-		d.Add(pos, pathTeam, "unknown team %q; the platform's teams are %s", team, quoteList(sortedKeys(l.ws.Platform.Teams)))
+		d.Add(pos, pathTeam, "unknown team %q; the platform's teams are %s", team, quoteList(slices.Sorted(maps.Keys(l.ws.Platform.Teams))))
 	}
 	envNames := make([]string, len(l.ws.Envs))
 	for i, e := range l.ws.Envs {
@@ -263,7 +265,7 @@ func (l *loader) checkRefs(data map[string]any, prov provenance.Map) diag.List {
 		}
 	}
 	if o, ok := data[pathOverrides].(map[string]any); ok {
-		for _, name := range sortedKeys(o) {
+		for _, name := range slices.Sorted(maps.Keys(o)) {
 			at := provenance.Join(pathOverrides, name)
 			pos, _ := prov.Lookup(at)
 			if l.ws.Env(name) == nil {

@@ -2,7 +2,9 @@ package workspace
 
 import (
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/dmls-project/dmls/internal/diag"
@@ -36,7 +38,7 @@ func (c *clusterChecker) add(at, format string, args ...any) {
 // GPU groups, the etcd layout and which subnets a group may name.
 func checkClusters(p *spec.Platform, prov provenance.Map) diag.List {
 	c := &clusterChecker{prov: prov}
-	for _, name := range sortedKeys(p.Clusters) {
+	for _, name := range slices.Sorted(maps.Keys(p.Clusters)) {
 		c.cluster(name, p.Clusters[name])
 	}
 	return c.diags
@@ -72,7 +74,7 @@ func (c *clusterChecker) cluster(name string, cl spec.KopsCluster) {
 	}
 	c.etcd(at, name, cl)
 
-	for _, g := range sortedKeys(cl.NodeGroups) {
+	for _, g := range slices.Sorted(maps.Keys(cl.NodeGroups)) {
 		c.nodeGroup(at+".nodeGroups."+g, name, g, cl)
 	}
 }
@@ -113,7 +115,7 @@ func (c *clusterChecker) subnets(at string, cl spec.KopsCluster) {
 		net  *net.IPNet
 	}
 	var done []parsed
-	for _, name := range sortedKeys(cl.Subnets) {
+	for _, name := range slices.Sorted(maps.Keys(cl.Subnets)) {
 		s := cl.Subnets[name]
 		sat := at + ".subnets." + name
 		if r := ec2.ZoneRegion(s.Zone); r != cl.Region {
@@ -151,7 +153,7 @@ func (c *clusterChecker) subnetRef(at, cluster string, cl spec.KopsCluster, subn
 	if _, ok := cl.Subnets[subnet]; ok {
 		return
 	}
-	c.add(at, "%q is not a subnet of cluster %s; an instance group may only name its own cluster's subnets: %s", subnet, cluster, quoteList(sortedKeys(cl.Subnets)))
+	c.add(at, "%q is not a subnet of cluster %s; an instance group may only name its own cluster's subnets: %s", subnet, cluster, quoteList(slices.Sorted(maps.Keys(cl.Subnets))))
 }
 
 func (c *clusterChecker) machine(at, name string) (ec2.Machine, bool) {

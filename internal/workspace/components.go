@@ -3,11 +3,11 @@ package workspace
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 
-	"github.com/dmls-project/dmls/generators"
-	"github.com/dmls-project/dmls/generators/components"
 	"github.com/dmls-project/dmls/internal/helmrender"
 	"github.com/dmls-project/dmls/internal/spec"
 )
@@ -32,7 +32,7 @@ func (l *loader) checkComponents(h interface{ Write([]byte) (int, error) }) {
 	}
 	knative := ""
 	bad := false
-	for _, name := range generators.SortedKeys(p.Components) {
+	for _, name := range slices.Sorted(maps.Keys(p.Components)) {
 		c := p.Components[name]
 		at := "components." + name
 		n := 0
@@ -47,7 +47,7 @@ func (l *loader) checkComponents(h interface{ Write([]byte) (int, error) }) {
 		for i, d := range c.DependsOn {
 			if _, ok := p.Components[d]; !ok || d == name {
 				bad = true
-				add(fmt.Sprintf("%s.dependsOn[%d]", at, i), "no other component named %q; the components are %s", d, quoteList(generators.SortedKeys(p.Components)))
+				add(fmt.Sprintf("%s.dependsOn[%d]", at, i), "no other component named %q; the components are %s", d, quoteList(slices.Sorted(maps.Keys(p.Components))))
 			}
 		}
 		if c.KnativeServing {
@@ -84,7 +84,7 @@ func (l *loader) checkComponents(h interface{ Write([]byte) (int, error) }) {
 		}
 	}
 	if !bad {
-		if _, err := components.Waves(p.Components); err != nil {
+		if _, err := spec.ComponentWaves(p.Components); err != nil {
 			add("components", "%v", err)
 		}
 	}

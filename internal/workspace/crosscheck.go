@@ -2,6 +2,8 @@ package workspace
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -132,7 +134,7 @@ type nodeGroup struct {
 
 func nodeGroups(cl *spec.KopsCluster) []nodeGroup {
 	var out []nodeGroup
-	for _, name := range sortedKeys(cl.NodeGroups) {
+	for _, name := range slices.Sorted(maps.Keys(cl.NodeGroups)) {
 		g := cl.NodeGroups[name]
 		ng := nodeGroup{name: name, max: g.MaxSize, gpu: g.GPU, gpus: -1}
 		for _, t := range g.MachineTypes() {
@@ -398,7 +400,7 @@ func QuotaLimits(ws *spec.Workspace) []QuotaLimit {
 	if ws.Platform == nil {
 		return out
 	}
-	for _, team := range sortedKeys(ws.Platform.Teams) {
+	for _, team := range slices.Sorted(maps.Keys(ws.Platform.Teams)) {
 		q := ws.Platform.Teams[team].Quota
 		if q == nil {
 			continue

@@ -3,6 +3,7 @@ package workspace
 import (
 	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -104,7 +105,7 @@ func (l *loader) fastInstances(ev *evaluator, checked cue.Value, data map[string
 // and every layer of it is a struct, else the top-level field whole.
 func touchedPaths(in envInput, data map[string]any) [][]string {
 	var out [][]string
-	for _, k := range sortedKeys(in.touched) {
+	for _, k := range slices.Sorted(maps.Keys(in.touched)) {
 		if _, ok := data[k].(map[string]any); k != pathTraining && k != pathServing || !ok {
 			out = append(out, []string{k})
 			continue
@@ -129,7 +130,7 @@ func touchedPaths(in envInput, data map[string]any) [][]string {
 			out = append(out, []string{k})
 			continue
 		}
-		for _, s := range sortedKeys(subs) {
+		for _, s := range slices.Sorted(maps.Keys(subs)) {
 			out = append(out, []string{k, s})
 		}
 	}

@@ -39,17 +39,19 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	"cuelang.org/go/cue"
 
-	"github.com/dmls-project/dmls/generators/kservice"
+	"github.com/dmls-project/dmls/internal/admission"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
@@ -381,7 +383,7 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 		pos, _ := prov.Lookup(at)
 		l.diags.Add(pos, at, format, args...)
 	}
-	for _, name := range sortedKeys(p.Secrets) {
+	for _, name := range slices.Sorted(maps.Keys(p.Secrets)) {
 		checkExternalSecret(add, provenance.Join(pathSecrets, name), p.Secrets[name])
 	}
 	l.warnCredentials(&p, prov)
@@ -413,7 +415,7 @@ const RuleCredentialsInURL = diag.RuleCredentialsInURL
 // strips them from everything it writes (repourl.Public), but a spec file
 // in git is no place for them.
 func (l *loader) warnCredentials(p *spec.Platform, prov provenance.Map) {
-	for _, name := range sortedKeys(p.Repos) {
+	for _, name := range slices.Sorted(maps.Keys(p.Repos)) {
 		u := p.Repos[name].URL
 		if !repourl.HasCredentials(u) {
 			continue
@@ -485,24 +487,24 @@ func (l *loader) checkEnvs() {
 		if name := e.Cluster.Name; name != "" {
 			if _, ok := p.Clusters[name]; !ok {
 				pos, _ := prov.Lookup("cluster.name")
-				l.diags.Add(pos, "cluster.name", "unknown cluster %q; the platform's clusters are %s", name, quoteList(sortedKeys(p.Clusters)))
+				l.diags.Add(pos, "cluster.name", "unknown cluster %q; the platform's clusters are %s", name, quoteList(slices.Sorted(maps.Keys(p.Clusters))))
 			}
 		}
 		if k := e.Serving.Knative; k != nil {
 			// Knative reads these as its webhook does; a value it cannot
 			// read would fail every Service's validation later.
-			if _, err := kservice.Config(nil, k); err != nil {
+			if _, err := admission.KnativeConfig(nil, k); err != nil {
 				pos, _ := prov.Lookup("serving.knative")
 				l.diags.Add(pos, "serving.knative", "%v", err)
 			}
 		}
 		owner := map[string]string{}
-		for _, team := range sortedKeys(e.Namespaces) {
+		for _, team := range slices.Sorted(maps.Keys(e.Namespaces)) {
 			ns := e.Namespaces[team]
 			at := "namespaces." + team
 			pos, _ := prov.Lookup(at)
 			if _, ok := p.Teams[team]; !ok {
-				l.diags.Add(pos, at, "unknown team %q; the platform's teams are %s", team, quoteList(sortedKeys(p.Teams)))
+				l.diags.Add(pos, at, "unknown team %q; the platform's teams are %s", team, quoteList(slices.Sorted(maps.Keys(p.Teams))))
 			}
 			if ns == p.ArgoCD.Namespace {
 				l.diags.Add(pos, at, "namespace %q is Argo CD's own; give the team a namespace of its own", ns)
@@ -515,7 +517,7 @@ func (l *loader) checkEnvs() {
 			}
 			owner[ns] = team
 		}
-		for _, name := range sortedKeys(p.Secrets) {
+		for _, name := range slices.Sorted(maps.Keys(p.Secrets)) {
 			if p.Secrets[name].Store == nil && e.SecretStore == nil && p.SecretStore == nil {
 				at := provenance.Join(pathSecrets, name)
 				pos, _ := l.ws.PlatformProv.Lookup(at)
@@ -593,15 +595,6 @@ func (l *loader) loadApps(ev *evaluator, opts Options) {
 		l.ws.Apps = append(l.ws.Apps, a)
 	}
 	sort.Slice(l.ws.Apps, func(i, j int) bool { return l.ws.Apps[i].Name < l.ws.Apps[j].Name })
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func quoteList(s []string) string {

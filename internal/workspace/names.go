@@ -2,6 +2,8 @@ package workspace
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
@@ -16,14 +18,14 @@ import (
 // AppProjects and repository path prefixes.
 func (l *loader) checkPlatformNames(prov provenance.Map) {
 	p := l.ws.Platform
-	for _, team := range sortedKeys(p.Teams) {
+	for _, team := range slices.Sorted(maps.Keys(p.Teams)) {
 		if who, ok := spec.ReservedTeams[team]; ok {
 			at := "teams." + team
 			pos, _ := prov.Lookup(at)
 			l.diags.Add(pos, at, "team name %q is taken: each team gets an Argo CD AppProject of its name, and %q is %s; name the team differently", team, team, who)
 		}
 	}
-	for _, name := range sortedKeys(p.Repos) {
+	for _, name := range slices.Sorted(maps.Keys(p.Repos)) {
 		at := "repos." + name + ".path"
 		if why := spec.RepoPathProblem(p.Repos[name].Path); why != "" {
 			pos, _ := prov.Lookup(at)
@@ -89,7 +91,7 @@ func (c *checker) names(a *spec.AppSpec) {
 		if tr.Stable != "" {
 			revision("serving.traffic.stable", tr.Stable)
 		}
-		for _, tag := range sortedKeys(tr.Tags) {
+		for _, tag := range slices.Sorted(maps.Keys(tr.Tags)) {
 			route("serving.traffic.tags."+tag, tag)
 			revision("serving.traffic.tags."+tag, tr.Tags[tag])
 		}

@@ -2,7 +2,9 @@ package workspace
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -46,7 +48,7 @@ func (l *loader) secretLiterals(app string, data map[string]any, prov provenance
 			if _, ok := x["configMapRef"]; ok {
 				return
 			}
-			for _, k := range sortedKeys(x) {
+			for _, k := range slices.Sorted(maps.Keys(x)) {
 				walk(provenance.Join(at, k), k, x[k])
 			}
 		case []any:
@@ -60,15 +62,15 @@ func (l *loader) secretLiterals(app string, data map[string]any, prov provenance
 			}
 		}
 	}
-	for _, k := range sortedKeys(data) {
+	for _, k := range slices.Sorted(maps.Keys(data)) {
 		switch k {
 		case pathName, pathTeam, pathEnvs, pathSecrets:
 			continue
 		case pathOverrides:
 			o, _ := data[k].(map[string]any)
-			for _, env := range sortedKeys(o) {
+			for _, env := range slices.Sorted(maps.Keys(o)) {
 				ov, _ := o[env].(map[string]any)
-				for _, f := range sortedKeys(ov) {
+				for _, f := range slices.Sorted(maps.Keys(ov)) {
 					if f != pathSecrets {
 						walk(provenance.Join(pathOverrides, env, f), f, ov[f])
 					}
@@ -182,7 +184,7 @@ func isEnvVarName(s string) bool {
 // that names none: the environment's secretStore, else the platform's. The
 // provenance of the filled-in store points at where it was set.
 func (l *loader) resolveStores(a *spec.AppSpec, env *spec.Environment, prov provenance.Map) {
-	for _, name := range sortedKeys(a.Secrets) {
+	for _, name := range slices.Sorted(maps.Keys(a.Secrets)) {
 		s := a.Secrets[name]
 		if s.Store != nil {
 			continue
@@ -233,7 +235,7 @@ func (c *checker) secrets(a *spec.AppSpec) {
 		c.add(at, "secret %q is not declared: declare it under secrets (an ExternalSecret from the store), or, for a Secret made outside dmls, ask the platform team to list it in existingSecrets in platform.cue; the app may use %s", name, quoteList(names))
 	}
 	container := func(at string, env map[string]spec.EnvValue, envFrom []spec.EnvSource) {
-		for _, k := range sortedKeys(env) {
+		for _, k := range slices.Sorted(maps.Keys(env)) {
 			v := env[k]
 			vat := provenance.Join(at, pathEnv, k)
 			if v.SecretRef != nil && v.ConfigMapRef != nil {
@@ -281,7 +283,7 @@ func (c *checker) secrets(a *spec.AppSpec) {
 	for _, n := range p.ExistingSecrets {
 		existing[n] = true
 	}
-	for _, name := range sortedKeys(a.Secrets) {
+	for _, name := range slices.Sorted(maps.Keys(a.Secrets)) {
 		at := provenance.Join(pathSecrets, name)
 		s := a.Secrets[name]
 		if _, ok := p.Secrets[name]; ok {
