@@ -1,14 +1,14 @@
 package docgen
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/dmls-project/dmls/generators"
 )
 
 // repoRoot is the repository root, seen from this package's folder.
@@ -23,10 +23,10 @@ func TestCLIReferenceIsCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, ok := want["dmls.md"]; !ok || len(want) < 10 {
-		t.Fatalf("the reference has %d pages and no dmls.md: %v", len(want), generators.SortedKeys(want))
+		t.Fatalf("the reference has %d pages and no dmls.md: %v", len(want), slices.Sorted(maps.Keys(want)))
 	}
 	dir := filepath.Join(repoRoot, CLIDir)
-	for _, name := range generators.SortedKeys(want) {
+	for _, name := range slices.Sorted(maps.Keys(want)) {
 		got, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Errorf("%s/%s: %v; run make docs", CLIDir, name, err)
@@ -61,8 +61,8 @@ func TestCLIReferenceIsDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(generators.SortedKeys(one), " ") != strings.Join(generators.SortedKeys(seven), " ") {
-		t.Fatalf("pages differ: %v and %v", generators.SortedKeys(one), generators.SortedKeys(seven))
+	if strings.Join(slices.Sorted(maps.Keys(one)), " ") != strings.Join(slices.Sorted(maps.Keys(seven)), " ") {
+		t.Fatalf("pages differ: %v and %v", slices.Sorted(maps.Keys(one)), slices.Sorted(maps.Keys(seven)))
 	}
 	for name := range one {
 		if string(one[name]) != string(seven[name]) {
@@ -102,7 +102,7 @@ func TestWriteCLIReference(t *testing.T) {
 	for _, e := range entries {
 		got = append(got, e.Name())
 	}
-	wantNames := append(generators.SortedKeys(want), "notes.txt")
+	wantNames := append(slices.Sorted(maps.Keys(want)), "notes.txt")
 	sort.Strings(wantNames)
 	if strings.Join(got, " ") != strings.Join(wantNames, " ") {
 		t.Fatalf("folder holds %v, want %v", got, wantNames)

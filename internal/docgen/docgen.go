@@ -5,14 +5,15 @@ package docgen
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
-	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/cli"
 )
 
@@ -99,7 +100,7 @@ func WriteCLIReference(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for _, name := range generators.SortedKeys(files) {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		if err := writeFile(filepath.Join(dir, name), files[name]); err != nil {
 			return err
 		}
