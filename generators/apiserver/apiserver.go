@@ -34,9 +34,9 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/kustomize"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/repourl"
-	"github.com/dmls-project/dmls/internal/spec"
-	"github.com/dmls-project/dmls/internal/status"
+	"github.com/dmls-project/dmls/internal/status/reads"
 )
 
 // Defaults of Config.
@@ -89,7 +89,7 @@ type Config struct {
 	Resources *corev1.ResourceRequirements
 	// ArgoCDNamespace and TeamNamespaces are where the server reads live
 	// status (internal/status): a Role and RoleBinding in each grants its
-	// ServiceAccount get, list and watch on the kinds status.Resources
+	// ServiceAccount get, list and watch on the kinds reads.Resources
 	// reads there, and nothing else. Team namespaces of environments on
 	// other clusters are not listed: the server reaches those through a
 	// kubeconfig of their own.
@@ -116,8 +116,8 @@ func (c *Config) defaults() error {
 	if c.Image == "" {
 		return fmt.Errorf("apiserver: no image")
 	}
-	if c.Repos[spec.RepoMLModel] == "" {
-		return fmt.Errorf("apiserver: no URL for repo %s, where the server reads the workspace", spec.RepoMLModel)
+	if c.Repos[layout.RepoMLModel] == "" {
+		return fmt.Errorf("apiserver: no URL for repo %s, where the server reads the workspace", layout.RepoMLModel)
 	}
 	if c.Namespace == "" {
 		c.Namespace = DefaultNamespace
@@ -331,15 +331,15 @@ const StatusRole = DefaultName + "-status"
 
 // Roles returns the Roles of the server: read-only ones in Argo CD's
 // namespace on the Applications and in each team namespace on the
-// workload kinds, with exactly the kinds and verbs of status.Resources and
-// status.Verbs (named StatusRole); and, for RefreshAnnotation, one that
+// workload kinds, with exactly the kinds and verbs of reads.Resources and
+// reads.Verbs (named StatusRole); and, for RefreshAnnotation, one that
 // may patch Applications (named <name>-refresh). c must have its defaults.
 func Roles(c Config) []*rbacv1.Role {
-	rules := func(scope status.Scope) []rbacv1.PolicyRule {
+	rules := func(scope reads.Scope) []rbacv1.PolicyRule {
 		var out []rbacv1.PolicyRule
-		for _, r := range status.Resources {
+		for _, r := range reads.Resources {
 			if r.Scope == scope {
-				out = append(out, rbacv1.PolicyRule{APIGroups: []string{r.GVR.Group}, Resources: []string{r.GVR.Resource}, Verbs: slices.Clone(status.Verbs)})
+				out = append(out, rbacv1.PolicyRule{APIGroups: []string{r.GVR.Group}, Resources: []string{r.GVR.Resource}, Verbs: slices.Clone(reads.Verbs)})
 			}
 		}
 		return out
@@ -348,14 +348,14 @@ func Roles(c Config) []*rbacv1.Role {
 	if c.Platform != "" {
 		labels[generators.LabelPartOf] = c.Platform
 	}
-	role := func(ns string, scope status.Scope) *rbacv1.Role {
+	role := func(ns string, scope reads.Scope) *rbacv1.Role {
 		return &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: statusRoleName(c), Namespace: ns, Labels: labels}, Rules: rules(scope)}
 	}
 	var out []*rbacv1.Role
 	if c.ArgoCDNamespace != "" {
-		out = append(out, role(c.ArgoCDNamespace, status.ArgoCDNamespace))
+		out = append(out, role(c.ArgoCDNamespace, reads.ArgoCDNamespace))
 		if c.RefreshAnnotation {
-			app := status.ResourceOf(status.KindApplication).GVR
+			app := reads.ResourceOf(reads.KindApplication).GVR
 			out = append(out, &rbacv1.Role{
 				ObjectMeta: metav1.ObjectMeta{Name: c.Name + "-refresh", Namespace: c.ArgoCDNamespace, Labels: labels},
 				Rules:      []rbacv1.PolicyRule{{APIGroups: []string{app.Group}, Resources: []string{app.Resource}, Verbs: []string{"patch"}}},
@@ -363,7 +363,7 @@ func Roles(c Config) []*rbacv1.Role {
 		}
 	}
 	for _, ns := range slices.Compact(slices.Sorted(slices.Values(c.TeamNamespaces))) {
-		out = append(out, role(ns, status.TeamNamespaces))
+		out = append(out, role(ns, reads.TeamNamespaces))
 	}
 	return out
 }

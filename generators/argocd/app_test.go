@@ -11,6 +11,7 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/kustomize"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/render"
 )
 
@@ -20,7 +21,7 @@ func treeObjects(t *testing.T, tree generators.Tree) map[string]map[string]any {
 	t.Helper()
 	out := map[string]map[string]any{}
 	for p, b := range tree {
-		if path.Base(p) == kustomize.KustomizationFile {
+		if path.Base(p) == layout.KustomizationFile {
 			continue
 		}
 		var m map[string]any
@@ -105,7 +106,7 @@ func TestSyncPolicyShape(t *testing.T) {
 }
 
 // TestPathsMatchLayout checks that each Application reads the folder the
-// other generators write: app overlays (kustomize.OverlayDir), platform
+// other generators write: app overlays (layout.OverlayDir), platform
 // folders, and the roots' folders in this tree, all under the path prefix.
 func TestPathsMatchLayout(t *testing.T) {
 	in := fixtureInput(t)
@@ -133,8 +134,8 @@ func TestPathsMatchLayout(t *testing.T) {
 		layouts.Add("", lt)
 	}
 	exists := func(dir string) bool {
-		_, inLayout := layouts[dir+"/"+kustomize.KustomizationFile]
-		_, inTree := tree[dir+"/"+kustomize.KustomizationFile]
+		_, inLayout := layouts[dir+"/"+layout.KustomizationFile]
+		_, inTree := tree[dir+"/"+layout.KustomizationFile]
 		return inLayout || inTree
 	}
 	seen := 0
@@ -149,11 +150,11 @@ func TestPathsMatchLayout(t *testing.T) {
 		var want string
 		switch {
 		case app != "":
-			want = kustomize.OverlayDir(app, env)
+			want = layout.OverlayDir(app, env)
 		case name == PlatformApplicationName(env):
 			want = platformDir(env)
 		case name == EnvRootName(env):
-			want = EnvDir(env)
+			want = layout.ArgoCDEnvDir(env)
 		case name == RootName:
 			want = SharedDir
 		default:
@@ -201,7 +202,7 @@ func TestTreeBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{BootstrapDir: 2, SharedDir: 6, EnvDir("dev"): 3, EnvDir("prod"): 2}
+	want := map[string]int{BootstrapDir: 2, SharedDir: 6, layout.ArgoCDEnvDir("dev"): 3, layout.ArgoCDEnvDir("prod"): 2}
 	for dir, n := range want {
 		out, err := render.Build(tree, dir)
 		if err != nil {

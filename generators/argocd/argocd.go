@@ -20,6 +20,7 @@ import (
 	"github.com/dmls-project/dmls/generators/externalsecret"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/generators/kustomize"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/repourl"
@@ -38,16 +39,11 @@ const (
 	// where its Applications and AppProjects live.
 	InClusterServer = "https://kubernetes.default.svc"
 
-	// Dir holds every Argo CD object, under the k8s-config path prefix.
-	Dir = "argocd"
 	// BootstrapDir is what the platform team applies by hand, once.
-	BootstrapDir = Dir + "/bootstrap"
+	BootstrapDir = layout.ArgoCDDir + "/bootstrap"
 	// SharedDir holds the objects the Argo CD instance has once.
-	SharedDir = Dir + "/shared"
+	SharedDir = layout.ArgoCDDir + "/shared"
 )
-
-// EnvDir is the folder of one environment's Applications.
-func EnvDir(env string) string { return Dir + "/" + env }
 
 // EnvRootName names the root Application of one environment.
 func EnvRootName(env string) string { return spec.EnvRootName(env) }
@@ -87,9 +83,9 @@ type Source struct {
 
 // SourceOf returns the k8s-config repo of p.
 func SourceOf(p *spec.Platform) (Source, error) {
-	r, ok := p.Repos[spec.RepoK8sConfig]
+	r, ok := p.Repos[layout.RepoK8sConfig]
 	if !ok || r.URL == "" {
-		return Source{}, fmt.Errorf("platform repos.%q.url is not set: Argo CD reads every Application from the k8s-config repo", spec.RepoK8sConfig)
+		return Source{}, fmt.Errorf("platform repos.%q.url is not set: Argo CD reads every Application from the k8s-config repo", layout.RepoK8sConfig)
 	}
 	return Source{RepoURL: repourl.Public(r.URL), Branch: r.Branch, Path: r.Path}, nil
 }
@@ -416,7 +412,7 @@ func application(p *spec.Platform, env *spec.Environment, src Source, a App, nam
 		},
 		Spec: v1alpha1.ApplicationSpec{
 			Project:           a.Team,
-			Source:            src.at(kustomize.OverlayDir(a.Name, env.Name)),
+			Source:            src.at(layout.OverlayDir(a.Name, env.Name)),
 			Destination:       v1alpha1.ApplicationDestination{Server: env.Cluster.Server, Namespace: ns},
 			SyncPolicy:        syncPolicy(),
 			IgnoreDifferences: ignore,
@@ -438,7 +434,7 @@ func Roots(p *spec.Platform, envs []*spec.Environment, src Source) ([]generators
 	}
 	var out []generators.Object
 	for _, env := range envs {
-		obj, err := root(p, src, EnvRootName(env.Name), EnvDir(env.Name), WaveWorkloads, platformLabels(p, env.Name))
+		obj, err := root(p, src, EnvRootName(env.Name), layout.ArgoCDEnvDir(env.Name), WaveWorkloads, platformLabels(p, env.Name))
 		if err != nil {
 			return nil, err
 		}
@@ -688,7 +684,7 @@ func Tree(in Input) (generators.Tree, error) {
 	known := map[string]bool{}
 	for _, env := range in.Envs {
 		known[env.Name] = true
-		dir := EnvDir(env.Name)
+		dir := layout.ArgoCDEnvDir(env.Name)
 		if err := checkPlatform(p, []*spec.Environment{env}); err != nil {
 			return nil, err
 		}
@@ -705,7 +701,7 @@ func Tree(in Input) (generators.Tree, error) {
 		}
 		var files []string
 		for f := range envTree {
-			if f != kustomize.KustomizationFile {
+			if f != layout.KustomizationFile {
 				files = append(files, f)
 			}
 		}
@@ -730,7 +726,7 @@ func Tree(in Input) (generators.Tree, error) {
 					return fmt.Errorf("%s: %w", dir, err)
 				}
 				for f, b := range t {
-					if f != kustomize.KustomizationFile {
+					if f != layout.KustomizationFile {
 						l = laidOut{file: f, data: b}
 					}
 				}
@@ -747,7 +743,7 @@ func Tree(in Input) (generators.Tree, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
-		envTree[kustomize.KustomizationFile] = k
+		envTree[layout.KustomizationFile] = k
 		tree.Add(dir, envTree)
 	}
 	for _, a := range in.Apps {
@@ -780,7 +776,7 @@ func checkPlatform(p *spec.Platform, envs []*spec.Environment) error {
 			return fmt.Errorf("nil environment")
 		}
 		if _, ok := spec.ReservedEnvs[env.Name]; ok {
-			return fmt.Errorf("environment %s (overlays/%s.cue): the name is taken by the %s folder; name the environment differently", env.Name, env.Name, path.Join(Dir, env.Name))
+			return fmt.Errorf("environment %s (overlays/%s.cue): the name is taken by the %s folder; name the environment differently", env.Name, env.Name, path.Join(layout.ArgoCDDir, env.Name))
 		}
 		if seen[env.Name] {
 			return fmt.Errorf("environment %s is listed twice", env.Name)

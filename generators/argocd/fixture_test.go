@@ -6,6 +6,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/kservice"
 	"github.com/dmls-project/dmls/generators/tfjob"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -26,10 +27,10 @@ func fixturePlatform() *spec.Platform {
 			"ml-serving":  {},
 		},
 		Repos: map[string]spec.Repo{
-			spec.RepoK8sConfig:      {URL: "https://git.example.com/dmls/k8s-config.git", Branch: "main", Path: "clusters/ml"},
-			spec.RepoKubeflowConfig: {URL: "https://git.example.com/dmls/kubeflow-config.git", Branch: "main"},
-			spec.RepoInfra:          {URL: "https://git.example.com/dmls/infra.git", Branch: "main"},
-			spec.RepoMLModel:        {URL: "https://git.example.com/dmls/ml-model.git", Branch: "main"},
+			layout.RepoK8sConfig:      {URL: "https://git.example.com/dmls/k8s-config.git", Branch: "main", Path: "clusters/ml"},
+			layout.RepoKubeflowConfig: {URL: "https://git.example.com/dmls/kubeflow-config.git", Branch: "main"},
+			layout.RepoInfra:          {URL: "https://git.example.com/dmls/infra.git", Branch: "main"},
+			layout.RepoMLModel:        {URL: "https://git.example.com/dmls/ml-model.git", Branch: "main"},
 		},
 		ArgoCD: spec.ArgoCD{Namespace: "argocd"},
 	}

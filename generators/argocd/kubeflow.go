@@ -11,6 +11,7 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -83,7 +84,7 @@ func PlatformLabels(p *spec.Platform) map[string]string { return platformLabels(
 
 func kubeflowRoot(p *spec.Platform, k *KubeflowRoot) (generators.Object, error) {
 	if k.Source.RepoURL == "" {
-		return generators.Object{}, fmt.Errorf("platform repos.%q.url is not set: the components' Applications live there", spec.RepoKubeflowConfig)
+		return generators.Object{}, fmt.Errorf("platform repos.%q.url is not set: the components' Applications live there", layout.RepoKubeflowConfig)
 	}
 	app := &v1alpha1.Application{
 		ObjectMeta: metav1.ObjectMeta{

@@ -18,10 +18,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
-	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // Dir is the catalog's folder in the docs repo, the one dmls owns there.
@@ -145,7 +145,7 @@ func page(in Input, a App) string {
 	for _, f := range app.Files {
 		files = append(files, "`"+path.Base(f)+"`")
 	}
-	fmt.Fprintf(&b, "| Spec | `%s/%s/` in ml-model: %s |\n", workspace.AppsDir, app.Dir, strings.Join(files, ", "))
+	fmt.Fprintf(&b, "| Spec | `%s/%s/` in ml-model: %s |\n", layout.AppsDir, app.Dir, strings.Join(files, ", "))
 	if c, ok := in.Changes[app.Name]; ok && c.Commit != "" {
 		fmt.Fprintf(&b, "| Last change | `%s` on %s by %s: %s |\n", short(c.Commit), cell(c.Date), cell(c.Author), cell(c.Subject))
 	} else {

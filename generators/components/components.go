@@ -52,18 +52,10 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/argocd"
 	"github.com/dmls-project/dmls/generators/kustomize"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
 )
-
-// Folders of the kubeflow-config repo, under its path prefix.
-const (
-	AppsDir = "argocd"
-	Dir     = "components"
-)
-
-// ComponentDir is where a rendered component's manifests live.
-func ComponentDir(name string) string { return Dir + "/" + name }
 
 // ConfigFeaturesName is Knative Serving's feature flags ConfigMap.
 const ConfigFeaturesName = "config-features"
@@ -123,7 +115,7 @@ func Generate(in Input) (*Output, error) {
 		return nil, nil
 	}
 	if in.Repo.RepoURL == "" {
-		return nil, fmt.Errorf("platform repos.%q.url is not set: the components are published there", spec.RepoKubeflowConfig)
+		return nil, fmt.Errorf("platform repos.%q.url is not set: the components are published there", layout.RepoKubeflowConfig)
 	}
 	waves, err := spec.ComponentWaves(p.Components)
 	if err != nil {
@@ -133,7 +125,7 @@ func Generate(in Input) (*Output, error) {
 	tree := generators.Tree{}
 	in.Repo.RepoURL = repourl.Public(in.Repo.RepoURL)
 	root := &argocd.KubeflowRoot{Source: in.Repo}
-	root.Source.Path = path.Join(in.Repo.Path, AppsDir)
+	root.Source.Path = path.Join(in.Repo.Path, layout.ArgoCDDir)
 	var apps []generators.Object
 	for _, name := range slices.Sorted(maps.Keys(p.Components)) {
 		c := p.Components[name]
@@ -156,7 +148,7 @@ func Generate(in Input) (*Output, error) {
 			if err != nil {
 				return nil, fmt.Errorf("components.%s: %w", name, err)
 			}
-			tree.Add(ComponentDir(name), t)
+			tree.Add(layout.ComponentDir(name), t)
 		}
 		for _, cl := range cls {
 			for _, ns := range append([]string{c.Namespace}, c.AlsoNamespaces...) {
@@ -176,7 +168,7 @@ func Generate(in Input) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	tree.Add(AppsDir, t)
+	tree.Add(layout.ArgoCDDir, t)
 	return &Output{Tree: tree, Root: root}, nil
 }
 
@@ -257,7 +249,7 @@ func source(name string, c spec.Component, in Input) (*v1alpha1.ApplicationSourc
 		return s, nil
 	case c.Chart != nil:
 		return &v1alpha1.ApplicationSource{RepoURL: in.Repo.RepoURL, TargetRevision: in.Repo.Branch,
-			Path: path.Join(in.Repo.Path, ComponentDir(name))}, nil
+			Path: path.Join(in.Repo.Path, layout.ComponentDir(name))}, nil
 	}
 	return nil, fmt.Errorf("components.%s: no source: set git, helm or chart", name)
 }

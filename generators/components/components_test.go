@@ -9,6 +9,7 @@ import (
 
 	"github.com/dmls-project/dmls/generators/argocd"
 	"github.com/dmls-project/dmls/internal/golden"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -67,7 +68,7 @@ func TestGolden(t *testing.T) {
 
 	// Two clusters: one Application per component and cluster.
 	for _, name := range []string{"cert-manager-dev", "cert-manager-prod", "kserve-dev", "kserve-prod", "knative-serving-dev"} {
-		if _, ok := out.Tree[AppsDir+"/application-"+name+".argocd.yaml"]; !ok {
+		if _, ok := out.Tree[layout.ArgoCDDir+"/application-"+name+".argocd.yaml"]; !ok {
 			t.Errorf("no Application %s", name)
 		}
 	}
@@ -87,8 +88,8 @@ func TestGolden(t *testing.T) {
 		"components/knative-serving/namespace-knative-serving.yaml":                             `argocd.argoproj.io/sync-wave: "-1"`,
 		"components/knative-serving/deployment-controller.knative-serving.yaml":                 `argocd.argoproj.io/sync-wave: "0"`,
 		"components/knative-serving/kservice-hello.knative-serving.yaml":                        `argocd.argoproj.io/sync-wave: "1"`,
-		AppsDir + "/application-kserve-prod.argocd.yaml":                                        `argocd.argoproj.io/sync-wave: "2"`,
-		AppsDir + "/application-kourier-prod.argocd.yaml":                                       `argocd.argoproj.io/sync-wave: "1"`,
+		layout.ArgoCDDir + "/application-kserve-prod.argocd.yaml":                               `argocd.argoproj.io/sync-wave: "2"`,
+		layout.ArgoCDDir + "/application-kourier-prod.argocd.yaml":                              `argocd.argoproj.io/sync-wave: "1"`,
 	}
 	for f, want := range waves {
 		if !strings.Contains(string(out.Tree[f]), want) {
@@ -110,7 +111,7 @@ func TestKustomizePatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := string(out.Tree[AppsDir+"/application-knative-serving-dev.argocd.yaml"])
+	app := string(out.Tree[layout.ArgoCDDir+"/application-knative-serving-dev.argocd.yaml"])
 	for _, want := range []string{"patches:", "name: config-features", "kubernetes.podspec-persistent-volume-claim: enabled", "kind: ConfigMap"} {
 		if !strings.Contains(app, want) {
 			t.Errorf("Application lacks %q:\n%s", want, app)

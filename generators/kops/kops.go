@@ -15,6 +15,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/ec2"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
 )
@@ -177,9 +178,6 @@ func Generate(name string, cl spec.KopsCluster) ([]generators.Object, error) {
 	return out, nil
 }
 
-// Dir is the folder of cluster name's manifests in the infra repo.
-func Dir(name string) string { return "kops/" + name }
-
 // Tree lays out the manifests of cluster name, one file each, relative to
 // the infra repo's path prefix: kops/<name>/cluster.yaml and
 // kops/<name>/instancegroups/<group>.yaml.
@@ -190,9 +188,9 @@ func Tree(name string, cl spec.KopsCluster) (generators.Tree, error) {
 	}
 	tree := generators.Tree{}
 	for _, o := range objs {
-		file := Dir(name) + "/cluster.yaml"
+		file := layout.KopsClusterDir(name) + "/cluster.yaml"
 		if o.GetKind() == "InstanceGroup" {
-			file = Dir(name) + "/instancegroups/" + o.GetName() + ".yaml"
+			file = layout.KopsClusterDir(name) + "/instancegroups/" + o.GetName() + ".yaml"
 		}
 		b, err := kustomize.Marshal(o.Object)
 		if err != nil {

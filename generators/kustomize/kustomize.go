@@ -13,11 +13,9 @@ import (
 	"sigs.k8s.io/kustomize/api/types"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/yamlenc"
 )
-
-// KustomizationFile is the name of kustomization files.
-const KustomizationFile = "kustomization.yaml"
 
 // Overlay is the objects of an app in one environment.
 type Overlay struct {
@@ -35,11 +33,6 @@ type App struct {
 	Overlays []Overlay
 }
 
-// BaseDir and OverlayDir are where an app's kustomizations live in the
-// config repo, relative to its path prefix.
-func BaseDir(app string) string         { return "apps/" + app + "/base" }
-func OverlayDir(app, env string) string { return "apps/" + app + "/overlays/" + env }
-
 // Layout returns the kustomize tree of one app: apps/<app>/base and
 // apps/<app>/overlays/<env>. Each overlay sets the namespace and the env
 // label, and patches what differs from the base with JSON 6902 patches.
@@ -47,7 +40,7 @@ func OverlayDir(app, env string) string { return "apps/" + app + "/overlays/" + 
 // there are deleted with a strategic-merge delete patch.
 func Layout(a App) (generators.Tree, error) {
 	tree := generators.Tree{}
-	base := BaseDir(a.Name)
+	base := layout.BaseDir(a.Name)
 	k := newKustomization()
 	baseByID := map[string]*unstructured.Unstructured{}
 	for _, o := range a.Base {
@@ -59,11 +52,11 @@ func Layout(a App) (generators.Tree, error) {
 		k.Resources = append(k.Resources, file)
 		baseByID[o.ID()] = u
 	}
-	if err := put(tree, base+"/"+KustomizationFile, k); err != nil {
+	if err := put(tree, base+"/"+layout.KustomizationFile, k); err != nil {
 		return nil, err
 	}
 	for _, ov := range a.Overlays {
-		dir := OverlayDir(a.Name, ov.Env)
+		dir := layout.OverlayDir(a.Name, ov.Env)
 		k := newKustomization()
 		k.Namespace = ov.Namespace
 		k.Resources = []string{"../../base"}
@@ -107,7 +100,7 @@ func Layout(a App) (generators.Tree, error) {
 			}
 			k.Patches = append(k.Patches, types.Patch{Path: file})
 		}
-		if err := put(tree, dir+"/"+KustomizationFile, k); err != nil {
+		if err := put(tree, dir+"/"+layout.KustomizationFile, k); err != nil {
 			return nil, err
 		}
 	}
@@ -279,7 +272,7 @@ func Plain(objs []generators.Object) (generators.Tree, error) {
 		}
 		k.Resources = append(k.Resources, file)
 	}
-	if err := put(tree, KustomizationFile, k); err != nil {
+	if err := put(tree, layout.KustomizationFile, k); err != nil {
 		return nil, err
 	}
 	return tree, nil
@@ -293,7 +286,7 @@ func PlainKustomization(resources []string) ([]byte, error) {
 	k.Resources = resources
 	b, err := Marshal(k)
 	if err != nil {
-		return nil, fmt.Errorf("marshal %s: %w", KustomizationFile, err)
+		return nil, fmt.Errorf("marshal %s: %w", layout.KustomizationFile, err)
 	}
 	return b, nil
 }

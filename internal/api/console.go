@@ -8,7 +8,7 @@ import (
 
 	"github.com/dmls-project/dmls/internal/console"
 	"github.com/dmls-project/dmls/internal/gitops"
-	"github.com/dmls-project/dmls/internal/workspace"
+	"github.com/dmls-project/dmls/internal/layout"
 )
 
 // historyLength is how many commits the history route returns.
@@ -63,6 +63,6 @@ func (s *Server) appHistory(req *request) *response {
 	if err != nil {
 		return errorResponse(gitFailure("read ml-model", err))
 	}
-	dir := path.Join(s.cfg.Prefix, workspace.AppsDir, ent.dir)
+	dir := path.Join(s.cfg.Prefix, layout.AppsDir, ent.dir)
 	return &response{status: http.StatusOK, body: map[string]any{"items": h.Log([]string{dir}, historyLength)}}
 }

@@ -9,9 +9,9 @@ import (
 
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/preview"
 	"github.com/dmls-project/dmls/internal/specops"
-	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // queryDryRun is the query parameter of every change route that asks for
@@ -84,7 +84,7 @@ func (s *Server) dryRun(req *request, team string, op specops.Operation) *respon
 func withChanges(files map[string][]byte, changes map[string][]byte) map[string][]byte {
 	out := maps.Clone(files)
 	for dir, b := range changes {
-		prefix := path.Join(workspace.AppsDir, dir) + "/"
+		prefix := path.Join(layout.AppsDir, dir) + "/"
 		for f := range out {
 			if strings.HasPrefix(f, prefix) {
 				delete(out, f)

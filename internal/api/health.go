@@ -14,8 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/repourl"
-	"github.com/dmls-project/dmls/internal/spec"
 )
 
 // health is what /readyz reports beyond startup and shutdown: the git
@@ -121,12 +121,12 @@ func (h *health) status(details bool) (int, string) {
 		return ": " + repourl.Scrub(e)
 	}
 	code := http.StatusOK
-	if e, ok := h.git[spec.RepoMLModel]; ok {
+	if e, ok := h.git[layout.RepoMLModel]; ok {
 		code = http.StatusServiceUnavailable
-		fmt.Fprintf(&b, "not ready: git repo %s unreachable%s\n", spec.RepoMLModel, why(e))
+		fmt.Fprintf(&b, "not ready: git repo %s unreachable%s\n", layout.RepoMLModel, why(e))
 	}
 	for _, repo := range slices.Sorted(maps.Keys(h.git)) {
-		if repo != spec.RepoMLModel {
+		if repo != layout.RepoMLModel {
 			fmt.Fprintf(&b, "degraded: git repo %s unreachable (config not published)%s\n", repo, why(h.git[repo]))
 		}
 	}
@@ -201,7 +201,7 @@ func (s *Server) probeRepos(ctx context.Context) {
 	if sn := s.store.latestSnapshot(); sn != nil && sn.platform() != nil {
 		p := sn.platform()
 		for _, name := range s.health.usedRepos() {
-			if r, ok := p.Repos[name]; ok && name != spec.RepoMLModel {
+			if r, ok := p.Repos[name]; ok && name != layout.RepoMLModel {
 				targets = append(targets, gitops.Target{Name: name, URL: r.URL, Branch: r.Branch})
 			}
 		}

@@ -15,8 +15,8 @@ import (
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/publish"
-	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -54,7 +54,7 @@ func (r *repos) expectedConfig(t testing.TB) map[string]string {
 		t.Fatal(err)
 	}
 	out := map[string]string{}
-	for p, b := range res.Repos(ws.Platform)[spec.RepoK8sConfig] {
+	for p, b := range res.Repos(ws.Platform)[layout.RepoK8sConfig] {
 		out[p] = string(b)
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/specops"
 	"github.com/dmls-project/dmls/internal/status"
@@ -131,15 +132,15 @@ func (s *Server) appStatus(req *request, section string) *response {
 	}
 	p := sn.platform()
 	clusters.ArgoCDNamespace = p.ArgoCD.Namespace
-	repo := p.Repos[spec.RepoK8sConfig]
-	k8s := gitops.Target{Name: spec.RepoK8sConfig, URL: repo.URL, Branch: repo.Branch}
+	repo := p.Repos[layout.RepoK8sConfig]
+	k8s := gitops.Target{Name: layout.RepoK8sConfig, URL: repo.URL, Branch: repo.Branch}
 	targets := kube.AppTargets(ent.built, env, repo.Path)
 	read := func(ctx context.Context) *status.View {
 		// What dmls published to k8s-config; when it cannot be read,
 		// states follow Argo CD's revision.
 		var pub kube.Published
 		if h, err := s.history.get(ctx, k8s, s.cfg.Auth); err != nil {
-			s.log.Warn("status: cannot read what dmls published", "repo", spec.RepoK8sConfig, "error", err)
+			s.log.Warn("status: cannot read what dmls published", "repo", layout.RepoK8sConfig, "error", err)
 		} else {
 			pub = h
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/publish"
@@ -435,7 +436,7 @@ func (s *store) recoverGood(sn *snapshot) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		v, err := gitops.FolderHistory(ctx, s.target, s.auth, s.repoPath(path.Join(workspace.AppsDir, dir)), goodDepth)
+		v, err := gitops.FolderHistory(ctx, s.target, s.auth, s.repoPath(path.Join(layout.AppsDir, dir)), goodDepth)
 		cancel()
 		if err == nil && len(v) > 0 {
 			versions[dir] = v
@@ -459,7 +460,7 @@ func (s *store) recoverGood(sn *snapshot) {
 // last good versions, and reports whether one did.
 func (s *store) tryVersions(sn *snapshot, dir string, versions []gitops.FolderVersion) bool {
 	replace := func(files map[string][]byte, d string, with map[string][]byte) {
-		folder := path.Join(workspace.AppsDir, d)
+		folder := path.Join(layout.AppsDir, d)
 		for p := range files {
 			if strings.HasPrefix(p, folder+"/") {
 				delete(files, p)
@@ -477,7 +478,7 @@ func (s *store) tryVersions(sn *snapshot, dir string, versions []gitops.FolderVe
 		}
 	}
 	s.mu.Unlock()
-	folder := path.Join(s.repoPath(path.Join(workspace.AppsDir, dir))) + "/"
+	folder := path.Join(s.repoPath(path.Join(layout.AppsDir, dir))) + "/"
 	for _, v := range versions {
 		files := maps.Clone(base)
 		with := map[string][]byte{}
@@ -548,7 +549,7 @@ func (s *store) load(seq uint64, sha string, files map[string][]byte, unsafe map
 			}
 			e.diags = append(e.diags, d...)
 			e.app, e.built = nil, nil
-		} else if strings.HasPrefix(p, workspace.PlatformName+".") || strings.HasPrefix(p, workspace.OverlaysDir+"/") {
+		} else if strings.HasPrefix(p, layout.PlatformName+".") || strings.HasPrefix(p, layout.OverlaysDir+"/") {
 			base = append(base, d...)
 		}
 	}
@@ -659,7 +660,7 @@ var positionless = diagPos("")
 
 func diagPos(dir string) (p provenance.Pos) {
 	if dir != "" {
-		p.File = path.Join(workspace.AppsDir, dir)
+		p.File = path.Join(layout.AppsDir, dir)
 	}
 	return p
 }
@@ -676,7 +677,7 @@ func (s *store) withChanges(sn *snapshot, changes map[string][]byte) *snapshot {
 func (s *store) check(sn *snapshot, folders map[string]map[string][]byte) map[string]*appEntry {
 	files := maps.Clone(sn.files)
 	for dir, f := range folders {
-		prefix := path.Join(workspace.AppsDir, dir) + "/"
+		prefix := path.Join(layout.AppsDir, dir) + "/"
 		for p := range files {
 			if strings.HasPrefix(p, prefix) {
 				delete(files, p)
@@ -710,7 +711,7 @@ func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]b
 	var managed []string
 	next := maps.Clone(sn.files)
 	for _, dir := range slices.Sorted(maps.Keys(changes)) {
-		folder := path.Join(workspace.AppsDir, dir)
+		folder := path.Join(layout.AppsDir, dir)
 		managed = append(managed, s.repoPath(folder))
 		for p := range next {
 			if strings.HasPrefix(p, folder+"/") {
@@ -754,7 +755,7 @@ func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]b
 // observeGit tells health how a git operation on ml-model went.
 func (s *store) observeGit(err error) {
 	if s.health != nil {
-		s.health.observe(spec.RepoMLModel, err)
+		s.health.observe(layout.RepoMLModel, err)
 	}
 }
 
@@ -775,7 +776,7 @@ func unsafeOutside(unsafe map[string]string, changes map[string][]byte) map[stri
 func appFolders(files map[string][]byte) map[string]map[string][]byte {
 	out := map[string]map[string][]byte{}
 	for p, b := range files {
-		rest, ok := strings.CutPrefix(p, workspace.AppsDir+"/")
+		rest, ok := strings.CutPrefix(p, layout.AppsDir+"/")
 		if !ok {
 			continue
 		}
@@ -796,7 +797,7 @@ func appFolders(files map[string][]byte) map[string]map[string][]byte {
 
 // dirOf returns the app folder of a finding's file, apps/<dir>/...
 func dirOf(file string) string {
-	rest, ok := strings.CutPrefix(file, workspace.AppsDir+"/")
+	rest, ok := strings.CutPrefix(file, layout.AppsDir+"/")
 	if !ok {
 		return ""
 	}

@@ -11,9 +11,9 @@ import (
 	"github.com/dmls-project/dmls/generators/argocd"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/internal/apiclient"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/specops"
-	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // docOf returns the document of app name in sn: its app.json for an
@@ -31,7 +31,7 @@ func docOf(sn *snapshot, name string) (*specops.Doc, error) {
 		}
 		return &specops.Doc{Name: name, Data: map[string]any{"name": name, "team": team}, Managed: false}, nil
 	}
-	data, err := specops.DecodeJSON(sn.files[path.Join(workspace.AppsDir, e.dir, specFile)])
+	data, err := specops.DecodeJSON(sn.files[path.Join(layout.AppsDir, e.dir, specFile)])
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/publish"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/specops"
@@ -222,7 +223,7 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 		// change the Knative config-features in kubeflow-config (they
 		// follow the generated services); the infra repo follows only
 		// platform.cue and dmls publish.
-		Repos:    []string{spec.RepoK8sConfig, spec.RepoKubeflowConfig},
+		Repos:    []string{layout.RepoK8sConfig, layout.RepoKubeflowConfig},
 		Keep:     &w.s.store.repos,
 		Parallel: true,
 	}
@@ -390,14 +391,14 @@ func (w *writer) process(ctx context.Context, jobs []*job) {
 				sleepJitter(attempt)
 				continue
 			}
-			w.s.metrics.commits.WithLabelValues(spec.RepoMLModel, "failed").Inc()
+			w.s.metrics.commits.WithLabelValues(layout.RepoMLModel, "failed").Inc()
 			w.log().Error("commit to ml-model failed", "error", err, "jobs", len(jobs))
 			w.failAll(jobs, p, gitFailure("commit to ml-model", err))
 			return
 		}
-		w.s.metrics.commits.WithLabelValues(spec.RepoMLModel, "committed").Inc()
+		w.s.metrics.commits.WithLabelValues(layout.RepoMLModel, "committed").Inc()
 		cfg, warning := w.publishConfig(next)
-		w.answer(jobs, p, sn, next, append([]apiclient.Commit{{Repo: spec.RepoMLModel, SHA: next.sha}}, cfg...), warning)
+		w.answer(jobs, p, sn, next, append([]apiclient.Commit{{Repo: layout.RepoMLModel, SHA: next.sha}}, cfg...), warning)
 		return
 	}
 }
@@ -924,7 +925,7 @@ func (w *writer) replay(sn *snapshot, j *job) *outcome {
 	e := sn.entryByName(name)
 	res := &apiclient.Result{
 		RequestID: h.requestID, Operation: j.op.Kind(), Team: j.team, App: name, Changed: true,
-		Commits: []apiclient.Commit{{Repo: spec.RepoMLModel, SHA: h.commit}}, Applications: applications(e),
+		Commits: []apiclient.Commit{{Repo: layout.RepoMLModel, SHA: h.commit}}, Applications: applications(e),
 	}
 	switch j.op.SectionName() {
 	case specops.Training:

@@ -36,23 +36,15 @@ import (
 	"github.com/dmls-project/dmls/internal/admission"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/helmrender"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/parallel"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
-	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // appGenerators run, in this order, for every app instance.
 var appGenerators = []generators.Func{externalsecret.Generate, tfjob.Generate, kservice.Generate, inferenceservice.Generate}
-
-// APIServerDir is where the dmls API server component lives in the
-// k8s-config repo, when the platform asks for one.
-const APIServerDir = "platform/dmls-api"
-
-// PlatformDir is where the per-environment platform objects (team
-// namespaces and their guard rails) live in the k8s-config repo.
-func PlatformDir(env string) string { return "platform/" + env }
 
 // App is the generated output of one app.
 type App struct {
@@ -80,7 +72,7 @@ type Result struct {
 	// k8s-config repo's path prefix.
 	Platform generators.Tree
 	// PlatformObjects are the objects of each folder of Platform
-	// (PlatformDir(env), APIServerDir), which Plain lays out, so that
+	// (layout.PlatformDir(env), layout.APIServerDir), which Plain lays out, so that
 	// RenderPlatform renders them without kustomize.
 	PlatformObjects map[string][]generators.Object
 	// ArgoCD is the tree of the Argo CD objects (Applications,
@@ -232,7 +224,7 @@ func (m *Memo) plain(base string, objs []generators.Object) (generators.Tree, er
 				return nil, err
 			}
 			for f, b := range t {
-				if f != kustomize.KustomizationFile {
+				if f != layout.KustomizationFile {
 					l = railFile{file: f, data: b}
 				}
 			}
@@ -248,7 +240,7 @@ func (m *Memo) plain(base string, objs []generators.Object) (generators.Tree, er
 	if err != nil {
 		return nil, err
 	}
-	tree[kustomize.KustomizationFile] = k
+	tree[layout.KustomizationFile] = k
 	return tree, nil
 }
 
@@ -425,9 +417,9 @@ func WholeMemo(ws *spec.Workspace, apps []Kept, m *Memo) (*Result, error) {
 	}
 	var comps []argocd.Component
 	if api := ws.Platform.API; api != nil {
-		comps = append(comps, argocd.Component{Name: apiserver.DefaultName, Dir: APIServerDir, Namespace: api.Namespace})
+		comps = append(comps, argocd.Component{Name: apiserver.DefaultName, Dir: layout.APIServerDir, Namespace: api.Namespace})
 	}
-	at, err := argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: argoApps, PlatformDir: PlatformDir, Components: comps, Kubeflow: kroot, Memo: m.argocd()})
+	at, err := argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: argoApps, PlatformDir: layout.PlatformDir, Components: comps, Kubeflow: kroot, Memo: m.argocd()})
 	if err != nil {
 		return nil, err
 	}
@@ -466,7 +458,7 @@ func checkTree(ws *spec.Workspace, tree generators.Tree, m *Memo) diag.List {
 		name := names[i]
 		pos := pos
 		// A kops manifest (kops/<cluster>/...) points at its cluster.
-		if rest, ok := strings.CutPrefix(name, "kops/"); ok {
+		if rest, ok := strings.CutPrefix(name, layout.KopsDir+"/"); ok {
 			if p, ok := ws.PlatformProv.Lookup("clusters." + strings.SplitN(rest, "/", 2)[0]); ok {
 				pos = p
 			}
@@ -541,7 +533,7 @@ func (a *App) Render(env string) (out []byte, ok bool, err error) {
 		return nil, false, nil
 	}
 	out, err = kustomize.Build(
-		kustomize.App{Name: a.App.Name, Source: path.Join(workspace.AppsDir, a.App.Dir)},
+		kustomize.App{Name: a.App.Name, Source: path.Join(layout.AppsDir, a.App.Dir)},
 		kustomize.Overlay{Env: env, Namespace: in.Namespace, Objects: a.Objects[env]})
 	if err != nil {
 		return nil, true, fmt.Errorf("app %s in environment %s: %w", a.App.Name, env, err)
@@ -554,15 +546,15 @@ func (a *App) Render(env string) (out []byte, ok bool, err error) {
 // base and overlays.
 func BuildApp(p *spec.Platform, a *spec.App) (*App, error) { return buildApp(p, a, true) }
 
-// buildApp is BuildApp, without the kustomize tree unless layout is set.
-func buildApp(p *spec.Platform, a *spec.App, layout bool) (*App, error) {
+// buildApp is BuildApp, without the kustomize tree unless withTree is set.
+func buildApp(p *spec.Platform, a *spec.App, withTree bool) (*App, error) {
 	out := &App{App: a, Objects: map[string][]generators.Object{}, Ignore: map[string][]v1alpha1.ResourceIgnoreDifferences{}}
 	base, err := generate(p, a.Base)
 	if err != nil {
 		return nil, err
 	}
 	argocd.Annotate(base)
-	k := kustomize.App{Name: a.Name, Source: path.Join(workspace.AppsDir, a.Dir), Base: base}
+	k := kustomize.App{Name: a.Name, Source: path.Join(layout.AppsDir, a.Dir), Base: base}
 	var diags diag.List
 	envObjs := make([][]generators.Object, len(a.Envs))
 	var all []generators.Object
@@ -600,7 +592,7 @@ func buildApp(p *spec.Platform, a *spec.App, layout bool) (*App, error) {
 		return nil, err
 	}
 	out.Warnings = diags.Warnings()
-	if !layout {
+	if !withTree {
 		return out, nil
 	}
 	tree, err := kustomize.Layout(k)
@@ -744,8 +736,8 @@ func platformTree(ws *spec.Workspace, jobsIn func(env string) map[string][]strin
 		if err != nil {
 			return nil, nil, err
 		}
-		tree.Add(PlatformDir(env.Name), t)
-		objsOf[PlatformDir(env.Name)] = objs
+		tree.Add(layout.PlatformDir(env.Name), t)
+		objsOf[layout.PlatformDir(env.Name)] = objs
 	}
 	if api := ws.Platform.API; api != nil {
 		repos := map[string]string{}
@@ -781,14 +773,14 @@ func platformTree(ws *spec.Workspace, jobsIn func(env string) map[string][]strin
 		if err != nil {
 			return nil, nil, err
 		}
-		tree.Add(APIServerDir, t)
-		objsOf[APIServerDir] = objs
+		tree.Add(layout.APIServerDir, t)
+		objsOf[layout.APIServerDir] = objs
 	}
 	return tree, objsOf, nil
 }
 
 // RenderPlatform returns the rendered objects of the platform folder dir
-// (PlatformDir(env) or APIServerDir): byte for byte what kustomize builds
+// (layout.PlatformDir(env) or layout.APIServerDir): byte for byte what kustomize builds
 // from the folder of Platform, computed without kustomize
 // (kustomize.BuildPlain). ok is false when res has no such folder.
 func (r *Result) RenderPlatform(dir string) (out []byte, ok bool, err error) {
@@ -845,7 +837,7 @@ func Components(ws *spec.Workspace, features map[string]string) (*components.Out
 	if err := diags.Err(); err != nil {
 		return nil, err
 	}
-	repo := p.Repos[spec.RepoKubeflowConfig]
+	repo := p.Repos[layout.RepoKubeflowConfig]
 	return components.Generate(components.Input{
 		Platform: p, Envs: ws.Envs,
 		Repo:     argocd.Source{RepoURL: repo.URL, Branch: repo.Branch, Path: repo.Path},
@@ -899,8 +891,8 @@ func (r *Result) Repos(p *spec.Platform) map[string]generators.Tree {
 	for name := range p.Repos {
 		repos[name] = generators.Tree{}
 	}
-	k8s := repos[spec.RepoK8sConfig]
-	prefix := p.Repos[spec.RepoK8sConfig].Path
+	k8s := repos[layout.RepoK8sConfig]
+	prefix := p.Repos[layout.RepoK8sConfig].Path
 	for _, a := range r.Apps {
 		k8s.Add(prefix, a.Tree)
 	}
@@ -916,11 +908,11 @@ func (r *Result) Repos(p *spec.Platform) map[string]generators.Tree {
 		// left alone rather than cleared.
 		delete(repos, RepoDocs)
 	}
-	if kf, ok := repos[spec.RepoKubeflowConfig]; ok {
-		kf.Add(p.Repos[spec.RepoKubeflowConfig].Path, r.Kubeflow)
+	if kf, ok := repos[layout.RepoKubeflowConfig]; ok {
+		kf.Add(p.Repos[layout.RepoKubeflowConfig].Path, r.Kubeflow)
 	}
-	if infra, ok := repos[spec.RepoInfra]; ok {
-		infra.Add(p.Repos[spec.RepoInfra].Path, r.Infra)
+	if infra, ok := repos[layout.RepoInfra]; ok {
+		infra.Add(p.Repos[layout.RepoInfra].Path, r.Infra)
 	}
 	return repos
 }

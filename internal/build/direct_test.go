@@ -5,7 +5,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/dmls-project/dmls/generators/kustomize"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/render"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
@@ -136,7 +136,7 @@ func TestDirectRenderEqualsKustomize(t *testing.T) {
 					if !ok {
 						continue
 					}
-					want, err := render.Build(a.Tree, kustomize.OverlayDir(a.App.Name, env.Name))
+					want, err := render.Build(a.Tree, layout.OverlayDir(a.App.Name, env.Name))
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -168,7 +168,7 @@ func benchmarkRender(b *testing.B, viaKustomize bool) {
 		for _, a := range res.Apps {
 			for _, env := range ws.Envs {
 				if viaKustomize {
-					_, err = render.Build(a.Tree, kustomize.OverlayDir(a.App.Name, env.Name))
+					_, err = render.Build(a.Tree, layout.OverlayDir(a.App.Name, env.Name))
 				} else {
 					_, _, err = a.Render(env.Name)
 				}
@@ -208,9 +208,9 @@ func TestDirectPlatformRenderEqualsKustomize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dirs := []string{APIServerDir}
+			dirs := []string{layout.APIServerDir}
 			for _, env := range ws.Envs {
-				dirs = append(dirs, PlatformDir(env.Name))
+				dirs = append(dirs, layout.PlatformDir(env.Name))
 			}
 			n := 0
 			for _, r := range []*Result{res, whole} {
@@ -219,7 +219,7 @@ func TestDirectPlatformRenderEqualsKustomize(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					_, committed := r.Platform[dir+"/"+kustomize.KustomizationFile]
+					_, committed := r.Platform[dir+"/"+layout.KustomizationFile]
 					if ok != committed {
 						t.Fatalf("%s: RenderPlatform ok=%v, but the tree has the folder: %v", dir, ok, committed)
 					}

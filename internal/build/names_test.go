@@ -6,6 +6,7 @@ import (
 
 	"github.com/dmls-project/dmls/generators/apiserver"
 	"github.com/dmls-project/dmls/generators/argocd"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -14,12 +15,12 @@ import (
 // repo that sits beside the per-environment folders argocd/<env> and
 // platform/<env> is a reserved environment name.
 func TestReservedEnvsCoverFolders(t *testing.T) {
-	for _, dir := range []string{argocd.BootstrapDir, argocd.SharedDir, APIServerDir} {
+	for _, dir := range []string{argocd.BootstrapDir, argocd.SharedDir, layout.APIServerDir} {
 		env := path.Base(dir)
 		if got := spec.ReservedEnvs[env]; got != dir {
 			t.Errorf("spec.ReservedEnvs[%q] = %q, want %q", env, got, dir)
 		}
-		if argocd.EnvDir(env) != dir && PlatformDir(env) != dir {
+		if layout.ArgoCDEnvDir(env) != dir && layout.PlatformDir(env) != dir {
 			t.Errorf("%s is not where an environment named %q would write", dir, env)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/kustomize"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/yamlenc"
 )
 
@@ -91,7 +92,7 @@ func TestYAMLEncoderOnGeneratedObjects(t *testing.T) {
 func checkTreeDocs(t *testing.T, check func(string, any), tree generators.Tree) {
 	t.Helper()
 	for _, name := range slices.Sorted(maps.Keys(tree)) {
-		if strings.HasSuffix(name, "/"+kustomize.KustomizationFile) || name == kustomize.KustomizationFile {
+		if strings.HasSuffix(name, "/"+layout.KustomizationFile) || name == layout.KustomizationFile {
 			var k types.Kustomization
 			if err := yaml.Unmarshal(tree[name], &k); err != nil {
 				t.Fatalf("%s: %v", name, err)

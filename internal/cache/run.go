@@ -18,6 +18,7 @@ import (
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/diff"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/parallel"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
@@ -450,7 +451,7 @@ func (a *App) fix() {
 // platformOf is the Platform of a loaded and built workspace: its load
 // warnings are the workspace's less its apps'.
 func platformOf(ws *spec.Workspace, res *build.Result, opts Options) (*Platform, error) {
-	p := &Platform{Prefix: ws.Platform.Repos[spec.RepoK8sConfig].Path, Quotas: workspace.QuotaLimits(ws)}
+	p := &Platform{Prefix: ws.Platform.Repos[layout.RepoK8sConfig].Path, Quotas: workspace.QuotaLimits(ws)}
 	for _, name := range slices.Sorted(maps.Keys(ws.Platform.Components)) {
 		if c := ws.Platform.Components[name]; c.Chart != nil {
 			p.Charts = append(p.Charts, c.Chart.Path)

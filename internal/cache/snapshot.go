@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing/fstest"
 
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/workspace"
 	"github.com/dmls-project/dmls/schemas"
 )
@@ -72,8 +73,8 @@ func Read(fsys fs.FS, root, version string) (*Snapshot, error) {
 	platforms := 0
 	for _, e := range top {
 		name := e.Name()
-		isPlatform := strings.HasPrefix(name, workspace.PlatformName+".") && specExts[path.Ext(name)]
-		if !isPlatform && name != workspace.AppsDir && name != workspace.OverlaysDir {
+		isPlatform := strings.HasPrefix(name, layout.PlatformName+".") && specExts[path.Ext(name)]
+		if !isPlatform && name != layout.AppsDir && name != layout.OverlaysDir {
 			continue
 		}
 		if e.Type()&fs.ModeSymlink != 0 || (isPlatform && !e.Type().IsRegular()) || (!isPlatform && !e.IsDir()) {
@@ -89,7 +90,7 @@ func Read(fsys fs.FS, root, version string) (*Snapshot, error) {
 	if platforms != 1 {
 		return nil, fmt.Errorf("%w: %d platform specs", ErrUncacheable, platforms)
 	}
-	envs, err := specFiles(fsys, workspace.OverlaysDir)
+	envs, err := specFiles(fsys, layout.OverlaysDir)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +103,7 @@ func Read(fsys fs.FS, root, version string) (*Snapshot, error) {
 		}
 	}
 	s.Key = hex.EncodeToString(h.Sum(nil))
-	entries, err := fs.ReadDir(fsys, workspace.AppsDir)
+	entries, err := fs.ReadDir(fsys, layout.AppsDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %v", ErrUncacheable, err)
 	}
@@ -117,7 +118,7 @@ func Read(fsys fs.FS, root, version string) (*Snapshot, error) {
 		if !e.IsDir() {
 			continue
 		}
-		rel := path.Join(workspace.AppsDir, dir)
+		rel := path.Join(layout.AppsDir, dir)
 		files, err := specFiles(fsys, rel)
 		if err != nil {
 			return nil, err
@@ -202,8 +203,8 @@ type snapFS struct {
 // isSpec reports whether name is one of the files the snapshot holds.
 func isSpec(name string) bool {
 	top, _, _ := strings.Cut(name, "/")
-	return top == workspace.AppsDir || top == workspace.OverlaysDir ||
-		(name == top && strings.HasPrefix(name, workspace.PlatformName+".") && specExts[path.Ext(name)])
+	return top == layout.AppsDir || top == layout.OverlaysDir ||
+		(name == top && strings.HasPrefix(name, layout.PlatformName+".") && specExts[path.Ext(name)])
 }
 
 func (f *snapFS) Open(name string) (fs.File, error) {

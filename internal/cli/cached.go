@@ -16,6 +16,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/cache"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/outdir"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
@@ -288,12 +289,12 @@ func (g *globals) generateCached(cf cacheFlags, out string) (bool, error) {
 			t := generators.Tree{}
 			t.Add(prefix, a.Tree)
 			for p, b := range t {
-				if err := stream.Add(spec.RepoK8sConfig+"/"+p, b); err != nil {
+				if err := stream.Add(layout.RepoK8sConfig+"/"+p, b); err != nil {
 					return err
 				}
 			}
 			mu.Lock()
-			counts[spec.RepoK8sConfig] += len(t)
+			counts[layout.RepoK8sConfig] += len(t)
 			mu.Unlock()
 			return nil
 		},
@@ -308,7 +309,7 @@ func (g *globals) generateCached(cf cacheFlags, out string) (bool, error) {
 		return true, err
 	}
 	ws := r.Workspace
-	if ws.Platform.Repos[spec.RepoK8sConfig].Path != prefix {
+	if ws.Platform.Repos[layout.RepoK8sConfig].Path != prefix {
 		return false, nil // a stale entry could only say otherwise
 	}
 	g.warn(r.LoadWarnings)

@@ -11,9 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dmls-project/dmls/generators"
-	"github.com/dmls-project/dmls/generators/components"
-	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/build"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/outdir"
 	"github.com/dmls-project/dmls/internal/render"
 	"github.com/dmls-project/dmls/internal/spec"
@@ -180,8 +179,8 @@ func renderPlatform(ws *spec.Workspace, res *build.Result, envs []string, viaKus
 		}
 	}
 	files := generators.Tree{}
-	if _, ok := res.Platform[build.APIServerDir+"/"+kustomize.KustomizationFile]; ok {
-		y, err := renderPlatformDir(res, build.APIServerDir, viaKustomize)
+	if _, ok := res.Platform[layout.APIServerDir+"/"+layout.KustomizationFile]; ok {
+		y, err := renderPlatformDir(res, layout.APIServerDir, viaKustomize)
 		if err != nil {
 			return nil, err
 		}
@@ -191,8 +190,8 @@ func renderPlatform(ws *spec.Workspace, res *build.Result, envs []string, viaKus
 		// The manifests dmls renders from workspace charts, as committed
 		// to kubeflow-config.
 		for _, name := range slices.Sorted(maps.Keys(ws.Platform.Components)) {
-			dir := components.ComponentDir(name)
-			if _, ok := res.Kubeflow[dir+"/"+kustomize.KustomizationFile]; !ok {
+			dir := layout.ComponentDir(name)
+			if _, ok := res.Kubeflow[dir+"/"+layout.KustomizationFile]; !ok {
 				continue
 			}
 			y, err := render.Build(res.Kubeflow, dir)
@@ -203,7 +202,7 @@ func renderPlatform(ws *spec.Workspace, res *build.Result, envs []string, viaKus
 		}
 	}
 	for _, env := range envs {
-		y, err := renderPlatformDir(res, build.PlatformDir(env), viaKustomize)
+		y, err := renderPlatformDir(res, layout.PlatformDir(env), viaKustomize)
 		if err != nil {
 			return nil, err
 		}
@@ -234,7 +233,7 @@ func renderApp(a *build.App, envs []string, viaKustomize bool) ([][]byte, error)
 		var y []byte
 		var err error
 		if viaKustomize {
-			y, err = render.Build(a.Tree, kustomize.OverlayDir(a.App.Name, env))
+			y, err = render.Build(a.Tree, layout.OverlayDir(a.App.Name, env))
 		} else {
 			y, _, err = a.Render(env)
 		}

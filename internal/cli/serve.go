@@ -19,6 +19,7 @@ import (
 	"github.com/dmls-project/dmls/internal/api"
 	"github.com/dmls-project/dmls/internal/evallimit"
 	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/status/kube"
@@ -172,7 +173,7 @@ func (g *globals) repoFlags(flags []string) (map[string]string, error) {
 // mlModel finds the ml-model repo: --repo ml-model=URL, or the platform of
 // the workspace in -w. Other --repo names must be repos of that platform.
 func (g *globals) mlModel(urls map[string]string) (gitops.Target, string, error) {
-	target := gitops.Target{Name: spec.RepoMLModel}
+	target := gitops.Target{Name: layout.RepoMLModel}
 	var prefix string
 	var p *spec.Platform
 	if st, err := os.Stat(g.workspace); err == nil && st.IsDir() {
@@ -182,16 +183,16 @@ func (g *globals) mlModel(urls map[string]string) (gitops.Target, string, error)
 		}
 	}
 	if p != nil {
-		if r, ok := p.Repos[spec.RepoMLModel]; ok {
+		if r, ok := p.Repos[layout.RepoMLModel]; ok {
 			target.URL, target.Branch, prefix = r.URL, r.Branch, r.Path
 		}
 		for name := range urls {
-			if _, ok := p.Repos[name]; !ok && name != spec.RepoMLModel {
+			if _, ok := p.Repos[name]; !ok && name != layout.RepoMLModel {
 				return target, "", usageError{fmt.Errorf("--repo %s: the platform in %s has no repo of that name", name, g.workspace)}
 			}
 		}
 	}
-	if u, ok := urls[spec.RepoMLModel]; ok {
+	if u, ok := urls[layout.RepoMLModel]; ok {
 		target.URL = u
 	}
 	if target.URL == "" {

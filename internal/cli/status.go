@@ -16,8 +16,8 @@ import (
 
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/publish"
-	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/status"
 	"github.com/dmls-project/dmls/internal/status/kube"
 )
@@ -142,8 +142,8 @@ func (g *globals) runStatus(f statusFlags, app string) error {
 	if err != nil {
 		return err
 	}
-	repo := ws.Platform.Repos[spec.RepoK8sConfig]
-	target := gitops.Target{Name: spec.RepoK8sConfig, URL: repo.URL, Branch: repo.Branch}
+	repo := ws.Platform.Repos[layout.RepoK8sConfig]
+	target := gitops.Target{Name: layout.RepoK8sConfig, URL: repo.URL, Branch: repo.Branch}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

@@ -30,6 +30,7 @@ import (
 	"github.com/dmls-project/dmls/internal/admission"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -188,13 +189,13 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 		}
 		return nil, fmt.Errorf("load workspace %s: %w", root, err)
 	}
-	dir := path.Join(workspace.AppsDir, app)
+	dir := path.Join(layout.AppsDir, app)
 	existing := ws.App(app)
 	_, statErr := fs.Stat(fsys, dir)
 	if opts.Env == "" && (existing != nil || statErr == nil) {
 		where := dir
 		if existing != nil {
-			where = path.Join(workspace.AppsDir, existing.Dir)
+			where = path.Join(layout.AppsDir, existing.Dir)
 		}
 		return nil, &Error{Problems: []Problem{{Doc: orInput(t.appFrom), Message: fmt.Sprintf("app %s already exists (%s); import into one environment of it with --env ENV, or name a new app with --app", app, filepath.Join(root, where))}}}
 	}
@@ -220,7 +221,7 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 		if existing == nil {
 			return nil, fmt.Errorf("--env %s imports into an existing app, and there is no app %s; import without --env first", opts.Env, app)
 		}
-		dir = path.Join(workspace.AppsDir, existing.Dir)
+		dir = path.Join(layout.AppsDir, existing.Dir)
 	}
 	team := opts.Team
 	if existing != nil {
@@ -717,7 +718,7 @@ func overlay(fsys fs.FS, dir string, files map[string][]byte, isNew bool, p *spe
 		}
 		depth := strings.Count(p, "/")
 		if e.IsDir() {
-			if p == "." || p == workspace.OverlaysDir || p == workspace.AppsDir || (strings.HasPrefix(p, workspace.AppsDir+"/") && depth == 1) {
+			if p == "." || p == layout.OverlaysDir || p == layout.AppsDir || (strings.HasPrefix(p, layout.AppsDir+"/") && depth == 1) {
 				return nil
 			}
 			return fs.SkipDir
@@ -725,9 +726,7 @@ func overlay(fsys fs.FS, dir string, files map[string][]byte, isNew bool, p *spe
 		if e.Type()&fs.ModeSymlink != 0 || !e.Type().IsRegular() {
 			return nil
 		}
-		switch path.Ext(p) {
-		case ".cue", ".yaml", ".yml", ".json":
-		default:
+		if !layout.IsSpecFile(p) {
 			return nil
 		}
 		b, err := fs.ReadFile(fsys, p)

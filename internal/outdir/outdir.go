@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/layout"
 )
 
 // Marker is the file that marks a folder as dmls's output. Write puts it in
@@ -378,12 +379,12 @@ func checkPlace(dir, abs string, opts Options) error {
 		return fmt.Errorf("%w %s: it is inside a .git folder", ErrRefused, dir)
 	}
 	if ws != "" {
-		for _, d := range []string{"apps", "overlays"} {
+		for _, d := range []string{layout.AppsDir, layout.OverlaysDir} {
 			if Within(abs, filepath.Join(ws, d)) || Within(filepath.Join(ws, d), abs) {
 				return fmt.Errorf("%w %s: it is in the workspace's %s/ folder, which dmls reads as specs", ErrRefused, dir, d)
 			}
 		}
-		if filepath.Dir(abs) == ws && strings.HasPrefix(filepath.Base(abs), "platform.") {
+		if filepath.Dir(abs) == ws && strings.HasPrefix(filepath.Base(abs), layout.PlatformName+".") {
 			return fmt.Errorf("%w %s: it is the workspace's platform spec", ErrRefused, dir)
 		}
 	}

@@ -11,10 +11,10 @@ import (
 	"sync"
 
 	"github.com/dmls-project/dmls/generators"
-	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/cache"
 	"github.com/dmls-project/dmls/internal/diff"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -176,15 +176,15 @@ func (s *sideFiles) side(rev string, changed map[string]bool, opts Options) *dif
 				continue
 			}
 			d.Units = append(d.Units, diff.Unit{Key: env + "/" + a.Name, Kind: diff.KindApp, Env: env, App: a.Name, Title: a.Name + "/" + env,
-				Source: src(kustomize.OverlayDir(a.Name, env)), YAML: yamlOf(s.apps[a.Name][env])})
+				Source: src(layout.OverlayDir(a.Name, env)), YAML: yamlOf(s.apps[a.Name][env])})
 		}
 	}
 	for _, env := range s.run.Platform.Envs {
 		d.Units = append(d.Units, diff.Unit{Key: env + "/_platform", Kind: diff.KindPlatform, Env: env, Title: env + " platform",
-			Source: src(build.PlatformDir(env)), YAML: yamlOf(s.run.Platform.Rendered[env+"/_platform.yaml"])})
+			Source: src(layout.PlatformDir(env)), YAML: yamlOf(s.run.Platform.Rendered[env+"/_platform.yaml"])})
 	}
 	if y, ok := s.run.Platform.Rendered["_platform/dmls-api.yaml"]; ok {
-		d.Units = append(d.Units, diff.Unit{Key: "_platform/dmls-api", Kind: diff.KindPlatform, Title: "dmls-api (platform)", Source: src(build.APIServerDir), YAML: yamlOf(y)})
+		d.Units = append(d.Units, diff.Unit{Key: "_platform/dmls-api", Kind: diff.KindPlatform, Title: "dmls-api (platform)", Source: src(layout.APIServerDir), YAML: yamlOf(y)})
 	}
 	d.Units = append(d.Units, argoUnits(s.argocd, src, func(name string) bool { return slices.Contains(s.run.Platform.Envs, name) })...)
 	return d
@@ -197,7 +197,7 @@ func argoUnits(tree generators.Tree, src func(string) string, isEnv func(string)
 	folders := map[string][]string{}
 	for p := range tree {
 		dir, file := path.Split(p)
-		if file != kustomize.KustomizationFile {
+		if file != layout.KustomizationFile {
 			folders[strings.TrimSuffix(dir, "/")] = append(folders[strings.TrimSuffix(dir, "/")], p)
 		}
 	}

@@ -10,10 +10,10 @@ import (
 	"path"
 	"slices"
 
-	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/diff"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/render"
 	"github.com/dmls-project/dmls/internal/spec"
@@ -153,7 +153,7 @@ func changedApps(base, head *spec.Workspace) map[string]bool {
 func side(rev string, ws *spec.Workspace, res *build.Result, changed map[string]bool, opts Options) (*diff.Side, error) {
 	s := &diff.Side{Rev: rev, GPU: map[string]int{}}
 	prefix := ""
-	if r, ok := ws.Platform.Repos[spec.RepoK8sConfig]; ok {
+	if r, ok := ws.Platform.Repos[layout.RepoK8sConfig]; ok {
 		prefix = r.Path
 	}
 	src := func(dir string) string { return path.Join(prefix, dir) }
@@ -176,7 +176,7 @@ func side(rev string, ws *spec.Workspace, res *build.Result, changed map[string]
 			if !wantEnv(env) {
 				continue
 			}
-			dir := kustomize.OverlayDir(a.App.Name, env)
+			dir := layout.OverlayDir(a.App.Name, env)
 			y, _, err := a.Render(env)
 			if err != nil {
 				return nil, err
@@ -185,19 +185,19 @@ func side(rev string, ws *spec.Workspace, res *build.Result, changed map[string]
 		}
 	}
 	for _, env := range ws.Envs {
-		dir := build.PlatformDir(env.Name)
+		dir := layout.PlatformDir(env.Name)
 		y, err := renderPlatform(res, dir)
 		if err != nil {
 			return nil, err
 		}
 		s.Units = append(s.Units, diff.Unit{Key: env.Name + "/_platform", Kind: diff.KindPlatform, Env: env.Name, Title: env.Name + " platform", Source: src(dir), YAML: y})
 	}
-	if _, ok := res.Platform[build.APIServerDir+"/"+kustomize.KustomizationFile]; ok {
-		y, err := renderPlatform(res, build.APIServerDir)
+	if _, ok := res.Platform[layout.APIServerDir+"/"+layout.KustomizationFile]; ok {
+		y, err := renderPlatform(res, layout.APIServerDir)
 		if err != nil {
 			return nil, err
 		}
-		s.Units = append(s.Units, diff.Unit{Key: "_platform/dmls-api", Kind: diff.KindPlatform, Title: "dmls-api (platform)", Source: src(build.APIServerDir), YAML: y})
+		s.Units = append(s.Units, diff.Unit{Key: "_platform/dmls-api", Kind: diff.KindPlatform, Title: "dmls-api (platform)", Source: src(layout.APIServerDir), YAML: y})
 	}
 	s.Units = append(s.Units, argoUnits(res.ArgoCD, src, func(name string) bool { return ws.Env(name) != nil })...)
 	return s, nil

@@ -7,14 +7,14 @@ import (
 	"github.com/dmls-project/dmls/generators/catalog"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/spec"
-	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // RepoDocs is the repo of the model catalog.
 const RepoDocs = build.RepoDocs
 
-func init() { ManagedDirs[RepoDocs] = []string{catalog.Dir} }
+func init() { layout.ManagedDirs[RepoDocs] = []string{catalog.Dir} }
 
 // Catalog builds the catalog of a built workspace, with each app's last
 // change from the history of the repo that holds the workspace (ml-model)
@@ -47,7 +47,7 @@ func CatalogMemo(p *spec.Platform, res *build.Result, history *gitops.CommitGrap
 func LastChanges(history *gitops.CommitGraph, prefix string, apps []*spec.App) map[string]catalog.Change {
 	dirs := map[string][]string{}
 	for _, a := range apps {
-		dirs[a.Name] = []string{path.Join(prefix, workspace.AppsDir, a.Dir)}
+		dirs[a.Name] = []string{path.Join(prefix, layout.AppsDir, a.Dir)}
 	}
 	out := map[string]catalog.Change{}
 	for name, c := range history.LastChanges(dirs) {

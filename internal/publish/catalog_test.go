@@ -11,6 +11,7 @@ import (
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/gittest"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -58,7 +59,7 @@ func TestCatalogPublish(t *testing.T) {
 	infra := srv.CreateRepo(t, "infra")
 	u, p := srv.Credentials()
 	auth := gitops.Auth{Username: u, Password: p}
-	urls := map[string]string{spec.RepoK8sConfig: k8s, RepoDocs: docs, spec.RepoKubeflowConfig: kubeflow, spec.RepoInfra: infra}
+	urls := map[string]string{layout.RepoK8sConfig: k8s, RepoDocs: docs, layout.RepoKubeflowConfig: kubeflow, layout.RepoInfra: infra}
 	run := func(withCatalog bool) []Result {
 		t.Helper()
 		ws, err := workspace.Load(os.DirFS(dir), dir, workspace.Options{})
@@ -109,7 +110,7 @@ func TestCatalogPublish(t *testing.T) {
 			t.Errorf("no %s", f)
 		}
 	}
-	if rs := run(true); changed(rs, RepoDocs) || changed(rs, spec.RepoK8sConfig) {
+	if rs := run(true); changed(rs, RepoDocs) || changed(rs, layout.RepoK8sConfig) {
 		t.Errorf("publishing again changed something: %+v", rs)
 	}
 	if rs := run(false); changed(rs, RepoDocs) || len(srv.Files(t, "docs", "main")) != len(files) {

@@ -12,12 +12,11 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/dmls-project/dmls/generators/argocd"
-	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/gittest"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/render"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
@@ -70,25 +69,25 @@ func checkPublishes(t *testing.T, srv *gittest.Server, name string, ws *spec.Wor
 	// render: every overlay and platform folder builds.
 	for _, a := range res.Apps {
 		for _, in := range a.App.Envs {
-			if _, err := render.Build(a.Tree, kustomize.OverlayDir(a.App.Name, in.Env.Name)); err != nil {
+			if _, err := render.Build(a.Tree, layout.OverlayDir(a.App.Name, in.Env.Name)); err != nil {
 				t.Errorf("%s: render %s in %s: %v", name, a.App.Name, in.Env.Name, err)
 			}
 		}
 	}
 	for _, env := range ws.Envs {
-		if _, err := render.Build(res.ArgoCD, argocd.EnvDir(env.Name)); err != nil {
-			t.Errorf("%s: render %s: %v", name, argocd.EnvDir(env.Name), err)
+		if _, err := render.Build(res.ArgoCD, layout.ArgoCDEnvDir(env.Name)); err != nil {
+			t.Errorf("%s: render %s: %v", name, layout.ArgoCDEnvDir(env.Name), err)
 		}
 	}
 	// publish into a real bare repo.
 	srv.CreateRepo(t, name)
 	url := srv.RepoURL(name)
 	u, p := srv.Credentials()
-	if err := OverrideURLs(ws.Platform, map[string]string{spec.RepoK8sConfig: url}); err != nil {
+	if err := OverrideURLs(ws.Platform, map[string]string{layout.RepoK8sConfig: url}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Publish(context.Background(), ws.Platform, res.Repos(ws.Platform), Options{
-		URLs: map[string]string{spec.RepoK8sConfig: url}, Auth: gitops.Auth{Username: u, Password: p},
+		URLs: map[string]string{layout.RepoK8sConfig: url}, Auth: gitops.Auth{Username: u, Password: p},
 	}); err != nil {
 		t.Errorf("%s: publish: %v", name, err)
 		return

@@ -15,19 +15,10 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
 )
-
-// ManagedDirs are the folders dmls owns in each config repo, under the
-// repo's path prefix. Files there that dmls no longer generates are
-// deleted; everything else in the repo is left alone. kubeflow-config is
-// only published while the platform has components.
-var ManagedDirs = map[string][]string{
-	spec.RepoK8sConfig:      {"apps", "platform", "argocd"},
-	spec.RepoKubeflowConfig: {"argocd", "components"},
-	spec.RepoInfra:          {"kops"},
-}
 
 // TrailerSource names the workspace commit a config commit was made from.
 const TrailerSource = "Dmls-Source-Commit"
@@ -121,7 +112,7 @@ func Publish(ctx context.Context, p *spec.Platform, trees map[string]generators.
 		}
 		repo := p.Repos[name]
 		managed := managedDirs(name, repo.Path)
-		if name == spec.RepoKubeflowConfig && len(p.Components) == 0 {
+		if name == layout.RepoKubeflowConfig && len(p.Components) == 0 {
 			// A platform without components does not use kubeflow-config;
 			// publishing would only need the repo to be reachable.
 			managed = nil
@@ -229,7 +220,7 @@ func checkURLs(p *spec.Platform, urls map[string]string) error {
 
 func managedDirs(repo, prefix string) []string {
 	var out []string
-	for _, d := range ManagedDirs[repo] {
+	for _, d := range layout.ManagedDirs[repo] {
 		out = append(out, path.Join(prefix, d))
 	}
 	return out
@@ -247,11 +238,12 @@ func Message(subject, prefix string, res gitops.Result) string {
 	for _, p := range all {
 		rel := strings.TrimPrefix(strings.TrimPrefix(p, prefix), "/")
 		parts := strings.Split(rel, "/")
+		app, env, ok := layout.AppOf(rel)
 		switch {
-		case len(parts) >= 4 && parts[0] == "apps" && parts[2] == "overlays":
-			add(apps, parts[1], parts[3])
-		case len(parts) >= 3 && parts[0] == "apps":
-			add(apps, parts[1], "all environments")
+		case ok && env != "":
+			add(apps, app, env)
+		case ok:
+			add(apps, app, "all environments")
 		case len(parts) >= 2:
 			add(other, parts[0], parts[1])
 		}

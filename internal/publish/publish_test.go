@@ -12,7 +12,7 @@ import (
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/gittest"
-	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -49,9 +49,9 @@ func publishFS(t *testing.T, fsys fs.FS, url string, auth gitops.Auth, dryRun bo
 		t.Fatal(err)
 	}
 	urls := map[string]string{
-		spec.RepoK8sConfig:      url,
-		spec.RepoInfra:          strings.Replace(url, "k8s-config", "infra", 1),
-		spec.RepoKubeflowConfig: strings.Replace(url, "k8s-config", "kubeflow-config", 1),
+		layout.RepoK8sConfig:      url,
+		layout.RepoInfra:          strings.Replace(url, "k8s-config", "infra", 1),
+		layout.RepoKubeflowConfig: strings.Replace(url, "k8s-config", "kubeflow-config", 1),
 	}
 	if err := OverrideURLs(ws.Platform, urls); err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func publishFS(t *testing.T, fsys fs.FS, url string, auth gitops.Auth, dryRun bo
 	}
 	// Repos are published in name order: infra, k8s-config,
 	// kubeflow-config.
-	if len(out) == 3 && out[1].Name == spec.RepoK8sConfig {
+	if len(out) == 3 && out[1].Name == layout.RepoK8sConfig {
 		out[0], out[1] = out[1], out[0]
 	}
 	return out
@@ -89,7 +89,7 @@ func TestPublishExample(t *testing.T) {
 
 	fsys := exampleFS(t)
 	res := publishFS(t, fsys, url, auth, false)
-	if len(res) != 3 || !res[0].Changed || !res[1].Changed || !res[2].Changed || res[1].Name != spec.RepoInfra || res[2].Name != spec.RepoKubeflowConfig {
+	if len(res) != 3 || !res[0].Changed || !res[1].Changed || !res[2].Changed || res[1].Name != layout.RepoInfra || res[2].Name != layout.RepoKubeflowConfig {
 		t.Fatalf("first publish: %+v, want k8s-config, infra and kubeflow-config changed", res)
 	}
 	// The platform components: their Applications, and the manifests of
@@ -214,10 +214,10 @@ func TestPublishParallel(t *testing.T) {
 		t.Fatal(err)
 	}
 	urls := map[string]string{
-		spec.RepoK8sConfig:      url,
-		spec.RepoInfra:          strings.Replace(url, "k8s-config", "infra", 1),
-		spec.RepoKubeflowConfig: strings.Replace(url, "k8s-config", "kubeflow-config", 1),
-		RepoDocs:                docsURL,
+		layout.RepoK8sConfig:      url,
+		layout.RepoInfra:          strings.Replace(url, "k8s-config", "infra", 1),
+		layout.RepoKubeflowConfig: strings.Replace(url, "k8s-config", "kubeflow-config", 1),
+		RepoDocs:                  docsURL,
 	}
 	if err := OverrideURLs(ws.Platform, urls); err != nil {
 		t.Fatal(err)
@@ -258,15 +258,15 @@ func TestPublishParallel(t *testing.T) {
 	docsBefore := srv.Head(t, "docs", "main")
 	k8sBefore := srv.Head(t, "k8s-config", "main")
 	trees := res.Repos(ws.Platform)
-	trees[spec.RepoK8sConfig]["apps/extra/README.md"] = []byte("changed\n")
+	trees[layout.RepoK8sConfig]["apps/extra/README.md"] = []byte("changed\n")
 	trees[RepoDocs]["catalog/README.md"] = []byte("changed\n")
 	bad := maps.Clone(urls)
-	bad[spec.RepoInfra] = strings.Replace(url, "k8s-config", "no-such-repo", 1)
+	bad[layout.RepoInfra] = strings.Replace(url, "k8s-config", "no-such-repo", 1)
 	out, err = Publish(context.Background(), ws.Platform, trees, Options{URLs: bad, Auth: auth, Parallel: true})
 	if err == nil || !strings.Contains(err.Error(), "publish to infra") {
 		t.Fatalf("publish with infra unreachable: %v, want its error", err)
 	}
-	if len(out) != 2 || out[0].Name != spec.RepoK8sConfig || out[1].Name != spec.RepoKubeflowConfig {
+	if len(out) != 2 || out[0].Name != layout.RepoK8sConfig || out[1].Name != layout.RepoKubeflowConfig {
 		t.Errorf("results %+v, want k8s-config and kubeflow-config", out)
 	}
 	if srv.Head(t, "k8s-config", "main") == k8sBefore {

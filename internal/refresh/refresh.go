@@ -32,8 +32,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/repourl"
-	"github.com/dmls-project/dmls/internal/status"
+	"github.com/dmls-project/dmls/internal/status/reads"
 )
 
 // AnnotationRefresh is the annotation that makes Argo CD's controller
@@ -123,10 +124,7 @@ func Affected(apps []Application, p Push) []string {
 		if !s {
 			continue
 		}
-		dirs := []string{strings.Trim(a.Path, "/")}
-		if root, _, ok := strings.Cut(dirs[0], "/overlays/"); ok {
-			dirs = append(dirs, root+"/base")
-		}
+		dirs := layout.DirsOf(a.Path)
 		if len(paths) > 0 && slices.ContainsFunc(dirs, func(d string) bool { return d == "" || d == "." || changed[d] }) {
 			out = append(out, a.Name)
 		}
@@ -164,7 +162,7 @@ func normRepo(s string) string {
 // progress. Without permission to read Applications it patches at once.
 func Annotate(ctx context.Context, cl dynamic.Interface, ns string, apps []string) error {
 	var errs []string
-	ri := cl.Resource(status.ResourceOf(status.KindApplication).GVR).Namespace(ns)
+	ri := cl.Resource(reads.ResourceOf(reads.KindApplication).GVR).Namespace(ns)
 	deadline := time.Now().Add(PendingWait)
 	for _, name := range apps {
 		if err := annotate(ctx, ri, name, deadline); err != nil {

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/dmls-project/dmls/internal/layout"
 )
 
 // Reserved Knative route tags: dmls names the stable, canary and current
@@ -51,7 +53,7 @@ const (
 	DefaultProject = "default"
 	// APIServerName names the dmls API server component: its Application
 	// and its folder platform/dmls-api in the k8s-config repo.
-	APIServerName = "dmls-api"
+	APIServerName = layout.APIServerName
 )
 
 // TFJobName names the TFJob of a training run. A re-training bumps the run,
@@ -99,9 +101,9 @@ func PlatformApplicationName(env string) string { return "platform-" + env }
 // repo dmls already uses for something else, with that folder: argocd/<env>
 // and platform/<env> are per environment.
 var ReservedEnvs = map[string]string{
-	"bootstrap":   "argocd/bootstrap",
-	"shared":      "argocd/shared",
-	APIServerName: "platform/" + APIServerName,
+	"bootstrap":   layout.ArgoCDEnvDir("bootstrap"),
+	"shared":      layout.ArgoCDEnvDir("shared"),
+	APIServerName: layout.APIServerDir,
 }
 
 // ReservedTeams are the team names that cannot be AppProjects, with who

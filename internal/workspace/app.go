@@ -15,6 +15,7 @@ import (
 	"cuelang.org/go/cue"
 
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/schemas"
@@ -51,7 +52,7 @@ var schemaDigest = sync.OnceValue(func() string {
 // loadApp evaluates one app folder on its own: it needs only the platform
 // and the environments, so apps load in parallel and cache by Digest.
 func (l *loader) loadApp(ev *evaluator, dir string) (*spec.App, diag.List) {
-	rel := path.Join(AppsDir, dir)
+	rel := path.Join(layout.AppsDir, dir)
 	dirPos := l.filePos(rel)
 	var d diag.List
 	if !isDNSLabel(dir) {
@@ -96,7 +97,7 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*spec.App, diag.List) {
 // worker (EvalApp), so that both find the same. A valid app is cached
 // under digest.
 func (l *loader) evalApp(ev *evaluator, dir string, files []string, srcs [][]byte, digest string) (*spec.App, diag.List) {
-	dirPos := l.filePos(path.Join(AppsDir, dir))
+	dirPos := l.filePos(path.Join(layout.AppsDir, dir))
 	var d diag.List
 	var raw cue.Value
 	var display []string

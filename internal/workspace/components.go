@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/dmls-project/dmls/internal/helmrender"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -27,8 +28,8 @@ func (l *loader) checkComponents(h interface{ Write([]byte) (int, error) }) {
 		pos, _ := prov.Lookup(at)
 		l.diags.Add(pos, at, format, args...)
 	}
-	if _, ok := p.Repos[spec.RepoKubeflowConfig]; !ok {
-		add("components", "components are published to the %q repo; add it to repos", spec.RepoKubeflowConfig)
+	if _, ok := p.Repos[layout.RepoKubeflowConfig]; !ok {
+		add("components", "components are published to the %q repo; add it to repos", layout.RepoKubeflowConfig)
 	}
 	knative := ""
 	bad := false

@@ -10,6 +10,7 @@ import (
 	"testing/fstest"
 
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
 )
@@ -66,7 +67,7 @@ type AppJob struct {
 }
 
 // Display names the app's folder as the user sees it.
-func (j *AppJob) Display() string { return displayPath(j.Root, path.Join(AppsDir, j.Dir)) }
+func (j *AppJob) Display() string { return displayPath(j.Root, path.Join(layout.AppsDir, j.Dir)) }
 
 // FirstFile is the app's first spec file as the user sees it, where
 // findings about the app as a whole are placed.

@@ -53,21 +53,12 @@ import (
 
 	"github.com/dmls-project/dmls/internal/admission"
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
 )
-
-// Workspace layout, relative to its root.
-const (
-	PlatformName = "platform" // platform.cue (or .yaml, .yml, .json)
-	OverlaysDir  = "overlays" // overlays/<env>.cue
-	AppsDir      = "apps"     // apps/<app>/*.cue
-)
-
-// specExts are the spec file types, in the order they are tried.
-var specExts = []string{".cue", ".yaml", ".yml", ".json"}
 
 // Options tune Load.
 type Options struct {
@@ -182,8 +173,8 @@ func (l *loader) checkSealed() {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		isSpec := strings.HasPrefix(name, PlatformName+".") && isSpecExt(path.Ext(name))
-		if !isSpec && name != AppsDir && name != OverlaysDir {
+		isSpec := strings.HasPrefix(name, layout.PlatformName+".") && layout.IsSpecFile(name)
+		if !isSpec && name != layout.AppsDir && name != layout.OverlaysDir {
 			continue
 		}
 		if e.Type()&fs.ModeSymlink == 0 {
@@ -292,7 +283,7 @@ func (l *loader) specFiles(dir string) ([]string, diag.List) {
 	var files []string
 	var d diag.List
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") || !isSpecExt(path.Ext(e.Name())) {
+		if strings.HasPrefix(e.Name(), ".") || !layout.IsSpecFile(e.Name()) {
 			continue
 		}
 		rel := path.Join(dir, e.Name())
@@ -316,15 +307,6 @@ func (l *loader) specFiles(dir string) ([]string, diag.List) {
 	return files, d
 }
 
-func isSpecExt(ext string) bool {
-	for _, e := range specExts {
-		if ext == e {
-			return true
-		}
-	}
-	return false
-}
-
 // validate checks v against the schema definition def and decodes it into
 // target. Findings are placed through prov when CUE has no user position.
 func validate(ev *evaluator, def cue.Path, v cue.Value, prov provenance.Map, fallback provenance.Pos, target any) diag.List {
@@ -346,14 +328,14 @@ func validate(ev *evaluator, def cue.Path, v cue.Value, prov provenance.Map, fal
 
 func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, error) }) {
 	var found []string
-	for _, ext := range specExts {
-		if _, err := fs.Stat(l.fsys, PlatformName+ext); err == nil {
-			found = append(found, PlatformName+ext)
+	for _, ext := range layout.SpecExts {
+		if _, err := fs.Stat(l.fsys, layout.PlatformName+ext); err == nil {
+			found = append(found, layout.PlatformName+ext)
 		}
 	}
 	switch len(found) {
 	case 0:
-		l.diags.Add(l.filePos(PlatformName+".cue"), "", "no platform spec: a workspace needs platform.cue (or .yaml, .json) at its root; `dmls init` writes one")
+		l.diags.Add(l.filePos(layout.PlatformName+".cue"), "", "no platform spec: a workspace needs platform.cue (or .yaml, .json) at its root; `dmls init` writes one")
 		return
 	case 1:
 	default:
@@ -373,9 +355,9 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 		return
 	}
 	if p.API != nil {
-		if _, ok := p.Repos[spec.RepoMLModel]; !ok {
+		if _, ok := p.Repos[layout.RepoMLModel]; !ok {
 			pos, _ := prov.Lookup("api")
-			l.diags.Add(pos, "api", "the API server reads and writes specs in the %q repo; add it to repos", spec.RepoMLModel)
+			l.diags.Add(pos, "api", "the API server reads and writes specs in the %q repo; add it to repos", layout.RepoMLModel)
 			return
 		}
 	}
@@ -387,9 +369,9 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 		checkExternalSecret(add, provenance.Join(pathSecrets, name), p.Secrets[name])
 	}
 	l.warnCredentials(&p, prov)
-	if _, ok := p.Repos[spec.RepoInfra]; len(p.Clusters) > 0 && !ok {
+	if _, ok := p.Repos[layout.RepoInfra]; len(p.Clusters) > 0 && !ok {
 		pos, _ := prov.Lookup("clusters")
-		l.diags.Add(pos, "clusters", "the kops manifests of the clusters go to the %q repo; add it to repos", spec.RepoInfra)
+		l.diags.Add(pos, "clusters", "the kops manifests of the clusters go to the %q repo; add it to repos", layout.RepoInfra)
 		return
 	}
 	if d := checkClusters(&p, prov); len(d) > 0 {
@@ -428,10 +410,10 @@ func (l *loader) warnCredentials(p *spec.Platform, prov provenance.Map) {
 }
 
 func (l *loader) loadEnvs(ev *evaluator, h interface{ Write([]byte) (int, error) }) {
-	files, d := l.specFiles(OverlaysDir)
+	files, d := l.specFiles(layout.OverlaysDir)
 	l.diags = append(l.diags, d...)
 	if len(files) == 0 && len(d) == 0 {
-		l.diags.Add(l.filePos(OverlaysDir), "", "no environments: add overlays/<env>.cue, for example overlays/dev.cue")
+		l.diags.Add(l.filePos(layout.OverlaysDir), "", "no environments: add overlays/<env>.cue, for example overlays/dev.cue")
 		return
 	}
 	seen := map[string]string{}
@@ -528,9 +510,9 @@ func (l *loader) checkEnvs() {
 }
 
 func (l *loader) loadApps(ev *evaluator, opts Options) {
-	entries, err := fs.ReadDir(l.fsys, AppsDir)
+	entries, err := fs.ReadDir(l.fsys, layout.AppsDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		l.diags.Add(l.filePos(AppsDir), "", "cannot read apps folder: %v", unwrapPathError(err))
+		l.diags.Add(l.filePos(layout.AppsDir), "", "cannot read apps folder: %v", unwrapPathError(err))
 		return
 	}
 	var dirs []string
@@ -539,7 +521,7 @@ func (l *loader) loadApps(ev *evaluator, opts Options) {
 			continue
 		}
 		if e.Type()&fs.ModeSymlink != 0 {
-			l.diags.Add(l.filePos(path.Join(AppsDir, e.Name())), "", "app folders may not be symlinks")
+			l.diags.Add(l.filePos(path.Join(layout.AppsDir, e.Name())), "", "app folders may not be symlinks")
 			continue
 		}
 		if e.IsDir() {
@@ -564,7 +546,7 @@ func (l *loader) loadApps(ev *evaluator, opts Options) {
 				var err error
 				if wev, err = newEvaluator(); err != nil {
 					for i := range next {
-						diags[i].Add(l.filePos(path.Join(AppsDir, dirs[i])), "", "%v", err)
+						diags[i].Add(l.filePos(path.Join(layout.AppsDir, dirs[i])), "", "%v", err)
 					}
 					return
 				}
@@ -588,7 +570,7 @@ func (l *loader) loadApps(ev *evaluator, opts Options) {
 		}
 		if prev, ok := byName[a.Name]; ok {
 			pos, _ := a.Base.Prov.Lookup("name")
-			l.diags.Add(pos, "name", "duplicate app name %q: %s already uses it; app names are unique in a workspace", a.Name, l.display(path.Join(AppsDir, prev.Dir)))
+			l.diags.Add(pos, "name", "duplicate app name %q: %s already uses it; app names are unique in a workspace", a.Name, l.display(path.Join(layout.AppsDir, prev.Dir)))
 			continue
 		}
 		byName[a.Name] = a

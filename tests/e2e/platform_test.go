@@ -5,9 +5,11 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -17,10 +19,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
-	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/argocd"
 	"github.com/dmls-project/dmls/generators/components"
 	"github.com/dmls-project/dmls/internal/build"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/render"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -105,8 +107,8 @@ func TestDryRunPlatform(t *testing.T) {
 			objs = append(objs, o)
 		}
 	}
-	for _, name := range generators.SortedKeys(ws.Platform.Components) {
-		dir := components.ComponentDir(name)
+	for _, name := range slices.Sorted(maps.Keys(ws.Platform.Components)) {
+		dir := layout.ComponentDir(name)
 		if _, ok := res.Kubeflow[dir+"/kustomization.yaml"]; !ok {
 			continue
 		}
@@ -116,11 +118,11 @@ func TestDryRunPlatform(t *testing.T) {
 		}
 		add(dir, y)
 	}
-	apps, err := render.Build(res.Kubeflow, components.AppsDir)
+	apps, err := render.Build(res.Kubeflow, layout.ArgoCDDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	add(components.AppsDir, apps)
+	add(layout.ArgoCDDir, apps)
 	for _, f := range []string{"application-" + argocd.ComponentsRootName + ".argocd.yaml", "appproject-" + argocd.PlatformProject + ".argocd.yaml"} {
 		b, ok := res.ArgoCD[argocd.SharedDir+"/"+f]
 		if !ok {
@@ -129,11 +131,11 @@ func TestDryRunPlatform(t *testing.T) {
 		add(f, b)
 	}
 	for _, env := range ws.Envs {
-		y, err := render.Build(res.Platform, build.PlatformDir(env.Name))
+		y, err := render.Build(res.Platform, layout.PlatformDir(env.Name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		add(build.PlatformDir(env.Name), y)
+		add(layout.PlatformDir(env.Name), y)
 	}
 	for kind, min := range map[string]int{"Application": len(ws.Platform.Components) + 1, "AppProject": 1, "DaemonSet": 1,
 		"Namespace": 6, "ResourceQuota": 6, "LimitRange": 6, "NetworkPolicy": 21, "ServiceAccount": 12, "Role": 6, "RoleBinding": 6} {

@@ -5,14 +5,15 @@ package e2e
 import (
 	"context"
 	"io/fs"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
-	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/cli"
 	"github.com/dmls-project/dmls/internal/workspace"
@@ -36,7 +37,7 @@ func renderedObjects(t *testing.T, fsys fs.FS, dir string) (objs []*unstructured
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range generators.SortedKeys(rendered) {
+	for _, name := range slices.Sorted(maps.Keys(rendered)) {
 		for _, doc := range strings.Split(string(rendered[name]), "\n---\n") {
 			var m map[string]any
 			if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
@@ -83,7 +84,7 @@ func TestDryRunKops(t *testing.T) {
 		t.Fatal(err)
 	}
 	var objs []*unstructured.Unstructured
-	for _, name := range generators.SortedKeys(tree) {
+	for _, name := range slices.Sorted(maps.Keys(tree)) {
 		var m map[string]any
 		if err := yaml.Unmarshal(tree[name], &m); err != nil {
 			t.Fatalf("%s: %v", name, err)

@@ -33,6 +33,7 @@ import (
 	"github.com/dmls-project/dmls/internal/gittest"
 	"github.com/dmls-project/dmls/internal/status"
 	"github.com/dmls-project/dmls/internal/status/kube"
+	"github.com/dmls-project/dmls/internal/status/reads"
 )
 
 // statusOf runs dmls status for fashion-mnist in dev and decodes its view.
@@ -440,7 +441,7 @@ func checkServeRoles(t *testing.T, ctx context.Context, c *Cluster, apps appList
 	}
 	cl := &kube.Clusters{ArgoCD: as, ArgoCDNamespace: ArgoCDNamespace}
 	e := cl.Read(ctx, kube.Target{Env: "dev", Namespace: "ml-research-dev", Application: "fashion-mnist-dev", TFJob: "fashion-mnist-r1", Run: 1,
-		ServingKind: status.KindKnativeService, ServingName: "fashion-mnist"}, nil)
+		ServingKind: reads.KindKnativeService, ServingName: "fashion-mnist"}, nil)
 	if e.Error != "" || e.State != status.Serving {
 		t.Errorf("as dmls serve: %s (%s) %s", e.State, e.Reason, e.Error)
 	}

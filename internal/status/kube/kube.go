@@ -2,7 +2,7 @@
 // client-go: the Argo CD Application in Argo CD's namespace, and the
 // TFJob, Knative Service or InferenceService in the team's namespace of
 // each environment. It only gets and watches the kinds in
-// status.Resources, which is also where the RBAC of dmls serve comes from.
+// reads.Resources, which is also where the RBAC of dmls serve comes from.
 package kube
 
 import (
@@ -22,20 +22,21 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/dmls-project/dmls/generators/argocd"
-	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/internal/build"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/status"
+	"github.com/dmls-project/dmls/internal/status/reads"
 )
 
 // Kinds of the workloads the reader knows.
 const (
-	KindApplication      = status.KindApplication
-	KindTFJob            = status.KindTFJob
-	KindKnativeService   = status.KindKnativeService
-	KindInferenceService = status.KindInferenceService
+	KindApplication      = reads.KindApplication
+	KindTFJob            = reads.KindTFJob
+	KindKnativeService   = reads.KindKnativeService
+	KindInferenceService = reads.KindInferenceService
 )
 
-func resource(kind string) status.Resource { return status.ResourceOf(kind) }
+func resource(kind string) reads.Resource { return reads.ResourceOf(kind) }
 
 // Target is one app in one environment: what to read and where.
 type Target struct {
@@ -61,9 +62,9 @@ func Targets(a *build.App, prefix string) []Target {
 	var out []Target
 	for _, in := range a.App.Envs {
 		env := in.Env.Name
-		overlay := path.Join(prefix, kustomize.OverlayDir(a.App.Name, env))
+		overlay := path.Join(prefix, layout.OverlayDir(a.App.Name, env))
 		t := Target{Env: env, Namespace: in.Namespace, Application: argocd.ApplicationName(a.App.Name, env),
-			Dirs: []string{overlay, path.Join(path.Dir(path.Dir(overlay)), "base")}}
+			Dirs: layout.DirsOf(overlay)}
 		for _, o := range a.Objects[env] {
 			gvk := o.GroupVersionKind()
 			switch {
@@ -203,7 +204,7 @@ func (c *Clusters) View(ctx context.Context, team, app, mlCommit string, targets
 }
 
 // get returns an object, nil when it does not exist.
-func get(ctx context.Context, cl dynamic.Interface, r status.Resource, ns, name string) (map[string]any, error) {
+func get(ctx context.Context, cl dynamic.Interface, r reads.Resource, ns, name string) (map[string]any, error) {
 	u, err := cl.Resource(r.GVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
@@ -227,7 +228,7 @@ func (c *Clusters) Changes(ctx context.Context, targets []Target, resync time.Du
 	}
 	type watched struct {
 		cl   func() (dynamic.Interface, error)
-		r    status.Resource
+		r    reads.Resource
 		ns   string
 		name string
 	}

@@ -19,8 +19,10 @@ import (
 
 	"github.com/dmls-project/dmls/generators/apiserver"
 	"github.com/dmls-project/dmls/internal/build"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/status"
 	"github.com/dmls-project/dmls/internal/status/kube"
+	"github.com/dmls-project/dmls/internal/status/reads"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -83,7 +85,7 @@ func TestRolesCoverExactlyWhatIsRead(t *testing.T) {
 	}
 	var roles []rbacv1.Role
 	for p, b := range res.Platform {
-		if strings.HasPrefix(p, build.APIServerDir+"/role-"+apiserver.StatusRole+".") {
+		if strings.HasPrefix(p, layout.APIServerDir+"/role-"+apiserver.StatusRole+".") {
 			var r rbacv1.Role
 			if err := yaml.UnmarshalStrict(b, &r); err != nil {
 				t.Fatalf("%s: %v", p, err)
@@ -110,7 +112,7 @@ func TestRolesCoverExactlyWhatIsRead(t *testing.T) {
 	for _, a := range res.Apps {
 		targets = append(targets, kube.Targets(a, "")...)
 	}
-	targets = append(targets, kube.Target{Env: "dev", Namespace: "ml-serving-dev", Application: "shared-dev", ServingKind: status.KindInferenceService, ServingName: "shared"})
+	targets = append(targets, kube.Target{Env: "dev", Namespace: "ml-serving-dev", Application: "shared-dev", ServingKind: reads.KindInferenceService, ServingName: "shared"})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, tg := range targets {

@@ -1,4 +1,7 @@
-package status
+// Package reads lists what dmls's live status reads from a cluster: the
+// kinds, where and with which verbs. The status reader (internal/status/kube)
+// and the Roles of dmls serve (generators/apiserver) both use this one list.
+package reads
 
 import "k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -49,5 +52,5 @@ func ResourceOf(kind string) Resource {
 			return r
 		}
 	}
-	panic("status: no resource of kind " + kind)
+	panic("reads: no resource of kind " + kind)
 }
