@@ -21,9 +21,9 @@ import (
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/publish"
+	"github.com/dmls-project/dmls/internal/rules"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/specops"
-	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // maxCommitAttempts bounds how often a batch is re-applied after other
@@ -677,13 +677,13 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 }
 
 // notQuota returns d without the findings about a team quota of sn's
-// platform (workspace.QuotaLimits names their paths).
+// platform (rules.QuotaLimits names their paths).
 func notQuota(sn *snapshot, d diag.List) diag.List {
 	if len(d) == 0 || sn.ws == nil {
 		return d
 	}
 	quota := map[string]bool{}
-	for _, l := range workspace.QuotaLimits(sn.ws) {
+	for _, l := range rules.QuotaLimits(sn.ws) {
 		quota[l.At] = true
 	}
 	var out diag.List
@@ -701,7 +701,7 @@ func notQuota(sn *snapshot, d diag.List) diag.List {
 // the quota and the app. Concurrent clients at a quota's edge thus get
 // what fits, and the others an answer that says why, not a 409 that tells
 // them to stop. The jobs of one app stand or fall together, at the place
-// of its first job. The rule itself is workspace.CheckQuotas, the one the
+// of its first job. The rule itself is rules.CheckQuotas, the one the
 // loader applies (an environment that queues jobs, with Kueue, would
 // change it there). It reports whether it refused anything.
 func (w *writer) fitQuotas(sn, next *snapshot, p *plan, jobs []*job) bool {
@@ -712,19 +712,19 @@ func (w *writer) fitQuotas(sn, next *snapshot, p *plan, jobs []*job) bool {
 	for _, e := range sn.ws.Envs {
 		envs = append(envs, e.Name)
 	}
-	limits := workspace.QuotaLimits(sn.ws)
-	uses := map[string][]workspace.QuotaUse{} // app folder → its uses as accepted so far
+	limits := rules.QuotaLimits(sn.ws)
+	uses := map[string][]rules.QuotaUse{} // app folder → its uses as accepted so far
 	for dir, e := range sn.dirs {
 		if e.app != nil {
-			uses[dir] = workspace.QuotaUses(e.app)
+			uses[dir] = rules.QuotaUses(e.app)
 		}
 	}
 	over := func() diag.List {
-		var all []workspace.QuotaUse
+		var all []rules.QuotaUse
 		for _, dir := range slices.Sorted(maps.Keys(uses)) {
 			all = append(all, uses[dir]...)
 		}
-		return workspace.CheckQuotas(envs, limits, all).Errors()
+		return rules.CheckQuotas(envs, limits, all).Errors()
 	}
 	if len(over()) > 0 {
 		return false // over before the batch: not the batch's doing
@@ -740,7 +740,7 @@ func (w *writer) fitQuotas(sn, next *snapshot, p *plan, jobs []*job) bool {
 		prev, had := uses[name]
 		delete(uses, name)
 		if e := next.dirs[name]; e != nil && e.app != nil {
-			uses[name] = workspace.QuotaUses(e.app)
+			uses[name] = rules.QuotaUses(e.app)
 		}
 		d := over()
 		if len(d) == 0 {

@@ -20,6 +20,7 @@ import (
 	"github.com/dmls-project/dmls/internal/diff"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/parallel"
+	"github.com/dmls-project/dmls/internal/rules"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -52,8 +53,8 @@ type App struct {
 	// quota check of dmls diff.
 	GPUs map[string]int
 	// Quota is what the app takes of its team's quota, for the check
-	// across all apps (workspace.CheckQuotas).
-	Quota []workspace.QuotaUse
+	// across all apps (rules.CheckQuotas).
+	Quota []rules.QuotaUse
 	// LoadWarnings and BuildWarnings are the app's findings that do not
 	// fail it, from the loader and from the generated objects' checks.
 	LoadWarnings, BuildWarnings []diag.Diagnostic
@@ -78,7 +79,7 @@ type Platform struct {
 	// rendered platform files depend on them.
 	Charts []string
 	// Quotas are the teams' quotas, for the check across all apps.
-	Quotas []workspace.QuotaLimit
+	Quotas []rules.QuotaLimit
 	// LoadWarnings are the loader's warnings on the platform and
 	// environment files.
 	LoadWarnings []diag.Diagnostic
@@ -291,11 +292,11 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 		}
 	}
 	// The loader's check across apps, on what the entries keep of them.
-	var uses []workspace.QuotaUse
+	var uses []rules.QuotaUse
 	for _, a := range r.Apps {
 		uses = append(uses, a.Quota...)
 	}
-	quota := workspace.CheckQuotas(r.Platform.Envs, r.Platform.Quotas, uses)
+	quota := rules.CheckQuotas(r.Platform.Envs, r.Platform.Quotas, uses)
 	if quota.HasErrors() {
 		return nil, fmt.Errorf("%w: %w", ErrFallback, quota.Err())
 	}
@@ -451,7 +452,7 @@ func (a *App) fix() {
 // platformOf is the Platform of a loaded and built workspace: its load
 // warnings are the workspace's less its apps'.
 func platformOf(ws *spec.Workspace, res *build.Result, opts Options) (*Platform, error) {
-	p := &Platform{Prefix: ws.Platform.Repos[layout.RepoK8sConfig].Path, Quotas: workspace.QuotaLimits(ws)}
+	p := &Platform{Prefix: ws.Platform.Repos[layout.RepoK8sConfig].Path, Quotas: rules.QuotaLimits(ws)}
 	for _, name := range slices.Sorted(maps.Keys(ws.Platform.Components)) {
 		if c := ws.Platform.Components[name]; c.Chart != nil {
 			p.Charts = append(p.Charts, c.Chart.Path)
@@ -479,7 +480,7 @@ func platformOf(ws *spec.Workspace, res *build.Result, opts Options) (*Platform,
 // appOf is the App of a built app.
 func appOf(b *build.App, opts Options) (*App, error) {
 	a := &App{Name: b.App.Name, Team: b.App.Team, Dir: b.App.Dir, Tree: b.Tree, Ignore: b.Ignore, Features: b.Features, Jobs: b.Kept().Jobs,
-		LoadWarnings: b.App.Warnings, BuildWarnings: b.Warnings, Quota: workspace.QuotaUses(b.App)}
+		LoadWarnings: b.App.Warnings, BuildWarnings: b.Warnings, Quota: rules.QuotaUses(b.App)}
 	for _, in := range b.App.Envs {
 		env := in.Env.Name
 		a.Envs = append(a.Envs, env)

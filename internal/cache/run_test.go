@@ -17,6 +17,7 @@ import (
 	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 
 	"github.com/dmls-project/dmls/internal/build"
+	"github.com/dmls-project/dmls/internal/rules"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/synth"
 	"github.com/dmls-project/dmls/internal/workspace"
@@ -328,7 +329,7 @@ func TestQuotaAcrossChunks(t *testing.T) {
 	}
 	sums := map[key]int{}
 	for _, a := range ws.Apps {
-		for _, u := range workspace.QuotaUses(a) {
+		for _, u := range rules.QuotaUses(a) {
 			if u.Res == "pods" {
 				sums[key{u.Env, u.Max}] += u.Count
 			}

@@ -15,19 +15,9 @@ import (
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/rules"
 	"github.com/dmls-project/dmls/internal/schema"
 	"github.com/dmls-project/dmls/internal/spec"
-)
-
-// Spec paths used when layering environments.
-const (
-	pathName      = "name"
-	pathTeam      = "team"
-	pathEnvs      = "envs"
-	pathOverrides = "overrides"
-	pathTraining  = "training"
-	pathServing   = "serving"
-	pathPolicy    = "policy"
 )
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
@@ -102,8 +92,8 @@ func (l *loader) evalApp(ev *schema.Evaluator, dir string, files []string, srcs 
 	if len(d) > 0 {
 		return nil, d
 	}
-	if !raw.LookupPath(cue.ParsePath(pathName)).Exists() {
-		raw = raw.FillPath(cue.ParsePath(pathName), dir)
+	if !raw.LookupPath(cue.ParsePath(spec.PathName)).Exists() {
+		raw = raw.FillPath(cue.ParsePath(spec.PathName), dir)
 	}
 	prov := provenance.Map{}
 	schema.Positions(raw, prov)
@@ -130,13 +120,13 @@ func (l *loader) evalApp(ev *schema.Evaluator, dir string, files []string, srcs 
 		d.Add(dirPos, "", "%v", err)
 		return nil, d
 	}
-	appName, _ := data[pathName].(string)
+	appName, _ := data[spec.PathName].(string)
 	d = append(d, l.secretLiterals(appName, data, prov)...)
 	app := &spec.App{Dir: dir, Files: display, Digest: digest}
-	app.Name, _ = data[pathName].(string)
-	app.Team, _ = data[pathTeam].(string)
-	overrides, _ := data[pathOverrides].(map[string]any)
-	delete(data, pathOverrides)
+	app.Name, _ = data[spec.PathName].(string)
+	app.Team, _ = data[spec.PathTeam].(string)
+	overrides, _ := data[spec.PathOverrides].(map[string]any)
+	delete(data, spec.PathOverrides)
 
 	var layers []envInput
 	for _, env := range l.ws.Envs {
@@ -159,7 +149,7 @@ func (l *loader) evalApp(ev *schema.Evaluator, dir string, files []string, srcs 
 				in.touched[k] = true
 			}
 			in.merged = spec.MergeOverride(in.merged, o)
-			at := provenance.Join(pathOverrides, env.Name)
+			at := provenance.Join(spec.PathOverrides, env.Name)
 			oprov := prov.Sub(at)
 			in.prov.Overlay("", oprov)
 			for p := range oprov {
@@ -225,37 +215,37 @@ func (l *loader) finish(in *spec.Instance) diag.List {
 	if in.Env != nil {
 		in.Namespace = in.Env.Namespaces[in.Spec.Team]
 	}
-	return l.check(in)
+	return rules.Instance(l.ws.Platform, in)
 }
 
 // checkRefs checks what an app names outside itself: its team and
 // environments.
 func (l *loader) checkRefs(data map[string]any, prov provenance.Map) diag.List {
 	var d diag.List
-	team, isString := data[pathTeam].(string)
+	team, isString := data[spec.PathTeam].(string)
 	if _, ok := l.ws.Platform.Teams[team]; !ok && isString {
-		pos, _ := prov.Lookup(pathTeam)
-		d.Add(pos, pathTeam, "unknown team %q; the platform's teams are %s", team, quoteList(slices.Sorted(maps.Keys(l.ws.Platform.Teams))))
+		pos, _ := prov.Lookup(spec.PathTeam)
+		d.Add(pos, spec.PathTeam, "unknown team %q; the platform's teams are %s", team, diag.QuoteList(slices.Sorted(maps.Keys(l.ws.Platform.Teams))))
 	}
 	envNames := make([]string, len(l.ws.Envs))
 	for i, e := range l.ws.Envs {
 		envNames[i] = e.Name
 	}
-	if envs, ok := data[pathEnvs].([]any); ok {
+	if envs, ok := data[spec.PathEnvs].([]any); ok {
 		for i, e := range envs {
 			if name, _ := e.(string); l.ws.Env(name) == nil {
-				at := fmt.Sprintf("%s[%d]", pathEnvs, i)
+				at := fmt.Sprintf("%s[%d]", spec.PathEnvs, i)
 				pos, _ := prov.Lookup(at)
-				d.Add(pos, at, "unknown environment %q; the environments are %s", name, quoteList(envNames))
+				d.Add(pos, at, "unknown environment %q; the environments are %s", name, diag.QuoteList(envNames))
 			}
 		}
 	}
-	if o, ok := data[pathOverrides].(map[string]any); ok {
+	if o, ok := data[spec.PathOverrides].(map[string]any); ok {
 		for _, name := range slices.Sorted(maps.Keys(o)) {
-			at := provenance.Join(pathOverrides, name)
+			at := provenance.Join(spec.PathOverrides, name)
 			pos, _ := prov.Lookup(at)
 			if l.ws.Env(name) == nil {
-				d.Add(pos, at, "unknown environment %q; the environments are %s", name, quoteList(envNames))
+				d.Add(pos, at, "unknown environment %q; the environments are %s", name, diag.QuoteList(envNames))
 			} else if !runsIn(data, name) {
 				d.Add(pos, at, "the app does not run in environment %q (see envs)", name)
 			}
@@ -266,9 +256,9 @@ func (l *loader) checkRefs(data map[string]any, prov provenance.Map) diag.List {
 			continue
 		}
 		if _, ok := env.Namespaces[team]; !ok && len(d) == 0 {
-			pos, _ := prov.Lookup(pathTeam)
+			pos, _ := prov.Lookup(spec.PathTeam)
 			epos, _ := l.ws.EnvProv[env.Name].Lookup("namespaces")
-			d.Add(pos, pathTeam, "team %q has no namespace in environment %q; add it to namespaces in %s", team, env.Name, epos.File)
+			d.Add(pos, spec.PathTeam, "team %q has no namespace in environment %q; add it to namespaces in %s", team, env.Name, epos.File)
 		}
 	}
 	return d
@@ -278,23 +268,23 @@ func (l *loader) checkRefs(data map[string]any, prov provenance.Map) diag.List {
 // checkRefs needs: team, envs and the environments of overrides.
 func rawRefs(raw cue.Value) map[string]any {
 	out := map[string]any{}
-	if s, err := raw.LookupPath(cue.ParsePath(pathTeam)).String(); err == nil {
-		out[pathTeam] = s
+	if s, err := raw.LookupPath(cue.ParsePath(spec.PathTeam)).String(); err == nil {
+		out[spec.PathTeam] = s
 	}
-	if it, err := raw.LookupPath(cue.ParsePath(pathEnvs)).List(); err == nil {
+	if it, err := raw.LookupPath(cue.ParsePath(spec.PathEnvs)).List(); err == nil {
 		var envs []any
 		for it.Next() {
 			s, _ := it.Value().String()
 			envs = append(envs, s)
 		}
-		out[pathEnvs] = envs
+		out[spec.PathEnvs] = envs
 	}
-	if it, err := raw.LookupPath(cue.ParsePath(pathOverrides)).Fields(); err == nil {
+	if it, err := raw.LookupPath(cue.ParsePath(spec.PathOverrides)).Fields(); err == nil {
 		o := map[string]any{}
 		for it.Next() {
 			o[it.Selector().Unquoted()] = map[string]any{}
 		}
-		out[pathOverrides] = o
+		out[spec.PathOverrides] = o
 	}
 	return out
 }
@@ -302,7 +292,7 @@ func rawRefs(raw cue.Value) map[string]any {
 // runsIn reports whether the app runs in env: every environment unless its
 // envs list says otherwise.
 func runsIn(data map[string]any, env string) bool {
-	envs, ok := data[pathEnvs].([]any)
+	envs, ok := data[spec.PathEnvs].([]any)
 	if !ok {
 		return true
 	}
@@ -328,7 +318,7 @@ func envLayer(env *spec.Environment, app, override map[string]any, eprov provena
 			origins[at] = from
 		}
 	}
-	if t, ok := app[pathTraining].(map[string]any); ok {
+	if t, ok := app[spec.PathTraining].(map[string]any); ok {
 		if env.Training.WorkerReplicas != nil && getPath(t, "replicas.worker") != nil {
 			set("training.replicas.worker.replicas", *env.Training.WorkerReplicas, "training.workerReplicas")
 		}
@@ -336,7 +326,7 @@ func envLayer(env *spec.Environment, app, override map[string]any, eprov provena
 			set("training.resources", toMap(env.Training.Resources), "training.resources")
 		}
 	}
-	if _, ok := app[pathServing].(map[string]any); ok {
+	if _, ok := app[spec.PathServing].(map[string]any); ok {
 		s := env.Serving
 		for _, f := range []struct {
 			name string

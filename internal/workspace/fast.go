@@ -56,7 +56,7 @@ func (l *loader) fastInstances(ev *schema.Evaluator, checked cue.Value, data map
 		return nil, nil, false
 	}
 	for it.Next() {
-		if it.Selector().LabelType() == cue.StringLabel && it.Selector().Unquoted() == pathOverrides {
+		if it.Selector().LabelType() == cue.StringLabel && it.Selector().Unquoted() == spec.PathOverrides {
 			continue
 		}
 		if err := it.Value().Validate(cue.Concrete(true), cue.Final()); err != nil {
@@ -106,7 +106,7 @@ func (l *loader) fastInstances(ev *schema.Evaluator, checked cue.Value, data map
 func touchedPaths(in envInput, data map[string]any) [][]string {
 	var out [][]string
 	for _, k := range slices.Sorted(maps.Keys(in.touched)) {
-		if _, ok := data[k].(map[string]any); k != pathTraining && k != pathServing || !ok {
+		if _, ok := data[k].(map[string]any); k != spec.PathTraining && k != spec.PathServing || !ok {
 			out = append(out, []string{k})
 			continue
 		}

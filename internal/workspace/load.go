@@ -57,6 +57,7 @@ import (
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/repourl"
+	"github.com/dmls-project/dmls/internal/rules"
 	"github.com/dmls-project/dmls/internal/schema"
 	"github.com/dmls-project/dmls/internal/spec"
 )
@@ -102,7 +103,7 @@ func Load(fsys fs.FS, root string, opts Options) (*spec.Workspace, error) {
 	}
 	l.loadApps(ev, opts)
 	l.checkOwners()
-	l.diags = append(l.diags, checkQuotas(l.ws)...)
+	l.diags = append(l.diags, rules.Quotas(l.ws)...)
 	l.ws.Warnings = l.diags.Warnings()
 	for _, a := range l.ws.Apps {
 		l.ws.Warnings = append(l.ws.Warnings, a.Warnings...)
@@ -348,7 +349,7 @@ func (l *loader) loadPlatform(ev *schema.Evaluator, h interface{ Write([]byte) (
 		l.diags.Add(pos, at, format, args...)
 	}
 	for _, name := range slices.Sorted(maps.Keys(p.Secrets)) {
-		checkExternalSecret(add, provenance.Join(pathSecrets, name), p.Secrets[name])
+		rules.ExternalSecret(add, provenance.Join(spec.PathSecrets, name), p.Secrets[name])
 	}
 	l.warnCredentials(&p, prov)
 	if _, ok := p.Repos[layout.RepoInfra]; len(p.Clusters) > 0 && !ok {
@@ -356,7 +357,7 @@ func (l *loader) loadPlatform(ev *schema.Evaluator, h interface{ Write([]byte) (
 		l.diags.Add(pos, "clusters", "the kops manifests of the clusters go to the %q repo; add it to repos", layout.RepoInfra)
 		return
 	}
-	if d := checkClusters(&p, prov); len(d) > 0 {
+	if d := rules.Clusters(&p, prov); len(d) > 0 {
 		l.diags = append(l.diags, d...)
 		if d.HasErrors() {
 			return
@@ -447,7 +448,7 @@ func (l *loader) checkEnvs() {
 		if name := e.Cluster.Name; name != "" {
 			if _, ok := p.Clusters[name]; !ok {
 				pos, _ := prov.Lookup("cluster.name")
-				l.diags.Add(pos, "cluster.name", "unknown cluster %q; the platform's clusters are %s", name, quoteList(slices.Sorted(maps.Keys(p.Clusters))))
+				l.diags.Add(pos, "cluster.name", "unknown cluster %q; the platform's clusters are %s", name, diag.QuoteList(slices.Sorted(maps.Keys(p.Clusters))))
 			}
 		}
 		if k := e.Serving.Knative; k != nil {
@@ -464,7 +465,7 @@ func (l *loader) checkEnvs() {
 			at := "namespaces." + team
 			pos, _ := prov.Lookup(at)
 			if _, ok := p.Teams[team]; !ok {
-				l.diags.Add(pos, at, "unknown team %q; the platform's teams are %s", team, quoteList(slices.Sorted(maps.Keys(p.Teams))))
+				l.diags.Add(pos, at, "unknown team %q; the platform's teams are %s", team, diag.QuoteList(slices.Sorted(maps.Keys(p.Teams))))
 			}
 			if ns == p.ArgoCD.Namespace {
 				l.diags.Add(pos, at, "namespace %q is Argo CD's own; give the team a namespace of its own", ns)
@@ -479,7 +480,7 @@ func (l *loader) checkEnvs() {
 		}
 		for _, name := range slices.Sorted(maps.Keys(p.Secrets)) {
 			if p.Secrets[name].Store == nil && e.SecretStore == nil && p.SecretStore == nil {
-				at := provenance.Join(pathSecrets, name)
+				at := provenance.Join(spec.PathSecrets, name)
 				pos, _ := l.ws.PlatformProv.Lookup(at)
 				l.diags.Add(pos, at, "no secret store for secret %q in environment %s: set secretStore in platform.cue or in overlays/%s.cue, or store: {name, kind} here", name, e.Name, e.Name)
 			}
@@ -555,15 +556,4 @@ func (l *loader) loadApps(ev *schema.Evaluator, opts Options) {
 		l.ws.Apps = append(l.ws.Apps, a)
 	}
 	sort.Slice(l.ws.Apps, func(i, j int) bool { return l.ws.Apps[i].Name < l.ws.Apps[j].Name })
-}
-
-func quoteList(s []string) string {
-	q := make([]string, len(s))
-	for i, x := range s {
-		q[i] = fmt.Sprintf("%q", x)
-	}
-	if len(q) == 0 {
-		return "(none)"
-	}
-	return strings.Join(q, ", ")
 }

@@ -1,4 +1,4 @@
-package workspace
+package rules
 
 import (
 	"fmt"
@@ -465,8 +465,8 @@ func QuotaUses(a *spec.App) []QuotaUse {
 // maxConsumers bounds how many consumers a quota finding lists.
 const maxConsumers = 3
 
-// checkQuotas checks the quotas of the loaded workspace (CheckQuotas).
-func checkQuotas(ws *spec.Workspace) diag.List {
+// Quotas checks the quotas of the loaded workspace (CheckQuotas).
+func Quotas(ws *spec.Workspace) diag.List {
 	var uses []QuotaUse
 	for _, a := range ws.Apps {
 		uses = append(uses, QuotaUses(a)...)
