@@ -17,7 +17,6 @@ import (
 
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
-	"github.com/dmls-project/dmls/internal/diff"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/parallel"
 	"github.com/dmls-project/dmls/internal/rules"
@@ -485,13 +484,13 @@ func appOf(b *build.App, opts Options) (*App, error) {
 		env := in.Env.Name
 		a.Envs = append(a.Envs, env)
 		a.Owns = append(a.Owns, "argoproj.io/Application  "+spec.ApplicationName(a.Name, env))
-		for _, o := range b.Objects[env] {
-			if n := diff.GPUs(o.Object); n > 0 {
-				if a.GPUs == nil {
-					a.GPUs = map[string]int{}
-				}
-				a.GPUs[in.Namespace] += n
+		if n := rules.GPUs(in.Spec); n > 0 {
+			if a.GPUs == nil {
+				a.GPUs = map[string]int{}
 			}
+			a.GPUs[in.Namespace] += n
+		}
+		for _, o := range b.Objects[env] {
 			ns := o.GetNamespace()
 			if ns == "" && o.GetKind() != "Namespace" {
 				ns = in.Namespace

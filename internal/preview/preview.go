@@ -16,6 +16,7 @@ import (
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/render"
+	"github.com/dmls-project/dmls/internal/rules"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -164,9 +165,7 @@ func side(rev string, ws *spec.Workspace, res *build.Result, changed map[string]
 	}
 	for _, a := range res.Apps {
 		for _, in := range a.App.Envs {
-			for _, o := range a.Objects[in.Env.Name] {
-				s.GPU[in.Namespace] += diff.GPUs(o.Object)
-			}
+			s.GPU[in.Namespace] += rules.GPUs(in.Spec)
 		}
 		if !changed[a.App.Name] || !wantApp(a.App.Name) {
 			continue

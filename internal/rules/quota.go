@@ -556,3 +556,23 @@ func quotaUse(uses []QuotaUse) (resource.Quantity, []string) {
 	}
 	return total, out
 }
+
+// GPUs is how many GPUs an app instance asks for at its largest, from the
+// same pod sets as QuotaUses: each TFJob replica set's replicas times
+// their GPUs, and a model service's (on Knative or KServe) max scale, or
+// its min scale or 1 where the max is unbounded, times its GPUs per pod.
+// The preview's quota warning counts with it.
+func GPUs(a *spec.AppSpec) int {
+	total := 0
+	for _, ps := range podSets(a) {
+		n := ps.count
+		if ps.what == "serving" {
+			n = ps.maxCount
+			if n == 0 {
+				n = max(ps.count, 1)
+			}
+		}
+		total += n * ps.gpu
+	}
+	return total
+}
