@@ -19,6 +19,7 @@ import (
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/parallel"
+	"github.com/dmls-project/dmls/internal/render"
 	"github.com/dmls-project/dmls/internal/rules"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
@@ -38,7 +39,7 @@ type App struct {
 	Name, Team, Dir string
 	// Envs are the environments the app runs in, in order.
 	Envs []string
-	// Rendered is the app's rendered output per environment (Options.RenderApp).
+	// Rendered is the app's rendered output per environment (Options.Render).
 	Rendered map[string][]byte
 	// Tree is the app's kustomize tree (build.App.Tree).
 	Tree map[string][]byte
@@ -68,7 +69,7 @@ type App struct {
 type Platform struct {
 	// Envs are the environment names, in order.
 	Envs []string
-	// Rendered are the rendered platform files (Options.RenderPlatform),
+	// Rendered are the rendered platform files (Options.Render),
 	// set by Run from an entry of their own: they depend on every app's
 	// TFJobs too.
 	Rendered map[string][]byte
@@ -94,10 +95,9 @@ type Options struct {
 	// Chunk is how many apps that are not cached are loaded and built at
 	// once, which bounds the memory; 0 means 256.
 	Chunk int
-	// RenderApp renders a built app per environment.
-	RenderApp func(*build.App) (map[string][]byte, error)
-	// RenderPlatform renders the platform files of a built workspace.
-	RenderPlatform func(*spec.Workspace, *build.Result) (map[string][]byte, error)
+	// Render renders each app in its environments and the platform's
+	// files (internal/render's AppFiles and Platform) and keeps them.
+	Render bool
 	// Emit receives each app as soon as it is ready, in no set order and
 	// from several goroutines at once. Its Rendered and Tree are dropped
 	// after the call.
@@ -304,7 +304,7 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 	// once: by renderPlatform, whose entry is only stored, under a key of
 	// everything build.Whole reads, once Whole passed; or, without it,
 	// for the apps built here, as each chunk's build would have.
-	if opts.RenderPlatform != nil {
+	if opts.Render {
 		files, err := renderPlatform(snap, r, opts, load, lastWS)
 		if err != nil {
 			return nil, err
@@ -387,7 +387,7 @@ func renderPlatform(snap *Snapshot, r *Result, opts Options, load func([]string)
 	if err := opts.Store.Put(checkedKey, checkedFiles{m.Passed()}); err != nil {
 		opts.Store.debug("%v", err)
 	}
-	files, err := opts.RenderPlatform(ws, res)
+	files, err := render.Platform(ws, res, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -501,8 +501,8 @@ func appOf(b *build.App, opts Options) (*App, error) {
 	}
 	sort.Strings(a.Owns)
 	a.Owns = dedup(a.Owns)
-	if opts.RenderApp != nil {
-		files, err := opts.RenderApp(b)
+	if opts.Render {
+		files, err := render.AppFiles(b)
 		if err != nil {
 			return nil, err
 		}

@@ -1,4 +1,7 @@
-// Package render builds kustomize trees in-process with krusty.
+// Package render renders what dmls generates: an app in its environments
+// and the platform's files, directly from the built objects or through
+// kustomize in-process (krusty), for dmls render, the preview and the cache
+// alike.
 package render
 
 import (
