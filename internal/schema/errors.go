@@ -72,6 +72,10 @@ type finding struct {
 	path     string
 	msg      string
 	conflict *conflict
+	// users are the positions in the user's own files among the error's
+	// inputs: two of them on a conflict mean two places of the user's set
+	// the field to different values.
+	users []provenance.Pos
 }
 
 // FromCUE turns a CUE error into findings. Each finding is placed at the
@@ -101,10 +105,15 @@ func FromCUE(err error, trim string, prov provenance.Map, fallback provenance.Po
 			continue
 		}
 		pos := provenance.Pos{}
+		var users []provenance.Pos
 		for _, ip := range append(e.InputPositions(), e.Position()) {
 			if pp := toPos(ip); pp.IsValid() {
-				pos = pp
-				break
+				if !pos.IsValid() {
+					pos = pp
+				}
+				if !slices.Contains(users, pp) {
+					users = append(users, pp)
+				}
 			}
 		}
 		if !pos.IsValid() {
@@ -114,7 +123,7 @@ func FromCUE(err error, trim string, prov provenance.Map, fallback provenance.Po
 				pos = fallback
 			}
 		}
-		items = append(items, finding{pos: pos, path: p, msg: msg, conflict: conflictOf(format, args)})
+		items = append(items, finding{pos: pos, path: p, msg: msg, conflict: conflictOf(format, args), users: users})
 	}
 
 	// A value that fails a field with a default (`*1 | int & >=1`) or an
@@ -147,6 +156,14 @@ func FromCUE(err error, trim string, prov provenance.Map, fallback provenance.Po
 			default:
 				specific = append(specific, it)
 			}
+		}
+		if c := userConflict(conflicts); c != nil {
+			// Two of the user's files set the field to different values:
+			// a conflict, not a value outside an enum.
+			out = append(out, diag.Diagnostic{Pos: c.users[0], Path: p, Message: fmt.Sprintf(
+				"conflicting values %s and %s: the field is set both at %s and at %s; an app's files are unified, not layered, so set the field in one of them (or use overrides.<env> to change it in an environment)",
+				c.conflict.member, c.conflict.got, c.users[0], c.users[1])})
+			continue
 		}
 		switch {
 		case len(specific) > 0:
@@ -251,6 +268,17 @@ func enumOrder(members []string) []string {
 		}
 	}
 	return want
+}
+
+// userConflict returns the conflict among conflicts whose two values both
+// come from the user's files, or nil.
+func userConflict(conflicts []finding) *finding {
+	for i := range conflicts {
+		if len(conflicts[i].users) >= 2 {
+			return &conflicts[i]
+		}
+	}
+	return nil
 }
 
 // bestPos returns the first valid position among items.
