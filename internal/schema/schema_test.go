@@ -1,24 +1,38 @@
 package schema
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
 
-// TestFriendlyMessages fails when a schema pattern changes without its
-// entry in friendly, which would show users a raw regexp.
+// TestFriendlyMessages fails when a key of friendly names no pattern of
+// the schemas (a pattern moved or was renamed), which would show users a
+// raw regexp again.
 func TestFriendlyMessages(t *testing.T) {
-	for _, f := range friendly {
-		found := false
-		entries, _ := schemaFiles()
-		for _, src := range entries {
-			if strings.Contains(src, f.pattern) {
-				found = true
-			}
+	named := map[string]bool{}
+	for _, key := range patterns() {
+		named[key] = true
+	}
+	for key := range friendly {
+		if !named[key] {
+			t.Errorf("friendly[%q] names no pattern in the schemas", key)
 		}
-		if !found {
-			t.Errorf("pattern %s is in no schema file", f.pattern)
-		}
+	}
+	if got := humanize(`invalid value "Bad_Name" (out of bound =~"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")`); got != `invalid value "Bad_Name": `+friendly["#Name"] {
+		t.Errorf("humanize: %s", got)
+	}
+}
+
+// TestEnumsFromSchema checks that the enums are read from the parsed
+// schemas in their written order.
+func TestEnumsFromSchema(t *testing.T) {
+	got := enumOrder([]string{`"Never"`, `"OnFailure"`, `"Always"`, `"ExitCode"`})
+	if want := []string{`"Always"`, `"OnFailure"`, `"Never"`, `"ExitCode"`}; !slices.Equal(got, want) {
+		t.Errorf("enumOrder = %v, want the schema's order %v", got, want)
+	}
+	if got := enumOrder([]string{`"b"`, `"a"`}); !slices.Equal(got, []string{`"a"`, `"b"`}) {
+		t.Errorf("an enum the schemas lack sorts: %v", got)
 	}
 }
 
