@@ -17,7 +17,8 @@
 //  5. rules, the checks, on spec data plus provenance;
 //  6. workspace (the loader, which makes the model) and generators (which
 //     read it): siblings that never import each other;
-//  7. build, and evallimit (which bounds the loader's evaluation);
+//  7. build, kbuild (kustomize build in-process), and evallimit (which
+//     bounds the loader's evaluation);
 //  8. render, cache, diff, preview, importer, gitops, publish, status,
 //     refresh, gitrev, outdir, and ociimage;
 //  9. specrepo, submit, api, apiclient, and specops;
@@ -52,7 +53,7 @@ var Levels = map[string]int{
 
 	"internal/workspace": 6, "generators": 6, "generators/...": 6,
 
-	"internal/build": 7, "internal/evallimit": 7,
+	"internal/build": 7, "internal/evallimit": 7, "internal/kbuild": 7,
 
 	"internal/render": 8, "internal/cache": 8, "internal/diff": 8, "internal/preview": 8,
 	"internal/importer": 8, "internal/gitops": 8, "internal/publish": 8, "internal/status": 8,
@@ -78,7 +79,7 @@ var Siblings = [][]string{{"internal/workspace"}, {"generators", "generators/...
 // check and render. Only the CUE layer and the loader (and what loads a
 // workspace) need it.
 var CUEFree = []string{"internal/spec", "internal/rules", "internal/admission", "generators", "generators/...",
-	"internal/build", "internal/diff", "internal/render"}
+	"internal/build", "internal/kbuild", "internal/diff", "internal/render"}
 
 // LevelOf returns the level of the package rel (relative to Module), and
 // false when Levels does not place it.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/build"
+	"github.com/dmls-project/dmls/internal/kbuild"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/spec"
 )
@@ -43,7 +44,7 @@ func App(a *build.App, envs []string, viaKustomize bool) ([][]byte, error) {
 		var y []byte
 		var err error
 		if viaKustomize {
-			y, err = Build(a.Tree, layout.OverlayDir(a.App.Name, env))
+			y, err = kbuild.Build(a.Tree, layout.OverlayDir(a.App.Name, env))
 		} else {
 			y, _, err = a.Render(env)
 		}
@@ -100,7 +101,7 @@ func Platform(ws *spec.Workspace, res *build.Result, envs []string, viaKustomize
 			if _, ok := res.Kubeflow[dir+"/"+layout.KustomizationFile]; !ok {
 				continue
 			}
-			y, err := Build(res.Kubeflow, dir)
+			y, err := kbuild.Build(res.Kubeflow, dir)
 			if err != nil {
 				return nil, err
 			}
@@ -132,5 +133,5 @@ func PlatformDir(res *build.Result, dir string, viaKustomize bool) ([]byte, erro
 			return y, err
 		}
 	}
-	return Build(res.Platform, dir)
+	return kbuild.Build(res.Platform, dir)
 }

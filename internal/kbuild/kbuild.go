@@ -1,8 +1,7 @@
-// Package render renders what dmls generates: an app in its environments
-// and the platform's files, directly from the built objects or through
-// kustomize in-process (krusty), for dmls render, the preview and the cache
-// alike.
-package render
+// Package kbuild runs kustomize build in-process (krusty) on a generated
+// tree: the renderer of last resort, and the reference that dmls's direct
+// rendering is held to byte for byte.
+package kbuild
 
 import (
 	"bytes"
