@@ -33,10 +33,16 @@ test:
 	$(GO) vet ./...
 	$(GO) test -timeout 30m ./...
 
-## lint: gofmt, go vet, and actionlint over the GitHub workflows
-lint: $(TOOLS)/actionlint
+## lint: gofmt, go vet, staticcheck (its unused-code check U1000 included),
+## deadcode (no function that neither a command nor a test reaches), and
+## actionlint over the GitHub workflows; the tools are pinned and built into
+## .cache/tools
+lint: $(TOOLS)/actionlint $(TOOLS)/staticcheck $(TOOLS)/deadcode
 	@out=$$(gofmt -l cmd generators internal schemas tests 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./tests/e2e
+	$(TOOLS)/staticcheck ./...
+	@out=$$($(TOOLS)/deadcode -test ./...); if [ -n "$$out" ]; then echo "deadcode: unreachable from every command and test:"; echo "$$out"; exit 1; fi
 	$(TOOLS)/actionlint -no-color .github/workflows/*.yml
 
 ## golden: refresh golden files after an intended change of output (the
@@ -71,6 +77,10 @@ $(TOOLS)/kustomize:
 	GOBIN=$(CURDIR)/$(TOOLS) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@v5.6.0
 $(TOOLS)/actionlint:
 	GOBIN=$(CURDIR)/$(TOOLS) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+$(TOOLS)/staticcheck:
+	GOBIN=$(CURDIR)/$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+$(TOOLS)/deadcode:
+	GOBIN=$(CURDIR)/$(TOOLS) $(GO) install golang.org/x/tools/cmd/deadcode@v0.51.0
 $(TOOLS)/cyclonedx-gomod:
 	GOBIN=$(CURDIR)/$(TOOLS) $(GO) install github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
 

@@ -623,13 +623,3 @@ func isIndex(s string) bool {
 	}
 	return true
 }
-
-// CRD returns the embedded CRD file that defines gvk, as YAML, for tools
-// and tests that install the same schemas into a cluster.
-func (s *Schemas) CRD(gvk schema.GroupVersionKind) ([]byte, error) {
-	r, ok := s.byGVK[gvk]
-	if !ok {
-		return nil, fmt.Errorf("no CRD for %s", gvk)
-	}
-	return crdFiles.ReadFile(path.Join(CRDDir, r.file.name+".yaml"))
-}

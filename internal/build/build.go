@@ -695,19 +695,6 @@ func check(in *spec.Instance, objs []generators.Object, features map[string]stri
 	return d
 }
 
-// Platform returns the platform objects of every environment.
-func Platform(ws *spec.Workspace) (generators.Tree, error) {
-	t, _, err := platformTree(ws, func(env string) map[string][]string { return jobs(ws, env) }, nil)
-	return t, err
-}
-
-// PlatformFor is Platform with the TFJobs of apps (every app of the
-// workspace, sorted by name) rather than of ws.Apps.
-func PlatformFor(ws *spec.Workspace, apps []Kept) (generators.Tree, error) {
-	t, _, err := platformFor(ws, apps, nil)
-	return t, err
-}
-
 func platformFor(ws *spec.Workspace, apps []Kept, m *Memo) (generators.Tree, map[string][]generators.Object, error) {
 	return platformTree(ws, func(env string) map[string][]string {
 		out := map[string][]string{}

@@ -107,7 +107,7 @@ func TestVersion(t *testing.T) {
 			t.Errorf("a change of the %s does not change the version", name)
 		}
 	}
-	if BinaryVersion("x") != BinaryVersion("x") {
+	if a, b := BinaryVersion("x"), BinaryVersion("x"); a != b {
 		t.Error("BinaryVersion is not stable")
 	}
 }

@@ -313,7 +313,7 @@ func newFakeGitHub(t *testing.T, repo string, pr int, head string) *fakeGitHub {
 	})
 	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer t0ken" {
-			http.Error(w, "bad credentials", 401)
+			http.Error(w, "bad credentials", http.StatusUnauthorized)
 			return
 		}
 		mux.ServeHTTP(w, r)

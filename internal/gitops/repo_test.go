@@ -66,14 +66,14 @@ func TestRepoPublishesIncrementally(t *testing.T) {
 	want["other/file"] = "by someone else\n"
 	f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"other/file": "by someone else\n"}, Message: "other"})
 	files["apps/app-001/base/kustomization.yaml"] = "after the race\n"
-	third := step("after another writer")
+	step("after another writer")
 	// Another writer changes a managed file: the next publish of the same
 	// files puts it back.
 	f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"apps/app-002/base/kustomization.yaml": "by hand\n", "apps/stray": "x\n"}, Message: "by hand"})
 	if res, err := rp.Publish(ctx, f.request(files, "apps")); err != nil || !res.Changed {
 		t.Fatalf("after a change by hand in a managed path: changed %v, %v", res.Changed, err)
 	}
-	third = step("after a change by hand")
+	third := step("after a change by hand")
 
 	// A read at an unmoved tip reads nothing; after a move it reads all.
 	got, sha, _, err := rp.ReadTreeSkipping(ctx, "", third)

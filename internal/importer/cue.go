@@ -57,8 +57,6 @@ func (n *node) sub(key string) *node {
 	return s
 }
 
-func (n *node) has(key string) bool { return n.get(key) != nil }
-
 func (n *node) del(key string) {
 	for i, f := range n.fields {
 		if f.key == key {
@@ -127,7 +125,7 @@ func fromAnyValue(v any) any {
 func formatCUE(header string, n *node) ([]byte, error) {
 	f := &ast.File{}
 	if header != "" {
-		f.AddComment(comment(header, true))
+		ast.AddComment(f, comment(header, true))
 	}
 	for _, fl := range n.fields {
 		decl := fieldDecl(fl)

@@ -28,9 +28,7 @@ type source struct {
 
 // translation is the spec made from the input documents.
 type translation struct {
-	app      string
 	appFrom  string // "" or the document that named the app
-	labels   map[string]string
 	training *node
 	serving  *node
 	from     map[string]source

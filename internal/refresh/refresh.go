@@ -133,9 +133,8 @@ func Affected(apps []Application, p Push) []string {
 	return slices.Compact(out)
 }
 
-func sameRepo(a, b string) bool { return normRepo(a) == normRepo(b) }
-
-// normRepo is a repo URL as sameRepo compares it.
+// normRepo is a repo URL as Affected compares it: lower case, without a
+// trailing slash or .git, and without credentials.
 func normRepo(s string) string {
 	s = strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(s), "/"), ".git")
 	if u, err := url.Parse(repourl.Public(s)); err == nil && u.Host != "" {

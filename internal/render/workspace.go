@@ -18,9 +18,6 @@ import (
 // from a workspace chart.
 const PlatformName = "_platform"
 
-// AppFile is the rendered file of an app in env.
-func AppFile(env, app string) string { return env + "/" + app + ".yaml" }
-
 // PlatformEnvFile is the rendered file of env's platform objects.
 func PlatformEnvFile(env string) string { return env + "/" + PlatformName + ".yaml" }
 

@@ -225,6 +225,3 @@ func UnknownFields(ev *Evaluator, def cue.Path, v cue.Value, prov provenance.Map
 
 // Schema returns the compiled schemas, in the Evaluator's context.
 func (e *Evaluator) Schema() cue.Value { return e.schema }
-
-// Context returns the Evaluator's CUE context.
-func (e *Evaluator) Context() *cue.Context { return e.ctx }

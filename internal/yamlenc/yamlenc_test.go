@@ -103,7 +103,7 @@ func TestValues(t *testing.T) {
 	}
 	for _, v := range []any{
 		nil, true, false, 0, -7, int64(math.MaxInt64), int64(math.MinInt64), uint64(math.MaxUint64), int32(5),
-		uint8(200), 0.5, 1.0, -0.0, 1e6, 1234567.0, 1e20, 1e21, 1.5e300, 1e-6, 1e-7, 0.000123, float32(0.1),
+		uint8(200), 0.5, 1.0, math.Copysign(0, -1), 1e6, 1234567.0, 1e20, 1e21, 1.5e300, 1e-6, 1e-7, 0.000123, float32(0.1),
 		float32(1e7), 3.14159, 100.25, json.Number("12"), json.Number("1e3"), json.Number("-0"), json.Number("1.50"),
 		json.Number("123456789012345678901234567890"), json.Number("1e400"),
 		math.Inf(1), math.NaN(),
