@@ -97,11 +97,12 @@ func ValidateKnativeService(obj map[string]any, features map[string]string, clus
 	if svc.Namespace == "" {
 		svc.Namespace = "default"
 	}
-	return knativeFindings(svc.Validate(ctx))
+	return KnativeFindings(svc.Validate(ctx))
 }
 
-// knativeFindings flattens Knative's findings, one per path.
-func knativeFindings(fe *apis.FieldError) []KnativeFinding {
+// KnativeFindings flattens Knative's findings, one per path, with map
+// keys written as traces write them (annotations.a/b).
+func KnativeFindings(fe *apis.FieldError) []KnativeFinding {
 	if fe == nil {
 		return nil
 	}
@@ -175,11 +176,11 @@ func KnativeUpdateErrors(old, obj map[string]any) []KnativeFinding {
 		return []KnativeFinding{{Message: err.Error()}}
 	}
 	onCreate := map[KnativeFinding]bool{}
-	for _, e := range knativeFindings(svc.Validate(apis.WithinCreate(ctx))) {
+	for _, e := range KnativeFindings(svc.Validate(apis.WithinCreate(ctx))) {
 		onCreate[e] = true
 	}
 	var out []KnativeFinding
-	for _, e := range knativeFindings(svc.Validate(apis.WithinUpdate(ctx, was))) {
+	for _, e := range KnativeFindings(svc.Validate(apis.WithinUpdate(ctx, was))) {
 		if !e.Warning && !onCreate[e] {
 			out = append(out, e)
 		}

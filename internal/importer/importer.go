@@ -501,25 +501,10 @@ func knativeInvalid(d Doc, svc *servingv1.Service) []Problem {
 	}
 	// As Knative's webhook does: defaults first, then validation.
 	cp.SetDefaults(ctx)
-	fe := cp.Validate(ctx)
-	if fe == nil {
-		return nil
-	}
 	var out []Problem
-	for _, e := range fe.WrappedErrors() {
-		if e.Level == apis.WarningLevel {
-			continue
-		}
-		msg := e.Message
-		if e.Details != "" {
-			msg += ": " + e.Details
-		}
-		paths := e.Paths
-		if len(paths) == 0 {
-			paths = []string{""}
-		}
-		for _, p := range paths {
-			out = append(out, Problem{Doc: d.String(), Path: p, Message: "Knative rejects it: " + msg})
+	for _, e := range admission.KnativeFindings(cp.Validate(ctx)) {
+		if !e.Warning {
+			out = append(out, Problem{Doc: d.String(), Path: e.Field, Message: "Knative rejects it: " + e.Message})
 		}
 	}
 	return out
