@@ -11,7 +11,7 @@ TOOLS   := .cache/tools
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/dmls-project/dmls/internal/cli.Version=$(VERSION)
 
-.PHONY: all build render test lint golden generate-types bench bench-go bench-api dist dist-check image fuzz preview e2e e2e-deps e2e-up e2e-down clean
+.PHONY: all build render test lint golden api-docs generate-types bench bench-go bench-api dist dist-check image fuzz preview e2e e2e-deps e2e-up e2e-down clean
 
 all: build
 
@@ -43,6 +43,11 @@ lint: $(TOOLS)/actionlint
 ## packages whose tests use internal/golden, which defines -update)
 golden:
 	$(GO) test $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}}' ./... | grep ' github.com/dmls-project/dmls/internal/golden' | cut -d' ' -f1) -run 'Golden' -update
+
+## api-docs: rewrite docs/api-routes.md from the API's route table
+## (TestRouteDocsAreCurrent checks it)
+api-docs:
+	$(GO) test ./internal/api -run '^TestRouteDocsAreCurrent$$' -update-route-docs
 
 ## generate-types: regenerate the Go types of the custom resources whose
 ## Go APIs cannot be linked here (KServe, External Secrets) from their

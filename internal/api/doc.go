@@ -12,23 +12,9 @@
 // team routes need a token of that team or an admin token (403). A JSON body
 // that holds a key twice gets 400 naming the key's path.
 //
-//	GET    /v1/whoami                                          200
-//	POST   /v1/teams/{team}/trainingjobs                       201 submit (creates the app)
-//	GET    /v1/teams/{team}/trainingjobs                       200 list
-//	GET    /v1/teams/{team}/trainingjobs/{app}                 200 spec, runs, commit
-//	PATCH  /v1/teams/{team}/trainingjobs/{app}[?env=&retrain=] 202 merge patch of the #TrainingJob
-//	POST   /v1/teams/{team}/trainingjobs/{app}/retrain         202 run + 1: TFJob <app>-r<run>
-//	DELETE /v1/teams/{team}/trainingjobs/{app}                 202
-//	POST   /v1/teams/{team}/modelservices                      201 submit
-//	GET    /v1/teams/{team}/modelservices                      200 list
-//	GET    /v1/teams/{team}/modelservices/{app}                200 spec, traffic, commit
-//	DELETE /v1/teams/{team}/modelservices/{app}                202
-//	POST   /v1/teams/{team}/modelservices/{app}/rollouts       202 new version, optional canary
-//	PUT    /v1/teams/{team}/modelservices/{app}/canary         202 canary percent
-//	POST   /v1/teams/{team}/modelservices/{app}/canary/promote 202 all traffic to the canary
-//	POST   /v1/teams/{team}/modelservices/{app}/rollback       202 all traffic to the previous revision
-//	POST   /v1/teams/{team}/apps/{app}/promote                 202 version of env "from" into the next env
-//	GET    /openapi.json, /healthz, /readyz, /metrics          no token
+// The routes, with their methods, tokens, bodies and answers, are listed in
+// docs/api-routes.md, which RouteDocs writes from the route table that also
+// registers the handlers and writes /openapi.json (make api-docs).
 //
 // A change that turns out to change nothing answers 200 with changed false
 // and commits nothing. Errors answer {"requestId", "errors": [{"path",
