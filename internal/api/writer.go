@@ -13,15 +13,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/catalog"
 	"github.com/dmls-project/dmls/internal/apiclient"
-	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/publish"
-	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/specops"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -71,7 +68,7 @@ type writer struct {
 	configSource string
 	// history is ml-model's history, for the catalog's last changes;
 	// fetched on first use and updated before each publish.
-	history *gitops.CommitGraph
+	mlHistory *gitops.CommitGraph
 	// lastBatch is the size of the last batch.
 	lastBatch int
 	// pages keeps the catalog's app pages between publishes.
@@ -229,28 +226,18 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 	}
 	// The model catalog in docs follows the apps; it is made while the
 	// other repos are pushed.
-	var cat generators.Tree
-	var catPanic any
-	made := make(chan struct{})
-	go func() {
-		defer close(made)
-		defer func() { catPanic = recover() }()
-		cat = w.catalog(ctx, p, res, sn)
-	}()
-	results, err := publish.Publish(ctx, p, res.Repos(p), opts)
-	<-made
-	if catPanic != nil {
-		w.log().Error("catalog not published: internal error", "commit", sn.sha, "panic", fmt.Sprint(catPanic))
-		cat = nil
-	}
-	if err == nil && cat != nil {
-		docs := generators.Tree{}
-		docs.Add(p.Repos[publish.RepoDocs].Path, cat)
-		opts.Repos = []string{publish.RepoDocs}
-		var more []publish.Result
-		more, err = publish.Publish(ctx, p, map[string]generators.Tree{publish.RepoDocs: docs}, opts)
-		results = append(results, more...)
-	}
+	results, err := publish.Release(ctx, p, res, publish.ReleaseOptions{
+		Options: opts,
+		History: func(ctx context.Context) (*gitops.CommitGraph, bool) { return w.history(ctx, sn) },
+		Prefix:  w.s.cfg.Prefix,
+		Pages:   w.pages,
+		Notify: func(results []publish.Result, err error) {
+			if err == nil {
+				w.s.notifyArgoCD(p, res, results)
+			}
+		},
+		Warn: w.log().Error,
+	})
 	for _, r := range results {
 		w.s.health.observe(r.Name, nil)
 		result := "unchanged"
@@ -272,40 +259,30 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 		return commits, "config publish failed and will be retried: " + err.Error()
 	}
 	w.configSource = sn.sha
-	w.s.notifyArgoCD(p, res, results)
 	return commits, ""
 }
 
-// catalog is the model catalog for the docs repo from sn, made as dmls
-// publish makes it (publish.Catalog), with each app's last change in
-// ml-model's history up to sn; nil leaves the docs repo alone: without a
-// docs repo, and until the next publish when that history cannot be read.
-// Pages of apps whose digest and last change are the same as before come
-// from w.pages.
-func (w *writer) catalog(ctx context.Context, p *spec.Platform, res *build.Result, sn *snapshot) generators.Tree {
-	if _, ok := p.Repos[publish.RepoDocs]; !ok {
-		return nil
-	}
+// history is ml-model's history up to sn, for the catalog's last changes
+// (publish.Release); false leaves the docs repo alone until the next
+// publish, when that history cannot be read.
+func (w *writer) history(ctx context.Context, sn *snapshot) (*gitops.CommitGraph, bool) {
 	var err error
-	if w.history == nil {
-		w.history, err = gitops.ReadHistory(ctx, w.s.cfg.MLModel, w.s.cfg.Auth)
+	if w.mlHistory == nil {
+		w.mlHistory, err = gitops.ReadHistory(ctx, w.s.cfg.MLModel, w.s.cfg.Auth)
 	} else {
-		err = w.history.Update(ctx)
+		err = w.mlHistory.Update(ctx)
 	}
 	if err != nil {
-		w.history = nil
+		w.mlHistory = nil
 		w.log().Warn("catalog not published: cannot read the history of ml-model", "error", err)
-		return nil
+		return nil, false
 	}
-	at := w.history.At(sn.sha)
+	at := w.mlHistory.At(sn.sha)
 	if at == nil {
 		w.log().Warn("catalog not published: ml-model's history does not hold the commit", "commit", sn.sha)
-		return nil
+		return nil, false
 	}
-	// A copy: the build result belongs to the snapshot, which readers share.
-	withCatalog := *res
-	publish.CatalogMemo(p, &withCatalog, at, w.s.cfg.Prefix, w.pages)
-	return withCatalog.Catalog
+	return at, true
 }
 
 // batch collects up to MaxBatch queued jobs after first and processes them.
