@@ -9,6 +9,7 @@ import (
 
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/diff"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/preview"
 	"github.com/dmls-project/dmls/internal/specops"
@@ -59,8 +60,22 @@ func (s *Server) dryRun(req *request, team string, op specops.Operation) *respon
 	if len(p.changes) == 0 {
 		return &response{status: http.StatusOK, body: res}
 	}
-	head := withChanges(sn.files, p.changes)
-	report, err := preview.Run(preview.Revision{FS: mapFS(sn.files), Rev: sn.sha}, preview.Revision{FS: mapFS(head), Rev: "the change"}, preview.Options{})
+	// Both sides come from the snapshots the plan used: their apps are
+	// those the store loaded and built already, and only the changed app
+	// was evaluated again. A base that does not build counts as empty.
+	base := preview.Built{Rev: sn.sha}
+	if bres, bws, err := sn.build(); err == nil {
+		base.WS, base.Res = bws, bres
+	}
+	head := preview.Built{Rev: "the change"}
+	hres, hws, err := p.next.build()
+	if err == nil {
+		head.WS, head.Res = hws, hres
+	}
+	var report *diff.Report
+	if err == nil {
+		report, err = preview.Compare(base, head, preview.Options{})
+	}
 	if err != nil {
 		// The plan checked the change as the writer does, so this is
 		// not the request's fault.
