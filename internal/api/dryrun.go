@@ -2,15 +2,11 @@ package api
 
 import (
 	"errors"
-	"maps"
 	"net/http"
-	"path"
-	"strings"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/diff"
-	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/preview"
 	"github.com/dmls-project/dmls/internal/specops"
 )
@@ -37,7 +33,7 @@ func dryRunRequested(req *request) (bool, *apiError) {
 // the semantic summary and risks of dmls diff (internal/preview), from
 // the workspace as it is to the workspace with the change.
 func (s *Server) dryRun(req *request, team string, op specops.Operation) *response {
-	sn, err := s.store.current(req.r.Context(), s.cfg.ReadMaxAge)
+	sn, err := s.store.Current(req.r.Context(), s.cfg.ReadMaxAge)
 	if err != nil {
 		return errorResponse(gitFailure("read ml-model", err))
 	}
@@ -51,11 +47,11 @@ func (s *Server) dryRun(req *request, team string, op specops.Operation) *respon
 	}
 	res := &apiclient.Result{
 		RequestID: req.id, Operation: op.Kind(), Team: team, App: op.AppName(), Changed: p.changed[0],
-		Commits: []apiclient.Commit{}, Applications: applications(sn.entryByName(op.AppName())), DryRun: true,
+		Commits: []apiclient.Commit{}, Applications: applications(sn.EntryByName(op.AppName())), DryRun: true,
 		Preview: &apiclient.Preview{Summary: []apiclient.PreviewLine{}, Risks: []apiclient.PreviewLine{}},
 	}
 	if p.next != nil {
-		res.Warnings = appWarnings(op, p.next.entryByName(op.AppName()))
+		res.Warnings = appWarnings(op, p.next.EntryByName(op.AppName()))
 	}
 	if len(p.changes) == 0 {
 		return &response{status: http.StatusOK, body: res}
@@ -63,12 +59,12 @@ func (s *Server) dryRun(req *request, team string, op specops.Operation) *respon
 	// Both sides come from the snapshots the plan used: their apps are
 	// those the store loaded and built already, and only the changed app
 	// was evaluated again. A base that does not build counts as empty.
-	base := preview.Built{Rev: sn.sha}
-	if bres, bws, err := sn.build(); err == nil {
+	base := preview.Built{Rev: sn.SHA}
+	if bres, bws, err := sn.Build(); err == nil {
 		base.WS, base.Res = bws, bres
 	}
 	head := preview.Built{Rev: "the change"}
-	hres, hws, err := p.next.build()
+	hres, hws, err := p.next.Build()
 	if err == nil {
 		head.WS, head.Res = hws, hres
 	}
@@ -92,22 +88,4 @@ func (s *Server) dryRun(req *request, team string, op specops.Operation) *respon
 		res.Preview.Risks = append(res.Preview.Risks, apiclient.PreviewLine{Where: l.Where, What: l.What})
 	}
 	return &response{status: http.StatusOK, body: res}
-}
-
-// withChanges returns files with the app folders of changes replaced by
-// their new app.json (a nil one deletes the folder).
-func withChanges(files map[string][]byte, changes map[string][]byte) map[string][]byte {
-	out := maps.Clone(files)
-	for dir, b := range changes {
-		prefix := path.Join(layout.AppsDir, dir) + "/"
-		for f := range out {
-			if strings.HasPrefix(f, prefix) {
-				delete(out, f)
-			}
-		}
-		if b != nil {
-			out[prefix+specFile] = b
-		}
-	}
-	return out
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"github.com/dmls-project/dmls/internal/specrepo"
 	"maps"
 	"net/http"
 	"slices"
@@ -108,8 +109,8 @@ func (s *Server) authorize(req *request) (string, *apiError) {
 	if !s.ready.Load() {
 		return "", unavailable(s.retryAfter(), "the server has not read the workspace yet")
 	}
-	if sn := s.store.latestSnapshot(); sn != nil {
-		if p := sn.platform(); p != nil {
+	if sn := s.store.Latest(); sn != nil {
+		if p := sn.Platform(); p != nil {
 			if _, ok := p.Teams[team]; !ok {
 				return "", notFound("the platform has no team %s; its teams are %v", team, slices.Sorted(maps.Keys(p.Teams)))
 			}
@@ -341,12 +342,12 @@ func (s *Server) promote(req *request) *response {
 }
 
 // view reads the latest snapshot for a GET and finds app of the path's team.
-func (s *Server) view(req *request) (*snapshot, *appEntry, *apiError) {
+func (s *Server) view(req *request) (*specrepo.Snapshot, *specrepo.Entry, *apiError) {
 	team, e := s.authorize(req)
 	if e != nil {
 		return nil, nil, e
 	}
-	sn, err := s.store.current(req.r.Context(), s.cfg.ReadMaxAge)
+	sn, err := s.store.Current(req.r.Context(), s.cfg.ReadMaxAge)
 	if err != nil {
 		return nil, nil, gitFailure("read ml-model", err)
 	}
@@ -354,14 +355,14 @@ func (s *Server) view(req *request) (*snapshot, *appEntry, *apiError) {
 		return sn, nil, nil
 	}
 	name := req.r.PathValue("app")
-	ent := sn.entryByName(name)
+	ent := sn.EntryByName(name)
 	switch {
 	case ent == nil:
 		return nil, nil, notFound("team %s has no app %s", team, name)
-	case ent.app == nil || !ent.valid():
-		return nil, nil, conflict("app %s has errors in ml-model: %s", name, firstLine(ent.diags.Error()))
-	case ent.app.Team != team:
-		return nil, nil, forbidden("app %s belongs to team %s", name, ent.app.Team)
+	case ent.App == nil || !ent.Valid():
+		return nil, nil, conflict("app %s has errors in ml-model: %s", name, firstLine(ent.Diags.Error()))
+	case ent.App.Team != team:
+		return nil, nil, forbidden("app %s belongs to team %s", name, ent.App.Team)
 	}
 	return sn, ent, nil
 }
@@ -373,7 +374,7 @@ func (s *Server) getTrainingJob(req *request) *response {
 	}
 	v := trainingView(sn, ent)
 	if v == nil {
-		return errorResponse(notFound("app %s has no training job", ent.app.Name))
+		return errorResponse(notFound("app %s has no training job", ent.App.Name))
 	}
 	return &response{status: http.StatusOK, body: v}
 }
@@ -385,7 +386,7 @@ func (s *Server) getModelService(req *request) *response {
 	}
 	v := serviceView(sn, ent)
 	if v == nil {
-		return errorResponse(notFound("app %s has no model service", ent.app.Name))
+		return errorResponse(notFound("app %s has no model service", ent.App.Name))
 	}
 	return &response{status: http.StatusOK, body: v}
 }
@@ -396,8 +397,8 @@ func (s *Server) listTrainingJobs(req *request) *response {
 		return errorResponse(e)
 	}
 	out := apiclient.TrainingJobList{Items: []apiclient.TrainingJob{}}
-	for _, name := range slices.Sorted(maps.Keys(sn.byName)) {
-		if ent := sn.byName[name]; ent.app.Team == req.r.PathValue("team") {
+	for _, name := range slices.Sorted(maps.Keys(sn.ByName)) {
+		if ent := sn.ByName[name]; ent.App.Team == req.r.PathValue("team") {
 			if v := trainingView(sn, ent); v != nil {
 				out.Items = append(out.Items, *v)
 			}
@@ -412,8 +413,8 @@ func (s *Server) listModelServices(req *request) *response {
 		return errorResponse(e)
 	}
 	out := apiclient.ModelServiceList{Items: []apiclient.ModelService{}}
-	for _, name := range slices.Sorted(maps.Keys(sn.byName)) {
-		if ent := sn.byName[name]; ent.app.Team == req.r.PathValue("team") {
+	for _, name := range slices.Sorted(maps.Keys(sn.ByName)) {
+		if ent := sn.ByName[name]; ent.App.Team == req.r.PathValue("team") {
 			if v := serviceView(sn, ent); v != nil {
 				out.Items = append(out.Items, *v)
 			}

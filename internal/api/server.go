@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dmls-project/dmls/internal/specrepo"
 	"io"
 	"log/slog"
 	"maps"
@@ -32,6 +33,10 @@ import (
 	"github.com/dmls-project/dmls/internal/status/kube"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
+
+// TrailerIdempotency names the trailer of the ml-model commits that
+// record an Idempotency-Key (see specrepo.TrailerIdempotency).
+const TrailerIdempotency = specrepo.TrailerIdempotency
 
 // Defaults of Config.
 const (
@@ -138,7 +143,7 @@ type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	audit *slog.Logger
-	store *store
+	store *specrepo.Repo
 	// refreshApps reads the Applications to refresh from the Argo CD tree.
 	refreshApps refreshApps
 	writer      *writer
@@ -167,10 +172,8 @@ type Server struct {
 		done chan struct{}
 	}
 
-	// streams ends the status event streams when the server drains, and
-	// history caches what dmls published, for the status routes.
+	// streams ends the status event streams when the server drains.
 	streams streams
-	history histories
 }
 
 // hooks are test seams.
@@ -202,16 +205,17 @@ func New(cfg Config) (*Server, error) {
 		cfg:     cfg,
 		log:     cfg.Log,
 		audit:   cfg.Audit,
-		store:   newStore(cfg.MLModel, cfg.Prefix, cfg.URLs, cfg.Auth, cfg.Author),
 		idem:    newIdemStore(cfg.IdempotencyTTL, cfg.IdempotencyKeys),
 		metrics: newMetrics(cfg.Registry),
 		schema:  schema,
 		fatal:   make(chan error, 1),
 	}
 	s.health = newHealth(s.metrics.registry)
-	s.store.health = s.health
-	s.store.eval = cfg.Eval
-	s.writer = &writer{s: s, queue: make(chan *job, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{}), pages: catalog.NewMemo(cacheApps)}
+	s.store = specrepo.New(specrepo.Config{
+		Target: cfg.MLModel, Prefix: cfg.Prefix, URLs: cfg.URLs, Auth: cfg.Auth, Author: cfg.Author,
+		Eval: cfg.Eval, Observe: s.health.observe, SetBroken: s.health.setBroken,
+	})
+	s.writer = &writer{s: s, queue: make(chan *job, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{}), pages: catalog.NewMemo(specrepo.CacheApps)}
 	routes := s.routes()
 	if s.openapi, err = s.openAPI(routes); err != nil {
 		return nil, err
@@ -434,7 +438,7 @@ func (s *Server) idempotent(rt *route, req *request, key string) (resp *response
 	h.Write(req.body)
 	var fp [sha256.Size]byte
 	copy(fp[:], h.Sum(nil))
-	req.idemKey, req.idemFP = keyHash(req.ident.actor, key), hex.EncodeToString(fp[:16])
+	req.idemKey, req.idemFP = specrepo.KeyHash(req.ident.actor, key), hex.EncodeToString(fp[:16])
 	e, state := s.idem.begin(req.ident.actor+"\x00"+key, fp)
 	switch state {
 	case idemMismatch:

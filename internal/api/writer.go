@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dmls-project/dmls/internal/specrepo"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
@@ -18,6 +19,7 @@ import (
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/layout"
+	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/publish"
 	"github.com/dmls-project/dmls/internal/specops"
 	"github.com/dmls-project/dmls/internal/workspace"
@@ -66,9 +68,6 @@ type writer struct {
 	// configSource is the ml-model commit the config repos were last
 	// published from by this server.
 	configSource string
-	// history is ml-model's history, for the catalog's last changes;
-	// fetched on first use and updated before each publish.
-	mlHistory *gitops.CommitGraph
 	// lastBatch is the size of the last batch.
 	lastBatch int
 	// pages keeps the catalog's app pages between publishes.
@@ -134,10 +133,10 @@ func (w *writer) drain() {
 func (w *writer) startup() bool {
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-		sn, err := w.s.store.read(ctx)
+		sn, err := w.s.store.Read(ctx)
 		cancel()
-		if err == nil && sn.platform() != nil {
-			teams := slices.Sorted(maps.Keys(sn.platform().Teams))
+		if err == nil && sn.Platform() != nil {
+			teams := slices.Sorted(maps.Keys(sn.Platform().Teams))
 			if err := w.s.cfg.Tokens.CheckTeams(teams); err != nil {
 				w.log().Error("refusing to start", "error", err)
 				w.s.fatal <- err
@@ -145,7 +144,7 @@ func (w *writer) startup() bool {
 			}
 		}
 		if err == nil {
-			w.log().Info("workspace read", "commit", sn.sha, "apps", len(sn.byName))
+			w.log().Info("workspace read", "commit", sn.SHA, "apps", len(sn.ByName))
 			w.ensureConfig(sn)
 			w.s.ready.Store(true)
 			return true
@@ -172,7 +171,7 @@ func (w *writer) reconcile() {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	sn, err := w.s.store.read(ctx)
+	sn, err := w.s.store.Read(ctx)
 	if err != nil {
 		w.log().Error("reconcile: cannot read the workspace", "error", err)
 		return
@@ -182,8 +181,8 @@ func (w *writer) reconcile() {
 
 // ensureConfig publishes the config repos from sn unless this server
 // already did.
-func (w *writer) ensureConfig(sn *snapshot) (commits []apiclient.Commit, warning string) {
-	if sn.sha == w.configSource {
+func (w *writer) ensureConfig(sn *specrepo.Snapshot) (commits []apiclient.Commit, warning string) {
+	if sn.SHA == w.configSource {
 		return nil, ""
 	}
 	return w.publishConfig(sn)
@@ -196,39 +195,39 @@ func (w *writer) ensureConfig(sn *snapshot) (commits []apiclient.Commit, warning
 // k8s-config and kubeflow-config are pushed at once, while the model
 // catalog is made; the docs repo follows when they are in (the catalog
 // describes what they deploy).
-func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warning string) {
+func (w *writer) publishConfig(sn *specrepo.Snapshot) (commits []apiclient.Commit, warning string) {
 	defer func() {
 		if r := recover(); r != nil {
-			w.log().Error("panic while publishing the config", "commit", sn.sha, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			w.log().Error("panic while publishing the config", "commit", sn.SHA, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			warning = "config not published: internal error; it will be retried"
 		}
 	}()
-	res, ws, err := sn.build()
+	res, ws, err := sn.Build()
 	if err != nil {
-		w.log().Error("config not published: the workspace has errors", "commit", sn.sha, "error", firstLine(err.Error()))
+		w.log().Error("config not published: the workspace has errors", "commit", sn.SHA, "error", firstLine(err.Error()))
 		return nil, "config not published: the workspace in ml-model has errors: " + firstLine(err.Error())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	p := ws.Platform
 	opts := publish.Options{
-		URLs:         w.s.store.platformURLs(p),
+		URLs:         w.s.store.PlatformURLs(p),
 		Auth:         w.s.cfg.Auth,
 		Author:       w.s.cfg.Author,
-		SourceCommit: sn.sha,
+		SourceCommit: sn.SHA,
 		// Submissions change apps, which live in k8s-config, and may
 		// change the Knative config-features in kubeflow-config (they
 		// follow the generated services); the infra repo follows only
 		// platform.cue and dmls publish.
 		Repos:    []string{layout.RepoK8sConfig, layout.RepoKubeflowConfig},
-		Keep:     &w.s.store.repos,
+		Keep:     w.s.store.ConfigRepos(),
 		Parallel: true,
 	}
 	// The model catalog in docs follows the apps; it is made while the
 	// other repos are pushed.
 	results, err := publish.Release(ctx, p, res, publish.ReleaseOptions{
 		Options: opts,
-		History: func(ctx context.Context) (*gitops.CommitGraph, bool) { return w.history(ctx, sn) },
+		History: func(ctx context.Context, use func(*gitops.CommitGraph)) bool { return w.history(ctx, sn, use) },
 		Prefix:  w.s.cfg.Prefix,
 		Pages:   w.pages,
 		Notify: func(results []publish.Result, err error) {
@@ -255,34 +254,33 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 			w.s.health.observe(ge.Repo, err)
 		}
 		w.s.metrics.commits.WithLabelValues("config", "failed").Inc()
-		w.log().Error("config publish failed; it will be retried", "commit", sn.sha, "error", err)
+		w.log().Error("config publish failed; it will be retried", "commit", sn.SHA, "error", err)
 		return commits, "config publish failed and will be retried: " + err.Error()
 	}
-	w.configSource = sn.sha
+	w.configSource = sn.SHA
 	return commits, ""
 }
 
-// history is ml-model's history up to sn, for the catalog's last changes
-// (publish.Release); false leaves the docs repo alone until the next
-// publish, when that history cannot be read.
-func (w *writer) history(ctx context.Context, sn *snapshot) (*gitops.CommitGraph, bool) {
-	var err error
-	if w.mlHistory == nil {
-		w.mlHistory, err = gitops.ReadHistory(ctx, w.s.cfg.MLModel, w.s.cfg.Auth)
-	} else {
-		err = w.mlHistory.Update(ctx)
-	}
-	if err != nil {
-		w.mlHistory = nil
+// history calls use with ml-model's history up to sn, for the catalog's
+// last changes (publish.Release), and reports whether it could: when that
+// history cannot be read, the docs repo is left alone until the next
+// publish.
+func (w *writer) history(ctx context.Context, sn *specrepo.Snapshot, use func(*gitops.CommitGraph)) bool {
+	h := w.s.store.History()
+	found := false
+	err := h.Graph(ctx, h.MLModel(), sn.SHA, func(g *gitops.CommitGraph) {
+		if at := g.At(sn.SHA); at != nil {
+			use(at)
+			found = true
+		}
+	})
+	switch {
+	case err != nil:
 		w.log().Warn("catalog not published: cannot read the history of ml-model", "error", err)
-		return nil, false
+	case !found:
+		w.log().Warn("catalog not published: ml-model's history does not hold the commit", "commit", sn.SHA)
 	}
-	at := w.mlHistory.At(sn.sha)
-	if at == nil {
-		w.log().Warn("catalog not published: ml-model's history does not hold the commit", "commit", sn.sha)
-		return nil, false
-	}
-	return at, true
+	return found
 }
 
 // batch collects up to MaxBatch queued jobs after first and processes them.
@@ -342,13 +340,13 @@ collect:
 // another writer changed ml-model first, and answers every job.
 func (w *writer) process(ctx context.Context, jobs []*job) {
 	for attempt := 1; ; attempt++ {
-		sn, err := w.s.store.read(ctx)
+		sn, err := w.s.store.Read(ctx)
 		if err != nil {
 			w.failAll(jobs, nil, gitFailure("read ml-model", err))
 			return
 		}
 		if slices.ContainsFunc(jobs, func(j *job) bool { return j.idemKey != "" }) {
-			if err := w.s.store.catchUp(ctx, sn.sha, w.s.cfg.IdempotencyTTL); err != nil {
+			if err := w.s.store.History().CatchUp(ctx, sn.SHA, w.s.cfg.IdempotencyTTL); err != nil {
 				w.failAll(jobs, nil, gitFailure("read the history of ml-model", err))
 				return
 			}
@@ -359,7 +357,7 @@ func (w *writer) process(ctx context.Context, jobs []*job) {
 			w.answer(jobs, p, sn, sn, nil, "")
 			return
 		}
-		next, err := w.s.store.commit(ctx, sn, p.changes, commitMessage(jobs, p), trailers(jobs, p), p.next)
+		next, err := w.s.store.Commit(ctx, sn, p.changes, commitMessage(jobs, p), trailers(jobs, p), p.next)
 		if err != nil {
 			race := errors.Is(err, gitops.ErrStale) || errors.Is(err, gitops.ErrConflict)
 			if race && attempt < maxCommitAttempts {
@@ -375,7 +373,7 @@ func (w *writer) process(ctx context.Context, jobs []*job) {
 		}
 		w.s.metrics.commits.WithLabelValues(layout.RepoMLModel, "committed").Inc()
 		cfg, warning := w.publishConfig(next)
-		w.answer(jobs, p, sn, next, append([]apiclient.Commit{{Repo: layout.RepoMLModel, SHA: next.sha}}, cfg...), warning)
+		w.answer(jobs, p, sn, next, append([]apiclient.Commit{{Repo: layout.RepoMLModel, SHA: next.SHA}}, cfg...), warning)
 		return
 	}
 }
@@ -410,20 +408,20 @@ func (w *writer) failAll(jobs []*job, p *plan, err *apiError) {
 
 // answer sends each job its outcome: its rejection, or a Result with the
 // commits of the batch when it changed something.
-func (w *writer) answer(jobs []*job, p *plan, before, after *snapshot, commits []apiclient.Commit, warning string) {
+func (w *writer) answer(jobs []*job, p *plan, before, after *specrepo.Snapshot, commits []apiclient.Commit, warning string) {
 	for i, j := range jobs {
 		if o := p.outcomes[i]; o != nil {
 			j.done <- o
 			continue
 		}
 		name := j.op.AppName()
-		e := after.entryByName(name)
+		e := after.EntryByName(name)
 		res := &apiclient.Result{
 			RequestID: j.id, Operation: j.op.Kind(), Team: j.team, App: name,
 			Changed: p.changed[i], Commits: []apiclient.Commit{}, Applications: applications(e),
 		}
 		if e == nil {
-			res.Applications = applications(before.entryByName(name))
+			res.Applications = applications(before.EntryByName(name))
 		}
 		if p.changed[i] {
 			res.Commits = commits
@@ -432,12 +430,12 @@ func (w *writer) answer(jobs []*job, p *plan, before, after *snapshot, commits [
 			}
 		}
 		res.Warnings = append(res.Warnings, appWarnings(j.op, e)...)
-		for _, dir := range after.broken() {
+		for _, dir := range after.Broken() {
 			how := "keeps its last good config"
-			if _, ok := after.lastGood[dir]; !ok {
+			if _, ok := after.LastGood[dir]; !ok {
 				how = "has no valid version this server has seen, so the config is not published"
 			}
-			res.Warnings = append(res.Warnings, fmt.Sprintf("app %s in ml-model does not validate and %s; fix it in git: %s", dir, how, after.errs[dir][0].String()))
+			res.Warnings = append(res.Warnings, fmt.Sprintf("app %s in ml-model does not validate and %s; fix it in git: %s", dir, how, after.Errs[dir][0].String()))
 		}
 		switch j.op.SectionName() {
 		case specops.Training:
@@ -456,14 +454,14 @@ func (w *writer) answer(jobs []*job, p *plan, before, after *snapshot, commits [
 // load's, such as a secret-looking literal where policy.secretLiterals is
 // "warn", and the generated objects' checks), with the paths of the
 // request body, as "warning: path: message [rule]".
-func appWarnings(op specops.Operation, e *appEntry) []string {
-	if e == nil || e.app == nil {
+func appWarnings(op specops.Operation, e *specrepo.Entry) []string {
+	if e == nil || e.App == nil {
 		return nil
 	}
 	var d diag.List
-	d = append(d, e.app.Warnings...)
-	if e.built != nil {
-		d = append(d, e.built.Warnings...)
+	d = append(d, e.App.Warnings...)
+	if e.Built != nil {
+		d = append(d, e.Built.Warnings...)
 	}
 	d.Sort()
 	var out []string
@@ -491,7 +489,7 @@ type plan struct {
 	changes map[string][]byte
 	// next is the workspace with the changes, loaded and built by
 	// checkBatch.
-	next *snapshot
+	next *specrepo.Snapshot
 }
 
 // plan applies the jobs in order to the documents of sn, checks every app
@@ -499,17 +497,17 @@ type plan struct {
 // Knative's validation), and when an app fails, finds the jobs that broke
 // it by applying that app's jobs one at a time: a bad request is rejected
 // with its own findings and the others go ahead.
-func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
+func (w *writer) plan(sn *specrepo.Snapshot, jobs []*job) *plan {
 	p := &plan{outcomes: make([]*outcome, len(jobs)), changed: make([]bool, len(jobs)), changes: map[string][]byte{}}
-	if sn.platform() == nil {
-		err := workspaceBroken(sn.workspaceErrors(nil))
+	if sn.Platform() == nil {
+		err := workspaceBroken(sn.WorkspaceErrors(nil))
 		for i := range jobs {
 			p.outcomes[i] = &outcome{err: err}
 		}
 		return p
 	}
 	c := &specops.Context{}
-	for _, e := range sn.envs() {
+	for _, e := range sn.Envs() {
 		c.Envs = append(c.Envs, e.Name)
 	}
 	orig := map[string]*specops.Doc{}
@@ -518,7 +516,7 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		if d, ok := docs[name]; ok {
 			return d, nil
 		}
-		d, err := docOf(sn, name)
+		d, err := sn.Doc(name)
 		if err != nil {
 			return nil, err
 		}
@@ -532,7 +530,7 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		}
 		d, err := doc(j.op.AppName())
 		if err != nil {
-			p.outcomes[i] = &outcome{err: errorf(http.StatusConflict, "apps/%s/%s cannot be read: %v", j.op.AppName(), specFile, err)}
+			p.outcomes[i] = &outcome{err: errorf(http.StatusConflict, "apps/%s/%s cannot be read: %v", j.op.AppName(), specops.FileName, err)}
 			continue
 		}
 		c.Team = j.team
@@ -548,7 +546,7 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 	folders := map[string]map[string][]byte{}
 	for name, d := range docs {
 		if !specops.Equal(d.Data, orig[name].Data) && d.Data != nil {
-			folders[name] = map[string][]byte{specFile: d.Encode()}
+			folders[name] = map[string][]byte{specops.FileName: d.Encode()}
 		}
 	}
 	// The workspace as the batch leaves it if every change is accepted:
@@ -559,28 +557,28 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		if !specops.Equal(d.Data, orig[name].Data) {
 			all[name] = nil
 			if f, ok := folders[name]; ok {
-				all[name] = f[specFile]
+				all[name] = f[specops.FileName]
 			}
 		}
 	}
-	cand := w.s.store.withChanges(sn, all)
-	checked := map[string]*appEntry{}
+	cand := w.s.store.WithChanges(sn, all)
+	checked := map[string]*specrepo.Entry{}
 	for name := range folders {
-		e := cand.dirs[name]
+		e := cand.Dirs[name]
 		if e == nil {
-			e = &appEntry{dir: name}
+			e = &specrepo.Entry{Dir: name}
 		}
 		// A broken quota is the batch's, not the app's: fitQuotas
 		// splits the batch.
-		if base := notQuota(cand, cand.errs[""]); len(base) > 0 {
+		if base := notQuota(cand, cand.Errs[""]); len(base) > 0 {
 			c := *e
-			c.diags = append(slices.Clone(e.diags), base...)
+			c.Diags = append(slices.Clone(e.Diags), base...)
 			e = &c
 		}
 		checked[name] = e
 	}
 	for _, name := range slices.Sorted(maps.Keys(folders)) {
-		if checked[name].valid() {
+		if checked[name].Valid() {
 			continue
 		}
 		cand = nil
@@ -601,9 +599,9 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 			if !p.changed[i] || d.Data == nil {
 				continue
 			}
-			e := w.s.store.check(sn, map[string]map[string][]byte{name: {specFile: d.Encode()}})[name]
-			if !e.valid() {
-				p.outcomes[i] = &outcome{err: specErrors(j.op, e.diags)}
+			e := w.s.store.Check(sn, map[string]map[string][]byte{name: {specops.FileName: d.Encode()}})[name]
+			if !e.Valid() {
+				p.outcomes[i] = &outcome{err: specErrors(j.op, e.Diags)}
 				p.changed[i] = false
 				d = before
 			}
@@ -620,14 +618,14 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 			}
 		}
 	}
-	if len(p.changes) > 0 && len(sn.errs[""]) == 0 {
+	if len(p.changes) > 0 && len(sn.Errs[""]) == 0 {
 		// A batch that breaks a team quota is split, not refused whole.
 		next := cand
 		if next == nil {
-			next = w.s.store.withChanges(sn, p.changes)
+			next = w.s.store.WithChanges(sn, p.changes)
 		}
 		cand = next
-		if len(next.errs[""]) > 0 && w.fitQuotas(sn, next, p, jobs) {
+		if len(next.Errs[""]) > 0 && w.fitQuotas(sn, next, p, jobs) {
 			cand = nil
 		}
 	}
@@ -636,7 +634,7 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		// change; a broken app folder stops only its own (issue 8,
 		// section 7): its last good config stays published, and without
 		// one the config is not published until it is fixed.
-		errs := sn.errs[""]
+		errs := sn.Errs[""]
 		if err := w.checkBatch(sn, p, cand); err != nil {
 			errs = append(errs, err...)
 		}
@@ -655,12 +653,12 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 
 // notQuota returns d without the findings about a team quota of sn's
 // platform (workspace.QuotaLimits names their paths).
-func notQuota(sn *snapshot, d diag.List) diag.List {
-	if len(d) == 0 || sn.ws == nil {
+func notQuota(sn *specrepo.Snapshot, d diag.List) diag.List {
+	if len(d) == 0 || sn.WS == nil {
 		return d
 	}
 	quota := map[string]bool{}
-	for _, l := range workspace.QuotaLimits(sn.ws) {
+	for _, l := range workspace.QuotaLimits(sn.WS) {
 		quota[l.At] = true
 	}
 	var out diag.List
@@ -681,19 +679,19 @@ func notQuota(sn *snapshot, d diag.List) diag.List {
 // of its first job. The rule itself is workspace.CheckQuotas, the one the
 // loader applies (an environment that queues jobs, with Kueue, would
 // change it there). It reports whether it refused anything.
-func (w *writer) fitQuotas(sn, next *snapshot, p *plan, jobs []*job) bool {
-	if sn.ws == nil || next.ws == nil {
+func (w *writer) fitQuotas(sn, next *specrepo.Snapshot, p *plan, jobs []*job) bool {
+	if sn.WS == nil || next.WS == nil {
 		return false
 	}
-	envs := make([]string, 0, len(sn.ws.Envs))
-	for _, e := range sn.ws.Envs {
+	envs := make([]string, 0, len(sn.WS.Envs))
+	for _, e := range sn.WS.Envs {
 		envs = append(envs, e.Name)
 	}
-	limits := workspace.QuotaLimits(sn.ws)
+	limits := workspace.QuotaLimits(sn.WS)
 	uses := map[string][]workspace.QuotaUse{} // app folder → its uses as accepted so far
-	for dir, e := range sn.dirs {
-		if e.app != nil {
-			uses[dir] = workspace.QuotaUses(e.app)
+	for dir, e := range sn.Dirs {
+		if e.App != nil {
+			uses[dir] = workspace.QuotaUses(e.App)
 		}
 	}
 	over := func() diag.List {
@@ -716,8 +714,8 @@ func (w *writer) fitQuotas(sn, next *snapshot, p *plan, jobs []*job) bool {
 	for _, name := range order {
 		prev, had := uses[name]
 		delete(uses, name)
-		if e := next.dirs[name]; e != nil && e.app != nil {
-			uses[name] = workspace.QuotaUses(e.app)
+		if e := next.Dirs[name]; e != nil && e.App != nil {
+			uses[name] = workspace.QuotaUses(e.App)
 		}
 		d := over()
 		if len(d) == 0 {
@@ -747,31 +745,24 @@ func (w *writer) fitQuotas(sn, next *snapshot, p *plan, jobs []*job) bool {
 // commits, publishing accepts.
 //
 // next, when not nil, is the workspace with p.changes, loaded already.
-func (w *writer) checkBatch(sn *snapshot, p *plan, next *snapshot) diag.List {
+func (w *writer) checkBatch(sn *specrepo.Snapshot, p *plan, next *specrepo.Snapshot) diag.List {
 	if next == nil {
-		next = w.s.store.withChanges(sn, p.changes)
+		next = w.s.store.WithChanges(sn, p.changes)
 	}
 	p.next = next
-	w.s.store.mu.Lock()
-	next.lastGood = map[string]*appEntry{}
-	for dir := range next.errs {
-		if g, ok := w.s.store.lastGood[dir]; ok && dir != "" {
-			next.lastGood[dir] = g
-		}
-	}
-	w.s.store.mu.Unlock()
+	w.s.store.WithLastGood(next)
 	for dir := range p.changes {
-		if d := next.errs[dir]; len(d) > 0 {
+		if d := next.Errs[dir]; len(d) > 0 {
 			return d
 		}
 	}
-	if len(next.errs[""]) > 0 {
-		return next.errs[""]
+	if len(next.Errs[""]) > 0 {
+		return next.Errs[""]
 	}
-	if _, _, err := next.build(); err != nil && len(next.broken()) == 0 {
+	if _, _, err := next.Build(); err != nil && len(next.Broken()) == 0 {
 		var d diag.List
 		if !errors.As(err, &d) {
-			d.Add(positionless, "", "%v", err)
+			d.Add(provenance.Pos{}, "", "%v", err)
 		}
 		return d
 	}
@@ -877,7 +868,7 @@ func trailers(jobs []*job, p *plan) []gitops.Trailer {
 		if p.outcomes[i] == nil && p.changed[i] {
 			out = append(out, gitops.Trailer{Key: "Dmls-Request-Id", Value: j.id})
 			if j.idemKey != "" {
-				out = append(out, gitops.Trailer{Key: TrailerIdempotency, Value: j.idemKey + " " + j.idemFP + " " + j.id})
+				out = append(out, gitops.Trailer{Key: specrepo.TrailerIdempotency, Value: j.idemKey + " " + j.idemFP + " " + j.id})
 			}
 		}
 	}
@@ -887,22 +878,22 @@ func trailers(jobs []*job, p *plan) []gitops.Trailer {
 // replay returns the first answer of a job whose Idempotency-Key is in
 // ml-model's history already, or nil. The answer has the first request's
 // id and ml-model commit; its views and Applications are those of sn.
-func (w *writer) replay(sn *snapshot, j *job) *outcome {
+func (w *writer) replay(sn *specrepo.Snapshot, j *job) *outcome {
 	if j.idemKey == "" {
 		return nil
 	}
-	h, ok := w.s.store.keys.get(j.idemKey)
+	h, ok := w.s.store.History().Key(j.idemKey)
 	if !ok {
 		return nil
 	}
-	if h.fp != j.idemFP {
-		return &outcome{err: errorf(http.StatusUnprocessableEntity, "%s was used before for a different request (commit %s); use a new key for a new request", apiclient.HeaderIdempotencyKey, h.commit)}
+	if h.FP != j.idemFP {
+		return &outcome{err: errorf(http.StatusUnprocessableEntity, "%s was used before for a different request (commit %s); use a new key for a new request", apiclient.HeaderIdempotencyKey, h.Commit)}
 	}
 	name := j.op.AppName()
-	e := sn.entryByName(name)
+	e := sn.EntryByName(name)
 	res := &apiclient.Result{
-		RequestID: h.requestID, Operation: j.op.Kind(), Team: j.team, App: name, Changed: true,
-		Commits: []apiclient.Commit{{Repo: layout.RepoMLModel, SHA: h.commit}}, Applications: applications(e),
+		RequestID: h.RequestID, Operation: j.op.Kind(), Team: j.team, App: name, Changed: true,
+		Commits: []apiclient.Commit{{Repo: layout.RepoMLModel, SHA: h.Commit}}, Applications: applications(e),
 	}
 	switch j.op.SectionName() {
 	case specops.Training:

@@ -76,7 +76,7 @@ those keys. They never appear in output.`,
 					URLs: urls, DryRun: dryRun, Message: message, Auth: auth,
 					SourceCommit: publish.SourceCommit(g.workspace),
 				},
-				History: func(context.Context) (*gitops.CommitGraph, bool) { return history, true },
+				History: func(_ context.Context, use func(*gitops.CommitGraph)) bool { use(history); return true },
 				Prefix:  prefix,
 				// Argo CD hears of every push that went in, once the
 				// results are printed.

@@ -15,12 +15,13 @@ import (
 // Argo CD's steps.
 type ReleaseOptions struct {
 	Options
-	// History returns the history of the repo that holds the workspace,
-	// for the catalog's last changes (nil: not known), and whether to make
-	// the catalog at all (false leaves the docs repo alone). It runs while
-	// the other repos are pushed. A nil History makes a catalog without
-	// last changes.
-	History func(ctx context.Context) (*gitops.CommitGraph, bool)
+	// History calls use with the history of the repo that holds the
+	// workspace, for the catalog's last changes (nil: not known), and
+	// reports whether it did; false leaves the docs repo alone. It runs
+	// while the other repos are pushed, and use makes the catalog, so
+	// that History may hold the graph for use alone. A nil History makes
+	// a catalog without last changes.
+	History func(ctx context.Context, use func(*gitops.CommitGraph)) bool
 	// Prefix is the workspace's folder in that repo.
 	Prefix string
 	// Pages keeps the catalog's app pages between releases (catalog.Memo);
@@ -78,15 +79,13 @@ func releaseCatalog(ctx context.Context, p *spec.Platform, res *build.Result, op
 	if _, ok := p.Repos[RepoDocs]; !ok {
 		return nil
 	}
-	var history *gitops.CommitGraph
-	if opts.History != nil {
-		var ok bool
-		if history, ok = opts.History(ctx); !ok {
-			return nil
-		}
-	}
 	// A copy: the build result may be shared (dmls serve's snapshots).
 	withCatalog := *res
-	CatalogMemo(p, &withCatalog, history, opts.Prefix, opts.Pages)
+	use := func(history *gitops.CommitGraph) { CatalogMemo(p, &withCatalog, history, opts.Prefix, opts.Pages) }
+	if opts.History == nil {
+		use(nil)
+	} else if !opts.History(ctx, use) {
+		return nil
+	}
 	return withCatalog.Catalog
 }
