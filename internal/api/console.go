@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/dmls-project/dmls/internal/submit"
 	"maps"
 	"net/http"
 	"path"
@@ -63,7 +64,7 @@ func (s *Server) appHistory(req *request) *response {
 	var items []gitops.CommitInfo
 	h := s.store.History()
 	if err := h.Graph(req.r.Context(), h.MLModel(), "", func(g *gitops.CommitGraph) { items = g.Log([]string{dir}, historyLength) }); err != nil {
-		return errorResponse(gitFailure("read ml-model", err))
+		return errorResponse(submit.GitFailure("read ml-model", err))
 	}
 	return &response{status: http.StatusOK, body: map[string]any{"items": items}}
 }

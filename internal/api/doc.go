@@ -62,7 +62,9 @@
 //
 // # Group commit
 //
-// One writer goroutine changes ml-model. Handlers queue their change
+// One writer goroutine (internal/submit) changes ml-model, read and
+// committed through internal/specrepo; this package is the HTTP around
+// them. Handlers queue their change
 // (QueueSize deep; 429 beyond) and wait for its outcome. The writer takes
 // up to MaxBatch queued changes, reads the tip of ml-model, applies them
 // in order to in-memory app documents, and checks every app that changed
@@ -72,7 +74,7 @@
 // break it, each with its own 400. It then makes one ml-model commit for
 // the batch (managed paths: the changed app folders only, so other apps
 // are never rewritten), generates the config of every app and publishes
-// it with publish.Publish, and answers each change with the batch's
+// it with publish.Release (as dmls publish does), and answers each change with the batch's
 // commits. A change whose commit fails
 // gets an error (502 or 503), never silence; a config publish that fails
 // after the spec commit is answered with a warning and retried by the next
@@ -92,7 +94,7 @@
 //     the environments and the schemas; the --repo URL overrides are fixed
 //     for the server's life), so only the changed apps are evaluated and
 //     generated. The workspace is served to the loader from an indexed
-//     file system (fsindex.go): fstest.MapFS lists a folder by scanning
+//     file system (specrepo's fsindex.go): fstest.MapFS lists a folder by scanning
 //     every file, which made each load quadratic in the number of apps.
 //   - Layout: the Argo CD tree spans every app and used to be laid out and
 //     checked against the CRD schemas again after every batch (two thirds

@@ -21,7 +21,7 @@ import (
 // health is what /readyz reports beyond startup and shutdown: the git
 // repos that could not be reached at their last use, and the apps whose
 // specs in ml-model are broken (they keep their last good config; see
-// writer.publishConfig). Safe for concurrent use.
+// submit.Writer). Safe for concurrent use.
 type health struct {
 	unreachable *prometheus.GaugeVec // by repo
 	degraded    prometheus.Gauge

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"github.com/dmls-project/dmls/internal/specrepo"
+	"github.com/dmls-project/dmls/internal/submit"
 	"maps"
 	"net/http"
 	"slices"
@@ -128,7 +129,7 @@ func (s *Server) enqueue(req *request, team string, op specops.Operation, okStat
 	} else if dry {
 		return s.dryRun(req, team, op)
 	}
-	j := &job{id: req.id, actor: req.ident.actor, team: team, op: op, idemKey: req.idemKey, idemFP: req.idemFP, done: make(chan *outcome, 1)}
+	j := &submit.Job{ID: req.id, Actor: req.ident.actor, Team: team, Op: op, IdemKey: req.idemKey, IdemFP: req.idemFP}
 	s.mu.RLock()
 	if s.draining {
 		s.mu.RUnlock()
@@ -138,30 +139,27 @@ func (s *Server) enqueue(req *request, team string, op specops.Operation, okStat
 		s.mu.RUnlock()
 		return errorResponse(unavailable(s.retryAfter(), "the server has not read the workspace yet"))
 	}
-	select {
-	case s.writer.queue <- j:
-	default:
-		s.mu.RUnlock()
+	done, ok := s.writer.Enqueue(j)
+	s.mu.RUnlock()
+	if !ok {
 		e := errorf(http.StatusTooManyRequests, "too many changes are waiting (%d); try again shortly", s.cfg.QueueSize)
-		e.retryAfter = s.retryAfter()
+		e.RetryAfter = s.retryAfter()
 		return errorResponse(e)
 	}
-	s.mu.RUnlock()
-	s.metrics.queueDepth.Set(float64(len(s.writer.queue)))
-	o := <-j.done
-	if o.err != nil {
-		return errorResponse(o.err)
+	o := <-done
+	if o.Err != nil {
+		return errorResponse(o.Err)
 	}
 	status := okStatus
-	if !o.result.Changed {
+	if !o.Result.Changed {
 		status = http.StatusOK
 	}
-	if o.replayed {
+	if o.Replayed {
 		// Found in ml-model's history (after a restart, or by another
 		// replica): a replay as much as one from memory.
 		s.metrics.replays.Inc()
 	}
-	return &response{status: status, body: o.result, replayed: o.replayed}
+	return &response{status: status, body: o.Result, replayed: o.Replayed}
 }
 
 // submission checks the shape of a submission body: an #App with one
@@ -289,7 +287,7 @@ func (s *Server) action(req *request, def string, v any) *apiError {
 		body = []byte("{}")
 	}
 	if errs := checkBody(s.schema, def, body); len(errs) > 0 {
-		return &apiError{status: http.StatusBadRequest, errors: errs}
+		return &apiError{Status: http.StatusBadRequest, Errors: errs}
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return badRequest("", "%v", err)
@@ -349,7 +347,7 @@ func (s *Server) view(req *request) (*specrepo.Snapshot, *specrepo.Entry, *apiEr
 	}
 	sn, err := s.store.Current(req.r.Context(), s.cfg.ReadMaxAge)
 	if err != nil {
-		return nil, nil, gitFailure("read ml-model", err)
+		return nil, nil, submit.GitFailure("read ml-model", err)
 	}
 	if req.r.PathValue("app") == "" {
 		return sn, nil, nil

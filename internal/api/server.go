@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"github.com/dmls-project/dmls/internal/specrepo"
+	"github.com/dmls-project/dmls/internal/submit"
 	"io"
+	"k8s.io/client-go/dynamic"
 	"log/slog"
 	"maps"
 	"net"
@@ -26,7 +28,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/dmls-project/dmls/generators/catalog"
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/repourl"
@@ -140,25 +141,21 @@ func (c *Config) defaults() {
 // Server is the dmls API server. Create it with New, start its writer with
 // Start, serve Handler, and end with Shutdown (or run it all with Serve).
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	audit *slog.Logger
-	store *specrepo.Repo
-	// refreshApps reads the Applications to refresh from the Argo CD tree.
-	refreshApps refreshApps
-	writer      *writer
-	idem        *idemStore
-	metrics     *metrics
-	health      *health
-	schema      *workspace.Schema
-	openapi     []byte
-	mux         *http.ServeMux
+	cfg     Config
+	log     *slog.Logger
+	audit   *slog.Logger
+	store   *specrepo.Repo
+	writer  *submit.Writer
+	idem    *idemStore
+	metrics *metrics
+	health  *health
+	schema  *workspace.Schema
+	openapi []byte
+	mux     *http.ServeMux
 
 	mu       sync.RWMutex // guards draining against enqueues
 	draining bool
 	ready    atomic.Bool
-	start    sync.Once
-	stop     sync.Once
 
 	hooks hooks
 
@@ -178,7 +175,8 @@ type Server struct {
 
 // hooks are test seams.
 type hooks struct {
-	// beforeBatch runs in the writer before each batch.
+	// beforeBatch runs in the writer before each batch
+	// (submit.Config.BeforeBatch).
 	beforeBatch func(jobs int)
 	// beforeHandle runs in every API handler after authentication.
 	beforeHandle func(r *http.Request)
@@ -215,7 +213,27 @@ func New(cfg Config) (*Server, error) {
 		Target: cfg.MLModel, Prefix: cfg.Prefix, URLs: cfg.URLs, Auth: cfg.Auth, Author: cfg.Author,
 		Eval: cfg.Eval, Observe: s.health.observe, SetBroken: s.health.setBroken,
 	})
-	s.writer = &writer{s: s, queue: make(chan *job, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{}), pages: catalog.NewMemo(specrepo.CacheApps)}
+	var argo dynamic.Interface // Argo CD's cluster, for refresh annotations
+	if cfg.Status != nil {
+		argo = cfg.Status.ArgoCD
+	}
+	s.writer = submit.New(submit.Config{
+		Repo: s.store, QueueSize: cfg.QueueSize, MaxBatch: cfg.MaxBatch,
+		ReconcileInterval: cfg.ReconcileInterval, IdempotencyTTL: cfg.IdempotencyTTL,
+		Auth: cfg.Auth, Author: cfg.Author, Log: cfg.Log, ArgoCD: argo,
+		Metrics:    submit.Metrics{Commits: s.metrics.commits, Races: s.metrics.races, QueueDepth: s.metrics.queueDepth, BatchSize: s.metrics.batchSize},
+		CheckTeams: cfg.Tokens.CheckTeams,
+		Fatal:      func(err error) { s.fatal <- err },
+		Ready:      func() { s.ready.Store(true) },
+		Observe:    s.health.observe,
+		View:       fillViews,
+		BeforeBatch: func(jobs int) {
+			if h := s.hooks.beforeBatch; h != nil {
+				h(jobs)
+			}
+		},
+	})
+
 	routes := s.routes()
 	if s.openapi, err = s.openAPI(routes); err != nil {
 		return nil, err
@@ -236,7 +254,7 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // Start starts the writer, which reads the workspace, marks the server
 // ready, publishes the config if it is behind, and then commits changes.
 func (s *Server) Start() {
-	s.start.Do(func() { go s.writer.run() })
+	s.writer.Start()
 }
 
 // Ready reports whether the server has read the workspace and is not
@@ -260,14 +278,10 @@ func (s *Server) Drain() {
 // writer. Requests that wait for their change get their answers.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.Drain()
-	s.start.Do(func() { close(s.writer.done) }) // never started: nothing to finish
-	s.stop.Do(func() { close(s.writer.stop) })
-	select {
-	case <-s.writer.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("shut down the API server: %w", ctx.Err())
+	if err := s.writer.Shutdown(ctx); err != nil {
+		return fmt.Errorf("shut down the API server: %w", err)
 	}
+	return nil
 }
 
 // Serve runs the server on ln until ctx ends, then shuts down gracefully:
@@ -331,7 +345,7 @@ type response struct {
 }
 
 func errorResponse(e *apiError) *response {
-	return &response{status: e.status, body: e.errors, retryAfter: e.retryAfter}
+	return &response{status: e.Status, body: e.Errors, retryAfter: e.RetryAfter}
 }
 
 func (s *Server) retryAfter() int {

@@ -15,19 +15,6 @@ import (
 	"github.com/dmls-project/dmls/internal/specops"
 )
 
-// applications names the Argo CD Applications of an app, one per
-// environment it runs in.
-func applications(e *specrepo.Entry) []string {
-	out := []string{}
-	if e == nil || e.App == nil {
-		return out
-	}
-	for _, in := range e.App.Envs {
-		out = append(out, argocd.ApplicationName(e.App.Name, in.Env.Name))
-	}
-	return out
-}
-
 // trainingView shows the training job of a valid app, or nil.
 func trainingView(sn *specrepo.Snapshot, e *specrepo.Entry) *apiclient.TrainingJob {
 	if e == nil || !e.Valid() || e.App.Base.Spec.Training == nil {
@@ -155,4 +142,19 @@ func kserveTraffic(obj map[string]any) []apiclient.TrafficTarget {
 		out = append(out, apiclient.TrafficTarget{Tag: "prev", Percent: int(100 - p)})
 	}
 	return out
+}
+
+// fillViews sets on res the views of app e of sn that section asks for
+// (submit.Config.View): the training job's, the model service's, or
+// both when the operation is about the app as a whole.
+func fillViews(sn *specrepo.Snapshot, e *specrepo.Entry, section string, res *apiclient.Result) {
+	switch section {
+	case specops.Training:
+		res.TrainingJob = trainingView(sn, e)
+	case specops.Serving:
+		res.ModelService = serviceView(sn, e)
+	default:
+		res.TrainingJob = trainingView(sn, e)
+		res.ModelService = serviceView(sn, e)
+	}
 }

@@ -1,6 +1,10 @@
+// Package specrepo is the ml-model repo as the API server sees it: the
+// workspace at a commit, loaded and generated through digest caches, with
+// each app folder's last good version and one cache of git history.
 package specrepo
 
 import (
+	"github.com/dmls-project/dmls/generators/argocd"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -100,6 +104,19 @@ func (e *Entry) Valid() bool { return e.App != nil && e.Built != nil && len(e.Di
 func (e *Entry) Managed() bool {
 	_, ok := e.Files[specFile]
 	return ok && len(e.Files) == 1 && (e.App == nil || e.App.Name == e.Dir)
+}
+
+// Applications names the Argo CD Applications of the app, one per
+// environment it runs in: none for a nil entry or one that did not load.
+func (e *Entry) Applications() []string {
+	out := []string{}
+	if e == nil || e.App == nil {
+		return out
+	}
+	for _, in := range e.App.Envs {
+		out = append(out, argocd.ApplicationName(e.App.Name, in.Env.Name))
+	}
+	return out
 }
 
 // seenApp is the commit at which the server first saw an app's content.
