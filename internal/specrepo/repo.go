@@ -4,11 +4,11 @@
 package specrepo
 
 import (
-	"github.com/dmls-project/dmls/generators/argocd"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/dmls-project/dmls/generators/argocd"
 	"maps"
 	"path"
 	"runtime"
