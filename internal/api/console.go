@@ -1,7 +1,6 @@
 package api
 
 import (
-	"github.com/dmls-project/dmls/internal/submit"
 	"maps"
 	"net/http"
 	"path"
@@ -10,6 +9,7 @@ import (
 	"github.com/dmls-project/dmls/internal/console"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/layout"
+	"github.com/dmls-project/dmls/internal/submit"
 )
 
 // historyLength is how many commits the history route returns.

@@ -1,10 +1,10 @@
 package api
 
 import (
-	"github.com/dmls-project/dmls/internal/submit"
 	"net/http"
 
 	"github.com/dmls-project/dmls/internal/specops"
+	"github.com/dmls-project/dmls/internal/submit"
 )
 
 // queryDryRun is the query parameter of every change route that asks for

@@ -2,14 +2,14 @@ package api
 
 import (
 	"encoding/json"
-	"github.com/dmls-project/dmls/internal/specrepo"
-	"github.com/dmls-project/dmls/internal/submit"
 	"maps"
 	"net/http"
 	"slices"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/specops"
+	"github.com/dmls-project/dmls/internal/specrepo"
+	"github.com/dmls-project/dmls/internal/submit"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 

@@ -8,10 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/dmls-project/dmls/internal/specrepo"
-	"github.com/dmls-project/dmls/internal/submit"
 	"io"
-	"k8s.io/client-go/dynamic"
 	"log/slog"
 	"maps"
 	"net"
@@ -27,11 +24,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/repourl"
+	"github.com/dmls-project/dmls/internal/specrepo"
 	"github.com/dmls-project/dmls/internal/status/kube"
+	"github.com/dmls-project/dmls/internal/submit"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 

@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"github.com/dmls-project/dmls/internal/specrepo"
 	"maps"
 	"slices"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/specops"
+	"github.com/dmls-project/dmls/internal/specrepo"
 )
 
 // trainingView shows the training job of a valid app, or nil.

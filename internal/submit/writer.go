@@ -9,9 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/dmls-project/dmls/internal/specrepo"
-	"github.com/prometheus/client_golang/prometheus"
-	"k8s.io/client-go/dynamic"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
@@ -22,6 +19,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/dynamic"
+
 	"github.com/dmls-project/dmls/generators/catalog"
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/diag"
@@ -30,6 +30,7 @@ import (
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/publish"
 	"github.com/dmls-project/dmls/internal/specops"
+	"github.com/dmls-project/dmls/internal/specrepo"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
