@@ -11,7 +11,7 @@ TOOLS   := .cache/tools
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/dmls-project/dmls/internal/cli.Version=$(VERSION)
 
-.PHONY: all build render test lint golden api-docs generate-types bench bench-go bench-api dist dist-check image fuzz preview e2e e2e-deps e2e-up e2e-down clean
+.PHONY: all build render test lint golden docs api-docs generate-types bench bench-go bench-api dist dist-check image fuzz preview e2e e2e-deps e2e-up e2e-down clean
 
 all: build
 
@@ -43,6 +43,11 @@ lint: $(TOOLS)/actionlint
 ## packages whose tests use internal/golden, which defines -update)
 golden:
 	$(GO) test $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}}' ./... | grep ' github.com/dmls-project/dmls/internal/golden' | cut -d' ' -f1) -run 'Golden' -update
+
+## docs: regenerate the CLI reference in docs/cli from the cobra commands and
+## docs/spec-reference.md from the CUE schemas (internal/docgen; its tests check both)
+docs:
+	$(GO) run ./internal/docgen/cmd/docgen -root .
 
 ## api-docs: rewrite docs/api-routes.md from the API's route table
 ## (TestRouteDocsAreCurrent checks it)

@@ -11,8 +11,8 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/kustomize"
+	"github.com/dmls-project/dmls/internal/kbuild"
 	"github.com/dmls-project/dmls/internal/layout"
-	"github.com/dmls-project/dmls/internal/render"
 )
 
 // treeObjects parses every object file of the tree, as the repo-server
@@ -204,7 +204,7 @@ func TestTreeBuilds(t *testing.T) {
 	}
 	want := map[string]int{BootstrapDir: 2, SharedDir: 6, layout.ArgoCDEnvDir("dev"): 3, layout.ArgoCDEnvDir("prod"): 2}
 	for dir, n := range want {
-		out, err := render.Build(tree, dir)
+		out, err := kbuild.Build(tree, dir)
 		if err != nil {
 			t.Fatalf("%s: %v", dir, err)
 		}

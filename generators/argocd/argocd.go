@@ -187,16 +187,11 @@ func components(p *spec.Platform, src Source, comps []Component) ([]generators.O
 	return out, nil
 }
 
-// Projects returns the dmls-platform AppProject and then one AppProject per
-// team, in team order, all in Argo CD's namespace. repoURLs are the repos
-// they may read from (see RepoURLs).
-func Projects(p *spec.Platform, envs []*spec.Environment, repoURLs []string, comps ...Component) ([]generators.Object, error) {
-	return ProjectsWith(p, envs, repoURLs, nil, comps...)
-}
-
-// ProjectsWith is Projects with the dmls-platform project widened by
-// access, for the platform components (see PlatformAccess); access may be
-// nil. The team projects never get it.
+// ProjectsWith returns the dmls-platform AppProject and then one
+// AppProject per team, in team order, all in Argo CD's namespace. repoURLs
+// are the repos they may read from (see RepoURLs). The dmls-platform
+// project is widened by access, for the platform components (see
+// PlatformAccess); access may be nil. The team projects never get it.
 func ProjectsWith(p *spec.Platform, envs []*spec.Environment, repoURLs []string, access *PlatformAccess, comps ...Component) ([]generators.Object, error) {
 	if err := checkPlatform(p, envs); err != nil {
 		return nil, err

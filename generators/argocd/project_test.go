@@ -368,3 +368,10 @@ func TestProjectsRejectUnsafeInput(t *testing.T) {
 		})
 	}
 }
+
+// Projects (for tests) is ProjectsWith without access: it returns the dmls-platform AppProject and then one AppProject per
+// team, in team order, all in Argo CD's namespace. repoURLs are the repos
+// they may read from (see RepoURLs).
+func Projects(p *spec.Platform, envs []*spec.Environment, repoURLs []string, comps ...Component) ([]generators.Object, error) {
+	return ProjectsWith(p, envs, repoURLs, nil, comps...)
+}

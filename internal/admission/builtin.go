@@ -109,17 +109,11 @@ var builtins = map[schema.GroupVersionKind]builtin{
 	},
 }
 
-// KnowsBuiltin reports whether Builtin checks gvk.
-func KnowsBuiltin(gvk schema.GroupVersionKind) bool {
-	_, ok := builtins[gvk]
-	return ok
-}
-
 // Builtin checks a built-in object as the API server does on create: a
 // strict decode into its Go type (an unknown or duplicated field is a
 // finding), the server's defaulting, conversion to the internal type and
 // the API server's own validation of that kind. It returns nil for kinds
-// it does not know; use KnowsBuiltin to tell.
+// it does not know.
 func Builtin(obj *unstructured.Unstructured) []Finding {
 	b, ok := builtins[obj.GroupVersionKind()]
 	if !ok {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
 	"github.com/dmls-project/dmls/internal/admission/corpus"
@@ -224,4 +225,10 @@ func TestEmbeddedKinds(t *testing.T) {
 			t.Errorf("%s: lazily from %s (namespaced %v), eagerly from %s (namespaced %v)", want[i], l.crd, l.namespaced, e.crd, e.namespaced)
 		}
 	}
+}
+
+// KnowsBuiltin reports whether Builtin checks gvk.
+func KnowsBuiltin(gvk schema.GroupVersionKind) bool {
+	_, ok := builtins[gvk]
+	return ok
 }

@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/dmls-project/dmls/internal/importer"
-	"github.com/dmls-project/dmls/internal/workspace"
+	"github.com/dmls-project/dmls/internal/schema"
 )
 
 // Bounds of a request body, checked before anything is built from it: a
@@ -26,7 +26,7 @@ const (
 	maxBodyDepth = 64
 	// maxSpecBytes bounds the body as it would be written, indented, in
 	// app.json: the loader refuses larger spec files anyway.
-	maxSpecBytes = workspace.MaxSpecBytes
+	maxSpecBytes = schema.MaxSpecBytes
 	// specIndent is the indentation of app.json (specops.Doc.Encode).
 	specIndent = 2
 	// maxYAMLValues bounds the values of a YAML body, counted before it

@@ -11,11 +11,12 @@ import (
 
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/gittest"
+	"github.com/dmls-project/dmls/internal/rules"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // podsInUse loads files and returns the pods team uses in each
-// environment, at min scale: what workspace.CheckQuotas sums.
+// environment, at min scale: what rules.CheckQuotas sums.
 func podsInUse(t *testing.T, files map[string]string, team string) map[string]int {
 	t.Helper()
 	dir := t.TempDir()
@@ -30,7 +31,7 @@ func podsInUse(t *testing.T, files map[string]string, team string) map[string]in
 		out[e.Name] = 0
 	}
 	for _, a := range ws.Apps {
-		for _, u := range workspace.QuotaUses(a) {
+		for _, u := range rules.QuotaUses(a) {
 			if u.Team == team && u.Res == "pods" && !u.Max {
 				out[u.Env] += u.Count
 			}

@@ -7,10 +7,10 @@ import (
 	"slices"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
+	"github.com/dmls-project/dmls/internal/schema"
 	"github.com/dmls-project/dmls/internal/specops"
 	"github.com/dmls-project/dmls/internal/specrepo"
 	"github.com/dmls-project/dmls/internal/submit"
-	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // route is one endpoint. The same table registers the handlers and writes
@@ -184,7 +184,7 @@ func submission(body []byte, team, section string) (map[string]any, *apiError) {
 		}
 	}
 	name, _ := m["name"].(string)
-	if msg := workspace.AppNameProblem(name); msg != "" {
+	if msg := schema.AppNameProblem(name); msg != "" {
 		return nil, badRequest("name", "%s", msg)
 	}
 	if _, ok := m[section].(map[string]any); !ok {

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
-	"github.com/dmls-project/dmls/internal/workspace"
+	"github.com/dmls-project/dmls/internal/schema"
 )
 
 //go:embed api.cue
@@ -33,12 +33,12 @@ var nonAPISchemaFiles = []string{"platform.cue", "environment.cue"}
 const requestBody = "request body"
 
 // newAPISchema builds the app schemas of package schemas plus api.cue and
-// status.cue with the loader's schema builder (workspace.NewSchema), so
+// status.cue with the loader's schema builder (schema.NewSchema), so
 // that bodies are checked, and their findings worded, as spec files are.
-func newAPISchema() (*workspace.Schema, error) {
-	return workspace.NewSchema(workspace.SchemaOptions{
+func newAPISchema() (*schema.Schema, error) {
+	return schema.NewSchema(schema.SchemaOptions{
 		Omit: nonAPISchemaFiles,
-		Extra: []workspace.SchemaFile{
+		Extra: []schema.SchemaFile{
 			{Name: "api.cue", Src: apiCUE},
 			{Name: "status.cue", Src: statusCUE},
 		},
@@ -47,7 +47,7 @@ func newAPISchema() (*workspace.Schema, error) {
 
 // checkBody checks a JSON body against the definition def and returns
 // every finding, with paths relative to the body.
-func checkBody(s *workspace.Schema, def string, body []byte) []apiclient.FieldError {
+func checkBody(s *schema.Schema, def string, body []byte) []apiclient.FieldError {
 	var x any
 	if err := json.Unmarshal(body, &x); err != nil {
 		return []apiclient.FieldError{{Message: "the body is not valid JSON: " + firstLine(err.Error())}}

@@ -29,6 +29,7 @@ import (
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/repourl"
+	"github.com/dmls-project/dmls/internal/schema"
 	"github.com/dmls-project/dmls/internal/specrepo"
 	"github.com/dmls-project/dmls/internal/status/kube"
 	"github.com/dmls-project/dmls/internal/submit"
@@ -149,7 +150,7 @@ type Server struct {
 	idem    *idemStore
 	metrics *metrics
 	health  *health
-	schema  *workspace.Schema
+	schema  *schema.Schema
 	openapi []byte
 	mux     *http.ServeMux
 

@@ -13,8 +13,8 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/kbuild"
 	"github.com/dmls-project/dmls/internal/layout"
-	"github.com/dmls-project/dmls/internal/render"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -42,7 +42,7 @@ func TestOverlaysRenderWhatTheGeneratorsMake(t *testing.T) {
 		for _, in := range a.App.Envs {
 			env := in.Env.Name
 			t.Run(a.App.Name+"/"+env, func(t *testing.T) {
-				y, err := render.Build(a.Tree, layout.OverlayDir(a.App.Name, env))
+				y, err := kbuild.Build(a.Tree, layout.OverlayDir(a.App.Name, env))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/dmls-project/dmls/internal/kbuild"
 	"github.com/dmls-project/dmls/internal/layout"
-	"github.com/dmls-project/dmls/internal/render"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -136,7 +136,7 @@ func TestDirectRenderEqualsKustomize(t *testing.T) {
 					if !ok {
 						continue
 					}
-					want, err := render.Build(a.Tree, layout.OverlayDir(a.App.Name, env.Name))
+					want, err := kbuild.Build(a.Tree, layout.OverlayDir(a.App.Name, env.Name))
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -168,7 +168,7 @@ func benchmarkRender(b *testing.B, viaKustomize bool) {
 		for _, a := range res.Apps {
 			for _, env := range ws.Envs {
 				if viaKustomize {
-					_, err = render.Build(a.Tree, layout.OverlayDir(a.App.Name, env.Name))
+					_, err = kbuild.Build(a.Tree, layout.OverlayDir(a.App.Name, env.Name))
 				} else {
 					_, _, err = a.Render(env.Name)
 				}
@@ -226,7 +226,7 @@ func TestDirectPlatformRenderEqualsKustomize(t *testing.T) {
 					if !ok {
 						continue
 					}
-					want, err := render.Build(r.Platform, dir)
+					want, err := kbuild.Build(r.Platform, dir)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -17,9 +17,10 @@ import (
 
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
-	"github.com/dmls-project/dmls/internal/diff"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/parallel"
+	"github.com/dmls-project/dmls/internal/render"
+	"github.com/dmls-project/dmls/internal/rules"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -38,7 +39,7 @@ type App struct {
 	Name, Team, Dir string
 	// Envs are the environments the app runs in, in order.
 	Envs []string
-	// Rendered is the app's rendered output per environment (Options.RenderApp).
+	// Rendered is the app's rendered output per environment (Options.Render).
 	Rendered map[string][]byte
 	// Tree is the app's kustomize tree (build.App.Tree).
 	Tree map[string][]byte
@@ -52,8 +53,8 @@ type App struct {
 	// quota check of dmls diff.
 	GPUs map[string]int
 	// Quota is what the app takes of its team's quota, for the check
-	// across all apps (workspace.CheckQuotas).
-	Quota []workspace.QuotaUse
+	// across all apps (rules.CheckQuotas).
+	Quota []rules.QuotaUse
 	// LoadWarnings and BuildWarnings are the app's findings that do not
 	// fail it, from the loader and from the generated objects' checks.
 	LoadWarnings, BuildWarnings []diag.Diagnostic
@@ -68,7 +69,7 @@ type App struct {
 type Platform struct {
 	// Envs are the environment names, in order.
 	Envs []string
-	// Rendered are the rendered platform files (Options.RenderPlatform),
+	// Rendered are the rendered platform files (Options.Render),
 	// set by Run from an entry of their own: they depend on every app's
 	// TFJobs too.
 	Rendered map[string][]byte
@@ -78,7 +79,7 @@ type Platform struct {
 	// rendered platform files depend on them.
 	Charts []string
 	// Quotas are the teams' quotas, for the check across all apps.
-	Quotas []workspace.QuotaLimit
+	Quotas []rules.QuotaLimit
 	// LoadWarnings are the loader's warnings on the platform and
 	// environment files.
 	LoadWarnings []diag.Diagnostic
@@ -94,10 +95,9 @@ type Options struct {
 	// Chunk is how many apps that are not cached are loaded and built at
 	// once, which bounds the memory; 0 means 256.
 	Chunk int
-	// RenderApp renders a built app per environment.
-	RenderApp func(*build.App) (map[string][]byte, error)
-	// RenderPlatform renders the platform files of a built workspace.
-	RenderPlatform func(*spec.Workspace, *build.Result) (map[string][]byte, error)
+	// Render renders each app in its environments and the platform's
+	// files (internal/render's AppFiles and Platform) and keeps them.
+	Render bool
 	// Emit receives each app as soon as it is ready, in no set order and
 	// from several goroutines at once. Its Rendered and Tree are dropped
 	// after the call.
@@ -291,11 +291,11 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 		}
 	}
 	// The loader's check across apps, on what the entries keep of them.
-	var uses []workspace.QuotaUse
+	var uses []rules.QuotaUse
 	for _, a := range r.Apps {
 		uses = append(uses, a.Quota...)
 	}
-	quota := workspace.CheckQuotas(r.Platform.Envs, r.Platform.Quotas, uses)
+	quota := rules.CheckQuotas(r.Platform.Envs, r.Platform.Quotas, uses)
 	if quota.HasErrors() {
 		return nil, fmt.Errorf("%w: %w", ErrFallback, quota.Err())
 	}
@@ -304,7 +304,7 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 	// once: by renderPlatform, whose entry is only stored, under a key of
 	// everything build.Whole reads, once Whole passed; or, without it,
 	// for the apps built here, as each chunk's build would have.
-	if opts.RenderPlatform != nil {
+	if opts.Render {
 		files, err := renderPlatform(snap, r, opts, load, lastWS)
 		if err != nil {
 			return nil, err
@@ -387,7 +387,7 @@ func renderPlatform(snap *Snapshot, r *Result, opts Options, load func([]string)
 	if err := opts.Store.Put(checkedKey, checkedFiles{m.Passed()}); err != nil {
 		opts.Store.debug("%v", err)
 	}
-	files, err := opts.RenderPlatform(ws, res)
+	files, err := render.Platform(ws, res, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -451,7 +451,7 @@ func (a *App) fix() {
 // platformOf is the Platform of a loaded and built workspace: its load
 // warnings are the workspace's less its apps'.
 func platformOf(ws *spec.Workspace, res *build.Result, opts Options) (*Platform, error) {
-	p := &Platform{Prefix: ws.Platform.Repos[layout.RepoK8sConfig].Path, Quotas: workspace.QuotaLimits(ws)}
+	p := &Platform{Prefix: ws.Platform.Repos[layout.RepoK8sConfig].Path, Quotas: rules.QuotaLimits(ws)}
 	for _, name := range slices.Sorted(maps.Keys(ws.Platform.Components)) {
 		if c := ws.Platform.Components[name]; c.Chart != nil {
 			p.Charts = append(p.Charts, c.Chart.Path)
@@ -479,18 +479,18 @@ func platformOf(ws *spec.Workspace, res *build.Result, opts Options) (*Platform,
 // appOf is the App of a built app.
 func appOf(b *build.App, opts Options) (*App, error) {
 	a := &App{Name: b.App.Name, Team: b.App.Team, Dir: b.App.Dir, Tree: b.Tree, Ignore: b.Ignore, Features: b.Features, Jobs: b.Kept().Jobs,
-		LoadWarnings: b.App.Warnings, BuildWarnings: b.Warnings, Quota: workspace.QuotaUses(b.App)}
+		LoadWarnings: b.App.Warnings, BuildWarnings: b.Warnings, Quota: rules.QuotaUses(b.App)}
 	for _, in := range b.App.Envs {
 		env := in.Env.Name
 		a.Envs = append(a.Envs, env)
 		a.Owns = append(a.Owns, "argoproj.io/Application  "+spec.ApplicationName(a.Name, env))
-		for _, o := range b.Objects[env] {
-			if n := diff.GPUs(o.Object); n > 0 {
-				if a.GPUs == nil {
-					a.GPUs = map[string]int{}
-				}
-				a.GPUs[in.Namespace] += n
+		if n := rules.GPUs(in.Spec); n > 0 {
+			if a.GPUs == nil {
+				a.GPUs = map[string]int{}
 			}
+			a.GPUs[in.Namespace] += n
+		}
+		for _, o := range b.Objects[env] {
 			ns := o.GetNamespace()
 			if ns == "" && o.GetKind() != "Namespace" {
 				ns = in.Namespace
@@ -501,8 +501,8 @@ func appOf(b *build.App, opts Options) (*App, error) {
 	}
 	sort.Strings(a.Owns)
 	a.Owns = dedup(a.Owns)
-	if opts.RenderApp != nil {
-		files, err := opts.RenderApp(b)
+	if opts.Render {
+		files, err := render.AppFiles(b)
 		if err != nil {
 			return nil, err
 		}

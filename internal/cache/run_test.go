@@ -17,6 +17,7 @@ import (
 	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 
 	"github.com/dmls-project/dmls/internal/build"
+	"github.com/dmls-project/dmls/internal/rules"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/synth"
 	"github.com/dmls-project/dmls/internal/workspace"
@@ -27,17 +28,7 @@ import (
 func testOptions(s *Store, got map[string][]byte, mu *sync.Mutex) Options {
 	return Options{
 		Store: s, Chunk: 4,
-		RenderApp: func(a *build.App) (map[string][]byte, error) {
-			out := map[string][]byte{}
-			for _, in := range a.App.Envs {
-				y, _, err := a.Render(in.Env.Name)
-				if err != nil {
-					return nil, err
-				}
-				out[in.Env.Name] = y
-			}
-			return out, nil
-		},
+		Render: true,
 		Emit: func(a *App) error {
 			mu.Lock()
 			defer mu.Unlock()
@@ -82,7 +73,7 @@ func reference(t *testing.T, fsys fs.FS) (*spec.Workspace, *build.Result, map[st
 			if err != nil {
 				t.Fatal(err)
 			}
-			want[in.Env.Name+"/"+a.App.Name] = y
+			want[in.Env.Name+"/"+a.App.Name] = append(y, '\n') // as render.AppFiles keeps it
 		}
 	}
 	return ws, res, want
@@ -328,7 +319,7 @@ func TestQuotaAcrossChunks(t *testing.T) {
 	}
 	sums := map[key]int{}
 	for _, a := range ws.Apps {
-		for _, u := range workspace.QuotaUses(a) {
+		for _, u := range rules.QuotaUses(a) {
 			if u.Res == "pods" {
 				sums[key{u.Env, u.Max}] += u.Count
 			}

@@ -14,11 +14,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dmls-project/dmls/generators"
-	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/cache"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/outdir"
-	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/render"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -149,29 +148,6 @@ func (t *treeSink) Add(name string, b []byte) error {
 	return nil
 }
 
-// renderHooks render what the cache keeps of a workspace, as Render does.
-func renderHooks() (func(*build.App) (map[string][]byte, error), func(*spec.Workspace, *build.Result) (map[string][]byte, error)) {
-	app := func(a *build.App) (map[string][]byte, error) {
-		envs := make([]string, len(a.App.Envs))
-		for i, in := range a.App.Envs {
-			envs[i] = in.Env.Name
-		}
-		out, err := renderApp(a, envs, false)
-		if err != nil {
-			return nil, err
-		}
-		files := map[string][]byte{}
-		for i, env := range envs {
-			files[env] = append(out[i], '\n')
-		}
-		return files, nil
-	}
-	plat := func(ws *spec.Workspace, res *build.Result) (map[string][]byte, error) {
-		return renderPlatform(ws, res, nil, false)
-	}
-	return app, plat
-}
-
 // renderCached renders the workspace through the cache, streaming each
 // app's files to --out (or to stdout at the end). It returns false, having
 // printed and written nothing, when the uncached path must run instead.
@@ -203,10 +179,9 @@ func (g *globals) renderCached(cf cacheFlags, envs []string, out string) (bool, 
 	if err != nil {
 		return true, err
 	}
-	renderApp, renderPlat := renderHooks()
 	bar := newProgress(g.stderr, "render")
 	r, err := cache.Run(snap, cache.Options{
-		Store: store, RenderApp: renderApp, RenderPlatform: renderPlat, Progress: bar.update, NoTree: true,
+		Store: store, Render: true, Progress: bar.update, NoTree: true,
 		Emit: func(a *cache.App) error {
 			for _, env := range a.Envs {
 				if len(want) == 0 || want[env] {
@@ -240,7 +215,7 @@ func (g *globals) renderCached(cf cacheFlags, envs []string, out string) (bool, 
 	g.warn(r.BuildWarnings)
 	for name, b := range r.Platform.Rendered {
 		env, _, _ := strings.Cut(name, "/")
-		if len(want) == 0 || want[env] || env == PlatformRenderName {
+		if len(want) == 0 || want[env] || env == render.PlatformName {
 			if err := s.Add(name, b); err != nil {
 				return true, err
 			}
@@ -278,13 +253,12 @@ func (g *globals) generateCached(cf cacheFlags, out string) (bool, error) {
 	if err != nil {
 		return true, err
 	}
-	renderApp, renderPlat := renderHooks()
 	bar := newProgress(g.stderr, "generate")
 	counts := map[string]int{}
 	var prefix string
 	var mu sync.Mutex
 	r, err := cache.Run(snap, cache.Options{
-		Store: store, RenderApp: renderApp, RenderPlatform: renderPlat, Progress: bar.update, Workspace: true,
+		Store: store, Render: true, Progress: bar.update, Workspace: true,
 		Emit: func(a *cache.App) error {
 			t := generators.Tree{}
 			t.Add(prefix, a.Tree)

@@ -175,8 +175,7 @@ func (g *globals) diffCached(cf cacheFlags, base, head preview.Revision, opts pr
 	if err != nil {
 		return nil, err
 	}
-	renderApp, renderPlat := renderHooks()
-	return preview.Cached(base, head, opts, preview.Cache{Store: store, Version: cache.BinaryVersion(Version), RenderApp: renderApp, RenderPlatform: renderPlat})
+	return preview.Cached(base, head, opts, preview.Cache{Store: store, Version: cache.BinaryVersion(Version)})
 }
 
 // revisionError explains a revision of flag that repo could not resolve

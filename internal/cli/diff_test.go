@@ -195,16 +195,16 @@ func TestDiffGolden(t *testing.T) {
 	}
 }
 
-// exampleMarkers delimit the example preview in the README.
+// exampleMarkers delimit the example preview in docs/preview.md.
 const (
 	exampleStart = "<!-- example-preview:start (make golden rewrites this) -->\n"
 	exampleEnd   = "<!-- example-preview:end -->\n"
 )
 
-// TestReadmeExampleGolden renders the preview of a typical pull request on the
+// TestPreviewDocExampleGolden renders the preview of a typical pull request on the
 // bundled example (staging canary 10%→25%, prod workers 8→12 with a GPU
-// each, a re-training) and checks that the README shows exactly it.
-func TestReadmeExampleGolden(t *testing.T) {
+// each, a re-training) and checks that docs/preview.md shows exactly it.
+func TestPreviewDocExampleGolden(t *testing.T) {
 	l := gittest.NewLocal(t, t.TempDir())
 	files := map[string]string{}
 	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue", "apps/fashion-mnist/app.cue", "apps/fashion-mnist/serving.cue", "apps/fashion-mnist/training.cue",
@@ -235,26 +235,27 @@ func TestReadmeExampleGolden(t *testing.T) {
 	out = strings.ReplaceAll(out, l.Dir+"/", "")
 	golden.Check(t, "testdata/golden/diff/example.md", []byte(out))
 
-	readme, err := os.ReadFile("../../README.md")
+	const page = "../../docs/preview.md"
+	doc, err := os.ReadFile(page)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := string(readme)
+	s := string(doc)
 	i, j := strings.Index(s, exampleStart), strings.Index(s, exampleEnd)
 	if i < 0 || j < i {
-		t.Fatalf("README.md lacks the example preview between %q and %q", exampleStart, exampleEnd)
+		t.Fatalf("docs/preview.md lacks the example preview between %q and %q", exampleStart, exampleEnd)
 	}
 	want := "`````markdown\n" + out + "`````\n"
 	if s[i+len(exampleStart):j] == want {
 		return
 	}
 	if golden.Updating() {
-		if err := os.WriteFile("../../README.md", []byte(s[:i+len(exampleStart)]+want+s[j:]), 0o644); err != nil {
+		if err := os.WriteFile(page, []byte(s[:i+len(exampleStart)]+want+s[j:]), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	t.Errorf("the example preview in README.md is not what dmls diff prints; run make golden")
+	t.Errorf("the example preview in docs/preview.md is not what dmls diff prints; run make golden")
 }
 
 // TestCachedDiffIsIdentical holds the cached diff to the uncached one:

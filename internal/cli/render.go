@@ -12,15 +12,10 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/build"
-	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/outdir"
 	"github.com/dmls-project/dmls/internal/render"
 	"github.com/dmls-project/dmls/internal/spec"
 )
-
-// PlatformRenderName is the rendered file of an environment's platform
-// objects; app names cannot start with '_', so it never clashes.
-const PlatformRenderName = "_platform"
 
 func renderCmd(g *globals) *cobra.Command {
 	var envs, apps []string
@@ -127,7 +122,7 @@ func Render(ws *spec.Workspace, res *build.Result, opts RenderOptions) (generato
 	}
 	files := generators.Tree{}
 	if opts.Platform {
-		pf, err := renderPlatform(ws, res, envs, opts.ViaKustomize)
+		pf, err := render.Platform(ws, res, envs, opts.ViaKustomize)
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +141,7 @@ func Render(ws *spec.Workspace, res *build.Result, opts RenderOptions) (generato
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				rendered[i], errs[i] = renderApp(res.Apps[i], envs, opts.ViaKustomize)
+				rendered[i], errs[i] = render.App(res.Apps[i], envs, opts.ViaKustomize)
 			}
 		}()
 	}
@@ -166,83 +161,6 @@ func Render(ws *spec.Workspace, res *build.Result, opts RenderOptions) (generato
 		}
 	}
 	return files, nil
-}
-
-// renderPlatform renders the platform's files of res in envs (nil: every
-// environment): <env>/_platform.yaml, _platform/dmls-api.yaml and the
-// components' _platform/<dir>.yaml. The platform folders are built
-// directly (build.Result.RenderPlatform) unless viaKustomize.
-func renderPlatform(ws *spec.Workspace, res *build.Result, envs []string, viaKustomize bool) (generators.Tree, error) {
-	if envs == nil {
-		for _, env := range ws.Envs {
-			envs = append(envs, env.Name)
-		}
-	}
-	files := generators.Tree{}
-	if _, ok := res.Platform[layout.APIServerDir+"/"+layout.KustomizationFile]; ok {
-		y, err := renderPlatformDir(res, layout.APIServerDir, viaKustomize)
-		if err != nil {
-			return nil, err
-		}
-		files[PlatformRenderName+"/dmls-api.yaml"] = append(y, '\n')
-	}
-	if res.Kubeflow != nil {
-		// The manifests dmls renders from workspace charts, as committed
-		// to kubeflow-config.
-		for _, name := range slices.Sorted(maps.Keys(ws.Platform.Components)) {
-			dir := layout.ComponentDir(name)
-			if _, ok := res.Kubeflow[dir+"/"+layout.KustomizationFile]; !ok {
-				continue
-			}
-			y, err := render.Build(res.Kubeflow, dir)
-			if err != nil {
-				return nil, err
-			}
-			files[PlatformRenderName+"/"+dir+".yaml"] = append(y, '\n')
-		}
-	}
-	for _, env := range envs {
-		y, err := renderPlatformDir(res, layout.PlatformDir(env), viaKustomize)
-		if err != nil {
-			return nil, err
-		}
-		files[env+"/"+PlatformRenderName+".yaml"] = append(y, '\n')
-	}
-	return files, nil
-}
-
-// renderPlatformDir renders the platform folder dir of res: directly, when
-// res has its objects and not viaKustomize, else with the kustomize API.
-func renderPlatformDir(res *build.Result, dir string, viaKustomize bool) ([]byte, error) {
-	if !viaKustomize {
-		if y, ok, err := res.RenderPlatform(dir); ok || err != nil {
-			return y, err
-		}
-	}
-	return render.Build(res.Platform, dir)
-}
-
-// renderApp renders one app in each of envs; an environment the app does
-// not run in gives nil.
-func renderApp(a *build.App, envs []string, viaKustomize bool) ([][]byte, error) {
-	out := make([][]byte, len(envs))
-	for j, env := range envs {
-		if a.App.Instance(env) == nil {
-			continue
-		}
-		var y []byte
-		var err error
-		if viaKustomize {
-			y, err = render.Build(a.Tree, layout.OverlayDir(a.App.Name, env))
-		} else {
-			y, _, err = a.Render(env)
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[j] = y
-	}
-	return out, nil
 }
 
 // writeStream writes rendered files to stdout as one YAML stream, in

@@ -158,27 +158,6 @@ func TestGPUBeyondQuota(t *testing.T) {
 	}
 }
 
-func TestGPUs(t *testing.T) {
-	tfjob := map[string]any{"kind": "TFJob", "spec": map[string]any{"tfReplicaSpecs": map[string]any{
-		"Worker": map[string]any{"replicas": float64(4), "template": pod(2)},
-		"Chief":  map[string]any{"template": pod(1)},
-	}}}
-	if got := GPUs(tfjob); got != 9 {
-		t.Errorf("TFJob GPUs = %d, want 4×2 + 1", got)
-	}
-	ksvc := map[string]any{"kind": "Service", "apiVersion": "serving.knative.dev/v1", "spec": map[string]any{"template": map[string]any{
-		"metadata": map[string]any{"annotations": map[string]any{"autoscaling.knative.dev/max-scale": "3"}},
-		"spec":     pod(1)["spec"],
-	}}}
-	if got := GPUs(ksvc); got != 3 {
-		t.Errorf("Knative Service GPUs = %d, want 3 replicas × 1", got)
-	}
-}
-
-func pod(gpu int) map[string]any {
-	return map[string]any{"spec": map[string]any{"containers": []any{map[string]any{"resources": map[string]any{"limits": map[string]any{"nvidia.com/gpu": fmt.Sprint(gpu)}}}}}}
-}
-
 // TestMarkdownLimit checks that a huge change still fits in one comment.
 func TestMarkdownLimit(t *testing.T) {
 	var b, h strings.Builder

@@ -467,37 +467,6 @@ func (c *comparison) quotaRisks(l *lines) {
 	}
 }
 
-// GPUs is how many GPUs an object asks for when it runs: a TFJob's
-// replicas times their GPUs, a Knative Service's GPUs per replica times
-// its max scale (or min scale, or 1).
-func GPUs(obj map[string]any) int {
-	switch obj["kind"] {
-	case "TFJob":
-		total := 0
-		for _, spec := range asMap(get(obj, "spec", "tfReplicaSpecs")) {
-			n := 1
-			if v, ok := num(get(spec, "replicas")); ok {
-				n = v
-			}
-			total += n * podGPUs(get(spec, "template"))
-		}
-		return total
-	case "Service":
-		if !strings.HasPrefix(str(obj, "apiVersion"), "serving.knative.dev/") {
-			return 0
-		}
-		n := 1
-		for _, k := range []string{annMaxScale, annMinScale} {
-			if v, ok := num(get(obj, "spec", "template", "metadata", "annotations", k)); ok && v > 0 {
-				n = v
-				break
-			}
-		}
-		return n * podGPUs(get(obj, "spec", "template"))
-	}
-	return 0
-}
-
 // podGPUs sums the GPUs of a pod template's containers (limits, or requests).
 func podGPUs(template any) int {
 	total := 0

@@ -35,7 +35,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
-	"github.com/dmls-project/dmls/internal/cli"
+	"github.com/dmls-project/dmls/internal/docgen"
 	"github.com/dmls-project/dmls/internal/outdir"
 )
 
@@ -223,7 +223,7 @@ func makeSBOM(tool, version, bin string) ([]byte, error) {
 // docFiles are the shell completions and man pages, the same for every
 // platform.
 func docFiles(epoch time.Time) ([]file, error) {
-	root := cli.Command()
+	root := docgen.Root()
 	var files []file
 	gen := []struct {
 		name string
@@ -240,7 +240,7 @@ func docFiles(epoch time.Time) ([]file, error) {
 		}
 		files = append(files, file{name: g.name, mode: 0o644, data: b.Bytes()})
 	}
-	pages, err := manPages(root, epoch)
+	pages, err := manPages(epoch)
 	if err != nil {
 		return nil, err
 	}
@@ -248,28 +248,15 @@ func docFiles(epoch time.Time) ([]file, error) {
 }
 
 // manPages renders a page per command, dated by the commit.
-func manPages(root *cobra.Command, epoch time.Time) ([]file, error) {
-	dir, err := os.MkdirTemp("", "dmls-man-*")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	root.DisableAutoGenTag = true
+func manPages(epoch time.Time) ([]file, error) {
 	header := &doc.GenManHeader{Title: "DMLS", Section: "1", Date: &epoch, Source: "dmls", Manual: "dmls manual"}
-	if err := doc.GenManTree(root, header, dir); err != nil {
+	pages, err := docgen.Tree(func(root *cobra.Command, dir string) error { return doc.GenManTree(root, header, dir) })
+	if err != nil {
 		return nil, fmt.Errorf("man pages: %w", err)
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
 	var files []file
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, file{name: path.Join("man/man1", e.Name()), mode: 0o644, data: b})
+	for name, b := range pages {
+		files = append(files, file{name: path.Join("man/man1", name), mode: 0o644, data: b})
 	}
 	return files, nil
 }

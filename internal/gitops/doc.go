@@ -5,7 +5,7 @@
 // the branch and builds the new tree objects from the tip's tree, so it writes nothing to the
 // local disk and no path can escape the repository. Pushes are guarded by a lease on the tip
 // that was fetched; when another writer wins the race, Publish fetches again and re-applies the
-// files. ReadTree reads a subtree back.
+// files. ReadTreeSkipping reads a subtree back.
 //
 // A Repo does the same for a process that reads and publishes one branch again and again: it
 // keeps the repository in memory between calls, fetches only when the remote moved (and then

@@ -9,21 +9,14 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
-// ReadTree returns the files under prefix (RootPrefix or "" for the whole repository) at the
-// tip of the target branch, keyed by their path from the repository root, and the tip's commit
-// SHA. The keys can be passed back to Publish as Files with prefix as the managed path.
-//
-// An empty repository, a missing branch and a missing prefix all give an empty map; only the
-// first two give an empty SHA. A symlink or submodule under prefix is an error (ErrUnsafeTree)
-// rather than being skipped, so that callers never see a partial tree.
-func ReadTree(ctx context.Context, target Target, auth Auth, prefix string) (map[string][]byte, string, error) {
-	files, sha, _, err := readTree(ctx, target, auth, prefix, false)
-	return files, sha, err
-}
-
-// ReadTreeSkipping is ReadTree that leaves out symlinks and submodules
-// instead of failing, and returns them (path → what it is), so that a
-// caller can refuse only the part of the tree that holds one.
+// ReadTreeSkipping returns the files under prefix (RootPrefix or "" for
+// the whole repository) at the tip of the target branch, keyed by their
+// path from the repository root, and the tip's commit SHA; the keys can be
+// passed back to Publish as Files with prefix as the managed path. An
+// empty repository, a missing branch and a missing prefix all give an
+// empty map; only the first two give an empty SHA. It leaves out symlinks
+// and submodules and returns them (path → what it is), so that a caller
+// can refuse only the part of the tree that holds one.
 func ReadTreeSkipping(ctx context.Context, target Target, auth Auth, prefix string) (files map[string][]byte, sha string, unsafe map[string]string, err error) {
 	return readTree(ctx, target, auth, prefix, true)
 }

@@ -28,7 +28,7 @@ const repoRenew = 500
 
 // Repo is one target's repository kept in memory between calls, for a
 // process that reads and publishes the same branch again and again (dmls
-// serve). Unlike Publish and ReadTree, which fetch the tip's whole tree
+// serve). Unlike Publish and ReadTreeSkipping, which fetch the tip's whole tree
 // each time, a Repo fetches only when the branch moved, and then only the
 // objects it lacks; a publish builds its tree from the tip's tree plus
 // the changed entries, and pushes one pack holding only the objects that

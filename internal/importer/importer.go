@@ -31,6 +31,7 @@ import (
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/layout"
+	"github.com/dmls-project/dmls/internal/schema"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -175,10 +176,10 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 		}
 		app = src
 	}
-	if !workspace.ValidAppName(app) && opts.App != "" {
+	if !schema.ValidAppName(app) && opts.App != "" {
 		return nil, &Error{Problems: []Problem{{Doc: "--app", Message: fmt.Sprintf("app name %q is invalid: an app name is a DNS-1035 label of at most 63 characters (lower-case letters, digits and '-', starting with a letter), such as fashion-mnist", app)}}}
 	}
-	if !workspace.ValidAppName(app) {
+	if !schema.ValidAppName(app) {
 		return nil, &Error{Problems: []Problem{{Doc: orInput(t.appFrom), Path: "metadata.name", Message: fmt.Sprintf("app name %q is not a DNS-1035 label (lower-case letters, digits and '-', starting with a letter); set --app", app)}}}
 	}
 

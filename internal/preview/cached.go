@@ -11,11 +11,10 @@ import (
 	"sync"
 
 	"github.com/dmls-project/dmls/generators"
-	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/cache"
 	"github.com/dmls-project/dmls/internal/diff"
 	"github.com/dmls-project/dmls/internal/layout"
-	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/render"
 )
 
 // Cache is how Cached reaches the on-disk cache of rendered apps.
@@ -25,12 +24,6 @@ type Cache struct {
 	Store *cache.Store
 	// Version is the dmls binary's cache version (cache.BinaryVersion).
 	Version string
-	// RenderApp and RenderPlatform render what the cache keeps, as
-	// dmls render does: an app's files per environment, each ending in
-	// an extra newline, and the platform's files named <env>/_platform.yaml
-	// and _platform/dmls-api.yaml.
-	RenderApp      func(*build.App) (map[string][]byte, error)
-	RenderPlatform func(*spec.Workspace, *build.Result) (map[string][]byte, error)
 }
 
 // Cached is Run through the on-disk cache: each side's apps come from the
@@ -105,7 +98,7 @@ func cachedSide(rev Revision, opts Options, c Cache) (*sideFiles, error) {
 	s := &sideFiles{apps: map[string]map[string][]byte{}}
 	var mu sync.Mutex
 	r, err := cache.Run(snap, cache.Options{
-		Store: c.Store, Workers: opts.Workers, RenderApp: c.RenderApp, RenderPlatform: c.RenderPlatform, Workspace: true,
+		Store: c.Store, Workers: opts.Workers, Render: true, Workspace: true,
 		Emit: func(a *cache.App) error {
 			mu.Lock()
 			defer mu.Unlock()
@@ -180,11 +173,11 @@ func (s *sideFiles) side(rev string, changed map[string]bool, opts Options) *dif
 		}
 	}
 	for _, env := range s.run.Platform.Envs {
-		d.Units = append(d.Units, diff.Unit{Key: env + "/_platform", Kind: diff.KindPlatform, Env: env, Title: env + " platform",
-			Source: src(layout.PlatformDir(env)), YAML: yamlOf(s.run.Platform.Rendered[env+"/_platform.yaml"])})
+		d.Units = append(d.Units, diff.Unit{Key: env + "/" + render.PlatformName, Kind: diff.KindPlatform, Env: env, Title: env + " platform",
+			Source: src(layout.PlatformDir(env)), YAML: yamlOf(s.run.Platform.Rendered[render.PlatformEnvFile(env)])})
 	}
-	if y, ok := s.run.Platform.Rendered["_platform/dmls-api.yaml"]; ok {
-		d.Units = append(d.Units, diff.Unit{Key: "_platform/dmls-api", Kind: diff.KindPlatform, Title: "dmls-api (platform)", Source: src(layout.APIServerDir), YAML: yamlOf(y)})
+	if y, ok := s.run.Platform.Rendered[render.APIServerFile]; ok {
+		d.Units = append(d.Units, diff.Unit{Key: render.PlatformName + "/" + layout.APIServerName, Kind: diff.KindPlatform, Title: "dmls-api (platform)", Source: src(layout.APIServerDir), YAML: yamlOf(y)})
 	}
 	d.Units = append(d.Units, argoUnits(s.argocd, src, func(name string) bool { return slices.Contains(s.run.Platform.Envs, name) })...)
 	return d

@@ -16,6 +16,7 @@ import (
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/render"
+	"github.com/dmls-project/dmls/internal/rules"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -188,9 +189,7 @@ func side(rev string, ws *spec.Workspace, res *build.Result, changed map[string]
 	}
 	for _, a := range res.Apps {
 		for _, in := range a.App.Envs {
-			for _, o := range a.Objects[in.Env.Name] {
-				s.GPU[in.Namespace] += diff.GPUs(o.Object)
-			}
+			s.GPU[in.Namespace] += rules.GPUs(in.Spec)
 		}
 		if !changed[a.App.Name] || !wantApp(a.App.Name) {
 			continue
@@ -210,29 +209,19 @@ func side(rev string, ws *spec.Workspace, res *build.Result, changed map[string]
 	}
 	for _, env := range ws.Envs {
 		dir := layout.PlatformDir(env.Name)
-		y, err := renderPlatform(res, dir)
+		y, err := render.PlatformDir(res, dir, false)
 		if err != nil {
 			return nil, err
 		}
-		s.Units = append(s.Units, diff.Unit{Key: env.Name + "/_platform", Kind: diff.KindPlatform, Env: env.Name, Title: env.Name + " platform", Source: src(dir), YAML: y})
+		s.Units = append(s.Units, diff.Unit{Key: env.Name + "/" + render.PlatformName, Kind: diff.KindPlatform, Env: env.Name, Title: env.Name + " platform", Source: src(dir), YAML: y})
 	}
-	if _, ok := res.Platform[layout.APIServerDir+"/"+layout.KustomizationFile]; ok {
-		y, err := renderPlatform(res, layout.APIServerDir)
+	if render.HasAPIServer(res) {
+		y, err := render.PlatformDir(res, layout.APIServerDir, false)
 		if err != nil {
 			return nil, err
 		}
-		s.Units = append(s.Units, diff.Unit{Key: "_platform/dmls-api", Kind: diff.KindPlatform, Title: "dmls-api (platform)", Source: src(layout.APIServerDir), YAML: y})
+		s.Units = append(s.Units, diff.Unit{Key: render.PlatformName + "/" + layout.APIServerName, Kind: diff.KindPlatform, Title: "dmls-api (platform)", Source: src(layout.APIServerDir), YAML: y})
 	}
 	s.Units = append(s.Units, argoUnits(res.ArgoCD, src, func(name string) bool { return ws.Env(name) != nil })...)
 	return s, nil
-}
-
-// renderPlatform renders a platform folder of res without kustomize when
-// res has its objects (build.Result.RenderPlatform, byte for byte the
-// same), else with the kustomize API.
-func renderPlatform(res *build.Result, dir string) ([]byte, error) {
-	if y, ok, err := res.RenderPlatform(dir); ok || err != nil {
-		return y, err
-	}
-	return render.Build(res.Platform, dir)
 }

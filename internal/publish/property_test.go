@@ -16,8 +16,8 @@ import (
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/gittest"
+	"github.com/dmls-project/dmls/internal/kbuild"
 	"github.com/dmls-project/dmls/internal/layout"
-	"github.com/dmls-project/dmls/internal/render"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -69,13 +69,13 @@ func checkPublishes(t *testing.T, srv *gittest.Server, name string, ws *spec.Wor
 	// render: every overlay and platform folder builds.
 	for _, a := range res.Apps {
 		for _, in := range a.App.Envs {
-			if _, err := render.Build(a.Tree, layout.OverlayDir(a.App.Name, in.Env.Name)); err != nil {
+			if _, err := kbuild.Build(a.Tree, layout.OverlayDir(a.App.Name, in.Env.Name)); err != nil {
 				t.Errorf("%s: render %s in %s: %v", name, a.App.Name, in.Env.Name, err)
 			}
 		}
 	}
 	for _, env := range ws.Envs {
-		if _, err := render.Build(res.ArgoCD, layout.ArgoCDEnvDir(env.Name)); err != nil {
+		if _, err := kbuild.Build(res.ArgoCD, layout.ArgoCDEnvDir(env.Name)); err != nil {
 			t.Errorf("%s: render %s: %v", name, layout.ArgoCDEnvDir(env.Name), err)
 		}
 	}

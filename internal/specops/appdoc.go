@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/dmls-project/dmls/internal/workspace"
+	"github.com/dmls-project/dmls/internal/spec"
 )
 
 // FileName is the file that holds an API-managed app: apps/<app>/app.json.
@@ -66,7 +66,7 @@ func (d *Doc) Target(env, section string) map[string]any {
 
 // Effective returns section as it applies in env: the app's own settings
 // with overrides.<env> merged over them, by the loader's rule
-// (workspace.MergeOverride). Environments themselves do not
+// (spec.MergeOverride). Environments themselves do not
 // touch what operations read here (versions, traffic and runs).
 func (d *Doc) Effective(env, section string) map[string]any {
 	base := d.Section(section)
@@ -76,7 +76,7 @@ func (d *Doc) Effective(env, section string) map[string]any {
 	out := deepCopy(base).(map[string]any)
 	if env != "" {
 		if o := d.Override(env, section, false); o != nil {
-			out = workspace.MergeOverride(out, deepCopy(o).(map[string]any))
+			out = spec.MergeOverride(out, deepCopy(o).(map[string]any))
 		}
 	}
 	return out

@@ -29,9 +29,9 @@ import (
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/publish"
+	"github.com/dmls-project/dmls/internal/rules"
 	"github.com/dmls-project/dmls/internal/specops"
 	"github.com/dmls-project/dmls/internal/specrepo"
-	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // maxCommitAttempts bounds how often a batch is re-applied after other
@@ -758,13 +758,13 @@ func (w *Writer) plan(sn *specrepo.Snapshot, jobs []*Job) *plan {
 }
 
 // notQuota returns d without the findings about a team quota of sn's
-// platform (workspace.QuotaLimits names their paths).
+// platform (rules.QuotaLimits names their paths).
 func notQuota(sn *specrepo.Snapshot, d diag.List) diag.List {
 	if len(d) == 0 || sn.WS == nil {
 		return d
 	}
 	quota := map[string]bool{}
-	for _, l := range workspace.QuotaLimits(sn.WS) {
+	for _, l := range rules.QuotaLimits(sn.WS) {
 		quota[l.At] = true
 	}
 	var out diag.List
@@ -782,7 +782,7 @@ func notQuota(sn *specrepo.Snapshot, d diag.List) diag.List {
 // the quota and the app. Concurrent clients at a quota's edge thus get
 // what fits, and the others an answer that says why, not a 409 that tells
 // them to stop. The jobs of one app stand or fall together, at the place
-// of its first job. The rule itself is workspace.CheckQuotas, the one the
+// of its first job. The rule itself is rules.CheckQuotas, the one the
 // loader applies (an environment that queues jobs, with Kueue, would
 // change it there). It reports whether it refused anything.
 func (w *Writer) fitQuotas(sn, next *specrepo.Snapshot, p *plan, jobs []*Job) bool {
@@ -793,19 +793,19 @@ func (w *Writer) fitQuotas(sn, next *specrepo.Snapshot, p *plan, jobs []*Job) bo
 	for _, e := range sn.WS.Envs {
 		envs = append(envs, e.Name)
 	}
-	limits := workspace.QuotaLimits(sn.WS)
-	uses := map[string][]workspace.QuotaUse{} // app folder → its uses as accepted so far
+	limits := rules.QuotaLimits(sn.WS)
+	uses := map[string][]rules.QuotaUse{} // app folder → its uses as accepted so far
 	for dir, e := range sn.Dirs {
 		if e.App != nil {
-			uses[dir] = workspace.QuotaUses(e.App)
+			uses[dir] = rules.QuotaUses(e.App)
 		}
 	}
 	over := func() diag.List {
-		var all []workspace.QuotaUse
+		var all []rules.QuotaUse
 		for _, dir := range slices.Sorted(maps.Keys(uses)) {
 			all = append(all, uses[dir]...)
 		}
-		return workspace.CheckQuotas(envs, limits, all).Errors()
+		return rules.CheckQuotas(envs, limits, all).Errors()
 	}
 	if len(over()) > 0 {
 		return false // over before the batch: not the batch's doing
@@ -821,7 +821,7 @@ func (w *Writer) fitQuotas(sn, next *specrepo.Snapshot, p *plan, jobs []*Job) bo
 		prev, had := uses[name]
 		delete(uses, name)
 		if e := next.Dirs[name]; e != nil && e.App != nil {
-			uses[name] = workspace.QuotaUses(e.App)
+			uses[name] = rules.QuotaUses(e.App)
 		}
 		d := over()
 		if len(d) == 0 {

@@ -5,53 +5,28 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"maps"
 	"path"
 	"regexp"
 	"slices"
-	"sync"
 
 	"cuelang.org/go/cue"
 
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/rules"
+	"github.com/dmls-project/dmls/internal/schema"
 	"github.com/dmls-project/dmls/internal/spec"
-	"github.com/dmls-project/dmls/schemas"
-)
-
-// Spec paths used when layering environments.
-const (
-	pathName      = "name"
-	pathTeam      = "team"
-	pathEnvs      = "envs"
-	pathOverrides = "overrides"
-	pathTraining  = "training"
-	pathServing   = "serving"
-	pathPolicy    = "policy"
 )
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 func isDNSLabel(s string) bool { return len(s) <= 63 && dnsLabel.MatchString(s) }
 
-var schemaDigest = sync.OnceValue(func() string {
-	h := sha256.New()
-	_ = fs.WalkDir(schemas.FS, ".", func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			b, _ := fs.ReadFile(schemas.FS, p)
-			fmt.Fprintf(h, "%s %d\n", p, len(b))
-			h.Write(b)
-		}
-		return nil
-	})
-	return hex.EncodeToString(h.Sum(nil))
-})
-
 // loadApp evaluates one app folder on its own: it needs only the platform
 // and the environments, so apps load in parallel and cache by Digest.
-func (l *loader) loadApp(ev *evaluator, dir string) (*spec.App, diag.List) {
+func (l *loader) loadApp(ev *schema.Evaluator, dir string) (*spec.App, diag.List) {
 	rel := path.Join(layout.AppsDir, dir)
 	dirPos := l.filePos(rel)
 	var d diag.List
@@ -96,7 +71,7 @@ func (l *loader) loadApp(ev *evaluator, dir string) (*spec.App, diag.List) {
 // the one function that evaluates an app, in this process (Load) or in a
 // worker (EvalApp), so that both find the same. A valid app is cached
 // under digest.
-func (l *loader) evalApp(ev *evaluator, dir string, files []string, srcs [][]byte, digest string) (*spec.App, diag.List) {
+func (l *loader) evalApp(ev *schema.Evaluator, dir string, files []string, srcs [][]byte, digest string) (*spec.App, diag.List) {
 	dirPos := l.filePos(path.Join(layout.AppsDir, dir))
 	var d diag.List
 	var raw cue.Value
@@ -117,41 +92,41 @@ func (l *loader) evalApp(ev *evaluator, dir string, files []string, srcs [][]byt
 	if len(d) > 0 {
 		return nil, d
 	}
-	if !raw.LookupPath(cue.ParsePath(pathName)).Exists() {
-		raw = raw.FillPath(cue.ParsePath(pathName), dir)
+	if !raw.LookupPath(cue.ParsePath(spec.PathName)).Exists() {
+		raw = raw.FillPath(cue.ParsePath(spec.PathName), dir)
 	}
 	prov := provenance.Map{}
-	positions(raw, prov)
+	schema.Positions(raw, prov)
 	prov.Set("", provenance.Pos{File: display[0]})
 
 	// Types, constraints and unknown fields first, with the user's own
 	// positions, together with what the app names outside itself; the
 	// user's data must then be concrete.
 	refs := l.checkRefs(rawRefs(raw), prov)
-	checked := ev.schema.LookupPath(defApp).Unify(raw)
+	checked := ev.Schema().LookupPath(schema.DefApp).Unify(raw)
 	if err := checked.Validate(); err != nil {
-		found := fromCUE(err, defApp.String(), prov, dirPos)
-		found = append(found, unknownFields(ev, defApp, raw, prov, dirPos, found)...)
+		found := schema.FromCUE(err, schema.DefApp.String(), prov, dirPos)
+		found = append(found, schema.UnknownFields(ev, schema.DefApp, raw, prov, dirPos, found)...)
 		return nil, append(refs, clarifySecretErrors(found)...)
 	}
 	if len(refs) > 0 {
 		return nil, refs
 	}
 	if err := raw.Validate(cue.Concrete(true)); err != nil {
-		return nil, fromCUE(err, "", prov, dirPos)
+		return nil, schema.FromCUE(err, "", prov, dirPos)
 	}
-	data, err := toData(raw)
+	data, err := schema.ToData(raw)
 	if err != nil {
 		d.Add(dirPos, "", "%v", err)
 		return nil, d
 	}
-	appName, _ := data[pathName].(string)
+	appName, _ := data[spec.PathName].(string)
 	d = append(d, l.secretLiterals(appName, data, prov)...)
 	app := &spec.App{Dir: dir, Files: display, Digest: digest}
-	app.Name, _ = data[pathName].(string)
-	app.Team, _ = data[pathTeam].(string)
-	overrides, _ := data[pathOverrides].(map[string]any)
-	delete(data, pathOverrides)
+	app.Name, _ = data[spec.PathName].(string)
+	app.Team, _ = data[spec.PathTeam].(string)
+	overrides, _ := data[spec.PathOverrides].(map[string]any)
+	delete(data, spec.PathOverrides)
 
 	var layers []envInput
 	for _, env := range l.ws.Envs {
@@ -165,7 +140,7 @@ func (l *loader) evalApp(ev *evaluator, dir string, files []string, srcs [][]byt
 		for k := range layer {
 			in.touched[k] = true
 		}
-		in.merged = merge(data, layer)
+		in.merged = spec.MergeOverride(data, layer)
 		in.prov = prov.Clone()
 		in.prov.Overlay("", lprov)
 		if o, ok := overrides[env.Name].(map[string]any); ok {
@@ -173,8 +148,8 @@ func (l *loader) evalApp(ev *evaluator, dir string, files []string, srcs [][]byt
 			for k := range o {
 				in.touched[k] = true
 			}
-			in.merged = merge(in.merged, o)
-			at := provenance.Join(pathOverrides, env.Name)
+			in.merged = spec.MergeOverride(in.merged, o)
+			at := provenance.Join(spec.PathOverrides, env.Name)
 			oprov := prov.Sub(at)
 			in.prov.Overlay("", oprov)
 			for p := range oprov {
@@ -214,15 +189,15 @@ func (l *loader) evalApp(ev *evaluator, dir string, files []string, srcs [][]byt
 
 // instance validates the merged data of an app in env (nil: the base)
 // against #App and decodes it.
-func (l *loader) instance(ev *evaluator, env *spec.Environment, data map[string]any, prov provenance.Map, origins map[string]string) (*spec.Instance, diag.List) {
-	v, err := ev.fromJSON(data)
+func (l *loader) instance(ev *schema.Evaluator, env *spec.Environment, data map[string]any, prov provenance.Map, origins map[string]string) (*spec.Instance, diag.List) {
+	v, err := ev.FromJSON(data)
 	if err != nil {
 		var d diag.List
 		d.Add(prov[""], "", "%v", err)
 		return nil, d
 	}
 	var a spec.AppSpec
-	if d := validate(ev, defApp, v, prov, prov[""], &a); len(d) > 0 {
+	if d := schema.Validate(ev, schema.DefApp, v, prov, prov[""], &a); len(d) > 0 {
 		return nil, d
 	}
 	in := &spec.Instance{Env: env, Spec: &a, Prov: prov, Origins: origins}
@@ -240,37 +215,37 @@ func (l *loader) finish(in *spec.Instance) diag.List {
 	if in.Env != nil {
 		in.Namespace = in.Env.Namespaces[in.Spec.Team]
 	}
-	return l.check(in)
+	return rules.Instance(l.ws.Platform, in)
 }
 
 // checkRefs checks what an app names outside itself: its team and
 // environments.
 func (l *loader) checkRefs(data map[string]any, prov provenance.Map) diag.List {
 	var d diag.List
-	team, isString := data[pathTeam].(string)
+	team, isString := data[spec.PathTeam].(string)
 	if _, ok := l.ws.Platform.Teams[team]; !ok && isString {
-		pos, _ := prov.Lookup(pathTeam)
-		d.Add(pos, pathTeam, "unknown team %q; the platform's teams are %s", team, quoteList(slices.Sorted(maps.Keys(l.ws.Platform.Teams))))
+		pos, _ := prov.Lookup(spec.PathTeam)
+		d.Add(pos, spec.PathTeam, "unknown team %q; the platform's teams are %s", team, diag.QuoteList(slices.Sorted(maps.Keys(l.ws.Platform.Teams))))
 	}
 	envNames := make([]string, len(l.ws.Envs))
 	for i, e := range l.ws.Envs {
 		envNames[i] = e.Name
 	}
-	if envs, ok := data[pathEnvs].([]any); ok {
+	if envs, ok := data[spec.PathEnvs].([]any); ok {
 		for i, e := range envs {
 			if name, _ := e.(string); l.ws.Env(name) == nil {
-				at := fmt.Sprintf("%s[%d]", pathEnvs, i)
+				at := fmt.Sprintf("%s[%d]", spec.PathEnvs, i)
 				pos, _ := prov.Lookup(at)
-				d.Add(pos, at, "unknown environment %q; the environments are %s", name, quoteList(envNames))
+				d.Add(pos, at, "unknown environment %q; the environments are %s", name, diag.QuoteList(envNames))
 			}
 		}
 	}
-	if o, ok := data[pathOverrides].(map[string]any); ok {
+	if o, ok := data[spec.PathOverrides].(map[string]any); ok {
 		for _, name := range slices.Sorted(maps.Keys(o)) {
-			at := provenance.Join(pathOverrides, name)
+			at := provenance.Join(spec.PathOverrides, name)
 			pos, _ := prov.Lookup(at)
 			if l.ws.Env(name) == nil {
-				d.Add(pos, at, "unknown environment %q; the environments are %s", name, quoteList(envNames))
+				d.Add(pos, at, "unknown environment %q; the environments are %s", name, diag.QuoteList(envNames))
 			} else if !runsIn(data, name) {
 				d.Add(pos, at, "the app does not run in environment %q (see envs)", name)
 			}
@@ -281,9 +256,9 @@ func (l *loader) checkRefs(data map[string]any, prov provenance.Map) diag.List {
 			continue
 		}
 		if _, ok := env.Namespaces[team]; !ok && len(d) == 0 {
-			pos, _ := prov.Lookup(pathTeam)
+			pos, _ := prov.Lookup(spec.PathTeam)
 			epos, _ := l.ws.EnvProv[env.Name].Lookup("namespaces")
-			d.Add(pos, pathTeam, "team %q has no namespace in environment %q; add it to namespaces in %s", team, env.Name, epos.File)
+			d.Add(pos, spec.PathTeam, "team %q has no namespace in environment %q; add it to namespaces in %s", team, env.Name, epos.File)
 		}
 	}
 	return d
@@ -293,23 +268,23 @@ func (l *loader) checkRefs(data map[string]any, prov provenance.Map) diag.List {
 // checkRefs needs: team, envs and the environments of overrides.
 func rawRefs(raw cue.Value) map[string]any {
 	out := map[string]any{}
-	if s, err := raw.LookupPath(cue.ParsePath(pathTeam)).String(); err == nil {
-		out[pathTeam] = s
+	if s, err := raw.LookupPath(cue.ParsePath(spec.PathTeam)).String(); err == nil {
+		out[spec.PathTeam] = s
 	}
-	if it, err := raw.LookupPath(cue.ParsePath(pathEnvs)).List(); err == nil {
+	if it, err := raw.LookupPath(cue.ParsePath(spec.PathEnvs)).List(); err == nil {
 		var envs []any
 		for it.Next() {
 			s, _ := it.Value().String()
 			envs = append(envs, s)
 		}
-		out[pathEnvs] = envs
+		out[spec.PathEnvs] = envs
 	}
-	if it, err := raw.LookupPath(cue.ParsePath(pathOverrides)).Fields(); err == nil {
+	if it, err := raw.LookupPath(cue.ParsePath(spec.PathOverrides)).Fields(); err == nil {
 		o := map[string]any{}
 		for it.Next() {
 			o[it.Selector().Unquoted()] = map[string]any{}
 		}
-		out[pathOverrides] = o
+		out[spec.PathOverrides] = o
 	}
 	return out
 }
@@ -317,7 +292,7 @@ func rawRefs(raw cue.Value) map[string]any {
 // runsIn reports whether the app runs in env: every environment unless its
 // envs list says otherwise.
 func runsIn(data map[string]any, env string) bool {
-	envs, ok := data[pathEnvs].([]any)
+	envs, ok := data[spec.PathEnvs].([]any)
 	if !ok {
 		return true
 	}
@@ -343,7 +318,7 @@ func envLayer(env *spec.Environment, app, override map[string]any, eprov provena
 			origins[at] = from
 		}
 	}
-	if t, ok := app[pathTraining].(map[string]any); ok {
+	if t, ok := app[spec.PathTraining].(map[string]any); ok {
 		if env.Training.WorkerReplicas != nil && getPath(t, "replicas.worker") != nil {
 			set("training.replicas.worker.replicas", *env.Training.WorkerReplicas, "training.workerReplicas")
 		}
@@ -351,7 +326,7 @@ func envLayer(env *spec.Environment, app, override map[string]any, eprov provena
 			set("training.resources", toMap(env.Training.Resources), "training.resources")
 		}
 	}
-	if _, ok := app[pathServing].(map[string]any); ok {
+	if _, ok := app[spec.PathServing].(map[string]any); ok {
 		s := env.Serving
 		for _, f := range []struct {
 			name string
@@ -369,7 +344,7 @@ func envLayer(env *spec.Environment, app, override map[string]any, eprov provena
 		}
 		// A KServe service runs in the environment's deployment mode
 		// unless it names its own.
-		merged := merge(app, override)
+		merged := spec.MergeOverride(app, override)
 		if getPath(merged, "serving.runtime") == spec.RuntimeKServe && getPath(merged, "serving.deploymentMode") == nil {
 			set("serving.deploymentMode", s.DeploymentMode, "serving.deploymentMode")
 		}
@@ -387,25 +362,6 @@ func toMap(v any) map[string]any {
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
 	return m
-}
-
-// merge returns base with over merged in: maps merge field by field, and
-// everything else, lists included, is replaced.
-func merge(base, over map[string]any) map[string]any {
-	out := make(map[string]any, len(base)+len(over))
-	for k, v := range base {
-		out[k] = v
-	}
-	for k, v := range over {
-		if om, ok := v.(map[string]any); ok {
-			if bm, ok := out[k].(map[string]any); ok {
-				out[k] = merge(bm, om)
-				continue
-			}
-		}
-		out[k] = v
-	}
-	return out
 }
 
 func setPath(m map[string]any, dotted string, v any) {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/helmrender"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/spec"
@@ -48,7 +49,7 @@ func (l *loader) checkComponents(h interface{ Write([]byte) (int, error) }) {
 		for i, d := range c.DependsOn {
 			if _, ok := p.Components[d]; !ok || d == name {
 				bad = true
-				add(fmt.Sprintf("%s.dependsOn[%d]", at, i), "no other component named %q; the components are %s", d, quoteList(slices.Sorted(maps.Keys(p.Components))))
+				add(fmt.Sprintf("%s.dependsOn[%d]", at, i), "no other component named %q; the components are %s", d, diag.QuoteList(slices.Sorted(maps.Keys(p.Components))))
 			}
 		}
 		if c.KnativeServing {

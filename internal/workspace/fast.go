@@ -4,12 +4,12 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"strings"
 	"sync/atomic"
 
 	"cuelang.org/go/cue"
 
 	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/schema"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -47,7 +47,7 @@ var fastHits atomic.Int64
 // path decides nothing on bad input: it only accepts what the full path
 // accepts, with the same result (TestFastPathEqualsFullPath compares the
 // two on every workspace the tests have).
-func (l *loader) fastInstances(ev *evaluator, checked cue.Value, data map[string]any, prov provenance.Map, layers []envInput) (*spec.Instance, []*spec.Instance, bool) {
+func (l *loader) fastInstances(ev *schema.Evaluator, checked cue.Value, data map[string]any, prov provenance.Map, layers []envInput) (*spec.Instance, []*spec.Instance, bool) {
 	if l.legacy {
 		return nil, nil, false
 	}
@@ -56,7 +56,7 @@ func (l *loader) fastInstances(ev *evaluator, checked cue.Value, data map[string
 		return nil, nil, false
 	}
 	for it.Next() {
-		if it.Selector().LabelType() == cue.StringLabel && it.Selector().Unquoted() == pathOverrides {
+		if it.Selector().LabelType() == cue.StringLabel && it.Selector().Unquoted() == spec.PathOverrides {
 			continue
 		}
 		if err := it.Value().Validate(cue.Concrete(true), cue.Final()); err != nil {
@@ -75,7 +75,7 @@ func (l *loader) fastInstances(ev *evaluator, checked cue.Value, data map[string
 		rv := reflect.ValueOf(&e).Elem()
 		for _, p := range touchedPaths(in, data) {
 			v := in.merged[p[0]]
-			dst := fieldByJSON(rv, p[0])
+			dst := schema.FieldByJSON(rv, p[0])
 			if !dst.IsValid() {
 				return nil, nil, false
 			}
@@ -88,9 +88,9 @@ func (l *loader) fastInstances(ev *evaluator, checked cue.Value, data map[string
 				sec := reflect.New(dst.Type().Elem())
 				sec.Elem().Set(dst.Elem())
 				dst.Set(sec)
-				dst = fieldByJSON(sec.Elem(), p[1])
+				dst = schema.FieldByJSON(sec.Elem(), p[1])
 			}
-			if !dst.IsValid() || !ev.evalInto(p, v, dst) {
+			if !dst.IsValid() || !ev.EvalInto(p, v, dst) {
 				return nil, nil, false
 			}
 		}
@@ -106,7 +106,7 @@ func (l *loader) fastInstances(ev *evaluator, checked cue.Value, data map[string
 func touchedPaths(in envInput, data map[string]any) [][]string {
 	var out [][]string
 	for _, k := range slices.Sorted(maps.Keys(in.touched)) {
-		if _, ok := data[k].(map[string]any); k != pathTraining && k != pathServing || !ok {
+		if _, ok := data[k].(map[string]any); k != spec.PathTraining && k != spec.PathServing || !ok {
 			out = append(out, []string{k})
 			continue
 		}
@@ -135,62 +135,4 @@ func touchedPaths(in envInput, data map[string]any) [][]string {
 		}
 	}
 	return out
-}
-
-// evalInto unifies v, plain data, with the schema of #App at path p and
-// decodes the result into dst, a field of spec.AppSpec or of one of its
-// sections, replacing what it held.
-func (e *evaluator) evalInto(p []string, v any, dst reflect.Value) bool {
-	key := strings.Join(p, ".")
-	s, ok := e.sub[key]
-	if !ok {
-		sels := []cue.Selector{}
-		for _, x := range p {
-			sels = append(sels, cue.Str(x).Optional())
-		}
-		s = e.schema.LookupPath(defApp).LookupPath(cue.MakePath(sels...))
-		if e.sub == nil {
-			e.sub = map[string]cue.Value{}
-		}
-		e.sub[key] = s
-	}
-	if !s.Exists() {
-		return false
-	}
-	x, err := e.fromJSON(v)
-	if err != nil {
-		return false
-	}
-	u := s.Unify(x)
-	if err := u.Validate(cue.Concrete(true), cue.Final()); err != nil {
-		return false
-	}
-	nv := reflect.New(dst.Type())
-	if err := u.Decode(nv.Interface()); err != nil {
-		return false
-	}
-	dst.Set(nv.Elem())
-	return true
-}
-
-// fieldByJSON returns the field of the struct v whose JSON name is name,
-// looking into embedded structs, or the zero Value.
-func fieldByJSON(v reflect.Value, name string) reflect.Value {
-	if v.Kind() != reflect.Struct {
-		return reflect.Value{}
-	}
-	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if f.Anonymous && f.Type.Kind() == reflect.Struct {
-			if r := fieldByJSON(v.Field(i), name); r.IsValid() {
-				return r
-			}
-			continue
-		}
-		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name {
-			return v.Field(i)
-		}
-	}
-	return reflect.Value{}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/schema"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -93,7 +94,7 @@ func (j *AppJob) LimitFinding(limit string) diag.List {
 type EvalApp struct {
 	digest string
 	l      *loader
-	ev     *evaluator
+	ev     *schema.Evaluator
 }
 
 // Eval evaluates the app of job.

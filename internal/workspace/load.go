@@ -57,6 +57,8 @@ import (
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/repourl"
+	"github.com/dmls-project/dmls/internal/rules"
+	"github.com/dmls-project/dmls/internal/schema"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -101,7 +103,7 @@ func Load(fsys fs.FS, root string, opts Options) (*spec.Workspace, error) {
 	}
 	l.loadApps(ev, opts)
 	l.checkOwners()
-	l.diags = append(l.diags, checkQuotas(l.ws)...)
+	l.diags = append(l.diags, rules.Quotas(l.ws)...)
 	l.ws.Warnings = l.diags.Warnings()
 	for _, a := range l.ws.Apps {
 		l.ws.Warnings = append(l.ws.Warnings, a.Warnings...)
@@ -114,9 +116,9 @@ func Load(fsys fs.FS, root string, opts Options) (*spec.Workspace, error) {
 // against: the platform (with its components' charts when components is
 // set) and the environments. It records their spec files, so that an app
 // can be evaluated elsewhere (AppJob).
-func loadContext(fsys fs.FS, root string, components bool) (*loader, *evaluator, error) {
+func loadContext(fsys fs.FS, root string, components bool) (*loader, *schema.Evaluator, error) {
 	l := &loader{fsys: fsys, root: root, ws: &spec.Workspace{Root: root, EnvProv: map[string]provenance.Map{}}, envFiles: map[string]provenance.Pos{}}
-	ev, err := newEvaluator()
+	ev, err := schema.NewEvaluator()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -124,7 +126,7 @@ func loadContext(fsys fs.FS, root string, components bool) (*loader, *evaluator,
 		return l, ev, nil
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "schemas %s\nroot %s\n", schemaDigest(), root)
+	fmt.Fprintf(h, "schemas %s\nroot %s\n", schema.Digest(), root)
 	l.recording = true
 	l.loadPlatform(ev, h)
 	if l.ws.Platform != nil && components {
@@ -225,7 +227,7 @@ func (l *loader) filePos(rel string) provenance.Pos {
 }
 
 // readSpec reads and parses one spec file.
-func (l *loader) readSpec(ev *evaluator, rel string, h interface{ Write([]byte) (int, error) }) (cue.Value, diag.List) {
+func (l *loader) readSpec(ev *schema.Evaluator, rel string, h interface{ Write([]byte) (int, error) }) (cue.Value, diag.List) {
 	src, d := l.readFile(rel, h)
 	if len(d) > 0 {
 		return cue.Value{}, d
@@ -257,10 +259,10 @@ func (l *loader) readFile(rel string, h interface{ Write([]byte) (int, error) })
 }
 
 // parseSpec parses a spec file read by readFile.
-func (l *loader) parseSpec(ev *evaluator, rel string, src []byte) (cue.Value, diag.List) {
-	v, err := ev.parseFile(l.display(rel), src)
+func (l *loader) parseSpec(ev *schema.Evaluator, rel string, src []byte) (cue.Value, diag.List) {
+	v, err := ev.ParseFile(l.display(rel), src)
 	if err != nil {
-		return cue.Value{}, fromCUE(err, "", nil, l.filePos(rel))
+		return cue.Value{}, schema.FromCUE(err, "", nil, l.filePos(rel))
 	}
 	return v, nil
 }
@@ -307,26 +309,7 @@ func (l *loader) specFiles(dir string) ([]string, diag.List) {
 	return files, d
 }
 
-// validate checks v against the schema definition def and decodes it into
-// target. Findings are placed through prov when CUE has no user position.
-func validate(ev *evaluator, def cue.Path, v cue.Value, prov provenance.Map, fallback provenance.Pos, target any) diag.List {
-	u := ev.schema.LookupPath(def).Unify(v)
-	if err := u.Validate(cue.Concrete(true), cue.Final()); err != nil {
-		found := fromCUE(err, def.String(), prov, fallback)
-		if def.String() != defApp.String() { // an app's files were checked by loadApp
-			found = append(found, unknownFields(ev, def, v, prov, fallback, found)...)
-		}
-		return found
-	}
-	if err := u.Decode(target); err != nil {
-		var d diag.List
-		d.Add(fallback, "", "decode: %v", err)
-		return d
-	}
-	return nil
-}
-
-func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, error) }) {
+func (l *loader) loadPlatform(ev *schema.Evaluator, h interface{ Write([]byte) (int, error) }) {
 	var found []string
 	for _, ext := range layout.SpecExts {
 		if _, err := fs.Stat(l.fsys, layout.PlatformName+ext); err == nil {
@@ -348,9 +331,9 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 		return
 	}
 	prov := provenance.Map{}
-	positions(v, prov)
+	schema.Positions(v, prov)
 	var p spec.Platform
-	if d := validate(ev, defPlatform, v, prov, l.filePos(found[0]), &p); len(d) > 0 {
+	if d := schema.Validate(ev, schema.DefPlatform, v, prov, l.filePos(found[0]), &p); len(d) > 0 {
 		l.diags = append(l.diags, d...)
 		return
 	}
@@ -366,7 +349,7 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 		l.diags.Add(pos, at, format, args...)
 	}
 	for _, name := range slices.Sorted(maps.Keys(p.Secrets)) {
-		checkExternalSecret(add, provenance.Join(pathSecrets, name), p.Secrets[name])
+		rules.ExternalSecret(add, provenance.Join(spec.PathSecrets, name), p.Secrets[name])
 	}
 	l.warnCredentials(&p, prov)
 	if _, ok := p.Repos[layout.RepoInfra]; len(p.Clusters) > 0 && !ok {
@@ -374,7 +357,7 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 		l.diags.Add(pos, "clusters", "the kops manifests of the clusters go to the %q repo; add it to repos", layout.RepoInfra)
 		return
 	}
-	if d := checkClusters(&p, prov); len(d) > 0 {
+	if d := rules.Clusters(&p, prov); len(d) > 0 {
 		l.diags = append(l.diags, d...)
 		if d.HasErrors() {
 			return
@@ -384,10 +367,6 @@ func (l *loader) loadPlatform(ev *evaluator, h interface{ Write([]byte) (int, er
 	l.ws.PlatformProv = prov
 	l.checkPlatformNames(prov)
 }
-
-// MaxSpecBytes bounds one spec file (app.json, app.cue, ...): the loader
-// refuses a larger one, and the API refuses a body that would make one.
-const MaxSpecBytes = maxSpecBytes
 
 // RuleCredentialsInURL is the rule of the warning about a repo URL that
 // carries credentials.
@@ -409,7 +388,7 @@ func (l *loader) warnCredentials(p *spec.Platform, prov provenance.Map) {
 	}
 }
 
-func (l *loader) loadEnvs(ev *evaluator, h interface{ Write([]byte) (int, error) }) {
+func (l *loader) loadEnvs(ev *schema.Evaluator, h interface{ Write([]byte) (int, error) }) {
 	files, d := l.specFiles(layout.OverlaysDir)
 	l.diags = append(l.diags, d...)
 	if len(files) == 0 && len(d) == 0 {
@@ -438,9 +417,9 @@ func (l *loader) loadEnvs(ev *evaluator, h interface{ Write([]byte) (int, error)
 			continue
 		}
 		prov := provenance.Map{}
-		positions(v, prov)
+		schema.Positions(v, prov)
 		var e spec.Environment
-		if d := validate(ev, defEnvironment, v, prov, l.filePos(rel), &e); len(d) > 0 {
+		if d := schema.Validate(ev, schema.DefEnvironment, v, prov, l.filePos(rel), &e); len(d) > 0 {
 			l.diags = append(l.diags, d...)
 			continue
 		}
@@ -469,7 +448,7 @@ func (l *loader) checkEnvs() {
 		if name := e.Cluster.Name; name != "" {
 			if _, ok := p.Clusters[name]; !ok {
 				pos, _ := prov.Lookup("cluster.name")
-				l.diags.Add(pos, "cluster.name", "unknown cluster %q; the platform's clusters are %s", name, quoteList(slices.Sorted(maps.Keys(p.Clusters))))
+				l.diags.Add(pos, "cluster.name", "unknown cluster %q; the platform's clusters are %s", name, diag.QuoteList(slices.Sorted(maps.Keys(p.Clusters))))
 			}
 		}
 		if k := e.Serving.Knative; k != nil {
@@ -486,7 +465,7 @@ func (l *loader) checkEnvs() {
 			at := "namespaces." + team
 			pos, _ := prov.Lookup(at)
 			if _, ok := p.Teams[team]; !ok {
-				l.diags.Add(pos, at, "unknown team %q; the platform's teams are %s", team, quoteList(slices.Sorted(maps.Keys(p.Teams))))
+				l.diags.Add(pos, at, "unknown team %q; the platform's teams are %s", team, diag.QuoteList(slices.Sorted(maps.Keys(p.Teams))))
 			}
 			if ns == p.ArgoCD.Namespace {
 				l.diags.Add(pos, at, "namespace %q is Argo CD's own; give the team a namespace of its own", ns)
@@ -501,7 +480,7 @@ func (l *loader) checkEnvs() {
 		}
 		for _, name := range slices.Sorted(maps.Keys(p.Secrets)) {
 			if p.Secrets[name].Store == nil && e.SecretStore == nil && p.SecretStore == nil {
-				at := provenance.Join(pathSecrets, name)
+				at := provenance.Join(spec.PathSecrets, name)
 				pos, _ := l.ws.PlatformProv.Lookup(at)
 				l.diags.Add(pos, at, "no secret store for secret %q in environment %s: set secretStore in platform.cue or in overlays/%s.cue, or store: {name, kind} here", name, e.Name, e.Name)
 			}
@@ -509,7 +488,7 @@ func (l *loader) checkEnvs() {
 	}
 }
 
-func (l *loader) loadApps(ev *evaluator, opts Options) {
+func (l *loader) loadApps(ev *schema.Evaluator, opts Options) {
 	entries, err := fs.ReadDir(l.fsys, layout.AppsDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		l.diags.Add(l.filePos(layout.AppsDir), "", "cannot read apps folder: %v", unwrapPathError(err))
@@ -544,7 +523,7 @@ func (l *loader) loadApps(ev *evaluator, opts Options) {
 			wev := ev
 			if w > 0 {
 				var err error
-				if wev, err = newEvaluator(); err != nil {
+				if wev, err = schema.NewEvaluator(); err != nil {
 					for i := range next {
 						diags[i].Add(l.filePos(path.Join(layout.AppsDir, dirs[i])), "", "%v", err)
 					}
@@ -577,15 +556,4 @@ func (l *loader) loadApps(ev *evaluator, opts Options) {
 		l.ws.Apps = append(l.ws.Apps, a)
 	}
 	sort.Slice(l.ws.Apps, func(i, j int) bool { return l.ws.Apps[i].Name < l.ws.Apps[j].Name })
-}
-
-func quoteList(s []string) string {
-	q := make([]string, len(s))
-	for i, x := range s {
-		q[i] = fmt.Sprintf("%q", x)
-	}
-	if len(q) == 0 {
-		return "(none)"
-	}
-	return strings.Join(q, ", ")
 }

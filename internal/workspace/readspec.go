@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+
+	"github.com/dmls-project/dmls/internal/schema"
 )
 
 // ReadSpecFile reads the spec file rel of fsys, refusing, before it reads
@@ -20,7 +22,7 @@ func ReadSpecFile(fsys fs.FS, rel string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, notRegular(fi.Mode())
 	}
-	if fi.Size() > maxSpecBytes {
+	if fi.Size() > schema.MaxSpecBytes {
 		return nil, sizeError(fi.Size())
 	}
 	f, err := fsys.Open(rel)
@@ -29,11 +31,11 @@ func ReadSpecFile(fsys fs.FS, rel string) ([]byte, error) {
 	}
 	defer f.Close()
 	// The file may have grown since the Stat: read one byte past the limit.
-	b, err := io.ReadAll(io.LimitReader(f, maxSpecBytes+1))
+	b, err := io.ReadAll(io.LimitReader(f, schema.MaxSpecBytes+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > maxSpecBytes {
+	if len(b) > schema.MaxSpecBytes {
 		return nil, sizeError(-1)
 	}
 	return b, nil
@@ -43,9 +45,9 @@ func ReadSpecFile(fsys fs.FS, rel string) ([]byte, error) {
 // lower bound is known.
 func sizeError(size int64) error {
 	if size < 0 {
-		return fmt.Errorf("file is more than %d bytes; spec files may be at most %d", maxSpecBytes, maxSpecBytes)
+		return fmt.Errorf("file is more than %d bytes; spec files may be at most %d", schema.MaxSpecBytes, schema.MaxSpecBytes)
 	}
-	return fmt.Errorf("file is %d bytes; spec files may be at most %d", size, maxSpecBytes)
+	return fmt.Errorf("file is %d bytes; spec files may be at most %d", size, schema.MaxSpecBytes)
 }
 
 // notRegular refuses a spec file of mode m, which is not a regular file.

@@ -1,19 +1,19 @@
 package workspace
 
 import (
-	"encoding/json"
 	"errors"
 	"testing"
 	"testing/fstest"
 
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/schema"
 )
 
 // TestCheckJSONAgreesWithLoad checks that Schema.CheckJSON, which the API
 // runs on request bodies, reports a bad #TrainingJob as the loader reports
 // the same value in a spec file: same path, same message.
 func TestCheckJSONAgreesWithLoad(t *testing.T) {
-	s, err := NewSchema(SchemaOptions{Omit: []string{"platform.cue", "environment.cue"}})
+	s, err := schema.NewSchema(schema.SchemaOptions{Omit: []string{"platform.cue", "environment.cue"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,25 +61,4 @@ func TestCheckJSONAgreesWithLoad(t *testing.T) {
 	if d := s.CheckJSON("#App", "body.json", []byte(`{"name":`)); len(d) == 0 {
 		t.Error("CheckJSON accepts a body that is not JSON")
 	}
-}
-
-// TestMergeOverride pins the override rule that the loader and the API's
-// spec operations share: maps merge, lists and scalars are replaced.
-func TestMergeOverride(t *testing.T) {
-	base := map[string]any{"a": map[string]any{"x": 1, "y": 2}, "l": []any{1, 2}, "s": "base"}
-	over := map[string]any{"a": map[string]any{"y": 3}, "l": []any{9}, "n": true}
-	got := MergeOverride(base, over)
-	want := map[string]any{"a": map[string]any{"x": 1, "y": 3}, "l": []any{9}, "s": "base", "n": true}
-	if !equalJSON(got, want) {
-		t.Errorf("MergeOverride = %v, want %v", got, want)
-	}
-	if base["a"].(map[string]any)["y"] != 2 {
-		t.Error("MergeOverride changed its base")
-	}
-}
-
-func equalJSON(a, b any) bool {
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return string(ja) == string(jb)
 }

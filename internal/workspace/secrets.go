@@ -5,20 +5,12 @@ import (
 	"maps"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/secrets"
 	"github.com/dmls-project/dmls/internal/spec"
-)
-
-// Spec paths of secrets.
-const (
-	pathSecrets = "secrets"
-	pathEnv     = "env"
-	pathEnvFrom = "envFrom"
 )
 
 // secretLiterals finds secret-looking literals anywhere in an app's own
@@ -64,15 +56,15 @@ func (l *loader) secretLiterals(app string, data map[string]any, prov provenance
 	}
 	for _, k := range slices.Sorted(maps.Keys(data)) {
 		switch k {
-		case pathName, pathTeam, pathEnvs, pathSecrets:
+		case spec.PathName, spec.PathTeam, spec.PathEnvs, spec.PathSecrets:
 			continue
-		case pathOverrides:
+		case spec.PathOverrides:
 			o, _ := data[k].(map[string]any)
 			for _, env := range slices.Sorted(maps.Keys(o)) {
 				ov, _ := o[env].(map[string]any)
 				for _, f := range slices.Sorted(maps.Keys(ov)) {
-					if f != pathSecrets {
-						walk(provenance.Join(pathOverrides, env, f), f, ov[f])
+					if f != spec.PathSecrets {
+						walk(provenance.Join(spec.PathOverrides, env, f), f, ov[f])
 					}
 				}
 			}
@@ -87,7 +79,7 @@ func (l *loader) secretLiterals(app string, data map[string]any, prov provenance
 // and a note saying which environments' policy made it so.
 func (l *loader) secretPolicy(data map[string]any, at string) (diag.Severity, string) {
 	var envs []*spec.Environment
-	if rest, ok := strings.CutPrefix(at, pathOverrides+"."); ok {
+	if rest, ok := strings.CutPrefix(at, spec.PathOverrides+"."); ok {
 		name, _, _ := strings.Cut(rest, ".")
 		if e := l.ws.Env(name); e != nil {
 			envs = append(envs, e)
@@ -126,7 +118,7 @@ func plural(n int, one, many string) string {
 // suggestRef shows the secretRef form that replaces a literal at path at.
 func suggestRef(app, at, name string, data map[string]any) string {
 	secret := app + "-secrets"
-	if s, ok := data[pathSecrets].(map[string]any); ok && len(s) == 1 {
+	if s, ok := data[spec.PathSecrets].(map[string]any); ok && len(s) == 1 {
 		for k := range s {
 			secret = k
 		}
@@ -144,7 +136,7 @@ func suggestRef(app, at, name string, data map[string]any) string {
 	declare := fmt.Sprintf("and declare %q under secrets (an ExternalSecret from the store)", secret)
 	container := containerOf(at)
 	switch {
-	case parent == pathEnv:
+	case parent == spec.PathEnv:
 		return fmt.Sprintf("reference a Secret instead: %s: %s, %s", variable, ref, declare)
 	case strings.Contains(parts[len(parts)-1], "["): // args, command
 		return fmt.Sprintf("take it from a Secret instead: set %s.env.%s: %s, write \"$(%s)\" in its place, %s", container, variable, ref, variable, declare)
@@ -158,14 +150,14 @@ func suggestRef(app, at, name string, data map[string]any) string {
 func containerOf(at string) string {
 	parts := strings.Split(at, ".")
 	for i, p := range parts {
-		if p == pathTraining || p == pathServing {
-			if p == pathTraining && i+2 < len(parts) && parts[i+1] == "replicas" {
+		if p == spec.PathTraining || p == spec.PathServing {
+			if p == spec.PathTraining && i+2 < len(parts) && parts[i+1] == "replicas" {
 				return strings.Join(parts[:i+3], ".")
 			}
 			return strings.Join(parts[:i+1], ".")
 		}
 	}
-	return pathTraining
+	return spec.PathTraining
 }
 
 func isEnvVarName(s string) bool {
@@ -189,7 +181,7 @@ func (l *loader) resolveStores(a *spec.AppSpec, env *spec.Environment, prov prov
 		if s.Store != nil {
 			continue
 		}
-		at := provenance.Join(pathSecrets, name, "store")
+		at := provenance.Join(spec.PathSecrets, name, "store")
 		switch {
 		case env != nil && env.SecretStore != nil:
 			s.Store = env.SecretStore
@@ -203,107 +195,6 @@ func (l *loader) resolveStores(a *spec.AppSpec, env *spec.Environment, prov prov
 			}
 		}
 		a.Secrets[name] = s
-	}
-}
-
-// secretNames are the Secrets an app may reference: its own, the
-// platform's and the platform's existing ones.
-func secretNames(a *spec.AppSpec, p *spec.Platform) map[string]bool {
-	ok := map[string]bool{}
-	for n := range a.Secrets {
-		ok[n] = true
-	}
-	for n := range p.Secrets {
-		ok[n] = true
-	}
-	for _, n := range p.ExistingSecrets {
-		ok[n] = true
-	}
-	return ok
-}
-
-// secrets checks an app's references to Secrets and its ExternalSecrets.
-func (c *checker) secrets(a *spec.AppSpec) {
-	p := c.p
-	known := secretNames(a, p)
-	names := make([]string, 0, len(known))
-	for n := range known {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	undeclared := func(at, name string) {
-		c.add(at, "secret %q is not declared: declare it under secrets (an ExternalSecret from the store), or, for a Secret made outside dmls, ask the platform team to list it in existingSecrets in platform.cue; the app may use %s", name, quoteList(names))
-	}
-	container := func(at string, env map[string]spec.EnvValue, envFrom []spec.EnvSource) {
-		for _, k := range slices.Sorted(maps.Keys(env)) {
-			v := env[k]
-			vat := provenance.Join(at, pathEnv, k)
-			if v.SecretRef != nil && v.ConfigMapRef != nil {
-				c.add(vat, "set secretRef or configMapRef, not both")
-				continue
-			}
-			if v.IsEmptyRef() {
-				c.add(vat, "a reference needs secretRef: {name, key} or configMapRef: {name, key}")
-				continue
-			}
-			if !v.IsLiteral() && v.Value != "" {
-				c.add(vat, "a value is a string or a reference, not both")
-			}
-			if r := v.SecretRef; r != nil && !known[r.Name] {
-				undeclared(vat+".secretRef.name", r.Name)
-			}
-		}
-		for i, s := range envFrom {
-			sat := fmt.Sprintf("%s.%s[%d]", at, pathEnvFrom, i)
-			switch {
-			case s.SecretRef == nil && s.ConfigMapRef == nil:
-				c.add(sat, "set secretRef: {name: ...} or configMapRef: {name: ...}")
-			case s.SecretRef != nil && s.ConfigMapRef != nil:
-				c.add(sat, "set secretRef or configMapRef, not both; use one list entry each")
-			case s.SecretRef != nil && !known[s.SecretRef.Name]:
-				undeclared(sat+".secretRef.name", s.SecretRef.Name)
-			}
-		}
-	}
-	if t := a.Training; t != nil {
-		container(pathTraining, t.Env, t.EnvFrom)
-		for _, role := range spec.Roles {
-			if rs := t.Replicas.Get(role); rs != nil {
-				container(pathTraining+".replicas."+role, rs.Env, rs.EnvFrom)
-			}
-		}
-	}
-	if s := a.Serving; s != nil {
-		container(pathServing, s.Env, s.EnvFrom)
-		if t := s.Transformer; t != nil {
-			container(pathServing+".transformer", t.Env, t.EnvFrom)
-		}
-	}
-	existing := map[string]bool{}
-	for _, n := range p.ExistingSecrets {
-		existing[n] = true
-	}
-	for _, name := range slices.Sorted(maps.Keys(a.Secrets)) {
-		at := provenance.Join(pathSecrets, name)
-		s := a.Secrets[name]
-		if _, ok := p.Secrets[name]; ok {
-			c.add(at, "the platform already makes secret %q in every team namespace; reference it, or give the app's secret another name", name)
-		}
-		if existing[name] {
-			c.add(at, "secret %q exists already (existingSecrets in platform.cue); reference it, or give the app's secret another name", name)
-		}
-		checkExternalSecret(c.add, at, s)
-		if c.in.Env != nil && s.Store == nil {
-			c.add(at, "no secret store for secret %q in environment %s: set secretStore in platform.cue or in overlays/%s.cue, or store: {name, kind} here", name, c.in.Env.Name, c.in.Env.Name)
-		}
-	}
-}
-
-// checkExternalSecret checks what the schema cannot: an ExternalSecret
-// takes data or extract.
-func checkExternalSecret(add func(at, format string, args ...any), at string, s spec.ExternalSecret) {
-	if len(s.Data) == 0 && s.Extract == nil {
-		add(at, "an external secret needs data (Secret keys from store entries, e.g. data: password: key: \"ml/db\") or extract (every property of one entry)")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing/fstest"
 
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/schema"
 )
 
 const testPlatform = `name: "p"
@@ -337,36 +338,6 @@ func TestUnknownFieldsBesideOtherErrors(t *testing.T) {
 	}
 }
 
-// TestFriendlyMessages fails when a schema pattern changes without its
-// entry in friendly, which would show users a raw regexp.
-func TestFriendlyMessages(t *testing.T) {
-	for _, f := range friendly {
-		found := false
-		entries, _ := schemaFiles()
-		for _, src := range entries {
-			if strings.Contains(src, f.pattern) {
-				found = true
-			}
-		}
-		if !found {
-			t.Errorf("pattern %s is in no schema file", f.pattern)
-		}
-	}
-}
-
-// TestValidAppName checks the API's and the importer's name check against
-// the schema's #AppName.
-func TestValidAppName(t *testing.T) {
-	for name, want := range map[string]bool{
-		"mnist": true, "a": true, "fashion-mnist-2": true, strings.Repeat("a", 63): true,
-		"": false, "2mnist": false, "Mnist": false, "mnist-": false, "mn_ist": false, strings.Repeat("a", 64): false,
-	} {
-		if got := ValidAppName(name); got != want {
-			t.Errorf("ValidAppName(%q) = %v, want %v", name, got, want)
-		}
-	}
-}
-
 // TestAppNameProblem checks that the API's check of a submitted name words
 // its finding as the loader words the same name in a spec file.
 func TestAppNameProblem(t *testing.T) {
@@ -382,7 +353,7 @@ func TestAppNameProblem(t *testing.T) {
 			if !errors.As(err, &d) {
 				t.Fatalf("Load: %v, want findings", err)
 			}
-			got := AppNameProblem(name)
+			got := schema.AppNameProblem(name)
 			for _, f := range d {
 				if f.Path == "name" && f.Message == got {
 					return
@@ -391,7 +362,7 @@ func TestAppNameProblem(t *testing.T) {
 			t.Errorf("AppNameProblem(%q) = %q; the loader says %v", name, got, d)
 		})
 	}
-	if p := AppNameProblem("mnist"); p != "" {
+	if p := schema.AppNameProblem("mnist"); p != "" {
 		t.Errorf("AppNameProblem(mnist) = %q, want none", p)
 	}
 }

@@ -26,7 +26,7 @@ import (
 	"github.com/dmls-project/dmls/generators/argocd"
 	"github.com/dmls-project/dmls/internal/cli"
 	"github.com/dmls-project/dmls/internal/gittest"
-	"github.com/dmls-project/dmls/internal/render"
+	"github.com/dmls-project/dmls/internal/kbuild"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -364,7 +364,7 @@ func bootstrap(t *testing.T, c *Cluster, srv *gittest.Server, repo string) {
 			tree[p] = []byte(content)
 		}
 	}
-	y, err := render.Build(tree, argocd.BootstrapDir)
+	y, err := kbuild.Build(tree, argocd.BootstrapDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,8 +22,8 @@ import (
 	"github.com/dmls-project/dmls/generators/argocd"
 	"github.com/dmls-project/dmls/generators/components"
 	"github.com/dmls-project/dmls/internal/build"
+	"github.com/dmls-project/dmls/internal/kbuild"
 	"github.com/dmls-project/dmls/internal/layout"
-	"github.com/dmls-project/dmls/internal/render"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -112,13 +112,13 @@ func TestDryRunPlatform(t *testing.T) {
 		if _, ok := res.Kubeflow[dir+"/kustomization.yaml"]; !ok {
 			continue
 		}
-		y, err := render.Build(res.Kubeflow, dir)
+		y, err := kbuild.Build(res.Kubeflow, dir)
 		if err != nil {
 			t.Fatal(err)
 		}
 		add(dir, y)
 	}
-	apps, err := render.Build(res.Kubeflow, layout.ArgoCDDir)
+	apps, err := kbuild.Build(res.Kubeflow, layout.ArgoCDDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestDryRunPlatform(t *testing.T) {
 		add(f, b)
 	}
 	for _, env := range ws.Envs {
-		y, err := render.Build(res.Platform, layout.PlatformDir(env.Name))
+		y, err := kbuild.Build(res.Platform, layout.PlatformDir(env.Name))
 		if err != nil {
 			t.Fatal(err)
 		}

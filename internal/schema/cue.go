@@ -1,4 +1,4 @@
-package workspace
+package schema
 
 import (
 	"bytes"
@@ -20,22 +20,23 @@ import (
 
 // Schema definition paths.
 var (
-	defPlatform    = cue.ParsePath("#Platform")
-	defEnvironment = cue.ParsePath("#Environment")
-	defApp         = cue.ParsePath("#App")
+	DefPlatform    = cue.ParsePath("#Platform")
+	DefEnvironment = cue.ParsePath("#Environment")
+	DefApp         = cue.ParsePath("#App")
 )
 
 // schemaFilePrefix marks positions inside the embedded schemas, which are
 // never the user's own line.
 const schemaFilePrefix = "$dmls/schemas/"
 
-// maxSpecBytes bounds one spec file; specs are small, and a bound keeps a
-// stray data file from exhausting memory.
-const maxSpecBytes = 1 << 20
+// MaxSpecBytes bounds one spec file (app.json, app.cue, ...); specs are
+// small, and a bound keeps a stray data file from exhausting memory. The
+// loader refuses a larger file, and the API a body that would make one.
+const MaxSpecBytes = 1 << 20
 
-// evaluator owns one CUE context and the schema built in it. A CUE context
-// is not safe for concurrent use, so each worker has its own evaluator.
-type evaluator struct {
+// Evaluator owns one CUE context and the schema built in it. A CUE context
+// is not safe for concurrent use, so each worker has its own Evaluator.
+type Evaluator struct {
 	ctx    *cue.Context
 	schema cue.Value
 	// sub are the schemas of fields of #App, by dotted path, as the fast
@@ -43,13 +44,13 @@ type evaluator struct {
 	sub map[string]cue.Value
 }
 
-func newEvaluator() (*evaluator, error) { return buildEvaluator(SchemaOptions{}) }
+func NewEvaluator() (*Evaluator, error) { return buildEvaluator(SchemaOptions{}) }
 
-// parseFile parses one spec file, .cue, .yaml, .yml or .json, into a CUE
+// ParseFile parses one spec file, .cue, .yaml, .yml or .json, into a CUE
 // value whose positions name the file as the user sees it.
-func (e *evaluator) parseFile(name string, src []byte) (cue.Value, error) {
-	if len(src) > maxSpecBytes {
-		return cue.Value{}, fmt.Errorf("%s: file is %d bytes; spec files may be at most %d", name, len(src), maxSpecBytes)
+func (e *Evaluator) ParseFile(name string, src []byte) (cue.Value, error) {
+	if len(src) > MaxSpecBytes {
+		return cue.Value{}, fmt.Errorf("%s: file is %d bytes; spec files may be at most %d", name, len(src), MaxSpecBytes)
 	}
 	var expr ast.Expr
 	switch path.Ext(name) {
@@ -83,9 +84,9 @@ func (e *evaluator) parseFile(name string, src []byte) (cue.Value, error) {
 	return v, v.Err()
 }
 
-// fromJSON builds a CUE value from merged JSON data. Its positions are
+// FromJSON builds a CUE value from merged JSON data. Its positions are
 // meaningless; errors on it are placed through a provenance map.
-func (e *evaluator) fromJSON(data any) (cue.Value, error) {
+func (e *Evaluator) FromJSON(data any) (cue.Value, error) {
 	b, err := json.Marshal(data)
 	if err != nil {
 		return cue.Value{}, err
@@ -98,9 +99,9 @@ func (e *evaluator) fromJSON(data any) (cue.Value, error) {
 	return v, v.Err()
 }
 
-// toData turns a concrete CUE value into plain JSON data (maps, slices,
+// ToData turns a concrete CUE value into plain JSON data (maps, slices,
 // json.Number, strings, bools), the form that environment layers merge.
-func toData(v cue.Value) (map[string]any, error) {
+func ToData(v cue.Value) (map[string]any, error) {
 	b, err := v.MarshalJSON()
 	if err != nil {
 		return nil, err
@@ -117,8 +118,8 @@ func toData(v cue.Value) (map[string]any, error) {
 	return m, nil
 }
 
-// positions records where each field of v was written.
-func positions(v cue.Value, prov provenance.Map) {
+// Positions records where each field of v was written.
+func Positions(v cue.Value, prov provenance.Map) {
 	var walk func(p string, v cue.Value)
 	walk = func(p string, v cue.Value) {
 		prov.Set(p, toPos(v.Pos()))
@@ -159,7 +160,7 @@ func toPos(p token.Pos) provenance.Pos {
 }
 
 // skeleton rebuilds v with every scalar replaced by _ (top), keeping
-// positions. Unified with a schema, it can fail only on structure: CUE
+// Positions. Unified with a schema, it can fail only on structure: CUE
 // reports an unknown field only in a struct without other errors, and the
 // skeleton has no other errors, so every unknown field is found.
 func skeleton(v cue.Value) ast.Expr {
@@ -168,7 +169,7 @@ func skeleton(v cue.Value) ast.Expr {
 		s := &ast.StructLit{}
 		it, err := v.Fields(cue.Optional(true))
 		if err != nil {
-			return top(v)
+			return Top(v)
 		}
 		for it.Next() {
 			if it.Selector().LabelType() != cue.StringLabel {
@@ -183,27 +184,27 @@ func skeleton(v cue.Value) ast.Expr {
 		l := &ast.ListLit{}
 		it, err := v.List()
 		if err != nil {
-			return top(v)
+			return Top(v)
 		}
 		for it.Next() {
 			l.Elts = append(l.Elts, skeleton(it.Value()))
 		}
 		return l
 	default:
-		return top(v)
+		return Top(v)
 	}
 }
 
-func top(v cue.Value) ast.Expr {
+func Top(v cue.Value) ast.Expr {
 	id := ast.NewIdent("_")
 	ast.SetPos(id, v.Pos())
 	return id
 }
 
-// unknownFields finds the fields of v that def does not allow, except at
+// UnknownFields finds the fields of v that def does not allow, except at
 // paths that found already reports. It completes a failed validation,
 // which stops short of unknown fields in structs with other errors.
-func unknownFields(ev *evaluator, def cue.Path, v cue.Value, prov provenance.Map, fallback provenance.Pos, found diag.List) diag.List {
+func UnknownFields(ev *Evaluator, def cue.Path, v cue.Value, prov provenance.Map, fallback provenance.Pos, found diag.List) diag.List {
 	sk := ev.ctx.BuildExpr(skeleton(v))
 	err := ev.schema.LookupPath(def).Unify(sk).Validate()
 	if err == nil {
@@ -214,10 +215,16 @@ func unknownFields(ev *evaluator, def cue.Path, v cue.Value, prov provenance.Map
 		seen[d.Path] = true
 	}
 	var out diag.List
-	for _, d := range fromCUE(err, def.String(), prov, fallback) {
+	for _, d := range FromCUE(err, def.String(), prov, fallback) {
 		if !seen[d.Path] && strings.HasPrefix(d.Message, "field not allowed") {
 			out = append(out, d)
 		}
 	}
 	return out
 }
+
+// Schema returns the compiled schemas, in the Evaluator's context.
+func (e *Evaluator) Schema() cue.Value { return e.schema }
+
+// Context returns the Evaluator's CUE context.
+func (e *Evaluator) Context() *cue.Context { return e.ctx }

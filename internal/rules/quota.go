@@ -1,4 +1,4 @@
-package workspace
+package rules
 
 import (
 	"fmt"
@@ -465,8 +465,8 @@ func QuotaUses(a *spec.App) []QuotaUse {
 // maxConsumers bounds how many consumers a quota finding lists.
 const maxConsumers = 3
 
-// checkQuotas checks the quotas of the loaded workspace (CheckQuotas).
-func checkQuotas(ws *spec.Workspace) diag.List {
+// Quotas checks the quotas of the loaded workspace (CheckQuotas).
+func Quotas(ws *spec.Workspace) diag.List {
 	var uses []QuotaUse
 	for _, a := range ws.Apps {
 		uses = append(uses, QuotaUses(a)...)
@@ -555,4 +555,24 @@ func quotaUse(uses []QuotaUse) (resource.Quantity, []string) {
 		out = append(out, fmt.Sprintf("%s %s %s (%d × %s) at %s", u.App, u.What, qstr(u.amount), u.Count, qstr(per), u.Pos))
 	}
 	return total, out
+}
+
+// GPUs is how many GPUs an app instance asks for at its largest, from the
+// same pod sets as QuotaUses: each TFJob replica set's replicas times
+// their GPUs, and a model service's (on Knative or KServe) max scale, or
+// its min scale or 1 where the max is unbounded, times its GPUs per pod.
+// The preview's quota warning counts with it.
+func GPUs(a *spec.AppSpec) int {
+	total := 0
+	for _, ps := range podSets(a) {
+		n := ps.count
+		if ps.what == "serving" {
+			n = ps.maxCount
+			if n == 0 {
+				n = max(ps.count, 1)
+			}
+		}
+		total += n * ps.gpu
+	}
+	return total
 }

@@ -1,4 +1,4 @@
-package workspace
+package schema
 
 import (
 	"sync"
@@ -14,7 +14,7 @@ import (
 var nameSchema struct {
 	once sync.Once
 	mu   sync.Mutex
-	e    *evaluator
+	e    *Evaluator
 	err  error
 }
 
@@ -29,7 +29,7 @@ func AppNameProblem(name string) string { return problem("#AppName", name) }
 // problem checks s against the schemas' definition def and returns the
 // first finding's message, or "" when s is an instance of def.
 func problem(def, s string) string {
-	nameSchema.once.Do(func() { nameSchema.e, nameSchema.err = newEvaluator() })
+	nameSchema.once.Do(func() { nameSchema.e, nameSchema.err = NewEvaluator() })
 	if nameSchema.err != nil {
 		return nameSchema.err.Error()
 	}
@@ -41,7 +41,7 @@ func problem(def, s string) string {
 	if err == nil {
 		return ""
 	}
-	if d := fromCUE(err, def, nil, provenance.Pos{}); len(d) > 0 {
+	if d := FromCUE(err, def, nil, provenance.Pos{}); len(d) > 0 {
 		return d[0].Message
 	}
 	return err.Error()

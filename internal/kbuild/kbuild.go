@@ -1,5 +1,7 @@
-// Package render builds kustomize trees in-process with krusty.
-package render
+// Package kbuild runs kustomize build in-process (krusty) on a generated
+// tree: the renderer of last resort, and the reference that dmls's direct
+// rendering is held to byte for byte.
+package kbuild
 
 import (
 	"bytes"

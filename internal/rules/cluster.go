@@ -1,4 +1,4 @@
-package workspace
+package rules
 
 import (
 	"fmt"
@@ -33,10 +33,10 @@ func (c *clusterChecker) add(at, format string, args ...any) {
 	c.diags.Add(pos, at, format, args...)
 }
 
-// checkClusters holds the rules of the clusters in platform.cue: zones in
+// Clusters holds the rules of the clusters in platform.cue: zones in
 // the region, subnets inside the network and apart, sizes, machine types,
 // GPU groups, the etcd layout and which subnets a group may name.
-func checkClusters(p *spec.Platform, prov provenance.Map) diag.List {
+func Clusters(p *spec.Platform, prov provenance.Map) diag.List {
 	c := &clusterChecker{prov: prov}
 	for _, name := range slices.Sorted(maps.Keys(p.Clusters)) {
 		c.cluster(name, p.Clusters[name])
@@ -153,7 +153,7 @@ func (c *clusterChecker) subnetRef(at, cluster string, cl spec.KopsCluster, subn
 	if _, ok := cl.Subnets[subnet]; ok {
 		return
 	}
-	c.add(at, "%q is not a subnet of cluster %s; an instance group may only name its own cluster's subnets: %s", subnet, cluster, quoteList(slices.Sorted(maps.Keys(cl.Subnets))))
+	c.add(at, "%q is not a subnet of cluster %s; an instance group may only name its own cluster's subnets: %s", subnet, cluster, diag.QuoteList(slices.Sorted(maps.Keys(cl.Subnets))))
 }
 
 func (c *clusterChecker) machine(at, name string) (ec2.Machine, bool) {
@@ -196,7 +196,7 @@ func (c *clusterChecker) etcd(at, cluster string, cl spec.KopsCluster) {
 			byName[m.Name] = true
 			zone, ok := groups[m.InstanceGroup]
 			if !ok {
-				c.add(mat+".instanceGroup", "%q is not a control-plane group of cluster %s; its control-plane groups are %s", m.InstanceGroup, cluster, quoteList(names))
+				c.add(mat+".instanceGroup", "%q is not a control-plane group of cluster %s; its control-plane groups are %s", m.InstanceGroup, cluster, diag.QuoteList(names))
 				continue
 			}
 			if other, ok := byGroup[m.InstanceGroup]; ok {

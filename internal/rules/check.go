@@ -1,4 +1,4 @@
-package workspace
+package rules
 
 import (
 	"fmt"
@@ -47,10 +47,13 @@ func (c *checker) envSuffix() string {
 	return fmt.Sprintf(" (environment %s)", c.in.Env.Name)
 }
 
-// check holds the rules that span fields, which read better in Go than in
-// CUE, and that need the environment.
-func (l *loader) check(in *spec.Instance) diag.List {
-	c := &checker{in: in, p: l.ws.Platform}
+// Instance checks one app in one environment (or its base) against the
+// rules that span fields, which read better in Go than in CUE, and that
+// need the environment, and places each finding at the user's own line
+// through the instance's provenance. It also sets in.Spec.GPU, where the
+// app's GPU pods must run, when the checks pass.
+func Instance(p *spec.Platform, in *spec.Instance) diag.List {
+	c := &checker{in: in, p: p}
 	a := in.Spec
 	c.secrets(a)
 	if a.Training != nil {

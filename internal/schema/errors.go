@@ -1,41 +1,111 @@
-package workspace
+package schema
 
 import (
 	"fmt"
+	"io/fs"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
-	"io/fs"
-
+	"cuelang.org/go/cue/ast"
 	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/format"
+	"cuelang.org/go/cue/parser"
+	"cuelang.org/go/cue/token"
 
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/schemas"
 )
 
-// friendly replaces schema regexps in CUE messages with what they mean. The
-// keys are the patterns as written in schemas/*.cue; TestFriendlyMessages
-// fails if a schema pattern changes without its entry here.
-var friendly = []struct{ pattern, text string }{
-	{`=~"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"`, "must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"},
-	{`=~"^[a-z]([-a-z0-9]*[a-z0-9])?$"`, "must be a DNS-1035 label: lower-case letters, digits and '-', starting with a letter and ending with a letter or digit, at most 63 characters"},
-	{`=~"^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][-+]?[0-9]+)?$"`, "must be a Kubernetes quantity such as 500m, 2, 1.5Gi or 8Gi"},
-	{`=~"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"`, "must be an image reference such as registry.example.com/team/trainer:1.2 or repo@sha256:<64 hex>"},
-	{`=~"^(/[A-Za-z0-9_.@+-]+)+$"`, "must be an absolute path such as /trained_model"},
-	{`!~"(^|/)\\.\\.?(/|$)"`, "must not contain . or .. elements"},
-	{`=~"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"`, "must be a relative path such as models/v2"},
-	{`=~"^[A-Za-z_][A-Za-z0-9_]*$"`, "must be an environment variable name: letters, digits and '_', not starting with a digit"},
-	{`=~"^(pvc|s3|gs|https?|hf|hdfs|webhdfs|oci)://[A-Za-z0-9]([-A-Za-z0-9_.:@]*[A-Za-z0-9])?(/[A-Za-z0-9_.:@=+-]+)*/?$"`, "must be a storage URI such as pvc://<claim>/<path>, s3://<bucket>/<path> or gs://<bucket>/<path>"},
-	{`=~"^[a-z][a-z0-9_]*$"`, "must be a lower-case identifier such as learning_rate"},
-	{`=~"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"`, "must be a Kubernetes object name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"},
-	{`=~"^[-._a-zA-Z0-9]+$"`, "must be a Secret or ConfigMap key: letters, digits, '-', '_' and '.'"},
-	{`=~"^([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+$"`, "must be a duration such as 15m, 1h or 1h30m"},
-	{`=~"^[^\\s]+$"`, "must be a store key without spaces, such as ml/mnist/db"},
+// friendly says what a schema pattern means, by where the schemas write
+// it: the definition or field whose value holds the pattern, with " !~"
+// for a negated one. The patterns themselves are read from the parsed
+// schemas (patterns), so that they are written once, in schemas/*.cue;
+// TestFriendlyMessages fails if a key here names no pattern there.
+var friendly = map[string]string{
+	"#Name":           "must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters",
+	"#AppName":        "must be a DNS-1035 label: lower-case letters, digits and '-', starting with a letter and ending with a letter or digit, at most 63 characters",
+	"#Quantity":       "must be a Kubernetes quantity such as 500m, 2, 1.5Gi or 8Gi",
+	"#Image":          "must be an image reference such as registry.example.com/team/trainer:1.2 or repo@sha256:<64 hex>",
+	"#AbsPath":        "must be an absolute path such as /trained_model",
+	"#AbsPath !~":     "must not contain . or .. elements",
+	"#RelPath":        "must be a relative path such as models/v2",
+	"#EnvVarName":     "must be an environment variable name: letters, digits and '_', not starting with a digit",
+	"#StorageURI":     "must be a storage URI such as pvc://<claim>/<path>, s3://<bucket>/<path> or gs://<bucket>/<path>",
+	"hyperparameters": "must be a lower-case identifier such as learning_rate",
+	"#ObjectName":     "must be a Kubernetes object name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
+	"#DataKey":        "must be a Secret or ConfigMap key: letters, digits, '-', '_' and '.'",
+	"refreshInterval": "must be a duration such as 15m, 1h or 1h30m",
+	"#RemoteKey":      "must be a store key without spaces, such as ml/mnist/db",
 }
+
+// parsed are the embedded schema files, parsed.
+var parsed = sync.OnceValues(func() ([]*ast.File, error) {
+	entries, err := fs.ReadDir(schemas.FS, ".")
+	if err != nil {
+		return nil, err
+	}
+	var out []*ast.File
+	for _, e := range entries {
+		if path.Ext(e.Name()) != ".cue" {
+			continue
+		}
+		b, err := fs.ReadFile(schemas.FS, e.Name())
+		if err != nil {
+			return nil, err
+		}
+		f, err := parser.ParseFile(e.Name(), b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+})
+
+// patterns maps each pattern of the schemas (=~"..." or !~"...", as CUE
+// prints it in a message) to the key of friendly that names where it is
+// written: the innermost enclosing definition or field.
+var patterns = sync.OnceValue(func() map[string]string {
+	files, _ := parsed()
+	out := map[string]string{}
+	for _, f := range files {
+		var labels []string
+		ast.Walk(f, func(n ast.Node) bool {
+			switch x := n.(type) {
+			case *ast.Field:
+				name, _, _ := ast.LabelName(x.Label)
+				labels = append(labels, name)
+			case *ast.UnaryExpr:
+				if x.Op != token.MAT && x.Op != token.NMAT {
+					return true
+				}
+				key := ""
+				for i := len(labels) - 1; i >= 0 && key == ""; i-- {
+					key = labels[i]
+				}
+				if x.Op == token.NMAT {
+					key += " !~"
+				}
+				if b, err := format.Node(x); err == nil {
+					if _, ok := out[string(b)]; !ok {
+						out[string(b)] = key
+					}
+				}
+			}
+			return true
+		}, func(n ast.Node) {
+			if _, ok := n.(*ast.Field); ok {
+				labels = labels[:len(labels)-1]
+			}
+		})
+	}
+	return out
+})
 
 var (
 	outOfBound = regexp.MustCompile(`\(out of bound (.*)\)$`)
@@ -45,10 +115,8 @@ var (
 // humanize rewrites a CUE message into one a spec author can act on.
 func humanize(msg string) string {
 	if m := outOfBound.FindStringSubmatch(msg); m != nil {
-		for _, f := range friendly {
-			if m[1] == f.pattern {
-				return strings.TrimSpace(strings.TrimSuffix(msg, m[0])) + ": " + f.text
-			}
+		if text, ok := friendly[patterns()[m[1]]]; ok {
+			return strings.TrimSpace(strings.TrimSuffix(msg, m[0])) + ": " + text
 		}
 		bound := m[1]
 		switch {
@@ -72,12 +140,16 @@ type finding struct {
 	path     string
 	msg      string
 	conflict *conflict
+	// users are the positions in the user's own files among the error's
+	// inputs: two of them on a conflict mean two places of the user's set
+	// the field to different values.
+	users []provenance.Pos
 }
 
-// fromCUE turns a CUE error into findings. Each finding is placed at the
+// FromCUE turns a CUE error into findings. Each finding is placed at the
 // first position inside a user file; failing that, at the position the
 // provenance map gives for its path; failing that, at fallback.
-func fromCUE(err error, trim string, prov provenance.Map, fallback provenance.Pos) diag.List {
+func FromCUE(err error, trim string, prov provenance.Map, fallback provenance.Pos) diag.List {
 	var items []finding
 	for _, e := range cueerrors.Errors(err) {
 		sels := e.Path()
@@ -101,10 +173,15 @@ func fromCUE(err error, trim string, prov provenance.Map, fallback provenance.Po
 			continue
 		}
 		pos := provenance.Pos{}
+		var users []provenance.Pos
 		for _, ip := range append(e.InputPositions(), e.Position()) {
 			if pp := toPos(ip); pp.IsValid() {
-				pos = pp
-				break
+				if !pos.IsValid() {
+					pos = pp
+				}
+				if !slices.Contains(users, pp) {
+					users = append(users, pp)
+				}
 			}
 		}
 		if !pos.IsValid() {
@@ -114,7 +191,7 @@ func fromCUE(err error, trim string, prov provenance.Map, fallback provenance.Po
 				pos = fallback
 			}
 		}
-		items = append(items, finding{pos: pos, path: p, msg: msg, conflict: conflictOf(format, args)})
+		items = append(items, finding{pos: pos, path: p, msg: msg, conflict: conflictOf(format, args), users: users})
 	}
 
 	// A value that fails a field with a default (`*1 | int & >=1`) or an
@@ -147,6 +224,14 @@ func fromCUE(err error, trim string, prov provenance.Map, fallback provenance.Po
 			default:
 				specific = append(specific, it)
 			}
+		}
+		if c := userConflict(conflicts); c != nil {
+			// Two of the user's files set the field to different values:
+			// a conflict, not a value outside an enum.
+			out = append(out, diag.Diagnostic{Pos: c.users[0], Path: p, Message: fmt.Sprintf(
+				"conflicting values %s and %s: the field is set both at %s and at %s; an app's files are unified, not layered, so set the field in one of them (or use overrides.<env> to change it in an environment)",
+				c.conflict.member, c.conflict.got, c.users[0], c.users[1])})
+			continue
 		}
 		switch {
 		case len(specific) > 0:
@@ -219,23 +304,53 @@ func notOneOf(got string, members []string, mismatched bool) string {
 	return msg
 }
 
-// enums are the members of every disjunction of literals in the schemas,
-// in the order written there.
+// enums are the members of every disjunction of literals in the parsed
+// schemas, in the order written there (a default's * dropped).
 var enums = sync.OnceValue(func() [][]string {
-	src, _ := schemaFiles()
+	files, _ := parsed()
 	var out [][]string
-	for _, f := range src {
-		for _, d := range disjunction.FindAllString(f, -1) {
-			out = append(out, literal.FindAllString(d, -1))
-		}
+	for _, f := range files {
+		ast.Walk(f, func(n ast.Node) bool {
+			b, ok := n.(*ast.BinaryExpr)
+			if !ok || b.Op != token.OR {
+				return true
+			}
+			var members []string
+			if !literals(b, &members) {
+				return true // a disjunction with a non-literal: look inside
+			}
+			out = append(out, members)
+			return false
+		}, nil)
 	}
 	return out
 })
 
-var (
-	literal     = regexp.MustCompile(`"(?:[^"\\\n]|\\.)*"|-?[0-9]+(?:\.[0-9]+)?|true|false`)
-	disjunction = regexp.MustCompile(`\*?(?:"(?:[^"\\\n]|\\.)*"|-?[0-9]+(?:\.[0-9]+)?)(?:\s*\|\s*\*?(?:"(?:[^"\\\n]|\\.)*"|-?[0-9]+(?:\.[0-9]+)?))+`)
-)
+// literals appends the members of the disjunction e to out, as CUE prints
+// them, and reports whether every member is a literal.
+func literals(e ast.Expr, out *[]string) bool {
+	switch x := e.(type) {
+	case *ast.BinaryExpr:
+		return x.Op == token.OR && literals(x.X, out) && literals(x.Y, out)
+	case *ast.ParenExpr:
+		return literals(x.X, out)
+	case *ast.UnaryExpr:
+		switch l, ok := x.X.(*ast.BasicLit); {
+		case x.Op == token.MUL:
+			return literals(x.X, out)
+		case x.Op == token.SUB && ok:
+			*out = append(*out, "-"+l.Value)
+			return true
+		}
+	case *ast.BasicLit:
+		if x.Kind == token.NULL {
+			return false
+		}
+		*out = append(*out, x.Value)
+		return true
+	}
+	return false
+}
 
 // enumOrder sorts members as the schema disjunction with exactly these
 // members lists them, or alphabetically when there is none.
@@ -251,6 +366,17 @@ func enumOrder(members []string) []string {
 		}
 	}
 	return want
+}
+
+// userConflict returns the conflict among conflicts whose two values both
+// come from the user's files, or nil.
+func userConflict(conflicts []finding) *finding {
+	for i := range conflicts {
+		if len(conflicts[i].users) >= 2 {
+			return &conflicts[i]
+		}
+	}
+	return nil
 }
 
 // bestPos returns the first valid position among items.
@@ -276,21 +402,4 @@ func joinSelectors(sels []string) string {
 		b.WriteString(s)
 	}
 	return b.String()
-}
-
-// schemaFiles returns the source of the embedded schema files.
-func schemaFiles() ([]string, error) {
-	entries, err := fs.ReadDir(schemas.FS, ".")
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, e := range entries {
-		b, err := fs.ReadFile(schemas.FS, e.Name())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, string(b))
-	}
-	return out, nil
 }

@@ -1,4 +1,4 @@
-package workspace
+package schema
 
 import (
 	"encoding/json"
@@ -48,7 +48,7 @@ type SchemaOptions struct {
 // file would get. It is safe for concurrent use.
 type Schema struct {
 	mu sync.Mutex
-	ev *evaluator
+	ev *Evaluator
 }
 
 // NewSchema builds the embedded schemas with opts applied.
@@ -63,7 +63,7 @@ func NewSchema(opts SchemaOptions) (*Schema, error) {
 // buildEvaluator builds the embedded schemas, less opts.Omit, plus
 // opts.Extra, in a new CUE context. newEvaluator is the loader's: every
 // embedded file.
-func buildEvaluator(opts SchemaOptions) (*evaluator, error) {
+func buildEvaluator(opts SchemaOptions) (*Evaluator, error) {
 	ctx := cuecontext.New()
 	inst := build.NewContext().NewInstance("schemas", nil)
 	entries, err := fs.ReadDir(schemas.FS, ".")
@@ -101,7 +101,7 @@ func buildEvaluator(opts SchemaOptions) (*evaluator, error) {
 	if err := v.Err(); err != nil {
 		return nil, fmt.Errorf("build schemas: %s", cueerrors.Details(err, nil))
 	}
-	return &evaluator{ctx: ctx, schema: v}, nil
+	return &Evaluator{ctx: ctx, schema: v}, nil
 }
 
 // CheckJSON checks the JSON document body, named name in findings, against
@@ -115,16 +115,16 @@ func (s *Schema) CheckJSON(def, name string, body []byte) diag.List {
 	fallback := provenance.Pos{File: name}
 	x, err := cuejson.Extract(name, body)
 	if err != nil {
-		return fromCUE(err, "", nil, fallback)
+		return FromCUE(err, "", nil, fallback)
 	}
 	v := s.ev.ctx.BuildExpr(x)
 	if err := v.Err(); err != nil {
-		return fromCUE(err, "", nil, fallback)
+		return FromCUE(err, "", nil, fallback)
 	}
 	prov := provenance.Map{}
-	positions(v, prov)
+	Positions(v, prov)
 	var out any
-	return validate(s.ev, cue.ParsePath(def), v, prov, fallback, &out)
+	return Validate(s.ev, cue.ParsePath(def), v, prov, fallback, &out)
 }
 
 // OpenAPIComponents returns the OpenAPI 3.0 schemas of every definition,
@@ -158,9 +158,3 @@ func (s *Schema) OpenAPIComponents() (map[string]any, error) {
 	}
 	return doc.Components.Schemas, nil
 }
-
-// MergeOverride returns base with over merged in, the one rule by which an
-// app's overrides.<env> (and an environment's settings) apply to the app's
-// own settings: maps merge field by field, and everything else, lists
-// included, is replaced. It shares values with its arguments.
-func MergeOverride(base, over map[string]any) map[string]any { return merge(base, over) }

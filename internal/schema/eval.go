@@ -1,0 +1,108 @@
+package schema
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"reflect"
+	"strings"
+	"sync"
+
+	"cuelang.org/go/cue"
+	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/schemas"
+)
+
+// Validate checks v against the schema definition def and decodes it into
+// target. Findings are placed through prov when CUE has no user position.
+func Validate(ev *Evaluator, def cue.Path, v cue.Value, prov provenance.Map, fallback provenance.Pos, target any) diag.List {
+	u := ev.schema.LookupPath(def).Unify(v)
+	if err := u.Validate(cue.Concrete(true), cue.Final()); err != nil {
+		found := FromCUE(err, def.String(), prov, fallback)
+		if def.String() != DefApp.String() { // an app's files were checked by loadApp
+			found = append(found, UnknownFields(ev, def, v, prov, fallback, found)...)
+		}
+		return found
+	}
+	if err := u.Decode(target); err != nil {
+		var d diag.List
+		d.Add(fallback, "", "decode: %v", err)
+		return d
+	}
+	return nil
+}
+
+// Digest identifies the embedded schemas: a cache key of anything evaluated
+// against them.
+var Digest = sync.OnceValue(func() string {
+	h := sha256.New()
+	_ = fs.WalkDir(schemas.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := fs.ReadFile(schemas.FS, p)
+			fmt.Fprintf(h, "%s %d\n", p, len(b))
+			h.Write(b)
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))
+})
+
+// EvalInto unifies v, plain data, with the schema of #App at path p and
+// decodes the result into dst, a field of spec.AppSpec or of one of its
+// sections, replacing what it held.
+func (e *Evaluator) EvalInto(p []string, v any, dst reflect.Value) bool {
+	key := strings.Join(p, ".")
+	s, ok := e.sub[key]
+	if !ok {
+		sels := []cue.Selector{}
+		for _, x := range p {
+			sels = append(sels, cue.Str(x).Optional())
+		}
+		s = e.schema.LookupPath(DefApp).LookupPath(cue.MakePath(sels...))
+		if e.sub == nil {
+			e.sub = map[string]cue.Value{}
+		}
+		e.sub[key] = s
+	}
+	if !s.Exists() {
+		return false
+	}
+	x, err := e.FromJSON(v)
+	if err != nil {
+		return false
+	}
+	u := s.Unify(x)
+	if err := u.Validate(cue.Concrete(true), cue.Final()); err != nil {
+		return false
+	}
+	nv := reflect.New(dst.Type())
+	if err := u.Decode(nv.Interface()); err != nil {
+		return false
+	}
+	dst.Set(nv.Elem())
+	return true
+}
+
+// FieldByJSON returns the field of the struct v whose JSON name is name,
+// looking into embedded structs, or the zero Value.
+func FieldByJSON(v reflect.Value, name string) reflect.Value {
+	if v.Kind() != reflect.Struct {
+		return reflect.Value{}
+	}
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			if r := FieldByJSON(v.Field(i), name); r.IsValid() {
+				return r
+			}
+			continue
+		}
+		if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name {
+			return v.Field(i)
+		}
+	}
+	return reflect.Value{}
+}
