@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -16,17 +17,24 @@ import (
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
-// exampleWorkspace is the bundled example's platform and environments.
+// exampleWorkspace is the bundled example's platform, environments and
+// charts, without its apps.
 func exampleWorkspace(t testing.TB) map[string]string {
 	t.Helper()
+	root := os.DirFS(filepath.Join("..", ".."))
 	files := map[string]string{}
-	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue",
-		"charts/nvidia-device-plugin/Chart.yaml", "charts/nvidia-device-plugin/values.yaml", "charts/nvidia-device-plugin/templates/daemonset.yaml"} {
-		b, err := os.ReadFile(filepath.Join("..", "..", p))
-		if err != nil {
-			t.Fatal(err)
+	for _, pattern := range []string{"platform.cue", "overlays/*.cue", "charts/*/*.yaml", "charts/*/templates/*.yaml"} {
+		names, err := fs.Glob(root, pattern)
+		if err != nil || len(names) == 0 {
+			t.Fatalf("the example has no %s: %v", pattern, err)
 		}
-		files[p] = string(b)
+		for _, name := range names {
+			b, err := fs.ReadFile(root, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[name] = string(b)
+		}
 	}
 	return files
 }
