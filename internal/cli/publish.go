@@ -78,6 +78,9 @@ those keys. They never appear in output.`,
 				},
 				History: func(_ context.Context, use func(*gitops.CommitGraph)) bool { use(history); return true },
 				Prefix:  prefix,
+				Warn: func(msg string, args ...any) {
+					fmt.Fprintf(g.stderr, "dmls: warning: %s %v\n", msg, args)
+				},
 				// Argo CD hears of every push that went in, once the
 				// results are printed.
 				Notify: func(results []publish.Result, _ error) {
