@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"hash"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"testing/fstest"
@@ -24,9 +26,6 @@ import (
 // take on (a symlink, a folder name the loader refuses, ...): the caller
 // runs without the cache, and the loader reports what is wrong.
 var ErrUncacheable = errors.New("the workspace is not cacheable")
-
-// specExts are the spec file types the loader reads (workspace.specExts).
-var specExts = map[string]bool{".cue": true, ".yaml": true, ".yml": true, ".json": true}
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
@@ -73,7 +72,7 @@ func Read(fsys fs.FS, root, version string) (*Snapshot, error) {
 	platforms := 0
 	for _, e := range top {
 		name := e.Name()
-		isPlatform := strings.HasPrefix(name, layout.PlatformName+".") && specExts[path.Ext(name)]
+		isPlatform := layout.IsPlatformFile(name)
 		if !isPlatform && name != layout.AppsDir && name != layout.OverlaysDir {
 			continue
 		}
@@ -153,28 +152,23 @@ func (s *Snapshot) add(fsys fs.FS, m fstest.MapFS, rel string, h hash.Hash) erro
 	return nil
 }
 
-// specFiles lists the spec files of dir as the loader does, sorted; a
-// symlinked one makes the workspace uncacheable (the loader refuses it).
+// specFiles lists the spec files of dir as the loader does
+// (layout.SpecFiles); one the loader refuses (a symlink, a special file)
+// makes the workspace uncacheable, so that the loader reports it.
 func specFiles(fsys fs.FS, dir string) ([]string, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return nil, nil
 	}
-	var files []string
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") || !specExts[path.Ext(e.Name())] {
-			continue
+	files, refused := layout.SpecFiles(dir, entries)
+	if len(refused) > 0 {
+		rel := slices.Sorted(maps.Keys(refused))[0]
+		what := "not a regular file"
+		if refused[rel]&fs.ModeSymlink != 0 {
+			what = "a symlink"
 		}
-		if e.Type()&fs.ModeSymlink != 0 {
-			return nil, fmt.Errorf("%w: %s/%s is a symlink", ErrUncacheable, dir, e.Name())
-		}
-		if !e.Type().IsRegular() {
-			// the loader refuses it, with its path
-			return nil, fmt.Errorf("%w: %s/%s is not a regular file", ErrUncacheable, dir, e.Name())
-		}
-		files = append(files, path.Join(dir, e.Name()))
+		return nil, fmt.Errorf("%w: %s is %s", ErrUncacheable, rel, what)
 	}
-	sort.Strings(files)
 	return files, nil
 }
 
@@ -204,7 +198,7 @@ type snapFS struct {
 func isSpec(name string) bool {
 	top, _, _ := strings.Cut(name, "/")
 	return top == layout.AppsDir || top == layout.OverlaysDir ||
-		(name == top && strings.HasPrefix(name, layout.PlatformName+".") && specExts[path.Ext(name)])
+		(name == top && layout.IsPlatformFile(name))
 }
 
 func (f *snapFS) Open(name string) (fs.File, error) {

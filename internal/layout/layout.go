@@ -6,7 +6,9 @@
 package layout
 
 import (
+	"io/fs"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -114,4 +116,34 @@ func DirsOf(source string) []string {
 		dirs = append(dirs, root+"/base")
 	}
 	return dirs
+}
+
+// IsPlatformFile reports whether name, at the workspace root, is a
+// platform spec file (platform.cue, .yaml, .yml or .json).
+func IsPlatformFile(name string) bool {
+	return strings.HasPrefix(name, PlatformName+".") && IsSpecFile(name)
+}
+
+// SpecFiles picks the spec files of the workspace folder dir from its
+// entries, the one rule of which files the loader reads: files with a spec
+// extension, not hidden, sorted. A spec file that is a symlink or not a
+// regular file is in refused (path → its mode), never in files: a symlink
+// could lead outside the workspace.
+func SpecFiles(dir string, entries []fs.DirEntry) (files []string, refused map[string]fs.FileMode) {
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") || !IsSpecFile(e.Name()) {
+			continue
+		}
+		rel := path.Join(dir, e.Name())
+		if !e.Type().IsRegular() {
+			if refused == nil {
+				refused = map[string]fs.FileMode{}
+			}
+			refused[rel] = e.Type()
+			continue
+		}
+		files = append(files, rel)
+	}
+	slices.Sort(files)
+	return files, refused
 }

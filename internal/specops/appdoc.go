@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"github.com/dmls-project/dmls/internal/spec"
@@ -83,13 +82,7 @@ func (d *Doc) Effective(env, section string) map[string]any {
 }
 
 // RunsIn reports whether the app runs in env.
-func (d *Doc) RunsIn(env string) bool {
-	envs, ok := d.Data["envs"].([]any)
-	if !ok {
-		return true
-	}
-	return slices.Contains(envs, any(env))
-}
+func (d *Doc) RunsIn(env string) bool { return spec.RunsIn(d.Data, env) }
 
 // DropOverrides removes section from every override, and overrides that
 // are left empty.

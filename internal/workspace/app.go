@@ -130,7 +130,7 @@ func (l *loader) evalApp(ev *schema.Evaluator, dir string, files []string, srcs 
 
 	var layers []envInput
 	for _, env := range l.ws.Envs {
-		if !runsIn(data, env.Name) {
+		if !spec.RunsIn(data, env.Name) {
 			continue
 		}
 		// The environment adjusts the app's own settings; the app's
@@ -246,13 +246,13 @@ func (l *loader) checkRefs(data map[string]any, prov provenance.Map) diag.List {
 			pos, _ := prov.Lookup(at)
 			if l.ws.Env(name) == nil {
 				d.Add(pos, at, "unknown environment %q; the environments are %s", name, diag.QuoteList(envNames))
-			} else if !runsIn(data, name) {
+			} else if !spec.RunsIn(data, name) {
 				d.Add(pos, at, "the app does not run in environment %q (see envs)", name)
 			}
 		}
 	}
 	for _, env := range l.ws.Envs {
-		if !runsIn(data, env.Name) {
+		if !spec.RunsIn(data, env.Name) {
 			continue
 		}
 		if _, ok := env.Namespaces[team]; !ok && len(d) == 0 {
@@ -287,21 +287,6 @@ func rawRefs(raw cue.Value) map[string]any {
 		out[spec.PathOverrides] = o
 	}
 	return out
-}
-
-// runsIn reports whether the app runs in env: every environment unless its
-// envs list says otherwise.
-func runsIn(data map[string]any, env string) bool {
-	envs, ok := data[spec.PathEnvs].([]any)
-	if !ok {
-		return true
-	}
-	for _, e := range envs {
-		if e == env {
-			return true
-		}
-	}
-	return false
 }
 
 // envLayer turns an environment's settings into a layer over the app's own

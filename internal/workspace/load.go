@@ -175,7 +175,7 @@ func (l *loader) checkSealed() {
 	}
 	for _, e := range entries {
 		name := e.Name()
-		isSpec := strings.HasPrefix(name, layout.PlatformName+".") && layout.IsSpecFile(name)
+		isSpec := layout.IsPlatformFile(name)
 		if !isSpec && name != layout.AppsDir && name != layout.OverlaysDir {
 			continue
 		}
@@ -275,21 +275,18 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-// specFiles lists the spec files of a folder, sorted, refusing symlinks
-// (which could lead outside the workspace).
+// specFiles lists the spec files of a folder (layout.SpecFiles), sorted,
+// and refuses symlinks (which could lead outside the workspace) and
+// anything but regular files, at their paths.
 func (l *loader) specFiles(dir string) ([]string, diag.List) {
 	entries, err := fs.ReadDir(l.fsys, dir)
 	if err != nil {
 		return nil, nil
 	}
-	var files []string
+	files, refused := layout.SpecFiles(dir, entries)
 	var d diag.List
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") || !layout.IsSpecFile(e.Name()) {
-			continue
-		}
-		rel := path.Join(dir, e.Name())
-		if e.Type()&fs.ModeSymlink != 0 {
+	for _, rel := range slices.Sorted(maps.Keys(refused)) {
+		if refused[rel]&fs.ModeSymlink != 0 {
 			to := ""
 			if target, err := fs.ReadLink(l.fsys, rel); err == nil {
 				to = " (this one is a symlink to " + target + ")"
@@ -300,11 +297,7 @@ func (l *loader) specFiles(dir string) ([]string, diag.List) {
 			d.Add(l.filePos(rel), "", "spec files may not be symlinks%s; copy the file into the workspace", to)
 			continue
 		}
-		if !e.Type().IsRegular() {
-			d.Add(l.filePos(rel), "", "%v", notRegular(e.Type()))
-			continue
-		}
-		files = append(files, rel)
+		d.Add(l.filePos(rel), "", "%v", notRegular(refused[rel]))
 	}
 	return files, d
 }

@@ -86,7 +86,7 @@ func (l *loader) secretPolicy(data map[string]any, at string) (diag.Severity, st
 		}
 	} else {
 		for _, e := range l.ws.Envs {
-			if runsIn(data, e.Name) {
+			if spec.RunsIn(data, e.Name) {
 				envs = append(envs, e)
 			}
 		}
