@@ -34,8 +34,6 @@ import (
 // specFile is the file the API writes for an app: apps/<app>/app.json.
 const specFile = specops.FileName
 
-// specExts are the spec file types the workspace loader reads.
-var specExts = map[string]bool{".cue": true, ".yaml": true, ".yml": true, ".json": true}
 
 // CacheApps bounds the loaded and the built apps a server keeps: enough
 // for every app of a large workspace and the versions a batch tries out.
@@ -854,7 +852,7 @@ func appFolders(files map[string][]byte) map[string]map[string][]byte {
 		if out[dir] == nil {
 			out[dir] = map[string][]byte{}
 		}
-		if strings.Contains(name, "/") || strings.HasPrefix(name, ".") || !specExts[path.Ext(name)] {
+		if strings.Contains(name, "/") || strings.HasPrefix(name, ".") || !layout.IsSpecFile(name) {
 			continue
 		}
 		out[dir][name] = b
