@@ -11,7 +11,7 @@ TOOLS   := .cache/tools
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/dmls-project/dmls/internal/cli.Version=$(VERSION)
 
-.PHONY: all build render test lint golden docs generate-types bench bench-go bench-api dist dist-check image fuzz preview e2e e2e-deps e2e-up e2e-down clean
+.PHONY: all build render test lint golden docs api-docs generate-types bench bench-go bench-api dist dist-check image fuzz preview e2e e2e-deps e2e-up e2e-down clean
 
 all: build
 
@@ -54,6 +54,11 @@ golden:
 ## docs/spec-reference.md from the CUE schemas (internal/docgen; its tests check both)
 docs:
 	$(GO) run ./internal/docgen/cmd/docgen -root .
+
+## api-docs: rewrite docs/api-routes.md from the API's route table
+## (TestRouteDocsAreCurrent checks it)
+api-docs:
+	$(GO) test ./internal/api -run '^TestRouteDocsAreCurrent$$' -update-route-docs
 
 ## generate-types: regenerate the Go types of the custom resources whose
 ## Go APIs cannot be linked here (KServe, External Secrets) from their

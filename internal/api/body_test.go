@@ -82,10 +82,10 @@ func TestDecodeBody(t *testing.T) {
 				}
 				return
 			}
-			if e == nil || e.status != tt.wantStatus {
+			if e == nil || e.Status != tt.wantStatus {
 				t.Fatalf("got %v, want %d", e, tt.wantStatus)
 			}
-			if got := e.errors[0]; got.Path != tt.wantPath || !strings.Contains(got.Message, tt.wantMsg) {
+			if got := e.Errors[0]; got.Path != tt.wantPath || !strings.Contains(got.Message, tt.wantMsg) {
 				t.Errorf("got path %q message %q, want path %q message with %q", got.Path, got.Message, tt.wantPath, tt.wantMsg)
 			}
 		})
@@ -234,8 +234,8 @@ func FuzzDecodeBody(f *testing.F) {
 		r.Header.Set("Content-Type", ct)
 		out, e := decodeBody(r, body)
 		if e != nil {
-			if (e.status != http.StatusBadRequest && e.status != http.StatusUnsupportedMediaType) || len(e.errors) == 0 || e.errors[0].Message == "" {
-				t.Fatalf("refusal %d %+v", e.status, e.errors)
+			if (e.Status != http.StatusBadRequest && e.Status != http.StatusUnsupportedMediaType) || len(e.Errors) == 0 || e.Errors[0].Message == "" {
+				t.Fatalf("refusal %d %+v", e.Status, e.Errors)
 			}
 			return
 		}

@@ -33,9 +33,9 @@ func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
 func waitQueue(t *testing.T, s *Server, n int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for len(s.writer.queue) < n {
+	for s.writer.QueueLen() < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d jobs in the queue, want %d", len(s.writer.queue), n)
+			t.Fatalf("%d jobs in the queue, want %d", s.writer.QueueLen(), n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/dmls-project/dmls/internal/console"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/layout"
+	"github.com/dmls-project/dmls/internal/submit"
 )
 
 // historyLength is how many commits the history route returns.
@@ -28,17 +29,17 @@ func (s *Server) platformInfo(req *request) *response {
 	if !s.ready.Load() {
 		return errorResponse(unavailable(s.retryAfter(), "the server has not read the workspace yet"))
 	}
-	sn := s.store.latestSnapshot()
-	if sn == nil || sn.platform() == nil {
+	sn := s.store.Latest()
+	if sn == nil || sn.Platform() == nil {
 		return errorResponse(unavailable(s.retryAfter(), "the workspace in ml-model does not load"))
 	}
-	p := sn.platform()
+	p := sn.Platform()
 	out := map[string]any{"name": p.Name, "argocdNamespace": p.ArgoCD.Namespace, "environments": []string{}, "teams": map[string]any{}}
 	if p.ArgoCD.URL != "" {
 		out["argocdUrl"] = p.ArgoCD.URL
 	}
 	var envs []string
-	for _, e := range sn.ws.Envs {
+	for _, e := range sn.WS.Envs {
 		envs = append(envs, e.Name)
 	}
 	if envs != nil {
@@ -59,10 +60,11 @@ func (s *Server) appHistory(req *request) *response {
 	if e != nil {
 		return errorResponse(e)
 	}
-	h, err := gitops.ReadHistory(req.r.Context(), s.cfg.MLModel, s.cfg.Auth)
-	if err != nil {
-		return errorResponse(gitFailure("read ml-model", err))
+	dir := path.Join(s.cfg.Prefix, layout.AppsDir, ent.Dir)
+	var items []gitops.CommitInfo
+	h := s.store.History()
+	if err := h.Graph(req.r.Context(), h.MLModel(), "", func(g *gitops.CommitGraph) { items = g.Log([]string{dir}, historyLength) }); err != nil {
+		return errorResponse(submit.GitFailure("read ml-model", err))
 	}
-	dir := path.Join(s.cfg.Prefix, layout.AppsDir, ent.dir)
-	return &response{status: http.StatusOK, body: map[string]any{"items": h.Log([]string{dir}, historyLength)}}
+	return &response{status: http.StatusOK, body: map[string]any{"items": items}}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
+	"github.com/dmls-project/dmls/internal/specrepo"
 )
 
 // TestCrashMidBurst is issue 8, section 8: `dmls serve` is killed with
@@ -181,7 +182,7 @@ func TestCrashMidBurst(t *testing.T) {
 		if _, ok := files[fmt.Sprintf("apps/crash-%d/app.json", i)]; !ok {
 			t.Errorf("crash-%d is not in ml-model", i)
 		}
-		if c := strings.Count(msgs, keyHash("crash", fmt.Sprintf("crash-key-%d", i))); c != 1 {
+		if c := strings.Count(msgs, specrepo.KeyHash("crash", fmt.Sprintf("crash-key-%d", i))); c != 1 {
 			t.Errorf("key %d is in %d commits, want 1", i, c)
 		}
 	}

@@ -12,23 +12,9 @@
 // team routes need a token of that team or an admin token (403). A JSON body
 // that holds a key twice gets 400 naming the key's path.
 //
-//	GET    /v1/whoami                                          200
-//	POST   /v1/teams/{team}/trainingjobs                       201 submit (creates the app)
-//	GET    /v1/teams/{team}/trainingjobs                       200 list
-//	GET    /v1/teams/{team}/trainingjobs/{app}                 200 spec, runs, commit
-//	PATCH  /v1/teams/{team}/trainingjobs/{app}[?env=&retrain=] 202 merge patch of the #TrainingJob
-//	POST   /v1/teams/{team}/trainingjobs/{app}/retrain         202 run + 1: TFJob <app>-r<run>
-//	DELETE /v1/teams/{team}/trainingjobs/{app}                 202
-//	POST   /v1/teams/{team}/modelservices                      201 submit
-//	GET    /v1/teams/{team}/modelservices                      200 list
-//	GET    /v1/teams/{team}/modelservices/{app}                200 spec, traffic, commit
-//	DELETE /v1/teams/{team}/modelservices/{app}                202
-//	POST   /v1/teams/{team}/modelservices/{app}/rollouts       202 new version, optional canary
-//	PUT    /v1/teams/{team}/modelservices/{app}/canary         202 canary percent
-//	POST   /v1/teams/{team}/modelservices/{app}/canary/promote 202 all traffic to the canary
-//	POST   /v1/teams/{team}/modelservices/{app}/rollback       202 all traffic to the previous revision
-//	POST   /v1/teams/{team}/apps/{app}/promote                 202 version of env "from" into the next env
-//	GET    /openapi.json, /healthz, /readyz, /metrics          no token
+// The routes, with their methods, tokens, bodies and answers, are listed in
+// docs/api-routes.md, which RouteDocs writes from the route table that also
+// registers the handlers and writes /openapi.json (make api-docs).
 //
 // A change that turns out to change nothing answers 200 with changed false
 // and commits nothing. Errors answer {"requestId", "errors": [{"path",
@@ -76,7 +62,9 @@
 //
 // # Group commit
 //
-// One writer goroutine changes ml-model. Handlers queue their change
+// One writer goroutine (internal/submit) changes ml-model, read and
+// committed through internal/specrepo; this package is the HTTP around
+// them. Handlers queue their change
 // (QueueSize deep; 429 beyond) and wait for its outcome. The writer takes
 // up to MaxBatch queued changes, reads the tip of ml-model, applies them
 // in order to in-memory app documents, and checks every app that changed
@@ -86,7 +74,7 @@
 // break it, each with its own 400. It then makes one ml-model commit for
 // the batch (managed paths: the changed app folders only, so other apps
 // are never rewritten), generates the config of every app and publishes
-// it with publish.Publish, and answers each change with the batch's
+// it with publish.Release (as dmls publish does), and answers each change with the batch's
 // commits. A change whose commit fails
 // gets an error (502 or 503), never silence; a config publish that fails
 // after the spec commit is answered with a warning and retried by the next
@@ -106,7 +94,7 @@
 //     the environments and the schemas; the --repo URL overrides are fixed
 //     for the server's life), so only the changed apps are evaluated and
 //     generated. The workspace is served to the loader from an indexed
-//     file system (fsindex.go): fstest.MapFS lists a folder by scanning
+//     file system (specrepo's fsindex.go): fstest.MapFS lists a folder by scanning
 //     every file, which made each load quadratic in the number of apps.
 //   - Layout: the Argo CD tree spans every app and used to be laid out and
 //     checked against the CRD schemas again after every batch (two thirds

@@ -4,9 +4,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
+	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/spec"
+	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // TestDryRun: ?dryRun=true checks a change as the writer would and
@@ -88,5 +92,44 @@ func TestDryRun(t *testing.T) {
 	}
 	if code, _, body := ts.do(t, "PUT", base+"/scorer/canary?dryRun=maybe", researchToken, []byte(`{"percent": 20}`)); code != http.StatusBadRequest || !strings.Contains(string(body), "dryRun") {
 		t.Errorf("dryRun=maybe: %d %s", code, body)
+	}
+}
+
+// countingGuard counts the apps the loader evaluates, by folder.
+type countingGuard struct {
+	mu   sync.Mutex
+	dirs map[string]int
+}
+
+func (g *countingGuard) Evaluate(job *workspace.AppJob, eval func() (*spec.App, diag.List)) (*spec.App, diag.List) {
+	g.mu.Lock()
+	g.dirs[job.Dir]++
+	g.mu.Unlock()
+	return eval()
+}
+
+// TestDryRunEvaluatesOnlyTheChangedApp: a dry run previews from the
+// store's loaded and built apps, so it evaluates the changed app again and
+// no other (issue 20: it used to load both sides afresh, every app of the
+// workspace each time).
+func TestDryRunEvaluatesOnlyTheChangedApp(t *testing.T) {
+	r := startReposWith(t, 6)
+	ts := startServer(t, r)
+	g := &countingGuard{dirs: map[string]int{}}
+	defer workspace.SetDefaultGuard(g)()
+	code, _, body := ts.do(t, "POST", "/v1/teams/ml-research/trainingjobs/pre-0001/retrain?dryRun=true", researchToken, nil)
+	var res apiclient.Result
+	if err := json.Unmarshal(body, &res); err != nil || code != http.StatusOK || !res.DryRun || !res.Changed || len(res.Preview.Summary) == 0 {
+		t.Fatalf("dry-run retrain: %d %s", code, body)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for dir, n := range g.dirs {
+		if dir != "pre-0001" {
+			t.Errorf("the dry run evaluated app %s, which it does not change, %d time(s)", dir, n)
+		}
+	}
+	if g.dirs["pre-0001"] == 0 {
+		t.Errorf("the dry run did not evaluate the app it changes: %v", g.dirs)
 	}
 }

@@ -21,7 +21,7 @@ import (
 // health is what /readyz reports beyond startup and shutdown: the git
 // repos that could not be reached at their last use, and the apps whose
 // specs in ml-model are broken (they keep their last good config; see
-// writer.publishConfig). Safe for concurrent use.
+// submit.Writer). Safe for concurrent use.
 type health struct {
 	unreachable *prometheus.GaugeVec // by repo
 	degraded    prometheus.Gauge
@@ -197,9 +197,9 @@ func (s *Server) probeRepos(ctx context.Context) {
 	if code, _ := s.health.status(false); code != http.StatusOK {
 		wasDown = true
 	}
-	targets := []gitops.Target{s.store.target}
-	if sn := s.store.latestSnapshot(); sn != nil && sn.platform() != nil {
-		p := sn.platform()
+	targets := []gitops.Target{s.store.Target()}
+	if sn := s.store.Latest(); sn != nil && sn.Platform() != nil {
+		p := sn.Platform()
 		for _, name := range s.health.usedRepos() {
 			if r, ok := p.Repos[name]; ok && name != layout.RepoMLModel {
 				targets = append(targets, gitops.Target{Name: name, URL: r.URL, Branch: r.Branch})
@@ -222,6 +222,6 @@ func (s *Server) probeRepos(ctx context.Context) {
 	}
 	wg.Wait()
 	if code, _ := s.health.status(false); wasDown && code == http.StatusOK {
-		_, _ = s.store.current(ctx, 0)
+		_, _ = s.store.Current(ctx, 0)
 	}
 }

@@ -1,20 +1,18 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/build"
-	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/publish"
 	"github.com/dmls-project/dmls/internal/workspace"
@@ -165,97 +163,10 @@ func TestTwoServers(t *testing.T) {
 	t.Logf("ml-model races re-applied: %v and %v", counter(s1.metrics.races), counter(s2.metrics.races))
 }
 
-// TestStaleCommitIsRefused commits twice from one read: the second commit
-// must fail with gitops.ErrStale rather than undo the first.
-func TestStaleCommitIsRefused(t *testing.T) {
-	r := startRepos(t)
-	st := newStore(gitops.Target{Name: "ml-model", URL: r.git.RepoURL("ml-model")}, "", nil, r.auth(), gitops.Signature{})
-	ctx := context.Background()
-	sn, err := st.read(ctx)
-	if err != nil {
-		t.Fatal(err)
+func mapFS(files map[string][]byte) fstest.MapFS {
+	fsys := fstest.MapFS{}
+	for p, b := range files {
+		fsys[p] = &fstest.MapFile{Data: b}
 	}
-	app := func(name string) []byte {
-		return []byte(`{"name":"` + name + `","team":"ml-research","training":{"image":"registry.example.com/t:1","replicas":{"worker":{"replicas":1}}}}`)
-	}
-	next, err := st.commit(ctx, sn, map[string][]byte{"one": app("one")}, "one", nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.commit(ctx, sn, map[string][]byte{"two": app("two")}, "two", nil, nil); !errors.Is(err, gitops.ErrStale) {
-		t.Fatalf("a commit from a stale read: %v, want ErrStale", err)
-	}
-	// From the commit's own snapshot, and from a new read, it goes through.
-	third, err := st.commit(ctx, next, map[string][]byte{"two": app("two")}, "two", nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.commit(ctx, next, map[string][]byte{"three": app("three")}, "three", nil, nil); !errors.Is(err, gitops.ErrStale) {
-		t.Fatalf("a commit from a superseded snapshot: %v, want ErrStale", err)
-	}
-	fresh, err := st.read(ctx)
-	if err != nil || fresh.sha != third.sha {
-		t.Fatalf("read %v %v", fresh, err)
-	}
-	if _, err := st.commit(ctx, fresh, map[string][]byte{"three": app("three")}, "three", nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	files := r.git.Files(t, "ml-model", "")
-	for _, name := range []string{"one", "two", "three"} {
-		if _, ok := files["apps/"+name+"/app.json"]; !ok {
-			t.Errorf("%s is missing", name)
-		}
-	}
-}
-
-// TestIncrementalBuildMatchesBuild checks that the server's build, with
-// URL overrides and apps from its caches, gives the same config repo trees
-// as build.Workspace on a fresh load, and that a new snapshot evaluates
-// only the app that changed.
-func TestIncrementalBuildMatchesBuild(t *testing.T) {
-	files := map[string][]byte{}
-	for p, c := range seedWorkspace(t) {
-		files[p] = []byte(c)
-	}
-	for i := range 3 {
-		files[fmt.Sprintf("apps/job-%d/app.json", i)] = []byte(fmt.Sprintf(`{"name":"job-%d","team":"ml-serving","training":{"image":"registry.example.com/t:%d","replicas":{"worker":{"replicas":2}}}}`, i, i))
-	}
-	urls := map[string]string{"k8s-config": "https://git.example.com/other/k8s-config.git"}
-	st := newStore(gitops.Target{URL: "unused"}, "", urls, gitops.Auth{}, gitops.Signature{})
-	sn := st.install(1, "0000000000000000000000000000000000000000", files, nil)
-	res, ws, err := sn.build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := res.Repos(ws.Platform)
-
-	full, err := workspace.Load(mapFS(files), "", workspace.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := publish.OverrideURLs(full.Platform, urls); err != nil {
-		t.Fatal(err)
-	}
-	want, err := build.Workspace(full, build.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for repo, tree := range want.Repos(full.Platform) {
-		if len(tree) != len(got[repo]) {
-			t.Errorf("%s: %d files, want %d", repo, len(got[repo]), len(tree))
-		}
-		for p, b := range tree {
-			if !bytes.Equal(got[repo][p], b) {
-				t.Errorf("%s: %s differs", repo, p)
-			}
-		}
-	}
-	// A second snapshot that changes one app loads only that app.
-	files["apps/job-1/app.json"] = []byte(`{"name":"job-1","team":"ml-serving","training":{"image":"registry.example.com/t:9","replicas":{"worker":{"replicas":2}}}}`)
-	sn2 := st.install(2, "1111111111111111111111111111111111111111", files, nil)
-	for dir, e := range sn2.dirs {
-		if reused := e.app == sn.dirs[dir].app && e.built == sn.dirs[dir].built; reused == (dir == "job-1") {
-			t.Errorf("%s: reused %v", dir, reused)
-		}
-	}
+	return fsys
 }

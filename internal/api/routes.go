@@ -9,6 +9,8 @@ import (
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/schema"
 	"github.com/dmls-project/dmls/internal/specops"
+	"github.com/dmls-project/dmls/internal/specrepo"
+	"github.com/dmls-project/dmls/internal/submit"
 )
 
 // route is one endpoint. The same table registers the handlers and writes
@@ -108,8 +110,8 @@ func (s *Server) authorize(req *request) (string, *apiError) {
 	if !s.ready.Load() {
 		return "", unavailable(s.retryAfter(), "the server has not read the workspace yet")
 	}
-	if sn := s.store.latestSnapshot(); sn != nil {
-		if p := sn.platform(); p != nil {
+	if sn := s.store.Latest(); sn != nil {
+		if p := sn.Platform(); p != nil {
 			if _, ok := p.Teams[team]; !ok {
 				return "", notFound("the platform has no team %s; its teams are %v", team, slices.Sorted(maps.Keys(p.Teams)))
 			}
@@ -127,7 +129,7 @@ func (s *Server) enqueue(req *request, team string, op specops.Operation, okStat
 	} else if dry {
 		return s.dryRun(req, team, op)
 	}
-	j := &job{id: req.id, actor: req.ident.actor, team: team, op: op, idemKey: req.idemKey, idemFP: req.idemFP, done: make(chan *outcome, 1)}
+	j := &submit.Job{ID: req.id, Actor: req.ident.actor, Team: team, Op: op, IdemKey: req.idemKey, IdemFP: req.idemFP}
 	s.mu.RLock()
 	if s.draining {
 		s.mu.RUnlock()
@@ -137,30 +139,27 @@ func (s *Server) enqueue(req *request, team string, op specops.Operation, okStat
 		s.mu.RUnlock()
 		return errorResponse(unavailable(s.retryAfter(), "the server has not read the workspace yet"))
 	}
-	select {
-	case s.writer.queue <- j:
-	default:
-		s.mu.RUnlock()
+	done, ok := s.writer.Enqueue(j)
+	s.mu.RUnlock()
+	if !ok {
 		e := errorf(http.StatusTooManyRequests, "too many changes are waiting (%d); try again shortly", s.cfg.QueueSize)
-		e.retryAfter = s.retryAfter()
+		e.RetryAfter = s.retryAfter()
 		return errorResponse(e)
 	}
-	s.mu.RUnlock()
-	s.metrics.queueDepth.Set(float64(len(s.writer.queue)))
-	o := <-j.done
-	if o.err != nil {
-		return errorResponse(o.err)
+	o := <-done
+	if o.Err != nil {
+		return errorResponse(o.Err)
 	}
 	status := okStatus
-	if !o.result.Changed {
+	if !o.Result.Changed {
 		status = http.StatusOK
 	}
-	if o.replayed {
+	if o.Replayed {
 		// Found in ml-model's history (after a restart, or by another
 		// replica): a replay as much as one from memory.
 		s.metrics.replays.Inc()
 	}
-	return &response{status: status, body: o.result, replayed: o.replayed}
+	return &response{status: status, body: o.Result, replayed: o.Replayed}
 }
 
 // submission checks the shape of a submission body: an #App with one
@@ -288,7 +287,7 @@ func (s *Server) action(req *request, def string, v any) *apiError {
 		body = []byte("{}")
 	}
 	if errs := checkBody(s.schema, def, body); len(errs) > 0 {
-		return &apiError{status: http.StatusBadRequest, errors: errs}
+		return &apiError{Status: http.StatusBadRequest, Errors: errs}
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return badRequest("", "%v", err)
@@ -341,27 +340,27 @@ func (s *Server) promote(req *request) *response {
 }
 
 // view reads the latest snapshot for a GET and finds app of the path's team.
-func (s *Server) view(req *request) (*snapshot, *appEntry, *apiError) {
+func (s *Server) view(req *request) (*specrepo.Snapshot, *specrepo.Entry, *apiError) {
 	team, e := s.authorize(req)
 	if e != nil {
 		return nil, nil, e
 	}
-	sn, err := s.store.current(req.r.Context(), s.cfg.ReadMaxAge)
+	sn, err := s.store.Current(req.r.Context(), s.cfg.ReadMaxAge)
 	if err != nil {
-		return nil, nil, gitFailure("read ml-model", err)
+		return nil, nil, submit.GitFailure("read ml-model", err)
 	}
 	if req.r.PathValue("app") == "" {
 		return sn, nil, nil
 	}
 	name := req.r.PathValue("app")
-	ent := sn.entryByName(name)
+	ent := sn.EntryByName(name)
 	switch {
 	case ent == nil:
 		return nil, nil, notFound("team %s has no app %s", team, name)
-	case ent.app == nil || !ent.valid():
-		return nil, nil, conflict("app %s has errors in ml-model: %s", name, firstLine(ent.diags.Error()))
-	case ent.app.Team != team:
-		return nil, nil, forbidden("app %s belongs to team %s", name, ent.app.Team)
+	case ent.App == nil || !ent.Valid():
+		return nil, nil, conflict("app %s has errors in ml-model: %s", name, firstLine(ent.Diags.Error()))
+	case ent.App.Team != team:
+		return nil, nil, forbidden("app %s belongs to team %s", name, ent.App.Team)
 	}
 	return sn, ent, nil
 }
@@ -373,7 +372,7 @@ func (s *Server) getTrainingJob(req *request) *response {
 	}
 	v := trainingView(sn, ent)
 	if v == nil {
-		return errorResponse(notFound("app %s has no training job", ent.app.Name))
+		return errorResponse(notFound("app %s has no training job", ent.App.Name))
 	}
 	return &response{status: http.StatusOK, body: v}
 }
@@ -385,7 +384,7 @@ func (s *Server) getModelService(req *request) *response {
 	}
 	v := serviceView(sn, ent)
 	if v == nil {
-		return errorResponse(notFound("app %s has no model service", ent.app.Name))
+		return errorResponse(notFound("app %s has no model service", ent.App.Name))
 	}
 	return &response{status: http.StatusOK, body: v}
 }
@@ -396,8 +395,8 @@ func (s *Server) listTrainingJobs(req *request) *response {
 		return errorResponse(e)
 	}
 	out := apiclient.TrainingJobList{Items: []apiclient.TrainingJob{}}
-	for _, name := range slices.Sorted(maps.Keys(sn.byName)) {
-		if ent := sn.byName[name]; ent.app.Team == req.r.PathValue("team") {
+	for _, name := range slices.Sorted(maps.Keys(sn.ByName)) {
+		if ent := sn.ByName[name]; ent.App.Team == req.r.PathValue("team") {
 			if v := trainingView(sn, ent); v != nil {
 				out.Items = append(out.Items, *v)
 			}
@@ -412,8 +411,8 @@ func (s *Server) listModelServices(req *request) *response {
 		return errorResponse(e)
 	}
 	out := apiclient.ModelServiceList{Items: []apiclient.ModelService{}}
-	for _, name := range slices.Sorted(maps.Keys(sn.byName)) {
-		if ent := sn.byName[name]; ent.app.Team == req.r.PathValue("team") {
+	for _, name := range slices.Sorted(maps.Keys(sn.ByName)) {
+		if ent := sn.ByName[name]; ent.App.Team == req.r.PathValue("team") {
 			if v := serviceView(sn, ent); v != nil {
 				out.Items = append(out.Items, *v)
 			}

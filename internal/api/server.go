@@ -24,15 +24,21 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/client-go/dynamic"
 
-	"github.com/dmls-project/dmls/generators/catalog"
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/schema"
+	"github.com/dmls-project/dmls/internal/specrepo"
 	"github.com/dmls-project/dmls/internal/status/kube"
+	"github.com/dmls-project/dmls/internal/submit"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
+
+// TrailerIdempotency names the trailer of the ml-model commits that
+// record an Idempotency-Key (see specrepo.TrailerIdempotency).
+const TrailerIdempotency = specrepo.TrailerIdempotency
 
 // Defaults of Config.
 const (
@@ -136,25 +142,21 @@ func (c *Config) defaults() {
 // Server is the dmls API server. Create it with New, start its writer with
 // Start, serve Handler, and end with Shutdown (or run it all with Serve).
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	audit *slog.Logger
-	store *store
-	// refreshApps reads the Applications to refresh from the Argo CD tree.
-	refreshApps refreshApps
-	writer      *writer
-	idem        *idemStore
-	metrics     *metrics
-	health      *health
-	schema      *schema.Schema
-	openapi     []byte
-	mux         *http.ServeMux
+	cfg     Config
+	log     *slog.Logger
+	audit   *slog.Logger
+	store   *specrepo.Repo
+	writer  *submit.Writer
+	idem    *idemStore
+	metrics *metrics
+	health  *health
+	schema  *schema.Schema
+	openapi []byte
+	mux     *http.ServeMux
 
 	mu       sync.RWMutex // guards draining against enqueues
 	draining bool
 	ready    atomic.Bool
-	start    sync.Once
-	stop     sync.Once
 
 	hooks hooks
 
@@ -168,15 +170,14 @@ type Server struct {
 		done chan struct{}
 	}
 
-	// streams ends the status event streams when the server drains, and
-	// history caches what dmls published, for the status routes.
+	// streams ends the status event streams when the server drains.
 	streams streams
-	history histories
 }
 
 // hooks are test seams.
 type hooks struct {
-	// beforeBatch runs in the writer before each batch.
+	// beforeBatch runs in the writer before each batch
+	// (submit.Config.BeforeBatch).
 	beforeBatch func(jobs int)
 	// beforeHandle runs in every API handler after authentication.
 	beforeHandle func(r *http.Request)
@@ -203,16 +204,37 @@ func New(cfg Config) (*Server, error) {
 		cfg:     cfg,
 		log:     cfg.Log,
 		audit:   cfg.Audit,
-		store:   newStore(cfg.MLModel, cfg.Prefix, cfg.URLs, cfg.Auth, cfg.Author),
 		idem:    newIdemStore(cfg.IdempotencyTTL, cfg.IdempotencyKeys),
 		metrics: newMetrics(cfg.Registry),
 		schema:  schema,
 		fatal:   make(chan error, 1),
 	}
 	s.health = newHealth(s.metrics.registry)
-	s.store.health = s.health
-	s.store.eval = cfg.Eval
-	s.writer = &writer{s: s, queue: make(chan *job, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{}), pages: catalog.NewMemo(cacheApps)}
+	s.store = specrepo.New(specrepo.Config{
+		Target: cfg.MLModel, Prefix: cfg.Prefix, URLs: cfg.URLs, Auth: cfg.Auth, Author: cfg.Author,
+		Eval: cfg.Eval, Observe: s.health.observe, SetBroken: s.health.setBroken,
+	})
+	var argo dynamic.Interface // Argo CD's cluster, for refresh annotations
+	if cfg.Status != nil {
+		argo = cfg.Status.ArgoCD
+	}
+	s.writer = submit.New(submit.Config{
+		Repo: s.store, QueueSize: cfg.QueueSize, MaxBatch: cfg.MaxBatch,
+		ReconcileInterval: cfg.ReconcileInterval, IdempotencyTTL: cfg.IdempotencyTTL,
+		Auth: cfg.Auth, Author: cfg.Author, Log: cfg.Log, ArgoCD: argo,
+		Metrics:    submit.Metrics{Commits: s.metrics.commits, Races: s.metrics.races, QueueDepth: s.metrics.queueDepth, BatchSize: s.metrics.batchSize},
+		CheckTeams: cfg.Tokens.CheckTeams,
+		Fatal:      func(err error) { s.fatal <- err },
+		Ready:      func() { s.ready.Store(true) },
+		Observe:    s.health.observe,
+		View:       fillViews,
+		BeforeBatch: func(jobs int) {
+			if h := s.hooks.beforeBatch; h != nil {
+				h(jobs)
+			}
+		},
+	})
+
 	routes := s.routes()
 	if s.openapi, err = s.openAPI(routes); err != nil {
 		return nil, err
@@ -233,7 +255,7 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // Start starts the writer, which reads the workspace, marks the server
 // ready, publishes the config if it is behind, and then commits changes.
 func (s *Server) Start() {
-	s.start.Do(func() { go s.writer.run() })
+	s.writer.Start()
 }
 
 // Ready reports whether the server has read the workspace and is not
@@ -257,14 +279,10 @@ func (s *Server) Drain() {
 // writer. Requests that wait for their change get their answers.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.Drain()
-	s.start.Do(func() { close(s.writer.done) }) // never started: nothing to finish
-	s.stop.Do(func() { close(s.writer.stop) })
-	select {
-	case <-s.writer.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("shut down the API server: %w", ctx.Err())
+	if err := s.writer.Shutdown(ctx); err != nil {
+		return fmt.Errorf("shut down the API server: %w", err)
 	}
+	return nil
 }
 
 // Serve runs the server on ln until ctx ends, then shuts down gracefully:
@@ -328,7 +346,7 @@ type response struct {
 }
 
 func errorResponse(e *apiError) *response {
-	return &response{status: e.status, body: e.errors, retryAfter: e.retryAfter}
+	return &response{status: e.Status, body: e.Errors, retryAfter: e.RetryAfter}
 }
 
 func (s *Server) retryAfter() int {
@@ -435,7 +453,7 @@ func (s *Server) idempotent(rt *route, req *request, key string) (resp *response
 	h.Write(req.body)
 	var fp [sha256.Size]byte
 	copy(fp[:], h.Sum(nil))
-	req.idemKey, req.idemFP = keyHash(req.ident.actor, key), hex.EncodeToString(fp[:16])
+	req.idemKey, req.idemFP = specrepo.KeyHash(req.ident.actor, key), hex.EncodeToString(fp[:16])
 	e, state := s.idem.begin(req.ident.actor+"\x00"+key, fp)
 	switch state {
 	case idemMismatch:

@@ -30,37 +30,6 @@ var (
 // statusSettle lets a burst of watch events settle into one read.
 const statusSettle = 200 * time.Millisecond
 
-// histories keeps the history of the k8s-config repo, fetched again only
-// when its tip moves.
-type histories struct {
-	mu sync.Mutex
-	h  map[string]*gitops.CommitGraph // by URL and branch
-}
-
-func (hs *histories) get(ctx context.Context, t gitops.Target, auth gitops.Auth) (*gitops.CommitGraph, error) {
-	tip, err := gitops.Tip(ctx, t, auth)
-	if err != nil {
-		return nil, err
-	}
-	key := t.URL + "\x00" + t.Branch
-	hs.mu.Lock()
-	h := hs.h[key]
-	hs.mu.Unlock()
-	if h != nil && h.Tip() == tip {
-		return h, nil
-	}
-	if h, err = gitops.ReadHistory(ctx, t, auth); err != nil {
-		return nil, err
-	}
-	hs.mu.Lock()
-	if hs.h == nil {
-		hs.h = map[string]*gitops.CommitGraph{}
-	}
-	hs.h[key] = h
-	hs.mu.Unlock()
-	return h, nil
-}
-
 // streams lets Drain end every status stream, so that shutdown does not
 // wait for clients that watch.
 type streams struct {
@@ -105,7 +74,7 @@ func (s *Server) appStatus(req *request, section string) *response {
 	if e != nil {
 		return errorResponse(e)
 	}
-	a := ent.app
+	a := ent.App
 	switch {
 	case section == specops.Training && a.Base.Spec.Training == nil:
 		return errorResponse(notFound("app %s has no training job", a.Name))
@@ -130,21 +99,23 @@ func (s *Server) appStatus(req *request, section string) *response {
 		c := *s.cfg.Status
 		clusters = &c
 	}
-	p := sn.platform()
+	p := sn.Platform()
 	clusters.ArgoCDNamespace = p.ArgoCD.Namespace
 	repo := p.Repos[layout.RepoK8sConfig]
 	k8s := gitops.Target{Name: layout.RepoK8sConfig, URL: repo.URL, Branch: repo.Branch}
-	targets := kube.AppTargets(ent.built, env, repo.Path)
+	targets := kube.AppTargets(ent.Built, env, repo.Path)
 	read := func(ctx context.Context) *status.View {
 		// What dmls published to k8s-config; when it cannot be read,
 		// states follow Argo CD's revision.
-		var pub kube.Published
-		if h, err := s.history.get(ctx, k8s, s.cfg.Auth); err != nil {
+		var v *status.View
+		err := s.store.History().Graph(ctx, k8s, "", func(h *gitops.CommitGraph) {
+			v = clusters.View(ctx, a.Team, a.Name, sn.Commits[a.Name], targets, h)
+		})
+		if err != nil {
 			s.log.Warn("status: cannot read what dmls published", "repo", layout.RepoK8sConfig, "error", err)
-		} else {
-			pub = h
+			v = clusters.View(ctx, a.Team, a.Name, sn.Commits[a.Name], targets, nil)
 		}
-		return clusters.View(ctx, a.Team, a.Name, sn.commits[a.Name], targets, pub)
+		return v
 	}
 	if !watch {
 		return &response{status: http.StatusOK, body: read(req.r.Context())}

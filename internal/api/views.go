@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"maps"
-	"path"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -11,54 +10,19 @@ import (
 	"github.com/dmls-project/dmls/generators/argocd"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/internal/apiclient"
-	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/specops"
+	"github.com/dmls-project/dmls/internal/specrepo"
 )
 
-// docOf returns the document of app name in sn: its app.json for an
-// API-managed app, a read-only stand-in for a hand-written one, or a doc
-// without data when there is no such app.
-func docOf(sn *snapshot, name string) (*specops.Doc, error) {
-	e := sn.entryByName(name)
-	if e == nil {
-		return &specops.Doc{Name: name, Managed: true}, nil
-	}
-	if !e.managed() {
-		team := ""
-		if e.app != nil {
-			team = e.app.Team
-		}
-		return &specops.Doc{Name: name, Data: map[string]any{"name": name, "team": team}, Managed: false}, nil
-	}
-	data, err := specops.DecodeJSON(sn.files[path.Join(layout.AppsDir, e.dir, specFile)])
-	if err != nil {
-		return nil, err
-	}
-	return &specops.Doc{Name: name, Data: data, Managed: true}, nil
-}
-
-// applications names the Argo CD Applications of an app, one per
-// environment it runs in.
-func applications(e *appEntry) []string {
-	out := []string{}
-	if e == nil || e.app == nil {
-		return out
-	}
-	for _, in := range e.app.Envs {
-		out = append(out, argocd.ApplicationName(e.app.Name, in.Env.Name))
-	}
-	return out
-}
-
 // trainingView shows the training job of a valid app, or nil.
-func trainingView(sn *snapshot, e *appEntry) *apiclient.TrainingJob {
-	if e == nil || !e.valid() || e.app.Base.Spec.Training == nil {
+func trainingView(sn *specrepo.Snapshot, e *specrepo.Entry) *apiclient.TrainingJob {
+	if e == nil || !e.Valid() || e.App.Base.Spec.Training == nil {
 		return nil
 	}
-	a := e.app
+	a := e.App
 	v := &apiclient.TrainingJob{
-		Team: a.Team, App: a.Name, Managed: e.managed(), Commit: sn.commits[a.Name],
+		Team: a.Team, App: a.Name, Managed: e.Managed(), Commit: sn.Commits[a.Name],
 		Run: a.Base.Spec.Training.Run, TFJob: spec.JobName(a.Name, a.Base.Spec.Training),
 		Environments: []apiclient.TrainingEnvironment{},
 	}
@@ -83,12 +47,12 @@ func trainingView(sn *snapshot, e *appEntry) *apiclient.TrainingJob {
 }
 
 // serviceView shows the model service of a valid app, or nil.
-func serviceView(sn *snapshot, e *appEntry) *apiclient.ModelService {
-	if e == nil || !e.valid() || e.app.Base.Spec.Serving == nil {
+func serviceView(sn *specrepo.Snapshot, e *specrepo.Entry) *apiclient.ModelService {
+	if e == nil || !e.Valid() || e.App.Base.Spec.Serving == nil {
 		return nil
 	}
-	a := e.app
-	v := &apiclient.ModelService{Team: a.Team, App: a.Name, Managed: e.managed(), Commit: sn.commits[a.Name],
+	a := e.App
+	v := &apiclient.ModelService{Team: a.Team, App: a.Name, Managed: e.Managed(), Commit: sn.Commits[a.Name],
 		Environments: []apiclient.ServingEnvironment{}}
 	v.Serving, v.Overrides = stored(sn, e, specops.Serving, a.Base.Spec.Serving)
 	for _, in := range a.Envs {
@@ -111,9 +75,9 @@ func serviceView(sn *snapshot, e *appEntry) *apiclient.ModelService {
 // stored returns a section as the app's own file holds it, and its
 // overrides. Hand-written apps show the section as loaded, defaults filled
 // in, and no overrides: their files are CUE, not JSON.
-func stored(sn *snapshot, e *appEntry, section string, loaded any) (json.RawMessage, map[string]json.RawMessage) {
-	if e.managed() {
-		if d, err := docOf(sn, e.app.Name); err == nil && d.Data != nil {
+func stored(sn *specrepo.Snapshot, e *specrepo.Entry, section string, loaded any) (json.RawMessage, map[string]json.RawMessage) {
+	if e.Managed() {
+		if d, err := sn.Doc(e.App.Name); err == nil && d.Data != nil {
 			raw, _ := json.Marshal(d.Data[section])
 			var ov map[string]json.RawMessage
 			if o, ok := d.Data["overrides"].(map[string]any); ok {
@@ -134,9 +98,9 @@ func stored(sn *snapshot, e *appEntry, section string, loaded any) (json.RawMess
 }
 
 // traffic reads the traffic split of the Knative Service generated for env.
-func traffic(e *appEntry, env string) []apiclient.TrafficTarget {
+func traffic(e *specrepo.Entry, env string) []apiclient.TrafficTarget {
 	out := []apiclient.TrafficTarget{}
-	for _, o := range e.built.Objects[env] {
+	for _, o := range e.Built.Objects[env] {
 		if o.GetKind() == inferenceservice.Kind && o.GroupVersionKind().Group == inferenceservice.GroupVersion.Group {
 			return kserveTraffic(o.Object)
 		}
@@ -178,4 +142,19 @@ func kserveTraffic(obj map[string]any) []apiclient.TrafficTarget {
 		out = append(out, apiclient.TrafficTarget{Tag: "prev", Percent: int(100 - p)})
 	}
 	return out
+}
+
+// fillViews sets on res the views of app e of sn that section asks for
+// (submit.Config.View): the training job's, the model service's, or
+// both when the operation is about the app as a whole.
+func fillViews(sn *specrepo.Snapshot, e *specrepo.Entry, section string, res *apiclient.Result) {
+	switch section {
+	case specops.Training:
+		res.TrainingJob = trainingView(sn, e)
+	case specops.Serving:
+		res.ModelService = serviceView(sn, e)
+	default:
+		res.TrainingJob = trainingView(sn, e)
+		res.ModelService = serviceView(sn, e)
+	}
 }

@@ -39,6 +39,8 @@ DMLS_GIT_USERNAME and DMLS_GIT_PASSWORD (basic auth), DMLS_GIT_SSH_KEY_FILE
 those keys. They never appear in output.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var printErr error
+			printed := false
 			if err := g.checkOutput("text", "json", "yaml"); err != nil {
 				return err
 			}
@@ -67,18 +69,30 @@ those keys. They never appear in output.`,
 			if err != nil {
 				history = nil // not a checkout: the catalog says the last changes are not known
 			}
-			publish.Catalog(ws.Platform, res, history, prefix)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
-			results, err := publish.Publish(ctx, ws.Platform, res.Repos(ws.Platform), publish.Options{
-				URLs: urls, DryRun: dryRun, Message: message, Auth: auth,
-				SourceCommit: publish.SourceCommit(g.workspace),
+			results, err := publish.Release(ctx, ws.Platform, res, publish.ReleaseOptions{
+				Options: publish.Options{
+					URLs: urls, DryRun: dryRun, Message: message, Auth: auth,
+					SourceCommit: publish.SourceCommit(g.workspace),
+				},
+				History: func(_ context.Context, use func(*gitops.CommitGraph)) bool { use(history); return true },
+				Prefix:  prefix,
+				Warn: func(msg string, args ...any) {
+					fmt.Fprintf(g.stderr, "dmls: warning: %s %v\n", msg, args)
+				},
+				// Argo CD hears of every push that went in, once the
+				// results are printed.
+				Notify: func(results []publish.Result, _ error) {
+					printErr, printed = g.printPublish(results, dryRun), true
+					g.notifyArgoCD(ctx, ws.Platform, res, results, kubeconfig, kubeContext)
+				},
 			})
-			if perr := g.printPublish(results, dryRun); perr != nil && err == nil {
-				err = perr
+			if !printed {
+				printErr = g.printPublish(results, dryRun)
 			}
-			if !dryRun {
-				g.notifyArgoCD(ctx, ws.Platform, res, results, kubeconfig, kubeContext)
+			if printErr != nil && err == nil {
+				err = printErr
 			}
 			return err
 		},

@@ -94,6 +94,30 @@ func Run(base, head Revision, opts Options) (*diff.Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	return compare(Built{Rev: base.Rev, WS: bws, Res: bres}, Built{Rev: head.Rev, WS: hws, Res: hres}, warnings, opts)
+}
+
+// Built is one side of a preview, loaded and built already.
+type Built struct {
+	Rev string
+	// WS and Res are the loaded and built workspace; nil on the base side
+	// when it has none (it then counts as empty).
+	WS  *spec.Workspace
+	Res *build.Result
+}
+
+// Compare compares two sides loaded and built already, by a caller that
+// keeps them (dmls serve's dry run: only the changed app was evaluated
+// again), as Run compares the revisions it loads.
+func Compare(base, head Built, opts Options) (*diff.Report, error) {
+	if err := checkFilters(opts, head.WS, base.WS); err != nil {
+		return nil, err
+	}
+	return compare(base, head, nil, opts)
+}
+
+func compare(base, head Built, warnings []string, opts Options) (*diff.Report, error) {
+	bws, bres, hws, hres := base.WS, base.Res, head.WS, head.Res
 	// The head's own warnings belong in its review.
 	for _, x := range append(append(diag.List{}, hws.Warnings...), hres.Warnings...) {
 		warnings = append(warnings, "head: "+x.String())

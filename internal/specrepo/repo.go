@@ -1,4 +1,7 @@
-package api
+// Package specrepo is the ml-model repo as the API server sees it: the
+// workspace at a commit, loaded and generated through digest caches, with
+// each app folder's last good version and one cache of git history.
+package specrepo
 
 import (
 	"context"
@@ -13,9 +16,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing/fstest"
 	"time"
 
+	"github.com/dmls-project/dmls/generators/argocd"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/gitops"
@@ -31,19 +34,17 @@ import (
 // specFile is the file the API writes for an app: apps/<app>/app.json.
 const specFile = specops.FileName
 
-// specExts are the spec file types the workspace loader reads.
-var specExts = map[string]bool{".cue": true, ".yaml": true, ".yml": true, ".json": true}
 
-// cacheApps bounds the loaded and the built apps a server keeps: enough
+// CacheApps bounds the loaded and the built apps a server keeps: enough
 // for every app of a large workspace and the versions a batch tries out.
-const cacheApps = 4096
+const CacheApps = 4096
 
-// store reads the workspace from the ml-model repo and commits to it. It
+// Repo reads the workspace from the ml-model repo and commits to it. It
 // loads and generates with the digest caches of workspace.Load and
 // build.Workspace, so a change to one app of hundreds costs one app's
 // evaluation (plus the Argo CD tree, which spans every app). Safe for
 // concurrent use.
-type store struct {
+type Repo struct {
 	target gitops.Target
 	auth   gitops.Auth
 	author gitops.Signature
@@ -62,45 +63,58 @@ type store struct {
 	// layout keeps the apps' Argo CD Applications and the checks of the
 	// files outside the apps, so a batch lays out only what it changed.
 	layout *build.Memo
-	// health, when set, learns whether ml-model could be reached.
-	health *health
-	// eval bounds the evaluation of each app (Config.Eval).
-	eval workspace.Guard
-	// keys are the Idempotency-Keys of ml-model's recent history.
-	keys *keyIndex
-	// lastGood holds, by app folder, the newest valid version of each app
+	// onGit, setBroken and eval are Config's Observe, SetBroken and Eval.
+	onGit     func(repo string, err error)
+	setBroken func(broken map[string]string)
+	eval      workspace.Guard
+	// history is the one cache of git history (History).
+	history *History
+	// good holds, by app folder, the newest valid version of each app
 	// the server has seen: a folder broken by hand in git keeps it in the
 	// config repos (issue 8, section 7). Guarded by mu.
-	lastGood map[string]*appEntry
+	good map[string]*Entry
 	// searched are the broken folder contents (by hash) whose last good
 	// version was looked for in history. Guarded by mu.
 	searched map[string]string
 
 	mu     sync.Mutex
-	latest *snapshot
+	latest *Snapshot
 	seq    uint64             // numbers reads in the order they started
 	seen   map[string]seenApp // by app name
 	flight *readFlight        // the read in progress for current, if any
 }
 
-// appEntry is one app folder, loaded and generated, or its findings.
-type appEntry struct {
-	dir   string
+// Entry is one app folder, loaded and generated, or its findings.
+type Entry struct {
+	Dir   string
 	hash  string
-	files map[string][]byte // name → content, the folder's spec files
-	app   *spec.App
-	built *build.App
-	diags diag.List
+	Files map[string][]byte // name → content, the folder's spec files
+	App   *spec.App
+	Built *build.App
+	Diags diag.List
 }
 
-// valid reports whether the app loaded and generated without findings.
-func (e *appEntry) valid() bool { return e.app != nil && e.built != nil && len(e.diags) == 0 }
+// Valid reports whether the app loaded and generated without findings.
+func (e *Entry) Valid() bool { return e.App != nil && e.Built != nil && len(e.Diags) == 0 }
 
-// managed reports whether the API owns the app: its folder holds only
+// Managed reports whether the API owns the app: its folder holds only
 // app.json, named after the app.
-func (e *appEntry) managed() bool {
-	_, ok := e.files[specFile]
-	return ok && len(e.files) == 1 && (e.app == nil || e.app.Name == e.dir)
+func (e *Entry) Managed() bool {
+	_, ok := e.Files[specFile]
+	return ok && len(e.Files) == 1 && (e.App == nil || e.App.Name == e.Dir)
+}
+
+// Applications names the Argo CD Applications of the app, one per
+// environment it runs in: none for a nil entry or one that did not load.
+func (e *Entry) Applications() []string {
+	out := []string{}
+	if e == nil || e.App == nil {
+		return out
+	}
+	for _, in := range e.App.Envs {
+		out = append(out, argocd.ApplicationName(e.App.Name, in.Env.Name))
+	}
+	return out
 }
 
 // seenApp is the commit at which the server first saw an app's content.
@@ -109,32 +123,32 @@ type seenApp struct {
 	commit string
 }
 
-// snapshot is the workspace at one ml-model commit. It is never changed
+// Snapshot is the workspace at one ml-model commit. It is never changed
 // once made, but for at and seq, which a read that finds the tip unmoved
 // advances (under the store's mu).
-type snapshot struct {
+type Snapshot struct {
 	seq uint64
-	sha string
+	SHA string
 	// at is when the snapshot was last read or made (unix nanoseconds).
 	at    atomic.Int64
-	files map[string][]byte // workspace-relative paths
+	Files map[string][]byte // workspace-relative paths
 	// ws is the loaded workspace, with the URL overrides in its platform;
 	// nil when the platform or the environments do not load.
-	ws *spec.Workspace
+	WS *spec.Workspace
 	// dirs are the app folders; byName holds the valid apps by name.
-	dirs   map[string]*appEntry
-	byName map[string]*appEntry
+	Dirs   map[string]*Entry
+	ByName map[string]*Entry
 	// errs are the findings by app folder; "" holds those about the
 	// platform, the environments or the workspace as a whole.
-	errs map[string]diag.List
+	Errs map[string]diag.List
 	// commits are the commits that last changed each app, by name.
-	commits map[string]string
+	Commits map[string]string
 	// unsafe are the symlinks and submodules of the tree, which files
 	// leaves out (workspace path → what it is).
 	unsafe map[string]string
 	// lastGood are the last valid versions of the broken app folders
 	// that the server has seen; a broken folder not in it has none.
-	lastGood map[string]*appEntry
+	LastGood map[string]*Entry
 
 	builds     *memo.Cache[*build.App]
 	layout     *build.Memo
@@ -146,89 +160,89 @@ type snapshot struct {
 }
 
 // touch records that the snapshot was read (or made) at t.
-func (sn *snapshot) touch(t time.Time) { sn.at.Store(t.UnixNano()) }
+func (sn *Snapshot) touch(t time.Time) { sn.at.Store(t.UnixNano()) }
 
 // readAt returns when the snapshot was last read or made.
-func (sn *snapshot) readAt() time.Time { return time.Unix(0, sn.at.Load()) }
+func (sn *Snapshot) readAt() time.Time { return time.Unix(0, sn.at.Load()) }
 
-// platform returns the platform with the URL overrides, or nil.
-func (sn *snapshot) platform() *spec.Platform {
-	if sn.ws == nil {
+// Platform returns the platform with the URL overrides, or nil.
+func (sn *Snapshot) Platform() *spec.Platform {
+	if sn.WS == nil {
 		return nil
 	}
-	return sn.ws.Platform
+	return sn.WS.Platform
 }
 
-// envs returns the environments in promotion order.
-func (sn *snapshot) envs() []*spec.Environment {
-	if sn.ws == nil {
+// Envs returns the environments in promotion order.
+func (sn *Snapshot) Envs() []*spec.Environment {
+	if sn.WS == nil {
 		return nil
 	}
-	return sn.ws.Envs
+	return sn.WS.Envs
 }
 
-// entryByName returns the folder of app name, valid or not.
-func (sn *snapshot) entryByName(name string) *appEntry {
-	if e, ok := sn.byName[name]; ok {
+// EntryByName returns the folder of app name, valid or not.
+func (sn *Snapshot) EntryByName(name string) *Entry {
+	if e, ok := sn.ByName[name]; ok {
 		return e
 	}
-	if e, ok := sn.dirs[name]; ok {
+	if e, ok := sn.Dirs[name]; ok {
 		return e
 	}
 	return nil
 }
 
-// workspaceErrors lists the findings outside the folders in skip: a
+// WorkspaceErrors lists the findings outside the folders in skip: a
 // workspace with errors cannot be published as a whole.
-func (sn *snapshot) workspaceErrors(skip map[string]bool) diag.List {
+func (sn *Snapshot) WorkspaceErrors(skip map[string]bool) diag.List {
 	var out diag.List
-	for _, dir := range slices.Sorted(maps.Keys(sn.errs)) {
+	for _, dir := range slices.Sorted(maps.Keys(sn.Errs)) {
 		if dir == "" || !skip[dir] {
-			out = append(out, sn.errs[dir]...)
+			out = append(out, sn.Errs[dir]...)
 		}
 	}
 	return out
 }
 
-// broken returns the app folders of sn that do not validate, sorted.
-func (sn *snapshot) broken() []string {
+// Broken returns the app folders of sn that do not validate, sorted.
+func (sn *Snapshot) Broken() []string {
 	var out []string
-	for _, dir := range slices.Sorted(maps.Keys(sn.errs)) {
-		if dir != "" && len(sn.errs[dir]) > 0 {
+	for _, dir := range slices.Sorted(maps.Keys(sn.Errs)) {
+		if dir != "" && len(sn.Errs[dir]) > 0 {
 			out = append(out, dir)
 		}
 	}
 	return out
 }
 
-// build generates the whole workspace with build.Workspace; the apps come
+// Build generates the whole workspace with build.Workspace; the apps come
 // from the build cache, filled when the snapshot was loaded. A broken app
 // folder does not stop the others: it is built from its last good version
 // (issue 8, section 7). A broken folder without one fails the build, as
 // do findings about the platform or the environments: publishing without
 // it would prune its Applications.
-func (sn *snapshot) build() (*build.Result, *spec.Workspace, error) {
+func (sn *Snapshot) Build() (*build.Result, *spec.Workspace, error) {
 	sn.resultOnce.Do(func() {
 		var missing diag.List
-		for _, dir := range sn.broken() {
-			if _, ok := sn.lastGood[dir]; !ok {
-				missing = append(missing, sn.errs[dir]...)
+		for _, dir := range sn.Broken() {
+			if _, ok := sn.LastGood[dir]; !ok {
+				missing = append(missing, sn.Errs[dir]...)
 			}
 		}
-		if d := append(sn.errs[""], missing...); len(d) > 0 {
+		if d := append(sn.Errs[""], missing...); len(d) > 0 {
 			sn.resultErr = d
 			return
 		}
-		ws := sn.ws
-		if len(sn.lastGood) > 0 {
-			c := *sn.ws
+		ws := sn.WS
+		if len(sn.LastGood) > 0 {
+			c := *sn.WS
 			c.Apps = nil
-			for _, e := range sn.byName {
-				c.Apps = append(c.Apps, e.app)
+			for _, e := range sn.ByName {
+				c.Apps = append(c.Apps, e.App)
 			}
-			for _, g := range sn.lastGood {
-				if _, dup := sn.byName[g.app.Name]; !dup {
-					c.Apps = append(c.Apps, g.app)
+			for _, g := range sn.LastGood {
+				if _, dup := sn.ByName[g.App.Name]; !dup {
+					c.Apps = append(c.Apps, g.App)
 				}
 			}
 			slices.SortFunc(c.Apps, func(a, b *spec.App) int { return strings.Compare(a.Name, b.Name) })
@@ -237,32 +251,83 @@ func (sn *snapshot) build() (*build.Result, *spec.Workspace, error) {
 		sn.result, sn.resultErr = build.Workspace(ws, build.Options{Cache: sn.builds, Memo: sn.layout})
 		sn.resultDone = true
 	})
-	return sn.result, sn.ws, sn.resultErr
+	return sn.result, sn.WS, sn.resultErr
 }
 
-func newStore(target gitops.Target, prefix string, urls map[string]string, auth gitops.Auth, author gitops.Signature) *store {
-	s := &store{target: target, prefix: prefix, urls: urls, auth: auth, author: author,
-		loaded: memo.New[*spec.App](cacheApps), built: memo.New[*build.App](cacheApps), layout: build.NewMemo(cacheApps),
-		seen: map[string]seenApp{}, keys: newKeyIndex(), lastGood: map[string]*appEntry{}, searched: map[string]string{}}
+// Config configures a Repo.
+type Config struct {
+	// Target is ml-model (URL and branch); Prefix the workspace folder in
+	// it, "" for the root.
+	Target gitops.Target
+	Prefix string
+	// URLs override the URLs of the platform's repos by name (--repo
+	// NAME=URL), in what is generated too. They are the same for the
+	// Repo's life, so the caches need not key on them.
+	URLs   map[string]string
+	Auth   gitops.Auth
+	Author gitops.Signature
+	// Eval bounds the evaluation of each app; nil evaluates in this
+	// process (workspace.Options.Guard).
+	Eval workspace.Guard
+	// Observe, when set, learns how each git operation on a repo went
+	// (nil: it worked), and SetBroken the app folders that do not
+	// validate at the latest snapshot, with their first findings.
+	Observe   func(repo string, err error)
+	SetBroken func(broken map[string]string)
+}
+
+// New returns the Repo of cfg. It does no I/O: Read reads the workspace.
+func New(cfg Config) *Repo {
+	s := &Repo{target: cfg.Target, prefix: cfg.Prefix, urls: cfg.URLs, auth: cfg.Auth, author: cfg.Author,
+		eval: cfg.Eval, onGit: cfg.Observe, setBroken: cfg.SetBroken,
+		loaded: memo.New[*spec.App](CacheApps), built: memo.New[*build.App](CacheApps), layout: build.NewMemo(CacheApps),
+		seen: map[string]seenApp{}, history: newHistory(cfg.Target, cfg.Auth, cfg.Observe), good: map[string]*Entry{}, searched: map[string]string{}}
 	// A target that cannot be opened fails each read and commit with its
 	// error, through gitops.ReadTree and gitops.Publish.
-	if rp, err := gitops.OpenRepo(target, auth); err == nil {
+	if rp, err := gitops.OpenRepo(cfg.Target, cfg.Auth); err == nil {
 		s.repo = rp
 	}
 	return s
 }
 
+// Target is ml-model.
+func (s *Repo) Target() gitops.Target { return s.target }
+
+// Prefix is the workspace folder in ml-model, "" for the root.
+func (s *Repo) Prefix() string { return s.prefix }
+
+// History is the Repo's cache of git history.
+func (s *Repo) History() *History { return s.history }
+
+// ConfigRepos keeps the config repos in memory between publishes
+// (publish.Options.Keep).
+func (s *Repo) ConfigRepos() *publish.Repos { return &s.repos }
+
+// WithLastGood gives next, a snapshot of no commit yet (WithChanges), the
+// last good versions the Repo holds of its broken app folders, as a read
+// would.
+func (s *Repo) WithLastGood(next *Snapshot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next.LastGood = map[string]*Entry{}
+	for dir := range next.Errs {
+		if g, ok := s.good[dir]; ok && dir != "" {
+			next.LastGood[dir] = g
+		}
+	}
+}
+
 // repoPath turns a workspace path into a repository path.
-func (s *store) repoPath(rel string) string {
+func (s *Repo) repoPath(rel string) string {
 	if s.prefix == "" {
 		return rel
 	}
 	return path.Join(s.prefix, rel)
 }
 
-// current returns the latest snapshot if it is younger than maxAge, and
+// Current returns the latest snapshot if it is younger than maxAge, and
 // otherwise reads the repo; concurrent callers share one read.
-func (s *store) current(ctx context.Context, maxAge time.Duration) (*snapshot, error) {
+func (s *Repo) Current(ctx context.Context, maxAge time.Duration) (*Snapshot, error) {
 	s.mu.Lock()
 	if sn := s.latest; sn != nil && time.Since(sn.readAt()) < maxAge {
 		s.mu.Unlock()
@@ -273,7 +338,7 @@ func (s *store) current(ctx context.Context, maxAge time.Duration) (*snapshot, e
 		f = &readFlight{done: make(chan struct{})}
 		s.flight = f
 		go func() {
-			f.sn, f.err = s.read(context.WithoutCancel(ctx))
+			f.sn, f.err = s.Read(context.WithoutCancel(ctx))
 			s.mu.Lock()
 			s.flight = nil
 			s.mu.Unlock()
@@ -291,13 +356,13 @@ func (s *store) current(ctx context.Context, maxAge time.Duration) (*snapshot, e
 
 type readFlight struct {
 	done chan struct{}
-	sn   *snapshot
+	sn   *Snapshot
 	err  error
 }
 
-// read fetches the tip of ml-model and returns its snapshot, which
+// Read fetches the tip of ml-model and returns its snapshot, which
 // becomes the latest unless a read that started later got there first.
-func (s *store) read(ctx context.Context) (*snapshot, error) {
+func (s *Repo) Read(ctx context.Context) (*Snapshot, error) {
 	s.mu.Lock()
 	s.seq++
 	seq := s.seq
@@ -307,8 +372,8 @@ func (s *store) read(ctx context.Context) (*snapshot, error) {
 		prefix = gitops.RootPrefix
 	}
 	known := ""
-	if latest := s.latestSnapshot(); latest != nil && latest.sha != "" {
-		known = latest.sha
+	if latest := s.Latest(); latest != nil && latest.SHA != "" {
+		known = latest.SHA
 	}
 	raw, sha, rawUnsafe, err := s.readTree(ctx, prefix, known)
 	s.observeGit(err)
@@ -339,7 +404,7 @@ func (s *store) read(ctx context.Context) (*snapshot, error) {
 // install loads the snapshot of files at sha and makes it the latest if
 // no read that started later got there first. Loading happens outside the
 // lock, so reads of the latest snapshot do not wait for it.
-func (s *store) install(seq uint64, sha string, files map[string][]byte, unsafe map[string]string) *snapshot {
+func (s *Repo) install(seq uint64, sha string, files map[string][]byte, unsafe map[string]string) *Snapshot {
 	return s.installSnapshot(s.load(seq, sha, files, unsafe), nil)
 }
 
@@ -347,9 +412,9 @@ func (s *store) install(seq uint64, sha string, files map[string][]byte, unsafe 
 // commit existed, as the snapshot of commit sha: the files are the same,
 // so nothing is loaded again, and its build is kept unless the last good
 // versions of its broken folders changed meanwhile.
-func (s *store) installLoaded(seq uint64, sha string, pre *snapshot) *snapshot {
-	sn := &snapshot{seq: seq, sha: sha, files: pre.files, unsafe: pre.unsafe, ws: pre.ws,
-		dirs: pre.dirs, byName: pre.byName, errs: pre.errs, builds: pre.builds, layout: pre.layout}
+func (s *Repo) installLoaded(seq uint64, sha string, pre *Snapshot) *Snapshot {
+	sn := &Snapshot{seq: seq, SHA: sha, Files: pre.Files, unsafe: pre.unsafe, WS: pre.WS,
+		Dirs: pre.Dirs, ByName: pre.ByName, Errs: pre.Errs, builds: pre.builds, layout: pre.layout}
 	sn.touch(time.Now())
 	return s.installSnapshot(sn, pre)
 }
@@ -358,7 +423,7 @@ func (s *store) installLoaded(seq uint64, sha string, pre *snapshot) *snapshot {
 // started later got there first. With pre, sn keeps the build of pre
 // (whose files sn holds) if its broken folders have the same last good
 // versions.
-func (s *store) installSnapshot(sn *snapshot, pre *snapshot) *snapshot {
+func (s *Repo) installSnapshot(sn *Snapshot, pre *Snapshot) *Snapshot {
 	seq := sn.seq
 	s.recoverGood(sn)
 	s.mu.Lock()
@@ -368,10 +433,10 @@ func (s *store) installSnapshot(sn *snapshot, pre *snapshot) *snapshot {
 		s.latest = sn
 	}
 	s.keepGood(sn)
-	if sn.commits == nil {
-		sn.commits = s.commitsOf(sn)
+	if sn.Commits == nil {
+		sn.Commits = s.commitsOf(sn)
 	}
-	if pre != nil && pre.resultDone && maps.Equal(sn.lastGood, pre.lastGood) {
+	if pre != nil && pre.resultDone && maps.Equal(sn.LastGood, pre.LastGood) {
 		// Nobody else has sn yet: the lock is held since it became the latest.
 		sn.resultOnce.Do(func() { sn.result, sn.resultErr, sn.resultDone = pre.result, pre.resultErr, true })
 	}
@@ -381,33 +446,33 @@ func (s *store) installSnapshot(sn *snapshot, pre *snapshot) *snapshot {
 // keepGood records the valid apps of sn as their folders' last good
 // versions, forgets folders that are gone, and gives sn the last good
 // versions of its broken folders. Called with mu held.
-func (s *store) keepGood(sn *snapshot) {
-	for dir, e := range sn.dirs {
-		if e.valid() {
-			s.lastGood[dir] = e
+func (s *Repo) keepGood(sn *Snapshot) {
+	for dir, e := range sn.Dirs {
+		if e.Valid() {
+			s.good[dir] = e
 		}
 	}
 	if sn == s.latest {
-		for dir := range s.lastGood {
-			if _, ok := sn.dirs[dir]; !ok {
-				delete(s.lastGood, dir)
+		for dir := range s.good {
+			if _, ok := sn.Dirs[dir]; !ok {
+				delete(s.good, dir)
 			}
 		}
 	}
-	sn.lastGood = map[string]*appEntry{}
-	for dir := range sn.errs {
-		if g, ok := s.lastGood[dir]; ok && dir != "" {
-			sn.lastGood[dir] = g
+	sn.LastGood = map[string]*Entry{}
+	for dir := range sn.Errs {
+		if g, ok := s.good[dir]; ok && dir != "" {
+			sn.LastGood[dir] = g
 		}
 	}
-	if s.health != nil && sn == s.latest {
+	if s.setBroken != nil && sn == s.latest {
 		broken := map[string]string{}
-		for dir, d := range sn.errs {
+		for dir, d := range sn.Errs {
 			if dir != "" && len(d) > 0 {
 				broken[dir] = d[0].String()
 			}
 		}
-		s.health.setBroken(broken)
+		s.setBroken(broken)
 	}
 }
 
@@ -420,15 +485,15 @@ const goodDepth = 256
 // in ml-model's history that loads and generates in sn's workspace, and
 // keeps it as the folder's last good version. Each broken content is
 // looked for once. Called before sn is published.
-func (s *store) recoverGood(sn *snapshot) {
-	if sn.ws == nil || sn.sha == "" {
+func (s *Repo) recoverGood(sn *Snapshot) {
+	if sn.WS == nil || sn.SHA == "" {
 		return
 	}
 	versions := map[string][]gitops.FolderVersion{}
-	for _, dir := range sn.broken() {
+	for _, dir := range sn.Broken() {
 		s.mu.Lock()
-		_, known := s.lastGood[dir]
-		hash := sn.dirs[dir].hash
+		_, known := s.good[dir]
+		hash := sn.Dirs[dir].hash
 		searched := s.searched[dir] == hash
 		s.searched[dir] = hash
 		s.mu.Unlock()
@@ -458,7 +523,7 @@ func (s *store) recoverGood(sn *snapshot) {
 // tryVersions keeps the newest of versions of the folder dir that loads
 // and generates in sn's workspace, with the other broken folders at their
 // last good versions, and reports whether one did.
-func (s *store) tryVersions(sn *snapshot, dir string, versions []gitops.FolderVersion) bool {
+func (s *Repo) tryVersions(sn *Snapshot, dir string, versions []gitops.FolderVersion) bool {
 	replace := func(files map[string][]byte, d string, with map[string][]byte) {
 		folder := path.Join(layout.AppsDir, d)
 		for p := range files {
@@ -470,11 +535,11 @@ func (s *store) tryVersions(sn *snapshot, dir string, versions []gitops.FolderVe
 			files[path.Join(folder, name)] = b
 		}
 	}
-	base := maps.Clone(sn.files)
+	base := maps.Clone(sn.Files)
 	s.mu.Lock()
-	for _, other := range sn.broken() {
-		if g, ok := s.lastGood[other]; ok && other != dir {
-			replace(base, other, g.files)
+	for _, other := range sn.Broken() {
+		if g, ok := s.good[other]; ok && other != dir {
+			replace(base, other, g.Files)
 		}
 	}
 	s.mu.Unlock()
@@ -487,10 +552,10 @@ func (s *store) tryVersions(sn *snapshot, dir string, versions []gitops.FolderVe
 		}
 		replace(files, dir, with)
 		_, entries, errs := s.loadFolders(files)
-		if e := entries[dir]; e != nil && e.valid() && len(errs) == 0 {
+		if e := entries[dir]; e != nil && e.Valid() && len(errs) == 0 {
 			s.mu.Lock()
-			if _, ok := s.lastGood[dir]; !ok {
-				s.lastGood[dir] = e
+			if _, ok := s.good[dir]; !ok {
+				s.good[dir] = e
 			}
 			s.mu.Unlock()
 			return true
@@ -501,12 +566,12 @@ func (s *store) tryVersions(sn *snapshot, dir string, versions []gitops.FolderVe
 
 // observe records the commit at which each app's content first appeared.
 // Called with mu held.
-func (s *store) observe(sn *snapshot) {
+func (s *Repo) observe(sn *Snapshot) {
 	names := map[string]bool{}
-	for name, e := range sn.byName {
+	for name, e := range sn.ByName {
 		names[name] = true
 		if s.seen[name].hash != e.hash {
-			s.seen[name] = seenApp{hash: e.hash, commit: sn.sha}
+			s.seen[name] = seenApp{hash: e.hash, commit: sn.SHA}
 		}
 	}
 	for name := range s.seen {
@@ -514,25 +579,25 @@ func (s *store) observe(sn *snapshot) {
 			delete(s.seen, name)
 		}
 	}
-	sn.commits = s.commitsOf(sn)
+	sn.Commits = s.commitsOf(sn)
 }
 
-func (s *store) commitsOf(sn *snapshot) map[string]string {
-	out := make(map[string]string, len(sn.byName))
-	for name, e := range sn.byName {
+func (s *Repo) commitsOf(sn *Snapshot) map[string]string {
+	out := make(map[string]string, len(sn.ByName))
+	for name, e := range sn.ByName {
 		if seen, ok := s.seen[name]; ok && seen.hash == e.hash {
 			out[name] = seen.commit
 		} else {
-			out[name] = sn.sha
+			out[name] = sn.SHA
 		}
 	}
 	return out
 }
 
 // load loads and generates every app of files, through the caches.
-func (s *store) load(seq uint64, sha string, files map[string][]byte, unsafe map[string]string) *snapshot {
-	sn := &snapshot{seq: seq, sha: sha, files: files, unsafe: unsafe,
-		dirs: map[string]*appEntry{}, byName: map[string]*appEntry{}, errs: map[string]diag.List{}, builds: s.built, layout: s.layout}
+func (s *Repo) load(seq uint64, sha string, files map[string][]byte, unsafe map[string]string) *Snapshot {
+	sn := &Snapshot{seq: seq, SHA: sha, Files: files, unsafe: unsafe,
+		Dirs: map[string]*Entry{}, ByName: map[string]*Entry{}, Errs: map[string]diag.List{}, builds: s.built, layout: s.layout}
 	sn.touch(time.Now())
 	ws, entries, base := s.loadFolders(files)
 	// A symlink or submodule in git breaks the folder that holds it, as
@@ -544,27 +609,27 @@ func (s *store) load(seq uint64, sha string, files map[string][]byte, unsafe map
 		if dir := dirOf(p); dir != "" {
 			e := entries[dir]
 			if e == nil {
-				e = &appEntry{dir: dir, files: map[string][]byte{}}
+				e = &Entry{Dir: dir, Files: map[string][]byte{}}
 				entries[dir] = e
 			}
-			e.diags = append(e.diags, d...)
-			e.app, e.built = nil, nil
+			e.Diags = append(e.Diags, d...)
+			e.App, e.Built = nil, nil
 		} else if strings.HasPrefix(p, layout.PlatformName+".") || strings.HasPrefix(p, layout.OverlaysDir+"/") {
 			base = append(base, d...)
 		}
 	}
-	sn.ws = ws
+	sn.WS = ws
 	if len(base) > 0 {
-		sn.errs[""] = base
+		sn.Errs[""] = base
 	}
-	sn.dirs = entries
+	sn.Dirs = entries
 	for _, dir := range slices.Sorted(maps.Keys(entries)) {
 		e := entries[dir]
 		switch {
-		case len(e.diags) > 0:
-			sn.errs[dir] = e.diags
-		case e.valid():
-			sn.byName[e.app.Name] = e
+		case len(e.Diags) > 0:
+			sn.Errs[dir] = e.Diags
+		case e.Valid():
+			sn.ByName[e.App.Name] = e
 		}
 	}
 	return sn
@@ -574,10 +639,10 @@ func (s *store) load(seq uint64, sha string, files map[string][]byte, unsafe map
 // with build.BuildApp, through the caches. It sorts the findings by app
 // folder; those about no folder come back on their own. ws is nil when
 // the platform or the environments do not load.
-func (s *store) loadFolders(files map[string][]byte) (*spec.Workspace, map[string]*appEntry, diag.List) {
-	entries := map[string]*appEntry{}
+func (s *Repo) loadFolders(files map[string][]byte) (*spec.Workspace, map[string]*Entry, diag.List) {
+	entries := map[string]*Entry{}
 	for dir, f := range appFolders(files) {
-		entries[dir] = &appEntry{dir: dir, hash: contentHash(f), files: f}
+		entries[dir] = &Entry{Dir: dir, hash: contentHash(f), Files: f}
 	}
 	var base diag.List
 	ws, err := workspace.Load(newIndexFS(files), "", workspace.Options{Cache: s.loaded, Guard: s.eval})
@@ -588,7 +653,7 @@ func (s *store) loadFolders(files map[string][]byte) (*spec.Workspace, map[strin
 		}
 		for _, x := range d {
 			if e := entries[dirOf(x.Pos.File)]; e != nil {
-				e.diags = append(e.diags, x)
+				e.Diags = append(e.Diags, x)
 			} else {
 				base = append(base, x)
 			}
@@ -600,21 +665,21 @@ func (s *store) loadFolders(files map[string][]byte) (*spec.Workspace, map[strin
 		}
 		return nil, entries, base
 	}
-	if err := publish.OverrideURLs(ws.Platform, s.platformURLs(ws.Platform)); err != nil {
+	if err := publish.OverrideURLs(ws.Platform, s.PlatformURLs(ws.Platform)); err != nil {
 		base.Add(positionless, "", "%v", err)
 		return nil, entries, base
 	}
 	// The apps not in the build cache (those a batch changed) are built in
 	// parallel.
-	var todo []*appEntry
+	var todo []*Entry
 	for _, a := range ws.Apps {
 		e := entries[a.Dir]
-		if e == nil || len(e.diags) > 0 {
+		if e == nil || len(e.Diags) > 0 {
 			continue
 		}
-		e.app = a
+		e.App = a
 		if b, ok := s.built.Get(a.Digest); ok {
-			e.built = b
+			e.Built = b
 			continue
 		}
 		todo = append(todo, e)
@@ -632,21 +697,21 @@ func (s *store) loadFolders(files map[string][]byte) (*spec.Workspace, map[strin
 			// one after another (the writer answers the batch with 500).
 			defer func() {
 				if r := recover(); r != nil {
-					panicked.CompareAndSwap(nil, fmt.Sprintf("build app %s: %v\n%s", e.dir, r, debug.Stack()))
+					panicked.CompareAndSwap(nil, fmt.Sprintf("build app %s: %v\n%s", e.Dir, r, debug.Stack()))
 				}
 			}()
-			a := e.app
+			a := e.App
 			b, err := build.BuildApp(ws.Platform, a)
 			if err != nil {
 				d, ok := err.(diag.List)
 				if !ok {
 					d.Add(diagPos(a.Dir), "", "%v", err)
 				}
-				e.diags = d
+				e.Diags = d
 				return
 			}
 			s.built.Put(a.Digest, b)
-			e.built = b
+			e.Built = b
 		}()
 	}
 	wg.Wait()
@@ -665,17 +730,17 @@ func diagPos(dir string) (p provenance.Pos) {
 	return p
 }
 
-// withChanges loads and generates the workspace of sn with the app
+// WithChanges loads and generates the workspace of sn with the app
 // folders in changes replaced (dir → app.json, nil to delete the folder),
 // through the caches, as a snapshot of no commit yet.
-func (s *store) withChanges(sn *snapshot, changes map[string][]byte) *snapshot {
-	return s.load(0, "", withChanges(sn.files, changes), unsafeOutside(sn.unsafe, changes))
+func (s *Repo) WithChanges(sn *Snapshot, changes map[string][]byte) *Snapshot {
+	return s.load(0, "", withChanges(sn.Files, changes), unsafeOutside(sn.unsafe, changes))
 }
 
-// check loads and generates candidate app folders (dir → spec files) in
+// Check loads and generates candidate app folders (dir → spec files) in
 // sn's workspace, through the caches, and returns their entries.
-func (s *store) check(sn *snapshot, folders map[string]map[string][]byte) map[string]*appEntry {
-	files := maps.Clone(sn.files)
+func (s *Repo) Check(sn *Snapshot, folders map[string]map[string][]byte) map[string]*Entry {
+	files := maps.Clone(sn.Files)
 	for dir, f := range folders {
 		prefix := path.Join(layout.AppsDir, dir) + "/"
 		for p := range files {
@@ -688,28 +753,28 @@ func (s *store) check(sn *snapshot, folders map[string]map[string][]byte) map[st
 		}
 	}
 	_, entries, base := s.loadFolders(files)
-	out := map[string]*appEntry{}
+	out := map[string]*Entry{}
 	for dir := range folders {
 		e := entries[dir]
 		if len(base) > 0 {
-			e.diags = append(e.diags, base...)
+			e.Diags = append(e.Diags, base...)
 		}
 		out[dir] = e
 	}
 	return out
 }
 
-// commit writes the app folders in changes (dir → app.json, nil to delete
+// Commit writes the app folders in changes (dir → app.json, nil to delete
 // the folder) onto sn as a compare-and-swap: it fails with gitops.ErrStale
 // when the branch is no longer at sn, so that a change computed from sn
 // never undoes a change made since. It returns the new commit's snapshot.
 //
 // checked, when not nil, is the workspace of the commit, loaded and built
 // when the batch was checked; it becomes the new commit's snapshot.
-func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]byte, message string, trailers []gitops.Trailer, checked *snapshot) (*snapshot, error) {
+func (s *Repo) Commit(ctx context.Context, sn *Snapshot, changes map[string][]byte, message string, trailers []gitops.Trailer, checked *Snapshot) (*Snapshot, error) {
 	files := map[string][]byte{}
 	var managed []string
-	next := maps.Clone(sn.files)
+	next := maps.Clone(sn.Files)
 	for _, dir := range slices.Sorted(maps.Keys(changes)) {
 		folder := path.Join(layout.AppsDir, dir)
 		managed = append(managed, s.repoPath(folder))
@@ -723,7 +788,7 @@ func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]b
 			next[path.Join(folder, specFile)] = b
 		}
 	}
-	expect := sn.sha
+	expect := sn.SHA
 	if expect == "" {
 		expect = gitops.NoTip
 	}
@@ -741,7 +806,7 @@ func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]b
 	if err != nil {
 		return nil, err
 	}
-	s.committed(sn.sha, res.Commit, trailers)
+	s.history.committed(sn.SHA, res.Commit, trailers)
 	s.mu.Lock()
 	s.seq++
 	seq := s.seq
@@ -752,10 +817,10 @@ func (s *store) commit(ctx context.Context, sn *snapshot, changes map[string][]b
 	return s.install(seq, res.Commit, next, unsafeOutside(sn.unsafe, changes)), nil
 }
 
-// observeGit tells health how a git operation on ml-model went.
-func (s *store) observeGit(err error) {
-	if s.health != nil {
-		s.health.observe(layout.RepoMLModel, err)
+// observeGit tells Config.Observe how a git operation on ml-model went.
+func (s *Repo) observeGit(err error) {
+	if s.onGit != nil {
+		s.onGit(layout.RepoMLModel, err)
 	}
 }
 
@@ -787,7 +852,7 @@ func appFolders(files map[string][]byte) map[string]map[string][]byte {
 		if out[dir] == nil {
 			out[dir] = map[string][]byte{}
 		}
-		if strings.Contains(name, "/") || strings.HasPrefix(name, ".") || !specExts[path.Ext(name)] {
+		if strings.Contains(name, "/") || strings.HasPrefix(name, ".") || !layout.IsSpecFile(name) {
 			continue
 		}
 		out[dir][name] = b
@@ -805,14 +870,6 @@ func dirOf(file string) string {
 	return dir
 }
 
-func mapFS(files map[string][]byte) fstest.MapFS {
-	fsys := fstest.MapFS{}
-	for p, b := range files {
-		fsys[p] = &fstest.MapFile{Data: b}
-	}
-	return fsys
-}
-
 // contentHash identifies a set of files by their names and contents.
 func contentHash(files map[string][]byte) string {
 	h := sha256.New()
@@ -823,10 +880,10 @@ func contentHash(files map[string][]byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// platformURLs returns the URL overrides for the repos p names: the ones
+// PlatformURLs returns the URL overrides for the repos p names: the ones
 // publish.Publish takes (the ml-model override may name a repo the
 // platform does not list).
-func (s *store) platformURLs(p *spec.Platform) map[string]string {
+func (s *Repo) PlatformURLs(p *spec.Platform) map[string]string {
 	out := map[string]string{}
 	for name, u := range s.urls {
 		if _, ok := p.Repos[name]; ok {
@@ -836,8 +893,8 @@ func (s *store) platformURLs(p *spec.Platform) map[string]string {
 	return out
 }
 
-// latestSnapshot returns the newest snapshot, or nil before the first read.
-func (s *store) latestSnapshot() *snapshot {
+// Latest returns the newest snapshot, or nil before the first read.
+func (s *Repo) Latest() *Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.latest
@@ -846,7 +903,7 @@ func (s *store) latestSnapshot() *snapshot {
 // readTree reads the tree under prefix at the tip of ml-model, through the
 // in-memory repo when there is one; at the tip known it reads nothing and
 // returns nil files.
-func (s *store) readTree(ctx context.Context, prefix, known string) (map[string][]byte, string, map[string]string, error) {
+func (s *Repo) readTree(ctx context.Context, prefix, known string) (map[string][]byte, string, map[string]string, error) {
 	if s.repo != nil {
 		return s.repo.ReadTreeSkipping(ctx, prefix, known)
 	}
@@ -854,7 +911,7 @@ func (s *store) readTree(ctx context.Context, prefix, known string) (map[string]
 }
 
 // publish commits to ml-model, through the in-memory repo when there is one.
-func (s *store) publish(ctx context.Context, req gitops.Request) (gitops.Result, error) {
+func (s *Repo) publish(ctx context.Context, req gitops.Request) (gitops.Result, error) {
 	if s.repo != nil {
 		return s.repo.Publish(ctx, req)
 	}
@@ -863,11 +920,11 @@ func (s *store) publish(ctx context.Context, req gitops.Request) (gitops.Result,
 
 // refreshed returns the latest snapshot, read again at sha just now: if
 // it is still at sha, a copy that is as fresh as a new read.
-func (s *store) refreshed(seq uint64, sha string) *snapshot {
+func (s *Repo) refreshed(seq uint64, sha string) *Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sn := s.latest
-	if sn.sha != sha {
+	if sn.SHA != sha {
 		return sn
 	}
 	sn.touch(time.Now())
@@ -875,4 +932,44 @@ func (s *store) refreshed(seq uint64, sha string) *snapshot {
 		sn.seq = seq
 	}
 	return sn
+}
+
+// Doc returns the document of app name in sn: its app.json for an
+// API-managed app, a read-only stand-in for a hand-written one, or a doc
+// without data when there is no such app.
+func (sn *Snapshot) Doc(name string) (*specops.Doc, error) {
+	e := sn.EntryByName(name)
+	if e == nil {
+		return &specops.Doc{Name: name, Managed: true}, nil
+	}
+	if !e.Managed() {
+		team := ""
+		if e.App != nil {
+			team = e.App.Team
+		}
+		return &specops.Doc{Name: name, Data: map[string]any{"name": name, "team": team}, Managed: false}, nil
+	}
+	data, err := specops.DecodeJSON(sn.Files[path.Join(layout.AppsDir, e.Dir, specFile)])
+	if err != nil {
+		return nil, err
+	}
+	return &specops.Doc{Name: name, Data: data, Managed: true}, nil
+}
+
+// withChanges returns files with the app folders of changes replaced by
+// their new app.json (a nil one deletes the folder).
+func withChanges(files map[string][]byte, changes map[string][]byte) map[string][]byte {
+	out := maps.Clone(files)
+	for dir, b := range changes {
+		prefix := path.Join(layout.AppsDir, dir) + "/"
+		for f := range out {
+			if strings.HasPrefix(f, prefix) {
+				delete(out, f)
+			}
+		}
+		if b != nil {
+			out[prefix+specFile] = b
+		}
+	}
+	return out
 }

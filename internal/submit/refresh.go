@@ -1,4 +1,4 @@
-package api
+package submit
 
 import (
 	"bytes"
@@ -24,25 +24,25 @@ const refreshTimeout = 15 * time.Second
 // notifyArgoCD tells Argo CD what a publish pushed, as argocd.refresh of
 // platform.cue says, in the background: it is best effort, a failure is
 // a logged warning, and Argo CD's poll catches up.
-func (s *Server) notifyArgoCD(p *spec.Platform, res *build.Result, results []publish.Result) {
+func (w *Writer) notifyArgoCD(p *spec.Platform, res *build.Result, results []publish.Result) {
 	rc := p.ArgoCD.Refresh
 	pushes := refresh.Pushes(p, results)
 	if rc == nil || len(pushes) == 0 {
 		return
 	}
-	n := &refresh.Notifier{Config: rc, Namespace: p.ArgoCD.Namespace, Applications: s.refreshApps.of(res.ArgoCD), Getenv: os.Getenv}
-	if s.cfg.Status != nil {
-		n.Cluster = s.cfg.Status.ArgoCD
+	n := &refresh.Notifier{Config: rc, Namespace: p.ArgoCD.Namespace, Applications: w.refreshApps.of(res.ArgoCD), Getenv: os.Getenv}
+	if w.cfg.ArgoCD != nil {
+		n.Cluster = w.cfg.ArgoCD
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
 		defer cancel()
 		refreshed, warnings := n.Notify(ctx, pushes)
-		for _, w := range warnings {
-			s.log.Warn(w)
+		for _, msg := range warnings {
+			w.cfg.Log.Warn(msg)
 		}
 		if len(refreshed) > 0 {
-			s.log.Info("refreshed Argo CD Applications", "applications", refreshed)
+			w.cfg.Log.Info("refreshed Argo CD Applications", "applications", refreshed)
 		}
 	}()
 }

@@ -1,4 +1,9 @@
-package api
+// Package submit changes ml-model for the API server: one writer commits
+// queued changes in batches (plan, quotas, Idempotency-Key replays,
+// compare-and-swap commits) and publishes the config, and a dry run plans
+// a change without committing it. The server passes its dependencies in
+// (Config); submit knows nothing of HTTP routes.
+package submit
 
 import (
 	"context"
@@ -11,19 +16,22 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/dmls-project/dmls/generators"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/dynamic"
+
 	"github.com/dmls-project/dmls/generators/catalog"
 	"github.com/dmls-project/dmls/internal/apiclient"
-	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/layout"
+	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/publish"
 	"github.com/dmls-project/dmls/internal/rules"
-	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/specops"
+	"github.com/dmls-project/dmls/internal/specrepo"
 )
 
 // maxCommitAttempts bounds how often a batch is re-applied after other
@@ -33,66 +41,168 @@ const maxCommitAttempts = 10
 // batchTimeout bounds the git work of one batch.
 const batchTimeout = 5 * time.Minute
 
-// job is one change waiting for the writer.
-type job struct {
-	id    string
-	actor string
-	team  string
-	op    specops.Operation
-	// idemKey and idemFP are the job's Idempotency-Key (see keyHash) and
-	// request fingerprint, or "".
-	idemKey, idemFP string
+// Job is one change waiting for the writer.
+type Job struct {
+	ID    string
+	Actor string
+	Team  string
+	Op    specops.Operation
+	// IdemKey and IdemFP are the job's Idempotency-Key (a
+	// specrepo.KeyHash) and request fingerprint, or "".
+	IdemKey, IdemFP string
 	// done receives the outcome exactly once; it is buffered, so the
 	// writer never waits for the handler.
-	done chan *outcome
+	done chan *Outcome
 }
 
-// outcome is what became of a job.
-type outcome struct {
-	err    *apiError
-	result *apiclient.Result
-	// replayed: the change was committed before, by this server before a
-	// restart or by another replica, and result is that first answer.
-	replayed bool
+// Outcome is what became of a job.
+type Outcome struct {
+	Err    *Error
+	Result *apiclient.Result
+	// Replayed: the change was committed before, by this server before a
+	// restart or by another replica, and Result is that first answer.
+	Replayed bool
 }
 
-// writer is the single goroutine that changes ml-model. It drains the
+// Metrics are the writer's Prometheus metrics.
+type Metrics struct {
+	// Commits counts commits by repo and result: committed, unchanged
+	// or failed.
+	Commits *prometheus.CounterVec
+	// Races counts batches re-applied because another writer changed
+	// ml-model first.
+	Races prometheus.Counter
+	// QueueDepth is the changes waiting, BatchSize the changes per batch.
+	QueueDepth prometheus.Gauge
+	BatchSize  prometheus.Histogram
+}
+
+// Config is what the writer needs from the server that runs it: values and
+// functions given at construction, so that it holds no pointer back.
+type Config struct {
+	// Repo is ml-model; it keeps the config repos too.
+	Repo *specrepo.Repo
+	// QueueSize bounds the changes waiting (Enqueue refuses beyond), and
+	// MaxBatch the changes in one group commit.
+	QueueSize, MaxBatch int
+	// ReconcileInterval is how often an idle writer checks that the
+	// config repos hold what ml-model's tip generates.
+	ReconcileInterval time.Duration
+	// IdempotencyTTL is how far back ml-model's history is searched for
+	// an Idempotency-Key.
+	IdempotencyTTL time.Duration
+	// Auth and Author are the config repos' credentials and the commits'
+	// author.
+	Auth   gitops.Auth
+	Author gitops.Signature
+	Log    *slog.Logger
+	// ArgoCD reaches Argo CD's cluster, for argocd.refresh.annotation;
+	// nil makes the annotation a warning.
+	ArgoCD  dynamic.Interface
+	Metrics Metrics
+	// CheckTeams checks, at startup, that the platform holds the teams of
+	// the server's tokens; an error stops the writer and goes to Fatal.
+	CheckTeams func(teams []string) error
+	Fatal      func(error)
+	// Ready is called once the workspace was read at startup.
+	Ready func()
+	// Observe learns how each git operation on a config repo went (nil:
+	// it worked).
+	Observe func(repo string, err error)
+	// View sets the views of the app e of sn on res (TrainingJob,
+	// ModelService), as section asks: "training", "serving" or "" for
+	// both.
+	View func(sn *specrepo.Snapshot, e *specrepo.Entry, section string, res *apiclient.Result)
+	// BeforeBatch, when set, runs before each batch (a test seam).
+	BeforeBatch func(jobs int)
+}
+
+// Writer is the single goroutine that changes ml-model. It drains the
 // queue in batches of up to MaxBatch jobs, applies them in order to one
 // in-memory workspace, makes one ml-model commit and one config publish
 // per batch, and answers each job on its own.
-type writer struct {
-	s     *Server
-	queue chan *job
+type Writer struct {
+	cfg   Config
+	repo  *specrepo.Repo
+	queue chan *Job
 	stop  chan struct{}
 	done  chan struct{}
+	start sync.Once
+	halt  sync.Once
 
 	// configSource is the ml-model commit the config repos were last
-	// published from by this server.
+	// published from by this writer.
 	configSource string
-	// history is ml-model's history, for the catalog's last changes;
-	// fetched on first use and updated before each publish.
-	history *gitops.CommitGraph
 	// lastBatch is the size of the last batch.
 	lastBatch int
 	// pages keeps the catalog's app pages between publishes.
 	pages *catalog.Memo
+	// refreshApps reads the Applications to refresh from the Argo CD tree.
+	refreshApps refreshApps
+}
+
+// New returns a writer that is not running yet (Start).
+func New(cfg Config) *Writer {
+	return &Writer{cfg: cfg, repo: cfg.Repo, queue: make(chan *Job, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{}),
+		pages: catalog.NewMemo(specrepo.CacheApps)}
+}
+
+// Start runs the writer in a goroutine of its own: it reads the
+// workspace, publishes the config if it is behind, calls Config.Ready,
+// and then commits changes.
+func (w *Writer) Start() { w.start.Do(func() { go w.run() }) }
+
+// Shutdown stops the writer once it has finished every queued job (all
+// of them get their answers), and waits for that or for ctx.
+func (w *Writer) Shutdown(ctx context.Context) error {
+	w.start.Do(func() { close(w.done) }) // never started: nothing to finish
+	w.halt.Do(func() { close(w.stop) })
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Enqueue hands j to the writer and returns where its outcome will come,
+// once; false when the queue is full.
+func (w *Writer) Enqueue(j *Job) (<-chan *Outcome, bool) {
+	j.done = make(chan *Outcome, 1)
+	select {
+	case w.queue <- j:
+	default:
+		return nil, false
+	}
+	w.cfg.Metrics.QueueDepth.Set(float64(len(w.queue)))
+	return j.done, true
+}
+
+// QueueLen is how many jobs wait.
+func (w *Writer) QueueLen() int { return len(w.queue) }
+
+// observe tells Config.Observe how a git operation went.
+func (w *Writer) observe(repo string, err error) {
+	if w.cfg.Observe != nil {
+		w.cfg.Observe(repo, err)
+	}
 }
 
 // linger bounds how long a batch waits for the clients of the last one.
 const linger = 5 * time.Millisecond
 
-func (w *writer) log() *slog.Logger { return w.s.log }
+func (w *Writer) log() *slog.Logger { return w.cfg.Log }
 
 // run is the writer's loop. It reads ml-model until it succeeds, then
 // serves batches; when idle it reconciles the config repos every
 // ReconcileInterval. After stop it finishes every queued job and returns.
-func (w *writer) run() {
+func (w *Writer) run() {
 	defer close(w.done)
 	if !w.startup() {
 		w.drain()
 		return
 	}
-	tick := time.NewTicker(w.s.cfg.ReconcileInterval)
+	tick := time.NewTicker(w.cfg.ReconcileInterval)
 	defer tick.Stop()
 	for {
 		select {
@@ -120,7 +230,7 @@ func (w *writer) run() {
 }
 
 // drain finishes the jobs left in the queue.
-func (w *writer) drain() {
+func (w *Writer) drain() {
 	for {
 		select {
 		case j := <-w.queue:
@@ -134,23 +244,23 @@ func (w *writer) drain() {
 // startup reads ml-model until it succeeds (or stop), publishes the
 // config if it is behind (a failure is logged and retried later), and
 // marks the server ready.
-func (w *writer) startup() bool {
+func (w *Writer) startup() bool {
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-		sn, err := w.s.store.read(ctx)
+		sn, err := w.repo.Read(ctx)
 		cancel()
-		if err == nil && sn.platform() != nil {
-			teams := slices.Sorted(maps.Keys(sn.platform().Teams))
-			if err := w.s.cfg.Tokens.CheckTeams(teams); err != nil {
+		if err == nil && sn.Platform() != nil {
+			teams := slices.Sorted(maps.Keys(sn.Platform().Teams))
+			if err := w.cfg.CheckTeams(teams); err != nil {
 				w.log().Error("refusing to start", "error", err)
-				w.s.fatal <- err
+				w.cfg.Fatal(err)
 				return false
 			}
 		}
 		if err == nil {
-			w.log().Info("workspace read", "commit", sn.sha, "apps", len(sn.byName))
+			w.log().Info("workspace read", "commit", sn.SHA, "apps", len(sn.ByName))
 			w.ensureConfig(sn)
-			w.s.ready.Store(true)
+			w.cfg.Ready()
 			return true
 		}
 		w.log().Error("cannot read the workspace; retrying", "error", err)
@@ -167,7 +277,7 @@ func (w *writer) startup() bool {
 // reconcile publishes the config from the tip of ml-model if another
 // writer moved it since this server last published: of several replicas,
 // the one that publishes last then publishes the newest specs.
-func (w *writer) reconcile() {
+func (w *Writer) reconcile() {
 	defer func() {
 		if r := recover(); r != nil {
 			w.log().Error("panic in reconcile", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
@@ -175,7 +285,7 @@ func (w *writer) reconcile() {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	sn, err := w.s.store.read(ctx)
+	sn, err := w.repo.Read(ctx)
 	if err != nil {
 		w.log().Error("reconcile: cannot read the workspace", "error", err)
 		return
@@ -185,8 +295,8 @@ func (w *writer) reconcile() {
 
 // ensureConfig publishes the config repos from sn unless this server
 // already did.
-func (w *writer) ensureConfig(sn *snapshot) (commits []apiclient.Commit, warning string) {
-	if sn.sha == w.configSource {
+func (w *Writer) ensureConfig(sn *specrepo.Snapshot) (commits []apiclient.Commit, warning string) {
+	if sn.SHA == w.configSource {
 		return nil, ""
 	}
 	return w.publishConfig(sn)
@@ -199,65 +309,55 @@ func (w *writer) ensureConfig(sn *snapshot) (commits []apiclient.Commit, warning
 // k8s-config and kubeflow-config are pushed at once, while the model
 // catalog is made; the docs repo follows when they are in (the catalog
 // describes what they deploy).
-func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warning string) {
+func (w *Writer) publishConfig(sn *specrepo.Snapshot) (commits []apiclient.Commit, warning string) {
 	defer func() {
 		if r := recover(); r != nil {
-			w.log().Error("panic while publishing the config", "commit", sn.sha, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			w.log().Error("panic while publishing the config", "commit", sn.SHA, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			warning = "config not published: internal error; it will be retried"
 		}
 	}()
-	res, ws, err := sn.build()
+	res, ws, err := sn.Build()
 	if err != nil {
-		w.log().Error("config not published: the workspace has errors", "commit", sn.sha, "error", firstLine(err.Error()))
+		w.log().Error("config not published: the workspace has errors", "commit", sn.SHA, "error", firstLine(err.Error()))
 		return nil, "config not published: the workspace in ml-model has errors: " + firstLine(err.Error())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	p := ws.Platform
 	opts := publish.Options{
-		URLs:         w.s.store.platformURLs(p),
-		Auth:         w.s.cfg.Auth,
-		Author:       w.s.cfg.Author,
-		SourceCommit: sn.sha,
+		URLs:         w.repo.PlatformURLs(p),
+		Auth:         w.cfg.Auth,
+		Author:       w.cfg.Author,
+		SourceCommit: sn.SHA,
 		// Submissions change apps, which live in k8s-config, and may
 		// change the Knative config-features in kubeflow-config (they
 		// follow the generated services); the infra repo follows only
 		// platform.cue and dmls publish.
 		Repos:    []string{layout.RepoK8sConfig, layout.RepoKubeflowConfig},
-		Keep:     &w.s.store.repos,
+		Keep:     w.repo.ConfigRepos(),
 		Parallel: true,
 	}
 	// The model catalog in docs follows the apps; it is made while the
 	// other repos are pushed.
-	var cat generators.Tree
-	var catPanic any
-	made := make(chan struct{})
-	go func() {
-		defer close(made)
-		defer func() { catPanic = recover() }()
-		cat = w.catalog(ctx, p, res, sn)
-	}()
-	results, err := publish.Publish(ctx, p, res.Repos(p), opts)
-	<-made
-	if catPanic != nil {
-		w.log().Error("catalog not published: internal error", "commit", sn.sha, "panic", fmt.Sprint(catPanic))
-		cat = nil
-	}
-	if err == nil && cat != nil {
-		docs := generators.Tree{}
-		docs.Add(p.Repos[publish.RepoDocs].Path, cat)
-		opts.Repos = []string{publish.RepoDocs}
-		var more []publish.Result
-		more, err = publish.Publish(ctx, p, map[string]generators.Tree{publish.RepoDocs: docs}, opts)
-		results = append(results, more...)
-	}
+	results, err := publish.Release(ctx, p, res, publish.ReleaseOptions{
+		Options: opts,
+		History: func(ctx context.Context, use func(*gitops.CommitGraph)) bool { return w.history(ctx, sn, use) },
+		Prefix:  w.repo.Prefix(),
+		Pages:   w.pages,
+		Notify: func(results []publish.Result, err error) {
+			if err == nil {
+				w.notifyArgoCD(p, res, results)
+			}
+		},
+		Warn: w.log().Error,
+	})
 	for _, r := range results {
-		w.s.health.observe(r.Name, nil)
+		w.observe(r.Name, nil)
 		result := "unchanged"
 		if r.Changed {
 			result = "committed"
 		}
-		w.s.metrics.commits.WithLabelValues(r.Name, result).Inc()
+		w.cfg.Metrics.Commits.WithLabelValues(r.Name, result).Inc()
 		if r.Commit != "" {
 			commits = append(commits, apiclient.Commit{Repo: r.Name, SHA: r.Commit})
 		}
@@ -265,54 +365,43 @@ func (w *writer) publishConfig(sn *snapshot) (commits []apiclient.Commit, warnin
 	if err != nil {
 		var ge *gitops.Error
 		if errors.As(err, &ge) {
-			w.s.health.observe(ge.Repo, err)
+			w.observe(ge.Repo, err)
 		}
-		w.s.metrics.commits.WithLabelValues("config", "failed").Inc()
-		w.log().Error("config publish failed; it will be retried", "commit", sn.sha, "error", err)
+		w.cfg.Metrics.Commits.WithLabelValues("config", "failed").Inc()
+		w.log().Error("config publish failed; it will be retried", "commit", sn.SHA, "error", err)
 		return commits, "config publish failed and will be retried: " + err.Error()
 	}
-	w.configSource = sn.sha
-	w.s.notifyArgoCD(p, res, results)
+	w.configSource = sn.SHA
 	return commits, ""
 }
 
-// catalog is the model catalog for the docs repo from sn, made as dmls
-// publish makes it (publish.Catalog), with each app's last change in
-// ml-model's history up to sn; nil leaves the docs repo alone: without a
-// docs repo, and until the next publish when that history cannot be read.
-// Pages of apps whose digest and last change are the same as before come
-// from w.pages.
-func (w *writer) catalog(ctx context.Context, p *spec.Platform, res *build.Result, sn *snapshot) generators.Tree {
-	if _, ok := p.Repos[publish.RepoDocs]; !ok {
-		return nil
-	}
-	var err error
-	if w.history == nil {
-		w.history, err = gitops.ReadHistory(ctx, w.s.cfg.MLModel, w.s.cfg.Auth)
-	} else {
-		err = w.history.Update(ctx)
-	}
-	if err != nil {
-		w.history = nil
+// history calls use with ml-model's history up to sn, for the catalog's
+// last changes (publish.Release), and reports whether it could: when that
+// history cannot be read, the docs repo is left alone until the next
+// publish.
+func (w *Writer) history(ctx context.Context, sn *specrepo.Snapshot, use func(*gitops.CommitGraph)) bool {
+	h := w.repo.History()
+	found := false
+	err := h.Graph(ctx, h.MLModel(), sn.SHA, func(g *gitops.CommitGraph) {
+		if at := g.At(sn.SHA); at != nil {
+			use(at)
+			found = true
+		}
+	})
+	switch {
+	case err != nil:
 		w.log().Warn("catalog not published: cannot read the history of ml-model", "error", err)
-		return nil
+	case !found:
+		w.log().Warn("catalog not published: ml-model's history does not hold the commit", "commit", sn.SHA)
 	}
-	at := w.history.At(sn.sha)
-	if at == nil {
-		w.log().Warn("catalog not published: ml-model's history does not hold the commit", "commit", sn.sha)
-		return nil
-	}
-	// A copy: the build result belongs to the snapshot, which readers share.
-	withCatalog := *res
-	publish.CatalogMemo(p, &withCatalog, at, w.s.cfg.Prefix, w.pages)
-	return withCatalog.Catalog
+	return found
 }
 
 // batch collects up to MaxBatch queued jobs after first and processes them.
-func (w *writer) batch(first *job) {
-	jobs := []*job{first}
+func (w *Writer) batch(first *Job) {
+	jobs := []*Job{first}
 collect:
-	for len(jobs) < w.s.cfg.MaxBatch {
+	for len(jobs) < w.cfg.MaxBatch {
 		select {
 		case j := <-w.queue:
 			jobs = append(jobs, j)
@@ -323,7 +412,7 @@ collect:
 	// Clients answered together by the last batch come back together, a
 	// few milliseconds apart: wait briefly for as many as it had, so that
 	// they make one commit rather than two.
-	if want := min(w.lastBatch, w.s.cfg.MaxBatch); len(jobs) < want {
+	if want := min(w.lastBatch, w.cfg.MaxBatch); len(jobs) < want {
 		t := time.NewTimer(linger)
 	wait:
 		for len(jobs) < want {
@@ -337,9 +426,9 @@ collect:
 		t.Stop()
 	}
 	w.lastBatch = len(jobs)
-	w.s.metrics.queueDepth.Set(float64(len(w.queue)))
-	w.s.metrics.batchSize.Observe(float64(len(jobs)))
-	if h := w.s.hooks.beforeBatch; h != nil {
+	w.cfg.Metrics.QueueDepth.Set(float64(len(w.queue)))
+	w.cfg.Metrics.BatchSize.Observe(float64(len(jobs)))
+	if h := w.cfg.BeforeBatch; h != nil {
 		h(len(jobs))
 	}
 	// A panic must not take the server, and the queue, down: the jobs not
@@ -350,7 +439,7 @@ collect:
 			w.log().Error("panic in the writer", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			for _, j := range jobs {
 				select {
-				case j.done <- &outcome{err: errorf(http.StatusInternalServerError, "internal error while committing; the change may or may not be in git, request id %s", j.id)}:
+				case j.done <- &Outcome{Err: Errorf(http.StatusInternalServerError, "internal error while committing; the change may or may not be in git, request id %s", j.ID)}:
 				default:
 				}
 			}
@@ -363,16 +452,16 @@ collect:
 
 // process commits a batch, re-applying it from a fresh read whenever
 // another writer changed ml-model first, and answers every job.
-func (w *writer) process(ctx context.Context, jobs []*job) {
+func (w *Writer) process(ctx context.Context, jobs []*Job) {
 	for attempt := 1; ; attempt++ {
-		sn, err := w.s.store.read(ctx)
+		sn, err := w.repo.Read(ctx)
 		if err != nil {
-			w.failAll(jobs, nil, gitFailure("read ml-model", err))
+			w.failAll(jobs, nil, GitFailure("read ml-model", err))
 			return
 		}
-		if slices.ContainsFunc(jobs, func(j *job) bool { return j.idemKey != "" }) {
-			if err := w.s.store.catchUp(ctx, sn.sha, w.s.cfg.IdempotencyTTL); err != nil {
-				w.failAll(jobs, nil, gitFailure("read the history of ml-model", err))
+		if slices.ContainsFunc(jobs, func(j *Job) bool { return j.IdemKey != "" }) {
+			if err := w.repo.History().CatchUp(ctx, sn.SHA, w.cfg.IdempotencyTTL); err != nil {
+				w.failAll(jobs, nil, GitFailure("read the history of ml-model", err))
 				return
 			}
 		}
@@ -382,23 +471,23 @@ func (w *writer) process(ctx context.Context, jobs []*job) {
 			w.answer(jobs, p, sn, sn, nil, "")
 			return
 		}
-		next, err := w.s.store.commit(ctx, sn, p.changes, commitMessage(jobs, p), trailers(jobs, p), p.next)
+		next, err := w.repo.Commit(ctx, sn, p.changes, commitMessage(jobs, p), trailers(jobs, p), p.next)
 		if err != nil {
 			race := errors.Is(err, gitops.ErrStale) || errors.Is(err, gitops.ErrConflict)
 			if race && attempt < maxCommitAttempts {
-				w.s.metrics.races.Inc()
+				w.cfg.Metrics.Races.Inc()
 				w.log().Info("ml-model changed under the batch; re-applying it", "attempt", attempt, "jobs", len(jobs))
 				sleepJitter(attempt)
 				continue
 			}
-			w.s.metrics.commits.WithLabelValues(layout.RepoMLModel, "failed").Inc()
+			w.cfg.Metrics.Commits.WithLabelValues(layout.RepoMLModel, "failed").Inc()
 			w.log().Error("commit to ml-model failed", "error", err, "jobs", len(jobs))
-			w.failAll(jobs, p, gitFailure("commit to ml-model", err))
+			w.failAll(jobs, p, GitFailure("commit to ml-model", err))
 			return
 		}
-		w.s.metrics.commits.WithLabelValues(layout.RepoMLModel, "committed").Inc()
+		w.cfg.Metrics.Commits.WithLabelValues(layout.RepoMLModel, "committed").Inc()
 		cfg, warning := w.publishConfig(next)
-		w.answer(jobs, p, sn, next, append([]apiclient.Commit{{Repo: layout.RepoMLModel, SHA: next.sha}}, cfg...), warning)
+		w.answer(jobs, p, sn, next, append([]apiclient.Commit{{Repo: layout.RepoMLModel, SHA: next.SHA}}, cfg...), warning)
 		return
 	}
 }
@@ -408,45 +497,45 @@ func sleepJitter(attempt int) {
 	time.Sleep(d/2 + rand.N(d))
 }
 
-// gitFailure turns a git error into an answer: 503 when trying again may
+// GitFailure turns a git error into an answer: 503 when trying again may
 // help, 502 when the repo refused (credentials, hooks, a missing repo).
-func gitFailure(what string, err error) *apiError {
+func GitFailure(what string, err error) *Error {
 	switch {
 	case errors.Is(err, gitops.ErrAuth), errors.Is(err, gitops.ErrRejected), errors.Is(err, gitops.ErrNotFound),
 		errors.Is(err, gitops.ErrUnsafeTree), errors.Is(err, gitops.ErrInvalidPath):
-		return errorf(http.StatusBadGateway, "%s failed; nothing was committed: %v", what, err)
+		return Errorf(http.StatusBadGateway, "%s failed; nothing was committed: %v", what, err)
 	}
-	return unavailable(5, "%s failed; nothing was committed, try again: %v", what, err)
+	return Unavailable(5, "%s failed; nothing was committed, try again: %v", what, err)
 }
 
 // failAll answers every job that the plan accepted (or every job, without
 // a plan) with err, and the others with their own outcome.
-func (w *writer) failAll(jobs []*job, p *plan, err *apiError) {
+func (w *Writer) failAll(jobs []*Job, p *plan, err *Error) {
 	for i, j := range jobs {
 		if p != nil && p.outcomes[i] != nil {
 			j.done <- p.outcomes[i]
 			continue
 		}
-		j.done <- &outcome{err: err}
+		j.done <- &Outcome{Err: err}
 	}
 }
 
 // answer sends each job its outcome: its rejection, or a Result with the
 // commits of the batch when it changed something.
-func (w *writer) answer(jobs []*job, p *plan, before, after *snapshot, commits []apiclient.Commit, warning string) {
+func (w *Writer) answer(jobs []*Job, p *plan, before, after *specrepo.Snapshot, commits []apiclient.Commit, warning string) {
 	for i, j := range jobs {
 		if o := p.outcomes[i]; o != nil {
 			j.done <- o
 			continue
 		}
-		name := j.op.AppName()
-		e := after.entryByName(name)
+		name := j.Op.AppName()
+		e := after.EntryByName(name)
 		res := &apiclient.Result{
-			RequestID: j.id, Operation: j.op.Kind(), Team: j.team, App: name,
-			Changed: p.changed[i], Commits: []apiclient.Commit{}, Applications: applications(e),
+			RequestID: j.ID, Operation: j.Op.Kind(), Team: j.Team, App: name,
+			Changed: p.changed[i], Commits: []apiclient.Commit{}, Applications: e.Applications(),
 		}
 		if e == nil {
-			res.Applications = applications(before.entryByName(name))
+			res.Applications = before.EntryByName(name).Applications()
 		}
 		if p.changed[i] {
 			res.Commits = commits
@@ -454,24 +543,16 @@ func (w *writer) answer(jobs []*job, p *plan, before, after *snapshot, commits [
 				res.Warnings = []string{warning}
 			}
 		}
-		res.Warnings = append(res.Warnings, appWarnings(j.op, e)...)
-		for _, dir := range after.broken() {
+		res.Warnings = append(res.Warnings, appWarnings(j.Op, e)...)
+		for _, dir := range after.Broken() {
 			how := "keeps its last good config"
-			if _, ok := after.lastGood[dir]; !ok {
+			if _, ok := after.LastGood[dir]; !ok {
 				how = "has no valid version this server has seen, so the config is not published"
 			}
-			res.Warnings = append(res.Warnings, fmt.Sprintf("app %s in ml-model does not validate and %s; fix it in git: %s", dir, how, after.errs[dir][0].String()))
+			res.Warnings = append(res.Warnings, fmt.Sprintf("app %s in ml-model does not validate and %s; fix it in git: %s", dir, how, after.Errs[dir][0].String()))
 		}
-		switch j.op.SectionName() {
-		case specops.Training:
-			res.TrainingJob = trainingView(after, e)
-		case specops.Serving:
-			res.ModelService = serviceView(after, e)
-		default:
-			res.TrainingJob = trainingView(after, e)
-			res.ModelService = serviceView(after, e)
-		}
-		j.done <- &outcome{result: res}
+		w.cfg.View(after, e, j.Op.SectionName(), res)
+		j.done <- &Outcome{Result: res}
 	}
 }
 
@@ -479,14 +560,14 @@ func (w *writer) answer(jobs []*job, p *plan, before, after *snapshot, commits [
 // load's, such as a secret-looking literal where policy.secretLiterals is
 // "warn", and the generated objects' checks), with the paths of the
 // request body, as "warning: path: message [rule]".
-func appWarnings(op specops.Operation, e *appEntry) []string {
-	if e == nil || e.app == nil {
+func appWarnings(op specops.Operation, e *specrepo.Entry) []string {
+	if e == nil || e.App == nil {
 		return nil
 	}
 	var d diag.List
-	d = append(d, e.app.Warnings...)
-	if e.built != nil {
-		d = append(d, e.built.Warnings...)
+	d = append(d, e.App.Warnings...)
+	if e.Built != nil {
+		d = append(d, e.Built.Warnings...)
 	}
 	d.Sort()
 	var out []string
@@ -507,14 +588,14 @@ func appWarnings(op specops.Operation, e *appEntry) []string {
 // plan is a batch applied to one snapshot.
 type plan struct {
 	// outcomes hold the rejections; nil means accepted.
-	outcomes []*outcome
+	outcomes []*Outcome
 	changed  []bool
 	// changes are the new app.json of each folder that changes, nil for a
 	// folder to delete.
 	changes map[string][]byte
 	// next is the workspace with the changes, loaded and built by
 	// checkBatch.
-	next *snapshot
+	next *specrepo.Snapshot
 }
 
 // plan applies the jobs in order to the documents of sn, checks every app
@@ -522,17 +603,17 @@ type plan struct {
 // Knative's validation), and when an app fails, finds the jobs that broke
 // it by applying that app's jobs one at a time: a bad request is rejected
 // with its own findings and the others go ahead.
-func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
-	p := &plan{outcomes: make([]*outcome, len(jobs)), changed: make([]bool, len(jobs)), changes: map[string][]byte{}}
-	if sn.platform() == nil {
-		err := workspaceBroken(sn.workspaceErrors(nil))
+func (w *Writer) plan(sn *specrepo.Snapshot, jobs []*Job) *plan {
+	p := &plan{outcomes: make([]*Outcome, len(jobs)), changed: make([]bool, len(jobs)), changes: map[string][]byte{}}
+	if sn.Platform() == nil {
+		err := workspaceBroken(sn.WorkspaceErrors(nil))
 		for i := range jobs {
-			p.outcomes[i] = &outcome{err: err}
+			p.outcomes[i] = &Outcome{Err: err}
 		}
 		return p
 	}
 	c := &specops.Context{}
-	for _, e := range sn.envs() {
+	for _, e := range sn.Envs() {
 		c.Envs = append(c.Envs, e.Name)
 	}
 	orig := map[string]*specops.Doc{}
@@ -541,7 +622,7 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		if d, ok := docs[name]; ok {
 			return d, nil
 		}
-		d, err := docOf(sn, name)
+		d, err := sn.Doc(name)
 		if err != nil {
 			return nil, err
 		}
@@ -553,16 +634,16 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 			p.outcomes[i] = o
 			continue
 		}
-		d, err := doc(j.op.AppName())
+		d, err := doc(j.Op.AppName())
 		if err != nil {
-			p.outcomes[i] = &outcome{err: errorf(http.StatusConflict, "apps/%s/%s cannot be read: %v", j.op.AppName(), specFile, err)}
+			p.outcomes[i] = &Outcome{Err: Errorf(http.StatusConflict, "apps/%s/%s cannot be read: %v", j.Op.AppName(), specops.FileName, err)}
 			continue
 		}
-		c.Team = j.team
+		c.Team = j.Team
 		before := d.Clone()
-		if err := safeApply(c, j.op, d); err != nil {
-			p.outcomes[i] = &outcome{err: err}
-			docs[j.op.AppName()] = before
+		if err := safeApply(c, j.Op, d); err != nil {
+			p.outcomes[i] = &Outcome{Err: err}
+			docs[j.Op.AppName()] = before
 			continue
 		}
 		p.changed[i] = !specops.Equal(before.Data, d.Data)
@@ -571,7 +652,7 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 	folders := map[string]map[string][]byte{}
 	for name, d := range docs {
 		if !specops.Equal(d.Data, orig[name].Data) && d.Data != nil {
-			folders[name] = map[string][]byte{specFile: d.Encode()}
+			folders[name] = map[string][]byte{specops.FileName: d.Encode()}
 		}
 	}
 	// The workspace as the batch leaves it if every change is accepted:
@@ -582,41 +663,41 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		if !specops.Equal(d.Data, orig[name].Data) {
 			all[name] = nil
 			if f, ok := folders[name]; ok {
-				all[name] = f[specFile]
+				all[name] = f[specops.FileName]
 			}
 		}
 	}
-	cand := w.s.store.withChanges(sn, all)
-	checked := map[string]*appEntry{}
+	cand := w.repo.WithChanges(sn, all)
+	checked := map[string]*specrepo.Entry{}
 	for name := range folders {
-		e := cand.dirs[name]
+		e := cand.Dirs[name]
 		if e == nil {
-			e = &appEntry{dir: name}
+			e = &specrepo.Entry{Dir: name}
 		}
 		// A broken quota is the batch's, not the app's: fitQuotas
 		// splits the batch.
-		if base := notQuota(cand, cand.errs[""]); len(base) > 0 {
+		if base := notQuota(cand, cand.Errs[""]); len(base) > 0 {
 			c := *e
-			c.diags = append(slices.Clone(e.diags), base...)
+			c.Diags = append(slices.Clone(e.Diags), base...)
 			e = &c
 		}
 		checked[name] = e
 	}
 	for _, name := range slices.Sorted(maps.Keys(folders)) {
-		if checked[name].valid() {
+		if checked[name].Valid() {
 			continue
 		}
 		cand = nil
 		// Find the jobs that broke the app.
 		d := orig[name].Clone()
 		for i, j := range jobs {
-			if j.op.AppName() != name || p.outcomes[i] != nil {
+			if j.Op.AppName() != name || p.outcomes[i] != nil {
 				continue
 			}
-			c.Team = j.team
+			c.Team = j.Team
 			before := d.Clone()
-			if err := safeApply(c, j.op, d); err != nil {
-				p.outcomes[i] = &outcome{err: err}
+			if err := safeApply(c, j.Op, d); err != nil {
+				p.outcomes[i] = &Outcome{Err: err}
 				d = before
 				continue
 			}
@@ -624,9 +705,9 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 			if !p.changed[i] || d.Data == nil {
 				continue
 			}
-			e := w.s.store.check(sn, map[string]map[string][]byte{name: {specFile: d.Encode()}})[name]
-			if !e.valid() {
-				p.outcomes[i] = &outcome{err: specErrors(j.op, e.diags)}
+			e := w.repo.Check(sn, map[string]map[string][]byte{name: {specops.FileName: d.Encode()}})[name]
+			if !e.Valid() {
+				p.outcomes[i] = &Outcome{Err: specErrors(j.Op, e.Diags)}
 				p.changed[i] = false
 				d = before
 			}
@@ -643,14 +724,14 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 			}
 		}
 	}
-	if len(p.changes) > 0 && len(sn.errs[""]) == 0 {
+	if len(p.changes) > 0 && len(sn.Errs[""]) == 0 {
 		// A batch that breaks a team quota is split, not refused whole.
 		next := cand
 		if next == nil {
-			next = w.s.store.withChanges(sn, p.changes)
+			next = w.repo.WithChanges(sn, p.changes)
 		}
 		cand = next
-		if len(next.errs[""]) > 0 && w.fitQuotas(sn, next, p, jobs) {
+		if len(next.Errs[""]) > 0 && w.fitQuotas(sn, next, p, jobs) {
 			cand = nil
 		}
 	}
@@ -659,7 +740,7 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 		// change; a broken app folder stops only its own (issue 8,
 		// section 7): its last good config stays published, and without
 		// one the config is not published until it is fixed.
-		errs := sn.errs[""]
+		errs := sn.Errs[""]
 		if err := w.checkBatch(sn, p, cand); err != nil {
 			errs = append(errs, err...)
 		}
@@ -667,7 +748,7 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 			err := workspaceBroken(errs)
 			for i := range jobs {
 				if p.outcomes[i] == nil && p.changed[i] {
-					p.outcomes[i] = &outcome{err: err}
+					p.outcomes[i] = &Outcome{Err: err}
 				}
 			}
 			p.changes = map[string][]byte{}
@@ -678,12 +759,12 @@ func (w *writer) plan(sn *snapshot, jobs []*job) *plan {
 
 // notQuota returns d without the findings about a team quota of sn's
 // platform (rules.QuotaLimits names their paths).
-func notQuota(sn *snapshot, d diag.List) diag.List {
-	if len(d) == 0 || sn.ws == nil {
+func notQuota(sn *specrepo.Snapshot, d diag.List) diag.List {
+	if len(d) == 0 || sn.WS == nil {
 		return d
 	}
 	quota := map[string]bool{}
-	for _, l := range rules.QuotaLimits(sn.ws) {
+	for _, l := range rules.QuotaLimits(sn.WS) {
 		quota[l.At] = true
 	}
 	var out diag.List
@@ -704,19 +785,19 @@ func notQuota(sn *snapshot, d diag.List) diag.List {
 // of its first job. The rule itself is rules.CheckQuotas, the one the
 // loader applies (an environment that queues jobs, with Kueue, would
 // change it there). It reports whether it refused anything.
-func (w *writer) fitQuotas(sn, next *snapshot, p *plan, jobs []*job) bool {
-	if sn.ws == nil || next.ws == nil {
+func (w *Writer) fitQuotas(sn, next *specrepo.Snapshot, p *plan, jobs []*Job) bool {
+	if sn.WS == nil || next.WS == nil {
 		return false
 	}
-	envs := make([]string, 0, len(sn.ws.Envs))
-	for _, e := range sn.ws.Envs {
+	envs := make([]string, 0, len(sn.WS.Envs))
+	for _, e := range sn.WS.Envs {
 		envs = append(envs, e.Name)
 	}
-	limits := rules.QuotaLimits(sn.ws)
+	limits := rules.QuotaLimits(sn.WS)
 	uses := map[string][]rules.QuotaUse{} // app folder → its uses as accepted so far
-	for dir, e := range sn.dirs {
-		if e.app != nil {
-			uses[dir] = rules.QuotaUses(e.app)
+	for dir, e := range sn.Dirs {
+		if e.App != nil {
+			uses[dir] = rules.QuotaUses(e.App)
 		}
 	}
 	over := func() diag.List {
@@ -731,16 +812,16 @@ func (w *writer) fitQuotas(sn, next *snapshot, p *plan, jobs []*job) bool {
 	}
 	var order []string
 	for i, j := range jobs {
-		if _, ok := p.changes[j.op.AppName()]; ok && p.outcomes[i] == nil && !slices.Contains(order, j.op.AppName()) {
-			order = append(order, j.op.AppName())
+		if _, ok := p.changes[j.Op.AppName()]; ok && p.outcomes[i] == nil && !slices.Contains(order, j.Op.AppName()) {
+			order = append(order, j.Op.AppName())
 		}
 	}
 	refused := false
 	for _, name := range order {
 		prev, had := uses[name]
 		delete(uses, name)
-		if e := next.dirs[name]; e != nil && e.app != nil {
-			uses[name] = rules.QuotaUses(e.app)
+		if e := next.Dirs[name]; e != nil && e.App != nil {
+			uses[name] = rules.QuotaUses(e.App)
 		}
 		d := over()
 		if len(d) == 0 {
@@ -752,12 +833,12 @@ func (w *writer) fitQuotas(sn, next *snapshot, p *plan, jobs []*job) bool {
 		}
 		delete(p.changes, name)
 		refused = true
-		err := &apiError{status: http.StatusUnprocessableEntity, errors: []apiclient.FieldError{{
+		err := &Error{Status: http.StatusUnprocessableEntity, Errors: []apiclient.FieldError{{
 			Message: fmt.Sprintf("app %s does not fit %s with the changes accepted before it: %s; ask for a larger quota or make room, then try again", name, d[0].Path, d[0].Message),
 		}}}
 		for i, j := range jobs {
-			if j.op.AppName() == name && p.outcomes[i] == nil {
-				p.outcomes[i] = &outcome{err: err}
+			if j.Op.AppName() == name && p.outcomes[i] == nil {
+				p.outcomes[i] = &Outcome{Err: err}
 				p.changed[i] = false
 			}
 		}
@@ -770,31 +851,24 @@ func (w *writer) fitQuotas(sn, next *snapshot, p *plan, jobs []*job) bool {
 // commits, publishing accepts.
 //
 // next, when not nil, is the workspace with p.changes, loaded already.
-func (w *writer) checkBatch(sn *snapshot, p *plan, next *snapshot) diag.List {
+func (w *Writer) checkBatch(sn *specrepo.Snapshot, p *plan, next *specrepo.Snapshot) diag.List {
 	if next == nil {
-		next = w.s.store.withChanges(sn, p.changes)
+		next = w.repo.WithChanges(sn, p.changes)
 	}
 	p.next = next
-	w.s.store.mu.Lock()
-	next.lastGood = map[string]*appEntry{}
-	for dir := range next.errs {
-		if g, ok := w.s.store.lastGood[dir]; ok && dir != "" {
-			next.lastGood[dir] = g
-		}
-	}
-	w.s.store.mu.Unlock()
+	w.repo.WithLastGood(next)
 	for dir := range p.changes {
-		if d := next.errs[dir]; len(d) > 0 {
+		if d := next.Errs[dir]; len(d) > 0 {
 			return d
 		}
 	}
-	if len(next.errs[""]) > 0 {
-		return next.errs[""]
+	if len(next.Errs[""]) > 0 {
+		return next.Errs[""]
 	}
-	if _, _, err := next.build(); err != nil && len(next.broken()) == 0 {
+	if _, _, err := next.Build(); err != nil && len(next.Broken()) == 0 {
 		var d diag.List
 		if !errors.As(err, &d) {
-			d.Add(positionless, "", "%v", err)
+			d.Add(provenance.Pos{}, "", "%v", err)
 		}
 		return d
 	}
@@ -803,11 +877,11 @@ func (w *writer) checkBatch(sn *snapshot, p *plan, next *snapshot) diag.List {
 
 // safeApply applies op to d with specops.Apply; a panic in it rejects
 // this job with 500 and leaves the others alone.
-func safeApply(c *specops.Context, op specops.Operation, d *specops.Doc) (err *apiError) {
+func safeApply(c *specops.Context, op specops.Operation, d *specops.Doc) (err *Error) {
 	defer func() {
 		if r := recover(); r != nil {
 			slog.Error("panic in operation", "operation", op.Kind(), "app", op.AppName(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			err = errorf(http.StatusInternalServerError, "internal error while applying %s", op.Kind())
+			err = Errorf(http.StatusInternalServerError, "internal error while applying %s", op.Kind())
 		}
 	}()
 	if err := specops.Apply(c, op, d); err != nil {
@@ -817,10 +891,10 @@ func safeApply(c *specops.Context, op specops.Operation, d *specops.Doc) (err *a
 }
 
 // opError answers an operation that cannot apply.
-func opError(op specops.Operation, err error) *apiError {
+func opError(op specops.Operation, err error) *Error {
 	var e *specops.Error
 	if !errors.As(err, &e) {
-		return errorf(http.StatusInternalServerError, "%s: %v", op.Kind(), err)
+		return Errorf(http.StatusInternalServerError, "%s: %v", op.Kind(), err)
 	}
 	status := map[specops.Kind]int{
 		specops.Invalid:   http.StatusBadRequest,
@@ -831,55 +905,55 @@ func opError(op specops.Operation, err error) *apiError {
 	if status == 0 {
 		status = http.StatusInternalServerError
 	}
-	return fieldErrorf(status, e.Field, "%s", e.Message)
+	return FieldErrorf(status, e.Field, "%s", e.Message)
 }
 
 // specErrors turns the findings about an app into a 400 whose paths name
 // the fields of the request body.
-func specErrors(op specops.Operation, d diag.List) *apiError {
-	e := &apiError{status: http.StatusBadRequest}
+func specErrors(op specops.Operation, d diag.List) *Error {
+	e := &Error{Status: http.StatusBadRequest}
 	seen := map[string]bool{}
 	for _, x := range d {
 		fe := apiclient.FieldError{Path: op.BodyPath(x.Path), Message: x.Message}
 		if k := fe.Path + "\x00" + fe.Message; !seen[k] {
 			seen[k] = true
-			e.errors = append(e.errors, fe)
+			e.Errors = append(e.Errors, fe)
 		}
 	}
-	if len(e.errors) == 0 {
-		e.errors = []apiclient.FieldError{{Message: "the change makes the app invalid"}}
+	if len(e.Errors) == 0 {
+		e.Errors = []apiclient.FieldError{{Message: "the change makes the app invalid"}}
 	}
 	return e
 }
 
 // workspaceBroken rejects changes while ml-model holds errors that the
 // change does not fix: publishing would drop the broken apps' config.
-func workspaceBroken(d diag.List) *apiError {
-	e := &apiError{status: http.StatusConflict, errors: []apiclient.FieldError{{
+func workspaceBroken(d diag.List) *Error {
+	e := &Error{Status: http.StatusConflict, Errors: []apiclient.FieldError{{
 		Message: "the workspace in ml-model has errors outside this change; fix them in git first",
 	}}}
 	for i, x := range d {
 		if i == 10 {
-			e.errors = append(e.errors, apiclient.FieldError{Message: fmt.Sprintf("and %d more", len(d)-i)})
+			e.Errors = append(e.Errors, apiclient.FieldError{Message: fmt.Sprintf("and %d more", len(d)-i)})
 			break
 		}
-		e.errors = append(e.errors, apiclient.FieldError{Message: x.String()})
+		e.Errors = append(e.Errors, apiclient.FieldError{Message: x.String()})
 	}
 	return e
 }
 
 // commitMessage summarises a batch: a subject and one line per change.
-func commitMessage(jobs []*job, p *plan) string {
+func commitMessage(jobs []*Job, p *plan) string {
 	var apps []string
 	var lines []string
 	for i, j := range jobs {
 		if p.outcomes[i] != nil || !p.changed[i] {
 			continue
 		}
-		if !slices.Contains(apps, j.op.AppName()) {
-			apps = append(apps, j.op.AppName())
+		if !slices.Contains(apps, j.Op.AppName()) {
+			apps = append(apps, j.Op.AppName())
 		}
-		lines = append(lines, fmt.Sprintf("%s: %s (by %s, request %s)", j.op.AppName(), specops.Describe(j.op), j.actor, j.id))
+		lines = append(lines, fmt.Sprintf("%s: %s (by %s, request %s)", j.Op.AppName(), specops.Describe(j.Op), j.Actor, j.ID))
 	}
 	slices.Sort(apps)
 	subject := "dmls api: "
@@ -894,13 +968,13 @@ func commitMessage(jobs []*job, p *plan) string {
 	return subject + "\n\n" + strings.Join(lines, "\n") + "\n"
 }
 
-func trailers(jobs []*job, p *plan) []gitops.Trailer {
+func trailers(jobs []*Job, p *plan) []gitops.Trailer {
 	var out []gitops.Trailer
 	for i, j := range jobs {
 		if p.outcomes[i] == nil && p.changed[i] {
-			out = append(out, gitops.Trailer{Key: "Dmls-Request-Id", Value: j.id})
-			if j.idemKey != "" {
-				out = append(out, gitops.Trailer{Key: TrailerIdempotency, Value: j.idemKey + " " + j.idemFP + " " + j.id})
+			out = append(out, gitops.Trailer{Key: "Dmls-Request-Id", Value: j.ID})
+			if j.IdemKey != "" {
+				out = append(out, gitops.Trailer{Key: specrepo.TrailerIdempotency, Value: j.IdemKey + " " + j.IdemFP + " " + j.ID})
 			}
 		}
 	}
@@ -910,31 +984,28 @@ func trailers(jobs []*job, p *plan) []gitops.Trailer {
 // replay returns the first answer of a job whose Idempotency-Key is in
 // ml-model's history already, or nil. The answer has the first request's
 // id and ml-model commit; its views and Applications are those of sn.
-func (w *writer) replay(sn *snapshot, j *job) *outcome {
-	if j.idemKey == "" {
+func (w *Writer) replay(sn *specrepo.Snapshot, j *Job) *Outcome {
+	if j.IdemKey == "" {
 		return nil
 	}
-	h, ok := w.s.store.keys.get(j.idemKey)
+	h, ok := w.repo.History().Key(j.IdemKey)
 	if !ok {
 		return nil
 	}
-	if h.fp != j.idemFP {
-		return &outcome{err: errorf(http.StatusUnprocessableEntity, "%s was used before for a different request (commit %s); use a new key for a new request", apiclient.HeaderIdempotencyKey, h.commit)}
+	if h.FP != j.IdemFP {
+		return &Outcome{Err: Errorf(http.StatusUnprocessableEntity, "%s was used before for a different request (commit %s); use a new key for a new request", apiclient.HeaderIdempotencyKey, h.Commit)}
 	}
-	name := j.op.AppName()
-	e := sn.entryByName(name)
+	name := j.Op.AppName()
+	e := sn.EntryByName(name)
 	res := &apiclient.Result{
-		RequestID: h.requestID, Operation: j.op.Kind(), Team: j.team, App: name, Changed: true,
-		Commits: []apiclient.Commit{{Repo: layout.RepoMLModel, SHA: h.commit}}, Applications: applications(e),
+		RequestID: h.RequestID, Operation: j.Op.Kind(), Team: j.Team, App: name, Changed: true,
+		Commits: []apiclient.Commit{{Repo: layout.RepoMLModel, SHA: h.Commit}}, Applications: e.Applications(),
 	}
-	switch j.op.SectionName() {
-	case specops.Training:
-		res.TrainingJob = trainingView(sn, e)
-	case specops.Serving:
-		res.ModelService = serviceView(sn, e)
-	default:
-		res.TrainingJob = trainingView(sn, e)
-		res.ModelService = serviceView(sn, e)
-	}
-	return &outcome{result: res, replayed: true}
+	w.cfg.View(sn, e, j.Op.SectionName(), res)
+	return &Outcome{Result: res, Replayed: true}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
