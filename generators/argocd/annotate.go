@@ -5,7 +5,6 @@ import (
 
 	synccommon "github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
 	argocommon "github.com/argoproj/argo-cd/v3/common"
-	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/dmls-project/dmls/generators"
@@ -25,7 +24,6 @@ var (
 	kindRole           = schema.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "Role"}
 	kindRoleBinding    = schema.GroupKind{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}
 	kindClaim          = schema.GroupKind{Kind: "PersistentVolumeClaim"}
-	kindTFJob          = schema.GroupKind{Group: kubeflowv1.SchemeGroupVersion.Group, Kind: kubeflowv1.TFJobKind}
 )
 
 // SyncWave returns the sync wave of an object dmls syncs: WaveFirst for

@@ -664,6 +664,7 @@ func Tree(in Input) (generators.Tree, error) {
 				continue
 			}
 			if other, dup := names[o.GetName()]; dup && other != dir {
+				//lint:ignore ST1005 it names the kind, Application
 				return fmt.Errorf("Application %s is generated in both %s and %s; rename the app or environment", o.GetName(), other, dir)
 			}
 			names[o.GetName()] = dir
@@ -703,6 +704,7 @@ func Tree(in Input) (generators.Tree, error) {
 		base := in.Memo.base(p, env, src, in.PlatformDir(env.Name))
 		err = eachApplication(p, env, src, in.Apps, func(a App, name string, make func() (generators.Object, error)) error {
 			if other, dup := names[name]; dup && other != dir {
+				//lint:ignore ST1005 it names the kind, Application
 				return fmt.Errorf("Application %s is generated in both %s and %s; rename the app or environment", name, other, dir)
 			}
 			names[name] = dir

@@ -343,6 +343,7 @@ func transformerURIs(in []kservev1beta1.InferenceServiceSpecTransformerStorageUr
 // storageURIs is KServe's check of storageUris (validateMultipleStorageURIs).
 func storageURIs(single *string, many bool, uris []storageURI) error {
 	if single != nil && many {
+		//lint:ignore ST1005 KServe's own message, verbatim (tests/kserve-agree holds them equal)
 		return errors.New("Setting both StorageURI and StorageURIs is not supported.")
 	}
 	var paths, pvcPaths []string
