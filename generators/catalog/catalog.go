@@ -249,47 +249,93 @@ func servingOf(in *spec.Instance, objs []generators.Object) serving {
 	case s.Image != "":
 		out.what = "`" + s.Image + "`"
 	}
-	for _, o := range objs {
-		if o.GroupVersionKind().Group == "serving.kserve.io" && o.GetKind() == "InferenceService" {
-			out.traffic = kserveTraffic(o)
-			continue
-		}
-		if o.GroupVersionKind().Group != "serving.knative.dev" || o.GetKind() != "Service" {
-			continue
-		}
-		targets, _, _ := unstructured.NestedSlice(o.Object, "spec", "traffic")
-		var parts []string
-		for _, t := range targets {
-			m, _ := t.(map[string]any)
-			rev, _ := m["revisionName"].(string)
-			if latest, _ := m["latestRevision"].(bool); latest || rev == "" {
+	targets, kserve := Traffic(objs)
+	var parts []string
+	for _, t := range targets {
+		switch {
+		case kserve && t.LatestRevision && t.Percent == 100:
+			parts = append(parts, "latest 100%")
+		case kserve && t.LatestRevision:
+			parts = append(parts, fmt.Sprintf("latest %d%% (canary)", t.Percent))
+		case kserve:
+			parts = append(parts, fmt.Sprintf("previous rollout %d%%", t.Percent))
+		default:
+			rev := t.Revision
+			if t.LatestRevision || rev == "" {
 				rev = "latest"
 			}
-			p, _, _ := unstructured.NestedInt64(m, "percent")
-			part := fmt.Sprintf("`%s` %d%%", rev, p)
-			if tag, _ := m["tag"].(string); tag != "" {
-				part += " (" + tag + ")"
+			part := fmt.Sprintf("`%s` %d%%", rev, t.Percent)
+			if t.Tag != "" {
+				part += " (" + t.Tag + ")"
 			}
 			parts = append(parts, part)
 		}
-		if len(parts) == 0 {
-			parts = append(parts, "`"+spec.RevisionName(in.Spec.Name, s.Revision)+"` 100%")
-		}
-		out.traffic = strings.Join(parts, ", ")
 	}
+	if len(parts) == 0 && hasKnativeService(objs) {
+		parts = append(parts, "`"+spec.RevisionName(in.Spec.Name, s.Revision)+"` 100%")
+	}
+	out.traffic = strings.Join(parts, ", ")
 	return out
 }
 
-// kserveTraffic is the traffic of an InferenceService as KServe routes
-// it: canaryTrafficPercent to the revision of the latest spec, the rest to
-// the revision KServe rolled out last; without a canary, all of it to the
-// latest.
-func kserveTraffic(o generators.Object) string {
-	p, ok, _ := unstructured.NestedInt64(o.Object, "spec", "predictor", "canaryTrafficPercent")
-	if !ok || p >= 100 {
-		return "latest 100%"
+// Target is one target of a model service's traffic split.
+type Target struct {
+	// Tag is the route tag (Knative), or "latest" and "prev" (KServe's tag
+	// routing names).
+	Tag string
+	// Revision is a Knative revision name (<app>-<revision>); empty with
+	// LatestRevision.
+	Revision       string
+	LatestRevision bool
+	Percent        int
+}
+
+// Traffic is the traffic split of an app instance's generated serving
+// objects, the one reading of it that the catalog and the API's views
+// share: a Knative Service's spec.traffic as written, or the split KServe's
+// controller makes for an InferenceService (canaryTrafficPercent to the
+// latest revision and the rest to the revision it rolled out last, or all
+// of it to the latest), with kserve set. No serving object gives nil.
+func Traffic(objs []generators.Object) (targets []Target, kserve bool) {
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		switch {
+		case gvk.Group == "serving.kserve.io" && gvk.Kind == "InferenceService":
+			p, ok, _ := unstructured.NestedInt64(o.Object, "spec", "predictor", "canaryTrafficPercent")
+			if !ok || p >= 100 {
+				return []Target{{Tag: "latest", LatestRevision: true, Percent: 100}}, true
+			}
+			return []Target{{Tag: "latest", LatestRevision: true, Percent: int(p)}, {Tag: "prev", Percent: int(100 - p)}}, true
+		case gvk.Group == "serving.knative.dev" && gvk.Kind == "Service":
+			list, _, _ := unstructured.NestedSlice(o.Object, "spec", "traffic")
+			for _, t := range list {
+				m, _ := t.(map[string]any)
+				tt := Target{}
+				tt.Tag, _ = m["tag"].(string)
+				tt.Revision, _ = m["revisionName"].(string)
+				tt.LatestRevision, _ = m["latestRevision"].(bool)
+				switch p := m["percent"].(type) {
+				case int64:
+					tt.Percent = int(p)
+				case float64:
+					tt.Percent = int(p)
+				case int:
+					tt.Percent = p
+				}
+				targets = append(targets, tt)
+			}
+		}
 	}
-	return fmt.Sprintf("latest %d%% (canary), previous rollout %d%%", p, 100-p)
+	return targets, false
+}
+
+func hasKnativeService(objs []generators.Object) bool {
+	for _, o := range objs {
+		if gvk := o.GroupVersionKind(); gvk.Group == "serving.knative.dev" && gvk.Kind == "Service" {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(list []string, s string) bool {

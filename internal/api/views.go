@@ -5,10 +5,8 @@ import (
 	"maps"
 	"slices"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
 	"github.com/dmls-project/dmls/generators/argocd"
-	"github.com/dmls-project/dmls/generators/inferenceservice"
+	"github.com/dmls-project/dmls/generators/catalog"
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/specops"
@@ -97,49 +95,13 @@ func stored(sn *specrepo.Snapshot, e *specrepo.Entry, section string, loaded any
 	return raw, nil
 }
 
-// traffic reads the traffic split of the Knative Service generated for env.
+// traffic reads the traffic split of the serving objects generated for
+// env (catalog.Traffic).
 func traffic(e *specrepo.Entry, env string) []apiclient.TrafficTarget {
 	out := []apiclient.TrafficTarget{}
-	for _, o := range e.Built.Objects[env] {
-		if o.GetKind() == inferenceservice.Kind && o.GroupVersionKind().Group == inferenceservice.GroupVersion.Group {
-			return kserveTraffic(o.Object)
-		}
-		if o.GetKind() != "Service" || o.GroupVersionKind().Group != "serving.knative.dev" {
-			continue
-		}
-		targets, _, _ := unstructured.NestedSlice(o.Object, "spec", "traffic")
-		for _, t := range targets {
-			m, _ := t.(map[string]any)
-			tt := apiclient.TrafficTarget{}
-			tt.Tag, _ = m["tag"].(string)
-			tt.Revision, _ = m["revisionName"].(string)
-			tt.LatestRevision, _ = m["latestRevision"].(bool)
-			switch p := m["percent"].(type) {
-			case int64:
-				tt.Percent = int(p)
-			case float64:
-				tt.Percent = int(p)
-			case int:
-				tt.Percent = p
-			}
-			out = append(out, tt)
-		}
-	}
-	return out
-}
-
-// kserveTraffic is the split KServe's controller makes for an
-// InferenceService: canaryTrafficPercent to the latest revision and the
-// rest to the revision it rolled out last (tags "latest" and "prev", as
-// KServe's tag routing names them), or everything to the latest.
-func kserveTraffic(obj map[string]any) []apiclient.TrafficTarget {
-	p, ok, _ := unstructured.NestedInt64(obj, "spec", "predictor", "canaryTrafficPercent")
-	if !ok {
-		return []apiclient.TrafficTarget{{Tag: "latest", LatestRevision: true, Percent: 100}}
-	}
-	out := []apiclient.TrafficTarget{{Tag: "latest", LatestRevision: true, Percent: int(p)}}
-	if p < 100 {
-		out = append(out, apiclient.TrafficTarget{Tag: "prev", Percent: int(100 - p)})
+	targets, _ := catalog.Traffic(e.Built.Objects[env])
+	for _, t := range targets {
+		out = append(out, apiclient.TrafficTarget{Tag: t.Tag, Revision: t.Revision, LatestRevision: t.LatestRevision, Percent: t.Percent})
 	}
 	return out
 }
