@@ -34,7 +34,6 @@ import (
 // specFile is the file the API writes for an app: apps/<app>/app.json.
 const specFile = specops.FileName
 
-
 // CacheApps bounds the loaded and the built apps a server keeps: enough
 // for every app of a large workspace and the versions a batch tries out.
 const CacheApps = 4096
