@@ -194,8 +194,7 @@ func (g *globals) renderCached(cf cacheFlags, envs []string, out string) (bool, 
 		},
 	})
 	bar.stop()
-	if errors.Is(err, cache.ErrFallback) {
-		g.debugf("%v; running without the cache", err)
+	if g.fellBack(err) {
 		return false, nil
 	}
 	if err != nil {
@@ -275,8 +274,7 @@ func (g *globals) generateCached(cf cacheFlags, out string) (bool, error) {
 		Platform: func(p *cache.Platform) error { prefix = p.Prefix; return nil },
 	})
 	bar.stop()
-	if errors.Is(err, cache.ErrFallback) {
-		g.debugf("%v; running without the cache", err)
+	if g.fellBack(err) {
 		return false, nil
 	}
 	if err != nil {
@@ -308,4 +306,14 @@ func (g *globals) generateCached(cf cacheFlags, out string) (bool, error) {
 		fmt.Fprintf(g.stdout, "%s/%s: %d files\n", out, name, counts[name])
 	}
 	return true, nil
+}
+
+// fellBack reports whether a cached run gave way to the uncached one
+// (cache.ErrFallback), and says why under --debug.
+func (g *globals) fellBack(err error) bool {
+	if errors.Is(err, cache.ErrFallback) {
+		g.debugf("%v; running without the cache", err)
+		return true
+	}
+	return false
 }

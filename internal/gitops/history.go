@@ -53,16 +53,8 @@ func History(ctx context.Context, target Target, auth Auth, stop string, max int
 	if err != nil {
 		return nil, false, err
 	}
-	spec := config.RefSpec(fmt.Sprintf("+%s:%s", r.branch, r.tracking))
-	err = r.origin.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: remoteName, RefSpecs: []config.RefSpec{spec}, Auth: r.auth, Depth: max, Tags: git.NoTags,
-	})
-	switch {
-	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
-	case errors.Is(err, transport.ErrEmptyRemoteRepository), errors.Is(err, git.NoMatchingRefSpecError{}):
-		return nil, true, nil
-	default:
-		return nil, false, r.red.wrap("fetch", r.name, r.classify(err), err)
+	if empty, err := r.fetchDepth(ctx, max); err != nil || empty {
+		return nil, empty, err
 	}
 	ref, err := r.repo.Storer.Reference(r.tracking)
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
@@ -113,16 +105,8 @@ func FolderHistory(ctx context.Context, target Target, auth Auth, folder string,
 	if err != nil {
 		return nil, err
 	}
-	spec := config.RefSpec(fmt.Sprintf("+%s:%s", r.branch, r.tracking))
-	err = r.origin.FetchContext(ctx, &git.FetchOptions{
-		RemoteName: remoteName, RefSpecs: []config.RefSpec{spec}, Auth: r.auth, Depth: max, Tags: git.NoTags,
-	})
-	switch {
-	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
-	case errors.Is(err, transport.ErrEmptyRemoteRepository), errors.Is(err, git.NoMatchingRefSpecError{}):
-		return nil, nil
-	default:
-		return nil, r.red.wrap("fetch", r.name, r.classify(err), err)
+	if empty, err := r.fetchDepth(ctx, max); err != nil || empty {
+		return nil, err
 	}
 	ref, err := r.repo.Storer.Reference(r.tracking)
 	if err != nil {
@@ -174,4 +158,21 @@ func FolderHistory(ctx context.Context, target Target, auth Auth, folder string,
 		h = c.ParentHashes[0]
 	}
 	return out, nil
+}
+
+// fetchDepth fetches the last depth commits of the branch into its
+// tracking ref. empty reports a repository or branch without commits.
+func (r *remote) fetchDepth(ctx context.Context, depth int) (empty bool, err error) {
+	spec := config.RefSpec(fmt.Sprintf("+%s:%s", r.branch, r.tracking))
+	err = r.origin.FetchContext(ctx, &git.FetchOptions{
+		RemoteName: remoteName, RefSpecs: []config.RefSpec{spec}, Auth: r.auth, Depth: depth, Tags: git.NoTags,
+	})
+	switch {
+	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
+		return false, nil
+	case errors.Is(err, transport.ErrEmptyRemoteRepository), errors.Is(err, git.NoMatchingRefSpecError{}):
+		return true, nil
+	default:
+		return false, r.red.wrap("fetch", r.name, r.classify(err), err)
+	}
 }

@@ -85,14 +85,8 @@ func (e *emitter) node(v any, root, sequence, mapping, simpleKey bool) error {
 			e.scalar("null", stylePlain)
 			return nil
 		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			if !plainJSON(k) {
-				return errUpstream
-			}
-			keys = append(keys, k)
-		}
-		if !sortKeys(keys) {
+		keys, ok := mapKeys(x)
+		if !ok {
 			return errUpstream
 		}
 		return e.mapping(len(keys), func(i int) (string, any) { return keys[i], x[keys[i]] })
@@ -101,14 +95,8 @@ func (e *emitter) node(v any, root, sequence, mapping, simpleKey bool) error {
 			e.scalar("null", stylePlain)
 			return nil
 		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			if !plainJSON(k) {
-				return errUpstream
-			}
-			keys = append(keys, k)
-		}
-		if !sortKeys(keys) {
+		keys, ok := mapKeys(x)
+		if !ok {
 			return errUpstream
 		}
 		return e.mapping(len(keys), func(i int) (string, any) { return keys[i], x[keys[i]] })
@@ -481,4 +469,17 @@ func keyLessASCII(ar, br string) bool {
 		return ar[i] < br[i]
 	}
 	return len(ar) < len(br)
+}
+
+// mapKeys returns the keys of m in the order yaml.v3 writes them, or false
+// when a key needs the upstream encoder.
+func mapKeys[V any](m map[string]V) ([]string, bool) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if !plainJSON(k) {
+			return nil, false
+		}
+		keys = append(keys, k)
+	}
+	return keys, sortKeys(keys)
 }
