@@ -18,6 +18,7 @@ import (
 	"testing/fstest"
 
 	"github.com/dmls-project/dmls/internal/layout"
+	"github.com/dmls-project/dmls/internal/memfs"
 	"github.com/dmls-project/dmls/internal/workspace"
 	"github.com/dmls-project/dmls/schemas"
 )
@@ -176,22 +177,16 @@ func specFiles(fsys fs.FS, dir string) ([]string, error) {
 // files (platform, environments, apps) as they were read, anything else
 // (the charts the platform names) from the workspace itself.
 func (s *Snapshot) FS(dirs []string) fs.FS {
-	m := fstest.MapFS{}
+	m := map[string][]byte{}
 	for k, v := range s.shared {
-		m[k] = v
+		m[k] = v.Data
 	}
 	for _, d := range dirs {
 		for k, v := range s.apps[d] {
-			m[k] = v
+			m[k] = v.Data
 		}
 	}
-	return &snapFS{specs: m, rest: s.fsys}
-}
-
-// snapFS serves the spec files from specs and the rest from rest.
-type snapFS struct {
-	specs fstest.MapFS
-	rest  fs.FS
+	return memfs.Over(m, s.fsys, isSpec)
 }
 
 // isSpec reports whether name is one of the files the snapshot holds.
@@ -199,34 +194,6 @@ func isSpec(name string) bool {
 	top, _, _ := strings.Cut(name, "/")
 	return top == layout.AppsDir || top == layout.OverlaysDir ||
 		(name == top && layout.IsPlatformFile(name))
-}
-
-func (f *snapFS) Open(name string) (fs.File, error) {
-	if isSpec(name) || f.rest == nil {
-		return f.specs.Open(name)
-	}
-	return f.rest.Open(name)
-}
-
-func (f *snapFS) ReadDir(name string) ([]fs.DirEntry, error) {
-	if isSpec(name) || f.rest == nil {
-		return f.specs.ReadDir(name)
-	}
-	return fs.ReadDir(f.rest, name)
-}
-
-func (f *snapFS) ReadFile(name string) ([]byte, error) {
-	if isSpec(name) || f.rest == nil {
-		return f.specs.ReadFile(name)
-	}
-	return fs.ReadFile(f.rest, name)
-}
-
-func (f *snapFS) Stat(name string) (fs.FileInfo, error) {
-	if isSpec(name) || f.rest == nil {
-		return f.specs.Stat(name)
-	}
-	return fs.Stat(f.rest, name)
 }
 
 // HashFiles adds the files at the workspace paths (a folder's files, or a

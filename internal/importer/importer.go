@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"testing/fstest"
 
 	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -31,6 +30,7 @@ import (
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/layout"
+	"github.com/dmls-project/dmls/internal/memfs"
 	"github.com/dmls-project/dmls/internal/schema"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
@@ -669,7 +669,7 @@ func diffMaps(have, want map[string]any) map[string]any {
 // platform components' workspace charts, with the import's files added, in
 // memory, for the loader.
 func overlay(fsys fs.FS, dir string, files map[string][]byte, isNew bool, p *spec.Platform) (fs.FS, error) {
-	m := fstest.MapFS{}
+	m := map[string][]byte{}
 	if p != nil {
 		for _, name := range slices.Sorted(maps.Keys(p.Components)) {
 			c := p.Components[name].Chart
@@ -684,7 +684,7 @@ func overlay(fsys fs.FS, dir string, files map[string][]byte, isNew bool, p *spe
 				if err != nil {
 					return err
 				}
-				m[q] = &fstest.MapFile{Data: b}
+				m[q] = b
 				return nil
 			})
 			if err != nil {
@@ -719,7 +719,7 @@ func overlay(fsys fs.FS, dir string, files map[string][]byte, isNew bool, p *spe
 		if err != nil {
 			return err
 		}
-		m[p] = &fstest.MapFile{Data: b}
+		m[p] = b
 		return nil
 	})
 	if err != nil {
@@ -731,9 +731,9 @@ func overlay(fsys fs.FS, dir string, files map[string][]byte, isNew bool, p *spe
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		m[path.Join(dir, n)] = &fstest.MapFile{Data: files[n]}
+		m[path.Join(dir, n)] = files[n]
 	}
-	return m, nil
+	return memfs.New(m), nil
 }
 
 // Write creates the planned files under the workspace folder root, all or

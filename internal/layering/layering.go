@@ -7,7 +7,7 @@
 // or at its own level without a circle):
 //
 //  1. leaf utilities, which import nothing of dmls's: diag, provenance,
-//     yamlenc, parallel, repourl, memo, secrets, layout, and the data
+//     yamlenc, parallel, repourl, memo, secrets, layout, memfs, and the data
 //     tables and embedded files (ec2, support, status/reads, apis/*,
 //     console, schemas, scaffold) and test helpers (golden, gittest, synth);
 //  2. spec, the model;
@@ -38,7 +38,7 @@ const Module = "github.com/dmls-project/dmls"
 // in "/..." covers the folder and every package under it.
 var Levels = map[string]int{
 	"internal/diag": 1, "internal/provenance": 1, "internal/yamlenc": 1, "internal/parallel": 1,
-	"internal/repourl": 1, "internal/memo": 1, "internal/secrets": 1, "internal/layout": 1,
+	"internal/repourl": 1, "internal/memo": 1, "internal/secrets": 1, "internal/layout": 1, "internal/memfs": 1,
 	"internal/ec2": 1, "internal/support": 1, "internal/status/reads": 1, "internal/apis/...": 1,
 	"internal/console": 1, "schemas": 1, "internal/scaffold": 1, "internal/admission/corpus": 1,
 	"internal/golden": 1, "internal/gittest": 1, "internal/synth": 1, "internal/crdgen": 1,

@@ -23,6 +23,7 @@ import (
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/layout"
+	"github.com/dmls-project/dmls/internal/memfs"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/publish"
@@ -644,7 +645,7 @@ func (s *Repo) loadFolders(files map[string][]byte) (*spec.Workspace, map[string
 		entries[dir] = &Entry{Dir: dir, hash: contentHash(f), Files: f}
 	}
 	var base diag.List
-	ws, err := workspace.Load(newIndexFS(files), "", workspace.Options{Cache: s.loaded, Guard: s.eval})
+	ws, err := workspace.Load(memfs.New(files), "", workspace.Options{Cache: s.loaded, Guard: s.eval})
 	if err != nil {
 		d, ok := err.(diag.List)
 		if !ok {

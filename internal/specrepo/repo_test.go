@@ -13,6 +13,7 @@ import (
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/gittest"
+	"github.com/dmls-project/dmls/internal/memfs"
 	"github.com/dmls-project/dmls/internal/publish"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
@@ -114,7 +115,7 @@ func TestIncrementalBuildMatchesBuild(t *testing.T) {
 	}
 	got := res.Repos(ws.Platform)
 
-	full, err := workspace.Load(newIndexFS(files), "", workspace.Options{})
+	full, err := workspace.Load(memfs.New(files), "", workspace.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
