@@ -94,7 +94,7 @@
 //     the environments and the schemas; the --repo URL overrides are fixed
 //     for the server's life), so only the changed apps are evaluated and
 //     generated. The workspace is served to the loader from an indexed
-//     file system (specrepo's fsindex.go): fstest.MapFS lists a folder by scanning
+//     file system (internal/memfs): fstest.MapFS lists a folder by scanning
 //     every file, which made each load quadratic in the number of apps.
 //   - Layout: the Argo CD tree spans every app and used to be laid out and
 //     checked against the CRD schemas again after every batch (two thirds

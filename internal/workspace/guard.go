@@ -7,10 +7,10 @@ import (
 	"io/fs"
 	"path"
 	"sync/atomic"
-	"testing/fstest"
 
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/layout"
+	"github.com/dmls-project/dmls/internal/memfs"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/schema"
 	"github.com/dmls-project/dmls/internal/spec"
@@ -123,11 +123,11 @@ func (e *EvalApp) Eval(job *AppJob) (diag.List, error) {
 
 // mapFS holds files as an fs.FS.
 func mapFS(files []File) fs.FS {
-	m := fstest.MapFS{}
+	m := make(map[string][]byte, len(files))
 	for _, f := range files {
-		m[f.Rel] = &fstest.MapFile{Data: f.Data, Mode: 0o644}
+		m[f.Rel] = f.Data
 	}
-	return m
+	return memfs.New(m)
 }
 
 // contextDigest names the platform and environment files.
