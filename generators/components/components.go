@@ -26,7 +26,7 @@
 // only house style: the last-applied annotation of client-side apply may
 // hold at most 256 KiB, and the upstream CRDs of the training operator
 // (pytorchjobs, paddlejobs) and of KServe (inferenceservices) are larger
-// (see the README). CRDs are never pruned or deleted by Argo CD, since
+// (see docs/platform.md). CRDs are never pruned or deleted by Argo CD, since
 // that deletes every object of the kind; the component Applications have
 // no resources finalizer, so removing a component leaves what it
 // installed for a person to remove.

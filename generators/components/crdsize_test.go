@@ -81,12 +81,12 @@ func TestUpstreamCRDSizes(t *testing.T) {
 	sort.Strings(over)
 	for _, want := range tooLarge {
 		if !contains(over, want) && seen[want] {
-			t.Errorf("%s no longer exceeds 256 KiB; update tooLarge and the README", want)
+			t.Errorf("%s no longer exceeds 256 KiB; update tooLarge and docs/platform.md", want)
 		}
 	}
 	for _, got := range over {
 		if !contains(tooLarge, got) {
-			t.Errorf("%s exceeds 256 KiB but is not in tooLarge; update it and the README", got)
+			t.Errorf("%s exceeds 256 KiB but is not in tooLarge; update it and docs/platform.md", got)
 		}
 	}
 }

@@ -85,7 +85,7 @@ func ensureNamespaces(t *testing.T, c *Cluster, objs []*unstructured.Unstructure
 // guard rails of every team namespace in every environment. The
 // components' controllers cannot run here (no kubelet), and the git and
 // chart-repository sources cannot be fetched (no network), so what Argo CD
-// would render from them is not checked; see the README.
+// would render from them is not checked; see docs/platform.md.
 func TestDryRunPlatform(t *testing.T) {
 	c := connect(t)
 	ws, err := workspace.Load(os.DirFS("../.."), ".", workspace.Options{})
