@@ -61,7 +61,7 @@ api-docs:
 	$(GO) test ./internal/api -run '^TestRouteDocsAreCurrent$$' -update-route-docs
 
 ## generate-types: regenerate the Go types of the custom resources whose
-## Go APIs cannot be linked here (KServe, External Secrets) from their
+## Go APIs cannot be linked here (KServe, External Secrets, Trainer) from their
 ## upstream CRDs (internal/crdgen; TestGeneratedTypesAreCurrent checks them)
 generate-types:
 	for c in $$(find internal/apis -name crdgen.yaml | sort); do $(GO) run ./internal/crdgen/cmd/crdgen -config $$c || exit 1; done

@@ -1,7 +1,7 @@
 // Package crdgen generates Go types for a custom resource from its
 // upstream CRD, for the APIs whose own Go packages cannot be imported on
-// dmls's Kubernetes module line (KServe's InferenceService; Trainer's
-// TrainJob later). It prunes the CRD's openAPIV3Schema to the fields a
+// dmls's Kubernetes module line (KServe's InferenceService, Trainer's
+// TrainJob). It prunes the CRD's openAPIV3Schema to the fields a
 // Config keeps, maps Kubernetes types to their k8s.io Go types, and runs
 // the pinned go-jsonschema on the result: no type is written by hand.
 package crdgen
@@ -60,14 +60,18 @@ type knownType struct {
 
 // KnownTypes are the Kubernetes Go types a Config may name.
 var KnownTypes = map[string]knownType{
-	"metav1.ObjectMeta":  {reflect.TypeOf(metav1.ObjectMeta{}), "metav1", "k8s.io/apimachinery/pkg/apis/meta/v1"},
-	"corev1.Container":   {reflect.TypeOf(corev1.Container{}), "corev1", "k8s.io/api/core/v1"},
-	"corev1.Toleration":  {reflect.TypeOf(corev1.Toleration{}), "corev1", "k8s.io/api/core/v1"},
-	"corev1.EnvVar":      {reflect.TypeOf(corev1.EnvVar{}), "corev1", "k8s.io/api/core/v1"},
-	"corev1.Volume":      {reflect.TypeOf(corev1.Volume{}), "corev1", "k8s.io/api/core/v1"},
-	"corev1.PodSpec":     {reflect.TypeOf(corev1.PodSpec{}), "corev1", "k8s.io/api/core/v1"},
-	"corev1.Affinity":    {reflect.TypeOf(corev1.Affinity{}), "corev1", "k8s.io/api/core/v1"},
-	"corev1.ResourceReq": {reflect.TypeOf(corev1.ResourceRequirements{}), "corev1", "k8s.io/api/core/v1"},
+	"metav1.ObjectMeta":           {reflect.TypeOf(metav1.ObjectMeta{}), "metav1", "k8s.io/apimachinery/pkg/apis/meta/v1"},
+	"corev1.Container":            {reflect.TypeOf(corev1.Container{}), "corev1", "k8s.io/api/core/v1"},
+	"corev1.Toleration":           {reflect.TypeOf(corev1.Toleration{}), "corev1", "k8s.io/api/core/v1"},
+	"corev1.EnvVar":               {reflect.TypeOf(corev1.EnvVar{}), "corev1", "k8s.io/api/core/v1"},
+	"corev1.Volume":               {reflect.TypeOf(corev1.Volume{}), "corev1", "k8s.io/api/core/v1"},
+	"corev1.PodSpec":              {reflect.TypeOf(corev1.PodSpec{}), "corev1", "k8s.io/api/core/v1"},
+	"corev1.Affinity":             {reflect.TypeOf(corev1.Affinity{}), "corev1", "k8s.io/api/core/v1"},
+	"corev1.ResourceRequirements": {reflect.TypeOf(corev1.ResourceRequirements{}), "corev1", "k8s.io/api/core/v1"},
+	"corev1.SecurityContext":      {reflect.TypeOf(corev1.SecurityContext{}), "corev1", "k8s.io/api/core/v1"},
+	"corev1.PodSecurityContext":   {reflect.TypeOf(corev1.PodSecurityContext{}), "corev1", "k8s.io/api/core/v1"},
+	"corev1.VolumeMount":          {reflect.TypeOf(corev1.VolumeMount{}), "corev1", "k8s.io/api/core/v1"},
+	"corev1.LocalObjectReference": {reflect.TypeOf(corev1.LocalObjectReference{}), "corev1", "k8s.io/api/core/v1"},
 }
 
 // LoadConfig reads a Config from a YAML file.

@@ -87,3 +87,13 @@ spec:
 		t.Errorf("an unknown field: %v", err)
 	}
 }
+
+// TestKnownTypesNameTheirGoType holds each KnownTypes key to the Go type
+// it maps to: the key is what the generated code writes.
+func TestKnownTypesNameTheirGoType(t *testing.T) {
+	for name, kt := range KnownTypes {
+		if want := kt.alias + "." + kt.typ.Name(); name != want {
+			t.Errorf("KnownTypes[%q] is %s: the generated code would not compile", name, want)
+		}
+	}
+}
