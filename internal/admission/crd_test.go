@@ -16,18 +16,26 @@ import (
 )
 
 // upstream names the module file each embedded CRD is a copy of, as
-// module@version/@/path (the module is downloaded if need be: KServe and
+// module@version/@/path (the module is downloaded if need be: KServe, Trainer and
 // the External Secrets Operator are not dmls dependencies). The
 // versions are the project's pinned ones (go.mod, tests/e2e/cluster.sh).
 var upstream = map[string]string{
-	"tfjobs.kubeflow.org.yaml":                 "github.com/kubeflow/training-operator@v1.9.4/@/manifests/base/crds/kubeflow.org_tfjobs.yaml",
-	"services.serving.knative.dev.yaml":        "knative.dev/serving@v0.48.1/@/config/core/300-resources/service.yaml",
-	"applications.argoproj.io.yaml":            "github.com/argoproj/argo-cd/v3@v3.6.2/@/manifests/crds/application-crd.yaml",
-	"appprojects.argoproj.io.yaml":             "github.com/argoproj/argo-cd/v3@v3.6.2/@/manifests/crds/appproject-crd.yaml",
-	"inferenceservices.serving.kserve.io.yaml": "github.com/kserve/kserve@v0.20.0/@/config/crd/full/serving.kserve.io_inferenceservices.yaml",
-	"externalsecrets.external-secrets.io.yaml": "github.com/external-secrets/external-secrets@v1.3.2/@/config/crds/bases/external-secrets.io_externalsecrets.yaml",
-	"clusters.kops.k8s.io.yaml":                "k8s.io/kops@v1.33.1/@/k8s/crds/kops.k8s.io_clusters.yaml",
-	"instancegroups.kops.k8s.io.yaml":          "k8s.io/kops@v1.33.1/@/k8s/crds/kops.k8s.io_instancegroups.yaml",
+	"tfjobs.kubeflow.org.yaml":                          "github.com/kubeflow/training-operator@v1.9.4/@/manifests/base/crds/kubeflow.org_tfjobs.yaml",
+	"services.serving.knative.dev.yaml":                 "knative.dev/serving@v0.48.1/@/config/core/300-resources/service.yaml",
+	"applications.argoproj.io.yaml":                     "github.com/argoproj/argo-cd/v3@v3.6.2/@/manifests/crds/application-crd.yaml",
+	"appprojects.argoproj.io.yaml":                      "github.com/argoproj/argo-cd/v3@v3.6.2/@/manifests/crds/appproject-crd.yaml",
+	"inferenceservices.serving.kserve.io.yaml":          "github.com/kserve/kserve@v0.20.0/@/config/crd/full/serving.kserve.io_inferenceservices.yaml",
+	"externalsecrets.external-secrets.io.yaml":          "github.com/external-secrets/external-secrets@v1.3.2/@/config/crds/bases/external-secrets.io_externalsecrets.yaml",
+	"clusters.kops.k8s.io.yaml":                         "k8s.io/kops@v1.33.1/@/k8s/crds/kops.k8s.io_clusters.yaml",
+	"instancegroups.kops.k8s.io.yaml":                   "k8s.io/kops@v1.33.1/@/k8s/crds/kops.k8s.io_instancegroups.yaml",
+	"trainjobs.trainer.kubeflow.org.yaml":               "github.com/kubeflow/trainer/v2@v2.3.0/@/manifests/base/crds/trainer.kubeflow.org_trainjobs.yaml",
+	"trainingruntimes.trainer.kubeflow.org.yaml":        "github.com/kubeflow/trainer/v2@v2.3.0/@/manifests/base/crds/trainer.kubeflow.org_trainingruntimes.yaml",
+	"clustertrainingruntimes.trainer.kubeflow.org.yaml": "github.com/kubeflow/trainer/v2@v2.3.0/@/manifests/base/crds/trainer.kubeflow.org_clustertrainingruntimes.yaml",
+	"clusterqueues.kueue.x-k8s.io.yaml":                 "sigs.k8s.io/kueue@v0.19.2/@/config/components/crd/bases/kueue.x-k8s.io_clusterqueues.yaml",
+	"localqueues.kueue.x-k8s.io.yaml":                   "sigs.k8s.io/kueue@v0.19.2/@/config/components/crd/bases/kueue.x-k8s.io_localqueues.yaml",
+	"resourceflavors.kueue.x-k8s.io.yaml":               "sigs.k8s.io/kueue@v0.19.2/@/config/components/crd/bases/kueue.x-k8s.io_resourceflavors.yaml",
+	"workloadpriorityclasses.kueue.x-k8s.io.yaml":       "sigs.k8s.io/kueue@v0.19.2/@/config/components/crd/bases/kueue.x-k8s.io_workloadpriorityclasses.yaml",
+	"workloads.kueue.x-k8s.io.yaml":                     "sigs.k8s.io/kueue@v0.19.2/@/config/components/crd/bases/kueue.x-k8s.io_workloads.yaml",
 }
 
 // TestEmbeddedCRDsAreUpstream fails when an embedded CRD is not a byte copy
@@ -77,11 +85,25 @@ func object(t testing.TB, src string) *unstructured.Unstructured {
 // namespace ml, with the findings and messages the API server gives (the
 // e2e test checks the same corpus against a real API server).
 func TestCorpus(t *testing.T) {
+	checkCorpus(t, "testdata/corpus")
+}
+
+// TestTrainerAndKueueCorpus checks Trainer v2.3's TrainJob and Kueue
+// v0.19's ClusterQueue against their CRDs' schemas and CEL rules, as
+// TestCorpus does. They are a corpus of their own until the e2e cluster
+// installs those CRDs; then they join testdata/corpus.
+func TestTrainerAndKueueCorpus(t *testing.T) {
+	checkCorpus(t, "testdata/trainer-kueue")
+}
+
+// checkCorpus checks each object of the corpus in dir, as it would be
+// created in namespace ml, against the findings its file wants.
+func checkCorpus(t *testing.T, dir string) {
 	s, err := Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cases, err := corpus.Load("testdata/corpus")
+	cases, err := corpus.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
