@@ -69,7 +69,8 @@ type Config struct {
 	Namespace string
 	// Name of every object; default DefaultName.
 	Name string
-	// Image is the dmls image, built from deploy/Dockerfile. Required.
+	// Image is the dmls image (make image; released as
+	// ghcr.io/dmls-project/dmls:<version>). Required.
 	Image string
 	// Replicas; default DefaultReplicas.
 	Replicas int32
