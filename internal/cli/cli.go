@@ -47,6 +47,9 @@ type globals struct {
 
 // Main runs dmls with args and returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	// Every load of this process (a worker's too) defaults api.image to
+	// this dmls's release image.
+	defer workspace.SetVersion(version())()
 	if evallimit.IsWorker() {
 		// dmls serve started this process to evaluate apps.
 		return evallimit.RunWorker()

@@ -19,13 +19,7 @@ func versionCmd(g *globals) *cobra.Command {
 		Short: "Print the dmls version (-o json or yaml: with the support matrix)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := Version
-			if v == "" {
-				v = "(devel)"
-				if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-					v = bi.Main.Version
-				}
-			}
+			v := version()
 			info := struct {
 				Version string         `json:"version"`
 				Go      string         `json:"go"`
@@ -41,4 +35,16 @@ func versionCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// version is the running dmls's version: the one set at build time, else
+// the module's (go install ...@v1.2.3), else (devel).
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }

@@ -45,6 +45,26 @@ func SetDefaultGuard(g Guard) (restore func()) {
 	return func() { defaultGuard.Store(prev) }
 }
 
+// version is the running dmls's version (SetVersion).
+var version atomic.Pointer[string]
+
+// SetVersion records the version of the running dmls, whose release image
+// (spec.ReleaseImage) is a platform's api.image when the spec sets none.
+// The CLI sets it once, before any load; it returns what restores the
+// previous one.
+func SetVersion(v string) (restore func()) {
+	prev := version.Swap(&v)
+	return func() { version.Store(prev) }
+}
+
+// Version is the version SetVersion recorded, or "" when none was.
+func Version() string {
+	if v := version.Load(); v != nil {
+		return *v
+	}
+	return ""
+}
+
 // File is a spec file as the loader read it.
 type File struct {
 	// Rel is its path in the workspace, slash-separated.

@@ -336,6 +336,16 @@ func (l *loader) loadPlatform(ev *schema.Evaluator, h interface{ Write([]byte) (
 			l.diags.Add(pos, "api", "the API server reads and writes specs in the %q repo; add it to repos", layout.RepoMLModel)
 			return
 		}
+		if p.API.Image == "" {
+			v := Version()
+			img, ok := spec.ReleaseImage(v)
+			if !ok {
+				pos, _ := prov.Lookup("api")
+				l.diags.Add(pos, "api.image", "no image for the API server: api.image defaults to the image of the dmls release that renders it (%s:<version>), and this dmls (version %s) is not a release; set api.image, for example to an image built with make image", spec.ImageRepository, v)
+				return
+			}
+			p.API.Image = img
+		}
 	}
 	add := func(at, format string, args ...any) {
 		pos, _ := prov.Lookup(at)
