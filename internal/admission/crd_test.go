@@ -88,14 +88,6 @@ func TestCorpus(t *testing.T) {
 	checkCorpus(t, "testdata/corpus")
 }
 
-// TestTrainerAndKueueCorpus checks Trainer v2.3's TrainJob and Kueue
-// v0.19's ClusterQueue against their CRDs' schemas and CEL rules, as
-// TestCorpus does. They are a corpus of their own until the e2e cluster
-// installs those CRDs; then they join testdata/corpus.
-func TestTrainerAndKueueCorpus(t *testing.T) {
-	checkCorpus(t, "testdata/trainer-kueue")
-}
-
 // checkCorpus checks each object of the corpus in dir, as it would be
 // created in namespace ml, against the findings its file wants.
 func checkCorpus(t *testing.T, dir string) {

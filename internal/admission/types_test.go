@@ -18,7 +18,7 @@ import (
 // an error), encodes it again, and requires the same object, which the
 // CRD still admits: the types lose nothing a TrainJob generator writes.
 func TestTrainJobTypesRoundTrip(t *testing.T) {
-	src, err := os.ReadFile("testdata/trainer-kueue/valid-trainjob.yaml")
+	src, err := os.ReadFile("testdata/corpus/valid-trainjob.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestTrainJobTypesRoundTrip(t *testing.T) {
 // into Kueue's own Go type (sigs.k8s.io/kueue, which builds on dmls's
 // k8s.io line), strictly: what the CRD admits, the Go type holds.
 func TestClusterQueueDecodesIntoKueueTypes(t *testing.T) {
-	src, err := os.ReadFile("testdata/trainer-kueue/valid-clusterqueue.yaml")
+	src, err := os.ReadFile("testdata/corpus/valid-clusterqueue.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

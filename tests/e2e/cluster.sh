@@ -3,7 +3,8 @@
 # local processes on 127.0.0.1: etcd, kube-apiserver, redis, and Argo CD's
 # repo-server, application-controller and API server (for its git webhook
 # endpoint, /api/webhook), with the upstream Argo CD, TFJob and
-# Knative Serving, KServe InferenceService and External Secrets (ExternalSecret) CRDs installed. No Docker, no kubelet: objects are stored and
+# Knative Serving, KServe InferenceService, External Secrets (ExternalSecret),
+# kops, Kubeflow Trainer v2 and Kueue CRDs installed. No Docker, no kubelet: objects are stored and
 # validated, Argo CD syncs them, but no pod ever runs.
 #
 #   cluster.sh deps   install redis (apt), build the tools (cached), download the CRDs
@@ -44,6 +45,10 @@ KSERVE_VERSION=v0.20.0
 # v0.16.2 served v1beta1 only.
 EXTERNAL_SECRETS_VERSION=v1.3.2
 KOPS_VERSION=v1.33.1
+# Kubeflow Trainer v2 (TrainJob, training runtimes) and Kueue (queues), whose
+# CRDs dmls checks offline (internal/admission) and this cluster serves.
+TRAINER_VERSION=v2.3.0
+KUEUE_VERSION=v0.19.2
 
 # Ports: below the Linux ephemeral range (32768+) so that no outgoing
 # connection can hold them, and away from the usual 2379/6379/6443/808x.
@@ -311,13 +316,15 @@ kubectl_() { "$BIN/kubectl" --kubeconfig "$RUN/kubeconfig" "$@"; }
 
 # crd_files prints the upstream CRD manifests from the Go module cache.
 crd_files() {
-  local argo tfo kn ks eso kops
+  local argo tfo kn ks eso kops tr kq
   argo=$(moddir github.com/argoproj/argo-cd/v3 "$ARGOCD_VERSION")
   ks=$(moddir github.com/kserve/kserve "$KSERVE_VERSION")
   eso=$(moddir github.com/external-secrets/external-secrets "$EXTERNAL_SECRETS_VERSION")
   kops=$(moddir k8s.io/kops "$KOPS_VERSION")
   tfo=$(moddir github.com/kubeflow/training-operator "$TRAINING_OPERATOR_VERSION")
   kn=$(moddir knative.dev/serving "$KNATIVE_SERVING_VERSION")
+  tr=$(moddir github.com/kubeflow/trainer/v2 "$TRAINER_VERSION")
+  kq=$(moddir sigs.k8s.io/kueue "$KUEUE_VERSION")
   printf '%s\n' \
     "$argo/manifests/crds/application-crd.yaml" \
     "$argo/manifests/crds/appproject-crd.yaml" \
@@ -330,7 +337,15 @@ crd_files() {
     "$ks/config/crd/full/serving.kserve.io_inferenceservices.yaml" \
     "$eso/config/crds/bases/external-secrets.io_externalsecrets.yaml" \
     "$kops/k8s/crds/kops.k8s.io_clusters.yaml" \
-    "$kops/k8s/crds/kops.k8s.io_instancegroups.yaml"
+    "$kops/k8s/crds/kops.k8s.io_instancegroups.yaml" \
+    "$tr/manifests/base/crds/trainer.kubeflow.org_trainjobs.yaml" \
+    "$tr/manifests/base/crds/trainer.kubeflow.org_trainingruntimes.yaml" \
+    "$tr/manifests/base/crds/trainer.kubeflow.org_clustertrainingruntimes.yaml" \
+    "$kq/config/components/crd/bases/kueue.x-k8s.io_clusterqueues.yaml" \
+    "$kq/config/components/crd/bases/kueue.x-k8s.io_localqueues.yaml" \
+    "$kq/config/components/crd/bases/kueue.x-k8s.io_resourceflavors.yaml" \
+    "$kq/config/components/crd/bases/kueue.x-k8s.io_workloadpriorityclasses.yaml" \
+    "$kq/config/components/crd/bases/kueue.x-k8s.io_workloads.yaml"
 }
 
 # moddir MODULE VERSION prints the module's directory in the module cache,
