@@ -57,8 +57,8 @@ func SetVersion(v string) (restore func()) {
 	return func() { version.Store(prev) }
 }
 
-// Version is the version SetVersion recorded, or "" when none was.
-func Version() string {
+// runningVersion is the version SetVersion recorded, or "" when none was.
+func runningVersion() string {
 	if v := version.Load(); v != nil {
 		return *v
 	}

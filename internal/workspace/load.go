@@ -337,7 +337,7 @@ func (l *loader) loadPlatform(ev *schema.Evaluator, h interface{ Write([]byte) (
 			return
 		}
 		if p.API.Image == "" {
-			v := Version()
+			v := runningVersion()
 			img, ok := spec.ReleaseImage(v)
 			if !ok {
 				pos, _ := prov.Lookup("api")
