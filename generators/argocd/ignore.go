@@ -59,7 +59,9 @@ func IgnoreDifferences(objs []generators.Object) ([]v1alpha1.ResourceIgnoreDiffe
 		var err error
 		gk := o.GroupVersionKind().GroupKind()
 		if q := KueueIgnore(o); q != nil {
-			out = append(out, *q)
+			if !slices.ContainsFunc(out, func(r v1alpha1.ResourceIgnoreDifferences) bool { return r.Group == q.Group && r.Kind == q.Kind }) {
+				out = append(out, *q)
+			}
 			continue
 		}
 		switch gk {
@@ -221,8 +223,10 @@ const SyncOptionRespectIgnoreDifferences = "RespectIgnoreDifferences=true"
 // a TrainJob (Trainer stamps a time on it).
 const kueueRuntimePatch = `.spec.runtimePatches[] | select(.manager == "` + trainjob.KueueManager + `")`
 
-// KueueIgnore returns what an Application must not compare on a training
-// job that queues through Kueue (it carries the queue-name label), or nil:
+// KueueIgnore returns what an Application must not compare on the training
+// jobs of a kind, given one that queues through Kueue (it carries the
+// queue-name label), or nil. The entry names no job, so that a re-training
+// leaves the Application as it is:
 // the suspend flag that Kueue sets and clears (a TrainJob's spec.suspend,
 // a TFJob's spec.runPolicy.suspend), and on a TrainJob the runtime patch
 // that Kueue's webhook adds. Without this, an admission would read as
@@ -234,10 +238,10 @@ func KueueIgnore(o generators.Object) *v1alpha1.ResourceIgnoreDifferences {
 	gk := o.GroupVersionKind().GroupKind()
 	switch gk {
 	case kindTrainJob:
-		return &v1alpha1.ResourceIgnoreDifferences{Group: gk.Group, Kind: gk.Kind, Name: o.GetName(),
+		return &v1alpha1.ResourceIgnoreDifferences{Group: gk.Group, Kind: gk.Kind,
 			JSONPointers: []string{"/spec/suspend"}, JQPathExpressions: []string{kueueRuntimePatch}}
 	case kindTFJob:
-		return &v1alpha1.ResourceIgnoreDifferences{Group: gk.Group, Kind: gk.Kind, Name: o.GetName(),
+		return &v1alpha1.ResourceIgnoreDifferences{Group: gk.Group, Kind: gk.Kind,
 			JSONPointers: []string{"/spec/runPolicy/suspend"}}
 	}
 	return nil

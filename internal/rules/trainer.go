@@ -176,11 +176,11 @@ func (c *checker) scheduling(a *spec.AppSpec) {
 		v := kc.KueueVersion()
 		switch {
 		case v == "":
-			c.add("training.framework", "the Kueue version of component %s is unknown, so dmls cannot tell whether it still has the TFJob integration: set components.%s.kueue.version", name, name)
+			c.add("training", "the Kueue version of component %s is unknown, so dmls cannot tell whether it still has the TFJob integration: set components.%s.kueue.version", name, name)
 		case !spec.KueueHasTFJob(v):
-			c.add("training.framework", "Kueue %s (component %s) has no TFJob integration (removed in 0.%d): move the job to a TrainJob (framework one of %s), or run it in an environment whose scheduler is not kueue", v, name, spec.KueueRemovedTFJob, strings.Join(spec.TrainerFrameworks, ", "))
+			c.add("training", "Kueue %s (component %s) has no TFJob integration (removed in 0.%d): move the job to a TrainJob (framework one of %s), or run it in an environment whose scheduler is not kueue", v, name, spec.KueueRemovedTFJob, strings.Join(spec.TrainerFrameworks, ", "))
 		default:
-			pos, at := c.in.Locate("training.framework")
+			pos, at := c.in.Locate("training")
 			c.diags = append(c.diags, diag.Diagnostic{Pos: pos, Path: at, Rule: diag.RuleKueueTFJob, Severity: diag.SeverityWarning,
 				Message: fmt.Sprintf("Kueue's TFJob integration is deprecated since 0.19, off by default, and removed in 0.%d; dmls turns it on in component %s (Kueue %s). Move the job to a TrainJob (framework one of %s) before upgrading Kueue", spec.KueueRemovedTFJob, name, v, strings.Join(spec.TrainerFrameworks, ", "))})
 		}
