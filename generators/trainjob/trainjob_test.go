@@ -135,8 +135,8 @@ func TestProvenance(t *testing.T) {
 		"spec.runtimeRef.name":                      "training.framework",
 		"metadata.labels.kueue.x-k8s.io/queue-name": "training.scheduling.queue",
 		"spec.runtimePatches[0].trainingRuntimeSpec.template.spec.replicatedJobs[0].template.spec.template.spec.nodeSelector.dmls.dev/gpu": "training.resourcesPerNode.gpu",
-		"spec.runtimePatches[0].trainingRuntimeSpec.template.spec.replicatedJobs[0].template.spec.template.spec.volumes[1]":               "training.volumes.data",
-		"spec.runtimePatches[0].trainingRuntimeSpec.template.spec.replicatedJobs[0].template.spec.template.metadata.annotations":          "training.podMetadata",
+		"spec.runtimePatches[0].trainingRuntimeSpec.template.spec.replicatedJobs[0].template.spec.template.spec.volumes[1]":                "training.volumes.data",
+		"spec.runtimePatches[0].trainingRuntimeSpec.template.spec.replicatedJobs[0].template.spec.template.metadata.annotations":           "training.podMetadata",
 	} {
 		if got, _ := job.Trace.Spec(field); got != want {
 			t.Errorf("%s comes from %q, want %q", field, got, want)
