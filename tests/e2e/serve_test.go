@@ -49,6 +49,9 @@ func TestAPISubmissionReachesCluster(t *testing.T) {
 			seed[p] = withoutComponents(t, string(b))
 		}
 	}
+	for p, data := range stubChart {
+		seed[p] = data
+	}
 	srv.Push(t, "ml-model", gittest.Change{Files: seed, Message: "seed the workspace"})
 	repoSecret(t, c, srv, "k8s-config")
 
