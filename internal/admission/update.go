@@ -114,3 +114,23 @@ func leafDiff(a, b any) string {
 	}
 	return ""
 }
+
+// DefaultCR returns a copy of obj with the defaults of its CRD's schema
+// applied, as the API server stores it; obj itself, or nil for a kind the
+// schemas do not know.
+func (s *Schemas) DefaultCR(obj map[string]any) (map[string]any, error) {
+	u := &unstructured.Unstructured{Object: obj}
+	v, ok, err := s.get(u.GroupVersionKind())
+	if !ok {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out, err := decoded(u)
+	if err != nil {
+		return nil, err
+	}
+	defaulting.Default(out, v.structural)
+	return out, nil
+}

@@ -856,6 +856,10 @@ func Components(ws *spec.Workspace, features map[string]string, tfjobs bool) (*c
 			diags.Add(pos, at, "%v", err)
 			continue
 		}
+		if len(objs) == 0 {
+			diags.Add(pos, at, "chart %s renders no objects with these values, so the component's Application would have nothing to sync; check its values, or remove the component", c.Chart.Path)
+			continue
+		}
 		rendered[name] = objs
 	}
 	if err := diags.Err(); err != nil {

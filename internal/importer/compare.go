@@ -17,6 +17,7 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
+	"github.com/dmls-project/dmls/internal/admission"
 )
 
 func fromUnstructured(m map[string]any, into any) error {
@@ -89,6 +90,17 @@ func Canonical(obj map[string]any, drop map[string]string) (map[string]any, erro
 			t.ServiceAccountName = nil
 		}
 		typed = isvc
+	case kindTrainJob:
+		// The CRD's defaults, as the API server stores the job.
+		s, err := admission.Default()
+		if err != nil {
+			return nil, err
+		}
+		d, err := s.DefaultCR(obj)
+		if err != nil {
+			return nil, err
+		}
+		typed = d
 	case kindPVC:
 		pvc := &corev1.PersistentVolumeClaim{}
 		if err := fromUnstructured(obj, pvc); err != nil {

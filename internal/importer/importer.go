@@ -27,6 +27,7 @@ import (
 	"github.com/dmls-project/dmls/generators/kservice"
 	"github.com/dmls-project/dmls/generators/tfjob"
 	"github.com/dmls-project/dmls/internal/admission"
+	"github.com/dmls-project/dmls/internal/apis/trainerv1alpha1"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/layout"
@@ -73,14 +74,30 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 	var hard, lossy, notes []Problem
 	t := &translation{from: map[string]source{}, claims: map[string]Doc{}, claimUsed: map[string]bool{}}
 	var job *kubeflowv1.TFJob
+	var tj *trainerv1alpha1.TrainJob
 	var ksvc *servingv1.Service
 	var isvc *inferenceservice.InferenceService
 	var jobDoc, svcDoc Doc
 	for _, d := range docs {
 		name, _ := nested(d.Obj, "metadata", "name").(string)
 		switch k := kindOf(d.Obj); k {
+		case kindTrainJob:
+			if job != nil || tj != nil {
+				hard = append(hard, Problem{Doc: d.String(), Message: "a second training job: an app has at most one; import each into its own app"})
+				continue
+			}
+			jobDoc = d
+			tj = &trainerv1alpha1.TrainJob{}
+			h, l := crdProblems(d)
+			hard, lossy = append(hard, h...), append(lossy, l...)
+			if err := viaJSON(d.Obj, tj); err != nil {
+				hard = append(hard, Problem{Doc: d.String(), Message: "not a valid TrainJob: " + err.Error()})
+				tj = nil
+				continue
+			}
+			hard = append(hard, trainJobProblems(d, tj)...)
 		case kindTFJob:
-			if job != nil {
+			if job != nil || tj != nil {
 				hard = append(hard, Problem{Doc: d.String(), Message: "a second TFJob: an app has at most one training job; import each into its own app"})
 				continue
 			}
@@ -146,11 +163,11 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 			if kd != "" && av != "" {
 				field = "apiVersion"
 			}
-			hard = append(hard, Problem{Doc: d.String(), Path: field, Message: fmt.Sprintf("unknown kind %q of apiVersion %q: import reads kubeflow.org/v1 TFJob, serving.knative.dev/v1 Service, serving.kserve.io/v1beta1 InferenceService, v1 PersistentVolumeClaim, ConfigMap and Secret", kd, av)})
+			hard = append(hard, Problem{Doc: d.String(), Path: field, Message: fmt.Sprintf("unknown kind %q of apiVersion %q: import reads kubeflow.org/v1 TFJob, trainer.kubeflow.org/v1alpha1 TrainJob, serving.knative.dev/v1 Service, serving.kserve.io/v1beta1 InferenceService, v1 PersistentVolumeClaim, ConfigMap and Secret", kd, av)})
 		}
 	}
-	if job == nil && ksvc == nil && isvc == nil && len(hard) == 0 {
-		hard = append(hard, Problem{Doc: "input", Message: "nothing to import: no TFJob, Knative Service or InferenceService"})
+	if job == nil && tj == nil && ksvc == nil && isvc == nil && len(hard) == 0 {
+		hard = append(hard, Problem{Doc: "input", Message: "nothing to import: no TFJob, TrainJob, Knative Service or InferenceService"})
 	}
 	if len(hard) > 0 {
 		return nil, &Error{Problems: append(hard, lossy...)}
@@ -162,9 +179,9 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 	if app == "" {
 		src := ""
 		switch {
-		case job != nil:
-			src = job.Name
-			if m := runName.FindStringSubmatch(job.Name); m != nil {
+		case job != nil || tj != nil:
+			src = jobName(job, tj)
+			if m := runName.FindStringSubmatch(src); m != nil {
 				src = m[1]
 				fmt.Sscan(m[3], &run)
 			}
@@ -236,16 +253,22 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 	}
 
 	// Translate.
-	if job != nil {
-		t.tfjob(jobDoc, job, app)
-		if job.Name != spec.TFJobName(app, max(1, int(run))) || opts.Env != "" && job.Name != spec.TFJobName(app, 1) {
-			t.training.set("name", job.Name, "keeps the TFJob's own name instead of "+spec.TFJobName(app, 1))
+	if job != nil || tj != nil {
+		kind := "TFJob"
+		if tj != nil {
+			kind = "TrainJob"
+			t.trainjob(jobDoc, tj, app)
+		} else {
+			t.tfjob(jobDoc, job, app)
+		}
+		if name := jobName(job, tj); name != spec.TFJobName(app, max(1, int(run))) || opts.Env != "" && name != spec.TFJobName(app, 1) {
+			t.training.set("name", name, "keeps the "+kind+"'s own name instead of "+spec.TFJobName(app, 1))
 			t.record("training.name", jobDoc, "metadata.name")
 		} else if run > 1 {
-			t.training.set("run", run, "from the TFJob's name "+job.Name)
+			t.training.set("run", run, "from the "+kind+"'s name "+jobName(job, tj))
 			t.record("training.run", jobDoc, "metadata.name")
 		}
-		orderFields(t.training, "name", "run", "image", "imagePullPolicy", "command", "args", "hyperparameters", "env", "volumes", "resources", "nodeSelector", "tolerations", "replicas", "restartPolicy", "cleanPodPolicy")
+		orderFields(t.training, "name", "run", "framework", "runtime", "image", "imagePullPolicy", "command", "args", "hyperparameters", "env", "volumes", "resources", "numNodes", "numProcPerNode", "resourcesPerNode", "initializer", "nodeSelector", "tolerations", "podMetadata", "replicas", "restartPolicy", "cleanPodPolicy", "scheduling")
 	}
 	if ksvc != nil {
 		t.knative(svcDoc, ksvc, app)
@@ -268,7 +291,8 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 		}
 		if l, ok := nested(d.Obj, "metadata", "labels").(map[string]any); ok {
 			for k, v := range l {
-				if _, seen := labels[k]; !seen && !strings.HasPrefix(k, "dmls.dev/") {
+				// Kueue's labels are the training's scheduling.
+				if _, seen := labels[k]; !seen && !strings.HasPrefix(k, "dmls.dev/") && !strings.HasPrefix(k, "kueue.x-k8s.io/") {
 					labels[k], _ = v.(string)
 				}
 			}
@@ -538,8 +562,13 @@ func compare(in, out map[string]any) ([]difference, error) {
 			}
 		}
 	}
-	if kindOf(out) == kindTFJob {
+	switch kindOf(out) {
+	case kindTFJob:
 		out = withoutScratch(out)
+	case kindTrainJob:
+		// What dmls's patch writes by policy, on both sides: an input
+		// that dmls rendered carries it too.
+		in, out = withoutPolicyPatch(in), withoutPolicyPatch(out)
 	}
 	ci, err := Canonical(in, drop)
 	if err != nil {
@@ -601,6 +630,9 @@ func normalization(kind string, d difference) (string, bool) {
 	p := d.path
 	if (kind == kindTFJob || kind == kindISVC) && strings.Contains(p, ".securityContext") && d.in == nil {
 		return "dmls adds a restricted securityContext (" + show(d.out) + ")", true
+	}
+	if (kind == kindTFJob || kind == kindTrainJob) && strings.HasPrefix(p, "metadata.labels") && d.out == nil && kueueLabels(d.in) {
+		return "Kueue's labels " + show(d.in) + " come from training.scheduling in the environments whose scheduler is kueue", true
 	}
 	if kind != kindKService {
 		return "", false
@@ -820,4 +852,31 @@ func serviceFeatures(svc *servingv1.Service) (context.Context, error) {
 		return nil, err
 	}
 	return admission.WithKnativeFeatures(context.Background(), features)
+}
+
+// jobName is the name of the training job of an import.
+func jobName(job *kubeflowv1.TFJob, tj *trainerv1alpha1.TrainJob) string {
+	if job != nil {
+		return job.Name
+	}
+	if tj != nil && tj.Metadata != nil {
+		return tj.Metadata.Name
+	}
+	return ""
+}
+
+// kueueLabels reports whether v is a label or a map of labels that Kueue
+// reads (kueue.x-k8s.io/...).
+func kueueLabels(v any) bool {
+	m, ok := v.(map[string]any)
+	if !ok {
+		_, isString := v.(string)
+		return isString
+	}
+	for k := range m {
+		if !strings.HasPrefix(k, "kueue.x-k8s.io/") {
+			return false
+		}
+	}
+	return len(m) > 0
 }

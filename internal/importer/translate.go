@@ -73,6 +73,38 @@ type ctr struct {
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 	Tolerations  []any             `json:"tolerations,omitempty"`
 	Volumes      map[string]any    `json:"volumes,omitempty"`
+	PodMetadata  map[string]any    `json:"podMetadata,omitempty"`
+}
+
+// podMetadata reads a pod template's labels and annotations in spec form
+// (podMetadata), leaving out the labels the job itself carries, which the
+// spec keeps as the app's labels and dmls puts on the pods anyway.
+func podMetadata(labels, annotations, jobLabels map[string]string) map[string]any {
+	out := map[string]any{}
+	l := map[string]any{}
+	for k, v := range labels {
+		if jv, ok := jobLabels[k]; ok && jv == v || strings.HasPrefix(k, "dmls.dev/") {
+			continue
+		}
+		l[k] = v
+	}
+	a := map[string]any{}
+	for k, v := range annotations {
+		if strings.HasPrefix(k, "dmls.dev/") || strings.HasPrefix(k, "argocd.argoproj.io/") {
+			continue
+		}
+		a[k] = v
+	}
+	if len(l) > 0 {
+		out["labels"] = l
+	}
+	if len(a) > 0 {
+		out["annotations"] = a
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // tfjob translates a TFJob.
@@ -147,6 +179,7 @@ func (t *translation) tfjob(d Doc, job *kubeflowv1.TFJob, app string) {
 		}
 		r.restart = string(rs.RestartPolicy)
 		r.c = t.container(d, app, rs.Template.Spec, fmt.Sprintf("spec.tfReplicaSpecs.%s.template.spec", k))
+		r.c.PodMetadata = podMetadata(rs.Template.Labels, rs.Template.Annotations, job.Labels)
 		rss = append(rss, r)
 	}
 	// Settings all replica types share go to the job; the others to each.
@@ -176,6 +209,7 @@ func (t *translation) tfjob(d Doc, job *kubeflowv1.TFJob, app string) {
 		{"nodeSelector", func(c ctr) any { return c.NodeSelector }},
 		{"tolerations", func(c ctr) any { return c.Tolerations }},
 		{"volumes", func(c ctr) any { return c.Volumes }},
+		{"podMetadata", func(c ctr) any { return c.PodMetadata }},
 	}
 	shared := map[string]bool{}
 	for _, g := range getters {

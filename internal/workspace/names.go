@@ -137,7 +137,7 @@ func (l *loader) checkOwners() {
 				claim(key{"PersistentVolumeClaim", ns, cl.Name}, own(cl.From), in.Env.Name)
 			}
 			if t := s.Training; t != nil {
-				claim(key{"TFJob", ns, spec.JobName(a.Name, t)}, own("training"), in.Env.Name)
+				claim(key{t.Kind(), ns, spec.JobName(a.Name, t)}, own("training"), in.Env.Name)
 			}
 			if sv := s.Serving; sv != nil {
 				if sv.Runtime == spec.RuntimeKServe {

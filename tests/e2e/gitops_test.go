@@ -134,14 +134,16 @@ func TestPublishDeploysThroughArgoCD(t *testing.T) {
 	url := srv.CreateRepo(t, "k8s-config")
 	docs := srv.CreateRepo(t, "docs")
 	infraURL := srv.CreateRepo(t, "infra")
+	kfURL := srv.CreateRepo(t, "kubeflow-config")
 	user, pass := srv.Credentials()
 	t.Setenv("DMLS_GIT_USERNAME", user)
 	t.Setenv("DMLS_GIT_PASSWORD", pass)
 
 	repoSecret(t, c, srv, "k8s-config")
+	repoSecret(t, c, srv, "kubeflow-config")
 
 	ws := copyExample(t)
-	out := dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs, "--repo", "infra="+infraURL)
+	out := dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs, "--repo", "infra="+infraURL, "--repo", "kubeflow-config="+kfURL)
 	t.Logf("dmls publish:\n%s", out)
 	if !strings.Contains(out, "k8s-config: committed") {
 		t.Fatalf("first publish made no commit:\n%s", out)
@@ -311,7 +313,7 @@ func TestPublishDeploysThroughArgoCD(t *testing.T) {
 	// Step 6: change the specs, publish, and the cluster follows.
 	editFile(t, filepath.Join(ws, "apps/fashion-mnist/training.cue"), "overrides: dev: training: replicas: worker: replicas: 2", "overrides: dev: training: replicas: worker: replicas: 3")
 	editFile(t, filepath.Join(ws, "apps/fashion-mnist/serving.cue"), "canaryPercent: 10", "canaryPercent: 50")
-	out = dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs, "--repo", "infra="+infraURL)
+	out = dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs, "--repo", "infra="+infraURL, "--repo", "kubeflow-config="+kfURL)
 	t.Logf("dmls publish:\n%s", out)
 	refresh()
 	waitFor("dev workers 2→3 and staging canary 10→50%", 4*time.Minute, func() (bool, string) {
@@ -330,7 +332,7 @@ func TestPublishDeploysThroughArgoCD(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(ws, "apps/fashion-mnist")); err != nil {
 		t.Fatal(err)
 	}
-	out = dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs, "--repo", "infra="+infraURL)
+	out = dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs, "--repo", "infra="+infraURL, "--repo", "kubeflow-config="+kfURL)
 	t.Logf("dmls publish:\n%s", out)
 	waitFor("fashion-mnist pruned", 4*time.Minute, func() (bool, string) {
 		refresh()

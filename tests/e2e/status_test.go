@@ -63,12 +63,14 @@ func TestStatusAndRefresh(t *testing.T) {
 	url := srv.CreateRepo(t, "k8s-config")
 	docs := srv.CreateRepo(t, "docs")
 	infra := srv.CreateRepo(t, "infra")
+	kf := srv.CreateRepo(t, "kubeflow-config")
 	user, pass := srv.Credentials()
 	t.Setenv("DMLS_GIT_USERNAME", user)
 	t.Setenv("DMLS_GIT_PASSWORD", pass)
 	repoSecret(t, c, srv, "k8s-config")
+	repoSecret(t, c, srv, "kubeflow-config")
 	ws := copyExample(t)
-	dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs, "--repo", "infra="+infra)
+	dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs, "--repo", "infra="+infra, "--repo", "kubeflow-config="+kf)
 	bootstrap(t, c, srv, "k8s-config")
 	apps := c.Dynamic.Resource(applicationGVR).Namespace(ArgoCDNamespace)
 
@@ -213,7 +215,7 @@ func TestStatusAndRefresh(t *testing.T) {
 	// refresh annotation on exactly the changed Application.
 	editFile(t, filepath.Join(ws, "apps/fashion-mnist/training.cue"), "overrides: dev: training: replicas: worker: replicas: 2", "overrides: dev: training: replicas: worker: replicas: 3")
 	start := time.Now()
-	out := dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs, "--repo", "infra="+infra)
+	out := dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs, "--repo", "infra="+infra, "--repo", "kubeflow-config="+kf)
 	tip := srv.Head(t, "k8s-config", "main")
 	t.Logf("dmls publish:\n%s", out)
 	// Exactly the Applications whose sources changed: dev's, and the API
@@ -254,6 +256,7 @@ func TestStatusAndRefresh(t *testing.T) {
 // every 180 s, the change is Synced within seconds.
 func webhookRefresh(t *testing.T, ctx context.Context, srv *gittest.Server, ws, url, docs, infra string, apps dynamic.ResourceInterface, tfjobs dynamicGetter) {
 	t.Helper()
+	kf := srv.RepoURL("kubeflow-config")
 	endpoint, secretFile := os.Getenv("E2E_ARGOCD_WEBHOOK_URL"), os.Getenv("E2E_ARGOCD_WEBHOOK_SECRET_FILE")
 	if endpoint == "" || secretFile == "" {
 		t.Fatal("E2E_ARGOCD_WEBHOOK_URL and E2E_ARGOCD_WEBHOOK_SECRET_FILE are not set: run the tests with make e2e (cluster.sh env)")
@@ -270,7 +273,7 @@ func webhookRefresh(t *testing.T, ctx context.Context, srv *gittest.Server, ws, 
 	t.Setenv("DMLS_ARGOCD_WEBHOOK_SECRET", "not-the-secret")
 	editFile(t, filepath.Join(ws, "apps/fashion-mnist/training.cue"), "overrides: dev: training: replicas: worker: replicas: 3", "overrides: dev: training: replicas: worker: replicas: 4")
 	var out, errb bytes.Buffer
-	if code := cli.Main([]string{"publish", "-w", ws, "--repo", "k8s-config=" + url, "--repo", "docs=" + docs, "--repo", "infra=" + infra}, &out, &errb); code != 0 ||
+	if code := cli.Main([]string{"publish", "-w", ws, "--repo", "k8s-config=" + url, "--repo", "docs=" + docs, "--repo", "infra=" + infra, "--repo", "kubeflow-config=" + kf}, &out, &errb); code != 0 ||
 		!strings.Contains(errb.String(), "dmls: warning: Argo CD not notified: webhook "+endpoint) || strings.Contains(errb.String(), "not-the-secret") {
 		t.Errorf("publish with a wrong webhook secret: exit %d\n%s%s", code, out.String(), errb.String())
 	}
@@ -280,7 +283,7 @@ func webhookRefresh(t *testing.T, ctx context.Context, srv *gittest.Server, ws, 
 	// (dev allows at most 4 workers.)
 	editFile(t, filepath.Join(ws, "apps/fashion-mnist/training.cue"), "overrides: dev: training: replicas: worker: replicas: 4", "overrides: dev: training: replicas: worker: replicas: 1")
 	start := time.Now()
-	pub := dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs, "--repo", "infra="+infra)
+	pub := dmls(t, "publish", "-w", ws, "--repo", "k8s-config="+url, "--repo", "docs="+docs, "--repo", "infra="+infra, "--repo", "kubeflow-config="+kf)
 	tip := srv.Head(t, "k8s-config", "main")
 	t.Logf("dmls publish (webhook):\n%s", pub)
 	if strings.Contains(pub, "argocd: refreshed") {
