@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	authv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"knative.dev/pkg/apis"
@@ -21,6 +20,7 @@ import (
 	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/generators/kservice"
 	"github.com/dmls-project/dmls/internal/admission"
+	"github.com/dmls-project/dmls/internal/apis/argocdv1alpha1"
 )
 
 var (
@@ -45,8 +45,8 @@ const webhookUser = "system:serviceaccount:argocd:argocd-application-controller"
 //
 // A cluster whose config-defaults adds more (say, revision-cpu-request)
 // defaults more fields than these.
-func IgnoreDifferences(objs []generators.Object) ([]v1alpha1.ResourceIgnoreDifferences, error) {
-	var out []v1alpha1.ResourceIgnoreDifferences
+func IgnoreDifferences(objs []generators.Object) ([]argocdv1alpha1.ResourceIgnoreDifferences, error) {
+	var out []argocdv1alpha1.ResourceIgnoreDifferences
 	for _, o := range objs {
 		if o.Unstructured == nil {
 			continue
@@ -68,7 +68,7 @@ func IgnoreDifferences(objs []generators.Object) ([]v1alpha1.ResourceIgnoreDiffe
 		if len(ptrs) == 0 {
 			continue
 		}
-		out = append(out, v1alpha1.ResourceIgnoreDifferences{
+		out = append(out, argocdv1alpha1.ResourceIgnoreDifferences{
 			Group: gk.Group, Kind: gk.Kind, Name: o.GetName(),
 			JSONPointers: ptrs,
 		})
