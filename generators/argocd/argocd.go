@@ -18,6 +18,7 @@ import (
 	"github.com/dmls-project/dmls/generators/externalsecret"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/generators/kustomize"
+	"github.com/dmls-project/dmls/generators/trainjob"
 	"github.com/dmls-project/dmls/internal/apis/argocdv1alpha1"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/memo"
@@ -119,6 +120,7 @@ func TeamKinds() []metav1.GroupKind {
 	return []metav1.GroupKind{
 		{Group: "", Kind: "PersistentVolumeClaim"},
 		{Group: kubeflowv1.SchemeGroupVersion.Group, Kind: kubeflowv1.TFJobKind},
+		{Group: trainjob.GVK.Group, Kind: trainjob.GVK.Kind},
 		{Group: servingv1.SchemeGroupVersion.Group, Kind: "Service"},
 		{Group: inferenceservice.GroupVersion.Group, Kind: inferenceservice.Kind},
 		{Group: externalsecret.GVK.Group, Kind: externalsecret.GVK.Kind},
@@ -131,8 +133,9 @@ func TeamKinds() []metav1.GroupKind {
 // the platform's ExternalSecrets, and Argo CD's own objects in its
 // namespace.
 var (
-	platformClusterKinds = []argocdv1alpha1.ClusterResourceRestrictionItem{{Group: "", Kind: "Namespace"}}
-	platformKinds        = []metav1.GroupKind{
+	platformClusterKinds = []argocdv1alpha1.ClusterResourceRestrictionItem{{Group: "", Kind: "Namespace"},
+		{Group: kueueGroup, Kind: "ResourceFlavor"}, {Group: kueueGroup, Kind: "ClusterQueue"}, {Group: kueueGroup, Kind: "WorkloadPriorityClass"}}
+	platformKinds = []metav1.GroupKind{
 		{Group: "", Kind: "ConfigMap"},
 		{Group: "", Kind: "ResourceQuota"},
 		{Group: externalsecret.GVK.Group, Kind: externalsecret.GVK.Kind},
@@ -141,6 +144,7 @@ var (
 		{Group: "networking.k8s.io", Kind: "NetworkPolicy"},
 		{Group: "rbac.authorization.k8s.io", Kind: "Role"},
 		{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"},
+		{Group: kueueGroup, Kind: "LocalQueue"},
 		{Group: argocdv1alpha1.ApplicationSchemaGroupVersionKind.Group, Kind: argocdv1alpha1.ApplicationSchemaGroupVersionKind.Kind},
 		{Group: argocdv1alpha1.AppProjectSchemaGroupVersionKind.Group, Kind: argocdv1alpha1.AppProjectSchemaGroupVersionKind.Kind},
 	}
@@ -411,6 +415,9 @@ func application(p *spec.Platform, env *spec.Environment, src Source, a App, nam
 			SyncPolicy:        syncPolicy(),
 			IgnoreDifferences: ignore,
 		},
+	}
+	if respectIgnore(ignore) {
+		app.Spec.SyncPolicy.SyncOptions = append(app.Spec.SyncPolicy.SyncOptions, SyncOptionRespectIgnoreDifferences)
 	}
 	tr := &provenance.Trace{}
 	tr.Record("spec.project", "team")
