@@ -5,7 +5,6 @@ import (
 	"maps"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	componentconfig "k8s.io/component-base/config/v1alpha1"
 	kueueconfig "sigs.k8s.io/kueue/apis/config/v1beta2"
 	"sigs.k8s.io/yaml"
 
@@ -68,23 +67,17 @@ func Values(name string, c spec.Component, tfjobs bool) (map[string]any, error) 
 	return out, nil
 }
 
-// KueueConfig is the Kueue configuration dmls writes: the chart's
-// defaults for health, metrics, the webhook and leader election, jobs
-// without a queue left alone, and the integrations of the workspace.
+// KueueConfig is the Kueue configuration dmls writes: jobs without a queue
+// left alone, and the integrations of the workspace. Kueue defaults the
+// rest (health, metrics, the webhook and leader election) as its chart
+// does.
 func KueueConfig(tfjobs bool) (string, error) {
 	frameworks := []string{IntegrationTrainJob}
 	if tfjobs {
 		frameworks = append(frameworks, IntegrationTFJob)
 	}
-	port := 9443
 	cfg := kueueconfig.Configuration{
-		TypeMeta: metav1.TypeMeta{APIVersion: kueueconfig.SchemeGroupVersion.String(), Kind: "Configuration"},
-		ControllerManager: kueueconfig.ControllerManager{
-			Health:         kueueconfig.ControllerHealth{HealthProbeBindAddress: ":8081"},
-			Metrics:        kueueconfig.ControllerMetrics{BindAddress: ":8443"},
-			Webhook:        kueueconfig.ControllerWebhook{Port: &port},
-			LeaderElection: &componentconfig.LeaderElectionConfiguration{LeaderElect: new(true), ResourceName: "c1f6bfd2.kueue.x-k8s.io"},
-		},
+		TypeMeta:                   metav1.TypeMeta{APIVersion: kueueconfig.SchemeGroupVersion.String(), Kind: "Configuration"},
 		ManageJobsWithoutQueueName: false,
 		Integrations:               &kueueconfig.Integrations{Frameworks: frameworks},
 	}

@@ -18,6 +18,7 @@ import (
 	"sync"
 
 	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
@@ -188,7 +189,7 @@ func NewMemo(apps int) *Memo {
 // is made of (platform.GuardRails reads the platform, the environment and
 // the managed kinds, and a TFJob's NetworkPolicy its job, which names
 // it), or "" without a memo or when that cannot be told.
-func (m *Memo) railsBase(p *spec.Platform, env *spec.Environment, kinds []platform.ManagedKind) string {
+func (m *Memo) railsBase(p *spec.Platform, env *spec.Environment, kinds []platform.ManagedKind, serving map[string]map[string]resource.Quantity) string {
 	if m == nil {
 		return ""
 	}
@@ -196,7 +197,8 @@ func (m *Memo) railsBase(p *spec.Platform, env *spec.Environment, kinds []platfo
 		P *spec.Platform
 		E *spec.Environment
 		K []platform.ManagedKind
-	}{p, env, kinds})
+		S map[string]map[string]resource.Quantity
+	}{p, env, kinds, serving})
 	if err != nil {
 		return ""
 	}
@@ -748,7 +750,7 @@ func platformTree(ws *spec.Workspace, uses []rules.QuotaUse, jobsIn func(env str
 			return nil, nil, err
 		}
 		argocd.Annotate(objs)
-		t, err := m.plain(m.railsBase(ws.Platform, env, kinds), objs)
+		t, err := m.plain(m.railsBase(ws.Platform, env, kinds, in.ServingMax), objs)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -436,6 +436,12 @@ func platformKey(wsKey string, apps []*App, charts func(hash.Hash)) (string, err
 		for _, f := range slices.Sorted(maps.Keys(a.Features)) {
 			fmt.Fprintf(h, "feature %q %q %q\n", a.Name, f, a.Features[f])
 		}
+		// Under Kueue the ResourceQuotas hold the services at max scale.
+		for _, u := range a.Quota {
+			if u.Kueue && u.What == "serving" {
+				fmt.Fprintf(h, "serving %q %q %q %v %q\n", a.Name, u.Env, u.Res, u.Max, u.Amount)
+			}
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -391,6 +391,10 @@ type QuotaUse struct {
 	// is Kueue: Kueue queues what does not fit, so it is not summed (each
 	// job alone must fit its ClusterQueue, which the loader checks).
 	Queued bool `json:",omitempty"`
+	// Kueue marks every use in an environment whose scheduler is Kueue,
+	// where the ResourceQuota holds the services at max scale
+	// (ServingMax).
+	Kueue bool `json:",omitempty"`
 }
 
 // QuotaLimit is one resource of one team's quota, with the position of
@@ -463,8 +467,9 @@ func QuotaUses(a *spec.App) []QuotaUse {
 						at = ps.what
 					}
 					pos, _ := in.Prov.Lookup(at)
-					queued := in.Env.Scheduler == spec.SchedulerKueue && ps.what != "serving"
-					out = append(out, QuotaUse{Env: in.Env.Name, Team: a.Team, App: a.Name, Res: r.name, Max: atMax, What: ps.what, Pos: pos.String(), Count: n, Amount: amount.String(), Queued: queued})
+					kueue := in.Env.Scheduler == spec.SchedulerKueue
+					out = append(out, QuotaUse{Env: in.Env.Name, Team: a.Team, App: a.Name, Res: r.name, Max: atMax, What: ps.what, Pos: pos.String(), Count: n, Amount: amount.String(),
+						Queued: kueue && ps.what != "serving", Kueue: kueue})
 				}
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -169,8 +170,7 @@ func (c *checker) scheduling(a *spec.AppSpec) {
 	}
 	name, kc := c.p.KueueComponent()
 	if kc == nil {
-		c.add("training", "the scheduler of environment %s is kueue, but the platform installs no Kueue: add a component with kueue: {} to platform.cue", env.Name)
-		return
+		return // KueueEnv reports it at the environment's scheduler
 	}
 	if !t.IsTrainJob() {
 		v := kc.KueueVersion()
@@ -316,12 +316,12 @@ func orUnknown(s string) string {
 // max scale, per quota resource (cpu, memory, gpu), from uses: the room a
 // Kueue environment's ResourceQuota keeps for serving beside the
 // ClusterQueue's quota. A service without a max scale counts at its min
-// scale.
+// scale. It is empty for an environment whose scheduler is not Kueue.
 func ServingMax(uses []QuotaUse, env string) map[string]map[string]resource.Quantity {
 	type key struct{ team, app, res string }
 	best := map[key]QuotaUse{}
 	for _, u := range uses {
-		if u.Env != env || u.What != "serving" || u.Res == resPods {
+		if u.Env != env || !u.Kueue || u.What != "serving" || u.Res == resPods {
 			continue
 		}
 		k := key{u.Team, u.App, u.Res}
@@ -343,4 +343,62 @@ func ServingMax(uses []QuotaUse, env string) map[string]map[string]resource.Quan
 		out[k.team][k.res] = total
 	}
 	return out
+}
+
+// KueueEnv checks an environment whose scheduler is kueue against the
+// platform: a Kueue component installs it, and every team's GPU quota
+// there names GPU types its cluster has, so that every GPU of the quota
+// lands on a ResourceFlavor. pprov and eprov are the positions of
+// platform.cue and of the environment's file.
+func KueueEnv(p *spec.Platform, env *spec.Environment, pprov, eprov provenance.Map) diag.List {
+	var d diag.List
+	if env.Scheduler != spec.SchedulerKueue {
+		return nil
+	}
+	if _, kc := p.KueueComponent(); kc == nil {
+		pos, _ := eprov.Lookup("scheduler")
+		d.Add(pos, "scheduler", "the scheduler of environment %s is kueue, but the platform installs no Kueue: add a component with kueue: {} to platform.cue", env.Name)
+		return d
+	}
+	flavors := spec.GPUFlavors(p, env)
+	types := map[string][]string{}
+	for _, f := range flavors {
+		if f.Type != "" {
+			types[f.Type] = append(types[f.Type], f.Group)
+		}
+	}
+	have := func() string {
+		var parts []string
+		for _, t := range slices.Sorted(maps.Keys(types)) {
+			parts = append(parts, fmt.Sprintf("%s (%s)", t, strings.Join(types[t], ", ")))
+		}
+		return orNone(parts)
+	}
+	for _, team := range slices.Sorted(maps.Keys(env.Namespaces)) {
+		t := p.Teams[team]
+		q := spec.TeamQuota(t, env)
+		if q == nil || q.GPU == nil {
+			continue
+		}
+		// The position: the team's own quota, or the environment's default.
+		at, prov := "teams."+team+".quota.gpu", pprov
+		if t.Quota == nil || t.Quota.GPU == nil {
+			at, prov = "quota.gpu", eprov
+		}
+		pos, _ := prov.Lookup(at)
+		switch {
+		case len(flavors) == 0 && q.GPUTypes != nil && env.Cluster.Name != "":
+			d.Add(pos, at, "cluster %s of environment %s has no GPU node group, so Kueue has no flavor for GPUs of type %s; add a group with gpu: true, or give a plain number", env.Cluster.Name, env.Name, strings.Join(slices.Sorted(maps.Keys(q.GPUTypes)), ", "))
+		case q.GPUTypes != nil:
+			for _, typ := range slices.Sorted(maps.Keys(q.GPUTypes)) {
+				if q.GPUTypes[typ] > 0 && len(types[typ]) == 0 {
+					tpos, _ := prov.Lookup(at + "." + typ)
+					d.Add(tpos, at+"."+typ, "cluster %s of environment %s has no GPU node group of type %s, so no ResourceFlavor would hold these GPUs; its GPU groups: %s", env.Cluster.Name, env.Name, typ, have())
+				}
+			}
+		case len(types) > 1 && *q.GPU > 0:
+			d.Add(pos, at, "cluster %s of environment %s has GPUs of several types (%s): name them, as in gpu: {%s: %d}, so that Kueue knows which flavor holds the quota", env.Cluster.Name, env.Name, have(), slices.Sorted(maps.Keys(types))[0], *q.GPU)
+		}
+	}
+	return d
 }
