@@ -17,8 +17,9 @@ all: build
 
 build: $(BIN)
 
+# go build fetches only the modules the binary's packages come from; `go mod
+# download` would fetch the tests' too (Argo CD, kops and their cloud SDKs).
 $(BIN): go.mod go.sum $(shell find cmd generators internal schemas -name '*.go' -o -name '*.cue' -o -name '*.txtar' 2>/dev/null)
-	$(GO) mod download
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/dmls
 
 ## render: validate and render the example workspace into rendered/<env>/<app>.yaml

@@ -2,7 +2,10 @@
 // object with the provenance of its fields, and the labels dmls sets.
 //
 // Generators are pure functions from the typed model (package spec) to
-// Kubernetes objects built from the upstream Go types. They do no I/O, so
+// Kubernetes objects built from the upstream Go types, or from the types
+// of internal/apis where upstream's cannot be linked or would bring in
+// much more than the types (each generated from, or held by tests to,
+// upstream's CRD or Go types). They do no I/O, so
 // they run in parallel and their output depends on their input alone.
 package generators
 

@@ -3,11 +3,10 @@ package argocd
 import (
 	"strings"
 
-	synccommon "github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
-	argocommon "github.com/argoproj/argo-cd/v3/common"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/apis/argocdv1alpha1"
 )
 
 // CompareOptionIgnoreExtraneous keeps an object that is in the cluster but
@@ -68,11 +67,11 @@ func Annotate(objs []generators.Object) {
 		if ann == nil {
 			ann = map[string]string{}
 		}
-		ann[synccommon.AnnotationSyncWave] = wave
+		ann[argocdv1alpha1.AnnotationSyncWave] = wave
 		if keepsData(o) {
-			ann[synccommon.AnnotationSyncOptions] = addCSV(ann[synccommon.AnnotationSyncOptions],
+			ann[argocdv1alpha1.AnnotationSyncOptions] = addCSV(ann[argocdv1alpha1.AnnotationSyncOptions],
 				DisablePrune, DisableDeletion)
-			ann[argocommon.AnnotationCompareOptions] = addCSV(ann[argocommon.AnnotationCompareOptions], CompareOptionIgnoreExtraneous)
+			ann[argocdv1alpha1.AnnotationCompareOptions] = addCSV(ann[argocdv1alpha1.AnnotationCompareOptions], CompareOptionIgnoreExtraneous)
 		}
 		o.SetAnnotations(ann)
 	}

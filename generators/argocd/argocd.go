@@ -10,8 +10,6 @@ import (
 	"slices"
 	"sort"
 
-	synccommon "github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
-	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
@@ -21,6 +19,7 @@ import (
 	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/generators/trainjob"
+	"github.com/dmls-project/dmls/internal/apis/argocdv1alpha1"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
@@ -92,8 +91,8 @@ func SourceOf(p *spec.Platform) (Source, error) {
 }
 
 // at returns the Application source of the folder rel of the tree.
-func (s Source) at(rel string) *v1alpha1.ApplicationSource {
-	return &v1alpha1.ApplicationSource{RepoURL: s.RepoURL, TargetRevision: s.Branch, Path: path.Join(s.Path, rel)}
+func (s Source) at(rel string) *argocdv1alpha1.ApplicationSource {
+	return &argocdv1alpha1.ApplicationSource{RepoURL: s.RepoURL, TargetRevision: s.Branch, Path: path.Join(s.Path, rel)}
 }
 
 // App is one app in one environment.
@@ -107,7 +106,7 @@ type App struct {
 	Objects []generators.Object
 	// Ignore, when not nil, is IgnoreDifferences(Objects) computed
 	// already, for callers that cache it with the objects.
-	Ignore []v1alpha1.ResourceIgnoreDifferences
+	Ignore []argocdv1alpha1.ResourceIgnoreDifferences
 	// Key, when set, identifies Objects and Ignore (the app's digest):
 	// with Input.Memo, Tree reuses the Application laid out before for
 	// the same Key. Leave it empty for objects that no digest covers.
@@ -134,7 +133,7 @@ func TeamKinds() []metav1.GroupKind {
 // the platform's ExternalSecrets, and Argo CD's own objects in its
 // namespace.
 var (
-	platformClusterKinds = []v1alpha1.ClusterResourceRestrictionItem{{Group: "", Kind: "Namespace"},
+	platformClusterKinds = []argocdv1alpha1.ClusterResourceRestrictionItem{{Group: "", Kind: "Namespace"},
 		{Group: kueueGroup, Kind: "ResourceFlavor"}, {Group: kueueGroup, Kind: "ClusterQueue"}, {Group: kueueGroup, Kind: "WorkloadPriorityClass"}}
 	platformKinds = []metav1.GroupKind{
 		{Group: "", Kind: "ConfigMap"},
@@ -146,8 +145,8 @@ var (
 		{Group: "rbac.authorization.k8s.io", Kind: "Role"},
 		{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"},
 		{Group: kueueGroup, Kind: "LocalQueue"},
-		{Group: v1alpha1.ApplicationSchemaGroupVersionKind.Group, Kind: v1alpha1.ApplicationSchemaGroupVersionKind.Kind},
-		{Group: v1alpha1.AppProjectSchemaGroupVersionKind.Group, Kind: v1alpha1.AppProjectSchemaGroupVersionKind.Kind},
+		{Group: argocdv1alpha1.ApplicationSchemaGroupVersionKind.Group, Kind: argocdv1alpha1.ApplicationSchemaGroupVersionKind.Kind},
+		{Group: argocdv1alpha1.AppProjectSchemaGroupVersionKind.Group, Kind: argocdv1alpha1.AppProjectSchemaGroupVersionKind.Kind},
 	}
 )
 
@@ -172,17 +171,17 @@ func components(p *spec.Platform, src Source, comps []Component) ([]generators.O
 		}
 		policy := syncPolicy()
 		policy.SyncOptions = append(policy.SyncOptions, "CreateNamespace=true")
-		app := &v1alpha1.Application{
+		app := &argocdv1alpha1.Application{
 			ObjectMeta: metav1.ObjectMeta{Name: c.Name, Namespace: p.ArgoCD.Namespace, Labels: platformLabels(p, ""),
-				Annotations: map[string]string{synccommon.AnnotationSyncWave: WaveWorkloads}},
-			Spec: v1alpha1.ApplicationSpec{
+				Annotations: map[string]string{argocdv1alpha1.AnnotationSyncWave: WaveWorkloads}},
+			Spec: argocdv1alpha1.ApplicationSpec{
 				Project:     PlatformProject,
 				Source:      src.at(c.Dir),
-				Destination: v1alpha1.ApplicationDestination{Server: InClusterServer, Namespace: c.Namespace},
+				Destination: argocdv1alpha1.ApplicationDestination{Server: InClusterServer, Namespace: c.Namespace},
 				SyncPolicy:  policy,
 			},
 		}
-		obj, err := generators.New(app, v1alpha1.ApplicationSchemaGroupVersionKind, nil)
+		obj, err := generators.New(app, argocdv1alpha1.ApplicationSchemaGroupVersionKind, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -228,23 +227,23 @@ func ProjectsWith(p *spec.Platform, envs []*spec.Environment, repoURLs []string,
 	}
 	out := []generators.Object{plat}
 	for _, team := range slices.Sorted(maps.Keys(p.Teams)) {
-		var dests []v1alpha1.ApplicationDestination
+		var dests []argocdv1alpha1.ApplicationDestination
 		for _, env := range envs {
 			if ns, ok := env.Namespaces[team]; ok {
-				dests = append(dests, v1alpha1.ApplicationDestination{Server: env.Cluster.Server, Namespace: ns})
+				dests = append(dests, argocdv1alpha1.ApplicationDestination{Server: env.Cluster.Server, Namespace: ns})
 			}
 		}
 		desc := p.Teams[team].Description
 		if desc == "" {
 			desc = "Apps of team " + team
 		}
-		proj := &v1alpha1.AppProject{
+		proj := &argocdv1alpha1.AppProject{
 			ObjectMeta: metav1.ObjectMeta{
 				Name: team, Namespace: p.ArgoCD.Namespace,
 				Labels:      teamLabels(p, team),
-				Annotations: map[string]string{synccommon.AnnotationSyncWave: WaveFirst},
+				Annotations: map[string]string{argocdv1alpha1.AnnotationSyncWave: WaveFirst},
 			},
-			Spec: v1alpha1.AppProjectSpec{
+			Spec: argocdv1alpha1.AppProjectSpec{
 				Description:                desc + " (generated by dmls)",
 				SourceRepos:                urls,
 				Destinations:               uniqueDests(dests),
@@ -254,7 +253,7 @@ func ProjectsWith(p *spec.Platform, envs []*spec.Environment, repoURLs []string,
 		tr := &provenance.Trace{}
 		tr.Record("metadata.name", "teams."+team)
 		tr.Record("spec.description", "teams."+team+".description")
-		obj, err := generators.New(proj, v1alpha1.AppProjectSchemaGroupVersionKind, tr)
+		obj, err := generators.New(proj, argocdv1alpha1.AppProjectSchemaGroupVersionKind, tr)
 		if err != nil {
 			return nil, err
 		}
@@ -266,28 +265,28 @@ func ProjectsWith(p *spec.Platform, envs []*spec.Environment, repoURLs []string,
 // platformProject may create team namespaces and quotas in every
 // environment and manage Argo CD's own objects in its namespace.
 func platformProject(p *spec.Platform, envs []*spec.Environment, urls []string, comps []Component, access *PlatformAccess) (generators.Object, error) {
-	var dests []v1alpha1.ApplicationDestination
+	var dests []argocdv1alpha1.ApplicationDestination
 	for _, env := range envs {
 		// platform-<env> has no namespace of its own: its Namespaces
 		// are cluster-scoped and its quotas name their namespaces.
-		dests = append(dests, v1alpha1.ApplicationDestination{Server: env.Cluster.Server})
+		dests = append(dests, argocdv1alpha1.ApplicationDestination{Server: env.Cluster.Server})
 		for _, team := range slices.Sorted(maps.Keys(env.Namespaces)) {
-			dests = append(dests, v1alpha1.ApplicationDestination{Server: env.Cluster.Server, Namespace: env.Namespaces[team]})
+			dests = append(dests, argocdv1alpha1.ApplicationDestination{Server: env.Cluster.Server, Namespace: env.Namespaces[team]})
 		}
 	}
-	dests = append(dests, v1alpha1.ApplicationDestination{Server: InClusterServer, Namespace: p.ArgoCD.Namespace})
+	dests = append(dests, argocdv1alpha1.ApplicationDestination{Server: InClusterServer, Namespace: p.ArgoCD.Namespace})
 	kinds := platformKinds
 	for _, c := range comps {
-		dests = append(dests, v1alpha1.ApplicationDestination{Server: InClusterServer, Namespace: c.Namespace})
+		dests = append(dests, argocdv1alpha1.ApplicationDestination{Server: InClusterServer, Namespace: c.Namespace})
 		kinds = componentKinds
 	}
-	proj := &v1alpha1.AppProject{
+	proj := &argocdv1alpha1.AppProject{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: PlatformProject, Namespace: p.ArgoCD.Namespace,
 			Labels:      platformLabels(p, ""),
-			Annotations: map[string]string{synccommon.AnnotationSyncWave: WaveFirst},
+			Annotations: map[string]string{argocdv1alpha1.AnnotationSyncWave: WaveFirst},
 		},
-		Spec: v1alpha1.AppProjectSpec{
+		Spec: argocdv1alpha1.AppProjectSpec{
 			Description:                "Team namespaces and quotas, and Argo CD's own Applications, AppProjects and settings (generated by dmls)",
 			SourceRepos:                urls,
 			Destinations:               uniqueDests(dests),
@@ -298,7 +297,7 @@ func platformProject(p *spec.Platform, envs []*spec.Environment, urls []string, 
 	if access != nil {
 		widen(&proj.Spec, access)
 	}
-	return generators.New(proj, v1alpha1.AppProjectSchemaGroupVersionKind, nil)
+	return generators.New(proj, argocdv1alpha1.AppProjectSchemaGroupVersionKind, nil)
 }
 
 // Applications returns the Applications of one environment:
@@ -373,22 +372,22 @@ func platformApplication(p *spec.Platform, env *spec.Environment, src Source, pl
 	if platformDir == "" {
 		return generators.Object{}, fmt.Errorf("environment %s: no platform folder for platform-%s", env.Name, env.Name)
 	}
-	plat := &v1alpha1.Application{
+	plat := &argocdv1alpha1.Application{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: PlatformApplicationName(env.Name), Namespace: p.ArgoCD.Namespace,
 			Labels:      platformLabels(p, env.Name),
-			Annotations: map[string]string{synccommon.AnnotationSyncWave: WaveFirst},
+			Annotations: map[string]string{argocdv1alpha1.AnnotationSyncWave: WaveFirst},
 		},
-		Spec: v1alpha1.ApplicationSpec{
+		Spec: argocdv1alpha1.ApplicationSpec{
 			Project:     PlatformProject,
 			Source:      src.at(platformDir),
-			Destination: v1alpha1.ApplicationDestination{Server: env.Cluster.Server},
+			Destination: argocdv1alpha1.ApplicationDestination{Server: env.Cluster.Server},
 			SyncPolicy:  syncPolicy(),
 		},
 	}
 	tr := &provenance.Trace{}
 	tr.Record("spec.destination.server", "cluster.server")
-	return generators.New(plat, v1alpha1.ApplicationSchemaGroupVersionKind, tr)
+	return generators.New(plat, argocdv1alpha1.ApplicationSchemaGroupVersionKind, tr)
 }
 
 // application makes the Application of app a in env.
@@ -400,19 +399,19 @@ func application(p *spec.Platform, env *spec.Environment, src Source, a App, nam
 			return generators.Object{}, fmt.Errorf("app %s in environment %s: %w", a.Name, env.Name, err)
 		}
 	}
-	app := &v1alpha1.Application{
+	app := &argocdv1alpha1.Application{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: p.ArgoCD.Namespace,
 			Labels:      appLabels(p, a, env.Name),
-			Annotations: map[string]string{synccommon.AnnotationSyncWave: WaveWorkloads},
+			Annotations: map[string]string{argocdv1alpha1.AnnotationSyncWave: WaveWorkloads},
 			// Removing the app from dmls deletes its objects, in the
 			// background (see the package doc, Sync).
-			Finalizers: []string{v1alpha1.BackgroundPropagationPolicyFinalizer},
+			Finalizers: []string{argocdv1alpha1.BackgroundPropagationPolicyFinalizer},
 		},
-		Spec: v1alpha1.ApplicationSpec{
+		Spec: argocdv1alpha1.ApplicationSpec{
 			Project:           a.Team,
 			Source:            src.at(layout.OverlayDir(a.Name, env.Name)),
-			Destination:       v1alpha1.ApplicationDestination{Server: env.Cluster.Server, Namespace: ns},
+			Destination:       argocdv1alpha1.ApplicationDestination{Server: env.Cluster.Server, Namespace: ns},
 			SyncPolicy:        syncPolicy(),
 			IgnoreDifferences: ignore,
 		},
@@ -424,7 +423,7 @@ func application(p *spec.Platform, env *spec.Environment, src Source, a App, nam
 	tr.Record("spec.project", "team")
 	tr.Record("spec.destination.namespace", "namespaces."+a.Team)
 	tr.Record("spec.destination.server", "cluster.server")
-	return generators.New(app, v1alpha1.ApplicationSchemaGroupVersionKind, tr)
+	return generators.New(app, argocdv1alpha1.ApplicationSchemaGroupVersionKind, tr)
 }
 
 // Roots returns the root Application of each environment, dmls-root-<env>,
@@ -480,18 +479,18 @@ func root(p *spec.Platform, src Source, name, dir, wave string, labels map[strin
 	}
 	var ann map[string]string
 	if wave != "" {
-		ann = map[string]string{synccommon.AnnotationSyncWave: wave}
+		ann = map[string]string{argocdv1alpha1.AnnotationSyncWave: wave}
 	}
-	app := &v1alpha1.Application{
+	app := &argocdv1alpha1.Application{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.ArgoCD.Namespace, Labels: labels, Annotations: ann},
-		Spec: v1alpha1.ApplicationSpec{
+		Spec: argocdv1alpha1.ApplicationSpec{
 			Project:     PlatformProject,
 			Source:      src.at(dir),
-			Destination: v1alpha1.ApplicationDestination{Server: InClusterServer, Namespace: p.ArgoCD.Namespace},
+			Destination: argocdv1alpha1.ApplicationDestination{Server: InClusterServer, Namespace: p.ArgoCD.Namespace},
 			SyncPolicy:  syncPolicy(),
 		},
 	}
-	return generators.New(app, v1alpha1.ApplicationSchemaGroupVersionKind, nil)
+	return generators.New(app, argocdv1alpha1.ApplicationSchemaGroupVersionKind, nil)
 }
 
 // SyncOptionPruneInBackground prunes with background propagation: the
@@ -503,18 +502,18 @@ const SyncOptionPruneInBackground = "PrunePropagationPolicy=background"
 
 // syncPolicy is automated with prune and selfHeal, its options beside
 // automated (not under it), and retries.
-func syncPolicy() *v1alpha1.SyncPolicy {
+func syncPolicy() *argocdv1alpha1.SyncPolicy {
 	factor := int64(retryFactor)
-	return &v1alpha1.SyncPolicy{
-		Automated: &v1alpha1.SyncPolicyAutomated{Prune: new(true), SelfHeal: new(true)},
-		SyncOptions: v1alpha1.SyncOptions{
-			synccommon.SyncOptionServerSideApply,
-			synccommon.SyncOptionApplyOutOfSyncOnly,
+	return &argocdv1alpha1.SyncPolicy{
+		Automated: &argocdv1alpha1.SyncPolicyAutomated{Prune: new(true), SelfHeal: new(true)},
+		SyncOptions: argocdv1alpha1.SyncOptions{
+			argocdv1alpha1.SyncOptionServerSideApply,
+			argocdv1alpha1.SyncOptionApplyOutOfSyncOnly,
 			SyncOptionPruneInBackground,
 		},
-		Retry: &v1alpha1.RetryStrategy{
+		Retry: &argocdv1alpha1.RetryStrategy{
 			Limit:   retryLimit,
-			Backoff: &v1alpha1.Backoff{Duration: retryBackoff, Factor: &factor, MaxDuration: retryMaxDuration},
+			Backoff: &argocdv1alpha1.Backoff{Duration: retryBackoff, Factor: &factor, MaxDuration: retryMaxDuration},
 		},
 	}
 }
@@ -667,7 +666,7 @@ func Tree(in Input) (generators.Tree, error) {
 	names := map[string]string{}
 	unique := func(dir string, objs []generators.Object) error {
 		for _, o := range objs {
-			if o.GetKind() != v1alpha1.ApplicationSchemaGroupVersionKind.Kind {
+			if o.GetKind() != argocdv1alpha1.ApplicationSchemaGroupVersionKind.Kind {
 				continue
 			}
 			if other, dup := names[o.GetName()]; dup && other != dir {
@@ -844,9 +843,9 @@ func sortedUnique(s []string) []string {
 	return slices.Compact(out)
 }
 
-func uniqueDests(ds []v1alpha1.ApplicationDestination) []v1alpha1.ApplicationDestination {
+func uniqueDests(ds []argocdv1alpha1.ApplicationDestination) []argocdv1alpha1.ApplicationDestination {
 	seen := map[[2]string]bool{}
-	var out []v1alpha1.ApplicationDestination
+	var out []argocdv1alpha1.ApplicationDestination
 	for _, d := range ds {
 		k := [2]string{d.Server, d.Namespace}
 		if !seen[k] {

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	authv1 "k8s.io/api/authentication/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"knative.dev/pkg/apis"
@@ -22,6 +21,7 @@ import (
 	"github.com/dmls-project/dmls/generators/kservice"
 	"github.com/dmls-project/dmls/generators/trainjob"
 	"github.com/dmls-project/dmls/internal/admission"
+	"github.com/dmls-project/dmls/internal/apis/argocdv1alpha1"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -49,8 +49,8 @@ const webhookUser = "system:serviceaccount:argocd:argocd-application-controller"
 //
 // A cluster whose config-defaults adds more (say, revision-cpu-request)
 // defaults more fields than these.
-func IgnoreDifferences(objs []generators.Object) ([]v1alpha1.ResourceIgnoreDifferences, error) {
-	var out []v1alpha1.ResourceIgnoreDifferences
+func IgnoreDifferences(objs []generators.Object) ([]argocdv1alpha1.ResourceIgnoreDifferences, error) {
+	var out []argocdv1alpha1.ResourceIgnoreDifferences
 	for _, o := range objs {
 		if o.Unstructured == nil {
 			continue
@@ -59,7 +59,7 @@ func IgnoreDifferences(objs []generators.Object) ([]v1alpha1.ResourceIgnoreDiffe
 		var err error
 		gk := o.GroupVersionKind().GroupKind()
 		if q := KueueIgnore(o); q != nil {
-			if !slices.ContainsFunc(out, func(r v1alpha1.ResourceIgnoreDifferences) bool { return r.Group == q.Group && r.Kind == q.Kind }) {
+			if !slices.ContainsFunc(out, func(r argocdv1alpha1.ResourceIgnoreDifferences) bool { return r.Group == q.Group && r.Kind == q.Kind }) {
 				out = append(out, *q)
 			}
 			continue
@@ -78,7 +78,7 @@ func IgnoreDifferences(objs []generators.Object) ([]v1alpha1.ResourceIgnoreDiffe
 		if len(ptrs) == 0 {
 			continue
 		}
-		out = append(out, v1alpha1.ResourceIgnoreDifferences{
+		out = append(out, argocdv1alpha1.ResourceIgnoreDifferences{
 			Group: gk.Group, Kind: gk.Kind, Name: o.GetName(),
 			JSONPointers: ptrs,
 		})
@@ -231,17 +231,17 @@ const kueueRuntimePatch = `.spec.runtimePatches[] | select(.manager == "` + trai
 // a TFJob's spec.runPolicy.suspend), and on a TrainJob the runtime patch
 // that Kueue's webhook adds. Without this, an admission would read as
 // OutOfSync and selfHeal would undo Kueue's placement.
-func KueueIgnore(o generators.Object) *v1alpha1.ResourceIgnoreDifferences {
+func KueueIgnore(o generators.Object) *argocdv1alpha1.ResourceIgnoreDifferences {
 	if _, queued := o.GetLabels()[spec.KueueQueueLabel]; !queued {
 		return nil
 	}
 	gk := o.GroupVersionKind().GroupKind()
 	switch gk {
 	case kindTrainJob:
-		return &v1alpha1.ResourceIgnoreDifferences{Group: gk.Group, Kind: gk.Kind,
+		return &argocdv1alpha1.ResourceIgnoreDifferences{Group: gk.Group, Kind: gk.Kind,
 			JSONPointers: []string{"/spec/suspend"}, JQPathExpressions: []string{kueueRuntimePatch}}
 	case kindTFJob:
-		return &v1alpha1.ResourceIgnoreDifferences{Group: gk.Group, Kind: gk.Kind,
+		return &argocdv1alpha1.ResourceIgnoreDifferences{Group: gk.Group, Kind: gk.Kind,
 			JSONPointers: []string{"/spec/runPolicy/suspend"}}
 	}
 	return nil
@@ -254,7 +254,7 @@ func KueueIgnore(o generators.Object) *v1alpha1.ResourceIgnoreDifferences {
 // new image would never apply; an app that queues a job and serves a
 // model relies on server-side apply instead, which leaves the fields
 // Kueue owns alone.
-func respectIgnore(ignore []v1alpha1.ResourceIgnoreDifferences) bool {
+func respectIgnore(ignore []argocdv1alpha1.ResourceIgnoreDifferences) bool {
 	kueue := false
 	for _, r := range ignore {
 		switch (schema.GroupKind{Group: r.Group, Kind: r.Kind}) {

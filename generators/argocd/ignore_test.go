@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	jsonpatch "github.com/evanphx/json-patch"
 	gomodulesjsonpatch "gomodules.xyz/jsonpatch/v2"
 	authv1 "k8s.io/api/authentication/v1"
@@ -20,6 +19,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/kservice"
 	"github.com/dmls-project/dmls/internal/admission"
+	"github.com/dmls-project/dmls/internal/apis/argocdv1alpha1"
 )
 
 // admitted returns obj as the API server stores it after Knative's
@@ -87,7 +87,7 @@ func admitted(t *testing.T, obj generators.Object, user string) *unstructured.Un
 // does before it compares (see ignoreNormalize), and returns the spec and
 // annotations as JSON, where numbers compare by value and an empty
 // annotation map is none.
-func normalize(t *testing.T, ignore []v1alpha1.ResourceIgnoreDifferences, u *unstructured.Unstructured) string {
+func normalize(t *testing.T, ignore []argocdv1alpha1.ResourceIgnoreDifferences, u *unstructured.Unstructured) string {
 	t.Helper()
 	u = u.DeepCopy()
 	if err := ignoreNormalize(ignore, u); err != nil {

@@ -4,10 +4,10 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/apis/argocdv1alpha1"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -33,10 +33,10 @@ func TestKueueIgnore(t *testing.T) {
 	if got := KueueIgnore(job("TrainJob", "trainer.kubeflow.org/v1alpha1", false)); got != nil {
 		t.Errorf("a job outside Kueue ignores %+v", got)
 	}
-	if !respectIgnore([]v1alpha1.ResourceIgnoreDifferences{*tj}) {
+	if !respectIgnore([]argocdv1alpha1.ResourceIgnoreDifferences{*tj}) {
 		t.Error("a queued TrainJob alone: want RespectIgnoreDifferences")
 	}
-	if respectIgnore([]v1alpha1.ResourceIgnoreDifferences{*tj, {Group: "serving.knative.dev", Kind: "Service", Name: "x"}}) {
+	if respectIgnore([]argocdv1alpha1.ResourceIgnoreDifferences{*tj, {Group: "serving.knative.dev", Kind: "Service", Name: "x"}}) {
 		t.Error("with a Knative Service: RespectIgnoreDifferences would freeze its containers")
 	}
 	if respectIgnore(nil) {

@@ -4,12 +4,11 @@ import (
 	_ "embed"
 	"strings"
 
-	synccommon "github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
-	argocommon "github.com/argoproj/argo-cd/v3/common"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/internal/apis/argocdv1alpha1"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -35,7 +34,7 @@ var TrainJobHealth string
 var ApplicationHealth string
 
 // ConfigMapName is Argo CD's settings ConfigMap.
-const ConfigMapName = argocommon.ArgoCDConfigMapName
+const ConfigMapName = argocdv1alpha1.ArgoCDConfigMapName
 
 // argocd-cm keys: resource.customizations.health.<group>_<kind>.
 const (
@@ -71,9 +70,9 @@ func ConfigMap(p *spec.Platform) (generators.Object, error) {
 				generators.LabelPartOf: "argocd",
 			},
 			Annotations: map[string]string{
-				synccommon.AnnotationSyncWave: WaveFirst,
-				synccommon.AnnotationSyncOptions: strings.Join([]string{
-					synccommon.SyncOptionServerSideApply,
+				argocdv1alpha1.AnnotationSyncWave: WaveFirst,
+				argocdv1alpha1.AnnotationSyncOptions: strings.Join([]string{
+					argocdv1alpha1.SyncOptionServerSideApply,
 					DisablePrune,
 					DisableDeletion,
 				}, ","),
@@ -88,6 +87,6 @@ func ConfigMap(p *spec.Platform) (generators.Object, error) {
 // from pruning or deleting an object (gitops-engine v3 names the option
 // and its value apart).
 const (
-	DisablePrune    = synccommon.SyncOptionPrune + "=" + synccommon.SyncValueFalse
-	DisableDeletion = synccommon.SyncOptionDelete + "=" + synccommon.SyncValueFalse
+	DisablePrune    = argocdv1alpha1.SyncOptionPrune + "=" + argocdv1alpha1.SyncValueFalse
+	DisableDeletion = argocdv1alpha1.SyncOptionDelete + "=" + argocdv1alpha1.SyncValueFalse
 )

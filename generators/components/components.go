@@ -41,8 +41,6 @@ import (
 	"strconv"
 	"strings"
 
-	synccommon "github.com/argoproj/argo-cd/gitops-engine/v3/pkg/sync/common"
-	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -52,6 +50,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/argocd"
 	"github.com/dmls-project/dmls/generators/kustomize"
+	"github.com/dmls-project/dmls/internal/apis/argocdv1alpha1"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
@@ -155,11 +154,11 @@ func Generate(in Input) (*Output, error) {
 		}
 		for _, cl := range cls {
 			for _, ns := range append([]string{c.Namespace}, c.AlsoNamespaces...) {
-				root.Access.Destinations = append(root.Access.Destinations, v1alpha1.ApplicationDestination{Server: cl.server, Namespace: ns})
+				root.Access.Destinations = append(root.Access.Destinations, argocdv1alpha1.ApplicationDestination{Server: cl.server, Namespace: ns})
 			}
 			// Cluster-scoped objects (CRDs, webhooks, cluster roles) have
 			// no namespace.
-			root.Access.Destinations = append(root.Access.Destinations, v1alpha1.ApplicationDestination{Server: cl.server})
+			root.Access.Destinations = append(root.Access.Destinations, argocdv1alpha1.ApplicationDestination{Server: cl.server})
 			app, err := application(p, name, c, cl, waves[name], src)
 			if err != nil {
 				return nil, err
@@ -183,27 +182,27 @@ func ApplicationName(component, suffix string) string {
 	return component + "-" + suffix
 }
 
-func application(p *spec.Platform, name string, c spec.Component, cl cluster, wave int, src *v1alpha1.ApplicationSource) (generators.Object, error) {
+func application(p *spec.Platform, name string, c spec.Component, cl cluster, wave int, src *argocdv1alpha1.ApplicationSource) (generators.Object, error) {
 	policy := argocd.SyncPolicy()
 	policy.SyncOptions = append(policy.SyncOptions, "CreateNamespace=true")
 	labels := argocd.PlatformLabels(p)
 	labels[LabelComponent] = name
-	app := &v1alpha1.Application{
+	app := &argocdv1alpha1.Application{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: ApplicationName(name, cl.suffix), Namespace: p.ArgoCD.Namespace, Labels: labels,
-			Annotations: map[string]string{synccommon.AnnotationSyncWave: strconv.Itoa(wave)},
+			Annotations: map[string]string{argocdv1alpha1.AnnotationSyncWave: strconv.Itoa(wave)},
 		},
-		Spec: v1alpha1.ApplicationSpec{
+		Spec: argocdv1alpha1.ApplicationSpec{
 			Project:     argocd.PlatformProject,
 			Source:      src,
-			Destination: v1alpha1.ApplicationDestination{Server: cl.server, Namespace: c.Namespace},
+			Destination: argocdv1alpha1.ApplicationDestination{Server: cl.server, Namespace: c.Namespace},
 			SyncPolicy:  policy,
 		},
 	}
 	if why := spec.ApplicationNameProblem(app.Name); why != "" {
 		return generators.Object{}, fmt.Errorf("components.%s: %s; shorten the component or environment name", name, why)
 	}
-	return generators.New(app, v1alpha1.ApplicationSchemaGroupVersionKind, nil)
+	return generators.New(app, argocdv1alpha1.ApplicationSchemaGroupVersionKind, nil)
 }
 
 // helmRepoURL is a chart repository as Argo CD names it: OCI registries
@@ -211,12 +210,12 @@ func application(p *spec.Platform, name string, c spec.Component, cl cluster, wa
 // Credentials never reach git (repourl.Public).
 func helmRepoURL(repo string) string { return repourl.Public(strings.TrimPrefix(repo, "oci://")) }
 
-func source(name string, c spec.Component, in Input) (*v1alpha1.ApplicationSource, error) {
+func source(name string, c spec.Component, in Input) (*argocdv1alpha1.ApplicationSource, error) {
 	switch {
 	case c.Git != nil:
-		s := &v1alpha1.ApplicationSource{RepoURL: repourl.Public(c.Git.URL), Path: c.Git.Path, TargetRevision: c.Git.Revision}
+		s := &argocdv1alpha1.ApplicationSource{RepoURL: repourl.Public(c.Git.URL), Path: c.Git.Path, TargetRevision: c.Git.Revision}
 		if c.Git.Kind == spec.GitDirectory {
-			s.Directory = &v1alpha1.ApplicationSourceDirectory{Recurse: true}
+			s.Directory = &argocdv1alpha1.ApplicationSourceDirectory{Recurse: true}
 			if c.KnativeServing {
 				return nil, fmt.Errorf("components.%s: dmls sets Knative's config-features with a kustomize patch; plain manifests (kind: directory) cannot take one, so use a kustomization (kind: kustomize) or a workspace chart", name)
 			}
@@ -227,10 +226,10 @@ func source(name string, c spec.Component, in Input) (*v1alpha1.ApplicationSourc
 			if err != nil {
 				return nil, err
 			}
-			s.Kustomize = &v1alpha1.ApplicationSourceKustomize{Patches: v1alpha1.KustomizePatches{{
+			s.Kustomize = &argocdv1alpha1.ApplicationSourceKustomize{Patches: argocdv1alpha1.KustomizePatches{{
 				Patch: patch,
-				Target: &v1alpha1.KustomizeSelector{KustomizeResId: v1alpha1.KustomizeResId{
-					KustomizeGvk: v1alpha1.KustomizeGvk{Version: "v1", Kind: "ConfigMap"},
+				Target: &argocdv1alpha1.KustomizeSelector{KustomizeResId: argocdv1alpha1.KustomizeResId{
+					KustomizeGvk: argocdv1alpha1.KustomizeGvk{Version: "v1", Kind: "ConfigMap"},
 					Name:         ConfigFeaturesName, Namespace: c.Namespace,
 				}},
 			}}}
@@ -240,8 +239,8 @@ func source(name string, c spec.Component, in Input) (*v1alpha1.ApplicationSourc
 		if c.KnativeServing {
 			return nil, fmt.Errorf("components.%s: dmls cannot set Knative's config-features in a chart Argo CD renders; use a git kustomization or a workspace chart", name)
 		}
-		s := &v1alpha1.ApplicationSource{RepoURL: helmRepoURL(c.Helm.Repo), Chart: c.Helm.Chart, TargetRevision: c.Helm.Version,
-			Helm: &v1alpha1.ApplicationSourceHelm{ReleaseName: name}}
+		s := &argocdv1alpha1.ApplicationSource{RepoURL: helmRepoURL(c.Helm.Repo), Chart: c.Helm.Chart, TargetRevision: c.Helm.Version,
+			Helm: &argocdv1alpha1.ApplicationSourceHelm{ReleaseName: name}}
 		values, err := Values(name, c, in.TFJobsUnderKueue)
 		if err != nil {
 			return nil, err
@@ -255,7 +254,7 @@ func source(name string, c spec.Component, in Input) (*v1alpha1.ApplicationSourc
 		}
 		return s, nil
 	case c.Chart != nil:
-		return &v1alpha1.ApplicationSource{RepoURL: in.Repo.RepoURL, TargetRevision: in.Repo.Branch,
+		return &argocdv1alpha1.ApplicationSource{RepoURL: in.Repo.RepoURL, TargetRevision: in.Repo.Branch,
 			Path: path.Join(in.Repo.Path, layout.ComponentDir(name))}, nil
 	}
 	return nil, fmt.Errorf("components.%s: no source: set git, helm or chart", name)
@@ -360,29 +359,29 @@ func annotate(o generators.Object, crdGroups map[string]bool) {
 	if ann == nil {
 		ann = map[string]string{}
 	}
-	if _, set := ann[synccommon.AnnotationSyncWave]; set {
+	if _, set := ann[argocdv1alpha1.AnnotationSyncWave]; set {
 		o.SetAnnotations(ann)
 		return
 	}
 	gv := o.GroupVersionKind()
 	switch {
 	case o.GetKind() == "CustomResourceDefinition":
-		ann[synccommon.AnnotationSyncWave] = waveDefinitions
+		ann[argocdv1alpha1.AnnotationSyncWave] = waveDefinitions
 		// Deleting a CRD deletes every object of its kind.
-		opts := strings.Split(ann[synccommon.AnnotationSyncOptions], ",")
+		opts := strings.Split(ann[argocdv1alpha1.AnnotationSyncOptions], ",")
 		opts = slices.DeleteFunc(opts, func(s string) bool { return s == "" })
 		for _, want := range []string{argocd.DisablePrune, argocd.DisableDeletion} {
 			if !slices.Contains(opts, want) {
 				opts = append(opts, want)
 			}
 		}
-		ann[synccommon.AnnotationSyncOptions] = strings.Join(opts, ",")
+		ann[argocdv1alpha1.AnnotationSyncOptions] = strings.Join(opts, ",")
 	case gv.Group == "" && gv.Kind == "Namespace":
-		ann[synccommon.AnnotationSyncWave] = waveDefinitions
+		ann[argocdv1alpha1.AnnotationSyncWave] = waveDefinitions
 	case crdGroups[gv.Group]:
-		ann[synccommon.AnnotationSyncWave] = waveResources
+		ann[argocdv1alpha1.AnnotationSyncWave] = waveResources
 	default:
-		ann[synccommon.AnnotationSyncWave] = waveControllers
+		ann[argocdv1alpha1.AnnotationSyncWave] = waveControllers
 	}
 	o.SetAnnotations(ann)
 }

@@ -1,5 +1,5 @@
 // Package kops generates the kops Cluster and InstanceGroups of a platform
-// cluster on AWS, from kops's own v1alpha2 API types.
+// cluster on AWS, from the kops v1alpha2 fields in internal/apis/kopsv1alpha2.
 package kops
 
 import (
@@ -10,17 +10,17 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/kops/pkg/apis/kops/v1alpha2"
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/kustomize"
+	"github.com/dmls-project/dmls/internal/apis/kopsv1alpha2"
 	"github.com/dmls-project/dmls/internal/ec2"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
-// Instance group roles of kops v1alpha2.
+// Instance group roles of kops kopsv1alpha2.
 const (
 	RoleControlPlane = "Master"
 	RoleNode         = "Node"
@@ -54,9 +54,9 @@ func Generate(name string, cl spec.KopsCluster) ([]generators.Object, error) {
 	at := "clusters." + name
 	kname := spec.KopsName(name, cl)
 	tr := &provenance.Trace{}
-	c := &v1alpha2.Cluster{
+	c := &kopsv1alpha2.Cluster{
 		ObjectMeta: metav1.ObjectMeta{Name: kname},
-		Spec: v1alpha2.ClusterSpec{
+		Spec: kopsv1alpha2.ClusterSpec{
 			Channel:             cl.Channel,
 			LegacyCloudProvider: "aws",
 			ConfigBase:          cl.StateStore + "/" + kname,
@@ -66,9 +66,9 @@ func Generate(name string, cl spec.KopsCluster) ([]generators.Object, error) {
 			NetworkCIDR:         cl.NetworkCIDR,
 			NonMasqueradeCIDR:   "100.64.0.0/10",
 			LegacyNetworking:    networking(cl.Networking),
-			Topology:            &v1alpha2.TopologySpec{LegacyDNS: &v1alpha2.DNSSpec{Type: v1alpha2.DNSTypePublic}},
-			IAM:                 &v1alpha2.IAMSpec{AllowContainerRegistry: true, Legacy: false},
-			Authorization:       &v1alpha2.AuthorizationSpec{RBAC: &v1alpha2.RBACAuthorizationSpec{}},
+			Topology:            &kopsv1alpha2.TopologySpec{LegacyDNS: &kopsv1alpha2.DNSSpec{Type: kopsv1alpha2.DNSTypePublic}},
+			IAM:                 &kopsv1alpha2.IAMSpec{AllowContainerRegistry: true, Legacy: false},
+			Authorization:       &kopsv1alpha2.AuthorizationSpec{RBAC: &kopsv1alpha2.RBACAuthorizationSpec{}},
 		},
 	}
 	tr.Record("metadata.name", at+".dnsZone")
@@ -80,25 +80,25 @@ func Generate(name string, cl spec.KopsCluster) ([]generators.Object, error) {
 	tr.Record("spec.networking", at+".networking")
 	tr.Record("spec.topology", at+".topology")
 	if cl.Topology == spec.TopologyPrivate {
-		c.Spec.LegacyAPI = &v1alpha2.APISpec{LoadBalancer: &v1alpha2.LoadBalancerAccessSpec{Type: v1alpha2.LoadBalancerTypePublic, Class: v1alpha2.LoadBalancerClassNetwork}}
+		c.Spec.LegacyAPI = &kopsv1alpha2.APISpec{LoadBalancer: &kopsv1alpha2.LoadBalancerAccessSpec{Type: kopsv1alpha2.LoadBalancerTypePublic, Class: kopsv1alpha2.LoadBalancerClassNetwork}}
 		if cl.Bastion != nil {
-			c.Spec.Topology.Bastion = &v1alpha2.BastionSpec{PublicName: "bastion." + kname}
+			c.Spec.Topology.Bastion = &kopsv1alpha2.BastionSpec{PublicName: "bastion." + kname}
 			tr.Record("spec.topology.bastion", at+".bastion")
 		}
 	} else {
-		c.Spec.LegacyAPI = &v1alpha2.APISpec{DNS: &v1alpha2.DNSAccessSpec{}}
+		c.Spec.LegacyAPI = &kopsv1alpha2.APISpec{DNS: &kopsv1alpha2.DNSAccessSpec{}}
 	}
 	for _, s := range slices.Sorted(maps.Keys(cl.Subnets)) {
 		sn := cl.Subnets[s]
-		c.Spec.Subnets = append(c.Spec.Subnets, v1alpha2.ClusterSubnetSpec{
+		c.Spec.Subnets = append(c.Spec.Subnets, kopsv1alpha2.ClusterSubnetSpec{
 			Name: s, Zone: sn.Zone, CIDR: sn.CIDR, Type: subnetType(sn.Type),
 		})
 		tr.Record(fmt.Sprintf("spec.subnets[%d]", len(c.Spec.Subnets)-1), at+".subnets."+s)
 	}
 	for i, etcd := range spec.EtcdClusters {
-		ec := v1alpha2.EtcdClusterSpec{Name: etcd}
+		ec := kopsv1alpha2.EtcdClusterSpec{Name: etcd}
 		for _, m := range cl.EtcdMembers(etcd) {
-			ec.Members = append(ec.Members, v1alpha2.EtcdMemberSpec{Name: m.Name, InstanceGroup: new(m.InstanceGroup)})
+			ec.Members = append(ec.Members, kopsv1alpha2.EtcdMemberSpec{Name: m.Name, InstanceGroup: new(m.InstanceGroup)})
 		}
 		c.Spec.EtcdClusters = append(c.Spec.EtcdClusters, ec)
 		from := at + ".controlPlane.subnets"
@@ -113,14 +113,14 @@ func Generate(name string, cl spec.KopsCluster) ([]generators.Object, error) {
 		autoscale = autoscale || g.Autoscale
 	}
 	if autoscale {
-		c.Spec.ClusterAutoscaler = &v1alpha2.ClusterAutoscalerConfig{Enabled: new(true)}
+		c.Spec.ClusterAutoscaler = &kopsv1alpha2.ClusterAutoscalerConfig{Enabled: new(true)}
 		tr.Record("spec.clusterAutoscaler", at+".nodeGroups")
 	}
 	if gpu {
-		c.Spec.Containerd = &v1alpha2.ContainerdConfig{NvidiaGPU: &v1alpha2.NvidiaGPUConfig{Enabled: new(true)}}
+		c.Spec.Containerd = &kopsv1alpha2.ContainerdConfig{NvidiaGPU: &kopsv1alpha2.NvidiaGPUConfig{Enabled: new(true)}}
 		tr.Record("spec.containerd.nvidiaGPU", at+".nodeGroups")
 	}
-	obj, err := generators.New(c, v1alpha2.SchemeGroupVersion.WithKind("Cluster"), tr)
+	obj, err := generators.New(c, kopsv1alpha2.SchemeGroupVersion.WithKind("Cluster"), tr)
 	if err != nil {
 		return nil, err
 	}
@@ -217,10 +217,10 @@ type group struct {
 
 func (g group) object(cluster string) (generators.Object, error) {
 	tr := &provenance.Trace{}
-	ig := &v1alpha2.InstanceGroup{
+	ig := &kopsv1alpha2.InstanceGroup{
 		ObjectMeta: metav1.ObjectMeta{Name: g.name, Labels: map[string]string{LabelCluster: cluster}},
-		Spec: v1alpha2.InstanceGroupSpec{
-			Role:        v1alpha2.InstanceGroupRole(g.role),
+		Spec: kopsv1alpha2.InstanceGroupSpec{
+			Role:        kopsv1alpha2.InstanceGroupRole(g.role),
 			Image:       g.image,
 			MachineType: g.machineType,
 			MinSize:     new(int32(g.min)),
@@ -288,7 +288,7 @@ func (g group) object(cluster string) (generators.Object, error) {
 	tr.Record("spec.cloudLabels", g.from)
 
 	if s := g.spot; s != nil {
-		ig.Spec.MixedInstancesPolicy = &v1alpha2.MixedInstancesPolicySpec{
+		ig.Spec.MixedInstancesPolicy = &kopsv1alpha2.MixedInstancesPolicySpec{
 			Instances:              spec.NodeGroup{MachineType: g.machineType, Spot: s}.MachineTypes(),
 			OnDemandBase:           new(int64(s.OnDemandBase)),
 			OnDemandAboveBase:      new(int64(s.OnDemandAboveBase)),
@@ -300,11 +300,11 @@ func (g group) object(cluster string) (generators.Object, error) {
 		}
 		tr.Record("spec.mixedInstancesPolicy", g.from+".spot")
 	}
-	return generators.New(ig, v1alpha2.SchemeGroupVersion.WithKind("InstanceGroup"), tr)
+	return generators.New(ig, kopsv1alpha2.SchemeGroupVersion.WithKind("InstanceGroup"), tr)
 }
 
 // presence lists the fields of c that are empty structs on purpose.
-func presence(c *v1alpha2.Cluster) [][]string {
+func presence(c *kopsv1alpha2.Cluster) [][]string {
 	var out [][]string
 	n := c.Spec.LegacyNetworking
 	for cni, set := range map[string]bool{
@@ -327,31 +327,31 @@ func taintString(t spec.Taint) string {
 	return t.Key + "=" + t.Value + ":" + t.Effect
 }
 
-func networking(cni string) *v1alpha2.NetworkingSpec {
-	n := &v1alpha2.NetworkingSpec{}
+func networking(cni string) *kopsv1alpha2.NetworkingSpec {
+	n := &kopsv1alpha2.NetworkingSpec{}
 	switch cni {
 	case "cilium":
-		n.Cilium = &v1alpha2.CiliumNetworkingSpec{}
+		n.Cilium = &kopsv1alpha2.CiliumNetworkingSpec{}
 	case "amazonvpc":
-		n.AmazonVPC = &v1alpha2.AmazonVPCNetworkingSpec{}
+		n.AmazonVPC = &kopsv1alpha2.AmazonVPCNetworkingSpec{}
 	case "kubenet":
-		n.Kubenet = &v1alpha2.KubenetNetworkingSpec{}
+		n.Kubenet = &kopsv1alpha2.KubenetNetworkingSpec{}
 	case "flannel":
-		n.Flannel = &v1alpha2.FlannelNetworkingSpec{}
+		n.Flannel = &kopsv1alpha2.FlannelNetworkingSpec{}
 	default:
-		n.Calico = &v1alpha2.CalicoNetworkingSpec{}
+		n.Calico = &kopsv1alpha2.CalicoNetworkingSpec{}
 	}
 	return n
 }
 
-func subnetType(t string) v1alpha2.SubnetType {
+func subnetType(t string) kopsv1alpha2.SubnetType {
 	switch t {
 	case spec.SubnetPrivate:
-		return v1alpha2.SubnetTypePrivate
+		return kopsv1alpha2.SubnetTypePrivate
 	case spec.SubnetUtility:
-		return v1alpha2.SubnetTypeUtility
+		return kopsv1alpha2.SubnetTypeUtility
 	}
-	return v1alpha2.SubnetTypePublic
+	return kopsv1alpha2.SubnetTypePublic
 }
 
 func first(a, b string) string {

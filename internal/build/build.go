@@ -17,10 +17,8 @@ import (
 	"strings"
 	"sync"
 
-	"k8s.io/apimachinery/pkg/api/resource"
-
-	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
@@ -37,6 +35,7 @@ import (
 	"github.com/dmls-project/dmls/generators/tfjob"
 	"github.com/dmls-project/dmls/generators/trainjob"
 	"github.com/dmls-project/dmls/internal/admission"
+	"github.com/dmls-project/dmls/internal/apis/argocdv1alpha1"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/helmrender"
 	"github.com/dmls-project/dmls/internal/layout"
@@ -60,7 +59,7 @@ type App struct {
 	Objects map[string][]generators.Object
 	// Ignore are the Argo CD ignoreDifferences of the app's Application
 	// per environment, kept with the objects they are computed from.
-	Ignore map[string][]v1alpha1.ResourceIgnoreDifferences
+	Ignore map[string][]argocdv1alpha1.ResourceIgnoreDifferences
 	// Features are the Knative config-features its Services use, in every
 	// environment (kservice.Features).
 	Features map[string]string
@@ -353,7 +352,7 @@ type Kept struct {
 	// Envs are the environments the app runs in, in order.
 	Envs []string
 	// Ignore and Features are App.Ignore and App.Features.
-	Ignore   map[string][]v1alpha1.ResourceIgnoreDifferences
+	Ignore   map[string][]argocdv1alpha1.ResourceIgnoreDifferences
 	Features map[string]string
 	// Jobs are the app's TFJob name per environment it trains in, and
 	// TrainJobs its TrainJob name, for the platform's guard rails.
@@ -409,7 +408,7 @@ func WholeMemo(ws *spec.Workspace, apps []Kept, m *Memo) (*Result, error) {
 		for _, env := range a.Envs {
 			ignore := a.Ignore[env]
 			if ignore == nil {
-				ignore = []v1alpha1.ResourceIgnoreDifferences{}
+				ignore = []argocdv1alpha1.ResourceIgnoreDifferences{}
 			}
 			argoApps = append(argoApps, argocd.App{Name: a.Name, Team: a.Team, Env: env, Ignore: ignore, Key: a.Key})
 		}
@@ -566,7 +565,7 @@ func BuildApp(p *spec.Platform, a *spec.App) (*App, error) { return buildApp(p, 
 
 // buildApp is BuildApp, without the kustomize tree unless withTree is set.
 func buildApp(p *spec.Platform, a *spec.App, withTree bool) (*App, error) {
-	out := &App{App: a, Objects: map[string][]generators.Object{}, Ignore: map[string][]v1alpha1.ResourceIgnoreDifferences{}}
+	out := &App{App: a, Objects: map[string][]generators.Object{}, Ignore: map[string][]argocdv1alpha1.ResourceIgnoreDifferences{}}
 	base, err := generate(p, a.Base)
 	if err != nil {
 		return nil, err
@@ -600,7 +599,7 @@ func buildApp(p *spec.Platform, a *spec.App, withTree bool) (*App, error) {
 			return nil, fmt.Errorf("app %s in environment %s: %w", a.Name, in.Env.Name, err)
 		}
 		if ignore == nil {
-			ignore = []v1alpha1.ResourceIgnoreDifferences{}
+			ignore = []argocdv1alpha1.ResourceIgnoreDifferences{}
 		}
 		out.Ignore[in.Env.Name] = ignore
 		out.Objects[in.Env.Name] = objs

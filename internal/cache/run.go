@@ -13,8 +13,7 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
-
+	"github.com/dmls-project/dmls/internal/apis/argocdv1alpha1"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/layout"
@@ -44,7 +43,7 @@ type App struct {
 	// Tree is the app's kustomize tree (build.App.Tree).
 	Tree map[string][]byte
 	// Ignore are the Argo CD ignoreDifferences per environment.
-	Ignore map[string][]v1alpha1.ResourceIgnoreDifferences
+	Ignore map[string][]argocdv1alpha1.ResourceIgnoreDifferences
 	// Features are the Knative config-features the app's Services use.
 	Features map[string]string
 	// Jobs are the app's TFJob names per environment (build.Kept).
@@ -450,11 +449,11 @@ func platformKey(wsKey string, apps []*App, charts func(hash.Hash)) (string, err
 // fix restores what the encoding does not keep: empty, not nil, lists.
 func (a *App) fix() {
 	if a.Ignore == nil {
-		a.Ignore = map[string][]v1alpha1.ResourceIgnoreDifferences{}
+		a.Ignore = map[string][]argocdv1alpha1.ResourceIgnoreDifferences{}
 	}
 	for _, env := range a.Envs {
 		if a.Ignore[env] == nil {
-			a.Ignore[env] = []v1alpha1.ResourceIgnoreDifferences{}
+			a.Ignore[env] = []argocdv1alpha1.ResourceIgnoreDifferences{}
 		}
 	}
 }

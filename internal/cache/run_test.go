@@ -14,8 +14,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
-
+	"github.com/dmls-project/dmls/internal/apis/argocdv1alpha1"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/rules"
 	"github.com/dmls-project/dmls/internal/spec"
@@ -199,8 +198,8 @@ func TestPlatformKey(t *testing.T) {
 		return []*App{
 			{Name: "a", Team: "t", Envs: []string{"dev", "prod"}, Jobs: map[string]string{"dev": "a-1"},
 				Features: map[string]string{"kubernetes.podspec-fieldref": "enabled"},
-				Ignore:   map[string][]v1alpha1.ResourceIgnoreDifferences{"dev": {}, "prod": {}}},
-			{Name: "b", Team: "u", Envs: []string{"dev"}, Ignore: map[string][]v1alpha1.ResourceIgnoreDifferences{"dev": {}}},
+				Ignore:   map[string][]argocdv1alpha1.ResourceIgnoreDifferences{"dev": {}, "prod": {}}},
+			{Name: "b", Team: "u", Envs: []string{"dev"}, Ignore: map[string][]argocdv1alpha1.ResourceIgnoreDifferences{"dev": {}}},
 		}
 	}
 	charts := func(h hash.Hash) { h.Write([]byte("chart")) }
@@ -223,7 +222,7 @@ func TestPlatformKey(t *testing.T) {
 		"job":      func(a []*App) { a[0].Jobs["dev"] = "a-2" },
 		"features": func(a []*App) { a[1].Features = map[string]string{"x": "enabled"} },
 		"ignore": func(a []*App) {
-			a[0].Ignore["prod"] = []v1alpha1.ResourceIgnoreDifferences{{Kind: "Service", JSONPointers: []string{"/spec"}}}
+			a[0].Ignore["prod"] = []argocdv1alpha1.ResourceIgnoreDifferences{{Kind: "Service", JSONPointers: []string{"/spec"}}}
 		},
 		"an app more": func(a []*App) {},
 	} {

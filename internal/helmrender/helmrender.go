@@ -17,22 +17,23 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"path"
 	"sort"
 	"strings"
 
 	"github.com/dmls-project/dmls/internal/spec"
-	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/chart/common"
+	chartutilcommon "helm.sh/helm/v4/pkg/chart/common/util"
 	"helm.sh/helm/v4/pkg/chart/loader/archive"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
-	release "helm.sh/helm/v4/pkg/release/v1"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	"helm.sh/helm/v4/pkg/engine"
 	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -267,9 +268,12 @@ type Options struct {
 	Values    map[string]any
 }
 
-// Render renders c as `helm template` does: action.Install with the
-// client dry-run strategy and IncludeCRDs, hooks included, no cluster, no DNS lookups
-// (EnableDNS false), no registry client. It returns the objects in Helm's
+// Render renders c as `helm template` does, with the steps of Helm's
+// action.Install under its client dry-run strategy (IncludeCRDs, hooks
+// included, no cluster, no DNS lookups, no registry client; the action
+// package itself is not linked, for the storage drivers, registry,
+// plugin runtime and kubectl packages it brings; TestRenderAgreesWithHelm
+// holds the two to the same output). It returns the objects in Helm's
 // install order. A chart whose output differs between two renders (it
 // uses now, rand or uuid functions) is refused: its commits would never
 // settle.
@@ -288,18 +292,9 @@ func Render(c *chart.Chart, opts Options) ([]*unstructured.Unstructured, error) 
 	return decode(first)
 }
 
+// render returns the manifest `helm template --include-crds` prints: the
+// CRDs, the templates in install order, then the hooks.
 func render(c *chart.Chart, opts Options) (string, error) {
-	cfg := action.NewConfiguration(action.ConfigurationSetLogger(slog.DiscardHandler))
-	in := action.NewInstall(cfg)
-	in.DryRunStrategy = action.DryRunClient
-	in.IncludeCRDs = true
-	in.Replace = true
-	in.DisableOpenAPIValidation = true
-	in.EnableDNS = false
-	in.ReleaseName = opts.Release
-	in.Namespace = opts.Namespace
-	kv := KubeVersion
-	in.KubeVersion = &kv
 	vals := opts.Values
 	if vals == nil {
 		vals = map[string]any{}
@@ -309,17 +304,55 @@ func render(c *chart.Chart, opts Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	r, err := in.Run(c, vals)
+	manifest, err := install(c, opts.Release, opts.Namespace, vals)
 	if err != nil {
 		return "", fmt.Errorf("render chart %s: %w", c.Name(), err)
 	}
-	rel, ok := r.(*release.Release)
-	if !ok {
-		return "", fmt.Errorf("render chart %s: helm returned a %T release", c.Name(), r)
+	return manifest, nil
+}
+
+// install is action.Install's RunWithContext and renderResources, as far
+// as a client-only dry run takes them, with their error messages.
+func install(c *chart.Chart, name, namespace string, vals map[string]any) (string, error) {
+	if err := chartutil.ValidateReleaseName(name); err != nil {
+		return "", fmt.Errorf("release name check failed: %w", fmt.Errorf("release name %q: %w", name, err))
+	}
+	if err := chartutil.ProcessDependencies(c, vals); err != nil {
+		return "", fmt.Errorf("chart dependencies processing failed: %w", err)
+	}
+	caps := common.DefaultCapabilities.Copy()
+	caps.KubeVersion = KubeVersion
+	options := common.ReleaseOptions{Name: name, Namespace: namespace, Revision: 1, IsInstall: true}
+	values, err := chartutilcommon.ToRenderValuesWithSchemaValidation(c, vals, options, caps, false)
+	if err != nil {
+		return "", err
+	}
+	if c.Metadata.KubeVersion != "" && !chartutil.IsCompatibleRange(c.Metadata.KubeVersion, caps.KubeVersion.String()) {
+		return "", fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s", c.Metadata.KubeVersion, caps.KubeVersion.Version)
+	}
+	var e engine.Engine
+	files, err := e.RenderWithContext(context.Background(), c, values)
+	if err != nil {
+		return "", err
+	}
+	// NOTES.txt is neither a template nor a hook.
+	for k := range files {
+		if strings.HasSuffix(k, "NOTES.txt") {
+			delete(files, k)
+		}
+	}
+	hooks, manifests, err := releaseutil.SortManifests(files, nil, releaseutil.InstallOrder)
+	if err != nil {
+		return "", err
 	}
 	var b strings.Builder
-	b.WriteString(rel.Manifest)
-	for _, h := range rel.Hooks {
+	for _, crd := range c.CRDObjects() {
+		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", crd.Filename, string(crd.File.Data))
+	}
+	for _, m := range manifests {
+		fmt.Fprintf(&b, "---\n# Source: %s\n%s\n", m.Name, m.Content)
+	}
+	for _, h := range hooks {
 		fmt.Fprintf(&b, "\n---\n# Source: %s\n%s\n", h.Path, h.Manifest)
 	}
 	return b.String(), nil
