@@ -71,7 +71,7 @@ const stubComponents = `components: {
 // stubChart is the chart of stubComponents, by file.
 var stubChart = map[string]string{
 	"charts/e2e-stub/Chart.yaml":               "apiVersion: v2\nname: e2e-stub\nversion: 0.1.0\n",
-	"charts/e2e-stub/templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-e2e-stub\ndata:\n  note: the e2e cluster serves the CRDs; no controller runs\n",
+	"charts/e2e-stub/templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-e2e-stub\n  namespace: {{ .Release.Namespace }}\ndata:\n  note: the e2e cluster serves the CRDs; no controller runs\n",
 }
 
 // objects splits a multi-document YAML stream.
