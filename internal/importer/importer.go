@@ -32,6 +32,7 @@ import (
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/memfs"
+	"github.com/dmls-project/dmls/internal/rules"
 	"github.com/dmls-project/dmls/internal/schema"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
@@ -268,7 +269,7 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 			t.training.set("run", run, "from the "+kind+"'s name "+jobName(job, tj))
 			t.record("training.run", jobDoc, "metadata.name")
 		}
-		orderFields(t.training, "name", "run", "framework", "runtime", "image", "imagePullPolicy", "command", "args", "hyperparameters", "env", "volumes", "resources", "numNodes", "numProcPerNode", "resourcesPerNode", "initializer", "nodeSelector", "tolerations", "podMetadata", "replicas", "restartPolicy", "cleanPodPolicy", "scheduling")
+		orderFields(t.training, "name", "run", "framework", "runtime", "image", "imagePullPolicy", "command", "args", "hyperparameters", "env", "volumes", "resources", "numNodes", "numProcPerNode", "resourcesPerNode", "initializer", "nodeSelector", "tolerations", "podMetadata", "replicas", "restartPolicy", "cleanPodPolicy")
 	}
 	if ksvc != nil {
 		t.knative(svcDoc, ksvc, app)
@@ -423,8 +424,77 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 	if len(lossy) > 0 && !opts.AllowLossy {
 		return nil, &Error{Problems: lossy, Lossy: true}
 	}
-	res.Warnings = append(lossy, notes...)
+	// The team's quota, by the rules of each environment (Kueue's
+	// included): an import that puts the team over it fails as validate
+	// would.
+	if over := newQuotaErrors(ws, ws2); len(over) > 0 {
+		for _, x := range over {
+			hard = append(hard, Problem{Doc: orInput(t.appFrom), Path: x.Path, Message: fmt.Sprintf("%s (%s)", x.Message, x.Pos)})
+		}
+		return nil, &Error{Problems: hard}
+	}
+	envNotes, err := envAdjustments(ws2, a, opts.Env, inputs)
+	if err != nil {
+		return nil, err
+	}
+	res.Warnings = append(append(lossy, notes...), envNotes...)
 	return res, nil
+}
+
+// newQuotaErrors returns the quota errors of the workspace after the
+// import (after) that it did not have before (before): the team's apps no
+// longer fit its quota in some environment.
+func newQuotaErrors(before, after *spec.Workspace) diag.List {
+	had := map[string]bool{}
+	for _, x := range rules.Quotas(before).Errors() {
+		had[x.Path+"\x00"+x.Message] = true
+	}
+	var out diag.List
+	for _, x := range rules.Quotas(after).Errors() {
+		if !had[x.Path+"\x00"+x.Message] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// envAdjustments renders the imported app in each of its environments
+// (only env, when set) and reports, per environment, every field where
+// the environment's settings change what was imported: dev's minScale 0
+// over an imported min-scale of 1, GPU placement, a Kueue queue. The base
+// render is proven lossless already; these are what the environments do
+// to it, so that the import tells the truth about each.
+func envAdjustments(ws *spec.Workspace, a *spec.App, env string, inputs []*Doc) ([]Problem, error) {
+	var out []Problem
+	for _, in := range a.Envs {
+		if env != "" && in.Env.Name != env {
+			continue
+		}
+		objs, err := build.Generate(ws.Platform, in)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range inputs {
+			if d == nil {
+				continue
+			}
+			o := match(objs, d.Obj)
+			if o == nil {
+				continue
+			}
+			diffs, err := compare(d.Obj, o)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", d, err)
+			}
+			for _, df := range diffs {
+				if _, ok := normalization(kindOf(d.Obj), df); ok {
+					continue
+				}
+				out = append(out, Problem{Doc: d.String(), Path: df.path, Message: fmt.Sprintf("in environment %s, its settings make this %s (imported: %s); an override of %s keeps the imported value", in.Env.Name, show(df.out), show(df.in), in.Env.Name)})
+			}
+		}
+	}
+	return out, nil
 }
 
 func orInput(s string) string {

@@ -64,9 +64,6 @@ func parseFile(t *testing.T, name string) []Doc {
 var wantLossy = map[string][]string{
 	"seed-isvc-prod.lossy.yaml":    {"spec.predictor.tensorflow.autoscaling"},
 	"seed-isvc-ab-test.lossy.yaml": {"spec.predictor.components"},
-	// Pod template annotations (here for gang scheduling) have no place
-	// in the spec.
-	"tfo-estimator-distributed-tfjob.lossy.yaml": {"spec.tfReplicaSpecs.Worker.template.metadata"},
 }
 
 // TestGoldenRoundTrip imports every manifest of the corpus, writes the
