@@ -193,11 +193,15 @@ func describe(a *spec.AppSpec) string {
 
 type training struct{ images, workers, gpus string }
 
-// trainingOf reads the TFJob of an environment: the images, the replicas
-// per type and the GPUs in all.
+// trainingOf reads the TFJob or TrainJob of an environment: the images,
+// the replicas per type (a TrainJob's nodes, with its framework) and the
+// GPUs in all.
 func trainingOf(objs []generators.Object) training {
 	var out training
 	for _, o := range objs {
+		if o.GroupVersionKind().Group == "trainer.kubeflow.org" && o.GetKind() == "TrainJob" {
+			return trainJobOf(o)
+		}
 		if o.GroupVersionKind().Group != "kubeflow.org" || o.GetKind() != "TFJob" {
 			continue
 		}
@@ -377,4 +381,25 @@ func short(sha string) string {
 		return sha[:12]
 	}
 	return sha
+}
+
+// trainJobOf reads a TrainJob: its image, its nodes on its runtime, and
+// the GPUs of all its nodes.
+func trainJobOf(o generators.Object) training {
+	var out training
+	if img, _, _ := unstructured.NestedString(o.Object, "spec", "trainer", "image"); img != "" {
+		out.images = "`" + img + "`"
+	}
+	nodes, ok, _ := unstructured.NestedInt64(o.Object, "spec", "trainer", "numNodes")
+	if !ok {
+		nodes = 1
+	}
+	runtime, _, _ := unstructured.NestedString(o.Object, "spec", "runtimeRef", "name")
+	out.workers = fmt.Sprintf("%d node(s) on %s", nodes, runtime)
+	gpus := int64(0)
+	if g, ok, _ := unstructured.NestedString(o.Object, "spec", "trainer", "resourcesPerNode", "limits", string(generators.GPUResource)); ok {
+		fmt.Sscan(g, &gpus)
+	}
+	out.gpus = fmt.Sprint(gpus * nodes)
+	return out
 }
