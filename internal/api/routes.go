@@ -61,7 +61,7 @@ func (s *Server) routes() []*route {
 				{"env", "Change overrides.<env>.training instead of the app's own training job.", "string"},
 				{"retrain", "Also start a new run in the same commit.", "boolean"},
 			}},
-		{method: "POST", path: team + "/trainingjobs/{app}/retrain", id: "retrain", summary: "Start a new run: training.run + 1, a new TFJob <app>-r<run>.",
+		{method: "POST", path: team + "/trainingjobs/{app}/retrain", id: "retrain", summary: "Start a new run: training.run + 1, a new TFJob or TrainJob <app>-r<run>.",
 			auth: true, mutation: true, ok: 202, result: "#Result", h: s.retrain},
 		{method: "DELETE", path: team + "/trainingjobs/{app}", id: "deleteTrainingJob", summary: "Delete the training job (and the app, when nothing else is left in it).",
 			auth: true, mutation: true, ok: 202, result: "#Result", h: s.deleteTrainingJob},

@@ -60,7 +60,7 @@ func (s *Server) statusRoutes() []*route {
 	}
 	return append([]*route{
 		{method: "GET", path: team + "/trainingjobs/{app}/status", id: "getTrainingJobStatus",
-			summary: "The live status of the app of a training job in each environment: Argo CD's sync and health, the TFJob's conditions and replicas, and one summary state.",
+			summary: "The live status of the app of a training job in each environment: Argo CD's sync and health, the TFJob's or TrainJob's conditions (and replicas), its Kueue Workload where it queues (pending with reason and position, admitted on which flavors, preempted, finished), and one summary state.",
 			auth:    true, ok: 200, result: "#StatusView", query: query, h: func(req *request) *response { return s.appStatus(req, specops.Training) }},
 		{method: "GET", path: team + "/modelservices/{app}/status", id: "getModelServiceStatus",
 			summary: "The live status of the app of a model service in each environment: Argo CD's sync and health, Ready, URL, revisions and the traffic routed, and one summary state.",

@@ -21,7 +21,7 @@ func trainingView(sn *specrepo.Snapshot, e *specrepo.Entry) *apiclient.TrainingJ
 	a := e.App
 	v := &apiclient.TrainingJob{
 		Team: a.Team, App: a.Name, Managed: e.Managed(), Commit: sn.Commits[a.Name],
-		Run: a.Base.Spec.Training.Run, TFJob: spec.JobName(a.Name, a.Base.Spec.Training),
+		Run: a.Base.Spec.Training.Run, TFJob: spec.JobName(a.Name, a.Base.Spec.Training), Kind: a.Base.Spec.Training.Kind(),
 		Environments: []apiclient.TrainingEnvironment{},
 	}
 	v.Training, v.Overrides = stored(sn, e, specops.Training, a.Base.Spec.Training)
@@ -38,6 +38,9 @@ func trainingView(sn *specrepo.Snapshot, e *specrepo.Entry) *apiclient.TrainingJ
 			if rs := t.Replicas.Get(role); rs != nil {
 				env.Replicas[role] = rs.Replicas
 			}
+		}
+		if t.IsTrainJob() {
+			env.Nodes = t.Nodes()
 		}
 		v.Environments = append(v.Environments, env)
 	}

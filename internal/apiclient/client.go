@@ -151,7 +151,8 @@ func (c *Client) SetTrainingJob(ctx context.Context, team, app string, patch any
 	return &out, c.do(ctx, http.MethodPatch, teamPath(team, "trainingjobs", app), patch, q, &out, opts...)
 }
 
-// Retrain starts a new run of app's training job: a new TFJob <app>-r<run+1>.
+// Retrain starts a new run of app's training job: a new TFJob or TrainJob
+// <app>-r<run+1>.
 func (c *Client) Retrain(ctx context.Context, team, app string, opts ...Option) (*Result, error) {
 	var out Result
 	return &out, c.do(ctx, http.MethodPost, teamPath(team, "trainingjobs", app, "retrain"), struct{}{}, nil, &out, opts...)

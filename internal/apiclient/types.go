@@ -95,9 +95,12 @@ type TrainingJob struct {
 	Training json.RawMessage `json:"training"`
 	// Overrides are the per-environment training overrides, by environment.
 	Overrides map[string]json.RawMessage `json:"overrides,omitempty"`
-	// Run is the current run; TFJob is its name, <app>-r<run>.
-	Run          int                   `json:"run"`
-	TFJob        string                `json:"tfJob"`
+	// Run is the current run; TFJob is its name, <app>-r<run> (the name
+	// of the TFJob or TrainJob, as Kind says).
+	Run   int    `json:"run"`
+	TFJob string `json:"tfJob"`
+	// Kind is TFJob or TrainJob.
+	Kind         string                `json:"kind"`
 	Environments []TrainingEnvironment `json:"environments"`
 }
 
@@ -109,6 +112,8 @@ type TrainingEnvironment struct {
 	TFJob       string         `json:"tfJob"`
 	Image       string         `json:"image,omitempty"`
 	Replicas    map[string]int `json:"replicas"`
+	// Nodes is a TrainJob's node count (replicas are a TFJob's).
+	Nodes int `json:"nodes,omitempty"`
 }
 
 // ModelService is an app's model service as the API shows it.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/dmls-project/dmls/generators/catalog"
 	"github.com/dmls-project/dmls/internal/apiclient"
+	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/layout"
@@ -681,6 +682,7 @@ func (w *Writer) plan(sn *specrepo.Snapshot, jobs []*Job) *plan {
 			c.Diags = append(slices.Clone(e.Diags), base...)
 			e = &c
 		}
+		e = withUpdateErrors(sn.Dirs[name], e)
 		checked[name] = e
 	}
 	for _, name := range slices.Sorted(maps.Keys(folders)) {
@@ -705,7 +707,7 @@ func (w *Writer) plan(sn *specrepo.Snapshot, jobs []*Job) *plan {
 			if !p.changed[i] || d.Data == nil {
 				continue
 			}
-			e := w.repo.Check(sn, map[string]map[string][]byte{name: {specops.FileName: d.Encode()}})[name]
+			e := withUpdateErrors(sn.Dirs[name], w.repo.Check(sn, map[string]map[string][]byte{name: {specops.FileName: d.Encode()}})[name])
 			if !e.Valid() {
 				p.outcomes[i] = &Outcome{Err: specErrors(j.Op, e.Diags)}
 				p.changed[i] = false
@@ -1008,4 +1010,27 @@ func (w *Writer) replay(sn *specrepo.Snapshot, j *Job) *Outcome {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// withUpdateErrors returns e with the findings that only the update from
+// was (the app as committed) to e has, as validate --base gives them: a
+// CRD's transition rules, such as a TrainJob's trainer, runtime or
+// initializer changed under its old run name, which the API server
+// refuses although each version alone is valid. e itself is not changed.
+func withUpdateErrors(was, e *specrepo.Entry) *specrepo.Entry {
+	if was == nil || !was.Valid() || e == nil || !e.Valid() {
+		return e
+	}
+	var found diag.List
+	for _, x := range build.UpdateFindings(&build.Result{Apps: []*build.App{was.Built}}, &build.Result{Apps: []*build.App{e.Built}}) {
+		if x.Rule == build.RuleCRDSchema {
+			found = append(found, x)
+		}
+	}
+	if len(found) == 0 {
+		return e
+	}
+	c := *e
+	c.Diags = append(slices.Clone(e.Diags), found...)
+	return &c
 }

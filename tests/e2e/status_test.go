@@ -335,8 +335,7 @@ var roleGVR = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Ve
 // cluster, on an ml-model repo holding the workspace ws.
 func startStatusAPI(t *testing.T, ctx context.Context, srv *gittest.Server, ws string) (string, func()) {
 	t.Helper()
-	srv.CreateRepo(t, "ml-model")
-	srv.CreateRepo(t, "kubeflow-config")
+	srv.CreateRepo(t, "ml-model") // kubeflow-config exists: the test published to it
 	files := map[string]string{}
 	err := filepath.Walk(ws, func(p string, info os.FileInfo, err error) error {
 		if err != nil || info.IsDir() {
