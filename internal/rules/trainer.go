@@ -402,3 +402,20 @@ func KueueEnv(p *spec.Platform, env *spec.Environment, pprov, eprov provenance.M
 	}
 	return d
 }
+
+// TeamQueues checks the teams' Kueue queue settings in platform.cue: a
+// borrowing limit needs a cohort to borrow from (Kueue's ClusterQueue
+// refuses one without).
+func TeamQueues(p *spec.Platform, prov provenance.Map) diag.List {
+	var d diag.List
+	for _, team := range slices.Sorted(maps.Keys(p.Teams)) {
+		q := p.Teams[team].Queue
+		if q == nil || q.BorrowingLimit == nil || q.Cohort != "" {
+			continue
+		}
+		at := "teams." + team + ".queue.borrowingLimit"
+		pos, _ := prov.Lookup(at)
+		d.Add(pos, at, "a borrowing limit needs a cohort to borrow from: set teams.%s.queue.cohort, or drop the limit", team)
+	}
+	return d
+}

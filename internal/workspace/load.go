@@ -360,6 +360,7 @@ func (l *loader) loadPlatform(ev *schema.Evaluator, h interface{ Write([]byte) (
 		l.diags.Add(pos, "clusters", "the kops manifests of the clusters go to the %q repo; add it to repos", layout.RepoInfra)
 		return
 	}
+	l.diags = append(l.diags, rules.TeamQueues(&p, prov)...)
 	if d := rules.Clusters(&p, prov); len(d) > 0 {
 		l.diags = append(l.diags, d...)
 		if d.HasErrors() {
