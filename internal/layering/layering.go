@@ -58,7 +58,7 @@ var Levels = map[string]int{
 	"internal/render": 8, "internal/cache": 8, "internal/diff": 8, "internal/preview": 8,
 	"internal/importer": 8, "internal/gitops": 8, "internal/publish": 8, "internal/status": 8,
 	"internal/status/kube": 8, "internal/status/statustest": 8, "internal/refresh": 8,
-	"internal/gitrev": 8, "internal/outdir": 8, "internal/ociimage": 8,
+	"internal/gitrev": 8, "internal/outdir": 8, "internal/ociimage": 8, "internal/oidcauth": 8,
 
 	"internal/specrepo": 9, "internal/submit": 9, "internal/api": 9, "internal/apiclient": 9,
 	"internal/specops": 9,
