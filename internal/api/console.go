@@ -47,7 +47,7 @@ func (s *Server) platformInfo(req *request) *response {
 	}
 	teams := map[string]any{}
 	for _, t := range slices.Sorted(maps.Keys(p.Teams)) {
-		if req.ident.admin() || req.ident.team == t {
+		if req.ident.mayActFor(t) {
 			teams[t] = map[string]any{"description": p.Teams[t].Description}
 		}
 	}
