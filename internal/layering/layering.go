@@ -41,7 +41,7 @@ var Levels = map[string]int{
 	"internal/repourl": 1, "internal/memo": 1, "internal/secrets": 1, "internal/layout": 1, "internal/memfs": 1,
 	"internal/ec2": 1, "internal/support": 1, "internal/status/reads": 1, "internal/apis/...": 1,
 	"internal/console": 1, "schemas": 1, "internal/scaffold": 1, "internal/admission/corpus": 1,
-	"internal/golden": 1, "internal/gittest": 1, "internal/synth": 1, "internal/crdgen": 1,
+	"internal/golden": 1, "internal/gittest": 1, "internal/oidctest": 1, "internal/synth": 1, "internal/crdgen": 1,
 
 	"internal/spec": 2,
 
