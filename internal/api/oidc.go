@@ -191,15 +191,37 @@ var errNoAuth = errors.New(ErrTokens.Error() + ": no tokens, and the platform in
 
 // authConfig answers GET /v1/auth/config: how the CLI and the console log
 // in. It needs no token.
-func (s *Server) authConfig(*request) *response {
+func (s *Server) authConfig(req *request) *response {
 	out := apiclient.AuthConfig{Tokens: s.cfg.Tokens.Len() > 0}
 	if p := s.platform(); p != nil && p.Auth != nil && p.Auth.OIDC != nil {
 		o := p.Auth.OIDC
 		out.OIDC = &apiclient.OIDCConfig{Issuer: o.Issuer, ClientID: o.ClientID, Audience: o.Audience, Scopes: oidcScopes}
+		if v, _ := s.verifier(p); v != nil {
+			if e, err := v.Endpoints(req.r.Context()); err == nil {
+				out.OIDC.AuthorizationEndpoint, out.OIDC.TokenEndpoint = e.Authorization, e.Token
+			}
+		}
 	} else if !s.ready.Load() {
 		return errorResponse(unavailable(s.retryAfter(), "the server has not read the workspace yet"))
 	}
 	return &response{status: http.StatusOK, body: out}
+}
+
+// consoleOrigins are the origins of the identity provider's endpoints,
+// which the console's CSP allows: exactly those of the discovery document,
+// none while it cannot be fetched.
+func (s *Server) consoleOrigins() []string {
+	v, _ := s.verifier(s.platform())
+	if v == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	e, err := v.Endpoints(ctx)
+	if err != nil {
+		return nil
+	}
+	return e.Origins()
 }
 
 // whoami answers GET /v1/whoami.

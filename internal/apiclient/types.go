@@ -242,4 +242,8 @@ type OIDCConfig struct {
 	ClientID string   `json:"clientID"`
 	Audience string   `json:"audience"`
 	Scopes   []string `json:"scopes"`
+	// The issuer's authorization and token endpoints (from its
+	// discovery document), while the server can reach it.
+	AuthorizationEndpoint string `json:"authorizationEndpoint,omitempty"`
+	TokenEndpoint         string `json:"tokenEndpoint,omitempty"`
 }

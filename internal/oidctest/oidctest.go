@@ -52,7 +52,8 @@ type Options struct {
 	// Users by login name (the login page takes any password).
 	Users map[string]User
 	// RedirectURIs of the client; loopback ones match on any port.
-	// Default: http://127.0.0.1/callback.
+	// Default: http://127.0.0.1/callback (the CLI) and
+	// http://127.0.0.1/ui/ (the console).
 	RedirectURIs []string
 	// IDTokenTTL in seconds (600).
 	IDTokenTTL int
@@ -116,7 +117,7 @@ func Start(t testing.TB, opts Options) *Provider {
 		}
 	}
 	if opts.RedirectURIs == nil {
-		opts.RedirectURIs = []string{"http://127.0.0.1/callback"}
+		opts.RedirectURIs = []string{"http://127.0.0.1/callback", "http://127.0.0.1/ui/"}
 	}
 	conf, err := json.Marshal(map[string]any{"clientID": ClientID, "redirectURIs": opts.RedirectURIs, "users": opts.Users, "idTokenTTL": opts.IDTokenTTL})
 	if err != nil {

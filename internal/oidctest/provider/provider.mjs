@@ -49,6 +49,9 @@ server.listen(0, '127.0.0.1', () => {
     pkce: { required: () => true, methods: ['S256'] },
     ttl: { IdToken: conf.idTokenTTL || 600, AccessToken: 600, AuthorizationCode: 60, DeviceCode: 600, Session: 3600, Interaction: 600, Grant: 3600 },
     cookies: { keys: ['dmls-test-provider-only'] },
+    // The console exchanges its code from the page: the token endpoint
+    // answers cross-origin requests (a test provider allows every origin).
+    clientBasedCORS: () => true,
   });
   server.on('request', provider.callback());
   process.stdout.write(JSON.stringify({ issuer }) + '\n');
