@@ -106,6 +106,15 @@ func TestConsoleSSO(t *testing.T) {
 	if hidden := b.eval(`String(document.getElementById("signin-form").hidden)`); hidden != "true" {
 		t.Error("the token form shows on a server without tokens")
 	}
+	// A callback this tab did not start (a forged or stale code): refused
+	// before any exchange, the code out of the URL, and the page stays in
+	// the console whatever it is told (no open redirect).
+	b.run("forged callback", chromedp.Navigate(ts.http.URL+"/ui/?code=forged&state=forged&redirect_uri=https://evil.example.com/&next=https://evil.example.com/"))
+	b.waitText("#signin-note", "This login was not started here (state mismatch)")
+	if u := b.eval("location.href"); u != ts.http.URL+"/ui/" {
+		t.Errorf("the URL after a forged callback: %s", u)
+	}
+
 	b.login("alice", ts.http.URL+"/ui/")
 	b.waitText("#view h1", "Apps of team ml-research")
 	b.waitText("#who", "alice@example.com")

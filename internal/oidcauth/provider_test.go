@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
+
+	"golang.org/x/oauth2"
 
 	"github.com/dmls-project/dmls/internal/oidctest"
 )
@@ -42,6 +45,20 @@ func TestRealProvider(t *testing.T) {
 	var r *Refusal
 	if !errors.As(err, &r) || r.Reason != ReasonNoGroups {
 		t.Errorf("bob: %v, want no_groups", err)
+	}
+
+	// A wrong PKCE verifier, then a replayed code: the provider refuses
+	// both (the right verifier works once).
+	conf, code, verifier := p.Code(t, "alice")
+	if _, err := conf.Exchange(context.Background(), code, oauth2.VerifierOption(oauth2.GenerateVerifier())); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Errorf("a wrong PKCE verifier: %v, want invalid_grant", err)
+	}
+	conf, code, verifier = p.Code(t, "alice")
+	if _, err := conf.Exchange(context.Background(), code, oauth2.VerifierOption(verifier)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conf.Exchange(context.Background(), code, oauth2.VerifierOption(verifier)); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Errorf("a replayed code: %v, want invalid_grant", err)
 	}
 
 	// Another app of the same issuer: its tokens are not for dmls.

@@ -272,17 +272,17 @@ func (b *Browser) Visit(ctx context.Context, u, user string) (*url.URL, string, 
 	return nil, "", errors.New("too many pages")
 }
 
-// Login runs the authorization code flow with PKCE for user, with the
+// Code runs the authorization code flow with PKCE for user up to the
 // redirect http://127.0.0.1/callback (no listener: the browser stops at
-// it), and returns the token response (its id_token in Extra).
-func (p *Provider) Login(t testing.TB, user string) *oauth2.Token {
+// it) and returns the client's configuration, the code and the PKCE
+// verifier.
+func (p *Provider) Code(t testing.TB, user string) (conf *oauth2.Config, code, verifier string) {
 	t.Helper()
 	const redirect = "http://127.0.0.1/callback"
-	conf := p.OAuth2(redirect)
-	verifier := oauth2.GenerateVerifier()
+	conf = p.OAuth2(redirect)
+	verifier = oauth2.GenerateVerifier()
 	u := conf.AuthCodeURL("state-1", oauth2.S256ChallengeOption(verifier))
-	ctx := context.Background()
-	stopped, page, err := NewBrowser(redirect).Visit(ctx, u, user)
+	stopped, page, err := NewBrowser(redirect).Visit(context.Background(), u, user)
 	if err != nil || stopped == nil {
 		t.Fatalf("log in as %s: %v; last page: %.500s", user, err, page)
 	}
@@ -290,7 +290,15 @@ func (p *Provider) Login(t testing.TB, user string) *oauth2.Token {
 	if q.Get("state") != "state-1" || q.Get("code") == "" {
 		t.Fatalf("log in as %s: redirected to %s", user, stopped.Redacted())
 	}
-	tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	return conf, q.Get("code"), verifier
+}
+
+// Login is Code and the code's exchange: the token response (its
+// id_token in Extra).
+func (p *Provider) Login(t testing.TB, user string) *oauth2.Token {
+	t.Helper()
+	conf, code, verifier := p.Code(t, user)
+	tok, err := conf.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatalf("log in as %s: exchange the code: %v", user, err)
 	}
