@@ -31,8 +31,11 @@ const (
 
 // Reasons of refusals beyond the verifier's.
 const (
-	reasonMissing = "missing"
-	reasonUnknown = "unknown_token"
+	reasonMissing    = "missing"
+	reasonUnknown    = "unknown_token"
+	reasonReview     = "token_review_failed"
+	reasonSAAudience = "serviceaccount_audience"
+	reasonNoTeam     = "serviceaccount_no_team"
 )
 
 // oidcState is the verifier of the platform's api.auth.oidc. The platform
@@ -74,8 +77,9 @@ func newAuthMetrics(reg prometheus.Registerer) *authMetrics {
 	for _, r := range oidcauth.Reasons {
 		m.refusals.WithLabelValues(string(r))
 	}
-	m.refusals.WithLabelValues(reasonMissing)
-	m.refusals.WithLabelValues(reasonUnknown)
+	for _, r := range []string{reasonMissing, reasonUnknown, reasonReview, reasonSAAudience, reasonNoTeam} {
+		m.refusals.WithLabelValues(r)
+	}
 	return m
 }
 
@@ -126,6 +130,7 @@ func (s *Server) authenticate(r *http.Request) (identity, *apiError) {
 		return id, nil
 	}
 	p := s.platform()
+	var ref *oidcauth.Refusal
 	if v, o := s.verifier(p); v != nil && strings.Count(token, ".") == 2 {
 		u, err := v.Verify(r.Context(), token)
 		s.observeIssuer(v)
@@ -134,21 +139,29 @@ func (s *Server) authenticate(r *http.Request) (identity, *apiError) {
 			s.auth.logins.WithLabelValues(methodOIDC).Inc()
 			return identity{actor: u.Name, user: u, teams: teams, userAdmin: admin}, nil
 		}
-		var ref *oidcauth.Refusal
 		if !errors.As(err, &ref) {
 			ref = &oidcauth.Refusal{Reason: oidcauth.ReasonMalformed, Message: "the token does not verify"}
 		}
-		// A token of another issuer may be a service account's.
-		if ref.Reason != oidcauth.ReasonIssuer || !s.serviceAccountsOn(p) {
-			s.auth.refusals.WithLabelValues(string(ref.Reason)).Inc()
-			return identity{}, errorf(http.StatusUnauthorized, "invalid bearer token: %s", ref.Message)
+		// A token of another issuer may be a service account's; so may
+		// one that cannot be checked while the issuer is away.
+		if (ref.Reason != oidcauth.ReasonIssuer && ref.Reason != oidcauth.ReasonUnavailable) || !s.serviceAccountsOn(p) {
+			return identity{}, s.refuseOIDC(ref)
 		}
 	}
-	if id, e, ok := s.serviceAccount(r.Context(), p, token); ok {
+	if id, e, ok := s.serviceAccount(r.Context(), p, token); ok && (e == nil || ref == nil || e.Status != http.StatusUnauthorized) {
 		return id, e
+	}
+	if ref != nil {
+		return identity{}, s.refuseOIDC(ref)
 	}
 	s.auth.refusals.WithLabelValues(reasonUnknown).Inc()
 	return identity{}, errorf(http.StatusUnauthorized, "invalid bearer token")
+}
+
+// refuseOIDC counts and words the refusal of an identity provider's token.
+func (s *Server) refuseOIDC(ref *oidcauth.Refusal) *apiError {
+	s.auth.refusals.WithLabelValues(string(ref.Reason)).Inc()
+	return errorf(http.StatusUnauthorized, "invalid bearer token: %s", ref.Message)
 }
 
 // observeIssuer records whether v's issuer answered at its last use.

@@ -158,10 +158,12 @@ type Server struct {
 	metrics *metrics
 	auth    *authMetrics
 	oidc    oidcState
-	health  *health
-	schema  *schema.Schema
-	openapi []byte
-	mux     *http.ServeMux
+	// saReviews keeps service-account token reviews a minute.
+	saReviews saCache
+	health    *health
+	schema    *schema.Schema
+	openapi   []byte
+	mux       *http.ServeMux
 
 	mu       sync.RWMutex // guards draining against enqueues
 	draining bool

@@ -39,7 +39,7 @@ func serveCmd(g *globals) *cobra.Command {
 	var listen, tokensFile, logFormat string
 	var repos []string
 	var cfg api.Config
-	var readStatus bool
+	var readStatus, tokenReview bool
 	var kubeOpts kube.Options
 	var envContexts []string
 	var evalWorkers int
@@ -119,6 +119,15 @@ to stderr.`,
 					return usageError{fmt.Errorf("--status: %w", err)}
 				}
 			}
+			if tokenReview {
+				rc, err := kube.RESTConfig(kubeOpts.Kubeconfig, kubeOpts.Context)
+				if err != nil {
+					return usageError{fmt.Errorf("--token-review: %w", err)}
+				}
+				if cfg.Reviewer, err = api.NewKubeTokenReviewer(rc); err != nil {
+					return usageError{fmt.Errorf("--token-review: %w", err)}
+				}
+			}
 			cfg.MLModel, cfg.Prefix, cfg.URLs, cfg.Auth, cfg.Tokens = target, prefix, urls, auth, tokens
 			cfg.Log, cfg.Audit = log, log.With("log", "audit")
 			// Each app of ml-model is evaluated first in a worker process
@@ -151,7 +160,8 @@ to stderr.`,
 	c.Flags().Int64Var(&cfg.MaxBodyBytes, "max-body", api.DefaultMaxBodyBytes, "largest request body in bytes; beyond, 413")
 	c.Flags().DurationVar(&cfg.ReconcileInterval, "reconcile", api.DefaultReconcileInterval, "how often an idle server checks that the config repos match ml-model")
 	c.Flags().BoolVar(&readStatus, "status", false, "serve live status (GET .../status) read from the cluster: in a pod with its ServiceAccount, else from --kubeconfig")
-	c.Flags().StringVar(&kubeOpts.Kubeconfig, "kubeconfig", "", "kubeconfig file for --status (default $KUBECONFIG, ~/.kube/config, or in-cluster)")
+	c.Flags().BoolVar(&tokenReview, "token-review", false, "take the service-account tokens of api.auth.serviceAccounts (audience dmls), checked by TokenReviews against the cluster: in a pod with its ServiceAccount, else from --kubeconfig and --context")
+	c.Flags().StringVar(&kubeOpts.Kubeconfig, "kubeconfig", "", "kubeconfig file for --status and --token-review (default $KUBECONFIG, ~/.kube/config, or in-cluster)")
 	c.Flags().StringVar(&kubeOpts.Context, "context", "", "kubeconfig context of Argo CD's cluster for --status")
 	c.Flags().StringArrayVar(&envContexts, "env-context", nil, "kubeconfig context of one environment's cluster for --status: ENV=CONTEXT (repeatable)")
 	c.Flags().IntVar(&evalWorkers, "eval-workers", runtime.GOMAXPROCS(0), "worker processes that evaluate apps, each under --eval-timeout and --eval-memory")
