@@ -75,18 +75,6 @@ func (id identity) mayActFor(team string) bool {
 	return id.admin() || (id.team != "" && id.team == team) || slices.Contains(id.teams, team)
 }
 
-// allTeams returns the teams the caller may act for, of the platform's
-// teams: all of them for an admin.
-func (id identity) allTeams(platform []string) []string {
-	var out []string
-	for _, t := range platform {
-		if id.mayActFor(t) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
 // actorTrailer describes the caller in a commit's Dmls-Actor trailer: a
 // user's subject and email, a service account, or a token's actor (which
 // names the token's holder and never holds the token).

@@ -50,7 +50,7 @@ func (k *keySet) verify(ctx context.Context, jwt string) ([]byte, *Refusal) {
 	for i, a := range k.algs {
 		algs[i] = jose.SignatureAlgorithm(a)
 	}
-	jws, err := jose.ParseSigned(jwt, algs)
+	jws, err := jose.ParseSignedCompact(jwt, algs)
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, refuse(ReasonMalformed, "the token is not a JWT with one signature")
 	}

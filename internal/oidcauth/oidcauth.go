@@ -413,7 +413,7 @@ func checkHeader(raw string, algs []string) *Refusal {
 	for _, a := range asymmetric {
 		all = append(all, jose.SignatureAlgorithm(a))
 	}
-	jws, err := jose.ParseSigned(raw, all)
+	jws, err := jose.ParseSignedCompact(raw, all)
 	if err != nil || len(jws.Signatures) != 1 {
 		return refuse(ReasonMalformed, "the token is not a JWT with one signature")
 	}

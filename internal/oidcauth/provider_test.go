@@ -49,11 +49,11 @@ func TestRealProvider(t *testing.T) {
 
 	// A wrong PKCE verifier, then a replayed code: the provider refuses
 	// both (the right verifier works once).
-	conf, code, verifier := p.Code(t, "alice")
+	conf, code, _ := p.Code(t, "alice")
 	if _, err := conf.Exchange(context.Background(), code, oauth2.VerifierOption(oauth2.GenerateVerifier())); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
 		t.Errorf("a wrong PKCE verifier: %v, want invalid_grant", err)
 	}
-	conf, code, verifier = p.Code(t, "alice")
+	conf, code, verifier := p.Code(t, "alice")
 	if _, err := conf.Exchange(context.Background(), code, oauth2.VerifierOption(verifier)); err != nil {
 		t.Fatal(err)
 	}
