@@ -5,10 +5,6 @@ package e2e
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"net/http/httptest"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -22,8 +18,6 @@ import (
 
 	"github.com/dmls-project/dmls/internal/api"
 	"github.com/dmls-project/dmls/internal/apiclient"
-	"github.com/dmls-project/dmls/internal/gitops"
-	"github.com/dmls-project/dmls/internal/gittest"
 )
 
 var serviceAccountGVR = schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
@@ -86,54 +80,19 @@ func TestServiceAccountTokenReview(t *testing.T) {
 		t.Errorf("review of a token for another audience: %+v %v, want unauthenticated", r, err)
 	}
 
-	srv := gittest.Start(t)
-	for _, repo := range []string{"ml-model", "k8s-config", "kubeflow-config", "docs"} {
-		srv.CreateRepo(t, repo)
-	}
-	seed := map[string]string{}
-	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue",
-		"charts/nvidia-device-plugin/Chart.yaml", "charts/nvidia-device-plugin/values.yaml", "charts/nvidia-device-plugin/templates/daemonset.yaml"} {
-		b, err := os.ReadFile("../../" + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seed[p] = string(b)
-	}
-	seed["platform.cue"] += "\napi: auth: serviceAccounts: \"" + ns + "/trainer\": \"ml-research\"\n"
-	srv.Push(t, "ml-model", gittest.Change{Files: seed, Message: "seed the workspace"})
-	user, pass := srv.Credentials()
-	s, err := api.New(api.Config{
-		MLModel:  gitops.Target{Name: "ml-model", URL: srv.RepoURL("ml-model")},
-		URLs:     map[string]string{"ml-model": srv.RepoURL("ml-model"), "k8s-config": srv.RepoURL("k8s-config"), "kubeflow-config": srv.RepoURL("kubeflow-config"), "docs": srv.RepoURL("docs")},
-		Auth:     gitops.Auth{Username: user, Password: pass},
-		Reviewer: reviewer,
-		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+	srv := apiRepos(t, func(platform string) string {
+		return platform + "\napi: auth: serviceAccounts: \"" + ns + "/trainer\": \"ml-research\"\n"
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(s.Handler())
-	s.Start()
-	defer func() {
-		sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
-		defer scancel()
-		_ = s.Shutdown(sctx)
-		hs.Close()
-	}()
-	for deadline := time.Now().Add(time.Minute); !s.Ready(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("API server not ready")
-		}
-	}
+	url := startAPIServer(t, srv, api.Config{Reviewer: reviewer})
 
-	id, err := (&apiclient.Client{BaseURL: hs.URL, Token: trainer, Retries: -1}).Whoami(ctx)
+	id, err := (&apiclient.Client{BaseURL: url, Token: trainer, Retries: -1}).Whoami(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if id.ServiceAccount != ns+"/trainer" || id.Team != "ml-research" {
 		t.Errorf("whoami of the trainer: %+v", id)
 	}
-	if _, err := (&apiclient.Client{BaseURL: hs.URL, Token: trainer, Retries: -1}).TrainingJobs(ctx, "ml-research"); err != nil {
+	if _, err := (&apiclient.Client{BaseURL: url, Token: trainer, Retries: -1}).TrainingJobs(ctx, "ml-research"); err != nil {
 		t.Errorf("the trainer lists its team's jobs: %v", err)
 	}
 	for _, tc := range []struct {
@@ -144,7 +103,7 @@ func TestServiceAccountTokenReview(t *testing.T) {
 		{"no team", stranger, "ml-research", 403},
 		{"another audience", otherAudience, "ml-research", 401},
 	} {
-		_, err := (&apiclient.Client{BaseURL: hs.URL, Token: tc.token, Retries: -1}).TrainingJobs(ctx, tc.team)
+		_, err := (&apiclient.Client{BaseURL: url, Token: tc.token, Retries: -1}).TrainingJobs(ctx, tc.team)
 		var e *apiclient.Error
 		if !errors.As(err, &e) || e.Status != tc.status {
 			t.Errorf("%s: %v, want %d", tc.name, err, tc.status)
