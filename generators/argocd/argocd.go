@@ -20,6 +20,7 @@ import (
 	"github.com/dmls-project/dmls/generators/externalsecret"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/generators/kustomize"
+	"github.com/dmls-project/dmls/generators/trainjob"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
@@ -120,6 +121,7 @@ func TeamKinds() []metav1.GroupKind {
 	return []metav1.GroupKind{
 		{Group: "", Kind: "PersistentVolumeClaim"},
 		{Group: kubeflowv1.SchemeGroupVersion.Group, Kind: kubeflowv1.TFJobKind},
+		{Group: trainjob.GVK.Group, Kind: trainjob.GVK.Kind},
 		{Group: servingv1.SchemeGroupVersion.Group, Kind: "Service"},
 		{Group: inferenceservice.GroupVersion.Group, Kind: inferenceservice.Kind},
 		{Group: externalsecret.GVK.Group, Kind: externalsecret.GVK.Kind},
@@ -132,8 +134,9 @@ func TeamKinds() []metav1.GroupKind {
 // the platform's ExternalSecrets, and Argo CD's own objects in its
 // namespace.
 var (
-	platformClusterKinds = []v1alpha1.ClusterResourceRestrictionItem{{Group: "", Kind: "Namespace"}}
-	platformKinds        = []metav1.GroupKind{
+	platformClusterKinds = []v1alpha1.ClusterResourceRestrictionItem{{Group: "", Kind: "Namespace"},
+		{Group: kueueGroup, Kind: "ResourceFlavor"}, {Group: kueueGroup, Kind: "ClusterQueue"}, {Group: kueueGroup, Kind: "WorkloadPriorityClass"}}
+	platformKinds = []metav1.GroupKind{
 		{Group: "", Kind: "ConfigMap"},
 		{Group: "", Kind: "ResourceQuota"},
 		{Group: externalsecret.GVK.Group, Kind: externalsecret.GVK.Kind},
@@ -142,6 +145,7 @@ var (
 		{Group: "networking.k8s.io", Kind: "NetworkPolicy"},
 		{Group: "rbac.authorization.k8s.io", Kind: "Role"},
 		{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"},
+		{Group: kueueGroup, Kind: "LocalQueue"},
 		{Group: v1alpha1.ApplicationSchemaGroupVersionKind.Group, Kind: v1alpha1.ApplicationSchemaGroupVersionKind.Kind},
 		{Group: v1alpha1.AppProjectSchemaGroupVersionKind.Group, Kind: v1alpha1.AppProjectSchemaGroupVersionKind.Kind},
 	}
@@ -412,6 +416,9 @@ func application(p *spec.Platform, env *spec.Environment, src Source, a App, nam
 			SyncPolicy:        syncPolicy(),
 			IgnoreDifferences: ignore,
 		},
+	}
+	if respectIgnore(ignore) {
+		app.Spec.SyncPolicy.SyncOptions = append(app.Spec.SyncPolicy.SyncOptions, SyncOptionRespectIgnoreDifferences)
 	}
 	tr := &provenance.Trace{}
 	tr.Record("spec.project", "team")

@@ -66,6 +66,7 @@ func healthOf(t *testing.T, obj *unstructured.Unstructured) *health.HealthStatus
 func TestSettingsKeys(t *testing.T) {
 	for key, gvk := range map[string]schema.GroupVersionKind{
 		KeyTFJobHealth:       kubeflowv1.SchemeGroupVersion.WithKind(kubeflowv1.TFJobKind),
+		KeyTrainJobHealth:    {Group: "trainer.kubeflow.org", Version: "v1alpha1", Kind: "TrainJob"},
 		KeyApplicationHealth: v1alpha1.ApplicationSchemaGroupVersionKind,
 	} {
 		want := "resource.customizations.health." + strings.Replace(lua.GetConfigMapKey(gvk), "/", "_", 1)
@@ -161,7 +162,8 @@ func TestTFJobHealthFollowsOperator(t *testing.T) {
 		{"suspended and resumed", []step{
 			{created, corev1.ConditionTrue, health.HealthStatusProgressing},
 			{running, corev1.ConditionFalse, health.HealthStatusProgressing},
-			{suspended, corev1.ConditionTrue, health.HealthStatusSuspended},
+			// Kueue suspends a job until it admits it: queued, not stuck.
+			{suspended, corev1.ConditionTrue, health.HealthStatusProgressing},
 			{suspended, corev1.ConditionFalse, health.HealthStatusProgressing},
 			{running, corev1.ConditionTrue, health.HealthStatusProgressing},
 		}},

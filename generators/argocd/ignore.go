@@ -20,10 +20,14 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/generators/kservice"
+	"github.com/dmls-project/dmls/generators/trainjob"
 	"github.com/dmls-project/dmls/internal/admission"
+	"github.com/dmls-project/dmls/internal/spec"
 )
 
 var (
+	kindTFJob    = schema.GroupKind{Group: "kubeflow.org", Kind: "TFJob"}
+	kindTrainJob = trainjob.GVK.GroupKind()
 	kindKService = schema.GroupKind{Group: servingv1.SchemeGroupVersion.Group, Kind: "Service"}
 	kindISVC     = schema.GroupKind{Group: inferenceservice.GroupVersion.Group, Kind: inferenceservice.Kind}
 )
@@ -54,6 +58,12 @@ func IgnoreDifferences(objs []generators.Object) ([]v1alpha1.ResourceIgnoreDiffe
 		var ptrs []string
 		var err error
 		gk := o.GroupVersionKind().GroupKind()
+		if q := KueueIgnore(o); q != nil {
+			if !slices.ContainsFunc(out, func(r v1alpha1.ResourceIgnoreDifferences) bool { return r.Group == q.Group && r.Kind == q.Kind }) {
+				out = append(out, *q)
+			}
+			continue
+		}
 		switch gk {
 		case kindKService:
 			ptrs, err = KnativeDefaults(o)
@@ -75,7 +85,7 @@ func IgnoreDifferences(objs []generators.Object) ([]v1alpha1.ResourceIgnoreDiffe
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Kind != out[j].Kind {
-			return out[i].Kind > out[j].Kind // Service before InferenceService
+			return out[i].Kind > out[j].Kind // TrainJob, TFJob, Service, InferenceService
 		}
 		return out[i].Name < out[j].Name
 	})
@@ -203,4 +213,56 @@ func isKeyMap(p string) bool {
 // escapePointer escapes a JSON pointer token (RFC 6901).
 func escapePointer(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}
+
+// SyncOptionRespectIgnoreDifferences makes a sync keep the live values of
+// ignored fields instead of applying git's.
+const SyncOptionRespectIgnoreDifferences = "RespectIgnoreDifferences=true"
+
+// kueueRuntimePatch selects the runtime patch that Kueue's webhook adds to
+// a TrainJob (Trainer stamps a time on it).
+const kueueRuntimePatch = `.spec.runtimePatches[] | select(.manager == "` + trainjob.KueueManager + `")`
+
+// KueueIgnore returns what an Application must not compare on the training
+// jobs of a kind, given one that queues through Kueue (it carries the
+// queue-name label), or nil. The entry names no job, so that a re-training
+// leaves the Application as it is:
+// the suspend flag that Kueue sets and clears (a TrainJob's spec.suspend,
+// a TFJob's spec.runPolicy.suspend), and on a TrainJob the runtime patch
+// that Kueue's webhook adds. Without this, an admission would read as
+// OutOfSync and selfHeal would undo Kueue's placement.
+func KueueIgnore(o generators.Object) *v1alpha1.ResourceIgnoreDifferences {
+	if _, queued := o.GetLabels()[spec.KueueQueueLabel]; !queued {
+		return nil
+	}
+	gk := o.GroupVersionKind().GroupKind()
+	switch gk {
+	case kindTrainJob:
+		return &v1alpha1.ResourceIgnoreDifferences{Group: gk.Group, Kind: gk.Kind,
+			JSONPointers: []string{"/spec/suspend"}, JQPathExpressions: []string{kueueRuntimePatch}}
+	case kindTFJob:
+		return &v1alpha1.ResourceIgnoreDifferences{Group: gk.Group, Kind: gk.Kind,
+			JSONPointers: []string{"/spec/runPolicy/suspend"}}
+	}
+	return nil
+}
+
+// respectIgnore reports whether an Application syncs with
+// RespectIgnoreDifferences: when it ignores what Kueue owns on a training
+// job, and nothing of a Knative Service or InferenceService. For those,
+// Argo CD would copy whole lists from live (see the package doc), and a
+// new image would never apply; an app that queues a job and serves a
+// model relies on server-side apply instead, which leaves the fields
+// Kueue owns alone.
+func respectIgnore(ignore []v1alpha1.ResourceIgnoreDifferences) bool {
+	kueue := false
+	for _, r := range ignore {
+		switch (schema.GroupKind{Group: r.Group, Kind: r.Kind}) {
+		case kindTrainJob, kindTFJob:
+			kueue = true
+		default:
+			return false
+		}
+	}
+	return kueue
 }

@@ -14,11 +14,19 @@ import (
 )
 
 // TFJobHealth is the Lua health check of Kubeflow TFJobs: Succeeded is
-// Healthy, Failed is Degraded, Suspended is Suspended, and anything else
-// (no status yet, Created, Running, Restarting) is Progressing.
+// Healthy, Failed is Degraded, and anything else (no status yet, Created,
+// Running, Restarting, and Suspended, which is Kueue queueing the job) is
+// Progressing.
 //
 //go:embed health/tfjob.lua
 var TFJobHealth string
+
+// TrainJobHealth is the Lua health check of Kubeflow Trainer v2
+// TrainJobs: Complete is Healthy, Failed is Degraded, and a suspended
+// (queued) or running job is Progressing, with Kueue's reason.
+//
+//go:embed health/trainjob.lua
+var TrainJobHealth string
 
 // ApplicationHealth is the Lua health check of Argo CD Applications, which
 // the roots' sync waves need.
@@ -32,6 +40,7 @@ const ConfigMapName = argocommon.ArgoCDConfigMapName
 // argocd-cm keys: resource.customizations.health.<group>_<kind>.
 const (
 	KeyTFJobHealth       = "resource.customizations.health.kubeflow.org_TFJob"
+	KeyTrainJobHealth    = "resource.customizations.health.trainer.kubeflow.org_TrainJob"
 	KeyApplicationHealth = "resource.customizations.health.argoproj.io_Application"
 )
 
@@ -39,6 +48,7 @@ const (
 func Settings() map[string]string {
 	return map[string]string{
 		KeyTFJobHealth:       TFJobHealth,
+		KeyTrainJobHealth:    TrainJobHealth,
 		KeyApplicationHealth: ApplicationHealth,
 	}
 }

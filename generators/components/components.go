@@ -76,6 +76,9 @@ type Input struct {
 	// Features is the Knative config-features data the generated Services
 	// use (kservice.Features over every Service).
 	Features map[string]string
+	// TFJobsUnderKueue says that a TFJob queues through Kueue somewhere,
+	// which turns Kueue's TFJob integration on (Values).
+	TFJobsUnderKueue bool
 }
 
 // Output is the kubeflow-config tree and its root in k8s-config.
@@ -239,8 +242,12 @@ func source(name string, c spec.Component, in Input) (*v1alpha1.ApplicationSourc
 		}
 		s := &v1alpha1.ApplicationSource{RepoURL: helmRepoURL(c.Helm.Repo), Chart: c.Helm.Chart, TargetRevision: c.Helm.Version,
 			Helm: &v1alpha1.ApplicationSourceHelm{ReleaseName: name}}
-		if len(c.Helm.Values) > 0 {
-			raw, err := json.Marshal(c.Helm.Values)
+		values, err := Values(name, c, in.TFJobsUnderKueue)
+		if err != nil {
+			return nil, err
+		}
+		if len(values) > 0 {
+			raw, err := json.Marshal(values)
 			if err != nil {
 				return nil, fmt.Errorf("components.%s.helm.values: %w", name, err)
 			}

@@ -32,7 +32,7 @@ const (
 	// LabelCluster ties an instance group to its cluster.
 	LabelCluster = "kops.k8s.io/cluster"
 	// LabelInstanceGroup is the node label naming a node's group.
-	LabelInstanceGroup = "kops.k8s.io/instancegroup"
+	LabelInstanceGroup = spec.InstanceGroupLabel
 	// TagAutoscalerEnabled and TagAutoscalerCluster are the
 	// cluster-autoscaler auto-discovery tags.
 	TagAutoscalerEnabled = "k8s.io/cluster-autoscaler/enabled"
@@ -244,16 +244,9 @@ func (g group) object(cluster string) (generators.Object, error) {
 
 	// Labels and taints: the spec's own, the group's name, and the GPU
 	// taint and label of GPU groups.
-	labels := map[string]string{}
-	for k, v := range g.labels {
-		labels[k] = v
-	}
-	labels[LabelInstanceGroup] = g.name
-	var taints []spec.Taint
-	taints = append(taints, g.taints...)
+	ng := spec.NodeGroup{Labels: g.labels, Taints: g.taints, GPU: g.gpu}
+	labels, taints := ng.NodeLabels(g.name), ng.NodeTaints()
 	if g.gpu {
-		labels[spec.GPULabel] = spec.GPULabelValue
-		taints = append(taints, spec.Taint{Key: spec.GPUTaintKey, Value: spec.GPUTaintValue, Effect: spec.GPUTaintEffect})
 		tr.Record("spec.nodeLabels."+spec.GPULabel, g.from+".gpu")
 	}
 	ig.Spec.NodeLabels = labels

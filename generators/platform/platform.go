@@ -42,6 +42,14 @@ const (
 // talk to each other.
 func TFJobPolicyName(job string) string { return "tfjob-" + job }
 
+// TrainJobPolicyName names the NetworkPolicy that lets the pods of one
+// TrainJob (of its JobSet, which Trainer names after it) talk to each
+// other.
+func TrainJobPolicyName(job string) string { return "trainjob-" + job }
+
+// JobSetNameLabel is the label JobSet puts on every pod of a JobSet.
+const JobSetNameLabel = "jobset.sigs.k8s.io/jobset-name"
+
 // Pod Security admission labels (pod-security.kubernetes.io/...).
 const (
 	psaEnforce        = "pod-security.kubernetes.io/enforce"
@@ -68,9 +76,18 @@ type ManagedKind struct {
 type Input struct {
 	Platform *spec.Platform
 	Env      *spec.Environment
-	// Jobs are the TFJob names of each team in Env, each of which gets a
-	// NetworkPolicy between its pods.
-	Jobs map[string][]string
+	// Jobs are the TFJob names of each team in Env, and TrainJobs the
+	// TrainJob names, each of which gets a NetworkPolicy between its pods.
+	Jobs, TrainJobs map[string][]string
+	// ClusterScoped asks for the cluster-scoped objects of the
+	// environment's cluster too (Kueue's ResourceFlavors and
+	// WorkloadPriorityClasses): the first environment on each cluster
+	// holds them.
+	ClusterScoped bool
+	// ServingMax is what each team's model services take here at their
+	// max scale, per quota resource (cpu, memory, gpu). Under Kueue the
+	// ResourceQuota holds it beside the ClusterQueue's quota.
+	ServingMax map[string]map[string]resource.Quantity
 	// Kinds are the kinds dmls manages in team namespaces (argocd.TeamKinds
 	// with their resources); the team's group may edit them.
 	Kinds []ManagedKind
@@ -153,6 +170,10 @@ func GuardRails(in Input) ([]generators.Object, error) {
 			}
 			qtr := &provenance.Trace{}
 			qtr.Record("spec.hard", "teams."+team+".quota")
+			if env.Scheduler == spec.SchedulerKueue {
+				kueueHard(hard, t, in.ServingMax[team])
+				qtr.Record("spec.hard", "teams."+team+".queue")
+			}
 			if err := add(&corev1.ResourceQuota{ObjectMeta: meta(QuotaName), Spec: corev1.ResourceQuotaSpec{Hard: hard}},
 				corev1.SchemeGroupVersion.WithKind("ResourceQuota"), qtr); err != nil {
 				return nil, err
@@ -170,7 +191,7 @@ func GuardRails(in Input) ([]generators.Object, error) {
 			return nil, err
 		}
 
-		for _, np := range policies(ingress, in.Jobs[team]) {
+		for _, np := range policies(ingress, in.Jobs[team], in.TrainJobs[team]) {
 			np.ObjectMeta = meta(np.Name)
 			if err := add(np, networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"), nil); err != nil {
 				return nil, err
@@ -198,7 +219,11 @@ func GuardRails(in Input) ([]generators.Object, error) {
 			return nil, err
 		}
 	}
-	return out, nil
+	queues, err := kueueObjects(in)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, queues...), nil
 }
 
 // IngressNamespaces are the namespaces whose pods may send requests to
@@ -291,7 +316,7 @@ func limitRange(l spec.EnvLimits) (corev1.LimitRangeSpec, error) {
 // services, DNS lookups, and the pods of each TFJob among themselves.
 // allow-dns-egress selects every pod, so egress is denied too except to
 // DNS and a job's own pods.
-func policies(ingress, jobs []string) []*networkingv1.NetworkPolicy {
+func policies(ingress, jobs, trainJobs []string) []*networkingv1.NetworkPolicy {
 	ingressNS := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
 		Key: corev1.LabelMetadataName, Operator: metav1.LabelSelectorOpIn, Values: ingress,
 	}}}
@@ -328,13 +353,20 @@ func policies(ingress, jobs []string) []*networkingv1.NetworkPolicy {
 			},
 		},
 	}
-	jobs = append([]string(nil), jobs...)
-	sort.Strings(jobs)
-	for _, job := range jobs {
-		sel := metav1.LabelSelector{MatchLabels: map[string]string{kubeflowv1.JobNameLabel: job}}
+	type job struct{ name, policy, label string }
+	var all []job
+	for _, j := range jobs {
+		all = append(all, job{j, TFJobPolicyName(j), kubeflowv1.JobNameLabel})
+	}
+	for _, j := range trainJobs {
+		all = append(all, job{j, TrainJobPolicyName(j), JobSetNameLabel})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].policy < all[j].policy })
+	for _, j := range all {
+		sel := metav1.LabelSelector{MatchLabels: map[string]string{j.label: j.name}}
 		peer := []networkingv1.NetworkPolicyPeer{{PodSelector: &sel}}
 		out = append(out, &networkingv1.NetworkPolicy{
-			ObjectMeta: metav1.ObjectMeta{Name: TFJobPolicyName(job)},
+			ObjectMeta: metav1.ObjectMeta{Name: j.policy},
 			Spec: networkingv1.NetworkPolicySpec{
 				PodSelector: sel,
 				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},

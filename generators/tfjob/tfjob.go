@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/dmls-project/dmls/generators"
@@ -40,13 +38,13 @@ var roleTypes = map[string]kubeflowv1.ReplicaType{
 // training gives nothing.
 func Generate(app *spec.AppSpec, p *spec.Platform) ([]generators.Object, error) {
 	t := app.Training
-	if t == nil {
+	if t == nil || t.IsTrainJob() {
 		return nil, nil
 	}
 	labels := generators.Labels(app, p, Component)
 	var out []generators.Object
 
-	claims, err := volumeClaims(app, labels)
+	claims, err := generators.VolumeClaims(app, labels)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +76,17 @@ func Generate(app *spec.AppSpec, p *spec.Platform) ([]generators.Object, error) 
 		job.Spec.SuccessPolicy = new(kubeflowv1.SuccessPolicy(t.SuccessPolicy))
 		trace.Record("spec.successPolicy", "training.successPolicy")
 	}
-	if s := t.Scheduling; s != nil {
+	if q := app.Kueue; q != nil {
+		// Kueue reads the queue and the priority from the job's labels;
+		// the schedulingPolicy is Volcano's.
+		job.Labels = maps.Clone(labels)
+		job.Labels[spec.KueueQueueLabel] = q.Queue
+		trace.Record("metadata.labels."+spec.KueueQueueLabel, q.QueueFrom)
+		if q.PriorityClass != "" {
+			job.Labels[spec.KueuePriorityLabel] = q.PriorityClass
+			trace.Record("metadata.labels."+spec.KueuePriorityLabel, q.PriorityFrom)
+		}
+	} else if s := t.Scheduling; s != nil {
 		job.Spec.RunPolicy.SchedulingPolicy = &kubeflowv1.SchedulingPolicy{
 			Queue:         s.Queue,
 			PriorityClass: s.PriorityClass,
@@ -136,7 +144,7 @@ func replicaSpec(app *spec.AppSpec, role string, rs *spec.ReplicaSet, labels map
 		trace.Record(fmt.Sprintf("%s.envFrom[%d]", cat, i), pick(fmt.Sprintf("envFrom[%d]", i), rs.EnvFrom != nil))
 	}
 	for _, k := range slices.Sorted(maps.Keys(t.Hyperparameters)) {
-		v := formatValue(t.Hyperparameters[k])
+		v := generators.FormatValue(t.Hyperparameters[k])
 		if t.HyperparametersAs == "env" {
 			c.Env = append(c.Env, corev1.EnvVar{Name: "HP_" + strings.ToUpper(k), Value: v})
 			trace.Record(fmt.Sprintf("%s.env[%d]", cat, len(c.Env)-1), "training.hyperparameters."+k)
@@ -221,69 +229,49 @@ func replicaSpec(app *spec.AppSpec, role string, rs *spec.ReplicaSet, labels map
 		Replicas:      new(int32(rs.Replicas)),
 		RestartPolicy: kubeflowv1.RestartPolicy(restart),
 		Template: corev1.PodTemplateSpec{
-			ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			ObjectMeta: podMeta(labels, t.PodMetadata, rs.PodMetadata, trace, at+".template.metadata", sp),
 			Spec:       pod,
 		},
 	}
 }
 
-// volumeClaims returns the PersistentVolumeClaims that the job's volumes
-// ask to create, in name order.
-func volumeClaims(app *spec.AppSpec, labels map[string]string) ([]generators.Object, error) {
-	// A later volume of the same claim wins; the loader refuses two.
-	claims := map[string]spec.Claim{}
-	for _, c := range spec.CreatedClaims(app) {
-		claims[c.Name] = c
+// podMeta is the metadata of a replica set's pods: dmls's labels, then the
+// job's podMetadata, then the replica set's, key by key. The loader
+// refuses keys that dmls, Kueue or Volcano own.
+func podMeta(labels map[string]string, job, own *spec.PodMetadata, trace *provenance.Trace, at, sp string) metav1.ObjectMeta {
+	m := metav1.ObjectMeta{Labels: labels}
+	cloned := false
+	for _, md := range []struct {
+		pm   *spec.PodMetadata
+		from string
+	}{{job, "training.podMetadata"}, {own, sp + ".podMetadata"}} {
+		if md.pm == nil {
+			continue
+		}
+		for k, v := range md.pm.Labels {
+			if !cloned {
+				m.Labels, cloned = maps.Clone(labels), true
+			}
+			m.Labels[k] = v
+			trace.Record(at+".labels."+k, md.from+".labels."+k)
+		}
+		for k, v := range md.pm.Annotations {
+			if m.Annotations == nil {
+				m.Annotations = map[string]string{}
+			}
+			m.Annotations[k] = v
+			trace.Record(at+".annotations."+k, md.from+".annotations."+k)
+		}
 	}
-	var out []generators.Object
-	for _, name := range slices.Sorted(maps.Keys(claims)) {
-		cl := claims[name]
-		pvc := &corev1.PersistentVolumeClaim{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
-			Spec: corev1.PersistentVolumeClaimSpec{
-				VolumeMode: new(corev1.PersistentVolumeFilesystem),
-				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
-					corev1.ResourceStorage: resource.MustParse(cl.Volume.Create.Size),
-				}},
-			},
-		}
-		for _, m := range cl.Volume.Create.AccessModes {
-			pvc.Spec.AccessModes = append(pvc.Spec.AccessModes, corev1.PersistentVolumeAccessMode(m))
-		}
-		if sc := cl.Volume.Create.StorageClass; sc != "" {
-			pvc.Spec.StorageClassName = &sc
-		}
-		trace := &provenance.Trace{}
-		trace.Record("metadata.name", cl.From)
-		trace.Record("spec", cl.From+".create")
-		trace.Record("spec.resources.requests.storage", cl.From+".create.size")
-		obj, err := generators.New(pvc, corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"), trace)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, obj)
-	}
-	return out, nil
+	return m
 }
 
 // ClaimName is the PVC a volume mounts: its claimName, or <app>-<volume>.
 func ClaimName(app, volume string, v spec.Volume) string { return spec.ClaimName(app, volume, v) }
 
-// formatValue prints a hyperparameter as the training code reads it.
-func formatValue(v any) string {
-	switch x := v.(type) {
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	case string:
-		return x
-	default:
-		return fmt.Sprint(x)
-	}
-}
-
 // TmpVolume is the emptyDir mounted at /tmp when the root filesystem is
 // read-only.
-const TmpVolume = "tmp"
+const TmpVolume = generators.TmpVolume
 
 func mountsAt(ms []corev1.VolumeMount, p string) bool {
 	for _, m := range ms {

@@ -333,6 +333,10 @@ type Finding struct {
 	Field string
 	// Message says what is wrong and what would be valid.
 	Message string
+	// Changed, for a finding of UpdateErrors, is the first field under
+	// Field whose value changed (Field itself when Field changed as a
+	// whole).
+	Changed string
 }
 
 // Validate checks obj as the API server would on create: defaulting, then

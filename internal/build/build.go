@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -33,6 +35,7 @@ import (
 	"github.com/dmls-project/dmls/generators/kustomize"
 	"github.com/dmls-project/dmls/generators/platform"
 	"github.com/dmls-project/dmls/generators/tfjob"
+	"github.com/dmls-project/dmls/generators/trainjob"
 	"github.com/dmls-project/dmls/internal/admission"
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/helmrender"
@@ -40,11 +43,12 @@ import (
 	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/parallel"
 	"github.com/dmls-project/dmls/internal/provenance"
+	"github.com/dmls-project/dmls/internal/rules"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
 // appGenerators run, in this order, for every app instance.
-var appGenerators = []generators.Func{externalsecret.Generate, tfjob.Generate, kservice.Generate, inferenceservice.Generate}
+var appGenerators = []generators.Func{externalsecret.Generate, tfjob.Generate, trainjob.Generate, kservice.Generate, inferenceservice.Generate}
 
 // App is the generated output of one app.
 type App struct {
@@ -186,7 +190,7 @@ func NewMemo(apps int) *Memo {
 // is made of (platform.GuardRails reads the platform, the environment and
 // the managed kinds, and a TFJob's NetworkPolicy its job, which names
 // it), or "" without a memo or when that cannot be told.
-func (m *Memo) railsBase(p *spec.Platform, env *spec.Environment, kinds []platform.ManagedKind) string {
+func (m *Memo) railsBase(p *spec.Platform, env *spec.Environment, kinds []platform.ManagedKind, serving map[string]map[string]resource.Quantity) string {
 	if m == nil {
 		return ""
 	}
@@ -194,7 +198,8 @@ func (m *Memo) railsBase(p *spec.Platform, env *spec.Environment, kinds []platfo
 		P *spec.Platform
 		E *spec.Environment
 		K []platform.ManagedKind
-	}{p, env, kinds})
+		S map[string]map[string]resource.Quantity
+	}{p, env, kinds, serving})
 	if err != nil {
 		return ""
 	}
@@ -323,7 +328,11 @@ func Workspace(ws *spec.Workspace, opts Options) (*Result, error) {
 		res.Platform, res.PlatformObjects, res.Infra, res.Features, res.Kubeflow, res.ArgoCD = w.Platform, w.PlatformObjects, w.Infra, w.Features, w.Kubeflow, w.ArgoCD
 		return res, nil
 	}
-	pt, pobjs, err := platformTree(ws, func(env string) map[string][]string { return jobs(ws, env) }, nil)
+	var uses []rules.QuotaUse
+	for _, a := range ws.Apps {
+		uses = append(uses, rules.QuotaUses(a)...)
+	}
+	pt, pobjs, err := platformTree(ws, uses, func(env string) (map[string][]string, map[string][]string) { return jobs(ws, env) }, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -346,9 +355,12 @@ type Kept struct {
 	// Ignore and Features are App.Ignore and App.Features.
 	Ignore   map[string][]v1alpha1.ResourceIgnoreDifferences
 	Features map[string]string
-	// Jobs are the app's TFJob name per environment it trains in, for
-	// the platform's guard rails.
-	Jobs map[string]string
+	// Jobs are the app's TFJob name per environment it trains in, and
+	// TrainJobs its TrainJob name, for the platform's guard rails.
+	Jobs, TrainJobs map[string]string
+	// Quota is what the app takes of its team's quota (rules.QuotaUses),
+	// for the ResourceQuotas of Kueue environments.
+	Quota []rules.QuotaUse
 	// Key is the app's digest, which identifies Ignore for a Memo; empty
 	// for apps no digest covers.
 	Key string
@@ -356,11 +368,17 @@ type Kept struct {
 
 // Kept returns what Whole needs of a.
 func (a *App) Kept() Kept {
-	k := Kept{Name: a.App.Name, Team: a.App.Team, Ignore: a.Ignore, Features: a.Features, Jobs: map[string]string{}, Key: a.App.Digest}
+	k := Kept{Name: a.App.Name, Team: a.App.Team, Ignore: a.Ignore, Features: a.Features, Jobs: map[string]string{}, Key: a.App.Digest, Quota: rules.QuotaUses(a.App)}
 	for _, in := range a.App.Envs {
 		k.Envs = append(k.Envs, in.Env.Name)
-		if in.Spec.Training != nil {
-			k.Jobs[in.Env.Name] = spec.TFJobName(a.App.Name, in.Spec.Training.Run)
+		switch t := in.Spec.Training; {
+		case t.IsTrainJob():
+			if k.TrainJobs == nil {
+				k.TrainJobs = map[string]string{}
+			}
+			k.TrainJobs[in.Env.Name] = spec.JobName(a.App.Name, t)
+		case t != nil:
+			k.Jobs[in.Env.Name] = spec.TFJobName(a.App.Name, t.Run)
 		}
 	}
 	return k
@@ -406,7 +424,7 @@ func WholeMemo(ws *spec.Workspace, apps []Kept, m *Memo) (*Result, error) {
 			return nil, err
 		}
 	}
-	kf, err := Components(ws, res.Features)
+	kf, err := Components(ws, res.Features, tfjobsUnderKueue(ws, apps))
 	if err != nil {
 		return nil, err
 	}
@@ -696,30 +714,44 @@ func check(in *spec.Instance, objs []generators.Object, features map[string]stri
 }
 
 func platformFor(ws *spec.Workspace, apps []Kept, m *Memo) (generators.Tree, map[string][]generators.Object, error) {
-	return platformTree(ws, func(env string) map[string][]string {
-		out := map[string][]string{}
+	var uses []rules.QuotaUse
+	for _, a := range apps {
+		uses = append(uses, a.Quota...)
+	}
+	return platformTree(ws, uses, func(env string) (tfjobs, trainjobs map[string][]string) {
+		tfjobs, trainjobs = map[string][]string{}, map[string][]string{}
 		for _, a := range apps {
 			if j, ok := a.Jobs[env]; ok {
-				out[a.Team] = append(out[a.Team], j)
+				tfjobs[a.Team] = append(tfjobs[a.Team], j)
+			}
+			if j, ok := a.TrainJobs[env]; ok {
+				trainjobs[a.Team] = append(trainjobs[a.Team], j)
 			}
 		}
-		return out
+		return tfjobs, trainjobs
 	}, m)
 }
 
 // platformTree returns the platform tree and the objects of each of its
 // folders.
-func platformTree(ws *spec.Workspace, jobsIn func(env string) map[string][]string, m *Memo) (generators.Tree, map[string][]generators.Object, error) {
+func platformTree(ws *spec.Workspace, uses []rules.QuotaUse, jobsIn func(env string) (tfjobs, trainjobs map[string][]string), m *Memo) (generators.Tree, map[string][]generators.Object, error) {
 	tree := generators.Tree{}
 	objsOf := map[string][]generators.Object{}
 	kinds := ManagedKinds()
+	firstOnCluster := map[string]bool{}
 	for _, env := range ws.Envs {
-		objs, err := platform.GuardRails(platform.Input{Platform: ws.Platform, Env: env, Jobs: jobsIn(env.Name), Kinds: kinds})
+		jobs, trainJobs := jobsIn(env.Name)
+		in := platform.Input{Platform: ws.Platform, Env: env, Jobs: jobs, TrainJobs: trainJobs, Kinds: kinds, ServingMax: rules.ServingMax(uses, env.Name)}
+		if !firstOnCluster[env.Cluster.Server] {
+			firstOnCluster[env.Cluster.Server] = true
+			in.ClusterScoped = true
+		}
+		objs, err := platform.GuardRails(in)
 		if err != nil {
 			return nil, nil, err
 		}
 		argocd.Annotate(objs)
-		t, err := m.plain(m.railsBase(ws.Platform, env, kinds), objs)
+		t, err := m.plain(m.railsBase(ws.Platform, env, kinds, in.ServingMax), objs)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -786,7 +818,7 @@ func (r *Result) RenderPlatform(dir string) (out []byte, ok bool, err error) {
 // in-process and generates the kubeflow-config tree, with Knative's
 // config-features set to features. A chart that does not render is a
 // finding on its component. It returns nil without components.
-func Components(ws *spec.Workspace, features map[string]string) (*components.Output, error) {
+func Components(ws *spec.Workspace, features map[string]string, tfjobs bool) (*components.Output, error) {
 	p := ws.Platform
 	if len(p.Components) == 0 {
 		return nil, nil
@@ -814,7 +846,12 @@ func Components(ws *spec.Workspace, features map[string]string) (*components.Out
 		if release == "" {
 			release = name
 		}
-		objs, err := helmrender.Render(ch, helmrender.Options{Release: release, Namespace: c.Namespace, Values: c.Chart.Values})
+		values, err := components.Values(name, c, tfjobs)
+		if err != nil {
+			diags.Add(pos, at, "%v", err)
+			continue
+		}
+		objs, err := helmrender.Render(ch, helmrender.Options{Release: release, Namespace: c.Namespace, Values: values})
 		if err != nil {
 			diags.Add(pos, at, "%v", err)
 			continue
@@ -828,8 +865,24 @@ func Components(ws *spec.Workspace, features map[string]string) (*components.Out
 	return components.Generate(components.Input{
 		Platform: p, Envs: ws.Envs,
 		Repo:     argocd.Source{RepoURL: repo.URL, Branch: repo.Branch, Path: repo.Path},
-		Rendered: rendered, Features: features,
+		Rendered: rendered, Features: features, TFJobsUnderKueue: tfjobs,
 	})
+}
+
+// tfjobsUnderKueue reports whether some app runs a TFJob in an environment
+// whose scheduler is Kueue, which then needs Kueue's TFJob integration.
+func tfjobsUnderKueue(ws *spec.Workspace, apps []Kept) bool {
+	for _, env := range ws.Envs {
+		if env.Scheduler != spec.SchedulerKueue {
+			continue
+		}
+		for _, a := range apps {
+			if _, ok := a.Jobs[env.Name]; ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // ManagedKinds are the kinds dmls manages in team namespaces, the ones the
@@ -845,16 +898,20 @@ func ManagedKinds() []platform.ManagedKind {
 // jobs returns the TFJob names of each team in env, from the specs of
 // every app (not only those built), so that the platform tree does not
 // depend on which apps a build asked for.
-func jobs(ws *spec.Workspace, env string) map[string][]string {
-	out := map[string][]string{}
+func jobs(ws *spec.Workspace, env string) (tfjobs, trainjobs map[string][]string) {
+	tfjobs, trainjobs = map[string][]string{}, map[string][]string{}
 	for _, a := range ws.Apps {
 		in := a.Instance(env)
 		if in == nil || in.Spec.Training == nil {
 			continue
 		}
-		out[a.Team] = append(out[a.Team], spec.TFJobName(a.Name, in.Spec.Training.Run))
+		if t := in.Spec.Training; t.IsTrainJob() {
+			trainjobs[a.Team] = append(trainjobs[a.Team], spec.JobName(a.Name, t))
+		} else {
+			tfjobs[a.Team] = append(tfjobs[a.Team], spec.TFJobName(a.Name, t.Run))
+		}
 	}
-	return out
+	return tfjobs, trainjobs
 }
 
 // Infra returns the kops manifests of every cluster of the platform.

@@ -49,6 +49,8 @@ type App struct {
 	Features map[string]string
 	// Jobs are the app's TFJob names per environment (build.Kept).
 	Jobs map[string]string
+	// TrainJobs are its TrainJob names per environment (build.Kept).
+	TrainJobs map[string]string `json:",omitempty"`
 	// GPUs are the GPUs the app's objects ask for, per namespace, for the
 	// quota check of dmls diff.
 	GPUs map[string]int
@@ -334,7 +336,7 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 
 // Kept is what build.Whole needs of the app.
 func (a *App) Kept() build.Kept {
-	return build.Kept{Name: a.Name, Team: a.Team, Envs: a.Envs, Ignore: a.Ignore, Features: a.Features, Jobs: a.Jobs}
+	return build.Kept{Name: a.Name, Team: a.Team, Envs: a.Envs, Ignore: a.Ignore, Features: a.Features, Jobs: a.Jobs, TrainJobs: a.TrainJobs, Quota: a.Quota}
 }
 
 // renderedPlatform is the entry of the rendered platform files.
@@ -428,9 +430,18 @@ func platformKey(wsKey string, apps []*App, charts func(hash.Hash)) (string, err
 			if j, ok := a.Jobs[env]; ok {
 				fmt.Fprintf(h, "job %q %q %q %q\n", a.Name, a.Team, env, j)
 			}
+			if j, ok := a.TrainJobs[env]; ok {
+				fmt.Fprintf(h, "trainjob %q %q %q %q\n", a.Name, a.Team, env, j)
+			}
 		}
 		for _, f := range slices.Sorted(maps.Keys(a.Features)) {
 			fmt.Fprintf(h, "feature %q %q %q\n", a.Name, f, a.Features[f])
+		}
+		// Under Kueue the ResourceQuotas hold the services at max scale.
+		for _, u := range a.Quota {
+			if u.Kueue && u.What == "serving" {
+				fmt.Fprintf(h, "serving %q %q %q %v %q\n", a.Name, u.Env, u.Res, u.Max, u.Amount)
+			}
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
@@ -478,7 +489,7 @@ func platformOf(ws *spec.Workspace, res *build.Result, opts Options) (*Platform,
 
 // appOf is the App of a built app.
 func appOf(b *build.App, opts Options) (*App, error) {
-	a := &App{Name: b.App.Name, Team: b.App.Team, Dir: b.App.Dir, Tree: b.Tree, Ignore: b.Ignore, Features: b.Features, Jobs: b.Kept().Jobs,
+	a := &App{Name: b.App.Name, Team: b.App.Team, Dir: b.App.Dir, Tree: b.Tree, Ignore: b.Ignore, Features: b.Features, Jobs: b.Kept().Jobs, TrainJobs: b.Kept().TrainJobs,
 		LoadWarnings: b.App.Warnings, BuildWarnings: b.Warnings, Quota: rules.QuotaUses(b.App)}
 	for _, in := range b.App.Envs {
 		env := in.Env.Name

@@ -110,7 +110,9 @@ func diffHistory(t *testing.T) (*gittest.Local, []string, []string) {
 			t.Fatal(err)
 		}
 		s := strings.ReplaceAll(string(b), `"ml-serving":  "ml-serving-`, `// "ml-serving": "ml-serving-`)
-		// diffPlatform has no clusters for the environments to name.
+		// diffPlatform has no clusters for the environments to name, and
+		// no Kueue.
+		s = strings.ReplaceAll(s, "scheduler: \"kueue\"\n", "")
 		return strings.ReplaceAll(s, "\tname:   \"mycluster\"\n", "")
 	}
 	l.Write(map[string]string{

@@ -48,6 +48,11 @@ const (
 	// its min scale but not at its max scale (a warning; at min scale it
 	// is an error).
 	RuleQuotaMaxScale = "quota-max-scale"
+
+	// RuleKueueTFJob: a TFJob queues through Kueue's TFJob integration,
+	// deprecated since Kueue 0.19 and removed in 0.20 (a warning; from
+	// 0.20 on it is an error).
+	RuleKueueTFJob = "kueue-tfjob"
 )
 
 // RuleInfo describes one rule.
@@ -77,6 +82,7 @@ var Rules = []RuleInfo{
 	{RuleResources, "containers set cpu and memory requests and limits where the environment requires them", false},
 	{RuleSecurityContext, "containers run restricted unless the app records an exception the environment allows", false},
 	{RuleQuotaMaxScale, "a team's apps fit its quota with every model service at its max scale", false},
+	{RuleKueueTFJob, "a TFJob under Kueue uses the TFJob integration, deprecated since Kueue 0.19 and gone in 0.20", false},
 }
 
 // KnownRule reports whether id is a registered rule.

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/dmls-project/dmls/internal/admission"
 )
 
@@ -53,6 +55,7 @@ func (c *comparison) summarize(units []UnitDiff) ([]Line, []Line) {
 			where := d.App + "/" + d.Env
 			c.pvcRisks(l, where, d)
 			knativeRisks(l, where, d, bo, ho)
+			immutableRisks(l, where, d, bo, ho)
 			if handled[d.App] {
 				continue
 			}
@@ -591,6 +594,34 @@ func knativeRisks(l *lines, where string, d UnitDiff, bo, ho map[string]*object)
 				hint = "; give serving.revision a new name, or keep the template as it was"
 			}
 			l.risk(where, "Knative will refuse this update of %s: %s: %s%s", h.id(), e.Field, msg, hint)
+		}
+	}
+}
+
+// immutableRisks reports the updates of custom resources that the API
+// server will refuse although each version alone is valid: a change to a
+// field the CRD's transition rules keep immutable, such as a TrainJob's
+// trainer or runtime under its old run name.
+func immutableRisks(l *lines, where string, d UnitDiff, bo, ho map[string]*object) {
+	schemas, err := admission.Default()
+	if err != nil {
+		return
+	}
+	for _, od := range d.Objects {
+		if od.Change != Changed || od.AllIgnored || od.Kind == "Service" && od.Group == "serving.knative.dev" {
+			continue
+		}
+		k := od.Group + "/" + od.Kind + "/" + od.Namespace + "/" + od.Name
+		b, h := bo[k], ho[k]
+		if b == nil || h == nil {
+			continue
+		}
+		for _, e := range schemas.UpdateErrors(&unstructured.Unstructured{Object: b.m}, &unstructured.Unstructured{Object: h.m}) {
+			hint := ""
+			if od.Kind == "TrainJob" {
+				hint = "; bump training.run to train the change as a new run"
+			}
+			l.risk(where, "the API server will refuse this update of %s: %s: %s%s", h.id(), e.Field, strings.TrimSpace(e.Message), hint)
 		}
 	}
 }

@@ -56,8 +56,14 @@ func Instance(p *spec.Platform, in *spec.Instance) diag.List {
 	c := &checker{in: in, p: p}
 	a := in.Spec
 	c.secrets(a)
-	if a.Training != nil {
+	if t := a.Training; t.IsTrainJob() {
+		c.trainJob(a)
+	} else if t != nil {
 		c.training(a)
+	}
+	if a.Training != nil {
+		c.podMetadata("training.podMetadata", a.Training.PodMetadata)
+		c.scheduling(a)
 	}
 	if a.Serving != nil {
 		c.serving(a)
@@ -84,6 +90,7 @@ func (c *checker) training(a *spec.AppSpec) {
 	} else if name := spec.TFJobName(a.Name, t.Run); len(name)+maxPodSuffix > 63 {
 		c.add("name", "app name too long for training: the TFJob %q plus its pod suffixes must fit in 63 characters; shorten the name to at most %d characters", name, 63-maxPodSuffix-len(name)+len(a.Name))
 	}
+	c.tfjobOnly(t)
 	roles := 0
 	for _, role := range spec.Roles {
 		rs := t.Replicas.Get(role)
@@ -91,6 +98,7 @@ func (c *checker) training(a *spec.AppSpec) {
 			continue
 		}
 		roles++
+		c.podMetadata("training.replicas."+role+".podMetadata", rs.PodMetadata)
 		at := "training.replicas." + role
 		if rs.Image == "" && t.Image == "" {
 			c.add(at, "no image: set training.image, or image for every replica set")

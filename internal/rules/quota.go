@@ -45,7 +45,12 @@ type podSet struct {
 // podSets returns the pod sets of an app instance, training roles first.
 func podSets(a *spec.AppSpec) []podSet {
 	var out []podSet
-	if t := a.Training; t != nil {
+	if t := a.Training; t.IsTrainJob() {
+		res, at := t.NodeResources()
+		ps := podSet{what: "training", at: at, count: t.Nodes(), maxCount: t.Nodes()}
+		ps.requests, ps.src, ps.gpu = requests(res)
+		out = append(out, ps)
+	} else if t != nil {
 		for _, role := range spec.Roles {
 			rs := t.Replicas.Get(role)
 			if rs == nil {
@@ -382,6 +387,14 @@ type QuotaUse struct {
 	What, Pos string
 	Count     int
 	Amount    string
+	// Queued marks a training job's use in an environment whose scheduler
+	// is Kueue: Kueue queues what does not fit, so it is not summed (each
+	// job alone must fit its ClusterQueue, which the loader checks).
+	Queued bool `json:",omitempty"`
+	// Kueue marks every use in an environment whose scheduler is Kueue,
+	// where the ResourceQuota holds the services at max scale
+	// (ServingMax).
+	Kueue bool `json:",omitempty"`
 }
 
 // QuotaLimit is one resource of one team's quota, with the position of
@@ -454,7 +467,9 @@ func QuotaUses(a *spec.App) []QuotaUse {
 						at = ps.what
 					}
 					pos, _ := in.Prov.Lookup(at)
-					out = append(out, QuotaUse{Env: in.Env.Name, Team: a.Team, App: a.Name, Res: r.name, Max: atMax, What: ps.what, Pos: pos.String(), Count: n, Amount: amount.String()})
+					kueue := in.Env.Scheduler == spec.SchedulerKueue
+					out = append(out, QuotaUse{Env: in.Env.Name, Team: a.Team, App: a.Name, Res: r.name, Max: atMax, What: ps.what, Pos: pos.String(), Count: n, Amount: amount.String(),
+						Queued: kueue && ps.what != "serving", Kueue: kueue})
 				}
 			}
 		}
@@ -490,6 +505,9 @@ func CheckQuotas(envs []string, limits []QuotaLimit, uses []QuotaUse) diag.List 
 	}
 	byGroup := map[group][]QuotaUse{}
 	for _, u := range uses {
+		if u.Queued {
+			continue
+		}
 		g := group{u.Env, u.Team, u.Res, u.Max}
 		byGroup[g] = append(byGroup[g], u)
 	}

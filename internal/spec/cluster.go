@@ -1,6 +1,10 @@
 package spec
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/dmls-project/dmls/internal/ec2"
+)
 
 // KopsCluster is a Kubernetes cluster that kops runs on AWS (schemas
 // #Cluster). Its key in Platform.Clusters is its short name.
@@ -183,3 +187,45 @@ func GPUPlacement() *Placement {
 		Tolerations:  []Toleration{{Key: GPUTaintKey, Operator: "Exists", Effect: GPUTaintEffect}},
 	}
 }
+
+// NodeLabels are the labels of the nodes of group name: the spec's own,
+// the group's name, and the GPU label of a GPU group. The kops generator
+// writes them and Kueue's ResourceFlavors select them.
+func (g NodeGroup) NodeLabels(name string) map[string]string {
+	labels := map[string]string{}
+	for k, v := range g.Labels {
+		labels[k] = v
+	}
+	labels[InstanceGroupLabel] = name
+	if g.GPU {
+		labels[GPULabel] = GPULabelValue
+	}
+	return labels
+}
+
+// NodeTaints are the taints of the group's nodes: the spec's own, and the
+// GPU taint of a GPU group.
+func (g NodeGroup) NodeTaints() []Taint {
+	taints := append([]Taint(nil), g.Taints...)
+	if g.GPU {
+		taints = append(taints, Taint{Key: GPUTaintKey, Value: GPUTaintValue, Effect: GPUTaintEffect})
+	}
+	return taints
+}
+
+// GPUType is the GPU model of the group's machine type in lower case
+// (a10g, h100), or "" for a group without GPUs or of an unknown type.
+func (g NodeGroup) GPUType() string {
+	if !g.GPU {
+		return ""
+	}
+	m, ok := ec2.Lookup(g.MachineType)
+	if !ok || m.GPUs == 0 {
+		return ""
+	}
+	return strings.ToLower(m.GPUModel)
+}
+
+// InstanceGroupLabel is the node label naming a node's kops instance
+// group.
+const InstanceGroupLabel = "kops.k8s.io/instancegroup"

@@ -9,6 +9,10 @@ type Component struct {
 	DependsOn      []string `json:"dependsOn,omitempty"`
 	ServingIngress bool     `json:"servingIngress,omitempty"`
 	KnativeServing bool     `json:"knativeServing,omitempty"`
+	// Trainer marks the Kubeflow Trainer v2 install.
+	Trainer *TrainerComponent `json:"trainer,omitempty"`
+	// Kueue marks the Kueue install.
+	Kueue *KueueComponent `json:"kueue,omitempty"`
 
 	Git   *GitSource      `json:"git,omitempty"`
 	Helm  *HelmRepoSource `json:"helm,omitempty"`
@@ -44,4 +48,16 @@ type WorkspaceChart struct {
 	Path    string         `json:"path"`
 	Values  map[string]any `json:"values,omitempty"`
 	Release string         `json:"release,omitempty"`
+}
+
+// TrainerComponent is what dmls knows of a Trainer v2 install: the
+// ClusterTrainingRuntimes it installs.
+type TrainerComponent struct {
+	Runtimes []string `json:"runtimes"`
+}
+
+// KueueComponent is what dmls knows of a Kueue install.
+type KueueComponent struct {
+	// Version, when set, is Kueue's release; else the helm chart's.
+	Version string `json:"version,omitempty"`
 }

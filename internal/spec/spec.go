@@ -27,6 +27,14 @@ type Platform struct {
 	Components map[string]Component `json:"components,omitempty"`
 	// Clusters are the kops clusters on AWS, by short name.
 	Clusters map[string]KopsCluster `json:"clusters,omitempty"`
+	// PriorityClasses are Kueue WorkloadPriorityClasses, by name.
+	PriorityClasses map[string]PriorityClass `json:"priorityClasses,omitempty"`
+}
+
+// PriorityClass is a Kueue WorkloadPriorityClass.
+type PriorityClass struct {
+	Value       int32  `json:"value"`
+	Description string `json:"description,omitempty"`
 }
 
 // APIServer is the installation of dmls serve on the platform cluster.
@@ -44,16 +52,44 @@ type Team struct {
 	// in the team's namespaces.
 	Group string `json:"group"`
 	Quota *Quota `json:"quota,omitempty"`
+	// Queue shapes the team's Kueue ClusterQueue.
+	Queue *TeamQueue `json:"queue,omitempty"`
+}
+
+// TeamQueue is how a team's ClusterQueue shares with others (schemas
+// #TeamQueue).
+type TeamQueue struct {
+	Cohort         string           `json:"cohort,omitempty"`
+	BorrowingLimit *BorrowingLimit  `json:"borrowingLimit,omitempty"`
+	Preemption     *QueuePreemption `json:"preemption,omitempty"`
+}
+
+// BorrowingLimit caps what a ClusterQueue borrows from its cohort.
+type BorrowingLimit struct {
+	CPU    string `json:"cpu,omitempty"`
+	Memory string `json:"memory,omitempty"`
+	GPU    *int   `json:"gpu,omitempty"`
+}
+
+// QueuePreemption is Kueue's preemption policy of a ClusterQueue.
+type QueuePreemption struct {
+	ReclaimWithinCohort string `json:"reclaimWithinCohort"`
+	WithinClusterQueue  string `json:"withinClusterQueue"`
 }
 
 // Quota caps what a team may request in each of its namespaces.
 type Quota struct {
-	CPU     string `json:"cpu,omitempty"`
-	Memory  string `json:"memory,omitempty"`
-	GPU     *int   `json:"gpu,omitempty"`
-	Pods    *int   `json:"pods,omitempty"`
-	PVCs    *int   `json:"pvcs,omitempty"`
-	Storage string `json:"storage,omitempty"`
+	CPU    string `json:"cpu,omitempty"`
+	Memory string `json:"memory,omitempty"`
+	// GPU is the number of GPUs of every type. With GPUTypes set it is
+	// their sum.
+	GPU *int `json:"gpu,omitempty"`
+	// GPUTypes, when the quota names GPU types ({a10g: 8, h100: 2}), are
+	// the GPUs per type.
+	GPUTypes map[string]int `json:"-"`
+	Pods     *int           `json:"pods,omitempty"`
+	PVCs     *int           `json:"pvcs,omitempty"`
+	Storage  string         `json:"storage,omitempty"`
 }
 
 // TeamQuota is the quota of team in env: the team's own quota, field by
@@ -72,7 +108,7 @@ func TeamQuota(t Team, env *Environment) *Quota {
 			q.Memory = o.Memory
 		}
 		if o.GPU != nil {
-			q.GPU = o.GPU
+			q.GPU, q.GPUTypes = o.GPU, o.GPUTypes
 		}
 		if o.Pods != nil {
 			q.Pods = o.Pods
@@ -84,7 +120,7 @@ func TeamQuota(t Team, env *Environment) *Quota {
 			q.Storage = o.Storage
 		}
 	}
-	if q == (Quota{}) {
+	if q.IsZero() {
 		return nil
 	}
 	return &q
@@ -134,6 +170,9 @@ type Environment struct {
 	Namespaces map[string]string `json:"namespaces"`
 	Cluster    Cluster           `json:"cluster"`
 	ImageTags  string            `json:"imageTags"`
+	// Scheduler is the gang scheduler of training jobs: SchedulerKueue,
+	// SchedulerVolcano or SchedulerDefault.
+	Scheduler string `json:"scheduler"`
 	// SecretStore, when set, overrides the platform's.
 	SecretStore *SecretStoreRef `json:"secretStore,omitempty"`
 	Policy      Policy          `json:"policy"`
@@ -299,6 +338,18 @@ type AppSpec struct {
 	// GPU, set by the loader for an app in an environment whose cluster
 	// has GPU groups, is where the app's GPU pods must run.
 	GPU *Placement `json:"-"`
+	// Kueue, set by the loader for an app whose environment's scheduler
+	// is kueue, is where its training job queues.
+	Kueue *KueueJob `json:"-"`
+}
+
+// KueueJob is the LocalQueue and the WorkloadPriorityClass of a training
+// job under Kueue.
+type KueueJob struct {
+	Queue, PriorityClass string
+	// QueueFrom and PriorityFrom are the spec paths that set them ("" for
+	// the team's default queue).
+	QueueFrom, PriorityFrom string
 }
 
 // Container holds settings shared by a training job and its replica sets.
@@ -315,10 +366,18 @@ type Container struct {
 	Volumes         map[string]Volume   `json:"volumes,omitempty"`
 }
 
-// TrainingJob is distributed TensorFlow training (schemas #TrainingJob).
+// TrainingJob is distributed training (schemas #TrainingJob): a TFJob for
+// framework tensorflow, a Trainer v2 TrainJob for the others.
 type TrainingJob struct {
 	Container
-	Run int `json:"run"`
+	Framework        string        `json:"framework,omitempty"`
+	Runtime          string        `json:"runtime,omitempty"`
+	NumNodes         *int          `json:"numNodes,omitempty"`
+	NumProcPerNode   *int          `json:"numProcPerNode,omitempty"`
+	ResourcesPerNode *Resources    `json:"resourcesPerNode,omitempty"`
+	Initializer      *Initializers `json:"initializer,omitempty"`
+	PodMetadata      *PodMetadata  `json:"podMetadata,omitempty"`
+	Run              int           `json:"run"`
 	// Name, when set, is the TFJob's name instead of <app>-r<run>.
 	Name                    string         `json:"name,omitempty"`
 	Hyperparameters         map[string]any `json:"hyperparameters,omitempty"`
@@ -362,8 +421,9 @@ func (r Replicas) Get(role string) *ReplicaSet {
 // ReplicaSet is one TFJob replica type.
 type ReplicaSet struct {
 	Container
-	Replicas      int    `json:"replicas"`
-	RestartPolicy string `json:"restartPolicy,omitempty"`
+	PodMetadata   *PodMetadata `json:"podMetadata,omitempty"`
+	Replicas      int          `json:"replicas"`
+	RestartPolicy string       `json:"restartPolicy,omitempty"`
 }
 
 // Scheduling places a job in a queue with a priority.

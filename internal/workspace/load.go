@@ -481,6 +481,7 @@ func (l *loader) checkEnvs() {
 				l.diags.Add(pos, "cluster.name", "unknown cluster %q; the platform's clusters are %s", name, diag.QuoteList(slices.Sorted(maps.Keys(p.Clusters))))
 			}
 		}
+		l.diags = append(l.diags, rules.KueueEnv(p, e, l.ws.PlatformProv, prov)...)
 		if k := e.Serving.Knative; k != nil {
 			// Knative reads these as its webhook does; a value it cannot
 			// read would fail every Service's validation later.

@@ -50,7 +50,11 @@ if current.type == "Succeeded" then
 elseif current.type == "Failed" then
   hs.status = "Degraded"
 elseif current.type == "Suspended" then
-  hs.status = "Suspended"
+  -- dmls never suspends a TFJob: Kueue does, until it admits the job.
+  -- Queued is on its way, not stuck.
+  hs.status = "Progressing"
+  hs.message = "Queued (suspended until Kueue admits it): " .. describe(current)
+  return hs
 else
   -- Created, Running and Restarting: the job is on its way.
   hs.status = "Progressing"
