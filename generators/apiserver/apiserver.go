@@ -340,7 +340,7 @@ func Roles(c Config) []*rbacv1.Role {
 		var out []rbacv1.PolicyRule
 		for _, r := range reads.Resources {
 			if r.Scope == scope {
-				out = append(out, rbacv1.PolicyRule{APIGroups: []string{r.GVR.Group}, Resources: []string{r.GVR.Resource}, Verbs: slices.Clone(reads.Verbs)})
+				out = append(out, rbacv1.PolicyRule{APIGroups: []string{r.GVR.Group}, Resources: []string{r.GVR.Resource}, Verbs: slices.Clone(reads.VerbsOf(r))})
 			}
 		}
 		return out

@@ -1,6 +1,8 @@
 package status
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -67,6 +69,63 @@ func FromTFJob(name string, run int, obj map[string]any) *Training {
 	t.StartTime = str(obj, "status", "startTime")
 	t.CompletionTime = str(obj, "status", "completionTime")
 	return t
+}
+
+// FromTrainJob reads a Kubeflow Trainer v2 TrainJob
+// (trainer.kubeflow.org/v1alpha1) of run run. A nil obj gives a TrainJob
+// that was not found.
+func FromTrainJob(name string, run int, obj map[string]any) *Training {
+	t := &Training{Kind: "TrainJob", Name: name, Run: run}
+	if obj == nil {
+		return t
+	}
+	t.Found = true
+	t.Conditions = conditions(obj, "status", "conditions")
+	t.Suspended, _, _ = unstructured.NestedBool(obj, "spec", "suspend")
+	return t
+}
+
+// FromWorkload reads Kueue's Workload (kueue.x-k8s.io/v1beta2) of a job.
+// Its state comes from its conditions: Finished, then Evicted or
+// Preempted (preempted), then Admitted, else pending with QuotaReserved's
+// reason.
+func FromWorkload(obj map[string]any) *Workload {
+	w := &Workload{Name: str(obj, "metadata", "name"), State: WorkloadPending}
+	has := map[string]Condition{}
+	for _, c := range conditions(obj, "status", "conditions") {
+		has[c.Type] = c
+	}
+	set := func(state string, c Condition) {
+		w.State, w.Reason, w.Message = state, c.Reason, c.Message
+	}
+	switch c := has["Finished"]; {
+	case c.Status == "True":
+		set(WorkloadFinished, c)
+	case has["Evicted"].Status == "True":
+		set(WorkloadPreempted, has["Evicted"])
+	case has["Preempted"].Status == "True":
+		set(WorkloadPreempted, has["Preempted"])
+	case has["Admitted"].Status == "True":
+		set(WorkloadAdmitted, has["Admitted"])
+	default:
+		if q, ok := has["QuotaReserved"]; ok {
+			w.Reason, w.Message = q.Reason, q.Message
+		}
+	}
+	w.ClusterQueue = str(obj, "status", "admission", "clusterQueue")
+	psas, _, _ := unstructured.NestedSlice(obj, "status", "admission", "podSetAssignments")
+	seen := map[string]bool{}
+	for _, p := range psas {
+		m, _ := p.(map[string]any)
+		fl, _, _ := unstructured.NestedStringMap(m, "flavors")
+		for _, res := range slices.Sorted(maps.Keys(fl)) {
+			if f := res + "=" + fl[res]; !seen[f] {
+				seen[f] = true
+				w.Flavors = append(w.Flavors, f)
+			}
+		}
+	}
+	return w
 }
 
 // FromKnativeService reads a Knative Service (serving.knative.dev/v1). A

@@ -89,11 +89,13 @@ type Operation struct {
 	FinishedAt string `json:"finishedAt,omitempty"`
 }
 
-// Training is the TFJob of the app's current run.
+// Training is the TFJob or TrainJob of the app's current run.
 type Training struct {
-	// State is the TFJob's own state (Deploying, Running, Succeeded or
+	// State is the job's own state (Deploying, Running, Succeeded or
 	// Failed), set by Summarize.
-	State      State       `json:"state,omitempty"`
+	State State `json:"state,omitempty"`
+	// Kind is TFJob or TrainJob ("" reads as TFJob).
+	Kind       string      `json:"kind,omitempty"`
 	Name       string      `json:"name"`
 	Run        int         `json:"run"`
 	Found      bool        `json:"found"`
@@ -103,6 +105,37 @@ type Training struct {
 	Replicas       map[string]ReplicaCounts `json:"replicas,omitempty"`
 	StartTime      string                   `json:"startTime,omitempty"`
 	CompletionTime string                   `json:"completionTime,omitempty"`
+	// Suspended is a TrainJob's spec.suspend (Kueue holds a queued job
+	// suspended).
+	Suspended bool `json:"suspended,omitempty"`
+	// Workload is Kueue's Workload of the job, where it queues through
+	// Kueue.
+	Workload *Workload `json:"workload,omitempty"`
+}
+
+// Workload states: where a job is in its Kueue queue.
+const (
+	WorkloadPending   = "Pending"
+	WorkloadAdmitted  = "Admitted"
+	WorkloadPreempted = "Preempted"
+	WorkloadFinished  = "Finished"
+)
+
+// Workload is Kueue's Workload of a queued job.
+type Workload struct {
+	Name string `json:"name"`
+	// State is Pending, Admitted, Preempted or Finished, with the reason
+	// and message of the condition that says so.
+	State   string `json:"state"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	// ClusterQueue and Flavors say where an admitted job runs: the flavor
+	// of each resource, such as nvidia.com/gpu=ml-gpu.
+	ClusterQueue string   `json:"clusterQueue,omitempty"`
+	Flavors      []string `json:"flavors,omitempty"`
+	// Position is a pending workload's place in its LocalQueue (0 is
+	// next), when Kueue's visibility API answers.
+	Position *int32 `json:"position,omitempty"`
 }
 
 // ReplicaCounts are the pods of one replica type.

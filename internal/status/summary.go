@@ -1,6 +1,9 @@
 package status
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // severity orders the workload states: the lowest index wins.
 var severity = []State{Failed, Degraded, Deploying, Running, Serving, Succeeded}
@@ -96,10 +99,17 @@ func summarize(e *Environment) (State, string) {
 	return state, reason
 }
 
-// trainingState is the state of a TFJob from its conditions.
+// trainingState is the state of a TFJob or TrainJob from its conditions
+// (and, for a job that Kueue queues, its Workload's).
 func trainingState(t *Training) (State, string) {
+	if t.Kind == "TrainJob" {
+		return trainJobState(t)
+	}
 	if !t.Found {
 		return Deploying, fmt.Sprintf("TFJob %s does not exist yet", t.Name)
+	}
+	if w := t.Workload; w != nil && (w.State == WorkloadPending || w.State == WorkloadPreempted) {
+		return Deploying, queued(t)
 	}
 	has := map[string]Condition{}
 	for _, c := range t.Conditions {
@@ -200,4 +210,63 @@ func Overall(v *View) Outcome {
 		return Wait
 	}
 	return out
+}
+
+// trainJobState is the state of a Trainer v2 TrainJob: Complete and Failed
+// are final; a suspended job waits in its queue; otherwise it runs.
+func trainJobState(t *Training) (State, string) {
+	if !t.Found {
+		return Deploying, fmt.Sprintf("TrainJob %s does not exist yet", t.Name)
+	}
+	why := func(c Condition) string {
+		s := fmt.Sprintf("TrainJob %s %s", t.Name, c.Type)
+		if c.Reason != "" {
+			s += " (" + c.Reason + ")"
+		}
+		if c.Message != "" {
+			s += ": " + c.Message
+		}
+		return s
+	}
+	suspended := t.Suspended
+	for _, c := range t.Conditions {
+		if c.Status != "True" {
+			continue
+		}
+		switch c.Type {
+		case "Failed":
+			return Failed, why(c)
+		case "Complete":
+			return Succeeded, why(c)
+		case "Suspended":
+			suspended = true
+		}
+	}
+	if w := t.Workload; suspended || w != nil && (w.State == WorkloadPending || w.State == WorkloadPreempted) {
+		return Deploying, queued(t)
+	}
+	return Running, fmt.Sprintf("TrainJob %s is running", t.Name)
+}
+
+// queued says why a job waits in its Kueue queue, and where.
+func queued(t *Training) string {
+	kind := t.Kind
+	if kind == "" {
+		kind = "TFJob"
+	}
+	w := t.Workload
+	if w == nil {
+		return fmt.Sprintf("%s %s is suspended until Kueue admits it", kind, t.Name)
+	}
+	s := fmt.Sprintf("%s %s is %s in Kueue", kind, t.Name, strings.ToLower(w.State))
+	if w.Position != nil {
+		s += fmt.Sprintf(" at position %d of its queue", *w.Position)
+	}
+	if w.Reason != "" {
+		s += " (" + w.Reason + ")"
+	}
+	if w.Message != "" {
+		s += ": " + w.Message
+	}
+	return s
 }

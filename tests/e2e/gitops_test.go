@@ -84,6 +84,15 @@ func copyExample(t *testing.T) string {
 			}
 		}
 	}
+	for n, data := range stubChart {
+		dst := filepath.Join(dir, filepath.FromSlash(n))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return dir
 }
 
@@ -297,6 +306,7 @@ func TestPublishDeploysThroughArgoCD(t *testing.T) {
 		return h == "Healthy", h
 	})
 	argo3Semantics(ctx, t, apps, tfjobs("ml-research-dev"))
+	kueueNeverFights(ctx, t, c, apps, tree)
 
 	// Step 6: change the specs, publish, and the cluster follows.
 	editFile(t, filepath.Join(ws, "apps/fashion-mnist/training.cue"), "overrides: dev: training: replicas: worker: replicas: 2", "overrides: dev: training: replicas: worker: replicas: 3")
@@ -556,5 +566,139 @@ func wantTracked(t *testing.T, obj *unstructured.Unstructured, app string) {
 	}
 	if l, ok := obj.GetLabels()["app.kubernetes.io/instance"]; ok {
 		t.Errorf("%s %s carries the tracking label app.kubernetes.io/instance=%q; Argo CD 3 tracks by annotation", gvk.Kind, obj.GetName(), l)
+	}
+}
+
+var (
+	trainjobGVR     = schema.GroupVersionResource{Group: "trainer.kubeflow.org", Version: "v1alpha1", Resource: "trainjobs"}
+	clusterQueueGVR = schema.GroupVersionResource{Group: "kueue.x-k8s.io", Version: "v1beta2", Resource: "clusterqueues"}
+	localQueueGVR   = schema.GroupVersionResource{Group: "kueue.x-k8s.io", Version: "v1beta2", Resource: "localqueues"}
+)
+
+// kueueNeverFights checks the example's TrainJob in dev, whose scheduler
+// is Kueue (issue 21). Argo CD syncs the platform's queues and the
+// TrainJob. With no controller running, the test then does what Kueue and
+// Trainer would: Kueue's webhook suspends the job and adds its runtime
+// patch, Trainer stamps the patch's time and reports Suspended; Kueue
+// admits the job (suspend false) and Trainer reports Complete. The
+// Application must stay Synced throughout, a sync must never undo what
+// Kueue wrote, and health must go from Progressing (queued) to Healthy.
+func kueueNeverFights(ctx context.Context, t *testing.T, c *Cluster, apps dynamicGetter, tree *argocdAPI) {
+	t.Helper()
+	all := c.Dynamic.Resource(applicationGVR).Namespace(ArgoCDNamespace)
+	waitFor := func(what string, timeout time.Duration, cond func() (bool, string)) {
+		t.Helper()
+		eventually(ctx, t, all, what, timeout, cond)
+	}
+	refresh := func() { refreshApps(ctx, all) }
+	jobs := c.Dynamic.Resource(trainjobGVR).Namespace("ml-research-dev")
+	sync := func() string {
+		a, err := apps.Get(ctx, "llm-finetune-dev", metav1.GetOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		return str(a, "status", "sync", "status")
+	}
+	waitFor("llm-finetune-dev Synced", 4*time.Minute, func() (bool, string) {
+		s := sync()
+		return s == "Synced", s
+	})
+	// The platform's Kueue objects are in the cluster, from platform-dev.
+	if _, err := c.Dynamic.Resource(clusterQueueGVR).Get(ctx, "ml-research-dev", metav1.GetOptions{}); err != nil {
+		t.Errorf("ClusterQueue ml-research-dev: %v", err)
+	}
+	if lq, err := c.Dynamic.Resource(localQueueGVR).Namespace("ml-research-dev").Get(ctx, "ml-research", metav1.GetOptions{}); err != nil {
+		t.Errorf("LocalQueue ml-research-dev/ml-research: %v", err)
+	} else if cq := str(lq, "spec", "clusterQueue"); cq != "ml-research-dev" {
+		t.Errorf("LocalQueue points at %q", cq)
+	}
+	job, err := jobs.Get(ctx, "llm-finetune-r1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("TrainJob: %v", err)
+	}
+	if q := job.GetLabels()["kueue.x-k8s.io/queue-name"]; q != "ml-research" {
+		t.Errorf("TrainJob queue label %q", q)
+	}
+	health := func() string {
+		h, err := tree.Health(ctx, "llm-finetune-dev", "TrainJob", "llm-finetune-r1")
+		if err != nil {
+			return err.Error()
+		}
+		return h
+	}
+
+	// Kueue's webhook: suspend, and its runtime patch; Trainer's webhook
+	// stamps the patch's time. Kueue is its own field manager.
+	kueuePatch := []byte(`{"apiVersion":"trainer.kubeflow.org/v1alpha1","kind":"TrainJob","metadata":{"name":"llm-finetune-r1","namespace":"ml-research-dev"},` +
+		`"spec":{"suspend":true,"runtimePatches":[{"manager":"kueue.x-k8s.io/manager","time":"` + metav1.Now().UTC().Format(time.RFC3339) + `",` +
+		`"trainingRuntimeSpec":{"template":{"spec":{"replicatedJobs":[{"name":"node","template":{"spec":{"template":{"spec":{"nodeSelector":{"kops.k8s.io/instancegroup":"gpu-training"}}}}}}]}}}}]}}`)
+	force := true
+	if _, err := jobs.Patch(ctx, "llm-finetune-r1", types.ApplyPatchType, kueuePatch, metav1.PatchOptions{FieldManager: "kueue", Force: &force}); err != nil {
+		t.Fatalf("Kueue's patch: %v", err)
+	}
+	setStatus := func(conds ...map[string]any) {
+		t.Helper()
+		j, err := jobs.Get(ctx, "llm-finetune-r1", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cs []any
+		for _, c := range conds {
+			cs = append(cs, c)
+		}
+		j.Object["status"] = map[string]any{"conditions": cs}
+		if _, err := jobs.UpdateStatus(ctx, j, metav1.UpdateOptions{FieldManager: "trainer"}); err != nil {
+			t.Fatalf("update TrainJob status: %v", err)
+		}
+	}
+	now := metav1.Now().UTC().Format(time.RFC3339)
+	setStatus(map[string]any{"type": "Suspended", "status": "True", "reason": "Suspended", "message": "TrainJob is suspended", "lastTransitionTime": now})
+	refresh()
+	waitFor("TrainJob health Progressing (queued)", 2*time.Minute, func() (bool, string) {
+		h := health()
+		return h == "Progressing", h
+	})
+	// Synced while queued, and stays so: several refreshes and selfHeal
+	// never strip Kueue's suspend or its runtime patch.
+	for i := 0; i < 3; i++ {
+		refresh()
+		time.Sleep(3 * time.Second)
+		if s := sync(); s != "Synced" {
+			t.Errorf("queued TrainJob: Application %s, want Synced", s)
+		}
+	}
+	j, err := jobs.Get(ctx, "llm-finetune-r1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _, _ := unstructured.NestedBool(j.Object, "spec", "suspend"); !s {
+		t.Error("a sync undid Kueue's suspend")
+	}
+	patches, _, _ := unstructured.NestedSlice(j.Object, "spec", "runtimePatches")
+	managers := ""
+	for _, p := range patches {
+		managers += fmt.Sprint(p.(map[string]any)["manager"]) + " "
+	}
+	if !strings.Contains(managers, "kueue.x-k8s.io/manager") || !strings.Contains(managers, "dmls.dev/dmls") {
+		t.Errorf("runtime patches of %s, want dmls's and Kueue's", managers)
+	}
+
+	// Kueue admits the job; Trainer reports it Complete.
+	admit := []byte(`{"apiVersion":"trainer.kubeflow.org/v1alpha1","kind":"TrainJob","metadata":{"name":"llm-finetune-r1","namespace":"ml-research-dev"},"spec":{"suspend":false}}`)
+	if _, err := jobs.Patch(ctx, "llm-finetune-r1", types.ApplyPatchType, admit, metav1.PatchOptions{FieldManager: "kueue", Force: &force}); err != nil {
+		t.Fatalf("Kueue's admission: %v", err)
+	}
+	now = metav1.Now().UTC().Format(time.RFC3339)
+	setStatus(
+		map[string]any{"type": "Suspended", "status": "False", "reason": "Resumed", "message": "TrainJob is resumed", "lastTransitionTime": now},
+		map[string]any{"type": "Complete", "status": "True", "reason": "JobsCompleted", "message": "TrainJob is completed", "lastTransitionTime": now},
+	)
+	refresh()
+	waitFor("TrainJob health Healthy (Complete)", 2*time.Minute, func() (bool, string) {
+		h := health()
+		return h == "Healthy", h
+	})
+	if s := sync(); s != "Synced" {
+		t.Errorf("admitted TrainJob: Application %s, want Synced", s)
 	}
 }

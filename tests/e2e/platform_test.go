@@ -35,13 +35,43 @@ const componentsMarker = "\n// The platform components,"
 // components. The tests that sync through Argo CD need it: no component
 // controller can become healthy here (no kubelet, no network for the
 // upstream sources), and the team Applications wait for the platform.
+// Trainer and Kueue stay, as stubs that install nothing (the cluster
+// serves their CRDs already): the TrainJob app and the Kueue queues of
+// the example need them to validate.
 func withoutComponents(t *testing.T, platform string) string {
 	t.Helper()
 	i := strings.Index(platform, componentsMarker)
 	if i < 0 {
 		t.Fatalf("platform.cue has no %q section to cut", strings.TrimSpace(componentsMarker))
 	}
-	return platform[:i+1]
+	end := strings.Index(platform[i:], "\n}\n")
+	if end < 0 {
+		t.Fatal("platform.cue: the components section does not end")
+	}
+	return platform[:i+1] + stubComponents + platform[i+end+3:]
+}
+
+// stubComponents are the Trainer and Kueue components of the e2e
+// workspaces: a workspace chart without templates (stubChart), so that
+// their Applications are Healthy with nothing to run.
+const stubComponents = `components: {
+	trainer: {
+		namespace: "kubeflow-system"
+		trainer: runtimes: ["torch-distributed"]
+		chart: path: "charts/e2e-stub"
+	}
+	kueue: {
+		namespace: "kueue-system"
+		kueue: version: "0.19.2"
+		chart: path: "charts/e2e-stub"
+	}
+}
+`
+
+// stubChart is the chart of stubComponents, by file.
+var stubChart = map[string]string{
+	"charts/e2e-stub/Chart.yaml":          "apiVersion: v2\nname: e2e-stub\nversion: 0.1.0\n",
+	"charts/e2e-stub/templates/NOTES.txt": "The e2e cluster serves Trainer's and Kueue's CRDs; no controller runs.\n",
 }
 
 // objects splits a multi-document YAML stream.
@@ -138,7 +168,8 @@ func TestDryRunPlatform(t *testing.T) {
 		add(layout.PlatformDir(env.Name), y)
 	}
 	for kind, min := range map[string]int{"Application": len(ws.Platform.Components) + 1, "AppProject": 1, "DaemonSet": 1,
-		"Namespace": 6, "ResourceQuota": 6, "LimitRange": 6, "NetworkPolicy": 21, "ServiceAccount": 12, "Role": 6, "RoleBinding": 6} {
+		"Namespace": 6, "ResourceQuota": 6, "LimitRange": 6, "NetworkPolicy": 21, "ServiceAccount": 12, "Role": 6, "RoleBinding": 6,
+		"ClusterQueue": 2, "LocalQueue": 2, "ResourceFlavor": 2, "WorkloadPriorityClass": 2} {
 		if count[kind] < min {
 			t.Errorf("%d %s objects, want at least %d", count[kind], kind, min)
 		}

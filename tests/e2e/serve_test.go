@@ -32,7 +32,7 @@ func TestAPISubmissionReachesCluster(t *testing.T) {
 	// The workspace lives in the ml-model repo: the platform and the
 	// environments, and no app yet. Argo CD syncs this workspace; see
 	// withoutComponents.
-	srv := apiRepos(t, func(platform string) string { return withoutComponents(t, platform) })
+	srv := apiRepos(t, func(platform string) string { return withoutComponents(t, platform) }, stubChart)
 	repoSecret(t, c, srv, "k8s-config")
 
 	const token = "e2e-research-token-0123456789"
@@ -114,9 +114,9 @@ func TestAPISubmissionReachesCluster(t *testing.T) {
 }
 
 // apiRepos starts a git server whose ml-model repo holds the example's
-// platform (as edit changes it) and environments, and no app yet; and
-// empty config repos.
-func apiRepos(t *testing.T, edit func(platform string) string) *gittest.Server {
+// platform (as edit changes it), its environments and the files of extra,
+// and no app yet; and empty config repos.
+func apiRepos(t *testing.T, edit func(platform string) string, extra map[string]string) *gittest.Server {
 	t.Helper()
 	srv := gittest.Start(t)
 	for _, repo := range []string{"ml-model", "k8s-config", "kubeflow-config", "docs"} {
@@ -132,6 +132,9 @@ func apiRepos(t *testing.T, edit func(platform string) string) *gittest.Server {
 		seed[p] = string(b)
 	}
 	seed["platform.cue"] = edit(seed["platform.cue"])
+	for p, data := range extra {
+		seed[p] = data
+	}
 	srv.Push(t, "ml-model", gittest.Change{Files: seed, Message: "seed the workspace"})
 	return srv
 }

@@ -82,7 +82,7 @@ func TestServiceAccountTokenReview(t *testing.T) {
 
 	srv := apiRepos(t, func(platform string) string {
 		return platform + "\napi: auth: serviceAccounts: \"" + ns + "/trainer\": \"ml-research\"\n"
-	})
+	}, nil)
 	url := startAPIServer(t, srv, api.Config{Reviewer: reviewer})
 
 	id, err := (&apiclient.Client{BaseURL: url, Token: trainer, Retries: -1}).Whoami(ctx)

@@ -11,11 +11,14 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
@@ -24,6 +27,7 @@ import (
 	"github.com/dmls-project/dmls/generators/argocd"
 	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/layout"
+	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/status"
 	"github.com/dmls-project/dmls/internal/status/reads"
 )
@@ -32,6 +36,7 @@ import (
 const (
 	KindApplication      = reads.KindApplication
 	KindTFJob            = reads.KindTFJob
+	KindTrainJob         = reads.KindTrainJob
 	KindKnativeService   = reads.KindKnativeService
 	KindInferenceService = reads.KindInferenceService
 )
@@ -48,7 +53,13 @@ type Target struct {
 	Dirs        []string `json:"dirs,omitempty"`
 	// TFJob is the TFJob of the current run, if the app trains there.
 	TFJob string `json:"tfJob,omitempty"`
-	Run   int    `json:"run,omitempty"`
+	// TrainJob is the TrainJob of the current run, if the app trains
+	// there with Trainer v2.
+	TrainJob string `json:"trainJob,omitempty"`
+	Run      int    `json:"run,omitempty"`
+	// Queue is the Kueue LocalQueue the job queues in, if any: its
+	// Workload is read too.
+	Queue string `json:"queue,omitempty"`
 	// ServingKind (Service or InferenceService) and ServingName name the
 	// model service, if the app serves there.
 	ServingKind string `json:"servingKind,omitempty"`
@@ -68,11 +79,17 @@ func Targets(a *build.App, prefix string) []Target {
 		for _, o := range a.Objects[env] {
 			gvk := o.GroupVersionKind()
 			switch {
-			case gvk.Group == "kubeflow.org" && gvk.Kind == KindTFJob:
-				t.TFJob = o.GetName()
+			case gvk.Group == "kubeflow.org" && gvk.Kind == KindTFJob,
+				gvk.Group == "trainer.kubeflow.org" && gvk.Kind == KindTrainJob:
+				if gvk.Kind == KindTFJob {
+					t.TFJob = o.GetName()
+				} else {
+					t.TrainJob = o.GetName()
+				}
 				if in.Spec.Training != nil {
 					t.Run = in.Spec.Training.Run
 				}
+				t.Queue = o.GetLabels()[spec.KueueQueueLabel]
 			case gvk.Group == "serving.knative.dev" && gvk.Kind == KindKnativeService,
 				gvk.Group == "serving.kserve.io" && gvk.Kind == KindInferenceService:
 				t.ServingKind, t.ServingName = gvk.Kind, o.GetName()
@@ -157,7 +174,7 @@ func (c *Clusters) read(ctx context.Context, t Target, commit string) status.Env
 		return e
 	}
 	e.Application = status.FromApplication(t.Application, c.ArgoCDNamespace, obj)
-	if t.TFJob == "" && t.ServingName == "" {
+	if t.TFJob == "" && t.TrainJob == "" && t.ServingName == "" {
 		return e
 	}
 	cl, err := c.envClient(t.Env)
@@ -172,6 +189,16 @@ func (c *Clusters) read(ctx context.Context, t Target, commit string) status.Env
 			return e
 		}
 		e.Training = status.FromTFJob(t.TFJob, t.Run, obj)
+		e.Training.Workload = workload(ctx, cl, t, obj)
+	}
+	if t.TrainJob != "" {
+		obj, err := get(ctx, cl, resource(KindTrainJob), t.Namespace, t.TrainJob)
+		if err != nil {
+			e.Error = fmt.Sprintf("read TrainJob %s/%s: %v", t.Namespace, t.TrainJob, err)
+			return e
+		}
+		e.Training = status.FromTrainJob(t.TrainJob, t.Run, obj)
+		e.Training.Workload = workload(ctx, cl, t, obj)
 	}
 	if t.ServingName != "" {
 		obj, err := get(ctx, cl, resource(t.ServingKind), t.Namespace, t.ServingName)
@@ -202,6 +229,56 @@ func (c *Clusters) View(ctx context.Context, team, app, mlCommit string, targets
 	wg.Wait()
 	return v
 }
+
+// workload reads Kueue's Workload of a queued job (job, as read), found by
+// the job's UID, which Kueue puts on it as a label; and, while it is
+// pending, its position in the LocalQueue from Kueue's visibility API. A
+// job outside Kueue, or one Kueue has not picked up yet, has none; a read
+// that fails leaves out what it would have added, as the job's own state
+// still says it is suspended.
+func workload(ctx context.Context, cl dynamic.Interface, t Target, job map[string]any) *status.Workload {
+	if t.Queue == "" || job == nil {
+		return nil
+	}
+	uid, _, _ := unstructured.NestedString(job, "metadata", "uid")
+	if uid == "" {
+		return nil
+	}
+	list, err := cl.Resource(resource(reads.KindWorkload).GVR).Namespace(t.Namespace).List(ctx, metav1.ListOptions{LabelSelector: JobUIDLabel + "=" + uid})
+	if err != nil || len(list.Items) == 0 {
+		return nil
+	}
+	items := list.Items
+	// The newest first: a preempted job gets a new Workload.
+	sort.SliceStable(items, func(i, j int) bool {
+		a, b := items[i].GetCreationTimestamp(), items[j].GetCreationTimestamp()
+		return b.Before(&a)
+	})
+	w := status.FromWorkload(items[0].Object)
+	if w.State != status.WorkloadPending {
+		return w
+	}
+	pending := resource(reads.KindPendingWorkloads).GVR
+	base, sub, _ := strings.Cut(pending.Resource, "/")
+	pending.Resource = base
+	summary, err := cl.Resource(pending).Namespace(t.Namespace).Get(ctx, t.Queue, metav1.GetOptions{}, sub)
+	if err != nil {
+		return w
+	}
+	ps, _, _ := unstructured.NestedSlice(summary.Object, "items")
+	for _, p := range ps {
+		m, _ := p.(map[string]any)
+		if name, _, _ := unstructured.NestedString(m, "metadata", "name"); name == w.Name {
+			if pos, ok, _ := unstructured.NestedInt64(m, "positionInLocalQueue"); ok {
+				w.Position = new(int32(pos))
+			}
+		}
+	}
+	return w
+}
+
+// JobUIDLabel is the label by which Kueue ties a Workload to its job.
+const JobUIDLabel = "kueue.x-k8s.io/job-uid"
 
 // get returns an object, nil when it does not exist.
 func get(ctx context.Context, cl dynamic.Interface, r reads.Resource, ns, name string) (map[string]any, error) {
@@ -245,6 +322,14 @@ func (c *Clusters) Changes(ctx context.Context, targets []Target, resync time.Du
 		if t.TFJob != "" {
 			ws = append(ws, watched{envc, resource(KindTFJob), t.Namespace, t.TFJob})
 		}
+		if t.TrainJob != "" {
+			ws = append(ws, watched{envc, resource(KindTrainJob), t.Namespace, t.TrainJob})
+		}
+		if t.Queue != "" {
+			// Any Workload of the namespace: a job's Workload is named
+			// by Kueue, and a queue moves with the others' admissions.
+			ws = append(ws, watched{envc, resource(reads.KindWorkload), t.Namespace, ""})
+		}
 		if t.ServingName != "" {
 			ws = append(ws, watched{envc, resource(t.ServingKind), t.Namespace, t.ServingName})
 		}
@@ -253,9 +338,11 @@ func (c *Clusters) Changes(ctx context.Context, targets []Target, resync time.Du
 		go func() {
 			for ctx.Err() == nil {
 				if cl, err := w.cl(); err == nil {
-					wi, err := cl.Resource(w.r.GVR).Namespace(w.ns).Watch(ctx, metav1.ListOptions{
-						FieldSelector: fields.OneTermEqualSelector("metadata.name", w.name).String(),
-					})
+					opts := metav1.ListOptions{}
+					if w.name != "" {
+						opts.FieldSelector = fields.OneTermEqualSelector("metadata.name", w.name).String()
+					}
+					wi, err := cl.Resource(w.r.GVR).Namespace(w.ns).Watch(ctx, opts)
 					if err == nil {
 						for range wi.ResultChan() {
 							signal()

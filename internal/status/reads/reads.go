@@ -21,12 +21,31 @@ type Resource struct {
 	GVR   schema.GroupVersionResource
 	Kind  string
 	Scope Scope
+	// Verbs, when set, are what the reader does with this resource
+	// instead of Verbs: a Workload is listed by its job's label and
+	// watched, never got by name; a LocalQueue's pending workloads are
+	// got.
+	Verbs []string
+}
+
+// VerbsOf returns what the reader does with r.
+func VerbsOf(r Resource) []string {
+	if r.Verbs != nil {
+		return r.Verbs
+	}
+	return Verbs
 }
 
 // Kinds whose status is read.
 const (
-	KindApplication      = "Application"
-	KindTFJob            = "TFJob"
+	KindApplication = "Application"
+	KindTFJob       = "TFJob"
+	KindTrainJob    = "TrainJob"
+	// KindWorkload is Kueue's Workload of a queued job, and
+	// KindPendingWorkloads the pending workloads of a LocalQueue in
+	// Kueue's visibility API, which knows a workload's position.
+	KindWorkload         = "Workload"
+	KindPendingWorkloads = "PendingWorkloads"
 	KindKnativeService   = "Service"
 	KindInferenceService = "InferenceService"
 )
@@ -39,6 +58,9 @@ var (
 	Resources = []Resource{
 		{GVR: schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "applications"}, Kind: KindApplication, Scope: ArgoCDNamespace},
 		{GVR: schema.GroupVersionResource{Group: "kubeflow.org", Version: "v1", Resource: "tfjobs"}, Kind: KindTFJob, Scope: TeamNamespaces},
+		{GVR: schema.GroupVersionResource{Group: "trainer.kubeflow.org", Version: "v1alpha1", Resource: "trainjobs"}, Kind: KindTrainJob, Scope: TeamNamespaces},
+		{GVR: schema.GroupVersionResource{Group: "kueue.x-k8s.io", Version: "v1beta2", Resource: "workloads"}, Kind: KindWorkload, Scope: TeamNamespaces, Verbs: []string{"list", "watch"}},
+		{GVR: schema.GroupVersionResource{Group: "visibility.kueue.x-k8s.io", Version: "v1beta2", Resource: "localqueues/pendingworkloads"}, Kind: KindPendingWorkloads, Scope: TeamNamespaces, Verbs: []string{"get"}},
 		{GVR: schema.GroupVersionResource{Group: "serving.knative.dev", Version: "v1", Resource: "services"}, Kind: KindKnativeService, Scope: TeamNamespaces},
 		{GVR: schema.GroupVersionResource{Group: "serving.kserve.io", Version: "v1beta1", Resource: "inferenceservices"}, Kind: KindInferenceService, Scope: TeamNamespaces},
 	}
