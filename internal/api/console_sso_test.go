@@ -109,6 +109,9 @@ func TestConsoleSSO(t *testing.T) {
 	// A callback this tab did not start (a forged or stale code): refused
 	// before any exchange, the code out of the URL, and the page stays in
 	// the console whatever it is told (no open redirect).
+	// The tab has a login under way (its state "started"); the callback
+	// brings another state.
+	b.eval(`(() => { sessionStorage.setItem("dmls.login", JSON.stringify({verifier: "v", state: "started", nonce: "n"})); return ""; })()`)
 	b.run("forged callback", chromedp.Navigate(ts.http.URL+"/ui/?code=forged&state=forged&redirect_uri=https://evil.example.com/&next=https://evil.example.com/"))
 	b.waitText("#signin-note", "This login was not started here (state mismatch)")
 	if u := b.eval("location.href"); u != ts.http.URL+"/ui/" {

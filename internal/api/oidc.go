@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -200,7 +201,7 @@ func (s *Server) checkAuth(teams []string) error {
 	return s.cfg.Tokens.CheckTeams(teams)
 }
 
-var errNoAuth = errors.New(ErrTokens.Error() + ": no tokens, and the platform in ml-model sets no api.auth: give --tokens FILE, set " + EnvTokens + ", or log people in with api.auth.oidc in platform.cue")
+var errNoAuth = fmt.Errorf("%w: no tokens, and the platform in ml-model sets no api.auth: give --tokens FILE, set "+EnvTokens+", or log people in with api.auth.oidc in platform.cue", ErrTokens)
 
 // authConfig answers GET /v1/auth/config: how the CLI and the console log
 // in. It needs no token.

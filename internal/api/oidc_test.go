@@ -3,10 +3,12 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -174,4 +176,19 @@ func gauge(g prometheus.Gauge) float64 {
 		return -1
 	}
 	return m.GetGauge().GetValue()
+}
+
+// TestNoWayToAuthenticate checks that a server without team tokens
+// whose platform sets no api.auth refuses to start, saying what to give.
+func TestNoWayToAuthenticate(t *testing.T) {
+	ts := newServer(t, startRepos(t), noTokens)
+	ts.Start()
+	select {
+	case err := <-ts.fatal:
+		if !errors.Is(err, ErrTokens) || !strings.Contains(err.Error(), "give --tokens FILE, set DMLS_API_TOKENS, or log people in with api.auth.oidc in platform.cue") {
+			t.Errorf("fatal: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the server started with no way to authenticate anyone")
+	}
 }
