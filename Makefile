@@ -11,7 +11,7 @@ TOOLS   := .cache/tools
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/dmls-project/dmls/internal/cli.Version=$(VERSION)
 
-.PHONY: all build render test lint golden docs api-docs generate-types bench bench-go bench-api dist dist-check image fuzz preview e2e e2e-deps e2e-up e2e-down clean
+.PHONY: all build render test oidc-provider lint golden docs api-docs generate-types bench bench-go bench-api dist dist-check image fuzz preview e2e e2e-deps e2e-up e2e-down clean
 
 all: build
 
@@ -29,10 +29,21 @@ render: $(BIN)
 	@echo "rendered/:"; find rendered -name '*.yaml' | sort
 
 ## test: unit, golden and CLI tests
-test:
+test: oidc-provider
 	$(GO) mod download
 	$(GO) vet ./...
 	$(GO) test -timeout 30m ./...
+
+## oidc-provider: install panva's oidc-provider, the identity provider that
+## the single sign-on tests start (internal/oidctest), into .cache/oidc with
+## npm ci from its lock file
+OIDC := .cache/oidc
+oidc-provider: $(OIDC)/node_modules/oidc-provider/package.json
+$(OIDC)/node_modules/oidc-provider/package.json: internal/oidctest/provider/package.json internal/oidctest/provider/package-lock.json
+	mkdir -p $(OIDC)
+	cp internal/oidctest/provider/package.json internal/oidctest/provider/package-lock.json $(OIDC)/
+	cd $(OIDC) && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
 
 ## lint: gofmt, go vet, staticcheck (its unused-code check U1000 included),
 ## deadcode (no function that neither a command nor a test reaches), and

@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/dmls-project/dmls/internal/oidcauth"
 )
 
 // EnvTokens names the variable that holds team tokens in the token file's
@@ -36,13 +38,59 @@ var (
 )
 
 // identity is who sent a request: the team the token belongs to and the
-// actor it names.
+// actor it names, or a user of the identity provider (oidc.go) with the
+// teams of the user's groups.
 type identity struct {
 	team  string
 	actor string
+	// user, for a person logged in through OIDC, and the teams whose
+	// group is among the user's groups; userAdmin when one of them is an
+	// admin group.
+	user      *oidcauth.User
+	teams     []string
+	userAdmin bool
+	// sa is a Kubernetes service account, as "<namespace>/<name>".
+	sa string
 }
 
-func (id identity) admin() bool { return id.team == AdminTeam }
+// method is how the caller authenticated, "" for nobody.
+func (id identity) method() string {
+	switch {
+	case id.user != nil:
+		return methodOIDC
+	case id.sa != "":
+		return methodServiceAccount
+	case id.actor != "":
+		return methodToken
+	}
+	return ""
+}
+
+func (id identity) admin() bool { return id.team == AdminTeam || id.userAdmin }
+
+// mayActFor reports whether the caller may act for team: an admin for
+// every team, a token for its own, a user for each team of the user's
+// groups.
+func (id identity) mayActFor(team string) bool {
+	return id.admin() || (id.team != "" && id.team == team) || slices.Contains(id.teams, team)
+}
+
+// actorTrailer describes the caller in a commit's Dmls-Actor trailer: a
+// user's subject and email, a service account, or a token's actor (which
+// names the token's holder and never holds the token).
+func (id identity) actorTrailer() string {
+	switch {
+	case id.user != nil:
+		s := "sub=" + id.user.Subject
+		if id.user.Email != "" {
+			s += " email=" + id.user.Email
+		}
+		return s
+	case id.sa != "":
+		return "serviceaccount=" + id.sa
+	}
+	return "token=" + id.actor
+}
 
 // Tokens maps bearer tokens to teams. It keeps only the tokens' SHA-256
 // hashes, and compares a presented token's hash with every known hash in
@@ -58,8 +106,13 @@ type tokenEntry struct {
 	at   string // file:line, for errors
 }
 
-// Len returns the number of tokens.
-func (t *Tokens) Len() int { return len(t.entries) }
+// Len returns the number of tokens; a nil Tokens has none.
+func (t *Tokens) Len() int {
+	if t == nil {
+		return 0
+	}
+	return len(t.entries)
+}
 
 // ParseTokens reads tokens in the token file format:
 //
@@ -164,6 +217,9 @@ func (t *Tokens) add(r io.Reader, name string) error {
 // give a token that can do nothing, silently. The admin team * is always
 // known.
 func (t *Tokens) CheckTeams(teams []string) error {
+	if t == nil {
+		return nil
+	}
 	for _, e := range t.entries {
 		if e.id.team != AdminTeam && !slices.Contains(teams, e.id.team) {
 			return fmt.Errorf("%w: %s: team %s is not a team of the platform; its teams are %s (or * for an admin)", ErrTokens, e.at, e.id.team, strings.Join(teams, ", "))
@@ -175,6 +231,9 @@ func (t *Tokens) CheckTeams(teams []string) error {
 // lookup returns the identity of token. It hashes the token and compares
 // the hash with every entry, without stopping at a match.
 func (t *Tokens) lookup(token string) (identity, bool) {
+	if t == nil {
+		return identity{}, false
+	}
 	h := sha256.Sum256([]byte(token))
 	found := -1
 	for i := range t.entries {

@@ -19,7 +19,7 @@ const historyLength = 50
 // the console itself, what the platform looks like, and an app's history.
 func (s *Server) consoleRoutes() []*route {
 	return []*route{
-		{method: "GET", path: console.Prefix, id: "console", summary: "The web console (HTML, CSS and JavaScript; sign in with a team token).", ok: 200, raw: console.Handler()},
+		{method: "GET", path: console.Prefix, id: "console", summary: "The web console (HTML, CSS and JavaScript; sign in with a team token).", ok: 200, raw: console.Handler(s.consoleOrigins)},
 		{method: "GET", path: "/v1/platform", id: "getPlatform", summary: "The platform as the console shows it: its teams, environments and the Argo CD UI.", auth: true, ok: 200, result: "#PlatformInfo", h: s.platformInfo},
 		{method: "GET", path: "/v1/teams/{team}/apps/{app}/history", id: "getAppHistory", summary: "The ml-model commits that changed the app's folder, newest first: author, message and time.", auth: true, ok: 200, result: "#History", h: s.appHistory},
 	}
@@ -47,7 +47,7 @@ func (s *Server) platformInfo(req *request) *response {
 	}
 	teams := map[string]any{}
 	for _, t := range slices.Sorted(maps.Keys(p.Teams)) {
-		if req.ident.admin() || req.ident.team == t {
+		if req.ident.mayActFor(t) {
 			teams[t] = map[string]any{"description": p.Teams[t].Description}
 		}
 	}

@@ -59,6 +59,24 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
+// browser starts a headless Chromium of its own (its own profile) for the
+// test, for at most two minutes.
+func browser(t *testing.T, exe string) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.WindowSize(1280, 800),
+		chromedp.Flag("headless", true), chromedp.Flag("disable-gpu", true))
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(acancel)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	ctx, tcancel := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(tcancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start %s: %v", exe, err)
+	}
+	return ctx
+}
+
 // TestConsoleInBrowser drives the console in headless Chromium: sign in,
 // the app and its live states from the cluster, a submission with a bad
 // field (the error next to the field), the fixed one, a canary moved
@@ -67,17 +85,7 @@ func chromium(t *testing.T) string {
 func TestConsoleInBrowser(t *testing.T) {
 	exe := chromium(t)
 	ts, _, _, r := statusServer(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.WindowSize(1280, 800),
-		chromedp.Flag("headless", true), chromedp.Flag("disable-gpu", true))
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer acancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, tcancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer tcancel()
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", exe, err)
-	}
+	ctx := browser(t, exe)
 	var dialogs atomic.Int32
 	if err := chromedp.Listen(ctx, func(ev any) {
 		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {

@@ -30,6 +30,7 @@ type health struct {
 	git    map[string]string // repo → error, while unreachable
 	broken map[string]string // app → its first finding
 	used   map[string]bool   // repos the server has read or published to
+	issuer string            // the identity provider's error, while unreachable
 }
 
 func newHealth(reg prometheus.Registerer) *health {
@@ -130,6 +131,9 @@ func (h *health) status(details bool) (int, string) {
 			fmt.Fprintf(&b, "degraded: git repo %s unreachable (config not published)%s\n", repo, why(h.git[repo]))
 		}
 	}
+	if h.issuer != "" {
+		fmt.Fprintf(&b, "degraded: identity provider unreachable (keys already fetched keep working)%s\n", why(h.issuer))
+	}
 	for _, app := range slices.Sorted(maps.Keys(h.broken)) {
 		fmt.Fprintf(&b, "degraded: app %s does not validate and keeps its last good config%s\n", app, why(h.broken[app]))
 	}
@@ -137,6 +141,16 @@ func (h *health) status(details bool) (int, string) {
 		return code, "ok\n"
 	}
 	return code, b.String()
+}
+
+// setIssuer records whether the identity provider answered.
+func (h *health) setIssuer(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.issuer = ""
+	if err != nil {
+		h.issuer = err.Error()
+	}
 }
 
 // probeTimeout bounds each repo's ls-remote in a readiness probe.
@@ -156,8 +170,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	s.probeRepos(r.Context())
 	details := false
-	if token, ok := bearer(r); ok {
-		_, details = s.cfg.Tokens.lookup(token)
+	if _, ok := bearer(r); ok {
+		_, e := s.authenticate(r)
+		details = e == nil
 	}
 	code, body := s.health.status(details)
 	if code != http.StatusOK {
@@ -220,6 +235,11 @@ func (s *Server) probeRepos(ctx context.Context) {
 			s.health.probed(t.Name, err)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.probeIssuer(ctx)
+	}()
 	wg.Wait()
 	if code, _ := s.health.status(false); wasDown && code == http.StatusOK {
 		_, _ = s.store.Current(ctx, 0)

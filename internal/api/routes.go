@@ -49,7 +49,8 @@ func (s *Server) routes() []*route {
 		{method: "GET", path: "/readyz", id: "readyz", summary: "The server has read the workspace and takes changes.", ok: 200, raw: http.HandlerFunc(s.readyz)},
 		{method: "GET", path: "/metrics", id: "metrics", summary: "Prometheus metrics.", ok: 200, raw: s.metricsHandler()},
 		{method: "GET", path: "/openapi.json", id: "openapi", summary: "This document.", ok: 200, raw: http.HandlerFunc(s.serveOpenAPI)},
-		{method: "GET", path: "/v1/whoami", id: "whoami", summary: "The team and actor of the token.", auth: true, ok: 200, result: "#Identity", h: s.whoami},
+		{method: "GET", path: "/v1/whoami", id: "whoami", summary: "Who the token is: a team token's team and actor, or a user's name, groups and teams.", auth: true, ok: 200, result: "#Identity", h: s.whoami},
+		{method: "GET", path: "/v1/auth/config", id: "getAuthConfig", summary: "How to log in: the identity provider's issuer and client ID (no token needed).", ok: 200, result: "#AuthConfig", h: s.authConfig},
 
 		{method: "POST", path: team + "/trainingjobs", id: "submitTrainingJob", summary: "Submit a training job: create the app, or add a training job to an app of the team that has none.",
 			auth: true, mutation: true, body: "#TrainingJobSubmission", ok: 201, result: "#Result", h: s.submitTrainingJob},
@@ -96,16 +97,12 @@ func (s *Server) serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(s.openapi)
 }
 
-func (s *Server) whoami(req *request) *response {
-	return &response{status: http.StatusOK, body: apiclient.Identity{Team: req.ident.team, Actor: req.ident.actor, Admin: req.ident.admin()}}
-}
-
 // authorize checks that the token may act for the path's team, and that
 // the platform has that team.
 func (s *Server) authorize(req *request) (string, *apiError) {
 	team := req.r.PathValue("team")
-	if !req.ident.admin() && req.ident.team != team {
-		return "", forbidden("the token of team %s may not act for team %s", req.ident.team, team)
+	if !req.ident.mayActFor(team) {
+		return "", forbiddenTeam(req.ident, team)
 	}
 	if !s.ready.Load() {
 		return "", unavailable(s.retryAfter(), "the server has not read the workspace yet")
@@ -129,7 +126,7 @@ func (s *Server) enqueue(req *request, team string, op specops.Operation, okStat
 	} else if dry {
 		return s.dryRun(req, team, op)
 	}
-	j := &submit.Job{ID: req.id, Actor: req.ident.actor, Team: team, Op: op, IdemKey: req.idemKey, IdemFP: req.idemFP}
+	j := &submit.Job{ID: req.id, Actor: req.ident.actor, ActorID: req.ident.actorTrailer(), Team: team, Op: op, IdemKey: req.idemKey, IdemFP: req.idemFP}
 	s.mu.RLock()
 	if s.draining {
 		s.mu.RUnlock()

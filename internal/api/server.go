@@ -66,8 +66,15 @@ type Config struct {
 	Auth gitops.Auth
 	// Author signs the commits.
 	Author gitops.Signature
-	// Tokens are the teams' bearer tokens.
+	// Tokens are the teams' bearer tokens. They may be nil when the
+	// platform in ml-model sets api.auth (OIDC or service accounts).
 	Tokens *Tokens
+	// OIDCTimeout bounds each request to the identity provider
+	// (oidcauth.DefaultTimeout).
+	OIDCTimeout time.Duration
+	// Reviewer checks service-account tokens (api.auth.serviceAccounts)
+	// with TokenReviews; nil refuses them.
+	Reviewer TokenReviewer
 	// Log receives operational messages; nil means slog.Default().
 	Log *slog.Logger
 	// Audit receives one line per request; nil means Log.
@@ -149,10 +156,14 @@ type Server struct {
 	writer  *submit.Writer
 	idem    *idemStore
 	metrics *metrics
-	health  *health
-	schema  *schema.Schema
-	openapi []byte
-	mux     *http.ServeMux
+	auth    *authMetrics
+	oidc    oidcState
+	// saReviews keeps service-account token reviews a minute.
+	saReviews saCache
+	health    *health
+	schema    *schema.Schema
+	openapi   []byte
+	mux       *http.ServeMux
 
 	mu       sync.RWMutex // guards draining against enqueues
 	draining bool
@@ -190,9 +201,6 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MLModel.URL == "" {
 		return nil, errors.New("no ml-model repo URL")
 	}
-	if cfg.Tokens == nil || cfg.Tokens.Len() == 0 {
-		return nil, fmt.Errorf("%w: no tokens", ErrTokens)
-	}
 	if cfg.MLModel.Name == "" {
 		cfg.MLModel.Name = "ml-model"
 	}
@@ -210,6 +218,7 @@ func New(cfg Config) (*Server, error) {
 		fatal:   make(chan error, 1),
 	}
 	s.health = newHealth(s.metrics.registry)
+	s.auth = newAuthMetrics(s.metrics.registry)
 	s.store = specrepo.New(specrepo.Config{
 		Target: cfg.MLModel, Prefix: cfg.Prefix, URLs: cfg.URLs, Auth: cfg.Auth, Author: cfg.Author,
 		Eval: cfg.Eval, Observe: s.health.observe, SetBroken: s.health.setBroken,
@@ -223,7 +232,7 @@ func New(cfg Config) (*Server, error) {
 		ReconcileInterval: cfg.ReconcileInterval, IdempotencyTTL: cfg.IdempotencyTTL,
 		Auth: cfg.Auth, Author: cfg.Author, Log: cfg.Log, ArgoCD: argo,
 		Metrics:    submit.Metrics{Commits: s.metrics.commits, Races: s.metrics.races, QueueDepth: s.metrics.queueDepth, BatchSize: s.metrics.batchSize},
-		CheckTeams: cfg.Tokens.CheckTeams,
+		CheckTeams: s.checkAuth,
 		Fatal:      func(err error) { s.fatal <- err },
 		Ready:      func() { s.ready.Store(true) },
 		Observe:    s.health.observe,
@@ -402,13 +411,9 @@ func (s *Server) serveRoute(rt *route) http.Handler {
 
 func (s *Server) handle(rt *route, req *request) *response {
 	if rt.auth {
-		token, ok := bearer(req.r)
-		if !ok {
-			return errorResponse(errorf(http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer <token>"))
-		}
-		id, ok := s.cfg.Tokens.lookup(token)
-		if !ok {
-			return errorResponse(errorf(http.StatusUnauthorized, "invalid bearer token"))
+		id, e := s.authenticate(req.r)
+		if e != nil {
+			return errorResponse(e)
 		}
 		req.ident = id
 	}
@@ -573,9 +578,16 @@ func (s *Server) auditLine(req *request, rt *route, resp *response, d time.Durat
 		slog.String("actor", req.ident.actor),
 		slog.String("team", req.r.PathValue("team")),
 		slog.String("token_team", req.ident.team),
+		slog.String("auth", req.ident.method()),
 		slog.String("app", req.r.PathValue("app")),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 		slog.String("remote", req.r.RemoteAddr),
+	}
+	if u := req.ident.user; u != nil {
+		attrs = append(attrs, slog.String("subject", u.Subject), slog.String("email", u.Email))
+	}
+	if req.ident.sa != "" {
+		attrs = append(attrs, slog.String("service_account", req.ident.sa))
 	}
 	if rt.mutation {
 		if broken, _ := s.health.brokenApps(); len(broken) > 0 {

@@ -108,6 +108,12 @@ func (c *Client) Whoami(ctx context.Context) (*Identity, error) {
 	return &out, c.do(ctx, http.MethodGet, "/v1/whoami", nil, nil, &out)
 }
 
+// AuthConfig returns how to log in to the server; it needs no token.
+func (c *Client) AuthConfig(ctx context.Context) (*AuthConfig, error) {
+	var out AuthConfig
+	return &out, c.do(ctx, http.MethodGet, "/v1/auth/config", nil, nil, &out)
+}
+
 // SubmitTrainingJob adds a training job to an app of team, creating the app
 // if needed.
 func (c *Client) SubmitTrainingJob(ctx context.Context, team string, job any, opts ...Option) (*Result, error) {

@@ -221,4 +221,34 @@ type Identity struct {
 	Actor string `json:"actor"`
 	// Admin tokens may act for every team.
 	Admin bool `json:"admin,omitempty"`
+	// A user logged in through the identity provider: the username
+	// claim, subject, email and groups, the teams of those groups, and
+	// when the token expires (RFC 3339).
+	User    string   `json:"user,omitempty"`
+	Subject string   `json:"subject,omitempty"`
+	Email   string   `json:"email,omitempty"`
+	Groups  []string `json:"groups,omitempty"`
+	Teams   []string `json:"teams,omitempty"`
+	Expires string   `json:"expires,omitempty"`
+	// ServiceAccount is a Kubernetes service account, "<namespace>/<name>".
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+}
+
+// AuthConfig is the body of GET /v1/auth/config: how to log in.
+type AuthConfig struct {
+	OIDC *OIDCConfig `json:"oidc,omitempty"`
+	// Tokens: the server takes team tokens too.
+	Tokens bool `json:"tokens"`
+}
+
+// OIDCConfig is the platform's identity provider.
+type OIDCConfig struct {
+	Issuer   string   `json:"issuer"`
+	ClientID string   `json:"clientID"`
+	Audience string   `json:"audience"`
+	Scopes   []string `json:"scopes"`
+	// The issuer's authorization and token endpoints (from its
+	// discovery document), while the server can reach it.
+	AuthorizationEndpoint string `json:"authorizationEndpoint,omitempty"`
+	TokenEndpoint         string `json:"tokenEndpoint,omitempty"`
 }

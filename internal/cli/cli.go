@@ -116,7 +116,7 @@ repos and registers them with Argo CD, which deploys them.`,
 	for _, c := range []*cobra.Command{
 		withBatchGC(validateCmd(g)), withBatchGC(renderCmd(g)), withBatchGC(generateCmd(g)), publishCmd(g), initCmd(g), versionCmd(g),
 		serveCmd(g), submitCmd(g), retrainCmd(g), setCmd(g), rolloutCmd(g), canaryCmd(g), rollbackCmd(g),
-		promoteCmd(g), getCmd(g), listCmd(g), deleteCmd(g), whoamiCmd(g), statusCmd(g), withBatchGC(diffCmd(g)), importCmd(g),
+		promoteCmd(g), getCmd(g), listCmd(g), deleteCmd(g), whoamiCmd(g), loginCmd(g), logoutCmd(g), statusCmd(g), withBatchGC(diffCmd(g)), importCmd(g),
 	} {
 		root.AddCommand(c)
 	}

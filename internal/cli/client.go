@@ -36,7 +36,7 @@ type clientFlags struct {
 func (f *clientFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.server, "server", "", "API server URL (default $"+envServer+", or http://localhost:8080)")
 	c.Flags().StringVar(&f.tokenFile, "token-file", "", "file holding the team's token (default: the token in $"+envToken+")")
-	c.Flags().StringVar(&f.team, "team", "", "team the app belongs to (default $"+envTeam+", or the token's team)")
+	c.Flags().StringVar(&f.team, "team", "", "team the app belongs to (default $"+envTeam+", the token's team, or your team when you are in one)")
 	c.Flags().DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long to wait for the answer, retries included")
 }
 
@@ -59,7 +59,13 @@ func (f *clientFlags) client() (*apiclient.Client, error) {
 		token = strings.TrimSpace(string(b))
 	}
 	if token == "" {
-		return nil, usageError{fmt.Errorf("no token: set $%s or give --token-file FILE", envToken)}
+		var err error
+		if token, err = storedToken(server); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	if token == "" {
+		return nil, usageError{fmt.Errorf("no token: set $%s, give --token-file FILE, or run dmls login --server %s", envToken, server)}
 	}
 	return &apiclient.Client{BaseURL: server, Token: token}, nil
 }
@@ -87,10 +93,9 @@ func (f *clientFlags) run(fn func(ctx context.Context, c *apiclient.Client, team
 		if err != nil {
 			return apiFailure(err)
 		}
-		if id.Admin {
-			return usageError{errors.New("an admin token acts for every team: give --team")}
+		if team, err = defaultTeam(id); err != nil {
+			return err
 		}
-		team = id.Team
 	}
 	out, err := fn(ctx, c, team)
 	if err != nil {
@@ -106,6 +111,22 @@ func apiFailure(err error) error {
 		return fmt.Errorf("the API answered %s", e.Error())
 	}
 	return err
+}
+
+// defaultTeam is the team a command acts for when none is given: the
+// token's, or the user's only team.
+func defaultTeam(id *apiclient.Identity) (string, error) {
+	switch {
+	case id.Admin:
+		return "", usageError{errors.New("you act for every team (an admin): give --team")}
+	case id.User != "" && len(id.Teams) == 1:
+		return id.Teams[0], nil
+	case id.User != "" && len(id.Teams) == 0:
+		return "", usageError{fmt.Errorf("user %s is in no team: none of your groups is the group of a team of the platform", id.User)}
+	case id.User != "":
+		return "", usageError{fmt.Errorf("user %s acts for teams %s: give --team", id.User, strings.Join(id.Teams, ", "))}
+	}
+	return id.Team, nil
 }
 
 // printAPI prints an API answer as JSON, YAML or a short text.
@@ -151,7 +172,16 @@ func (g *globals) printAPI(v any) error {
 			printModelService(g, &x[i])
 		}
 	case *apiclient.Identity:
-		fmt.Fprintf(g.stdout, "team %s, actor %s\n", x.Team, x.Actor)
+		switch {
+		case x.User != "":
+			fmt.Fprintf(g.stdout, "user %s (subject %s), token expires %s\n", x.User, x.Subject, x.Expires)
+			fmt.Fprintf(g.stdout, "groups: %s\n", strings.Join(x.Groups, ", "))
+			printTeams(g, x)
+		case x.ServiceAccount != "":
+			fmt.Fprintf(g.stdout, "service account %s, team %s\n", x.ServiceAccount, x.Team)
+		default:
+			fmt.Fprintf(g.stdout, "team %s, actor %s\n", x.Team, x.Actor)
+		}
 	default:
 		return g.printJSON(v)
 	}
@@ -583,7 +613,7 @@ func whoamiCmd(g *globals) *cobra.Command {
 	f := &clientFlags{g: g}
 	c := &cobra.Command{
 		Use:   "whoami",
-		Short: "Show the team and actor of the API token",
+		Short: "Show who you are: a token's team and actor, or your user, groups and teams",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.checkOutput("text", "json", "yaml"); err != nil {

@@ -64,6 +64,12 @@ func startAPI(t *testing.T, g *gittest.Server) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startAPIWith(t, g, tokens)
+}
+
+// startAPIWith is startAPI with tokens (nil: none).
+func startAPIWith(t *testing.T, g *gittest.Server, tokens *api.Tokens) string {
+	t.Helper()
 	u, p := g.Credentials()
 	s, err := api.New(api.Config{
 		MLModel: gitops.Target{Name: "ml-model", URL: g.RepoURL("ml-model")},
@@ -306,7 +312,7 @@ func TestServeUsage(t *testing.T) {
 		want string
 	}{
 		{[]string{"serve", "--tokens", tokens}, "--listen ADDR is required"},
-		{[]string{"serve", "--listen", "127.0.0.1:0"}, "no tokens"},
+		{[]string{"serve", "--listen", "127.0.0.1:0", "-w", "../.."}, "no tokens"},
 		{[]string{"serve", "--listen", "127.0.0.1:0", "--tokens", tokens, "-w", t.TempDir()}, "no ml-model repo"},
 		{[]string{"serve", "--listen", "127.0.0.1:0", "--tokens", tokens, "--repo", "nope"}, "want NAME=URL"},
 		{[]string{"serve", "--listen", "127.0.0.1:0", "--tokens", tokens, "-w", "../..", "--repo", "k8s-confg=x"}, "no repo of that name"},

@@ -39,7 +39,7 @@ func serveCmd(g *globals) *cobra.Command {
 	var listen, tokensFile, logFormat string
 	var repos []string
 	var cfg api.Config
-	var readStatus bool
+	var readStatus, tokenReview bool
 	var kubeOpts kube.Options
 	var envContexts []string
 	var evalWorkers int
@@ -64,7 +64,9 @@ Tokens come from --tokens FILE and from DMLS_API_TOKENS, one entry per line:
   *=TOKEN                 an admin token that may act for every team
 
 Lines starting with # are comments. The server keeps only SHA-256 hashes
-and never logs tokens. Git credentials come from DMLS_GIT_* as for publish.
+and never logs tokens. When the platform sets api.auth (people log in
+with the identity provider of api.auth.oidc, pods with service-account
+tokens), team tokens are optional; both may be used together. Git credentials come from DMLS_GIT_* as for publish.
 
 On SIGTERM or SIGINT the server stops taking changes, finishes those it
 accepted, and exits. Logs and the audit log (one JSON line per request) go
@@ -78,17 +80,21 @@ to stderr.`,
 			if err != nil {
 				return err
 			}
-			tokens, err := api.LoadTokens(tokensFile, os.Getenv(api.EnvTokens))
-			if err != nil {
-				return usageError{err}
-			}
 			auth, err := gitops.AuthFromEnv(os.Getenv)
 			if err != nil {
 				return err
 			}
-			target, prefix, err := g.mlModel(urls)
+			target, prefix, p, err := g.mlModel(urls)
 			if err != nil {
 				return err
+			}
+			// Team tokens are optional when the platform logs people in
+			// (api.auth); the server checks it again in ml-model's platform.
+			var tokens *api.Tokens
+			if tokensFile != "" || os.Getenv(api.EnvTokens) != "" || p == nil || p.Auth == nil {
+				if tokens, err = api.LoadTokens(tokensFile, os.Getenv(api.EnvTokens)); err != nil {
+					return usageError{err}
+				}
 			}
 			var h slog.Handler
 			switch logFormat {
@@ -111,6 +117,15 @@ to stderr.`,
 				}
 				if cfg.Status, err = kube.New(kubeOpts); err != nil {
 					return usageError{fmt.Errorf("--status: %w", err)}
+				}
+			}
+			if tokenReview {
+				rc, err := kube.RESTConfig(kubeOpts.Kubeconfig, kubeOpts.Context)
+				if err != nil {
+					return usageError{fmt.Errorf("--token-review: %w", err)}
+				}
+				if cfg.Reviewer, err = api.NewKubeTokenReviewer(rc); err != nil {
+					return usageError{fmt.Errorf("--token-review: %w", err)}
 				}
 			}
 			cfg.MLModel, cfg.Prefix, cfg.URLs, cfg.Auth, cfg.Tokens = target, prefix, urls, auth, tokens
@@ -145,7 +160,8 @@ to stderr.`,
 	c.Flags().Int64Var(&cfg.MaxBodyBytes, "max-body", api.DefaultMaxBodyBytes, "largest request body in bytes; beyond, 413")
 	c.Flags().DurationVar(&cfg.ReconcileInterval, "reconcile", api.DefaultReconcileInterval, "how often an idle server checks that the config repos match ml-model")
 	c.Flags().BoolVar(&readStatus, "status", false, "serve live status (GET .../status) read from the cluster: in a pod with its ServiceAccount, else from --kubeconfig")
-	c.Flags().StringVar(&kubeOpts.Kubeconfig, "kubeconfig", "", "kubeconfig file for --status (default $KUBECONFIG, ~/.kube/config, or in-cluster)")
+	c.Flags().BoolVar(&tokenReview, "token-review", false, "take the service-account tokens of api.auth.serviceAccounts (audience dmls), checked by TokenReviews against the cluster: in a pod with its ServiceAccount, else from --kubeconfig and --context")
+	c.Flags().StringVar(&kubeOpts.Kubeconfig, "kubeconfig", "", "kubeconfig file for --status and --token-review (default $KUBECONFIG, ~/.kube/config, or in-cluster)")
 	c.Flags().StringVar(&kubeOpts.Context, "context", "", "kubeconfig context of Argo CD's cluster for --status")
 	c.Flags().StringArrayVar(&envContexts, "env-context", nil, "kubeconfig context of one environment's cluster for --status: ENV=CONTEXT (repeatable)")
 	c.Flags().IntVar(&evalWorkers, "eval-workers", runtime.GOMAXPROCS(0), "worker processes that evaluate apps, each under --eval-timeout and --eval-memory")
@@ -172,7 +188,7 @@ func (g *globals) repoFlags(flags []string) (map[string]string, error) {
 
 // mlModel finds the ml-model repo: --repo ml-model=URL, or the platform of
 // the workspace in -w. Other --repo names must be repos of that platform.
-func (g *globals) mlModel(urls map[string]string) (gitops.Target, string, error) {
+func (g *globals) mlModel(urls map[string]string) (gitops.Target, string, *spec.Platform, error) {
 	target := gitops.Target{Name: layout.RepoMLModel}
 	var prefix string
 	var p *spec.Platform
@@ -188,7 +204,7 @@ func (g *globals) mlModel(urls map[string]string) (gitops.Target, string, error)
 		}
 		for name := range urls {
 			if _, ok := p.Repos[name]; !ok && name != layout.RepoMLModel {
-				return target, "", usageError{fmt.Errorf("--repo %s: the platform in %s has no repo of that name", name, g.workspace)}
+				return target, "", nil, usageError{fmt.Errorf("--repo %s: the platform in %s has no repo of that name", name, g.workspace)}
 			}
 		}
 	}
@@ -196,7 +212,7 @@ func (g *globals) mlModel(urls map[string]string) (gitops.Target, string, error)
 		target.URL = u
 	}
 	if target.URL == "" {
-		return target, "", usageError{fmt.Errorf("no ml-model repo: give --repo ml-model=URL, or -w a workspace whose platform names repo ml-model")}
+		return target, "", nil, usageError{fmt.Errorf("no ml-model repo: give --repo ml-model=URL, or -w a workspace whose platform names repo ml-model")}
 	}
-	return target, prefix, nil
+	return target, prefix, p, nil
 }

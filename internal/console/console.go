@@ -1,9 +1,11 @@
 // Package console serves the web console of dmls serve at /ui/: a small
 // app for the people who submit work, in plain HTML, CSS and JavaScript,
 // every asset embedded, nothing from a CDN and no other network use than
-// the public API of the same server. It signs in with a team token kept
-// in the tab's sessionStorage and sent as a bearer header, never as a
-// cookie, so it is immune to CSRF by construction.
+// the public API of the same server and, when the platform logs people in,
+// the identity provider's token endpoint. It signs in with a team token,
+// or with the ID token of the authorization code flow with PKCE, kept in
+// the tab's sessionStorage and sent as a bearer header, never as a cookie,
+// so it is immune to CSRF by construction.
 //
 // Every answer carries a strict Content-Security-Policy (scripts and
 // styles from the same origin only: no inline script, no eval), denies
@@ -28,20 +30,36 @@ var assets embed.FS
 // Prefix is where the console is served.
 const Prefix = "/ui/"
 
-// CSP is the Content-Security-Policy of every console answer.
+// CSP is the Content-Security-Policy of every console answer when no
+// identity provider is in use.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
+// CSPWith is CSP whose connect-src also allows origins (the identity
+// provider's endpoints, where the console exchanges the login's code).
+func CSPWith(origins []string) string {
+	if len(origins) == 0 {
+		return CSP
+	}
+	return strings.Replace(CSP, "connect-src 'self';", "connect-src 'self' "+strings.Join(origins, " ")+";", 1)
+}
+
 // Handler serves the console under Prefix. Paths without an extension
-// get the app (index.html): it routes with the URL fragment.
-func Handler() http.Handler {
+// get the app (index.html): it routes with the URL fragment. origins,
+// called at each request, returns the origins the CSP's connect-src
+// allows beyond the server's own (nil: none).
+func Handler(origins func() []string) http.Handler {
 	sub, err := fs.Sub(assets, "assets")
 	if err != nil {
 		panic(err)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", CSP)
+		var extra []string
+		if origins != nil {
+			extra = origins()
+		}
+		h.Set("Content-Security-Policy", CSPWith(extra))
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")

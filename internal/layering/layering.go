@@ -41,7 +41,7 @@ var Levels = map[string]int{
 	"internal/repourl": 1, "internal/memo": 1, "internal/secrets": 1, "internal/layout": 1, "internal/memfs": 1,
 	"internal/ec2": 1, "internal/support": 1, "internal/status/reads": 1, "internal/apis/...": 1,
 	"internal/console": 1, "schemas": 1, "internal/scaffold": 1, "internal/admission/corpus": 1,
-	"internal/golden": 1, "internal/gittest": 1, "internal/synth": 1, "internal/crdgen": 1,
+	"internal/golden": 1, "internal/gittest": 1, "internal/oidctest": 1, "internal/synth": 1, "internal/crdgen": 1,
 
 	"internal/spec": 2,
 
@@ -58,7 +58,7 @@ var Levels = map[string]int{
 	"internal/render": 8, "internal/cache": 8, "internal/diff": 8, "internal/preview": 8,
 	"internal/importer": 8, "internal/gitops": 8, "internal/publish": 8, "internal/status": 8,
 	"internal/status/kube": 8, "internal/status/statustest": 8, "internal/refresh": 8,
-	"internal/gitrev": 8, "internal/outdir": 8, "internal/ociimage": 8,
+	"internal/gitrev": 8, "internal/outdir": 8, "internal/ociimage": 8, "internal/oidcauth": 8,
 
 	"internal/specrepo": 9, "internal/submit": 9, "internal/api": 9, "internal/apiclient": 9,
 	"internal/specops": 9,

@@ -17,8 +17,12 @@ type Platform struct {
 	// ExistingSecrets exist in team namespaces without dmls; apps may
 	// reference them.
 	ExistingSecrets []string `json:"existingSecrets,omitempty"`
-	// API, when set, installs dmls serve on the platform cluster.
+	// API, when set, installs dmls serve on the platform cluster. The
+	// loader leaves it nil when the api block holds only auth.
 	API *APIServer `json:"api,omitempty"`
+	// Auth is api.auth, set whether or not API installs the server: it
+	// configures dmls serve wherever it runs.
+	Auth *APIAuth `json:"-"`
 	// Components are the platform components in the kubeflow-config repo.
 	Components map[string]Component `json:"components,omitempty"`
 	// Clusters are the kops clusters on AWS, by short name.
@@ -35,9 +39,10 @@ type PriorityClass struct {
 
 // APIServer is the installation of dmls serve on the platform cluster.
 type APIServer struct {
-	Image     string `json:"image"`
-	Namespace string `json:"namespace"`
-	Replicas  int    `json:"replicas"`
+	Image     string   `json:"image"`
+	Namespace string   `json:"namespace"`
+	Replicas  int      `json:"replicas"`
+	Auth      *APIAuth `json:"auth,omitempty"`
 }
 
 // Team owns apps and one namespace per environment.

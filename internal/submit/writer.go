@@ -35,6 +35,10 @@ import (
 	"github.com/dmls-project/dmls/internal/specrepo"
 )
 
+// TrailerActor names the trailer that says who made each change of a
+// commit: one group commit can hold several users' changes.
+const TrailerActor = "Dmls-Actor"
+
 // maxCommitAttempts bounds how often a batch is re-applied after other
 // writers changed ml-model first.
 const maxCommitAttempts = 10
@@ -46,8 +50,11 @@ const batchTimeout = 5 * time.Minute
 type Job struct {
 	ID    string
 	Actor string
-	Team  string
-	Op    specops.Operation
+	// ActorID describes the actor in the commit's Dmls-Actor trailer:
+	// a user's subject and email, never a token.
+	ActorID string
+	Team    string
+	Op      specops.Operation
 	// IdemKey and IdemFP are the job's Idempotency-Key (a
 	// specrepo.KeyHash) and request fingerprint, or "".
 	IdemKey, IdemFP string
@@ -975,6 +982,9 @@ func trailers(jobs []*Job, p *plan) []gitops.Trailer {
 	for i, j := range jobs {
 		if p.outcomes[i] == nil && p.changed[i] {
 			out = append(out, gitops.Trailer{Key: "Dmls-Request-Id", Value: j.ID})
+			if j.ActorID != "" {
+				out = append(out, gitops.Trailer{Key: TrailerActor, Value: "request=" + j.ID + " " + j.ActorID})
+			}
 			if j.IdemKey != "" {
 				out = append(out, gitops.Trailer{Key: specrepo.TrailerIdempotency, Value: j.IdemKey + " " + j.IdemFP + " " + j.ID})
 			}

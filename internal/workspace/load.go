@@ -330,6 +330,16 @@ func (l *loader) loadPlatform(ev *schema.Evaluator, h interface{ Write([]byte) (
 		l.diags = append(l.diags, d...)
 		return
 	}
+	if p.API != nil && p.API.Auth != nil {
+		p.Auth = p.API.Auth
+		if d := rules.APIAuth(p.Auth, prov); len(d) > 0 {
+			l.diags = append(l.diags, d...)
+			return
+		}
+		if authOnly(prov) {
+			p.API = nil
+		}
+	}
 	if p.API != nil {
 		if _, ok := p.Repos[layout.RepoMLModel]; !ok {
 			pos, _ := prov.Lookup("api")
@@ -370,6 +380,23 @@ func (l *loader) loadPlatform(ev *schema.Evaluator, h interface{ Write([]byte) (
 	l.ws.Platform = &p
 	l.ws.PlatformProv = prov
 	l.checkPlatformNames(prov)
+}
+
+// authOnly reports whether the api block, as written, holds auth and
+// nothing else: it then configures a dmls serve that runs elsewhere, and
+// installs nothing on the cluster (so it needs no image).
+func authOnly(prov provenance.Map) bool {
+	auth := false
+	for k := range prov.Sub("api") {
+		switch {
+		case k == "":
+		case k == "auth" || strings.HasPrefix(k, "auth.") || strings.HasPrefix(k, "auth["):
+			auth = true
+		default:
+			return false
+		}
+	}
+	return auth
 }
 
 // RuleCredentialsInURL is the rule of the warning about a repo URL that

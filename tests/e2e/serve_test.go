@@ -30,29 +30,9 @@ func TestAPISubmissionReachesCluster(t *testing.T) {
 	defer cancel()
 
 	// The workspace lives in the ml-model repo: the platform and the
-	// environments, and no app yet.
-	srv := gittest.Start(t)
-	srv.CreateRepo(t, "ml-model")
-	srv.CreateRepo(t, "k8s-config")
-	srv.CreateRepo(t, "kubeflow-config")
-	srv.CreateRepo(t, "docs")
-	seed := map[string]string{}
-	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue",
-		"charts/nvidia-device-plugin/Chart.yaml", "charts/nvidia-device-plugin/values.yaml", "charts/nvidia-device-plugin/templates/daemonset.yaml"} {
-		b, err := os.ReadFile("../../" + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seed[p] = string(b)
-		if p == "platform.cue" {
-			// Argo CD syncs this workspace; see withoutComponents.
-			seed[p] = withoutComponents(t, string(b))
-		}
-	}
-	for p, data := range stubChart {
-		seed[p] = data
-	}
-	srv.Push(t, "ml-model", gittest.Change{Files: seed, Message: "seed the workspace"})
+	// environments, and no app yet. Argo CD syncs this workspace; see
+	// withoutComponents.
+	srv := apiRepos(t, func(platform string) string { return withoutComponents(t, platform) }, stubChart)
 	repoSecret(t, c, srv, "k8s-config")
 
 	const token = "e2e-research-token-0123456789"
@@ -60,31 +40,8 @@ func TestAPISubmissionReachesCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	user, pass := srv.Credentials()
-	s, err := api.New(api.Config{
-		MLModel: gitops.Target{Name: "ml-model", URL: srv.RepoURL("ml-model")},
-		URLs:    map[string]string{"ml-model": srv.RepoURL("ml-model"), "k8s-config": srv.RepoURL("k8s-config"), "kubeflow-config": srv.RepoURL("kubeflow-config"), "docs": srv.RepoURL("docs")},
-		Auth:    gitops.Auth{Username: user, Password: pass},
-		Tokens:  tokens,
-		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(s.Handler())
-	s.Start()
-	defer func() {
-		sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
-		defer scancel()
-		_ = s.Shutdown(sctx)
-		hs.Close()
-	}()
-	for deadline := time.Now().Add(time.Minute); !s.Ready(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("API server not ready")
-		}
-	}
-	client := &apiclient.Client{BaseURL: hs.URL, Token: token}
+	url := startAPIServer(t, srv, api.Config{Tokens: tokens})
+	client := &apiclient.Client{BaseURL: url, Token: token}
 
 	job := map[string]any{
 		"name": "mnist-api",
@@ -154,4 +111,59 @@ func TestAPISubmissionReachesCluster(t *testing.T) {
 		}
 		return true, ""
 	})
+}
+
+// apiRepos starts a git server whose ml-model repo holds the example's
+// platform (as edit changes it), its environments and the files of extra,
+// and no app yet; and empty config repos.
+func apiRepos(t *testing.T, edit func(platform string) string, extra map[string]string) *gittest.Server {
+	t.Helper()
+	srv := gittest.Start(t)
+	for _, repo := range []string{"ml-model", "k8s-config", "kubeflow-config", "docs"} {
+		srv.CreateRepo(t, repo)
+	}
+	seed := map[string]string{}
+	for _, p := range []string{"platform.cue", "overlays/dev.cue", "overlays/staging.cue", "overlays/prod.cue",
+		"charts/nvidia-device-plugin/Chart.yaml", "charts/nvidia-device-plugin/values.yaml", "charts/nvidia-device-plugin/templates/daemonset.yaml"} {
+		b, err := os.ReadFile("../../" + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed[p] = string(b)
+	}
+	seed["platform.cue"] = edit(seed["platform.cue"])
+	for p, data := range extra {
+		seed[p] = data
+	}
+	srv.Push(t, "ml-model", gittest.Change{Files: seed, Message: "seed the workspace"})
+	return srv
+}
+
+// startAPIServer runs an API server over srv's repos with cfg's tokens
+// and reviewer until the test ends, and returns its URL once it is ready.
+func startAPIServer(t *testing.T, srv *gittest.Server, cfg api.Config) string {
+	t.Helper()
+	user, pass := srv.Credentials()
+	cfg.MLModel = gitops.Target{Name: "ml-model", URL: srv.RepoURL("ml-model")}
+	cfg.URLs = map[string]string{"ml-model": srv.RepoURL("ml-model"), "k8s-config": srv.RepoURL("k8s-config"), "kubeflow-config": srv.RepoURL("kubeflow-config"), "docs": srv.RepoURL("docs")}
+	cfg.Auth = gitops.Auth{Username: user, Password: pass}
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := api.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s.Handler())
+	s.Start()
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
+		defer scancel()
+		_ = s.Shutdown(sctx)
+		hs.Close()
+	})
+	for deadline := time.Now().Add(time.Minute); !s.Ready(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("API server not ready")
+		}
+	}
+	return hs.URL
 }

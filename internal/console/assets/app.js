@@ -1,11 +1,20 @@
 // dmls console. Every user-supplied string goes into the page through
 // textContent (el() below), never as HTML; the token lives in
 // sessionStorage and travels as a bearer header, never as a cookie.
+//
+// People log in with the identity provider of the platform (api.auth.oidc)
+// by the authorization code flow with PKCE: the code comes back in the
+// URL of /ui/, leaves the address bar at once, and is exchanged at the
+// provider's token endpoint (the CSP's connect-src allows its origin and
+// no other); the ID token then serves as the bearer token.
 "use strict";
 
 const store = window.sessionStorage;
 const TOKEN = "dmls.token";
-let me = null;        // {team, actor, admin}
+const LOGIN = "dmls.login"; // {verifier, state, nonce} while a login is under way
+let me = null;        // {team, actor, admin, user, teams, expires}
+let authConfig = null; // GET /v1/auth/config
+let expiryTimer = null;
 let platform = null;  // {name, argocdUrl, argocdNamespace, environments, teams}
 let timer = null;
 let stream = null;
@@ -45,7 +54,11 @@ async function api(method, path, body, contentType) {
   const r = await fetch(path, init);
   let data = null;
   try { data = await r.json(); } catch (e) { data = null; }
-  if (r.status === 401) { signOut(); throw new APIError(401, [{ message: "the token is not valid" }]); }
+  if (r.status === 401) {
+    const why = (data && data.errors && data.errors[0] && data.errors[0].message) || "the token is not valid";
+    signOut("Signed out: " + why + ".");
+    throw new APIError(401, [{ message: why }]);
+  }
   if (!r.ok) throw new APIError(r.status, (data && data.errors) || []);
   return data;
 }
@@ -67,11 +80,107 @@ function argoLink(app, env) {
 
 // ---------------------------------------------------------------- sign in
 
-function signOut() {
+function signOut(note) {
   store.removeItem(TOKEN);
   me = null;
+  if (expiryTimer) { clearTimeout(expiryTimer); expiryTimer = null; }
   stop();
+  const n = $("signin-note");
+  n.textContent = typeof note === "string" ? note : "";
+  n.hidden = typeof note !== "string";
   route();
+}
+
+function b64url(bytes) {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function randomString() {
+  const a = new Uint8Array(32);
+  crypto.getRandomValues(a);
+  return b64url(a);
+}
+
+const redirectURI = () => location.origin + "/ui/";
+
+async function loadAuthConfig() {
+  try {
+    const r = await fetch("/v1/auth/config", { credentials: "omit", cache: "no-store", headers: { "Accept": "application/json" } });
+    if (r.ok) authConfig = await r.json();
+  } catch (e) { authConfig = null; }
+  const oidc = !!(authConfig && authConfig.oidc);
+  $("oidc-signin").hidden = !oidc;
+  $("signin-form").hidden = oidc && !authConfig.tokens;
+}
+
+// oidcLogin sends the browser to the identity provider's login page.
+async function oidcLogin() {
+  const o = authConfig.oidc;
+  if (!o.authorizationEndpoint || !o.tokenEndpoint) {
+    signOut("The identity provider cannot be reached; try again later.");
+    return;
+  }
+  const verifier = randomString(), state = randomString(), nonce = randomString();
+  const challenge = b64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  store.setItem(LOGIN, JSON.stringify({ verifier, state, nonce }));
+  const u = new URL(o.authorizationEndpoint);
+  u.search = new URLSearchParams({
+    response_type: "code", client_id: o.clientID, redirect_uri: redirectURI(), scope: o.scopes.join(" "),
+    state, nonce, code_challenge: challenge, code_challenge_method: "S256",
+  }).toString();
+  location.assign(u.toString());
+}
+
+// oidcCallback finishes a login when the provider sent the browser back
+// with a code (or an error): it returns true when it stored a token.
+async function oidcCallback() {
+  const q = new URLSearchParams(location.search);
+  if (!q.has("code") && !q.has("error")) return false;
+  // The code leaves the address bar and the history at once; the page
+  // goes nowhere else than the console (no redirect parameter).
+  history.replaceState(null, "", "/ui/");
+  const saved = JSON.parse(store.getItem(LOGIN) || "null");
+  store.removeItem(LOGIN);
+  if (!saved || q.get("state") !== saved.state) throw new Error("This login was not started here (state mismatch): log in again.");
+  if (q.has("error")) throw new Error("The identity provider refused the login: " + q.get("error"));
+  const o = authConfig && authConfig.oidc;
+  if (!o || !o.tokenEndpoint) throw new Error("The identity provider cannot be reached; try again later.");
+  if (q.has("iss") && q.get("iss") !== o.issuer) throw new Error("The answer came from another identity provider: log in again.");
+  const body = new URLSearchParams({
+    grant_type: "authorization_code", code: q.get("code"), redirect_uri: redirectURI(), client_id: o.clientID, code_verifier: saved.verifier,
+  });
+  const r = await fetch(o.tokenEndpoint, { method: "POST", body, credentials: "omit", cache: "no-store", headers: { "Accept": "application/json" } });
+  let data = null;
+  try { data = await r.json(); } catch (e) { data = null; }
+  if (!r.ok || !data || typeof data.id_token !== "string") throw new Error("The identity provider gave no token: " + ((data && data.error) || "HTTP " + r.status) + ". Log in again.");
+  // The server verifies the signature; the nonce ties the token to this login.
+  let claims = null;
+  try { claims = JSON.parse(atob(data.id_token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))); } catch (e) { claims = null; }
+  if (!claims || claims.nonce !== saved.nonce) throw new Error("The token is not for this login (nonce mismatch): log in again.");
+  store.setItem(TOKEN, data.id_token);
+  return true;
+}
+
+// identify reads who the token is and which team the console acts for.
+async function identify() {
+  me = await api("GET", "/v1/whoami");
+  platform = await api("GET", "/v1/platform");
+  const teams = Object.keys(platform.teams || {}).sort();
+  if (me.user) {
+    me.teams = me.admin ? teams : (me.teams || []);
+    me.team = me.teams.includes(store.getItem("dmls.team")) ? store.getItem("dmls.team") : (me.teams[0] || "");
+    if (expiryTimer) clearTimeout(expiryTimer);
+    const left = Date.parse(me.expires) - Date.now();
+    if (left > 0) expiryTimer = setTimeout(() => signOut("Your login expired: log in again."), Math.min(left, 2147483647));
+  } else if (me.admin) {
+    me.teams = teams;
+    me.team = teams[0] || "";
+  } else {
+    me.teams = [me.team];
+  }
+  const pick = $("team-pick");
+  pick.replaceChildren(...me.teams.map((t) => el("option", { value: t, selected: t === me.team }, t)));
+  pick.hidden = $("team-pick-label").hidden = me.teams.length < 2;
 }
 
 async function signIn(ev) {
@@ -81,9 +190,7 @@ async function signIn(ev) {
   input.classList.remove("invalid");
   store.setItem(TOKEN, input.value.trim());
   try {
-    me = await api("GET", "/v1/whoami");
-    platform = await api("GET", "/v1/platform");
-    if (me.admin) me.team = Object.keys(platform.teams || {})[0] || "";
+    await identify();
     input.value = "";
     location.hash = "#/";
     route();
@@ -109,10 +216,21 @@ async function route() {
   $("signout").hidden = !signedIn;
   const view = $("view");
   view.replaceChildren();
-  if (!signedIn) { $("who").textContent = ""; $("token").focus(); return; }
+  if (!signedIn) {
+    $("who").textContent = "";
+    $("team-pick").hidden = $("team-pick-label").hidden = true;
+    if (!$("signin-form").hidden) $("token").focus();
+    return;
+  }
   try {
-    if (!me) { me = await api("GET", "/v1/whoami"); platform = await api("GET", "/v1/platform"); if (me.admin) me.team = Object.keys(platform.teams || {})[0] || ""; }
+    if (!me) await identify();
   } catch (e) { view.append(el("p", { class: "notice error" }, e.message)); return; }
+  if (me.user && me.teams.length === 0) {
+    $("who").textContent = me.user;
+    view.append(el("p", { class: "notice error", id: "no-team" }, "You are logged in as " + me.user + ", but in no team: none of your groups (" +
+      ((me.groups || []).join(", ") || "none") + ") is the group of a team of the platform. Ask the platform team to add you."));
+    return;
+  }
   $("who").textContent = "team " + me.team + (me.actor ? " · " + me.actor : "");
   const hash = location.hash.replace(/^#/, "");
   const m = hash.match(/^\/app\/(.+)$/);
@@ -432,8 +550,17 @@ async function appView(name) {
   view.append(el("h2", {}, "History (ml-model commits that touched the app)"), hist);
   try {
     const h = await api("GET", teamPath() + "/apps/" + encodeURIComponent(name) + "/history");
-    hist.replaceChildren(...h.items.map((c) => el("li", {}, el("code", {}, short(c.commit)), " ", el("strong", {}, c.message.split("\n")[0]), el("div", { class: "muted" }, c.author + " · " + c.time))));
+    hist.replaceChildren(...h.items.map((c) => el("li", {}, el("code", {}, short(c.commit)), " ", el("strong", {}, c.message.split("\n")[0]),
+      el("div", { class: "muted" }, c.author + actorsOf(c.message) + " · " + c.time))));
   } catch (e) { hist.replaceChildren(el("li", {}, e.message)); }
+}
+
+// actorsOf names who made the changes of an API commit: each change's line
+// says "(by ACTOR, request ID)" (a user's name, or a token's actor).
+function actorsOf(message) {
+  const actors = [];
+  for (const m of message.matchAll(/\(by ([^,\n]+), request [^)\n]+\)/g)) if (!actors.includes(m[1])) actors.push(m[1]);
+  return actors.length ? " · by " + actors.join(", ") : "";
 }
 
 const example = {
@@ -488,9 +615,18 @@ function submitView() {
   f.querySelector("#spec-editor").focus();
 }
 
-document.addEventListener("DOMContentLoaded", () => {
+document.addEventListener("DOMContentLoaded", async () => {
   $("signin-form").addEventListener("submit", signIn);
-  $("signout").addEventListener("click", signOut);
+  $("signout").addEventListener("click", () => signOut("Signed out."));
+  $("oidc-login").addEventListener("click", oidcLogin);
+  $("team-pick").addEventListener("change", (ev) => { me.team = ev.target.value; store.setItem("dmls.team", me.team); location.hash = "#/"; route(); });
   window.addEventListener("hashchange", route);
+  await loadAuthConfig();
+  try {
+    await oidcCallback();
+  } catch (e) {
+    signOut(e.message);
+    return;
+  }
   route();
 });
