@@ -100,6 +100,14 @@ type Config struct {
 	// Applications, to set argocd.argoproj.io/refresh after a push
 	// (platform.cue argocd.refresh.annotation).
 	RefreshAnnotation bool
+	// Auth says that the platform logs people in (api.auth): the team
+	// tokens Secret becomes optional.
+	Auth bool
+	// TokenReview checks the service-account tokens of
+	// api.auth.serviceAccounts with TokenReviews (--token-review): the
+	// server's own token is mounted, and a ClusterRoleBinding to
+	// system:auth-delegator lets it create TokenReviews.
+	TokenReview bool
 	// WebhookSecretEnv, when set, is the environment variable that gets
 	// Argo CD's webhook secret, from key "secret" of Secret WebhookSecret
 	// (platform.cue argocd.refresh.webhook).
@@ -178,6 +186,9 @@ func Generate(c Config) ([]generators.Object, error) {
 	if readStatus {
 		args = append(args, "--status")
 	}
+	if c.TokenReview {
+		args = append(args, "--token-review")
+	}
 	for _, name := range slices.Sorted(maps.Keys(c.Repos)) {
 		args = append(args, "--repo", name+"="+repourl.Public(c.Repos[name]))
 	}
@@ -194,6 +205,11 @@ func Generate(c Config) ([]generators.Object, error) {
 			SecretName: secret, DefaultMode: new(int32(secretFileMode)),
 			Items: []corev1.KeyToPath{{Key: key, Path: key}},
 		}}}
+	}
+	tokensVolume := secretVolume("tokens", c.TokensSecret, TokensKey)
+	if c.Auth {
+		// People log in: team tokens are for automation, and optional.
+		tokensVolume.Secret.Optional = new(true)
 	}
 	env := []corev1.EnvVar{{Name: "DMLS_GIT_CREDENTIALS_FILE", Value: gitDir + "/" + GitKey}}
 	if c.WebhookSecretEnv != "" {
@@ -245,8 +261,9 @@ func Generate(c Config) ([]generators.Object, error) {
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: scrape},
 				Spec: corev1.PodSpec{
 					ServiceAccountName: c.Name,
-					// The token is mounted only when the server reads live status.
-					AutomountServiceAccountToken:  new(readStatus),
+					// The token is mounted only when the server reads live
+					// status or reviews service-account tokens.
+					AutomountServiceAccountToken:  new(readStatus || c.TokenReview),
 					TerminationGracePeriodSeconds: new(int64(shutdownGrace)),
 					SecurityContext: &corev1.PodSecurityContext{
 						RunAsNonRoot:   new(true),
@@ -257,7 +274,7 @@ func Generate(c Config) ([]generators.Object, error) {
 					},
 					Containers: []corev1.Container{container},
 					Volumes: []corev1.Volume{
-						secretVolume("tokens", c.TokensSecret, TokensKey),
+						tokensVolume,
 						secretVolume("git", c.GitSecret, GitKey),
 						{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 					},
@@ -323,7 +340,29 @@ func Generate(c Config) ([]generators.Object, error) {
 		}
 		out = append(out, role, binding)
 	}
+	if c.TokenReview {
+		crb := &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: TokenReviewBinding(c), Labels: labels},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:auth-delegator"},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: c.Name, Namespace: c.Namespace}},
+		}
+		obj, err := generators.New(crb, rbacv1.SchemeGroupVersion.WithKind("ClusterRoleBinding"), nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, obj)
+	}
 	return out, nil
+}
+
+// TokenReviewBinding names the ClusterRoleBinding that lets the server
+// create TokenReviews (system:auth-delegator).
+func TokenReviewBinding(c Config) string {
+	name := c.Name
+	if name == "" {
+		name = DefaultName
+	}
+	return name + "-token-review"
 }
 
 // StatusRole is the name of the Roles (and RoleBindings) that let the

@@ -777,6 +777,10 @@ func platformTree(ws *spec.Workspace, uses []rules.QuotaUse, jobsIn func(env str
 			Replicas: int32(api.Replicas), Repos: repos,
 			ArgoCDNamespace: ws.Platform.ArgoCD.Namespace, TeamNamespaces: teamNS,
 		}
+		if a := ws.Platform.Auth; a != nil {
+			cfg.Auth = true
+			cfg.TokenReview = len(a.ServiceAccounts) > 0
+		}
 		if rc := ws.Platform.ArgoCD.Refresh; rc != nil {
 			cfg.RefreshAnnotation = rc.Annotation
 			if rc.Webhook != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net"
@@ -91,6 +92,15 @@ to stderr.`,
 			// Team tokens are optional when the platform logs people in
 			// (api.auth); the server checks it again in ml-model's platform.
 			var tokens *api.Tokens
+			if tokensFile != "" && p != nil && p.Auth != nil && os.Getenv(api.EnvTokens) == "" {
+				// An optional tokens Secret that is not there (the
+				// installation mounts it optionally under api.auth):
+				// people log in, and no team token is on.
+				if _, err := os.Stat(tokensFile); errors.Is(err, fs.ErrNotExist) {
+					fmt.Fprintf(g.stderr, "dmls serve: no tokens file %s: team tokens are off; people log in (api.auth)\n", tokensFile)
+					tokensFile = ""
+				}
+			}
 			if tokensFile != "" || os.Getenv(api.EnvTokens) != "" || p == nil || p.Auth == nil {
 				if tokens, err = api.LoadTokens(tokensFile, os.Getenv(api.EnvTokens)); err != nil {
 					return usageError{err}
