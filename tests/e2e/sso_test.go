@@ -31,9 +31,12 @@ func saToken(t *testing.T, c *Cluster, ns, name, audience string) string {
 	if _, err := c.Dynamic.Resource(serviceAccountGVR).Namespace(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatalf("create service account %s/%s: %v", ns, name, err)
 	}
+	// The dynamic client posts a subresource to the object's own name:
+	// the TokenRequest carries the service account's.
 	tr := &authv1.TokenRequest{
-		TypeMeta: metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenRequest"},
-		Spec:     authv1.TokenRequestSpec{Audiences: []string{audience}},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "authentication.k8s.io/v1", Kind: "TokenRequest"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec:       authv1.TokenRequestSpec{Audiences: []string{audience}},
 	}
 	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(tr)
 	if err != nil {
