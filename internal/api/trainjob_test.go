@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
+	"github.com/dmls-project/dmls/internal/status"
 )
 
 // TestTrainJobThroughTheAPI submits a PyTorch TrainJob (issue 21), reads it
@@ -74,5 +76,39 @@ func TestTrainJobThroughTheAPI(t *testing.T) {
 	}
 	if _, ok := files["apps/llm/base/trainjob-llm-r1.yaml"]; ok {
 		t.Error("TrainJob llm-r1 is still there")
+	}
+}
+
+// TestTrainJobStatusSchema holds the status of a TrainJob that Kueue
+// queues, as internal/status reads it, to #StatusView: the job's kind,
+// its suspend flag and its Workload with position and flavors.
+func TestTrainJobStatusSchema(t *testing.T) {
+	s, err := newAPISchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos := int32(2)
+	v := status.View{Team: "ml-research", App: "llm", Environments: []status.Environment{{
+		Env: "dev", Namespace: "ml-research-dev", State: status.Deploying, Reason: "queued",
+		Training: &status.Training{State: status.Deploying, Kind: "TrainJob", Name: "llm-r1", Run: 1, Found: true, Suspended: true,
+			Workload: &status.Workload{Name: "trainjob-llm-r1-1", State: status.WorkloadPending, Reason: "Pending", Message: "insufficient quota", Position: &pos}},
+	}, {
+		Env: "staging", Namespace: "ml-research-staging", State: status.Running,
+		Training: &status.Training{State: status.Running, Kind: "TrainJob", Name: "llm-r1", Run: 1, Found: true,
+			Workload: &status.Workload{Name: "trainjob-llm-r1-2", State: status.WorkloadAdmitted, ClusterQueue: "ml-research-staging", Flavors: []string{"nvidia.com/gpu=ml-gpu"}}},
+	}}}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := checkBody(s, "#StatusView", b); len(errs) > 0 {
+		t.Errorf("not a #StatusView: %v\n%s", errs, b)
+	}
+	// A Workload state the schema does not know is refused, so the
+	// check above can fail.
+	v.Environments[0].Training.Workload.State = "Sleeping"
+	b, _ = json.Marshal(v)
+	if errs := checkBody(s, "#StatusView", b); len(errs) == 0 {
+		t.Error("a Workload in state Sleeping passes #StatusView")
 	}
 }

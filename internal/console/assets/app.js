@@ -431,10 +431,20 @@ async function appView(name) {
           e.application && e.application.found ? [" · Argo CD ", e.application.sync || "?", " at ", el("code", {}, short(e.application.revision)), " · ", e.application.health || "?"] : ""));
       if (e.training) {
         const t = e.training;
-        card.append(el("h3", {}, "Training run " + t.run + " (" + t.name + ")"), stateBadge(t.state),
+        card.append(el("h3", {}, "Training run " + t.run + " (" + (t.kind ? t.kind + " " : "") + t.name + ")"), stateBadge(t.state),
           el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "Condition"), el("th", {}, "Status"), el("th", { class: "hide-narrow" }, "Reason"), el("th", { class: "hide-narrow" }, "Since"))),
             el("tbody", {}, (t.conditions || []).map((c) => el("tr", {}, el("td", {}, c.type), el("td", {}, c.status), el("td", { class: "hide-narrow" }, c.reason || ""), el("td", { class: "hide-narrow" }, c.lastTransitionTime || ""))))),
-          el("p", {}, Object.entries(t.replicas || {}).map(([role, r]) => role + ": " + r.active + " active, " + r.succeeded + " succeeded, " + r.failed + " failed").join(" · ") || "No replicas yet."));
+          el("p", {}, Object.entries(t.replicas || {}).map(([role, r]) => role + ": " + r.active + " active, " + r.succeeded + " succeeded, " + r.failed + " failed").join(" · ") || (t.kind === "TrainJob" ? "" : "No replicas yet.")));
+        if (t.workload) {
+          // Where the job is in its Kueue queue.
+          const w = t.workload;
+          let what = "Kueue: " + w.state;
+          if (w.position !== undefined && w.position !== null) what += " at position " + w.position + " of its queue";
+          if (w.clusterQueue) what += " in " + w.clusterQueue;
+          if (w.flavors && w.flavors.length) what += " on " + w.flavors.join(", ");
+          if (w.reason) what += " (" + w.reason + (w.message ? ": " + w.message : "") + ")";
+          card.append(el("p", { class: "kueue" }, what));
+        }
       }
       if (e.serving) {
         const s = e.serving;
@@ -476,10 +486,12 @@ async function appView(name) {
   const envs = platform.environments || [];
   const envSelect = (id, label) => [el("label", { for: id }, label), el("select", { id }, el("option", { value: "" }, "every environment (the app's own settings)"), envs.map((e) => el("option", { value: e }, e)))];
   if (a.training) {
-    const w = (a.training.training.replicas && a.training.training.replicas.worker && a.training.training.replicas.worker.replicas) || "";
+    // A TrainJob scales by its nodes, a TFJob by its workers.
+    const trainJob = a.training.kind === "TrainJob";
+    const w = trainJob ? (a.training.training.numNodes || "") : ((a.training.training.replicas && a.training.training.replicas.worker && a.training.training.replicas.worker.replicas) || "");
     const f = el("form", { class: "panel", id: "train-form", novalidate: true },
       el("h2", {}, "Change the training job"),
-      field("workers", "Workers", { type: "number", min: "0", value: w, "data-path": "replicas.worker.replicas", inputmode: "numeric" }),
+      field("workers", trainJob ? "Nodes" : "Workers", { type: "number", min: trainJob ? "1" : "0", value: w, "data-path": trainJob ? "numNodes" : "replicas.worker.replicas", inputmode: "numeric" }),
       field("image", "Image", { type: "text", value: a.training.training.image || "", "data-path": "image" }),
       field("hp", "Hyperparameters (name=value, one per line)", { type: "text", "data-path": "hyperparameters" }),
       el("p", { class: "field-error form-error", role: "alert" }),
@@ -489,7 +501,10 @@ async function appView(name) {
       ev.preventDefault();
       const patch = {};
       const n = f.querySelector("#workers").value;
-      if (n !== "" && String(n) !== String(w)) patch.replicas = { worker: { replicas: Number(n) } };
+      if (n !== "" && String(n) !== String(w)) {
+        if (trainJob) patch.numNodes = Number(n);
+        else patch.replicas = { worker: { replicas: Number(n) } };
+      }
       const img = f.querySelector("#image").value.trim();
       if (img && img !== a.training.training.image) patch.image = img;
       const hp = f.querySelector("#hp").value.trim();
