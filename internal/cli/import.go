@@ -86,6 +86,7 @@ apps/APP/overrides-ENV.cue. Nothing is written on any error.`,
 	c.Flags().StringVar(&opts.Team, "team", "", "team of a new app (default: the platform's only team)")
 	c.Flags().StringVar(&opts.Env, "env", "", "import into this environment of an existing app, as its override")
 	c.Flags().BoolVar(&opts.AllowLossy, "allow-lossy", false, "write the spec even when fields cannot be expressed; list them as warnings")
+	c.Flags().BoolVar(&opts.KeepImported, "keep-imported", false, "keep the imported values that an environment's settings would change, as that environment's overrides (overrides.cue); without it each such change is reported")
 	return c
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -19,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"knative.dev/pkg/apis"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
@@ -49,6 +51,11 @@ type Options struct {
 	Env string
 	// AllowLossy turns fields the spec cannot express into warnings.
 	AllowLossy bool
+	// KeepImported writes, into overrides.cue, the overrides that keep
+	// the imported values that an environment's settings would change
+	// (dev's minScale 0 over an imported min-scale 1); without it, each
+	// such change is reported per environment.
+	KeepImported bool
 }
 
 // Result is a planned import: the files to write, and what was lost.
@@ -433,6 +440,45 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 		}
 		return nil, &Error{Problems: hard}
 	}
+	if opts.KeepImported && opts.Env == "" {
+		kept, err := keepImported(ws2, a, inputs)
+		if err != nil {
+			return nil, err
+		}
+		if len(kept) > 0 {
+			n := &node{}
+			ov := n.sub("overrides")
+			for _, k := range kept {
+				setPath(ov.sub(k.env), k.path, k.value)
+			}
+			if res.Files["overrides.cue"], err = formatCUE(header+"\nThe values the environments' settings would change, kept as imported (--keep-imported).", n); err != nil {
+				return nil, err
+			}
+			mfs, err := overlay(fsys, dir, res.Files, res.New, ws.Platform)
+			if err != nil {
+				return nil, err
+			}
+			ws3, err := workspace.Load(mfs, root, workspace.Options{})
+			if ws3 == nil || ws3.App(app) == nil {
+				return nil, fmt.Errorf("the imported app with the kept values did not load: %v", err)
+			}
+			var d diag.List
+			if errors.As(err, &d) {
+				for _, x := range d.Errors() {
+					if strings.HasPrefix(x.Pos.File, prefix) {
+						hard = append(hard, Problem{Doc: orInput(t.appFrom), Path: x.Path, Message: x.Message + " (with the kept values)"})
+					}
+				}
+				if len(hard) > 0 {
+					return nil, &Error{Problems: hard}
+				}
+			}
+			ws2, a = ws3, ws3.App(app)
+			for _, k := range kept {
+				notes = append(notes, Problem{Doc: k.doc, Path: k.field, Message: fmt.Sprintf("in environment %s, kept the imported value: overrides.%s.%s: %s", k.env, k.env, k.path, show(k.value))})
+			}
+		}
+	}
 	envNotes, err := envAdjustments(ws2, a, opts.Env, inputs)
 	if err != nil {
 		return nil, err
@@ -606,6 +652,14 @@ func knativeInvalid(d Doc, svc *servingv1.Service) []Problem {
 
 // match finds the rendered object that corresponds to an input object.
 func match(objs []generators.Object, in map[string]any) map[string]any {
+	if o, ok := matchObj(objs, in); ok {
+		return o.Object
+	}
+	return nil
+}
+
+// matchObj is match's object, with the trace of its fields.
+func matchObj(objs []generators.Object, in map[string]any) (generators.Object, bool) {
 	k := kindOf(in)
 	name, _ := nested(in, "metadata", "name").(string)
 	for _, o := range objs {
@@ -615,9 +669,9 @@ func match(objs []generators.Object, in map[string]any) map[string]any {
 		if k == kindPVC && o.GetName() != name {
 			continue
 		}
-		return o.Object
+		return o, true
 	}
-	return nil
+	return generators.Object{}, false
 }
 
 // compare lists the differences between an input object and its render,
@@ -949,4 +1003,107 @@ func kueueLabels(v any) bool {
 		}
 	}
 	return len(m) > 0
+}
+
+// keptValue is a spec value an environment changes that an import keeps
+// as imported, in the environment's overrides.
+type keptValue struct {
+	env, path string
+	value     any
+	// doc and field are the input document and field it shows in.
+	doc, field string
+}
+
+// keepImported finds, per environment, the spec fields whose value the
+// environment's settings change from the imported one (the base's) and
+// that the rendered field comes from: the overrides that keep the
+// imported values. A difference no spec field sets alone (placement, a
+// queue) cannot be kept, and stays a note of envAdjustments.
+func keepImported(ws *spec.Workspace, a *spec.App, inputs []*Doc) ([]keptValue, error) {
+	base, err := specMap(a.Base.Spec)
+	if err != nil {
+		return nil, err
+	}
+	var out []keptValue
+	seen := map[string]bool{}
+	for _, in := range a.Envs {
+		envSpec, err := specMap(in.Spec)
+		if err != nil {
+			return nil, err
+		}
+		objs, err := build.Generate(ws.Platform, in)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range inputs {
+			if d == nil {
+				continue
+			}
+			o, ok := matchObj(objs, d.Obj)
+			if !ok {
+				continue
+			}
+			diffs, err := compare(d.Obj, o.Object)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", d, err)
+			}
+			for _, df := range diffs {
+				if _, ok := normalization(kindOf(d.Obj), df); ok {
+					continue
+				}
+				sp, ok := o.Trace.Spec(df.path)
+				if !ok {
+					continue
+				}
+				bv, bok := pathValue(base, sp)
+				ev, _ := pathValue(envSpec, sp)
+				if !bok || reflect.DeepEqual(bv, ev) || seen[in.Env.Name+"\x00"+sp] {
+					continue
+				}
+				seen[in.Env.Name+"\x00"+sp] = true
+				out = append(out, keptValue{env: in.Env.Name, path: sp, value: bv, doc: d.String(), field: df.path})
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].env != out[j].env {
+			return out[i].env < out[j].env
+		}
+		return out[i].path < out[j].path
+	})
+	return out, nil
+}
+
+// specMap is an app's spec as JSON values.
+func specMap(s *spec.AppSpec) (map[string]any, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, utiljson.Unmarshal(b, &m)
+}
+
+// pathValue is the value at a dotted spec path of m.
+func pathValue(m map[string]any, p string) (any, bool) {
+	var cur any = m
+	for _, k := range strings.Split(p, ".") {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = mm[k]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// setPath sets the value at a dotted spec path under n.
+func setPath(n *node, p string, v any) {
+	keys := strings.Split(p, ".")
+	for _, k := range keys[:len(keys)-1] {
+		n = n.sub(k)
+	}
+	n.set(keys[len(keys)-1], fromAnyValue(v))
 }
