@@ -407,26 +407,19 @@ func Plan(fsys fs.FS, root string, docs []Doc, opts Options) (*Result, error) {
 		d := t.claims[name]
 		inputs = append(inputs, &d)
 	}
-	for _, d := range inputs {
-		if d == nil {
-			continue
-		}
-		out := match(objs, d.Obj)
-		if out == nil {
+	err = inputDiffs(objs, inputs, inputHandlers{
+		missing: func(d *Doc) {
 			lossy = append(lossy, Problem{Doc: d.String(), Message: "the render has no object for it"})
-			continue
-		}
-		diffs, err := compare(d.Obj, out)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", d, err)
-		}
-		for _, df := range diffs {
-			if note, ok := normalization(kindOf(d.Obj), df); ok {
-				notes = append(notes, Problem{Doc: d.String(), Path: df.path, Message: note})
-				continue
-			}
+		},
+		note: func(d *Doc, df difference, note string) {
+			notes = append(notes, Problem{Doc: d.String(), Path: df.path, Message: note})
+		},
+		diff: func(d *Doc, _ generators.Object, df difference) {
 			lossy = append(lossy, Problem{Doc: d.String(), Path: df.path, Message: df.message()})
-		}
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(lossy) > 0 && !opts.AllowLossy {
 		return nil, &Error{Problems: lossy, Lossy: true}
@@ -520,24 +513,11 @@ func envAdjustments(ws *spec.Workspace, a *spec.App, env string, inputs []*Doc) 
 		if err != nil {
 			return nil, err
 		}
-		for _, d := range inputs {
-			if d == nil {
-				continue
-			}
-			o := match(objs, d.Obj)
-			if o == nil {
-				continue
-			}
-			diffs, err := compare(d.Obj, o)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", d, err)
-			}
-			for _, df := range diffs {
-				if _, ok := normalization(kindOf(d.Obj), df); ok {
-					continue
-				}
-				out = append(out, Problem{Doc: d.String(), Path: df.path, Message: fmt.Sprintf("in environment %s, its settings make this %s (imported: %s); an override of %s keeps the imported value", in.Env.Name, show(df.out), show(df.in), in.Env.Name)})
-			}
+		err = inputDiffs(objs, inputs, inputHandlers{diff: func(d *Doc, _ generators.Object, df difference) {
+			out = append(out, Problem{Doc: d.String(), Path: df.path, Message: fmt.Sprintf("in environment %s, its settings make this %s (imported: %s); an override of %s keeps the imported value", in.Env.Name, show(df.out), show(df.in), in.Env.Name)})
+		}})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -650,15 +630,8 @@ func knativeInvalid(d Doc, svc *servingv1.Service) []Problem {
 	return out
 }
 
-// match finds the rendered object that corresponds to an input object.
-func match(objs []generators.Object, in map[string]any) map[string]any {
-	if o, ok := matchObj(objs, in); ok {
-		return o.Object
-	}
-	return nil
-}
-
-// matchObj is match's object, with the trace of its fields.
+// matchObj finds the rendered object that corresponds to an input
+// object, with the trace of its fields.
 func matchObj(objs []generators.Object, in map[string]any) (generators.Object, bool) {
 	k := kindOf(in)
 	name, _ := nested(in, "metadata", "name").(string)
@@ -1035,34 +1008,21 @@ func keepImported(ws *spec.Workspace, a *spec.App, inputs []*Doc) ([]keptValue, 
 		if err != nil {
 			return nil, err
 		}
-		for _, d := range inputs {
-			if d == nil {
-				continue
-			}
-			o, ok := matchObj(objs, d.Obj)
+		err = inputDiffs(objs, inputs, inputHandlers{diff: func(d *Doc, o generators.Object, df difference) {
+			sp, ok := o.Trace.Spec(df.path)
 			if !ok {
-				continue
+				return
 			}
-			diffs, err := compare(d.Obj, o.Object)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", d, err)
+			bv, bok := pathValue(base, sp)
+			ev, _ := pathValue(envSpec, sp)
+			if !bok || reflect.DeepEqual(bv, ev) || seen[in.Env.Name+"\x00"+sp] {
+				return
 			}
-			for _, df := range diffs {
-				if _, ok := normalization(kindOf(d.Obj), df); ok {
-					continue
-				}
-				sp, ok := o.Trace.Spec(df.path)
-				if !ok {
-					continue
-				}
-				bv, bok := pathValue(base, sp)
-				ev, _ := pathValue(envSpec, sp)
-				if !bok || reflect.DeepEqual(bv, ev) || seen[in.Env.Name+"\x00"+sp] {
-					continue
-				}
-				seen[in.Env.Name+"\x00"+sp] = true
-				out = append(out, keptValue{env: in.Env.Name, path: sp, value: bv, doc: d.String(), field: df.path})
-			}
+			seen[in.Env.Name+"\x00"+sp] = true
+			out = append(out, keptValue{env: in.Env.Name, path: sp, value: bv, doc: d.String(), field: df.path})
+		}})
+		if err != nil {
+			return nil, err
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -1106,4 +1066,50 @@ func setPath(n *node, p string, v any) {
 		n = n.sub(k)
 	}
 	n.set(keys[len(keys)-1], fromAnyValue(v))
+}
+
+// inputHandlers are what inputDiffs does with each finding; a nil handler
+// skips its findings.
+type inputHandlers struct {
+	// missing: the render has no object for the document.
+	missing func(d *Doc)
+	// note: a difference that changes nothing in effect (normalization).
+	note func(d *Doc, df difference, note string)
+	// diff: any other difference, with the rendered object and its trace.
+	diff func(d *Doc, o generators.Object, df difference)
+}
+
+// inputDiffs compares each input document with its render among objs,
+// after upstream defaulting, and hands each finding to h: the one
+// comparison that the proof of an import, its environments' notes and
+// --keep-imported share.
+func inputDiffs(objs []generators.Object, inputs []*Doc, h inputHandlers) error {
+	for _, d := range inputs {
+		if d == nil {
+			continue
+		}
+		o, ok := matchObj(objs, d.Obj)
+		if !ok {
+			if h.missing != nil {
+				h.missing(d)
+			}
+			continue
+		}
+		diffs, err := compare(d.Obj, o.Object)
+		if err != nil {
+			return fmt.Errorf("%s: %w", d, err)
+		}
+		for _, df := range diffs {
+			if note, ok := normalization(kindOf(d.Obj), df); ok {
+				if h.note != nil {
+					h.note(d, df, note)
+				}
+				continue
+			}
+			if h.diff != nil {
+				h.diff(d, o, df)
+			}
+		}
+	}
+	return nil
 }

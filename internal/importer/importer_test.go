@@ -139,8 +139,9 @@ func roundTrip(t *testing.T, ws, app string, docs []Doc) {
 		t.Fatal(err)
 	}
 	for _, d := range docs {
-		out := match(objs, d.Obj)
-		if out == nil {
+		o, ok := matchObj(objs, d.Obj)
+		out := o.Object
+		if !ok {
 			if kindOf(d.Obj) == kindPVC {
 				continue // a claim the job only mounts
 			}
