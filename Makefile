@@ -40,6 +40,7 @@ test: oidc-provider
 OIDC := .cache/oidc
 oidc-provider: $(OIDC)/node_modules/oidc-provider/package.json
 $(OIDC)/node_modules/oidc-provider/package.json: internal/oidctest/provider/package.json internal/oidctest/provider/package-lock.json
+	@command -v npm >/dev/null || { s=""; [ "$$(id -u)" -ne 0 ] && s=sudo; $$s apt-get update -qq && $$s apt-get install -y -qq nodejs npm >/dev/null; }
 	mkdir -p $(OIDC)
 	cp internal/oidctest/provider/package.json internal/oidctest/provider/package-lock.json $(OIDC)/
 	cd $(OIDC) && npm ci --no-audit --no-fund --ignore-scripts

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -154,7 +155,7 @@ func trainer(app *spec.AppSpec, trace *provenance.Trace) *api.TrainJobSpecTraine
 	for _, k := range slices.Sorted(maps.Keys(t.Hyperparameters)) {
 		v := generators.FormatValue(t.Hyperparameters[k])
 		if t.HyperparametersAs == "env" {
-			tr.Env = append(tr.Env, corev1.EnvVar{Name: "HP_" + upper(k), Value: v})
+			tr.Env = append(tr.Env, corev1.EnvVar{Name: "HP_" + strings.ToUpper(k), Value: v})
 			trace.Record(fmt.Sprintf("spec.trainer.env[%d]", len(tr.Env)-1), "training.hyperparameters."+k)
 		} else {
 			tr.Args = append(tr.Args, fmt.Sprintf("--%s=%s", k, v))
@@ -268,14 +269,4 @@ func mountsTmp(t *spec.TrainingJob) bool {
 		}
 	}
 	return false
-}
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'a' <= c && c <= 'z' {
-			b[i] = c - 'a' + 'A'
-		}
-	}
-	return string(b)
 }

@@ -2,6 +2,7 @@ package build
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/dmls-project/dmls/internal/admission"
 	"github.com/dmls-project/dmls/internal/diag"
@@ -15,7 +16,13 @@ import (
 // rules refuse a change to an immutable field (a TrainJob's runtimeRef,
 // trainer or initializer under its old run name), though each version
 // alone is valid. Each finding is placed on head's spec line.
-func UpdateFindings(base, head *Result) diag.List {
+func UpdateFindings(base, head *Result) diag.List { return updateFindings(base, head, true) }
+
+// CRDUpdateFindings is UpdateFindings without Knative's rules: only the
+// CRDs' transition rules, which the API server itself enforces.
+func CRDUpdateFindings(base, head *Result) diag.List { return updateFindings(base, head, false) }
+
+func updateFindings(base, head *Result, knative bool) diag.List {
 	var d diag.List
 	schemas, err := admission.Default()
 	if err != nil {
@@ -38,16 +45,20 @@ func UpdateFindings(base, head *Result) diag.List {
 			}
 			for _, o := range a.Objects[env] {
 				prev, ok := old[o.GroupVersionKind().GroupKind().String()+"/"+o.GetNamespace()+"/"+o.GetName()]
-				if !ok {
-					continue
+				if !ok || reflect.DeepEqual(prev, o.Object) {
+					continue // new, or not updated
 				}
-				if o.GetKind() != "Service" || o.GroupVersionKind().Group != "serving.knative.dev" {
+				isKnative := o.GetKind() == "Service" && o.GroupVersionKind().Group == "serving.knative.dev"
+				if !isKnative {
 					for _, fe := range schemas.UpdateErrors(&unstructured.Unstructured{Object: prev}, o.Unstructured) {
 						specPath, _ := o.Trace.Spec(fe.Changed)
 						pos, specPath := in.Locate(specPath)
 						d = append(d, diag.Diagnostic{Pos: pos, Path: specPath, Rule: RuleCRDSchema,
 							Message: fmt.Sprintf("the API server would refuse the update of %s in environment %s: %s: %s; %s", o.ID(), env, fe.Field, firstLine(fe.Message), updateHint(o.GetKind()))})
 					}
+					continue
+				}
+				if !knative {
 					continue
 				}
 				for _, fe := range admission.KnativeUpdateErrors(prev, o.Object) {

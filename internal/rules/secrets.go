@@ -72,6 +72,21 @@ func (c *checker) secrets(a *spec.AppSpec) {
 	}
 	if t := a.Training; t != nil {
 		container(spec.PathTraining, t.Env, t.EnvFrom)
+		if in := t.Initializer; in != nil {
+			for _, x := range []struct {
+				name string
+				in   *spec.Initializer
+			}{{"dataset", in.Dataset}, {"model", in.Model}} {
+				if x.in == nil {
+					continue
+				}
+				at := spec.PathTraining + ".initializer." + x.name
+				container(at, x.in.Env, nil)
+				if r := x.in.SecretRef; r != "" && !known[r] {
+					undeclared(at+".secretRef", r)
+				}
+			}
+		}
 		for _, role := range spec.Roles {
 			if rs := t.Replicas.Get(role); rs != nil {
 				container(spec.PathTraining+".replicas."+role, rs.Env, rs.EnvFrom)

@@ -62,7 +62,6 @@ func (c *checker) trainJob(a *spec.AppSpec) {
 		c.volume("training.volumes."+name, v)
 	}
 	c.runtime(t)
-	c.podMetadata("training.podMetadata", t.PodMetadata)
 }
 
 // runtime checks that the platform installs the TrainJob's runtime, and

@@ -16,11 +16,10 @@ func ClusterQueueName(namespace string) string { return namespace }
 // the queue of its jobs unless training.scheduling.queue names it.
 func LocalQueueName(team string) string { return team }
 
-// GPUFlavor is a GPU node group as Kueue sees it.
+// GPUFlavor is a GPU node group as Kueue sees it: its flavor's name, the
+// group, and the group's GPU type.
 type GPUFlavor struct {
 	Name, Group, Type string
-	// Nodes is the group's maximum size, and GPUs per node its machines'.
-	Nodes, GPUsPerNode int
 }
 
 // GPUFlavors returns the GPU node groups of the environment's cluster, in
@@ -36,7 +35,7 @@ func GPUFlavors(p *Platform, env *Environment) []GPUFlavor {
 		if !g.GPU {
 			continue
 		}
-		out = append(out, GPUFlavor{Name: FlavorName(env.Cluster.Name, name), Group: name, Type: g.GPUType(), Nodes: g.MaxSize})
+		out = append(out, GPUFlavor{Name: FlavorName(env.Cluster.Name, name), Group: name, Type: g.GPUType()})
 	}
 	return out
 }

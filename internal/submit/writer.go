@@ -1031,12 +1031,7 @@ func withUpdateErrors(was, e *specrepo.Entry) *specrepo.Entry {
 	if was == nil || !was.Valid() || e == nil || !e.Valid() {
 		return e
 	}
-	var found diag.List
-	for _, x := range build.UpdateFindings(&build.Result{Apps: []*build.App{was.Built}}, &build.Result{Apps: []*build.App{e.Built}}) {
-		if x.Rule == build.RuleCRDSchema {
-			found = append(found, x)
-		}
-	}
+	found := build.CRDUpdateFindings(&build.Result{Apps: []*build.App{was.Built}}, &build.Result{Apps: []*build.App{e.Built}})
 	if len(found) == 0 {
 		return e
 	}

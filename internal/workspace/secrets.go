@@ -34,10 +34,13 @@ func (l *loader) secretLiterals(app string, data map[string]any, prov provenance
 				Message: fmt.Sprintf("%s in a literal, and specs are committed to git in plain text; %s%s", f.Kind, suggestRef(app, at, f.Name, data), note),
 			})
 		case map[string]any:
-			if _, ok := x["secretRef"]; ok {
-				return // a reference, not a value
+			// A reference ({secretRef: {name, key}}, an envFrom entry),
+			// not a value. A TrainJob initializer names its Secret with a
+			// string secretRef beside values that are still walked.
+			if _, ok := x["secretRef"].(map[string]any); ok {
+				return
 			}
-			if _, ok := x["configMapRef"]; ok {
+			if _, ok := x["configMapRef"].(map[string]any); ok {
 				return
 			}
 			for _, k := range slices.Sorted(maps.Keys(x)) {
