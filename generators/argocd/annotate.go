@@ -1,6 +1,7 @@
 package argocd
 
 import (
+	"maps"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -67,13 +68,18 @@ func Annotate(objs []generators.Object) {
 		if ann == nil {
 			ann = map[string]string{}
 		}
+		was := maps.Clone(ann)
 		ann[argocdv1alpha1.AnnotationSyncWave] = wave
 		if keepsData(o) {
 			ann[argocdv1alpha1.AnnotationSyncOptions] = addCSV(ann[argocdv1alpha1.AnnotationSyncOptions],
 				DisablePrune, DisableDeletion)
 			ann[argocdv1alpha1.AnnotationCompareOptions] = addCSV(ann[argocdv1alpha1.AnnotationCompareOptions], CompareOptionIgnoreExtraneous)
 		}
-		o.SetAnnotations(ann)
+		// An object annotated before is left alone: it may be shared
+		// (platform.Input.Memo) and read at the same time.
+		if !maps.Equal(ann, was) {
+			o.SetAnnotations(ann)
+		}
 	}
 }
 

@@ -137,6 +137,9 @@ type Memo struct {
 	// guard rails), by the platform, the environment and the object's
 	// identity.
 	rails *memo.Cache[railFile]
+	// policies are the jobs' NetworkPolicies of the guard rails, made and
+	// annotated (platform.Input.Memo).
+	policies *memo.Cache[generators.Object]
 	// seeded holds the keys of files a run before checked without
 	// findings (Seed); passed, once Seed was called, those of the files
 	// checkTree met in this process that have none, checked or seeded.
@@ -182,7 +185,8 @@ type railFile struct {
 
 // NewMemo returns a memo for a workspace of up to apps apps.
 func NewMemo(apps int) *Memo {
-	return &Memo{argo: argocd.NewMemo(4 * apps), checked: memo.New[diag.List](4*apps + 64), rails: memo.New[railFile](4*apps + 256)}
+	return &Memo{argo: argocd.NewMemo(4 * apps), checked: memo.New[diag.List](4*apps + 64), rails: memo.New[railFile](4*apps + 256),
+		policies: memo.New[generators.Object](4*apps + 256)}
 }
 
 // railsBase identifies everything but the object that a guard rail of env
@@ -512,6 +516,9 @@ func checkTree(ws *spec.Workspace, tree generators.Tree, m *Memo) diag.List {
 	return d
 }
 
+// kustomizationPrefix starts every Kustomization the generators write.
+var kustomizationPrefix = []byte("apiVersion: kustomize.config.k8s.io/")
+
 // checkFile runs the checks of checkTree on one file; pos is where its
 // findings point. Each document is turned into JSON once and decoded from
 // it as the API server decodes a request body (admission.CheckJSON); a
@@ -519,6 +526,12 @@ func checkTree(ws *spec.Workspace, tree generators.Tree, m *Memo) diag.List {
 func checkFile(schemas *admission.Schemas, pos provenance.Pos, name string, file []byte) diag.List {
 	var d diag.List
 	for _, doc := range bytes.Split(file, []byte("\n---\n")) {
+		// A Kustomization is kustomize's, no API server's: nothing checks
+		// it, and those of the trees list every file (thousands of lines
+		// at 1,000 apps), so they are not parsed either.
+		if bytes.HasPrefix(doc, kustomizationPrefix) {
+			continue
+		}
 		data, err := yaml.YAMLToJSON(doc)
 		if err != nil || len(data) == 0 || data[0] != '{' {
 			continue
@@ -741,6 +754,9 @@ func platformTree(ws *spec.Workspace, uses []rules.QuotaUse, jobsIn func(env str
 	for _, env := range ws.Envs {
 		jobs, trainJobs := jobsIn(env.Name)
 		in := platform.Input{Platform: ws.Platform, Env: env, Jobs: jobs, TrainJobs: trainJobs, Kinds: kinds, ServingMax: rules.ServingMax(uses, env.Name)}
+		if m != nil {
+			in.Memo, in.Finish = m.policies, func(o generators.Object) { argocd.Annotate([]generators.Object{o}) }
+		}
 		if !firstOnCluster[env.Cluster.Server] {
 			firstOnCluster[env.Cluster.Server] = true
 			in.ClusterScoped = true
