@@ -1,7 +1,6 @@
 package argocd
 
 import (
-	"maps"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -68,18 +67,13 @@ func Annotate(objs []generators.Object) {
 		if ann == nil {
 			ann = map[string]string{}
 		}
-		was := maps.Clone(ann)
 		ann[argocdv1alpha1.AnnotationSyncWave] = wave
 		if keepsData(o) {
 			ann[argocdv1alpha1.AnnotationSyncOptions] = addCSV(ann[argocdv1alpha1.AnnotationSyncOptions],
 				DisablePrune, DisableDeletion)
 			ann[argocdv1alpha1.AnnotationCompareOptions] = addCSV(ann[argocdv1alpha1.AnnotationCompareOptions], CompareOptionIgnoreExtraneous)
 		}
-		// An object annotated before is left alone: it may be shared
-		// (platform.Input.Memo) and read at the same time.
-		if !maps.Equal(ann, was) {
-			o.SetAnnotations(ann)
-		}
+		o.SetAnnotations(ann)
 	}
 }
 

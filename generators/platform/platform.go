@@ -95,8 +95,9 @@ type Input struct {
 	// Memo, when set, keeps each job's NetworkPolicy by everything it is
 	// made of, so that a long-running process with thousands of jobs
 	// makes only the new ones (dmls serve; the objects it holds are
-	// shared and never changed). Finish, when set, is applied to a
-	// policy before the memo keeps it (argocd.Annotate).
+	// shared and must not be changed). Finish, when set, is applied to
+	// each object GuardRails makes, before the memo keeps it, and not to
+	// those the memo gives back (argocd.Annotate: annotated once).
 	Memo   *memo.Cache[generators.Object]
 	Finish func(generators.Object)
 }
@@ -112,12 +113,18 @@ func GuardRails(in Input) ([]generators.Object, error) {
 	}
 	ingress := IngressNamespaces(p)
 	var out []generators.Object
+	finish := func(o generators.Object) generators.Object {
+		if in.Finish != nil {
+			in.Finish(o)
+		}
+		return o
+	}
 	add := func(obj runtime.Object, gvk schema.GroupVersionKind, tr *provenance.Trace) error {
 		o, err := generators.New(obj, gvk, tr)
 		if err != nil {
 			return err
 		}
-		out = append(out, o)
+		out = append(out, finish(o))
 		return nil
 	}
 	for _, team := range slices.Sorted(maps.Keys(env.Namespaces)) {
@@ -168,7 +175,7 @@ func GuardRails(in Input) ([]generators.Object, error) {
 				return nil, err
 			}
 			obj.SetNamespace(ns)
-			out = append(out, obj)
+			out = append(out, finish(obj))
 		}
 
 		if q := spec.TeamQuota(t, env); q != nil {
@@ -219,10 +226,7 @@ func GuardRails(in Input) ([]generators.Object, error) {
 			if err != nil {
 				return nil, err
 			}
-			if in.Finish != nil {
-				in.Finish(o)
-			}
-			in.Memo.Put(key, o)
+			in.Memo.Put(key, finish(o))
 			out = append(out, o)
 		}
 
@@ -251,7 +255,10 @@ func GuardRails(in Input) ([]generators.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(out, queues...), nil
+	for _, q := range queues {
+		out = append(out, finish(q))
+	}
+	return out, nil
 }
 
 // IngressNamespaces are the namespaces whose pods may send requests to
