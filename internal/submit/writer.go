@@ -121,8 +121,14 @@ type Config struct {
 	// ModelService), as section asks: "training", "serving" or "" for
 	// both.
 	View func(sn *specrepo.Snapshot, e *specrepo.Entry, section string, res *apiclient.Result)
-	// BeforeBatch, when set, runs before each batch (a test seam).
-	BeforeBatch func(jobs int)
+	// BeforeBatch, when set, runs before each batch (a test seam), and
+	// BeforeCommit before each ml-model commit of a batch: attempt 1, and
+	// one more for each time the batch is planned again after a lost
+	// race. BeforePublish runs before each config publish of the
+	// publisher, with the batches it answers.
+	BeforeBatch   func(jobs int)
+	BeforeCommit  func(jobs, attempt int)
+	BeforePublish func(batches int)
 }
 
 // Writer is the single goroutine that changes ml-model. It drains the
@@ -139,8 +145,17 @@ type Writer struct {
 	halt  sync.Once
 
 	// configSource is the ml-model commit the config repos were last
-	// published from by this writer.
+	// published from by this writer. Only the publisher goroutine uses
+	// it, once the writer started (before: startup, on the writer's).
 	configSource string
+	// releases are the publishes the publisher owes (release), in the
+	// order the writer made them; pubWake tells it there are some, and
+	// pubDone is closed when it has stopped (after closeReleases).
+	pubMu     sync.Mutex
+	releases  []*release
+	pubClosed bool
+	pubWake   chan struct{}
+	pubDone   chan struct{}
 	// lastBatch is the size of the last batch.
 	lastBatch int
 	// pages keeps the catalog's app pages between publishes.
@@ -152,7 +167,7 @@ type Writer struct {
 // New returns a writer that is not running yet (Start).
 func New(cfg Config) *Writer {
 	return &Writer{cfg: cfg, repo: cfg.Repo, queue: make(chan *Job, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{}),
-		pages: catalog.NewMemo(specrepo.CacheApps)}
+		pages: catalog.NewMemo(specrepo.CacheApps), pubWake: make(chan struct{}, 1), pubDone: make(chan struct{})}
 }
 
 // Start runs the writer in a goroutine of its own: it reads the
@@ -207,9 +222,18 @@ func (w *Writer) log() *slog.Logger { return w.cfg.Log }
 func (w *Writer) run() {
 	defer close(w.done)
 	if !w.startup() {
+		// No publisher runs: the drained jobs are released at once.
+		w.closeReleases()
+		close(w.pubDone)
 		w.drain()
 		return
 	}
+	go w.publisher()
+	// The publisher finishes the releases of the drained jobs first.
+	defer func() {
+		w.closeReleases()
+		<-w.pubDone
+	}()
 	tick := time.NewTicker(w.cfg.ReconcileInterval)
 	defer tick.Stop()
 	for {
@@ -237,7 +261,8 @@ func (w *Writer) run() {
 	}
 }
 
-// drain finishes the jobs left in the queue.
+// drain finishes the jobs left in the queue (their answers come from the
+// publisher, or at once when it never ran).
 func (w *Writer) drain() {
 	for {
 		select {
@@ -298,7 +323,7 @@ func (w *Writer) reconcile() {
 		w.log().Error("reconcile: cannot read the workspace", "error", err)
 		return
 	}
-	w.ensureConfig(sn)
+	w.release(&release{after: sn})
 }
 
 // ensureConfig publishes the config repos from sn unless this server
@@ -475,9 +500,11 @@ func (w *Writer) process(ctx context.Context, jobs []*Job) {
 		}
 		p := w.plan(sn, jobs)
 		if len(p.changes) == 0 {
-			w.ensureConfig(sn)
-			w.answer(jobs, p, sn, sn, nil, "")
+			w.release(&release{jobs: jobs, p: p, before: sn, after: sn})
 			return
+		}
+		if h := w.cfg.BeforeCommit; h != nil {
+			h(len(jobs), attempt)
 		}
 		next, err := w.repo.Commit(ctx, sn, p.changes, commitMessage(jobs, p), trailers(jobs, p), p.next)
 		if err != nil {
@@ -494,10 +521,116 @@ func (w *Writer) process(ctx context.Context, jobs []*Job) {
 			return
 		}
 		w.cfg.Metrics.Commits.WithLabelValues(layout.RepoMLModel, "committed").Inc()
-		cfg, warning := w.publishConfig(next)
-		w.answer(jobs, p, sn, next, append([]apiclient.Commit{{Repo: layout.RepoMLModel, SHA: next.SHA}}, cfg...), warning)
+		// The config is published, and the jobs answered, while the
+		// writer goes on with the next batch on top of this commit.
+		w.release(&release{jobs: jobs, p: p, before: sn, after: next, commit: next.SHA})
 		return
 	}
+}
+
+// release is a publish the publisher owes: the config of after, and,
+// for a batch, the answers that wait for it.
+type release struct {
+	jobs          []*Job
+	p             *plan
+	before, after *specrepo.Snapshot
+	// commit is the batch's ml-model commit, "" when it changed nothing.
+	commit string
+}
+
+// release hands r to the publisher; before the publisher runs (startup
+// failed, the jobs are drained) it is done at once.
+func (w *Writer) release(r *release) {
+	w.pubMu.Lock()
+	if w.pubClosed {
+		w.pubMu.Unlock()
+		w.publish([]*release{r})
+		return
+	}
+	w.releases = append(w.releases, r)
+	w.pubMu.Unlock()
+	select {
+	case w.pubWake <- struct{}{}:
+	default:
+	}
+}
+
+// closeReleases tells the publisher that no release follows.
+func (w *Writer) closeReleases() {
+	w.pubMu.Lock()
+	w.pubClosed = true
+	w.pubMu.Unlock()
+	select {
+	case w.pubWake <- struct{}{}:
+	default:
+	}
+}
+
+// publisher publishes the config and answers the batches, one release
+// after another, until closeReleases. The releases that queued while it
+// published are done with one publish, from the newest: each ml-model
+// commit holds those before it, so a publish of the newest publishes
+// them all. The config publish of a batch thus overlaps the planning
+// and the ml-model commit of the next, and the publishes group
+// themselves by load: the slower they are, the more batches each takes.
+func (w *Writer) publisher() {
+	defer close(w.pubDone)
+	for {
+		w.pubMu.Lock()
+		rs, closed := w.releases, w.pubClosed
+		w.releases = nil
+		w.pubMu.Unlock()
+		if len(rs) > 0 {
+			w.publish(rs)
+			continue
+		}
+		if closed {
+			return
+		}
+		<-w.pubWake
+	}
+}
+
+// publish publishes the config of the newest of rs unless this server
+// did already, and answers the batches of rs with the commits.
+func (w *Writer) publish(rs []*release) {
+	if h := w.cfg.BeforePublish; h != nil {
+		batches := 0
+		for _, r := range rs {
+			if r.jobs != nil {
+				batches++
+			}
+		}
+		h(batches)
+	}
+	cfg, warning := w.ensureConfig(rs[len(rs)-1].after)
+	for _, r := range rs {
+		if r.jobs == nil {
+			continue
+		}
+		if r.commit == "" {
+			w.safeAnswer(r.jobs, r.p, r.before, r.after, nil, "")
+			continue
+		}
+		w.safeAnswer(r.jobs, r.p, r.before, r.after, append([]apiclient.Commit{{Repo: layout.RepoMLModel, SHA: r.commit}}, cfg...), warning)
+	}
+}
+
+// safeAnswer is answer; a panic in it answers the jobs not answered yet
+// with 500, as a panic in the writer does.
+func (w *Writer) safeAnswer(jobs []*Job, p *plan, before, after *specrepo.Snapshot, commits []apiclient.Commit, warning string) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.log().Error("panic while answering", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			for _, j := range jobs {
+				select {
+				case j.done <- &Outcome{Err: Errorf(http.StatusInternalServerError, "internal error while answering; the change may or may not be in git, request id %s", j.ID)}:
+				default:
+				}
+			}
+		}
+	}()
+	w.answer(jobs, p, before, after, commits, warning)
 }
 
 func sleepJitter(attempt int) {
