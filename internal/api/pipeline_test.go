@@ -5,9 +5,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/gittest"
 )
 
@@ -57,30 +59,10 @@ func TestPipelinedBatches(t *testing.T) {
 	ts.waitReady(t)
 	c := ts.client(researchToken)
 	c.Retries = 0
-	ctx := context.Background()
 
 	answers := map[string]chan answer{}
-	submit := func(app string) {
-		ch := make(chan answer, 1)
-		answers[app] = ch
-		go func() {
-			res, err := c.SubmitTrainingJob(ctx, "ml-research", trainingJob(app))
-			ch <- answer{res: res, err: err}
-		}()
-	}
-	inMLModel := func(app string) {
-		t.Helper()
-		deadline := time.Now().Add(time.Minute)
-		for {
-			if _, ok := r.git.Files(t, "ml-model", "")["apps/"+app+"/app.json"]; ok {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s did not reach ml-model while the first publish was held", app)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	submit := func(app string) { answers[app] = submitAsync(c, app) }
+	inMLModel := func(app string) { waitMLModel(t, r, app) }
 
 	submit("pipe-a")
 	select {
@@ -161,4 +143,116 @@ func TestPipelinedBatches(t *testing.T) {
 		t.Error("the other writer's change was undone")
 	}
 	r.waitConfig(t)
+}
+
+// submitAsync submits a training job for app and returns where its answer
+// comes.
+func submitAsync(c *apiclient.Client, app string) chan answer {
+	ch := make(chan answer, 1)
+	go func() {
+		res, err := c.SubmitTrainingJob(context.Background(), "ml-research", trainingJob(app))
+		ch <- answer{res: res, err: err}
+	}()
+	return ch
+}
+
+// waitMLModel waits until app is in ml-model.
+func waitMLModel(t *testing.T, r *repos, app string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, ok := r.git.Files(t, "ml-model", "")["apps/"+app+"/app.json"]; ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not reach ml-model while a publish was held", app)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestBatchWaitsForPublish checks that the group commit follows the load:
+// while a publish runs, a batch smaller than the last one waits for more
+// changes rather than committing a few alone, and goes ahead, during the
+// publish, once it has as many.
+func TestBatchWaitsForPublish(t *testing.T) {
+	r := startRepos(t)
+	ts := newServer(t, r)
+	open := make(chan struct{})
+	var opened sync.Once
+	release := func() { opened.Do(func() { close(open) }) }
+	t.Cleanup(release)
+	var publishes atomic.Int32
+	ts.hooks.beforePublish = func(int) {
+		if publishes.Add(1) == 2 {
+			<-open
+		}
+	}
+	var hold atomic.Bool
+	held, resume := make(chan struct{}), make(chan struct{})
+	ts.hooks.beforeBatch = func(int) {
+		if hold.CompareAndSwap(true, false) {
+			held <- struct{}{}
+			<-resume
+		}
+	}
+	ts.Start()
+	ts.waitReady(t)
+	c := ts.client(researchToken)
+	c.Retries = 0
+	if a := <-submitAsync(c, "w-0"); a.err != nil {
+		t.Fatal(a.err)
+	}
+
+	// w-1 alone, then w-2 to w-4 as one batch while w-1's publish is held.
+	answers := map[string]chan answer{}
+	hold.Store(true)
+	answers["w-1"] = submitAsync(c, "w-1")
+	<-held
+	for _, app := range []string{"w-2", "w-3", "w-4"} {
+		answers[app] = submitAsync(c, app)
+	}
+	waitQueue(t, ts.Server, 3)
+	resume <- struct{}{}
+	waitMLModel(t, r, "w-4")
+
+	// One change: fewer than the last batch's three, so it waits.
+	answers["y-1"] = submitAsync(c, "y-1")
+	waitQueueEmpty(t, ts.Server)
+	time.Sleep(300 * time.Millisecond)
+	if _, ok := r.git.Files(t, "ml-model", "")["apps/y-1/app.json"]; ok {
+		t.Error("y-1 was committed alone while a publish ran and the last batch had 3 changes")
+	}
+	answers["y-2"] = submitAsync(c, "y-2")
+	answers["y-3"] = submitAsync(c, "y-3")
+	waitMLModel(t, r, "y-3")
+	release()
+
+	commit := map[string]string{}
+	for app, ch := range answers {
+		a := <-ch
+		if a.err != nil {
+			t.Fatalf("%s: %v", app, a.err)
+		}
+		commit[app] = a.res.Commit("ml-model")
+	}
+	if commit["w-2"] != commit["w-4"] || commit["w-3"] != commit["w-4"] || commit["w-1"] == commit["w-2"] {
+		t.Errorf("ml-model commits %v: want w-1 alone and w-2 to w-4 together", commit)
+	}
+	if commit["y-1"] != commit["y-3"] || commit["y-2"] != commit["y-3"] || commit["y-1"] == commit["w-4"] {
+		t.Errorf("ml-model commits %v: want y-1 to y-3 in one batch", commit)
+	}
+	r.waitConfig(t)
+}
+
+// waitQueueEmpty waits until the writer took every queued job.
+func waitQueueEmpty(t *testing.T, s *Server) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for s.writer.QueueLen() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d jobs still queued", s.writer.QueueLen())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
