@@ -6,7 +6,6 @@ import (
 	"os"
 	"runtime/pprof"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -46,16 +45,7 @@ func BenchmarkBatchCPU(b *testing.B) {
 		b.Run(fmt.Sprintf("apps=%d", apps), func(b *testing.B) {
 			r := startReposWith(b, apps)
 			ts := newServer(b, r)
-			// hold, when set, holds the writer before its next batch
-			// until the test has queued the batch it measures.
-			var hold atomic.Bool
-			held, resume := make(chan struct{}), make(chan struct{})
-			ts.hooks.beforeBatch = func(int) {
-				if hold.CompareAndSwap(true, false) {
-					held <- struct{}{}
-					<-resume
-				}
-			}
+			hold := newBatchHold(ts)
 			ts.Start()
 			ts.waitReady(b)
 			c := ts.client(researchToken)
@@ -82,13 +72,13 @@ func BenchmarkBatchCPU(b *testing.B) {
 				// A retrain of no app holds the writer (a batch that
 				// changes nothing) while the k submissions queue, so that
 				// they make one batch whatever the machine's load.
-				hold.Store(true)
+				hold.armed.Store(true)
 				blocked := make(chan error, 1)
 				go func() {
 					_, err := c.Retrain(ctx, "ml-research", "no-such-app")
 					blocked <- err
 				}()
-				<-held
+				<-hold.held
 				var wg sync.WaitGroup
 				errs := make([]error, k)
 				for j := range k {
@@ -101,7 +91,7 @@ func BenchmarkBatchCPU(b *testing.B) {
 				for ts.writer.QueueLen() < k {
 					time.Sleep(time.Millisecond)
 				}
-				resume <- struct{}{}
+				hold.resume <- struct{}{}
 				if err := <-blocked; err == nil {
 					b.Fatal("a retrain of no app succeeded")
 				}

@@ -23,11 +23,7 @@ import (
 func TestPipelinedBatches(t *testing.T) {
 	r := startRepos(t)
 	ts := newServer(t, r)
-	open := make(chan struct{})
-	var opened sync.Once
-	release := func() { opened.Do(func() { close(open) }) }
-	// A failed test must not leave the writer held.
-	t.Cleanup(release)
+	open, release := newLatch(t)
 	publishes := make(chan int, 10)
 	var once sync.Once
 	ts.hooks.beforePublish = func(batches int) {
@@ -178,24 +174,14 @@ func waitMLModel(t *testing.T, r *repos, app string) {
 func TestBatchWaitsForPublish(t *testing.T) {
 	r := startRepos(t)
 	ts := newServer(t, r)
-	open := make(chan struct{})
-	var opened sync.Once
-	release := func() { opened.Do(func() { close(open) }) }
-	t.Cleanup(release)
+	open, release := newLatch(t)
 	var publishes atomic.Int32
 	ts.hooks.beforePublish = func(int) {
 		if publishes.Add(1) == 2 {
 			<-open
 		}
 	}
-	var hold atomic.Bool
-	held, resume := make(chan struct{}), make(chan struct{})
-	ts.hooks.beforeBatch = func(int) {
-		if hold.CompareAndSwap(true, false) {
-			held <- struct{}{}
-			<-resume
-		}
-	}
+	hold := newBatchHold(ts)
 	ts.Start()
 	ts.waitReady(t)
 	c := ts.client(researchToken)
@@ -206,14 +192,14 @@ func TestBatchWaitsForPublish(t *testing.T) {
 
 	// w-1 alone, then w-2 to w-4 as one batch while w-1's publish is held.
 	answers := map[string]chan answer{}
-	hold.Store(true)
+	hold.armed.Store(true)
 	answers["w-1"] = submitAsync(c, "w-1")
-	<-held
+	<-hold.held
 	for _, app := range []string{"w-2", "w-3", "w-4"} {
 		answers[app] = submitAsync(c, app)
 	}
 	waitQueue(t, ts.Server, 3)
-	resume <- struct{}{}
+	hold.resume <- struct{}{}
 	waitMLModel(t, r, "w-4")
 
 	// One change: fewer than the last batch's three, so it waits.
@@ -255,4 +241,34 @@ func waitQueueEmpty(t *testing.T, s *Server) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// newLatch returns a channel that open closes, once; the test's end opens
+// it too, so that a failed test leaves nothing held.
+func newLatch(t testing.TB) (<-chan struct{}, func()) {
+	ch := make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(ch) }) }
+	t.Cleanup(open)
+	return ch, open
+}
+
+// batchHold holds the writer before its next batch, once armed, until
+// resume: the test queues what the batch after it takes.
+type batchHold struct {
+	armed        atomic.Bool
+	held, resume chan struct{}
+}
+
+// newBatchHold installs a batchHold as ts's beforeBatch hook (before
+// ts.Start).
+func newBatchHold(ts *testServer) *batchHold {
+	h := &batchHold{held: make(chan struct{}), resume: make(chan struct{})}
+	ts.hooks.beforeBatch = func(int) {
+		if h.armed.CompareAndSwap(true, false) {
+			h.held <- struct{}{}
+			<-h.resume
+		}
+	}
+	return h
 }
