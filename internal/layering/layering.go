@@ -49,7 +49,7 @@ var Levels = map[string]int{
 
 	"internal/admission": 4,
 
-	"internal/rules": 5,
+	"internal/rules": 5, "internal/release": 5,
 
 	"internal/workspace": 6, "generators": 6, "generators/...": 6,
 
@@ -61,7 +61,7 @@ var Levels = map[string]int{
 	"internal/gitrev": 8, "internal/outdir": 8, "internal/ociimage": 8, "internal/oidcauth": 8,
 
 	"internal/specrepo": 9, "internal/submit": 9, "internal/api": 9, "internal/apiclient": 9,
-	"internal/specops": 9,
+	"internal/specops": 9, "internal/pipeline": 9,
 
 	"internal/cli": 10,
 

@@ -666,6 +666,8 @@ func Describe(o Operation) string {
 		return "roll back" + inEnv(x.env)
 	case *promoteEnv:
 		return fmt.Sprintf("promote from %s", x.p.From)
+	case *releaseStep:
+		return describeRelease(x)
 	}
 	return o.Kind()
 }
