@@ -408,3 +408,21 @@ func Next(actions []Action) *Action {
 	}
 	return &actions[i]
 }
+
+// StateOf is environment env of an app as its instance there has it (a
+// holds the loader's result: a model from training with no run yet has
+// no serving section).
+func StateOf(env string, a *spec.AppSpec) *EnvState {
+	st := &EnvState{Env: env}
+	if r := a.Release; r != nil {
+		st.Canary, st.Gates = r.Canary, r.Gates
+		if rec, ok := r.State[env]; ok {
+			st.Record = &rec
+		}
+	}
+	if s := a.Serving; s != nil && s.Model != nil && s.Model.FromTraining {
+		st.Run, st.Revision = s.Model.Run, s.Revision
+		st.Stable, st.Percent = s.Traffic.Stable, s.Traffic.CanaryPercent
+	}
+	return st
+}

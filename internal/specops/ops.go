@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
 )
@@ -668,6 +669,8 @@ func Describe(o Operation) string {
 		return fmt.Sprintf("promote from %s", x.p.From)
 	case *releaseStep:
 		return describeRelease(x)
+	case *scheduledRun:
+		return "scheduled run of " + x.tick.Format(time.RFC3339)
 	}
 	return o.Kind()
 }

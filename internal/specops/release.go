@@ -193,3 +193,43 @@ func describeRelease(o *releaseStep) string {
 	}
 	return s
 }
+
+// TrailerSchedule records the schedule tick that started a run.
+const TrailerSchedule = "Dmls-Schedule"
+
+// scheduledRun starts the run of a tick of training.schedule.
+type scheduledRun struct {
+	name string
+	tick time.Time
+	run  int // the run the tick starts, for the trailer (set by Apply)
+}
+
+// ScheduledRun starts a new run of app's training job for the schedule's
+// tick (as Retrain), and records the tick in training.scheduledAt; a tick
+// that is not after the one recorded changes nothing.
+func ScheduledRun(app string, tick time.Time) ReleaseOp {
+	return &scheduledRun{name: app, tick: tick.UTC()}
+}
+
+func (o *scheduledRun) Kind() string             { return "scheduled-run" }
+func (o *scheduledRun) AppName() string          { return o.name }
+func (o *scheduledRun) Creates() bool            { return false }
+func (o *scheduledRun) SectionName() string      { return Training }
+func (o *scheduledRun) BodyPath(p string) string { return p }
+func (o *scheduledRun) Apply(c *Context, d *Doc) error {
+	t := d.Section(Training)
+	if t == nil {
+		return notFound("app %s has no training job", d.Name)
+	}
+	if last, err := time.Parse(time.RFC3339, str(t, "scheduledAt")); err == nil && !o.tick.After(last) {
+		return nil // this tick (or a later one) started a run already
+	}
+	bumpRun(d)
+	t["scheduledAt"] = o.tick.Format(time.RFC3339)
+	o.run, _ = intValue(t, "run")
+	return nil
+}
+
+func (o *scheduledRun) Trailers() []Trailer {
+	return []Trailer{{TrailerSchedule, fmt.Sprintf("app=%s tick=%s run=r%d", o.name, o.tick.Format(time.RFC3339), o.run)}}
+}
