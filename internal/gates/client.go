@@ -76,8 +76,9 @@ type Client struct {
 	BearerToken string
 }
 
-// Evaluate runs g's query for t as an instant query at the time at, and
-// judges its value against g.Max. It never returns an error: what went
+// Evaluate runs g's query for t as an instant query at the time at
+// (Prometheus's now when at is zero), and judges its value against
+// g.Max. It never returns an error: what went
 // wrong is in the Result.
 func (c *Client) Evaluate(ctx context.Context, g Gate, t Target, at time.Time) Result {
 	r := Result{Gate: g.Name, Query: Expand(g.Query, t), Max: g.Max}
@@ -138,10 +139,9 @@ func (c *Client) query(ctx context.Context, query string, at time.Time) (value, 
 	if err != nil {
 		return value{}, err
 	}
-	form := url.Values{
-		"query":   {query},
-		"time":    {strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)},
-		"timeout": {Duration(timeout)},
+	form := url.Values{"query": {query}, "timeout": {Duration(timeout)}}
+	if !at.IsZero() {
+		form.Set("time", strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64))
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {

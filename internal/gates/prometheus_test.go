@@ -117,6 +117,13 @@ func TestEvaluateAgainstPrometheus(t *testing.T) {
 		})
 	}
 
+	t.Run("at Prometheus's now", func(t *testing.T) {
+		r := c.Evaluate(ctx, errorRate, target("mnist-r7"), time.Time{})
+		if r.Verdict != gates.Pass || math.Abs(r.Value-6.0/1006) > 1e-9 {
+			t.Errorf("got %+v, want a pass at 6/1006", r)
+		}
+	})
+
 	// Last: Prometheus stops. Asking again must say so as an error to
 	// retry, not a refusal.
 	t.Run("prometheus down", func(t *testing.T) {

@@ -1,8 +1,3 @@
-// Package promtest runs a real Prometheus for tests: Debian's prometheus
-// binary, installed by make prometheus, as a child process on a free
-// 127.0.0.1 port with its own configuration and storage, scraping every
-// second an in-process exporter of Knative queue-proxy metrics whose
-// counts the test sets.
 package promtest
 
 import (
