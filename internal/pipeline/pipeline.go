@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -67,6 +68,9 @@ type Config struct {
 	Log *slog.Logger
 	// Registry receives the reconciler's metrics (none when nil).
 	Registry prometheus.Registerer
+	// Ready reports whether the server has read the workspace and takes
+	// changes; the reconciler waits for it (nil: always).
+	Ready func() bool
 }
 
 // Reconciler runs the pipelines of a workspace.
@@ -101,7 +105,7 @@ func (r *Reconciler) Run(ctx context.Context) {
 	t := time.NewTicker(r.cfg.Interval)
 	defer t.Stop()
 	for {
-		if r.leads(ctx) {
+		if (r.cfg.Ready == nil || r.cfg.Ready()) && r.leads(ctx) {
 			r.Tick(ctx)
 		}
 		select {
@@ -147,7 +151,7 @@ func (r *Reconciler) Tick(ctx context.Context) {
 		return
 	}
 	var wg sync.WaitGroup
-	for _, name := range slices.Sorted(mapsKeys(sn.ByName)) {
+	for _, name := range slices.Sorted(maps.Keys(sn.ByName)) {
 		e := sn.ByName[name]
 		if !e.Valid() || !involved(e.App) {
 			continue
@@ -160,14 +164,6 @@ func (r *Reconciler) Tick(ctx context.Context) {
 		})
 	}
 	wg.Wait()
-}
-
-func mapsKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // involved reports whether the reconciler has anything to do with a.

@@ -111,14 +111,22 @@ func (o *submit) Apply(c *Context, d *Doc) error {
 			return conflictAt(k, "app %s exists with other %s; leave %s out to keep the app's", d.Name, k, k)
 		}
 	}
+	if r, ok := body["release"]; ok {
+		if d.Data["release"] != nil && !equalAny(r, d.Data["release"]) {
+			return conflictAt("release", "app %s has another release policy; leave release out to keep the app's", d.Name)
+		}
+		d.Data["release"] = r
+	}
 	if o.sec == Serving {
 		defaultRevision(body)
 	}
 	d.Data[o.sec] = body[o.sec]
 	if ov, ok := body["overrides"].(map[string]any); ok {
 		for env, v := range ov {
-			if sec := asMap(v)[o.sec]; sec != nil {
-				child(child(d.Data, "overrides", true), env, true)[o.sec] = sec
+			for _, k := range []string{o.sec, "release"} {
+				if sec := asMap(v)[k]; sec != nil {
+					child(child(d.Data, "overrides", true), env, true)[k] = sec
+				}
 			}
 		}
 	}
