@@ -2,7 +2,6 @@ package gates
 
 import (
 	"fmt"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,7 +38,9 @@ type Target struct {
 	Service string
 	// Revision is the canary's full revision name, such as mnist-r7.
 	Revision string
-	// Stable is the stable revision's full name.
+	// Stable is the stable revision's full name ("" when there is none:
+	// a label matcher on "$stable" then matches series without the
+	// label, so a gate that compares with the stable revision needs one).
 	Stable string
 	// Runtime is "knative" or "kserve".
 	Runtime string
@@ -103,26 +104,6 @@ func Check(query string) error {
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
 		return fmt.Errorf("unknown variable %s in the query; valid: $%s", strings.Join(unknown, ", "), strings.Join(Variables, ", $"))
-	}
-	return nil
-}
-
-// CheckGate reports what is wrong with a gate as written in a spec: its
-// name, its query (Check), its threshold and its onNoData.
-func CheckGate(g Gate) error {
-	if g.Name == "" {
-		return fmt.Errorf("gate without a name")
-	}
-	if err := Check(g.Query); err != nil {
-		return fmt.Errorf("gate %s: %w", g.Name, err)
-	}
-	if math.IsNaN(g.Max) || math.IsInf(g.Max, 0) {
-		return fmt.Errorf("gate %s: max is %v; give a finite number", g.Name, g.Max)
-	}
-	switch g.OnNoData {
-	case "", NoDataWait, NoDataPass:
-	default:
-		return fmt.Errorf("gate %s: onNoData %q; valid: %q (the default) or %q", g.Name, g.OnNoData, NoDataWait, NoDataPass)
 	}
 	return nil
 }

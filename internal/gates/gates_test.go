@@ -42,23 +42,22 @@ func TestExpand(t *testing.T) {
 	}
 }
 
-func TestCheckGate(t *testing.T) {
+func TestCheck(t *testing.T) {
 	tests := []struct {
 		name    string
-		gate    Gate
+		query   string
 		wantErr string
 	}{
-		{name: "default error rate", gate: Defaults("knative", "")[0]},
-		{name: "default latency", gate: Defaults("knative", "")[1]},
-		{name: "anchor is not a variable", gate: Gate{Name: "g", Query: `f{p=~"a$"}`, Max: 1, OnNoData: NoDataPass}},
-		{name: "no name", gate: Gate{Query: "up"}, wantErr: "gate without a name"},
-		{name: "empty query", gate: Gate{Name: "g", Query: "  "}, wantErr: "gate g: the query is empty"},
-		{name: "unknown variables", gate: Gate{Name: "g", Query: `f{a="$revison"}[${windw}]`}, wantErr: "unknown variable $revison, $windw in the query; valid: $namespace, $service, $revision, $stable, $window"},
-		{name: "bad onNoData", gate: Gate{Name: "g", Query: "up", OnNoData: "fail"}, wantErr: `gate g: onNoData "fail"; valid: "wait" (the default) or "pass"`},
+		{name: "default error rate", query: KnativeErrorRateQuery},
+		{name: "default latency", query: KnativeLatencyP99Query},
+		{name: "braces", query: `f{r="${revision}"}[${window}]`},
+		{name: "anchor is not a variable", query: `f{p=~"a$"}`},
+		{name: "empty query", query: "  ", wantErr: "the query is empty"},
+		{name: "unknown variables", query: `f{a="$revison"}[${windw}]`, wantErr: "unknown variable $revison, $windw in the query; valid: $namespace, $service, $revision, $stable, $window"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := CheckGate(tt.gate)
+			err := Check(tt.query)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -94,7 +93,7 @@ func TestDefaults(t *testing.T) {
 			var names []string
 			for _, g := range gates {
 				names = append(names, g.Name)
-				if err := CheckGate(g); err != nil {
+				if err := Check(g.Query); err != nil {
 					t.Errorf("default gate: %v", err)
 				}
 				if g.OnNoData != NoDataWait {

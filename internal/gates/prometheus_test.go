@@ -53,7 +53,7 @@ func TestEvaluateAgainstPrometheus(t *testing.T) {
 	defaults := gates.Defaults("knative", "")
 	errorRate, latency := defaults[0], defaults[1]
 	target := func(rev string) gates.Target {
-		return gates.Target{Namespace: ns, Service: "mnist", Revision: rev, Stable: "mnist-r6", Runtime: "knative", Window: 30 * time.Second}
+		return gates.Target{Namespace: ns, Service: "mnist", Revision: rev, Stable: "mnist-r6", Runtime: "knative", Window: 2 * time.Minute} // longer than the test, so the first samples stay in it on a slow machine
 	}
 	now := time.Now()
 
