@@ -382,7 +382,7 @@ func TestReleaseToProduction(t *testing.T) {
 		"Dmls-Release: app="+app+" env=staging step=canary run=r2 stable=r1 percent=10 from=dev",
 		"Dmls-Release: app="+app+" env=staging step=full run=r2",
 		"Dmls-Release: app="+app+" env=prod step=canary run=r2 stable=r1 percent=10 from=staging",
-		"Dmls-Release-Approver: app="+app+" env=prod ml-research/e2e",
+		"Dmls-Release-Approver: app="+app+" env=prod e2e",
 		"Dmls-Release: app="+app+" env=prod step=full run=r2",
 	)
 	// Two replicas, each step once.
