@@ -82,8 +82,6 @@ type Reconciler struct {
 	// tick recorded: its first tick counts from then.
 	mu        sync.Mutex
 	firstSeen map[string]time.Time
-	// last holds the last plan of each app, for status.
-	last map[string]*Plan
 }
 
 // New returns a reconciler; Run starts it.
@@ -97,7 +95,7 @@ func New(cfg Config) *Reconciler {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Reconciler{cfg: cfg, metrics: newMetrics(cfg.Registry), firstSeen: map[string]time.Time{}, last: map[string]*Plan{}}
+	return &Reconciler{cfg: cfg, metrics: newMetrics(cfg.Registry), firstSeen: map[string]time.Time{}}
 }
 
 // Run makes a pass every Interval while this replica leads, until ctx
@@ -375,9 +373,6 @@ func EvaluateGates(ctx context.Context, prom *gates.Client, inst *spec.Instance,
 // releaseApp takes the next step of an app's pipeline, if one is due.
 func (r *Reconciler) releaseApp(ctx context.Context, sn *specrepo.Snapshot, e *specrepo.Entry) {
 	p := r.Decide(ctx, sn, e, "")
-	r.mu.Lock()
-	r.last[e.App.Name] = p
-	r.mu.Unlock()
 	a := release.Next(p.Actions)
 	if a == nil {
 		return
@@ -440,13 +435,6 @@ func randomID() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// Last is the plan of app's last pass, or nil.
-func (r *Reconciler) Last(app string) *Plan {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.last[app]
 }
 
 // scheduleApp starts the run of the due tick of the app's schedule.
