@@ -11,7 +11,7 @@ TOOLS   := .cache/tools
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/dmls-project/dmls/internal/cli.Version=$(VERSION)
 
-.PHONY: all build render test oidc-provider lint golden docs api-docs generate-types bench bench-go bench-api dist dist-check image fuzz preview e2e e2e-deps e2e-up e2e-down clean
+.PHONY: all build render test oidc-provider prometheus lint golden docs api-docs generate-types bench bench-go bench-api dist dist-check image fuzz preview e2e e2e-deps e2e-up e2e-down clean
 
 all: build
 
@@ -29,7 +29,7 @@ render: $(BIN)
 	@echo "rendered/:"; find rendered -name '*.yaml' | sort
 
 ## test: unit, golden and CLI tests
-test: oidc-provider
+test: oidc-provider prometheus
 	$(GO) mod download
 	$(GO) vet ./...
 	$(GO) test -timeout 30m ./...
@@ -45,6 +45,12 @@ $(OIDC)/node_modules/oidc-provider/package.json: internal/oidctest/provider/pack
 	cp internal/oidctest/provider/package.json internal/oidctest/provider/package-lock.json $(OIDC)/
 	cd $(OIDC) && npm ci --no-audit --no-fund --ignore-scripts
 	touch $@
+
+## prometheus: install Debian's prometheus package, the server that the
+## release gates' tests start as a child process (internal/gates/promtest);
+## the package's own service is never used
+prometheus:
+	@command -v prometheus >/dev/null || { s=""; [ "$$(id -u)" -ne 0 ] && s=sudo; $$s apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$s apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 ## lint: gofmt, go vet, staticcheck (its unused-code check U1000 included),
 ## deadcode (no function that neither a command nor a test reaches), and

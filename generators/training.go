@@ -68,3 +68,12 @@ func FormatValue(v any) string {
 		return fmt.Sprint(x)
 	}
 }
+
+// OutputEnv is the variable that tells a run of t where it writes
+// (training.output), if t has an output.
+func OutputEnv(t *spec.TrainingJob) (corev1.EnvVar, bool) {
+	if t.Output == nil {
+		return corev1.EnvVar{}, false
+	}
+	return corev1.EnvVar{Name: spec.OutputEnvVar, Value: spec.RunOutput(t.Output.StorageURI, t.Run)}, true
+}

@@ -153,6 +153,10 @@ func replicaSpec(app *spec.AppSpec, role string, rs *spec.ReplicaSet, labels map
 			trace.Record(fmt.Sprintf("%s.args[%d]", cat, len(c.Args)-1), "training.hyperparameters."+k)
 		}
 	}
+	if ev, ok := generators.OutputEnv(t); ok {
+		c.Env = append(c.Env, ev)
+		trace.Record(fmt.Sprintf("%s.env[%d]", cat, len(c.Env)-1), "training.output.storageUri")
+	}
 	res := rs.Resources
 	if res == nil {
 		res = t.Resources

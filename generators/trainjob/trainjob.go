@@ -162,6 +162,10 @@ func trainer(app *spec.AppSpec, trace *provenance.Trace) *api.TrainJobSpecTraine
 			trace.Record(fmt.Sprintf("spec.trainer.args[%d]", len(tr.Args)-1), "training.hyperparameters."+k)
 		}
 	}
+	if ev, ok := generators.OutputEnv(t); ok {
+		tr.Env = append(tr.Env, ev)
+		trace.Record(fmt.Sprintf("spec.trainer.env[%d]", len(tr.Env)-1), "training.output.storageUri")
+	}
 	if sc, _ := generators.SecurityContext(app); readOnlyRoot(sc) && !mountsTmp(t) {
 		if _, set := t.Env["HOME"]; !set {
 			tr.Env = append(tr.Env, corev1.EnvVar{Name: "HOME", Value: "/tmp"})

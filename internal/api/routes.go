@@ -84,7 +84,7 @@ func (s *Server) routes() []*route {
 
 		{method: "POST", path: team + "/apps/{app}/promote", id: "promote", summary: "Promote the version an app runs in one environment to the next (dev → staging → prod).",
 			auth: true, mutation: true, body: defPromotion, ok: 202, result: "#Result", h: s.promote},
-	}, s.statusRoutes()...)
+	}, append(s.releaseRoutes(), s.statusRoutes()...)...)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -167,7 +167,7 @@ func submission(body []byte, team, section string) (map[string]any, *apiError) {
 	if err != nil {
 		return nil, badRequest("", "the body must be a JSON object: %v", err)
 	}
-	allowed := map[string]bool{"name": true, "envs": true, "labels": true, "overrides": true, section: true}
+	allowed := map[string]bool{"name": true, "envs": true, "labels": true, "overrides": true, "release": true, section: true}
 	for k := range m {
 		if k == "team" {
 			if m[k] != team {
@@ -177,7 +177,7 @@ func submission(body []byte, team, section string) (map[string]any, *apiError) {
 			continue
 		}
 		if !allowed[k] {
-			return nil, badRequest(k, "field not allowed: a %s submission holds name, envs, labels, %s and overrides", specops.SectionNoun(section), section)
+			return nil, badRequest(k, "field not allowed: a %s submission holds name, envs, labels, %s, release and overrides", specops.SectionNoun(section), section)
 		}
 	}
 	name, _ := m["name"].(string)
@@ -198,8 +198,8 @@ func submission(body []byte, team, section string) (map[string]any, *apiError) {
 				return nil, badRequest("overrides."+env, "must be an object")
 			}
 			for k := range em {
-				if k != section {
-					return nil, badRequest("overrides."+env+"."+k, "field not allowed: overrides of a %s submission hold %s only", specops.SectionNoun(section), section)
+				if k != section && k != "release" {
+					return nil, badRequest("overrides."+env+"."+k, "field not allowed: overrides of a %s submission hold %s and release only", specops.SectionNoun(section), section)
 				}
 			}
 		}

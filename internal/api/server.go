@@ -27,7 +27,9 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
+	"github.com/dmls-project/dmls/internal/gates"
 	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/pipeline"
 	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/schema"
 	"github.com/dmls-project/dmls/internal/specrepo"
@@ -108,6 +110,17 @@ type Config struct {
 	// Status reads live status from the clusters (status routes); nil
 	// answers every environment Unknown, with no cluster access.
 	Status *kube.Clusters
+	// Prometheus evaluates the release pipelines' canary gates; nil makes
+	// every gate wait (no Prometheus configured).
+	Prometheus *gates.Client
+	// Lease elects the replica that runs the release reconciler; nil:
+	// this replica is the only one.
+	Lease *pipeline.Lease
+	// ReleaseInterval is how often the release reconciler looks at every
+	// pipeline and schedule (pipeline.DefaultInterval when zero).
+	ReleaseInterval time.Duration
+	// Clock is the release reconciler's clock (time.Now when nil).
+	Clock func() time.Time
 }
 
 func (c *Config) defaults() {
@@ -183,6 +196,11 @@ type Server struct {
 
 	// streams ends the status event streams when the server drains.
 	streams streams
+
+	// pipeline is the release reconciler; stopPipeline ends its loop.
+	pipeline     *pipeline.Reconciler
+	stopPipeline context.CancelFunc
+	pipelineDone chan struct{}
 }
 
 // hooks are test seams.
@@ -258,6 +276,12 @@ func New(cfg Config) (*Server, error) {
 		},
 	})
 
+	s.pipeline = pipeline.New(pipeline.Config{
+		Repo: s.store, Enqueue: s.writer.Enqueue, Status: cfg.Status, Prometheus: cfg.Prometheus,
+		Lease: cfg.Lease, Interval: cfg.ReleaseInterval, Now: cfg.Clock, Log: cfg.Log, Registry: s.metrics.registry,
+		Ready: s.Ready,
+	})
+
 	routes := s.routes()
 	if s.openapi, err = s.openAPI(routes); err != nil {
 		return nil, err
@@ -279,6 +303,16 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // ready, publishes the config if it is behind, and then commits changes.
 func (s *Server) Start() {
 	s.writer.Start()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopPipeline == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopPipeline, s.pipelineDone = cancel, make(chan struct{})
+		go func() {
+			defer close(s.pipelineDone)
+			s.pipeline.Run(ctx)
+		}()
+	}
 }
 
 // Ready reports whether the server has read the workspace and is not
@@ -302,6 +336,18 @@ func (s *Server) Drain() {
 // writer. Requests that wait for their change get their answers.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.Drain()
+	s.mu.Lock()
+	stop, done := s.stopPipeline, s.pipelineDone
+	s.mu.Unlock()
+	if stop != nil {
+		// The reconciler's step in flight is an accepted change: the
+		// writer finishes it below.
+		stop()
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	}
 	if err := s.writer.Shutdown(ctx); err != nil {
 		return fmt.Errorf("shut down the API server: %w", err)
 	}

@@ -380,3 +380,16 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// Release returns an app's release pipeline.
+func (c *Client) Release(ctx context.Context, team, app string, opts ...Option) (*ReleaseView, error) {
+	var out ReleaseView
+	return &out, c.do(ctx, http.MethodGet, teamPath(team, "apps", app, "release"), nil, nil, &out, opts...)
+}
+
+// ReleaseAction takes a person's release step in env: "approve", "abort"
+// or "resume".
+func (c *Client) ReleaseAction(ctx context.Context, team, app, action, env string, opts ...Option) (*Result, error) {
+	var out Result
+	return &out, c.do(ctx, http.MethodPost, teamPath(team, "apps", app, "release", action), ReleaseTarget{Env: env}, nil, &out, opts...)
+}

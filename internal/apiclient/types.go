@@ -169,6 +169,7 @@ type TrainingJobSubmission struct {
 	Envs      []string          `json:"envs,omitempty"`
 	Labels    map[string]string `json:"labels,omitempty"`
 	Training  any               `json:"training"`
+	Release   any               `json:"release,omitempty"`
 	Overrides map[string]any    `json:"overrides,omitempty"`
 }
 
@@ -178,6 +179,7 @@ type ModelServiceSubmission struct {
 	Envs      []string          `json:"envs,omitempty"`
 	Labels    map[string]string `json:"labels,omitempty"`
 	Serving   any               `json:"serving"`
+	Release   any               `json:"release,omitempty"`
 	Overrides map[string]any    `json:"overrides,omitempty"`
 }
 
@@ -251,4 +253,67 @@ type OIDCConfig struct {
 	// discovery document), while the server can reach it.
 	AuthorizationEndpoint string `json:"authorizationEndpoint,omitempty"`
 	TokenEndpoint         string `json:"tokenEndpoint,omitempty"`
+}
+
+// ReleaseTarget is the body of the release routes a person takes
+// (approve, abort, resume).
+type ReleaseTarget struct {
+	Env string `json:"env"`
+}
+
+// ReleaseView is the body of GET /v1/teams/{team}/apps/{app}/release.
+type ReleaseView struct {
+	Team         string               `json:"team"`
+	App          string               `json:"app"`
+	Chain        []string             `json:"chain"`
+	Rejected     []int                `json:"rejected"`
+	Training     *ReleaseTraining     `json:"training,omitempty"`
+	Managed      bool                 `json:"managed"`
+	Environments []ReleaseEnvironment `json:"environments"`
+	DecidedAt    string               `json:"decidedAt"`
+}
+
+// ReleaseTraining is the observed run of the environment that trains.
+type ReleaseTraining struct {
+	Run        int    `json:"run"`
+	State      string `json:"state"`
+	FinishedAt string `json:"finishedAt,omitempty"`
+}
+
+// ReleaseEnvironment is one environment of a release pipeline.
+type ReleaseEnvironment struct {
+	Env      string         `json:"env"`
+	Serving  int            `json:"serving"`
+	Canary   *ReleaseCanary `json:"canary,omitempty"`
+	Step     string         `json:"step"`
+	Run      int            `json:"run,omitempty"`
+	Reason   string         `json:"reason"`
+	From     string         `json:"from,omitempty"`
+	Since    string         `json:"since,omitempty"`
+	Until    string         `json:"until,omitempty"`
+	Gates    []ReleaseGate  `json:"gates,omitempty"`
+	LastStep *ReleaseLast   `json:"lastStep,omitempty"`
+}
+
+// ReleaseCanary is a canary under way.
+type ReleaseCanary struct {
+	Run     int `json:"run"`
+	Percent int `json:"percent"`
+}
+
+// ReleaseGate is one gate's last evaluation.
+type ReleaseGate struct {
+	Name    string  `json:"name"`
+	Query   string  `json:"query"`
+	Value   float64 `json:"value"`
+	Max     float64 `json:"max"`
+	Verdict string  `json:"verdict"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// ReleaseLast is the pipeline's last step in an environment.
+type ReleaseLast struct {
+	Step string `json:"step"`
+	Run  int    `json:"run"`
+	At   string `json:"at"`
 }

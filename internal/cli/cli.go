@@ -115,7 +115,7 @@ repos and registers them with Argo CD, which deploys them.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	for _, c := range []*cobra.Command{
 		withBatchGC(validateCmd(g)), withBatchGC(renderCmd(g)), withBatchGC(generateCmd(g)), publishCmd(g), initCmd(g), versionCmd(g),
-		serveCmd(g), submitCmd(g), retrainCmd(g), setCmd(g), rolloutCmd(g), canaryCmd(g), rollbackCmd(g),
+		serveCmd(g), submitCmd(g), retrainCmd(g), setCmd(g), rolloutCmd(g), canaryCmd(g), rollbackCmd(g), approveCmd(g), releaseCmd(g),
 		promoteCmd(g), getCmd(g), listCmd(g), deleteCmd(g), whoamiCmd(g), loginCmd(g), logoutCmd(g), statusCmd(g), withBatchGC(diffCmd(g)), importCmd(g),
 	} {
 		root.AddCommand(c)

@@ -159,6 +159,8 @@ func (g *globals) printAPI(v any) error {
 		for _, w := range x.Warnings {
 			fmt.Fprintf(g.stdout, "  warning: %s\n", w)
 		}
+	case *apiclient.ReleaseView:
+		printRelease(g, x)
 	case *apiclient.TrainingJob:
 		printTrainingJob(g, x)
 	case []apiclient.TrainingJob:

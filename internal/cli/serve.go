@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,8 +21,10 @@ import (
 
 	"github.com/dmls-project/dmls/internal/api"
 	"github.com/dmls-project/dmls/internal/evallimit"
+	"github.com/dmls-project/dmls/internal/gates"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/layout"
+	"github.com/dmls-project/dmls/internal/pipeline"
 	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/status/kube"
@@ -41,6 +45,7 @@ func serveCmd(g *globals) *cobra.Command {
 	var repos []string
 	var cfg api.Config
 	var readStatus, tokenReview bool
+	var promURL, leaseNS, leaseName string
 	var kubeOpts kube.Options
 	var envContexts []string
 	var evalWorkers int
@@ -129,6 +134,17 @@ to stderr.`,
 					return usageError{fmt.Errorf("--status: %w", err)}
 				}
 			}
+			if promURL != "" {
+				// The URL may carry basic-auth credentials; DMLS_PROMETHEUS_TOKEN a bearer token.
+				cfg.Prometheus = &gates.Client{URL: promURL, BearerToken: os.Getenv("DMLS_PROMETHEUS_TOKEN")}
+			}
+			if leaseNS != "" {
+				if cfg.Status == nil {
+					return usageError{fmt.Errorf("--lease-namespace needs --status: the lease is in Argo CD's cluster")}
+				}
+				host, _ := os.Hostname()
+				cfg.Lease = &pipeline.Lease{Client: cfg.Status.ArgoCD, Namespace: leaseNS, Name: leaseName, Identity: host + "-" + randomSuffix()}
+			}
 			if tokenReview {
 				rc, err := kube.RESTConfig(kubeOpts.Kubeconfig, kubeOpts.Context)
 				if err != nil {
@@ -175,6 +191,10 @@ to stderr.`,
 	c.Flags().StringVar(&kubeOpts.Context, "context", "", "kubeconfig context of Argo CD's cluster for --status")
 	c.Flags().StringArrayVar(&envContexts, "env-context", nil, "kubeconfig context of one environment's cluster for --status: ENV=CONTEXT (repeatable)")
 	c.Flags().IntVar(&evalWorkers, "eval-workers", runtime.GOMAXPROCS(0), "worker processes that evaluate apps, each under --eval-timeout and --eval-memory")
+	c.Flags().StringVar(&promURL, "prometheus", "", "Prometheus base URL that evaluates the release pipelines' canary gates (basic auth in the URL, or a bearer token in DMLS_PROMETHEUS_TOKEN)")
+	c.Flags().DurationVar(&cfg.ReleaseInterval, "release-interval", pipeline.DefaultInterval, "how often the release reconciler looks at every pipeline and schedule")
+	c.Flags().StringVar(&leaseNS, "lease-namespace", "", "run the release reconciler on one replica only, elected by a Lease in this namespace of Argo CD's cluster (needs --status)")
+	c.Flags().StringVar(&leaseName, "lease-name", "dmls-release", "name of that Lease")
 	c.Flags().StringVar(&cfg.Author.Name, "author", "dmls-api", "name of the commits' author")
 	c.Flags().StringVar(&cfg.Author.Email, "author-email", "dmls-api@localhost", "email of the commits' author")
 	return c
@@ -225,4 +245,11 @@ func (g *globals) mlModel(urls map[string]string) (gitops.Target, string, *spec.
 		return target, "", nil, usageError{fmt.Errorf("no ml-model repo: give --repo ml-model=URL, or -w a workspace whose platform names repo ml-model")}
 	}
 	return target, prefix, p, nil
+}
+
+// randomSuffix tells replicas on one host apart in the release Lease.
+func randomSuffix() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -9,7 +9,9 @@
 //  1. leaf utilities, which import nothing of dmls's: diag, provenance,
 //     yamlenc, parallel, repourl, memo, secrets, layout, memfs, and the data
 //     tables and embedded files (ec2, support, status/reads, apis/*,
-//     console, schemas, scaffold) and test helpers (golden, gittest, synth);
+//     console, schemas, scaffold), gates and schedule (a canary's
+//     Prometheus gates and cron schedules, for the release reconciler) and
+//     test helpers (golden, gittest, synth, gates/promtest);
 //  2. spec, the model;
 //  3. schema, the CUE layer; and helmrender, whose safety rules the loader
 //     reads workspace charts with (it imports only spec);
@@ -42,6 +44,7 @@ var Levels = map[string]int{
 	"internal/ec2": 1, "internal/support": 1, "internal/status/reads": 1, "internal/apis/...": 1,
 	"internal/console": 1, "schemas": 1, "internal/scaffold": 1, "internal/admission/corpus": 1,
 	"internal/golden": 1, "internal/gittest": 1, "internal/oidctest": 1, "internal/synth": 1, "internal/crdgen": 1,
+	"internal/gates": 1, "internal/gates/promtest": 1, "internal/schedule": 1,
 
 	"internal/spec": 2,
 
@@ -49,7 +52,7 @@ var Levels = map[string]int{
 
 	"internal/admission": 4,
 
-	"internal/rules": 5,
+	"internal/rules": 5, "internal/release": 5,
 
 	"internal/workspace": 6, "generators": 6, "generators/...": 6,
 
@@ -61,7 +64,7 @@ var Levels = map[string]int{
 	"internal/gitrev": 8, "internal/outdir": 8, "internal/ociimage": 8, "internal/oidcauth": 8,
 
 	"internal/specrepo": 9, "internal/submit": 9, "internal/api": 9, "internal/apiclient": 9,
-	"internal/specops": 9,
+	"internal/specops": 9, "internal/pipeline": 9,
 
 	"internal/cli": 10,
 

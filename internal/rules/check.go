@@ -336,7 +336,10 @@ func (c *checker) knative(s *spec.ModelService) {
 	if m == nil {
 		return
 	}
-	if !pvcURI.MatchString(m.StorageURI) {
+	if m.FromTraining {
+		// The output's scheme is checked where it is written
+		// (Release): a second finding here would say it again.
+	} else if !pvcURI.MatchString(m.StorageURI) {
 		c.add("serving.model.storageUri", "Knative serves models from a volume claim only: use pvc://<claim>/<path>, not %q, or set serving.runtime: \"kserve\"", m.StorageURI)
 	}
 	if m.Runtime != "" && m.Runtime != spec.TFServingRuntime {

@@ -43,6 +43,8 @@ type APIServer struct {
 	Namespace string   `json:"namespace"`
 	Replicas  int      `json:"replicas"`
 	Auth      *APIAuth `json:"auth,omitempty"`
+	// Prometheus evaluates the release pipelines' canary gates.
+	Prometheus string `json:"prometheus,omitempty"`
 }
 
 // Team owns apps and one namespace per environment.
@@ -331,6 +333,8 @@ type AppSpec struct {
 	Training *TrainingJob      `json:"training,omitempty"`
 	Serving  *ModelService     `json:"serving,omitempty"`
 	Policy   *AppPolicy        `json:"policy,omitempty"`
+	// Release is the app's release policy (release.go).
+	Release *Release `json:"release,omitempty"`
 
 	// Secrets are the app's ExternalSecrets, by the name of the Secret.
 	Secrets map[string]ExternalSecret `json:"secrets,omitempty"`
@@ -378,6 +382,11 @@ type TrainingJob struct {
 	Initializer      *Initializers `json:"initializer,omitempty"`
 	PodMetadata      *PodMetadata  `json:"podMetadata,omitempty"`
 	Run              int           `json:"run"`
+	// Output is where each run writes; Schedule starts runs.
+	Output   *TrainingOutput `json:"output,omitempty"`
+	Schedule *Schedule       `json:"schedule,omitempty"`
+	// ScheduledAt is the schedule's tick that started the run (RFC 3339).
+	ScheduledAt string `json:"scheduledAt,omitempty"`
 	// Name, when set, is the TFJob's name instead of <app>-r<run>.
 	Name                    string         `json:"name,omitempty"`
 	Hyperparameters         map[string]any `json:"hyperparameters,omitempty"`
@@ -520,7 +529,11 @@ type Transformer struct {
 
 // Model is a saved model in storage plus the runtime that serves it.
 type Model struct {
-	StorageURI      string `json:"storageUri"`
+	StorageURI string `json:"storageUri,omitempty"`
+	// FromTraining serves <training.output.storageUri>/r<Run>; the loader
+	// sets StorageURI from it.
+	FromTraining    bool   `json:"fromTraining,omitempty"`
+	Run             int    `json:"run,omitempty"`
 	Format          string `json:"format,omitempty"`
 	FormatVersion   string `json:"formatVersion,omitempty"`
 	Runtime         string `json:"runtime,omitempty"`

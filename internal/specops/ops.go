@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
 )
@@ -110,14 +111,22 @@ func (o *submit) Apply(c *Context, d *Doc) error {
 			return conflictAt(k, "app %s exists with other %s; leave %s out to keep the app's", d.Name, k, k)
 		}
 	}
+	if r, ok := body["release"]; ok {
+		if d.Data["release"] != nil && !equalAny(r, d.Data["release"]) {
+			return conflictAt("release", "app %s has another release policy; leave release out to keep the app's", d.Name)
+		}
+		d.Data["release"] = r
+	}
 	if o.sec == Serving {
 		defaultRevision(body)
 	}
 	d.Data[o.sec] = body[o.sec]
 	if ov, ok := body["overrides"].(map[string]any); ok {
 		for env, v := range ov {
-			if sec := asMap(v)[o.sec]; sec != nil {
-				child(child(d.Data, "overrides", true), env, true)[o.sec] = sec
+			for _, k := range []string{o.sec, "release"} {
+				if sec := asMap(v)[k]; sec != nil {
+					child(child(d.Data, "overrides", true), env, true)[k] = sec
+				}
 			}
 		}
 	}
@@ -127,7 +136,8 @@ func (o *submit) Apply(c *Context, d *Doc) error {
 // defaultRevision names the first revision of a new model service, so
 // that the first rollout has a revision to keep as stable.
 func defaultRevision(body map[string]any) {
-	if s, ok := body[Serving].(map[string]any); ok && str(s, "revision") == "" {
+	// A model from training names its revisions after its runs (r<N>).
+	if s, ok := body[Serving].(map[string]any); ok && str(s, "revision") == "" && asMap(s["model"])["fromTraining"] != true {
 		s["revision"] = "v1"
 	}
 }
@@ -666,6 +676,10 @@ func Describe(o Operation) string {
 		return "roll back" + inEnv(x.env)
 	case *promoteEnv:
 		return fmt.Sprintf("promote from %s", x.p.From)
+	case *releaseStep:
+		return describeRelease(x)
+	case *scheduledRun:
+		return "scheduled run of " + x.tick.Format(time.RFC3339)
 	}
 	return o.Kind()
 }

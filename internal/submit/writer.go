@@ -1198,6 +1198,11 @@ func trailers(jobs []*Job, p *plan) []gitops.Trailer {
 			if j.IdemKey != "" {
 				out = append(out, gitops.Trailer{Key: specrepo.TrailerIdempotency, Value: j.IdemKey + " " + j.IdemFP + " " + j.ID})
 			}
+			if r, ok := j.Op.(specops.ReleaseOp); ok {
+				for _, t := range r.Trailers() {
+					out = append(out, gitops.Trailer{Key: t.Key, Value: t.Value})
+				}
+			}
 		}
 	}
 	return out

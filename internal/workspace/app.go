@@ -215,7 +215,13 @@ func (l *loader) finish(in *spec.Instance) diag.List {
 	if in.Env != nil {
 		in.Namespace = in.Env.Namespaces[in.Spec.Team]
 	}
-	return rules.Instance(l.ws.Platform, in)
+	envs := l.ws.AppEnvs(in.Spec)
+	d := rules.Release(in, envs)
+	if d.HasErrors() {
+		return d
+	}
+	resolveRelease(in, envs)
+	return append(d, rules.Instance(l.ws.Platform, in)...)
 }
 
 // checkRefs checks what an app names outside itself: its team and

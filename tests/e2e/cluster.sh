@@ -7,7 +7,7 @@
 # kops, Kubeflow Trainer v2 and Kueue CRDs installed. No Docker, no kubelet: objects are stored and
 # validated, Argo CD syncs them, but no pod ever runs.
 #
-#   cluster.sh deps   install redis (apt), build the tools (cached), download the CRDs
+#   cluster.sh deps   install redis and prometheus (apt), build the tools (cached), download the CRDs
 #   cluster.sh up     start everything (idempotent); writes $E2E_RUN/kubeconfig
 #   cluster.sh down   stop every process by its recorded PID
 #   cluster.sh logs   tail each component's log
@@ -86,6 +86,9 @@ apt_install() {
   command -v openssl >/dev/null || pkgs+=(openssl)
   command -v curl >/dev/null || pkgs+=(curl)
   command -v flock >/dev/null || pkgs+=(util-linux)
+  # the release gates' tests query a real Prometheus (internal/gates/promtest);
+  # the package's own service is not started here (no systemd, policy-rc.d)
+  command -v prometheus >/dev/null || pkgs+=(prometheus)
   [ ${#pkgs[@]} -eq 0 ] && return 0
   local sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
