@@ -40,10 +40,12 @@
 //     for every owner of every object (only a reported one needs it), and
 //     the catalog's replacer built for every app. Each cost a few percent;
 //     together they were a third of a batch at 1,000 apps.
-//   - The garbage collector is the largest single cost, a quarter of the
-//     CPU at 10 apps and a third at 1,000, where the live heap (every
-//     app's built objects and trees, kept for the next batch) is marked
-//     again on every cycle: allocating less per batch is what cuts it.
+//   - The garbage collector is the largest single cost, close to a third
+//     of the CPU at 10 apps and two fifths at 1,000, where the live heap
+//     (every app's built objects and trees, kept for the next batch) is
+//     marked again on every cycle: allocating less per batch is what cuts
+//     it. GOGC=200 took a fifth off a batch's CPU at 10 apps and a tenth
+//     at 1,000, for more memory: the deployment's choice.
 //   - What is left that grows with the workspace is linear with small
 //     constants: the maps of the trees, the loader's cross-app checks
 //     (owners, quotas), the Kustomizations and the git trees of folders
