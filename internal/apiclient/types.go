@@ -169,6 +169,7 @@ type TrainingJobSubmission struct {
 	Envs      []string          `json:"envs,omitempty"`
 	Labels    map[string]string `json:"labels,omitempty"`
 	Training  any               `json:"training"`
+	Release   any               `json:"release,omitempty"`
 	Overrides map[string]any    `json:"overrides,omitempty"`
 }
 
@@ -178,6 +179,7 @@ type ModelServiceSubmission struct {
 	Envs      []string          `json:"envs,omitempty"`
 	Labels    map[string]string `json:"labels,omitempty"`
 	Serving   any               `json:"serving"`
+	Release   any               `json:"release,omitempty"`
 	Overrides map[string]any    `json:"overrides,omitempty"`
 }
 

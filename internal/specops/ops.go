@@ -136,7 +136,8 @@ func (o *submit) Apply(c *Context, d *Doc) error {
 // defaultRevision names the first revision of a new model service, so
 // that the first rollout has a revision to keep as stable.
 func defaultRevision(body map[string]any) {
-	if s, ok := body[Serving].(map[string]any); ok && str(s, "revision") == "" {
+	// A model from training names its revisions after its runs (r<N>).
+	if s, ok := body[Serving].(map[string]any); ok && str(s, "revision") == "" && asMap(s["model"])["fromTraining"] != true {
 		s["revision"] = "v1"
 	}
 }
