@@ -1,55 +1,15 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/dmls-project/dmls/internal/spec"
 )
-
-// submitReleaseApp submits mnist through the API: a training job whose
-// runs write to pvc://models/mnist and a Knative model service of a
-// model from training, promoted dev → staging after 1s and staging →
-// prod on an approval. The pipeline's records put r7 fully in staging
-// (long ago) and r6 in prod, so prod's step waits for an approval; with
-// no cluster to read, nothing else moves.
-func submitReleaseApp(t *testing.T, ts *testServer) {
-	t.Helper()
-	const long = "2026-01-01T00:00:00Z"
-	training := map[string]any{"name": "mnist", "training": map[string]any{
-		"image":    "registry.example.com/mnist:1.0",
-		"replicas": map[string]any{"worker": map[string]any{"replicas": 1}},
-		"output":   map[string]any{"storageUri": "pvc://models/mnist"},
-	}}
-	serving := map[string]any{"name": "mnist",
-		"serving": map[string]any{"runtime": "knative", "model": map[string]any{"fromTraining": true}},
-		"release": map[string]any{
-			"canary":    map[string]any{"percent": 10, "duration": "1m"},
-			"promotion": []any{map[string]any{"from": "dev", "to": "staging", "after": "1s"}, map[string]any{"from": "staging", "to": "prod", "approval": true}},
-			"state": map[string]any{
-				"staging": map[string]any{"step": "full", "run": 7, "at": long, "serving": spec.ServingTuple(7, "r7", "", nil)},
-				"prod":    map[string]any{"step": "full", "run": 6, "at": long, "serving": spec.ServingTuple(6, "r6", "", nil)},
-			},
-		},
-		"overrides": map[string]any{
-			"staging": map[string]any{"serving": map[string]any{"model": map[string]any{"run": 7}}},
-			"prod":    map[string]any{"serving": map[string]any{"model": map[string]any{"run": 6}}},
-		},
-	}
-	for _, s := range []struct {
-		path string
-		body map[string]any
-	}{{"/v1/teams/ml-research/trainingjobs", training}, {"/v1/teams/ml-research/modelservices", serving}} {
-		b, _ := json.Marshal(s.body)
-		if code, _, out := ts.do(t, "POST", s.path, researchToken, b, "Content-Type", "application/json"); code != 201 {
-			t.Fatalf("POST %s: %d %s", s.path, code, out)
-		}
-	}
-}
 
 // prodServing reads mnist's prod overrides in ml-model: the run, the
 // canary's share, and the rejected runs.
@@ -66,7 +26,8 @@ func prodServing(t *testing.T, r *repos) (run, percent any, rejected []any) {
 }
 
 // TestConsoleRelease drives the release pipeline in the console (issue
-// 24, section 5): an app whose prod step waits for an approval shows its
+// 24, section 5), with no cluster: an app (submitted through the API,
+// then r7 recorded fully in staging and r6 in prod) whose prod step waits for an approval shows its
 // chain, what each environment serves and what waits for whom; a click
 // on Approve shows the preview's model summary, and once confirmed the
 // commit is in ml-model with the approver; prod then shows its canary
@@ -75,14 +36,16 @@ func prodServing(t *testing.T, r *repos) (run, percent any, rejected []any) {
 func TestConsoleRelease(t *testing.T) {
 	exe := chromium(t)
 	r := startRepos(t)
-	ts := startServer(t, r)
-	submitReleaseApp(t, ts)
-	v, err := ts.client(researchToken).Release(t.Context(), "ml-research", "mnist")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := v.Environments[2]; got.Env != "prod" || got.Step != "approval" || got.Serving != 6 || got.Run != 7 {
-		t.Fatalf("prod before the approval: %+v", got)
+	ts := startServer(t, r, func(c *Config) { c.ReadMaxAge = time.Millisecond })
+	c := ts.client(researchToken)
+	submitRelease(t, c, "mnist", nil)
+	setApp(t, r, "mnist", func(m map[string]any) {
+		fullIn(m, "staging", 7)
+		fullIn(m, "prod", 6)
+	})
+	v := must(c.Release(t.Context(), "ml-research", "mnist"))(t)
+	if e := envOf(v, "prod"); e.Step != "approval" || e.Serving != 6 || e.Run != 7 {
+		t.Fatalf("prod before the approval: %+v", e)
 	}
 	p := tab{t: t, ctx: browser(t, exe)}
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
@@ -94,14 +57,17 @@ func TestConsoleRelease(t *testing.T) {
 	p.run("app", chromedp.Navigate(ts.http.URL+"/ui/#/app/mnist"))
 	p.waitText("#release-form", "dev → staging → prod")
 	p.waitText(`#release-form li[data-env="staging"] .serving`, "Serves r7")
-	p.waitText(`#release-form li[data-env="dev"] .serving`, "Serves nothing")
-	p.waitText(`#release-form li[data-env="dev"] .waits`, "waits for the training run")
+	if got := p.eval(`document.querySelector('#release-form li[data-env="staging"]').textContent`); strings.Contains(got, "null") || strings.Contains(got, "undefined") {
+		t.Errorf("staging's card: %q", got)
+	}
+	p.waitText(`#release-form li[data-env="dev"] .serving`, "Serves r1")
+	p.waitText(`#release-form li[data-env="dev"] .reason`, "waits for run r1's training job to be observed")
 	p.waitText(prod+" .step", "approval")
 	p.waitText(prod+" .serving", "Serves r6")
 	p.waitText(prod+" .reason", "r7 waits for an approval into prod")
 	p.waitText(prod+" .waits", "waits for a person's approval")
 	if n := p.eval(`String(document.querySelectorAll("#release-form button.approve").length)`); n != "1" {
-		t.Errorf("%s Approve buttons, want 1 (prod's)", n)
+		t.Fatalf("%s Approve buttons, want 1 (prod's)", n)
 	}
 	if n := p.eval(`String(document.querySelectorAll("#release-form button.abort").length)`); n != "0" {
 		t.Errorf("%s Abort buttons with no canary under way", n)
@@ -132,6 +98,15 @@ func TestConsoleRelease(t *testing.T) {
 	p.waitText(prod+" .serving", "canary r7 at 10%")
 	p.waitText(prod+" .traffic", "r7 10%")
 	p.waitText(prod+" button.abort", "Abort")
+	if dir := os.Getenv("DMLS_SCREENSHOTS"); dir != "" {
+		b, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "console-release.png"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// The page stops refreshing; the canary is aborted behind its back,
 	// so the server refuses the page's Abort, and the page says why.
 	p.eval(`clearInterval(timer), ""`)

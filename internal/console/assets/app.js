@@ -604,8 +604,8 @@ function releaseCard(e, act) {
       e.canary ? [" · canary ", el("strong", {}, runName(e.canary.run)), " at " + e.canary.percent + "%"] : ""));
   if (e.canary) card.append(trafficBar([{ revision: runName(e.serving), tag: runName(e.serving), percent: 100 - e.canary.percent }, { revision: runName(e.canary.run), tag: runName(e.canary.run), percent: e.canary.percent }]));
   const waits = waitsFor(e);
-  card.append(el("p", { class: "reason" }, e.reason),
-    waits ? el("p", { class: "waits muted" }, waits + (e.until ? " (until " + e.until + ")" : "")) : null);
+  card.append(el("p", { class: "reason" }, e.reason));
+  if (waits) card.append(el("p", { class: "waits muted" }, waits + (e.until ? " (until " + e.until + ")" : "")));
   if (e.gates && e.gates.length) {
     card.append(el("table", { class: "gates" },
       el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Gate"), el("th", { scope: "col" }, "Value"), el("th", { scope: "col" }, "Max"), el("th", { scope: "col" }, "Verdict"))),
