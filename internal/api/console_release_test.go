@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/dmls-project/dmls/internal/status/kube"
+	"github.com/dmls-project/dmls/internal/status/statustest"
 )
 
 // prodServing reads mnist's prod overrides in ml-model: the run, the
@@ -26,17 +29,26 @@ func prodServing(t *testing.T, r *repos) (run, percent any, rejected []any) {
 }
 
 // TestConsoleRelease drives the release pipeline in the console (issue
-// 24, section 5), with no cluster: an app (submitted through the API,
-// then r7 recorded fully in staging and r6 in prod) whose prod step waits for an approval shows its
-// chain, what each environment serves and what waits for whom; a click
-// on Approve shows the preview's model summary, and once confirmed the
-// commit is in ml-model with the approver; prod then shows its canary
-// and an Abort button, and an Abort the server refuses (the canary was
-// aborted behind the page's back) shows the server's message.
+// 24, section 5): an app (submitted through the API, then r7 recorded
+// fully in staging and r6 in prod) whose prod step waits for an approval
+// shows its chain, what each environment serves and what waits for
+// whom; a click on Approve shows the preview's model summary, and once
+// confirmed the commit is in ml-model with the approver; prod then shows
+// its canary with its gates' values and an Abort button, and an Abort
+// the server refuses (the canary was aborted behind the page's back)
+// shows the server's message.
 func TestConsoleRelease(t *testing.T) {
 	exe := chromium(t)
 	r := startRepos(t)
-	ts := startServer(t, r, func(c *Config) { c.ReadMaxAge = time.Millisecond })
+	// The cluster answers every Knative Service with prod's canary r7,
+	// Ready: once r7 is a canary there, the pipeline evaluates its gates
+	// (and, with no Prometheus, cannot).
+	fc := statustest.Start(t, "")
+	fc.Set("application-synced-progressing", "", "ksvc-mnist-canary")
+	ts := startServer(t, r, func(c *Config) {
+		c.ReadMaxAge = time.Millisecond
+		c.Status = &kube.Clusters{ArgoCD: fc.Client(t)}
+	})
 	c := ts.client(researchToken)
 	submitRelease(t, c, "mnist", nil)
 	setApp(t, r, "mnist", func(m map[string]any) {
@@ -98,6 +110,12 @@ func TestConsoleRelease(t *testing.T) {
 	p.waitText(prod+" .serving", "canary r7 at 10%")
 	p.waitText(prod+" .traffic", "r7 10%")
 	p.waitText(prod+" button.abort", "Abort")
+	p.waitText(prod+` tr[data-gate="error-rate"]`, "0.01")
+	p.waitText(prod+` tr[data-gate="error-rate"] .verdict`, "error")
+	p.waitText(prod+" .gate-errors", "error-rate: no Prometheus is configured")
+	p.waitText(prod+` tr[data-gate="latency-p99"]`, "error")
+	p.waitText(prod+" .reason", "gate error-rate cannot be evaluated")
+	p.waitText(prod+" .waits", "waits for the canary's gates")
 	if dir := os.Getenv("DMLS_SCREENSHOTS"); dir != "" {
 		b, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
 		if err != nil {

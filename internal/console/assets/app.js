@@ -590,7 +590,7 @@ function waitsFor(e) {
 
 function gateValue(g) {
   if (g.verdict === "nodata") return "no data";
-  if (g.verdict === "error") return "error: " + (g.error || "");
+  if (g.verdict === "error") return "—";
   return String(g.value);
 }
 
@@ -612,6 +612,8 @@ function releaseCard(e, act) {
       el("tbody", {}, e.gates.map((g) => el("tr", { "data-gate": g.name },
         el("td", { title: g.query }, g.name), el("td", {}, gateValue(g)), el("td", {}, String(g.max)),
         el("td", {}, el("span", { class: "verdict v-" + g.verdict }, g.verdict)))))));
+    const errs = e.gates.filter((g) => g.error);
+    if (errs.length) card.append(el("ul", { class: "gate-errors muted" }, errs.map((g) => el("li", {}, g.name + ": " + g.error))));
   }
   if (e.lastStep) card.append(el("p", { class: "muted" }, "Last step: " + e.lastStep.step + " " + runName(e.lastStep.run) + " at " + e.lastStep.at));
   const buttons = el("div", { class: "row" });
