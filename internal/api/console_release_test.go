@@ -117,7 +117,7 @@ func TestConsoleRelease(t *testing.T) {
 	p.waitText(prod+" .reason", "gate error-rate cannot be evaluated")
 	p.waitText(prod+" .waits", "waits for the canary's gates")
 	if dir := os.Getenv("DMLS_SCREENSHOTS"); dir != "" {
-		b, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+		b, err := chromedp.Run(p.ctx, chromedp.Screenshot(css("#release-form")))
 		if err != nil {
 			t.Fatal(err)
 		}
