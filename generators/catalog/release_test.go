@@ -11,28 +11,17 @@ import (
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
-// releaseApp serves a model from training, promoted dev → staging →
-// prod: dev serves r8, staging r7 with r8 as a canary at 10%, prod r6
-// after r7 was rolled back there (and rejected).
-const releaseApp = `name: "mnist"
-team: "t"
-training: {
-	image: "registry.example.com/mnist:1.0"
-	replicas: worker: replicas: 1
-	output: storageUri: "pvc://models/mnist"
-}
-serving: model: fromTraining: true
-release: {
-	canary: {percent: 10, duration: "30m"}
-	promotion: [{from: "dev", to: "staging", after: "1h"}, {from: "staging", to: "prod", approval: true}]
-	rejected: [7]
+// releaseState: dev serves r8, staging r7 with r8 as a canary at 10%,
+// prod r6 after r7 was rolled back there (and rejected).
+const releaseState = `	rejected: [7]
 	state: {
 		dev: {step: "full", run: 8, at: "2026-12-01T10:00:00Z", serving: "run=8 revision=r8 stable= percent="}
 		staging: {step: "canary", run: 8, at: "2026-12-01T11:00:00Z", serving: "run=8 revision=r8 stable=r7 percent=10"}
 		prod: {step: "rollback", run: 7, at: "2026-12-01T09:00:00Z", serving: "run=7 revision=r7 stable=r6 percent=0"}
 	}
-}
-overrides: dev: serving: model: run: 8
+`
+
+const releaseOverrides = `overrides: dev: serving: model: run: 8
 overrides: staging: serving: {model: run: 8, revision: "r8", traffic: {stable: "r7", canaryPercent: 10}}
 overrides: prod: serving: {model: run: 7, revision: "r7", traffic: {stable: "r6", canaryPercent: 0}}
 `
@@ -44,7 +33,7 @@ overrides: prod: serving: {model: run: 7, revision: "r7", traffic: {stable: "r6"
 // dev trains, and the runs are set per environment).
 func TestReleaseGolden(t *testing.T) {
 	fsys := synth.Workspace(0)
-	fsys["apps/mnist/app.cue"] = &fstest.MapFile{Data: []byte(releaseApp)}
+	fsys["apps/mnist/app.cue"] = &fstest.MapFile{Data: []byte(synth.ReleaseApp(releaseState, releaseOverrides))}
 	ws, err := workspace.Load(fsys, "ws", workspace.Options{})
 	if err != nil {
 		t.Fatal(err)

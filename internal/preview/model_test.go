@@ -8,26 +8,6 @@ import (
 	"github.com/dmls-project/dmls/internal/synth"
 )
 
-// releaseApp is an app whose model comes from training, promoted
-// dev → staging → prod, with prod's serving settings prod.
-func releaseApp(prod string) string {
-	return `name: "mnist"
-team: "t"
-training: {
-	image: "registry.example.com/mnist:1.0"
-	replicas: worker: replicas: 1
-	output: storageUri: "pvc://models/mnist"
-}
-serving: model: fromTraining: true
-release: {
-	canary: {percent: 10, duration: "1m"}
-	promotion: [{from: "dev", to: "staging", after: "1s"}, {from: "staging", to: "prod", approval: true}]
-}
-overrides: staging: serving: model: run: 7
-overrides: prod: serving: ` + prod + `
-`
-}
-
 // TestModelFromTrainingSummary: the preview of each step the release
 // pipeline commits in prod, made through the real loader and generators,
 // names the model change with its runs (issue 24, section 5).
@@ -45,7 +25,7 @@ func TestModelFromTrainingSummary(t *testing.T) {
 	}
 	ws := func(prod string) fstest.MapFS {
 		fsys := synth.Workspace(2)
-		fsys["apps/mnist/app.cue"] = &fstest.MapFile{Data: []byte(releaseApp(prod))}
+		fsys["apps/mnist/app.cue"] = &fstest.MapFile{Data: []byte(synth.ReleaseApp("", "overrides: staging: serving: model: run: 7\noverrides: prod: serving: "+prod+"\n"))}
 		return fsys
 	}
 	for _, tt := range tests {
