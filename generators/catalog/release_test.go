@@ -5,10 +5,8 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/dmls-project/dmls/internal/build"
 	"github.com/dmls-project/dmls/internal/golden"
 	"github.com/dmls-project/dmls/internal/synth"
-	"github.com/dmls-project/dmls/internal/workspace"
 )
 
 // releaseState: dev serves r8, staging r7 with r8 as a canary at 10%,
@@ -34,18 +32,7 @@ overrides: prod: serving: {model: run: 7, revision: "r7", traffic: {stable: "r6"
 func TestReleaseGolden(t *testing.T) {
 	fsys := synth.Workspace(0)
 	fsys["apps/mnist/app.cue"] = &fstest.MapFile{Data: []byte(synth.ReleaseApp(releaseState, releaseOverrides))}
-	ws, err := workspace.Load(fsys, "ws", workspace.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := build.Workspace(ws, build.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := Input{Platform: ws.Platform}
-	for _, a := range res.Apps {
-		in.Apps = append(in.Apps, App{App: a.App, Objects: a.Objects})
-	}
+	in := inputOf(t, fsys, "ws", nil)
 	tree := Tree(in)
 	page := tree["catalog/t/mnist.md"]
 	golden.Check(t, "testdata/release/mnist.md", page)

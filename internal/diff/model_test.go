@@ -9,15 +9,7 @@ import (
 // knativeRun is the Knative Service of model m serving run (r<N>) from
 // a volume claim, with traffic as the generator writes it.
 func knativeRun(run, traffic string) string {
-	return fmt.Sprintf(`apiVersion: serving.knative.dev/v1
-kind: Service
-metadata:
-  name: m
-  namespace: t-prod
-spec:
-  template:
-    metadata:
-      name: m-%[1]s
+	return ksvcHead + fmt.Sprintf(`      name: m-%[1]s
     spec:
       containers:
       - image: tensorflow/serving:2.14.1
