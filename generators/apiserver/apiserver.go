@@ -108,6 +108,9 @@ type Config struct {
 	// server's own token is mounted, and a ClusterRoleBinding to
 	// system:auth-delegator lets it create TokenReviews.
 	TokenReview bool
+	// Prometheus is the URL the release reconciler evaluates gates on
+	// (--prometheus), or "".
+	Prometheus string
 	// WebhookSecretEnv, when set, is the environment variable that gets
 	// Argo CD's webhook secret, from key "secret" of Secret WebhookSecret
 	// (platform.cue argocd.refresh.webhook).
@@ -184,7 +187,12 @@ func Generate(c Config) ([]generators.Object, error) {
 
 	args := []string{"serve", "--listen", fmt.Sprintf(":%d", c.Port), "--tokens", tokensDir + "/" + TokensKey}
 	if readStatus {
-		args = append(args, "--status")
+		// The replicas elect one release reconciler with a Lease in
+		// their own namespace.
+		args = append(args, "--status", "--lease-namespace", c.Namespace)
+	}
+	if c.Prometheus != "" {
+		args = append(args, "--prometheus", c.Prometheus)
 	}
 	if c.TokenReview {
 		args = append(args, "--token-review")
@@ -394,6 +402,12 @@ func Roles(c Config) []*rbacv1.Role {
 	var out []*rbacv1.Role
 	if c.ArgoCDNamespace != "" {
 		out = append(out, role(c.ArgoCDNamespace, reads.ArgoCDNamespace))
+		// The release reconciler's Lease (dmls serve --lease-namespace).
+		out = append(out, &rbacv1.Role{
+			ObjectMeta: metav1.ObjectMeta{Name: c.Name + "-release-lease", Namespace: c.Namespace, Labels: labels},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"},
+				ResourceNames: nil, Verbs: []string{"get", "create", "update"}}},
+		})
 		if c.RefreshAnnotation {
 			app := reads.ResourceOf(reads.KindApplication).GVR
 			out = append(out, &rbacv1.Role{

@@ -126,7 +126,9 @@ func TestStatusRoles(t *testing.T) {
 		roles int
 	}{
 		{name: "no status", roles: 0},
-		{name: "argocd and teams", argo: "argocd", nss: []string{"b-dev", "a-dev", "a-dev"}, roles: 3},
+		// Argo CD's namespace, two team namespaces, and the release
+		// reconciler's Lease in the server's own.
+		{name: "argocd and teams", argo: "argocd", nss: []string{"b-dev", "a-dev", "a-dev"}, roles: 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := exampleConfig()
@@ -154,7 +156,11 @@ func TestStatusRoles(t *testing.T) {
 				t.Errorf("%d roles, %d bindings; want %d", roles, bindings, tc.roles)
 			}
 			mounted := *d.Spec.Template.Spec.AutomountServiceAccountToken
-			hasFlag := strings.Contains(strings.Join(d.Spec.Template.Spec.Containers[0].Args, " "), "--status")
+			args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ")
+			hasFlag := strings.Contains(args, "--status")
+			if lease := strings.Contains(args, "--lease-namespace "+c.Namespace); lease != (tc.roles > 0) {
+				t.Errorf("--lease-namespace %v, want %v: %s", lease, tc.roles > 0, args)
+			}
 			if mounted != (tc.roles > 0) || hasFlag != (tc.roles > 0) {
 				t.Errorf("token mounted %v, --status %v; want both %v", mounted, hasFlag, tc.roles > 0)
 			}

@@ -37,7 +37,8 @@ type App struct {
 // apps/<app>/overlays/<env>. Each overlay sets the namespace and the env
 // label, and patches what differs from the base with JSON 6902 patches.
 // Objects only in an environment are added as resources; objects missing
-// there are deleted with a strategic-merge delete patch.
+// there are deleted with a strategic-merge delete patch. An app without
+// objects in common has no base.
 func Layout(a App) (generators.Tree, error) {
 	tree := generators.Tree{}
 	base := layout.BaseDir(a.Name)
@@ -52,14 +53,21 @@ func Layout(a App) (generators.Tree, error) {
 		k.Resources = append(k.Resources, file)
 		baseByID[o.ID()] = u
 	}
-	if err := put(tree, base+"/"+layout.KustomizationFile, k); err != nil {
-		return nil, err
+	// kustomize refuses a kustomization without resources ("is empty"):
+	// an app with nothing in common to its environments (a release whose
+	// environments serve different runs and train in one) has no base.
+	if len(a.Base) > 0 {
+		if err := put(tree, base+"/"+layout.KustomizationFile, k); err != nil {
+			return nil, err
+		}
 	}
 	for _, ov := range a.Overlays {
 		dir := layout.OverlayDir(a.Name, ov.Env)
 		k := newKustomization()
 		k.Namespace = ov.Namespace
-		k.Resources = []string{"../../base"}
+		if len(a.Base) > 0 {
+			k.Resources = []string{"../../base"}
+		}
 		k.Labels = []types.Label{{Pairs: map[string]string{generators.LabelEnv: ov.Env}}}
 		seen := map[string]bool{}
 		for _, o := range ov.Objects {

@@ -82,3 +82,24 @@ func TestBuildLeavesObjectsAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestLayoutWithoutBase: an app with no object in common to its
+// environments has no base, whose kustomization kustomize would refuse as
+// empty, and its overlays do not refer to one.
+func TestLayoutWithoutBase(t *testing.T) {
+	cm := generators.Object{Unstructured: &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "only-dev"},
+	}}}
+	tree, err := Layout(App{Name: "a", Overlays: []Overlay{{Env: "dev", Namespace: "ns-dev", Objects: []generators.Object{cm}}, {Env: "prod", Namespace: "ns-prod"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, b := range tree {
+		if strings.Contains(p, "/base/") || strings.Contains(string(b), "../../base") {
+			t.Errorf("%s refers to a base:\n%s", p, b)
+		}
+	}
+	if !strings.Contains(string(tree["apps/a/overlays/dev/kustomization.yaml"]), "configmap-only-dev.yaml") {
+		t.Errorf("dev's kustomization:\n%s", tree["apps/a/overlays/dev/kustomization.yaml"])
+	}
+}

@@ -51,7 +51,7 @@ func (s *Server) getRelease(req *request) *response {
 		return errorResponse(e)
 	}
 	p := s.pipeline.Decide(req.r.Context(), sn, ent, "")
-	return &response{status: http.StatusOK, body: releaseView(ent, p)}
+	return &response{status: http.StatusOK, body: p.View(ent.App)}
 }
 
 // releaseAction takes a person's step: approve, abort or resume.
@@ -112,39 +112,4 @@ func (s *Server) releaseAction(req *request, action string) *response {
 	}
 	op := pipeline.StepOp(a.Name, *act, st, time.Now(), by)
 	return s.enqueue(req, a.Team, op, http.StatusAccepted)
-}
-
-// releaseView is the answer of GET .../release.
-func releaseView(ent *specrepo.Entry, p *pipeline.Plan) *apiclient.ReleaseView {
-	rel := ent.App.Base.Spec.Release
-	v := &apiclient.ReleaseView{Team: ent.App.Team, App: ent.App.Name, Chain: p.Chain, Rejected: append([]int{}, rel.Rejected...),
-		Managed: p.Managed, Environments: []apiclient.ReleaseEnvironment{}, DecidedAt: p.At.UTC().Format(time.RFC3339)}
-	if j := p.Job; j != nil {
-		v.Training = &apiclient.ReleaseTraining{Run: j.Run, State: j.State, FinishedAt: formatTime(j.FinishedAt)}
-	}
-	for _, a := range p.Actions {
-		e := apiclient.ReleaseEnvironment{Env: a.Env, Step: string(a.Kind), Run: a.Run, Reason: a.Reason, From: a.From,
-			Since: formatTime(a.Since), Until: formatTime(a.Until)}
-		if st := p.States[a.Env]; st != nil {
-			e.Serving = st.Serving()
-			if st.Canarying() {
-				e.Canary = &apiclient.ReleaseCanary{Run: st.Run, Percent: *st.Percent}
-			}
-			if r := st.Record; r != nil {
-				e.LastStep = &apiclient.ReleaseLast{Step: r.Step, Run: r.Run, At: r.At}
-			}
-		}
-		for _, g := range a.Gates {
-			e.Gates = append(e.Gates, apiclient.ReleaseGate{Name: g.Name, Query: g.Query, Value: g.Value, Max: g.Max, Verdict: string(g.Verdict), Error: g.Err})
-		}
-		v.Environments = append(v.Environments, e)
-	}
-	return v
-}
-
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
 }

@@ -776,6 +776,7 @@ func platformTree(ws *spec.Workspace, uses []rules.QuotaUse, jobsIn func(env str
 			Platform: ws.Platform.Name, Namespace: api.Namespace, Image: api.Image,
 			Replicas: int32(api.Replicas), Repos: repos,
 			ArgoCDNamespace: ws.Platform.ArgoCD.Namespace, TeamNamespaces: teamNS,
+			Prometheus: api.Prometheus,
 		}
 		if a := ws.Platform.Auth; a != nil {
 			cfg.Auth = true

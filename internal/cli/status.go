@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path"
 	"reflect"
 	"strings"
 	"text/tabwriter"
@@ -15,9 +16,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dmls-project/dmls/internal/build"
+	"github.com/dmls-project/dmls/internal/gates"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/layout"
+	"github.com/dmls-project/dmls/internal/pipeline"
 	"github.com/dmls-project/dmls/internal/publish"
+	"github.com/dmls-project/dmls/internal/release"
+	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/status"
 	"github.com/dmls-project/dmls/internal/status/kube"
 )
@@ -33,6 +38,7 @@ type statusFlags struct {
 	wait        bool
 	timeout     time.Duration
 	interval    time.Duration
+	prometheus  string
 }
 
 func statusCmd(g *globals) *cobra.Command {
@@ -89,6 +95,7 @@ at --timeout:
 	c.Flags().BoolVar(&f.watch, "watch", false, "print every change until interrupted")
 	c.Flags().BoolVar(&f.wait, "wait", false, "wait until deployed and healthy, or training finished; exit 1 on Failed, Degraded or timeout")
 	c.Flags().DurationVar(&f.timeout, "timeout", 10*time.Minute, "how long --wait waits")
+	c.Flags().StringVar(&f.prometheus, "prometheus", "", "Prometheus base URL to evaluate the canary gates of an app's release pipeline with")
 	c.Flags().DurationVar(&f.interval, "interval", 2*time.Second, "how often --watch and --wait read again when nothing is heard from the cluster")
 	return c
 }
@@ -178,7 +185,13 @@ func (g *globals) runStatus(f statusFlags, app string) error {
 	}
 	views := read()
 	if !f.watch && !f.wait {
-		return g.printStatus(views, app != "", true)
+		if err := g.printStatus(views, app != "", true); err != nil {
+			return err
+		}
+		if len(apps) == 1 && apps[0].App.Base.Spec.Release != nil && g.output == "text" && f.env == "" {
+			g.printPipeline(ctx, ws, apps[0], views[0], f.prometheus)
+		}
+		return nil
 	}
 	var targets []kube.Target
 	for _, a := range apps {
@@ -345,4 +358,21 @@ func oneLine(s string) string {
 		s = s[:157] + "..."
 	}
 	return s
+}
+
+// printPipeline prints the release pipeline of a, decided as the
+// reconciler of dmls serve decides it, from the status just read and the
+// gates evaluated on promURL ("" evaluates none).
+func (g *globals) printPipeline(ctx context.Context, ws *spec.Workspace, a *build.App, v *status.View, promURL string) {
+	var prom *gates.Client
+	if promURL != "" {
+		prom = &gates.Client{URL: promURL, BearerToken: os.Getenv("DMLS_PROMETHEUS_TOKEN")}
+	}
+	now := time.Now()
+	p := pipeline.PlanApp(ws, a.App, v.Environments, func(inst *spec.Instance, st *release.EnvState, ev status.Environment) []release.GateResult {
+		return pipeline.EvaluateGates(ctx, prom, inst, st, ev, now)
+	}, "", now)
+	p.Managed = len(a.App.Files) == 1 && path.Base(a.App.Files[0]) == "app.json"
+	fmt.Fprintln(g.stdout)
+	printRelease(g, p.View(a.App))
 }

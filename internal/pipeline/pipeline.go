@@ -26,6 +26,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/gates"
 	"github.com/dmls-project/dmls/internal/release"
 	"github.com/dmls-project/dmls/internal/schedule"
@@ -205,10 +206,25 @@ type Plan struct {
 // revisions and the gates, and decides (release.Decide); approved names
 // an environment a person approves the step into.
 func (r *Reconciler) Decide(ctx context.Context, sn *specrepo.Snapshot, e *specrepo.Entry, approved string) *Plan {
-	a := e.App
-	rel := a.Base.Spec.Release
-	envs := sn.WS.AppEnvs(a.Base.Spec)
 	now := r.cfg.Now()
+	p := PlanApp(sn.WS, e.App, r.observe(ctx, sn, e), func(inst *spec.Instance, st *release.EnvState, ev status.Environment) []release.GateResult {
+		return r.evaluate(ctx, inst, st, ev, now)
+	}, approved, now)
+	p.Managed = e.Managed()
+	return p
+}
+
+// GatesFunc evaluates the gates of the canary of st (instance inst, whose
+// status is ev).
+type GatesFunc func(inst *spec.Instance, st *release.EnvState, ev status.Environment) []release.GateResult
+
+// PlanApp decides app a of ws (release.Decide) from the status of its
+// environments (view: the training job, the canary revisions) and the
+// gates that gates evaluates; approved names an environment a person
+// approves the step into. Managed is left true.
+func PlanApp(ws *spec.Workspace, a *spec.App, view []status.Environment, gates GatesFunc, approved string, now time.Time) *Plan {
+	rel := a.Base.Spec.Release
+	envs := ws.AppEnvs(a.Base.Spec)
 	in := release.Input{App: a.Name, Release: rel, Envs: envs, States: map[string]*release.EnvState{},
 		Revisions: map[string]release.Revision{}, Gates: map[string][]release.GateResult{}, Approved: approved, Now: now}
 	trainIn := rel.TrainEnv(envs)
@@ -220,7 +236,6 @@ func (r *Reconciler) Decide(ctx context.Context, sn *specrepo.Snapshot, e *specr
 			in.TrainRun = inst.Spec.Training.Run
 		}
 	}
-	view := r.observe(ctx, sn, e)
 	for _, ev := range view {
 		if ev.Env == trainIn && ev.Training != nil && ev.Training.Found && ev.Training.Run == in.TrainRun {
 			in.Job = &release.Job{Run: ev.Training.Run, State: string(ev.Training.State), FinishedAt: parseTime(ev.Training.CompletionTime)}
@@ -236,11 +251,45 @@ func (r *Reconciler) Decide(ctx context.Context, sn *specrepo.Snapshot, e *specr
 		rev := revisionOf(inst, ev)
 		in.Revisions[ev.Env] = rev
 		if rev.Known && rev.Ready && rev.Crashed == "" {
-			in.Gates[ev.Env] = r.evaluate(ctx, inst, st, ev, now)
+			in.Gates[ev.Env] = gates(inst, st, ev)
 		}
 	}
-	p := &Plan{App: a.Name, Chain: rel.Chain(envs), Actions: release.Decide(in), States: in.States, Job: in.Job, Managed: e.Managed(), At: now}
-	return p
+	return &Plan{App: a.Name, Chain: rel.Chain(envs), Actions: release.Decide(in), States: in.States, Job: in.Job, Managed: true, At: now}
+}
+
+// View is the plan as the API answers it (GET .../release).
+func (p *Plan) View(a *spec.App) *apiclient.ReleaseView {
+	rel := a.Base.Spec.Release
+	v := &apiclient.ReleaseView{Team: a.Team, App: a.Name, Chain: p.Chain, Rejected: append([]int{}, rel.Rejected...),
+		Managed: p.Managed, Environments: []apiclient.ReleaseEnvironment{}, DecidedAt: p.At.UTC().Format(time.RFC3339)}
+	if j := p.Job; j != nil {
+		v.Training = &apiclient.ReleaseTraining{Run: j.Run, State: j.State, FinishedAt: formatTime(j.FinishedAt)}
+	}
+	for _, act := range p.Actions {
+		e := apiclient.ReleaseEnvironment{Env: act.Env, Step: string(act.Kind), Run: act.Run, Reason: act.Reason, From: act.From,
+			Since: formatTime(act.Since), Until: formatTime(act.Until)}
+		if st := p.States[act.Env]; st != nil {
+			e.Serving = st.Serving()
+			if st.Canarying() {
+				e.Canary = &apiclient.ReleaseCanary{Run: st.Run, Percent: *st.Percent}
+			}
+			if r := st.Record; r != nil {
+				e.LastStep = &apiclient.ReleaseLast{Step: r.Step, Run: r.Run, At: r.At}
+			}
+		}
+		for _, g := range act.Gates {
+			e.Gates = append(e.Gates, apiclient.ReleaseGate{Name: g.Name, Query: g.Query, Value: g.Value, Max: g.Max, Verdict: string(g.Verdict), Error: g.Err})
+		}
+		v.Environments = append(v.Environments, e)
+	}
+	return v
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // observe reads the app's status in each environment (none without a
@@ -279,6 +328,17 @@ func revisionOf(inst *spec.Instance, ev status.Environment) release.Revision {
 
 // evaluate evaluates the gates of an environment's canary.
 func (r *Reconciler) evaluate(ctx context.Context, inst *spec.Instance, st *release.EnvState, ev status.Environment, now time.Time) []release.GateResult {
+	out := EvaluateGates(ctx, r.cfg.Prometheus, inst, st, ev, now)
+	for _, g := range out {
+		r.metrics.gates.WithLabelValues(string(g.Verdict)).Inc()
+	}
+	return out
+}
+
+// EvaluateGates evaluates the gates of the canary of st on prom (nil:
+// each gate is an error that says no Prometheus is configured): the
+// release's, or the defaults of the service's runtime.
+func EvaluateGates(ctx context.Context, prom *gates.Client, inst *spec.Instance, st *release.EnvState, ev status.Environment, now time.Time) []release.GateResult {
 	sv := inst.Spec.Serving
 	list := st.Gates
 	if list == nil {
@@ -301,13 +361,12 @@ func (r *Reconciler) evaluate(ctx context.Context, inst *spec.Instance, st *rele
 	out := make([]release.GateResult, len(list))
 	for i, g := range list {
 		gr := release.GateResult{Name: g.Name, Query: g.Query, Max: g.Max, OnNoData: g.OnNoData}
-		if r.cfg.Prometheus == nil {
-			gr.Verdict, gr.Err = release.Error, "no Prometheus is configured (dmls serve --prometheus)"
+		if prom == nil {
+			gr.Verdict, gr.Err = release.Error, "no Prometheus is configured (--prometheus)"
 		} else {
-			res := r.cfg.Prometheus.Evaluate(ctx, gates.Gate{Name: g.Name, Query: g.Query, Max: g.Max, OnNoData: g.OnNoData}, t, now)
+			res := prom.Evaluate(ctx, gates.Gate{Name: g.Name, Query: g.Query, Max: g.Max, OnNoData: g.OnNoData}, t, now)
 			gr.Query, gr.Value, gr.Verdict, gr.Refused, gr.Err = res.Query, res.Value, release.Verdict(res.Verdict), res.Refused, res.Err
 		}
-		r.metrics.gates.WithLabelValues(string(gr.Verdict)).Inc()
 		out[i] = gr
 	}
 	return out

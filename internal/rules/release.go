@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/dmls-project/dmls/internal/diag"
+	"github.com/dmls-project/dmls/internal/schedule"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -38,6 +39,18 @@ func Release(in *spec.Instance, envs []string) diag.List {
 			c.add("serving.model", "set serving.model.storageUri, or serving.model.fromTraining: true to serve a training run's output")
 		case !m.FromTraining && m.Run != 0:
 			c.add("serving.model.run", "run names the training run a model from training serves; set serving.model.fromTraining: true, or remove run")
+		}
+	}
+	if t := a.Training; t != nil && t.Schedule != nil && in.Env == nil {
+		sc := t.Schedule
+		if _, err := schedule.Parse(schedule.Schedule{Cron: sc.Cron, TimeZone: sc.TimeZone, WhileRunning: sc.WhileRunning}); err != nil {
+			at := "training.schedule.cron"
+			if strings.HasPrefix(err.Error(), "whileRunning") {
+				at = "training.schedule.whileRunning"
+			} else if !strings.HasPrefix(err.Error(), "cron") {
+				at = "training.schedule.timeZone"
+			}
+			c.add(at, "%v", err)
 		}
 	}
 	r := a.Release
@@ -82,6 +95,8 @@ func Release(in *spec.Instance, envs []string) diag.List {
 			c.add(at+".from", "the promotion chain goes on from %q (where the previous step ends, or trainIn), not %q", visited[len(visited)-1], s.From)
 		case slices.Contains(visited, s.To):
 			c.add(at+".to", "environment %q is in the chain already; each environment is promoted into once", s.To)
+		case slices.Index(envs, s.To) < slices.Index(envs, s.From):
+			c.add(at+".to", "a promotion goes forward in the order of the environments (%s): %q comes before %q", strings.Join(envs, ", "), s.To, s.From)
 		}
 		visited = append(visited, s.To)
 		if s.After != "" {

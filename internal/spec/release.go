@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dmls-project/dmls/internal/gates"
 )
 
 // Release is an app's release policy: training runs in one environment,
@@ -73,10 +75,10 @@ type Gate struct {
 	OnNoData string `json:"onNoData"`
 }
 
-// What a gate with no samples does.
+// What a gate with no samples does (the gates package's words).
 const (
-	NoDataWait = "wait"
-	NoDataPass = "pass"
+	NoDataWait = gates.NoDataWait
+	NoDataPass = gates.NoDataPass
 )
 
 // PromotionStep promotes the run that fully serves in From to To, after

@@ -43,6 +43,8 @@ type APIServer struct {
 	Namespace string   `json:"namespace"`
 	Replicas  int      `json:"replicas"`
 	Auth      *APIAuth `json:"auth,omitempty"`
+	// Prometheus evaluates the release pipelines' canary gates.
+	Prometheus string `json:"prometheus,omitempty"`
 }
 
 // Team owns apps and one namespace per environment.

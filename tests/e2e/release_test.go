@@ -382,7 +382,7 @@ func TestReleaseToProduction(t *testing.T) {
 		"Dmls-Release: app="+app+" env=staging step=canary run=r2 stable=r1 percent=10 from=dev",
 		"Dmls-Release: app="+app+" env=staging step=full run=r2",
 		"Dmls-Release: app="+app+" env=prod step=canary run=r2 stable=r1 percent=10 from=staging",
-		"Dmls-Release-Approver: app="+app+" env=prod ml-research/e2e",
+		"Dmls-Release-Approver: app="+app+" env=prod e2e",
 		"Dmls-Release: app="+app+" env=prod step=full run=r2",
 	)
 	// Two replicas, each step once.
@@ -466,4 +466,35 @@ func scrape(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// TestReleaseLease: one replica leads at a time. A leader that stops
+// renewing (killed) loses the lease after its duration, and one that
+// shuts down gives it up at once.
+func TestReleaseLease(t *testing.T) {
+	c := connect(t)
+	ctx := context.Background()
+	ns := newNamespace(t, c, "dmls-lease")
+	clock := time.Now()
+	now := func() time.Time { return clock }
+	a := &pipeline.Lease{Client: c.Dynamic, Namespace: ns, Name: "dmls-release", Identity: "a", Duration: 10 * time.Second, Now: now}
+	b := &pipeline.Lease{Client: c.Dynamic, Namespace: ns, Name: "dmls-release", Identity: "b", Duration: 10 * time.Second, Now: now}
+	step := func(l *pipeline.Lease, want bool, what string) {
+		t.Helper()
+		got, err := l.Acquire(ctx)
+		if err != nil || got != want {
+			t.Fatalf("%s: %s leads %v (%v), want %v", what, l.Identity, got, err, want)
+		}
+	}
+	step(a, true, "a free lease")
+	step(b, false, "a lease held")
+	clock = clock.Add(5 * time.Second)
+	step(a, true, "a renewal")
+	clock = clock.Add(9 * time.Second)
+	step(b, false, "a lease renewed 9s ago")
+	clock = clock.Add(2 * time.Second) // a was killed: no renewal for 11s
+	step(b, true, "an expired lease")
+	step(a, false, "a lease another took over")
+	b.Release(ctx)
+	step(a, true, "a lease given up")
 }
