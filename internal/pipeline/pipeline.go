@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -28,6 +29,8 @@ import (
 
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/gates"
+	"github.com/dmls-project/dmls/internal/gitops"
+	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/release"
 	"github.com/dmls-project/dmls/internal/schedule"
 	"github.com/dmls-project/dmls/internal/spec"
@@ -78,12 +81,10 @@ type Config struct {
 type Reconciler struct {
 	cfg     Config
 	metrics *metrics
-	// firstSeen is when this replica first saw each schedule without a
-	// tick recorded: its first tick counts from then.
-	mu        sync.Mutex
-	firstSeen map[string]time.Time
-	// last holds the last plan of each app, for status.
-	last map[string]*Plan
+	// seen is when this replica first saw each schedule without a tick
+	// recorded, where git cannot say when the app last changed.
+	mu   sync.Mutex
+	seen map[string]time.Time
 }
 
 // New returns a reconciler; Run starts it.
@@ -97,7 +98,7 @@ func New(cfg Config) *Reconciler {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Reconciler{cfg: cfg, metrics: newMetrics(cfg.Registry), firstSeen: map[string]time.Time{}, last: map[string]*Plan{}}
+	return &Reconciler{cfg: cfg, metrics: newMetrics(cfg.Registry), seen: map[string]time.Time{}}
 }
 
 // Run makes a pass every Interval while this replica leads, until ctx
@@ -375,9 +376,6 @@ func EvaluateGates(ctx context.Context, prom *gates.Client, inst *spec.Instance,
 // releaseApp takes the next step of an app's pipeline, if one is due.
 func (r *Reconciler) releaseApp(ctx context.Context, sn *specrepo.Snapshot, e *specrepo.Entry) {
 	p := r.Decide(ctx, sn, e, "")
-	r.mu.Lock()
-	r.last[e.App.Name] = p
-	r.mu.Unlock()
 	a := release.Next(p.Actions)
 	if a == nil {
 		return
@@ -442,11 +440,27 @@ func randomID() string {
 	return hex.EncodeToString(b)
 }
 
-// Last is the plan of app's last pass, or nil.
-func (r *Reconciler) Last(app string) *Plan {
+// firstSeen is when a schedule without a tick recorded counts its first
+// tick from: the commit that last changed the app (so a restart changes
+// nothing), or, when that cannot be read, when this replica first saw it.
+func (r *Reconciler) firstSeen(ctx context.Context, sn *specrepo.Snapshot, e *specrepo.Entry, now time.Time) time.Time {
+	h := r.cfg.Repo.History()
+	var at time.Time
+	err := h.Graph(ctx, h.MLModel(), sn.SHA, func(g *gitops.CommitGraph) {
+		if c, ok := g.LastChanges(map[string][]string{e.App.Name: {path.Join(r.cfg.Repo.Prefix(), layout.AppsDir, e.Dir)}})[e.App.Name]; ok {
+			at = c.Time
+		}
+	})
+	if err == nil && !at.IsZero() {
+		return at
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.last[app]
+	if t, ok := r.seen[e.App.Name]; ok {
+		return t
+	}
+	r.seen[e.App.Name] = now
+	return now
 }
 
 // scheduleApp starts the run of the due tick of the app's schedule.
@@ -460,14 +474,11 @@ func (r *Reconciler) scheduleApp(ctx context.Context, sn *specrepo.Snapshot, e *
 		return // validate refuses it; nothing runs
 	}
 	now := r.cfg.Now()
-	r.mu.Lock()
-	first, ok := r.firstSeen[e.App.Name]
-	if !ok {
-		first = now
-		r.firstSeen[e.App.Name] = now
-	}
-	r.mu.Unlock()
 	last := parseTime(t.ScheduledAt)
+	var first time.Time
+	if last.IsZero() {
+		first = r.firstSeen(ctx, sn, e, now)
+	}
 	running, finished := false, time.Time{}
 	if t.Run > 0 {
 		trainIn := ""
