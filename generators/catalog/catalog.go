@@ -20,6 +20,7 @@ import (
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/memo"
+	"github.com/dmls-project/dmls/internal/release"
 	"github.com/dmls-project/dmls/internal/repourl"
 	"github.com/dmls-project/dmls/internal/spec"
 )
@@ -121,7 +122,7 @@ func teamIndex(p *spec.Platform, team string, apps []App) string {
 			envs = append(envs, in.Env.Name)
 		}
 		fmt.Fprintf(&b, "| [%s](%s.md) | %s | %s | %s |\n", text(a.App.Name), a.App.Name,
-			yesNo(a.App.Base.Spec.Training != nil), yesNo(a.App.Base.Spec.Serving != nil), strings.Join(envs, ", "))
+			yesNo(a.App.TrainingJob() != nil), yesNo(a.App.ModelService() != nil), strings.Join(envs, ", "))
 	}
 	return b.String()
 }
@@ -138,7 +139,7 @@ func page(in Input, a App) string {
 	fmt.Fprintf(&b, "| Owner | %s |\n", owner)
 	desc := app.Base.Spec.Labels["description"]
 	if desc == "" {
-		desc = describe(app.Base.Spec)
+		desc = describe(app)
 	}
 	fmt.Fprintf(&b, "| Description | %s |\n", cell(desc))
 	var files []string
@@ -161,6 +162,8 @@ func page(in Input, a App) string {
 			dash(t.images), dash(t.workers), dash(t.gpus), dash(s.what), dash(s.traffic))
 	}
 
+	b.WriteString(fromTraining(app))
+
 	b.WriteString("\n## Endpoints\n\n")
 	var any bool
 	for _, env := range app.Envs {
@@ -179,13 +182,80 @@ func page(in Input, a App) string {
 	return b.String()
 }
 
-func describe(a *spec.AppSpec) string {
-	switch {
-	case a.Training != nil && a.Serving != nil:
+// fromTraining is the section of an app that serves a model from
+// training: where its runs write, the release chain, and which run serves
+// in each environment, with the canary under way and the release
+// pipeline's last step there. "" for any other app.
+func fromTraining(app *spec.App) string {
+	rel := app.Base.Spec.Release
+	from := rel != nil
+	for _, in := range app.Envs {
+		if s := in.Spec.Serving; s != nil && s.Model != nil && s.Model.FromTraining {
+			from = true
+		}
+	}
+	if !from {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\n## Model from training\n\n")
+	if t := app.TrainingJob(); t != nil && t.Output != nil {
+		fmt.Fprintf(&b, "Each run `r<N>` writes to `%s/r<N>`.", strings.TrimSuffix(repourl.Public(t.Output.StorageURI), "/"))
+	}
+	if rel != nil {
+		var envs []string
+		for _, in := range app.Envs {
+			envs = append(envs, in.Env.Name)
+		}
+		fmt.Fprintf(&b, " Runs train in %s", text(rel.TrainEnv(envs)))
+		var steps []string
+		for _, s := range rel.Steps(envs) {
+			var when []string
+			if s.After != "" {
+				when = append(when, "after "+s.After)
+			}
+			if s.Approval {
+				when = append(when, "on an approval")
+			}
+			steps = append(steps, fmt.Sprintf("to %s (%s)", text(s.To), strings.Join(when, ", ")))
+		}
+		if len(steps) > 0 {
+			fmt.Fprintf(&b, ", then go %s", strings.Join(steps, ", then "))
+		}
+		fmt.Fprintf(&b, "; each new run is a canary at %d%% for %s.", rel.Canary.Percent, text(rel.Canary.Duration))
+		if len(rel.Rejected) > 0 {
+			var runs []string
+			for _, r := range rel.Rejected {
+				runs = append(runs, spec.RunRevision(r))
+			}
+			fmt.Fprintf(&b, " Rejected runs: %s.", strings.Join(runs, ", "))
+		}
+	}
+	b.WriteString("\n\n| Environment | Serves | Canary | Last step of the release |\n|---|---|---|---|\n")
+	for _, in := range app.Envs {
+		st := release.StateOf(in.Env.Name, in.Spec)
+		serves, canary, last := "nothing yet", "", ""
+		if r := st.Serving(); r != 0 {
+			serves = spec.RunRevision(r)
+		}
+		if st.Canarying() {
+			canary = fmt.Sprintf("%s at %d%%", spec.RunRevision(st.Run), *st.Percent)
+		}
+		if r := st.Record; r != nil {
+			last = fmt.Sprintf("%s %s on %s", text(r.Step), spec.RunRevision(r.Run), cell(r.At))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", text(in.Env.Name), serves, dash(canary), dash(last))
+	}
+	return b.String()
+}
+
+func describe(a *spec.App) string {
+	switch t, s := a.TrainingJob(), a.ModelService(); {
+	case t != nil && s != nil:
 		return "Trains a model and serves it."
-	case a.Training != nil:
+	case t != nil:
 		return "Trains a model."
-	case a.Serving != nil:
+	case s != nil:
 		return "Serves a model."
 	}
 	return ""

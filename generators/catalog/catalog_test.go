@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"io/fs"
 	"os"
 	"strings"
 	"testing"
@@ -13,7 +14,18 @@ import (
 
 func exampleInput(t *testing.T, mutate func(*spec.Workspace)) Input {
 	t.Helper()
-	ws, err := workspace.Load(os.DirFS("../.."), ".", workspace.Options{})
+	in := inputOf(t, os.DirFS("../.."), ".", mutate)
+	in.Changes = map[string]Change{
+		"fashion-mnist": {Commit: "0123456789abcdef0123456789abcdef01234567", Author: "Ada <ada@example.com>", Date: "2026-12-01T09:00:00Z", Subject: "fashion-mnist: 10% canary in staging"},
+	}
+	return in
+}
+
+// inputOf is the catalog's input of the workspace at root in fsys, loaded,
+// changed by mutate (if not nil) and built.
+func inputOf(t *testing.T, fsys fs.FS, root string, mutate func(*spec.Workspace)) Input {
+	t.Helper()
+	ws, err := workspace.Load(fsys, root, workspace.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,9 +36,7 @@ func exampleInput(t *testing.T, mutate func(*spec.Workspace)) Input {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := Input{Platform: ws.Platform, Changes: map[string]Change{
-		"fashion-mnist": {Commit: "0123456789abcdef0123456789abcdef01234567", Author: "Ada <ada@example.com>", Date: "2026-12-01T09:00:00Z", Subject: "fashion-mnist: 10% canary in staging"},
-	}}
+	in := Input{Platform: ws.Platform}
 	for _, a := range res.Apps {
 		in.Apps = append(in.Apps, App{App: a.App, Objects: a.Objects})
 	}

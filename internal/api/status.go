@@ -76,9 +76,9 @@ func (s *Server) appStatus(req *request, section string) *response {
 	}
 	a := ent.App
 	switch {
-	case section == specops.Training && a.Base.Spec.Training == nil:
+	case section == specops.Training && a.TrainingJob() == nil:
 		return errorResponse(notFound("app %s has no training job", a.Name))
-	case section == specops.Serving && a.Base.Spec.Serving == nil:
+	case section == specops.Serving && a.ModelService() == nil:
 		return errorResponse(notFound("app %s has no model service", a.Name))
 	}
 	q := req.r.URL.Query()

@@ -15,16 +15,17 @@ import (
 
 // trainingView shows the training job of a valid app, or nil.
 func trainingView(sn *specrepo.Snapshot, e *specrepo.Entry) *apiclient.TrainingJob {
-	if e == nil || !e.Valid() || e.App.Base.Spec.Training == nil {
+	if e == nil || !e.Valid() || e.App.TrainingJob() == nil {
 		return nil
 	}
 	a := e.App
+	job := a.TrainingJob()
 	v := &apiclient.TrainingJob{
 		Team: a.Team, App: a.Name, Managed: e.Managed(), Commit: sn.Commits[a.Name],
-		Run: a.Base.Spec.Training.Run, TFJob: spec.JobName(a.Name, a.Base.Spec.Training), Kind: a.Base.Spec.Training.Kind(),
+		Run: job.Run, TFJob: spec.JobName(a.Name, job), Kind: job.Kind(),
 		Environments: []apiclient.TrainingEnvironment{},
 	}
-	v.Training, v.Overrides = stored(sn, e, specops.Training, a.Base.Spec.Training)
+	v.Training, v.Overrides = stored(sn, e, specops.Training, job)
 	for _, in := range a.Envs {
 		t := in.Spec.Training
 		if t == nil {
@@ -49,13 +50,13 @@ func trainingView(sn *specrepo.Snapshot, e *specrepo.Entry) *apiclient.TrainingJ
 
 // serviceView shows the model service of a valid app, or nil.
 func serviceView(sn *specrepo.Snapshot, e *specrepo.Entry) *apiclient.ModelService {
-	if e == nil || !e.Valid() || e.App.Base.Spec.Serving == nil {
+	if e == nil || !e.Valid() || e.App.ModelService() == nil {
 		return nil
 	}
 	a := e.App
 	v := &apiclient.ModelService{Team: a.Team, App: a.Name, Managed: e.Managed(), Commit: sn.Commits[a.Name],
 		Environments: []apiclient.ServingEnvironment{}}
-	v.Serving, v.Overrides = stored(sn, e, specops.Serving, a.Base.Spec.Serving)
+	v.Serving, v.Overrides = stored(sn, e, specops.Serving, a.ModelService())
 	for _, in := range a.Envs {
 		s := in.Spec.Serving
 		if s == nil {

@@ -7,8 +7,9 @@ import (
 	"testing"
 )
 
-func service(canary int, extra string) string {
-	return fmt.Sprintf(`apiVersion: serving.knative.dev/v1
+// ksvcHead starts Knative Service m of namespace t-prod, up to its
+// template's name.
+const ksvcHead = `apiVersion: serving.knative.dev/v1
 kind: Service
 metadata:
   name: m
@@ -16,7 +17,10 @@ metadata:
 spec:
   template:
     metadata:
-      name: m-v2
+`
+
+func service(canary int, extra string) string {
+	return ksvcHead + fmt.Sprintf(`      name: m-v2
     spec:
       containers:
       - image: serve:1%s

@@ -218,11 +218,16 @@ func appFacts(l *lines, where string, bo, ho map[string]*object) []string {
 		switch {
 		case pair[0] == nil:
 			facts = append(facts, "new model service "+pair[1].name)
+			facts = append(facts, modelFacts(nil, modelOf(pair[1], knativeModel))...)
 		case pair[1] == nil:
 			facts = append(facts, "model service "+pair[0].name+" removed")
 		default:
 			facts = append(facts, servingFacts(l, where, pair[0], pair[1])...)
 		}
+	}
+	// KServe: only the model from training is described here.
+	for _, pair := range pairs(ofKind(bo, "serving.kserve.io", "InferenceService"), ofKind(ho, "serving.kserve.io", "InferenceService")) {
+		facts = append(facts, modelFacts(modelOf(pair[0], kserveModel), modelOf(pair[1], kserveModel))...)
 	}
 	for _, pair := range pairs(ofKind(bo, "", "PersistentVolumeClaim"), ofKind(ho, "", "PersistentVolumeClaim")) {
 		switch {
@@ -305,10 +310,14 @@ func trafficOf(o *object) traffic {
 }
 
 func servingFacts(l *lines, where string, b, h *object) []string {
-	var facts []string
 	bt, ht := trafficOf(b), trafficOf(h)
+	// A model from training: its runs, in words, say what the traffic
+	// and the revision facts would.
+	hm := modelOf(h, knativeModel)
+	facts := modelFacts(modelOf(b, knativeModel), hm)
 	revs := func(t traffic) string { return t.stable + " → " + t.target }
 	switch {
+	case hm != nil:
 	case bt.canary != ht.canary && ht.canary == 0:
 		facts = append(facts, fmt.Sprintf("canary %d%%→0%% (all traffic to %s)", bt.canary, orLatest(ht.stable)))
 	case bt.canary != ht.canary:
@@ -320,7 +329,7 @@ func servingFacts(l *lines, where string, b, h *object) []string {
 		l.risk(where, "canary jumps %d%%→%d%% (%d points in one step)", bt.canary, ht.canary, max(jump, -jump))
 	}
 	prefix := h.name + "-"
-	if br, hr := strings.TrimPrefix(str(b.m, "spec", "template", "metadata", "name"), prefix), strings.TrimPrefix(str(h.m, "spec", "template", "metadata", "name"), prefix); br != hr {
+	if br, hr := strings.TrimPrefix(str(b.m, "spec", "template", "metadata", "name"), prefix), strings.TrimPrefix(str(h.m, "spec", "template", "metadata", "name"), prefix); br != hr && hm == nil {
 		facts = append(facts, fmt.Sprintf("new revision %s (was %s)", orLatest(hr), orLatest(br)))
 	}
 	ann := func(o *object, k string) string { return str(o.m, "spec", "template", "metadata", "annotations", k) }

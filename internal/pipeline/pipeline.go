@@ -170,21 +170,7 @@ func (r *Reconciler) Tick(ctx context.Context) {
 
 // involved reports whether the reconciler has anything to do with a.
 func involved(a *spec.App) bool {
-	return a.Base.Spec.Release != nil || trainingOf(a) != nil && trainingOf(a).Schedule != nil
-}
-
-// trainingOf is the training job of the environment a trains in: the
-// release's, or else the app's own.
-func trainingOf(a *spec.App) *spec.TrainingJob {
-	if a.Base.Spec.Training != nil {
-		return a.Base.Spec.Training
-	}
-	for _, in := range a.Envs {
-		if in.Spec.Training != nil {
-			return in.Spec.Training
-		}
-	}
-	return nil
+	return a.Base.Spec.Release != nil || a.TrainingJob() != nil && a.TrainingJob().Schedule != nil
 }
 
 // Plan is what the reconciler knows and decides of one app.
@@ -465,7 +451,7 @@ func (r *Reconciler) firstSeen(ctx context.Context, sn *specrepo.Snapshot, e *sp
 
 // scheduleApp starts the run of the due tick of the app's schedule.
 func (r *Reconciler) scheduleApp(ctx context.Context, sn *specrepo.Snapshot, e *specrepo.Entry) {
-	t := trainingOf(e.App)
+	t := e.App.TrainingJob()
 	if t == nil || t.Schedule == nil {
 		return
 	}

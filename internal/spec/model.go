@@ -64,6 +64,36 @@ type App struct {
 	Warnings diag.List
 }
 
+// TrainingJob is the app's training job: the base's, or else the first
+// environment's (an app whose release policy trains in one environment
+// has none in its base); nil when the app trains nowhere.
+func (a *App) TrainingJob() *TrainingJob {
+	if a.Base.Spec.Training != nil {
+		return a.Base.Spec.Training
+	}
+	for _, in := range a.Envs {
+		if in.Spec.Training != nil {
+			return in.Spec.Training
+		}
+	}
+	return nil
+}
+
+// ModelService is the app's model service: the base's, or else the first
+// environment's (a model from training serves only where a run is set,
+// usually in overrides); nil when the app serves nowhere.
+func (a *App) ModelService() *ModelService {
+	if a.Base.Spec.Serving != nil {
+		return a.Base.Spec.Serving
+	}
+	for _, in := range a.Envs {
+		if in.Spec.Serving != nil {
+			return in.Spec.Serving
+		}
+	}
+	return nil
+}
+
 // Instance is an app as it runs in one environment.
 type Instance struct {
 	// Env is nil for the base.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
+	"github.com/dmls-project/dmls/internal/spec"
 )
 
 // Sections of an app that operations change.
@@ -294,6 +295,9 @@ func (o *rollout) Apply(c *Context, d *Doc) error {
 	}
 	if (o.r.Image == "") == (o.r.StorageURI == "") {
 		return invalid("", "set exactly one of image and storageUri")
+	}
+	if asMap(d.Effective(o.r.Env, Serving)["model"])["fromTraining"] == true {
+		return conflictAt("storageUri", "app %s serves a model from training (serving.model.fromTraining): its runs go out through the release pipeline, or by serving.model.run", d.Name)
 	}
 	return deploy(d, o.r.Env, version{image: o.r.Image, storageURI: o.r.StorageURI, revision: o.r.Revision}, o.r.CanaryPercent)
 }
@@ -594,16 +598,25 @@ func (o *promoteEnv) Apply(c *Context, d *Doc) error {
 				return conflict("a canary runs in %s; promote it or roll it back before promoting %s", o.p.From, d.Name)
 			}
 		}
-		v := version{image: str(from, "image"), storageURI: str(asMap(from["model"]), "storageUri"), revision: str(from, "revision")}
-		if v.revision == "" {
-			return conflict("app %s has no serving.revision in %s; a promotion needs a named revision", d.Name, o.p.From)
-		}
-		if err := deploy(d, to, v, nil); err != nil {
+		if m := asMap(from["model"]); m["fromTraining"] == true {
+			// A model from training is promoted by its run, as the
+			// release pipeline does (which this pauses in to).
+			run, ok := intValue(m, "run")
+			if !ok {
+				return conflict("app %s serves no training run in %s yet; there is nothing to promote", d.Name, o.p.From)
+			}
+			t := d.Override(to, Serving, true)
+			child(t, "model", true)["run"] = json.Number(strconv.Itoa(run))
+			t["revision"] = spec.RunRevision(run)
+			allToRevision(d, to, child(t, "traffic", true))
+			promoted = true
+		} else if err := promoteVersion(d, o.p.From, to, from); err != nil {
 			return err
+		} else {
+			promoted = true
 		}
-		promoted = true
 	}
-	if from := d.Effective(o.p.From, Training); from != nil {
+	if from := d.Effective(o.p.From, Training); from != nil && d.Data["release"] == nil {
 		if img := str(from, "image"); img != "" && img != str(d.Effective(to, Training), "image") {
 			d.Override(to, Training, true)["image"] = img
 		}
@@ -613,6 +626,16 @@ func (o *promoteEnv) Apply(c *Context, d *Doc) error {
 		return notFound("app %s has neither a training job nor a model service", d.Name)
 	}
 	return nil
+}
+
+// promoteVersion deploys in to the version from (the effective serving
+// settings of env fromEnv) runs.
+func promoteVersion(d *Doc, fromEnv, to string, from map[string]any) error {
+	v := version{image: str(from, "image"), storageURI: str(asMap(from["model"]), "storageUri"), revision: str(from, "revision")}
+	if v.revision == "" {
+		return conflict("app %s has no serving.revision in %s; a promotion needs a named revision", d.Name, fromEnv)
+	}
+	return deploy(d, to, v, nil)
 }
 
 func inEnv(env string) string {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/release"
 	"github.com/dmls-project/dmls/internal/spec"
 )
@@ -94,5 +95,27 @@ func TestReleaseTrailers(t *testing.T) {
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("trailers:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestPromoteFromTraining: dmls promote carries a model from training by
+// its run (and so pauses the pipeline in the environment it changes);
+// a rollout of a storage URI is refused for it.
+func TestPromoteFromTraining(t *testing.T) {
+	c := &Context{Team: "t", Envs: envs}
+	d := doc(t, fromTraining)
+	if err := Apply(c, Promote("app", apiclient.Promotion{From: "dev"}), d); err != nil {
+		t.Fatal(err)
+	}
+	if got := ServingTuple(d, "staging"); got != spec.ServingTuple(6, "r6", "", nil) {
+		t.Errorf("staging after the promotion: %s", got)
+	}
+	if d.Override("staging", Training, false) != nil {
+		t.Error("a release trains in one environment: the promotion must not copy the training image")
+	}
+	err := Apply(c, Rollout("app", apiclient.Rollout{StorageURI: "pvc://m/other"}), doc(t, fromTraining))
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != Conflict || !strings.Contains(err.Error(), "model from training") {
+		t.Errorf("a rollout of a storage URI: %v", err)
 	}
 }

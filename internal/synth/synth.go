@@ -107,3 +107,24 @@ func Write(dir string, n int) error {
 	}
 	return nil
 }
+
+// ReleaseApp is app "mnist" of Workspace's team, whose model comes from
+// training (run r<N> writes to pvc://models/mnist/r<N>): it trains in
+// dev, and each run goes to staging after 1h and to prod on an approval,
+// as a canary at 10% for 30m. release is more of its release policy and
+// overrides its overrides, in CUE (each may be "").
+func ReleaseApp(release, overrides string) string {
+	return `name: "mnist"
+team: "t"
+training: {
+	image: "registry.example.com/mnist:1.0"
+	replicas: worker: replicas: 1
+	output: storageUri: "pvc://models/mnist"
+}
+serving: model: fromTraining: true
+release: {
+	canary: {percent: 10, duration: "30m"}
+	promotion: [{from: "dev", to: "staging", after: "1h"}, {from: "staging", to: "prod", approval: true}]
+` + release + `}
+` + overrides
+}

@@ -482,6 +482,8 @@ async function appView(name) {
     } catch (e) { if (!ctrl.signal.aborted) live.append(el("p", { class: "notice error" }, "Live status stopped: " + e.message)); }
   })();
 
+  await releaseView(name);
+
   // Actions.
   const envs = platform.environments || [];
   const envSelect = (id, label) => [el("label", { for: id }, label), el("select", { id }, el("option", { value: "" }, "every environment (the app's own settings)"), envs.map((e) => el("option", { value: e }, e)))];
@@ -568,6 +570,100 @@ async function appView(name) {
     hist.replaceChildren(...h.items.map((c) => el("li", {}, el("code", {}, short(c.commit)), " ", el("strong", {}, c.message.split("\n")[0]),
       el("div", { class: "muted" }, c.author + actorsOf(c.message) + " · " + c.time))));
   } catch (e) { hist.replaceChildren(el("li", {}, e.message)); }
+}
+
+// ---------------------------------------------------------------- release
+
+const releasePath = (name) => teamPath() + "/apps/" + encodeURIComponent(name) + "/release";
+const runName = (n) => (n ? "r" + n : "nothing");
+
+// waitsFor says whom an environment's step waits for, in words.
+function waitsFor(e) {
+  switch (e.step) {
+    case "approval": return "waits for a person's approval";
+    case "paused": return "waits for a person: dmls release resume";
+    case "wait": return e.from ? "waits for " + e.from : (e.canary ? "waits for the canary's gates" : "waits for the training run");
+    case "none": return "";
+  }
+  return "the pipeline's next step: " + e.step + " " + runName(e.run);
+}
+
+function gateValue(g) {
+  if (g.verdict === "nodata") return "no data";
+  if (g.verdict === "error") return "—";
+  return String(g.value);
+}
+
+// releaseCard is one environment of the pipeline: the run it serves, the
+// canary, the step with its reason and gates, and the buttons a person
+// acts with.
+function releaseCard(e, act) {
+  const card = el("li", { class: "panel release-env", "data-env": e.env, "data-step": e.step },
+    el("div", { class: "row" }, el("strong", {}, e.env), el("span", { class: "step step-" + e.step, role: "status" }, e.step)),
+    el("p", { class: "serving" }, "Serves ", el("strong", {}, runName(e.serving)),
+      e.canary ? [" · canary ", el("strong", {}, runName(e.canary.run)), " at " + e.canary.percent + "%"] : ""));
+  if (e.canary) card.append(trafficBar([{ revision: runName(e.serving), tag: runName(e.serving), percent: 100 - e.canary.percent }, { revision: runName(e.canary.run), tag: runName(e.canary.run), percent: e.canary.percent }]));
+  const waits = waitsFor(e);
+  card.append(el("p", { class: "reason" }, e.reason));
+  if (waits) card.append(el("p", { class: "waits muted" }, waits + (e.until ? " (until " + e.until + ")" : "")));
+  if (e.gates && e.gates.length) {
+    card.append(el("table", { class: "gates" },
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Gate"), el("th", { scope: "col" }, "Value"), el("th", { scope: "col" }, "Max"), el("th", { scope: "col" }, "Verdict"))),
+      el("tbody", {}, e.gates.map((g) => el("tr", { "data-gate": g.name },
+        el("td", { title: g.query }, g.name), el("td", {}, gateValue(g)), el("td", {}, String(g.max)),
+        el("td", {}, el("span", { class: "verdict v-" + g.verdict }, g.verdict)))))));
+    const errs = e.gates.filter((g) => g.error);
+    if (errs.length) card.append(el("ul", { class: "gate-errors muted" }, errs.map((g) => el("li", {}, g.name + ": " + g.error))));
+  }
+  if (e.lastStep) card.append(el("p", { class: "muted" }, "Last step: " + e.lastStep.step + " " + runName(e.lastStep.run) + " at " + e.lastStep.at));
+  const buttons = el("div", { class: "row" });
+  if (e.step === "approval") {
+    buttons.append(el("button", { type: "button", class: "primary approve", on: { click: () => act("approve", e,
+      "Approve " + runName(e.run) + " into " + e.env + ": a commit to ml-model, with you as the approver.") } }, "Approve"));
+  }
+  if (e.canary) {
+    buttons.append(el("button", { type: "button", class: "abort", on: { click: () => act("abort", e,
+      "Abort the canary " + runName(e.canary.run) + " in " + e.env + ": all traffic back to " + runName(e.serving) + ", and " + runName(e.canary.run) + " rejected.") } }, "Abort"));
+  }
+  if (buttons.childNodes.length) card.append(buttons);
+  return card;
+}
+
+// releaseView shows the app's release pipeline (GET .../release), when it
+// has a release policy, and refreshes it every few seconds.
+async function releaseView(name) {
+  let v;
+  try {
+    v = await api("GET", releasePath(name));
+  } catch (e) {
+    if (e.status !== 404) $("view").append(el("p", { class: "notice error" }, "Release pipeline: " + e.message));
+    return;
+  }
+  const list = el("ol", { class: "pipeline" });
+  const head = el("p", { class: "muted" });
+  const f = el("form", { class: "panel", id: "release-form", novalidate: true },
+    el("h2", {}, "Release pipeline"), head, list,
+    el("p", { class: "field-error form-error", role: "alert" }),
+    el("p", { class: "outcome", role: "status" }));
+  const act = async (what, e, text) => {
+    await action(f, text, "POST", releasePath(name) + "/" + what, { env: e.env });
+    refresh();
+  };
+  const render = (v) => {
+    head.replaceChildren(v.chain.join(" → "),
+      v.training ? " · training run " + runName(v.training.run) + " " + v.training.state : "",
+      v.rejected.length ? " · rejected " + v.rejected.map(runName).join(", ") : "",
+      " · decided " + v.decidedAt);
+    if (!v.managed) head.append(el("span", { class: "notice" }, " The app is written by hand in git: the pipeline decides, a person commits."));
+    list.replaceChildren(...v.environments.map((e) => releaseCard(e, act)));
+    sizeBars(list);
+  };
+  const refresh = async () => {
+    try { render(await api("GET", releasePath(name))); } catch (e) { head.textContent = "Release pipeline: " + e.message; }
+  };
+  render(v);
+  $("view").append(f);
+  timer = setInterval(refresh, 5000);
 }
 
 // actorsOf names who made the changes of an API commit: each change's line
