@@ -492,8 +492,9 @@ func platformOf(ws *spec.Workspace, res *build.Result, opts Options) (*Platform,
 
 // appOf is the App of a built app.
 func appOf(b *build.App, opts Options) (*App, error) {
-	a := &App{Name: b.App.Name, Team: b.App.Team, Dir: b.App.Dir, Tree: b.Tree, NoTree: opts.NoTree, Ignore: b.Ignore, Features: b.Features, Jobs: b.Kept().Jobs, TrainJobs: b.Kept().TrainJobs,
-		LoadWarnings: b.App.Warnings, BuildWarnings: b.Warnings, Quota: rules.QuotaUses(b.App)}
+	k := b.Kept() // once: it sums the app's quota uses
+	a := &App{Name: b.App.Name, Team: b.App.Team, Dir: b.App.Dir, Tree: b.Tree, NoTree: opts.NoTree, Ignore: b.Ignore, Features: b.Features, Jobs: k.Jobs, TrainJobs: k.TrainJobs,
+		LoadWarnings: b.App.Warnings, BuildWarnings: b.Warnings, Quota: k.Quota}
 	for _, in := range b.App.Envs {
 		env := in.Env.Name
 		a.Envs = append(a.Envs, env)
