@@ -41,16 +41,7 @@ func testOptions(s *Store, got map[string][]byte, mu *sync.Mutex) Options {
 
 func run(t *testing.T, s *Store, fsys fs.FS) (*Result, map[string][]byte) {
 	t.Helper()
-	snap, err := Read(fsys, "ws", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string][]byte{}
-	var mu sync.Mutex
-	r, err := Run(snap, testOptions(s, got, &mu))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, got, _ := runTrees(t, s, fsys, false)
 	return r, got
 }
 
