@@ -23,6 +23,7 @@ import (
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/externalsecret"
+	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
 )
@@ -91,6 +92,14 @@ type Input struct {
 	// Kinds are the kinds dmls manages in team namespaces (argocd.TeamKinds
 	// with their resources); the team's group may edit them.
 	Kinds []ManagedKind
+	// Memo, when set, keeps each job's NetworkPolicy by everything it is
+	// made of, so that a long-running process with thousands of jobs
+	// makes only the new ones (dmls serve; the objects it holds are
+	// shared and must not be changed). Finish, when set, is applied to
+	// each object GuardRails makes, before the memo keeps it, and not to
+	// those the memo gives back (argocd.Annotate: annotated once).
+	Memo   *memo.Cache[generators.Object]
+	Finish func(generators.Object)
 }
 
 // GuardRails returns, for one environment and every team with a
@@ -104,12 +113,18 @@ func GuardRails(in Input) ([]generators.Object, error) {
 	}
 	ingress := IngressNamespaces(p)
 	var out []generators.Object
+	finish := func(o generators.Object) generators.Object {
+		if in.Finish != nil {
+			in.Finish(o)
+		}
+		return o
+	}
 	add := func(obj runtime.Object, gvk schema.GroupVersionKind, tr *provenance.Trace) error {
 		o, err := generators.New(obj, gvk, tr)
 		if err != nil {
 			return err
 		}
-		out = append(out, o)
+		out = append(out, finish(o))
 		return nil
 	}
 	for _, team := range slices.Sorted(maps.Keys(env.Namespaces)) {
@@ -160,7 +175,7 @@ func GuardRails(in Input) ([]generators.Object, error) {
 				return nil, err
 			}
 			obj.SetNamespace(ns)
-			out = append(out, obj)
+			out = append(out, finish(obj))
 		}
 
 		if q := spec.TeamQuota(t, env); q != nil {
@@ -191,11 +206,28 @@ func GuardRails(in Input) ([]generators.Object, error) {
 			return nil, err
 		}
 
-		for _, np := range policies(ingress, in.Jobs[team], in.TrainJobs[team]) {
+		for _, np := range policies(ingress) {
 			np.ObjectMeta = meta(np.Name)
 			if err := add(np, networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"), nil); err != nil {
 				return nil, err
 			}
+		}
+		for _, j := range jobsOf(in.Jobs[team], in.TrainJobs[team]) {
+			// A job's policy is made of the job, its namespace and the
+			// labels: the memo's key.
+			key := strings.Join([]string{ns, p.Name, team, env.Name, j.label, j.name}, "\x00")
+			if o, ok := in.Memo.Get(key); ok {
+				out = append(out, o)
+				continue
+			}
+			np := jobPolicy(j)
+			np.ObjectMeta = meta(np.Name)
+			o, err := generators.New(np, networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"), nil)
+			if err != nil {
+				return nil, err
+			}
+			in.Memo.Put(key, finish(o))
+			out = append(out, o)
 		}
 
 		for _, sa := range []string{generators.ServingServiceAccount, generators.TrainingServiceAccount} {
@@ -223,7 +255,10 @@ func GuardRails(in Input) ([]generators.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(out, queues...), nil
+	for _, q := range queues {
+		out = append(out, finish(q))
+	}
+	return out, nil
 }
 
 // IngressNamespaces are the namespaces whose pods may send requests to
@@ -311,12 +346,11 @@ func limitRange(l spec.EnvLimits) (corev1.LimitRangeSpec, error) {
 	}}}, nil
 }
 
-// policies are the NetworkPolicies of one team namespace: deny all
-// ingress, then allow requests from the serving ingress to model
-// services, DNS lookups, and the pods of each TFJob among themselves.
-// allow-dns-egress selects every pod, so egress is denied too except to
-// DNS and a job's own pods.
-func policies(ingress, jobs, trainJobs []string) []*networkingv1.NetworkPolicy {
+// policies are the NetworkPolicies of one team namespace that no job
+// makes: deny all ingress, then allow requests from the serving ingress
+// to model services, and DNS lookups. allow-dns-egress selects every pod,
+// so egress is denied too except to DNS and a job's own pods (jobPolicy).
+func policies(ingress []string) []*networkingv1.NetworkPolicy {
 	ingressNS := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
 		Key: corev1.LabelMetadataName, Operator: metav1.LabelSelectorOpIn, Values: ingress,
 	}}}
@@ -353,7 +387,14 @@ func policies(ingress, jobs, trainJobs []string) []*networkingv1.NetworkPolicy {
 			},
 		},
 	}
-	type job struct{ name, policy, label string }
+	return out
+}
+
+// job is a TFJob or TrainJob whose pods may reach each other.
+type job struct{ name, policy, label string }
+
+// jobsOf returns the jobs of one team namespace, by policy name.
+func jobsOf(jobs, trainJobs []string) []job {
 	var all []job
 	for _, j := range jobs {
 		all = append(all, job{j, TFJobPolicyName(j), kubeflowv1.JobNameLabel})
@@ -362,20 +403,22 @@ func policies(ingress, jobs, trainJobs []string) []*networkingv1.NetworkPolicy {
 		all = append(all, job{j, TrainJobPolicyName(j), JobSetNameLabel})
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].policy < all[j].policy })
-	for _, j := range all {
-		sel := metav1.LabelSelector{MatchLabels: map[string]string{j.label: j.name}}
-		peer := []networkingv1.NetworkPolicyPeer{{PodSelector: &sel}}
-		out = append(out, &networkingv1.NetworkPolicy{
-			ObjectMeta: metav1.ObjectMeta{Name: j.policy},
-			Spec: networkingv1.NetworkPolicySpec{
-				PodSelector: sel,
-				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
-				Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: peer}},
-				Egress:      []networkingv1.NetworkPolicyEgressRule{{To: peer}},
-			},
-		})
+	return all
+}
+
+// jobPolicy lets the pods of job j reach each other, and nothing else.
+func jobPolicy(j job) *networkingv1.NetworkPolicy {
+	sel := metav1.LabelSelector{MatchLabels: map[string]string{j.label: j.name}}
+	peer := []networkingv1.NetworkPolicyPeer{{PodSelector: &sel}}
+	return &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: j.policy},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: sel,
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+			Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: peer}},
+			Egress:      []networkingv1.NetworkPolicyEgressRule{{To: peer}},
+		},
 	}
-	return out
 }
 
 // editVerbs are what the team's group may do with the kinds dmls manages.

@@ -75,7 +75,8 @@
 // the batch (managed paths: the changed app folders only, so other apps
 // are never rewritten), generates the config of every app and publishes
 // it with publish.Release (as dmls publish does), and answers each change with the batch's
-// commits. A change whose commit fails
+// commits; the publish and the answers overlap the next batch (submit's
+// package doc). A change whose commit fails
 // gets an error (502 or 503), never silence; a config publish that fails
 // after the spec commit is answered with a warning and retried by the next
 // batch or reconcile, since the spec is in git already. Shutdown stops taking
@@ -129,11 +130,14 @@
 //     (publish.Options.Parallel) while the catalog is made, and docs
 //     follows, rather than three pushes one after another.
 //   - The apps a batch changed are generated in parallel.
-//   - Tried and dropped: publishing a batch's config in a goroutine of its
-//     own while the writer commits the next batch. With 25 clients the
-//     batches became smaller (45 commits for 500 rather than 35), each
-//     costing its pushes, and on this CPU-bound shared machine it was
-//     slower (9.4 req/s against 10.4, back to back).
+//   - Pipeline (issue 25): a batch's config is published, and its
+//     changes answered, by a publisher goroutine while the writer plans
+//     and commits the next batch; the batches committed during a publish
+//     are published together, and a batch smaller than the last waits
+//     for the publish in flight rather than committing a few changes
+//     alone (an earlier try without that made 45 commits of 500 rather
+//     than 35, and was slower). internal/submit's package doc has the
+//     rest of the profile's lessons.
 //
 // What is left per batch is linear in the apps, with small constants: the
 // loader's per-load overhead and cross-app checks, the guard rails'

@@ -208,6 +208,10 @@ type hooks struct {
 	// beforeBatch runs in the writer before each batch
 	// (submit.Config.BeforeBatch).
 	beforeBatch func(jobs int)
+	// beforeCommit and beforePublish run in the writer before each
+	// ml-model commit and each config publish (submit.Config).
+	beforeCommit  func(jobs, attempt int)
+	beforePublish func(batches int)
 	// beforeHandle runs in every API handler after authentication.
 	beforeHandle func(r *http.Request)
 }
@@ -258,6 +262,16 @@ func New(cfg Config) (*Server, error) {
 		BeforeBatch: func(jobs int) {
 			if h := s.hooks.beforeBatch; h != nil {
 				h(jobs)
+			}
+		},
+		BeforeCommit: func(jobs, attempt int) {
+			if h := s.hooks.beforeCommit; h != nil {
+				h(jobs, attempt)
+			}
+		},
+		BeforePublish: func(batches int) {
+			if h := s.hooks.beforePublish; h != nil {
+				h(batches)
 			}
 		},
 	})

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unsafe"
 
 	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -137,6 +138,9 @@ type Memo struct {
 	// guard rails), by the platform, the environment and the object's
 	// identity.
 	rails *memo.Cache[railFile]
+	// policies are the jobs' NetworkPolicies of the guard rails, made and
+	// annotated (platform.Input.Memo).
+	policies *memo.Cache[generators.Object]
 	// seeded holds the keys of files a run before checked without
 	// findings (Seed); passed, once Seed was called, those of the files
 	// checkTree met in this process that have none, checked or seeded.
@@ -145,6 +149,11 @@ type Memo struct {
 	track  bool
 	seeded map[string]bool
 	passed sync.Map
+	// keys are the last key of each file name checkTree met (fileKey),
+	// at most maxKeys.
+	keysMu  sync.Mutex
+	keys    map[string]keyed
+	maxKeys int
 }
 
 // Seed marks files as checked without findings and makes the memo keep
@@ -182,7 +191,8 @@ type railFile struct {
 
 // NewMemo returns a memo for a workspace of up to apps apps.
 func NewMemo(apps int) *Memo {
-	return &Memo{argo: argocd.NewMemo(4 * apps), checked: memo.New[diag.List](4*apps + 64), rails: memo.New[railFile](4*apps + 256)}
+	return &Memo{argo: argocd.NewMemo(4 * apps), checked: memo.New[diag.List](4*apps + 64), rails: memo.New[railFile](4*apps + 256),
+		policies: memo.New[generators.Object](4*apps + 256), maxKeys: 8*apps + 256}
 }
 
 // railsBase identifies everything but the object that a guard rail of env
@@ -482,10 +492,7 @@ func checkTree(ws *spec.Workspace, tree generators.Tree, m *Memo) diag.List {
 		}
 		key := ""
 		if m != nil {
-			h := sha256.New()
-			fmt.Fprintf(h, "%s\x00%#v\x00%d\x00", name, pos, len(tree[name]))
-			h.Write(tree[name])
-			key = hex.EncodeToString(h.Sum(nil))
+			key = m.fileKey(name, pos, tree[name])
 			if _, ok := m.passed.Load(key); m.track && ok {
 				return
 			}
@@ -512,6 +519,43 @@ func checkTree(ws *spec.Workspace, tree generators.Tree, m *Memo) diag.List {
 	return d
 }
 
+// kustomizationPrefix starts every Kustomization the generators write.
+var kustomizationPrefix = []byte("apiVersion: kustomize.config.k8s.io/")
+
+// fileKey identifies a file of a tree for the memo: its name, content and
+// the position its findings point at. The memo's trees share the bytes of
+// the files that did not change (its laid-out Applications and guard
+// rails), so a file whose bytes are the very slice of the last call keeps
+// its key without hashing them again: at 1,000 apps that hashing was most
+// of what checking an unchanged tree cost.
+func (m *Memo) fileKey(name string, pos provenance.Pos, data []byte) string {
+	m.keysMu.Lock()
+	k, ok := m.keys[name]
+	m.keysMu.Unlock()
+	if ok && k.pos == pos && len(k.data) == len(data) && unsafe.SliceData(k.data) == unsafe.SliceData(data) {
+		return k.key
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%#v\x00%d\x00", name, pos, len(data))
+	h.Write(data)
+	key := hex.EncodeToString(h.Sum(nil))
+	m.keysMu.Lock()
+	defer m.keysMu.Unlock()
+	if m.keys == nil || len(m.keys) >= m.maxKeys {
+		m.keys = map[string]keyed{} // names of files long gone go too
+	}
+	m.keys[name] = keyed{data: data, pos: pos, key: key}
+	return key
+}
+
+// keyed is the key of a file's content, kept with the content (which
+// keeps its memory from being reused for other bytes).
+type keyed struct {
+	data []byte
+	pos  provenance.Pos
+	key  string
+}
+
 // checkFile runs the checks of checkTree on one file; pos is where its
 // findings point. Each document is turned into JSON once and decoded from
 // it as the API server decodes a request body (admission.CheckJSON); a
@@ -519,6 +563,12 @@ func checkTree(ws *spec.Workspace, tree generators.Tree, m *Memo) diag.List {
 func checkFile(schemas *admission.Schemas, pos provenance.Pos, name string, file []byte) diag.List {
 	var d diag.List
 	for _, doc := range bytes.Split(file, []byte("\n---\n")) {
+		// A Kustomization is kustomize's, no API server's: nothing checks
+		// it, and those of the trees list every file (thousands of lines
+		// at 1,000 apps), so they are not parsed either.
+		if bytes.HasPrefix(doc, kustomizationPrefix) {
+			continue
+		}
 		data, err := yaml.YAMLToJSON(doc)
 		if err != nil || len(data) == 0 || data[0] != '{' {
 			continue
@@ -741,6 +791,12 @@ func platformTree(ws *spec.Workspace, uses []rules.QuotaUse, jobsIn func(env str
 	for _, env := range ws.Envs {
 		jobs, trainJobs := jobsIn(env.Name)
 		in := platform.Input{Platform: ws.Platform, Env: env, Jobs: jobs, TrainJobs: trainJobs, Kinds: kinds, ServingMax: rules.ServingMax(uses, env.Name)}
+		// Each object is annotated as it is made: those the memo keeps
+		// are shared, and annotated once.
+		in.Finish = func(o generators.Object) { argocd.Annotate([]generators.Object{o}) }
+		if m != nil {
+			in.Memo = m.policies
+		}
 		if !firstOnCluster[env.Cluster.Server] {
 			firstOnCluster[env.Cluster.Server] = true
 			in.ClusterScoped = true
@@ -749,7 +805,6 @@ func platformTree(ws *spec.Workspace, uses []rules.QuotaUse, jobsIn func(env str
 		if err != nil {
 			return nil, nil, err
 		}
-		argocd.Annotate(objs)
 		t, err := m.plain(m.railsBase(ws.Platform, env, kinds, in.ServingMax), objs)
 		if err != nil {
 			return nil, nil, err

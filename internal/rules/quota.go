@@ -11,6 +11,7 @@ import (
 
 	"github.com/dmls-project/dmls/internal/diag"
 	"github.com/dmls-project/dmls/internal/ec2"
+	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
 )
@@ -431,9 +432,25 @@ func QuotaLimits(ws *spec.Workspace) []QuotaLimit {
 	return out
 }
 
+// usesMemo keeps QuotaUses by app digest: the quota check sums every
+// app of the workspace on each load, and in dmls serve all but the few
+// apps a batch changed are the same as the last time.
+var usesMemo = memo.New[[]QuotaUse](8192)
+
 // QuotaUses returns what a's pod sets take of each quota resource in
-// each of its environments, at min and at max scale.
+// each of its environments, at min and at max scale. The slice is shared
+// (kept by a's Digest, which covers everything it is computed from): do
+// not change it.
 func QuotaUses(a *spec.App) []QuotaUse {
+	if u, ok := usesMemo.Get(a.Digest); ok && a.Digest != "" {
+		return u
+	}
+	u := quotaUses(a)
+	usesMemo.Put(a.Digest, u)
+	return u
+}
+
+func quotaUses(a *spec.App) []QuotaUse {
 	var out []QuotaUse
 	for _, in := range a.Envs {
 		if in.Env == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"runtime"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -45,6 +46,37 @@ type Evaluator struct {
 }
 
 func NewEvaluator() (*Evaluator, error) { return buildEvaluator(SchemaOptions{}) }
+
+// idle are evaluators built before that no one uses (ReleaseEvaluator).
+// Building one compiles every embedded schema: a server that loads the
+// workspace for every batch of changes did that for each load and each
+// of its workers, and now compiles them once per worker for its life.
+var idle = make(chan *Evaluator, 2*runtime.GOMAXPROCS(0)+2)
+
+// AcquireEvaluator returns an evaluator that no one else uses: one given
+// back with ReleaseEvaluator, or a new one.
+func AcquireEvaluator() (*Evaluator, error) {
+	select {
+	case e := <-idle:
+		return e, nil
+	default:
+		return NewEvaluator()
+	}
+}
+
+// ReleaseEvaluator gives e back for AcquireEvaluator. The caller must not
+// use e again, nor any value built with it: the loader keeps none (what it
+// loads is Go data), and its next user builds other values in the same
+// CUE context, as the API's request schema does (Schema).
+func ReleaseEvaluator(e *Evaluator) {
+	if e == nil {
+		return
+	}
+	select {
+	case idle <- e:
+	default:
+	}
+}
 
 // ParseFile parses one spec file, .cue, .yaml, .yml or .json, into a CUE
 // value whose positions name the file as the user sees it.

@@ -1,8 +1,60 @@
 // Package submit changes ml-model for the API server: one writer commits
 // queued changes in batches (plan, quotas, Idempotency-Key replays,
-// compare-and-swap commits) and publishes the config, and a dry run plans
-// a change without committing it. The server passes its dependencies in
-// (Config); submit knows nothing of HTTP routes.
+// compare-and-swap commits) and a publisher publishes the config and
+// answers them, and a dry run plans a change without committing it. The
+// server passes its dependencies in (Config); submit knows nothing of
+// HTTP routes.
+//
+// # Pipeline
+//
+// The writer plans a batch on the snapshot of the last commit, commits it
+// to ml-model (a compare-and-swap), and hands it to the publisher, which
+// publishes the config and answers the batch's jobs; the writer goes on
+// with the next batch meanwhile. Exactly-once holds as before: only the
+// writer commits, one batch at a time, each on the commit it was planned
+// on, so a batch that loses the race to another writer is planned again
+// alone (none is planned on a commit that is not made yet). The releases
+// that queue while a publish runs are published once, from the newest
+// commit, which holds the others. A job is answered once its config is
+// published (or the publish failed, with a warning). While a publish
+// runs, a batch smaller than the last one waits for it (its answers bring
+// the clients back): with 25 clients in a loop the batches otherwise
+// shrank and each paid a batch's fixed cost; a batch as large as the
+// last, when the queue is deep, goes ahead during the publish.
+//
+// # What a batch costs
+//
+// BenchmarkBatchCPU (internal/api) measures the CPU of a batch of 25 new
+// apps at 10 and at 1,000 apps, and writes its profile. What the profiles
+// taught (issue 25):
+//
+//   - Every load and build of a batch runs over the whole workspace,
+//     through digest caches, so the work that grows with the workspace is
+//     what is done for every app although it did not change: the guard
+//     rails' NetworkPolicy of every job, made with the unstructured
+//     converter (now kept by platform.Input.Memo), each app's quota uses
+//     (rules.QuotaUses keeps them by digest), the hashing of every file of
+//     the trees to find its memoised check (build.Memo keeps the key while
+//     the file is the same slice), the Kustomizations that list every file
+//     (parsed for checks that never apply to them), a position looked up
+//     for every owner of every object (only a reported one needs it), and
+//     the catalog's replacer built for every app. Each cost a few percent;
+//     together they were a third of a batch at 1,000 apps.
+//   - The garbage collector is the largest single cost, close to a third
+//     of the CPU at 10 apps and two fifths at 1,000, where the live heap
+//     (every app's built objects and trees, kept for the next batch) is
+//     marked again on every cycle: allocating less per batch is what cuts
+//     it. GOGC=200 took a fifth off a batch's CPU at 10 apps and a tenth
+//     at 1,000, for more memory: the deployment's choice.
+//   - What is left that grows with the workspace is linear with small
+//     constants: the maps of the trees, the loader's cross-app checks
+//     (owners, quotas), the Kustomizations and the git trees of folders
+//     that hold an entry per app, and the marking of the live heap.
+//   - Per submission, at 10 apps, the CPU goes to the collector, the
+//     admission checks of the generated objects (build.BuildApp), the CUE
+//     evaluation of the app, the checks of its Argo CD Applications, and
+//     the pushes; the embedded schemas are compiled once per loader worker
+//     for the server's life (schema.AcquireEvaluator), not for every load.
 package submit
 
 import (
@@ -121,8 +173,14 @@ type Config struct {
 	// ModelService), as section asks: "training", "serving" or "" for
 	// both.
 	View func(sn *specrepo.Snapshot, e *specrepo.Entry, section string, res *apiclient.Result)
-	// BeforeBatch, when set, runs before each batch (a test seam).
-	BeforeBatch func(jobs int)
+	// BeforeBatch, when set, runs before each batch (a test seam), and
+	// BeforeCommit before each ml-model commit of a batch: attempt 1, and
+	// one more for each time the batch is planned again after a lost
+	// race. BeforePublish runs before each config publish of the
+	// publisher, with the batches it answers.
+	BeforeBatch   func(jobs int)
+	BeforeCommit  func(jobs, attempt int)
+	BeforePublish func(batches int)
 }
 
 // Writer is the single goroutine that changes ml-model. It drains the
@@ -139,8 +197,21 @@ type Writer struct {
 	halt  sync.Once
 
 	// configSource is the ml-model commit the config repos were last
-	// published from by this writer.
+	// published from by this writer. Only the publisher goroutine uses
+	// it, once the writer started (before: startup, on the writer's).
 	configSource string
+	// releases are the publishes the publisher owes (release), in the
+	// order the writer made them; pubWake tells it there are some, and
+	// pubDone is closed when it has stopped (after closeReleases).
+	// pubBusy is set while the publisher publishes, and pubIdle tells
+	// the writer when it stopped.
+	pubMu     sync.Mutex
+	releases  []*release
+	pubClosed bool
+	pubBusy   bool
+	pubWake   chan struct{}
+	pubIdle   chan struct{}
+	pubDone   chan struct{}
 	// lastBatch is the size of the last batch.
 	lastBatch int
 	// pages keeps the catalog's app pages between publishes.
@@ -152,7 +223,7 @@ type Writer struct {
 // New returns a writer that is not running yet (Start).
 func New(cfg Config) *Writer {
 	return &Writer{cfg: cfg, repo: cfg.Repo, queue: make(chan *Job, cfg.QueueSize), stop: make(chan struct{}), done: make(chan struct{}),
-		pages: catalog.NewMemo(specrepo.CacheApps)}
+		pages: catalog.NewMemo(specrepo.CacheApps), pubWake: make(chan struct{}, 1), pubIdle: make(chan struct{}, 1), pubDone: make(chan struct{})}
 }
 
 // Start runs the writer in a goroutine of its own: it reads the
@@ -207,9 +278,18 @@ func (w *Writer) log() *slog.Logger { return w.cfg.Log }
 func (w *Writer) run() {
 	defer close(w.done)
 	if !w.startup() {
+		// No publisher runs: the drained jobs are released at once.
+		w.closeReleases()
+		close(w.pubDone)
 		w.drain()
 		return
 	}
+	go w.publisher()
+	// The publisher finishes the releases of the drained jobs first.
+	defer func() {
+		w.closeReleases()
+		<-w.pubDone
+	}()
 	tick := time.NewTicker(w.cfg.ReconcileInterval)
 	defer tick.Stop()
 	for {
@@ -237,7 +317,8 @@ func (w *Writer) run() {
 	}
 }
 
-// drain finishes the jobs left in the queue.
+// drain finishes the jobs left in the queue (their answers come from the
+// publisher, or at once when it never ran).
 func (w *Writer) drain() {
 	for {
 		select {
@@ -298,7 +379,7 @@ func (w *Writer) reconcile() {
 		w.log().Error("reconcile: cannot read the workspace", "error", err)
 		return
 	}
-	w.ensureConfig(sn)
+	w.release(&release{after: sn})
 }
 
 // ensureConfig publishes the config repos from sn unless this server
@@ -417,10 +498,26 @@ collect:
 			break collect
 		}
 	}
+	// The size of a group commit follows the load. While a publish runs,
+	// a batch smaller than the last one waits for it to end: its answers
+	// bring its clients back for this batch, which would otherwise pay a
+	// whole batch's cost (plan, commit, and its share of a publish) for a
+	// few changes (the round before pipelining, that made 45 commits of
+	// 500 submissions rather than 35, and was slower). A batch that has as
+	// many changes as the last one, as when the queue is deep, does not
+	// wait: it is planned and committed while the publish runs.
+	want := min(w.lastBatch, w.cfg.MaxBatch)
+	for len(jobs) < want && w.publishing() {
+		select {
+		case j := <-w.queue:
+			jobs = append(jobs, j)
+		case <-w.pubIdle:
+		}
+	}
 	// Clients answered together by the last batch come back together, a
 	// few milliseconds apart: wait briefly for as many as it had, so that
 	// they make one commit rather than two.
-	if want := min(w.lastBatch, w.cfg.MaxBatch); len(jobs) < want {
+	if len(jobs) < want {
 		t := time.NewTimer(linger)
 	wait:
 		for len(jobs) < want {
@@ -439,20 +536,8 @@ collect:
 	if h := w.cfg.BeforeBatch; h != nil {
 		h(len(jobs))
 	}
-	// A panic must not take the server, and the queue, down: the jobs not
-	// yet answered get 500 (their done channels hold one answer, so the
-	// sends below cannot overwrite one).
-	defer func() {
-		if r := recover(); r != nil {
-			w.log().Error("panic in the writer", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			for _, j := range jobs {
-				select {
-				case j.done <- &Outcome{Err: Errorf(http.StatusInternalServerError, "internal error while committing; the change may or may not be in git, request id %s", j.ID)}:
-				default:
-				}
-			}
-		}
-	}()
+	// A panic must not take the server, and the queue, down.
+	defer w.recoverJobs(jobs, "committing")
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	w.process(ctx, jobs)
@@ -475,9 +560,11 @@ func (w *Writer) process(ctx context.Context, jobs []*Job) {
 		}
 		p := w.plan(sn, jobs)
 		if len(p.changes) == 0 {
-			w.ensureConfig(sn)
-			w.answer(jobs, p, sn, sn, nil, "")
+			w.release(&release{jobs: jobs, p: p, before: sn, after: sn})
 			return
+		}
+		if h := w.cfg.BeforeCommit; h != nil {
+			h(len(jobs), attempt)
 		}
 		next, err := w.repo.Commit(ctx, sn, p.changes, commitMessage(jobs, p), trailers(jobs, p), p.next)
 		if err != nil {
@@ -494,9 +581,134 @@ func (w *Writer) process(ctx context.Context, jobs []*Job) {
 			return
 		}
 		w.cfg.Metrics.Commits.WithLabelValues(layout.RepoMLModel, "committed").Inc()
-		cfg, warning := w.publishConfig(next)
-		w.answer(jobs, p, sn, next, append([]apiclient.Commit{{Repo: layout.RepoMLModel, SHA: next.SHA}}, cfg...), warning)
+		// The config is published, and the jobs answered, while the
+		// writer goes on with the next batch on top of this commit.
+		w.release(&release{jobs: jobs, p: p, before: sn, after: next, commit: next.SHA})
 		return
+	}
+}
+
+// release is a publish the publisher owes: the config of after, and,
+// for a batch, the answers that wait for it.
+type release struct {
+	jobs          []*Job
+	p             *plan
+	before, after *specrepo.Snapshot
+	// commit is the batch's ml-model commit, "" when it changed nothing.
+	commit string
+}
+
+// release hands r to the publisher; before the publisher runs (startup
+// failed, the jobs are drained) it is done at once.
+func (w *Writer) release(r *release) {
+	w.pubMu.Lock()
+	if w.pubClosed {
+		w.pubMu.Unlock()
+		w.publish([]*release{r})
+		return
+	}
+	w.releases = append(w.releases, r)
+	w.pubMu.Unlock()
+	select {
+	case w.pubWake <- struct{}{}:
+	default:
+	}
+}
+
+// closeReleases tells the publisher that no release follows.
+func (w *Writer) closeReleases() {
+	w.pubMu.Lock()
+	w.pubClosed = true
+	w.pubMu.Unlock()
+	select {
+	case w.pubWake <- struct{}{}:
+	default:
+	}
+}
+
+// publisher publishes the config and answers the batches, one release
+// after another, until closeReleases. The releases that queued while it
+// published are done with one publish, from the newest: each ml-model
+// commit holds those before it, so a publish of the newest publishes
+// them all. The config publish of a batch thus overlaps the planning
+// and the ml-model commit of the next, and the publishes group
+// themselves by load: the slower they are, the more batches each takes.
+func (w *Writer) publisher() {
+	defer close(w.pubDone)
+	for {
+		w.pubMu.Lock()
+		rs, closed := w.releases, w.pubClosed
+		w.releases = nil
+		w.pubBusy = len(rs) > 0
+		w.pubMu.Unlock()
+		if len(rs) > 0 {
+			w.publish(rs)
+			continue
+		}
+		select {
+		case w.pubIdle <- struct{}{}:
+		default:
+		}
+		if closed {
+			return
+		}
+		<-w.pubWake
+	}
+}
+
+// publishing reports whether the publisher has releases to do.
+func (w *Writer) publishing() bool {
+	w.pubMu.Lock()
+	defer w.pubMu.Unlock()
+	return w.pubBusy || len(w.releases) > 0
+}
+
+// publish publishes the config of the newest of rs unless this server
+// did already, and answers the batches of rs with the commits.
+func (w *Writer) publish(rs []*release) {
+	if h := w.cfg.BeforePublish; h != nil {
+		batches := 0
+		for _, r := range rs {
+			if r.jobs != nil {
+				batches++
+			}
+		}
+		h(batches)
+	}
+	cfg, warning := w.ensureConfig(rs[len(rs)-1].after)
+	for _, r := range rs {
+		if r.jobs == nil {
+			continue
+		}
+		if r.commit == "" {
+			w.safeAnswer(r.jobs, r.p, r.before, r.after, nil, "")
+			continue
+		}
+		w.safeAnswer(r.jobs, r.p, r.before, r.after, append([]apiclient.Commit{{Repo: layout.RepoMLModel, SHA: r.commit}}, cfg...), warning)
+	}
+}
+
+// safeAnswer is answer; a panic in it answers the jobs not answered yet
+// with 500, as a panic in the writer does.
+func (w *Writer) safeAnswer(jobs []*Job, p *plan, before, after *specrepo.Snapshot, commits []apiclient.Commit, warning string) {
+	defer w.recoverJobs(jobs, "answering")
+	w.answer(jobs, p, before, after, commits, warning)
+}
+
+// recoverJobs, deferred, recovers from a panic while doing what to jobs:
+// the jobs not answered yet get 500 (their done channels hold one answer,
+// so the sends cannot overwrite one).
+func (w *Writer) recoverJobs(jobs []*Job, what string) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	w.log().Error("panic while "+what, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	for _, j := range jobs {
+		select {
+		case j.done <- &Outcome{Err: Errorf(http.StatusInternalServerError, "internal error while %s; the change may or may not be in git, request id %s", what, j.ID)}:
+		default:
+		}
 	}
 }
 

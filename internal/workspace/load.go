@@ -89,6 +89,14 @@ func Load(fsys fs.FS, root string, opts Options) (*spec.Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
+	ws, err := l.load(ev, opts)
+	// Not deferred: an evaluator that a panic left half way is not reused.
+	schema.ReleaseEvaluator(ev)
+	return ws, err
+}
+
+// load loads the apps of the workspace whose context l loaded with ev.
+func (l *loader) load(ev *schema.Evaluator, opts Options) (*spec.Workspace, error) {
 	if l.diags.HasErrors() || l.ws.Platform == nil {
 		l.ws.Warnings = l.diags.Warnings()
 		return l.ws, l.diags.Err()
@@ -118,7 +126,7 @@ func Load(fsys fs.FS, root string, opts Options) (*spec.Workspace, error) {
 // can be evaluated elsewhere (AppJob).
 func loadContext(fsys fs.FS, root string, components bool) (*loader, *schema.Evaluator, error) {
 	l := &loader{fsys: fsys, root: root, ws: &spec.Workspace{Root: root, EnvProv: map[string]provenance.Map{}}, envFiles: map[string]provenance.Pos{}}
-	ev, err := schema.NewEvaluator()
+	ev, err := schema.AcquireEvaluator()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -555,7 +563,7 @@ func (l *loader) loadApps(ev *schema.Evaluator, opts Options) {
 			wev := ev
 			if w > 0 {
 				var err error
-				if wev, err = schema.NewEvaluator(); err != nil {
+				if wev, err = schema.AcquireEvaluator(); err != nil {
 					for i := range next {
 						diags[i].Add(l.filePos(path.Join(layout.AppsDir, dirs[i])), "", "%v", err)
 					}
@@ -564,6 +572,9 @@ func (l *loader) loadApps(ev *schema.Evaluator, opts Options) {
 			}
 			for i := range next {
 				apps[i], diags[i] = l.loadApp(wev, dirs[i])
+			}
+			if w > 0 {
+				schema.ReleaseEvaluator(wev)
 			}
 		}(w)
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -67,24 +66,8 @@ func startReleaseReplica(t *testing.T, srv *gittest.Server, promURL, leaseNS, na
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(s.Handler())
-	s.Start()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
-			defer scancel()
-			_ = s.Shutdown(sctx)
-			hs.Close()
-		})
-	}
-	t.Cleanup(stop)
-	for deadline := time.Now().Add(time.Minute); !s.Ready(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("API server not ready")
-		}
-	}
-	return &releaseReplica{name: name, url: hs.URL, stop: stop}
+	url, stop := serveAPI(t, s)
+	return &releaseReplica{name: name, url: url, stop: stop}
 }
 
 // releaseRig is a release pipeline under test: the repos, two replicas of

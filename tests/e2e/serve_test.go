@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -152,18 +153,30 @@ func startAPIServer(t *testing.T, srv *gittest.Server, cfg api.Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	url, _ := serveAPI(t, s)
+	return url
+}
+
+// serveAPI starts s on an httptest server until the test ends (or stop),
+// and returns its URL once it is ready.
+func serveAPI(t *testing.T, s *api.Server) (url string, stop func()) {
+	t.Helper()
 	hs := httptest.NewServer(s.Handler())
 	s.Start()
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
-		defer scancel()
-		_ = s.Shutdown(sctx)
-		hs.Close()
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
+			defer scancel()
+			_ = s.Shutdown(sctx)
+			hs.Close()
+		})
+	}
+	t.Cleanup(stop)
 	for deadline := time.Now().Add(time.Minute); !s.Ready(); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("API server not ready")
 		}
 	}
-	return hs.URL
+	return hs.URL, stop
 }

@@ -11,12 +11,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -370,24 +368,7 @@ func startStatusAPI(t *testing.T, ctx context.Context, srv *gittest.Server, ws s
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(s.Handler())
-	s.Start()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
-			defer scancel()
-			_ = s.Shutdown(sctx)
-			hs.Close()
-		})
-	}
-	t.Cleanup(stop)
-	for deadline := time.Now().Add(time.Minute); !s.Ready(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("API server not ready")
-		}
-	}
-	return hs.URL, stop
+	return serveAPI(t, s)
 }
 
 // streamStatus opens a status event stream and sends the environment of
