@@ -27,7 +27,7 @@
 // spec, a container, a probe) therefore keeps its result by the exact
 // value it validated (see memo), and a value seen before is not walked
 // again: the schema validator's CPU in a cold render of 1,000 apps fell
-// from 1.9 s to 0.9 s.
+// from 1.9 s to 1.1 s.
 package admission
 
 import (

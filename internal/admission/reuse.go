@@ -117,9 +117,9 @@ func (n *vnode) validator() validate.ValueValidator {
 // memoMinProperties is the size of an object schema whose results a node
 // keeps: a pod spec has about 40 properties, a container about 20, a
 // probe 8. A cold render of 1,000 apps × 3 environments spent 1.9 CPU-s
-// in the schema validator without the memos, 0.9 s with them at this
-// size; at 16 (pod specs and containers only) 1.5 s, at 3 the keys cost
-// more than the smaller memos save.
+// in the schema validator without the memos, 0.9–1.1 s with them at this
+// size; at 16 (pod specs and containers only) about 1.5 s; at 3 the keys
+// cost more than the smaller memos save.
 const memoMinProperties = 6
 
 // maxMemo bounds the results a node keeps; when full, it starts over.
