@@ -122,8 +122,12 @@ func (n *vnode) validator() validate.ValueValidator {
 // cost more than the smaller memos save.
 const memoMinProperties = 6
 
-// maxMemo bounds the results a node keeps; when full, it starts over.
-const maxMemo = 512
+// maxMemo bounds the results a node keeps, so that a server's memos stay
+// small (a pod spec's key is a few KB); when full, it starts over. An
+// app's environments are checked one after another, so a short memory
+// finds what they share: a cold render validated no more at 128 than at
+// 512.
+const maxMemo = 128
 
 // A memo keeps the results of one field path's validator by the exact
 // value validated. The schema validator's result is a function of its
