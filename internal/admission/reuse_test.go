@@ -8,11 +8,13 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/dmls-project/dmls/internal/admission/corpus"
 )
@@ -225,6 +227,118 @@ spec:
 		want := reference(s, bad)
 		if len(want) != 3 || !reflect.DeepEqual(got, want) {
 			t.Fatalf("call %d: got %v, want %v (3 findings)", i, got, want)
+		}
+	}
+}
+
+// memoSizes returns the number of results each memo of v's kept
+// validators holds, by field path.
+func memoSizes(t *testing.T, s *Schemas, gvk schema.GroupVersionKind) map[string]int {
+	t.Helper()
+	v, ok, err := s.get(gvk)
+	if !ok || err != nil {
+		t.Fatalf("no schema for %v: %v", gvk, err)
+	}
+	out := map[string]int{}
+	var visit func(n *vnode)
+	visit = func(n *vnode) {
+		if n.memo != nil {
+			n.memo.mu.Lock()
+			out[n.sv.Path] = len(n.memo.m)
+			n.memo.mu.Unlock()
+		}
+		for _, m := range []*sync.Map{&n.fields, &n.items} {
+			m.Range(func(_, c any) bool { visit(c.(*vnode)); return true })
+		}
+	}
+	visit(v.reused.root)
+	return out
+}
+
+// TestMemoizedValidatorsShareResults checks that a pod spec validated
+// before is not validated again (its memo keeps one result), in another
+// object, namespace and replica count, and that the kept result's
+// finding is reported there as upstream reports it; and that a pod spec
+// that differs is validated anew.
+func TestMemoizedValidatorsShareResults(t *testing.T) {
+	s, err := lazy(crdFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := `apiVersion: kubeflow.org/v1
+kind: TFJob
+metadata: {name: NAME}
+spec:
+  tfReplicaSpecs:
+    Worker:
+      replicas: REPLICAS
+      restartPolicy: Never
+      template:
+        spec:
+          serviceAccountName: train
+          containers:
+          - name: tensorflow
+            image: IMAGE
+            resources: {limits: {cpu: lots}}
+`
+	job := func(name, replicas, image string) *unstructured.Unstructured {
+		return object(t, strings.NewReplacer("NAME", name, "REPLICAS", replicas, "IMAGE", image).Replace(src))
+	}
+	const podSpec = "spec.tfReplicaSpecs.Worker.template.spec"
+	for i, step := range []struct {
+		obj  *unstructured.Unstructured
+		ns   string
+		kept int
+	}{
+		{job("a", "1", "train:1"), "dev", 1},
+		{job("b", "3", "train:1"), "prod", 1},
+		{job("a", "1", "train:2"), "dev", 2},
+	} {
+		want := reference(s, withNamespace(step.obj, step.ns))
+		got := s.CheckIn(step.obj, step.ns)
+		if !reflect.DeepEqual(got, want) || len(want) != 1 || !strings.Contains(want[0].Field, "resources.limits.cpu") {
+			t.Errorf("step %d: CheckIn = %v, want %v (the cpu quantity)", i, got, want)
+		}
+		if n := memoSizes(t, s, step.obj.GroupVersionKind())[podSpec]; n != step.kept {
+			t.Errorf("step %d: the pod spec's memo holds %d results, want %d", i, n, step.kept)
+		}
+	}
+}
+
+func withNamespace(obj *unstructured.Unstructured, ns string) *unstructured.Unstructured {
+	c := obj.DeepCopy()
+	c.SetNamespace(ns)
+	return c
+}
+
+// TestValueKey checks that the memo's key tells apart values the schema
+// validator may judge differently.
+func TestValueKey(t *testing.T) {
+	vals := []any{
+		nil, true, false, "", "1", int64(1), float64(1), int64(0), math.Copysign(0, -1), float64(0),
+		[]any{}, []any{"a"}, []any{"a", "b"}, []any{"ab"}, []any{[]any{"a"}},
+		map[string]any{}, map[string]any{"a": "b"}, map[string]any{"ab": ""}, map[string]any{"a": "b", "c": nil},
+		map[string]any{"a": []any{"b"}},
+	}
+	seen := map[string]int{}
+	for i, v := range vals {
+		k, ok := valueKey(nil, v)
+		if !ok {
+			t.Fatalf("valueKey(%#v) refused", v)
+		}
+		if j, dup := seen[string(k)]; dup {
+			t.Errorf("valueKey(%#v) = valueKey(%#v)", v, vals[j])
+		}
+		seen[string(k)] = i
+	}
+	a, _ := valueKey(nil, map[string]any{"x": int64(1), "y": "z"})
+	b, _ := valueKey(nil, map[string]any{"y": "z", "x": int64(1)})
+	if string(a) != string(b) {
+		t.Errorf("valueKey depends on the map's order")
+	}
+	for _, v := range []any{int(1), float32(1), map[string]string{}, []any{uint8(1)}} {
+		if _, ok := valueKey(nil, v); ok {
+			t.Errorf("valueKey(%#v) encoded a type a decoded object does not hold", v)
 		}
 	}
 }

@@ -40,8 +40,12 @@ type App struct {
 	Envs []string
 	// Rendered is the app's rendered output per environment (Options.Render).
 	Rendered map[string][]byte
-	// Tree is the app's kustomize tree (build.App.Tree).
+	// Tree is the app's kustomize tree (build.App.Tree), unless NoTree.
 	Tree map[string][]byte
+	// NoTree says the entry was built without the kustomize tree (by
+	// render, Options.NoTree): it serves only callers that use no Tree,
+	// and one that does builds the app again and stores it whole.
+	NoTree bool
 	// Ignore are the Argo CD ignoreDifferences per environment.
 	Ignore map[string][]argocdv1alpha1.ResourceIgnoreDifferences
 	// Features are the Knative config-features the app's Services use.
@@ -111,10 +115,10 @@ type Options struct {
 	// Workspace asks for a loaded workspace with the platform and
 	// environments (and no app) in Result.Workspace.
 	Workspace bool
-	// NoTree says the caller uses no App.Tree (render): without a Store,
-	// the apps are then built without their kustomize trees
-	// (build.Options.NoLayout). With a Store they are laid out all the
-	// same, so that every entry serves generate too.
+	// NoTree says the caller uses no App.Tree (render): the apps are then
+	// built without their kustomize trees (build.Options.NoLayout), a
+	// twelfth of a cold render's CPU, and stored so (App.NoTree). An entry
+	// without a tree is a miss for a caller that wants one.
 	NoTree bool
 }
 
@@ -174,7 +178,7 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 	// workspace when asked for.
 	// Chunks build their apps only: the trees built from every app
 	// (platform, Argo CD, Kubeflow) are built and checked once, below.
-	bopts := build.Options{Workers: workers, AppsOnly: true, NoLayout: opts.NoTree && opts.Store == nil}
+	bopts := build.Options{Workers: workers, AppsOnly: true, NoLayout: opts.NoTree}
 	load := func(dirs []string) (*spec.Workspace, *build.Result, error) {
 		ws, err := workspace.Load(snap.FS(dirs), snap.Root, workspace.Options{Workers: workers})
 		if err != nil {
@@ -219,7 +223,7 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 		// more than on the CPU.
 		parallel.For(total, 4*workers, func(i int) {
 			var a App
-			if !opts.Store.Get(snap.Apps[i].Key, &a) || a.Dir != snap.Apps[i].Dir {
+			if !opts.Store.Get(snap.Apps[i].Key, &a) || a.Dir != snap.Apps[i].Dir || a.NoTree && !opts.NoTree {
 				return
 			}
 			a.fix()
@@ -488,8 +492,9 @@ func platformOf(ws *spec.Workspace, res *build.Result, opts Options) (*Platform,
 
 // appOf is the App of a built app.
 func appOf(b *build.App, opts Options) (*App, error) {
-	a := &App{Name: b.App.Name, Team: b.App.Team, Dir: b.App.Dir, Tree: b.Tree, Ignore: b.Ignore, Features: b.Features, Jobs: b.Kept().Jobs, TrainJobs: b.Kept().TrainJobs,
-		LoadWarnings: b.App.Warnings, BuildWarnings: b.Warnings, Quota: rules.QuotaUses(b.App)}
+	k := b.Kept() // once: it sums the app's quota uses
+	a := &App{Name: b.App.Name, Team: b.App.Team, Dir: b.App.Dir, Tree: b.Tree, NoTree: opts.NoTree, Ignore: b.Ignore, Features: b.Features, Jobs: k.Jobs, TrainJobs: k.TrainJobs,
+		LoadWarnings: b.App.Warnings, BuildWarnings: b.Warnings, Quota: k.Quota}
 	for _, in := range b.App.Envs {
 		env := in.Env.Name
 		a.Envs = append(a.Envs, env)

@@ -41,16 +41,7 @@ func testOptions(s *Store, got map[string][]byte, mu *sync.Mutex) Options {
 
 func run(t *testing.T, s *Store, fsys fs.FS) (*Result, map[string][]byte) {
 	t.Helper()
-	snap, err := Read(fsys, "ws", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string][]byte{}
-	var mu sync.Mutex
-	r, err := Run(snap, testOptions(s, got, &mu))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, got, _ := runTrees(t, s, fsys, false)
 	return r, got
 }
 
@@ -160,32 +151,86 @@ func TestRunNoStore(t *testing.T) {
 		if store {
 			s, _ = openT(t, t.TempDir())
 		}
-		snap, err := Read(fsys, "ws", "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := map[string][]byte{}
-		var mu sync.Mutex
-		opts := testOptions(s, got, &mu)
-		opts.NoTree = true
-		trees := 0
-		emit := opts.Emit
-		opts.Emit = func(a *App) error {
-			if len(a.Tree) > 0 {
-				mu.Lock()
-				trees++
-				mu.Unlock()
-			}
-			return emit(a)
-		}
-		if _, err := Run(snap, opts); err != nil {
-			t.Fatal(err)
-		}
+		r, got, trees := runTrees(t, s, fsys, true)
 		same(t, fmt.Sprintf("NoTree, store %v", store), got, want)
-		// Without a store nothing needs the trees; with one, entries
-		// serve generate too and keep them.
-		if wantTrees := map[bool]int{false: 0, true: 5}[store]; trees != wantTrees {
-			t.Errorf("NoTree, store %v: %d apps with a tree, want %d", store, trees, wantTrees)
+		if trees != 0 || r.Misses != 5 {
+			t.Errorf("NoTree, store %v: %d apps with a tree, %d misses; want 0 and 5", store, trees, r.Misses)
+		}
+	}
+}
+
+// runTrees runs Run with Render and noTree, and counts the apps emitted
+// with a kustomize tree.
+func runTrees(t *testing.T, s *Store, fsys fs.FS, noTree bool) (*Result, map[string][]byte, int) {
+	t.Helper()
+	snap, err := Read(fsys, "ws", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]byte{}
+	var mu sync.Mutex
+	opts := testOptions(s, got, &mu)
+	opts.NoTree = noTree
+	trees := 0
+	emit := opts.Emit
+	opts.Emit = func(a *App) error {
+		if len(a.Tree) > 0 {
+			mu.Lock()
+			trees++
+			mu.Unlock()
+		}
+		return emit(a)
+	}
+	r, err := Run(snap, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, got, trees
+}
+
+// TestNoTreeEntries checks that render's entries, stored without the
+// kustomize trees, serve render again but not generate, which builds the
+// apps again with their trees and stores them whole; and that render
+// takes the whole entries then.
+func TestNoTreeEntries(t *testing.T) {
+	fsys := synth.Workspace(5)
+	_, res, want := reference(t, fsys)
+	s, _ := openT(t, t.TempDir())
+	for _, step := range []struct {
+		name                   string
+		noTree                 bool
+		hits, misses, withTree int
+	}{
+		{"render cold", true, 0, 5, 0},
+		{"render warm", true, 5, 0, 0},
+		{"generate after render", false, 0, 5, 5},
+		{"generate warm", false, 5, 0, 5},
+		{"render after generate", true, 5, 0, 5},
+	} {
+		r, got, trees := runTrees(t, s, fsys, step.noTree)
+		same(t, step.name, got, want)
+		if r.Hits != step.hits || r.Misses != step.misses || trees != step.withTree {
+			t.Errorf("%s: %d hits, %d misses, %d trees; want %d, %d, %d", step.name, r.Hits, r.Misses, trees, step.hits, step.misses, step.withTree)
+		}
+	}
+	// The trees generate gets are the build's.
+	snap, err := Read(fsys, "ws", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	trees := map[string]map[string][]byte{}
+	if _, err := Run(snap, Options{Store: s, Render: true, Emit: func(a *App) error {
+		mu.Lock()
+		defer mu.Unlock()
+		trees[a.Name] = a.Tree
+		return nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range res.Apps {
+		if !reflect.DeepEqual(map[string][]byte(a.Tree), trees[a.App.Name]) {
+			t.Errorf("app %s: the cached tree differs from the build's", a.App.Name)
 		}
 	}
 }
