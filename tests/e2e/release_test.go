@@ -143,13 +143,19 @@ func (r *releaseRig) submit(app string) {
 	}); err != nil {
 		t.Fatalf("submit the model service: %v", err)
 	}
+	bootstrap(t, r.c, r.srv, "k8s-config")
+	r.again = rebootstrap(t, r.c, r.srv, "k8s-config")
+
+	// Run r1 ended long ago; then the schedule comes, its last tick an
+	// hour back, so the reconciler starts run r2 at once (the ticks
+	// missed since run once). A tick while r1 ran would be skipped
+	// (whileRunning: skip).
+	r.trainingSucceeds(app, 1, time.Now().Add(-2*time.Hour))
 	patch := map[string]any{"schedule": map[string]any{"cron": "*/5 * * * *", "timeZone": "Europe/Berlin"},
 		"scheduledAt": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}
 	if _, err := r.client.SetTrainingJob(ctx, "ml-research", app, patch, apiclient.SetOptions{}); err != nil {
 		t.Fatalf("set the schedule: %v", err)
 	}
-	bootstrap(t, r.c, r.srv, "k8s-config")
-	r.again = rebootstrap(t, r.c, r.srv, "k8s-config")
 }
 
 func (r *releaseRig) eventually(what string, timeout time.Duration, cond func() (bool, string)) {
@@ -180,12 +186,12 @@ func releaseEnv(v *apiclient.ReleaseView, env string) apiclient.ReleaseEnvironme
 }
 
 // trainingSucceeds plays the training operator: run's TFJob in dev
-// succeeds.
-func (r *releaseRig) trainingSucceeds(app string, run int) {
+// succeeded at finished.
+func (r *releaseRig) trainingSucceeds(app string, run int, finished time.Time) {
 	t, ctx := r.t, r.ctx
 	name := fmt.Sprintf("%s-r%d", app, run)
 	tfjobs := r.c.Dynamic.Resource(tfjobGVR).Namespace("ml-research-dev")
-	r.eventually("the scheduled run's TFJob "+name+" in dev", 3*time.Minute, func() (bool, string) {
+	r.eventually("the TFJob "+name+" in dev", 3*time.Minute, func() (bool, string) {
 		_, err := tfjobs.Get(ctx, name, metav1.GetOptions{})
 		return err == nil, fmt.Sprint(err)
 	})
@@ -198,7 +204,7 @@ func (r *releaseRig) trainingSucceeds(app string, run int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now().UTC().Format(time.RFC3339)
+	now := finished.UTC().Format(time.RFC3339)
 	cond := func(typ string) map[string]any {
 		return map[string]any{"type": typ, "status": "True", "reason": "TFJob" + typ, "lastUpdateTime": now, "lastTransitionTime": now}
 	}
@@ -314,7 +320,7 @@ func TestReleaseToProduction(t *testing.T) {
 	const app = "mnist-rel"
 	r.submit(app)
 
-	r.trainingSucceeds(app, 2)
+	r.trainingSucceeds(app, 2, time.Now())
 	r.revisionReady(app, "dev", 2, 200)
 	r.waitStep(app, "dev", "none", 2)
 
@@ -398,7 +404,7 @@ func TestReleaseGateFailsInStaging(t *testing.T) {
 	const app = "mnist-bad"
 	r.submit(app)
 
-	r.trainingSucceeds(app, 2)
+	r.trainingSucceeds(app, 2, time.Now())
 	r.revisionReady(app, "dev", 2, 200)
 	r.waitStep(app, "dev", "none", 2)
 	r.revisionReady(app, "staging", 2, 500)
