@@ -352,7 +352,7 @@ func EvaluateGates(ctx context.Context, prom *gates.Client, inst *spec.Instance,
 			gr.Verdict, gr.Err = release.Error, "no Prometheus is configured (--prometheus)"
 		} else {
 			res := prom.Evaluate(ctx, gates.Gate{Name: g.Name, Query: g.Query, Max: g.Max, OnNoData: g.OnNoData}, t, now)
-			gr.Query, gr.Value, gr.Verdict, gr.Refused, gr.Err = res.Query, res.Value, release.Verdict(res.Verdict), res.Refused, res.Err
+			gr.Query, gr.Value, gr.Verdict, gr.Refused, gr.Err = res.Query, res.Value, res.Verdict, res.Refused, res.Err
 		}
 		out[i] = gr
 	}

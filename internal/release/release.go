@@ -34,6 +34,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/dmls-project/dmls/internal/gates"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -133,15 +134,15 @@ type Revision struct {
 	Crashed string
 }
 
-// Verdict is a gate's outcome.
-type Verdict string
+// Verdict is a gate's outcome, in the gates package's words.
+type Verdict = gates.Verdict
 
 // Gate verdicts.
 const (
-	Pass   Verdict = "pass"
-	Fail   Verdict = "fail"
-	NoData Verdict = "nodata"
-	Error  Verdict = "error"
+	Pass   = gates.Pass
+	Fail   = gates.Fail
+	NoData = gates.NoData
+	Error  = gates.Error
 )
 
 // GateResult is one gate evaluated for a canary.
