@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dmls-project/dmls/internal/repourl"
 )
 
 // Verdict is the outcome of one evaluation of a gate.
@@ -283,7 +285,7 @@ func labels(m map[string]string) string {
 func (c *Client) endpoint() (string, *url.Userinfo, error) {
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", nil, refusedf("the Prometheus URL %q is not an http(s) URL with a host", redactURL(c.URL))
+		return "", nil, refusedf("the Prometheus URL %q is not an http(s) URL with a host", repourl.Scrub(c.URL))
 	}
 	user := u.User
 	u.User = nil
@@ -293,20 +295,11 @@ func (c *Client) endpoint() (string, *url.Userinfo, error) {
 	return u.String(), user, nil
 }
 
-// redactURL drops the user information from a URL that may not parse.
-func redactURL(s string) string {
-	if at := strings.LastIndex(s, "@"); at >= 0 {
-		if scheme := strings.Index(s, "://"); scheme >= 0 && scheme < at {
-			return s[:scheme+3] + "REDACTED@" + s[at+1:]
-		}
-		return "REDACTED@" + s[at+1:]
-	}
-	return s
-}
-
 // redact removes the credentials from a message, wherever an error on the
-// way may have put them.
+// way may have put them: those of URLs by the project's one scrubber
+// (repourl.Scrub), and the bearer token and password wherever else.
 func (c *Client) redact(msg string) string {
+	msg = repourl.Scrub(msg)
 	if c.BearerToken != "" {
 		msg = strings.ReplaceAll(msg, c.BearerToken, "REDACTED")
 	}

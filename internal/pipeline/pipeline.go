@@ -225,7 +225,7 @@ func PlanApp(ws *spec.Workspace, a *spec.App, view []status.Environment, gates G
 	}
 	for _, ev := range view {
 		if ev.Env == trainIn && ev.Training != nil && ev.Training.Found && ev.Training.Run == in.TrainRun {
-			in.Job = &release.Job{Run: ev.Training.Run, State: string(ev.Training.State), FinishedAt: parseTime(ev.Training.CompletionTime)}
+			in.Job = &release.Job{Run: ev.Training.Run, State: string(ev.Training.State), FinishedAt: release.ParseTime(ev.Training.CompletionTime)}
 			if in.Job.FinishedAt.IsZero() && ev.ObservedAt != nil {
 				in.Job.FinishedAt = *ev.ObservedAt
 			}
@@ -339,11 +339,17 @@ func EvaluateGates(ctx context.Context, prom *gates.Client, inst *spec.Instance,
 	if sv.Runtime == spec.RuntimeKServe && ev.Serving != nil {
 		t.Revision = ev.Serving.LatestCreatedRevision
 	}
+	// The window is the time the canary has run, at least a few scrapes
+	// and at most its duration: a canary that waited long (Prometheus
+	// down) does not ask for a month of rates.
 	t.Window = minWindow
 	if st.Record != nil {
-		if since := parseTime(st.Record.At); now.Sub(since) > minWindow {
+		if since := release.ParseTime(st.Record.At); now.Sub(since) > minWindow {
 			t.Window = now.Sub(since).Truncate(time.Second)
 		}
+	}
+	if d, err := spec.ParseDuration(st.Canary.Duration); err == nil && t.Window > d {
+		t.Window = max(d, minWindow)
 	}
 	out := make([]release.GateResult, len(list))
 	for i, g := range list {
@@ -460,7 +466,7 @@ func (r *Reconciler) scheduleApp(ctx context.Context, sn *specrepo.Snapshot, e *
 		return // validate refuses it; nothing runs
 	}
 	now := r.cfg.Now()
-	last := parseTime(t.ScheduledAt)
+	last := release.ParseTime(t.ScheduledAt)
 	var first time.Time
 	if last.IsZero() {
 		first = r.firstSeen(ctx, sn, e, now)
@@ -475,7 +481,7 @@ func (r *Reconciler) scheduleApp(ctx context.Context, sn *specrepo.Snapshot, e *
 			if (trainIn == "" || ev.Env == trainIn) && ev.Training != nil && ev.Training.Found && ev.Training.Run == t.Run {
 				switch ev.Training.State {
 				case status.Succeeded, status.Failed:
-					finished = parseTime(ev.Training.CompletionTime)
+					finished = release.ParseTime(ev.Training.CompletionTime)
 				default:
 					running = true
 				}
@@ -495,9 +501,4 @@ func (r *Reconciler) scheduleApp(ctx context.Context, sn *specrepo.Snapshot, e *
 		return
 	}
 	r.metrics.decisions.WithLabelValues("scheduled-run").Inc()
-}
-
-func parseTime(s string) time.Time {
-	t, _ := time.Parse(time.RFC3339Nano, s)
-	return t
 }

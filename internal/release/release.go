@@ -268,8 +268,8 @@ func decideEnv(in Input, chain []string, i int, st *EnvState) Action {
 		cand = prev.Serving()
 		var since time.Time
 		if r := prev.Record; r != nil && r.Run == cand && (r.Step == spec.StepFull || r.Step == spec.StepDeploy) {
-			since = parseTime(r.At)
-			finished = parseTime(r.Finished)
+			since = ParseTime(r.At)
+			finished = ParseTime(r.Finished)
 		}
 		if cand == st.Serving() || in.Release.IsRejected(cand) || cand < st.Serving() {
 			return servingAction(in, st)
@@ -316,8 +316,8 @@ func decideCanary(in Input, st *EnvState) Action {
 	a := Action{Run: run, Stable: stable, Percent: *st.Percent}
 	var since time.Time
 	if r := st.Record; r != nil && r.Run == run && r.Step == spec.StepCanary {
-		since = parseTime(r.At)
-		a.Finished = parseTime(r.Finished)
+		since = ParseTime(r.At)
+		a.Finished = ParseTime(r.Finished)
 	}
 	a.Since = since
 	dur, err := spec.ParseDuration(st.Canary.Duration)
@@ -389,7 +389,9 @@ func decideCanary(in Input, st *EnvState) Action {
 	return a
 }
 
-func parseTime(s string) time.Time {
+// ParseTime reads an RFC 3339 time of the spec or the status; anything
+// else is the zero time (not known).
+func ParseTime(s string) time.Time {
 	t, _ := time.Parse(time.RFC3339Nano, s)
 	return t
 }
