@@ -366,6 +366,9 @@ spec:
       openAPIV3Schema:
         type: object
         properties:
+          apiVersion: {type: string}
+          kind: {type: string}
+          metadata: {type: object}
           spec:
             type: object
             required: [plain]
@@ -411,7 +414,8 @@ spec:
   names: {a: ANY}
 `
 	obj := func(r ...string) *unstructured.Unstructured {
-		return object(t, strings.NewReplacer(append([]string{"NAME", "a", "PLAIN", "p", "ANY", "q"}, r...)...).Replace(good))
+		// r first: of two pairs for one string, the first applies
+		return object(t, strings.NewReplacer(append(r, "NAME", "a", "PLAIN", "p", "ANY", "q")...).Replace(good))
 	}
 	check := func(what string, o *unstructured.Unstructured, findings bool) {
 		t.Helper()
