@@ -107,9 +107,9 @@ type kindRef struct {
 }
 
 // crdFile is one CRD, prepared on first use: parsing the embedded CRDs
-// (7.6 MB of YAML then; 3.1 MB of JSON now) and building their validators
-// was a third of the CPU of
-// a warm render that rebuilds one app, which needs two or three kinds.
+// (7.6 MB of YAML then, 3.1 MB of JSON now) and building their validators
+// was a third of the CPU of a warm render that rebuilds one app, which
+// needs two or three kinds.
 type crdFile struct {
 	name     string
 	once     sync.Once
