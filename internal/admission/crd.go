@@ -95,6 +95,9 @@ type version struct {
 	// embedded tells whether the schema has an embedded resource
 	// (x-kubernetes-embedded-resource) where objectmeta.Validate looks.
 	embedded bool
+	// listed tells whether the schema has a list of type set or map
+	// where listtype.ValidateListSetsAndMaps looks.
+	listed bool
 }
 
 // Schemas validates custom objects against a set of CRDs. It is safe for
@@ -345,6 +348,7 @@ func prepareCRD(crd *apiextensionsv1.CustomResourceDefinition) (map[string]*vers
 			validator:  validator,
 			reused:     newReused(openapi),
 			embedded:   hasEmbedded(st),
+			listed:     hasListType(st),
 			cel:        cel.NewValidator(st, true, celconfig.PerCallLimit),
 		}
 	}
@@ -444,7 +448,11 @@ func (v *version) validate(fresh func() (map[string]any, error), validator apise
 	if v.embedded {
 		errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, u, v.structural, false)...)
 	}
-	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, v.structural, u)...)
+	// Likewise for lists of type set or map (an Argo CD Application has
+	// none).
+	if v.listed {
+		errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, v.structural, u)...)
+	}
 	if !blocking(errs) {
 		celErrs, _ := v.cel.Validate(context.Background(), nil, v.structural, u, nil, celconfig.RuntimeCELCostBudget)
 		errs = append(errs, celErrs...)
@@ -476,6 +484,28 @@ func hasEmbedded(s *structuralschema.Structural) bool {
 		return true
 	}
 	return hasEmbedded(s.Items)
+}
+
+// hasListType reports whether s or a schema ValidateListSetsAndMaps
+// reaches from it (properties, additionalProperties, items) is a list of
+// type set or map.
+func hasListType(s *structuralschema.Structural) bool {
+	if s == nil {
+		return false
+	}
+	if t := s.XListType; t != nil && (*t == "set" || *t == "map") {
+		return true
+	}
+	for k := range s.Properties {
+		p := s.Properties[k]
+		if hasListType(&p) {
+			return true
+		}
+	}
+	if s.AdditionalProperties != nil && hasListType(s.AdditionalProperties.Structural) {
+		return true
+	}
+	return hasListType(s.Items)
 }
 
 // decoded returns a copy of obj as the API server sees it after decoding

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
 	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -467,15 +468,17 @@ spec:
 }
 
 // TestObjectMetaWithoutEmbedded checks that validate may skip
-// objectmeta.Validate for a schema without embedded resources: for the
-// corpus and its broken variants, upstream's call finds nothing there;
-// and that a schema with one is still walked (its finding is reported).
+// objectmeta.Validate for a schema without embedded resources, and
+// listtype.ValidateListSetsAndMaps for one without lists of type set or
+// map: for the corpus and its broken variants, upstream's calls find
+// nothing there; and that schemas with them are still walked (their
+// findings are reported).
 func TestObjectMetaWithoutEmbedded(t *testing.T) {
 	s, err := Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	checked := 0
+	checked, unlisted := 0, 0
 	for _, obj := range variants(t) {
 		v, ok, err := s.get(obj.GroupVersionKind())
 		if !ok || err != nil || v.embedded {
@@ -489,9 +492,15 @@ func TestObjectMetaWithoutEmbedded(t *testing.T) {
 			t.Errorf("%s %s: objectmeta.Validate found %v on a schema without embedded resources", obj.GetKind(), obj.GetName(), errs)
 		}
 		checked++
+		if !v.listed {
+			if errs := structurallisttype.ValidateListSetsAndMaps(nil, v.structural, u); len(errs) != 0 {
+				t.Errorf("%s %s: ValidateListSetsAndMaps found %v on a schema without set or map lists", obj.GetKind(), obj.GetName(), errs)
+			}
+			unlisted++
+		}
 	}
-	if checked < 20 {
-		t.Fatalf("only %d objects checked", checked)
+	if checked < 20 || unlisted < 5 {
+		t.Fatalf("only %d objects checked, %d without list types", checked, unlisted)
 	}
 	e := New()
 	if err := e.Add([]byte(`
@@ -516,12 +525,16 @@ spec:
               items:
                 type: array
                 items: {type: object, x-kubernetes-embedded-resource: true, x-kubernetes-preserve-unknown-fields: true}
+              tags:
+                type: array
+                x-kubernetes-list-type: set
+                items: {type: string}
 `)); err != nil {
 		t.Fatal(err)
 	}
-	o := object(t, "apiVersion: example.com/v1\nkind: Wrapper\nmetadata: {name: w, namespace: ml}\nspec:\n  items:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a/b}}\n")
-	got := e.Validate(o)
-	if !strings.Contains(fmt.Sprint(got), "spec.items[0].metadata.name") {
-		t.Errorf("an embedded resource's bad name: %v", got)
+	o := object(t, "apiVersion: example.com/v1\nkind: Wrapper\nmetadata: {name: w, namespace: ml}\nspec:\n  items:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a/b}}\n  tags: [a, a]\n")
+	got := fmt.Sprint(e.Validate(o))
+	if !strings.Contains(got, "spec.items[0].metadata.name") || !strings.Contains(got, "spec.tags[1]") {
+		t.Errorf("an embedded resource's bad name and a set's duplicate: %v", got)
 	}
 }
