@@ -98,6 +98,9 @@ type version struct {
 	// listed tells whether the schema has a list of type set or map
 	// where listtype.ValidateListSetsAndMaps looks.
 	listed bool
+	// defaulted tells whether the schema has a default where
+	// structuraldefaulting.Default looks.
+	defaulted bool
 }
 
 // Schemas validates custom objects against a set of CRDs. It is safe for
@@ -349,6 +352,7 @@ func prepareCRD(crd *apiextensionsv1.CustomResourceDefinition) (map[string]*vers
 			reused:     newReused(openapi),
 			embedded:   hasEmbedded(st),
 			listed:     hasListType(st),
+			defaulted:  hasDefault(st),
 			cel:        cel.NewValidator(st, true, celconfig.PerCallLimit),
 		}
 	}
@@ -427,14 +431,19 @@ func (v *version) validate(fresh func() (map[string]any, error), validator apise
 	if err != nil {
 		return []Finding{{Message: err.Error()}}
 	}
-	structuraldefaulting.Default(u, v.structural)
+	// Without a default in the schema, defaulting changes nothing.
+	if v.defaulted {
+		structuraldefaulting.Default(u, v.structural)
+	}
 	var out []Finding
 	pruned := pruning.PruneWithOptions(u, v.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
 	if len(pruned) > 0 {
 		if u, err = fresh(); err != nil {
 			return []Finding{{Message: err.Error()}}
 		}
-		structuraldefaulting.Default(u, v.structural)
+		if v.defaulted {
+			structuraldefaulting.Default(u, v.structural)
+		}
 	}
 	for _, p := range pruned {
 		out = append(out, Finding{Field: tracePath(p), Message: fmt.Sprintf("unknown field: the %s schema has no such field, so the API server would drop it", v.crd)})
@@ -506,6 +515,29 @@ func hasListType(s *structuralschema.Structural) bool {
 		return true
 	}
 	return hasListType(s.Items)
+}
+
+// hasDefault reports whether s or a schema structuraldefaulting.Default
+// reaches from it (properties, additionalProperties, items) has a
+// default: without one, Default sets nothing (a null it replaces becomes
+// the missing default, null).
+func hasDefault(s *structuralschema.Structural) bool {
+	if s == nil {
+		return false
+	}
+	if s.Default.Object != nil {
+		return true
+	}
+	for k := range s.Properties {
+		p := s.Properties[k]
+		if hasDefault(&p) {
+			return true
+		}
+	}
+	if s.AdditionalProperties != nil && hasDefault(s.AdditionalProperties.Structural) {
+		return true
+	}
+	return hasDefault(s.Items)
 }
 
 // decoded returns a copy of obj as the API server sees it after decoding
