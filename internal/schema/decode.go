@@ -66,7 +66,7 @@ func decodeValue(x reflect.Value, v cue.Value) bool {
 			return false
 		}
 		for _, f := range fields {
-			fv := v.LookupPath(cue.MakePath(cue.Str(f.name)))
+			fv := v.LookupPath(f.path)
 			if !fv.Exists() {
 				continue
 			}
@@ -107,6 +107,7 @@ func decodeValue(x reflect.Value, v cue.Value) bool {
 // index path (through embedded structs).
 type field struct {
 	name  string
+	path  cue.Path
 	index []int
 }
 
@@ -158,7 +159,7 @@ func collectFields(t reflect.Type, at []int) ([]field, bool) {
 		if name == "-" {
 			continue
 		}
-		out = append(out, field{name: name, index: index})
+		out = append(out, field{name: name, path: cue.MakePath(cue.Str(name)), index: index})
 	}
 	// Two fields of one name (an embedded struct's and the outer's):
 	// leave it to Decode.
