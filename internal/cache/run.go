@@ -40,6 +40,9 @@ type App struct {
 	Envs []string
 	// Rendered is the app's rendered output per environment (Options.Render).
 	Rendered map[string][]byte
+	// Sums are the SHA-256 digests of Rendered, per environment, kept
+	// when Rendered is dropped (see Options.Kept).
+	Sums map[string][sha256.Size]byte
 	// Tree is the app's kustomize tree (build.App.Tree), unless NoTree.
 	Tree map[string][]byte
 	// NoTree says the entry was built without the kustomize tree (by
@@ -107,6 +110,16 @@ type Options struct {
 	// from several goroutines at once. Its Rendered and Tree are dropped
 	// after the call.
 	Emit func(*App) error
+	// Kept, when set, is offered each app that the workspace's index
+	// (one entry for all apps, see index) holds, before its entry is
+	// read: the app without Rendered and Tree, with Sums. Kept returns
+	// true when the consumer holds the app's rendered files already (an
+	// output folder that has them): Run then neither reads its entry nor
+	// calls Emit for it. Otherwise Run reads the entry, or builds the
+	// app, and emits it. Kept is called as Emit is; Run writes the index
+	// when it is missing or stale, and only when Kept is set. Only a
+	// caller that renders and uses no Tree may set it.
+	Kept func(*App) bool
 	// Progress, when set, is told how many apps of the total are done.
 	Progress func(done, total int)
 	// Platform, when set, receives the platform's result before any
@@ -153,8 +166,8 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 	total := len(snap.Apps)
 	var mu sync.Mutex // guards r.Apps and done
 	done := 0
-	emit := func(a *App) error {
-		if opts.Emit != nil {
+	emit := func(a *App, kept bool) error {
+		if opts.Emit != nil && !kept {
 			if err := opts.Emit(a); err != nil {
 				return err
 			}
@@ -215,20 +228,36 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	// Cached apps first, in parallel.
+	// Cached apps first, in parallel: from the index those the consumer
+	// holds, from their entries the others.
 	hit := make([]bool, total)
+	var idx map[string]*App
+	indexed := false
+	useIndex := opts.Store != nil && opts.Kept != nil && opts.Render && opts.NoTree
+	if useIndex {
+		idx, indexed = readIndex(opts.Store, snap)
+	}
 	if opts.Store != nil {
 		errs := make([]error, total)
 		// Reading entries and writing their files waits on the disk
 		// more than on the CPU.
 		parallel.For(total, 4*workers, func(i int) {
+			if x := idx[snap.Apps[i].Key]; x != nil && x.Dir == snap.Apps[i].Dir {
+				a := *x
+				a.fix()
+				if opts.Kept(&a) {
+					hit[i] = true
+					errs[i] = emit(&a, true)
+					return
+				}
+			}
 			var a App
 			if !opts.Store.Get(snap.Apps[i].Key, &a) || a.Dir != snap.Apps[i].Dir || a.NoTree && !opts.NoTree {
 				return
 			}
 			a.fix()
 			hit[i] = true
-			errs[i] = emit(&a)
+			errs[i] = emit(&a, false)
 		})
 		if err := errors.Join(errs...); err != nil {
 			return nil, err
@@ -274,7 +303,7 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 			if err := opts.Store.Put(keys[a.Dir], a); err != nil {
 				opts.Store.debug("%v", err)
 			}
-			errs[i] = emit(a)
+			errs[i] = emit(a, false)
 			res.Apps[i] = nil
 		})
 		if err := errors.Join(errs...); err != nil {
@@ -334,6 +363,9 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 	}
 	r.LoadWarnings.Sort()
 	r.BuildWarnings.Sort()
+	if useIndex && staleIndex(idx, indexed, snap) {
+		writeIndex(opts.Store, snap, r)
+	}
 	return r, nil
 }
 
@@ -522,6 +554,10 @@ func appOf(b *build.App, opts Options) (*App, error) {
 			return nil, err
 		}
 		a.Rendered = files
+		a.Sums = make(map[string][sha256.Size]byte, len(files))
+		for env, y := range files {
+			a.Sums[env] = sha256.Sum256(y)
+		}
 	}
 	return a, nil
 }

@@ -15,12 +15,12 @@ import (
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
-// readTree reads every file of dir but the output marker.
+// readTree reads every file of dir but the output marker and manifest.
 func readTree(t *testing.T, dir string) generators.Tree {
 	t.Helper()
 	tree := generators.Tree{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() == outdir.Marker {
+		if err != nil || d.IsDir() || d.Name() == outdir.Marker || d.Name() == outdir.Manifest {
 			return err
 		}
 		b, err := os.ReadFile(p)

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"io/fs"
 	"maps"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Manifest is the file, beside the Marker, that lists what dmls wrote in
@@ -42,12 +42,11 @@ type manifest map[string]record
 
 // recordOf is the record of the file st describes, with digest sum, if it
 // is a plain file with the mode Add gives and links names.
-func recordOf(st fs.FileInfo, sum [sha256.Size]byte, links uint64) (record, bool) {
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok || !st.Mode().IsRegular() || st.Mode().Perm() != 0o644 || uint64(sys.Nlink) != links {
+func recordOf(st *unix.Stat_t, sum [sha256.Size]byte, links uint64) (record, bool) {
+	if uint32(st.Mode)&unix.S_IFMT != unix.S_IFREG || uint32(st.Mode)&0o7777 != 0o644 || uint64(st.Nlink) != links {
 		return record{}, false
 	}
-	return record{sum: sum, size: st.Size(), ino: sys.Ino, mtime: st.ModTime().UnixNano()}, true
+	return record{sum: sum, size: st.Size, ino: uint64(st.Ino), mtime: st.Mtim.Nano()}, true
 }
 
 // encode writes m, a line per file sorted by path: "<sha256> <size>

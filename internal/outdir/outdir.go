@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -17,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/layout"
@@ -99,7 +102,7 @@ type Stream struct {
 	// new content.
 	kept  map[string]bool
 	files manifest
-	dirs  map[string]*os.Root
+	dirs  map[string]*folder
 	made  map[string]bool
 	done  bool
 }
@@ -137,7 +140,7 @@ func Create(dir string, opts Options) (*Stream, error) {
 		return nil, fmt.Errorf("create temporary folder: %w", err)
 	}
 	s := &Stream{dir: dir, abs: abs, tmp: tmp, exists: exists, seen: map[string]bool{}, kept: map[string]bool{}, files: manifest{},
-		dirs: map[string]*os.Root{}, made: map[string]bool{}}
+		dirs: map[string]*folder{}, made: map[string]bool{}}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		s.Abort()
 		return nil, err
@@ -165,8 +168,6 @@ func (s *Stream) Add(p string, b []byte) error {
 		return err
 	}
 	sum := sha256.Sum256(b)
-	d, base := path.Split(p)
-	d = strings.TrimSuffix(d, "/")
 	s.mu.Lock()
 	if s.done {
 		s.mu.Unlock()
@@ -185,22 +186,23 @@ func (s *Stream) Add(p string, b []byte) error {
 		return fmt.Errorf("write %s: written twice", p)
 	}
 	s.seen[p] = true
-	dir, name, err := s.dirRoot(d, base)
+	f, name, err := s.folder(p)
 	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
+	defer f.release()
 	if replace {
 		// The kept file is a link to the old output's: remove it, never
 		// write through it.
-		if err := dir.Remove(name); err != nil {
+		if err := unix.Unlinkat(f.fd(), name, 0); err != nil {
 			return fmt.Errorf("write %s: %w", p, err)
 		}
-	} else if rec, ok := s.adopt(p, sum, b); ok {
+	} else if rec, ok := s.adopt(f, name, p, sum, b); ok {
 		s.record(p, rec)
 		return nil
 	}
-	rec, err := writeFile(dir, name, b, sum)
+	rec, err := f.write(name, b, sum)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
@@ -214,23 +216,22 @@ func (s *Stream) Add(p string, b []byte) error {
 // did. When it did not, Add the file. A kept file may be Added again: it
 // is then replaced unless it holds the bytes given.
 func (s *Stream) Keep(p string, sum [sha256.Size]byte) bool {
-	if s.parent == nil || checkName(p) != nil {
+	if !s.exists || checkName(p) != nil {
 		return false
 	}
-	d, base := path.Split(p)
-	d = strings.TrimSuffix(d, "/")
 	s.mu.Lock()
 	if s.done || s.seen[p] {
 		s.mu.Unlock()
 		return false
 	}
 	s.seen[p] = true
-	_, _, err := s.dirRoot(d, base) // makes the folder
+	f, name, err := s.folder(p)
 	s.mu.Unlock()
 	var rec record
 	ok := false
 	if err == nil {
-		rec, ok = s.adopt(p, sum, nil)
+		rec, ok = s.adopt(f, name, p, sum, nil)
+		f.release()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -250,11 +251,11 @@ func (s *Stream) record(p string, rec record) {
 	s.files[p] = rec
 }
 
-// adopt links the old output's file p into the new content when it holds
-// the bytes of digest sum (b, when not nil), and returns its record for
-// the new manifest: after a change of one app most files are the same,
-// and creating 3,000 small files costs this machine's ext4 0.2-0.5 s
-// where linking them costs 20-35 ms.
+// adopt links the old output's file p, name in folder f, into the new
+// content when it holds the bytes of digest sum (b, when not nil), and
+// returns its record for the new manifest: after a change of one app most
+// files are the same, and creating 3,000 small files costs this machine's
+// ext4 0.2-0.5 s where linking them costs 15-20 ms.
 //
 // It links first and then checks the inode it linked, so that a file
 // replaced in between (by the user, or by another dmls committing the
@@ -268,24 +269,24 @@ func (s *Stream) record(p string, rec record) {
 // manifest (racy, as git calls it: a write in that tick may leave the
 // time as it was) is read and compared, as is every file of an old output
 // without a sound manifest.
-func (s *Stream) adopt(p string, sum [sha256.Size]byte, b []byte) (record, bool) {
-	if s.parent == nil {
+func (s *Stream) adopt(f *folder, name, p string, sum [sha256.Size]byte, b []byte) (record, bool) {
+	if f.old == nil {
 		return record{}, false
 	}
 	m, listed := s.old[p]
 	if s.old != nil && (!listed || m.sum != sum) {
 		return record{}, false
 	}
-	oldName, newName := path.Join(filepath.Base(s.abs), p), path.Join(filepath.Base(s.tmp), p)
-	if s.parent.Link(oldName, newName) != nil {
+	if unix.Linkat(int(f.old.Fd()), name, f.fd(), name, 0) != nil {
 		return record{}, false
 	}
 	rec, ok := record{}, false
-	if st, err := s.parent.Lstat(newName); err == nil {
-		rec, ok = recordOf(st, sum, 2)
+	var st unix.Stat_t
+	if unix.Fstatat(f.fd(), name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+		rec, ok = recordOf(&st, sum, 2)
 	}
 	if ok && !(listed && rec == m && m.mtime < s.oldTime) {
-		got, err := s.parent.ReadFile(newName)
+		got, err := f.read(name)
 		if b != nil {
 			ok = err == nil && bytes.Equal(got, b)
 		} else {
@@ -293,71 +294,133 @@ func (s *Stream) adopt(p string, sum [sha256.Size]byte, b []byte) (record, bool)
 		}
 	}
 	if !ok {
-		s.parent.Remove(newName)
+		unix.Unlinkat(f.fd(), name, 0)
 		return record{}, false
 	}
 	return rec, true
 }
 
-// writeFile writes b, of digest sum, to the new file name of dir and
-// returns its record.
-func writeFile(dir *os.Root, name string, b []byte, sum [sha256.Size]byte) (record, error) {
-	f, err := dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+// maxOpenDirs bounds the folders a stream keeps open, two descriptors
+// each: generate writes a few folders per app, and 5,000 apps ran out of
+// file descriptors.
+const maxOpenDirs = 64
+
+// folder is a folder of the new content, open, with the folder of the
+// same path in the old output (nil when there is none): files are
+// written, linked and checked by their names in them (one path element),
+// so that no path is resolved again for each file.
+type folder struct {
+	dir, old *os.File
+	// transient folders, beyond maxOpenDirs, are closed after one use.
+	transient bool
+}
+
+func (f *folder) fd() int { return int(f.dir.Fd()) }
+
+// release closes a transient folder.
+func (f *folder) release() {
+	if f.transient {
+		f.close()
+	}
+}
+
+func (f *folder) close() {
+	f.dir.Close()
+	if f.old != nil {
+		f.old.Close()
+	}
+}
+
+// write writes b, of digest sum, to the new file name and returns its
+// record.
+func (f *folder) write(name string, b []byte, sum [sha256.Size]byte) (record, error) {
+	fd, err := unix.Openat(f.fd(), name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 	if err != nil {
 		return record{}, err
 	}
-	_, err = f.Write(b)
-	var st fs.FileInfo
+	file := os.NewFile(uintptr(fd), name)
+	_, err = file.Write(b)
+	var st unix.Stat_t
 	if err == nil {
-		st, err = f.Stat()
+		err = unix.Fstat(fd, &st)
 	}
-	if cerr := f.Close(); err == nil {
+	if cerr := file.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return record{}, err
 	}
-	rec, _ := recordOf(st, sum, 1)
+	rec, _ := recordOf(&st, sum, 1)
 	return rec, nil
 }
 
-// maxOpenDirs bounds the folders a stream keeps open: generate writes a
-// few folders per app, and 5,000 apps ran out of file descriptors.
-const maxOpenDirs = 64
+// read reads the file name of the new content.
+func (f *folder) read(name string) ([]byte, error) {
+	fd, err := unix.Openat(f.fd(), name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	file := os.NewFile(uintptr(fd), name)
+	defer file.Close()
+	return io.ReadAll(file)
+}
 
-// dirRoot returns where to write the file base of the folder d of the new
-// content, made if need be: the folder, kept open so that writing many
-// files into one folder does not resolve it again each time, and base;
-// or, beyond maxOpenDirs open folders, the stream's root and the file's
-// whole path. s.mu is held.
-func (s *Stream) dirRoot(d, base string) (*os.Root, string, error) {
-	if d == "" {
-		return s.root, base, nil
+// folder returns the folder of the file p of the new content, made if
+// need be, and p's name in it; beyond maxOpenDirs open folders, a
+// transient one. s.mu is held.
+func (s *Stream) folder(p string) (*folder, string, error) {
+	d, name := path.Split(p)
+	d = strings.TrimSuffix(d, "/")
+	if f, ok := s.dirs[d]; ok {
+		return f, name, nil
 	}
-	if r, ok := s.dirs[d]; ok {
-		return r, base, nil
-	}
-	if !s.made[d] {
+	if d != "" && !s.made[d] {
 		if err := s.root.MkdirAll(d, 0o755); err != nil {
 			return nil, "", err
 		}
 		s.made[d] = true
 	}
-	if len(s.dirs) >= maxOpenDirs {
-		return s.root, d + "/" + base, nil
+	od := "."
+	if d != "" {
+		od = d
 	}
-	r, err := s.root.OpenRoot(d)
+	dir, err := s.root.Open(od)
 	if err != nil {
 		return nil, "", err
 	}
-	s.dirs[d] = r
-	return r, base, nil
+	f := &folder{dir: dir, old: s.openOld(d), transient: len(s.dirs) >= maxOpenDirs}
+	if !f.transient {
+		s.dirs[d] = f
+	}
+	return f, name, nil
 }
 
-// closeDirs closes the folders dirRoot opened. s.mu is held.
+// openOld opens the old output's folder d ("" for the top), if it is one:
+// a symlink is not followed.
+func (s *Stream) openOld(d string) *os.File {
+	if s.parent == nil {
+		return nil
+	}
+	p := path.Join(filepath.Base(s.abs), d)
+	st, err := s.parent.Lstat(p)
+	if err != nil || !st.IsDir() {
+		return nil
+	}
+	f, err := s.parent.Open(p)
+	if err != nil {
+		return nil
+	}
+	if st2, err := f.Stat(); err != nil || !os.SameFile(st, st2) {
+		f.Close()
+		return nil
+	}
+	return f
+}
+
+// closeDirs closes the folders folder opened. s.mu is held.
 func (s *Stream) closeDirs() {
-	for d, r := range s.dirs {
-		r.Close()
+	for d, f := range s.dirs {
+		f.close()
 		delete(s.dirs, d)
 	}
 }
