@@ -229,9 +229,13 @@ func TestCorruptIndex(t *testing.T) {
 	fsys := synth.Workspace(6)
 	_, _, want := reference(t, fsys)
 	for name, corrupt := range map[string]func(s *Store, snap *Snapshot, p string){
-		"short":   func(_ *Store, _ *Snapshot, p string) { b, _ := os.ReadFile(p); os.WriteFile(p, b[:len(b)-3], 0o600) },
-		"long":    func(_ *Store, _ *Snapshot, p string) { b, _ := os.ReadFile(p); os.WriteFile(p, append(b, 0), 0o600) },
-		"altered": func(_ *Store, _ *Snapshot, p string) { b, _ := os.ReadFile(p); b[len(b)/2] ^= 0x40; os.WriteFile(p, b, 0o600) },
+		"short": func(_ *Store, _ *Snapshot, p string) { b, _ := os.ReadFile(p); os.WriteFile(p, b[:len(b)-3], 0o600) },
+		"long":  func(_ *Store, _ *Snapshot, p string) { b, _ := os.ReadFile(p); os.WriteFile(p, append(b, 0), 0o600) },
+		"altered": func(_ *Store, _ *Snapshot, p string) {
+			b, _ := os.ReadFile(p)
+			b[len(b)/2] ^= 0x40
+			os.WriteFile(p, b, 0o600)
+		},
 		"out of range": func(s *Store, snap *Snapshot, _ string) {
 			var x index
 			if !s.Get(indexKey(snap.Key), &x) {
