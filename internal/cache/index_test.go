@@ -357,3 +357,22 @@ func TestIndexConcurrentProcesses(t *testing.T) {
 		t.Errorf("debug lines: %q", *lines)
 	}
 }
+
+// TestWholeStored: a built app carries the digest of its build.Kept, and
+// so does its entry.
+func TestWholeStored(t *testing.T) {
+	fsys := synth.Workspace(3)
+	s, _ := openT(t, t.TempDir())
+	newHolder().run(t, s, fsys)
+	snap, _, _ := indexOf(t, s, fsys)
+	for _, k := range snap.Apps {
+		var a App
+		if !s.Get(k.Key, &a) {
+			t.Fatalf("no entry for %s", k.Dir)
+		}
+		sum, err := wholeSum(&a)
+		if err != nil || a.Whole != sum {
+			t.Errorf("app %s: Whole %x, its fields hash to %x (%v)", a.Name, a.Whole, sum, err)
+		}
+	}
+}
