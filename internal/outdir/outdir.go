@@ -496,10 +496,30 @@ func (s *Stream) Commit() error {
 		return fmt.Errorf("replace %s: %w", dir, err)
 	}
 	committed = true
-	if err := os.RemoveAll(old); err != nil {
+	if err := removeTree(old); err != nil {
 		return fmt.Errorf("wrote %s, but could not remove the old output at %s: %w", dir, old, err)
 	}
 	return nil
+}
+
+// removeTree removes dir as os.RemoveAll does, its top folders in
+// parallel: they are as many folders whose files go one by one (3,000 of
+// them cost 10-15 ms).
+func removeTree(dir string) error {
+	if entries, err := os.ReadDir(dir); err == nil {
+		errs := make([]error, len(entries))
+		var wg sync.WaitGroup
+		for i, e := range entries {
+			if e.IsDir() {
+				wg.Go(func() { errs[i] = os.RemoveAll(filepath.Join(dir, e.Name())) })
+			}
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	return os.RemoveAll(dir)
 }
 
 // checkName refuses a path that is not clean and relative, and the marker.
