@@ -233,7 +233,9 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 		}
 	}
 	// Cached apps first, in parallel: from the index those the consumer
-	// holds, from their entries the others.
+	// holds, from their entries the others. The apps the index does not
+	// hold go first, so that those to build (a changed app) are known and
+	// built while the consumer takes the others.
 	hit := make([]bool, total)
 	var idx map[string]*App
 	indexed := false
@@ -241,17 +243,32 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 	if useIndex {
 		idx, indexed = readIndex(opts.Store, snap)
 	}
-	if opts.Store != nil {
-		errs := make([]error, total)
+	var inIndex, rest []int
+	for i, a := range snap.Apps {
+		if x := idx[a.Key]; x != nil && x.Dir == a.Dir {
+			inIndex = append(inIndex, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	// fromStore emits the apps at ix (indexes in snap.Apps) that the
+	// store holds: from the index when the consumer holds their files,
+	// else from their entries.
+	fromStore := func(ix []int) error {
+		if opts.Store == nil {
+			return nil
+		}
+		errs := make([]error, len(ix))
 		// Reading entries and writing their files waits on the disk
 		// more than on the CPU.
-		parallel.For(total, 4*workers, func(i int) {
+		parallel.For(len(ix), 4*workers, func(j int) {
+			i := ix[j]
 			if x := idx[snap.Apps[i].Key]; x != nil && x.Dir == snap.Apps[i].Dir {
 				a := *x
 				a.fix()
 				if opts.Kept(&a) {
 					hit[i] = true
-					errs[i] = emit(&a, true)
+					errs[j] = emit(&a, true)
 					return
 				}
 			}
@@ -261,59 +278,79 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 			}
 			a.fix()
 			hit[i] = true
-			errs[i] = emit(&a, false)
+			errs[j] = emit(&a, false)
 		})
-		if err := errors.Join(errs...); err != nil {
-			return nil, err
-		}
+		return errors.Join(errs...)
 	}
-	var miss []AppFiles
 	built := map[string]bool{} // the folders of the apps built here
-	for i, a := range snap.Apps {
-		if hit[i] {
-			r.Hits++
-		} else {
-			miss = append(miss, a)
-			built[a.Dir] = true
+	misses := func(ix []int) []AppFiles {
+		var miss []AppFiles
+		for _, i := range ix {
+			if !hit[i] {
+				miss = append(miss, snap.Apps[i])
+				built[snap.Apps[i].Dir] = true
+			}
 		}
+		r.Misses += len(miss)
+		return miss
 	}
-	r.Misses = len(miss)
-
-	// The others by chunks: load, build, render, store, emit, forget.
-	for start := 0; start < len(miss); start += chunk {
-		part := miss[start:min(start+chunk, len(miss))]
-		dirs := make([]string, len(part))
-		keys := map[string]string{}
-		for i, a := range part {
-			dirs[i] = a.Dir
-			keys[a.Dir] = a.Key
-		}
-		ws, res, err := load(dirs)
-		if err != nil {
-			return nil, err
-		}
-		lastWS = ws
-		if len(res.Apps) != len(part) {
-			return nil, fmt.Errorf("%w: %d of %d apps built", ErrFallback, len(res.Apps), len(part))
-		}
-		errs := make([]error, len(res.Apps))
-		parallel.For(len(res.Apps), workers, func(i int) {
-			b := res.Apps[i]
-			a, err := appOf(b, opts)
+	// buildApps builds the apps by chunks: load, build, render, store, emit,
+	// forget.
+	buildApps := func(miss []AppFiles) error {
+		for start := 0; start < len(miss); start += chunk {
+			part := miss[start:min(start+chunk, len(miss))]
+			dirs := make([]string, len(part))
+			keys := map[string]string{}
+			for i, a := range part {
+				dirs[i] = a.Dir
+				keys[a.Dir] = a.Key
+			}
+			ws, res, err := load(dirs)
 			if err != nil {
-				errs[i] = err
-				return
+				return err
 			}
-			if err := opts.Store.Put(keys[a.Dir], a); err != nil {
-				opts.Store.debug("%v", err)
+			lastWS = ws
+			if len(res.Apps) != len(part) {
+				return fmt.Errorf("%w: %d of %d apps built", ErrFallback, len(res.Apps), len(part))
 			}
-			errs[i] = emit(a, false)
-			res.Apps[i] = nil
-		})
-		if err := errors.Join(errs...); err != nil {
-			return nil, err
+			errs := make([]error, len(res.Apps))
+			parallel.For(len(res.Apps), workers, func(i int) {
+				b := res.Apps[i]
+				a, err := appOf(b, opts)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				if err := opts.Store.Put(keys[a.Dir], a); err != nil {
+					opts.Store.debug("%v", err)
+				}
+				errs[i] = emit(a, false)
+				res.Apps[i] = nil
+			})
+			if err := errors.Join(errs...); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
+	if err := fromStore(rest); err != nil {
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	var buildErr error
+	toBuild := misses(rest)
+	wg.Go(func() { buildErr = buildApps(toBuild) })
+	err := fromStore(inIndex)
+	wg.Wait()
+	if err := errors.Join(buildErr, err); err != nil {
+		return nil, err
+	}
+	// An app of the index whose entry is gone, when the consumer did not
+	// hold it.
+	if err := buildApps(misses(inIndex)); err != nil {
+		return nil, err
+	}
+	r.Hits = total - r.Misses
 
 	sort.Slice(r.Apps, func(i, j int) bool { return r.Apps[i].Name < r.Apps[j].Name })
 	owner := map[string]string{}
