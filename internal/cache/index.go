@@ -13,71 +13,93 @@ import (
 // that a warm run whose consumer holds the rendered files already
 // (Options.Kept) reads one file rather than an entry per app.
 type index struct {
-	// Strings are the strings of the apps' quota uses, each once (see
-	// packedUse).
+	// Strings are the strings of the apps' quota uses, each once, and
+	// Uses the uses, packed (see packer).
 	Strings []string
+	Uses    []uint64
 	Apps    []indexed
 }
 
-// indexed is one app of an index: its App without Quota, and Quota.
+// indexed is one app of an index: its App without Quota, and how many
+// of the index's Uses are its Quota, after those of the apps before it.
 type indexed struct {
-	Key   string
-	App   App
-	Quota []packedUse
+	Key  string
+	App  App
+	Uses int
 }
 
-// packedUse is a rules.QuotaUse whose strings are indexes in
-// index.Strings. 1,000 apps hold 58,000 quota uses of 7 strings each,
-// mostly the same ones: stored as strings they were 6.9 MB of a 7 MB
-// index and most of the time it took to decode; packed, the index is
-// about 1.4 MB.
-type packedUse struct {
-	Env, Team, App, Res, What, Pos, Amount uint32
-	Count                                  int
-	Max, Queued, Kueue                     bool
-}
-
-// packer interns the strings of an index.
+// packer packs quota uses for an index: each use is useWords words, its
+// strings' indexes in index.Strings, its count and its flags. 1,000 apps
+// hold 58,000 quota uses of 7 strings each, mostly the same ones: as
+// strings (rules.QuotaUse) they were 6.9 MB of a 7 MB index and most of
+// the time it took to decode; packed, the index is 1.4 MB, and gob
+// decodes a slice of numbers in one loop.
 type packer struct {
 	strings []string
-	ids     map[string]uint32
+	ids     map[string]uint64
+	uses    []uint64
 }
 
-func (p *packer) id(s string) uint32 {
+// useWords is the length of a packed quota use.
+const useWords = 9
+
+// Flags of a packed quota use.
+const (
+	useMax = 1 << iota
+	useQueued
+	useKueue
+)
+
+func (p *packer) id(s string) uint64 {
 	id, ok := p.ids[s]
 	if !ok {
-		id = uint32(len(p.strings))
+		id = uint64(len(p.strings))
 		p.ids[s] = id
 		p.strings = append(p.strings, s)
 	}
 	return id
 }
 
-func (p *packer) pack(uses []rules.QuotaUse) []packedUse {
-	out := make([]packedUse, len(uses))
-	for i, u := range uses {
-		out[i] = packedUse{Env: p.id(u.Env), Team: p.id(u.Team), App: p.id(u.App), Res: p.id(u.Res), What: p.id(u.What), Pos: p.id(u.Pos),
-			Amount: p.id(u.Amount), Count: u.Count, Max: u.Max, Queued: u.Queued, Kueue: u.Kueue}
+// pack appends uses and returns how many it packed.
+func (p *packer) pack(uses []rules.QuotaUse) int {
+	for _, u := range uses {
+		var flags uint64
+		if u.Max {
+			flags |= useMax
+		}
+		if u.Queued {
+			flags |= useQueued
+		}
+		if u.Kueue {
+			flags |= useKueue
+		}
+		p.uses = append(p.uses, p.id(u.Env), p.id(u.Team), p.id(u.App), p.id(u.Res), p.id(u.What), p.id(u.Pos), p.id(u.Amount),
+			uint64(int64(u.Count)), flags)
 	}
-	return out
+	return len(uses)
 }
 
-// unpack is the inverse of pack, given the packer's strings; false when
-// an index is out of range.
-func unpack(strs []string, uses []packedUse) ([]rules.QuotaUse, bool) {
-	if uses == nil {
-		return nil, true
+// unpack returns the n quota uses packed at the head of words, and the
+// rest of words; false when words are too few or a string index is out
+// of range.
+func unpack(strs []string, words []uint64, n int) ([]rules.QuotaUse, []uint64, bool) {
+	if n == 0 {
+		return nil, words, true
 	}
-	out := make([]rules.QuotaUse, len(uses))
-	n := uint32(len(strs))
-	for i, u := range uses {
-		if max(u.Env, u.Team, u.App, u.Res, u.What, u.Pos, u.Amount) >= n {
-			return nil, false
+	if n < 0 || len(words) < n*useWords {
+		return nil, nil, false
+	}
+	out := make([]rules.QuotaUse, n)
+	ns := uint64(len(strs))
+	for i := range out {
+		w := words[i*useWords : (i+1)*useWords]
+		if max(w[0], w[1], w[2], w[3], w[4], w[5], w[6]) >= ns || w[8] > useMax|useQueued|useKueue {
+			return nil, nil, false
 		}
-		out[i] = rules.QuotaUse{Env: strs[u.Env], Team: strs[u.Team], App: strs[u.App], Res: strs[u.Res], What: strs[u.What], Pos: strs[u.Pos],
-			Amount: strs[u.Amount], Count: u.Count, Max: u.Max, Queued: u.Queued, Kueue: u.Kueue}
+		out[i] = rules.QuotaUse{Env: strs[w[0]], Team: strs[w[1]], App: strs[w[2]], Res: strs[w[3]], What: strs[w[4]], Pos: strs[w[5]],
+			Amount: strs[w[6]], Count: int(int64(w[7])), Max: w[8]&useMax != 0, Queued: w[8]&useQueued != 0, Kueue: w[8]&useKueue != 0}
 	}
-	return out, true
+	return out, words[n*useWords:], true
 }
 
 // indexKey is the key of the index entry of the workspace key wsKey.
@@ -99,15 +121,20 @@ func readIndex(s *Store, snap *Snapshot) (map[string]*App, bool) {
 		return nil, false
 	}
 	m := make(map[string]*App, len(x.Apps))
+	words := x.Uses
 	for i := range x.Apps {
 		e := &x.Apps[i]
-		q, ok := unpack(x.Strings, e.Quota)
+		q, rest, ok := unpack(x.Strings, words, e.Uses)
 		if !ok {
 			s.debug("cache: the index of %s is corrupt; rebuilding it", snap.Key)
 			return nil, false
 		}
-		e.App.Quota = q
+		e.App.Quota, words = q, rest
 		m[e.Key] = &e.App
+	}
+	if len(words) != 0 {
+		s.debug("cache: the index of %s is corrupt; rebuilding it", snap.Key)
+		return nil, false
 	}
 	if time.Since(was) > time.Hour {
 		for _, a := range snap.Apps {
@@ -146,15 +173,15 @@ func writeIndex(s *Store, snap *Snapshot, r *Result) {
 		keys[a.Dir] = a.Key
 	}
 	x := index{Apps: make([]indexed, 0, len(r.Apps))}
-	p := &packer{ids: map[string]uint32{}}
+	p := &packer{ids: map[string]uint64{}}
 	for _, a := range r.Apps {
 		if k, ok := keys[a.Dir]; ok && a.Sums != nil && a.Rendered == nil && a.Tree == nil {
-			e := indexed{Key: k, App: *a, Quota: p.pack(a.Quota)}
+			e := indexed{Key: k, App: *a, Uses: p.pack(a.Quota)}
 			e.App.Quota = nil
 			x.Apps = append(x.Apps, e)
 		}
 	}
-	x.Strings = p.strings
+	x.Strings, x.Uses = p.strings, p.uses
 	if err := s.Put(indexKey(snap.Key), x); err != nil {
 		s.debug("%v", err)
 	}

@@ -170,16 +170,16 @@ func TestIndexMisses(t *testing.T) {
 	snap, idx, _ := indexOf(t, s, fsys)
 	// The index without app-0003 (as another process might have written
 	// it, from a workspace without that app).
-	p := &packer{ids: map[string]uint32{}}
+	p := &packer{ids: map[string]uint64{}}
 	var x index
 	for _, a := range snap.Apps {
 		if a.Dir != "app-0003" {
-			e := indexed{Key: a.Key, App: *idx[a.Key], Quota: p.pack(idx[a.Key].Quota)}
+			e := indexed{Key: a.Key, App: *idx[a.Key], Uses: p.pack(idx[a.Key].Quota)}
 			e.App.Quota = nil
 			x.Apps = append(x.Apps, e)
 		}
 	}
-	x.Strings = p.strings
+	x.Strings, x.Uses = p.strings, p.uses
 	if err := s.Put(indexKey(snap.Key), x); err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,15 @@ func TestCorruptIndex(t *testing.T) {
 			if !s.Get(indexKey(snap.Key), &x) {
 				panic("no index")
 			}
-			x.Apps[2].Quota[0].Pos = uint32(len(x.Strings))
+			x.Uses[5] = uint64(len(x.Strings))
+			s.Put(indexKey(snap.Key), x)
+		},
+		"words left over": func(s *Store, snap *Snapshot, _ string) {
+			var x index
+			if !s.Get(indexKey(snap.Key), &x) {
+				panic("no index")
+			}
+			x.Uses = append(x.Uses, 0)
 			s.Put(indexKey(snap.Key), x)
 		},
 	} {
@@ -286,10 +294,16 @@ func TestPackedUse(t *testing.T) {
 			t.Fatalf("rules.QuotaUse.%s is a %s: teach packedUse", v.Type().Field(i).Name, f.Kind())
 		}
 	}
-	p := &packer{ids: map[string]uint32{}}
-	got, ok := unpack(p.strings, p.pack([]rules.QuotaUse{u}))
-	if !ok || len(got) != 1 || got[0] != u {
-		t.Errorf("unpack(pack(%+v)) = %+v, %v", u, got, ok)
+	u2 := u
+	u2.Count, u2.Max = -3, false
+	p := &packer{ids: map[string]uint64{}}
+	n := p.pack([]rules.QuotaUse{u, u2})
+	got, rest, ok := unpack(p.strings, p.uses, n)
+	if !ok || len(got) != 2 || got[0] != u || got[1] != u2 || len(rest) != 0 {
+		t.Errorf("unpack(pack(%+v, %+v)) = %+v, %v", u, u2, got, ok)
+	}
+	if _, _, ok := unpack(p.strings, p.uses[:len(p.uses)-1], n); ok {
+		t.Error("unpack took too few words")
 	}
 }
 
