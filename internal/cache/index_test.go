@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"os/exec"
 	"reflect"
 	"strings"
 	"sync"
@@ -337,23 +336,9 @@ func TestIndexConcurrentProcesses(t *testing.T) {
 		return
 	}
 	dir := t.TempDir()
-	var cmds []*exec.Cmd
-	var outs []*bytes.Buffer
-	for k := range 4 {
-		c := exec.Command(os.Args[0], "-test.run", "^TestIndexConcurrentProcesses$")
-		c.Env = append(os.Environ(), "DMLS_INDEX_HAMMER="+dir, fmt.Sprintf("DMLS_INDEX_VARIANT=%d", k))
-		var out bytes.Buffer
-		c.Stdout, c.Stderr = &out, &out
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds, outs = append(cmds, c), append(outs, &out)
-	}
-	for i, c := range cmds {
-		if err := c.Wait(); err != nil {
-			t.Errorf("process %d: %v\n%s", i, err, outs[i])
-		}
-	}
+	processes(t, "TestIndexConcurrentProcesses", 4, func(k int) []string {
+		return []string{"DMLS_INDEX_HAMMER=" + dir, fmt.Sprintf("DMLS_INDEX_VARIANT=%d", k)}
+	})
 	s, lines := openT(t, dir)
 	_, idx, ok := indexOf(t, s, variant(0))
 	if !ok || len(idx) == 0 {
