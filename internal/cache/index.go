@@ -1,10 +1,14 @@
 package cache
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/gob"
 	"encoding/hex"
+	"errors"
 	"time"
 
+	"github.com/dmls-project/dmls/internal/parallel"
 	"github.com/dmls-project/dmls/internal/rules"
 )
 
@@ -17,8 +21,15 @@ type index struct {
 	// Uses the uses, packed (see packer).
 	Strings []string
 	Uses    []uint64
-	Apps    []indexed
+	// Parts are the apps, in order, in indexParts gob streams ([]indexed)
+	// that decode in parallel: one stream decodes on one core (at 1,000
+	// apps, reading and decoding the index took 18 ms in one part, 13 ms
+	// in four, on 2 busy cores).
+	Parts [][]byte
 }
+
+// indexParts is how many parts an index has (see index.Parts).
+const indexParts = 4
 
 // indexed is one app of an index: its App without Quota, and how many
 // of the index's Uses are its Quota, after those of the apps before it.
@@ -108,6 +119,49 @@ func indexKey(wsKey string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// newIndex is the index of apps, whose quota uses p packed.
+func newIndex(p *packer, apps []indexed) (index, error) {
+	x := index{Strings: p.strings, Uses: p.uses}
+	n := (len(apps) + indexParts - 1) / indexParts
+	for start := 0; start < len(apps); start += n {
+		var b bytes.Buffer
+		if err := gob.NewEncoder(&b).Encode(apps[start:min(start+n, len(apps))]); err != nil {
+			return index{}, err
+		}
+		x.Parts = append(x.Parts, b.Bytes())
+	}
+	return x, nil
+}
+
+// apps decodes the index's apps, by key.
+func (x *index) apps() (map[string]*App, error) {
+	parts := make([][]indexed, len(x.Parts))
+	errs := make([]error, len(x.Parts))
+	parallel.For(len(x.Parts), len(x.Parts), func(i int) {
+		errs[i] = gob.NewDecoder(bytes.NewReader(x.Parts[i])).Decode(&parts[i])
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	m := map[string]*App{}
+	words := x.Uses
+	for _, part := range parts {
+		for i := range part {
+			e := &part[i]
+			q, rest, ok := unpack(x.Strings, words, e.Uses)
+			if !ok {
+				return nil, errors.New("bad quota uses")
+			}
+			e.App.Quota, words = q, rest
+			m[e.Key] = &e.App
+		}
+	}
+	if len(words) != 0 {
+		return nil, errors.New("quota uses left over")
+	}
+	return m, nil
+}
+
 // readIndex returns the index of snap's workspace by app key, and whether
 // there was a sound one. It is an entry like any other (checked, removed
 // when corrupt, pruned), so it is trusted as much as the entries it
@@ -120,20 +174,9 @@ func readIndex(s *Store, snap *Snapshot) (map[string]*App, bool) {
 	if !ok {
 		return nil, false
 	}
-	m := make(map[string]*App, len(x.Apps))
-	words := x.Uses
-	for i := range x.Apps {
-		e := &x.Apps[i]
-		q, rest, ok := unpack(x.Strings, words, e.Uses)
-		if !ok {
-			s.debug("cache: the index of %s is corrupt; rebuilding it", snap.Key)
-			return nil, false
-		}
-		e.App.Quota, words = q, rest
-		m[e.Key] = &e.App
-	}
-	if len(words) != 0 {
-		s.debug("cache: the index of %s is corrupt; rebuilding it", snap.Key)
+	m, err := x.apps()
+	if err != nil {
+		s.debug("cache: the index of %s is corrupt (%v); rebuilding it", snap.Key, err)
 		return nil, false
 	}
 	if time.Since(was) > time.Hour {
@@ -172,16 +215,20 @@ func writeIndex(s *Store, snap *Snapshot, r *Result) {
 	for _, a := range snap.Apps {
 		keys[a.Dir] = a.Key
 	}
-	x := index{Apps: make([]indexed, 0, len(r.Apps))}
+	apps := make([]indexed, 0, len(r.Apps))
 	p := &packer{ids: map[string]uint64{}}
 	for _, a := range r.Apps {
 		if k, ok := keys[a.Dir]; ok && a.Sums != nil && a.Rendered == nil && a.Tree == nil {
 			e := indexed{Key: k, App: *a, Uses: p.pack(a.Quota)}
 			e.App.Quota = nil
-			x.Apps = append(x.Apps, e)
+			apps = append(apps, e)
 		}
 	}
-	x.Strings, x.Uses = p.strings, p.uses
+	x, err := newIndex(p, apps)
+	if err != nil {
+		s.debug("cache: index: %v", err)
+		return
+	}
 	if err := s.Put(indexKey(snap.Key), x); err != nil {
 		s.debug("%v", err)
 	}

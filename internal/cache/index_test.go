@@ -170,15 +170,18 @@ func TestIndexMisses(t *testing.T) {
 	// The index without app-0003 (as another process might have written
 	// it, from a workspace without that app).
 	p := &packer{ids: map[string]uint64{}}
-	var x index
+	var apps []indexed
 	for _, a := range snap.Apps {
 		if a.Dir != "app-0003" {
 			e := indexed{Key: a.Key, App: *idx[a.Key], Uses: p.pack(idx[a.Key].Quota)}
 			e.App.Quota = nil
-			x.Apps = append(x.Apps, e)
+			apps = append(apps, e)
 		}
 	}
-	x.Strings, x.Uses = p.strings, p.uses
+	x, err := newIndex(p, apps)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Put(indexKey(snap.Key), x); err != nil {
 		t.Fatal(err)
 	}
@@ -249,6 +252,14 @@ func TestCorruptIndex(t *testing.T) {
 				panic("no index")
 			}
 			x.Uses = append(x.Uses, 0)
+			s.Put(indexKey(snap.Key), x)
+		},
+		"part altered": func(s *Store, snap *Snapshot, _ string) {
+			var x index
+			if !s.Get(indexKey(snap.Key), &x) || len(x.Parts) < 2 {
+				panic("no index of several parts")
+			}
+			x.Parts[1] = x.Parts[1][:len(x.Parts[1])/2]
 			s.Put(indexKey(snap.Key), x)
 		},
 	} {
