@@ -386,3 +386,42 @@ func TestWholeStored(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexWithoutKept: a render that keeps nothing (into a new folder)
+// writes the index when it builds more than one app in 16, as a cold
+// render does, so that the next render into that folder has it.
+func TestIndexWithoutKept(t *testing.T) {
+	fsys := synth.Workspace(4)
+	s, _ := openT(t, t.TempDir())
+	opts := func() Options {
+		o := newHolder().options(s)
+		o.Kept = nil
+		return o
+	}
+	snap, err := Read(fsys, "ws", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(snap, opts()); err != nil {
+		t.Fatal(err)
+	}
+	if _, idx, ok := indexOf(t, s, fsys); !ok || len(idx) != 4 {
+		t.Fatalf("the cold render wrote an index of %d apps (%v), want 4", len(idx), ok)
+	}
+	for i := range 4 {
+		fsys = synth.Workspace(4)
+		f := fsys[fmt.Sprintf("apps/app-%04d/app.cue", i)]
+		f.Data = bytes.Replace(f.Data, []byte("epochs: "), []byte("epochs: 1+"), 1)
+		if snap, err = Read(fsys, "ws", "test"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Run(snap, opts()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 4 apps: one built is more than one in 16, so the last render's
+	// index holds its changed app.
+	if _, idx, _ := indexOf(t, s, fsys); len(idx) != 4 {
+		t.Errorf("the index holds %d of the last render's 4 apps", len(idx))
+	}
+}

@@ -120,9 +120,10 @@ type Options struct {
 	// true when the consumer holds the app's rendered files already (an
 	// output folder that has them): Run then neither reads its entry nor
 	// calls Emit for it. Otherwise Run reads the entry, or builds the
-	// app, and emits it. Kept is called as Emit is; Run writes the index
-	// when it is missing or stale, and only when Kept is set. Only a
-	// caller that renders and uses no Tree may set it.
+	// app, and emits it. Kept is called as Emit is. Run reads the index
+	// only when Kept is set, and writes it, when it renders with NoTree,
+	// if it is missing or stale (see staleIndex). Only a caller that
+	// renders and uses no Tree may set Kept.
 	Kept func(*App) bool
 	// Progress, when set, is told how many apps of the total are done.
 	Progress func(done, total int)
@@ -408,7 +409,11 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 	}
 	r.LoadWarnings.Sort()
 	r.BuildWarnings.Sort()
-	if useIndex && staleIndex(idx, indexed, snap) {
+	// The index is written when it was read and is stale, or, unread
+	// (no consumer to keep apps: a render into a new folder), when as
+	// many apps were built as would make it stale.
+	if opts.Store != nil && opts.Render && opts.NoTree &&
+		(useIndex && staleIndex(idx, indexed, snap) || !useIndex && r.Misses > len(snap.Apps)/16) {
 		writeIndex(opts.Store, snap, r)
 	}
 	return r, nil

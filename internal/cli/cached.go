@@ -193,7 +193,7 @@ func (g *globals) renderCached(cf cacheFlags, envs []string, out string) (bool, 
 			return nil
 		},
 	}
-	if stream != nil {
+	if stream != nil && stream.Replacing() {
 		// An app whose files the old output holds is kept from there.
 		opts.Kept = func(a *cache.App) bool {
 			for _, env := range a.Envs {

@@ -207,6 +207,10 @@ func Create(dir string, opts Options) (*Stream, error) {
 	return s, nil
 }
 
+// Replacing reports whether the stream replaces a folder that exists,
+// whose files Keep may then keep.
+func (s *Stream) Replacing() bool { return s.exists }
+
 // Abs is the absolute path of the folder the stream replaces.
 func (s *Stream) Abs() string { return s.abs }
 
