@@ -140,7 +140,7 @@ type Stream struct {
 	root          *os.Root
 	// parent is the folder that holds dir and the temporary folder, when
 	// dir exists: an old file that has the new bytes is linked into the
-	// new content rather than written again (see reuse).
+	// new content rather than written again (see adopt).
 	parent *os.Root
 	// old is the old output's manifest, nil without a sound one; oldTime
 	// is when it was written (see adopt).
@@ -200,7 +200,7 @@ func Create(dir string, opts Options) (*Stream, error) {
 		return nil, err
 	}
 	if exists {
-		if s.parent, err = os.OpenRoot(parent); err == nil { // no reuse without it
+		if s.parent, err = os.OpenRoot(parent); err == nil { // no file kept without it
 			s.old, s.oldTime = readManifest(s.parent, path.Join(filepath.Base(abs), Manifest))
 		}
 	}
