@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -11,6 +12,9 @@ import (
 	"sync"
 	"testing"
 
+	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
+	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
+	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -366,6 +370,9 @@ spec:
       openAPIV3Schema:
         type: object
         properties:
+          apiVersion: {type: string}
+          kind: {type: string}
+          metadata: {type: object}
           spec:
             type: object
             required: [plain]
@@ -411,7 +418,8 @@ spec:
   names: {a: ANY}
 `
 	obj := func(r ...string) *unstructured.Unstructured {
-		return object(t, strings.NewReplacer(append([]string{"NAME", "a", "PLAIN", "p", "ANY", "q"}, r...)...).Replace(good))
+		// r first: of two pairs for one string, the first applies
+		return object(t, strings.NewReplacer(append(r, "NAME", "a", "PLAIN", "p", "ANY", "q")...).Replace(good))
 	}
 	check := func(what string, o *unstructured.Unstructured, findings bool) {
 		t.Helper()
@@ -457,5 +465,89 @@ spec:
 		{"list: [x]", "list: [x, w, z]"},
 	} {
 		check(bad[1], obj(bad[0], bad[1]), true)
+	}
+}
+
+// TestObjectMetaWithoutEmbedded checks that validate may skip
+// objectmeta.Validate for a schema without embedded resources,
+// listtype.ValidateListSetsAndMaps for one without lists of type set or
+// map, and defaulting for one without defaults: for the corpus and its
+// broken variants, upstream's calls find or change nothing there; and
+// that schemas with them are still walked (their findings are reported,
+// the default applied).
+func TestObjectMetaWithoutEmbedded(t *testing.T) {
+	s, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked, unlisted, undefaulted := 0, 0, 0
+	for _, obj := range variants(t) {
+		v, ok, err := s.get(obj.GroupVersionKind())
+		if !ok || err != nil || v.embedded {
+			continue
+		}
+		u, err := roundTrip(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errs := schemaobjectmeta.Validate(context.Background(), nil, u, v.structural, false); len(errs) != 0 {
+			t.Errorf("%s %s: objectmeta.Validate found %v on a schema without embedded resources", obj.GetKind(), obj.GetName(), errs)
+		}
+		checked++
+		if !v.defaulted {
+			c := runtime.DeepCopyJSON(u)
+			structuraldefaulting.Default(c, v.structural)
+			if !reflect.DeepEqual(c, u) {
+				t.Errorf("%s %s: Default changed an object of a schema without defaults", obj.GetKind(), obj.GetName())
+			}
+			undefaulted++
+		}
+		if !v.listed {
+			if errs := structurallisttype.ValidateListSetsAndMaps(nil, v.structural, u); len(errs) != 0 {
+				t.Errorf("%s %s: ValidateListSetsAndMaps found %v on a schema without set or map lists", obj.GetKind(), obj.GetName(), errs)
+			}
+			unlisted++
+		}
+	}
+	if checked < 20 || unlisted < 5 || undefaulted < 5 {
+		t.Fatalf("only %d objects checked, %d without list types, %d without defaults", checked, unlisted, undefaulted)
+	}
+	e := New()
+	if err := e.Add([]byte(`
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: wrappers.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Wrapper, plural: wrappers, singular: wrapper, listKind: WrapperList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            x-kubernetes-validations:
+            - {rule: "self.mode == 'fast'", message: mode must be fast}
+            properties:
+              mode: {type: string, default: fast}
+              items:
+                type: array
+                items: {type: object, x-kubernetes-embedded-resource: true, x-kubernetes-preserve-unknown-fields: true}
+              tags:
+                type: array
+                x-kubernetes-list-type: set
+                items: {type: string}
+`)); err != nil {
+		t.Fatal(err)
+	}
+	o := object(t, "apiVersion: example.com/v1\nkind: Wrapper\nmetadata: {name: w, namespace: ml}\nspec:\n  items:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a/b}}\n  tags: [a, a]\n")
+	got := fmt.Sprint(e.Validate(o))
+	if !strings.Contains(got, "spec.items[0].metadata.name") || !strings.Contains(got, "spec.tags[1]") || strings.Contains(got, "mode") {
+		t.Errorf("an embedded resource's bad name and a set's duplicate, and the defaulted mode: %v", got)
 	}
 }
