@@ -73,16 +73,18 @@
 // A warm render of 1,000 apps × 3 environments into the folder of the
 // render before, after one app changed, used to read 1,000 entries
 // (25 MB, a gob decoder each) and compare 3,000 old output files byte by
-// byte before linking them: 0.40 s of CPU, 45% of it in system calls
-// (measured on this 2-core machine under other helpers' load, load
-// average 3-4: 0.30 s wall, median of 10). With the index and the output
-// manifest it reads one 3 MB index and links 3,000 files without reading
-// them: 0.22 s of CPU and 0.19 s wall in the same conditions (median of
-// 10, interleaved with the old binary). Of the CPU profile, per run:
+// byte before linking them, 45% of its CPU in system calls. With the
+// index and the output manifest it reads one 3 MB index and links 3,000
+// files without reading them. Measured on this 2-core machine under
+// other helpers' load (load average 4-5), medians of 12 runs interleaved
+// with main's binary (the same cold-path code): 0.44 s wall and 0.37 s
+// of CPU before, 0.245 s wall and 0.19 s of CPU after. Of the CPU
+// profile, per run:
 //   - the one app built: 30-35 ms, most of it preparing the admission
 //     schemas of the CRDs it uses (internal/admission);
-//   - decoding the index: 16-20 ms (gob; the quota uses packed as
-//     numbers, 58,000 of them as strings took 30 ms);
+//   - reading and decoding the index: 13-20 ms (gob, in four parts at
+//     once; the quota uses packed as numbers: 58,000 of them as strings
+//     took 30 ms);
 //   - keeping 3,000 files (a link and a stat each): 20-25 ms, and
 //     removing the old folder: 10-15 ms, both in parallel;
 //   - reading and hashing 1,000 apps' spec files: 15-17 ms, 4 at a time;
