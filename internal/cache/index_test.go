@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/dmls-project/dmls/internal/rules"
 	"github.com/dmls-project/dmls/internal/synth"
@@ -423,5 +424,46 @@ func TestIndexWithoutKept(t *testing.T) {
 	// index holds its changed app.
 	if _, idx, _ := indexOf(t, s, fsys); len(idx) != 4 {
 		t.Errorf("the index holds %d of the last render's 4 apps", len(idx))
+	}
+}
+
+// TestIndexPrune: the index is an entry that Prune takes like any other,
+// and the apps it serves count as used: when it is first read in an
+// hour, their entries' times are refreshed, so that Prune does not take
+// them for unused.
+func TestIndexPrune(t *testing.T) {
+	fsys := synth.Workspace(3)
+	s, _ := openT(t, t.TempDir())
+	h := newHolder()
+	h.run(t, s, fsys)
+	snap, _, _ := indexOf(t, s, fsys)
+	long := time.Now().Add(-40 * 24 * time.Hour)
+	age := func(key string, at time.Time) string {
+		p, _ := s.path(key)
+		if err := os.Chtimes(p, at, at); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, a := range snap.Apps {
+		age(a.Key, long)
+	}
+	age(indexKey(snap.Key), time.Now().Add(-2*time.Hour))
+	if _, kept, _ := h.run(t, s, fsys); kept != 3 {
+		t.Fatalf("%d apps kept from the index, want 3", kept)
+	}
+	if n, err := s.Prune(DefaultMaxAge, DefaultMaxBytes); err != nil || n != 0 {
+		t.Errorf("Prune removed %d files (%v) of apps the index served", n, err)
+	}
+	// An index unused for long goes, and the next run does without it.
+	p := age(indexKey(snap.Key), long)
+	if _, err := s.Prune(DefaultMaxAge, DefaultMaxBytes); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Errorf("Prune left the old index: %v", err)
+	}
+	if r, kept, emitted := h.run(t, s, fsys); r.Hits != 3 || kept != 0 || emitted != 3 {
+		t.Errorf("without the index: %d hits, %d kept, %d emitted; want 3, 0, 3", r.Hits, kept, emitted)
 	}
 }
