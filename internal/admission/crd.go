@@ -473,71 +473,47 @@ func (v *version) validate(fresh func() (map[string]any, error), validator apise
 	return out
 }
 
-// hasEmbedded reports whether s or a schema objectmeta.Validate reaches
-// from it (properties, additionalProperties, items) is an embedded
-// resource.
+// reaches reports whether s, or a schema reached from it through
+// properties, additionalProperties and items (the walk of objectmeta,
+// listtype and defaulting alike), satisfies has.
+func reaches(s *structuralschema.Structural, has func(*structuralschema.Structural) bool) bool {
+	if s == nil {
+		return false
+	}
+	if has(s) {
+		return true
+	}
+	for k := range s.Properties {
+		p := s.Properties[k]
+		if reaches(&p, has) {
+			return true
+		}
+	}
+	if s.AdditionalProperties != nil && reaches(s.AdditionalProperties.Structural, has) {
+		return true
+	}
+	return reaches(s.Items, has)
+}
+
+// hasEmbedded reports whether objectmeta.Validate finds an embedded
+// resource in s.
 func hasEmbedded(s *structuralschema.Structural) bool {
-	if s == nil {
-		return false
-	}
-	if s.XEmbeddedResource {
-		return true
-	}
-	for k := range s.Properties {
-		p := s.Properties[k]
-		if hasEmbedded(&p) {
-			return true
-		}
-	}
-	if s.AdditionalProperties != nil && hasEmbedded(s.AdditionalProperties.Structural) {
-		return true
-	}
-	return hasEmbedded(s.Items)
+	return reaches(s, func(s *structuralschema.Structural) bool { return s.XEmbeddedResource })
 }
 
-// hasListType reports whether s or a schema ValidateListSetsAndMaps
-// reaches from it (properties, additionalProperties, items) is a list of
-// type set or map.
+// hasListType reports whether ValidateListSetsAndMaps finds a list of
+// type set or map in s.
 func hasListType(s *structuralschema.Structural) bool {
-	if s == nil {
-		return false
-	}
-	if t := s.XListType; t != nil && (*t == "set" || *t == "map") {
-		return true
-	}
-	for k := range s.Properties {
-		p := s.Properties[k]
-		if hasListType(&p) {
-			return true
-		}
-	}
-	if s.AdditionalProperties != nil && hasListType(s.AdditionalProperties.Structural) {
-		return true
-	}
-	return hasListType(s.Items)
+	return reaches(s, func(s *structuralschema.Structural) bool {
+		return s.XListType != nil && (*s.XListType == "set" || *s.XListType == "map")
+	})
 }
 
-// hasDefault reports whether s or a schema structuraldefaulting.Default
-// reaches from it (properties, additionalProperties, items) has a
-// default: without one, Default sets nothing (a null it replaces becomes
-// the missing default, null).
+// hasDefault reports whether structuraldefaulting.Default finds a default
+// in s: without one, it sets nothing (a null it replaces becomes the
+// missing default, null).
 func hasDefault(s *structuralschema.Structural) bool {
-	if s == nil {
-		return false
-	}
-	if s.Default.Object != nil {
-		return true
-	}
-	for k := range s.Properties {
-		p := s.Properties[k]
-		if hasDefault(&p) {
-			return true
-		}
-	}
-	if s.AdditionalProperties != nil && hasDefault(s.AdditionalProperties.Structural) {
-		return true
-	}
-	return hasDefault(s.Items)
+	return reaches(s, func(s *structuralschema.Structural) bool { return s.Default.Object != nil })
 }
 
 // decoded returns a copy of obj as the API server sees it after decoding

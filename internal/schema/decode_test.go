@@ -110,4 +110,3 @@ func same(t *testing.T, what string, v cue.Value, a, b any) {
 		t.Errorf("%s: Decode differs from cue.Value.Decode:\n%+v\n%+v", what, b, a)
 	}
 }
-
