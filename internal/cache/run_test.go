@@ -280,6 +280,18 @@ func TestPlatformKey(t *testing.T) {
 			t.Errorf("changing the apps' %s leaves the platform key alone", name)
 		}
 	}
+	// The digests that appOf stores give the same key.
+	stored := apps()
+	for _, a := range stored {
+		sum, err := wholeSum(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Whole = sum
+	}
+	if key("ws", stored, charts) != base {
+		t.Error("the stored digests give another key")
+	}
 	if key("ws2", apps(), charts) == base {
 		t.Error("changing the workspace key leaves the platform key alone")
 	}

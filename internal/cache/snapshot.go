@@ -19,6 +19,7 @@ import (
 
 	"github.com/dmls-project/dmls/internal/layout"
 	"github.com/dmls-project/dmls/internal/memfs"
+	"github.com/dmls-project/dmls/internal/parallel"
 	"github.com/dmls-project/dmls/internal/workspace"
 	"github.com/dmls-project/dmls/schemas"
 )
@@ -107,6 +108,7 @@ func Read(fsys fs.FS, root, version string) (*Snapshot, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %v", ErrUncacheable, err)
 	}
+	var dirs []string
 	for _, e := range entries {
 		dir := e.Name()
 		if strings.HasPrefix(dir, ".") {
@@ -115,27 +117,43 @@ func Read(fsys fs.FS, root, version string) (*Snapshot, error) {
 		if e.Type()&fs.ModeSymlink != 0 || (e.IsDir() && !dnsLabel.MatchString(dir)) || len(dir) > 63 {
 			return nil, fmt.Errorf("%w: app folder %s", ErrUncacheable, dir)
 		}
-		if !e.IsDir() {
-			continue
+		if e.IsDir() {
+			dirs = append(dirs, dir)
 		}
+	}
+	// The apps' files in parallel: reading them waits on system calls.
+	apps := make([]fstest.MapFS, len(dirs))
+	s.Apps = make([]AppFiles, len(dirs))
+	errs := make([]error, len(dirs))
+	parallel.For(len(dirs), 4, func(i int) {
+		dir := dirs[i]
 		rel := path.Join(layout.AppsDir, dir)
 		files, err := specFiles(fsys, rel)
 		if err != nil {
-			return nil, err
+			errs[i] = err
+			return
 		}
 		if len(files) == 0 {
-			return nil, fmt.Errorf("%w: no spec files in %s", ErrUncacheable, rel)
+			errs[i] = fmt.Errorf("%w: no spec files in %s", ErrUncacheable, rel)
+			return
 		}
 		ah := sha256.New()
 		fmt.Fprintf(ah, "dmls cache app v1\nworkspace %s\napp %s\n", s.Key, dir)
 		m := fstest.MapFS{}
 		for _, f := range files {
 			if err := s.add(fsys, m, f, ah); err != nil {
-				return nil, err
+				errs[i] = err
+				return
 			}
 		}
-		s.apps[dir] = m
-		s.Apps = append(s.Apps, AppFiles{Dir: dir, Key: hex.EncodeToString(ah.Sum(nil))})
+		apps[i] = m
+		s.Apps[i] = AppFiles{Dir: dir, Key: hex.EncodeToString(ah.Sum(nil))}
+	})
+	for i, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+		s.apps[dirs[i]] = apps[i]
 	}
 	sort.Slice(s.Apps, func(i, j int) bool { return s.Apps[i].Dir < s.Apps[j].Dir })
 	return s, nil

@@ -105,19 +105,25 @@ func (s *Store) path(key string) (string, error) {
 // wrong is reported through Debug, removed and treated as missing, so
 // that the caller rebuilds it; it is never used.
 func (s *Store) Get(key string, v any) bool {
+	_, ok := s.get(key, v)
+	return ok
+}
+
+// get is Get, and returns when the entry was last used before.
+func (s *Store) get(key string, v any) (time.Time, bool) {
 	if s == nil {
-		return false
+		return time.Time{}, false
 	}
 	p, err := s.path(key)
 	if err != nil {
-		return false
+		return time.Time{}, false
 	}
 	f, err := os.Open(p)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			s.debug("cache: read %s: %v", p, err)
 		}
-		return false
+		return time.Time{}, false
 	}
 	defer f.Close()
 	st, err := f.Stat()
@@ -128,7 +134,7 @@ func (s *Store) Get(key string, v any) bool {
 	}
 	if err != nil {
 		s.debug("cache: read %s: %v", p, err)
-		return false
+		return time.Time{}, false
 	}
 	payload, err := unseal(b)
 	if err == nil {
@@ -137,14 +143,27 @@ func (s *Store) Get(key string, v any) bool {
 	if err != nil {
 		s.debug("cache: entry %s is corrupt (%v); rebuilding it", p, err)
 		_ = os.Remove(p)
-		return false
+		return time.Time{}, false
 	}
-	// The modification time records the last use, for Prune; an hour's
-	// precision spares a write per entry and run.
-	if now := time.Now(); now.Sub(st.ModTime()) > time.Hour {
+	s.used(p, st.ModTime())
+	return st.ModTime(), true
+}
+
+// used records a use of the entry at p, last used at was, for Prune: in
+// its modification time, to an hour's precision, which spares a write
+// per entry and run.
+func (s *Store) used(p string, was time.Time) {
+	if now := time.Now(); now.Sub(was) > time.Hour {
 		_ = os.Chtimes(p, now, now)
 	}
-	return true
+}
+
+// touch records a use of the entry of key, if there is one, for an entry
+// that served without being read (through the index).
+func (s *Store) touch(key string) {
+	if p, err := s.path(key); err == nil {
+		s.used(p, time.Time{})
+	}
 }
 
 // Put stores v under key. The entry is written to a temporary file in its

@@ -184,11 +184,21 @@ func TestConcurrentProcesses(t *testing.T) {
 		return
 	}
 	dir := t.TempDir()
+	processes(t, "TestConcurrentProcesses", 4, func(int) []string { return []string{"DMLS_CACHE_HAMMER=" + dir} })
+	s, _ := openT(t, dir)
+	checkAll(t, s, 20)
+}
+
+// processes runs the test named test in n processes (this test binary)
+// at once, process k with the environment variables env(k) added, and
+// reports those that fail.
+func processes(t *testing.T, test string, n int, env func(k int) []string) {
+	t.Helper()
 	var cmds []*exec.Cmd
 	var outs []*bytes.Buffer
-	for range 4 {
-		c := exec.Command(os.Args[0], "-test.run", "^TestConcurrentProcesses$")
-		c.Env = append(os.Environ(), "DMLS_CACHE_HAMMER="+dir)
+	for k := range n {
+		c := exec.Command(os.Args[0], "-test.run", "^"+test+"$")
+		c.Env = append(os.Environ(), env(k)...)
 		var out bytes.Buffer
 		c.Stdout, c.Stderr = &out, &out
 		if err := c.Start(); err != nil {
@@ -201,8 +211,6 @@ func TestConcurrentProcesses(t *testing.T) {
 			t.Errorf("process %d: %v\n%s", i, err, outs[i])
 		}
 	}
-	s, _ := openT(t, dir)
-	checkAll(t, s, 20)
 }
 
 func TestPrune(t *testing.T) {

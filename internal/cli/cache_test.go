@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,12 +16,12 @@ import (
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
-// readTree reads every file of dir but the output marker.
+// readTree reads every file of dir but the output marker and manifest.
 func readTree(t *testing.T, dir string) generators.Tree {
 	t.Helper()
 	tree := generators.Tree{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() == outdir.Marker {
+		if err != nil || d.IsDir() || d.Name() == outdir.Marker || d.Name() == outdir.Manifest {
 			return err
 		}
 		b, err := os.ReadFile(p)
@@ -309,5 +310,63 @@ func TestCachedRenderSeesCharts(t *testing.T) {
 	}
 	if !changed {
 		t.Error("the chart's change does not show in the cached render")
+	}
+}
+
+// TestCachedRenderKeepsOutput renders into one --out again and again: a
+// warm render keeps the files the old output holds (the same inodes), a
+// changed app's files change, and the user's hand in the output (a file
+// changed, replaced, removed or added) is undone: the output is exactly
+// the uncached render's every time (issue 25).
+func TestCachedRenderKeepsOutput(t *testing.T) {
+	ws := testWorkspaces(t)["synthetic"]
+	dir := t.TempDir()
+	out, cache := filepath.Join(dir, "out"), filepath.Join(dir, "cache")
+	render := func(what string) generators.Tree {
+		t.Helper()
+		mainOut(t, "render", "-w", ws, "--out", out, "--cache-dir", cache)
+		ref := filepath.Join(dir, "ref")
+		os.RemoveAll(ref)
+		mainOut(t, "render", "-w", ws, "--out", ref, "--no-cache")
+		got := readTree(t, out)
+		sameTree(t, what, got, readTree(t, ref))
+		return got
+	}
+	inode := func(p string) uint64 {
+		t.Helper()
+		st, err := os.Lstat(filepath.Join(out, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Sys().(*syscall.Stat_t).Ino
+	}
+	render("cold")
+	// Twice, so that the manifest's times are settled (not racy).
+	render("warm")
+	render("warm again")
+	kept := inode("dev/app-0000.yaml")
+	// One app changed: its files change, the others' are kept.
+	spec := filepath.Join(ws, "apps", "app-0003", "app.cue")
+	b, _ := os.ReadFile(spec)
+	os.WriteFile(spec, append(b, "\noverrides: dev: serving: autoscaling: maxScale: 9\n"...), 0o644)
+	got := render("one app changed")
+	if !bytes.Contains(got["dev/app-0003.yaml"], []byte(`max-scale: "9"`)) {
+		t.Error("the change does not show in the output")
+	}
+	if inode("dev/app-0000.yaml") != kept {
+		t.Error("an unchanged app's file was written again, not kept")
+	}
+	// The user's hand.
+	at := func(p string) string { return filepath.Join(out, p) }
+	b, _ = os.ReadFile(at("dev/app-0001.yaml"))
+	os.WriteFile(at("dev/app-0001.yaml"), bytes.Replace(b, []byte("app-0001"), []byte("app-000X"), 1), 0o644)
+	b, _ = os.ReadFile(at("prod/app-0002.yaml"))
+	os.WriteFile(at("prod/app-0002.yaml.new"), bytes.ToUpper(b), 0o644)
+	os.Rename(at("prod/app-0002.yaml.new"), at("prod/app-0002.yaml"))
+	os.Remove(at("staging/app-0004.yaml"))
+	os.WriteFile(at("dev/mine.yaml"), []byte("a: 1\n"), 0o644)
+	render("after the user's hand")
+	if _, err := os.Lstat(at("dev/mine.yaml")); err == nil {
+		t.Error("the file the user added is still there")
 	}
 }

@@ -180,19 +180,34 @@ func (g *globals) renderCached(cf cacheFlags, envs []string, out string) (bool, 
 		return true, err
 	}
 	bar := newProgress(g.stderr, "render")
-	r, err := cache.Run(snap, cache.Options{
+	opts := cache.Options{
 		Store: store, Render: true, Progress: bar.update, NoTree: true,
 		Emit: func(a *cache.App) error {
 			for _, env := range a.Envs {
 				if len(want) == 0 || want[env] {
-					if err := s.Add(env+"/"+a.Name+".yaml", a.Rendered[env]); err != nil {
+					if err := s.Add(appFile(env, a.Name), a.Rendered[env]); err != nil {
 						return err
 					}
 				}
 			}
 			return nil
 		},
-	})
+	}
+	if stream != nil && stream.Replacing() {
+		// An app whose files the old output holds is kept from there.
+		opts.Kept = func(a *cache.App) bool {
+			for _, env := range a.Envs {
+				if len(want) == 0 || want[env] {
+					sum, ok := a.Sums[env]
+					if !ok || !stream.Keep(appFile(env, a.Name), sum) {
+						return false
+					}
+				}
+			}
+			return true
+		}
+	}
+	r, err := cache.Run(snap, opts)
 	bar.stop()
 	if g.fellBack(err) {
 		return false, nil

@@ -156,7 +156,7 @@ func Render(ws *spec.Workspace, res *build.Result, opts RenderOptions) (generato
 		}
 		for j, env := range envs {
 			if y := rendered[i][j]; y != nil {
-				files[env+"/"+a.App.Name+".yaml"] = append(y, '\n')
+				files[appFile(env, a.App.Name)] = append(y, '\n')
 			}
 		}
 	}
@@ -174,3 +174,6 @@ func writeStream(g *globals, files generators.Tree) error {
 	_, err := g.stdout.Write(buf.Bytes())
 	return err
 }
+
+// appFile is the file of the app in env in render's output.
+func appFile(env, app string) string { return env + "/" + app + ".yaml" }

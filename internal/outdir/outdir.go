@@ -1,12 +1,64 @@
 // Package outdir writes a generated file tree into a folder all at once,
 // replacing only a folder that dmls made: a failed or refused write leaves
 // everything as it was.
+//
+// # Replacing a folder
+//
+// The new content is written into a temporary sibling folder, which is
+// then renamed into place; the old folder goes after the rename. A reader
+// sees the old folder whole or the new one whole, never a mix, even when
+// a single file changed: that is why an unchanged file is not simply left
+// where it is and the changed ones renamed over theirs (a reader between
+// two such renames would see one app new and the platform files old, and
+// a failure between them would leave that mix behind).
+//
+// What makes this cheap is that an unchanged file is not written again:
+// it is hard-linked from the old folder into the new one (adopt). After
+// one app's change of 1,000 apps × 3 environments, that is 3,000 links of
+// 3,003 files, at 15-20 ms, where writing them costs this machine's ext4
+// 0.2-0.5 s.
+//
+// # The manifest
+//
+// Beside the Marker, every output holds a Manifest: each file's path,
+// SHA-256, size, inode and modification time, and a CRC-32C of the whole
+// (a short, long or altered manifest is ignored). It lets a caller that
+// knows the digest of a file it would write, but not its bytes, keep the
+// old file (Stream.Keep): a warm render then reads neither its cache
+// entries nor the old files.
+//
+// The manifest's word stands for a file's bytes only when the file's
+// inode, size and modification time are the ones it recorded, and that
+// time is before the manifest's own (written after every file): an edit
+// in place changes the time, a replacement the inode, and a removal or
+// an addition the names. A file touched in the same clock tick as the
+// manifest (racy, as git calls it) is read and compared, and so is every
+// file of a folder without a sound manifest. What this trusts, as make
+// and rsync do, is that a change of a file's bytes changes its time:
+// someone who edits a file and then sets its time back to the very
+// nanosecond, keeping its size and inode, can make dmls keep the edit;
+// delete the folder (or the manifest) to be sure. The files are linked
+// first and then checked by the inode they link, so a file swapped in
+// between is never taken for the one checked.
+//
+// A file the user added by hand is not in the new content, and goes with
+// the old folder, as it always did: the marker says the folder is
+// replaced as a whole. Folders without the marker are never touched.
+//
+// Measured on this project's 2-core machine (1,000 apps × 3
+// environments, one app changed, under other helpers' load): keeping the
+// 2,997 unchanged files costs 15-25 ms of CPU (a linkat and an fstatat
+// each, by open folder handles: resolving each path through os.Root was
+// 37 ms), and removing the old folder 10-15 ms, in parallel by top
+// folder.
 package outdir
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -16,6 +68,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/internal/layout"
@@ -86,13 +140,21 @@ type Stream struct {
 	root          *os.Root
 	// parent is the folder that holds dir and the temporary folder, when
 	// dir exists: an old file that has the new bytes is linked into the
-	// new content rather than written again (see reuse).
+	// new content rather than written again (see adopt).
 	parent *os.Root
-	mu     sync.Mutex
-	seen   map[string]bool
-	dirs   map[string]*os.Root
-	made   map[string]bool
-	done   bool
+	// old is the old output's manifest, nil without a sound one; oldTime
+	// is when it was written (see adopt).
+	old     manifest
+	oldTime int64
+	mu      sync.Mutex
+	seen    map[string]bool
+	// kept are the files Keep put in place; files is the manifest of the
+	// new content.
+	kept  map[string]bool
+	files manifest
+	dirs  map[string]*folder
+	made  map[string]bool
+	done  bool
 }
 
 // Create checks dir as Write does and starts writing its new content.
@@ -127,7 +189,8 @@ func Create(dir string, opts Options) (*Stream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create temporary folder: %w", err)
 	}
-	s := &Stream{dir: dir, abs: abs, tmp: tmp, exists: exists, seen: map[string]bool{}, dirs: map[string]*os.Root{}, made: map[string]bool{}}
+	s := &Stream{dir: dir, abs: abs, tmp: tmp, exists: exists, seen: map[string]bool{}, kept: map[string]bool{}, files: manifest{},
+		dirs: map[string]*folder{}, made: map[string]bool{}}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		s.Abort()
 		return nil, err
@@ -137,108 +200,281 @@ func Create(dir string, opts Options) (*Stream, error) {
 		return nil, err
 	}
 	if exists {
-		s.parent, _ = os.OpenRoot(parent) // no reuse without it
+		if s.parent, err = os.OpenRoot(parent); err == nil { // no file kept without it
+			s.old, s.oldTime = readManifest(s.parent, path.Join(filepath.Base(abs), Manifest))
+		}
 	}
 	return s, nil
 }
+
+// Replacing reports whether the stream replaces a folder that exists,
+// whose files Keep may then keep.
+func (s *Stream) Replacing() bool { return s.exists }
 
 // Abs is the absolute path of the folder the stream replaces.
 func (s *Stream) Abs() string { return s.abs }
 
 // Add writes the file p (a clean, relative, slash-separated path) of the
-// new content.
+// new content, or links the old output's file p if it holds b (see
+// adopt). A file that Keep put in place is replaced unless it holds b.
 func (s *Stream) Add(p string, b []byte) error {
 	if err := checkName(p); err != nil {
 		return err
 	}
-	d, base := path.Split(p)
-	d = strings.TrimSuffix(d, "/")
+	sum := sha256.Sum256(b)
 	s.mu.Lock()
 	if s.done {
 		s.mu.Unlock()
 		return fmt.Errorf("write %s: the output is closed", p)
 	}
-	if s.seen[p] {
+	replace := false
+	if s.kept[p] {
+		if s.files[p].sum == sum {
+			s.mu.Unlock()
+			return nil
+		}
+		delete(s.kept, p)
+		replace = true
+	} else if s.seen[p] {
 		s.mu.Unlock()
 		return fmt.Errorf("write %s: written twice", p)
 	}
 	s.seen[p] = true
-	dir, name, err := s.dirRoot(d, base)
+	f, name, err := s.folder(p)
 	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
-	if s.reuse(p, b) {
+	defer f.release()
+	if replace {
+		// The kept file is a link to the old output's: remove it, never
+		// write through it.
+		if err := unix.Unlinkat(f.fd(), name, 0); err != nil {
+			return fmt.Errorf("write %s: %w", p, err)
+		}
+	} else if rec, ok := s.adopt(f, name, p, sum, b); ok {
+		s.record(p, rec)
 		return nil
 	}
-	if err := dir.WriteFile(name, b, 0o644); err != nil {
+	rec, err := f.write(name, b, sum)
+	if err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
+	s.record(p, rec)
 	return nil
 }
 
-// reuse links the old output's file p into the new content when it holds
-// exactly b: after a change of one app most files are the same, and
-// creating 3,000 small files costs this machine's ext4 0.35-0.5 s where
-// linking them costs 20-35 ms. Only a plain file with the mode Add gives,
-// no other link and the same bytes is reused; the old folder goes when the
-// stream commits, so the new file is then the only name of its inode.
-func (s *Stream) reuse(p string, b []byte) bool {
-	if s.parent == nil {
+// Keep puts the old output's file p into the new content, without its
+// bytes, when the old output's manifest lists it with the SHA-256 digest
+// sum and it still holds those bytes (see adopt), and reports whether it
+// did. When it did not, Add the file. A kept file may be Added again: it
+// is then replaced unless it holds the bytes given.
+func (s *Stream) Keep(p string, sum [sha256.Size]byte) bool {
+	if !s.exists || checkName(p) != nil {
 		return false
 	}
-	old := path.Join(filepath.Base(s.abs), p)
-	st, err := s.parent.Lstat(old)
-	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o644 || st.Size() != int64(len(b)) {
+	s.mu.Lock()
+	if s.done || s.seen[p] {
+		s.mu.Unlock()
 		return false
 	}
-	if sys, ok := st.Sys().(*syscall.Stat_t); !ok || sys.Nlink != 1 {
+	s.seen[p] = true
+	f, name, err := s.folder(p)
+	s.mu.Unlock()
+	var rec record
+	ok := false
+	if err == nil {
+		rec, ok = s.adopt(f, name, p, sum, nil)
+		f.release()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !ok {
+		delete(s.seen, p)
 		return false
 	}
-	got, err := s.parent.ReadFile(old)
-	if err != nil || !bytes.Equal(got, b) {
-		return false
-	}
-	return s.parent.Link(old, path.Join(filepath.Base(s.tmp), p)) == nil
+	s.kept[p] = true
+	s.files[p] = rec
+	return true
 }
 
-// maxOpenDirs bounds the folders a stream keeps open: generate writes a
-// few folders per app, and 5,000 apps ran out of file descriptors.
+// record notes the file p of the new content for its manifest.
+func (s *Stream) record(p string, rec record) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.files[p] = rec
+}
+
+// adopt links the old output's file p, name in folder f, into the new
+// content when it holds the bytes of digest sum (b, when not nil), and
+// returns its record for the new manifest: after a change of one app most
+// files are the same, and creating 3,000 small files costs this machine's
+// ext4 0.2-0.5 s where linking them costs 15-20 ms.
+//
+// It links first and then checks the inode it linked, so that a file
+// replaced in between (by the user, or by another dmls committing the
+// same folder) is never taken for the one checked. Only a plain file with
+// the mode Add gives and no other name than the old one is taken. When
+// the old output has a manifest, only a file it lists with digest sum is
+// taken, and the manifest's word stands for the bytes when the file's
+// inode, size and modification time are the ones it recorded and that
+// time is before the manifest was written: any write since changes the
+// modification time. A file written in the same clock tick as the
+// manifest (racy, as git calls it: a write in that tick may leave the
+// time as it was) is read and compared, as is every file of an old output
+// without a sound manifest.
+func (s *Stream) adopt(f *folder, name, p string, sum [sha256.Size]byte, b []byte) (record, bool) {
+	if f.old == nil {
+		return record{}, false
+	}
+	m, listed := s.old[p]
+	if s.old != nil && (!listed || m.sum != sum) {
+		return record{}, false
+	}
+	if unix.Linkat(int(f.old.Fd()), name, f.fd(), name, 0) != nil {
+		return record{}, false
+	}
+	rec, ok := record{}, false
+	var st unix.Stat_t
+	if unix.Fstatat(f.fd(), name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+		rec, ok = recordOf(&st, sum, 2)
+	}
+	if ok && !(listed && rec == m && m.mtime < s.oldTime) {
+		got, err := f.read(name)
+		if b != nil {
+			ok = err == nil && bytes.Equal(got, b)
+		} else {
+			ok = err == nil && sha256.Sum256(got) == sum
+		}
+	}
+	if !ok {
+		unix.Unlinkat(f.fd(), name, 0)
+		return record{}, false
+	}
+	return rec, true
+}
+
+// maxOpenDirs bounds the folders a stream keeps open, two descriptors
+// each: generate writes a few folders per app, and 5,000 apps ran out of
+// file descriptors.
 const maxOpenDirs = 64
 
-// dirRoot returns where to write the file base of the folder d of the new
-// content, made if need be: the folder, kept open so that writing many
-// files into one folder does not resolve it again each time, and base;
-// or, beyond maxOpenDirs open folders, the stream's root and the file's
-// whole path. s.mu is held.
-func (s *Stream) dirRoot(d, base string) (*os.Root, string, error) {
-	if d == "" {
-		return s.root, base, nil
+// folder is a folder of the new content, open, with the folder of the
+// same path in the old output (nil when there is none): files are
+// written, linked and checked by their names in them (one path element),
+// so that no path is resolved again for each file.
+type folder struct {
+	dir, old *os.File
+	// transient folders, beyond maxOpenDirs, are closed after one use.
+	transient bool
+}
+
+func (f *folder) fd() int { return int(f.dir.Fd()) }
+
+// release closes a transient folder.
+func (f *folder) release() {
+	if f.transient {
+		f.close()
 	}
-	if r, ok := s.dirs[d]; ok {
-		return r, base, nil
+}
+
+func (f *folder) close() {
+	f.dir.Close()
+	if f.old != nil {
+		f.old.Close()
 	}
-	if !s.made[d] {
+}
+
+// write writes b, of digest sum, to the new file name and returns its
+// record.
+func (f *folder) write(name string, b []byte, sum [sha256.Size]byte) (record, error) {
+	fd, err := unix.Openat(f.fd(), name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return record{}, err
+	}
+	file := os.NewFile(uintptr(fd), name)
+	_, err = file.Write(b)
+	var st unix.Stat_t
+	if err == nil {
+		err = unix.Fstat(fd, &st)
+	}
+	if cerr := file.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return record{}, err
+	}
+	rec, _ := recordOf(&st, sum, 1)
+	return rec, nil
+}
+
+// read reads the file name of the new content.
+func (f *folder) read(name string) ([]byte, error) {
+	fd, err := unix.Openat(f.fd(), name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	file := os.NewFile(uintptr(fd), name)
+	defer file.Close()
+	return io.ReadAll(file)
+}
+
+// folder returns the folder of the file p of the new content, made if
+// need be, and p's name in it; beyond maxOpenDirs open folders, a
+// transient one. s.mu is held.
+func (s *Stream) folder(p string) (*folder, string, error) {
+	d, name := path.Split(p)
+	d = strings.TrimSuffix(d, "/")
+	if f, ok := s.dirs[d]; ok {
+		return f, name, nil
+	}
+	if d != "" && !s.made[d] {
 		if err := s.root.MkdirAll(d, 0o755); err != nil {
 			return nil, "", err
 		}
 		s.made[d] = true
 	}
-	if len(s.dirs) >= maxOpenDirs {
-		return s.root, d + "/" + base, nil
+	od := "."
+	if d != "" {
+		od = d
 	}
-	r, err := s.root.OpenRoot(d)
+	dir, err := s.root.Open(od)
 	if err != nil {
 		return nil, "", err
 	}
-	s.dirs[d] = r
-	return r, base, nil
+	f := &folder{dir: dir, old: s.openOld(d), transient: len(s.dirs) >= maxOpenDirs}
+	if !f.transient {
+		s.dirs[d] = f
+	}
+	return f, name, nil
 }
 
-// closeDirs closes the folders dirRoot opened. s.mu is held.
+// openOld opens the old output's folder d ("" for the top), if it is one:
+// a symlink is not followed.
+func (s *Stream) openOld(d string) *os.File {
+	if s.parent == nil {
+		return nil
+	}
+	p := path.Join(filepath.Base(s.abs), d)
+	st, err := s.parent.Lstat(p)
+	if err != nil || !st.IsDir() {
+		return nil
+	}
+	f, err := s.parent.Open(p)
+	if err != nil {
+		return nil
+	}
+	if st2, err := f.Stat(); err != nil || !os.SameFile(st, st2) {
+		f.Close()
+		return nil
+	}
+	return f
+}
+
+// closeDirs closes the folders folder opened. s.mu is held.
 func (s *Stream) closeDirs() {
-	for d, r := range s.dirs {
-		r.Close()
+	for d, f := range s.dirs {
+		f.close()
 		delete(s.dirs, d)
 	}
 }
@@ -270,11 +506,16 @@ func (s *Stream) Commit() error {
 		s.mu.Unlock()
 		return fmt.Errorf("write %s: the output is closed", s.dir)
 	}
-	err := s.root.WriteFile(Marker, markerText, 0o644)
+	// The manifest after every file, so that its time is after theirs
+	// (see adopt).
+	err := s.root.WriteFile(Manifest, s.files.encode(), 0o644)
+	if err == nil {
+		err = s.root.WriteFile(Marker, markerText, 0o644)
+	}
 	s.mu.Unlock()
 	if err != nil {
 		s.Abort()
-		return fmt.Errorf("write %s: %w", Marker, err)
+		return fmt.Errorf("write %s: %w", s.dir, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -309,10 +550,30 @@ func (s *Stream) Commit() error {
 		return fmt.Errorf("replace %s: %w", dir, err)
 	}
 	committed = true
-	if err := os.RemoveAll(old); err != nil {
+	if err := removeTree(old); err != nil {
 		return fmt.Errorf("wrote %s, but could not remove the old output at %s: %w", dir, old, err)
 	}
 	return nil
+}
+
+// removeTree removes dir as os.RemoveAll does, its top folders in
+// parallel: they are as many folders whose files go one by one (3,000 of
+// them cost 10-15 ms).
+func removeTree(dir string) error {
+	if entries, err := os.ReadDir(dir); err == nil {
+		errs := make([]error, len(entries))
+		var wg sync.WaitGroup
+		for i, e := range entries {
+			if e.IsDir() {
+				wg.Go(func() { errs[i] = os.RemoveAll(filepath.Join(dir, e.Name())) })
+			}
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	return os.RemoveAll(dir)
 }
 
 // checkName refuses a path that is not clean and relative, and the marker.
@@ -320,8 +581,8 @@ func checkName(p string) error {
 	if err := checkPath(p); err != nil {
 		return err
 	}
-	if p == Marker {
-		return fmt.Errorf("refusing to write %q: the name is dmls's output marker", p)
+	if p == Marker || p == Manifest {
+		return fmt.Errorf("refusing to write %q: the name is dmls's own (output marker or manifest)", p)
 	}
 	return nil
 }
