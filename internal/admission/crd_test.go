@@ -2,6 +2,7 @@ package admission
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,35 +137,14 @@ func checkCorpus(t *testing.T, dir string) {
 // test's own: the upstream CRDs dmls embeds have only transition rules,
 // which do not apply on create.
 func TestCEL(t *testing.T) {
-	s := New()
-	err := s.Add([]byte(`
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: scalers.example.com}
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {kind: Scaler, plural: scalers, singular: scaler, listKind: ScalerList}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec:
-            type: object
+	s := exampleSchemas(t, "Scaler", `            type: object
             x-kubernetes-validations:
             - rule: self.min <= self.max
               message: min must not exceed max
             properties:
               min: {type: integer}
               max: {type: integer}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	ok := object(t, "apiVersion: example.com/v1\nkind: Scaler\nmetadata: {name: s}\nspec: {min: 1, max: 3}\n")
 	if got := s.Validate(ok); len(got) != 0 {
 		t.Fatalf("valid object: %v", got)
@@ -257,4 +237,37 @@ func TestEmbeddedKinds(t *testing.T) {
 func KnowsBuiltin(gvk schema.GroupVersionKind) bool {
 	_, ok := builtins[gvk]
 	return ok
+}
+
+// exampleSchemas returns the schemas of one kind of example.com/v1, whose
+// openAPIV3Schema lists apiVersion, kind and metadata as controller-gen
+// writes them, and spec's schema as given (YAML indented for spec's
+// fields, 12 spaces).
+func exampleSchemas(t *testing.T, kind, spec string) *Schemas {
+	t.Helper()
+	lower := strings.ToLower(kind)
+	s := New()
+	if err := s.Add([]byte(fmt.Sprintf(`apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: %[2]ss.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: %[1]s, plural: %[2]ss, singular: %[2]s, listKind: %[1]sList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          apiVersion: {type: string}
+          kind: {type: string}
+          metadata: {type: object}
+          spec:
+%[3]s`, kind, lower, spec))); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -195,25 +195,7 @@ func TestJSONCopyIsTheRoundTrip(t *testing.T) {
 // hands each field's validator the address of a loop variable that the
 // next field overwrites, so a kept validator must hold a copy.
 func TestReusedValidatorsKeepTheirSchema(t *testing.T) {
-	s := New()
-	err := s.Add([]byte(`
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: things.example.com}
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {kind: Thing, plural: things, singular: thing, listKind: ThingList}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec:
-            type: object
+	s := exampleSchemas(t, "Thing", `            type: object
             properties:
               a: {type: string, format: uuid}
               b: {type: string}
@@ -221,10 +203,7 @@ spec:
               d: {type: string}
               e: {type: string, format: email}
               f: {type: string}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	bad := object(t, "apiVersion: example.com/v1\nkind: Thing\nmetadata: {name: s, namespace: ml}\nspec: {a: x, b: x, c: x, d: x, e: x, f: x}\n")
 	for i := 0; i < 20; i++ {
 		got := s.Validate(bad)
@@ -353,28 +332,7 @@ func TestValueKey(t *testing.T) {
 // (a pattern, an enum, a format, bounds, a combinator, uniqueItems, a
 // number) gets upstream's findings, although its shape is the same.
 func TestShapeMemo(t *testing.T) {
-	s := New()
-	err := s.Add([]byte(`
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: shapes.example.com}
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {kind: Shape, plural: shapes, singular: shape, listKind: ShapeList}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          apiVersion: {type: string}
-          kind: {type: string}
-          metadata: {type: object}
-          spec:
-            type: object
+	s := exampleSchemas(t, "Shape", `            type: object
             required: [plain]
             properties:
               plain: {type: string}
@@ -392,10 +350,7 @@ spec:
               list: {type: array, maxItems: 2, items: {type: string}}
               env: {type: object, additionalProperties: {type: string, maxLength: 4}}
               names: {type: object, additionalProperties: {type: string}}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	gvk := schema.GroupVersionKind{Group: "example.com", Version: "v1", Kind: "Shape"}
 	const good = `apiVersion: example.com/v1
 kind: Shape
@@ -512,25 +467,7 @@ func TestObjectMetaWithoutEmbedded(t *testing.T) {
 	if checked < 20 || unlisted < 5 || undefaulted < 5 {
 		t.Fatalf("only %d objects checked, %d without list types, %d without defaults", checked, unlisted, undefaulted)
 	}
-	e := New()
-	if err := e.Add([]byte(`
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: wrappers.example.com}
-spec:
-  group: example.com
-  scope: Namespaced
-  names: {kind: Wrapper, plural: wrappers, singular: wrapper, listKind: WrapperList}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec:
-            type: object
+	e := exampleSchemas(t, "Wrapper", `            type: object
             x-kubernetes-validations:
             - {rule: "self.mode == 'fast'", message: mode must be fast}
             properties:
@@ -542,9 +479,7 @@ spec:
                 type: array
                 x-kubernetes-list-type: set
                 items: {type: string}
-`)); err != nil {
-		t.Fatal(err)
-	}
+`)
 	o := object(t, "apiVersion: example.com/v1\nkind: Wrapper\nmetadata: {name: w, namespace: ml}\nspec:\n  items:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a/b}}\n  tags: [a, a]\n")
 	got := fmt.Sprint(e.Validate(o))
 	if !strings.Contains(got, "spec.items[0].metadata.name") || !strings.Contains(got, "spec.tags[1]") || strings.Contains(got, "mode") {
