@@ -26,6 +26,18 @@ func cpuTime(t testing.TB) (self, children time.Duration) {
 	return self, time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// writeHeap writes the heap profile (allocations since the start) to file.
+func writeHeap(b *testing.B, file string) {
+	f, err := os.Create(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkBatchCPU measures the CPU that submissions cost, not their
 // wall-clock time (which a loaded machine distorts): each iteration sends
 // 25 new training jobs at once to a server whose workspace holds 10 or
@@ -36,7 +48,10 @@ func cpuTime(t testing.TB) (self, children time.Duration) {
 // git processes the test's git server ran (git-cpu-ms/op). With
 // DMLS_BATCH_PROFILE=prefix it writes a CPU profile of the iterations
 // alone (the startup, which loads every app, left out) to
-// prefix-apps=N.pprof.
+// prefix-apps=N.pprof, and the heap profiles before and after them to
+// prefix-apps=N.heap0 and .heap1: their difference
+// (go tool pprof -sample_index=alloc_space -diff_base ...heap0 ...heap1)
+// is what the iterations allocated, which sets the collector's work.
 //
 //	go test ./internal/api -run '^$' -bench BatchCPU -benchtime 8x
 func BenchmarkBatchCPU(b *testing.B) {
@@ -65,6 +80,10 @@ func BenchmarkBatchCPU(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer func() { pprof.StopCPUProfile(); f.Close() }()
+				// The allocations of the iterations: the heap profile after
+				// them, to be read with the one before as -diff_base.
+				writeHeap(b, fmt.Sprintf("%s-apps=%d.heap0", prefix, apps))
+				defer writeHeap(b, fmt.Sprintf("%s-apps=%d.heap1", prefix, apps))
 			}
 			self0, child0 := cpuTime(b)
 			b.ResetTimer()
