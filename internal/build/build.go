@@ -67,7 +67,13 @@ type App struct {
 	// Warnings are the findings of the generated objects' checks that do
 	// not fail the app.
 	Warnings diag.List
+
+	// kept is Kept's answer, made on first use (guarded by keptMu).
+	kept *Kept
 }
+
+// keptMu guards App.kept.
+var keptMu sync.Mutex
 
 // Result is the generated output of a workspace.
 type Result struct {
@@ -375,8 +381,21 @@ type Kept struct {
 	Key string
 }
 
-// Kept returns what Whole needs of a.
+// Kept returns what Whole needs of a. It is made once per App (a built
+// app does not change) and shared: do not change its maps. A server's
+// build cache keeps the apps, so a batch at 1,000 apps no longer makes
+// the maps of every app again.
 func (a *App) Kept() Kept {
+	keptMu.Lock()
+	defer keptMu.Unlock()
+	if a.kept == nil {
+		k := a.makeKept()
+		a.kept = &k
+	}
+	return *a.kept
+}
+
+func (a *App) makeKept() Kept {
 	k := Kept{Name: a.App.Name, Team: a.App.Team, Ignore: a.Ignore, Features: a.Features, Jobs: map[string]string{}, Key: a.App.Digest, Quota: rules.QuotaUses(a.App)}
 	for _, in := range a.App.Envs {
 		k.Envs = append(k.Envs, in.Env.Name)
@@ -763,9 +782,16 @@ func check(in *spec.Instance, objs []generators.Object, features map[string]stri
 }
 
 func platformFor(ws *spec.Workspace, apps []Kept, m *Memo) (generators.Tree, map[string][]generators.Object, error) {
+	// Only the Kueue environments' services count (rules.ServingMax): the
+	// others are not copied, which at 1,000 apps was a batch's largest
+	// allocation here.
 	var uses []rules.QuotaUse
 	for _, a := range apps {
-		uses = append(uses, a.Quota...)
+		for _, u := range a.Quota {
+			if u.Kueue && u.What == "serving" {
+				uses = append(uses, u)
+			}
+		}
 	}
 	return platformTree(ws, uses, func(env string) (tfjobs, trainjobs map[string][]string) {
 		tfjobs, trainjobs = map[string][]string{}, map[string][]string{}

@@ -113,6 +113,11 @@ func (l *loader) load(ev *schema.Evaluator, opts Options) (*spec.Workspace, erro
 	l.checkOwners()
 	l.diags = append(l.diags, rules.Quotas(l.ws)...)
 	l.ws.Warnings = l.diags.Warnings()
+	n := len(l.ws.Warnings)
+	for _, a := range l.ws.Apps {
+		n += len(a.Warnings)
+	}
+	l.ws.Warnings = slices.Grow(l.ws.Warnings, n-len(l.ws.Warnings))
 	for _, a := range l.ws.Apps {
 		l.ws.Warnings = append(l.ws.Warnings, a.Warnings...)
 	}
