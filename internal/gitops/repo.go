@@ -121,8 +121,9 @@ func (rp *Repo) Publish(ctx context.Context, req Request) (Result, error) {
 		rp.last = nil
 	default:
 		p := &published{managed: managed, files: req.Files, subtrees: map[string]plumbing.Hash{}}
+		trees := treeCache{s: r.repo.Storer}
 		for _, m := range req.Managed {
-			h, ok := subtree(r.repo.Storer, tree, m)
+			h, ok := trees.subtree(tree, m)
 			if !ok {
 				p = nil
 				break
@@ -137,27 +138,52 @@ func (rp *Repo) Publish(ctx context.Context, req Request) (Result, error) {
 // unchangedIn reports whether each managed path of the tree root holds
 // the tree it held after the publish p.
 func (p *published) unchangedIn(s storer.EncodedObjectStorer, root plumbing.Hash) bool {
+	trees := treeCache{s: s}
 	for m, want := range p.subtrees {
-		if h, ok := subtree(s, root, m); !ok || h != want {
+		if h, ok := trees.subtree(root, m); !ok || h != want {
 			return false
 		}
 	}
 	return true
 }
 
+// treeCache reads the trees of s, each once: the managed paths of an
+// ml-model commit are the app folders a batch changed, each under the
+// apps folder, whose tree (an entry per app) was decoded again for each
+// of them, twice per commit.
+type treeCache struct {
+	s     storer.EncodedObjectStorer
+	trees map[plumbing.Hash]*object.Tree
+}
+
+func (c *treeCache) get(h plumbing.Hash) (*object.Tree, error) {
+	if t, ok := c.trees[h]; ok {
+		return t, nil
+	}
+	t, err := object.GetTree(c.s, h)
+	if err != nil {
+		return nil, err
+	}
+	if c.trees == nil {
+		c.trees = map[plumbing.Hash]*object.Tree{}
+	}
+	c.trees[h] = t
+	return t, nil
+}
+
 // subtree returns the hash of the tree at prefix in the tree root, zero
 // when there is none; ok is false when something else is there.
-func subtree(s storer.EncodedObjectStorer, root plumbing.Hash, prefix string) (h plumbing.Hash, ok bool) {
+func (c *treeCache) subtree(root plumbing.Hash, prefix string) (h plumbing.Hash, ok bool) {
 	h = root
-	for _, c := range components(prefix) {
+	for _, comp := range components(prefix) {
 		if h.IsZero() {
 			return h, true
 		}
-		t, err := object.GetTree(s, h)
+		t, err := c.get(h)
 		if err != nil {
 			return h, false
 		}
-		e, err := t.FindEntry(c)
+		e, err := t.FindEntry(comp)
 		if err != nil {
 			return plumbing.ZeroHash, true
 		}
