@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"syscall"
@@ -26,8 +27,12 @@ func cpuTime(t testing.TB) (self, children time.Duration) {
 	return self, time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// writeHeap writes the heap profile (allocations since the start) to file.
+// writeHeap writes the heap profile (allocations since the start) to
+// file. A profile holds the allocations up to the last collection, so it
+// collects first: the difference of two is then what was allocated
+// between them.
 func writeHeap(b *testing.B, file string) {
+	runtime.GC()
 	f, err := os.Create(file)
 	if err != nil {
 		b.Fatal(err)
@@ -72,6 +77,11 @@ func BenchmarkBatchCPU(b *testing.B) {
 			var before dtoHistogram
 			before.read(ts.metrics.batchSize)
 			if prefix := os.Getenv("DMLS_BATCH_PROFILE"); prefix != "" {
+				// The allocations of the iterations: the heap profile after
+				// them, to be read with the one before as -diff_base (after
+				// the CPU profile stops: deferred first).
+				writeHeap(b, fmt.Sprintf("%s-apps=%d.heap0", prefix, apps))
+				defer writeHeap(b, fmt.Sprintf("%s-apps=%d.heap1", prefix, apps))
 				f, err := os.Create(fmt.Sprintf("%s-apps=%d.pprof", prefix, apps))
 				if err != nil {
 					b.Fatal(err)
@@ -80,10 +90,6 @@ func BenchmarkBatchCPU(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer func() { pprof.StopCPUProfile(); f.Close() }()
-				// The allocations of the iterations: the heap profile after
-				// them, to be read with the one before as -diff_base.
-				writeHeap(b, fmt.Sprintf("%s-apps=%d.heap0", prefix, apps))
-				defer writeHeap(b, fmt.Sprintf("%s-apps=%d.heap1", prefix, apps))
 			}
 			self0, child0 := cpuTime(b)
 			b.ResetTimer()
