@@ -1024,7 +1024,17 @@ func (r *Result) Repos(p *spec.Platform) map[string]generators.Tree {
 	for name := range p.Repos {
 		repos[name] = generators.Tree{}
 	}
+	// One allocation for the k8s-config tree (a file per app and
+	// environment several times over), not one per doubling.
+	n := len(r.Platform) + len(r.ArgoCD)
+	for _, a := range r.Apps {
+		n += len(a.Tree)
+	}
 	k8s := repos[layout.RepoK8sConfig]
+	if k8s != nil {
+		k8s = make(generators.Tree, n)
+		repos[layout.RepoK8sConfig] = k8s
+	}
 	prefix := p.Repos[layout.RepoK8sConfig].Path
 	for _, a := range r.Apps {
 		k8s.Add(prefix, a.Tree)

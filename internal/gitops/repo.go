@@ -374,18 +374,27 @@ func newObjects(s storer.EncodedObjectStorer, commit, parent plumbing.Hash) ([]p
 		if err != nil {
 			return err
 		}
-		was := map[string]object.TreeEntry{}
+		// The old tree's entries by name, as indexes: the folders that
+		// hold an entry per app are most of a push's trees at 1,000 apps.
+		var was map[string]int
+		var olds []object.TreeEntry
 		if !old.IsZero() {
 			ot, err := object.GetTree(s, old)
 			if err != nil {
 				return err
 			}
-			for _, e := range ot.Entries {
-				was[e.Name] = e
+			olds = ot.Entries
+			was = make(map[string]int, len(olds))
+			for i, e := range olds {
+				was[e.Name] = i
 			}
 		}
 		for _, e := range t.Entries {
-			o, ok := was[e.Name]
+			i, ok := was[e.Name]
+			var o object.TreeEntry
+			if ok {
+				o = olds[i]
+			}
 			if ok && o.Hash == e.Hash && o.Mode == e.Mode {
 				continue
 			}
