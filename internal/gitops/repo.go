@@ -104,16 +104,26 @@ func (rp *Repo) Publish(ctx context.Context, req Request) (Result, error) {
 	}
 	managed := strings.Join(sortedUnique(req.Managed), "\x00")
 	var tree plumbing.Hash
+	// The trees read and written while applying the change, for the push
+	// and the managed paths' subtrees: each is decoded once per publish
+	// (the folders with an entry per app were decoded three times).
+	trees := &treeCache{s: r.repo.Storer}
 	apply := func(s storer.EncodedObjectStorer, root plumbing.Hash, files map[string][]byte, m []string) (ch change, err error) {
-		if p := rp.last; p != nil && p.managed == managed && p.unchangedIn(s, root) {
-			ch, err = applyDiff(s, root, p.files, files)
+		if trees.s != s {
+			trees = &treeCache{s: s}
+		}
+		if p := rp.last; p != nil && p.managed == managed && p.unchangedIn(trees, root) {
+			ch, err = applyDiff(trees, root, p.files, files)
 		} else {
 			ch, err = applyFiles(s, root, files, m)
 		}
 		tree = ch.tree
 		return ch, err
 	}
-	res, err := publishOn(ctx, r, req, r.pushNew, apply)
+	push := func(ctx context.Context, commit, parent plumbing.Hash) (string, error) {
+		return r.pushNewWith(ctx, commit, parent, trees)
+	}
+	res, err := publishOn(ctx, r, req, push, apply)
 	rp.failed(err)
 	switch {
 	case err != nil || req.DryRun:
@@ -121,7 +131,9 @@ func (rp *Repo) Publish(ctx context.Context, req Request) (Result, error) {
 		rp.last = nil
 	default:
 		p := &published{managed: managed, files: req.Files, subtrees: map[string]plumbing.Hash{}}
-		trees := treeCache{s: r.repo.Storer}
+		if trees.s != r.repo.Storer {
+			trees = &treeCache{s: r.repo.Storer}
+		}
 		for _, m := range req.Managed {
 			h, ok := trees.subtree(tree, m)
 			if !ok {
@@ -137,8 +149,7 @@ func (rp *Repo) Publish(ctx context.Context, req Request) (Result, error) {
 
 // unchangedIn reports whether each managed path of the tree root holds
 // the tree it held after the publish p.
-func (p *published) unchangedIn(s storer.EncodedObjectStorer, root plumbing.Hash) bool {
-	trees := treeCache{s: s}
+func (p *published) unchangedIn(trees *treeCache, root plumbing.Hash) bool {
 	for m, want := range p.subtrees {
 		if h, ok := trees.subtree(root, m); !ok || h != want {
 			return false
@@ -164,11 +175,20 @@ func (c *treeCache) get(h plumbing.Hash) (*object.Tree, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.keep(h, t)
+	return t, nil
+}
+
+// put keeps the tree h that was just written with entries (sorted).
+func (c *treeCache) put(h plumbing.Hash, entries []object.TreeEntry) {
+	c.keep(h, &object.Tree{Hash: h, Entries: entries})
+}
+
+func (c *treeCache) keep(h plumbing.Hash, t *object.Tree) {
 	if c.trees == nil {
 		c.trees = map[plumbing.Hash]*object.Tree{}
 	}
 	c.trees[h] = t
-	return t, nil
 }
 
 // subtree returns the hash of the tree at prefix in the tree root, zero
@@ -198,8 +218,8 @@ func (c *treeCache) subtree(root plumbing.Hash, prefix string) (h plumbing.Hash,
 // applyDiff is applyFiles for a tree whose managed paths hold exactly old:
 // it writes only the files that differ from old and deletes those that
 // are gone, so that the cost follows the change.
-func applyDiff(s storer.EncodedObjectStorer, root plumbing.Hash, old, files map[string][]byte) (change, error) {
-	ed, err := newTreeEditor(s, root)
+func applyDiff(trees *treeCache, root plumbing.Hash, old, files map[string][]byte) (change, error) {
+	ed, err := newTreeEditorWith(trees, root)
 	if err != nil {
 		return change{}, err
 	}
@@ -274,10 +294,19 @@ func (rp *Repo) ReadTreeSkipping(ctx context.Context, prefix, unless string) (fi
 // parent, in one pack of the objects that parent does not have. The first
 // commit of a branch goes through go-git's push.
 func (r *remote) pushNew(ctx context.Context, commit, parent plumbing.Hash) (said string, err error) {
+	return r.pushNewWith(ctx, commit, parent, &treeCache{s: r.repo.Storer})
+}
+
+// pushNewWith is pushNew reading the trees through trees, a cache of the
+// remote's storer.
+func (r *remote) pushNewWith(ctx context.Context, commit, parent plumbing.Hash, trees *treeCache) (said string, err error) {
 	if parent.IsZero() {
 		return r.push(ctx, commit, parent)
 	}
-	objs, err := newObjects(r.repo.Storer, commit, parent)
+	if trees.s != r.repo.Storer {
+		trees = &treeCache{s: r.repo.Storer}
+	}
+	objs, err := newObjects(trees, commit, parent)
 	if err != nil {
 		return "", err
 	}
@@ -343,7 +372,8 @@ func (r *remote) pushNew(ctx context.Context, commit, parent plumbing.Hash) (sai
 // does not hold at the same path: every object that the remote, which has
 // parent, may lack. Subtrees that did not change are not walked, so the
 // cost follows the change, not the size of the tree.
-func newObjects(s storer.EncodedObjectStorer, commit, parent plumbing.Hash) ([]plumbing.Hash, error) {
+func newObjects(trees *treeCache, commit, parent plumbing.Hash) ([]plumbing.Hash, error) {
+	s := trees.s
 	c, err := object.GetCommit(s, commit)
 	if err != nil {
 		return nil, err
@@ -370,7 +400,7 @@ func newObjects(s storer.EncodedObjectStorer, commit, parent plumbing.Hash) ([]p
 			return nil
 		}
 		add(h)
-		t, err := object.GetTree(s, h)
+		t, err := trees.get(h)
 		if err != nil {
 			return err
 		}
@@ -379,7 +409,7 @@ func newObjects(s storer.EncodedObjectStorer, commit, parent plumbing.Hash) ([]p
 		var was map[string]int
 		var olds []object.TreeEntry
 		if !old.IsZero() {
-			ot, err := object.GetTree(s, old)
+			ot, err := trees.get(old)
 			if err != nil {
 				return err
 			}
