@@ -1,6 +1,16 @@
 // Package specrepo is the ml-model repo as the API server sees it: the
 // workspace at a commit, loaded and generated through digest caches, with
 // each app folder's last good version and one cache of git history.
+//
+// A snapshot is loaded from the one whose files it changes (a batch's
+// candidate from the snapshot it was planned on, a commit's from its
+// parent, a read from the latest when only app folders differ): the
+// platform, the environments and the unchanged valid apps are the older
+// snapshot's (workspace.Kept), only the changed folders are loaded, and
+// the checks across apps run over every app. At 1,000 apps the load of
+// every batch otherwise evaluated the platform and the environments again
+// and read and hashed every app folder, a fifth of what grew with the
+// workspace (internal/submit's package doc has the profile).
 package specrepo
 
 import (
