@@ -59,10 +59,10 @@
 // Round two (issue 25, section 1). BenchmarkBatchCPU, 25 new training
 // jobs per batch, CPU of the server's process per iteration (a batch and
 // a rejected retrain; -benchtime 8x, on the shared 2-core machine, so
-// ±5%): 10 apps 204-231 ms before, 193-198 ms after; 1,000 apps 400-426
+// ±5%): 10 apps 204-231 ms before, 193-198 ms after; 1,000 apps 400-459
 // ms before, 298-314 ms after. The allocations of an iteration (the
-// collector's work follows them): 10 apps 39 MB before and after, 1,000
-// apps 108 MB before, 65 MB after. The difference of the two profiles
+// collector's work follows them): 10 apps 62 MB before, 53 MB after;
+// 1,000 apps 135 MB before, 80 MB after. The difference of the two profiles
 // (1,000 apps less 10) showed what still grew with the workspace, and
 // each went:
 //
