@@ -189,6 +189,26 @@ func (tr Tree) Add(prefix string, t Tree) {
 	}
 }
 
+// Sources maps files of a Tree to the one object each was written from
+// (kustomize.Plain writes a file per object), so that a check of the tree
+// can read the object rather than parse its file again. A file that is
+// not in it is parsed.
+type Sources map[string]Object
+
+// Add records under prefix that the file named by the object's path holds
+// the object; a nil Sources records nothing.
+func (s Sources) Add(prefix string, t Sources) {
+	if s == nil {
+		return
+	}
+	for p, o := range t {
+		if prefix != "" {
+			p = prefix + "/" + p
+		}
+		s[p] = o
+	}
+}
+
 // SecurityExceptionAnnotation carries the reason of an app's
 // policy.exceptions.securityContext on the objects whose containers it
 // relaxes.

@@ -537,6 +537,9 @@ type Input struct {
 	// Memo, when set, keeps the Applications of apps laid out before, by
 	// App.Key, so that Tree lays out only those of apps that changed.
 	Memo *Memo
+	// Sources, when set, gets the object of every file Tree writes from
+	// one object here (not those it took from Memo).
+	Sources generators.Sources
 }
 
 // Memo keeps laid-out Applications across calls of Tree, for a
@@ -651,6 +654,7 @@ func Tree(in Input) (generators.Tree, error) {
 			return fmt.Errorf("%s: %w", dir, err)
 		}
 		tree.Add(dir, t)
+		in.Sources.Add(dir, kustomize.PlainSources(objs))
 		return nil
 	}
 	if err := add(BootstrapDir, boot); err != nil {
@@ -701,6 +705,7 @@ func Tree(in Input) (generators.Tree, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
+		in.Sources.Add(dir, kustomize.PlainSources([]generators.Object{plat}))
 		var files []string
 		for f := range envTree {
 			if f != layout.KustomizationFile {
@@ -734,6 +739,9 @@ func Tree(in Input) (generators.Tree, error) {
 					}
 				}
 				in.Memo.put(key, l)
+				if in.Sources != nil {
+					in.Sources[dir+"/"+l.file] = obj
+				}
 			}
 			envTree[l.file] = l.data
 			files = append(files, l.file)

@@ -11,15 +11,18 @@ import (
 	jsonpatch "github.com/evanphx/json-patch"
 	gomodulesjsonpatch "gomodules.xyz/jsonpatch/v2"
 	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"knative.dev/pkg/apis"
 	"knative.dev/pkg/apis/duck"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/inferenceservice"
 	"github.com/dmls-project/dmls/generators/kservice"
 	"github.com/dmls-project/dmls/internal/admission"
 	"github.com/dmls-project/dmls/internal/apis/argocdv1alpha1"
+	"github.com/dmls-project/dmls/internal/spec"
 )
 
 // admitted returns obj as the API server stores it after Knative's
@@ -204,5 +207,79 @@ func TestKnativeDefaultsList(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Knative defaults of %s:\n got %q\nwant %q", o.ID(), got, want)
+	}
+}
+
+// jsonDefaultedPointers is defaultedPointers through JSON text, as it was
+// written first: the reference TestDefaultedPointersAsJSON holds it to.
+func jsonDefaultedPointers[T any](t *testing.T, obj generators.Object, typed *T, setDefaults func(*T)) []string {
+	t.Helper()
+	raw, err := json.Marshal(obj.Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, typed); err != nil {
+		t.Fatal(err)
+	}
+	setDefaults(typed)
+	out, err := json.Marshal(typed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after map[string]any
+	if err := json.Unmarshal(raw, &before); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(out, &after); err != nil {
+		t.Fatal(err)
+	}
+	return diffPointers(before, after)
+}
+
+// TestDefaultedPointersAsJSON checks that the defaulted pointers, found
+// through the unstructured converter, are those of the round trip through
+// JSON text, for the fixture's Services, for KServe InferenceServices,
+// and for objects holding Go types a generator may put in one (int32,
+// int, a named string type).
+func TestDefaultedPointersAsJSON(t *testing.T) {
+	objs := kservices(t)
+	odd := generators.Object{Unstructured: objs[0].DeepCopy()}
+	podSpec := odd.Object["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+	c := podSpec["containers"].([]any)[0].(map[string]any)
+	c["ports"] = []any{map[string]any{"containerPort": int32(8080), "protocol": corev1.ProtocolTCP}}
+	c["workingDir"] = "/w"
+	podSpec["timeoutSeconds"] = 30
+	objs = append(objs, odd)
+	for _, o := range objs {
+		got, err := KnativeDefaults(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		features, err := kservice.Features(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, err := admission.WithKnativeFeatures(context.Background(), features)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx = apis.WithUserInfo(apis.WithinCreate(ctx), &authv1.UserInfo{Username: webhookUser})
+		want := jsonDefaultedPointers(t, o, &servingv1.Service{}, func(s *servingv1.Service) { s.SetDefaults(ctx) })
+		if len(want) == 0 || !slices.Equal(got, want) {
+			t.Errorf("%s: %v, through JSON %v", o.ID(), got, want)
+		}
+	}
+	isvc := &spec.AppSpec{Name: "iris", Serving: &spec.ModelService{Runtime: spec.RuntimeKServe,
+		Model: &spec.Model{Format: "sklearn", StorageURI: "gs://models/iris"}, Resources: &spec.Resources{CPU: "1", Memory: "2Gi"}}}
+	gen, err := inferenceservice.Generate(isvc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := KServeDefaults(gen[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := jsonDefaultedPointers(t, gen[0], &inferenceservice.InferenceService{}, inferenceservice.Default); len(want) == 0 || !slices.Equal(got, want) {
+		t.Errorf("iris: %v, through JSON %v", got, want)
 	}
 }

@@ -274,10 +274,7 @@ func Plain(objs []generators.Object) (generators.Tree, error) {
 	tree := generators.Tree{}
 	k := newKustomization()
 	for _, o := range objs {
-		file := FileName(o.Unstructured)
-		if ns := o.GetNamespace(); ns != "" {
-			file = strings.TrimSuffix(file, ".yaml") + "." + ns + ".yaml"
-		}
+		file := PlainFile(o)
 		if err := put(tree, file, o.Object); err != nil {
 			return nil, err
 		}
@@ -287,6 +284,25 @@ func Plain(objs []generators.Object) (generators.Tree, error) {
 		return nil, err
 	}
 	return tree, nil
+}
+
+// PlainFile is the file Plain writes o to.
+func PlainFile(o generators.Object) string {
+	file := FileName(o.Unstructured)
+	if ns := o.GetNamespace(); ns != "" {
+		file = strings.TrimSuffix(file, ".yaml") + "." + ns + ".yaml"
+	}
+	return file
+}
+
+// PlainSources are the files Plain writes objs to, each with its object.
+// Of two objects with one file name, Plain writes the last.
+func PlainSources(objs []generators.Object) generators.Sources {
+	s := make(generators.Sources, len(objs))
+	for _, o := range objs {
+		s[PlainFile(o)] = o
+	}
+	return s
 }
 
 // PlainKustomization returns the kustomization.yaml of Plain for the

@@ -20,26 +20,28 @@ import (
 // the External Secrets Operator are not dmls dependencies). The
 // versions are the project's pinned ones (go.mod, tests/e2e/cluster.sh).
 var upstream = map[string]string{
-	"tfjobs.kubeflow.org.yaml":                          "github.com/kubeflow/training-operator@v1.9.4/@/manifests/base/crds/kubeflow.org_tfjobs.yaml",
-	"services.serving.knative.dev.yaml":                 "knative.dev/serving@v0.48.1/@/config/core/300-resources/service.yaml",
-	"applications.argoproj.io.yaml":                     "github.com/argoproj/argo-cd/v3@v3.6.2/@/manifests/crds/application-crd.yaml",
-	"appprojects.argoproj.io.yaml":                      "github.com/argoproj/argo-cd/v3@v3.6.2/@/manifests/crds/appproject-crd.yaml",
-	"inferenceservices.serving.kserve.io.yaml":          "github.com/kserve/kserve@v0.20.0/@/config/crd/full/serving.kserve.io_inferenceservices.yaml",
-	"externalsecrets.external-secrets.io.yaml":          "github.com/external-secrets/external-secrets@v1.3.2/@/config/crds/bases/external-secrets.io_externalsecrets.yaml",
-	"clusters.kops.k8s.io.yaml":                         "k8s.io/kops@v1.33.1/@/k8s/crds/kops.k8s.io_clusters.yaml",
-	"instancegroups.kops.k8s.io.yaml":                   "k8s.io/kops@v1.33.1/@/k8s/crds/kops.k8s.io_instancegroups.yaml",
-	"trainjobs.trainer.kubeflow.org.yaml":               "github.com/kubeflow/trainer/v2@v2.3.0/@/manifests/base/crds/trainer.kubeflow.org_trainjobs.yaml",
-	"trainingruntimes.trainer.kubeflow.org.yaml":        "github.com/kubeflow/trainer/v2@v2.3.0/@/manifests/base/crds/trainer.kubeflow.org_trainingruntimes.yaml",
-	"clustertrainingruntimes.trainer.kubeflow.org.yaml": "github.com/kubeflow/trainer/v2@v2.3.0/@/manifests/base/crds/trainer.kubeflow.org_clustertrainingruntimes.yaml",
-	"clusterqueues.kueue.x-k8s.io.yaml":                 "sigs.k8s.io/kueue@v0.19.2/@/config/components/crd/bases/kueue.x-k8s.io_clusterqueues.yaml",
-	"localqueues.kueue.x-k8s.io.yaml":                   "sigs.k8s.io/kueue@v0.19.2/@/config/components/crd/bases/kueue.x-k8s.io_localqueues.yaml",
-	"resourceflavors.kueue.x-k8s.io.yaml":               "sigs.k8s.io/kueue@v0.19.2/@/config/components/crd/bases/kueue.x-k8s.io_resourceflavors.yaml",
-	"workloadpriorityclasses.kueue.x-k8s.io.yaml":       "sigs.k8s.io/kueue@v0.19.2/@/config/components/crd/bases/kueue.x-k8s.io_workloadpriorityclasses.yaml",
-	"workloads.kueue.x-k8s.io.yaml":                     "sigs.k8s.io/kueue@v0.19.2/@/config/components/crd/bases/kueue.x-k8s.io_workloads.yaml",
+	"tfjobs.kubeflow.org.json":                          "github.com/kubeflow/training-operator@v1.9.4/@/manifests/base/crds/kubeflow.org_tfjobs.yaml",
+	"services.serving.knative.dev.json":                 "knative.dev/serving@v0.48.1/@/config/core/300-resources/service.yaml",
+	"applications.argoproj.io.json":                     "github.com/argoproj/argo-cd/v3@v3.6.2/@/manifests/crds/application-crd.yaml",
+	"appprojects.argoproj.io.json":                      "github.com/argoproj/argo-cd/v3@v3.6.2/@/manifests/crds/appproject-crd.yaml",
+	"inferenceservices.serving.kserve.io.json":          "github.com/kserve/kserve@v0.20.0/@/config/crd/full/serving.kserve.io_inferenceservices.yaml",
+	"externalsecrets.external-secrets.io.json":          "github.com/external-secrets/external-secrets@v1.3.2/@/config/crds/bases/external-secrets.io_externalsecrets.yaml",
+	"clusters.kops.k8s.io.json":                         "k8s.io/kops@v1.33.1/@/k8s/crds/kops.k8s.io_clusters.yaml",
+	"instancegroups.kops.k8s.io.json":                   "k8s.io/kops@v1.33.1/@/k8s/crds/kops.k8s.io_instancegroups.yaml",
+	"trainjobs.trainer.kubeflow.org.json":               "github.com/kubeflow/trainer/v2@v2.3.0/@/manifests/base/crds/trainer.kubeflow.org_trainjobs.yaml",
+	"trainingruntimes.trainer.kubeflow.org.json":        "github.com/kubeflow/trainer/v2@v2.3.0/@/manifests/base/crds/trainer.kubeflow.org_trainingruntimes.yaml",
+	"clustertrainingruntimes.trainer.kubeflow.org.json": "github.com/kubeflow/trainer/v2@v2.3.0/@/manifests/base/crds/trainer.kubeflow.org_clustertrainingruntimes.yaml",
+	"clusterqueues.kueue.x-k8s.io.json":                 "sigs.k8s.io/kueue@v0.19.2/@/config/components/crd/bases/kueue.x-k8s.io_clusterqueues.yaml",
+	"localqueues.kueue.x-k8s.io.json":                   "sigs.k8s.io/kueue@v0.19.2/@/config/components/crd/bases/kueue.x-k8s.io_localqueues.yaml",
+	"resourceflavors.kueue.x-k8s.io.json":               "sigs.k8s.io/kueue@v0.19.2/@/config/components/crd/bases/kueue.x-k8s.io_resourceflavors.yaml",
+	"workloadpriorityclasses.kueue.x-k8s.io.json":       "sigs.k8s.io/kueue@v0.19.2/@/config/components/crd/bases/kueue.x-k8s.io_workloadpriorityclasses.yaml",
+	"workloads.kueue.x-k8s.io.json":                     "sigs.k8s.io/kueue@v0.19.2/@/config/components/crd/bases/kueue.x-k8s.io_workloads.yaml",
 }
 
-// TestEmbeddedCRDsAreUpstream fails when an embedded CRD is not a byte copy
-// of its upstream file, or when a CRD is embedded that nobody tracks.
+// TestEmbeddedCRDsAreUpstream fails when an embedded CRD is not its upstream
+// file as JSON (crdJSON: the one document, converted as the API machinery's
+// YAML decoder converts it), or when a CRD is embedded that nobody tracks.
+// DMLS_UPDATE_CRDS=1 writes the embedded files from upstream.
 func TestEmbeddedCRDsAreUpstream(t *testing.T) {
 	entries, err := crdFiles.ReadDir(CRDDir)
 	if err != nil {
@@ -62,9 +64,19 @@ func TestEmbeddedCRDsAreUpstream(t *testing.T) {
 			t.Errorf("%s: %v (run go mod download)", e.Name(), err)
 			continue
 		}
+		if want, err = crdJSON(want); err != nil {
+			t.Errorf("%s: %v", src, err)
+			continue
+		}
+		if os.Getenv("DMLS_UPDATE_CRDS") == "1" {
+			if err := os.WriteFile(filepath.Join(CRDDir, e.Name()), want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		got, _ := crdFiles.ReadFile(CRDDir + "/" + e.Name())
 		if !bytes.Equal(got, want) {
-			t.Errorf("embedded %s differs from upstream %s: copy it again", e.Name(), src)
+			t.Errorf("embedded %s differs from upstream %s: write it again (DMLS_UPDATE_CRDS=1 go test -run TestEmbeddedCRDsAreUpstream ./internal/admission)", e.Name(), src)
 		}
 	}
 	if len(entries) != len(upstream) {

@@ -44,12 +44,16 @@ var _ apiservervalidation.SchemaCreateValidator = reused{}
 const maxChildren = 256
 
 func newReused(schema *spec.Schema) reused {
-	return reused{root: newVnode(schema, nil, "", strfmt.Default)}
+	root := newVnode(schema, nil, "", strfmt.Default)
+	// The root keeps its results too: objects of one shape (see shape)
+	// are validated once.
+	root.memo = &memo{m: map[string]*validate.Result{}}
+	return reused{root: root}
 }
 
 // Validate validates new as apiservervalidation's create validator does.
 func (r reused) Validate(new any, _ ...apiservervalidation.ValidationOption) *validate.Result {
-	return r.root.sv.Validate(new)
+	return r.root.validator().Validate(new)
 }
 
 // vnode is one field path's validator and its children's.
@@ -63,12 +67,18 @@ type vnode struct {
 	n      atomic.Int32
 	// memo, for a large object schema, keeps its results (see memo).
 	memo *memo
+	// schema is the node's schema; shape, compiled from it on first use,
+	// the memo's shape keys.
+	schema    *spec.Schema
+	shapeOnce sync.Once
+	shape     *shape
 }
 
 func newVnode(schema *spec.Schema, root any, path string, formats strfmt.Registry) *vnode {
 	n := &vnode{keyed: len(schema.PatternProperties) == 0 && schema.AdditionalItems == nil &&
 		(schema.Items == nil || len(schema.Items.Schemas) == 0)}
 	n.sv = validate.NewSchemaValidator(schema, root, path, formats, n.option)
+	n.schema = schema
 	if path != "" && len(schema.Properties) >= memoMinProperties {
 		n.memo = &memo{m: map[string]*validate.Result{}}
 	}
@@ -111,7 +121,8 @@ func (n *vnode) validator() validate.ValueValidator {
 	if n.memo == nil {
 		return n.sv
 	}
-	return memoized{n.sv, n.memo}
+	n.shapeOnce.Do(func() { n.shape = compileShape(n.schema, 0) })
+	return memoized{n.sv, n.memo, n.shape}
 }
 
 // memoMinProperties is the size of an object schema whose results a node
@@ -129,11 +140,18 @@ const memoMinProperties = 6
 // 512.
 const maxMemo = 128
 
-// A memo keeps the results of one field path's validator by the exact
-// value validated. The schema validator's result is a function of its
-// schema, its path and the value alone, so a value validated before (the
-// same pod spec in an app's three environments, or in two replica sets)
-// gets the same result without a second walk of its schema.
+// A memo keeps the results of one field path's validator. The schema
+// validator's result is a function of its schema, its path and the value
+// alone, and most of the value does not matter to it: a string whose
+// schema has no pattern, format, enum or length bounds is checked for
+// being a string, nothing else. So a valid result is kept under the
+// value's shape (see shape): its keys, its list lengths, the JSON type of
+// every value, and the exact value of whatever a constraint looks at
+// (numbers, and everything under an enum, a pattern, a format, bounds,
+// uniqueItems or a combinator). Two TFJobs that differ in their names,
+// images, arguments and namespaces, as an app's environments and most
+// apps do, are then validated once. A result with errors or warnings
+// names the values it refused, so it is kept under the exact value only.
 type memo struct {
 	mu sync.Mutex
 	m  map[string]*validate.Result
@@ -142,36 +160,157 @@ type memo struct {
 // memoized is a node's SchemaValidator with its memo.
 type memoized struct {
 	*validate.SchemaValidator
-	memo *memo
+	memo  *memo
+	shape *shape
 }
 
 var keyBufs = sync.Pool{New: func() any { return new([]byte) }}
 
-// Validate returns a copy of the kept result for data, or validates it
-// and keeps the result. A value that valueKey cannot encode exactly is
+// Validate returns a copy of the result kept for data's shape or exact
+// value, or validates it and keeps the result: a valid one by shape, one
+// with findings by value. A value that the keys cannot encode exactly is
 // validated every time.
 func (v memoized) Validate(data any) *validate.Result {
 	bp := keyBufs.Get().(*[]byte)
 	defer keyBufs.Put(bp)
-	key, ok := valueKey((*bp)[:0], data)
+	key, ok := v.shape.key(append((*bp)[:0], 'S'), data)
 	*bp = key
 	if !ok {
 		return v.SchemaValidator.Validate(data)
 	}
-	v.memo.mu.Lock()
-	r, hit := v.memo.m[string(key)]
-	v.memo.mu.Unlock()
+	r, hit := v.memo.get(key)
+	var exact []byte
+	if !hit {
+		exact, _ = valueKey(append(key[len(key):], 'E'), data)
+		*bp = exact[:0]
+		r, hit = v.memo.get(exact)
+	}
 	if !hit {
 		r = v.SchemaValidator.Validate(data)
-		v.memo.mu.Lock()
-		if len(v.memo.m) >= maxMemo {
-			clear(v.memo.m)
+		if len(r.Errors) == 0 && len(r.Warnings) == 0 {
+			v.memo.put(key, r)
+		} else {
+			v.memo.put(exact, r)
 		}
-		v.memo.m[string(key)] = r
-		v.memo.mu.Unlock()
 	}
 	// A copy: callers merge into the result they get.
 	return &validate.Result{Errors: slices.Clone(r.Errors), Warnings: slices.Clone(r.Warnings), MatchCount: r.MatchCount}
+}
+
+func (m *memo) get(key []byte) (*validate.Result, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.m[string(key)]
+	return r, ok
+}
+
+func (m *memo) put(key []byte, r *validate.Result) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.m) >= maxMemo {
+		clear(m.m)
+	}
+	m.m[string(key)] = r
+}
+
+// A shape tells which parts of a value the schema validator's verdict can
+// depend on, for one schema: a nil or exact shape keys the whole value.
+type shape struct {
+	exact bool
+	// free: an object whose fields no schema validates (no properties,
+	// no additionalProperties schema): only its keys count.
+	free  bool
+	props map[string]*shape
+	extra *shape // additionalProperties
+	items *shape
+}
+
+// maxShapeDepth bounds the compiled schema; deeper values are keyed
+// exactly.
+const maxShapeDepth = 64
+
+// compileShape returns the shape of schema s.
+func compileShape(s *spec.Schema, depth int) *shape {
+	if s == nil || depth > maxShapeDepth || !valueFree(s) {
+		return &shape{exact: true}
+	}
+	p := &shape{}
+	if len(s.Properties) > 0 {
+		p.props = make(map[string]*shape, len(s.Properties))
+		for k := range s.Properties {
+			c := s.Properties[k]
+			p.props[k] = compileShape(&c, depth+1)
+		}
+	}
+	if s.AdditionalProperties != nil && s.AdditionalProperties.Schema != nil {
+		p.extra = compileShape(s.AdditionalProperties.Schema, depth+1)
+	}
+	p.free = len(s.Properties) == 0 && p.extra == nil
+	if s.Items != nil && s.Items.Schema != nil {
+		p.items = compileShape(s.Items.Schema, depth+1)
+	}
+	return p
+}
+
+// valueFree reports whether kube-openapi's validators of s (typeValidator,
+// schemaPropsValidator, stringValidator, formatValidator,
+// numberValidator, sliceValidator, basicCommonValidator,
+// objectValidator) judge a string or boolean by its type alone and an
+// object or list by its keys, length and items: no constraint of s looks
+// at a value. Numbers are always keyed exactly (a float that is a whole
+// number passes as an integer).
+func valueFree(s *spec.Schema) bool {
+	return len(s.Enum) == 0 && s.Pattern == "" && s.Format == "" &&
+		s.MaxLength == nil && s.MinLength == nil &&
+		s.Maximum == nil && s.Minimum == nil && s.MultipleOf == nil &&
+		len(s.AllOf) == 0 && len(s.AnyOf) == 0 && len(s.OneOf) == 0 && s.Not == nil &&
+		len(s.Dependencies) == 0 && len(s.PatternProperties) == 0 &&
+		s.AdditionalItems == nil && !s.UniqueItems &&
+		(s.Items == nil || len(s.Items.Schemas) == 0) &&
+		s.Ref.String() == ""
+}
+
+// key appends to b the shape key of the JSON value v: what valueKey
+// writes, except that a string or boolean that p does not constrain is
+// written as its type, and the fields of a free object as their names.
+func (p *shape) key(b []byte, v any) ([]byte, bool) {
+	if p == nil || p.exact {
+		return valueKey(b, v)
+	}
+	var ok bool
+	switch x := v.(type) {
+	case string:
+		return append(b, 'S'), true
+	case bool:
+		return append(b, 'B'), true
+	case []any:
+		b = binary.AppendUvarint(append(b, 'l'), uint64(len(x)))
+		for _, e := range x {
+			if b, ok = p.items.key(b, e); !ok {
+				return b, false
+			}
+		}
+		return b, true
+	case map[string]any:
+		b = binary.AppendUvarint(append(b, 'm'), uint64(len(x)))
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			b = binary.AppendUvarint(b, uint64(len(k)))
+			b = append(b, k...)
+			if p.free {
+				b = append(b, '-')
+				continue
+			}
+			c, known := p.props[k]
+			if !known {
+				c = p.extra
+			}
+			if b, ok = c.key(b, x[k]); !ok {
+				return b, false
+			}
+		}
+		return b, true
+	}
+	return valueKey(b, v)
 }
 
 // valueKey appends to b an encoding of the JSON value v that tells every

@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -340,5 +342,186 @@ func TestValueKey(t *testing.T) {
 		if _, ok := valueKey(nil, v); ok {
 			t.Errorf("valueKey(%#v) encoded a type a decoded object does not hold", v)
 		}
+	}
+}
+
+// TestShapeMemo checks the memo's shape keys: an object that differs from
+// one validated before only in values no constraint looks at is not
+// validated again, and one that differs in a value a constraint looks at
+// (a pattern, an enum, a format, bounds, a combinator, uniqueItems, a
+// number) gets upstream's findings, although its shape is the same.
+func TestShapeMemo(t *testing.T) {
+	s := New()
+	err := s.Add([]byte(`
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: shapes.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Shape, plural: shapes, singular: shape, listKind: ShapeList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          apiVersion: {type: string}
+          kind: {type: string}
+          metadata: {type: object}
+          spec:
+            type: object
+            required: [plain]
+            properties:
+              plain: {type: string}
+              flag: {type: boolean}
+              pattern: {type: string, pattern: '^[a-z]+$'}
+              enum: {type: string, enum: [a, b]}
+              format: {type: string, format: uuid}
+              short: {type: string, maxLength: 3}
+              long: {type: string, minLength: 3}
+              count: {type: integer, minimum: 1, maximum: 5}
+              ratio: {type: number, multipleOf: 0.5}
+              whole: {type: integer}
+              port: {x-kubernetes-int-or-string: true, anyOf: [{type: integer}, {type: string}], pattern: '^[0-9]+$'}
+              set: {type: array, uniqueItems: false, x-kubernetes-list-type: set, items: {type: string}}
+              list: {type: array, maxItems: 2, items: {type: string}}
+              env: {type: object, additionalProperties: {type: string, maxLength: 4}}
+              names: {type: object, additionalProperties: {type: string}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gvk := schema.GroupVersionKind{Group: "example.com", Version: "v1", Kind: "Shape"}
+	const good = `apiVersion: example.com/v1
+kind: Shape
+metadata: {name: NAME, namespace: ml}
+spec:
+  plain: PLAIN
+  flag: true
+  pattern: abc
+  enum: a
+  format: 123e4567-e89b-12d3-a456-426614174000
+  short: abc
+  long: abcd
+  count: 2
+  ratio: 1.5
+  whole: 3
+  port: "80"
+  set: [x, z]
+  list: [x]
+  env: {A: ok}
+  names: {a: ANY}
+`
+	obj := func(r ...string) *unstructured.Unstructured {
+		// r first: of two pairs for one string, the first applies
+		return object(t, strings.NewReplacer(append(r, "NAME", "a", "PLAIN", "p", "ANY", "q")...).Replace(good))
+	}
+	check := func(what string, o *unstructured.Unstructured, findings bool) {
+		t.Helper()
+		got, want := s.Validate(o), reference(s, o)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: Validate = %v, want %v", what, got, want)
+		}
+		if (len(want) > 0) != findings {
+			t.Errorf("%s: upstream found %v, want findings: %v (the test's own case is wrong)", what, want, findings)
+		}
+	}
+	check("the first", obj(), false)
+	// Other names and free strings: the same shape, validated once.
+	for i := range 5 {
+		n := fmt.Sprint(i)
+		check("free strings "+n, obj("NAME", "name-"+n, "PLAIN", "plain "+n, "ANY", "any "+n, "flag: true", "flag: false"), false)
+	}
+	if n := memoSizes(t, s, gvk)[""]; n != 1 {
+		t.Errorf("the root's memo holds %d results after objects of one shape, want 1", n)
+	}
+	// The same shape, a value a constraint refuses.
+	for _, bad := range [][2]string{
+		{"pattern: abc", "pattern: ABC"},
+		{"enum: a", "enum: c"},
+		{"format: 123e4567-e89b-12d3-a456-426614174000", "format: not-a-uuid"},
+		{"short: abc", "short: abcd"},
+		{"long: abcd", "long: ab"},
+		{"count: 2", "count: 9"},
+		{"ratio: 1.5", "ratio: 1.2"},
+		{"whole: 3", "whole: 3.5"},
+		{`port: "80"`, `port: "http"`},
+		{"set: [x, z]", "set: [x, x]"},
+		{"env: {A: ok}", "env: {A: toolong}"},
+	} {
+		check(bad[1], obj(bad[0], bad[1]), true)
+		// and the bad value again, now from the memo
+		check(bad[1]+" again", obj(bad[0], bad[1]), true)
+	}
+	// A different shape: a type, a missing field, a longer list.
+	for _, bad := range [][2]string{
+		{"flag: true", "flag: yes please"},
+		{"plain: PLAIN", "other: p"},
+		{"list: [x]", "list: [x, w, z]"},
+	} {
+		check(bad[1], obj(bad[0], bad[1]), true)
+	}
+}
+
+// TestObjectMetaWithoutEmbedded checks that validate may skip
+// objectmeta.Validate for a schema without embedded resources: for the
+// corpus and its broken variants, upstream's call finds nothing there;
+// and that a schema with one is still walked (its finding is reported).
+func TestObjectMetaWithoutEmbedded(t *testing.T) {
+	s, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, obj := range variants(t) {
+		v, ok, err := s.get(obj.GroupVersionKind())
+		if !ok || err != nil || v.embedded {
+			continue
+		}
+		u, err := roundTrip(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errs := schemaobjectmeta.Validate(context.Background(), nil, u, v.structural, false); len(errs) != 0 {
+			t.Errorf("%s %s: objectmeta.Validate found %v on a schema without embedded resources", obj.GetKind(), obj.GetName(), errs)
+		}
+		checked++
+	}
+	if checked < 20 {
+		t.Fatalf("only %d objects checked", checked)
+	}
+	e := New()
+	if err := e.Add([]byte(`
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: wrappers.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Wrapper, plural: wrappers, singular: wrapper, listKind: WrapperList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              items:
+                type: array
+                items: {type: object, x-kubernetes-embedded-resource: true, x-kubernetes-preserve-unknown-fields: true}
+`)); err != nil {
+		t.Fatal(err)
+	}
+	o := object(t, "apiVersion: example.com/v1\nkind: Wrapper\nmetadata: {name: w, namespace: ml}\nspec:\n  items:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a/b}}\n")
+	got := e.Validate(o)
+	if !strings.Contains(fmt.Sprint(got), "spec.items[0].metadata.name") {
+		t.Errorf("an embedded resource's bad name: %v", got)
 	}
 }

@@ -1,15 +1,24 @@
 package build
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	"github.com/dmls-project/dmls/generators"
+	"github.com/dmls-project/dmls/generators/argocd"
 	"github.com/dmls-project/dmls/generators/kservice"
+	"github.com/dmls-project/dmls/generators/kustomize"
+	"github.com/dmls-project/dmls/internal/layout"
+	"github.com/dmls-project/dmls/internal/rules"
 )
 
 // TestAdmissionFindingsPointAtTheSpec breaks generated objects the way a
@@ -146,5 +155,85 @@ spec:
 		if !strings.Contains(d[i].Message, want) || d[i].Pos.File != "platform.cue" {
 			t.Errorf("finding %d = %s, want %q at platform.cue", i, d[i], want)
 		}
+	}
+}
+
+// TestCheckTreeFromSources checks that the trees' files written from one
+// object are recorded with that object (the file decodes to the object's
+// very value), and that checking from the objects finds what parsing the
+// files finds, for the example's trees and for broken objects.
+func TestCheckTreeFromSources(t *testing.T) {
+	ws := loadExample(t)
+	src := generators.Sources{}
+	argoSrc := generators.Sources{}
+	res, err := Workspace(ws, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the trees again, recording their sources
+	var uses []rules.QuotaUse
+	for _, a := range ws.Apps {
+		uses = append(uses, rules.QuotaUses(a)...)
+	}
+	platformTree, _, err := platformTree(ws, uses, func(env string) (map[string][]string, map[string][]string) { return jobs(ws, env) }, nil, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameTree(t, "platform", platformTree, res.Platform)
+	var apps []argocd.App
+	for _, a := range ws.Apps {
+		for _, in := range a.Envs {
+			apps = append(apps, argocd.App{Name: a.Name, Team: a.Team, Env: in.Env.Name, Ignore: res.Apps[0].Ignore[""]})
+		}
+	}
+	argoTree, err := argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: apps, PlatformDir: layout.PlatformDir, Sources: argoSrc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(src) < 10 || len(argoSrc) < 5 {
+		t.Fatalf("%d platform and %d Argo CD sources: too few", len(src), len(argoSrc))
+	}
+	all := generators.Tree{}
+	all.Add("", platformTree)
+	all.Add("", argoTree)
+	maps.Copy(src, argoSrc)
+	for name, o := range src {
+		file, ok := all[name]
+		if !ok {
+			t.Fatalf("source %s is no file of the tree", name)
+		}
+		var got map[string]any
+		if err := yaml.Unmarshal(file, &got); err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(o.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, _ := json.Marshal(got); string(g) != string(want) {
+			t.Errorf("%s holds %s, its source is %s", name, g, want)
+		}
+	}
+	if d := checkTreeFrom(ws, all, src, nil); len(d) != 0 {
+		t.Fatalf("the example's platform and Argo CD trees from their sources: %v", d)
+	}
+	// Broken objects: what the files' checks find, the objects' find.
+	var broken []generators.Object
+	for _, name := range slices.Sorted(maps.Keys(src))[:6] {
+		o := generators.Object{Unstructured: src[name].DeepCopy()}
+		o.SetName("Bad_" + o.GetName())
+		o.Object["spec"] = map[string]any{"dmlsUnknown": int64(1), "podSelector": "all"}
+		broken = append(broken, o)
+	}
+	tree, err := kustomize.Plain(broken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := checkTree(ws, tree, nil)
+	if len(want) < len(broken) {
+		t.Fatalf("the broken files: %d findings, want at least %d", len(want), len(broken))
+	}
+	if got := checkTreeFrom(ws, tree, kustomize.PlainSources(broken), nil); !reflect.DeepEqual(got, want) {
+		t.Errorf("from the objects:\n%v\nfrom the files:\n%v", got, want)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	kubeflowv1 "github.com/kubeflow/training-operator/pkg/apis/kubeflow.org/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
 	"github.com/dmls-project/dmls/generators"
@@ -227,8 +228,11 @@ func (m *Memo) railsBase(p *spec.Platform, env *spec.Environment, kinds []platfo
 // laid out before under base taken from the memo: at 1,000 apps the guard
 // rails hold thousands of NetworkPolicies (one per TFJob), and marshalling
 // them all again after every change of dmls serve was a sixth of its CPU.
-func (m *Memo) plain(base string, objs []generators.Object) (generators.Tree, error) {
+//
+// src, when set, gets the object of every file not taken from the memo.
+func (m *Memo) plain(base string, objs []generators.Object, src generators.Sources) (generators.Tree, error) {
 	if m == nil || base == "" {
+		src.Add("", kustomize.PlainSources(objs))
 		return kustomize.Plain(objs)
 	}
 	tree := generators.Tree{}
@@ -250,6 +254,9 @@ func (m *Memo) plain(base string, objs []generators.Object) (generators.Tree, er
 			}
 			if !seen[key] {
 				m.rails.Put(key, l)
+			}
+			if src != nil {
+				src[l.file] = o
 			}
 		}
 		seen[key] = true
@@ -347,7 +354,8 @@ func Workspace(ws *spec.Workspace, opts Options) (*Result, error) {
 	for _, a := range ws.Apps {
 		uses = append(uses, rules.QuotaUses(a)...)
 	}
-	pt, pobjs, err := platformTree(ws, uses, func(env string) (map[string][]string, map[string][]string) { return jobs(ws, env) }, nil)
+	src := generators.Sources{}
+	pt, pobjs, err := platformTree(ws, uses, func(env string) (map[string][]string, map[string][]string) { return jobs(ws, env) }, nil, src)
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +363,7 @@ func Workspace(ws *spec.Workspace, opts Options) (*Result, error) {
 	if res.Infra, err = Infra(ws.Platform); err != nil {
 		return nil, err
 	}
-	if err := checkTree(ws, res.Platform, opts.Memo).Err(); err != nil {
+	if err := checkTreeFrom(ws, res.Platform, src, opts.Memo).Err(); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -424,13 +432,31 @@ func Whole(ws *spec.Workspace, apps []Kept) (*Result, error) { return WholeMemo(
 // checked before, are reused.
 func WholeMemo(ws *spec.Workspace, apps []Kept, m *Memo) (*Result, error) {
 	res := &Result{}
-	pt, pobjs, err := platformFor(ws, apps, m)
-	if err != nil {
+	// The files written from one object are checked from the object.
+	src := generators.Sources{}
+	// The guard rails (a NetworkPolicy per TFJob) and the Argo CD tree (an
+	// Application per app and environment) are independent and each
+	// thousands of objects at 1,000 apps: the guard rails are made on
+	// another core while the rest is.
+	var pt generators.Tree
+	var pobjs map[string][]generators.Object
+	var perr error
+	platformDone := make(chan struct{})
+	go func() {
+		defer close(platformDone)
+		pt, pobjs, perr = platformFor(ws, apps, m, src)
+	}()
+	// The guard rails' error first, as when they were made first.
+	fail := func(err error) (*Result, error) {
+		<-platformDone
+		if perr != nil {
+			return nil, perr
+		}
 		return nil, err
 	}
-	res.Platform, res.PlatformObjects = pt, pobjs
+	var err error
 	if res.Infra, err = Infra(ws.Platform); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	var argoApps []argocd.App
 	for _, a := range apps {
@@ -449,12 +475,12 @@ func WholeMemo(ws *spec.Workspace, apps []Kept, m *Memo) (*Result, error) {
 	res.Features = kservice.MergeFeatures(feats...)
 	if len(res.Features) == 0 {
 		if res.Features, err = kservice.Features(); err != nil {
-			return nil, err
+			return fail(err)
 		}
 	}
 	kf, err := Components(ws, res.Features, tfjobsUnderKueue(ws, apps))
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	var kroot *argocd.KubeflowRoot
 	if kf != nil {
@@ -465,14 +491,20 @@ func WholeMemo(ws *spec.Workspace, apps []Kept, m *Memo) (*Result, error) {
 	if api := ws.Platform.API; api != nil {
 		comps = append(comps, argocd.Component{Name: apiserver.DefaultName, Dir: layout.APIServerDir, Namespace: api.Namespace})
 	}
-	at, err := argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: argoApps, PlatformDir: layout.PlatformDir, Components: comps, Kubeflow: kroot, Memo: m.argocd()})
+	argoSrc := generators.Sources{}
+	at, err := argocd.Tree(argocd.Input{Platform: ws.Platform, Envs: ws.Envs, Apps: argoApps, PlatformDir: layout.PlatformDir, Components: comps, Kubeflow: kroot, Memo: m.argocd(), Sources: argoSrc})
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	res.ArgoCD = at
+	<-platformDone
+	if perr != nil {
+		return nil, perr
+	}
+	res.Platform, res.PlatformObjects = pt, pobjs
 	var found diag.List
-	found = append(found, checkTree(ws, res.Platform, m)...)
-	found = append(found, checkTree(ws, res.ArgoCD, m)...)
+	found = append(found, checkTreeFrom(ws, res.Platform, src, m)...)
+	found = append(found, checkTreeFrom(ws, res.ArgoCD, argoSrc, m)...)
 	found = append(found, checkTree(ws, res.Kubeflow, m)...)
 	found = append(found, checkTree(ws, res.Infra, m)...)
 	if err := found.Err(); err != nil {
@@ -489,6 +521,15 @@ func WholeMemo(ws *spec.Workspace, apps []Kept, m *Memo) (*Result, error) {
 // With a memo, a file checked before with the same content, name and
 // position is not checked again.
 func checkTree(ws *spec.Workspace, tree generators.Tree, m *Memo) diag.List {
+	return checkTreeFrom(ws, tree, nil, m)
+}
+
+// checkTreeFrom is checkTree with the objects that files of tree were
+// written from (see generators.Sources): those files are checked from
+// their objects, as the apps' objects are, without parsing them again;
+// the objects are the very values the files were encoded from, and the
+// findings are the same (admission's Check and CheckJSON agree, tested).
+func checkTreeFrom(ws *spec.Workspace, tree generators.Tree, src generators.Sources, m *Memo) diag.List {
 	var d diag.List
 	pos := ws.PlatformProv[""]
 	schemas, err := admission.Default()
@@ -524,7 +565,11 @@ func checkTree(ws *spec.Workspace, tree generators.Tree, m *Memo) diag.List {
 				return
 			}
 		}
-		found[i] = checkFile(schemas, pos, name, tree[name])
+		if o, ok := src[name]; ok {
+			found[i] = checkObject(schemas, pos, name, o)
+		} else {
+			found[i] = checkFile(schemas, pos, name, tree[name])
+		}
 		if m != nil {
 			m.checked.Put(key, found[i])
 			if m.track && len(found[i]) == 0 {
@@ -596,15 +641,28 @@ func checkFile(schemas *admission.Schemas, pos provenance.Pos, name string, file
 		if err != nil {
 			continue
 		}
-		id := generators.ID(gvk, objName)
-		rule := RuleBuiltin
-		if schemas.Knows(gvk) {
-			rule = RuleCRDSchema
-		}
-		for _, f := range found {
-			d = append(d, diag.Diagnostic{Pos: pos, Rule: rule,
-				Message: fmt.Sprintf("the API server would refuse %s (generated %s): %s: %s", id, name, f.Field, f.Message)})
-		}
+		d = append(d, fileFindings(schemas, pos, name, gvk, objName, found)...)
+	}
+	return d
+}
+
+// checkObject is checkFile of the file name written from o alone.
+func checkObject(schemas *admission.Schemas, pos provenance.Pos, name string, o generators.Object) diag.List {
+	return fileFindings(schemas, pos, name, o.GroupVersionKind(), o.GetName(), schemas.Check(o.Unstructured))
+}
+
+// fileFindings are the findings of the object gvk objName of the
+// generated file name.
+func fileFindings(schemas *admission.Schemas, pos provenance.Pos, name string, gvk schema.GroupVersionKind, objName string, found []admission.Finding) diag.List {
+	var d diag.List
+	id := generators.ID(gvk, objName)
+	rule := RuleBuiltin
+	if schemas.Knows(gvk) {
+		rule = RuleCRDSchema
+	}
+	for _, f := range found {
+		d = append(d, diag.Diagnostic{Pos: pos, Rule: rule,
+			Message: fmt.Sprintf("the API server would refuse %s (generated %s): %s: %s", id, name, f.Field, f.Message)})
 	}
 	return d
 }
@@ -781,7 +839,7 @@ func check(in *spec.Instance, objs []generators.Object, features map[string]stri
 	return d
 }
 
-func platformFor(ws *spec.Workspace, apps []Kept, m *Memo) (generators.Tree, map[string][]generators.Object, error) {
+func platformFor(ws *spec.Workspace, apps []Kept, m *Memo, src generators.Sources) (generators.Tree, map[string][]generators.Object, error) {
 	// Only the Kueue environments' services count (rules.ServingMax): the
 	// others are not copied, which at 1,000 apps was a batch's largest
 	// allocation here.
@@ -804,12 +862,14 @@ func platformFor(ws *spec.Workspace, apps []Kept, m *Memo) (generators.Tree, map
 			}
 		}
 		return tfjobs, trainjobs
-	}, m)
+	}, m, src)
 }
 
 // platformTree returns the platform tree and the objects of each of its
 // folders.
-func platformTree(ws *spec.Workspace, uses []rules.QuotaUse, jobsIn func(env string) (tfjobs, trainjobs map[string][]string), m *Memo) (generators.Tree, map[string][]generators.Object, error) {
+//
+// src, when set, gets the objects of the files written from one object.
+func platformTree(ws *spec.Workspace, uses []rules.QuotaUse, jobsIn func(env string) (tfjobs, trainjobs map[string][]string), m *Memo, src generators.Sources) (generators.Tree, map[string][]generators.Object, error) {
 	tree := generators.Tree{}
 	objsOf := map[string][]generators.Object{}
 	kinds := ManagedKinds()
@@ -831,11 +891,13 @@ func platformTree(ws *spec.Workspace, uses []rules.QuotaUse, jobsIn func(env str
 		if err != nil {
 			return nil, nil, err
 		}
-		t, err := m.plain(m.railsBase(ws.Platform, env, kinds, in.ServingMax), objs)
+		folder := generators.Sources{}
+		t, err := m.plain(m.railsBase(ws.Platform, env, kinds, in.ServingMax), objs, folder)
 		if err != nil {
 			return nil, nil, err
 		}
 		tree.Add(layout.PlatformDir(env.Name), t)
+		src.Add(layout.PlatformDir(env.Name), folder)
 		objsOf[layout.PlatformDir(env.Name)] = objs
 	}
 	if api := ws.Platform.API; api != nil {

@@ -456,9 +456,10 @@ func quotaUses(a *spec.App) []QuotaUse {
 		if in.Env == nil {
 			continue
 		}
+		sets := podSets(in.Spec)
 		for _, r := range quotaResources {
 			for _, atMax := range []bool{false, true} {
-				for _, ps := range podSets(in.Spec) {
+				for _, ps := range sets {
 					n := ps.count
 					if atMax && ps.what == "serving" {
 						if ps.maxCount == 0 {

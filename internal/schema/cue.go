@@ -43,6 +43,9 @@ type Evaluator struct {
 	// sub are the schemas of fields of #App, by dotted path, as the fast
 	// path of loadApp evaluates them.
 	sub map[string]cue.Value
+	// evals are EvalInto's checked values, by path and value (see
+	// EvalInto).
+	evals map[string]cue.Value
 }
 
 func NewEvaluator() (*Evaluator, error) { return buildEvaluator(SchemaOptions{}) }
@@ -123,6 +126,10 @@ func (e *Evaluator) FromJSON(data any) (cue.Value, error) {
 	if err != nil {
 		return cue.Value{}, err
 	}
+	return e.fromJSON(b)
+}
+
+func (e *Evaluator) fromJSON(b []byte) (cue.Value, error) {
 	x, err := cuejson.Extract("merged.json", b)
 	if err != nil {
 		return cue.Value{}, err

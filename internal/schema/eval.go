@@ -3,6 +3,7 @@ package schema
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"reflect"
@@ -52,6 +53,13 @@ var Digest = sync.OnceValue(func() string {
 // EvalInto unifies v, plain data, with the schema of #App at path p and
 // decodes the result into dst, a field of spec.AppSpec or of one of its
 // sections, replacing what it held.
+//
+// The checked value is kept by path and value (its JSON, whose objects
+// encoding/json writes with sorted keys), so that the same section in
+// another app or environment (an environment's replica counts,
+// resources or scaling, which most apps share) is only decoded: unifying
+// with the schema and validating was most of what the environments of
+// 1,000 apps cost the loader. A value that fails is not kept.
 func (e *Evaluator) EvalInto(p []string, v any, dst reflect.Value) bool {
 	key := strings.Join(p, ".")
 	s, ok := e.sub[key]
@@ -69,13 +77,25 @@ func (e *Evaluator) EvalInto(p []string, v any, dst reflect.Value) bool {
 	if !s.Exists() {
 		return false
 	}
-	x, err := e.FromJSON(v)
+	b, err := json.Marshal(v)
 	if err != nil {
 		return false
 	}
-	u := s.Unify(x)
-	if err := u.Validate(cue.Concrete(true), cue.Final()); err != nil {
-		return false
+	ek := key + "\x00" + string(b)
+	u, hit := e.evals[ek]
+	if !hit {
+		x, err := e.fromJSON(b)
+		if err != nil {
+			return false
+		}
+		u = s.Unify(x)
+		if err := u.Validate(cue.Concrete(true), cue.Final()); err != nil {
+			return false
+		}
+		if e.evals == nil || len(e.evals) >= maxEvals {
+			e.evals = map[string]cue.Value{}
+		}
+		e.evals[ek] = u
 	}
 	nv := reflect.New(dst.Type())
 	if err := u.Decode(nv.Interface()); err != nil {
@@ -84,6 +104,10 @@ func (e *Evaluator) EvalInto(p []string, v any, dst reflect.Value) bool {
 	dst.Set(nv.Elem())
 	return true
 }
+
+// maxEvals bounds the values EvalInto keeps per evaluator; when full, it
+// starts over.
+const maxEvals = 1024
 
 // FieldByJSON returns the field of the struct v whose JSON name is name,
 // looking into embedded structs, or the zero Value.

@@ -588,6 +588,12 @@ func (l *loader) loadApps(ev *schema.Evaluator, opts Options) {
 			}
 			for i := range next {
 				apps[i], diags[i] = l.loadApp(wev, dirs[i])
+				if apps[i] != nil {
+					// What the app takes of its team's quotas, kept by
+					// its digest: here, on every core, rather than in the
+					// quota check across apps, which runs alone.
+					rules.QuotaUses(apps[i])
+				}
 			}
 			if w > 0 {
 				schema.ReleaseEvaluator(wev)
