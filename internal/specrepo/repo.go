@@ -672,14 +672,20 @@ func (s *Repo) load(seq uint64, sha string, files map[string][]byte, unsafe map[
 // load can start from, nil when ws is.
 func (s *Repo) loadFolders(files map[string][]byte, prev *Snapshot, changed map[string]bool) (ws *spec.Workspace, entries map[string]*Entry, base diag.List, kept *workspace.Kept) {
 	entries = map[string]*Entry{}
-	for dir, f := range appFolders(files) {
-		hash := ""
-		if was := prev.dir(dir); was != nil && !changed[dir] {
-			hash = was.hash
-		} else {
-			hash = contentHash(f)
+	if prev == nil {
+		for dir, f := range appFolders(files, nil) {
+			entries[dir] = &Entry{Dir: dir, hash: contentHash(f), Files: f}
 		}
-		entries[dir] = &Entry{Dir: dir, hash: hash, Files: f}
+	} else {
+		// An unchanged folder has prev's files, and its content hash.
+		for dir, e := range prev.Dirs {
+			if !changed[dir] && e.hash != "" {
+				entries[dir] = &Entry{Dir: dir, hash: e.hash, Files: e.Files}
+			}
+		}
+		for dir, f := range appFolders(files, changed) {
+			entries[dir] = &Entry{Dir: dir, hash: contentHash(f), Files: f}
+		}
 	}
 	opts := workspace.Options{Cache: s.loaded, Guard: s.eval}
 	var err error
@@ -765,14 +771,6 @@ func (s *Repo) loadFolders(files map[string][]byte, prev *Snapshot, changed map[
 		panic(r)
 	}
 	return ws, entries, base, kept
-}
-
-// dir returns the entry of the app folder dir, nil for none or a nil sn.
-func (sn *Snapshot) dir(dir string) *Entry {
-	if sn == nil {
-		return nil
-	}
-	return sn.Dirs[dir]
 }
 
 // changedDirs returns the app folders whose files differ between old and
@@ -915,8 +913,9 @@ func unsafeOutside(unsafe map[string]string, changes map[string][]byte) map[stri
 }
 
 // appFolders groups the spec files of each app folder: what the loader
-// reads, directly inside apps/<dir>/, without dot files.
-func appFolders(files map[string][]byte) map[string]map[string][]byte {
+// reads, directly inside apps/<dir>/, without dot files. With only, it
+// groups only the folders only holds.
+func appFolders(files map[string][]byte, only map[string]bool) map[string]map[string][]byte {
 	out := map[string]map[string][]byte{}
 	for p, b := range files {
 		rest, ok := strings.CutPrefix(p, layout.AppsDir+"/")
@@ -924,7 +923,7 @@ func appFolders(files map[string][]byte) map[string]map[string][]byte {
 			continue
 		}
 		dir, name, ok := strings.Cut(rest, "/")
-		if !ok || strings.HasPrefix(dir, ".") {
+		if !ok || strings.HasPrefix(dir, ".") || only != nil && !only[dir] {
 			continue
 		}
 		if out[dir] == nil {
