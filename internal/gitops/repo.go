@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -54,6 +55,11 @@ type published struct {
 	managed  string
 	files    map[string][]byte
 	subtrees map[string]plumbing.Hash
+	// wrote are the trees the publish wrote, in the storer s: the next
+	// publish starts from them (the tip's trees, when nobody else
+	// pushed) rather than decoding them again.
+	wrote map[plumbing.Hash]*object.Tree
+	s     storer.EncodedObjectStorer
 }
 
 // OpenRepo returns the Repo of target. It contacts nobody.
@@ -108,6 +114,9 @@ func (rp *Repo) Publish(ctx context.Context, req Request) (Result, error) {
 	// and the managed paths' subtrees: each is decoded once per publish
 	// (the folders with an entry per app were decoded three times).
 	trees := &treeCache{s: r.repo.Storer}
+	if p := rp.last; p != nil && p.s == r.repo.Storer {
+		trees.trees = maps.Clone(p.wrote)
+	}
 	apply := func(s storer.EncodedObjectStorer, root plumbing.Hash, files map[string][]byte, m []string) (ch change, err error) {
 		if trees.s != s {
 			trees = &treeCache{s: s}
@@ -134,6 +143,7 @@ func (rp *Repo) Publish(ctx context.Context, req Request) (Result, error) {
 		if trees.s != r.repo.Storer {
 			trees = &treeCache{s: r.repo.Storer}
 		}
+		p.wrote, p.s = trees.wrote, trees.s
 		for _, m := range req.Managed {
 			h, ok := trees.subtree(tree, m)
 			if !ok {
@@ -165,6 +175,8 @@ func (p *published) unchangedIn(trees *treeCache, root plumbing.Hash) bool {
 type treeCache struct {
 	s     storer.EncodedObjectStorer
 	trees map[plumbing.Hash]*object.Tree
+	// wrote are the trees of trees that were written (put).
+	wrote map[plumbing.Hash]*object.Tree
 }
 
 func (c *treeCache) get(h plumbing.Hash) (*object.Tree, error) {
@@ -181,7 +193,12 @@ func (c *treeCache) get(h plumbing.Hash) (*object.Tree, error) {
 
 // put keeps the tree h that was just written with entries (sorted).
 func (c *treeCache) put(h plumbing.Hash, entries []object.TreeEntry) {
-	c.keep(h, &object.Tree{Hash: h, Entries: entries})
+	t := &object.Tree{Hash: h, Entries: entries}
+	c.keep(h, t)
+	if c.wrote == nil {
+		c.wrote = map[plumbing.Hash]*object.Tree{}
+	}
+	c.wrote[h] = t
 }
 
 func (c *treeCache) keep(h plumbing.Hash, t *object.Tree) {
