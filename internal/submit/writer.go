@@ -58,13 +58,15 @@
 //
 // Round two (issue 25, section 1). BenchmarkBatchCPU, 25 new training
 // jobs per batch, CPU of the server's process per iteration (a batch and
-// a rejected retrain; -benchtime 8x, on the shared 2-core machine, so
-// ±5%): 10 apps 204-231 ms before, 193-198 ms after; 1,000 apps 400-459
-// ms before, 298-314 ms after. The allocations of an iteration (the
-// collector's work follows them): 10 apps 62 MB before, 53 MB after;
-// 1,000 apps 135 MB before, 80 MB after. The difference of the two profiles
-// (1,000 apps less 10) showed what still grew with the workspace, and
-// each went:
+// a rejected retrain; -benchtime 8x), before and after side by side on
+// the shared 2-core machine (load average 5 to 11, so ±10%): 10 apps
+// 204-230 ms before, 165-198 ms after; 1,000 apps 459-465 ms before,
+// 263-314 ms after. The allocations of an iteration, which the
+// collector's work follows: 10 apps 59 MB before, 37-39 MB after; 1,000
+// apps 137 MB before, 67 MB after, and the collector's mark workers took
+// half the CPU they did (1.35 s before, 0.65 s after, over 8 iterations).
+// The difference of the two profiles (1,000 apps less 10) showed what
+// still grew with the workspace, and each went:
 //
 //   - The load of every batch: the platform and the environments were
 //     evaluated again (CUE) and every app folder read and hashed to find
@@ -86,7 +88,8 @@
 //   - Git: a push decoded the folders that hold an entry per app three
 //     times (the editor's load, the walk of new trees against old, the
 //     managed paths' subtrees, once per changed app); a publish now
-//     decodes each tree once and keeps those it writes.
+//     decodes each tree once, and the next publish starts from the trees
+//     the last one wrote.
 //   - Kustomizations that list a file per job or per Application were
 //     encoded whole on every batch (kustomize.PlainKustomization keeps
 //     each line); build.App.Kept is made once per built app; only the
