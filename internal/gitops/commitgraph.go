@@ -146,18 +146,41 @@ func (h *CommitGraph) touched(c *object.Commit) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
-	var out []string
+	var names []string
 	for _, ch := range changes {
-		for _, name := range []string{ch.From.Name, ch.To.Name} {
-			for d := name; d != "." && d != "/" && d != "" && !seen[d]; d = path.Dir(d) {
-				seen[d] = true
-				out = append(out, d)
-			}
-		}
+		names = append(names, ch.From.Name, ch.To.Name)
 	}
+	out := withFolders(names)
 	h.dirs.Put(key, out)
 	return out, nil
+}
+
+// withFolders returns paths with every folder above them, each once.
+func withFolders(paths []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, name := range paths {
+		for d := name; d != "." && d != "/" && d != "" && !seen[d]; d = path.Dir(d) {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Touched records the repo paths that commit changed against its first
+// parent, for a commit this process made and knows the changes of
+// (Result's Added, Modified and Deleted): LastChanges then reads them
+// rather than diffing the commit's trees, which for ml-model's apps
+// folder (an entry per app) was most of what the catalog's last changes
+// cost after each batch.
+func (h *CommitGraph) Touched(commit string, paths []string) {
+	if h == nil || h.dirs == nil {
+		return
+	}
+	if _, ok := h.dirs.Get(commit); !ok {
+		h.dirs.Put(commit, withFolders(paths))
+	}
 }
 
 // OpenHistory opens the history of the git checkout that holds dir, from

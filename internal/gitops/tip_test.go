@@ -69,11 +69,14 @@ func TestLastChangesSince(t *testing.T) {
 	}
 	dirs := map[string][]string{"a": {"apps/a"}, "b": {"apps/b"}, "never": {"apps/never"}}
 	kept.LastChanges(dirs)
-	f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"apps/a/x": "2", "apps/b/x": "2"}})
+	third := f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"apps/a/x": "2", "apps/b/x": "2"}})
 	f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"apps/a/x": "2", "apps/b/x": "2", "apps/c/x": "1"}})
 	if err := kept.Update(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The third commit's changes as its maker knows them: LastChanges
+	// reads them instead of its diff.
+	kept.Touched(third, []string{"apps/a/x"})
 	for _, ask := range []map[string][]string{
 		// b and never are taken from the last answer, a and c read anew.
 		{"a": {"apps/a"}, "b": {"apps/b"}, "c": {"apps/c"}, "never": {"apps/never"}},
