@@ -301,15 +301,18 @@ func Workspace(ws *spec.Workspace, opts Options) (*Result, error) {
 	sem := make(chan struct{}, workers)
 	var wg sync.WaitGroup
 	for i, a := range apps {
+		// The cached apps (in dmls serve, all but the few a batch
+		// changed) are taken here: a goroutine each was most of this
+		// loop at 1,000 apps.
+		if b, ok := opts.Cache.Get(a.Digest); ok {
+			res.Apps[i] = b
+			continue
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if b, ok := opts.Cache.Get(a.Digest); ok {
-				res.Apps[i] = b
-				return
-			}
 			res.Apps[i], errs[i] = buildApp(ws.Platform, a, !opts.NoLayout)
 			if errs[i] == nil && !opts.NoLayout {
 				opts.Cache.Put(a.Digest, res.Apps[i])
