@@ -86,6 +86,10 @@ func (o owner) String() string {
 // no namespace), that one owner generates.
 type ownerKey struct{ kind, ns, name string }
 
+// ownerRef is where an owner is: claim j of app i of the workspace, or,
+// with app -1, the platform's owner j.
+type ownerRef struct{ app, claim int }
+
 // appClaim is one object an app's instance generates: its key, the spec
 // path that generates it, the instance's provenance (where that path is)
 // and its environment, "" for the Application of the instance (Argo CD's
@@ -153,15 +157,27 @@ func (l *loader) checkOwners() {
 		claims[i] = appClaims(a)
 		n += len(claims[i])
 	}
-	owners := make(map[ownerKey]owner, n+2+2*len(l.ws.Envs))
+	// The map holds where each owner is (ownerRef), not the owner: at
+	// 1,000 apps it has an entry per object of every app, and the owners
+	// are needed only for a clash.
+	var platform []owner
+	owners := make(map[ownerKey]ownerRef, n+2+2*len(l.ws.Envs))
+	ownerOf := func(r ownerRef) owner {
+		if r.app < 0 {
+			return platform[r.claim]
+		}
+		c := claims[r.app][r.claim]
+		return owner{app: l.ws.Apps[r.app].Name, at: c.at, prov: c.prov}
+	}
 	bad := map[string]bool{}
 	envsOf := map[[2]string][]string{}
-	claim := func(k ownerKey, o owner, env string) {
-		prev, ok := owners[k]
+	claim := func(k ownerKey, ref ownerRef, env string) {
+		was, ok := owners[k]
 		if !ok {
-			owners[k] = o
+			owners[k] = ref
 			return
 		}
+		prev, o := ownerOf(was), ownerOf(ref)
 		if prev.app == o.app && prev.at == o.at {
 			return
 		}
@@ -189,22 +205,26 @@ func (l *loader) checkOwners() {
 			bad[me.app] = true
 		}
 	}
+	claimPlatform := func(k ownerKey, o owner) {
+		platform = append(platform, o)
+		claim(k, ownerRef{app: -1, claim: len(platform) - 1}, "")
+	}
 	p := l.ws.Platform
 	pprov := l.ws.PlatformProv
 	ppos, _ := pprov.Lookup("")
-	claim(ownerKey{"Application", "", spec.RootApplication}, owner{pos: ppos}, "")
+	claimPlatform(ownerKey{"Application", "", spec.RootApplication}, owner{pos: ppos})
 	if p.API != nil {
 		pos, _ := pprov.Lookup("api")
-		claim(ownerKey{"Application", "", spec.APIServerName}, owner{at: "api", pos: pos}, "")
+		claimPlatform(ownerKey{"Application", "", spec.APIServerName}, owner{at: "api", pos: pos})
 	}
 	for _, e := range l.ws.Envs {
 		pos := l.envFiles[e.Name]
-		claim(ownerKey{"Application", "", spec.PlatformApplicationName(e.Name)}, owner{pos: pos}, "")
-		claim(ownerKey{"Application", "", spec.EnvRootName(e.Name)}, owner{pos: pos}, "")
+		claimPlatform(ownerKey{"Application", "", spec.PlatformApplicationName(e.Name)}, owner{pos: pos})
+		claimPlatform(ownerKey{"Application", "", spec.EnvRootName(e.Name)}, owner{pos: pos})
 	}
-	for i, a := range l.ws.Apps {
-		for _, c := range claims[i] {
-			claim(c.key, owner{app: a.Name, at: c.at, prov: c.prov}, c.env)
+	for i := range l.ws.Apps {
+		for j, c := range claims[i] {
+			claim(c.key, ownerRef{app: i, claim: j}, c.env)
 		}
 	}
 	if len(bad) == 0 {
