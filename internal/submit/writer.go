@@ -75,7 +75,8 @@
 //     the one whose files it changes (workspace.Kept.Reload: only the
 //     changed folders are loaded). The checks across apps still run over
 //     every app, from kept per-app parts: each app's owner claims are kept
-//     by its digest, and the quota check sums each group with each
+//     by its digest (the owners' map holds where each owner is, not the
+//     owner), and the quota check sums each group with each
 //     distinct amount parsed once and describes the largest users only of
 //     a group over its quota (it parsed, sorted and formatted every use of
 //     every group, and copied every app's uses, on every load).
@@ -83,8 +84,10 @@
 //     TestCrossAppChecksAt1000Apps the checks' verdicts through the API.
 //   - The catalog's last changes walked ml-model's whole history on every
 //     publish (gitops.CommitGraph.LastChanges now builds on its last
-//     answer, reading only the new commits), and its pages were copied
-//     into every tree (catalog.Memo keeps the bytes).
+//     answer, reading only the new commits, and a commit the server made
+//     is not diffed: CommitGraph.Touched takes the paths it changed), and
+//     its pages were copied into every tree (catalog.Memo keeps the
+//     bytes).
 //   - Git: a push decoded the folders that hold an entry per app three
 //     times (the editor's load, the walk of new trees against old, the
 //     managed paths' subtrees, once per changed app); a publish now
@@ -93,7 +96,8 @@
 //   - Kustomizations that list a file per job or per Application were
 //     encoded whole on every batch (kustomize.PlainKustomization keeps
 //     each line); build.App.Kept is made once per built app; only the
-//     Kueue services' quota uses are gathered for the guard rails.
+//     Kueue services' quota uses are gathered for the guard rails;
+//     build.Workspace takes the cached apps without a goroutine each.
 //
 // What is left that grows with the workspace, at 1,000 apps: the
 // collector (about a quarter of the CPU: the heap holds every app's built
