@@ -95,6 +95,12 @@ type version struct {
 	// embedded tells whether the schema has an embedded resource
 	// (x-kubernetes-embedded-resource) where objectmeta.Validate looks.
 	embedded bool
+	// listed tells whether the schema has a list of type set or map
+	// where listtype.ValidateListSetsAndMaps looks.
+	listed bool
+	// defaulted tells whether the schema has a default where
+	// structuraldefaulting.Default looks.
+	defaulted bool
 }
 
 // Schemas validates custom objects against a set of CRDs. It is safe for
@@ -345,6 +351,8 @@ func prepareCRD(crd *apiextensionsv1.CustomResourceDefinition) (map[string]*vers
 			validator:  validator,
 			reused:     newReused(openapi),
 			embedded:   hasEmbedded(st),
+			listed:     hasListType(st),
+			defaulted:  hasDefault(st),
 			cel:        cel.NewValidator(st, true, celconfig.PerCallLimit),
 		}
 	}
@@ -423,14 +431,19 @@ func (v *version) validate(fresh func() (map[string]any, error), validator apise
 	if err != nil {
 		return []Finding{{Message: err.Error()}}
 	}
-	structuraldefaulting.Default(u, v.structural)
+	// Without a default in the schema, defaulting changes nothing.
+	if v.defaulted {
+		structuraldefaulting.Default(u, v.structural)
+	}
 	var out []Finding
 	pruned := pruning.PruneWithOptions(u, v.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
 	if len(pruned) > 0 {
 		if u, err = fresh(); err != nil {
 			return []Finding{{Message: err.Error()}}
 		}
-		structuraldefaulting.Default(u, v.structural)
+		if v.defaulted {
+			structuraldefaulting.Default(u, v.structural)
+		}
 	}
 	for _, p := range pruned {
 		out = append(out, Finding{Field: tracePath(p), Message: fmt.Sprintf("unknown field: the %s schema has no such field, so the API server would drop it", v.crd)})
@@ -444,7 +457,11 @@ func (v *version) validate(fresh func() (map[string]any, error), validator apise
 	if v.embedded {
 		errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, u, v.structural, false)...)
 	}
-	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, v.structural, u)...)
+	// Likewise for lists of type set or map (an Argo CD Application has
+	// none).
+	if v.listed {
+		errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, v.structural, u)...)
+	}
 	if !blocking(errs) {
 		celErrs, _ := v.cel.Validate(context.Background(), nil, v.structural, u, nil, celconfig.RuntimeCELCostBudget)
 		errs = append(errs, celErrs...)
@@ -456,26 +473,47 @@ func (v *version) validate(fresh func() (map[string]any, error), validator apise
 	return out
 }
 
-// hasEmbedded reports whether s or a schema objectmeta.Validate reaches
-// from it (properties, additionalProperties, items) is an embedded
-// resource.
-func hasEmbedded(s *structuralschema.Structural) bool {
+// reaches reports whether s, or a schema reached from it through
+// properties, additionalProperties and items (the walk of objectmeta,
+// listtype and defaulting alike), satisfies has.
+func reaches(s *structuralschema.Structural, has func(*structuralschema.Structural) bool) bool {
 	if s == nil {
 		return false
 	}
-	if s.XEmbeddedResource {
+	if has(s) {
 		return true
 	}
 	for k := range s.Properties {
 		p := s.Properties[k]
-		if hasEmbedded(&p) {
+		if reaches(&p, has) {
 			return true
 		}
 	}
-	if s.AdditionalProperties != nil && hasEmbedded(s.AdditionalProperties.Structural) {
+	if s.AdditionalProperties != nil && reaches(s.AdditionalProperties.Structural, has) {
 		return true
 	}
-	return hasEmbedded(s.Items)
+	return reaches(s.Items, has)
+}
+
+// hasEmbedded reports whether objectmeta.Validate finds an embedded
+// resource in s.
+func hasEmbedded(s *structuralschema.Structural) bool {
+	return reaches(s, func(s *structuralschema.Structural) bool { return s.XEmbeddedResource })
+}
+
+// hasListType reports whether ValidateListSetsAndMaps finds a list of
+// type set or map in s.
+func hasListType(s *structuralschema.Structural) bool {
+	return reaches(s, func(s *structuralschema.Structural) bool {
+		return s.XListType != nil && (*s.XListType == "set" || *s.XListType == "map")
+	})
+}
+
+// hasDefault reports whether structuraldefaulting.Default finds a default
+// in s: without one, it sets nothing (a null it replaces becomes the
+// missing default, null).
+func hasDefault(s *structuralschema.Structural) bool {
+	return reaches(s, func(s *structuralschema.Structural) bool { return s.Default.Object != nil })
 }
 
 // decoded returns a copy of obj as the API server sees it after decoding

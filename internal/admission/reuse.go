@@ -277,40 +277,54 @@ func (p *shape) key(b []byte, v any) ([]byte, bool) {
 	if p == nil || p.exact {
 		return valueKey(b, v)
 	}
-	var ok bool
 	switch x := v.(type) {
 	case string:
 		return append(b, 'S'), true
 	case bool:
 		return append(b, 'B'), true
 	case []any:
-		b = binary.AppendUvarint(append(b, 'l'), uint64(len(x)))
-		for _, e := range x {
-			if b, ok = p.items.key(b, e); !ok {
-				return b, false
-			}
-		}
-		return b, true
+		return appendList(b, x, func(b []byte, e any) ([]byte, bool) { return p.items.key(b, e) })
 	case map[string]any:
-		b = binary.AppendUvarint(append(b, 'm'), uint64(len(x)))
-		for _, k := range slices.Sorted(maps.Keys(x)) {
-			b = binary.AppendUvarint(b, uint64(len(k)))
-			b = append(b, k...)
+		return appendMap(b, x, func(b []byte, k string, e any) ([]byte, bool) {
 			if p.free {
-				b = append(b, '-')
-				continue
+				return append(b, '-'), true
 			}
 			c, known := p.props[k]
 			if !known {
 				c = p.extra
 			}
-			if b, ok = c.key(b, x[k]); !ok {
-				return b, false
-			}
-		}
-		return b, true
+			return c.key(b, e)
+		})
 	}
 	return valueKey(b, v)
+}
+
+// appendList appends the list x: its length, and each item as item
+// appends it.
+func appendList(b []byte, x []any, item func([]byte, any) ([]byte, bool)) ([]byte, bool) {
+	b = binary.AppendUvarint(append(b, 'l'), uint64(len(x)))
+	var ok bool
+	for _, e := range x {
+		if b, ok = item(b, e); !ok {
+			return b, false
+		}
+	}
+	return b, true
+}
+
+// appendMap appends the object x: its size, and in key order each key and
+// its value as field appends it.
+func appendMap(b []byte, x map[string]any, field func([]byte, string, any) ([]byte, bool)) ([]byte, bool) {
+	b = binary.AppendUvarint(append(b, 'm'), uint64(len(x)))
+	var ok bool
+	for _, k := range slices.Sorted(maps.Keys(x)) {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		if b, ok = field(b, k, x[k]); !ok {
+			return b, false
+		}
+	}
+	return b, true
 }
 
 // valueKey appends to b an encoding of the JSON value v that tells every
@@ -334,25 +348,9 @@ func valueKey(b []byte, v any) ([]byte, bool) {
 	case float64:
 		return binary.BigEndian.AppendUint64(append(b, 'd'), math.Float64bits(x)), true
 	case []any:
-		b = binary.AppendUvarint(append(b, 'l'), uint64(len(x)))
-		for _, e := range x {
-			var ok bool
-			if b, ok = valueKey(b, e); !ok {
-				return b, false
-			}
-		}
-		return b, true
+		return appendList(b, x, func(b []byte, e any) ([]byte, bool) { return valueKey(b, e) })
 	case map[string]any:
-		b = binary.AppendUvarint(append(b, 'm'), uint64(len(x)))
-		for _, k := range slices.Sorted(maps.Keys(x)) {
-			b = binary.AppendUvarint(b, uint64(len(k)))
-			b = append(b, k...)
-			var ok bool
-			if b, ok = valueKey(b, x[k]); !ok {
-				return b, false
-			}
-		}
-		return b, true
+		return appendMap(b, x, func(b []byte, _ string, e any) ([]byte, bool) { return valueKey(b, e) })
 	}
 	return b, false
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
+	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
 	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -467,15 +469,18 @@ spec:
 }
 
 // TestObjectMetaWithoutEmbedded checks that validate may skip
-// objectmeta.Validate for a schema without embedded resources: for the
-// corpus and its broken variants, upstream's call finds nothing there;
-// and that a schema with one is still walked (its finding is reported).
+// objectmeta.Validate for a schema without embedded resources,
+// listtype.ValidateListSetsAndMaps for one without lists of type set or
+// map, and defaulting for one without defaults: for the corpus and its
+// broken variants, upstream's calls find or change nothing there; and
+// that schemas with them are still walked (their findings are reported,
+// the default applied).
 func TestObjectMetaWithoutEmbedded(t *testing.T) {
 	s, err := Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	checked := 0
+	checked, unlisted, undefaulted := 0, 0, 0
 	for _, obj := range variants(t) {
 		v, ok, err := s.get(obj.GroupVersionKind())
 		if !ok || err != nil || v.embedded {
@@ -489,9 +494,23 @@ func TestObjectMetaWithoutEmbedded(t *testing.T) {
 			t.Errorf("%s %s: objectmeta.Validate found %v on a schema without embedded resources", obj.GetKind(), obj.GetName(), errs)
 		}
 		checked++
+		if !v.defaulted {
+			c := runtime.DeepCopyJSON(u)
+			structuraldefaulting.Default(c, v.structural)
+			if !reflect.DeepEqual(c, u) {
+				t.Errorf("%s %s: Default changed an object of a schema without defaults", obj.GetKind(), obj.GetName())
+			}
+			undefaulted++
+		}
+		if !v.listed {
+			if errs := structurallisttype.ValidateListSetsAndMaps(nil, v.structural, u); len(errs) != 0 {
+				t.Errorf("%s %s: ValidateListSetsAndMaps found %v on a schema without set or map lists", obj.GetKind(), obj.GetName(), errs)
+			}
+			unlisted++
+		}
 	}
-	if checked < 20 {
-		t.Fatalf("only %d objects checked", checked)
+	if checked < 20 || unlisted < 5 || undefaulted < 5 {
+		t.Fatalf("only %d objects checked, %d without list types, %d without defaults", checked, unlisted, undefaulted)
 	}
 	e := New()
 	if err := e.Add([]byte(`
@@ -512,16 +531,23 @@ spec:
         properties:
           spec:
             type: object
+            x-kubernetes-validations:
+            - {rule: "self.mode == 'fast'", message: mode must be fast}
             properties:
+              mode: {type: string, default: fast}
               items:
                 type: array
                 items: {type: object, x-kubernetes-embedded-resource: true, x-kubernetes-preserve-unknown-fields: true}
+              tags:
+                type: array
+                x-kubernetes-list-type: set
+                items: {type: string}
 `)); err != nil {
 		t.Fatal(err)
 	}
-	o := object(t, "apiVersion: example.com/v1\nkind: Wrapper\nmetadata: {name: w, namespace: ml}\nspec:\n  items:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a/b}}\n")
-	got := e.Validate(o)
-	if !strings.Contains(fmt.Sprint(got), "spec.items[0].metadata.name") {
-		t.Errorf("an embedded resource's bad name: %v", got)
+	o := object(t, "apiVersion: example.com/v1\nkind: Wrapper\nmetadata: {name: w, namespace: ml}\nspec:\n  items:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a/b}}\n  tags: [a, a]\n")
+	got := fmt.Sprint(e.Validate(o))
+	if !strings.Contains(got, "spec.items[0].metadata.name") || !strings.Contains(got, "spec.tags[1]") || strings.Contains(got, "mode") {
+		t.Errorf("an embedded resource's bad name and a set's duplicate, and the defaulted mode: %v", got)
 	}
 }

@@ -1,6 +1,33 @@
 // Package build runs the generators over a loaded workspace, app by app
 // and in parallel, checks what they produce, and lays out the trees of the
 // config repos.
+//
+// # Profile
+//
+// A cold `dmls render` of the synthetic 1,000 apps × 3 environments
+// (internal/synth) spent 9.2 CPU-s on 2 cores (5.2 s wall): CUE 2.4 s,
+// the admission checks of the apps' objects 2.3 s (of which 1.1 s in
+// kube-openapi's schema validator), the checks of the whole-workspace
+// trees 1.0 s (half of it parsing their YAML again), generation and
+// Argo CD's ignoreDifferences 0.9 s, the per-app output 0.8 s and the
+// collector about 1 s. What it taught:
+//   - Generated objects differ in strings that no schema constraint
+//     reads (names, namespaces, images). The schema validator's memo
+//     keeps a valid result by the value's shape (internal/admission), so
+//     objects of one shape are walked once: 1.1 → 0.1 s.
+//   - The platform and Argo CD trees are written from objects that the
+//     build holds (generators.Sources): their checks read the objects
+//     instead of parsing 6 MB of YAML again, 1.0 → 0.2 s.
+//   - Upstream's per-object passes that walk a whole object for one kind
+//     of node (embedded resources, set and map lists, defaults) run only
+//     for schemas that have such a node: an Argo CD Application has none.
+//   - The environments of many apps share their sections (replica counts,
+//     resources, scaling): the loader evaluates each section and value
+//     once per worker (schema.EvalInto), and decodes CUE into Go without
+//     CUE's topological field ordering (schema.Decode; 7% of the CPU).
+//   - The embedded CRDs are JSON: the KServe CRD, parsed on the first
+//     KServe app's check while the other worker waits, took 123 ms as YAML.
+//   - The guard rails and the Argo CD tree are made on two cores.
 package build
 
 import (

@@ -98,7 +98,7 @@ func (e *Evaluator) EvalInto(p []string, v any, dst reflect.Value) bool {
 		e.evals[ek] = u
 	}
 	nv := reflect.New(dst.Type())
-	if err := u.Decode(nv.Interface()); err != nil {
+	if err := Decode(u, nv.Interface()); err != nil {
 		return false
 	}
 	dst.Set(nv.Elem())

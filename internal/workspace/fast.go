@@ -64,7 +64,7 @@ func (l *loader) fastInstances(ev *schema.Evaluator, checked cue.Value, data map
 		}
 	}
 	var a spec.AppSpec
-	if err := checked.Decode(&a); err != nil {
+	if err := schema.Decode(checked, &a); err != nil {
 		return nil, nil, false
 	}
 	base := &spec.Instance{Spec: &a, Prov: prov}
