@@ -59,22 +59,25 @@ type Input struct {
 // the app's files, the platform and the environments; the objects must be
 // those built from them, with the same repo URLs for the memo's life.
 // Safe for concurrent use.
-type Memo struct{ c *memo.Cache[string] }
+type Memo struct{ c *memo.Cache[[]byte] }
 
 // NewMemo returns a memo of at most max pages.
-func NewMemo(max int) *Memo { return &Memo{c: memo.New[string](max)} }
+func NewMemo(max int) *Memo { return &Memo{c: memo.New[[]byte](max)} }
 
-// page returns the page of a, from m when it holds it.
-func (m *Memo) page(in Input, a App) string {
+// page returns the page of a, from m when it holds it. The memo keeps the
+// bytes the tree holds, shared by the trees of later calls (a tree's
+// files are not changed), so a catalog of 1,000 apps does not copy every
+// page again on every publish.
+func (m *Memo) page(in Input, a App) []byte {
 	if m == nil || a.App.Digest == "" {
-		return page(in, a)
+		return []byte(page(in, a))
 	}
 	c := in.Changes[a.App.Name]
 	key := strings.Join([]string{a.App.Digest, a.App.Name, c.Commit, c.Author, c.Date, c.Subject}, "\x00")
 	if p, ok := m.c.Get(key); ok {
 		return p
 	}
-	p := page(in, a)
+	p := []byte(page(in, a))
 	m.c.Put(key, p)
 	return p
 }
@@ -95,7 +98,7 @@ func Tree(in Input) generators.Tree {
 		fmt.Fprintf(&top, "| [%s](%s/README.md) | %s | %d |\n", text(team), team, cell(in.Platform.Teams[team].Description), len(apps))
 		tree[path.Join(Dir, team, "README.md")] = []byte(teamIndex(in.Platform, team, apps))
 		for _, a := range apps {
-			tree[path.Join(Dir, team, a.App.Name+".md")] = []byte(in.Memo.page(in, a))
+			tree[path.Join(Dir, team, a.App.Name+".md")] = in.Memo.page(in, a)
 		}
 	}
 	tree[path.Join(Dir, "README.md")] = []byte(top.String())

@@ -1,6 +1,7 @@
 package kustomize
 
 import (
+	"bytes"
 	"reflect"
 	"strings"
 	"testing"
@@ -101,5 +102,32 @@ func TestLayoutWithoutBase(t *testing.T) {
 	}
 	if !strings.Contains(string(tree["apps/a/overlays/dev/kustomization.yaml"]), "configmap-only-dev.yaml") {
 		t.Errorf("dev's kustomization:\n%s", tree["apps/a/overlays/dev/kustomization.yaml"])
+	}
+}
+
+// TestPlainKustomizationLines holds PlainKustomization, which writes a
+// kept line per resource after a kept head, to the encoder's output for
+// the whole list, with names the encoder quotes or escapes.
+func TestPlainKustomizationLines(t *testing.T) {
+	if kustomizationHead() == nil {
+		t.Fatal("no head: every list is encoded whole")
+	}
+	names := []string{"a.yaml", "networkpolicy-job-1.yaml", "true", "1.5", "x: y", "# no", "- dash", "'quote'", `"dq"`,
+		"ünïcode.yaml", "", " lead", "trail ", "tab\tin", "new\nline", strings.Repeat("long-", 40) + ".yaml", "null", "~", "a.yaml"}
+	for n := 1; n <= len(names); n++ {
+		list := names[len(names)-n:]
+		want, err := plainKustomization(list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // the lines computed, then the lines kept
+			got, err := PlainKustomization(list)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("PlainKustomization(%q):\n%s\nwant the encoder's\n%s", list, got, want)
+			}
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"syscall"
@@ -26,6 +27,22 @@ func cpuTime(t testing.TB) (self, children time.Duration) {
 	return self, time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// writeHeap writes the heap profile (allocations since the start) to
+// file. A profile holds the allocations up to the last collection, so it
+// collects first: the difference of two is then what was allocated
+// between them.
+func writeHeap(b *testing.B, file string) {
+	runtime.GC()
+	f, err := os.Create(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkBatchCPU measures the CPU that submissions cost, not their
 // wall-clock time (which a loaded machine distorts): each iteration sends
 // 25 new training jobs at once to a server whose workspace holds 10 or
@@ -36,7 +53,10 @@ func cpuTime(t testing.TB) (self, children time.Duration) {
 // git processes the test's git server ran (git-cpu-ms/op). With
 // DMLS_BATCH_PROFILE=prefix it writes a CPU profile of the iterations
 // alone (the startup, which loads every app, left out) to
-// prefix-apps=N.pprof.
+// prefix-apps=N.pprof, and the heap profiles before and after them to
+// prefix-apps=N.heap0 and .heap1: their difference
+// (go tool pprof -sample_index=alloc_space -diff_base ...heap0 ...heap1)
+// is what the iterations allocated, which sets the collector's work.
 //
 //	go test ./internal/api -run '^$' -bench BatchCPU -benchtime 8x
 func BenchmarkBatchCPU(b *testing.B) {
@@ -57,6 +77,11 @@ func BenchmarkBatchCPU(b *testing.B) {
 			var before dtoHistogram
 			before.read(ts.metrics.batchSize)
 			if prefix := os.Getenv("DMLS_BATCH_PROFILE"); prefix != "" {
+				// The allocations of the iterations: the heap profile after
+				// them, to be read with the one before as -diff_base (after
+				// the CPU profile stops: deferred first).
+				writeHeap(b, fmt.Sprintf("%s-apps=%d.heap0", prefix, apps))
+				defer writeHeap(b, fmt.Sprintf("%s-apps=%d.heap1", prefix, apps))
 				f, err := os.Create(fmt.Sprintf("%s-apps=%d.pprof", prefix, apps))
 				if err != nil {
 					b.Fatal(err)

@@ -89,12 +89,14 @@
 // and at 1,000 apps and checks that every submission is in git exactly
 // once). What the profiles taught:
 //
-//   - Evaluation: workspace.Load and build.Workspace still run over the
-//     whole workspace, but through digest caches (workspace.Options.Cache,
-//     build.Options.Cache: an app's Digest covers its files, the platform,
-//     the environments and the schemas; the --repo URL overrides are fixed
-//     for the server's life), so only the changed apps are evaluated and
-//     generated. The workspace is served to the loader from an indexed
+//   - Evaluation: a batch's workspace is loaded from the last one's
+//     (workspace.Kept.Reload: only the changed app folders are read and
+//     evaluated; the checks across apps run over every app, from kept
+//     per-app parts), and build.Workspace runs over the whole workspace
+//     through digest caches (workspace.Options.Cache, build.Options.Cache:
+//     an app's Digest covers its files, the platform, the environments and
+//     the schemas; the --repo URL overrides are fixed for the server's
+//     life), so only the changed apps are evaluated and generated. The workspace is served to the loader from an indexed
 //     file system (internal/memfs): fstest.MapFS lists a folder by scanning
 //     every file, which made each load quadratic in the number of apps.
 //   - Layout: the Argo CD tree spans every app and used to be laid out and

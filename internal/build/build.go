@@ -95,7 +95,13 @@ type App struct {
 	// Warnings are the findings of the generated objects' checks that do
 	// not fail the app.
 	Warnings diag.List
+
+	// kept is Kept's answer, made on first use (guarded by keptMu).
+	kept *Kept
 }
+
+// keptMu guards App.kept.
+var keptMu sync.Mutex
 
 // Result is the generated output of a workspace.
 type Result struct {
@@ -322,15 +328,18 @@ func Workspace(ws *spec.Workspace, opts Options) (*Result, error) {
 	sem := make(chan struct{}, workers)
 	var wg sync.WaitGroup
 	for i, a := range apps {
+		// The cached apps (in dmls serve, all but the few a batch
+		// changed) are taken here: a goroutine each was most of this
+		// loop at 1,000 apps.
+		if b, ok := opts.Cache.Get(a.Digest); ok {
+			res.Apps[i] = b
+			continue
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if b, ok := opts.Cache.Get(a.Digest); ok {
-				res.Apps[i] = b
-				return
-			}
 			res.Apps[i], errs[i] = buildApp(ws.Platform, a, !opts.NoLayout)
 			if errs[i] == nil && !opts.NoLayout {
 				opts.Cache.Put(a.Digest, res.Apps[i])
@@ -410,8 +419,21 @@ type Kept struct {
 	Key string
 }
 
-// Kept returns what Whole needs of a.
+// Kept returns what Whole needs of a. It is made once per App (a built
+// app does not change) and shared: do not change its maps. A server's
+// build cache keeps the apps, so a batch at 1,000 apps no longer makes
+// the maps of every app again.
 func (a *App) Kept() Kept {
+	keptMu.Lock()
+	defer keptMu.Unlock()
+	if a.kept == nil {
+		k := a.makeKept()
+		a.kept = &k
+	}
+	return *a.kept
+}
+
+func (a *App) makeKept() Kept {
 	k := Kept{Name: a.App.Name, Team: a.App.Team, Ignore: a.Ignore, Features: a.Features, Jobs: map[string]string{}, Key: a.App.Digest, Quota: rules.QuotaUses(a.App)}
 	for _, in := range a.App.Envs {
 		k.Envs = append(k.Envs, in.Env.Name)
@@ -848,9 +870,16 @@ func check(in *spec.Instance, objs []generators.Object, features map[string]stri
 }
 
 func platformFor(ws *spec.Workspace, apps []Kept, m *Memo, src generators.Sources) (generators.Tree, map[string][]generators.Object, error) {
+	// Only the Kueue environments' services count (rules.ServingMax): the
+	// others are not copied, which at 1,000 apps was a batch's largest
+	// allocation here.
 	var uses []rules.QuotaUse
 	for _, a := range apps {
-		uses = append(uses, a.Quota...)
+		for _, u := range a.Quota {
+			if u.Kueue && u.What == "serving" {
+				uses = append(uses, u)
+			}
+		}
 	}
 	return platformTree(ws, uses, func(env string) (tfjobs, trainjobs map[string][]string) {
 		tfjobs, trainjobs = map[string][]string{}, map[string][]string{}
@@ -1087,7 +1116,17 @@ func (r *Result) Repos(p *spec.Platform) map[string]generators.Tree {
 	for name := range p.Repos {
 		repos[name] = generators.Tree{}
 	}
+	// One allocation for the k8s-config tree (a file per app and
+	// environment several times over), not one per doubling.
+	n := len(r.Platform) + len(r.ArgoCD)
+	for _, a := range r.Apps {
+		n += len(a.Tree)
+	}
 	k8s := repos[layout.RepoK8sConfig]
+	if k8s != nil {
+		k8s = make(generators.Tree, n)
+		repos[layout.RepoK8sConfig] = k8s
+	}
 	prefix := p.Repos[layout.RepoK8sConfig].Path
 	for _, a := range r.Apps {
 		k8s.Add(prefix, a.Tree)

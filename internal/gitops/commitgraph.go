@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +33,9 @@ type CommitGraph struct {
 	// dirs caches, by commit, the folders (and files) its first-parent
 	// diff touches, for LastChanges; shared by the graphs of At.
 	dirs *memo.Cache[[]string]
+	// changes keeps the last answer of LastChanges, shared by the graphs
+	// of At like dirs.
+	changes *changesMemo
 	// remote is where the history came from, for Update; nil for a local
 	// checkout (OpenHistory).
 	remote *remote
@@ -43,7 +48,7 @@ func ReadHistory(ctx context.Context, target Target, auth Auth) (*CommitGraph, e
 	if err != nil {
 		return nil, err
 	}
-	h := &CommitGraph{remote: r, dirs: newDirCache()}
+	h := &CommitGraph{remote: r, dirs: newDirCache(), changes: &changesMemo{}}
 	if err := h.Update(ctx); err != nil {
 		return nil, err
 	}
@@ -106,7 +111,7 @@ func (h *CommitGraph) At(sha string) *CommitGraph {
 	if err != nil {
 		return nil
 	}
-	return &CommitGraph{repo: h.repo, tip: c, last: map[string]string{}, dirs: h.dirs}
+	return &CommitGraph{repo: h.repo, tip: c, last: map[string]string{}, dirs: h.dirs, changes: h.changes}
 }
 
 // dirCacheCommits bounds the commits whose touched folders a CommitGraph
@@ -141,18 +146,41 @@ func (h *CommitGraph) touched(c *object.Commit) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
-	var out []string
+	var names []string
 	for _, ch := range changes {
-		for _, name := range []string{ch.From.Name, ch.To.Name} {
-			for d := name; d != "." && d != "/" && d != "" && !seen[d]; d = path.Dir(d) {
-				seen[d] = true
-				out = append(out, d)
-			}
-		}
+		names = append(names, ch.From.Name, ch.To.Name)
 	}
+	out := withFolders(names)
 	h.dirs.Put(key, out)
 	return out, nil
+}
+
+// withFolders returns paths with every folder above them, each once.
+func withFolders(paths []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, name := range paths {
+		for d := name; d != "." && d != "/" && d != "" && !seen[d]; d = path.Dir(d) {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Touched records the repo paths that commit changed against its first
+// parent, for a commit this process made and knows the changes of
+// (Result's Added, Modified and Deleted): LastChanges then reads them
+// rather than diffing the commit's trees, which for ml-model's apps
+// folder (an entry per app) was most of what the catalog's last changes
+// cost after each batch.
+func (h *CommitGraph) Touched(commit string, paths []string) {
+	if h == nil || h.dirs == nil {
+		return
+	}
+	if _, ok := h.dirs.Get(commit); !ok {
+		h.dirs.Put(commit, withFolders(paths))
+	}
 }
 
 // OpenHistory opens the history of the git checkout that holds dir, from
@@ -197,7 +225,7 @@ func OpenHistory(dir string) (*CommitGraph, string, error) {
 	if rel == "." {
 		rel = ""
 	}
-	return &CommitGraph{repo: r, tip: tip, last: map[string]string{}, dirs: newDirCache()}, filepath.ToSlash(rel), nil
+	return &CommitGraph{repo: r, tip: tip, last: map[string]string{}, dirs: newDirCache(), changes: &changesMemo{}}, filepath.ToSlash(rel), nil
 }
 
 // LastChanges returns, for each key of dirs, the newest commit from the
@@ -208,6 +236,15 @@ func OpenHistory(dir string) (*CommitGraph, string, error) {
 // history is. Each commit's diff is computed once and kept (commits never
 // change), so a process that asks again after every commit (dmls serve,
 // for the catalog) walks the history without diffing it again.
+//
+// The last answer is kept too: asked again at a tip a few single-parent
+// commits past the last one asked, with the same folders for the keys it
+// knows, it reads only those new commits and takes the rest from the
+// last answer. The walk from a tip meets those commits first and then
+// goes on exactly as from the last tip, so the answer is the same; any
+// other case walks the whole history. Walking it after every commit was
+// most of what the catalog cost dmls serve at 1,000 apps, and grew with
+// the history.
 func (h *CommitGraph) LastChanges(dirs map[string][]string) map[string]CommitInfo {
 	out := map[string]CommitInfo{}
 	if h == nil || h.tip == nil || len(dirs) == 0 {
@@ -215,6 +252,9 @@ func (h *CommitGraph) LastChanges(dirs map[string][]string) map[string]CommitInf
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if out, ok := h.changes.since(h, dirs); ok {
+		return out
+	}
 	byDir := map[string][]string{} // folder → keys
 	for k, ds := range dirs {
 		for _, d := range ds {
@@ -227,12 +267,12 @@ func (h *CommitGraph) LastChanges(dirs map[string][]string) map[string]CommitInf
 		return out
 	}
 	defer iter.Close()
-	_ = iter.ForEach(func(c *object.Commit) error {
+	err = iter.ForEach(func(c *object.Commit) error {
 		touched, err := h.touched(c)
 		if err != nil {
 			return err
 		}
-		info := CommitInfo{Commit: c.Hash.String(), Author: c.Author.Name, Time: c.Author.When.UTC(), Message: strings.TrimSpace(c.Message)}
+		info := commitInfo(c)
 		for _, d := range touched {
 			for _, k := range byDir[d] {
 				if _, done := out[k]; !done {
@@ -245,7 +285,100 @@ func (h *CommitGraph) LastChanges(dirs map[string][]string) map[string]CommitInf
 		}
 		return nil
 	})
+	if err == nil || errors.Is(err, storer.ErrStop) {
+		h.changes.keep(h.tip.Hash, dirs, out)
+	}
 	return out
+}
+
+func commitInfo(c *object.Commit) CommitInfo {
+	return CommitInfo{Commit: c.Hash.String(), Author: c.Author.Name, Time: c.Author.When.UTC(), Message: strings.TrimSpace(c.Message)}
+}
+
+// changesMemo is the last answer of LastChanges: the tip it was asked at,
+// the keys with their folders, and the answer (read-only once kept).
+type changesMemo struct {
+	mu   sync.Mutex
+	tip  plumbing.Hash
+	dirs map[string][]string
+	out  map[string]CommitInfo
+}
+
+// changesSince bounds the new commits LastChanges reads on top of its
+// last answer before it walks the whole history instead.
+const changesSince = 64
+
+func (m *changesMemo) keep(tip plumbing.Hash, dirs map[string][]string, out map[string]CommitInfo) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tip, m.dirs, m.out = tip, maps.Clone(dirs), maps.Clone(out)
+}
+
+// since answers LastChanges at h's tip from the last answer, if that tip
+// is at most changesSince single-parent commits past the last one and
+// every key of dirs that those commits do not answer was asked with the
+// same folders; ok is false otherwise.
+func (m *changesMemo) since(h *CommitGraph, dirs map[string][]string) (out map[string]CommitInfo, ok bool) {
+	if m == nil {
+		return nil, false
+	}
+	m.mu.Lock()
+	tip, prevDirs, prevOut := m.tip, m.dirs, m.out
+	m.mu.Unlock()
+	if prevDirs == nil {
+		return nil, false
+	}
+	var chain []*object.Commit
+	for c := h.tip; c.Hash != tip; {
+		if len(chain) == changesSince || c.NumParents() != 1 {
+			return nil, false
+		}
+		chain = append(chain, c)
+		p, err := c.Parent(0)
+		if err != nil {
+			return nil, false
+		}
+		c = p
+	}
+	byDir := map[string][]string{}
+	for k, ds := range dirs {
+		for _, d := range ds {
+			d = strings.Trim(d, "/")
+			byDir[d] = append(byDir[d], k)
+		}
+	}
+	out = map[string]CommitInfo{}
+	for _, c := range chain {
+		touched, err := h.touched(c)
+		if err != nil {
+			return nil, false
+		}
+		info := commitInfo(c)
+		for _, d := range touched {
+			for _, k := range byDir[d] {
+				if _, done := out[k]; !done {
+					out[k] = info
+				}
+			}
+		}
+	}
+	for k, ds := range dirs {
+		if _, done := out[k]; done {
+			continue
+		}
+		prev, asked := prevDirs[k]
+		if !asked || !slices.Equal(prev, ds) {
+			return nil, false
+		}
+		if info, found := prevOut[k]; found {
+			out[k] = info
+		}
+	}
+	m.keep(h.tip.Hash, dirs, out)
+	return out, true
 }
 
 // Tip is the branch tip, "" for none.

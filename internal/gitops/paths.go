@@ -41,7 +41,7 @@ func pathProblem(p string) string {
 	case path.Clean(p) != p:
 		return fmt.Sprintf("not clean (want %q)", path.Clean(p))
 	}
-	for _, c := range strings.Split(p, "/") {
+	for c := range strings.SplitSeq(p, "/") {
 		if c == ".." {
 			return `contains ".."`
 		}

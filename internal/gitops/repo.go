@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -54,6 +55,11 @@ type published struct {
 	managed  string
 	files    map[string][]byte
 	subtrees map[string]plumbing.Hash
+	// wrote are the trees the publish wrote, in the storer s: the next
+	// publish starts from them (the tip's trees, when nobody else
+	// pushed) rather than decoding them again.
+	wrote map[plumbing.Hash]*object.Tree
+	s     storer.EncodedObjectStorer
 }
 
 // OpenRepo returns the Repo of target. It contacts nobody.
@@ -104,16 +110,29 @@ func (rp *Repo) Publish(ctx context.Context, req Request) (Result, error) {
 	}
 	managed := strings.Join(sortedUnique(req.Managed), "\x00")
 	var tree plumbing.Hash
+	// The trees read and written while applying the change, for the push
+	// and the managed paths' subtrees: each is decoded once per publish
+	// (the folders with an entry per app were decoded three times).
+	trees := &treeCache{s: r.repo.Storer}
+	if p := rp.last; p != nil && p.s == r.repo.Storer {
+		trees.trees = maps.Clone(p.wrote)
+	}
 	apply := func(s storer.EncodedObjectStorer, root plumbing.Hash, files map[string][]byte, m []string) (ch change, err error) {
-		if p := rp.last; p != nil && p.managed == managed && p.unchangedIn(s, root) {
-			ch, err = applyDiff(s, root, p.files, files)
+		if trees.s != s {
+			trees = &treeCache{s: s}
+		}
+		if p := rp.last; p != nil && p.managed == managed && p.unchangedIn(trees, root) {
+			ch, err = applyDiff(trees, root, p.files, files)
 		} else {
 			ch, err = applyFiles(s, root, files, m)
 		}
 		tree = ch.tree
 		return ch, err
 	}
-	res, err := publishOn(ctx, r, req, r.pushNew, apply)
+	push := func(ctx context.Context, commit, parent plumbing.Hash) (string, error) {
+		return r.pushNewWith(ctx, commit, parent, trees)
+	}
+	res, err := publishOn(ctx, r, req, push, apply)
 	rp.failed(err)
 	switch {
 	case err != nil || req.DryRun:
@@ -121,8 +140,12 @@ func (rp *Repo) Publish(ctx context.Context, req Request) (Result, error) {
 		rp.last = nil
 	default:
 		p := &published{managed: managed, files: req.Files, subtrees: map[string]plumbing.Hash{}}
+		if trees.s != r.repo.Storer {
+			trees = &treeCache{s: r.repo.Storer}
+		}
+		p.wrote, p.s = trees.wrote, trees.s
 		for _, m := range req.Managed {
-			h, ok := subtree(r.repo.Storer, tree, m)
+			h, ok := trees.subtree(tree, m)
 			if !ok {
 				p = nil
 				break
@@ -136,28 +159,68 @@ func (rp *Repo) Publish(ctx context.Context, req Request) (Result, error) {
 
 // unchangedIn reports whether each managed path of the tree root holds
 // the tree it held after the publish p.
-func (p *published) unchangedIn(s storer.EncodedObjectStorer, root plumbing.Hash) bool {
+func (p *published) unchangedIn(trees *treeCache, root plumbing.Hash) bool {
 	for m, want := range p.subtrees {
-		if h, ok := subtree(s, root, m); !ok || h != want {
+		if h, ok := trees.subtree(root, m); !ok || h != want {
 			return false
 		}
 	}
 	return true
 }
 
+// treeCache reads the trees of s, each once: the managed paths of an
+// ml-model commit are the app folders a batch changed, each under the
+// apps folder, whose tree (an entry per app) was decoded again for each
+// of them, twice per commit.
+type treeCache struct {
+	s     storer.EncodedObjectStorer
+	trees map[plumbing.Hash]*object.Tree
+	// wrote are the trees of trees that were written (put).
+	wrote map[plumbing.Hash]*object.Tree
+}
+
+func (c *treeCache) get(h plumbing.Hash) (*object.Tree, error) {
+	if t, ok := c.trees[h]; ok {
+		return t, nil
+	}
+	t, err := object.GetTree(c.s, h)
+	if err != nil {
+		return nil, err
+	}
+	c.keep(h, t)
+	return t, nil
+}
+
+// put keeps the tree h that was just written with entries (sorted).
+func (c *treeCache) put(h plumbing.Hash, entries []object.TreeEntry) {
+	t := &object.Tree{Hash: h, Entries: entries}
+	c.keep(h, t)
+	if c.wrote == nil {
+		c.wrote = map[plumbing.Hash]*object.Tree{}
+	}
+	c.wrote[h] = t
+}
+
+func (c *treeCache) keep(h plumbing.Hash, t *object.Tree) {
+	if c.trees == nil {
+		c.trees = map[plumbing.Hash]*object.Tree{}
+	}
+	c.trees[h] = t
+}
+
 // subtree returns the hash of the tree at prefix in the tree root, zero
 // when there is none; ok is false when something else is there.
-func subtree(s storer.EncodedObjectStorer, root plumbing.Hash, prefix string) (h plumbing.Hash, ok bool) {
+func (c *treeCache) subtree(root plumbing.Hash, prefix string) (h plumbing.Hash, ok bool) {
 	h = root
-	for _, c := range components(prefix) {
+	for _, comp := range components(prefix) {
 		if h.IsZero() {
 			return h, true
 		}
-		t, err := object.GetTree(s, h)
+		t, err := c.get(h)
 		if err != nil {
 			return h, false
 		}
-		e, err := t.FindEntry(c)
+		e, err := t.FindEntry(comp)
 		if err != nil {
 			return plumbing.ZeroHash, true
 		}
@@ -172,8 +235,8 @@ func subtree(s storer.EncodedObjectStorer, root plumbing.Hash, prefix string) (h
 // applyDiff is applyFiles for a tree whose managed paths hold exactly old:
 // it writes only the files that differ from old and deletes those that
 // are gone, so that the cost follows the change.
-func applyDiff(s storer.EncodedObjectStorer, root plumbing.Hash, old, files map[string][]byte) (change, error) {
-	ed, err := newTreeEditor(s, root)
+func applyDiff(trees *treeCache, root plumbing.Hash, old, files map[string][]byte) (change, error) {
+	ed, err := newTreeEditorWith(trees, root)
 	if err != nil {
 		return change{}, err
 	}
@@ -248,10 +311,19 @@ func (rp *Repo) ReadTreeSkipping(ctx context.Context, prefix, unless string) (fi
 // parent, in one pack of the objects that parent does not have. The first
 // commit of a branch goes through go-git's push.
 func (r *remote) pushNew(ctx context.Context, commit, parent plumbing.Hash) (said string, err error) {
+	return r.pushNewWith(ctx, commit, parent, &treeCache{s: r.repo.Storer})
+}
+
+// pushNewWith is pushNew reading the trees through trees, a cache of the
+// remote's storer.
+func (r *remote) pushNewWith(ctx context.Context, commit, parent plumbing.Hash, trees *treeCache) (said string, err error) {
 	if parent.IsZero() {
 		return r.push(ctx, commit, parent)
 	}
-	objs, err := newObjects(r.repo.Storer, commit, parent)
+	if trees.s != r.repo.Storer {
+		trees = &treeCache{s: r.repo.Storer}
+	}
+	objs, err := newObjects(trees, commit, parent)
 	if err != nil {
 		return "", err
 	}
@@ -317,7 +389,8 @@ func (r *remote) pushNew(ctx context.Context, commit, parent plumbing.Hash) (sai
 // does not hold at the same path: every object that the remote, which has
 // parent, may lack. Subtrees that did not change are not walked, so the
 // cost follows the change, not the size of the tree.
-func newObjects(s storer.EncodedObjectStorer, commit, parent plumbing.Hash) ([]plumbing.Hash, error) {
+func newObjects(trees *treeCache, commit, parent plumbing.Hash) ([]plumbing.Hash, error) {
+	s := trees.s
 	c, err := object.GetCommit(s, commit)
 	if err != nil {
 		return nil, err
@@ -344,22 +417,31 @@ func newObjects(s storer.EncodedObjectStorer, commit, parent plumbing.Hash) ([]p
 			return nil
 		}
 		add(h)
-		t, err := object.GetTree(s, h)
+		t, err := trees.get(h)
 		if err != nil {
 			return err
 		}
-		was := map[string]object.TreeEntry{}
+		// The old tree's entries by name, as indexes: the folders that
+		// hold an entry per app are most of a push's trees at 1,000 apps.
+		var was map[string]int
+		var olds []object.TreeEntry
 		if !old.IsZero() {
-			ot, err := object.GetTree(s, old)
+			ot, err := trees.get(old)
 			if err != nil {
 				return err
 			}
-			for _, e := range ot.Entries {
-				was[e.Name] = e
+			olds = ot.Entries
+			was = make(map[string]int, len(olds))
+			for i, e := range olds {
+				was[e.Name] = i
 			}
 		}
 		for _, e := range t.Entries {
-			o, ok := was[e.Name]
+			i, ok := was[e.Name]
+			var o object.TreeEntry
+			if ok {
+				o = olds[i]
+			}
 			if ok && o.Hash == e.Hash && o.Mode == e.Mode {
 				continue
 			}

@@ -2,6 +2,7 @@ package gitops_test
 
 import (
 	"context"
+	"reflect"
 	"testing"
 
 	"github.com/dmls-project/dmls/internal/gitops"
@@ -51,5 +52,48 @@ func TestHistory(t *testing.T) {
 	}
 	if !h.Includes(second, first) || !h.Includes(first, first) || h.Includes(first, second) || h.Includes("0123456789012345678901234567890123456789", first) {
 		t.Error("Includes is wrong")
+	}
+}
+
+// TestLastChangesSince holds the answer LastChanges builds on its last
+// one (a few commits later) to the answer of a whole walk of the history.
+func TestLastChangesSince(t *testing.T) {
+	f := newFixture(t)
+	target := gitops.Target{URL: f.srv.RepoURL(f.repo)}
+	ctx := context.Background()
+	f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"apps/a/x": "1", "apps/b/x": "1"}})
+	f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"apps/a/x": "1", "apps/b/x": "2"}})
+	kept, err := gitops.ReadHistory(ctx, target, f.auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := map[string][]string{"a": {"apps/a"}, "b": {"apps/b"}, "never": {"apps/never"}}
+	kept.LastChanges(dirs)
+	third := f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"apps/a/x": "2", "apps/b/x": "2"}})
+	f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"apps/a/x": "2", "apps/b/x": "2", "apps/c/x": "1"}})
+	if err := kept.Update(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The third commit's changes as its maker knows them: LastChanges
+	// reads them instead of its diff.
+	kept.Touched(third, []string{"apps/a/x"})
+	for _, ask := range []map[string][]string{
+		// b and never are taken from the last answer, a and c read anew.
+		{"a": {"apps/a"}, "b": {"apps/b"}, "c": {"apps/c"}, "never": {"apps/never"}},
+		// b asked with other folders: the whole history is walked.
+		{"a": {"apps/a"}, "b": {"apps/b", "apps/never"}},
+		{"b": {"apps/b"}, "new": {"apps/new"}},
+	} {
+		fresh, err := gitops.ReadHistory(ctx, target, f.auth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fresh.LastChanges(ask)
+		if got := kept.LastChanges(ask); !reflect.DeepEqual(got, want) {
+			t.Errorf("LastChanges(%v) on the last answer:\n%v\nwant, walking the history:\n%v", ask, got, want)
+		}
+		if len(want) == 0 {
+			t.Fatalf("LastChanges(%v) found nothing", ask)
+		}
 	}
 }

@@ -17,6 +17,10 @@ import (
 type treeEditor struct {
 	s    storer.EncodedObjectStorer
 	root *dirNode
+	// trees reads the trees the editor loads and keeps those it writes,
+	// for what follows in the same publish (the push's walk of the new
+	// trees against the old, the managed paths' subtrees).
+	trees *treeCache
 }
 
 type dirNode struct {
@@ -39,7 +43,13 @@ type fileEntry struct {
 
 // newTreeEditor starts from the tree root, or from an empty tree if root is zero.
 func newTreeEditor(s storer.EncodedObjectStorer, root plumbing.Hash) (*treeEditor, error) {
-	t := &treeEditor{s: s, root: &dirNode{entries: map[string]*treeEntry{}}}
+	return newTreeEditorWith(&treeCache{s: s}, root)
+}
+
+// newTreeEditorWith is newTreeEditor on the storer of trees, reading and
+// keeping trees through it.
+func newTreeEditorWith(trees *treeCache, root plumbing.Hash) (*treeEditor, error) {
+	t := &treeEditor{s: trees.s, root: &dirNode{entries: map[string]*treeEntry{}}, trees: trees}
 	if root.IsZero() {
 		return t, nil
 	}
@@ -52,7 +62,7 @@ func newTreeEditor(s storer.EncodedObjectStorer, root plumbing.Hash) (*treeEdito
 }
 
 func (t *treeEditor) load(h plumbing.Hash) (*dirNode, error) {
-	tree, err := object.GetTree(t.s, h)
+	tree, err := t.trees.get(h)
 	if err != nil {
 		return nil, fmt.Errorf("read tree %s: %w", h, err)
 	}
@@ -243,6 +253,7 @@ func (t *treeEditor) encode(d *dirNode) (plumbing.Hash, error) {
 	if err != nil {
 		return plumbing.ZeroHash, fmt.Errorf("store tree: %w", err)
 	}
+	t.trees.put(h, entries)
 	return h, nil
 }
 

@@ -500,15 +500,15 @@ const maxConsumers = 3
 
 // Quotas checks the quotas of the loaded workspace (CheckQuotas).
 func Quotas(ws *spec.Workspace) diag.List {
-	var uses []QuotaUse
+	uses := make([][]QuotaUse, 0, len(ws.Apps))
 	for _, a := range ws.Apps {
-		uses = append(uses, QuotaUses(a)...)
+		uses = append(uses, QuotaUses(a))
 	}
 	envs := make([]string, len(ws.Envs))
 	for i, e := range ws.Envs {
 		envs[i] = e.Name
 	}
-	return CheckQuotas(envs, QuotaLimits(ws), uses)
+	return checkQuotas(envs, QuotaLimits(ws), uses)
 }
 
 // CheckQuotas sums, per environment and team, what the team's apps
@@ -517,17 +517,64 @@ func Quotas(ws *spec.Workspace) diag.List {
 // service at its max scale should (a warning). uses are in the order of
 // the apps' names, as QuotaUses gives them.
 func CheckQuotas(envs []string, limits []QuotaLimit, uses []QuotaUse) diag.List {
+	return checkQuotas(envs, limits, [][]QuotaUse{uses})
+}
+
+// checkQuotas is CheckQuotas over the uses of each app in turn (not
+// copied into one slice). It sums each group first, parsing each distinct
+// amount once, and lists a group's largest users only when the group is
+// over its quota: at 1,000 apps, parsing, sorting and describing the uses
+// of every group on each load was most of this check, for groups that fit.
+func checkQuotas(envs []string, limits []QuotaLimit, uses [][]QuotaUse) diag.List {
 	type group struct {
 		env, team, res string
 		max            bool
 	}
-	byGroup := map[group][]QuotaUse{}
-	for _, u := range uses {
-		if u.Queued {
-			continue
+	limited := map[[2]string]bool{}
+	for _, l := range limits {
+		limited[[2]string{l.Team, l.Res}] = true
+	}
+	totals := map[group]*resource.Quantity{}
+	type amount struct {
+		q  resource.Quantity
+		ok bool
+	}
+	parsed := map[string]amount{}
+	for _, app := range uses {
+		for i := range app {
+			u := &app[i]
+			if u.Queued || !limited[[2]string{u.Team, u.Res}] {
+				continue
+			}
+			a, seen := parsed[u.Amount]
+			if !seen {
+				q, err := resource.ParseQuantity(u.Amount)
+				a = amount{q, err == nil}
+				parsed[u.Amount] = a
+			}
+			if !a.ok {
+				continue
+			}
+			g := group{u.Env, u.Team, u.Res, u.Max}
+			t := totals[g]
+			if t == nil {
+				t = &resource.Quantity{}
+				totals[g] = t
+			}
+			t.Add(a.q)
 		}
-		g := group{u.Env, u.Team, u.Res, u.Max}
-		byGroup[g] = append(byGroup[g], u)
+	}
+	// of returns the uses of g, in order, for the findings.
+	of := func(g group) []QuotaUse {
+		var out []QuotaUse
+		for _, app := range uses {
+			for _, u := range app {
+				if !u.Queued && u.Env == g.env && u.Team == g.team && u.Res == g.res && u.Max == g.max {
+					out = append(out, u)
+				}
+			}
+		}
+		return out
 	}
 	var d diag.List
 	for _, env := range envs {
@@ -537,10 +584,11 @@ func CheckQuotas(envs []string, limits []QuotaLimit, uses []QuotaUse) diag.List 
 				continue
 			}
 			for _, atMax := range []bool{false, true} {
-				total, users := quotaUse(byGroup[group{env, l.Team, l.Res, atMax}])
-				if total.Cmp(limit) <= 0 {
+				g := group{env, l.Team, l.Res, atMax}
+				if t := totals[g]; t == nil || t.Cmp(limit) <= 0 {
 					continue
 				}
+				total, users := quotaUse(of(g))
 				by := total.DeepCopy()
 				by.Sub(limit)
 				scale := "at min scale"

@@ -202,8 +202,21 @@ func (h *History) CatchUp(ctx context.Context, tip string, ttl time.Duration) er
 	}
 }
 
-// committed indexes a commit the Repo made on parent.
-func (h *History) committed(parent, commit string, trailers []gitops.Trailer) {
+// committed indexes a commit the Repo made on parent, and gives
+// ml-model's history graph the repo paths it changed
+// (gitops.CommitGraph.Touched), so that the catalog's last changes do not
+// diff it.
+func (h *History) committed(parent, commit string, trailers []gitops.Trailer, changed []string) {
+	if commit != "" && len(changed) > 0 {
+		h.mu.Lock()
+		gr := h.graphs[h.target]
+		h.mu.Unlock()
+		if gr != nil {
+			gr.mu.RLock()
+			gr.g.Touched(commit, changed)
+			gr.mu.RUnlock()
+		}
+	}
 	k := &h.keys
 	k.mu.Lock()
 	defer k.mu.Unlock()

@@ -1,9 +1,20 @@
 // Package specrepo is the ml-model repo as the API server sees it: the
 // workspace at a commit, loaded and generated through digest caches, with
 // each app folder's last good version and one cache of git history.
+//
+// A snapshot is loaded from the one whose files it changes (a batch's
+// candidate from the snapshot it was planned on, a commit's from its
+// parent, a read from the latest when only app folders differ): the
+// platform, the environments and the unchanged valid apps are the older
+// snapshot's (workspace.Kept), only the changed folders are loaded, and
+// the checks across apps run over every app. At 1,000 apps the load of
+// every batch otherwise evaluated the platform and the environments again
+// and read and hashed every app folder, a fifth of what grew with the
+// workspace (internal/submit's package doc has the profile).
 package specrepo
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -150,8 +161,12 @@ type Snapshot struct {
 	// that the server has seen; a broken folder not in it has none.
 	LastGood map[string]*Entry
 
-	builds     *memo.Cache[*build.App]
-	layout     *build.Memo
+	builds *memo.Cache[*build.App]
+	layout *build.Memo
+	// kept is what the load of the snapshot keeps for the next one
+	// (workspace.Kept); nil when its platform or environments did not
+	// load.
+	kept       *workspace.Kept
 	resultOnce sync.Once
 	// resultDone is set once build ran (by the goroutine that ran it).
 	resultDone bool
@@ -405,7 +420,7 @@ func (s *Repo) Read(ctx context.Context) (*Snapshot, error) {
 // no read that started later got there first. Loading happens outside the
 // lock, so reads of the latest snapshot do not wait for it.
 func (s *Repo) install(seq uint64, sha string, files map[string][]byte, unsafe map[string]string) *Snapshot {
-	return s.installSnapshot(s.load(seq, sha, files, unsafe), nil)
+	return s.installSnapshot(s.load(seq, sha, files, unsafe, s.Latest()), nil)
 }
 
 // installLoaded installs pre, a snapshot loaded (and built) before its
@@ -414,7 +429,7 @@ func (s *Repo) install(seq uint64, sha string, files map[string][]byte, unsafe m
 // versions of its broken folders changed meanwhile.
 func (s *Repo) installLoaded(seq uint64, sha string, pre *Snapshot) *Snapshot {
 	sn := &Snapshot{seq: seq, SHA: sha, Files: pre.Files, unsafe: pre.unsafe, WS: pre.WS,
-		Dirs: pre.Dirs, ByName: pre.ByName, Errs: pre.Errs, builds: pre.builds, layout: pre.layout}
+		Dirs: pre.Dirs, ByName: pre.ByName, Errs: pre.Errs, builds: pre.builds, layout: pre.layout, kept: pre.kept}
 	sn.touch(time.Now())
 	return s.installSnapshot(sn, pre)
 }
@@ -551,7 +566,7 @@ func (s *Repo) tryVersions(sn *Snapshot, dir string, versions []gitops.FolderVer
 			with[strings.TrimPrefix(p, folder)] = b
 		}
 		replace(files, dir, with)
-		_, entries, errs := s.loadFolders(files)
+		_, entries, errs, _ := s.loadFolders(files, nil, nil)
 		if e := entries[dir]; e != nil && e.Valid() && len(errs) == 0 {
 			s.mu.Lock()
 			if _, ok := s.good[dir]; !ok {
@@ -594,12 +609,25 @@ func (s *Repo) commitsOf(sn *Snapshot) map[string]string {
 	return out
 }
 
-// load loads and generates every app of files, through the caches.
-func (s *Repo) load(seq uint64, sha string, files map[string][]byte, unsafe map[string]string) *Snapshot {
+// load loads and generates every app of files, through the caches. With
+// prev, a loaded snapshot whose files differ from files only in app
+// folders, it loads only those folders again and takes the rest from
+// prev (workspace.Kept.Reload), with the same findings.
+func (s *Repo) load(seq uint64, sha string, files map[string][]byte, unsafe map[string]string, prev *Snapshot) *Snapshot {
 	sn := &Snapshot{seq: seq, SHA: sha, Files: files, unsafe: unsafe,
 		Dirs: map[string]*Entry{}, ByName: map[string]*Entry{}, Errs: map[string]diag.List{}, builds: s.built, layout: s.layout}
 	sn.touch(time.Now())
-	ws, entries, base := s.loadFolders(files)
+	var changed map[string]bool
+	if prev != nil && prev.kept != nil {
+		var ok bool
+		if changed, ok = changedDirs(prev.Files, files); !ok {
+			prev = nil
+		}
+	} else {
+		prev = nil
+	}
+	ws, entries, base, kept := s.loadFolders(files, prev, changed)
+	sn.kept = kept
 	// A symlink or submodule in git breaks the folder that holds it, as
 	// the loader refuses symlinks on disk; one in an app folder breaks
 	// only that app (issue 8, section 7).
@@ -638,14 +666,34 @@ func (s *Repo) load(seq uint64, sha string, files map[string][]byte, unsafe map[
 // loadFolders runs workspace.Load over files and generates each valid app
 // with build.BuildApp, through the caches. It sorts the findings by app
 // folder; those about no folder come back on their own. ws is nil when
-// the platform or the environments do not load.
-func (s *Repo) loadFolders(files map[string][]byte) (*spec.Workspace, map[string]*Entry, diag.List) {
-	entries := map[string]*Entry{}
-	for dir, f := range appFolders(files) {
-		entries[dir] = &Entry{Dir: dir, hash: contentHash(f), Files: f}
+// the platform or the environments do not load. With prev (whose kept
+// is not nil), files are prev's but in the app folders of changed, and
+// it reloads only those (workspace.Kept.Reload). kept is what the next
+// load can start from, nil when ws is.
+func (s *Repo) loadFolders(files map[string][]byte, prev *Snapshot, changed map[string]bool) (ws *spec.Workspace, entries map[string]*Entry, base diag.List, kept *workspace.Kept) {
+	entries = map[string]*Entry{}
+	if prev == nil {
+		for dir, f := range appFolders(files, nil) {
+			entries[dir] = &Entry{Dir: dir, hash: contentHash(f), Files: f}
+		}
+	} else {
+		// An unchanged folder has prev's files, and its content hash.
+		for dir, e := range prev.Dirs {
+			if !changed[dir] && e.hash != "" {
+				entries[dir] = &Entry{Dir: dir, hash: e.hash, Files: e.Files}
+			}
+		}
+		for dir, f := range appFolders(files, changed) {
+			entries[dir] = &Entry{Dir: dir, hash: contentHash(f), Files: f}
+		}
 	}
-	var base diag.List
-	ws, err := workspace.Load(memfs.New(files), "", workspace.Options{Cache: s.loaded, Guard: s.eval})
+	opts := workspace.Options{Cache: s.loaded, Guard: s.eval}
+	var err error
+	if prev != nil {
+		ws, kept, err = prev.kept.Reload(memfs.New(files), changed, opts)
+	} else {
+		ws, kept, err = workspace.LoadKept(memfs.New(files), "", opts)
+	}
 	if err != nil {
 		d, ok := err.(diag.List)
 		if !ok {
@@ -663,11 +711,15 @@ func (s *Repo) loadFolders(files map[string][]byte) (*spec.Workspace, map[string
 		if len(base) == 0 {
 			base.Add(positionless, "", "no platform in the workspace")
 		}
-		return nil, entries, base
+		return nil, entries, base, nil
 	}
-	if err := publish.OverrideURLs(ws.Platform, s.PlatformURLs(ws.Platform)); err != nil {
-		base.Add(positionless, "", "%v", err)
-		return nil, entries, base
+	// A reloaded workspace has prev's platform, whose URLs are overridden
+	// already (and which other snapshots' readers share).
+	if prev == nil {
+		if err := publish.OverrideURLs(ws.Platform, s.PlatformURLs(ws.Platform)); err != nil {
+			base.Add(positionless, "", "%v", err)
+			return nil, entries, base, nil
+		}
 	}
 	// The apps not in the build cache (those a batch changed) are built in
 	// parallel.
@@ -718,7 +770,31 @@ func (s *Repo) loadFolders(files map[string][]byte) (*spec.Workspace, map[string
 	if r := panicked.Load(); r != nil {
 		panic(r)
 	}
-	return ws, entries, base
+	return ws, entries, base, kept
+}
+
+// changedDirs returns the app folders whose files differ between old and
+// files, and false when a file outside the app folders differs.
+func changedDirs(old, files map[string][]byte) (map[string]bool, bool) {
+	changed := map[string]bool{}
+	mark := func(p string) bool {
+		dir := dirOf(p)
+		changed[dir] = true
+		return dir != ""
+	}
+	for p, b := range files {
+		if o, ok := old[p]; !ok || !bytes.Equal(o, b) {
+			if !mark(p) {
+				return nil, false
+			}
+		}
+	}
+	for p := range old {
+		if _, ok := files[p]; !ok && !mark(p) {
+			return nil, false
+		}
+	}
+	return changed, true
 }
 
 var positionless = diagPos("")
@@ -734,7 +810,7 @@ func diagPos(dir string) (p provenance.Pos) {
 // folders in changes replaced (dir → app.json, nil to delete the folder),
 // through the caches, as a snapshot of no commit yet.
 func (s *Repo) WithChanges(sn *Snapshot, changes map[string][]byte) *Snapshot {
-	return s.load(0, "", withChanges(sn.Files, changes), unsafeOutside(sn.unsafe, changes))
+	return s.load(0, "", withChanges(sn.Files, changes), unsafeOutside(sn.unsafe, changes), sn)
 }
 
 // Check loads and generates candidate app folders (dir → spec files) in
@@ -752,7 +828,7 @@ func (s *Repo) Check(sn *Snapshot, folders map[string]map[string][]byte) map[str
 			files[prefix+name] = b
 		}
 	}
-	_, entries, base := s.loadFolders(files)
+	_, entries, base, _ := s.loadFolders(files, nil, nil)
 	out := map[string]*Entry{}
 	for dir := range folders {
 		e := entries[dir]
@@ -806,7 +882,7 @@ func (s *Repo) Commit(ctx context.Context, sn *Snapshot, changes map[string][]by
 	if err != nil {
 		return nil, err
 	}
-	s.history.committed(sn.SHA, res.Commit, trailers)
+	s.history.committed(sn.SHA, res.Commit, trailers, slices.Concat(res.Added, res.Modified, res.Deleted))
 	s.mu.Lock()
 	s.seq++
 	seq := s.seq
@@ -814,7 +890,7 @@ func (s *Repo) Commit(ctx context.Context, sn *Snapshot, changes map[string][]by
 	if checked != nil {
 		return s.installLoaded(seq, res.Commit, checked), nil
 	}
-	return s.install(seq, res.Commit, next, unsafeOutside(sn.unsafe, changes)), nil
+	return s.installSnapshot(s.load(seq, res.Commit, next, unsafeOutside(sn.unsafe, changes), sn), nil), nil
 }
 
 // observeGit tells Config.Observe how a git operation on ml-model went.
@@ -837,8 +913,9 @@ func unsafeOutside(unsafe map[string]string, changes map[string][]byte) map[stri
 }
 
 // appFolders groups the spec files of each app folder: what the loader
-// reads, directly inside apps/<dir>/, without dot files.
-func appFolders(files map[string][]byte) map[string]map[string][]byte {
+// reads, directly inside apps/<dir>/, without dot files. With only, it
+// groups only the folders only holds.
+func appFolders(files map[string][]byte, only map[string]bool) map[string]map[string][]byte {
 	out := map[string]map[string][]byte{}
 	for p, b := range files {
 		rest, ok := strings.CutPrefix(p, layout.AppsDir+"/")
@@ -846,7 +923,7 @@ func appFolders(files map[string][]byte) map[string]map[string][]byte {
 			continue
 		}
 		dir, name, ok := strings.Cut(rest, "/")
-		if !ok || strings.HasPrefix(dir, ".") {
+		if !ok || strings.HasPrefix(dir, ".") || only != nil && !only[dir] {
 			continue
 		}
 		if out[dir] == nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -109,34 +110,40 @@ func TestIncrementalBuildMatchesBuild(t *testing.T) {
 	urls := map[string]string{"k8s-config": "https://git.example.com/other/k8s-config.git"}
 	st := New(Config{Target: gitops.Target{URL: "unused"}, URLs: urls})
 	sn := st.install(1, "0000000000000000000000000000000000000000", files, nil)
-	res, ws, err := sn.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := res.Repos(ws.Platform)
-
-	full, err := workspace.Load(memfs.New(files), "", workspace.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := publish.OverrideURLs(full.Platform, urls); err != nil {
-		t.Fatal(err)
-	}
-	want, err := build.Workspace(full, build.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for repo, tree := range want.Repos(full.Platform) {
-		if len(tree) != len(got[repo]) {
-			t.Errorf("%s: %d files, want %d", repo, len(got[repo]), len(tree))
+	// same holds the build of sn to build.Workspace of a fresh load.
+	same := func(sn *Snapshot, files map[string][]byte) {
+		t.Helper()
+		res, ws, err := sn.Build()
+		if err != nil {
+			t.Fatal(err)
 		}
-		for p, b := range tree {
-			if !bytes.Equal(got[repo][p], b) {
-				t.Errorf("%s: %s differs", repo, p)
+		got := res.Repos(ws.Platform)
+		full, err := workspace.Load(memfs.New(files), "", workspace.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := publish.OverrideURLs(full.Platform, urls); err != nil {
+			t.Fatal(err)
+		}
+		want, err := build.Workspace(full, build.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for repo, tree := range want.Repos(full.Platform) {
+			if len(tree) != len(got[repo]) {
+				t.Errorf("%s: %d files, want %d", repo, len(got[repo]), len(tree))
+			}
+			for p, b := range tree {
+				if !bytes.Equal(got[repo][p], b) {
+					t.Errorf("%s: %s differs", repo, p)
+				}
 			}
 		}
 	}
-	// A second snapshot that changes one app loads only that app.
+	same(sn, files)
+	// A second snapshot that changes one app loads only that app. (A
+	// copy: the first snapshot holds files, and a snapshot never changes.)
+	files = maps.Clone(files)
 	files["apps/job-1/app.json"] = []byte(`{"name":"job-1","team":"ml-serving","envs":["dev"],"training":{"image":"registry.example.com/t:9","replicas":{"worker":{"replicas":2}}}}`)
 	sn2 := st.install(2, "1111111111111111111111111111111111111111", files, nil)
 	for dir, e := range sn2.Dirs {
@@ -144,4 +151,8 @@ func TestIncrementalBuildMatchesBuild(t *testing.T) {
 			t.Errorf("%s: reused %v", dir, reused)
 		}
 	}
+	if sn2.kept == nil || sn2.WS.Platform != sn.WS.Platform {
+		t.Error("the second snapshot was not reloaded from the first")
+	}
+	same(sn2, files)
 }

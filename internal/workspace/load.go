@@ -113,6 +113,11 @@ func (l *loader) load(ev *schema.Evaluator, opts Options) (*spec.Workspace, erro
 	l.checkOwners()
 	l.diags = append(l.diags, rules.Quotas(l.ws)...)
 	l.ws.Warnings = l.diags.Warnings()
+	n := len(l.ws.Warnings)
+	for _, a := range l.ws.Apps {
+		n += len(a.Warnings)
+	}
+	l.ws.Warnings = slices.Grow(l.ws.Warnings, n-len(l.ws.Warnings))
 	for _, a := range l.ws.Apps {
 		l.ws.Warnings = append(l.ws.Warnings, a.Warnings...)
 	}
@@ -220,6 +225,9 @@ type loader struct {
 	diags     diag.List
 	// envFiles are the environments' spec files, by name.
 	envFiles map[string]provenance.Pos
+	// reuse holds, for Reload, the apps of the folders not to load again;
+	// keep, when set, receives the app of each valid folder (Kept).
+	reuse, keep map[string]*spec.App
 }
 
 // display names a file as the user sees it.
@@ -551,9 +559,17 @@ func (l *loader) loadApps(ev *schema.Evaluator, opts Options) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	workers = min(workers, len(dirs))
 	apps := make([]*spec.App, len(dirs))
 	diags := make([]diag.List, len(dirs))
+	var todo []int
+	for i, dir := range dirs {
+		if a, ok := l.reuse[dir]; ok {
+			apps[i] = a
+		} else {
+			todo = append(todo, i)
+		}
+	}
+	workers = min(workers, len(todo))
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for w := 0; w < workers; w++ {
@@ -584,11 +600,18 @@ func (l *loader) loadApps(ev *schema.Evaluator, opts Options) {
 			}
 		}(w)
 	}
-	for i := range dirs {
+	for _, i := range todo {
 		next <- i
 	}
 	close(next)
 	wg.Wait()
+	if l.keep != nil {
+		for i, a := range apps {
+			if a != nil {
+				l.keep[dirs[i]] = a
+			}
+		}
+	}
 
 	byName := map[string]*spec.App{}
 	for i, a := range apps {

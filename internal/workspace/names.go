@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/dmls-project/dmls/internal/memo"
 	"github.com/dmls-project/dmls/internal/provenance"
 	"github.com/dmls-project/dmls/internal/spec"
 )
@@ -81,22 +82,102 @@ func (o owner) String() string {
 	return fmt.Sprintf("%s (%s)", who, o.where())
 }
 
+// ownerKey is an object, or an Argo CD Application (kind "Application",
+// no namespace), that one owner generates.
+type ownerKey struct{ kind, ns, name string }
+
+// ownerRef is where an owner is: claim j of app i of the workspace, or,
+// with app -1, the platform's owner j.
+type ownerRef struct{ app, claim int }
+
+// appClaim is one object an app's instance generates: its key, the spec
+// path that generates it, the instance's provenance (where that path is)
+// and its environment, "" for the Application of the instance (Argo CD's
+// namespace is one for every environment).
+type appClaim struct {
+	key  ownerKey
+	at   string
+	env  string
+	prov provenance.Map
+}
+
+// claimsMemo keeps the claims of each app by Digest (which covers its
+// files, the platform and the environments): the owner check runs over
+// every app of the workspace on each load, and in dmls serve all but the
+// few apps a batch changed are the same as the last time. Building the
+// names again for every app was most of that check at 1,000 apps.
+var claimsMemo = memo.New[[]appClaim](8192)
+
+// appClaims returns the objects a generates, in the order checkOwners
+// claims them. The slice is shared: do not change it.
+func appClaims(a *spec.App) []appClaim {
+	if c, ok := claimsMemo.Get(a.Digest); ok && a.Digest != "" {
+		return c
+	}
+	var out []appClaim
+	for _, in := range a.Envs {
+		s := in.Spec
+		ns := in.Namespace
+		add := func(k ownerKey, at, env string) {
+			out = append(out, appClaim{key: k, at: at, env: env, prov: in.Prov})
+		}
+		add(ownerKey{"Application", "", spec.ApplicationName(a.Name, in.Env.Name)}, "name", "")
+		for _, cl := range spec.CreatedClaims(s) {
+			add(ownerKey{"PersistentVolumeClaim", ns, cl.Name}, cl.From, in.Env.Name)
+		}
+		if t := s.Training; t != nil {
+			add(ownerKey{t.Kind(), ns, spec.JobName(a.Name, t)}, "training", in.Env.Name)
+		}
+		if sv := s.Serving; sv != nil {
+			if sv.Runtime == spec.RuntimeKServe {
+				add(ownerKey{"InferenceService", ns, sv.ObjectName(a.Name)}, "serving", in.Env.Name)
+			} else {
+				add(ownerKey{"Knative Service", ns, sv.ObjectName(a.Name)}, "serving", in.Env.Name)
+				if sv.Revision != "" {
+					add(ownerKey{"Knative Revision", ns, spec.RevisionName(sv.ObjectName(a.Name), sv.Revision)}, "serving.revision", in.Env.Name)
+				}
+			}
+		}
+	}
+	if a.Digest != "" {
+		claimsMemo.Put(a.Digest, out)
+	}
+	return out
+}
+
 // checkOwners refuses two owners of one object: two apps, or an app and
 // the platform, that generate the same kind, namespace and name, and Argo
 // CD Applications of the same name (they share Argo CD's namespace). Each
 // finding names both spec positions; apps with findings leave the
 // workspace.
 func (l *loader) checkOwners() {
-	type key struct{ kind, ns, name string }
-	owners := map[key]owner{}
+	claims := make([][]appClaim, len(l.ws.Apps))
+	n := 0
+	for i, a := range l.ws.Apps {
+		claims[i] = appClaims(a)
+		n += len(claims[i])
+	}
+	// The map holds where each owner is (ownerRef), not the owner: at
+	// 1,000 apps it has an entry per object of every app, and the owners
+	// are needed only for a clash.
+	var platform []owner
+	owners := make(map[ownerKey]ownerRef, n+2+2*len(l.ws.Envs))
+	ownerOf := func(r ownerRef) owner {
+		if r.app < 0 {
+			return platform[r.claim]
+		}
+		c := claims[r.app][r.claim]
+		return owner{app: l.ws.Apps[r.app].Name, at: c.at, prov: c.prov}
+	}
 	bad := map[string]bool{}
 	envsOf := map[[2]string][]string{}
-	claim := func(k key, o owner, env string) {
-		prev, ok := owners[k]
+	claim := func(k ownerKey, ref ownerRef, env string) {
+		was, ok := owners[k]
 		if !ok {
-			owners[k] = o
+			owners[k] = ref
 			return
 		}
+		prev, o := ownerOf(was), ownerOf(ref)
 		if prev.app == o.app && prev.at == o.at {
 			return
 		}
@@ -124,41 +205,26 @@ func (l *loader) checkOwners() {
 			bad[me.app] = true
 		}
 	}
+	claimPlatform := func(k ownerKey, o owner) {
+		platform = append(platform, o)
+		claim(k, ownerRef{app: -1, claim: len(platform) - 1}, "")
+	}
 	p := l.ws.Platform
 	pprov := l.ws.PlatformProv
 	ppos, _ := pprov.Lookup("")
-	claim(key{"Application", "", spec.RootApplication}, owner{pos: ppos}, "")
+	claimPlatform(ownerKey{"Application", "", spec.RootApplication}, owner{pos: ppos})
 	if p.API != nil {
 		pos, _ := pprov.Lookup("api")
-		claim(key{"Application", "", spec.APIServerName}, owner{at: "api", pos: pos}, "")
+		claimPlatform(ownerKey{"Application", "", spec.APIServerName}, owner{at: "api", pos: pos})
 	}
 	for _, e := range l.ws.Envs {
 		pos := l.envFiles[e.Name]
-		claim(key{"Application", "", spec.PlatformApplicationName(e.Name)}, owner{pos: pos}, "")
-		claim(key{"Application", "", spec.EnvRootName(e.Name)}, owner{pos: pos}, "")
+		claimPlatform(ownerKey{"Application", "", spec.PlatformApplicationName(e.Name)}, owner{pos: pos})
+		claimPlatform(ownerKey{"Application", "", spec.EnvRootName(e.Name)}, owner{pos: pos})
 	}
-	for _, a := range l.ws.Apps {
-		for _, in := range a.Envs {
-			s := in.Spec
-			own := func(at string) owner { return owner{app: a.Name, at: at, prov: in.Prov} }
-			claim(key{"Application", "", spec.ApplicationName(a.Name, in.Env.Name)}, own("name"), "")
-			ns := in.Namespace
-			for _, cl := range spec.CreatedClaims(s) {
-				claim(key{"PersistentVolumeClaim", ns, cl.Name}, own(cl.From), in.Env.Name)
-			}
-			if t := s.Training; t != nil {
-				claim(key{t.Kind(), ns, spec.JobName(a.Name, t)}, own("training"), in.Env.Name)
-			}
-			if sv := s.Serving; sv != nil {
-				if sv.Runtime == spec.RuntimeKServe {
-					claim(key{"InferenceService", ns, sv.ObjectName(a.Name)}, own("serving"), in.Env.Name)
-				} else {
-					claim(key{"Knative Service", ns, sv.ObjectName(a.Name)}, own("serving"), in.Env.Name)
-					if sv.Revision != "" {
-						claim(key{"Knative Revision", ns, spec.RevisionName(sv.ObjectName(a.Name), sv.Revision)}, own("serving.revision"), in.Env.Name)
-					}
-				}
-			}
+	for i := range l.ws.Apps {
+		for j, c := range claims[i] {
+			claim(c.key, ownerRef{app: i, claim: j}, c.env)
 		}
 	}
 	if len(bad) == 0 {
