@@ -307,15 +307,10 @@ func (rp *Repo) ReadTreeSkipping(ctx context.Context, prefix, unless string) (fi
 	return files, sha, unsafe, err
 }
 
-// pushNew pushes commit onto the branch, on condition that it is at
-// parent, in one pack of the objects that parent does not have. The first
+// pushNewWith pushes commit onto the branch, on condition that it is at
+// parent, in one pack of the objects that parent does not have, reading
+// the trees through trees, a cache of the remote's storer. The first
 // commit of a branch goes through go-git's push.
-func (r *remote) pushNew(ctx context.Context, commit, parent plumbing.Hash) (said string, err error) {
-	return r.pushNewWith(ctx, commit, parent, &treeCache{s: r.repo.Storer})
-}
-
-// pushNewWith is pushNew reading the trees through trees, a cache of the
-// remote's storer.
 func (r *remote) pushNewWith(ctx context.Context, commit, parent plumbing.Hash, trees *treeCache) (said string, err error) {
 	if parent.IsZero() {
 		return r.push(ctx, commit, parent)
