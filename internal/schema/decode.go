@@ -26,7 +26,10 @@ import (
 // unexported field) is decoded by v.Decode whole. On any error, the whole
 // value is decoded by v.Decode again, so that the error is its.
 // TestDecodeIsCUEDecode holds it to v.Decode on every app of the example
-// and synthetic workspaces.
+// and synthetic workspaces; cue.Value.Decode would also match a field
+// whose name differs in case, which TestSpecTypesMatchSchemas rules out
+// for the model's types (every CUE field has a Go field of its very
+// JSON name).
 func Decode(v cue.Value, x any) error {
 	p := reflect.ValueOf(x)
 	if p.Kind() != reflect.Pointer || p.IsNil() || !decodeValue(p.Elem(), v) {
