@@ -66,6 +66,12 @@ func (m manifest) encode() []byte {
 	return b.Bytes()
 }
 
+// maxManifestBytes bounds the manifest read: an output folder is the
+// user's, and a larger file there is no manifest (the old files are then
+// read and compared). A line is about 150 bytes: this is some 400,000
+// files.
+var maxManifestBytes int64 = 64 << 20
+
 // readManifest reads the manifest name of root and returns it with its
 // modification time, or nil if there is none or it is not sound.
 func readManifest(root *os.Root, name string) (manifest, int64) {
@@ -75,11 +81,11 @@ func readManifest(root *os.Root, name string) (manifest, int64) {
 	}
 	defer f.Close()
 	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
+	if err != nil || !st.Mode().IsRegular() || st.Size() > maxManifestBytes {
 		return nil, 0
 	}
-	b, err := io.ReadAll(f)
-	if err != nil {
+	b, err := io.ReadAll(io.LimitReader(f, maxManifestBytes+1))
+	if err != nil || int64(len(b)) > maxManifestBytes {
 		return nil, 0
 	}
 	m, err := parseManifest(b)

@@ -226,6 +226,30 @@ func TestKeepWithoutManifest(t *testing.T) {
 
 // TestManifestNewline: a path with a newline is not listed, so it is
 // never kept.
+// TestManifestTooLarge checks that a manifest file over the bound is not
+// read, sound or not: the folder counts as one without a manifest.
+func TestManifestTooLarge(t *testing.T) {
+	dir := settled(t, tree)
+	root, err := os.OpenRoot(filepath.Dir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	name := filepath.Join(filepath.Base(dir), Manifest)
+	if m, _ := readManifest(root, name); len(m) != len(tree) {
+		t.Fatalf("the manifest as written: %d files, want %d", len(m), len(tree))
+	}
+	st, err := os.Stat(filepath.Join(dir, Manifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(max int64) { maxManifestBytes = max }(maxManifestBytes)
+	maxManifestBytes = st.Size() - 1 // the sound manifest, one byte over
+	if m, _ := readManifest(root, name); m != nil {
+		t.Errorf("a manifest of %d bytes was read, over the bound of %d", st.Size(), maxManifestBytes)
+	}
+}
+
 func TestManifestNewline(t *testing.T) {
 	m := manifest{"a\nb": {}, "c": {size: 1}}
 	got, err := parseManifest(m.encode())

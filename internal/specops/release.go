@@ -221,7 +221,7 @@ func (o *scheduledRun) Apply(c *Context, d *Doc) error {
 	if t == nil {
 		return notFound("app %s has no training job", d.Name)
 	}
-	if last, err := time.Parse(time.RFC3339, str(t, "scheduledAt")); err == nil && !o.tick.After(last) {
+	if last := release.ParseTime(str(t, "scheduledAt")); !last.IsZero() && !o.tick.After(last) {
 		return nil // this tick (or a later one) started a run already
 	}
 	bumpRun(d)

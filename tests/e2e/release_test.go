@@ -6,9 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -22,10 +20,8 @@ import (
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/gates"
 	"github.com/dmls-project/dmls/internal/gates/promtest"
-	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/gittest"
 	"github.com/dmls-project/dmls/internal/pipeline"
-	"github.com/dmls-project/dmls/internal/status/kube"
 )
 
 const releaseToken = "e2e-release-token-0123456789"
@@ -42,30 +38,15 @@ type releaseReplica struct {
 // leaseNS, passing every second.
 func startReleaseReplica(t *testing.T, srv *gittest.Server, promURL, leaseNS, name string) *releaseReplica {
 	t.Helper()
-	tokens, err := api.ParseTokens(strings.NewReader("ml-research/e2e="+releaseToken+"\n"), "e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	clusters, err := kube.New(kube.Options{Kubeconfig: os.Getenv("KUBECONFIG")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	user, pass := srv.Credentials()
-	s, err := api.New(api.Config{
-		MLModel:         gitops.Target{Name: "ml-model", URL: srv.RepoURL("ml-model")},
-		URLs:            map[string]string{"ml-model": srv.RepoURL("ml-model"), "k8s-config": srv.RepoURL("k8s-config"), "kubeflow-config": srv.RepoURL("kubeflow-config"), "docs": srv.RepoURL("docs")},
-		Auth:            gitops.Auth{Username: user, Password: pass},
-		Tokens:          tokens,
-		Log:             slog.New(slog.NewTextHandler(io.Discard, nil)),
+	clusters := clusterStatus(t)
+	s := newAPIServer(t, srv, api.Config{
+		Tokens:          researchTokens(t, releaseToken),
 		Status:          clusters,
 		Prometheus:      &gates.Client{URL: promURL},
 		Lease:           &pipeline.Lease{Client: clusters.ArgoCD, Namespace: leaseNS, Name: "dmls-release", Identity: name, Duration: 5 * time.Second},
 		ReleaseInterval: time.Second,
 		ReadMaxAge:      100 * time.Millisecond,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	url, stop := serveAPI(t, s)
 	return &releaseReplica{name: name, url: url, stop: stop}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/dmls-project/dmls/internal/apiclient"
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/gittest"
+	"github.com/dmls-project/dmls/internal/status/kube"
 )
 
 // TestAPISubmissionReachesCluster is issue 5, step 8: a data scientist
@@ -37,11 +38,7 @@ func TestAPISubmissionReachesCluster(t *testing.T) {
 	repoSecret(t, c, srv, "k8s-config")
 
 	const token = "e2e-research-token-0123456789"
-	tokens, err := api.ParseTokens(strings.NewReader("ml-research/e2e="+token+"\n"), "e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := startAPIServer(t, srv, api.Config{Tokens: tokens})
+	url := startAPIServer(t, srv, api.Config{Tokens: researchTokens(t, token)})
 	client := &apiclient.Client{BaseURL: url, Token: token}
 
 	job := map[string]any{
@@ -144,6 +141,14 @@ func apiRepos(t *testing.T, edit func(platform string) string, extra map[string]
 // and reviewer until the test ends, and returns its URL once it is ready.
 func startAPIServer(t *testing.T, srv *gittest.Server, cfg api.Config) string {
 	t.Helper()
+	url, _ := serveAPI(t, newAPIServer(t, srv, cfg))
+	return url
+}
+
+// newAPIServer is api.New of cfg with the repos of srv (their URLs and
+// credentials) and a discarded log.
+func newAPIServer(t *testing.T, srv *gittest.Server, cfg api.Config) *api.Server {
+	t.Helper()
 	user, pass := srv.Credentials()
 	cfg.MLModel = gitops.Target{Name: "ml-model", URL: srv.RepoURL("ml-model")}
 	cfg.URLs = map[string]string{"ml-model": srv.RepoURL("ml-model"), "k8s-config": srv.RepoURL("k8s-config"), "kubeflow-config": srv.RepoURL("kubeflow-config"), "docs": srv.RepoURL("docs")}
@@ -153,8 +158,27 @@ func startAPIServer(t *testing.T, srv *gittest.Server, cfg api.Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url, _ := serveAPI(t, s)
-	return url
+	return s
+}
+
+// researchTokens are the API tokens of one ml-research token.
+func researchTokens(t *testing.T, token string) *api.Tokens {
+	t.Helper()
+	tokens, err := api.ParseTokens(strings.NewReader("ml-research/e2e="+token+"\n"), "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tokens
+}
+
+// clusterStatus reads live status from the e2e cluster (KUBECONFIG).
+func clusterStatus(t *testing.T) *kube.Clusters {
+	t.Helper()
+	clusters, err := kube.New(kube.Options{Kubeconfig: os.Getenv("KUBECONFIG")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return clusters
 }
 
 // serveAPI starts s on an httptest server until the test ends (or stop),

@@ -8,8 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -27,7 +25,6 @@ import (
 
 	"github.com/dmls-project/dmls/internal/api"
 	"github.com/dmls-project/dmls/internal/cli"
-	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/gittest"
 	"github.com/dmls-project/dmls/internal/status"
 	"github.com/dmls-project/dmls/internal/status/kube"
@@ -348,27 +345,7 @@ func startStatusAPI(t *testing.T, ctx context.Context, srv *gittest.Server, ws s
 		t.Fatal(err)
 	}
 	srv.Push(t, "ml-model", gittest.Change{Files: files, Message: "the workspace"})
-	tokens, err := api.ParseTokens(strings.NewReader("ml-research/e2e="+statusToken+"\n"), "e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	clusters, err := kube.New(kube.Options{Kubeconfig: os.Getenv("KUBECONFIG")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	user, pass := srv.Credentials()
-	s, err := api.New(api.Config{
-		MLModel: gitops.Target{Name: "ml-model", URL: srv.RepoURL("ml-model")},
-		URLs:    map[string]string{"ml-model": srv.RepoURL("ml-model"), "k8s-config": srv.RepoURL("k8s-config"), "kubeflow-config": srv.RepoURL("kubeflow-config"), "docs": srv.RepoURL("docs")},
-		Auth:    gitops.Auth{Username: user, Password: pass},
-		Tokens:  tokens,
-		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Status:  clusters,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return serveAPI(t, s)
+	return serveAPI(t, newAPIServer(t, srv, api.Config{Tokens: researchTokens(t, statusToken), Status: clusterStatus(t)}))
 }
 
 // streamStatus opens a status event stream and sends the environment of
