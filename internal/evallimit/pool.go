@@ -277,10 +277,15 @@ func (w *worker) stop() {
 }
 
 // died explains a worker that stopped answering: out of memory, or else
-// how it ended.
+// how it ended. A worker whose resident set passed the memory limit passed
+// it, however the Go runtime ended when the kernel's limit of its data
+// segment refused it memory: "out of memory" mostly, but a fault in the
+// runtime too (a SIGSEGV, seen on a loaded machine, when the heap's
+// watchdog came too late).
 func (w *worker) died(l Limits) error {
 	w.stop()
-	if strings.Contains(w.stderr.String(), "out of memory") {
+	if strings.Contains(w.stderr.String(), "out of memory") ||
+		l.Memory > 0 && w.cmd.ProcessState != nil && peakRSS(w.cmd.ProcessState) >= l.Memory {
 		return &limitError{l.memoryText()}
 	}
 	return fmt.Errorf("the evaluation worker stopped (%v)%s", w.err, w.stderr.line())
