@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestServeWritesCatalog: dmls serve writes the model catalog to the docs
@@ -34,8 +35,22 @@ func TestServeWritesCatalog(t *testing.T) {
 	if commit == "" || len(notValidate(res.Warnings)) > 0 {
 		t.Fatalf("commits %+v, warnings %q", res.Commits, res.Warnings)
 	}
-	files = r.git.Files(t, "docs", "")
-	page := files["catalog/ml-research/mnist.md"]
+	// The answer comes once the config repos are in; the catalog, which
+	// deploys nothing, follows it.
+	if sha := res.Commit("k8s-config"); sha == "" || sha != r.git.Head(t, "k8s-config", "") {
+		t.Errorf("the answer names k8s-config's commit %q; k8s-config is at %s", sha, r.git.Head(t, "k8s-config", ""))
+	}
+	if sha := res.Commit("docs"); sha != "" {
+		t.Errorf("the answer names a docs commit %s: the catalog is not part of the answer", sha)
+	}
+	var page string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		files = r.git.Files(t, "docs", "")
+		page = files["catalog/ml-research/mnist.md"]
+		if page != "" || time.Now().After(deadline) {
+			break
+		}
+	}
 	if !strings.Contains(page, "| Last change | `"+commit[:12]+"` ") || !strings.Contains(page, "2 worker") {
 		t.Errorf("mnist's page does not name its commit %s:\n%s", commit, page)
 	}

@@ -75,7 +75,8 @@
 // the batch (managed paths: the changed app folders only, so other apps
 // are never rewritten), generates the config of every app and publishes
 // it with publish.Release (as dmls publish does), and answers each change with the batch's
-// commits; the publish and the answers overlap the next batch (submit's
+// commits once the config repos are in (the model catalog follows in the
+// docs repo); the publish and the answers overlap the next batch (submit's
 // package doc). A change whose commit fails
 // gets an error (502 or 503), never silence; a config publish that fails
 // after the spec commit is answered with a warning and retried by the next

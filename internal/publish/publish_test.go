@@ -13,6 +13,7 @@ import (
 	"github.com/dmls-project/dmls/internal/gitops"
 	"github.com/dmls-project/dmls/internal/gittest"
 	"github.com/dmls-project/dmls/internal/layout"
+	"github.com/dmls-project/dmls/internal/spec"
 	"github.com/dmls-project/dmls/internal/workspace"
 )
 
@@ -202,30 +203,8 @@ func TestPublishUnknownRepoOverride(t *testing.T) {
 // repo that cannot be reached fails the publish without stopping the
 // others before the catalog, which is then left alone.
 func TestPublishParallel(t *testing.T) {
-	srv := gittest.Start(t)
-	url := srv.CreateRepo(t, "k8s-config")
-	srv.CreateRepo(t, "infra")
-	srv.CreateRepo(t, "kubeflow-config")
-	docsURL := srv.CreateRepo(t, "docs")
-	user, pass := srv.Credentials()
-	auth := gitops.Auth{Username: user, Password: pass}
-	ws, err := workspace.Load(exampleFS(t), "ws", workspace.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	urls := map[string]string{
-		layout.RepoK8sConfig:      url,
-		layout.RepoInfra:          strings.Replace(url, "k8s-config", "infra", 1),
-		layout.RepoKubeflowConfig: strings.Replace(url, "k8s-config", "kubeflow-config", 1),
-		RepoDocs:                  docsURL,
-	}
-	if err := OverrideURLs(ws.Platform, urls); err != nil {
-		t.Fatal(err)
-	}
-	res, err := build.Workspace(ws, build.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, ws, res, urls, auth := fourRepos(t)
+	url := urls[layout.RepoK8sConfig]
 	Catalog(ws.Platform, res, nil, "")
 	out, err := Publish(context.Background(), ws.Platform, res.Repos(ws.Platform), Options{URLs: urls, Auth: auth, Parallel: true, SourceCommit: "0123456789abcdef"})
 	if err != nil {
@@ -274,5 +253,73 @@ func TestPublishParallel(t *testing.T) {
 	}
 	if srv.Head(t, "docs", "main") != docsBefore {
 		t.Error("the catalog was pushed although a repo failed")
+	}
+}
+
+// fourRepos is the example workspace, built, with its config repos and
+// docs on a git server.
+func fourRepos(t *testing.T) (*gittest.Server, *spec.Workspace, *build.Result, map[string]string, gitops.Auth) {
+	t.Helper()
+	srv := gittest.Start(t)
+	url := srv.CreateRepo(t, "k8s-config")
+	srv.CreateRepo(t, "infra")
+	srv.CreateRepo(t, "kubeflow-config")
+	docsURL := srv.CreateRepo(t, "docs")
+	user, pass := srv.Credentials()
+	ws, err := workspace.Load(exampleFS(t), "ws", workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	urls := map[string]string{
+		layout.RepoK8sConfig:      url,
+		layout.RepoInfra:          strings.Replace(url, "k8s-config", "infra", 1),
+		layout.RepoKubeflowConfig: strings.Replace(url, "k8s-config", "kubeflow-config", 1),
+		RepoDocs:                  docsURL,
+	}
+	if err := OverrideURLs(ws.Platform, urls); err != nil {
+		t.Fatal(err)
+	}
+	res, err := build.Workspace(ws, build.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, ws, res, urls, gitops.Auth{Username: user, Password: pass}
+}
+
+// TestReleaseDeployedBeforeDocs: Release tells Deployed of the config
+// repos once they are pushed and before the catalog goes to docs (dmls
+// serve answers its jobs there), then pushes the catalog, and returns
+// every repo's result.
+func TestReleaseDeployedBeforeDocs(t *testing.T) {
+	srv, ws, res, urls, auth := fourRepos(t)
+	docsBefore := srv.Head(t, "docs", "main")
+	var deployed []string
+	calls := 0
+	out, err := Release(context.Background(), ws.Platform, res, ReleaseOptions{
+		Options: Options{URLs: urls, Auth: auth, Parallel: true, SourceCommit: "0123456789abcdef"},
+		Deployed: func(results []Result, err error) {
+			calls++
+			if err != nil {
+				t.Errorf("Deployed got %v", err)
+			}
+			for _, r := range results {
+				deployed = append(deployed, r.Name)
+				if r.Commit == "" || srv.Head(t, r.Name, "main") != r.Commit {
+					t.Errorf("Deployed: %s is not at its commit %q", r.Name, r.Commit)
+				}
+			}
+			if srv.Head(t, "docs", "main") != docsBefore {
+				t.Error("the catalog was pushed before Deployed")
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 || strings.Join(deployed, " ") != "infra k8s-config kubeflow-config" {
+		t.Errorf("Deployed called %d times with %q, want once with the three config repos", calls, deployed)
+	}
+	if n := len(out); n != 4 || out[3].Name != RepoDocs || out[3].Commit == "" || srv.Head(t, "docs", "main") != out[3].Commit {
+		t.Errorf("results %+v, want the config repos and then docs at its new commit", out)
 	}
 }

@@ -3,6 +3,7 @@ package publish
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/dmls-project/dmls/generators"
 	"github.com/dmls-project/dmls/generators/catalog"
@@ -31,6 +32,12 @@ type ReleaseOptions struct {
 	// DryRun: it gets the repos pushed and the error that stopped the
 	// others, if any. Nil notifies nobody.
 	Notify func(results []Result, err error)
+	// Deployed, when set, gets the config repos' results and the error
+	// that stopped them as soon as they are pushed, before the catalog
+	// goes to the docs repo: what Argo CD deploys is in git then, and the
+	// catalog only describes it (dmls serve answers its jobs here, and
+	// the docs push is not part of their latency).
+	Deployed func(results []Result, err error)
 	// Warn receives what went wrong without failing the release (a panic
 	// while the catalog was made); nil drops it.
 	Warn func(msg string, args ...any)
@@ -38,9 +45,9 @@ type ReleaseOptions struct {
 
 // Release is the one publish pipeline of dmls publish and dmls serve: from
 // a built workspace, it makes the model catalog while it pushes the config
-// repos (Publish), then pushes the catalog to the docs repo when they are
-// in (it describes what they deploy), then tells Argo CD. res is not
-// changed: the catalog goes on a copy.
+// repos (Publish), tells Deployed when they are in, then pushes the
+// catalog to the docs repo (it describes what they deploy), then tells
+// Argo CD. res is not changed: the catalog goes on a copy.
 func Release(ctx context.Context, p *spec.Platform, res *build.Result, opts ReleaseOptions) ([]Result, error) {
 	var cat generators.Tree
 	var catPanic any
@@ -51,6 +58,9 @@ func Release(ctx context.Context, p *spec.Platform, res *build.Result, opts Rele
 		cat = releaseCatalog(ctx, p, res, opts)
 	}()
 	results, err := Publish(ctx, p, res.Repos(p), opts.Options)
+	if opts.Deployed != nil {
+		opts.Deployed(slices.Clone(results), err)
+	}
 	<-made
 	if catPanic != nil {
 		if opts.Warn != nil {

@@ -16,7 +16,10 @@
 // alone (none is planned on a commit that is not made yet). The releases
 // that queue while a publish runs are published once, from the newest
 // commit, which holds the others. A job is answered once its config is
-// published (or the publish failed, with a warning). While a publish
+// in k8s-config and kubeflow-config (or their publish failed, with a
+// warning); the model catalog goes to the docs repo after the answers,
+// since it deploys nothing (at 10 apps its push was a sixth of a batch's
+// time, and in a closed loop the clients waited for it). While a publish
 // runs, a batch smaller than the last one waits for it (its answers bring
 // the clients back): with 25 clients in a loop the batches otherwise
 // shrank and each paid a batch's fixed cost; a batch as large as the
@@ -408,7 +411,7 @@ func (w *Writer) startup() bool {
 		}
 		if err == nil {
 			w.log().Info("workspace read", "commit", sn.SHA, "apps", len(sn.ByName))
-			w.ensureConfig(sn)
+			w.ensureConfig(sn, nil)
 			w.cfg.Ready()
 			return true
 		}
@@ -443,12 +446,15 @@ func (w *Writer) reconcile() {
 }
 
 // ensureConfig publishes the config repos from sn unless this server
-// already did.
-func (w *Writer) ensureConfig(sn *specrepo.Snapshot) (commits []apiclient.Commit, warning string) {
+// already did; deployed, when not nil, is told once (publishConfig).
+func (w *Writer) ensureConfig(sn *specrepo.Snapshot, deployed func(commits []apiclient.Commit, warning string)) {
 	if sn.SHA == w.configSource {
-		return nil, ""
+		if deployed != nil {
+			deployed(nil, "")
+		}
+		return
 	}
-	return w.publishConfig(sn)
+	w.publishConfig(sn, deployed)
 }
 
 // publishConfig generates the config of every app in sn and publishes it,
@@ -457,18 +463,31 @@ func (w *Writer) ensureConfig(sn *specrepo.Snapshot) (commits []apiclient.Commit
 //
 // k8s-config and kubeflow-config are pushed at once, while the model
 // catalog is made; the docs repo follows when they are in (the catalog
-// describes what they deploy).
-func (w *Writer) publishConfig(sn *specrepo.Snapshot) (commits []apiclient.Commit, warning string) {
+// describes what they deploy). deployed, when not nil, is told exactly
+// once, as soon as the config repos are in or could not be: their
+// commits and the warning of their failure. The batch's jobs are answered
+// then, and Argo CD told: the catalog deploys nothing, so the docs push is
+// not part of a submission's latency. Its failure is logged and counted,
+// and the next publish, from the next batch or reconcile, makes it again.
+func (w *Writer) publishConfig(sn *specrepo.Snapshot, deployed func(commits []apiclient.Commit, warning string)) {
+	told := false
+	tell := func(commits []apiclient.Commit, warning string) {
+		if !told && deployed != nil {
+			told = true
+			deployed(commits, warning)
+		}
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			w.log().Error("panic while publishing the config", "commit", sn.SHA, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			warning = "config not published: internal error; it will be retried"
+			tell(nil, "config not published: internal error; it will be retried")
 		}
 	}()
 	res, ws, err := sn.Build()
 	if err != nil {
 		w.log().Error("config not published: the workspace has errors", "commit", sn.SHA, "error", firstLine(err.Error()))
-		return nil, "config not published: the workspace in ml-model has errors: " + firstLine(err.Error())
+		tell(nil, "config not published: the workspace in ml-model has errors: "+firstLine(err.Error()))
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
@@ -493,10 +512,21 @@ func (w *Writer) publishConfig(sn *specrepo.Snapshot) (commits []apiclient.Commi
 		History: func(ctx context.Context, use func(*gitops.CommitGraph)) bool { return w.history(ctx, sn, use) },
 		Prefix:  w.repo.Prefix(),
 		Pages:   w.pages,
-		Notify: func(results []publish.Result, err error) {
+		Deployed: func(results []publish.Result, err error) {
 			if err == nil {
 				w.notifyArgoCD(p, res, results)
 			}
+			var commits []apiclient.Commit
+			for _, r := range results {
+				if r.Commit != "" {
+					commits = append(commits, apiclient.Commit{Repo: r.Name, SHA: r.Commit})
+				}
+			}
+			warning := ""
+			if err != nil {
+				warning = "config publish failed and will be retried: " + err.Error()
+			}
+			tell(commits, warning)
 		},
 		Warn: w.log().Error,
 	})
@@ -507,9 +537,6 @@ func (w *Writer) publishConfig(sn *specrepo.Snapshot) (commits []apiclient.Commi
 			result = "committed"
 		}
 		w.cfg.Metrics.Commits.WithLabelValues(r.Name, result).Inc()
-		if r.Commit != "" {
-			commits = append(commits, apiclient.Commit{Repo: r.Name, SHA: r.Commit})
-		}
 	}
 	if err != nil {
 		var ge *gitops.Error
@@ -518,10 +545,9 @@ func (w *Writer) publishConfig(sn *specrepo.Snapshot) (commits []apiclient.Commi
 		}
 		w.cfg.Metrics.Commits.WithLabelValues("config", "failed").Inc()
 		w.log().Error("config publish failed; it will be retried", "commit", sn.SHA, "error", err)
-		return commits, "config publish failed and will be retried: " + err.Error()
+		return
 	}
 	w.configSource = sn.SHA
-	return commits, ""
 }
 
 // history calls use with ml-model's history up to sn, for the catalog's
@@ -735,17 +761,20 @@ func (w *Writer) publish(rs []*release) {
 		}
 		h(batches)
 	}
-	cfg, warning := w.ensureConfig(rs[len(rs)-1].after)
-	for _, r := range rs {
-		if r.jobs == nil {
-			continue
+	// The batches are answered once the config repos are in, while the
+	// catalog goes on to the docs repo.
+	w.ensureConfig(rs[len(rs)-1].after, func(cfg []apiclient.Commit, warning string) {
+		for _, r := range rs {
+			if r.jobs == nil {
+				continue
+			}
+			if r.commit == "" {
+				w.safeAnswer(r.jobs, r.p, r.before, r.after, nil, "")
+				continue
+			}
+			w.safeAnswer(r.jobs, r.p, r.before, r.after, append([]apiclient.Commit{{Repo: layout.RepoMLModel, SHA: r.commit}}, cfg...), warning)
 		}
-		if r.commit == "" {
-			w.safeAnswer(r.jobs, r.p, r.before, r.after, nil, "")
-			continue
-		}
-		w.safeAnswer(r.jobs, r.p, r.before, r.after, append([]apiclient.Commit{{Repo: layout.RepoMLModel, SHA: r.commit}}, cfg...), warning)
-	}
+	})
 }
 
 // safeAnswer is answer; a panic in it answers the jobs not answered yet
