@@ -115,7 +115,7 @@ func Publish(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return publishOn(ctx, r, req, r.push, applyFiles)
+	return publishOn(ctx, r, req, r.push, applyFiles, false)
 }
 
 // applyFunc makes the tree of the managed paths holding files on top of the tree root.
@@ -125,7 +125,18 @@ type applyFunc func(s storer.EncodedObjectStorer, root plumbing.Hash, files map[
 type pushFunc func(ctx context.Context, commit, parent plumbing.Hash) (string, error)
 
 // publishOn is Publish on the repository r, pushing with push.
-func publishOn(ctx context.Context, r *remote, req Request, push pushFunc, apply applyFunc) (Result, error) {
+//
+// With optimistic, the first attempt starts from the tip r last fetched
+// or pushed, without asking the remote, when it has one (and ExpectTip,
+// if set, is that tip): the push's lease, which the remote checks
+// atomically, is what keeps a stale tip from winning, and a push that
+// loses goes on as any lost race does, from a fetch. A change that turns
+// out empty on that tip is compared again with a fetched one, so that
+// what others changed in the managed paths is still put back. A process
+// that publishes the same branch again and again (Repo) thus makes one
+// request per publish rather than three (the fetch's and the push's
+// advertisements, and the push).
+func publishOn(ctx context.Context, r *remote, req Request, push pushFunc, apply applyFunc, optimistic bool) (Result, error) {
 	maxAttempts := req.MaxAttempts
 	if maxAttempts <= 0 {
 		maxAttempts = DefaultMaxAttempts
@@ -140,9 +151,17 @@ func publishOn(ctx context.Context, r *remote, req Request, push pushFunc, apply
 		if err := ctx.Err(); err != nil {
 			return res, fmt.Errorf("publish %s: %w", r.name, err)
 		}
-		parent, err := r.fetch(ctx)
-		if err != nil {
-			return res, err
+		var parent *object.Commit
+		known := optimistic && attempt == 1 && !req.DryRun
+		if known {
+			parent = r.known()
+			known = parent != nil && (req.ExpectTip == "" || req.ExpectTip == parent.Hash.String())
+		}
+		if !known {
+			var err error
+			if parent, err = r.fetch(ctx); err != nil {
+				return res, err
+			}
 		}
 		var parentHash, parentTree plumbing.Hash
 		if parent != nil {
@@ -161,6 +180,12 @@ func publishOn(ctx context.Context, r *remote, req Request, push pushFunc, apply
 		// Without a parent, only a non-empty tree is worth a first commit.
 		res.Changed = ch.tree != parentTree && (parent != nil || len(ch.added) > 0)
 		res.Added, res.Modified, res.Deleted = ch.added, ch.modified, ch.deleted
+		if !res.Changed && known {
+			// Nothing to push on the tip known: the remote's may differ.
+			optimistic = false
+			attempt--
+			continue
+		}
 		if !res.Changed || req.DryRun {
 			return res, nil
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage/memory"
 
@@ -53,6 +54,9 @@ type remote struct {
 	origin   *git.Remote
 	// local is a file:// (or plain path) repository.
 	local bool
+	// receiveCaps are the capabilities of the remote's receive-pack, from
+	// the last push that went in (pushNewWith), or nil.
+	receiveCaps *capability.List
 }
 
 func openRemote(target Target, auth Auth) (*remote, error) {
@@ -168,6 +172,20 @@ func (r *remote) fetch(ctx context.Context) (*object.Commit, error) {
 		return nil, fmt.Errorf("fetch %s: read commit %s: %w", r.name, ref.Hash(), err)
 	}
 	return c, nil
+}
+
+// known returns the branch tip r last fetched or pushed, or nil when it
+// has none (nothing fetched yet, or an empty branch).
+func (r *remote) known() *object.Commit {
+	ref, err := r.repo.Storer.Reference(r.tracking)
+	if err != nil {
+		return nil
+	}
+	c, err := object.GetCommit(r.repo.Storer, ref.Hash())
+	if err != nil {
+		return nil
+	}
+	return c
 }
 
 // push sends commit to the branch, on condition that the branch still points to parent (zero:

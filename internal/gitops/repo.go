@@ -132,7 +132,7 @@ func (rp *Repo) Publish(ctx context.Context, req Request) (Result, error) {
 	push := func(ctx context.Context, commit, parent plumbing.Hash) (string, error) {
 		return r.pushNewWith(ctx, commit, parent, trees)
 	}
-	res, err := publishOn(ctx, r, req, push, apply)
+	res, err := publishOn(ctx, r, req, push, apply, true)
 	rp.failed(err)
 	switch {
 	case err != nil || req.DryRun:
@@ -339,30 +339,39 @@ func (r *remote) pushNewWith(ctx context.Context, commit, parent plumbing.Hash, 
 			err = cerr
 		}
 	}()
-	ar, err := sess.AdvertisedReferencesContext(ctx)
-	if err != nil {
-		return "", err
+	// Over HTTP, the advertisement is a request of its own: once the
+	// remote's capabilities are known, the pack goes without it, and the
+	// lease is receive-pack's atomic check of the old value alone (a
+	// stale one is refused as "failed to update ref", a lost race). Over
+	// the other transports it comes on the same connection.
+	caps := r.receiveCaps
+	if caps == nil || !strings.HasPrefix(ep.Protocol, "http") {
+		ar, err := sess.AdvertisedReferencesContext(ctx)
+		if err != nil {
+			return "", err
+		}
+		refs, err := ar.AllReferences()
+		if err != nil {
+			return "", err
+		}
+		// The lease, checked here as go-git's push does; receive-pack
+		// checks the old value again atomically.
+		if cur, err := refs.Reference(r.branch); err != nil || cur.Hash() != parent {
+			return "", fmt.Errorf("stale info: %s is no longer at %s", r.branch.Short(), parent)
+		}
+		caps = ar.Capabilities
 	}
-	refs, err := ar.AllReferences()
-	if err != nil {
-		return "", err
-	}
-	// The lease, checked here as go-git's push does; receive-pack checks
-	// the old value again atomically.
-	if cur, err := refs.Reference(r.branch); err != nil || cur.Hash() != parent {
-		return "", fmt.Errorf("stale info: %s is no longer at %s", r.branch.Short(), parent)
-	}
-	req := packp.NewReferenceUpdateRequestFromCapabilities(ar.Capabilities)
+	req := packp.NewReferenceUpdateRequestFromCapabilities(caps)
 	progress := &limitedBuffer{max: 4 << 10}
 	req.Progress = progress
-	if ar.Capabilities.Supports(capability.Sideband64k) {
+	if caps.Supports(capability.Sideband64k) {
 		_ = req.Capabilities.Set(capability.Sideband64k)
-	} else if ar.Capabilities.Supports(capability.Sideband) {
+	} else if caps.Supports(capability.Sideband) {
 		_ = req.Capabilities.Set(capability.Sideband)
 	}
 	req.Commands = []*packp.Command{{Name: r.branch, Old: parent, New: commit}}
 	var pack bytes.Buffer
-	if _, err := packfile.NewEncoder(&pack, r.repo.Storer, !ar.Capabilities.Supports(capability.OFSDelta)).Encode(objs, 0); err != nil {
+	if _, err := packfile.NewEncoder(&pack, r.repo.Storer, !caps.Supports(capability.OFSDelta)).Encode(objs, 0); err != nil {
 		return "", fmt.Errorf("encode the pack: %w", err)
 	}
 	req.Packfile = io.NopCloser(&pack)
@@ -372,8 +381,11 @@ func (r *remote) pushNewWith(ctx context.Context, commit, parent plumbing.Hash, 
 	}
 	said = remoteMessages(progress.String())
 	if err != nil {
+		// Ask again next time: the remote may have changed.
+		r.receiveCaps = nil
 		return said, err
 	}
+	r.receiveCaps = caps
 	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(r.tracking, commit)); err != nil {
 		return said, err
 	}

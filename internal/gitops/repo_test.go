@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/dmls-project/dmls/internal/gitops"
@@ -124,6 +128,86 @@ func TestRepoRetriesAfterRace(t *testing.T) {
 		t.Fatalf("attempts = %d, want 2", res.Attempts)
 	}
 	assertFiles(t, f.srv.Files(t, f.repo, "main"), map[string]string{"apps/a.yaml": "a2", "apps/b/c.yaml": "c2", "notes/by-human.md": "hello"})
+	if out := f.srv.Git(t, f.repo, "fsck", "--strict", "--no-dangling"); strings.Contains(out, "missing") {
+		t.Fatalf("git fsck: %s", out)
+	}
+}
+
+// TestRepoPublishOneRequest: once a Repo has pushed, a publish with a
+// change makes one request (the push: its lease is receive-pack's atomic
+// check of the old value), and one with no change one too (the fetch that
+// compares with the remote's tip, so that a change by hand is still put
+// back); a push on a tip that moved meanwhile is refused by the remote
+// and made again on the new one.
+func TestRepoPublishOneRequest(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	var seen []string
+	counted := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Method+" "+path.Base(r.URL.Path)+"?"+r.URL.RawQuery)
+		mu.Unlock()
+		f.srv.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(counted.Close)
+	requests := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		out := seen
+		seen = nil
+		return out
+	}
+	url := counted.URL + "/" + f.repo + ".git"
+	rp, err := gitops.OpenRepo(gitops.Target{Name: "config", URL: url}, f.auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"keep/README": "not managed\n"}, Message: "seed"})
+	files := map[string]string{"apps/a.yaml": "a1\n"}
+	publish := func(what string, wantChanged bool) gitops.Result {
+		t.Helper()
+		req := f.request(files, "apps")
+		req.Target.URL = url
+		res, err := rp.Publish(ctx, req)
+		if err != nil || res.Changed != wantChanged {
+			t.Fatalf("%s: changed %v, %v", what, res.Changed, err)
+		}
+		if res.Changed && f.srv.Head(t, f.repo, "main") != res.Commit {
+			t.Fatalf("%s: the branch is at %s, not at the commit %s", what, f.srv.Head(t, f.repo, "main"), res.Commit)
+		}
+		return res
+	}
+	publish("first", true)
+	requests()
+
+	files["apps/a.yaml"] = "a2\n"
+	publish("a change", true)
+	if got := requests(); len(got) != 1 || got[0] != "POST git-receive-pack?" {
+		t.Errorf("a change made the requests %q, want the push alone", got)
+	}
+	publish("no change", false)
+	if got := requests(); len(got) != 1 || got[0] != "GET refs?service=git-upload-pack" {
+		t.Errorf("no change made the requests %q, want the fetch's advertisement alone", got)
+	}
+
+	// A change by hand in a managed path is put back by the same files.
+	f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"apps/a.yaml": "by hand\n"}, Message: "by hand"})
+	publish("the same files after a change by hand", true)
+	assertFiles(t, f.srv.Files(t, f.repo, "main"), map[string]string{"keep/README": "not managed\n", "apps/a.yaml": "a2\n"})
+
+	// Another writer moved the tip since: the push on the tip known is
+	// refused, and the change goes on the new one.
+	f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"notes/other.md": "hello\n"}, Message: "other"})
+	requests()
+	files["apps/a.yaml"] = "a3\n"
+	if res := publish("a change on a moved tip", true); res.Attempts != 2 {
+		t.Errorf("attempts %d, want 2 (the push refused, then made on the new tip)", res.Attempts)
+	}
+	if got := requests(); len(got) < 3 || got[0] != "POST git-receive-pack?" || got[len(got)-1] != "POST git-receive-pack?" {
+		t.Errorf("requests %q, want a refused push, a fetch and a push", got)
+	}
+	assertFiles(t, f.srv.Files(t, f.repo, "main"), map[string]string{"keep/README": "not managed\n", "apps/a.yaml": "a3\n", "notes/other.md": "hello\n"})
 	if out := f.srv.Git(t, f.repo, "fsck", "--strict", "--no-dangling"); strings.Contains(out, "missing") {
 		t.Fatalf("git fsck: %s", out)
 	}
