@@ -30,11 +30,14 @@ func (w *Writer) notifyArgoCD(p *spec.Platform, res *build.Result, results []pub
 	if rc == nil || len(pushes) == 0 {
 		return
 	}
-	n := &refresh.Notifier{Config: rc, Namespace: p.ArgoCD.Namespace, Applications: w.refreshApps.of(res.ArgoCD), Getenv: os.Getenv}
-	if w.cfg.ArgoCD != nil {
-		n.Cluster = w.cfg.ArgoCD
-	}
+	// The Applications are read in the background too: the jobs of the
+	// batch are answered meanwhile (at 1,000 apps, reading a batch's new
+	// Applications took 10 ms of a batch's 175).
 	go func() {
+		n := &refresh.Notifier{Config: rc, Namespace: p.ArgoCD.Namespace, Applications: w.refreshApps.of(res.ArgoCD), Getenv: os.Getenv}
+		if w.cfg.ArgoCD != nil {
+			n.Cluster = w.cfg.ArgoCD
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
 		defer cancel()
 		refreshed, warnings := n.Notify(ctx, pushes)
