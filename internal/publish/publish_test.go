@@ -45,22 +45,12 @@ func exampleFS(t *testing.T) fstest.MapFS {
 // in name order (infra, kubeflow-config).
 func publishFS(t *testing.T, fsys fs.FS, url string, auth gitops.Auth, dryRun bool) []Result {
 	t.Helper()
-	ws, err := workspace.Load(fsys, "ws", workspace.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	urls := map[string]string{
 		layout.RepoK8sConfig:      url,
 		layout.RepoInfra:          strings.Replace(url, "k8s-config", "infra", 1),
 		layout.RepoKubeflowConfig: strings.Replace(url, "k8s-config", "kubeflow-config", 1),
 	}
-	if err := OverrideURLs(ws.Platform, urls); err != nil {
-		t.Fatal(err)
-	}
-	res, err := build.Workspace(ws, build.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws, res := buildFor(t, fsys, urls)
 	out, err := Publish(context.Background(), ws.Platform, res.Repos(ws.Platform), Options{
 		URLs: urls, Auth: auth, DryRun: dryRun, SourceCommit: "0123456789abcdef",
 	})
@@ -266,15 +256,23 @@ func fourRepos(t *testing.T) (*gittest.Server, *spec.Workspace, *build.Result, m
 	srv.CreateRepo(t, "kubeflow-config")
 	docsURL := srv.CreateRepo(t, "docs")
 	user, pass := srv.Credentials()
-	ws, err := workspace.Load(exampleFS(t), "ws", workspace.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	urls := map[string]string{
 		layout.RepoK8sConfig:      url,
 		layout.RepoInfra:          strings.Replace(url, "k8s-config", "infra", 1),
 		layout.RepoKubeflowConfig: strings.Replace(url, "k8s-config", "kubeflow-config", 1),
 		RepoDocs:                  docsURL,
+	}
+	ws, res := buildFor(t, exampleFS(t), urls)
+	return srv, ws, res, urls, gitops.Auth{Username: user, Password: pass}
+}
+
+// buildFor loads the workspace of fsys, points its repos at urls and
+// builds it.
+func buildFor(t *testing.T, fsys fs.FS, urls map[string]string) (*spec.Workspace, *build.Result) {
+	t.Helper()
+	ws, err := workspace.Load(fsys, "ws", workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := OverrideURLs(ws.Platform, urls); err != nil {
 		t.Fatal(err)
@@ -283,7 +281,7 @@ func fourRepos(t *testing.T) (*gittest.Server, *spec.Workspace, *build.Result, m
 	if err != nil {
 		t.Fatal(err)
 	}
-	return srv, ws, res, urls, gitops.Auth{Username: user, Password: pass}
+	return ws, res
 }
 
 // TestReleaseDeployedBeforeDocs: Release tells Deployed of the config
