@@ -132,10 +132,12 @@ type pushFunc func(ctx context.Context, commit, parent plumbing.Hash) (string, e
 // atomically, is what keeps a stale tip from winning, and a push that
 // loses goes on as any lost race does, from a fetch. A change that turns
 // out empty on that tip is compared again with a fetched one, so that
-// what others changed in the managed paths is still put back. A process
-// that publishes the same branch again and again (Repo) thus makes one
-// request per publish rather than three (the fetch's and the push's
-// advertisements, and the push).
+// what others changed in the managed paths is still put back, and a push
+// that the remote refuses is made again on a fetched tip before the
+// refusal counts (the tip known may be gone from a rewritten history).
+// A process that publishes the same branch again and again (Repo) thus
+// makes one request per publish rather than three (the fetch's and the
+// push's advertisements, and the push).
 func publishOn(ctx context.Context, r *remote, req Request, push pushFunc, apply applyFunc, optimistic bool) (Result, error) {
 	maxAttempts := req.MaxAttempts
 	if maxAttempts <= 0 {
@@ -207,6 +209,14 @@ func publishOn(ctx context.Context, r *remote, req Request, push pushFunc, apply
 		}
 		// Classify before adding what the remote said: a hook's message may contain anything.
 		kind := classifyPush(err)
+		if known && kind == ErrRejected {
+			// The tip known may be gone from the remote (a history
+			// rewritten and pruned: "missing necessary objects"): the
+			// refusal is the remote's only once made on its own tip.
+			optimistic = false
+			attempt--
+			continue
+		}
 		if said != "" {
 			err = fmt.Errorf("%w (remote: %s)", err, said)
 		}

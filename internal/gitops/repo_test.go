@@ -212,3 +212,41 @@ func TestRepoPublishOneRequest(t *testing.T) {
 		t.Fatalf("git fsck: %s", out)
 	}
 }
+
+// TestRepoPublishAfterHistoryRewritten: the branch was replaced by an
+// unrelated history and the old objects pruned on the server. The push
+// on the tip the Repo knows is refused (its parent's objects are gone),
+// and the publish goes on from a fetch of the new tip instead of failing.
+func TestRepoPublishAfterHistoryRewritten(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rp, err := gitops.OpenRepo(gitops.Target{Name: "config", URL: f.srv.RepoURL(f.repo)}, f.auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"apps/a.yaml": "a1\n", "apps/b/c.yaml": "c1\n"}
+	for i := range 2 { // the second push learns the remote's capabilities
+		files["apps/b/c.yaml"] = fmt.Sprintf("c%d\n", i)
+		if _, err := rp.Publish(ctx, f.request(files, "apps")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.srv.Push(t, f.repo, gittest.Change{Branch: "rewritten", Files: map[string]string{"notes/new.md": "a new history\n"}, Message: "new history"})
+	f.srv.Git(t, f.repo, "update-ref", "refs/heads/main", "refs/heads/rewritten")
+	f.srv.Git(t, f.repo, "update-ref", "-d", "refs/heads/rewritten")
+	f.srv.Git(t, f.repo, "reflog", "expire", "--expire=now", "--all")
+	f.srv.Git(t, f.repo, "gc", "--prune=now", "--quiet")
+
+	files["apps/a.yaml"] = "a2\n"
+	res, err := rp.Publish(ctx, f.request(files, "apps"))
+	if err != nil {
+		t.Fatalf("publish after the history was rewritten: %v", err)
+	}
+	if f.srv.Head(t, f.repo, "main") != res.Commit {
+		t.Errorf("the branch is not at the commit %s", res.Commit)
+	}
+	assertFiles(t, f.srv.Files(t, f.repo, "main"), map[string]string{"notes/new.md": "a new history\n", "apps/a.yaml": "a2\n", "apps/b/c.yaml": "c1\n"})
+	if out := f.srv.Git(t, f.repo, "fsck", "--strict", "--no-dangling"); strings.Contains(out, "missing") {
+		t.Fatalf("git fsck: %s", out)
+	}
+}
