@@ -23,10 +23,7 @@ import (
 func TestRepoPublishesIncrementally(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	rp, err := gitops.OpenRepo(gitops.Target{Name: "config", URL: f.srv.RepoURL(f.repo)}, f.auth)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp := f.openRepo(t, f.srv.RepoURL(f.repo))
 	want := map[string]string{"keep/README": "not managed\n"}
 	f.srv.Push(t, f.repo, gittest.Change{Files: want, Message: "seed"})
 	files := map[string]string{}
@@ -49,9 +46,7 @@ func TestRepoPublishesIncrementally(t *testing.T) {
 			all[p] = c
 		}
 		assertFiles(t, got, all)
-		if out := f.srv.Git(t, f.repo, "fsck", "--strict", "--no-dangling"); strings.Contains(out, "missing") {
-			t.Fatalf("%s: git fsck: %s", what, out)
-		}
+		f.whole(t, what)
 		return res.Commit
 	}
 	first := step("first publish")
@@ -107,10 +102,7 @@ func TestRepoPublishesIncrementally(t *testing.T) {
 func TestRepoRetriesAfterRace(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	rp, err := gitops.OpenRepo(gitops.Target{Name: "config", URL: f.srv.RepoURL(f.repo)}, f.auth)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp := f.openRepo(t, f.srv.RepoURL(f.repo))
 	if _, err := rp.Publish(ctx, f.request(map[string]string{"apps/a.yaml": "a1", "apps/b/c.yaml": "c1"}, "apps")); err != nil {
 		t.Fatal(err)
 	}
@@ -128,9 +120,7 @@ func TestRepoRetriesAfterRace(t *testing.T) {
 		t.Fatalf("attempts = %d, want 2", res.Attempts)
 	}
 	assertFiles(t, f.srv.Files(t, f.repo, "main"), map[string]string{"apps/a.yaml": "a2", "apps/b/c.yaml": "c2", "notes/by-human.md": "hello"})
-	if out := f.srv.Git(t, f.repo, "fsck", "--strict", "--no-dangling"); strings.Contains(out, "missing") {
-		t.Fatalf("git fsck: %s", out)
-	}
+	f.whole(t, "")
 }
 
 // TestRepoPublishOneRequest: once a Repo has pushed, a publish with a
@@ -159,10 +149,7 @@ func TestRepoPublishOneRequest(t *testing.T) {
 		return out
 	}
 	url := counted.URL + "/" + f.repo + ".git"
-	rp, err := gitops.OpenRepo(gitops.Target{Name: "config", URL: url}, f.auth)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp := f.openRepo(t, url)
 	f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"keep/README": "not managed\n"}, Message: "seed"})
 	files := map[string]string{"apps/a.yaml": "a1\n"}
 	publish := func(what string, wantChanged bool) gitops.Result {
@@ -208,9 +195,7 @@ func TestRepoPublishOneRequest(t *testing.T) {
 		t.Errorf("requests %q, want a refused push, a fetch and a push", got)
 	}
 	assertFiles(t, f.srv.Files(t, f.repo, "main"), map[string]string{"keep/README": "not managed\n", "apps/a.yaml": "a3\n", "notes/other.md": "hello\n"})
-	if out := f.srv.Git(t, f.repo, "fsck", "--strict", "--no-dangling"); strings.Contains(out, "missing") {
-		t.Fatalf("git fsck: %s", out)
-	}
+	f.whole(t, "")
 }
 
 // TestRepoPublishAfterHistoryRewritten: the branch was replaced by an
@@ -220,10 +205,7 @@ func TestRepoPublishOneRequest(t *testing.T) {
 func TestRepoPublishAfterHistoryRewritten(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	rp, err := gitops.OpenRepo(gitops.Target{Name: "config", URL: f.srv.RepoURL(f.repo)}, f.auth)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rp := f.openRepo(t, f.srv.RepoURL(f.repo))
 	files := map[string]string{"apps/a.yaml": "a1\n", "apps/b/c.yaml": "c1\n"}
 	for i := range 2 { // the second push learns the remote's capabilities
 		files["apps/b/c.yaml"] = fmt.Sprintf("c%d\n", i)
@@ -246,7 +228,24 @@ func TestRepoPublishAfterHistoryRewritten(t *testing.T) {
 		t.Errorf("the branch is not at the commit %s", res.Commit)
 	}
 	assertFiles(t, f.srv.Files(t, f.repo, "main"), map[string]string{"notes/new.md": "a new history\n", "apps/a.yaml": "a2\n", "apps/b/c.yaml": "c1\n"})
+	f.whole(t, "")
+}
+
+// openRepo opens the Repo of the fixture's repository at url.
+func (f *fixture) openRepo(t *testing.T, url string) *gitops.Repo {
+	t.Helper()
+	rp, err := gitops.OpenRepo(gitops.Target{Name: "config", URL: url}, f.auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rp
+}
+
+// whole fails the test when git's fsck finds an object missing from the
+// fixture's repository: a pushed pack left something out.
+func (f *fixture) whole(t *testing.T, what string) {
+	t.Helper()
 	if out := f.srv.Git(t, f.repo, "fsck", "--strict", "--no-dangling"); strings.Contains(out, "missing") {
-		t.Fatalf("git fsck: %s", out)
+		t.Fatalf("%s: git fsck: %s", what, out)
 	}
 }
