@@ -156,7 +156,7 @@ func publishOn(ctx context.Context, r *remote, req Request, push pushFunc, apply
 		var parent *object.Commit
 		known := optimistic && attempt == 1 && !req.DryRun
 		if known {
-			parent = r.known()
+			parent, _ = r.tip() // a tip that cannot be read is fetched
 			known = parent != nil && (req.ExpectTip == "" || req.ExpectTip == parent.Hash.String())
 		}
 		if !known {

@@ -160,32 +160,28 @@ func (r *remote) fetch(ctx context.Context) (*object.Commit, error) {
 	default:
 		return nil, r.red.wrap("fetch", r.name, r.classify(err), err)
 	}
+	c, err := r.tip()
+	if err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", r.name, err)
+	}
+	return c, nil
+}
+
+// tip returns the branch tip r last fetched or pushed, or nil when it has
+// none (nothing fetched yet, or an empty branch).
+func (r *remote) tip() (*object.Commit, error) {
 	ref, err := r.repo.Storer.Reference(r.tracking)
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", r.name, err)
+		return nil, err
 	}
 	c, err := object.GetCommit(r.repo.Storer, ref.Hash())
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: read commit %s: %w", r.name, ref.Hash(), err)
+		return nil, fmt.Errorf("read commit %s: %w", ref.Hash(), err)
 	}
 	return c, nil
-}
-
-// known returns the branch tip r last fetched or pushed, or nil when it
-// has none (nothing fetched yet, or an empty branch).
-func (r *remote) known() *object.Commit {
-	ref, err := r.repo.Storer.Reference(r.tracking)
-	if err != nil {
-		return nil
-	}
-	c, err := object.GetCommit(r.repo.Storer, ref.Hash())
-	if err != nil {
-		return nil
-	}
-	return c
 }
 
 // push sends commit to the branch, on condition that the branch still points to parent (zero:
