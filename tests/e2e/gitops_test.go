@@ -9,7 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -414,7 +416,8 @@ type appLister interface {
 }
 
 // eventually polls cond until it holds, and fails the test with cond's
-// last detail and every Application's status if it never does.
+// last detail if it never does, after every Application's status and the
+// last lines of the test's API servers.
 func eventually(ctx context.Context, t *testing.T, apps appLister, what string, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
 	var last string
@@ -425,9 +428,44 @@ func eventually(ctx context.Context, t *testing.T, apps appLister, what string, 
 		return ok, nil
 	})
 	if err != nil {
-		t.Fatalf("%s: %v\nlast seen: %s\n%s", what, err, last, appSummary(ctx, apps))
+		// What failed comes last, so that the tail of a long log shows it.
+		t.Logf("Argo CD's Applications:\n%s", appSummary(ctx, apps))
+		logFailureNotes(t)
+		t.Fatalf("%s: %v\nlast seen: %s", what, err, last)
 	}
 	t.Logf("%s after %s", what, time.Since(start).Round(time.Second))
+}
+
+var (
+	failureMu    sync.Mutex
+	failureNotes = map[*testing.T][]func() string{}
+)
+
+// onFailure adds what eventually logs when test t fails, and returns how
+// many notes t has with it.
+func onFailure(t *testing.T, note func() string) int {
+	failureMu.Lock()
+	defer failureMu.Unlock()
+	if len(failureNotes[t]) == 0 {
+		t.Cleanup(func() {
+			failureMu.Lock()
+			defer failureMu.Unlock()
+			delete(failureNotes, t)
+		})
+	}
+	failureNotes[t] = append(failureNotes[t], note)
+	return len(failureNotes[t])
+}
+
+// logFailureNotes logs the notes of test t.
+func logFailureNotes(t *testing.T) {
+	t.Helper()
+	failureMu.Lock()
+	notes := slices.Clone(failureNotes[t])
+	failureMu.Unlock()
+	for _, note := range notes {
+		t.Log(note())
+	}
 }
 
 // refreshApps asks Argo CD to look at git now rather than at its next poll.

@@ -79,6 +79,9 @@ func newReleaseRig(t *testing.T, ctx context.Context) *releaseRig {
 		r.replicas = append(r.replicas, startReleaseReplica(t, srv, r.prom.URL, r.leaseNS, name))
 	}
 	r.client = &apiclient.Client{BaseURL: r.replicas[1].url, Token: releaseToken}
+	onFailure(t, func() string {
+		return "the release trailers in ml-model:\n" + strings.Join(r.releaseLog(), "\n")
+	})
 	// Requests reach the revisions the test plays Knative for.
 	tctx, stop := context.WithCancel(ctx)
 	t.Cleanup(stop)
@@ -96,7 +99,7 @@ func newReleaseRig(t *testing.T, ctx context.Context) *releaseRig {
 }
 
 // submit submits an app with a release policy: trained in dev, canaries
-// of 6s, dev → staging after 2s, staging → prod on approval; every
+// of 10s, dev → staging after 2s, staging → prod on approval; every
 // environment serves run r1. Then a schedule whose last tick is long
 // past, so that the reconciler starts run r2 at once.
 func (r *releaseRig) submit(app string) {
@@ -114,7 +117,7 @@ func (r *releaseRig) submit(app string) {
 		Name:    app,
 		Serving: map[string]any{"model": map[string]any{"fromTraining": true}, "resources": res, "autoscaling": map[string]any{"minScale": 1}},
 		Release: map[string]any{
-			"canary": map[string]any{"percent": 10, "duration": "6s"},
+			"canary": map[string]any{"percent": 10, "duration": "10s"},
 			"promotion": []any{
 				map[string]any{"from": "dev", "to": "staging", "after": "2s"},
 				map[string]any{"from": "staging", "to": "prod", "approval": true},

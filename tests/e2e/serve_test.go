@@ -3,12 +3,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -153,12 +155,61 @@ func newAPIServer(t *testing.T, srv *gittest.Server, cfg api.Config) *api.Server
 	cfg.MLModel = gitops.Target{Name: "ml-model", URL: srv.RepoURL("ml-model")}
 	cfg.URLs = map[string]string{"ml-model": srv.RepoURL("ml-model"), "k8s-config": srv.RepoURL("k8s-config"), "kubeflow-config": srv.RepoURL("kubeflow-config"), "docs": srv.RepoURL("docs")}
 	cfg.Auth = gitops.Auth{Username: user, Password: pass}
-	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.Log = slog.New(slog.NewTextHandler(serverLogs(t), nil))
 	s, err := api.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// serverLog keeps the last lines an API server of a test logged, to be
+// shown when the test fails (see eventually), without the answers to
+// successful reads, which a test polls with.
+type serverLog struct {
+	name  string
+	mu    sync.Mutex
+	lines []string
+	part  []byte
+}
+
+// serverLogLines is how many of a server's last lines a failure shows.
+const serverLogLines = 40
+
+func (l *serverLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.part = append(l.part, p...)
+	for {
+		i := bytes.IndexByte(l.part, '\n')
+		if i < 0 {
+			break
+		}
+		if line := string(l.part[:i]); !strings.Contains(line, `msg="api request"`) || !strings.Contains(line, " method=GET ") || !strings.Contains(line, " status=200 ") {
+			l.lines = append(l.lines, line)
+		}
+		l.part = l.part[i+1:]
+		if len(l.lines) > 2*serverLogLines {
+			l.lines = slices.Clone(l.lines[len(l.lines)-serverLogLines:])
+		}
+	}
+	return len(p), nil
+}
+
+func (l *serverLog) tail() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines[max(0, len(l.lines)-serverLogLines):], "\n")
+}
+
+// serverLogs returns the writer of a new API server's log in test t,
+// whose last lines a failure of eventually shows; the servers of a test
+// are numbered in the order they were made.
+func serverLogs(t *testing.T) io.Writer {
+	l := &serverLog{}
+	n := onFailure(t, func() string { return l.name + ", its last lines:\n" + l.tail() })
+	l.name = fmt.Sprintf("dmls serve #%d", n)
+	return l
 }
 
 // researchTokens are the API tokens of one ml-research token.
