@@ -39,7 +39,11 @@ import (
 
 // AnnotationRefresh is the annotation that makes Argo CD's controller
 // compare an Application with git now; it removes it when done.
-const AnnotationRefresh = "argocd.argoproj.io/refresh"
+// AnnotationRefreshTimestamp tells one request from another (Annotate).
+const (
+	AnnotationRefresh          = "argocd.argoproj.io/refresh"
+	AnnotationRefreshTimestamp = "argocd.argoproj.io/refresh-timestamp"
+)
 
 // Push is one push to a config repo.
 type Push struct {
@@ -143,28 +147,26 @@ func normRepo(s string) string {
 	return s
 }
 
-// Annotate sets AnnotationRefresh ("normal") on each named Application in
-// namespace ns.
+// Annotate asks Argo CD's controller to refresh each named Application
+// in namespace ns, as Argo CD's own clients do (util/argo.RefreshApp): a
+// merge patch that sets AnnotationRefresh ("normal") and
+// AnnotationRefreshTimestamp, a timestamp unique to the request.
 //
-// Argo CD's controller removes the annotation when it has refreshed an
-// Application, with a merge patch computed from the object as it was when
-// the refresh began. Setting the annotation while it is still there (a
-// refresh pending or running, say one that dmls asked for at the previous
-// push) is a patch that changes nothing, so the controller does not see
-// it, removes the annotation when its refresh, which read the branch
-// before this push, is done, and the push waits for the next poll of git
-// (180 s by default). So Annotate waits while the annotation is there,
-// until the controller has removed it (at most PendingWait, and ctx),
-// and then sets it with the Application's resourceVersion as a
-// precondition, reading again on a conflict: the annotation it sets is
-// always a change, which the controller handles after the refresh in
-// progress. Without permission to read Applications it patches at once.
+// The timestamp makes every request a change of the Application, which
+// the controller's informer sees, even while the annotation of an earlier
+// request is still there; and the controller removes the two annotations
+// with a JSON patch that tests the timestamp it read, so that a request
+// made during its refresh (whose commit that refresh may not have read)
+// is kept and refreshed again rather than dropped until the next poll of
+// git (Argo CD 3.6; argoproj/argo-cd#28392). A request that the
+// controller lost or left (the annotation stays) is taken up by the next
+// one, which changes the timestamp: setting the same annotation again
+// would change nothing and wake nothing.
 func Annotate(ctx context.Context, cl dynamic.Interface, ns string, apps []string) error {
 	var errs []string
 	ri := cl.Resource(reads.ResourceOf(reads.KindApplication).GVR).Namespace(ns)
-	deadline := time.Now().Add(PendingWait)
 	for _, name := range apps {
-		if err := annotate(ctx, ri, name, deadline); err != nil {
+		if err := annotate(ctx, ri, name); err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", name, err))
 		}
 	}
@@ -174,48 +176,35 @@ func Annotate(ctx context.Context, cl dynamic.Interface, ns string, apps []strin
 	return nil
 }
 
-// PendingWait bounds how long Annotate waits for refreshes in progress
-// (for all of them together); pendingPoll is how often it looks.
-var (
-	PendingWait = 30 * time.Second
-	pendingPoll = 250 * time.Millisecond
+// conflictRetries and conflictWait are how often, and after how long, a
+// patch that met a conflict is made again, as util/argo.RefreshApp does.
+const (
+	conflictRetries = 5
+	conflictWait    = 100 * time.Millisecond
 )
 
-func annotate(ctx context.Context, ri dynamic.ResourceInterface, name string, deadline time.Time) error {
+func annotate(ctx context.Context, ri dynamic.ResourceInterface, name string) error {
 	opts := metav1.PatchOptions{FieldManager: "dmls"}
-	for {
-		app, err := ri.Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsForbidden(err) {
-			_, err = ri.Patch(ctx, name, types.MergePatchType, refreshPatch(""), opts)
+	var err error
+	for range conflictRetries {
+		if _, err = ri.Patch(ctx, name, types.MergePatchType, refreshPatch(time.Now()), opts); !apierrors.IsConflict(err) {
 			return err
 		}
-		if err != nil {
-			return err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(conflictWait):
 		}
-		if _, pending := app.GetAnnotations()[AnnotationRefresh]; pending && time.Now().Before(deadline) {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(pendingPoll):
-			}
-			continue
-		}
-		_, err = ri.Patch(ctx, name, types.MergePatchType, refreshPatch(app.GetResourceVersion()), opts)
-		if apierrors.IsConflict(err) && time.Now().Before(deadline) {
-			continue
-		}
-		return err
 	}
+	return err
 }
 
-// refreshPatch is the merge patch that sets AnnotationRefresh, on
-// condition that the object is still at resourceVersion rv ("": none).
-func refreshPatch(rv string) []byte {
-	meta := map[string]any{"annotations": map[string]string{AnnotationRefresh: "normal"}}
-	if rv != "" {
-		meta["resourceVersion"] = rv
-	}
-	b, _ := json.Marshal(map[string]any{"metadata": meta})
+// refreshPatch is the merge patch of a refresh requested at t.
+func refreshPatch(t time.Time) []byte {
+	b, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+		AnnotationRefresh:          "normal",
+		AnnotationRefreshTimestamp: t.UTC().Format(time.RFC3339Nano),
+	}}})
 	return b
 }
 

@@ -9,12 +9,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	argocdv1alpha1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	"github.com/go-playground/webhooks/v6/github"
 
 	"github.com/dmls-project/dmls/internal/build"
@@ -125,10 +125,10 @@ func TestWebhook(t *testing.T) {
 	}
 }
 
-// TestAnnotateRequest checks the requests Annotate makes: a read of the
-// Application, then a merge patch of the annotation with its
-// resourceVersion as a precondition, in Argo CD's namespace. The e2e test
-// checks that Argo CD acts on it.
+// TestAnnotateRequest checks the request Annotate makes: one merge patch
+// of the refresh annotation and its timestamp, in Argo CD's namespace, as
+// Argo CD's util/argo.RefreshApp makes it. The e2e tests check that Argo
+// CD acts on it.
 func TestAnnotateRequest(t *testing.T) {
 	var got []string
 	var mu sync.Mutex
@@ -144,16 +144,23 @@ func TestAnnotateRequest(t *testing.T) {
 	cl := clientFor(t, srv.URL)
 	apps := exampleApplications(t)
 	n := &Notifier{Config: &spec.Refresh{Annotation: true}, Namespace: "argocd", Applications: apps, Cluster: cl}
+	before := time.Now().UTC()
 	refreshed, warnings := n.Notify(context.Background(), []Push{{URL: apps[0].RepoURL, Modified: []string{"apps/fashion-mnist/overlays/prod/kustomization.yaml"}}})
 	if len(warnings) > 0 || !slices.Equal(refreshed, []string{"fashion-mnist-prod"}) {
 		t.Fatalf("refreshed %v, warnings %v", refreshed, warnings)
 	}
-	want := []string{
-		`GET /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/fashion-mnist-prod`,
-		`PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/fashion-mnist-prod application/merge-patch+json {"metadata":{"annotations":{"argocd.argoproj.io/refresh":"normal"},"resourceVersion":"7"}}`,
+	if len(got) != 1 {
+		t.Fatalf("requests %q, want one patch", got)
 	}
-	if !slices.Equal(got, want) {
-		t.Errorf("requests %q, want %q", got, want)
+	const want = `PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/fashion-mnist-prod application/merge-patch+json `
+	body, ok := strings.CutPrefix(got[0], want)
+	if !ok {
+		t.Fatalf("request %q, want %q and a body", got[0], want)
+	}
+	ann := patchedAnnotations(t, []byte(body))
+	ts, err := time.Parse(time.RFC3339Nano, ann[AnnotationRefreshTimestamp])
+	if len(ann) != 2 || ann[AnnotationRefresh] != "normal" || err != nil || ts.Before(before) || ts.After(time.Now()) {
+		t.Errorf("annotations %v (timestamp: %v), want %s normal and the time of the request in %s", ann, err, AnnotationRefresh, AnnotationRefreshTimestamp)
 	}
 	n.Cluster = nil
 	if _, warnings := n.Notify(context.Background(), []Push{{URL: apps[0].RepoURL, Modified: []string{"apps/fashion-mnist/base/x"}}}); len(warnings) != 1 {
@@ -161,18 +168,36 @@ func TestAnnotateRequest(t *testing.T) {
 	}
 }
 
+// TestAnnotationNames holds the annotations to Argo CD's own names.
+func TestAnnotationNames(t *testing.T) {
+	if AnnotationRefresh != argocdv1alpha1.AnnotationKeyRefresh || AnnotationRefreshTimestamp != argocdv1alpha1.AnnotationKeyRefreshTimestamp {
+		t.Errorf("%s and %s; Argo CD reads %s and %s", AnnotationRefresh, AnnotationRefreshTimestamp, argocdv1alpha1.AnnotationKeyRefresh, argocdv1alpha1.AnnotationKeyRefreshTimestamp)
+	}
+}
+
+func patchedAnnotations(t *testing.T, body []byte) map[string]string {
+	t.Helper()
+	var p struct {
+		Metadata struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.Fatalf("patch %s: %v", body, err)
+	}
+	return p.Metadata.Annotations
+}
+
 // application is one Application as an API server keeps it, enough for
-// Annotate: its annotation and resourceVersion, with merge patches that
-// honour a resourceVersion precondition (409 otherwise), as the
-// kube-apiserver does.
+// Annotate: its annotations and resourceVersion, which a merge patch
+// advances only when it changes them, as the kube-apiserver does (an
+// unchanged object is no event for Argo CD's informer).
 type application struct {
-	mu        sync.Mutex
-	rv        int
-	refresh   bool
-	patches   []string
-	conflicts int
-	// beforePatch runs before each patch is applied.
-	beforePatch func(a *application)
+	mu          sync.Mutex
+	rv          int
+	annotations map[string]string
+	// conflicts is how many patches to refuse with 409 before accepting.
+	conflicts, refused, patches int
 }
 
 func (a *application) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -180,91 +205,71 @@ func (a *application) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer a.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	if r.Method == http.MethodPatch {
-		if a.beforePatch != nil {
-			a.beforePatch(a)
-		}
-		var p struct {
-			Metadata struct {
-				ResourceVersion string            `json:"resourceVersion"`
-				Annotations     map[string]string `json:"annotations"`
-			} `json:"metadata"`
-		}
-		b, _ := io.ReadAll(r.Body)
-		_ = json.Unmarshal(b, &p)
-		if rv := p.Metadata.ResourceVersion; rv != "" && rv != strconv.Itoa(a.rv) {
-			a.conflicts++
+		a.patches++
+		if a.refused < a.conflicts {
+			a.refused++
 			w.WriteHeader(http.StatusConflict)
 			_, _ = w.Write([]byte(`{"apiVersion":"v1","kind":"Status","status":"Failure","reason":"Conflict","code":409,"message":"the object has been modified"}`))
 			return
 		}
-		a.patches = append(a.patches, p.Metadata.ResourceVersion)
-		if !a.refresh && p.Metadata.Annotations[AnnotationRefresh] != "" {
-			a.refresh = true
+		b, _ := io.ReadAll(r.Body)
+		var p struct {
+			Metadata struct {
+				Annotations map[string]string `json:"annotations"`
+			} `json:"metadata"`
+		}
+		_ = json.Unmarshal(b, &p)
+		changed := false
+		for k, v := range p.Metadata.Annotations {
+			if a.annotations[k] != v {
+				a.annotations[k] = v
+				changed = true
+			}
+		}
+		if changed {
 			a.rv++
 		}
 	}
-	ann := ""
-	if a.refresh {
-		ann = `,"annotations":{"` + AnnotationRefresh + `":"normal"}`
-	}
-	fmt.Fprintf(w, `{"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{"name":"a","namespace":"argocd","resourceVersion":"%d"%s}}`, a.rv, ann)
+	ann, _ := json.Marshal(a.annotations)
+	fmt.Fprintf(w, `{"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{"name":"a","namespace":"argocd","resourceVersion":"%d","annotations":%s}}`, a.rv, ann)
 }
 
-// refreshed is the controller finishing a refresh: it removes the
-// annotation.
-func (a *application) refreshed() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.refresh = false
-	a.rv++
-}
-
-// TestAnnotateDuringRefresh is the race behind a push that waited for
-// Argo CD's poll: the annotation of an earlier refresh is still there
-// (the controller is refreshing, and will remove it), so setting it again
-// would change nothing. Annotate waits until the controller removed it,
-// then sets it anew; and a change between its read and its patch makes
-// it read again rather than patch blindly.
-func TestAnnotateDuringRefresh(t *testing.T) {
-	t.Run("a refresh in progress", func(t *testing.T) {
-		a := &application{rv: 1, refresh: true}
-		srv := httptest.NewServer(a)
-		defer srv.Close()
-		time.AfterFunc(500*time.Millisecond, a.refreshed)
-		start := time.Now()
-		if err := Annotate(context.Background(), clientFor(t, srv.URL), "argocd", []string{"a"}); err != nil {
+// TestAnnotateWhileRefreshPending: the annotation of an earlier request is
+// still there (the controller is refreshing, or lost the request), so
+// setting the annotation alone would change nothing, wake nothing, and
+// leave the push to Argo CD's next poll of git. Each request of Annotate
+// changes the Application at once, without waiting for the controller,
+// and a conflict is retried.
+func TestAnnotateWhileRefreshPending(t *testing.T) {
+	const earlier = "2026-12-07T11:27:18.000000001Z"
+	a := &application{rv: 1, annotations: map[string]string{AnnotationRefresh: "normal", AnnotationRefreshTimestamp: earlier}}
+	srv := httptest.NewServer(a)
+	defer srv.Close()
+	cl := clientFor(t, srv.URL)
+	var stamps []string
+	for i := range 2 {
+		if err := Annotate(context.Background(), cl, "argocd", []string{"a"}); err != nil {
 			t.Fatal(err)
 		}
 		a.mu.Lock()
-		defer a.mu.Unlock()
-		if took := time.Since(start); took < 500*time.Millisecond || !a.refresh || !slices.Equal(a.patches, []string{"2"}) {
-			t.Errorf("after %s: annotation %v, patches at resourceVersions %v; want one patch at 2, after the controller removed the annotation", took, a.refresh, a.patches)
+		rv, ts := a.rv, a.annotations[AnnotationRefreshTimestamp]
+		a.mu.Unlock()
+		if rv != 2+i || slices.Contains(stamps, ts) || ts == earlier {
+			t.Fatalf("request %d: resourceVersion %d, timestamp %s after %v: want a change of the Application, with a timestamp of its own", i+1, rv, ts, stamps)
 		}
-	})
-	t.Run("a change between read and patch", func(t *testing.T) {
-		a := &application{rv: 1}
-		once := sync.Once{}
-		a.beforePatch = func(a *application) { once.Do(func() { a.rv++ }) }
-		srv := httptest.NewServer(a)
-		defer srv.Close()
-		if err := Annotate(context.Background(), clientFor(t, srv.URL), "argocd", []string{"a"}); err != nil {
-			t.Fatal(err)
-		}
-		if !a.refresh || a.conflicts != 1 || !slices.Equal(a.patches, []string{"2"}) {
-			t.Errorf("annotation %v, %d conflicts, patches at %v; want one conflict, then a patch at 2", a.refresh, a.conflicts, a.patches)
-		}
-	})
-	t.Run("a refresh that never ends", func(t *testing.T) {
-		defer func(d time.Duration) { PendingWait = d }(PendingWait)
-		PendingWait = 300 * time.Millisecond
-		a := &application{rv: 1, refresh: true}
-		srv := httptest.NewServer(a)
-		defer srv.Close()
-		if err := Annotate(context.Background(), clientFor(t, srv.URL), "argocd", []string{"a"}); err != nil {
-			t.Fatal(err)
-		}
-		if !a.refresh || len(a.patches) != 1 {
-			t.Errorf("annotation %v, patches %v: want the annotation left set after the wait", a.refresh, a.patches)
-		}
-	})
+		stamps = append(stamps, ts)
+	}
+
+	a.conflicts = 2
+	start := time.Now()
+	if err := Annotate(context.Background(), cl, "argocd", []string{"a"}); err != nil {
+		t.Fatalf("after 2 conflicts: %v", err)
+	}
+	if a.rv != 4 || a.patches != 5 || time.Since(start) < 2*conflictWait {
+		t.Errorf("resourceVersion %d after %d patches in %s, want 4 after 5 (2 refused, each retried after %s)", a.rv, a.patches, time.Since(start), conflictWait)
+	}
+	a.conflicts, a.refused = conflictRetries, 0
+	if err := Annotate(context.Background(), cl, "argocd", []string{"a"}); err == nil || !strings.Contains(err.Error(), "a: ") {
+		t.Errorf("refused %d times: err %v, want the Application named", conflictRetries, err)
+	}
 }

@@ -475,7 +475,10 @@ func refreshApps(ctx context.Context, apps appLister) {
 		return
 	}
 	for _, a := range list.Items {
-		patch := []byte(`{"metadata":{"annotations":{"argocd.argoproj.io/refresh":"normal"}}}`)
+		// As Argo CD's clients ask (and dmls, refresh.Annotate): a
+		// timestamp of the request's own makes it a change.
+		patch := fmt.Appendf(nil, `{"metadata":{"annotations":{"argocd.argoproj.io/refresh":"normal","argocd.argoproj.io/refresh-timestamp":%q}}}`,
+			time.Now().UTC().Format(time.RFC3339Nano))
 		_, _ = apps.Patch(ctx, a.GetName(), types.MergePatchType, patch, metav1.PatchOptions{})
 	}
 }
