@@ -130,12 +130,19 @@ func (r *releaseRig) submit(app string) {
 	bootstrap(t, r.c, r.srv, "k8s-config")
 	r.again = rebootstrap(t, r.c, r.srv, "k8s-config")
 
-	// Run r1 ended long ago; then the schedule comes, its last tick an
-	// hour back, so the reconciler starts run r2 at once (the ticks
-	// missed since run once). A tick while r1 ran would be skipped
-	// (whileRunning: skip).
+	// Run r1 ended long ago; then the schedule comes, its last tick half
+	// an hour back, after scheduledAt, so the reconciler starts run r2 at
+	// once (the ticks missed since run once). A tick while r1 ran would
+	// be skipped (whileRunning: skip). The schedule is daily, so that no
+	// tick comes during the test: every five minutes, a tick at a
+	// five-minute boundary started run r3 under a test waiting for r2.
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
 	r.trainingSucceeds(app, 1, time.Now().Add(-2*time.Hour))
-	patch := map[string]any{"schedule": map[string]any{"cron": "*/5 * * * *", "timeZone": "Europe/Berlin"},
+	tick := time.Now().Add(-30 * time.Minute).In(berlin)
+	patch := map[string]any{"schedule": map[string]any{"cron": fmt.Sprintf("%d %d * * *", tick.Minute(), tick.Hour()), "timeZone": "Europe/Berlin"},
 		"scheduledAt": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}
 	if _, err := r.client.SetTrainingJob(ctx, "ml-research", app, patch, apiclient.SetOptions{}); err != nil {
 		t.Fatalf("set the schedule: %v", err)
