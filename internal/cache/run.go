@@ -315,6 +315,14 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 				return fmt.Errorf("%w: %d of %d apps built", ErrFallback, len(res.Apps), len(part))
 			}
 			errs := make([]error, len(res.Apps))
+			// The chunk's entries go to one pack (a file per app was a
+			// file created and renamed per app), written once they are
+			// all built.
+			type entry struct {
+				key string
+				b   []byte
+			}
+			sealed := make([]entry, len(res.Apps))
 			parallel.For(len(res.Apps), workers, func(i int) {
 				b := res.Apps[i]
 				a, err := appOf(b, opts)
@@ -322,14 +330,27 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 					errs[i] = err
 					return
 				}
-				if err := opts.Store.Put(keys[a.Dir], a); err != nil {
-					opts.Store.debug("%v", err)
+				if opts.Store != nil {
+					b, err := Seal(a)
+					if err != nil {
+						opts.Store.debug("%v", err)
+					}
+					sealed[i] = entry{keys[a.Dir], b}
 				}
 				errs[i] = emit(a, false)
 				res.Apps[i] = nil
 			})
 			if err := errors.Join(errs...); err != nil {
 				return err
+			}
+			pack := map[string][]byte{}
+			for _, e := range sealed {
+				if e.b != nil {
+					pack[e.key] = e.b
+				}
+			}
+			if err := opts.Store.PutPack(pack); err != nil {
+				opts.Store.debug("%v", err)
 			}
 		}
 		return nil

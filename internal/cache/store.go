@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -50,6 +51,14 @@ type Store struct {
 	// rebuilt) or not written. Those are no errors: the cache is only a
 	// shortcut.
 	Debug func(format string, args ...any)
+
+	mu sync.Mutex
+	// packs is where each entry of a pack is (see pack.go): nil until
+	// the packs' indexes are read. corrupt are the keys whose entry in a
+	// pack was found corrupt: they are stored again in files of their
+	// own, which Get reads first.
+	packs   map[string]packRef
+	corrupt map[string]bool
 }
 
 // DefaultDir is $XDG_CACHE_HOME/dmls, or $HOME/.cache/dmls.
@@ -119,10 +128,11 @@ func (s *Store) get(key string, v any) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s.getPacked(key, v)
+	}
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			s.debug("cache: read %s: %v", p, err)
-		}
+		s.debug("cache: read %s: %v", p, err)
 		return time.Time{}, false
 	}
 	defer f.Close()
@@ -161,7 +171,9 @@ func (s *Store) used(p string, was time.Time) {
 // touch records a use of the entry of key, if there is one, for an entry
 // that served without being read (through the index).
 func (s *Store) touch(key string) {
-	if p, err := s.path(key); err == nil {
+	if ref, ok := s.packed(key); ok {
+		s.usedPack(ref.path)
+	} else if p, err := s.path(key); err == nil {
 		s.used(p, time.Time{})
 	}
 }
@@ -174,13 +186,18 @@ func (s *Store) Put(key string, v any) error {
 	if s == nil {
 		return nil
 	}
+	b, err := Seal(v)
+	if err != nil {
+		return fmt.Errorf("%w (%s)", err, key)
+	}
+	return s.putSealed(key, b)
+}
+
+// putSealed is Put of what Seal made.
+func (s *Store) putSealed(key string, sealed []byte) error {
 	p, err := s.path(key)
 	if err != nil {
 		return err
-	}
-	var payload bytes.Buffer
-	if err := gob.NewEncoder(&payload).Encode(v); err != nil {
-		return fmt.Errorf("cache: encode %s: %w", key, err)
 	}
 	dir := filepath.Dir(p)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -191,7 +208,7 @@ func (s *Store) Put(key string, v any) error {
 		return fmt.Errorf("cache: %w", err)
 	}
 	tmp := f.Name()
-	_, err = f.Write(seal(payload.Bytes()))
+	_, err = f.Write(sealed)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -233,7 +250,8 @@ func unseal(b []byte) ([]byte, error) {
 
 // Prune removes the entries not used for maxAge and then, least recently
 // used first, as many as it takes to bring the total under maxBytes, as
-// well as temporary files left by a writer that died. It returns how many
+// well as temporary files left by a writer that died. A pack counts as
+// one entry, used when any of its entries was. It returns how many
 // files it removed. Entries in use by another process may go; that
 // process then rebuilds them.
 func (s *Store) Prune(maxAge time.Duration, maxBytes int64) (int, error) {
@@ -246,7 +264,7 @@ func (s *Store) Prune(maxAge time.Duration, maxBytes int64) (int, error) {
 	var total int64
 	removed := 0
 	now := time.Now()
-	err := filepath.WalkDir(filepath.Join(s.dir, "entries"), func(p string, d fs.DirEntry, err error) error {
+	walk := func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !ours(p) {
 			return nil
 		}
@@ -266,7 +284,8 @@ func (s *Store) Prune(maxAge time.Duration, maxBytes int64) (int, error) {
 			total += st.Size()
 		}
 		return nil
-	})
+	}
+	err := errors.Join(filepath.WalkDir(filepath.Join(s.dir, "entries"), walk), walkIfThere(filepath.Join(s.dir, "packs"), walk))
 	sort.Slice(files, func(i, j int) bool { return files[i].used.Before(files[j].used) })
 	for _, f := range files {
 		if total <= maxBytes {
@@ -280,11 +299,23 @@ func (s *Store) Prune(maxAge time.Duration, maxBytes int64) (int, error) {
 	return removed, err
 }
 
+// walkIfThere is filepath.WalkDir of a folder that may not exist.
+func walkIfThere(root string, fn fs.WalkDirFunc) error {
+	if _, err := os.Stat(root); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return filepath.WalkDir(root, fn)
+}
+
 // ours reports whether p is named as an entry (entries/<xx>/<xx...> in
-// hex) or a temporary file of one: pruning removes nothing else, even in
-// a --cache-dir that holds other files.
+// hex), a pack (packs/<digest>.pack) or a temporary file of either:
+// pruning removes nothing else, even in a --cache-dir that holds other
+// files.
 func ours(p string) bool {
 	dir, name := filepath.Base(filepath.Dir(p)), filepath.Base(p)
+	if dir == "packs" {
+		return isPackName(name)
+	}
 	if len(dir) != 2 || !isHex(dir) {
 		return false
 	}
