@@ -100,11 +100,7 @@ func (s *Store) writePack(keys []string, entries map[string][]byte) error {
 		}
 		h.Write([]byte(k + "\n"))
 	}
-	dir := filepath.Join(s.dir, "packs")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("cache: %w", err)
-	}
-	p := filepath.Join(dir, hex.EncodeToString(h.Sum(nil))+".pack")
+	p := filepath.Join(s.dir, "packs", hex.EncodeToString(h.Sum(nil))+".pack")
 	var head bytes.Buffer
 	head.Write(packMagic)
 	head.Write(binary.BigEndian.AppendUint32(nil, uint32(len(keys))))
@@ -123,30 +119,19 @@ func (s *Store) writePack(keys []string, entries map[string][]byte) error {
 		refs[k] = packRef{path: p, off: off, n: n}
 		off += n
 	}
-	f, err := os.CreateTemp(dir, ".tmp-pack-")
-	if err != nil {
-		return fmt.Errorf("cache: %w", err)
-	}
-	tmp := f.Name()
-	w := bufio.NewWriterSize(f, 1<<20)
-	_, err = w.Write(head.Bytes())
-	for _, k := range keys {
-		if err == nil {
-			_, err = w.Write(entries[k])
+	err := writeFile(p, ".tmp-pack-", func(w io.Writer) error {
+		if _, err := w.Write(head.Bytes()); err != nil {
+			return err
 		}
-	}
-	if err == nil {
-		err = w.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
+		for _, k := range keys {
+			if _, err := w.Write(entries[k]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("cache: write %s: %w", p, err)
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

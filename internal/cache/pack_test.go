@@ -185,19 +185,7 @@ func TestRunPacks(t *testing.T) {
 	_, _, want := reference(t, fsys)
 	dir := t.TempDir()
 	runChunks := func(s *Store) (*Result, map[string][]byte) {
-		snap, err := Read(fsys, "ws", "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := map[string][]byte{}
-		var mu sync.Mutex
-		opts := testOptions(s, got, &mu)
-		opts.Chunk = 0 // 256
-		r, err := Run(snap, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r, got
+		return runOpts(t, s, fsys, func(opts *Options, _ *sync.Mutex) { opts.Chunk = 0 }) // 256
 	}
 	s, lines := openT(t, dir)
 	r, got := runChunks(s)

@@ -163,6 +163,26 @@ func TestRunNoStore(t *testing.T) {
 // with a kustomize tree.
 func runTrees(t *testing.T, s *Store, fsys fs.FS, noTree bool) (*Result, map[string][]byte, int) {
 	t.Helper()
+	trees := 0
+	r, got := runOpts(t, s, fsys, func(opts *Options, mu *sync.Mutex) {
+		opts.NoTree = noTree
+		emit := opts.Emit
+		opts.Emit = func(a *App) error {
+			if len(a.Tree) > 0 {
+				mu.Lock()
+				trees++
+				mu.Unlock()
+			}
+			return emit(a)
+		}
+	})
+	return r, got, trees
+}
+
+// runOpts runs fsys with testOptions, as set changes them (mu guards what
+// Emit writes).
+func runOpts(t *testing.T, s *Store, fsys fs.FS, set func(*Options, *sync.Mutex)) (*Result, map[string][]byte) {
+	t.Helper()
 	snap, err := Read(fsys, "ws", "test")
 	if err != nil {
 		t.Fatal(err)
@@ -170,22 +190,12 @@ func runTrees(t *testing.T, s *Store, fsys fs.FS, noTree bool) (*Result, map[str
 	got := map[string][]byte{}
 	var mu sync.Mutex
 	opts := testOptions(s, got, &mu)
-	opts.NoTree = noTree
-	trees := 0
-	emit := opts.Emit
-	opts.Emit = func(a *App) error {
-		if len(a.Tree) > 0 {
-			mu.Lock()
-			trees++
-			mu.Unlock()
-		}
-		return emit(a)
-	}
+	set(&opts, &mu)
 	r, err := Run(snap, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r, got, trees
+	return r, got
 }
 
 // TestNoTreeEntries checks that render's entries, stored without the

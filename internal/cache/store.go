@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/gob"
@@ -199,24 +200,38 @@ func (s *Store) putSealed(key string, sealed []byte) error {
 	if err != nil {
 		return err
 	}
+	return writeFile(p, ".tmp-"+key[:8]+"-", func(w io.Writer) error {
+		_, err := w.Write(sealed)
+		return err
+	})
+}
+
+// writeFile writes p whole or not at all: what write writes goes to a
+// temporary file (named tmp and a random suffix) in p's folder, which is
+// renamed into place, so that a reader in any process sees all of it or
+// none.
+func writeFile(p, tmp string, write func(io.Writer) error) error {
 	dir := filepath.Dir(p)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".tmp-"+key[:8]+"-")
+	f, err := os.CreateTemp(dir, tmp)
 	if err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	tmp := f.Name()
-	_, err = f.Write(sealed)
+	w := bufio.NewWriterSize(f, 1<<20)
+	err = write(w)
+	if err == nil {
+		err = w.Flush()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, p)
+		err = os.Rename(f.Name(), p)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		os.Remove(f.Name())
 		return fmt.Errorf("cache: write %s: %w", p, err)
 	}
 	return nil
