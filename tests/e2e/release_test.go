@@ -377,6 +377,7 @@ func TestReleaseToProduction(t *testing.T) {
 			t.Errorf("%q committed %d times", l, n)
 		}
 	}
+	r.oneScheduledRun()
 	metrics := scrape(t, r.client.BaseURL+"/metrics")
 	for _, want := range []string{`dmls_release_decisions_total{kind="full"}`, `dmls_release_gate_evaluations_total{verdict="pass"}`, "dmls_release_success_to_production_seconds_count 1"} {
 		if !strings.Contains(metrics, want) {
@@ -434,6 +435,22 @@ func TestReleaseGateFailsInStaging(t *testing.T) {
 		if strings.Contains(l, "env=prod") {
 			t.Errorf("prod was touched: %s", l)
 		}
+	}
+	r.oneScheduledRun()
+}
+
+// oneScheduledRun checks what submit's schedule is for: one scheduled run,
+// r2, and no tick during the test.
+func (r *releaseRig) oneScheduledRun() {
+	r.t.Helper()
+	var runs []string
+	for _, l := range r.releaseLog() {
+		if strings.HasPrefix(l, "Dmls-Schedule: ") {
+			runs = append(runs, l)
+		}
+	}
+	if len(runs) != 1 || !strings.HasSuffix(runs[0], " run=r2") {
+		r.t.Errorf("scheduled runs %q, want r2 alone", runs)
 	}
 }
 
