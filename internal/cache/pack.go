@@ -45,9 +45,9 @@ type packRef struct {
 	off, n int64
 }
 
-// Seal encodes v as the payload of an entry, for PutPack; it may be
+// sealValue encodes v as the payload of an entry, for putPack; it may be
 // called from many goroutines at once.
-func Seal(v any) ([]byte, error) {
+func sealValue(v any) ([]byte, error) {
 	var payload bytes.Buffer
 	if err := gob.NewEncoder(&payload).Encode(v); err != nil {
 		return nil, fmt.Errorf("cache: encode: %w", err)
@@ -55,40 +55,37 @@ func Seal(v any) ([]byte, error) {
 	return seal(payload.Bytes()), nil
 }
 
-// minPack is the fewest entries PutPack packs: fewer go to files of their
+// minPack is the fewest entries putPack packs: fewer go to files of their
 // own, so that the runs that build a few apps (a change) do not leave a
 // pack each, whose index every later run would read.
 const minPack = 32
 
-// PutPack stores the sealed entries (key → Seal's bytes): in one pack when
-// there are at least minPack, else each in its own file, as Put does. An
-// entry found corrupt in a pack goes to its own file too.
-func (s *Store) PutPack(entries map[string][]byte) error {
+// putPack stores the sealed entries (key → sealValue's bytes): in one pack
+// when there are at least minPack, else each in its own file, as Put
+// does. An entry found corrupt in a pack goes to its own file too.
+func (s *Store) putPack(entries map[string][]byte) error {
 	if s == nil || len(entries) == 0 {
 		return nil
 	}
 	if len(entries) > maxPackEntries {
 		return fmt.Errorf("cache: a pack of %d entries (at most %d)", len(entries), maxPackEntries)
 	}
+	var packed []string
 	var errs []error
-	s.mu.Lock()
-	alone := func(k string) bool { return len(entries) < minPack || s.corrupt[k] }
-	var keys []string
 	for _, k := range slices.Sorted(maps.Keys(entries)) {
-		if !alone(k) {
-			keys = append(keys, k)
+		s.mu.Lock()
+		alone := len(entries) < minPack || s.corrupt[k]
+		s.mu.Unlock()
+		if alone {
+			errs = append(errs, s.putSealed(k, entries[k]))
+		} else {
+			packed = append(packed, k)
 		}
 	}
-	s.mu.Unlock()
-	for k, b := range entries {
-		if !slices.Contains(keys, k) {
-			errs = append(errs, s.putSealed(k, b))
-		}
+	if len(packed) > 0 {
+		errs = append(errs, s.writePack(packed, entries))
 	}
-	if len(keys) == 0 {
-		return errors.Join(errs...)
-	}
-	return errors.Join(append(errs, s.writePack(keys, entries))...)
+	return errors.Join(errs...)
 }
 
 // writePack writes the entries of keys (sorted) as one pack.
@@ -153,8 +150,7 @@ func (s *Store) packed(key string) (packRef, bool) {
 	return r, ok
 }
 
-// readPacks reads the index of every pack into s.packs (s.mu held). A
-// pack whose index cannot be read is skipped (its entries are misses).
+// readPacks reads the index of every pack into s.packs (s.mu held).
 func (s *Store) readPacks() {
 	dir := filepath.Join(s.dir, "packs")
 	des, err := os.ReadDir(dir)
@@ -162,12 +158,16 @@ func (s *Store) readPacks() {
 		return
 	}
 	for _, de := range des {
-		if !isPackName(de.Name()) {
-			continue
+		if !isPack(de.Name()) {
+			continue // a pack being written is not one yet
 		}
 		p := filepath.Join(dir, de.Name())
 		if err := s.readPack(p); err != nil {
-			s.debug("cache: pack %s: %v", p, err)
+			// A pack is renamed into place whole: one whose index
+			// cannot be read is damaged, and goes, as a damaged entry
+			// does; its entries are misses, built and stored again.
+			s.debug("cache: pack %s is corrupt (%v); removing it", p, err)
+			_ = os.Remove(p)
 		}
 	}
 }
@@ -237,7 +237,7 @@ func (s *Store) getPacked(key string, v any) (time.Time, bool) {
 		if !errors.Is(err, fs.ErrNotExist) { // a pack pruned meanwhile is a miss
 			s.debug("cache: read %s from %s: %v", key, ref.path, err)
 		}
-		s.forget(key)
+		s.forget(key, false)
 		return time.Time{}, false
 	}
 	payload, err := unseal(b)
@@ -247,25 +247,27 @@ func (s *Store) getPacked(key string, v any) (time.Time, bool) {
 	if err != nil {
 		// The pack stays: its other entries may be sound. This one is a
 		// miss from now on, and the caller stores it again in its own
-		// file (PutPack), which Get reads before any pack.
+		// file (putPack), which Get reads before any pack.
 		s.debug("cache: entry %s in %s is corrupt (%v); rebuilding it", key, ref.path, err)
-		s.forget(key)
-		s.mu.Lock()
-		if s.corrupt == nil {
-			s.corrupt = map[string]bool{}
-		}
-		s.corrupt[key] = true
-		s.mu.Unlock()
+		s.forget(key, true)
 		return time.Time{}, false
 	}
 	s.used(ref.path, st.ModTime())
 	return st.ModTime(), true
 }
 
-func (s *Store) forget(key string) {
+// forget drops key from the packs' index; corrupt, that its entry there
+// was damaged.
+func (s *Store) forget(key string, corrupt bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.packs, key)
+	if corrupt {
+		if s.corrupt == nil {
+			s.corrupt = map[string]bool{}
+		}
+		s.corrupt[key] = true
+	}
 }
 
 // usedPack records a use of an entry of the pack at p (see used).
@@ -275,12 +277,16 @@ func (s *Store) usedPack(p string) {
 	}
 }
 
-// isPackName reports whether name is a pack's (a hex digest and .pack)
-// or a temporary file of one.
+// isPack reports whether name is a pack's: a hex digest and .pack.
+func isPack(name string) bool {
+	d, ok := strings.CutSuffix(name, ".pack")
+	return ok && len(d) == 64 && isHex(d)
+}
+
+// isPackName reports whether name is a pack's or a temporary file of one.
 func isPackName(name string) bool {
 	if t, ok := strings.CutPrefix(name, ".tmp-pack-"); ok {
 		return t != "" && !strings.ContainsAny(t, "/.")
 	}
-	d, ok := strings.CutSuffix(name, ".pack")
-	return ok && len(d) == 64 && isHex(d)
+	return isPack(name)
 }

@@ -16,13 +16,13 @@ import (
 	"github.com/dmls-project/dmls/internal/synth"
 )
 
-// sealedEntries are n entries sealed for PutPack, and their values.
+// sealedEntries are n entries sealed for putPack, and their values.
 func sealedEntries(t *testing.T, n int) (map[string][]byte, map[string]entry) {
 	t.Helper()
 	sealed, values := map[string][]byte{}, map[string]entry{}
 	for i := range n {
 		v := entry{fmt.Sprintf("e%d", i), bytes.Repeat([]byte{byte(i)}, 100+i)}
-		b, err := Seal(v)
+		b, err := sealValue(v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +51,7 @@ func TestPack(t *testing.T) {
 	dir := t.TempDir()
 	s, lines := openT(t, dir)
 	sealed, values := sealedEntries(t, minPack+8)
-	if err := s.PutPack(sealed); err != nil {
+	if err := s.putPack(sealed); err != nil {
 		t.Fatal(err)
 	}
 	packs, own := files(t, dir, "packs"), files(t, dir, "entries")
@@ -74,8 +74,8 @@ func TestPack(t *testing.T) {
 	for k := range sealed {
 		delete(few, k)
 	}
-	few[key(5000)], _ = Seal(entry{Name: "alone"})
-	if err := s.PutPack(few); err != nil {
+	few[key(5000)], _ = sealValue(entry{Name: "alone"})
+	if err := s.putPack(few); err != nil {
 		t.Fatal(err)
 	}
 	if packs, own := files(t, dir, "packs"), files(t, dir, "entries"); len(packs) != 1 || len(own) != 1 {
@@ -94,7 +94,7 @@ func TestCorruptPackedEntry(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := openT(t, dir)
 	sealed, values := sealedEntries(t, minPack)
-	if err := s.PutPack(sealed); err != nil {
+	if err := s.putPack(sealed); err != nil {
 		t.Fatal(err)
 	}
 	bad := key(3)
@@ -118,7 +118,7 @@ func TestCorruptPackedEntry(t *testing.T) {
 	if !s2.Get(key(4), &got) || got.Name != values[key(4)].Name {
 		t.Fatalf("the pack's other entries: %+v", got)
 	}
-	if err := s2.PutPack(sealed); err != nil {
+	if err := s2.putPack(sealed); err != nil {
 		t.Fatal(err)
 	}
 	if own := files(t, dir, "entries"); len(own) != 1 || filepath.Base(own[0]) != bad {
@@ -127,6 +127,28 @@ func TestCorruptPackedEntry(t *testing.T) {
 	s3, lines := openT(t, dir)
 	if !s3.Get(bad, &got) || got.Name != values[bad].Name || len(*lines) > 0 {
 		t.Errorf("after storing it again: %+v, debug %q", got, *lines)
+	}
+
+	// A pack cut short (its index beyond its bytes) is damaged whole: it
+	// is reported once and removed; the entries are served by the pack
+	// that putPack wrote again above (without the damaged entry, which
+	// has its own file). A pack being written (a temporary file) is not
+	// read.
+	if err := os.WriteFile(filepath.Join(dir, "packs", ".tmp-pack-1"), b[:len(b)/3], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ref.path, b[:len(b)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s4, lines := openT(t, dir)
+	if !s4.Get(key(4), &got) || got.Name != values[key(4)].Name || len(*lines) != 1 || !strings.Contains((*lines)[0], "corrupt") {
+		t.Fatalf("a pack cut short: %+v, debug %q; want the entry from the other pack, and one line", got, *lines)
+	}
+	if packs := files(t, dir, "packs"); len(packs) != 2 { // the other pack and the temporary file
+		t.Errorf("packs left: %v", packs)
+	}
+	if _, err := os.Stat(ref.path); !os.IsNotExist(err) {
+		t.Errorf("the damaged pack is still there: %v", err)
 	}
 }
 
@@ -137,7 +159,7 @@ func TestPrunePacks(t *testing.T) {
 	dir := t.TempDir()
 	s, _ := openT(t, dir)
 	sealed, _ := sealedEntries(t, minPack)
-	if err := s.PutPack(sealed); err != nil {
+	if err := s.putPack(sealed); err != nil {
 		t.Fatal(err)
 	}
 	ref, _ := s.packed(key(0))
@@ -229,7 +251,7 @@ func BenchmarkStoreApps(b *testing.B) {
 						for _, k := range part {
 							chunk[k] = sealed[k]
 						}
-						err = s.PutPack(chunk)
+						err = s.putPack(chunk)
 					} else {
 						for _, k := range part {
 							err = errors.Join(err, s.putSealed(k, sealed[k]))

@@ -331,7 +331,7 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 					return
 				}
 				if opts.Store != nil {
-					b, err := Seal(a)
+					b, err := sealValue(a)
 					if err != nil {
 						opts.Store.debug("%v", err)
 					}
@@ -349,7 +349,7 @@ func Run(snap *Snapshot, opts Options) (*Result, error) {
 					pack[e.key] = e.b
 				}
 			}
-			if err := opts.Store.PutPack(pack); err != nil {
+			if err := opts.Store.putPack(pack); err != nil {
 				opts.Store.debug("%v", err)
 			}
 		}

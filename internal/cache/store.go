@@ -187,14 +187,14 @@ func (s *Store) Put(key string, v any) error {
 	if s == nil {
 		return nil
 	}
-	b, err := Seal(v)
+	b, err := sealValue(v)
 	if err != nil {
 		return fmt.Errorf("%w (%s)", err, key)
 	}
 	return s.putSealed(key, b)
 }
 
-// putSealed is Put of what Seal made.
+// putSealed is Put of what sealValue made.
 func (s *Store) putSealed(key string, sealed []byte) error {
 	p, err := s.path(key)
 	if err != nil {

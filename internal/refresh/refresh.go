@@ -187,7 +187,7 @@ func annotate(ctx context.Context, ri dynamic.ResourceInterface, name string) er
 	opts := metav1.PatchOptions{FieldManager: "dmls"}
 	var err error
 	for range conflictRetries {
-		if _, err = ri.Patch(ctx, name, types.MergePatchType, refreshPatch(time.Now()), opts); !apierrors.IsConflict(err) {
+		if _, err = ri.Patch(ctx, name, types.MergePatchType, RequestPatch(time.Now()), opts); !apierrors.IsConflict(err) {
 			return err
 		}
 		select {
@@ -199,8 +199,9 @@ func annotate(ctx context.Context, ri dynamic.ResourceInterface, name string) er
 	return err
 }
 
-// refreshPatch is the merge patch of a refresh requested at t.
-func refreshPatch(t time.Time) []byte {
+// RequestPatch is the merge patch of a refresh requested at t (see
+// Annotate).
+func RequestPatch(t time.Time) []byte {
 	b, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
 		AnnotationRefresh:          "normal",
 		AnnotationRefreshTimestamp: t.UTC().Format(time.RFC3339Nano),

@@ -29,6 +29,7 @@ import (
 	"github.com/dmls-project/dmls/internal/cli"
 	"github.com/dmls-project/dmls/internal/gittest"
 	"github.com/dmls-project/dmls/internal/kbuild"
+	"github.com/dmls-project/dmls/internal/refresh"
 	"github.com/dmls-project/dmls/internal/spec"
 )
 
@@ -441,9 +442,8 @@ var (
 	failureNotes = map[*testing.T][]func() string{}
 )
 
-// onFailure adds what eventually logs when test t fails, and returns how
-// many notes t has with it.
-func onFailure(t *testing.T, note func() string) int {
+// onFailure adds what eventually logs when test t fails.
+func onFailure(t *testing.T, note func() string) {
 	failureMu.Lock()
 	defer failureMu.Unlock()
 	if len(failureNotes[t]) == 0 {
@@ -454,7 +454,6 @@ func onFailure(t *testing.T, note func() string) int {
 		})
 	}
 	failureNotes[t] = append(failureNotes[t], note)
-	return len(failureNotes[t])
 }
 
 // logFailureNotes logs the notes of test t.
@@ -475,11 +474,8 @@ func refreshApps(ctx context.Context, apps appLister) {
 		return
 	}
 	for _, a := range list.Items {
-		// As Argo CD's clients ask (and dmls, refresh.Annotate): a
-		// timestamp of the request's own makes it a change.
-		patch := fmt.Appendf(nil, `{"metadata":{"annotations":{"argocd.argoproj.io/refresh":"normal","argocd.argoproj.io/refresh-timestamp":%q}}}`,
-			time.Now().UTC().Format(time.RFC3339Nano))
-		_, _ = apps.Patch(ctx, a.GetName(), types.MergePatchType, patch, metav1.PatchOptions{})
+		// As dmls asks (refresh.Annotate), and Argo CD's own clients.
+		_, _ = apps.Patch(ctx, a.GetName(), types.MergePatchType, refresh.RequestPatch(time.Now()), metav1.PatchOptions{})
 	}
 }
 
@@ -552,7 +548,7 @@ func appSummary(ctx context.Context, apps appLister) string {
 			rev = rev[:12]
 		}
 		fmt.Fprintf(&b, "  %s: sync=%s revision=%s reconciledAt=%s refresh=%q health=%s op=%q conditions=%s\n", a.GetName(),
-			str(&a, "status", "sync", "status"), rev, str(&a, "status", "reconciledAt"), a.GetAnnotations()["argocd.argoproj.io/refresh"],
+			str(&a, "status", "sync", "status"), rev, str(&a, "status", "reconciledAt"), a.GetAnnotations()[refresh.AnnotationRefresh],
 			str(&a, "status", "health", "status"), op, mustYAML(cond))
 	}
 	return b.String()

@@ -155,7 +155,11 @@ func newAPIServer(t *testing.T, srv *gittest.Server, cfg api.Config) *api.Server
 	cfg.MLModel = gitops.Target{Name: "ml-model", URL: srv.RepoURL("ml-model")}
 	cfg.URLs = map[string]string{"ml-model": srv.RepoURL("ml-model"), "k8s-config": srv.RepoURL("k8s-config"), "kubeflow-config": srv.RepoURL("kubeflow-config"), "docs": srv.RepoURL("docs")}
 	cfg.Auth = gitops.Auth{Username: user, Password: pass}
-	cfg.Log = slog.New(slog.NewTextHandler(serverLogs(t), nil))
+	name := "dmls serve"
+	if cfg.Lease != nil {
+		name += " " + cfg.Lease.Identity
+	}
+	cfg.Log = slog.New(slog.NewTextHandler(serverLogs(t, name), nil))
 	s, err := api.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +171,6 @@ func newAPIServer(t *testing.T, srv *gittest.Server, cfg api.Config) *api.Server
 // shown when the test fails (see eventually), without the answers to
 // successful reads, which a test polls with.
 type serverLog struct {
-	name  string
 	mu    sync.Mutex
 	lines []string
 	part  []byte
@@ -202,13 +205,11 @@ func (l *serverLog) tail() string {
 	return strings.Join(l.lines[max(0, len(l.lines)-serverLogLines):], "\n")
 }
 
-// serverLogs returns the writer of a new API server's log in test t,
-// whose last lines a failure of eventually shows; the servers of a test
-// are numbered in the order they were made.
-func serverLogs(t *testing.T) io.Writer {
+// serverLogs returns the writer of the log of API server name in test t,
+// whose last lines a failure of eventually shows.
+func serverLogs(t *testing.T, name string) io.Writer {
 	l := &serverLog{}
-	n := onFailure(t, func() string { return l.name + ", its last lines:\n" + l.tail() })
-	l.name = fmt.Sprintf("dmls serve #%d", n)
+	onFailure(t, func() string { return name + ", its last lines:\n" + l.tail() })
 	return l
 }
 
