@@ -209,6 +209,7 @@
 // /metrics serves dmls_api_requests_total{route,method,code},
 // dmls_api_request_duration_seconds, dmls_api_requests_in_flight,
 // dmls_api_queue_depth, dmls_api_batch_size,
-// dmls_api_commits_total{repo,result}, dmls_api_commit_races_total and
+// dmls_api_commits_total{repo,result}, dmls_api_commit_races_total,
+// dmls_api_speculative_plans_total{outcome} and
 // dmls_api_idempotent_replays_total, with the Go and process collectors.
 package api

@@ -16,7 +16,10 @@ type metrics struct {
 	batchSize  prometheus.Histogram
 	commits    *prometheus.CounterVec
 	races      prometheus.Counter
-	replays    prometheus.Counter
+	// speculation counts the batches planned on a commit still being
+	// pushed, by outcome (submit.Metrics.Speculation).
+	speculation *prometheus.CounterVec
+	replays     prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -56,11 +59,15 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "dmls_api_commit_races_total",
 			Help: "Group commits re-applied because another writer changed ml-model first.",
 		}),
+		speculation: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dmls_api_speculative_plans_total",
+			Help: "Group commits planned on the workspace of the one before while it was being pushed, by outcome: kept when it landed, replanned when it did not.",
+		}, []string{"outcome"}),
 		replays: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dmls_api_idempotent_replays_total",
 			Help: "Requests answered from the idempotency store.",
 		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.inflight, m.queueDepth, m.batchSize, m.commits, m.races, m.replays)
+	reg.MustRegister(m.requests, m.latency, m.inflight, m.queueDepth, m.batchSize, m.commits, m.races, m.speculation, m.replays)
 	return m
 }

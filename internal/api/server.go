@@ -212,6 +212,9 @@ type hooks struct {
 	// ml-model commit and each config publish (submit.Config).
 	beforeCommit  func(jobs, attempt int)
 	beforePublish func(batches int)
+	// afterPlan runs in the writer after each plan of a batch
+	// (submit.Config.AfterPlan).
+	afterPlan func(jobs int, speculative bool)
 	// beforeHandle runs in every API handler after authentication.
 	beforeHandle func(r *http.Request)
 }
@@ -253,7 +256,7 @@ func New(cfg Config) (*Server, error) {
 		Repo: s.store, QueueSize: cfg.QueueSize, MaxBatch: cfg.MaxBatch,
 		ReconcileInterval: cfg.ReconcileInterval, IdempotencyTTL: cfg.IdempotencyTTL,
 		Auth: cfg.Auth, Author: cfg.Author, Log: cfg.Log, ArgoCD: argo,
-		Metrics:    submit.Metrics{Commits: s.metrics.commits, Races: s.metrics.races, QueueDepth: s.metrics.queueDepth, BatchSize: s.metrics.batchSize},
+		Metrics:    submit.Metrics{Commits: s.metrics.commits, Races: s.metrics.races, Speculation: s.metrics.speculation, QueueDepth: s.metrics.queueDepth, BatchSize: s.metrics.batchSize},
 		CheckTeams: s.checkAuth,
 		Fatal:      func(err error) { s.fatal <- err },
 		Ready:      func() { s.ready.Store(true) },
@@ -272,6 +275,11 @@ func New(cfg Config) (*Server, error) {
 		BeforePublish: func(batches int) {
 			if h := s.hooks.beforePublish; h != nil {
 				h(batches)
+			}
+		},
+		AfterPlan: func(jobs int, speculative bool) {
+			if h := s.hooks.afterPlan; h != nil {
+				h(jobs, speculative)
 			}
 		},
 	})

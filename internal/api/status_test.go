@@ -37,7 +37,7 @@ func statusServer(t *testing.T) (*testServer, *statustest.Cluster, string, *repo
 			t.Fatalf("no config published: %v", err)
 		}
 	}
-	fc.Commit = commit
+	fc.SetCommit(commit)
 	return ts, fc, commit, r
 }
 

@@ -7,23 +7,43 @@
 //
 // # Pipeline
 //
-// The writer plans a batch on the snapshot of the last commit, commits it
-// to ml-model (a compare-and-swap), and hands it to the publisher, which
-// publishes the config and answers the batch's jobs; the writer goes on
-// with the next batch meanwhile. Exactly-once holds as before: only the
-// writer commits, one batch at a time, each on the commit it was planned
-// on, so a batch that loses the race to another writer is planned again
-// alone (none is planned on a commit that is not made yet). The releases
-// that queue while a publish runs are published once, from the newest
-// commit, which holds the others. A job is answered once its config is
-// in k8s-config and kubeflow-config (or their publish failed, with a
-// warning); the model catalog goes to the docs repo after the answers,
-// since it deploys nothing (at 10 apps its push was a sixth of a batch's
-// time, and in a closed loop the clients waited for it). While a publish
-// runs, a batch smaller than the last one waits for it (its answers bring
-// the clients back): with 25 clients in a loop the batches otherwise
-// shrank and each paid a batch's fixed cost; a batch as large as the
-// last, when the queue is deep, goes ahead during the publish.
+// A batch goes through three stages, each overlapping the next batch's:
+//
+//  1. The writer plans it: applies its jobs to the workspace, checks
+//     every app that changed and the whole result (plan).
+//  2. Its ml-model commit, a compare-and-swap on the commit it was
+//     planned on, is pushed in the background (a flight). Meanwhile the
+//     writer plans the next batch on the workspace this one leaves (its
+//     checked snapshot, of no commit yet), with the next changes queued.
+//     When the push lands, that plan is kept and its own push starts on
+//     the new commit; planning and pushing take turns rather than one
+//     waiting for the other.
+//  3. The publisher publishes the config and answers the batch's jobs,
+//     while the writer goes on.
+//
+// Exactly-once holds as before: only the writer commits, one push at a
+// time, each on the commit its batch was planned on, and a batch is
+// released to the publisher by its own push, before the next push
+// starts, so the releases keep the commits' order. A batch that loses
+// the race to another writer (its push is refused) is planned again on a
+// fresh read, and so is the batch that was planned on top of it, and no
+// other: batches already landed stay, and at most one batch is planned
+// on one in flight. A batch whose speculative plan replayed an
+// Idempotency-Key's first answer is planned again once the push below it
+// lands, since that answer's views name the commits of the snapshot it
+// was planned on. dmls_api_speculative_plans_total{outcome} counts the
+// plans kept and planned again.
+//
+// The releases that queue while a publish runs are published once, from
+// the newest commit, which holds the others. A job is answered once its
+// config is in k8s-config and kubeflow-config (or their publish failed,
+// with a warning); the model catalog goes to the docs repo after the
+// answers, since it deploys nothing (at 10 apps its push was a sixth of a
+// batch's time, and in a closed loop the clients waited for it). While a
+// publish runs, a batch smaller than the last one waits for it (its
+// answers bring the clients back): with 25 clients in a loop the batches
+// otherwise shrank and each paid a batch's fixed cost; a batch as large
+// as the last, when the queue is deep, goes ahead during the publish.
 //
 // # What a batch costs
 //
@@ -228,6 +248,11 @@ type Metrics struct {
 	// Races counts batches re-applied because another writer changed
 	// ml-model first.
 	Races prometheus.Counter
+	// Speculation counts the batches planned on the workspace of a batch
+	// whose commit was still being pushed, by outcome: "kept" when that
+	// commit landed, "replanned" when it did not and the batch was
+	// planned again. Nil counts nothing.
+	Speculation *prometheus.CounterVec
 	// QueueDepth is the changes waiting, BatchSize the changes per batch.
 	QueueDepth prometheus.Gauge
 	BatchSize  prometheus.Histogram
@@ -274,9 +299,12 @@ type Config struct {
 	// one more for each time the batch is planned again after a lost
 	// race. BeforePublish runs before each config publish of the
 	// publisher, with the batches it answers.
+	// AfterPlan runs after each plan of a batch, with whether it was
+	// planned on a batch whose commit was still being pushed.
 	BeforeBatch   func(jobs int)
 	BeforeCommit  func(jobs, attempt int)
 	BeforePublish func(batches int)
+	AfterPlan     func(jobs int, speculative bool)
 }
 
 // Writer is the single goroutine that changes ml-model. It drains the
@@ -310,6 +338,9 @@ type Writer struct {
 	pubDone   chan struct{}
 	// lastBatch is the size of the last batch.
 	lastBatch int
+	// flight is the batch whose ml-model commit is being pushed, or nil.
+	// Only the writer goroutine reads or sets it.
+	flight *flight
 	// pages keeps the catalog's app pages between publishes.
 	pages *catalog.Memo
 	// refreshApps reads the Applications to refresh from the Argo CD tree.
@@ -370,7 +401,8 @@ func (w *Writer) log() *slog.Logger { return w.cfg.Log }
 
 // run is the writer's loop. It reads ml-model until it succeeds, then
 // serves batches; when idle it reconciles the config repos every
-// ReconcileInterval. After stop it finishes every queued job and returns.
+// ReconcileInterval, and once the queue empties after a change. After
+// stop it finishes every queued job and returns.
 func (w *Writer) run() {
 	defer close(w.done)
 	if !w.startup() {
@@ -388,24 +420,33 @@ func (w *Writer) run() {
 	}()
 	tick := time.NewTicker(w.cfg.ReconcileInterval)
 	defer tick.Stop()
+	changed := false
 	for {
 		select {
 		case j := <-w.queue:
 			w.batch(j)
-			if len(w.queue) == 0 {
-				w.reconcile()
-			}
+			changed = true
 			continue
 		default:
+		}
+		// A reconcile reads and publishes the tip, so it waits for the
+		// batch in flight: its release would otherwise come after the
+		// flight's, from an older commit.
+		if changed && w.flight == nil {
+			w.reconcile()
+			changed = false
 		}
 		select {
 		case j := <-w.queue:
 			w.batch(j)
-			if len(w.queue) == 0 {
+			changed = true
+		case <-w.flightDone():
+			w.land()
+			changed = true
+		case <-tick.C:
+			if w.flight == nil {
 				w.reconcile()
 			}
-		case <-tick.C:
-			w.reconcile()
 		case <-w.stop:
 			w.drain()
 			return
@@ -413,16 +454,21 @@ func (w *Writer) run() {
 	}
 }
 
-// drain finishes the jobs left in the queue (their answers come from the
-// publisher, or at once when it never ran).
+// drain finishes the jobs left in the queue and the batch in flight
+// (their answers come from the publisher, or at once when it never ran).
 func (w *Writer) drain() {
 	for {
 		select {
 		case j := <-w.queue:
 			w.batch(j)
+			continue
 		default:
+		}
+		if w.flight == nil {
 			return
 		}
+		<-w.flightDone()
+		w.land()
 	}
 }
 
@@ -662,49 +708,182 @@ collect:
 	w.process(ctx, jobs)
 }
 
-// process commits a batch, re-applying it from a fresh read whenever
-// another writer changed ml-model first, and answers every job.
+// process plans a batch and starts its ml-model commit (launch). While
+// the batch before it is still being pushed, it is planned on the
+// workspace that batch leaves (its checked snapshot), and committed on
+// that batch's commit once it lands; if that commit is refused, the batch
+// is planned again on what the batch below became (land). Otherwise it is
+// planned on a fresh read of ml-model.
 func (w *Writer) process(ctx context.Context, jobs []*Job) {
-	for attempt := 1; ; attempt++ {
+	w.begin(ctx, jobs, 1)
+}
+
+// begin plans jobs and launches their commit as attempt.
+func (w *Writer) begin(ctx context.Context, jobs []*Job, attempt int) {
+	for {
+		if f := w.flight; f != nil {
+			// The keys of the batch in flight are indexed when it lands;
+			// a second request with one of them waits for the first's
+			// answer (the API's idempotency store), and another writer's
+			// commit makes the flight's compare-and-swap fail.
+			if !w.catchUp(ctx, jobs, f.base.SHA) {
+				return
+			}
+			p := w.plan(f.p.next, jobs)
+			if h := w.cfg.AfterPlan; h != nil {
+				h(len(jobs), true)
+			}
+			landed := w.land()
+			// A replayed answer's views need the commits of the snapshot
+			// it was planned on, which only the landed commit has.
+			if landed != nil && !slices.ContainsFunc(p.outcomes, func(o *Outcome) bool { return o != nil && o.Replayed }) {
+				w.speculated("kept")
+				w.launch(jobs, p, landed, attempt)
+				return
+			}
+			// The batch below did not land as planned: plan again on what
+			// it became.
+			w.speculated("replanned")
+			continue
+		}
 		sn, err := w.repo.Read(ctx)
 		if err != nil {
 			w.failAll(jobs, nil, GitFailure("read ml-model", err))
 			return
 		}
-		if slices.ContainsFunc(jobs, func(j *Job) bool { return j.IdemKey != "" }) {
-			if err := w.repo.History().CatchUp(ctx, sn.SHA, w.cfg.IdempotencyTTL); err != nil {
-				w.failAll(jobs, nil, GitFailure("read the history of ml-model", err))
-				return
-			}
+		if !w.catchUp(ctx, jobs, sn.SHA) {
+			return
 		}
 		p := w.plan(sn, jobs)
-		if len(p.changes) == 0 {
-			w.release(&release{jobs: jobs, p: p, before: sn, after: sn})
-			return
+		if h := w.cfg.AfterPlan; h != nil {
+			h(len(jobs), false)
 		}
-		if h := w.cfg.BeforeCommit; h != nil {
-			h(len(jobs), attempt)
-		}
-		next, err := w.repo.Commit(ctx, sn, p.changes, commitMessage(jobs, p), trailers(jobs, p), p.next)
-		if err != nil {
-			race := errors.Is(err, gitops.ErrStale) || errors.Is(err, gitops.ErrConflict)
-			if race && attempt < maxCommitAttempts {
-				w.cfg.Metrics.Races.Inc()
-				w.log().Info("ml-model changed under the batch; re-applying it", "attempt", attempt, "jobs", len(jobs))
-				sleepJitter(attempt)
-				continue
-			}
-			w.cfg.Metrics.Commits.WithLabelValues(layout.RepoMLModel, "failed").Inc()
-			w.log().Error("commit to ml-model failed", "error", err, "jobs", len(jobs))
-			w.failAll(jobs, p, GitFailure("commit to ml-model", err))
-			return
-		}
-		w.cfg.Metrics.Commits.WithLabelValues(layout.RepoMLModel, "committed").Inc()
-		// The config is published, and the jobs answered, while the
-		// writer goes on with the next batch on top of this commit.
-		w.release(&release{jobs: jobs, p: p, before: sn, after: next, commit: next.SHA})
+		w.launch(jobs, p, sn, attempt)
 		return
 	}
+}
+
+// catchUp indexes the Idempotency-Keys of ml-model's history up to tip
+// when a job carries one; when that history cannot be read it answers
+// every job with the failure and returns false.
+func (w *Writer) catchUp(ctx context.Context, jobs []*Job, tip string) bool {
+	if !slices.ContainsFunc(jobs, func(j *Job) bool { return j.IdemKey != "" }) {
+		return true
+	}
+	if err := w.repo.History().CatchUp(ctx, tip, w.cfg.IdempotencyTTL); err != nil {
+		w.failAll(jobs, nil, GitFailure("read the history of ml-model", err))
+		return false
+	}
+	return true
+}
+
+// speculated counts a batch planned on one in flight.
+func (w *Writer) speculated(outcome string) {
+	if m := w.cfg.Metrics.Speculation; m != nil {
+		m.WithLabelValues(outcome).Inc()
+	}
+}
+
+// flight is a batch whose ml-model commit is being pushed while the
+// writer plans the next one.
+type flight struct {
+	jobs    []*Job
+	p       *plan
+	base    *specrepo.Snapshot
+	attempt int
+	// done is closed when the commit returned; next is then its snapshot,
+	// or err why it failed (errAnswered: its jobs have their answers).
+	done chan struct{}
+	next *specrepo.Snapshot
+	err  error
+}
+
+// errAnswered marks a flight whose jobs were answered by a panic's
+// recovery.
+var errAnswered = errors.New("answered after a panic")
+
+// flightDone is where the batch in flight says it is done; nil (never
+// ready) when there is none.
+func (w *Writer) flightDone() <-chan struct{} {
+	if w.flight == nil {
+		return nil
+	}
+	return w.flight.done
+}
+
+// launch starts the ml-model commit of p, planned on sn, in the
+// background as the batch in flight; a plan that changes nothing is
+// released at once. The one in flight must have landed.
+func (w *Writer) launch(jobs []*Job, p *plan, sn *specrepo.Snapshot, attempt int) {
+	if len(p.changes) == 0 {
+		w.release(&release{jobs: jobs, p: p, before: sn, after: sn})
+		return
+	}
+	f := &flight{jobs: jobs, p: p, base: sn, attempt: attempt, done: make(chan struct{})}
+	w.flight = f
+	go w.fly(f)
+}
+
+// fly commits the batch f to ml-model, a compare-and-swap on f.base, and
+// releases it to the publisher when it is in: before the writer launches
+// the next commit, so the releases keep the commits' order.
+func (w *Writer) fly(f *flight) {
+	defer close(f.done)
+	defer func() {
+		if r := recover(); r != nil {
+			f.err = errAnswered
+			w.answerPanic(r, f.jobs, "committing")
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	if h := w.cfg.BeforeCommit; h != nil {
+		h(len(f.jobs), f.attempt)
+	}
+	next, err := w.repo.Commit(ctx, f.base, f.p.changes, commitMessage(f.jobs, f.p), trailers(f.jobs, f.p), f.p.next)
+	if err != nil {
+		f.err = err
+		return
+	}
+	w.cfg.Metrics.Commits.WithLabelValues(layout.RepoMLModel, "committed").Inc()
+	f.next = next
+	// The config is published, and the jobs answered, while the writer
+	// goes on with the next batch on top of this commit.
+	w.release(&release{jobs: f.jobs, p: f.p, before: f.base, after: next, commit: next.SHA})
+}
+
+// land waits for the batch in flight and returns the snapshot of its
+// commit, or nil when the commit failed. A batch that lost the race to
+// another writer is planned again, alone, on a fresh read, and is in
+// flight again when land returns; after maxCommitAttempts, or any other
+// failure, its jobs are answered with the failure.
+func (w *Writer) land() *specrepo.Snapshot {
+	f := w.flight
+	<-f.done
+	w.flight = nil
+	if f.err == nil {
+		return f.next
+	}
+	if errors.Is(f.err, errAnswered) {
+		return nil
+	}
+	race := errors.Is(f.err, gitops.ErrStale) || errors.Is(f.err, gitops.ErrConflict)
+	if race && f.attempt < maxCommitAttempts {
+		w.cfg.Metrics.Races.Inc()
+		w.log().Info("ml-model changed under the batch; re-applying it", "attempt", f.attempt, "jobs", len(f.jobs))
+		sleepJitter(f.attempt)
+		func() {
+			defer w.recoverJobs(f.jobs, "committing")
+			ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+			defer cancel()
+			w.begin(ctx, f.jobs, f.attempt+1)
+		}()
+		return nil
+	}
+	w.cfg.Metrics.Commits.WithLabelValues(layout.RepoMLModel, "failed").Inc()
+	w.log().Error("commit to ml-model failed", "error", f.err, "jobs", len(f.jobs))
+	w.failAll(f.jobs, f.p, GitFailure("commit to ml-model", f.err))
+	return nil
 }
 
 // release is a publish the publisher owes: the config of after, and,
@@ -817,14 +996,18 @@ func (w *Writer) safeAnswer(jobs []*Job, p *plan, before, after *specrepo.Snapsh
 	w.answer(jobs, p, before, after, commits, warning)
 }
 
-// recoverJobs, deferred, recovers from a panic while doing what to jobs:
-// the jobs not answered yet get 500 (their done channels hold one answer,
-// so the sends cannot overwrite one).
+// recoverJobs, deferred, recovers from a panic while doing what to jobs
+// (answerPanic).
 func (w *Writer) recoverJobs(jobs []*Job, what string) {
-	r := recover()
-	if r == nil {
-		return
+	if r := recover(); r != nil {
+		w.answerPanic(r, jobs, what)
 	}
+}
+
+// answerPanic logs the panic r and answers the jobs not answered yet
+// with 500 (their done channels hold one answer, so the sends cannot
+// overwrite one).
+func (w *Writer) answerPanic(r any, jobs []*Job, what string) {
 	w.log().Error("panic while "+what, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 	for _, j := range jobs {
 		select {

@@ -30,12 +30,20 @@ const FixtureCommit = "3f5e1d2c4b6a79881726354453627180a9b8c7d6"
 // stream, so that readers fall back to reading on their interval.
 type Cluster struct {
 	*httptest.Server
-	// Commit replaces FixtureCommit in the documents.
-	Commit string
 
-	mu    sync.Mutex
-	files map[string]string // resource → fixture name
-	gets  int
+	mu sync.Mutex
+	// commit replaces FixtureCommit in the documents (SetCommit).
+	commit string
+	files  map[string]string // resource → fixture name
+	gets   int
+}
+
+// SetCommit makes the documents name commit where the fixtures name
+// FixtureCommit.
+func (c *Cluster) SetCommit(commit string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.commit = commit
 }
 
 // Gets counts the gets served so far.
@@ -47,7 +55,7 @@ func (c *Cluster) Gets() int {
 
 // Start serves c until the test ends.
 func Start(t testing.TB, commit string) *Cluster {
-	c := &Cluster{Commit: commit, files: map[string]string{}}
+	c := &Cluster{commit: commit, files: map[string]string{}}
 	c.Server = httptest.NewServer(http.HandlerFunc(c.serve))
 	t.Cleanup(c.Close)
 	return c
@@ -74,7 +82,7 @@ func (c *Cluster) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.mu.Lock()
-	files := c.files
+	files, commit := c.files, c.commit
 	c.gets++
 	c.mu.Unlock()
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
@@ -92,7 +100,7 @@ func (c *Cluster) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	b = bytes.ReplaceAll(b, []byte(FixtureCommit), []byte(c.Commit))
+	b = bytes.ReplaceAll(b, []byte(FixtureCommit), []byte(commit))
 	j, err := yaml.YAMLToJSON(b)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)

@@ -1,0 +1,193 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dmls-project/dmls/internal/apiclient"
+	"github.com/dmls-project/dmls/internal/gittest"
+)
+
+// TestSpeculativePlanning holds the ml-model push of a batch and checks
+// that the next batch is planned meanwhile, on the workspace the held
+// batch leaves: a retrain of the app the held batch creates, which a
+// plan on ml-model's tip would answer 404. When the held push lands, the
+// plan is kept and committed on top of it. When another writer moved
+// ml-model under the held batch, the held batch is planned again and so
+// is the batch planned on it, and nothing more: every change is in
+// ml-model once, on top of the other writer's.
+func TestSpeculativePlanning(t *testing.T) {
+	for _, race := range []bool{false, true} {
+		name := "landed"
+		if race {
+			name = "lost race"
+		}
+		t.Run(name, func(t *testing.T) { testSpeculativePlanning(t, race) })
+	}
+}
+
+func testSpeculativePlanning(t *testing.T, race bool) {
+	r := startRepos(t)
+	ts := newServer(t, r)
+	open, release := newLatch(t)
+	held := make(chan struct{})
+	var mu sync.Mutex
+	var attempts []int
+	var holdOnce sync.Once
+	armed := false
+	ts.hooks.beforeCommit = func(_, attempt int) {
+		mu.Lock()
+		attempts = append(attempts, attempt)
+		hold := armed
+		mu.Unlock()
+		if hold {
+			holdOnce.Do(func() {
+				close(held)
+				<-open
+			})
+		}
+	}
+	plans := make(chan bool, 10)
+	ts.hooks.afterPlan = func(_ int, speculative bool) { plans <- speculative }
+	ts.Start()
+	ts.waitReady(t)
+	c := ts.client(researchToken)
+	c.Retries = 0
+	ctx := context.Background()
+
+	// A first batch, committed as usual.
+	must(c.SubmitTrainingJob(ctx, "ml-research", trainingJob("spec-0")))(t)
+	mu.Lock()
+	armed, attempts = true, nil
+	mu.Unlock()
+	drain(plans)
+
+	create := submitAsync(c, "spec-a")
+	select {
+	case <-held:
+	case <-time.After(time.Minute):
+		t.Fatal("the batch of spec-a never committed")
+	}
+	if s := <-plans; s {
+		t.Fatal("spec-a was planned on a batch in flight, with none in flight")
+	}
+	retrain := make(chan answer, 1)
+	go func() {
+		res, err := c.Retrain(ctx, "ml-research", "spec-a")
+		retrain <- answer{res: res, err: err}
+	}()
+	select {
+	case s := <-plans:
+		if !s {
+			t.Fatal("the retrain was planned on ml-model's tip while spec-a's push was held")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the retrain was not planned while spec-a's push was held")
+	}
+	if _, ok := r.git.Files(t, "ml-model", "")["apps/spec-a/app.json"]; ok {
+		t.Fatal("spec-a is in ml-model while its push is held")
+	}
+	if race {
+		_, err := r.git.PushChange("ml-model", gittest.Change{Files: map[string]string{"apps/foreign/app.json": `{
+  "name": "foreign",
+  "team": "ml-research",
+  "training": {"image": "registry.example.com/trainer:1.0", "replicas": {"worker": {"replicas": 1}}}
+}
+`}})
+		if err != nil {
+			t.Fatalf("the other writer: %v", err)
+		}
+	}
+	release()
+
+	a, b := <-create, <-retrain
+	if a.err != nil || b.err != nil {
+		t.Fatalf("spec-a: %v; retrain: %v", a.err, b.err)
+	}
+	if !b.res.Changed || b.res.Commit("ml-model") == "" || b.res.Commit("ml-model") == a.res.Commit("ml-model") {
+		t.Errorf("the retrain: %+v, want a commit of its own after spec-a's %s", b.res, a.res.Commit("ml-model"))
+	}
+	if got := fmt.Sprint(runOf(t, r, "spec-a")); got != "2" {
+		t.Errorf("spec-a's training run is %v in ml-model, want 2 (created, then retrained)", got)
+	}
+	mu.Lock()
+	got := slices.Clone(attempts)
+	mu.Unlock()
+	want, kept, replanned, races := []int{1, 1}, 1.0, 0.0, 0.0
+	if race {
+		// spec-a again, on the other writer's commit, and the retrain
+		// once, planned again on spec-a's new plan.
+		want, kept, replanned, races = []int{1, 2, 1}, 1, 1, 1
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("commit attempts %v, want %v", got, want)
+	}
+	if n := counter(ts.metrics.speculation.WithLabelValues("kept")); n != kept {
+		t.Errorf("%v speculative plans kept, want %v", n, kept)
+	}
+	if n := counter(ts.metrics.speculation.WithLabelValues("replanned")); n != replanned {
+		t.Errorf("%v speculative plans planned again, want %v", n, replanned)
+	}
+	if n := counter(ts.metrics.races); n != races {
+		t.Errorf("%v races, want %v", n, races)
+	}
+	ids := r.requestIDs(t)
+	if len(ids) != 3 {
+		t.Errorf("%d changes in ml-model, want 3: %v", len(ids), ids)
+	}
+	for id, n := range ids {
+		if n != 1 {
+			t.Errorf("request %s is in %d commits", id, n)
+		}
+	}
+	if _, ok := r.git.Files(t, "ml-model", "")["apps/foreign/app.json"]; ok != race {
+		t.Errorf("the other writer's app in ml-model: %v, want %v", ok, race)
+	}
+	r.waitConfig(t)
+}
+
+// runOf reads app's training run from the tip of ml-model.
+func runOf(t *testing.T, r *repos, app string) any {
+	t.Helper()
+	tr, _ := r.appJSON(t, app)["training"].(map[string]any)
+	return tr["run"]
+}
+
+func drain(ch chan bool) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
+
+// TestPanicInCommit checks that a panic while a batch is pushed answers
+// its jobs 500, once, and that the writer goes on.
+func TestPanicInCommit(t *testing.T) {
+	r := startRepos(t)
+	ts := newServer(t, r)
+	var once sync.Once
+	ts.hooks.beforeCommit = func(int, int) { once.Do(func() { panic("boom") }) }
+	ts.Start()
+	ts.waitReady(t)
+	c := ts.client(researchToken)
+	c.Retries = 0
+	_, err := c.SubmitTrainingJob(context.Background(), "ml-research", trainingJob("boom"))
+	var ae *apiclient.Error
+	if !asError(err, &ae) || ae.Status != http.StatusInternalServerError || !strings.Contains(err.Error(), "internal error while committing") {
+		t.Fatalf("the job of the batch that panicked: %v, want 500", err)
+	}
+	res := must(c.SubmitTrainingJob(context.Background(), "ml-research", trainingJob("after-boom")))(t)
+	if !res.Changed || res.Commit("ml-model") == "" {
+		t.Errorf("the batch after the panic: %+v", res)
+	}
+	r.waitConfig(t)
+}
