@@ -96,9 +96,9 @@ func startRepos(t testing.TB) *repos {
 
 // startReposWith is startRepos with a workspace of apps apps: the seed's
 // two and API-managed training jobs, pre-0000, pre-0001, ...
-func startReposWith(t testing.TB, apps int) *repos {
+func startReposWith(t testing.TB, apps int, opts ...gittest.Option) *repos {
 	t.Helper()
-	g := gittest.Start(t)
+	g := gittest.Start(t, opts...)
 	g.CreateRepo(t, "ml-model")
 	g.CreateRepo(t, "k8s-config")
 	g.CreateRepo(t, "kubeflow-config")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
+	"github.com/dmls-project/dmls/internal/gittest"
 )
 
 // loadResult is what a load run measured.
@@ -20,6 +21,9 @@ type loadResult struct {
 	elapsed  time.Duration
 	p50, p99 time.Duration
 	batches  float64
+	// speculative is how many batches were planned on a batch whose push
+	// was in flight, and kept that plan.
+	speculative float64
 }
 
 // load submits n training jobs from clients concurrent clients against a
@@ -28,8 +32,8 @@ type loadResult struct {
 // that every submission is in git exactly once (its app.json in ml-model,
 // its request id in exactly one commit) and that k8s-config holds what a
 // full build of ml-model generates, and returns the timings.
-func load(t testing.TB, n, clients, apps int) loadResult {
-	r := startReposWith(t, apps)
+func load(t testing.TB, n, clients, apps int, opts ...gittest.Option) loadResult {
+	r := startReposWith(t, apps, opts...)
 	ts := startServer(t, r)
 	c := ts.client(researchToken)
 	ctx := context.Background()
@@ -82,10 +86,11 @@ func load(t testing.TB, n, clients, apps int) loadResult {
 	var m dtoHistogram
 	m.read(ts.metrics.batchSize)
 	return loadResult{
-		elapsed: elapsed,
-		p50:     latencies[n*50/100],
-		p99:     latencies[min(n-1, n*99/100)],
-		batches: m.count,
+		elapsed:     elapsed,
+		p50:         latencies[n*50/100],
+		p99:         latencies[min(n-1, n*99/100)],
+		batches:     m.count,
+		speculative: counter(ts.metrics.speculation.WithLabelValues("kept")),
 	}
 }
 
@@ -111,20 +116,32 @@ func BenchmarkSubmit500(b *testing.B) { benchSubmit(b, 500, 25) }
 // by a batch's time more than by the CPU (make bench-api runs both).
 func BenchmarkSubmitDeep(b *testing.B) { benchSubmit(b, 1000, 100) }
 
+// remoteRTT is the round trip to the git host of BenchmarkSubmitRemote.
+const remoteRTT = 50 * time.Millisecond
+
+// BenchmarkSubmitRemote is BenchmarkSubmitDeep against a git server
+// remoteRTT away (every request waits that long first), as a git host
+// across a network is: there, a batch's pushes are mostly waiting, which
+// the next batch's plan can overlap (internal/submit's Pipeline).
+func BenchmarkSubmitRemote(b *testing.B) {
+	benchSubmit(b, 1000, 100, gittest.WithLatency(remoteRTT))
+}
+
 // benchSubmit runs load(n, clients) at 10 and at 1,000 apps and reports
 // its figures with the load average at the start.
-func benchSubmit(b *testing.B, n, clients int) {
+func benchSubmit(b *testing.B, n, clients int, opts ...gittest.Option) {
 	for _, apps := range []int{10, 1000} {
 		b.Run(fmt.Sprintf("apps=%d", apps), func(b *testing.B) {
 			// The load when the run starts: a figure taken on a busy
 			// machine is not comparable (issue 25).
 			b.ReportMetric(loadAverage(b), "load-1m")
 			for range b.N {
-				res := load(b, n, clients, apps)
+				res := load(b, n, clients, apps, opts...)
 				b.ReportMetric(float64(n)/res.elapsed.Seconds(), "req/s")
 				b.ReportMetric(float64(res.p50.Microseconds())/1000, "p50-ms")
 				b.ReportMetric(float64(res.p99.Microseconds())/1000, "p99-ms")
 				b.ReportMetric(res.batches, "commits")
+				b.ReportMetric(res.speculative, "speculative")
 			}
 		})
 	}

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // BackendPath is where Debian's git package installs git-http-backend.
@@ -43,6 +44,7 @@ type config struct {
 	auth           bool
 	log            io.Writer
 	backend        string
+	latency        time.Duration
 }
 
 // WithBasicAuth makes the server require these credentials on every request.
@@ -63,6 +65,12 @@ func WithLog(w io.Writer) Option {
 // WithBackend overrides the path of git-http-backend.
 func WithBackend(path string) Option {
 	return func(c *config) { c.backend = path }
+}
+
+// WithLatency makes the server wait d before it serves each request: the
+// round trip to a git host across a network, for benchmarks.
+func WithLatency(d time.Duration) Option {
+	return func(c *config) { c.latency = d }
 }
 
 // Server is a running git HTTP server. Its methods are safe for concurrent use.
@@ -181,6 +189,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	logger := log.New(s.cfg.log, "gittest: ", 0)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.latency > 0 {
+			time.Sleep(s.cfg.latency)
+		}
 		user := ""
 		if s.cfg.auth {
 			u, p, ok := r.BasicAuth()
