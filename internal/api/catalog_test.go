@@ -62,3 +62,39 @@ func TestServeWritesCatalog(t *testing.T) {
 		t.Errorf("fashion-mnist's last change moved:\n%s", p)
 	}
 }
+
+// TestCatalogWithoutFetchingOwnCommits: the catalog of each publish needs
+// ml-model's history up to the batch's commit, which the server made
+// itself; it adds that commit to the history it keeps rather than fetch
+// it back from ml-model, and the pages still name each app's commit.
+func TestCatalogWithoutFetchingOwnCommits(t *testing.T) {
+	r := startRepos(t)
+	ts := startServer(t, r)
+	c := ts.client(researchToken)
+	must(c.SubmitTrainingJob(context.Background(), "ml-research", trainingJob("own-0")))(t)
+	r.waitConfig(t)
+	fetches := r.git.Fetches("ml-model")
+	commits := map[string]string{}
+	for _, app := range []string{"own-1", "own-2", "own-3"} {
+		res := must(c.SubmitTrainingJob(context.Background(), "ml-research", trainingJob(app)))(t)
+		commits[app] = res.Commit("ml-model")
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		page := r.git.Files(t, "docs", "")["catalog/ml-research/own-3.md"]
+		if page != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no page for own-3 in the docs repo")
+		}
+	}
+	files := r.git.Files(t, "docs", "")
+	for app, commit := range commits {
+		if p := files["catalog/ml-research/"+app+".md"]; !strings.Contains(p, "| Last change | `"+commit[:12]+"` ") {
+			t.Errorf("%s's page does not name its commit %s:\n%s", app, commit, p)
+		}
+	}
+	if n := r.git.Fetches("ml-model") - fetches; n != 0 {
+		t.Errorf("%d fetches of ml-model for 3 batches, want none: the server made every commit", n)
+	}
+}

@@ -95,6 +95,56 @@ func (h *CommitGraph) Update(ctx context.Context) error {
 	return nil
 }
 
+// Extend adds commit, which src made and pushed (Repo.Publish), to the
+// graph when the graph's tip is the commit's first parent: the objects
+// the commit adds to that parent are copied from src's memory, and the
+// tip moves, as an Update that fetched it would. A server that keeps the
+// history of the branch it commits to thus does not fetch its own
+// commits back. It reports whether it did; when it did not (another
+// writer pushed in between, src started afresh), the next Update
+// fetches, as before.
+func (h *CommitGraph) Extend(src *Repo, commit string) bool {
+	if h == nil || h.remote == nil || h.tip == nil || src == nil {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if src.r == nil {
+		return false
+	}
+	s := src.r.repo.Storer
+	ch := plumbing.NewHash(commit)
+	c, err := object.GetCommit(s, ch)
+	if err != nil || c.NumParents() == 0 || c.ParentHashes[0] != h.tip.Hash {
+		return false
+	}
+	objs, err := newObjects(&treeCache{s: s}, ch, h.tip.Hash)
+	if err != nil {
+		return false
+	}
+	dst := h.repo.Storer
+	for _, x := range objs {
+		o, err := s.EncodedObject(plumbing.AnyObject, x)
+		if err != nil {
+			return false
+		}
+		if _, err := dst.SetEncodedObject(o); err != nil {
+			return false
+		}
+	}
+	tip, err := object.GetCommit(dst, ch)
+	if err != nil {
+		return false
+	}
+	if err := dst.SetReference(plumbing.NewHashReference(h.remote.tracking, ch)); err != nil {
+		return false
+	}
+	h.tip, h.last = tip, map[string]string{}
+	return true
+}
+
 // At returns the history up to commit sha (sha and its ancestors), or nil
 // when the graph does not hold that commit. The result shares h's
 // objects: use it only while nothing calls h.Update.

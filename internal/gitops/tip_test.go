@@ -97,3 +97,76 @@ func TestLastChangesSince(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitGraphExtend adds a Repo's own commits to a history without
+// fetching them, and holds the result to a history read afresh; a commit
+// whose parent the history does not have as its tip is left to Update.
+func TestCommitGraphExtend(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	target := gitops.Target{URL: f.srv.RepoURL(f.repo)}
+	rp := f.openRepo(t, target.URL)
+	f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"keep/README": "not managed\n"}, Message: "seed"})
+	files := map[string]string{"apps/a/x": "1\n"}
+	publish := func() string {
+		t.Helper()
+		res, err := rp.Publish(ctx, f.request(files, "apps"))
+		if err != nil || !res.Changed {
+			t.Fatalf("publish: changed %v, %v", res.Changed, err)
+		}
+		return res.Commit
+	}
+	first := publish()
+	g, err := gitops.ReadHistory(ctx, target, f.auth)
+	if err != nil || g.Tip() != first {
+		t.Fatalf("history at %s, %v; want %s", g.Tip(), err, first)
+	}
+	fetches := f.srv.Fetches(f.repo)
+	files["apps/b/x"] = "1\n"
+	second := publish()
+	files["apps/a/x"] = "2\n"
+	files["apps/c/y"] = "1\n"
+	delete(files, "apps/b/x")
+	third := publish()
+	for _, c := range []string{second, third} {
+		if !g.Extend(rp, c) {
+			t.Fatalf("the history was not extended by %s", c)
+		}
+	}
+	if n := f.srv.Fetches(f.repo) - fetches; n != 0 {
+		t.Errorf("%d fetches to extend the history, want none", n)
+	}
+	if g.Tip() != third {
+		t.Errorf("tip %s, want %s", g.Tip(), third)
+	}
+	dirs := map[string][]string{"a": {"apps/a"}, "b": {"apps/b"}, "c": {"apps/c"}, "keep": {"keep"}}
+	fresh, err := gitops.ReadHistory(ctx, target, f.auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := g.LastChanges(dirs), fresh.LastChanges(dirs)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("last changes of the extended history %v, want those of a fresh read %v", got, want)
+	}
+	if got["a"].Commit != third || got["b"].Commit != third || got["c"].Commit != third {
+		t.Errorf("last changes %v: a, b and c last changed in %s", got, third)
+	}
+	if a := g.At(second); a == nil || a.LastChange([]string{"apps/b"}) != second {
+		t.Errorf("the history at %s does not say it added apps/b", second)
+	}
+
+	// Another writer pushed: the Repo's next commit is not on the tip the
+	// history has, which Update then fetches.
+	other := f.srv.Push(t, f.repo, gittest.Change{Files: map[string]string{"keep/README": "not managed\n", "apps/a/x": "2\n", "apps/c/y": "1\n", "notes/x": "1\n"}, Message: "other"})
+	files["apps/d/x"] = "1\n"
+	fourth := publish()
+	if g.Extend(rp, fourth) {
+		t.Fatalf("extended over %s, which the history lacks", other)
+	}
+	if err := g.Update(ctx); err != nil || g.Tip() != fourth {
+		t.Fatalf("after Update the tip is %s, %v; want %s", g.Tip(), err, fourth)
+	}
+	if !g.Includes(fourth, other) {
+		t.Error("the other writer's commit is not in the history")
+	}
+}

@@ -85,7 +85,8 @@ type Server struct {
 	cleanup func() error
 
 	mu     sync.Mutex
-	pushes map[string]int // receive-pack POSTs per repo name
+	pushes  map[string]int // receive-pack POSTs per repo name
+	fetches map[string]int // upload-pack POSTs per repo name
 }
 
 // Start serves a new, empty project root on 127.0.0.1 until the test ends.
@@ -139,7 +140,7 @@ func Listen(addr, root string, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("write git config: %w", err)
 	}
 
-	s := &Server{root: root, home: home, cfg: cfg, pushes: map[string]int{}}
+	s := &Server{root: root, home: home, cfg: cfg, pushes: map[string]int{}, fetches: map[string]int{}}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
@@ -177,6 +178,15 @@ func (s *Server) Pushes(name string) int {
 	return s.pushes[name]
 }
 
+// Fetches returns how many fetches (and clones) reached upload-pack for
+// the repository named name over HTTP, past authentication: POSTs to
+// git-upload-pack, which a fetch makes only when it wants objects.
+func (s *Server) Fetches(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fetches[name]
+}
+
 // Handler returns the server's HTTP handler: basic auth in front of git-http-backend. It can be
 // mounted on any listener; it serves paths of the form /<name>.git/... .
 func (s *Server) Handler() http.Handler {
@@ -206,6 +216,12 @@ func (s *Server) Handler() http.Handler {
 			name := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), ".git/git-receive-pack")
 			s.mu.Lock()
 			s.pushes[name]++
+			s.mu.Unlock()
+		}
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-upload-pack") {
+			name := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/"), ".git/git-upload-pack")
+			s.mu.Lock()
+			s.fetches[name]++
 			s.mu.Unlock()
 		}
 		// net/http/cgi refuses chunked bodies, which the git CLI sends for packs larger than

@@ -202,19 +202,24 @@ func (h *History) CatchUp(ctx context.Context, tip string, ttl time.Duration) er
 	}
 }
 
-// committed indexes a commit the Repo made on parent, and gives
-// ml-model's history graph the repo paths it changed
-// (gitops.CommitGraph.Touched), so that the catalog's last changes do not
-// diff it.
-func (h *History) committed(parent, commit string, trailers []gitops.Trailer, changed []string) {
-	if commit != "" && len(changed) > 0 {
+// committed indexes a commit the Repo made on parent, gives ml-model's
+// history graph the repo paths it changed (gitops.CommitGraph.Touched),
+// so that the catalog's last changes do not diff it, and adds the commit
+// to the graph from src, the in-memory repo that pushed it, when the
+// graph is at its parent (gitops.CommitGraph.Extend), so that the
+// catalog of the next publish does not fetch it back.
+func (h *History) committed(src *gitops.Repo, parent, commit string, trailers []gitops.Trailer, changed []string) {
+	if commit != "" {
 		h.mu.Lock()
 		gr := h.graphs[h.target]
 		h.mu.Unlock()
 		if gr != nil {
-			gr.mu.RLock()
-			gr.g.Touched(commit, changed)
-			gr.mu.RUnlock()
+			gr.mu.Lock()
+			gr.g.Extend(src, commit)
+			if len(changed) > 0 {
+				gr.g.Touched(commit, changed)
+			}
+			gr.mu.Unlock()
 		}
 	}
 	k := &h.keys

@@ -882,7 +882,7 @@ func (s *Repo) Commit(ctx context.Context, sn *Snapshot, changes map[string][]by
 	if err != nil {
 		return nil, err
 	}
-	s.history.committed(sn.SHA, res.Commit, trailers, slices.Concat(res.Added, res.Modified, res.Deleted))
+	s.history.committed(s.repo, sn.SHA, res.Commit, trailers, slices.Concat(res.Added, res.Modified, res.Deleted))
 	s.mu.Lock()
 	s.seq++
 	seq := s.seq
