@@ -84,7 +84,7 @@ type Server struct {
 	http    *httptest.Server
 	cleanup func() error
 
-	mu     sync.Mutex
+	mu      sync.Mutex
 	pushes  map[string]int // receive-pack POSTs per repo name
 	fetches map[string]int // upload-pack POSTs per repo name
 }
