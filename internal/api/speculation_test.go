@@ -22,17 +22,19 @@ import (
 // ml-model under the held batch, the held batch is planned again and so
 // is the batch planned on it, and nothing more: every change is in
 // ml-model once, on top of the other writer's.
+//
+// When ml-model refuses the held push (a hook), the held batch is
+// answered 502, and the retrain is planned again on ml-model as it is,
+// which has no spec-a: nothing planned on a push that did not land is
+// committed.
 func TestSpeculativePlanning(t *testing.T) {
-	for _, race := range []bool{false, true} {
-		name := "landed"
-		if race {
-			name = "lost race"
-		}
-		t.Run(name, func(t *testing.T) { testSpeculativePlanning(t, race) })
+	for _, c := range []string{"landed", "lost race", "refused"} {
+		t.Run(c, func(t *testing.T) { testSpeculativePlanning(t, c) })
 	}
 }
 
-func testSpeculativePlanning(t *testing.T, race bool) {
+func testSpeculativePlanning(t *testing.T, how string) {
+	race := how == "lost race"
 	r := startRepos(t)
 	ts := newServer(t, r)
 	open, release := newLatch(t)
@@ -104,9 +106,31 @@ func testSpeculativePlanning(t *testing.T, race bool) {
 			t.Fatalf("the other writer: %v", err)
 		}
 	}
+	if how == "refused" {
+		r.git.SetHook(t, "ml-model", "pre-receive", "#!/bin/sh\necho 'frozen for an audit' >&2\nexit 1\n")
+	}
 	release()
 
 	a, b := <-create, <-retrain
+	if how == "refused" {
+		var ae *apiclient.Error
+		if !asError(a.err, &ae) || ae.Status != http.StatusBadGateway {
+			t.Errorf("spec-a, whose push ml-model refused: %v, want 502", a.err)
+		}
+		if !asError(b.err, &ae) || ae.Status != http.StatusNotFound {
+			t.Errorf("the retrain planned on spec-a's refused push: %+v, %v; want 404, planned again without spec-a", b.res, b.err)
+		}
+		if n := counter(ts.metrics.speculation.WithLabelValues("replanned")); n != 1 {
+			t.Errorf("%v speculative plans planned again, want 1", n)
+		}
+		if ids := r.requestIDs(t); len(ids) != 1 {
+			t.Errorf("%d changes in ml-model, want spec-0's alone: %v", len(ids), ids)
+		}
+		if _, ok := r.git.Files(t, "ml-model", "")["apps/spec-a/app.json"]; ok {
+			t.Error("spec-a is in ml-model")
+		}
+		return
+	}
 	if a.err != nil || b.err != nil {
 		t.Fatalf("spec-a: %v; retrain: %v", a.err, b.err)
 	}
