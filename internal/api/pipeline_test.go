@@ -40,12 +40,7 @@ func TestPipelinedBatches(t *testing.T) {
 		if n == 2 {
 			// Another writer commits between the second batch's plan and
 			// its commit.
-			_, err := r.git.PushChange("ml-model", gittest.Change{Files: map[string]string{"apps/foreign/app.json": `{
-  "name": "foreign",
-  "team": "ml-research",
-  "training": {"image": "registry.example.com/trainer:1.0", "replicas": {"worker": {"replicas": 1}}}
-}
-`}})
+			_, err := r.pushForeign()
 			if err != nil {
 				t.Errorf("the other writer: %v", err)
 			}
@@ -271,4 +266,15 @@ func newBatchHold(ts *testServer) *batchHold {
 		}
 	}
 	return h
+}
+
+// pushForeign commits an app, foreign, to ml-model as another writer
+// would.
+func (r *repos) pushForeign() (string, error) {
+	return r.git.PushChange("ml-model", gittest.Change{Files: map[string]string{"apps/foreign/app.json": `{
+  "name": "foreign",
+  "team": "ml-research",
+  "training": {"image": "registry.example.com/trainer:1.0", "replicas": {"worker": {"replicas": 1}}}
+}
+`}})
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/dmls-project/dmls/internal/apiclient"
-	"github.com/dmls-project/dmls/internal/gittest"
 )
 
 // TestSpeculativePlanning holds the ml-model push of a batch and checks
@@ -96,12 +95,7 @@ func testSpeculativePlanning(t *testing.T, how string) {
 		t.Fatal("spec-a is in ml-model while its push is held")
 	}
 	if race {
-		_, err := r.git.PushChange("ml-model", gittest.Change{Files: map[string]string{"apps/foreign/app.json": `{
-  "name": "foreign",
-  "team": "ml-research",
-  "training": {"image": "registry.example.com/trainer:1.0", "replicas": {"worker": {"replicas": 1}}}
-}
-`}})
+		_, err := r.pushForeign()
 		if err != nil {
 			t.Fatalf("the other writer: %v", err)
 		}
