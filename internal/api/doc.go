@@ -66,7 +66,8 @@
 // committed through internal/specrepo; this package is the HTTP around
 // them. Handlers queue their change
 // (QueueSize deep; 429 beyond) and wait for its outcome. The writer takes
-// up to MaxBatch queued changes, reads the tip of ml-model, applies them
+// the queued changes (up to MaxBatch, 256 by default: as many as the
+// default queue holds), reads the tip of ml-model, applies them
 // in order to in-memory app documents, and checks every app that changed
 // with workspace.Load and build.BuildApp (schemas, cross-field rules,
 // environment policies, Knative's validation). When an app fails, it

@@ -110,10 +110,10 @@ func TestLoadSmall(t *testing.T) {
 func BenchmarkSubmit500(b *testing.B) { benchSubmit(b, 500, 25) }
 
 // BenchmarkSubmitDeep is BenchmarkSubmit500 with 1,000 submissions from
-// 100 clients: a queue deep enough to fill group commits (up to
-// DefaultMaxBatch), where BenchmarkSubmit500's 25 clients each wait for
-// their answer before they send again, so that its throughput is bound
-// by a batch's time more than by the CPU (make bench-api runs both).
+// 100 clients: a queue deeper than a batch's clients, where
+// BenchmarkSubmit500's 25 clients each wait for their answer before they
+// send again, so that its throughput is bound by a batch's time more
+// than by the CPU (make bench-api runs both).
 func BenchmarkSubmitDeep(b *testing.B) { benchSubmit(b, 1000, 100) }
 
 // remoteRTT is the round trip to the git host of BenchmarkSubmitRemote.

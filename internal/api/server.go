@@ -46,7 +46,7 @@ const TrailerIdempotency = specrepo.TrailerIdempotency
 const (
 	DefaultMaxBodyBytes      = 1 << 20
 	DefaultQueueSize         = 256
-	DefaultMaxBatch          = 64
+	DefaultMaxBatch          = DefaultQueueSize
 	DefaultReadMaxAge        = 2 * time.Second
 	DefaultReconcileInterval = 30 * time.Second
 	DefaultIdempotencyTTL    = 24 * time.Hour
@@ -88,7 +88,12 @@ type Config struct {
 	MaxBodyBytes int64
 	// QueueSize bounds the changes waiting for the writer (429 beyond).
 	QueueSize int
-	// MaxBatch bounds the changes in one group commit.
+	// MaxBatch bounds the changes in one group commit. The default takes
+	// every queued change: a batch's fixed cost (its checks, its pushes,
+	// its share of a publish) is paid once for all of them, and a change
+	// left for the next batch waits a whole cycle more (with 100 clients,
+	// a cap of 64 made 17 commits of 1,000 submissions rather than 12,
+	// and was a quarter slower at 1,000 apps, with a higher p99).
 	MaxBatch int
 	// ReadMaxAge is how stale a read (GET) may be when another server
 	// replica changed ml-model; changes made through this server show at
