@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,6 +207,105 @@ func TestPanicInCommit(t *testing.T) {
 	res := must(c.SubmitTrainingJob(context.Background(), "ml-research", trainingJob("after-boom")))(t)
 	if !res.Changed || res.Commit("ml-model") == "" {
 		t.Errorf("the batch after the panic: %+v", res)
+	}
+	r.waitConfig(t)
+}
+
+// TestLandedTipIsReadBeforeRejecting: a batch right after a push that
+// landed plans on that push's commit without reading ml-model, since its
+// own push's compare-and-swap tells whether that is still the tip. A
+// batch that commits nothing has no such check: here another writer
+// added an app after the push landed, and a retrain of it, planned on
+// the landed commit alone, would have been answered 404.
+func TestLandedTipIsReadBeforeRejecting(t *testing.T) {
+	r := startRepos(t)
+	ts := newServer(t, r)
+	commitOpen, commitRelease := newLatch(t)
+	committing := make(chan struct{})
+	var commitOnce sync.Once
+	ts.hooks.beforeCommit = func(jobs, attempt int) {
+		if jobs == 2 && attempt == 1 {
+			commitOnce.Do(func() {
+				close(committing)
+				<-commitOpen
+			})
+		}
+	}
+	pubOpen, pubRelease := newLatch(t)
+	published := make(chan struct{})
+	var pubArmed atomic.Bool
+	var pubOnce sync.Once
+	ts.hooks.beforePublish = func(batches int) {
+		if batches > 0 && pubArmed.Load() {
+			pubOnce.Do(func() {
+				close(published)
+				<-pubOpen
+			})
+		}
+	}
+	handled := make(chan struct{})
+	var handledOnce sync.Once
+	ts.hooks.beforeHandle = func(r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/retrain") {
+			handledOnce.Do(func() { close(handled) })
+		}
+	}
+	hold := newBatchHold(ts)
+	ts.Start()
+	ts.waitReady(t)
+	c := ts.client(researchToken)
+	c.Retries = 0
+	ctx := context.Background()
+
+	// land-0 alone, then land-1 and land-2 in one batch, so that a batch
+	// of one after it waits for its push and its publish.
+	hold.armed.Store(true)
+	a0 := submitAsync(c, "land-0")
+	<-hold.held
+	a1, a2 := submitAsync(c, "land-1"), submitAsync(c, "land-2")
+	waitQueue(t, ts.Server, 2)
+	hold.resume <- struct{}{}
+	if a := <-a0; a.err != nil {
+		t.Fatal(a.err)
+	}
+	select {
+	case <-committing:
+	case <-time.After(time.Minute):
+		t.Fatal("the batch of land-1 and land-2 never committed")
+	}
+	// The retrain of foreign is queued while that push is held: the
+	// writer takes it at once and waits for that push to land.
+	retrain := make(chan answer, 1)
+	go func() {
+		res, err := c.Retrain(ctx, "ml-research", "foreign")
+		retrain <- answer{res: res, err: err}
+	}()
+	<-handled
+	time.Sleep(200 * time.Millisecond)
+	pubArmed.Store(true)
+	commitRelease()
+	select {
+	case <-published:
+	case <-time.After(time.Minute):
+		t.Fatal("the batch of land-1 and land-2 was never published")
+	}
+	// The push landed; another writer adds foreign before the retrain's
+	// batch, which waits for the publish, is planned.
+	if _, err := r.pushForeign(); err != nil {
+		t.Fatalf("the other writer: %v", err)
+	}
+	pubRelease()
+	for _, ch := range []chan answer{a1, a2} {
+		if a := <-ch; a.err != nil {
+			t.Fatal(a.err)
+		}
+	}
+	b := <-retrain
+	if b.err != nil {
+		t.Fatalf("the retrain of the app another writer added: %v", b.err)
+	}
+	if got := fmt.Sprint(runOf(t, r, "foreign")); got != "2" {
+		t.Errorf("foreign's training run is %v in ml-model, want 2", got)
 	}
 	r.waitConfig(t)
 }

@@ -181,7 +181,8 @@
 // ml-model a batch went instead:
 //   - the read before planning, when the last push landed (its commit
 //     is the tip the writer knows, and the next push's compare-and-swap
-//     says if it is not);
+//     says if it is not; a batch that commits nothing reads ml-model
+//     then, since no compare-and-swap checks its answers);
 //   - the catalog's fetch of the commit the server had just pushed
 //     (gitops.CommitGraph.Extend adds it from the pushing repo's memory).
 //
@@ -362,11 +363,13 @@ type Writer struct {
 	// lastBatch is the size of the last batch.
 	lastBatch int
 	// flight is the batch whose ml-model commit is being pushed, or nil;
-	// landed is the snapshot of the last push that landed, until the next
-	// batch plans on it or a reconcile reads ml-model. Only the writer
-	// goroutine reads or sets them.
-	flight *flight
-	landed *specrepo.Snapshot
+	// landed is the tip as this writer last saw it (the snapshot of the
+	// last push that landed, or of a reconcile's read) and landedAt when,
+	// until the next batch plans on it. Only the writer goroutine reads
+	// or sets them.
+	flight   *flight
+	landed   *specrepo.Snapshot
+	landedAt time.Time
 	// pages keeps the catalog's app pages between publishes.
 	pages *catalog.Memo
 	// refreshApps reads the Applications to refresh from the Argo CD tree.
@@ -772,7 +775,7 @@ func (w *Writer) begin(ctx context.Context, jobs []*Job, attempt int) {
 			if landed != nil && !slices.ContainsFunc(p.outcomes, func(o *Outcome) bool { return o != nil && o.Replayed }) {
 				w.landed = nil
 				w.speculated("kept")
-				w.launch(jobs, p, landed, attempt)
+				w.launch(jobs, p, landed, attempt, false)
 				return
 			}
 			// The batch below did not land as planned: plan again on what
@@ -780,28 +783,49 @@ func (w *Writer) begin(ctx context.Context, jobs []*Job, attempt int) {
 			w.speculated("replanned")
 			continue
 		}
-		// The commit this writer just pushed is the tip as far as it
-		// knows, and the push's compare-and-swap says if it is not:
-		// reading ml-model again would cost the git server a request a
-		// batch.
-		sn := w.landed
+		// The commit of this writer's last push, if it landed just now,
+		// is the tip as far as it knows, and the next push's
+		// compare-and-swap says if it is not: reading ml-model again
+		// would cost the git server a request a batch.
+		sn, reused := w.landed, true
+		if time.Since(w.landedAt) > tipReuse {
+			sn = nil
+		}
 		w.landed = nil
-		if sn == nil {
-			var err error
-			if sn, err = w.repo.Read(ctx); err != nil {
-				w.failAll(jobs, nil, GitFailure("read ml-model", err))
+		for {
+			if sn == nil {
+				reused = false
+				var err error
+				if sn, err = w.repo.Read(ctx); err != nil {
+					w.failAll(jobs, nil, GitFailure("read ml-model", err))
+					return
+				}
+			}
+			if !w.catchUp(ctx, jobs, sn.SHA) {
 				return
 			}
-		}
-		if !w.catchUp(ctx, jobs, sn.SHA) {
+			p := w.plan(sn, jobs)
+			if h := w.cfg.AfterPlan; h != nil {
+				h(len(jobs), false)
+			}
+			if reused && len(p.changes) == 0 {
+				// Nothing to commit, so no compare-and-swap tells whether
+				// sn is still the tip; the answers (a 404, a 409, no
+				// change) must hold for ml-model as it is now, which
+				// another writer may have moved: read it.
+				fresh, err := w.repo.Read(ctx)
+				if err != nil {
+					w.failAll(jobs, nil, GitFailure("read ml-model", err))
+					return
+				}
+				if fresh.SHA != sn.SHA {
+					sn = fresh
+					continue
+				}
+			}
+			w.launch(jobs, p, sn, attempt, reused)
 			return
 		}
-		p := w.plan(sn, jobs)
-		if h := w.cfg.AfterPlan; h != nil {
-			h(len(jobs), false)
-		}
-		w.launch(jobs, p, sn, attempt)
-		return
 	}
 }
 
@@ -819,6 +843,15 @@ func (w *Writer) catchUp(ctx context.Context, jobs []*Job, tip string) bool {
 	return true
 }
 
+// tipReuse is how long the tip the writer last saw serves the next batch
+// without a read of ml-model.
+const tipReuse = time.Second
+
+// sawTip records sn as the tip of ml-model, seen now.
+func (w *Writer) sawTip(sn *specrepo.Snapshot) {
+	w.landed, w.landedAt = sn, time.Now()
+}
+
 // speculated counts a batch planned on one in flight.
 func (w *Writer) speculated(outcome string) {
 	if m := w.cfg.Metrics.Speculation; m != nil {
@@ -833,6 +866,9 @@ type flight struct {
 	p       *plan
 	base    *specrepo.Snapshot
 	attempt int
+	// reused: base is the commit of the writer's last push, not read
+	// for this batch.
+	reused bool
 	// done is closed when the commit returned; next is then its snapshot,
 	// or err why it failed (errAnswered: its jobs have their answers).
 	done chan struct{}
@@ -856,12 +892,12 @@ func (w *Writer) flightDone() <-chan struct{} {
 // launch starts the ml-model commit of p, planned on sn, in the
 // background as the batch in flight; a plan that changes nothing is
 // released at once. The one in flight must have landed.
-func (w *Writer) launch(jobs []*Job, p *plan, sn *specrepo.Snapshot, attempt int) {
+func (w *Writer) launch(jobs []*Job, p *plan, sn *specrepo.Snapshot, attempt int, reused bool) {
 	if len(p.changes) == 0 {
 		w.release(&release{jobs: jobs, p: p, before: sn, after: sn})
 		return
 	}
-	f := &flight{jobs: jobs, p: p, base: sn, attempt: attempt, done: make(chan struct{})}
+	f := &flight{jobs: jobs, p: p, base: sn, attempt: attempt, reused: reused, done: make(chan struct{})}
 	w.flight = f
 	go w.fly(f)
 }
@@ -905,7 +941,7 @@ func (w *Writer) land() *specrepo.Snapshot {
 	w.flight = nil
 	w.landed = nil
 	if f.err == nil {
-		w.landed = f.next
+		w.sawTip(f.next)
 		return f.next
 	}
 	if errors.Is(f.err, errAnswered) {
@@ -916,6 +952,18 @@ func (w *Writer) land() *specrepo.Snapshot {
 		w.cfg.Metrics.Races.Inc()
 		w.log().Info("ml-model changed under the batch; re-applying it", "attempt", f.attempt, "jobs", len(f.jobs))
 		sleepJitter(f.attempt)
+		func() {
+			defer w.recoverJobs(f.jobs, "committing")
+			ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+			defer cancel()
+			w.begin(ctx, f.jobs, f.attempt+1)
+		}()
+		return nil
+	}
+	if f.reused {
+		// Planned on the writer's last push without reading ml-model:
+		// do what a batch that read it first would (its read fails
+		// alike when ml-model is gone or unreachable, with a 503).
 		func() {
 			defer w.recoverJobs(f.jobs, "committing")
 			ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
