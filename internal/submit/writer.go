@@ -952,18 +952,12 @@ func (w *Writer) land() *specrepo.Snapshot {
 		w.cfg.Metrics.Races.Inc()
 		w.log().Info("ml-model changed under the batch; re-applying it", "attempt", f.attempt, "jobs", len(f.jobs))
 		sleepJitter(f.attempt)
-		func() {
-			defer w.recoverJobs(f.jobs, "committing")
-			ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-			defer cancel()
-			w.begin(ctx, f.jobs, f.attempt+1)
-		}()
-		return nil
 	}
-	if f.reused {
-		// Planned on the writer's last push without reading ml-model:
-		// do what a batch that read it first would (its read fails
-		// alike when ml-model is gone or unreachable, with a 503).
+	// A lost race, or a batch planned on the writer's last push without
+	// reading ml-model, is planned again on a fresh read: the second does
+	// what a batch that read first would (its read fails alike when
+	// ml-model is gone or unreachable, with a 503).
+	if race && f.attempt < maxCommitAttempts || !race && f.reused {
 		func() {
 			defer w.recoverJobs(f.jobs, "committing")
 			ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
