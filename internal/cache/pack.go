@@ -70,17 +70,19 @@ func (s *Store) putPack(entries map[string][]byte) error {
 	if len(entries) > maxPackEntries {
 		return fmt.Errorf("cache: a pack of %d entries (at most %d)", len(entries), maxPackEntries)
 	}
-	var packed []string
-	var errs []error
+	var packed, alone []string
+	s.mu.Lock()
 	for _, k := range slices.Sorted(maps.Keys(entries)) {
-		s.mu.Lock()
-		alone := len(entries) < minPack || s.corrupt[k]
-		s.mu.Unlock()
-		if alone {
-			errs = append(errs, s.putSealed(k, entries[k]))
+		if len(entries) < minPack || s.corrupt[k] {
+			alone = append(alone, k)
 		} else {
 			packed = append(packed, k)
 		}
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, k := range alone {
+		errs = append(errs, s.putSealed(k, entries[k]))
 	}
 	if len(packed) > 0 {
 		errs = append(errs, s.writePack(packed, entries))

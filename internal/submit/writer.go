@@ -321,10 +321,10 @@ type Config struct {
 	// BeforeBatch, when set, runs before each batch (a test seam), and
 	// BeforeCommit before each ml-model commit of a batch: attempt 1, and
 	// one more for each time the batch is planned again after a lost
-	// race. BeforePublish runs before each config publish of the
-	// publisher, with the batches it answers.
-	// AfterPlan runs after each plan of a batch, with whether it was
-	// planned on a batch whose commit was still being pushed.
+	// race (or a failed push planned without a read). BeforePublish runs
+	// before each config publish of the publisher, with the batches it
+	// answers. AfterPlan runs after each plan of a batch, with whether it
+	// was planned on a batch whose commit was still being pushed.
 	BeforeBatch   func(jobs int)
 	BeforeCommit  func(jobs, attempt int)
 	BeforePublish func(batches int)
@@ -363,10 +363,10 @@ type Writer struct {
 	// lastBatch is the size of the last batch.
 	lastBatch int
 	// flight is the batch whose ml-model commit is being pushed, or nil;
-	// landed is the tip as this writer last saw it (the snapshot of the
-	// last push that landed, or of a reconcile's read) and landedAt when,
-	// until the next batch plans on it. Only the writer goroutine reads
-	// or sets them.
+	// landed is the snapshot of this writer's last push that landed, and
+	// landedAt when it landed, until the next batch plans on it or a
+	// reconcile reads ml-model. Only the writer goroutine reads or sets
+	// them.
 	flight   *flight
 	landed   *specrepo.Snapshot
 	landedAt time.Time
@@ -843,14 +843,9 @@ func (w *Writer) catchUp(ctx context.Context, jobs []*Job, tip string) bool {
 	return true
 }
 
-// tipReuse is how long the tip the writer last saw serves the next batch
-// without a read of ml-model.
+// tipReuse is how long the commit of the writer's last push serves the
+// next batch without a read of ml-model.
 const tipReuse = time.Second
-
-// sawTip records sn as the tip of ml-model, seen now.
-func (w *Writer) sawTip(sn *specrepo.Snapshot) {
-	w.landed, w.landedAt = sn, time.Now()
-}
 
 // speculated counts a batch planned on one in flight.
 func (w *Writer) speculated(outcome string) {
@@ -941,7 +936,7 @@ func (w *Writer) land() *specrepo.Snapshot {
 	w.flight = nil
 	w.landed = nil
 	if f.err == nil {
-		w.sawTip(f.next)
+		w.landed, w.landedAt = f.next, time.Now()
 		return f.next
 	}
 	if errors.Is(f.err, errAnswered) {
