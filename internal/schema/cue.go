@@ -43,9 +43,9 @@ type Evaluator struct {
 	// sub are the schemas of fields of #App, by dotted path, as the fast
 	// path of loadApp evaluates them.
 	sub map[string]cue.Value
-	// evals are EvalInto's checked values, by path and value (see
-	// EvalInto).
-	evals map[string]cue.Value
+	// evals are EvalInto's checked values, by path and value, each with
+	// what it decoded to (see EvalInto).
+	evals map[string]evalled
 }
 
 func NewEvaluator() (*Evaluator, error) { return buildEvaluator(SchemaOptions{}) }

@@ -110,3 +110,87 @@ func same(t *testing.T, what string, v cue.Value, a, b any) {
 		t.Errorf("%s: Decode differs from cue.Value.Decode:\n%+v\n%+v", what, b, a)
 	}
 }
+
+// BenchmarkDecode decodes every app of a synthetic workspace, checked by
+// #App, into spec.AppSpec.
+func BenchmarkDecode(b *testing.B) {
+	ev, err := NewEvaluator()
+	if err != nil {
+		b.Fatal(err)
+	}
+	files := map[string][][]byte{}
+	for name, src := range synth.Workspace(100) {
+		if dir, _, ok := strings.Cut(strings.TrimPrefix(name, "apps/"), "/"); ok && strings.HasPrefix(name, "apps/") {
+			files[dir] = append(files[dir], src.Data)
+		}
+	}
+	var checked []cue.Value
+	for _, dir := range slices.Sorted(maps.Keys(files)) {
+		var raw cue.Value
+		for i, src := range files[dir] {
+			v, err := ev.ParseFile(dir+".cue", src)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if i == 0 {
+				raw = v
+			} else {
+				raw = raw.Unify(v)
+			}
+		}
+		c := ev.Schema().LookupPath(DefApp).Unify(raw)
+		if err := c.Validate(); err != nil {
+			b.Fatalf("%s: %v", dir, err)
+		}
+		checked = append(checked, c)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		for _, c := range checked {
+			var a spec.AppSpec
+			if err := Decode(c, &a); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestDeepCopySharesNothing checks that a copy of a value with pointers,
+// slices, maps and interfaces can be changed without changing the value.
+func TestDeepCopySharesNothing(t *testing.T) {
+	type inner struct {
+		N []int
+		M map[string]any
+	}
+	type outer struct {
+		P   *inner
+		S   []inner
+		Any any
+		Str string
+	}
+	src := outer{
+		P:   &inner{N: []int{1}, M: map[string]any{"a": []any{"x"}}},
+		S:   []inner{{N: []int{2}}},
+		Any: map[string]any{"k": "v"},
+		Str: "s",
+	}
+	want := outer{
+		P:   &inner{N: []int{1}, M: map[string]any{"a": []any{"x"}}},
+		S:   []inner{{N: []int{2}}},
+		Any: map[string]any{"k": "v"},
+		Str: "s",
+	}
+	c := deepCopy(reflect.ValueOf(src)).Interface().(outer)
+	if !reflect.DeepEqual(c, src) {
+		t.Fatalf("copy %+v differs from %+v", c, src)
+	}
+	c.P.N[0] = 9
+	c.P.M["a"].([]any)[0] = "y"
+	c.P.M["b"] = 1
+	c.S[0].N[0] = 9
+	c.Any.(map[string]any)["k"] = "w"
+	if !reflect.DeepEqual(src, want) {
+		t.Errorf("changing the copy changed the value: %+v", src)
+	}
+}

@@ -57,9 +57,12 @@ var Digest = sync.OnceValue(func() string {
 // The checked value is kept by path and value (its JSON, whose objects
 // encoding/json writes with sorted keys), so that the same section in
 // another app or environment (an environment's replica counts,
-// resources or scaling, which most apps share) is only decoded: unifying
+// resources or scaling, which most apps share) is only copied: unifying
 // with the schema and validating was most of what the environments of
-// 1,000 apps cost the loader. A value that fails is not kept.
+// 1,000 apps cost the loader, and decoding what was left (an evaluation
+// context for every field looked up). Each caller gets its own copy,
+// which shares nothing with the kept value. A value that fails is not
+// kept.
 func (e *Evaluator) EvalInto(p []string, v any, dst reflect.Value) bool {
 	key := strings.Join(p, ".")
 	s, ok := e.sub[key]
@@ -83,26 +86,38 @@ func (e *Evaluator) EvalInto(p []string, v any, dst reflect.Value) bool {
 	}
 	ek := key + "\x00" + string(b)
 	u, hit := e.evals[ek]
+	if hit && u.decoded.IsValid() && u.decoded.Type() == dst.Type() {
+		dst.Set(deepCopy(u.decoded))
+		return true
+	}
 	if !hit {
 		x, err := e.fromJSON(b)
 		if err != nil {
 			return false
 		}
-		u = s.Unify(x)
-		if err := u.Validate(cue.Concrete(true), cue.Final()); err != nil {
+		u.v = s.Unify(x)
+		if err := u.v.Validate(cue.Concrete(true), cue.Final()); err != nil {
 			return false
 		}
-		if e.evals == nil || len(e.evals) >= maxEvals {
-			e.evals = map[string]cue.Value{}
-		}
-		e.evals[ek] = u
 	}
 	nv := reflect.New(dst.Type())
-	if err := Decode(u, nv.Interface()); err != nil {
+	if err := Decode(u.v, nv.Interface()); err != nil {
 		return false
 	}
-	dst.Set(nv.Elem())
+	u.decoded = nv.Elem()
+	if e.evals == nil || len(e.evals) >= maxEvals {
+		e.evals = map[string]evalled{}
+	}
+	e.evals[ek] = u
+	dst.Set(deepCopy(u.decoded))
 	return true
+}
+
+// evalled is a value EvalInto checked, and the Go value it decoded to,
+// which EvalInto hands out copies of.
+type evalled struct {
+	v       cue.Value
+	decoded reflect.Value
 }
 
 // maxEvals bounds the values EvalInto keeps per evaluator; when full, it
