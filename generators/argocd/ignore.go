@@ -50,6 +50,12 @@ const webhookUser = "system:serviceaccount:argocd:argocd-application-controller"
 // A cluster whose config-defaults adds more (say, revision-cpu-request)
 // defaults more fields than these.
 func IgnoreDifferences(objs []generators.Object) ([]argocdv1alpha1.ResourceIgnoreDifferences, error) {
+	return IgnoreDifferencesTyped(objs, nil)
+}
+
+// IgnoreDifferencesTyped is IgnoreDifferences, taking each Knative Service
+// from typed (a copy) when typed has it rather than reading it again.
+func IgnoreDifferencesTyped(objs []generators.Object, typed kservice.Typed) ([]argocdv1alpha1.ResourceIgnoreDifferences, error) {
 	var out []argocdv1alpha1.ResourceIgnoreDifferences
 	for _, o := range objs {
 		if o.Unstructured == nil {
@@ -66,7 +72,11 @@ func IgnoreDifferences(objs []generators.Object) ([]argocdv1alpha1.ResourceIgnor
 		}
 		switch gk {
 		case kindKService:
-			ptrs, err = KnativeDefaults(o)
+			if svc, ok := typed.Of(o); ok {
+				ptrs, err = knativeDefaults(o, svc)
+			} else {
+				ptrs, err = KnativeDefaults(o)
+			}
 		case kindISVC:
 			ptrs, err = KServeDefaults(o)
 		default:
@@ -100,7 +110,17 @@ func IgnoreDifferences(objs []generators.Object) ([]argocdv1alpha1.ResourceIgnor
 // creator. A map the webhook adds is one pointer, except annotations and
 // labels, whose new keys are one pointer each.
 func KnativeDefaults(obj generators.Object) ([]string, error) {
-	features, err := kservice.Features(obj)
+	svc := &servingv1.Service{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, svc); err != nil {
+		return nil, fmt.Errorf("knative service %s: %w", obj.GetName(), err)
+	}
+	return knativeDefaults(obj, svc)
+}
+
+// knativeDefaults is KnativeDefaults of obj read into svc, which it
+// changes.
+func knativeDefaults(obj generators.Object, svc *servingv1.Service) ([]string, error) {
+	features, err := kservice.Typed{obj.Unstructured: svc}.Features(obj)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +130,7 @@ func KnativeDefaults(obj generators.Object) ([]string, error) {
 	}
 	ctx = apis.WithinCreate(ctx)
 	ctx = apis.WithUserInfo(ctx, &authv1.UserInfo{Username: webhookUser})
-	return defaultedPointers(obj, "knative service", &servingv1.Service{}, func(svc *servingv1.Service) { svc.SetDefaults(ctx) })
+	return defaulted(obj, "knative service", svc, func(svc *servingv1.Service) { svc.SetDefaults(ctx) })
 }
 
 // KServeDefaults returns the JSON pointers (RFC 6901) of the fields of a
@@ -137,6 +157,11 @@ func defaultedPointers[T any](obj generators.Object, what string, typed *T, setD
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, typed); err != nil {
 		return nil, fmt.Errorf("%s %s: %w", what, obj.GetName(), err)
 	}
+	return defaulted(obj, what, typed, setDefaults)
+}
+
+// defaulted is defaultedPointers of obj already read into typed.
+func defaulted[T any](obj generators.Object, what string, typed *T, setDefaults func(*T)) ([]string, error) {
 	setDefaults(typed)
 	admitted, err := runtime.DefaultUnstructuredConverter.ToUnstructured(typed)
 	if err != nil {

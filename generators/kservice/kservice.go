@@ -236,6 +236,58 @@ var PodSpecFlags = []struct {
 // Features of every generated Service (see generators/components), and
 // Validate checks each Service with the same settings.
 func Features(objs ...generators.Object) (map[string]string, error) {
+	typed, err := Parse(objs...)
+	if err != nil {
+		return nil, err
+	}
+	return typed.Features(objs...)
+}
+
+// Typed holds the Knative Services of a set of objects read into
+// Knative's Go type, by object. Reading a Service through the
+// unstructured converter costs more than the checks that read it (the
+// features it uses, Knative's validation, the defaults Argo CD is told to
+// ignore), so a caller that runs them all reads each Service once: Of
+// hands out copies.
+type Typed map[*unstructured.Unstructured]*servingv1.Service
+
+// Parse reads each Knative Service among objs into Knative's Go type.
+func Parse(objs ...generators.Object) (Typed, error) {
+	out := Typed{}
+	for _, o := range objs {
+		if !IsService(o) {
+			continue
+		}
+		svc := &servingv1.Service{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, svc); err != nil {
+			return nil, fmt.Errorf("knative service %s: %w", o.GetName(), err)
+		}
+		out[o.Unstructured] = svc
+	}
+	return out, nil
+}
+
+// IsService reports whether o is a Knative Service.
+func IsService(o generators.Object) bool {
+	if o.Unstructured == nil {
+		return false
+	}
+	gk := o.GroupVersionKind().GroupKind()
+	return gk.Group == servingv1.SchemeGroupVersion.Group && gk.Kind == "Service"
+}
+
+// Of returns a copy of the Service o as Parse read it, or false if Parse
+// did not read o. The caller may change the copy.
+func (t Typed) Of(o generators.Object) (*servingv1.Service, bool) {
+	svc, ok := t[o.Unstructured]
+	if !ok {
+		return nil, false
+	}
+	return svc.DeepCopy(), true
+}
+
+// Features is Features of objs, reading their Knative Services from t.
+func (t Typed) Features(objs ...generators.Object) (map[string]string, error) {
 	out := map[string]string{}
 	for _, f := range PodSpecFlags {
 		out[f.Key] = "disabled"
@@ -252,10 +304,10 @@ func Features(objs ...generators.Object) (map[string]string, error) {
 			continue
 		}
 		switch gk := o.GroupVersionKind().GroupKind(); {
-		case gk.Group == servingv1.SchemeGroupVersion.Group && gk.Kind == "Service":
-			svc := &servingv1.Service{}
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, svc); err != nil {
-				return nil, fmt.Errorf("knative service %s: %w", o.GetName(), err)
+		case IsService(o):
+			svc, ok := t[o.Unstructured]
+			if !ok {
+				return nil, fmt.Errorf("knative service %s: not read", o.GetName())
 			}
 			use(&svc.Spec.Template.Spec.PodSpec)
 		case gk.Group == kserveGroup && gk.Kind == "InferenceService":

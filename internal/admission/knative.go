@@ -89,6 +89,13 @@ func ValidateKnativeService(obj map[string]any, features map[string]string, clus
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, svc); err != nil {
 		return []KnativeFinding{{Message: err.Error()}}
 	}
+	return ValidateKnativeServiceTyped(svc, features, cluster)
+}
+
+// ValidateKnativeServiceTyped is ValidateKnativeService of a Service read
+// into Knative's Go type (as the unstructured converter reads it), which
+// it may change.
+func ValidateKnativeServiceTyped(svc *servingv1.Service, features map[string]string, cluster *spec.KnativeConfig) []KnativeFinding {
 	ctx, err := WithKnativeConfig(context.Background(), features, cluster)
 	if err != nil {
 		return []KnativeFinding{{Message: err.Error()}}

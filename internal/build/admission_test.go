@@ -71,7 +71,7 @@ func TestAdmissionFindingsPointAtTheSpec(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := check(in, objs, features); len(d) != 0 {
+			if d := check(in, objs, features, nil); len(d) != 0 {
 				t.Fatalf("the example must pass: %v", d)
 			}
 			n := 0
@@ -83,7 +83,7 @@ func TestAdmissionFindingsPointAtTheSpec(t *testing.T) {
 				}
 				n++
 			}
-			d := check(in, objs, features)
+			d := check(in, objs, features, nil)
 			if len(d) == 0 {
 				t.Fatal("no finding")
 			}

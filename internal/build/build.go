@@ -737,21 +737,27 @@ func buildApp(p *spec.Platform, a *spec.App, withTree bool) (*App, error) {
 		if err != nil {
 			return nil, err
 		}
+		argocd.Annotate(objs)
 		envObjs[i] = objs
 		all = append(all, objs...)
 	}
+	// Each Knative Service is read into Knative's Go type once, for its
+	// features, its admission check and the defaults Argo CD ignores.
+	typed, err := kservice.Parse(all...)
+	if err != nil {
+		return nil, fmt.Errorf("app %s: %w", a.Name, err)
+	}
 	// The app's Services are checked with the config-features they use,
 	// the settings the Knative install gets (with every other app's).
-	features, err := kservice.Features(all...)
+	features, err := typed.Features(all...)
 	if err != nil {
 		return nil, fmt.Errorf("app %s: %w", a.Name, err)
 	}
 	out.Features = features
 	for i, in := range a.Envs {
 		objs := envObjs[i]
-		argocd.Annotate(objs)
-		diags = append(diags, check(in, objs, features)...)
-		ignore, err := argocd.IgnoreDifferences(objs)
+		diags = append(diags, check(in, objs, features, typed)...)
+		ignore, err := argocd.IgnoreDifferencesTyped(objs, typed)
 		if err != nil {
 			return nil, fmt.Errorf("app %s in environment %s: %w", a.Name, in.Env.Name, err)
 		}
@@ -810,7 +816,7 @@ const (
 
 // check runs upstream admission rules on generated objects and places
 // each finding on the spec line that produced the field.
-func check(in *spec.Instance, objs []generators.Object, features map[string]string) diag.List {
+func check(in *spec.Instance, objs []generators.Object, features map[string]string, typed kservice.Typed) diag.List {
 	var d diag.List
 	add := func(o generators.Object, rule, field, format string, args ...any) {
 		specPath, _ := o.Trace.Spec(field)
@@ -859,7 +865,13 @@ func check(in *spec.Instance, objs []generators.Object, features map[string]stri
 		if o.GetKind() != "Service" || o.GroupVersionKind().Group != "serving.knative.dev" {
 			continue
 		}
-		for _, fe := range admission.ValidateKnativeService(o.Object, features, in.Env.Serving.Knative) {
+		var found []admission.KnativeFinding
+		if svc, ok := typed.Of(o); ok {
+			found = admission.ValidateKnativeServiceTyped(svc, features, in.Env.Serving.Knative)
+		} else {
+			found = admission.ValidateKnativeService(o.Object, features, in.Env.Serving.Knative)
+		}
+		for _, fe := range found {
 			if fe.Warning {
 				continue
 			}

@@ -30,7 +30,7 @@ func BenchmarkCheck100Apps(b *testing.B) {
 	for b.Loop() {
 		for _, a := range res.Apps {
 			for _, in := range a.App.Envs {
-				if d := check(in, a.Objects[in.Env.Name], a.Features); d.Err() != nil {
+				if d := check(in, a.Objects[in.Env.Name], a.Features, nil); d.Err() != nil {
 					b.Fatal(d)
 				}
 			}
