@@ -815,7 +815,9 @@ const (
 )
 
 // check runs upstream admission rules on generated objects and places
-// each finding on the spec line that produced the field.
+// each finding on the spec line that produced the field. Knative
+// Services are taken from typed, read once per app (nil: each is read
+// for its check).
 func check(in *spec.Instance, objs []generators.Object, features map[string]string, typed kservice.Typed) diag.List {
 	var d diag.List
 	add := func(o generators.Object, rule, field, format string, args ...any) {
@@ -862,7 +864,7 @@ func check(in *spec.Instance, objs []generators.Object, features map[string]stri
 			}
 			continue
 		}
-		if o.GetKind() != "Service" || o.GroupVersionKind().Group != "serving.knative.dev" {
+		if !kservice.IsService(o) {
 			continue
 		}
 		var found []admission.KnativeFinding
